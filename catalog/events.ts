@@ -1,0 +1,187 @@
+/**
+ * The one catalog of IllumiChat's Zapier events: every event type, its label, when it fires, and the exact
+ * shape of the record a Zap receives for it. The partner API validates what it delivers against these
+ * schemas, the Zapier app derives its dropdown and output fields from them, fixtures/ holds one sample per
+ * type that must parse here, and docs/events.md is generated from this file.
+ */
+import { z } from 'zod';
+
+const isoDateTime = z.iso.datetime({ offset: true });
+const id = (prefix: string) => z.string().startsWith(`${prefix}_`);
+
+export const agentSchema = z.object({
+  id: id('agt'),
+  name: z.string(),
+  email: z.string(),
+});
+
+/** A conversation as every conversation and live-chat event reports it. */
+export const conversationSchema = z.object({
+  id: id('cnv'),
+  channel: z.enum(['widget', 'in_app']),
+  /** `assistant` while the AI answers; `human` while an agent holds it (live-chat takeover). */
+  mode: z.enum(['assistant', 'human']),
+  status: z.enum(['open', 'closed']),
+  startedAt: isoDateTime,
+  visitorId: z.string().nullable(),
+  visitorName: z.string().nullable(),
+  visitorEmail: z.string().nullable(),
+  pageUrl: z.string().nullable(),
+  contactId: z.string().nullable(),
+  firstMessage: z.string().nullable(),
+});
+
+export const liveChatSessionSchema = z.object({
+  id: id('lcs'),
+  status: z.enum(['queued', 'active', 'ended']),
+  queuedAt: isoDateTime,
+  assignedAt: isoDateTime.nullable(),
+  endedAt: isoDateTime.nullable(),
+  agentId: z.string().nullable(),
+  agentName: z.string().nullable(),
+  agentEmail: z.string().nullable(),
+});
+
+export const TICKET_STATUSES = ['new', 'open', 'pending', 'resolved', 'closed'] as const;
+export const TICKET_PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
+export const TICKET_SOURCES = ['api', 'agent', 'chat'] as const;
+
+export const ticketSchema = z.object({
+  id: id('tkt'),
+  number: z.number().int().positive(),
+  subject: z.string(),
+  description: z.string().nullable(),
+  status: z.enum(TICKET_STATUSES),
+  priority: z.enum(TICKET_PRIORITIES),
+  source: z.enum(TICKET_SOURCES),
+  assigneeId: z.string().nullable(),
+  assigneeName: z.string().nullable(),
+  assigneeEmail: z.string().nullable(),
+  contactId: z.string().nullable(),
+  contactName: z.string().nullable(),
+  contactEmail: z.string().nullable(),
+  conversationId: z.string().nullable(),
+  createdAt: isoDateTime,
+  updatedAt: isoDateTime,
+  resolvedAt: isoDateTime.nullable(),
+  closedAt: isoDateTime.nullable(),
+});
+
+export const LEAD_SOURCES = ['widget_form', 'crm', 'api'] as const;
+
+/** Lead Captured delivers this flat record: the spec's nine output fields, nothing more. */
+export const leadSchema = z.object({
+  id: id('con'),
+  name: z.string().nullable(),
+  email: z.string(),
+  phone: z.string().nullable(),
+  source: z.enum(LEAD_SOURCES),
+  /** false when a lead form matched a contact the CRM already had. */
+  isNew: z.boolean(),
+  createdAt: isoDateTime,
+  assistantId: z.string().nullable(),
+  assistantName: z.string().nullable(),
+});
+
+/** Every conversation event is this envelope; only `data` differs by type. */
+function conversationEvent<T extends z.ZodRawShape>(type: string, data: T) {
+  return z.object({
+    id: id('evt'),
+    type: z.literal(type),
+    createdAt: isoDateTime,
+    workspaceId: id('ws'),
+    assistantId: z.string().nullable(),
+    assistantName: z.string().nullable(),
+    data: z.object(data),
+  });
+}
+
+const ticketData = { ticket: ticketSchema };
+const liveChatData = { session: liveChatSessionSchema, conversation: conversationSchema };
+
+export const CONVERSATION_EVENTS = {
+  'ticket.created': {
+    label: 'Ticket Created',
+    firesWhen: 'A support ticket is opened',
+    schema: conversationEvent('ticket.created', ticketData),
+  },
+  'ticket.assigned': {
+    label: 'Ticket Assigned',
+    firesWhen: 'A ticket is assigned to an agent',
+    schema: conversationEvent('ticket.assigned', { ...ticketData, previousAssigneeId: z.string().nullable() }),
+  },
+  'ticket.status_changed': {
+    label: 'Ticket Status Changed',
+    firesWhen: 'A ticket’s status changes',
+    schema: conversationEvent('ticket.status_changed', { ...ticketData, previousStatus: z.enum(TICKET_STATUSES) }),
+  },
+  'live_chat.session_queued': {
+    label: 'Live Chat Queued for an Agent',
+    firesWhen: 'A conversation is queued for a human agent',
+    schema: conversationEvent('live_chat.session_queued', { ...liveChatData, reason: z.string().nullable() }),
+  },
+  'live_chat.agent_assigned': {
+    label: 'Live Chat Picked Up by an Agent',
+    firesWhen: 'A human agent picks up a live chat',
+    schema: conversationEvent('live_chat.agent_assigned', { ...liveChatData, agent: agentSchema }),
+  },
+  'live_chat.session_transferred': {
+    label: 'Live Chat Transferred',
+    firesWhen: 'A live chat is handed to another agent',
+    schema: conversationEvent('live_chat.session_transferred', {
+      ...liveChatData,
+      fromAgent: agentSchema,
+      toAgent: agentSchema,
+      note: z.string().nullable(),
+    }),
+  },
+  'live_chat.session_ended': {
+    label: 'Live Chat Ended',
+    firesWhen: 'A live chat session ends',
+    schema: conversationEvent('live_chat.session_ended', {
+      ...liveChatData,
+      endedBy: z.enum(['agent', 'visitor', 'system']),
+      durationSeconds: z.number().int().nonnegative(),
+    }),
+  },
+  'chat.conversation_started': {
+    label: 'In-App Conversation Started',
+    firesWhen: 'A new in-app conversation begins',
+    schema: conversationEvent('chat.conversation_started', { conversation: conversationSchema }),
+  },
+  'widget.conversation_started': {
+    label: 'Widget Conversation Started',
+    firesWhen: 'A website visitor starts a widget conversation',
+    schema: conversationEvent('widget.conversation_started', { conversation: conversationSchema }),
+  },
+} as const;
+
+export type ConversationEventType = keyof typeof CONVERSATION_EVENTS;
+export const CONVERSATION_EVENT_TYPES = Object.keys(CONVERSATION_EVENTS) as ConversationEventType[];
+
+export const LEAD_CAPTURED = 'lead.captured' as const;
+export const LEAD_EVENT = {
+  label: 'Lead Captured',
+  firesWhen: 'A new contact is created: a widget lead form is submitted, or a contact is added to the CRM',
+  schema: leadSchema,
+} as const;
+
+export type EventType = ConversationEventType | typeof LEAD_CAPTURED;
+export const EVENT_TYPES: readonly EventType[] = [LEAD_CAPTURED, ...CONVERSATION_EVENT_TYPES];
+
+export const eventTypeSchema = z.enum(EVENT_TYPES as [EventType, ...EventType[]]);
+
+/** The schema of the record a subscription to `type` receives (and that Test trigger shows). */
+export function payloadSchema(type: EventType): z.ZodObject {
+  return type === LEAD_CAPTURED ? LEAD_EVENT.schema : CONVERSATION_EVENTS[type].schema;
+}
+
+export function eventLabel(type: EventType): string {
+  return type === LEAD_CAPTURED ? LEAD_EVENT.label : CONVERSATION_EVENTS[type].label;
+}
+
+export type LeadRecord = z.infer<typeof leadSchema>;
+export type TicketRecord = z.infer<typeof ticketSchema>;
+export type ConversationRecord = z.infer<typeof conversationSchema>;
+export type LiveChatSessionRecord = z.infer<typeof liveChatSessionSchema>;
+export type AgentRecord = z.infer<typeof agentSchema>;

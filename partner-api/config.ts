@@ -1,0 +1,65 @@
+/** Every setting the API reads from its environment, checked once at start. */
+import { z } from 'zod';
+
+const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('127.0.0.1'),
+  ILLUMICHAT_DB_PATH: z.string().default('data/illumichat.db'),
+  /** For local development and tests only: allows http:// targets and loopback/private addresses. */
+  ILLUMICHAT_ALLOW_PRIVATE_TARGETS: flag.default(false),
+  ILLUMICHAT_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  ILLUMICHAT_RATE_LIMIT_BURST: z.coerce.number().int().positive().default(120),
+  ILLUMICHAT_DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(10_000).default(10_000),
+  ILLUMICHAT_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
+  /** Skip the demo workspace on an empty database (tests, production). */
+  ILLUMICHAT_NO_DEMO: flag.default(false),
+  ILLUMICHAT_LOG: z.enum(['silent', 'info', 'debug']).default('info'),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  dbPath: string;
+  allowPrivateTargets: boolean;
+  rateLimit: { perMinute: number; burst: number };
+  delivery: {
+    timeoutMs: number;
+    concurrency: number;
+    /** Delay before each retry, in ms: attempt 2 waits retryScheduleMs[0], and so on (Svix's schedule). */
+    retryScheduleMs: number[];
+    /** ±share of each delay, so retries from many failures do not arrive together. */
+    jitter: number;
+    /** Bounds on an honoured Retry-After. */
+    retryAfterMaxMs: number;
+    /** A subscription that has failed without a single success for this long is disabled. */
+    disableAfterFailingMs: number;
+  };
+  seedDemo: boolean;
+  log: 'silent' | 'info' | 'debug';
+}
+
+export const RETRY_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const e = envSchema.parse(env);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dbPath: e.ILLUMICHAT_DB_PATH,
+    allowPrivateTargets: e.ILLUMICHAT_ALLOW_PRIVATE_TARGETS,
+    rateLimit: { perMinute: e.ILLUMICHAT_RATE_LIMIT_PER_MINUTE, burst: e.ILLUMICHAT_RATE_LIMIT_BURST },
+    delivery: {
+      timeoutMs: e.ILLUMICHAT_DELIVERY_TIMEOUT_MS,
+      concurrency: e.ILLUMICHAT_DELIVERY_CONCURRENCY,
+      retryScheduleMs: RETRY_SCHEDULE_MS,
+      jitter: 0.2,
+      retryAfterMaxMs: 3_600_000,
+      disableAfterFailingMs: 5 * 24 * 3_600_000,
+    },
+    seedDemo: !e.ILLUMICHAT_NO_DEMO,
+    log: e.ILLUMICHAT_LOG,
+    ...overrides,
+  };
+}

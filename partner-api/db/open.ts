@@ -1,0 +1,51 @@
+/**
+ * Opens the SQLite database with the pragmas the API relies on and brings its schema up to date.
+ * Migrations are numbered files in ./migrations; each runs in its own transaction together with the
+ * `PRAGMA user_version` bump, so a crash never leaves a half-applied schema. A database written by a newer
+ * version of the API is refused rather than guessed at.
+ */
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type Db = Database.Database;
+
+const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
+
+export function listMigrations(): { version: number; file: string }[] {
+  return fs
+    .readdirSync(MIGRATIONS_DIR)
+    .filter((f) => /^\d{3}_.+\.sql$/.test(f))
+    .sort()
+    .map((file) => ({ version: Number(file.slice(0, 3)), file: path.join(MIGRATIONS_DIR, file) }));
+}
+
+export function openDatabase(filename: string): Db {
+  if (filename !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
+  const db = new Database(filename);
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode is durable across process crashes (what the crash tests kill); only an OS crash or
+  // power loss can drop the last commits. FULL would cost about 5x in write throughput on this hardware.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const migrations = listMigrations();
+  const latest = migrations.at(-1)?.version ?? 0;
+  if (current > latest) {
+    throw new Error(`database schema version ${current} is newer than this build knows (${latest}); refusing to open it`);
+  }
+  for (const { version, file } of migrations) {
+    if (version <= current) continue;
+    const sql = fs.readFileSync(file, 'utf8');
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${version}`);
+    }).immediate();
+  }
+}
