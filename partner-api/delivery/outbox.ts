@@ -1,0 +1,77 @@
+/**
+ * The outbox: an event and the deliveries it owes are written in the caller's transaction, so a change,
+ * its event and its deliveries commit together or not at all (no crash window between "saved" and
+ * "queued"). The worker picks the rows up after commit; the signal makes that immediate.
+ */
+import type { AppContext } from '../context';
+import { payloadSchema, type EventType } from '../../catalog/events';
+import { isoAt } from '../lib/clock';
+import { newId } from '../lib/ids';
+
+export interface NewEvent {
+  id: string;
+  workspaceId: string;
+  type: EventType;
+  /** The assistant the event came from; subscriptions filtered to another assistant skip it. */
+  assistantId: string | null;
+  createdAt: string;
+  /** The exact record a subscriber receives. */
+  payload: Record<string, unknown>;
+}
+
+/** Stores the event and enqueues one delivery per active matching subscription. Call inside a transaction. */
+export function recordEvent(ctx: AppContext, event: NewEvent): { deliveries: number } {
+  if (!ctx.db.inTransaction) throw new Error('recordEvent must run inside the transaction of the change');
+  // A payload that does not match the catalog is a bug in the API; failing here rolls the change back.
+  payloadSchema(event.type).strict().parse(event.payload);
+  const now = ctx.clock.now();
+  const db = ctx.db;
+  db.prepare(
+    `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+  ).run(event.id, event.workspaceId, event.type, event.assistantId, JSON.stringify(event.payload), event.createdAt);
+  const subscriptions = db
+    .prepare(
+      `SELECT id FROM subscriptions
+        WHERE workspace_id = ? AND event_type = ? AND active = 1
+          AND (assistant_id IS NULL OR assistant_id = ?)`,
+    )
+    .pluck()
+    .all(event.workspaceId, event.type, event.assistantId) as string[];
+  const insert = db.prepare(
+    `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at)
+     VALUES (?, ?, ?, 'pending', ?, ?)`,
+  );
+  for (const subscriptionId of subscriptions) insert.run(newId('dlv'), event.id, subscriptionId, now, isoAt(now));
+  if (subscriptions.length > 0) ctx.signal.notify();
+  return { deliveries: subscriptions.length };
+}
+
+export type DeactivationReason = 'unsubscribed' | 'key_revoked' | 'gone' | 'failing';
+
+/** Turns subscriptions off and cancels what they still had pending: nothing more goes out for them. */
+export function deactivateSubscriptions(
+  ctx: AppContext,
+  where: { subscriptionId: string } | { apiKeyId: string },
+  reason: DeactivationReason,
+): number {
+  const [column, value] = 'subscriptionId' in where ? ['id', where.subscriptionId] : ['api_key_id', where.apiKeyId];
+  const at = isoAt(ctx.clock.now());
+  return ctx.db.transaction(() => {
+    const ids = ctx.db
+      .prepare(`SELECT id FROM subscriptions WHERE ${column} = ? AND active = 1`)
+      .pluck()
+      .all(value) as string[];
+    const deactivate = ctx.db.prepare(
+      `UPDATE subscriptions SET active = 0, deactivated_at = ?, deactivated_reason = ? WHERE id = ?`,
+    );
+    const cancel = ctx.db.prepare(
+      `UPDATE deliveries SET status = 'cancelled', finished_at = ?, last_error = ?, claim_token = NULL
+        WHERE subscription_id = ? AND status = 'pending'`,
+    );
+    for (const id of ids) {
+      deactivate.run(at, reason, id);
+      cancel.run(at, `subscription deactivated: ${reason}`, id);
+    }
+    return ids.length;
+  })();
+}
