@@ -10,6 +10,8 @@ export interface PayloadField {
   label: string;
   type: FieldType;
   nullable: boolean;
+  /** The allowed values, for enum fields. */
+  choices?: string[];
 }
 
 export function payloadFields(schema: z.ZodObject, prefix = ''): PayloadField[] {
@@ -25,7 +27,8 @@ export function payloadFields(schema: z.ZodObject, prefix = ''): PayloadField[] 
     if (inner instanceof z.ZodObject) {
       fields.push(...payloadFields(inner, key));
     } else {
-      fields.push({ key, label: labelFor(key), type: fieldType(inner), nullable });
+      const choices = inner instanceof z.ZodEnum ? (inner.options as string[]) : undefined;
+      fields.push({ key, label: labelFor(key), type: fieldType(inner), nullable, ...(choices && { choices }) });
     }
   }
   return fields;

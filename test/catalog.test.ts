@@ -43,3 +43,12 @@ describe('the event catalog', () => {
     expect(fixtureFor('lead.captured').email).toBe('jane.visitor@example.com');
   });
 });
+
+describe('docs/events.md', () => {
+  it('is what the catalog renders today (run `npm run docs:events` after changing the catalog)', () => {
+    const fs = require('node:fs') as typeof import('node:fs');
+    const path = require('node:path') as typeof import('node:path');
+    const { renderEventDocs } = require('../catalog/docs') as typeof import('../catalog/docs');
+    expect(fs.readFileSync(path.join(__dirname, '..', 'docs', 'events.md'), 'utf8')).toBe(renderEventDocs());
+  });
+});
