@@ -1,0 +1,56 @@
+/**
+ * IllumiChat for Zapier. The keys of triggers, creates and searches are a public contract: Zaps store them,
+ * so they never change; a retired operation is hidden, not deleted.
+ */
+import { defineApp, version as platformVersion } from 'zapier-platform-core';
+import authentication from './authentication';
+import createOrUpdateContact from './creates/create_or_update_contact';
+import createTicket from './creates/create_ticket';
+import sendMessage from './creates/send_message';
+import updateTicket from './creates/update_ticket';
+import { addApiContext, translateApiErrors } from './http/middleware';
+import findContact from './searches/find_contact';
+import assistantList from './triggers/assistant_list';
+import conversationEvent from './triggers/conversation_event';
+import conversationList from './triggers/conversation_list';
+import leadCaptured from './triggers/lead_captured';
+import ticketList from './triggers/ticket_list';
+import { APP_VERSION } from './version';
+
+export default defineApp({
+  version: APP_VERSION,
+  platformVersion,
+  authentication,
+  beforeRequest: [addApiContext],
+  afterResponse: [translateApiErrors],
+  // Let translateApiErrors turn a 429 into a ThrottledError that carries IllumiChat's code and Retry-After.
+  flags: { throwForThrottlingEarly: false },
+
+  triggers: {
+    [leadCaptured.key]: leadCaptured,
+    [conversationEvent.key]: conversationEvent,
+    [assistantList.key]: assistantList,
+    [ticketList.key]: ticketList,
+    [conversationList.key]: conversationList,
+  },
+  creates: {
+    [createOrUpdateContact.key]: createOrUpdateContact,
+    [createTicket.key]: createTicket,
+    [updateTicket.key]: updateTicket,
+    [sendMessage.key]: sendMessage,
+  },
+  searches: {
+    [findContact.key]: findContact,
+  },
+  searchOrCreates: {
+    find_contact: {
+      key: 'find_contact',
+      display: {
+        label: 'Find or Create Contact',
+        description: 'Finds a contact by exact email address, or creates one when none matches.',
+      },
+      search: findContact.key,
+      create: createOrUpdateContact.key,
+    },
+  },
+});

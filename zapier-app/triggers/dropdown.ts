@@ -1,0 +1,39 @@
+/**
+ * Hidden triggers that fill dynamic dropdowns. Each lists the newest records of one kind (up to 100, the API's
+ * largest page) with a readable `label`; older records can still be mapped or typed in by ID.
+ */
+import { defineTrigger, type ZObject } from 'zapier-platform-core';
+
+export const DROPDOWN_LIMIT = 100;
+
+export interface DropdownSpec<T extends { id: string }> {
+  key: string;
+  noun: string;
+  /** The list endpoint; it answers `{ data: [...] }`, newest first. */
+  path: string;
+  params?: Record<string, string>;
+  label: (record: T) => string;
+}
+
+export type DropdownChoice<T> = T & { label: string };
+
+export function dropdownTrigger<T extends { id: string }>(spec: DropdownSpec<T>) {
+  const perform = async (z: ZObject): Promise<DropdownChoice<T>[]> => {
+    const response = await z.request<{ data: T[] }>({
+      url: spec.path,
+      params: { ...spec.params, limit: String(DROPDOWN_LIMIT) },
+    });
+    return response.data.data.map((record) => ({ ...record, label: spec.label(record) }));
+  };
+
+  return defineTrigger({
+    key: spec.key,
+    noun: spec.noun,
+    display: {
+      label: `List ${spec.noun}s`,
+      description: `Triggers when a ${spec.noun.toLowerCase()} is added; used only to fill dropdowns.`,
+      hidden: true,
+    },
+    operation: { type: 'polling', perform },
+  });
+}
