@@ -1,0 +1,59 @@
+/**
+ * One error shape everywhere: `{ "error": { code, message, details? } }`. Known failures (ApiError, the
+ * JSON parser's own errors) are rendered as they are; anything else is a bug, logged with its stack and
+ * answered with a bare 500 so nothing internal leaks.
+ */
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { AppContext } from '../context';
+import { ApiError } from '../domain/errors';
+
+export function sendError(res: Response, error: ApiError): void {
+  for (const [name, value] of Object.entries(error.options.headers ?? {})) res.setHeader(name, value);
+  const body: Record<string, unknown> = { code: error.code, message: error.message, ...error.options.fields };
+  if (error.options.details) body.details = error.options.details;
+  res.status(error.status).json({ error: body });
+}
+
+/** The body parser's failures, by its `type`, in our words. */
+function fromBodyParser(err: { type?: unknown; status?: unknown }): ApiError | null {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new ApiError(413, 'payload_too_large', 'The request body is larger than 256 KiB.');
+    case 'entity.parse.failed':
+      return new ApiError(400, 'invalid_json', 'The request body is not valid JSON (an object or array was expected).');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new ApiError(415, 'unsupported_media_type', 'Send the body as UTF-8 JSON (Content-Type: application/json).');
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new ApiError(400, 'bad_request', 'The request body could not be read.');
+    default:
+      return null;
+  }
+}
+
+export function errorHandler(ctx: AppContext): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const known = err instanceof ApiError ? err : fromBodyParser(err ?? {});
+    if (res.headersSent) {
+      ctx.log.error('error after the response started', { method: req.method, path: req.path, error: describe(err) });
+      res.end();
+      return;
+    }
+    if (known) {
+      sendError(res, known);
+      return;
+    }
+    ctx.log.error('unhandled error', { method: req.method, path: req.path, error: describe(err) });
+    sendError(res, new ApiError(500, 'internal_error', 'Something went wrong on our side. Try again shortly.'));
+  };
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
+}
+
+export const notFoundRoute: RequestHandler = (req, res) => {
+  sendError(res, new ApiError(404, 'not_found', `No route ${req.method} ${req.path}.`));
+};

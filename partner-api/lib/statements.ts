@@ -1,0 +1,27 @@
+/**
+ * Prepared statements, compiled once per database and reused: preparing is the costly part of a query in
+ * better-sqlite3, and the hot paths (key lookup, event writes) run thousands of times a second.
+ */
+import type { Statement } from 'better-sqlite3';
+import type { Db } from '../db/open';
+
+const caches = new WeakMap<Db, Map<string, Statement>>();
+
+export function sql(db: Db, text: string): Statement {
+  let cache = caches.get(db);
+  if (!cache) {
+    cache = new Map();
+    caches.set(db, cache);
+  }
+  let statement = cache.get(text);
+  if (!statement) {
+    statement = db.prepare(text);
+    cache.set(text, statement);
+  }
+  return statement;
+}
+
+/** Runs `fn` in one write transaction (BEGIN IMMEDIATE, so two processes never deadlock on the upgrade). */
+export function writeTransaction<T>(db: Db, fn: () => T): T {
+  return db.transaction(fn).immediate();
+}
