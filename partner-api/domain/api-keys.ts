@@ -1,0 +1,133 @@
+/** Creating, listing, revoking and authenticating workspace API keys. */
+import type { AppContext } from '../context';
+import { deactivateSubscriptions } from '../delivery/outbox';
+import { isoAt } from '../lib/clock';
+import { newId } from '../lib/ids';
+import { sql, writeTransaction } from '../lib/statements';
+import { ApiError } from './errors';
+import { displayPrefix, generateApiKey, hashSecret, type Scope } from './keys';
+import { findWorkspace, type Plan } from './workspaces';
+
+export interface ApiKeySummary {
+  id: string;
+  workspaceId: string;
+  name: string;
+  prefix: string;
+  scopes: Scope[];
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+interface ApiKeyRow {
+  id: string;
+  workspace_id: string;
+  name: string;
+  prefix: string;
+  scopes: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+const toSummary = (r: ApiKeyRow): ApiKeySummary => ({
+  id: r.id,
+  workspaceId: r.workspace_id,
+  name: r.name,
+  prefix: r.prefix,
+  scopes: r.scopes.split(' ').filter(Boolean) as Scope[],
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  revokedAt: r.revoked_at,
+});
+
+const SUMMARY_COLUMNS = 'id, workspace_id, name, prefix, scopes, created_at, last_used_at, revoked_at';
+
+/** Returns the plaintext key once; only its hash is stored. */
+export function createApiKey(
+  ctx: AppContext,
+  input: { workspaceId: string; name: string; scopes: readonly Scope[] },
+): ApiKeySummary & { key: string } {
+  if (!findWorkspace(ctx, input.workspaceId)) throw new ApiError(404, 'not_found', `No workspace ${input.workspaceId}.`);
+  const key = generateApiKey();
+  const row: ApiKeyRow = {
+    id: newId('key'),
+    workspace_id: input.workspaceId,
+    name: input.name,
+    prefix: displayPrefix(key),
+    scopes: [...new Set(input.scopes)].join(' '),
+    created_at: isoAt(ctx.clock.now()),
+    last_used_at: null,
+    revoked_at: null,
+  };
+  sql(
+    ctx.db,
+    `INSERT INTO api_keys (id, workspace_id, name, prefix, secret_hash, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  ).run(row.id, row.workspace_id, row.name, row.prefix, hashSecret(key), row.scopes, row.created_at);
+  return { ...toSummary(row), key };
+}
+
+export function listApiKeys(ctx: AppContext, workspaceId: string): ApiKeySummary[] {
+  const rows = sql(ctx.db, `SELECT ${SUMMARY_COLUMNS} FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id`).all(workspaceId);
+  return (rows as ApiKeyRow[]).map(toSummary);
+}
+
+export function findApiKey(ctx: AppContext, id: string): ApiKeySummary | null {
+  const row = sql(ctx.db, `SELECT ${SUMMARY_COLUMNS} FROM api_keys WHERE id = ?`).get(id) as ApiKeyRow | undefined;
+  return row ? toSummary(row) : null;
+}
+
+/**
+ * Revokes the key and, in the same transaction, deactivates every subscription made with it and cancels
+ * their pending deliveries: once this commits, nothing more goes out for this key's Zaps.
+ * Revoking an already revoked key changes nothing.
+ */
+export function revokeApiKey(ctx: AppContext, id: string): { key: ApiKeySummary; subscriptionsDeactivated: number; alreadyRevoked: boolean } {
+  return writeTransaction(ctx.db, () => {
+    const existing = findApiKey(ctx, id);
+    if (!existing) throw new ApiError(404, 'not_found', `No API key ${id}.`);
+    if (existing.revokedAt) return { key: existing, subscriptionsDeactivated: 0, alreadyRevoked: true };
+    sql(ctx.db, 'UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(isoAt(ctx.clock.now()), id);
+    const subscriptionsDeactivated = deactivateSubscriptions(ctx, { apiKeyId: id }, 'key_revoked');
+    return { key: findApiKey(ctx, id)!, subscriptionsDeactivated, alreadyRevoked: false };
+  });
+}
+
+/** What authentication needs about a presented key, found by its hash. */
+export interface KeyPrincipal {
+  keyId: string;
+  prefix: string;
+  scopes: Scope[];
+  revoked: boolean;
+  lastUsedAt: string | null;
+  workspace: { id: string; name: string; plan: Plan };
+}
+
+export function findKeyBySecret(ctx: AppContext, key: string): KeyPrincipal | null {
+  const row = sql(
+    ctx.db,
+    `SELECT k.id, k.prefix, k.scopes, k.revoked_at, k.last_used_at, w.id AS workspace_id, w.name AS workspace_name, w.plan
+       FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
+      WHERE k.secret_hash = ?`,
+  ).get(hashSecret(key)) as
+    | { id: string; prefix: string; scopes: string; revoked_at: string | null; last_used_at: string | null; workspace_id: string; workspace_name: string; plan: Plan }
+    | undefined;
+  if (!row) return null;
+  return {
+    keyId: row.id,
+    prefix: row.prefix,
+    scopes: row.scopes.split(' ').filter(Boolean) as Scope[],
+    revoked: row.revoked_at !== null,
+    lastUsedAt: row.last_used_at,
+    workspace: { id: row.workspace_id, name: row.workspace_name, plan: row.plan },
+  };
+}
+
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** Records use at most once a minute per key, so a busy Zap does not turn every read into a write. */
+export function touchLastUsed(ctx: AppContext, principal: KeyPrincipal): void {
+  const now = ctx.clock.now();
+  if (principal.lastUsedAt && now - Date.parse(principal.lastUsedAt) < LAST_USED_RESOLUTION_MS) return;
+  sql(ctx.db, 'UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(isoAt(now), principal.keyId);
+}
