@@ -1,0 +1,237 @@
+/**
+ * The partner API on a real HTTP server, for tests: `createApp` on 127.0.0.1 with an ephemeral port and a
+ * fresh SQLite file in a temp dir, plus helpers to make the data a test needs without going through HTTP.
+ *
+ *   const server = await startApiServer();                  // options below; all optional
+ *   const ws = server.createWorkspace({ plan: 'pro' });      // { id, name, plan, createdAt }
+ *   const key = server.createKey(ws.id, ['events:read']);  // the plaintext wsk_live_… key (all scopes if omitted)
+ *   const res = await api(server.url, key).post('/v1/tickets', { subject: 'Hi' }, { 'Idempotency-Key': 'k1' });
+ *   res.status; res.body; res.headers.get('retry-after');
+ *   await server.close();                                   // server, worker, database, temp dir
+ *
+ * Options (StartOptions):
+ *   clock               a Clock; `manualClock()` gives one tests can move (idempotency expiry, rate limits)
+ *   allowPrivateTargets true unless told otherwise, so subscriptions can target local receivers
+ *   rateLimit           { perMinute, burst }; by default so high that no test meets it
+ *   delivery            true starts the delivery worker (partner-api/delivery/worker) with the server
+ *   config              any other Config override
+ *   dbPath              reuse this database file (a restart); it is then left in place on close
+ *
+ * Everything the API logs is kept in `server.logs` (nothing is printed), so tests can assert on it.
+ * Other helpers: createAssistant(wsId, name?), createAgent(wsId, {name?, email?}) → { id, name, email, token },
+ * createKeyRecord(wsId, scopes?) → { id, key }, revokeKey(keyId), setPlan(wsId, plan), and
+ * `setup()`: a Pro workspace with one assistant and an all-scopes key, ready to call.
+ */
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Server } from 'node:http';
+import type { Express } from 'express';
+import { createApp } from '../../partner-api/app';
+import { loadConfig, type Config } from '../../partner-api/config';
+import { DeliverySignal, type AppContext, type Logger } from '../../partner-api/context';
+import { openDatabase } from '../../partner-api/db/open';
+import { createApiKey, revokeApiKey } from '../../partner-api/domain/api-keys';
+import { SCOPES, type Scope } from '../../partner-api/domain/keys';
+import {
+  createAgent,
+  createAssistant,
+  createWorkspace,
+  setWorkspacePlan,
+  type Assistant,
+  type Plan,
+  type Workspace,
+} from '../../partner-api/domain/workspaces';
+import { systemClock, type Clock } from '../../partner-api/lib/clock';
+
+export interface ManualClock extends Clock {
+  set(ms: number): void;
+  advance(ms: number): void;
+}
+
+/** A clock that only moves when told to. Starts at 2026-01-15T09:00:00.000Z unless given a time. */
+export function manualClock(startMs = Date.parse('2026-01-15T09:00:00.000Z')): ManualClock {
+  let current = startMs;
+  return {
+    now: () => current,
+    set: (ms) => {
+      current = ms;
+    },
+    advance: (ms) => {
+      current += ms;
+    },
+  };
+}
+
+export interface LogEntry {
+  level: 'info' | 'error';
+  message: string;
+  fields?: Record<string, unknown>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  allowPrivateTargets?: boolean;
+  rateLimit?: { perMinute: number; burst: number };
+  delivery?: boolean;
+  config?: Partial<Config>;
+  dbPath?: string;
+}
+
+/** The worker's interface as the harness uses it; the delivery module may offer more. */
+export interface HarnessWorker {
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface ApiServer {
+  url: string;
+  ctx: AppContext;
+  app: Express;
+  dbPath: string;
+  logs: LogEntry[];
+  worker: HarnessWorker | null;
+  close(): Promise<void>;
+  createWorkspace(opts?: { plan?: Plan; name?: string }): Workspace;
+  setPlan(workspaceId: string, plan: Plan): void;
+  createKey(workspaceId: string, scopes?: readonly Scope[]): string;
+  createKeyRecord(workspaceId: string, scopes?: readonly Scope[]): { id: string; key: string };
+  revokeKey(keyId: string): void;
+  createAssistant(workspaceId: string, name?: string): Assistant;
+  createAgent(workspaceId: string, opts?: { name?: string; email?: string }): { id: string; name: string; email: string; token: string };
+  setup(opts?: { plan?: Plan; scopes?: readonly Scope[] }): Promise<{ workspace: Workspace; assistant: Assistant; key: string; keyId: string }>;
+}
+
+const UNLIMITED = { perMinute: 1_000_000_000, burst: 1_000_000_000 };
+
+export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer> {
+  const ownDir = opts.dbPath ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'illumichat-api-'));
+  const dbPath = opts.dbPath ?? path.join(ownDir!, 'api.db');
+  const config = loadConfig(
+    {},
+    {
+      port: 0,
+      host: '127.0.0.1',
+      dbPath,
+      allowPrivateTargets: opts.allowPrivateTargets ?? true,
+      rateLimit: opts.rateLimit ?? UNLIMITED,
+      seedDemo: false,
+      log: 'silent',
+      ...opts.config,
+    },
+  );
+  const logs: LogEntry[] = [];
+  const log: Logger = {
+    info: (message, fields) => void logs.push({ level: 'info', message, fields }),
+    error: (message, fields) => void logs.push({ level: 'error', message, fields }),
+  };
+  const ctx: AppContext = { db: openDatabase(dbPath), clock: opts.clock ?? systemClock, config, signal: new DeliverySignal(), log };
+  const app = createApp(ctx);
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  const { port } = server.address() as AddressInfo;
+
+  let worker: HarnessWorker | null = null;
+  if (opts.delivery) {
+    // Loaded only when asked for, so API-only tests do not depend on the delivery module.
+    const delivery = require('../../partner-api/delivery/worker') as { createDeliveryWorker(ctx: AppContext): HarnessWorker };
+    worker = delivery.createDeliveryWorker(ctx);
+    worker.start();
+  }
+
+  let closed = false;
+  const handle: ApiServer = {
+    url: `http://127.0.0.1:${port}`,
+    ctx,
+    app,
+    dbPath,
+    logs,
+    worker,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await worker?.stop();
+      ctx.db.close();
+      if (ownDir) fs.rmSync(ownDir, { recursive: true, force: true });
+    },
+    createWorkspace: ({ plan = 'pro', name = 'Test Workspace' } = {}) => createWorkspace(ctx, { name, plan }),
+    setPlan: (workspaceId, plan) => void setWorkspacePlan(ctx, workspaceId, plan),
+    createKey: (workspaceId, scopes = SCOPES) => createApiKey(ctx, { workspaceId, name: 'Test key', scopes }).key,
+    createKeyRecord: (workspaceId, scopes = SCOPES) => {
+      const created = createApiKey(ctx, { workspaceId, name: 'Test key', scopes });
+      return { id: created.id, key: created.key };
+    },
+    revokeKey: (keyId) => void revokeApiKey(ctx, keyId),
+    createAssistant: (workspaceId, name = 'Support Bot') => createAssistant(ctx, workspaceId, name),
+    createAgent: (workspaceId, { name = 'Alex Agent', email = 'alex@example.com' } = {}) => {
+      const agent = createAgent(ctx, workspaceId, { name, email });
+      return { id: agent.id, name: agent.name, email: agent.email, token: agent.token };
+    },
+    async setup({ plan = 'pro', scopes = SCOPES } = {}) {
+      const workspace = handle.createWorkspace({ plan, name: 'Acme Support' });
+      const assistant = handle.createAssistant(workspace.id, 'Acme Bot');
+      const { id, key } = handle.createKeyRecord(workspace.id, scopes);
+      return { workspace, assistant, key, keyId: id };
+    },
+  };
+  return handle;
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export interface ApiClient {
+  get<T = any>(path: string, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  post<T = any>(path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  patch<T = any>(path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  delete<T = any>(path: string, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  /** Full control: a raw body (string or bytes, sent as is) and exactly the headers given. */
+  raw<T = any>(method: string, path: string, init?: { body?: string | Uint8Array; headers?: Record<string, string> }): Promise<ApiResponse<T>>;
+}
+
+/**
+ * A small client over fetch. `credential` (a wsk_live_ key or an agt_tok_ token) goes in
+ * `Authorization: Bearer`; JSON bodies are serialised; the response body is parsed when it is JSON.
+ */
+export function api(baseUrl: string, credential?: string): ApiClient {
+  const auth: Record<string, string> = credential ? { authorization: `Bearer ${credential}` } : {};
+  const raw = async <T>(method: string, p: string, init: { body?: string | Uint8Array; headers?: Record<string, string> } = {}) => {
+    const res = await fetch(baseUrl + p, { method, body: init.body, headers: init.headers });
+    const text = await res.text();
+    let body: unknown = text;
+    if ((res.headers.get('content-type') ?? '').includes('json') && text) body = JSON.parse(text);
+    return { status: res.status, body: body as T, headers: res.headers };
+  };
+  const withJson = <T>(method: string, p: string, body: unknown, headers: Record<string, string> = {}) =>
+    raw<T>(method, p, {
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { ...auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    });
+  return {
+    get: (p, headers) => withJson('GET', p, undefined, headers),
+    post: (p, body, headers) => withJson('POST', p, body, headers),
+    patch: (p, body, headers) => withJson('PATCH', p, body, headers),
+    delete: (p, headers) => withJson('DELETE', p, undefined, headers),
+    raw: (method, p, init) => raw(method, p, init),
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitUntil<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
