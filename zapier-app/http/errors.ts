@@ -56,9 +56,10 @@ export const MESSAGES = {
 
 export function scopeMessage(scope: string): string {
   const usedBy = (SCOPES as Record<string, string>)[scope];
+  // What to do comes first: Zapier cuts long messages, and the list of steps is the part to lose.
   return (
-    `This API key lacks the ${scope} scope${usedBy ? ` (used by ${usedBy})` : ''}. ` +
-    `In IllumiChat, create a key with ${scope} under Settings → API Keys, then reconnect your account in Zapier with it.`
+    `This API key lacks the ${scope} scope. Create a key with ${scope} in IllumiChat under Settings → API Keys ` +
+    `and reconnect your account in Zapier with it.${usedBy ? ` It is needed for ${usedBy}.` : ''}`
   );
 }
 

@@ -1,0 +1,70 @@
+/**
+ * The app under test, driven the way Zapier runs it: createAppTester runs the middleware and the error
+ * handling around each exported perform function. nock answers for IllumiChat; real network is refused in
+ * these files only, and restored for other files after them.
+ */
+import nock from 'nock';
+import { createAppTester, type Bundle } from 'zapier-platform-core';
+import App from '../../../zapier-app';
+
+/** A made-up origin, so a request that escaped nock could never reach a real IllumiChat. */
+export const API_URL = 'https://api.illumichat.test';
+export const API_KEY = `wsk_live_${'a1B2c3D4'.repeat(4)}Zx9Qw1`;
+
+export const appTester = createAppTester(App);
+
+export type TestBundle = Parameters<typeof appTester>[1];
+
+export function bundle(overrides: Partial<Bundle> = {}): Partial<Bundle> {
+  return { authData: { apiKey: API_KEY }, inputData: {}, ...overrides } as Partial<Bundle>;
+}
+
+export function api(): nock.Scope {
+  return nock(API_URL);
+}
+
+/** Call once at the top of a test file. */
+export function useMockedApi(): void {
+  const previousUrl = process.env.ILLUMICHAT_API_URL;
+  beforeAll(() => {
+    process.env.ILLUMICHAT_API_URL = API_URL;
+    if (!nock.isActive()) nock.activate();
+    nock.disableNetConnect();
+  });
+  afterEach(() => {
+    const unused = nock.pendingMocks();
+    nock.cleanAll();
+    // A mocked request the code never made is a broken expectation, not noise.
+    expect(unused).toEqual([]);
+  });
+  afterAll(() => {
+    nock.cleanAll();
+    nock.enableNetConnect();
+    nock.restore();
+    if (previousUrl === undefined) delete process.env.ILLUMICHAT_API_URL;
+    else process.env.ILLUMICHAT_API_URL = previousUrl;
+  });
+}
+
+/**
+ * Core's Error and ThrottledError carry their fields as JSON in `message`; the rest carry plain text, to which
+ * core appends a "What happened" trail for the developer.
+ */
+export function errorText(error: unknown): { name: string; message: string; delay?: number; code?: string } {
+  const { name, message } = error as Error;
+  try {
+    const parsed = JSON.parse(message) as { message: string; delay?: number; code?: string };
+    return { name, ...parsed };
+  } catch {
+    return { name, message: message.split('\nWhat happened:')[0] };
+  }
+}
+
+export async function rejectionOf(promise: Promise<unknown>): Promise<ReturnType<typeof errorText>> {
+  try {
+    await promise;
+  } catch (error) {
+    return errorText(error);
+  }
+  throw new Error('expected the operation to fail, and it succeeded');
+}
