@@ -1,0 +1,56 @@
+/**
+ * The partner API as an Express app, without listen(): the server, the tests and the benchmarks all
+ * mount the same thing. Every route is registered on the app itself with its full path, so the route
+ * table can be compared with the OpenAPI document (test/api/openapi.test.ts).
+ */
+import express from 'express';
+import type { AppContext } from './context';
+import { jsonBody } from './http/body';
+import { registerContactRoutes } from './http/contacts';
+import { registerConversationRoutes } from './http/conversations';
+import { errorHandler, notFoundRoute } from './http/errors';
+import { createRouteKit } from './http/kit';
+import { registerLiveChatRoutes } from './http/live-chat';
+import { registerMetaRoutes } from './http/meta';
+import { TokenBucketLimiter } from './http/rate-limit';
+import { registerSubscriptionRoutes } from './http/subscriptions';
+import { registerTicketRoutes } from './http/tickets';
+
+export function createApp(ctx: AppContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(jsonBody);
+  if (ctx.config.log === 'debug') app.use(requestLog(ctx));
+
+  const limiter = new TokenBucketLimiter(ctx.clock, ctx.config.rateLimit.perMinute, ctx.config.rateLimit.burst);
+  const kit = createRouteKit(app, ctx, limiter);
+  registerMetaRoutes(kit);
+  registerContactRoutes(kit);
+  registerTicketRoutes(kit);
+  registerConversationRoutes(kit);
+  registerLiveChatRoutes(kit);
+  registerSubscriptionRoutes(kit);
+
+  app.use(notFoundRoute);
+  app.use(errorHandler(ctx));
+  return app;
+}
+
+/** One line per request at debug level: never headers, so never a key. */
+function requestLog(ctx: AppContext): express.RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      ctx.log.info('request', {
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+        keyId: req.apiKey?.keyId,
+      });
+    });
+    next();
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * The CRM's contacts, matched by email case-insensitively. Creating a contact captures a lead (the
+ * `lead.captured` event, in the same transaction); updating one does not, except through the widget's lead
+ * form, which always reports the capture (with isNew false when the email was already known).
+ */
+import type { AppContext } from '../context';
+import { isoAt } from '../lib/clock';
+import { newId } from '../lib/ids';
+import { sql, writeTransaction } from '../lib/statements';
+import { emitLeadCaptured, type AssistantRef } from './events';
+import { contactRecord, leadRecord, type ContactRecord, type ContactRow } from './records';
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export interface ContactFields {
+  name?: string;
+  phone?: string;
+  company?: string;
+  notes?: string;
+}
+
+export function findContactRow(ctx: AppContext, workspaceId: string, email: string): ContactRow | null {
+  const row = sql(ctx.db, 'SELECT * FROM contacts WHERE workspace_id = ? AND email_normalized = ?').get(workspaceId, normalizeEmail(email));
+  return (row as ContactRow | undefined) ?? null;
+}
+
+export function findContact(ctx: AppContext, workspaceId: string, email: string): ContactRecord | null {
+  const row = findContactRow(ctx, workspaceId, email);
+  return row ? contactRecord(row) : null;
+}
+
+function contactById(ctx: AppContext, id: string): ContactRow {
+  return sql(ctx.db, 'SELECT * FROM contacts WHERE id = ?').get(id) as ContactRow;
+}
+
+function insertContact(
+  ctx: AppContext,
+  workspaceId: string,
+  email: string,
+  fields: ContactFields,
+  origin: { source: ContactRow['source']; assistant: AssistantRef | null },
+): ContactRow {
+  const now = isoAt(ctx.clock.now());
+  const id = newId('con');
+  sql(
+    ctx.db,
+    `INSERT INTO contacts (id, workspace_id, email, email_normalized, name, phone, company, notes, source, assistant_id, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    id, workspaceId, email.trim(), normalizeEmail(email), fields.name ?? null, fields.phone ?? null, fields.company ?? null,
+    fields.notes ?? null, origin.source, origin.assistant?.id ?? null, now, now,
+  );
+  return contactById(ctx, id);
+}
+
+/** Sets the given fields; `fillBlanksOnly` keeps what the CRM already has (a visitor's form must not overwrite it). */
+function updateContact(ctx: AppContext, existing: ContactRow, fields: ContactFields, fillBlanksOnly: boolean): ContactRow {
+  const pick = (current: string | null, given: string | undefined) =>
+    given === undefined || (fillBlanksOnly && current !== null) ? current : given;
+  const next = {
+    name: pick(existing.name, fields.name),
+    phone: pick(existing.phone, fields.phone),
+    company: pick(existing.company, fields.company),
+    notes: pick(existing.notes, fields.notes),
+  };
+  sql(ctx.db, 'UPDATE contacts SET name = ?, phone = ?, company = ?, notes = ?, updated_at = ? WHERE id = ?').run(
+    next.name, next.phone, next.company, next.notes, isoAt(ctx.clock.now()), existing.id,
+  );
+  return contactById(ctx, existing.id);
+}
+
+/**
+ * Create or update by email. A new contact fires lead.captured with `source` (api for the Zapier action,
+ * crm for the agent console) and isNew true; an update fires nothing.
+ */
+export function upsertContact(
+  ctx: AppContext,
+  workspaceId: string,
+  input: { email: string } & ContactFields,
+  source: 'api' | 'crm',
+): { contact: ContactRecord; created: boolean } {
+  return writeTransaction(ctx.db, () => {
+    const { email, ...fields } = input;
+    const existing = findContactRow(ctx, workspaceId, email);
+    if (existing) return { contact: contactRecord(updateContact(ctx, existing, fields, false)), created: false };
+    const row = insertContact(ctx, workspaceId, email, fields, { source, assistant: null });
+    emitLeadCaptured(ctx, workspaceId, leadRecord(row, { source, isNew: true, assistant: null }));
+    return { contact: contactRecord(row), created: true };
+  });
+}
+
+/**
+ * The widget's lead form: always a capture (lead.captured, source widget_form). A known email keeps its
+ * contact (isNew false) and only gains the fields it lacked. The conversation is linked to the contact.
+ */
+export function captureWidgetLead(
+  ctx: AppContext,
+  conversation: { id: string; workspaceId: string; assistant: AssistantRef },
+  input: { email: string; name?: string; phone?: string },
+): { contact: ContactRecord; isNew: boolean } {
+  return writeTransaction(ctx.db, () => {
+    const { email, ...fields } = input;
+    const existing = findContactRow(ctx, conversation.workspaceId, email);
+    const row = existing
+      ? updateContact(ctx, existing, fields, true)
+      : insertContact(ctx, conversation.workspaceId, email, fields, { source: 'widget_form', assistant: conversation.assistant });
+    sql(
+      ctx.db,
+      `UPDATE conversations
+          SET contact_id = ?, visitor_email = COALESCE(visitor_email, ?), visitor_name = COALESCE(visitor_name, ?), updated_at = ?
+        WHERE id = ?`,
+    ).run(row.id, row.email, row.name, isoAt(ctx.clock.now()), conversation.id);
+    const isNew = existing === null;
+    emitLeadCaptured(ctx, conversation.workspaceId, leadRecord(row, { source: 'widget_form', isNew, assistant: conversation.assistant }));
+    return { contact: contactRecord(row), isNew };
+  });
+}

@@ -1,0 +1,131 @@
+/**
+ * Conversations in the widget and the in-app SDK, and their messages. A conversation is handled by its
+ * assistant (`mode` assistant) until a human agent takes it over in live chat (`mode` human); only then may
+ * an integration post into it.
+ */
+import { z } from 'zod';
+import type { AppContext } from '../context';
+import { isoAt } from '../lib/clock';
+import { newId } from '../lib/ids';
+import { sql, writeTransaction } from '../lib/statements';
+import { ApiError } from './errors';
+import { emitConversationEvent } from './events';
+import { decodeCursor, toPage, type Page } from './pagination';
+import { CONVERSATION_SELECT, conversationRecord, conversationResource, type ConversationRow } from './records';
+import { findAssistant } from './workspaces';
+
+export type ConversationResource = ReturnType<typeof conversationResource>;
+
+export interface StartInput {
+  message: string;
+  visitorId?: string;
+  visitorName?: string;
+  visitorEmail?: string;
+  pageUrl?: string;
+}
+
+/** Starts a conversation on `channel` with its first visitor message; fires {widget,chat}.conversation_started. */
+export function startConversation(ctx: AppContext, assistantId: string, channel: 'widget' | 'in_app', input: StartInput): ConversationResource {
+  return writeTransaction(ctx.db, () => {
+    const assistant = findAssistant(ctx, assistantId);
+    if (!assistant) throw new ApiError(404, 'not_found', `No assistant ${assistantId}.`);
+    const now = isoAt(ctx.clock.now());
+    const id = newId('cnv');
+    sql(
+      ctx.db,
+      `INSERT INTO conversations (id, workspace_id, assistant_id, channel, mode, status, visitor_id, visitor_name, visitor_email,
+                                  page_url, contact_id, first_message, started_at, updated_at)
+       VALUES (?, ?, ?, ?, 'assistant', 'open', ?, ?, ?, ?, NULL, ?, ?, ?)`,
+    ).run(
+      id, assistant.workspaceId, assistant.id, channel, input.visitorId ?? null, input.visitorName ?? null,
+      input.visitorEmail ?? null, input.pageUrl ?? null, input.message, now, now,
+    );
+    insertMessage(ctx, { workspaceId: assistant.workspaceId, conversationId: id, senderType: 'visitor', senderId: input.visitorId ?? null, body: input.message });
+    const row = conversationRow(ctx, id)!;
+    emitConversationEvent(ctx, {
+      workspaceId: assistant.workspaceId,
+      type: channel === 'widget' ? 'widget.conversation_started' : 'chat.conversation_started',
+      assistant: { id: assistant.id, name: assistant.name },
+      data: { conversation: conversationRecord(row) },
+    });
+    return conversationResource(row);
+  });
+}
+
+/** Any conversation by id: the public widget endpoints key on it. */
+export function conversationRow(ctx: AppContext, id: string): ConversationRow | null {
+  return (sql(ctx.db, `${CONVERSATION_SELECT} WHERE v.id = ?`).get(id) as ConversationRow | undefined) ?? null;
+}
+
+export function requireConversation(ctx: AppContext, workspaceId: string | null, id: string): ConversationRow {
+  const row = conversationRow(ctx, id);
+  if (!row || (workspaceId !== null && row.workspace_id !== workspaceId)) {
+    throw new ApiError(404, 'not_found', `No conversation ${id}${workspaceId ? ' in this workspace' : ''}.`);
+  }
+  return row;
+}
+
+const conversationCursor = z.tuple([z.string(), z.number().int()]);
+
+/** Newest first (started_at, then insertion order), optionally only one mode. */
+export function listConversations(
+  ctx: AppContext,
+  workspaceId: string,
+  query: { mode?: 'assistant' | 'human'; limit: number; cursor?: string },
+): Page<ConversationResource> {
+  const after = query.cursor ? decodeCursor(query.cursor, conversationCursor) : null;
+  const rows = sql(
+    ctx.db,
+    `${CONVERSATION_SELECT.replace('SELECT v.*', 'SELECT v.rowid AS seq, v.*')}
+      WHERE v.workspace_id = ? AND (? IS NULL OR v.mode = ?)
+        AND (? IS NULL OR (v.started_at, v.rowid) < (?, ?))
+      ORDER BY v.started_at DESC, v.rowid DESC
+      LIMIT ?`,
+  ).all(
+    workspaceId, query.mode ?? null, query.mode ?? null, after ? 1 : null, after?.[0] ?? null, after?.[1] ?? null, query.limit + 1,
+  ) as (ConversationRow & { seq: number })[];
+  return toPage(rows, query.limit, conversationResource, (r) => [r.started_at, r.seq]);
+}
+
+export interface MessageRecord {
+  id: string;
+  conversationId: string;
+  body: string;
+  senderType: 'visitor' | 'assistant' | 'agent' | 'integration';
+  createdAt: string;
+}
+
+function insertMessage(
+  ctx: AppContext,
+  m: { workspaceId: string; conversationId: string; senderType: MessageRecord['senderType']; senderId: string | null; body: string },
+): MessageRecord {
+  const record: MessageRecord = {
+    id: newId('msg'),
+    conversationId: m.conversationId,
+    body: m.body,
+    senderType: m.senderType,
+    createdAt: isoAt(ctx.clock.now()),
+  };
+  sql(
+    ctx.db,
+    `INSERT INTO messages (id, workspace_id, conversation_id, sender_type, sender_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  ).run(record.id, m.workspaceId, m.conversationId, m.senderType, m.senderId, m.body, record.createdAt);
+  sql(ctx.db, 'UPDATE conversations SET updated_at = ? WHERE id = ?').run(record.createdAt, m.conversationId);
+  return record;
+}
+
+export const NOT_IN_TAKEOVER_MESSAGE =
+  'The conversation must be in live-chat takeover mode. The action cannot post into a conversation that the assistant is still handling automatically.';
+
+/** Send Message to Conversation: only into a conversation a human agent has taken over. */
+export function postIntegrationMessage(ctx: AppContext, workspaceId: string, conversationId: string, body: string, keyId: string): MessageRecord {
+  return writeTransaction(ctx.db, () => {
+    const conversation = requireConversation(ctx, workspaceId, conversationId);
+    if (conversation.mode !== 'human') throw new ApiError(409, 'conversation_not_in_takeover', NOT_IN_TAKEOVER_MESSAGE);
+    return insertMessage(ctx, { workspaceId, conversationId, senderType: 'integration', senderId: keyId, body });
+  });
+}
+
+export function setConversationMode(ctx: AppContext, conversationId: string, mode: 'assistant' | 'human'): void {
+  sql(ctx.db, 'UPDATE conversations SET mode = ?, updated_at = ? WHERE id = ?').run(mode, isoAt(ctx.clock.now()), conversationId);
+}

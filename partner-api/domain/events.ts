@@ -1,0 +1,53 @@
+/**
+ * Builds each event's payload in the catalog's exact shape and records it through the outbox, inside the
+ * caller's transaction (recordEvent refuses to run outside one and validates the payload strictly).
+ */
+import type { AppContext } from '../context';
+import type { ConversationEventType, LeadRecord } from '../../catalog/events';
+import { recordEvent } from '../delivery/outbox';
+import { isoAt } from '../lib/clock';
+import { newId } from '../lib/ids';
+
+export interface AssistantRef {
+  id: string;
+  name: string;
+}
+
+export function emitLeadCaptured(ctx: AppContext, workspaceId: string, lead: LeadRecord): string {
+  const id = newId('evt');
+  recordEvent(ctx, {
+    id,
+    workspaceId,
+    type: 'lead.captured',
+    assistantId: lead.assistantId,
+    createdAt: isoAt(ctx.clock.now()),
+    payload: { ...lead },
+  });
+  return id;
+}
+
+/** The conversation-event envelope: `{ id, type, createdAt, workspaceId, assistantId, assistantName, data }`. */
+export function emitConversationEvent(
+  ctx: AppContext,
+  event: { workspaceId: string; type: ConversationEventType; assistant: AssistantRef | null; data: Record<string, unknown> },
+): string {
+  const id = newId('evt');
+  const createdAt = isoAt(ctx.clock.now());
+  recordEvent(ctx, {
+    id,
+    workspaceId: event.workspaceId,
+    type: event.type,
+    assistantId: event.assistant?.id ?? null,
+    createdAt,
+    payload: {
+      id,
+      type: event.type,
+      createdAt,
+      workspaceId: event.workspaceId,
+      assistantId: event.assistant?.id ?? null,
+      assistantName: event.assistant?.name ?? null,
+      data: event.data,
+    },
+  });
+  return id;
+}

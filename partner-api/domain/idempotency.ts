@@ -1,0 +1,123 @@
+/**
+ * Idempotency-Key records, per workspace. A request first claims its key (state `running`, committed at
+ * once so a concurrent duplicate sees it); the change and the stored response then commit together in
+ * one transaction (see http/write-handler.ts). So a crash before that commit leaves no change, and the
+ * retry, once the 30-second claim has gone stale, runs the request exactly once.
+ *
+ * The claim's `created_at_ms` doubles as its token: a takeover rewrites it, so a slow original that
+ * finishes late finds its claim gone and cannot commit a second time.
+ */
+import crypto from 'node:crypto';
+import type { AppContext } from '../context';
+import { sql, writeTransaction } from '../lib/statements';
+import { ApiError } from './errors';
+
+/** Kept at least this long; a key older than this is forgotten. */
+export const IDEMPOTENCY_KEEP_MS = 24 * 3_600_000;
+/** A running claim older than this belongs to a request whose process died: it may be taken over. */
+export const IDEMPOTENCY_STALE_RUNNING_MS = 30_000;
+const PURGE_EVERY_MS = 10 * 60_000;
+
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+export type Claim = { kind: 'claimed'; token: number } | { kind: 'replay'; response: StoredResponse };
+
+interface KeyRow {
+  request_hash: string;
+  state: 'running' | 'done';
+  response_status: number | null;
+  response_body: string | null;
+  created_at_ms: number;
+}
+
+/** Same method, path and JSON body (key order aside) → same hash. */
+export function requestHash(method: string, path: string, body: unknown): string {
+  return crypto.createHash('sha256').update(`${method}\n${path}\n${canonicalJson(body)}`).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+const lastPurge = new WeakMap<AppContext, number>();
+
+export function claimIdempotencyKey(ctx: AppContext, workspaceId: string, key: string, hash: string): Claim {
+  const now = ctx.clock.now();
+  maybePurge(ctx, now);
+  return writeTransaction(ctx.db, () => {
+    let row = sql(ctx.db, 'SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?').get(workspaceId, key) as KeyRow | undefined;
+    if (row && now - row.created_at_ms > IDEMPOTENCY_KEEP_MS) {
+      sql(ctx.db, 'DELETE FROM idempotency_keys WHERE workspace_id = ? AND key = ?').run(workspaceId, key);
+      row = undefined;
+    }
+    if (!row) {
+      sql(
+        ctx.db,
+        `INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, ?, 'running', ?)`,
+      ).run(workspaceId, key, hash, now);
+      return { kind: 'claimed', token: now };
+    }
+    if (row.request_hash !== hash) {
+      throw new ApiError(
+        422,
+        'idempotency_key_conflict',
+        'This Idempotency-Key was already used with a different request. Use a new key for a new request.',
+      );
+    }
+    if (row.state === 'done') {
+      return { kind: 'replay', response: { status: row.response_status!, body: JSON.parse(row.response_body!) } };
+    }
+    if (now - row.created_at_ms < IDEMPOTENCY_STALE_RUNNING_MS) throw inProgress();
+    sql(ctx.db, 'UPDATE idempotency_keys SET created_at_ms = ? WHERE workspace_id = ? AND key = ?').run(now, workspaceId, key);
+    return { kind: 'claimed', token: now };
+  });
+}
+
+function inProgress(): ApiError {
+  return new ApiError(
+    409,
+    'idempotency_request_in_progress',
+    'A request with this Idempotency-Key is still being processed. Retry in a few seconds.',
+    { headers: { 'Retry-After': '1' } },
+  );
+}
+
+/** Stores the response; call inside the transaction of the change, so both commit or neither does. */
+export function completeIdempotencyKey(ctx: AppContext, workspaceId: string, key: string, token: number, response: StoredResponse): void {
+  if (!ctx.db.inTransaction) throw new Error('completeIdempotencyKey must run inside the transaction of the change');
+  const stored = sql(
+    ctx.db,
+    `UPDATE idempotency_keys SET state = 'done', response_status = ?, response_body = ?
+      WHERE workspace_id = ? AND key = ? AND state = 'running' AND created_at_ms = ?`,
+  ).run(response.status, JSON.stringify(response.body), workspaceId, key, token).changes;
+  // Our claim was taken over (we ran longer than the stale limit): the other request owns the key now.
+  if (stored === 0) throw inProgress();
+}
+
+/** A request that failed changed nothing: free its key so a corrected retry can run. */
+export function releaseIdempotencyKey(ctx: AppContext, workspaceId: string, key: string, token: number): void {
+  sql(ctx.db, `DELETE FROM idempotency_keys WHERE workspace_id = ? AND key = ? AND state = 'running' AND created_at_ms = ?`).run(
+    workspaceId, key, token,
+  );
+}
+
+export function purgeExpiredIdempotencyKeys(ctx: AppContext, now = ctx.clock.now()): number {
+  return sql(ctx.db, 'DELETE FROM idempotency_keys WHERE created_at_ms < ?').run(now - IDEMPOTENCY_KEEP_MS).changes;
+}
+
+function maybePurge(ctx: AppContext, now: number): void {
+  const last = lastPurge.get(ctx);
+  if (last !== undefined && now - last < PURGE_EVERY_MS && now >= last) return;
+  lastPurge.set(ctx, now);
+  purgeExpiredIdempotencyKeys(ctx, now);
+}

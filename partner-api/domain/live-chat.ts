@@ -1,0 +1,103 @@
+/**
+ * Live chat: a conversation is queued for a human (handoff), an agent accepts it (takeover: the
+ * conversation's mode becomes `human`), it may be transferred to another agent, and it ends (mode back to
+ * `assistant`). Each step fires its live_chat.* event in the same transaction.
+ */
+import type { AppContext } from '../context';
+import { isoAt } from '../lib/clock';
+import { newId } from '../lib/ids';
+import { sql, writeTransaction } from '../lib/statements';
+import type { ConversationEventType } from '../../catalog/events';
+import { ApiError, invalidState } from './errors';
+import { conversationRow, requireConversation, setConversationMode } from './conversations';
+import { emitConversationEvent } from './events';
+import { agentRecord, conversationRecord, SESSION_SELECT, sessionRecord, type SessionRow } from './records';
+import { requireAgent, type Agent } from './workspaces';
+
+export type SessionResource = ReturnType<typeof sessionRecord> & { conversationId: string; reason: string | null };
+
+function sessionRow(ctx: AppContext, id: string): SessionRow | null {
+  return (sql(ctx.db, `${SESSION_SELECT} WHERE l.id = ?`).get(id) as SessionRow | undefined) ?? null;
+}
+
+function requireSession(ctx: AppContext, workspaceId: string, id: string): SessionRow {
+  const row = sessionRow(ctx, id);
+  if (!row || row.workspace_id !== workspaceId) throw new ApiError(404, 'not_found', `No live-chat session ${id} in this workspace.`);
+  return row;
+}
+
+const resource = (r: SessionRow): SessionResource => ({ ...sessionRecord(r), conversationId: r.conversation_id, reason: r.reason });
+
+/** Emits `type` with the session and its conversation as they are now, plus the event's own fields. */
+function emitSessionEvent(ctx: AppContext, sessionId: string, type: ConversationEventType, extra: Record<string, unknown>): SessionRow {
+  const session = sessionRow(ctx, sessionId)!;
+  const conversation = conversationRow(ctx, session.conversation_id)!;
+  emitConversationEvent(ctx, {
+    workspaceId: session.workspace_id,
+    type,
+    assistant: { id: conversation.assistant_id, name: conversation.assistant_name },
+    data: { session: sessionRecord(session), conversation: conversationRecord(conversation), ...extra },
+  });
+  return session;
+}
+
+/** The visitor asks for a human: a queued session. The assistant keeps the conversation until an agent accepts. */
+export function requestHandoff(ctx: AppContext, conversationId: string, reason: string | null): SessionResource {
+  return writeTransaction(ctx.db, () => {
+    const conversation = requireConversation(ctx, null, conversationId);
+    if (conversation.status !== 'open') throw invalidState('This conversation is closed.');
+    const live = sql(ctx.db, `SELECT id FROM live_chat_sessions WHERE conversation_id = ? AND status IN ('queued', 'active')`).get(conversationId);
+    if (live) throw invalidState('This conversation already has a live-chat session that has not ended.');
+    const id = newId('lcs');
+    sql(
+      ctx.db,
+      `INSERT INTO live_chat_sessions (id, workspace_id, conversation_id, status, reason, queued_at) VALUES (?, ?, ?, 'queued', ?, ?)`,
+    ).run(id, conversation.workspace_id, conversationId, reason, isoAt(ctx.clock.now()));
+    return resource(emitSessionEvent(ctx, id, 'live_chat.session_queued', { reason }));
+  });
+}
+
+/** An agent picks up a queued session: takeover begins. */
+export function acceptSession(ctx: AppContext, agent: Agent, sessionId: string): SessionResource {
+  return writeTransaction(ctx.db, () => {
+    const session = requireSession(ctx, agent.workspaceId, sessionId);
+    if (session.status !== 'queued') throw invalidState(`Only a queued session can be accepted; this one is ${session.status}.`);
+    sql(ctx.db, `UPDATE live_chat_sessions SET status = 'active', agent_id = ?, assigned_at = ? WHERE id = ?`).run(
+      agent.id, isoAt(ctx.clock.now()), sessionId,
+    );
+    setConversationMode(ctx, session.conversation_id, 'human');
+    return resource(emitSessionEvent(ctx, sessionId, 'live_chat.agent_assigned', { agent: agentRecord(agent) }));
+  });
+}
+
+/** Hands an active session to another agent of the workspace; the conversation stays in takeover. */
+export function transferSession(ctx: AppContext, by: Agent, sessionId: string, toAgentId: string, note: string | null): SessionResource {
+  return writeTransaction(ctx.db, () => {
+    const session = requireSession(ctx, by.workspaceId, sessionId);
+    if (session.status !== 'active') throw invalidState(`Only an active session can be transferred; this one is ${session.status}.`);
+    const to = requireAgent(ctx, by.workspaceId, toAgentId);
+    if (to.id === session.agent_id) throw invalidState('The session is already with this agent.');
+    const from = requireAgent(ctx, by.workspaceId, session.agent_id!);
+    sql(ctx.db, 'UPDATE live_chat_sessions SET agent_id = ?, assigned_at = ? WHERE id = ?').run(to.id, isoAt(ctx.clock.now()), sessionId);
+    return resource(
+      emitSessionEvent(ctx, sessionId, 'live_chat.session_transferred', { fromAgent: agentRecord(from), toAgent: agentRecord(to), note }),
+    );
+  });
+}
+
+/**
+ * Ends a queued or active session; the assistant takes the conversation back. durationSeconds runs from
+ * the moment an agent picked it up (or from queueing, when none did) to the end.
+ */
+export function endSession(ctx: AppContext, by: Agent, sessionId: string, endedBy: 'agent' | 'visitor' | 'system'): SessionResource {
+  return writeTransaction(ctx.db, () => {
+    const session = requireSession(ctx, by.workspaceId, sessionId);
+    if (session.status === 'ended') throw invalidState('This session has already ended.');
+    const now = ctx.clock.now();
+    sql(ctx.db, `UPDATE live_chat_sessions SET status = 'ended', ended_at = ? WHERE id = ?`).run(isoAt(now), sessionId);
+    setConversationMode(ctx, session.conversation_id, 'assistant');
+    const startedMs = Date.parse(session.assigned_at ?? session.queued_at);
+    const durationSeconds = Math.max(0, Math.floor((now - startedMs) / 1000));
+    return resource(emitSessionEvent(ctx, sessionId, 'live_chat.session_ended', { endedBy, durationSeconds }));
+  });
+}

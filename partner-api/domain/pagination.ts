@@ -1,0 +1,30 @@
+/**
+ * Keyset pagination, newest first. The cursor is opaque to clients (base64url JSON of the last row's sort
+ * key), so the sort can change without breaking them; a cursor that does not decode is a 422.
+ */
+import { z } from 'zod';
+import { validationFailed } from './errors';
+
+export interface Page<T> {
+  data: T[];
+  nextCursor: string | null;
+}
+
+export function encodeCursor(position: (string | number)[]): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+export function decodeCursor<S extends z.ZodType>(cursor: string, schema: S): z.output<S> {
+  try {
+    return schema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+  } catch {
+    throw validationFailed([{ path: 'cursor', message: 'Not a cursor this API returned.' }]);
+  }
+}
+
+/** Rows fetched with LIMIT limit+1: the extra row only says whether another page exists. */
+export function toPage<R, T>(rows: R[], limit: number, map: (row: R) => T, position: (row: R) => (string | number)[]): Page<T> {
+  const more = rows.length > limit;
+  const kept = more ? rows.slice(0, limit) : rows;
+  return { data: kept.map(map), nextCursor: more ? encodeCursor(position(kept[kept.length - 1])) : null };
+}

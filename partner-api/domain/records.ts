@@ -1,0 +1,206 @@
+/**
+ * Rows as stored → records as the API and its events show them. Event records are exactly the catalog's
+ * shapes (catalog/events.ts); the contact record is the API's own (docs/api.md).
+ */
+import type {
+  AgentRecord,
+  ConversationRecord,
+  LeadRecord,
+  LiveChatSessionRecord,
+  TicketRecord,
+} from '../../catalog/events';
+
+export interface ContactRow {
+  id: string;
+  workspace_id: string;
+  email: string;
+  name: string | null;
+  phone: string | null;
+  company: string | null;
+  notes: string | null;
+  source: LeadRecord['source'];
+  assistant_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ContactRecord {
+  id: string;
+  email: string;
+  name: string | null;
+  phone: string | null;
+  company: string | null;
+  notes: string | null;
+  source: LeadRecord['source'];
+  assistantId: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function contactRecord(r: ContactRow): ContactRecord {
+  return {
+    id: r.id,
+    email: r.email,
+    name: r.name,
+    phone: r.phone,
+    company: r.company,
+    notes: r.notes,
+    source: r.source,
+    assistantId: r.assistant_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/**
+ * Lead Captured's flat record. `source` is how this capture happened (a lead form can match a contact the
+ * CRM already had: then isNew is false); id and createdAt are the contact's.
+ */
+export function leadRecord(
+  contact: ContactRow,
+  capture: { source: LeadRecord['source']; isNew: boolean; assistant: { id: string; name: string } | null },
+): LeadRecord {
+  return {
+    id: contact.id,
+    name: contact.name,
+    email: contact.email,
+    phone: contact.phone,
+    source: capture.source,
+    isNew: capture.isNew,
+    createdAt: contact.created_at,
+    assistantId: capture.assistant?.id ?? null,
+    assistantName: capture.assistant?.name ?? null,
+  };
+}
+
+/** A ticket row joined with its assignee and contact (see TICKET_SELECT). */
+export interface TicketRow {
+  id: string;
+  workspace_id: string;
+  number: number;
+  subject: string;
+  description: string | null;
+  status: TicketRecord['status'];
+  priority: TicketRecord['priority'];
+  source: TicketRecord['source'];
+  assignee_id: string | null;
+  assignee_name: string | null;
+  assignee_email: string | null;
+  contact_id: string | null;
+  contact_name: string | null;
+  contact_email: string | null;
+  conversation_id: string | null;
+  created_at: string;
+  updated_at: string;
+  resolved_at: string | null;
+  closed_at: string | null;
+}
+
+export const TICKET_SELECT = `
+  SELECT t.*, a.name AS assignee_name, a.email AS assignee_email, c.name AS contact_name, c.email AS contact_email
+    FROM tickets t
+    LEFT JOIN agents a ON a.id = t.assignee_id
+    LEFT JOIN contacts c ON c.id = t.contact_id`;
+
+export function ticketRecord(r: TicketRow): TicketRecord {
+  return {
+    id: r.id,
+    number: r.number,
+    subject: r.subject,
+    description: r.description,
+    status: r.status,
+    priority: r.priority,
+    source: r.source,
+    assigneeId: r.assignee_id,
+    assigneeName: r.assignee_name,
+    assigneeEmail: r.assignee_email,
+    contactId: r.contact_id,
+    contactName: r.contact_name,
+    contactEmail: r.contact_email,
+    conversationId: r.conversation_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    resolvedAt: r.resolved_at,
+    closedAt: r.closed_at,
+  };
+}
+
+export interface ConversationRow {
+  id: string;
+  workspace_id: string;
+  assistant_id: string;
+  assistant_name: string;
+  channel: ConversationRecord['channel'];
+  mode: ConversationRecord['mode'];
+  status: ConversationRecord['status'];
+  visitor_id: string | null;
+  visitor_name: string | null;
+  visitor_email: string | null;
+  page_url: string | null;
+  contact_id: string | null;
+  first_message: string | null;
+  started_at: string;
+  updated_at: string;
+}
+
+export const CONVERSATION_SELECT = `
+  SELECT v.*, s.name AS assistant_name
+    FROM conversations v
+    JOIN assistants s ON s.id = v.assistant_id`;
+
+export function conversationRecord(r: ConversationRow): ConversationRecord {
+  return {
+    id: r.id,
+    channel: r.channel,
+    mode: r.mode,
+    status: r.status,
+    startedAt: r.started_at,
+    visitorId: r.visitor_id,
+    visitorName: r.visitor_name,
+    visitorEmail: r.visitor_email,
+    pageUrl: r.page_url,
+    contactId: r.contact_id,
+    firstMessage: r.first_message,
+  };
+}
+
+/** What the API answers about a conversation: the event record plus where it belongs. */
+export function conversationResource(r: ConversationRow) {
+  return { ...conversationRecord(r), assistantId: r.assistant_id, assistantName: r.assistant_name, updatedAt: r.updated_at };
+}
+
+export interface SessionRow {
+  id: string;
+  workspace_id: string;
+  conversation_id: string;
+  status: LiveChatSessionRecord['status'];
+  reason: string | null;
+  agent_id: string | null;
+  agent_name: string | null;
+  agent_email: string | null;
+  queued_at: string;
+  assigned_at: string | null;
+  ended_at: string | null;
+}
+
+export const SESSION_SELECT = `
+  SELECT l.*, a.name AS agent_name, a.email AS agent_email
+    FROM live_chat_sessions l
+    LEFT JOIN agents a ON a.id = l.agent_id`;
+
+export function sessionRecord(r: SessionRow): LiveChatSessionRecord {
+  return {
+    id: r.id,
+    status: r.status,
+    queuedAt: r.queued_at,
+    assignedAt: r.assigned_at,
+    endedAt: r.ended_at,
+    agentId: r.agent_id,
+    agentName: r.agent_name,
+    agentEmail: r.agent_email,
+  };
+}
+
+export function agentRecord(a: { id: string; name: string; email: string }): AgentRecord {
+  return { id: a.id, name: a.name, email: a.email };
+}

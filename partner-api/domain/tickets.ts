@@ -1,0 +1,152 @@
+/**
+ * Support tickets. Opening one fires ticket.created, assigning ticket.assigned, a status change
+ * ticket.status_changed; each in the transaction of its change. Resolved and closed stamp their times; a
+ * ticket moved back to new, open or pending is no longer resolved or closed, so both stamps are cleared.
+ */
+import { z } from 'zod';
+import type { AppContext } from '../context';
+import type { TicketRecord } from '../../catalog/events';
+import { isoAt } from '../lib/clock';
+import { newId } from '../lib/ids';
+import { sql, writeTransaction } from '../lib/statements';
+import { ApiError } from './errors';
+import { findContactRow } from './contacts';
+import { requireConversation } from './conversations';
+import { emitConversationEvent, type AssistantRef } from './events';
+import { decodeCursor, toPage, type Page } from './pagination';
+import { TICKET_SELECT, ticketRecord, type TicketRow } from './records';
+import { requireAgent } from './workspaces';
+
+export type TicketStatus = TicketRecord['status'];
+export type TicketPriority = TicketRecord['priority'];
+
+export interface NewTicket {
+  subject: string;
+  description?: string;
+  priority?: TicketPriority;
+  contactEmail?: string;
+  conversationId?: string;
+}
+
+/** Words for the Zap builder (the spec's troubleshooting answer) and for an agent in the console. */
+export function contactNotFound(email: string, audience: 'zapier' | 'agent'): ApiError {
+  const message =
+    audience === 'zapier'
+      ? `No contact in this workspace has the email ${email}. Add a Find or Create Contact step before Create Ticket, or leave Contact Email blank to create the ticket without a contact link.`
+      : `No contact in this workspace has the email ${email}. Create the contact first, or leave the email out.`;
+  return new ApiError(422, 'contact_not_found', message);
+}
+
+function ticketRow(ctx: AppContext, workspaceId: string, id: string): TicketRow | null {
+  const row = sql(ctx.db, `${TICKET_SELECT} WHERE t.id = ? AND t.workspace_id = ?`).get(id, workspaceId);
+  return (row as TicketRow | undefined) ?? null;
+}
+
+function requireTicket(ctx: AppContext, workspaceId: string, id: string): TicketRow {
+  const row = ticketRow(ctx, workspaceId, id);
+  if (!row) throw new ApiError(404, 'not_found', `No ticket ${id} in this workspace.`);
+  return row;
+}
+
+/** The assistant of the ticket's conversation, which ticket events report (null for tickets outside chat). */
+function ticketAssistant(ctx: AppContext, ticket: TicketRow): AssistantRef | null {
+  if (!ticket.conversation_id) return null;
+  const row = sql(ctx.db, 'SELECT a.id, a.name FROM conversations v JOIN assistants a ON a.id = v.assistant_id WHERE v.id = ?').get(
+    ticket.conversation_id,
+  );
+  return (row as AssistantRef | undefined) ?? null;
+}
+
+function emitTicketEvent(ctx: AppContext, ticket: TicketRow, type: 'ticket.created' | 'ticket.assigned' | 'ticket.status_changed', extra = {}): void {
+  emitConversationEvent(ctx, {
+    workspaceId: ticket.workspace_id,
+    type,
+    assistant: ticketAssistant(ctx, ticket),
+    data: { ticket: ticketRecord(ticket), ...extra },
+  });
+}
+
+export function createTicket(ctx: AppContext, workspaceId: string, input: NewTicket, source: 'api' | 'agent'): TicketRecord {
+  return writeTransaction(ctx.db, () => {
+    const contact = input.contactEmail ? findContactRow(ctx, workspaceId, input.contactEmail) : null;
+    if (input.contactEmail && !contact) throw contactNotFound(input.contactEmail, source === 'api' ? 'zapier' : 'agent');
+    if (input.conversationId) requireConversation(ctx, workspaceId, input.conversationId);
+    const number = (sql(ctx.db, 'SELECT COALESCE(MAX(number), 0) + 1 FROM tickets WHERE workspace_id = ?').pluck().get(workspaceId)) as number;
+    const now = isoAt(ctx.clock.now());
+    const id = newId('tkt');
+    sql(
+      ctx.db,
+      `INSERT INTO tickets (id, workspace_id, number, subject, description, status, priority, source, contact_id, conversation_id, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      id, workspaceId, number, input.subject, input.description ?? null, input.priority ?? 'normal', source,
+      contact?.id ?? null, input.conversationId ?? null, now, now,
+    );
+    const ticket = requireTicket(ctx, workspaceId, id);
+    emitTicketEvent(ctx, ticket, 'ticket.created');
+    return ticketRecord(ticket);
+  });
+}
+
+export interface TicketChanges {
+  status?: TicketStatus;
+  priority?: TicketPriority;
+  subject?: string;
+  description?: string;
+}
+
+/** Update Ticket: any of the four fields; ticket.status_changed fires only when the status really changes. */
+export function updateTicket(ctx: AppContext, workspaceId: string, id: string, changes: TicketChanges): TicketRecord {
+  return writeTransaction(ctx.db, () => {
+    const before = requireTicket(ctx, workspaceId, id);
+    const status = changes.status ?? before.status;
+    const now = isoAt(ctx.clock.now());
+    const stamps = statusStamps(before, status, now);
+    sql(
+      ctx.db,
+      `UPDATE tickets SET subject = ?, description = ?, priority = ?, status = ?, resolved_at = ?, closed_at = ?, updated_at = ? WHERE id = ?`,
+    ).run(
+      changes.subject ?? before.subject, changes.description ?? before.description, changes.priority ?? before.priority,
+      status, stamps.resolvedAt, stamps.closedAt, now, id,
+    );
+    const after = requireTicket(ctx, workspaceId, id);
+    if (status !== before.status) emitTicketEvent(ctx, after, 'ticket.status_changed', { previousStatus: before.status });
+    return ticketRecord(after);
+  });
+}
+
+function statusStamps(before: TicketRow, status: TicketStatus, now: string): { resolvedAt: string | null; closedAt: string | null } {
+  if (status === before.status) return { resolvedAt: before.resolved_at, closedAt: before.closed_at };
+  if (status === 'resolved') return { resolvedAt: now, closedAt: null };
+  if (status === 'closed') return { resolvedAt: before.resolved_at, closedAt: now };
+  return { resolvedAt: null, closedAt: null };
+}
+
+export function setTicketStatus(ctx: AppContext, workspaceId: string, id: string, status: TicketStatus): TicketRecord {
+  return updateTicket(ctx, workspaceId, id, { status });
+}
+
+/** Assigns to an agent of the workspace; assigning the current assignee again changes nothing and fires nothing. */
+export function assignTicket(ctx: AppContext, workspaceId: string, id: string, agentId: string): TicketRecord {
+  return writeTransaction(ctx.db, () => {
+    const before = requireTicket(ctx, workspaceId, id);
+    const agent = requireAgent(ctx, workspaceId, agentId);
+    if (before.assignee_id === agent.id) return ticketRecord(before);
+    sql(ctx.db, 'UPDATE tickets SET assignee_id = ?, updated_at = ? WHERE id = ?').run(agent.id, isoAt(ctx.clock.now()), id);
+    const after = requireTicket(ctx, workspaceId, id);
+    emitTicketEvent(ctx, after, 'ticket.assigned', { previousAssigneeId: before.assignee_id });
+    return ticketRecord(after);
+  });
+}
+
+const ticketCursor = z.tuple([z.number().int().positive()]);
+
+/** Newest first: ticket numbers grow with every ticket, so they order exactly even within one millisecond. */
+export function listTickets(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<TicketRecord> {
+  const before = query.cursor ? decodeCursor(query.cursor, ticketCursor)[0] : null;
+  const rows = sql(
+    ctx.db,
+    `${TICKET_SELECT} WHERE t.workspace_id = ? AND (? IS NULL OR t.number < ?) ORDER BY t.number DESC LIMIT ?`,
+  ).all(workspaceId, before, before, query.limit + 1) as TicketRow[];
+  return toPage(rows, query.limit, ticketRecord, (r) => [r.number]);
+}

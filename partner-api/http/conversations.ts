@@ -1,0 +1,99 @@
+/**
+ * Conversations: the Send Message action and its dropdown, and the public widget and in-app SDK endpoints
+ * (keyed by assistant or conversation id; no credential) where conversations, leads and handoffs start.
+ */
+import { z } from 'zod';
+import { captureWidgetLead } from '../domain/contacts';
+import { listConversations, postIntegrationMessage, requireConversation, startConversation } from '../domain/conversations';
+import { requestHandoff } from '../domain/live-chat';
+import { keyOf } from './auth';
+import { created, type RouteKit } from './kit';
+import { emailField, idField, optionalEmail, limitQuery, optionalEnum, optionalText, parseWith, requiredText } from './validate';
+
+const listQuery = z.strictObject({
+  mode: optionalEnum(['assistant', 'human']),
+  limit: limitQuery(25, 100),
+  cursor: z.string().max(500).optional(),
+});
+
+const messageBody = z.strictObject({ message: requiredText(10_000) });
+
+const widgetStart = z.strictObject({
+  message: requiredText(10_000),
+  visitor_id: optionalText(200),
+  visitor_name: optionalText(200),
+  visitor_email: optionalEmail,
+  page_url: optionalText(2048),
+});
+
+const inAppStart = z.strictObject({
+  message: requiredText(10_000),
+  user_id: optionalText(200),
+  user_name: optionalText(200),
+  user_email: optionalEmail,
+});
+
+const leadBody = z.strictObject({ email: emailField, name: optionalText(200), phone: optionalText(50) });
+const handoffBody = z.strictObject({ reason: optionalText(1000) });
+const idParams = z.object({ id: idField });
+const assistantParams = z.object({ assistantId: idField });
+
+export function registerConversationRoutes({ app, ctx, keyed, write }: RouteKit): void {
+  app.get('/v1/conversations', ...keyed('chat:write'), (req, res) => {
+    res.json(listConversations(ctx, keyOf(req).workspace.id, parseWith(listQuery, req.query)));
+  });
+
+  app.post(
+    '/v1/conversations/:id/messages',
+    ...keyed('chat:write'),
+    write((req) => {
+      const { id } = parseWith(idParams, req.params);
+      const { message } = parseWith(messageBody, req.body);
+      const key = keyOf(req);
+      return () => created(postIntegrationMessage(ctx, key.workspace.id, id, message, key.keyId));
+    }),
+  );
+
+  app.post(
+    '/v1/widget/assistants/:assistantId/conversations',
+    write((req) => {
+      const { assistantId } = parseWith(assistantParams, req.params);
+      const b = parseWith(widgetStart, req.body);
+      const input = { message: b.message, visitorId: b.visitor_id, visitorName: b.visitor_name, visitorEmail: b.visitor_email, pageUrl: b.page_url };
+      return () => created(startConversation(ctx, assistantId, 'widget', input));
+    }),
+  );
+
+  app.post(
+    '/v1/in-app/assistants/:assistantId/conversations',
+    write((req) => {
+      const { assistantId } = parseWith(assistantParams, req.params);
+      const b = parseWith(inAppStart, req.body);
+      const input = { message: b.message, visitorId: b.user_id, visitorName: b.user_name, visitorEmail: b.user_email };
+      return () => created(startConversation(ctx, assistantId, 'in_app', input));
+    }),
+  );
+
+  app.post(
+    '/v1/widget/conversations/:id/lead',
+    write((req) => {
+      const { id } = parseWith(idParams, req.params);
+      const input = parseWith(leadBody, req.body);
+      return () => {
+        const conversation = requireConversation(ctx, null, id);
+        const assistant = { id: conversation.assistant_id, name: conversation.assistant_name };
+        const { contact, isNew } = captureWidgetLead(ctx, { id, workspaceId: conversation.workspace_id, assistant }, input);
+        return created({ contact, isNew });
+      };
+    }),
+  );
+
+  app.post(
+    '/v1/widget/conversations/:id/handoff',
+    write((req) => {
+      const { id } = parseWith(idParams, req.params);
+      const { reason } = parseWith(handoffBody, req.body);
+      return () => created(requestHandoff(ctx, id, reason ?? null));
+    }),
+  );
+}

@@ -1,0 +1,33 @@
+/** What each resource module needs to declare its routes the same way as every other. */
+import type { Express, RequestHandler } from 'express';
+import type { AppContext } from '../context';
+import type { Scope } from '../domain/keys';
+import type { StoredResponse } from '../domain/idempotency';
+import { requireAgentToken, requireScope } from './auth';
+import { rateLimitByKey, type TokenBucketLimiter } from './rate-limit';
+import { writeHandler, type Action } from './write-handler';
+
+export interface RouteKit {
+  app: Express;
+  ctx: AppContext;
+  /** Workspace API key with `scope`, then the per-key rate limit. */
+  keyed(scope: Scope): RequestHandler[];
+  /** An agent console token. */
+  agent: RequestHandler;
+  /** A write: transactional, and idempotent when called with a key and an Idempotency-Key. */
+  write(action: Action): RequestHandler;
+}
+
+export function createRouteKit(app: Express, ctx: AppContext, limiter: TokenBucketLimiter): RouteKit {
+  const limit = rateLimitByKey(limiter);
+  return {
+    app,
+    ctx,
+    keyed: (scope) => [requireScope(ctx, scope), limit],
+    agent: requireAgentToken(ctx),
+    write: (action) => writeHandler(ctx, action),
+  };
+}
+
+export const created = (body: unknown): StoredResponse => ({ status: 201, body });
+export const ok = (body: unknown): StoredResponse => ({ status: 200, body });

@@ -1,0 +1,74 @@
+/**
+ * Per-key token bucket: `burst` requests at once, refilled at `perMinute`. In memory, per API process:
+ * the limit protects this process, and a restart forgiving a burst is harmless.
+ */
+import type { RequestHandler } from 'express';
+import type { Clock } from '../lib/clock';
+import { ApiError } from '../domain/errors';
+
+interface Bucket {
+  tokens: number;
+  updatedMs: number;
+}
+
+const PRUNE_ABOVE = 10_000;
+
+export class TokenBucketLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly perMs: number;
+
+  constructor(
+    private readonly clock: Clock,
+    perMinute: number,
+    private readonly burst: number,
+  ) {
+    this.perMs = perMinute / 60_000;
+  }
+
+  /** Takes one token; when none is left, says how many seconds until one is. */
+  take(id: string): { ok: true } | { ok: false; retryAfterSeconds: number } {
+    const now = this.clock.now();
+    const bucket = this.refill(id, now);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return { ok: true };
+    }
+    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000)) };
+  }
+
+  private refill(id: string, now: number): Bucket {
+    let bucket = this.buckets.get(id);
+    if (!bucket) {
+      if (this.buckets.size >= PRUNE_ABOVE) this.pruneFull(now);
+      bucket = { tokens: this.burst, updatedMs: now };
+      this.buckets.set(id, bucket);
+    }
+    const elapsed = Math.max(0, now - bucket.updatedMs);
+    bucket.tokens = Math.min(this.burst, bucket.tokens + elapsed * this.perMs);
+    bucket.updatedMs = now;
+    return bucket;
+  }
+
+  /** A bucket that has refilled completely is the same as no bucket. */
+  private pruneFull(now: number): void {
+    for (const [id, bucket] of this.buckets) {
+      if (bucket.tokens + (now - bucket.updatedMs) * this.perMs >= this.burst) this.buckets.delete(id);
+    }
+  }
+}
+
+/** After authentication: limits by API key. */
+export function rateLimitByKey(limiter: TokenBucketLimiter): RequestHandler {
+  return (req, _res, next) => {
+    const keyId = req.apiKey?.keyId;
+    if (keyId) {
+      const verdict = limiter.take(keyId);
+      if (!verdict.ok) {
+        throw new ApiError(429, 'rate_limited', `Too many requests with this API key. Retry in ${verdict.retryAfterSeconds} s.`, {
+          headers: { 'Retry-After': String(verdict.retryAfterSeconds) },
+        });
+      }
+    }
+    next();
+  };
+}

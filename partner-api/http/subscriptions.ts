@@ -1,0 +1,62 @@
+/** Zapier's REST-hook subscribe and unsubscribe, and the sample list behind "Test trigger". */
+import { z } from 'zod';
+import { eventTypeSchema } from '../../catalog/events';
+import { ApiError } from '../domain/errors';
+import { samplesFor } from '../domain/samples';
+import { createSubscription, unsubscribe } from '../domain/subscriptions';
+import { checkTarget } from '../net/target-policy';
+import { keyOf } from './auth';
+import { created, ok, type RouteKit } from './kit';
+import { idField, limitQuery, optionalText, parseWith } from './validate';
+
+const subscribeBody = z.strictObject({
+  event_type: eventTypeSchema,
+  target_url: z.string().trim().min(1).max(2048),
+  assistant_id: optionalText(100),
+});
+
+const samplesQuery = z.strictObject({
+  event_type: eventTypeSchema,
+  assistant_id: optionalText(100),
+  limit: limitQuery(3, 10),
+});
+
+export function registerSubscriptionRoutes({ app, ctx, keyed, write }: RouteKit): void {
+  app.post(
+    '/v1/subscriptions',
+    ...keyed('events:read'),
+    write(async (req) => {
+      const body = parseWith(subscribeBody, req.body);
+      const key = keyOf(req);
+      const verdict = await checkTarget(body.target_url, { allowPrivate: ctx.config.allowPrivateTargets });
+      if (!verdict.ok) {
+        throw new ApiError(422, 'target_url_refused', `The target URL was refused: ${verdict.reason}.`, {
+          details: [{ path: 'target_url', message: verdict.reason }],
+        });
+      }
+      const input = {
+        workspaceId: key.workspace.id,
+        apiKeyId: key.keyId,
+        eventType: body.event_type,
+        targetUrl: body.target_url,
+        assistantId: body.assistant_id,
+      };
+      return () => created(createSubscription(ctx, input));
+    }),
+  );
+
+  app.delete(
+    '/v1/subscriptions/:id',
+    ...keyed('events:read'),
+    write((req) => {
+      const { id } = parseWith(z.object({ id: idField }), req.params);
+      const workspaceId = keyOf(req).workspace.id;
+      return () => ok(unsubscribe(ctx, workspaceId, id));
+    }),
+  );
+
+  app.get('/v1/samples', ...keyed('events:read'), (req, res) => {
+    const query = parseWith(samplesQuery, req.query);
+    res.json(samplesFor(ctx, keyOf(req).workspace.id, { eventType: query.event_type, assistantId: query.assistant_id, limit: query.limit }));
+  });
+}

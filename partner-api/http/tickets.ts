@@ -1,0 +1,95 @@
+/** Create Ticket, Update Ticket and its dropdown, and the agent console's ticket operations. */
+import { z } from 'zod';
+import { TICKET_PRIORITIES, TICKET_STATUSES } from '../../catalog/events';
+import { assignTicket, createTicket, listTickets, setTicketStatus, updateTicket } from '../domain/tickets';
+import { agentOf, keyOf } from './auth';
+import { created, ok, type RouteKit } from './kit';
+import { idField, optionalEmail, limitQuery, optionalEnum, optionalText, parseWith, requiredText } from './validate';
+
+const newTicketBody = z.strictObject({
+  subject: requiredText(500),
+  description: optionalText(20_000),
+  priority: optionalEnum(TICKET_PRIORITIES),
+  contact_email: optionalEmail,
+});
+
+const agentTicketBody = newTicketBody.extend({ conversation_id: optionalText(100) });
+
+const ticketChanges = z
+  .strictObject({
+    status: optionalEnum(TICKET_STATUSES),
+    priority: optionalEnum(TICKET_PRIORITIES),
+    subject: z.preprocess((v) => (v === null || v === '' ? undefined : v), requiredText(500).optional()),
+    description: optionalText(20_000),
+  })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'Give at least one of status, priority, subject, description.' });
+
+const listQuery = z.strictObject({ limit: limitQuery(25, 100), cursor: z.string().max(500).optional() });
+const idParams = z.object({ id: idField });
+
+export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteKit): void {
+  app.get('/v1/tickets', ...keyed('tickets:write'), (req, res) => {
+    res.json(listTickets(ctx, keyOf(req).workspace.id, parseWith(listQuery, req.query)));
+  });
+
+  app.post(
+    '/v1/tickets',
+    ...keyed('tickets:write'),
+    write((req) => {
+      const body = parseWith(newTicketBody, req.body);
+      const workspaceId = keyOf(req).workspace.id;
+      const input = { subject: body.subject, description: body.description, priority: body.priority, contactEmail: body.contact_email };
+      return () => created(createTicket(ctx, workspaceId, input, 'api'));
+    }),
+  );
+
+  app.patch(
+    '/v1/tickets/:id',
+    ...keyed('tickets:write'),
+    write((req) => {
+      const { id } = parseWith(idParams, req.params);
+      const changes = parseWith(ticketChanges, req.body);
+      const workspaceId = keyOf(req).workspace.id;
+      return () => ok(updateTicket(ctx, workspaceId, id, changes));
+    }),
+  );
+
+  app.post(
+    '/v1/agent/tickets',
+    agent,
+    write((req) => {
+      const body = parseWith(agentTicketBody, req.body);
+      const workspaceId = agentOf(req).workspaceId;
+      const input = {
+        subject: body.subject,
+        description: body.description,
+        priority: body.priority,
+        contactEmail: body.contact_email,
+        conversationId: body.conversation_id,
+      };
+      return () => created(createTicket(ctx, workspaceId, input, 'agent'));
+    }),
+  );
+
+  app.post(
+    '/v1/agent/tickets/:id/assign',
+    agent,
+    write((req) => {
+      const { id } = parseWith(idParams, req.params);
+      const { agent_id } = parseWith(z.strictObject({ agent_id: idField }), req.body);
+      const workspaceId = agentOf(req).workspaceId;
+      return () => ok(assignTicket(ctx, workspaceId, id, agent_id));
+    }),
+  );
+
+  app.post(
+    '/v1/agent/tickets/:id/status',
+    agent,
+    write((req) => {
+      const { id } = parseWith(idParams, req.params);
+      const { status } = parseWith(z.strictObject({ status: z.enum(TICKET_STATUSES) }), req.body);
+      const workspaceId = agentOf(req).workspaceId;
+      return () => ok(setTicketStatus(ctx, workspaceId, id, status));
+    }),
+  );
+}

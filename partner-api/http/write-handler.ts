@@ -1,0 +1,70 @@
+/**
+ * Every write endpoint goes through here. An action is split in two: `prepare` (async: validation, DNS
+ * checks; it changes nothing) and the `commit` it returns (synchronous; it runs in one transaction). With an
+ * Idempotency-Key, the stored response is written in that same transaction, so a retry either replays the
+ * committed result or runs once; it never runs twice.
+ */
+import type { Request, RequestHandler, Response } from 'express';
+import type { AppContext } from '../context';
+import { ApiError } from '../domain/errors';
+import {
+  claimIdempotencyKey,
+  completeIdempotencyKey,
+  releaseIdempotencyKey,
+  requestHash,
+  type StoredResponse,
+} from '../domain/idempotency';
+import { writeTransaction } from '../lib/statements';
+
+export type Commit = () => StoredResponse;
+export type Action = (req: Request) => Commit | Promise<Commit>;
+
+const IDEMPOTENCY_KEY = /^[\x20-\x7E]{1,255}$/;
+
+/** The Idempotency-Key (or X-Idempotency-Key) header: undefined when absent, 422 when not 1–255 printable ASCII. */
+export function idempotencyKeyOf(req: Request): string | undefined {
+  const raw = req.get('idempotency-key') ?? req.get('x-idempotency-key');
+  if (raw === undefined) return undefined;
+  if (!IDEMPOTENCY_KEY.test(raw)) {
+    throw new ApiError(422, 'validation_failed', 'The Idempotency-Key header is not valid.', {
+      details: [{ path: 'Idempotency-Key', message: 'Must be 1 to 255 printable ASCII characters.' }],
+    });
+  }
+  return raw;
+}
+
+function send(res: Response, response: StoredResponse, replayed = false): void {
+  if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+  res.status(response.status).json(response.body);
+}
+
+/** A write that honours Idempotency-Key when the caller authenticated with a workspace API key. */
+export function writeHandler(ctx: AppContext, action: Action): RequestHandler {
+  return async (req, res) => {
+    const workspaceId = req.apiKey?.workspace.id;
+    const key = workspaceId ? idempotencyKeyOf(req) : undefined;
+    if (!workspaceId || key === undefined) {
+      const commit = await action(req);
+      send(res, writeTransaction(ctx.db, commit));
+      return;
+    }
+    const claim = claimIdempotencyKey(ctx, workspaceId, key, requestHash(req.method, req.path, req.body));
+    if (claim.kind === 'replay') {
+      send(res, claim.response, true);
+      return;
+    }
+    let response: StoredResponse;
+    try {
+      const commit = await action(req);
+      response = writeTransaction(ctx.db, () => {
+        const result = commit();
+        completeIdempotencyKey(ctx, workspaceId, key, claim.token, result);
+        return result;
+      });
+    } catch (error) {
+      releaseIdempotencyKey(ctx, workspaceId, key, claim.token);
+      throw error;
+    }
+    send(res, response);
+  };
+}

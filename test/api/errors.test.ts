@@ -1,0 +1,119 @@
+/** The one error shape, for everything that can go wrong before or after a handler runs. */
+import { api, startApiServer, type ApiServer } from '../support/api-server';
+
+let server: ApiServer;
+let key: string;
+
+beforeAll(async () => {
+  server = await startApiServer();
+  ({ key } = await server.setup());
+});
+afterAll(() => server.close());
+
+const authed = () => ({ authorization: `Bearer ${key}` });
+
+function expectErrorShape(body: any, code: string): void {
+  expect(body).toEqual({ error: expect.objectContaining({ code, message: expect.any(String) }) });
+  expect(Object.keys(body.error).sort()).toEqual(expect.arrayContaining(['code', 'message']));
+  expect(body.error.message.length).toBeGreaterThan(10);
+}
+
+function counts(): Record<string, number> {
+  const tables = ['contacts', 'tickets', 'events', 'idempotency_keys', 'subscriptions', 'messages'];
+  return Object.fromEntries(tables.map((t) => [t, server.ctx.db.prepare(`SELECT COUNT(*) FROM ${t}`).pluck().get() as number]));
+}
+
+describe('request bodies', () => {
+  it('answers 413 payload_too_large above 256 KiB and stores nothing', async () => {
+    const before = counts();
+    const res = await api(server.url).raw('POST', '/v1/contacts', {
+      body: JSON.stringify({ email: 'big@example.com', notes: 'x'.repeat(257 * 1024) }),
+      headers: { ...authed(), 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(413);
+    expectErrorShape(res.body, 'payload_too_large');
+    expect(counts()).toEqual(before);
+  });
+
+  it('accepts a body just under the limit (the limit is on bytes, not on a field)', async () => {
+    const res = await api(server.url, key).post('/v1/contacts', { email: 'under@example.com', notes: 'y'.repeat(10_000) });
+    expect(res.status).toBe(201);
+  });
+
+  it('answers 400 invalid_json for a body that is not JSON', async () => {
+    const res = await api(server.url).raw('POST', '/v1/tickets', {
+      body: '{"subject": "unterminated',
+      headers: { ...authed(), 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(400);
+    expectErrorShape(res.body, 'invalid_json');
+  });
+
+  it('answers 400 invalid_json for a bare JSON string (only objects and arrays are bodies)', async () => {
+    const res = await api(server.url).raw('POST', '/v1/tickets', {
+      body: '"just a string"',
+      headers: { ...authed(), 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(400);
+    expectErrorShape(res.body, 'invalid_json');
+  });
+
+  it('answers 415 unsupported_media_type for a body that is not application/json', async () => {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1']) {
+      const res = await api(server.url).raw('POST', '/v1/tickets', { body: 'subject=hi', headers: { ...authed(), 'content-type': type } });
+      expect(res.status).toBe(415);
+      expectErrorShape(res.body, 'unsupported_media_type');
+    }
+  });
+
+  it('answers 422 validation_failed for an array body, naming the problem', async () => {
+    const res = await api(server.url, key).post('/v1/tickets', [{ subject: 'x' }]);
+    expect(res.status).toBe(422);
+    expectErrorShape(res.body, 'validation_failed');
+    expect(res.body.error.details).toEqual([{ path: '', message: expect.any(String) }]);
+  });
+
+  it('names every bad field in details: missing, wrong type, out of range, unknown', async () => {
+    const res = await api(server.url, key).post('/v1/tickets', { priority: 'someday', description: 42, contact_mail: 'a@b.co' });
+    expect(res.status).toBe(422);
+    const paths = res.body.error.details.map((d: { path: string }) => d.path).sort();
+    expect(paths).toEqual(['contact_mail', 'description', 'priority', 'subject']);
+    expect(res.body.error.details.find((d: { path: string }) => d.path === 'subject').message).toBe('Required.');
+  });
+});
+
+describe('routes', () => {
+  it('answers unknown routes with 404 not_found in the same shape', async () => {
+    for (const [method, path] of [['GET', '/v2/me'], ['POST', '/v1/nothing'], ['DELETE', '/v1/tickets'], ['GET', '/']]) {
+      const res = await api(server.url).raw(method, path);
+      expect(res.status).toBe(404);
+      expectErrorShape(res.body, 'not_found');
+    }
+  });
+
+  it('serves /healthz without a key', async () => {
+    const res = await api(server.url).get('/healthz');
+    expect(res).toMatchObject({ status: 200, body: { ok: true } });
+  });
+});
+
+describe('unexpected failures', () => {
+  it('answers a bare 500 internal_error, logs the stack, and leaves nothing half-written', async () => {
+    const s = await startApiServer();
+    try {
+      const { key: k } = await s.setup();
+      // A broken database is the realistic way for a correct handler to fail.
+      s.ctx.db.exec('DROP TABLE events');
+      const res = await api(s.url, k).post('/v1/contacts', { email: 'lost@example.com' });
+      expect(res.status).toBe(500);
+      expect(res.body).toEqual({ error: { code: 'internal_error', message: expect.any(String) } });
+      expect(JSON.stringify(res.body)).not.toMatch(/events|SQLITE|at .*\.ts/);
+      const logged = s.logs.find((l) => l.level === 'error');
+      expect(String(logged?.fields?.error)).toMatch(/no such table: events[\s\S]*\n\s+at /);
+      // The contact insert ran before the event insert failed: the transaction took both back.
+      expect(s.ctx.db.prepare('SELECT COUNT(*) FROM contacts').pluck().get()).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+});
