@@ -1,0 +1,229 @@
+/** Authentication in the documented order, the scope × plan matrix, and what a key leaves in logs. */
+import { SCOPES, generateApiKey } from '../../partner-api/domain/keys';
+import { PLANS } from '../../partner-api/domain/workspaces';
+import { AGENT_ENDPOINTS, KEYED_ENDPOINTS, type KeyedEndpoint } from '../support/api-endpoints';
+import { tableCounts } from '../support/api-events';
+import { api, manualClock, startApiServer, type ApiServer } from '../support/api-server';
+
+const PLAN_MESSAGE =
+  'The Zapier integration is gated to Pro and above. Upgrade your workspace plan, then reconnect the account in Zapier.';
+
+let server: ApiServer;
+beforeAll(async () => {
+  server = await startApiServer();
+});
+afterAll(() => server.close());
+
+function call(endpoint: KeyedEndpoint, headers: Record<string, string>) {
+  const body = endpoint.body === undefined ? undefined : JSON.stringify(endpoint.body);
+  return api(server.url).raw(endpoint.method, endpoint.path, {
+    body,
+    headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) },
+  });
+}
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+describe('each failure has its own 401', () => {
+  it('api_key_missing: no header, an empty Bearer, or another scheme', async () => {
+    for (const headers of [{}, { authorization: 'Bearer ' }, { authorization: 'Basic dXNlcjpwYXNz' }, { 'x-api-key': '' }]) {
+      const res = await api(server.url).raw('GET', '/v1/me', { headers });
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('api_key_missing');
+    }
+  });
+
+  it('api_key_malformed: wrong prefix, wrong length, or a checksum that does not match (a typo)', async () => {
+    const key = generateApiKey();
+    const typo = key.slice(0, 20) + (key[20] === 'a' ? 'b' : 'a') + key.slice(21);
+    for (const bad of ['hello', key.replace('wsk_live_', 'sk_live_'), key.slice(0, -2), typo]) {
+      const res = await api(server.url, bad).get('/v1/me');
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('api_key_malformed');
+      expect(res.body.error.message).toContain('wsk_live_');
+    }
+  });
+
+  it('api_key_invalid: well-formed, but no such key', async () => {
+    const res = await api(server.url, generateApiKey()).get('/v1/me');
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('api_key_invalid');
+  });
+
+  it('api_key_revoked: a revoked key, checked before the plan and the scope', async () => {
+    const ws = server.createWorkspace({ plan: 'free' });
+    const { id, key } = server.createKeyRecord(ws.id, ['chat:write']);
+    server.revokeKey(id);
+    const res = await api(server.url, key).get('/v1/me');
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('api_key_revoked');
+  });
+});
+
+describe('the plan gate', () => {
+  it.each(PLANS)('%s', async (plan) => {
+    const ws = server.createWorkspace({ plan });
+    const res = await api(server.url, server.createKey(ws.id)).get('/v1/me');
+    if (plan === 'free' || plan === 'starter') {
+      expect(res.status).toBe(403);
+      expect(res.body.error).toEqual({ code: 'plan_upgrade_required', message: PLAN_MESSAGE });
+    } else {
+      expect(res.status).toBe(200);
+      expect(res.body.plan).toBe(plan);
+    }
+  });
+
+  it('comes before the scope check', async () => {
+    const ws = server.createWorkspace({ plan: 'starter' });
+    const res = await api(server.url, server.createKey(ws.id, ['chat:write'])).get('/v1/me');
+    expect(res.body.error.code).toBe('plan_upgrade_required');
+  });
+
+  it('follows the workspace: a downgrade locks the key out at once, an upgrade lets it back in', async () => {
+    const ws = server.createWorkspace({ plan: 'pro' });
+    const client = api(server.url, server.createKey(ws.id));
+    expect((await client.get('/v1/me')).status).toBe(200);
+    server.setPlan(ws.id, 'starter');
+    expect((await client.get('/v1/me')).body.error.code).toBe('plan_upgrade_required');
+    server.setPlan(ws.id, 'business');
+    expect((await client.get('/v1/me')).status).toBe(200);
+  });
+});
+
+describe('the scope matrix: every Zapier-facing endpoint × every single-scope key', () => {
+  let keys: Record<string, string>;
+  beforeAll(() => {
+    const ws = server.createWorkspace({ plan: 'pro' });
+    keys = Object.fromEntries(SCOPES.map((s) => [s, server.createKey(ws.id, [s])]));
+  });
+
+  for (const endpoint of KEYED_ENDPOINTS) {
+    it(`${endpoint.method} ${endpoint.path.split('?')[0]} needs ${endpoint.scope}`, async () => {
+      for (const scope of SCOPES) {
+        const res = await call(endpoint, bearer(keys[scope]));
+        if (scope === endpoint.scope) {
+          expect([401, 403]).not.toContain(res.status);
+          expect(res.status).toBeLessThan(500);
+        } else {
+          expect(res.status).toBe(403);
+          expect(res.body.error).toEqual({
+            code: 'insufficient_scope',
+            message: expect.stringContaining(endpoint.scope),
+            requiredScope: endpoint.scope,
+          });
+        }
+      }
+    });
+  }
+
+  it('every endpoint refuses a request without a key, and changes nothing', async () => {
+    const before = tableCounts(server);
+    for (const endpoint of KEYED_ENDPOINTS) {
+      const res = await call(endpoint, {});
+      expect(res.status).toBe(401);
+    }
+    expect(tableCounts(server)).toEqual(before);
+  });
+});
+
+describe('where the key may be', () => {
+  it('accepts X-API-Key, and prefers Authorization when both are sent', async () => {
+    const ws = server.createWorkspace();
+    const key = server.createKey(ws.id);
+    expect((await api(server.url).get('/v1/me', { 'x-api-key': key })).status).toBe(200);
+    const both = await api(server.url).get('/v1/me', { authorization: `Bearer ${generateApiKey()}`, 'x-api-key': key });
+    expect(both.body.error.code).toBe('api_key_invalid');
+  });
+
+  it('accepts the Bearer scheme in any case', async () => {
+    const ws = server.createWorkspace();
+    const res = await api(server.url).get('/v1/me', { authorization: `bearer ${server.createKey(ws.id)}` });
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('GET /v1/me, the connection test', () => {
+  it('returns the workspace and the key, never the secret', async () => {
+    const ws = server.createWorkspace({ name: 'Acme Support', plan: 'enterprise' });
+    const { id, key } = server.createKeyRecord(ws.id, ['events:read', 'tickets:write']);
+    const res = await api(server.url, key).get('/v1/me');
+    expect(res.body).toEqual({
+      id: ws.id,
+      name: 'Acme Support',
+      plan: 'enterprise',
+      key: { id, prefix: key.slice(0, 13), scopes: ['events:read', 'tickets:write'] },
+    });
+    expect(JSON.stringify(res.body)).not.toContain(key.slice(13));
+  });
+});
+
+describe('agent tokens', () => {
+  it('guard every agent console endpoint: missing, invalid, and a workspace key are refused', async () => {
+    const ws = server.createWorkspace();
+    const apiKey = server.createKey(ws.id);
+    for (const endpoint of AGENT_ENDPOINTS) {
+      const body = endpoint.body === undefined ? undefined : JSON.stringify(endpoint.body);
+      const headers = body ? { 'content-type': 'application/json' } : {};
+      const missing = await api(server.url).raw(endpoint.method, endpoint.path, { body, headers });
+      expect(missing.body.error.code).toBe('agent_token_missing');
+      for (const wrong of ['agt_tok_nope', apiKey]) {
+        const res = await api(server.url).raw(endpoint.method, endpoint.path, { body, headers: { ...headers, ...bearer(wrong) } });
+        expect(res.status).toBe(401);
+        expect(res.body.error.code).toBe('agent_token_invalid');
+      }
+    }
+  });
+
+  it('a valid agent token passes', async () => {
+    const ws = server.createWorkspace();
+    const agent = server.createAgent(ws.id);
+    const res = await api(server.url, agent.token).post('/v1/agent/tickets', { subject: 'Printer on fire' });
+    expect(res.status).toBe(201);
+  });
+});
+
+describe('last used', () => {
+  it('is written on an authorised request, at most once a minute, and not on a refused one', async () => {
+    const clock = manualClock();
+    const s = await startApiServer({ clock });
+    try {
+      const ws = s.createWorkspace();
+      const { id, key } = s.createKeyRecord(ws.id, ['events:read']);
+      const lastUsed = () => s.ctx.db.prepare('SELECT last_used_at FROM api_keys WHERE id = ?').pluck().get(id);
+      expect(lastUsed()).toBeNull();
+      await api(s.url, key).get('/v1/tickets'); // lacks tickets:write: refused
+      expect(lastUsed()).toBeNull();
+      await api(s.url, key).get('/v1/me');
+      const first = lastUsed();
+      expect(first).toBe(new Date(clock.now()).toISOString());
+      clock.advance(59_000);
+      await api(s.url, key).get('/v1/me');
+      expect(lastUsed()).toBe(first);
+      clock.advance(2_000);
+      await api(s.url, key).get('/v1/me');
+      expect(lastUsed()).toBe(new Date(clock.now()).toISOString());
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('logs', () => {
+  it('never hold a full key, even at debug level and for refused keys', async () => {
+    const s = await startApiServer({ config: { log: 'debug' } });
+    try {
+      const ws = s.createWorkspace();
+      const key = s.createKey(ws.id);
+      const unknown = generateApiKey();
+      await api(s.url, key).get('/v1/me');
+      await api(s.url, key).post('/v1/tickets', { subject: 'x', contact_email: 'nobody@example.com' });
+      await api(s.url, unknown).get('/v1/me');
+      await api(s.url, key.slice(0, -1)).get('/v1/me');
+      const logged = JSON.stringify(s.logs);
+      expect(s.logs.length).toBeGreaterThanOrEqual(4);
+      for (const secret of [key, unknown, key.slice(13, 40), unknown.slice(13, 40)]) expect(logged).not.toContain(secret);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -1,0 +1,44 @@
+/**
+ * Reading what the API recorded: the events table, each payload parsed and checked strictly against the
+ * catalog, so a test that looks at an event has also proved it is exactly the shape Zapier receives.
+ */
+import { payloadSchema, type EventType } from '../../catalog/events';
+import type { ApiServer } from './api-server';
+
+export interface RecordedEvent {
+  id: string;
+  workspaceId: string;
+  type: EventType;
+  assistantId: string | null;
+  payload: any;
+}
+
+export function recordedEvents(server: ApiServer, filter: { type?: EventType; workspaceId?: string } = {}): RecordedEvent[] {
+  const rows = server.ctx.db
+    .prepare(
+      `SELECT id, workspace_id, type, assistant_id, payload FROM events
+        WHERE (? IS NULL OR type = ?) AND (? IS NULL OR workspace_id = ?) ORDER BY seq`,
+    )
+    .all(filter.type ?? null, filter.type ?? null, filter.workspaceId ?? null, filter.workspaceId ?? null) as {
+    id: string;
+    workspace_id: string;
+    type: EventType;
+    assistant_id: string | null;
+    payload: string;
+  }[];
+  return rows.map((r) => {
+    const payload = JSON.parse(r.payload);
+    const check = payloadSchema(r.type).strict().safeParse(payload);
+    if (!check.success) throw new Error(`event ${r.id} (${r.type}) does not match the catalog: ${check.error.message}`);
+    return { id: r.id, workspaceId: r.workspace_id, type: r.type, assistantId: r.assistant_id, payload };
+  });
+}
+
+/** The table counts a rejected request must leave as they were. */
+export function tableCounts(server: ApiServer): Record<string, number> {
+  const tables = [
+    'workspaces', 'assistants', 'agents', 'api_keys', 'contacts', 'conversations', 'messages', 'live_chat_sessions',
+    'tickets', 'events', 'subscriptions', 'deliveries', 'idempotency_keys',
+  ];
+  return Object.fromEntries(tables.map((t) => [t, server.ctx.db.prepare(`SELECT COUNT(*) FROM ${t}`).pluck().get() as number]));
+}
