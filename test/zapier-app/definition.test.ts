@@ -1,0 +1,209 @@
+/**
+ * The publishing rules Zapier checks only on its own servers, checked here on the definition itself: labels,
+ * descriptions, help text, samples, dropdown references, hook completeness, dates, URLs and the connection.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { version as coreVersion } from 'zapier-platform-core';
+import App from '../../zapier-app';
+import { API_KEYS_SETTINGS_URL, DEFAULT_API_URL } from '../../zapier-app/config';
+
+interface Field {
+  key: string;
+  label?: string;
+  helpText?: string;
+  dynamic?: string;
+  search?: string;
+  type?: string;
+  choices?: { value: string; label: string; sample: string }[];
+}
+interface Operation {
+  type?: string;
+  inputFields?: unknown[];
+  outputFields?: unknown[];
+  sample?: Record<string, unknown>;
+  perform?: unknown;
+  performList?: unknown;
+  performSubscribe?: unknown;
+  performUnsubscribe?: unknown;
+}
+interface Step {
+  key: string;
+  noun: string;
+  display: { label?: string; description?: string; hidden?: boolean };
+  operation: Operation;
+}
+
+const groups = {
+  triggers: Object.values(App.triggers) as Step[],
+  creates: Object.values(App.creates) as Step[],
+  searches: Object.values(App.searches) as Step[],
+};
+const allSteps = [...groups.triggers, ...groups.creates, ...groups.searches];
+const visibleSteps = allSteps.filter((s) => !s.display.hidden);
+const plainFields = (op: Operation) => (op.inputFields ?? []).filter((f): f is Field => typeof f === 'object');
+const allInputFields = allSteps.flatMap((s) => plainFields(s.operation).map((f) => [`${s.key}.${f.key}`, f] as const));
+
+const SMALL_WORDS = new Set(['a', 'an', 'and', 'as', 'at', 'but', 'by', 'for', 'in', 'nor', 'of', 'on', 'or', 'the', 'to', 'with']);
+
+function isTitleCase(label: string): boolean {
+  const words = label.split(' ');
+  return words.every((word, i) => {
+    if (i > 0 && i < words.length - 1 && SMALL_WORDS.has(word)) return true;
+    return /^[A-Z0-9#]/.test(word);
+  });
+}
+
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+function flatEntries(record: unknown, prefix = ''): [string, unknown][] {
+  return Object.entries(record as Record<string, unknown>).flatMap(([key, value]) => {
+    const path = prefix ? `${prefix}__${key}` : key;
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? flatEntries(value, path) : [[path, value]];
+  });
+}
+
+describe('the public contract of keys', () => {
+  it('has exactly the triggers, creates, search and find-or-create of issue 3', () => {
+    expect(Object.keys(App.triggers).sort()).toEqual(
+      ['assistant_list', 'conversation_event', 'conversation_list', 'lead_captured', 'ticket_list'].sort(),
+    );
+    expect(Object.keys(App.creates).sort()).toEqual(
+      ['create_or_update_contact', 'create_ticket', 'send_message', 'update_ticket'].sort(),
+    );
+    expect(Object.keys(App.searches)).toEqual(['find_contact']);
+    expect(Object.keys(App.searchOrCreates ?? {})).toEqual(['find_contact']);
+    for (const [key, step] of Object.entries({ ...App.triggers, ...App.creates, ...App.searches })) expect(step.key).toBe(key);
+    expect(allSteps.filter((s) => s.display.hidden).map((s) => s.key).sort()).toEqual(
+      ['assistant_list', 'conversation_list', 'ticket_list'],
+    );
+  });
+
+  it('names the input fields issue 3 lists', () => {
+    const keys = (step: Step) => plainFields(step.operation).map((f) => f.key);
+    expect(keys(App.triggers.lead_captured as Step)).toEqual(['assistant_id']);
+    expect(keys(App.triggers.conversation_event as Step)).toEqual(['event_type', 'assistant_id']);
+    expect(keys(App.creates.create_or_update_contact as Step)).toEqual(['email', 'name', 'phone', 'company', 'notes']);
+    expect(keys(App.creates.create_ticket as Step)).toEqual(['subject', 'description', 'priority', 'contact_email']);
+    expect(keys(App.creates.update_ticket as Step)).toEqual(['ticket_id', 'status', 'priority', 'subject', 'description']);
+    expect(keys(App.creates.send_message as Step)).toEqual(['conversation_id', 'message']);
+    expect(keys(App.searches.find_contact as Step)).toEqual(['email']);
+  });
+
+  it('carries package.json’s version on core’s platform version', () => {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
+    expect(App.version).toBe(pkg.version);
+    expect(App.platformVersion).toBe(coreVersion);
+    expect(pkg.dependencies['zapier-platform-core']).toBe(coreVersion);
+  });
+});
+
+describe('publishing hygiene', () => {
+  it('labels every step and input field in Title Case', () => {
+    const labels = [
+      ...allSteps.map((s) => s.display.label ?? ''),
+      ...allInputFields.map(([, f]) => f.label ?? ''),
+      ...(App.authentication?.fields ?? []).map((f) => f.label ?? ''),
+      App.searchOrCreates?.find_contact.display.label ?? '',
+    ];
+    expect(labels.filter((l) => !isTitleCase(l))).toEqual([]);
+    expect(isTitleCase('Create or Update Contact')).toBe(true);
+    expect(isTitleCase('Create or update contact')).toBe(false);
+  });
+
+  it('starts descriptions as Zapier asks: Triggers when…, Creates…/Updates…, Finds…', () => {
+    for (const t of groups.triggers) expect(t.display.description).toMatch(/^Triggers when /);
+    for (const c of groups.creates) expect(c.display.description).toMatch(/^(Creates|Updates) /);
+    for (const s of groups.searches) expect(s.display.description).toMatch(/^Finds /);
+    expect(App.searchOrCreates?.find_contact.display.description).toMatch(/^Finds /);
+    for (const step of allSteps) expect(step.display.description?.endsWith('.')).toBe(true);
+  });
+
+  it('gives every input field help text that says more than its label', () => {
+    const fields = [...allInputFields, ...(App.authentication?.fields ?? []).map((f) => [`auth.${f.key}`, f] as const)];
+    const weak = fields.filter(([, f]) => {
+      const help = (f.helpText ?? '').trim().toLowerCase().replace(/\.$/, '');
+      return help.length < 20 || help.length > 1000 || help === (f.label ?? '').toLowerCase();
+    });
+    expect(weak.map(([name]) => name)).toEqual([]);
+  });
+
+  it('gives every visible step a static sample, every step a noun, and no two visible steps one label', () => {
+    for (const step of visibleSteps) {
+      expect(step.operation.sample).toEqual(expect.any(Object));
+      expect(Object.keys(step.operation.sample ?? {}).length).toBeGreaterThan(0);
+    }
+    for (const step of allSteps) expect(step.noun).toMatch(/^[A-Z]/);
+    const labels = visibleSteps.map((s) => `${s.display.label}`);
+    expect(new Set(labels).size).toBe(labels.length);
+  });
+
+  it('points every dynamic dropdown at an existing hidden trigger and every search link at a search field', () => {
+    for (const [name, field] of allInputFields) {
+      if (field.dynamic) {
+        const [triggerKey, idKey, labelKey] = field.dynamic.split('.');
+        const trigger = (App.triggers as Record<string, Step>)[triggerKey];
+        expect({ name, trigger: trigger?.key, hidden: trigger?.display.hidden }).toEqual({ name, trigger: triggerKey, hidden: true });
+        expect([idKey, labelKey]).toEqual(['id', expect.stringMatching(/^(name|label)$/)]);
+      }
+      if (field.search) {
+        const [searchKey, outputKey] = field.search.split('.');
+        const search = (App.searches as Record<string, Step>)[searchKey];
+        expect(search).toBeDefined();
+        expect((search.operation.outputFields as Field[]).map((f) => f.key)).toContain(outputKey);
+      }
+    }
+  });
+
+  it('gives static dropdown choices a value, a sample equal to it, and a Title Case label', () => {
+    for (const [, field] of allInputFields) {
+      for (const choice of field.choices ?? []) {
+        expect(choice.sample).toBe(choice.value);
+        expect(choice.label).toMatch(/^[A-Z]/);
+      }
+    }
+  });
+
+  it('makes every REST hook trigger complete: perform, performList, performSubscribe, performUnsubscribe', () => {
+    const hooks = groups.triggers.filter((t) => t.operation.type === 'hook');
+    expect(hooks.map((t) => t.key).sort()).toEqual(['conversation_event', 'lead_captured']);
+    for (const { operation } of hooks) {
+      for (const fn of [operation.perform, operation.performList, operation.performSubscribe, operation.performUnsubscribe]) {
+        expect(fn).toEqual(expect.any(Function));
+      }
+    }
+  });
+
+  it('writes every date-time of every sample in ISO-8601', () => {
+    for (const step of visibleSteps) {
+      const datetimeKeys = new Set(
+        (step.operation.outputFields ?? []).filter((f): f is Field => typeof f === 'object' && f.type === 'datetime').map((f) => f.key),
+      );
+      for (const [key, value] of flatEntries(step.operation.sample)) {
+        if (datetimeKeys.has(key) || /At$/.test(key)) {
+          if (value !== null) expect({ step: step.key, key, value }).toEqual({ step: step.key, key, value: expect.stringMatching(ISO_8601) });
+        }
+      }
+    }
+  });
+
+  it('uses https for every URL it names', () => {
+    const text = JSON.stringify(App, (_, v) => (typeof v === 'function' ? undefined : v));
+    expect(text).not.toMatch(/http:\/\//);
+    expect(DEFAULT_API_URL).toMatch(/^https:\/\//);
+  });
+
+  it('labels the connection and links the key field to where the key is', () => {
+    expect(App.authentication?.connectionLabel).toEqual(expect.stringMatching(/{{\s*\w+\s*}}/));
+    const [field] = App.authentication?.fields ?? [];
+    expect(field.helpText).toContain(`](${API_KEYS_SETTINGS_URL})`);
+    expect(API_KEYS_SETTINGS_URL).toMatch(/^https:\/\//);
+  });
+
+  it('keeps output field keys unique within each step', () => {
+    for (const step of visibleSteps) {
+      const keys = (step.operation.outputFields ?? []).filter((f): f is Field => typeof f === 'object').map((f) => f.key);
+      expect(new Set(keys).size).toBe(keys.length);
+    }
+  });
+});
