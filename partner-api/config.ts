@@ -26,7 +26,14 @@ export interface Config {
   rateLimit: { perMinute: number; burst: number };
   delivery: {
     timeoutMs: number;
+    /** Attempts in flight at once, across every subscription. */
     concurrency: number;
+    /** Attempts in flight at once to one subscription, so one slow endpoint cannot take every slot. */
+    perSubscriptionConcurrency: number;
+    /** How often the worker looks for retries that came due; fresh events wake it at once instead. */
+    pollIntervalMs: number;
+    /** A claim older than timeoutMs + this belongs to a worker that died: it is claimed again. */
+    claimMarginMs: number;
     /** Delay before each retry, in ms: attempt 2 waits retryScheduleMs[0], and so on (Svix's schedule). */
     retryScheduleMs: number[];
     /** ±share of each delay, so retries from many failures do not arrive together. */
@@ -53,6 +60,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     delivery: {
       timeoutMs: e.ILLUMICHAT_DELIVERY_TIMEOUT_MS,
       concurrency: e.ILLUMICHAT_DELIVERY_CONCURRENCY,
+      perSubscriptionConcurrency: 8,
+      pollIntervalMs: 500,
+      claimMarginMs: 2_000,
       retryScheduleMs: RETRY_SCHEDULE_MS,
       jitter: 0.2,
       retryAfterMaxMs: 3_600_000,

@@ -1,0 +1,174 @@
+/**
+ * Test set-up for the delivery worker: a real SQLite file, a clock the test moves, and rows inserted
+ * directly (workspace, key, subscription), with events recorded through the real outbox.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../partner-api/config';
+import { DeliverySignal, type AppContext, type Logger } from '../../partner-api/context';
+import { openDatabase } from '../../partner-api/db/open';
+import { recordEvent } from '../../partner-api/delivery/outbox';
+import { generateWebhookSecret } from '../../partner-api/delivery/signing';
+import { isoAt, type Clock } from '../../partner-api/lib/clock';
+import { newId } from '../../partner-api/lib/ids';
+import type { EventType } from '../../catalog/events';
+import { fixtureFor } from '../../fixtures';
+
+export interface TestClock extends Clock {
+  advance(ms: number): void;
+  set(ms: number): void;
+}
+
+export function testClock(start = Date.now()): TestClock {
+  let t = start;
+  return { now: () => t, advance: (ms) => void (t += ms), set: (ms) => void (t = ms) };
+}
+
+export interface LogLine {
+  level: 'info' | 'error';
+  message: string;
+  fields?: Record<string, unknown>;
+}
+
+export interface TestContext extends AppContext {
+  clock: TestClock;
+  logs: LogLine[];
+  file: string;
+}
+
+export interface ContextOptions {
+  delivery?: Partial<Config['delivery']>;
+  allowPrivateTargets?: boolean;
+  clock?: TestClock;
+  /** Reopen an existing database file (a restart). */
+  file?: string;
+}
+
+const dirs: string[] = [];
+
+export function makeContext(opts: ContextOptions = {}): TestContext {
+  let file = opts.file;
+  if (!file) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'illumichat-delivery-'));
+    dirs.push(dir);
+    file = path.join(dir, 'test.db');
+  }
+  const base = loadConfig({ ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'silent' });
+  const config = loadConfig(
+    { ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'silent' },
+    {
+      allowPrivateTargets: opts.allowPrivateTargets ?? true,
+      delivery: { ...base.delivery, pollIntervalMs: 60_000, ...opts.delivery },
+    },
+  );
+  const logs: LogLine[] = [];
+  const log: Logger = {
+    info: (message, fields) => void logs.push({ level: 'info', message, fields }),
+    error: (message, fields) => void logs.push({ level: 'error', message, fields }),
+  };
+  return { db: openDatabase(file), clock: opts.clock ?? testClock(), config, signal: new DeliverySignal(), log, logs, file };
+}
+
+/** Removes every temporary database directory made by this test file. */
+export function removeTempDirs(): void {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+export interface Workspace {
+  workspaceId: string;
+  apiKeyId: string;
+}
+
+export function seedWorkspace(ctx: AppContext): Workspace {
+  const workspaceId = newId('ws');
+  const apiKeyId = newId('key');
+  const at = isoAt(ctx.clock.now());
+  ctx.db.prepare(`INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, 'Acme Support', 'pro', ?)`).run(workspaceId, at);
+  ctx.db
+    .prepare(
+      `INSERT INTO api_keys (id, workspace_id, name, prefix, secret_hash, scopes, created_at)
+       VALUES (?, ?, 'Zapier', 'wsk_live_test', ?, 'events:read', ?)`,
+    )
+    .run(apiKeyId, workspaceId, newId('hash'), at);
+  return { workspaceId, apiKeyId };
+}
+
+export interface Subscription {
+  id: string;
+  secret: string;
+  targetUrl: string;
+  eventType: EventType;
+}
+
+export function subscribe(ctx: AppContext, ws: Workspace, targetUrl: string, eventType: EventType = 'ticket.created'): Subscription {
+  const id = newId('sub');
+  const secret = generateWebhookSecret();
+  ctx.db
+    .prepare(
+      `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(id, ws.workspaceId, ws.apiKeyId, eventType, targetUrl, secret, isoAt(ctx.clock.now()));
+  return { id, secret, targetUrl, eventType };
+}
+
+/** Records one event of `type` (a fixture with fresh ids) in a transaction, as a domain change would. */
+export function emit(ctx: AppContext, ws: Workspace, type: EventType = 'ticket.created'): string {
+  const eventId = newId('evt');
+  const createdAt = isoAt(ctx.clock.now());
+  const payload = fixtureFor(type);
+  if (type === 'lead.captured') {
+    Object.assign(payload, { id: newId('con'), createdAt, assistantId: null, assistantName: null });
+  } else {
+    Object.assign(payload, { id: eventId, createdAt, workspaceId: ws.workspaceId, assistantId: null, assistantName: null });
+  }
+  ctx.db.transaction(() =>
+    recordEvent(ctx, { id: eventId, workspaceId: ws.workspaceId, type, assistantId: null, createdAt, payload }),
+  )();
+  return eventId;
+}
+
+export interface DeliveryRow {
+  id: string;
+  event_id: string;
+  subscription_id: string;
+  status: string;
+  attempts: number;
+  next_attempt_ms: number;
+  claim_token: string | null;
+  claimed_at_ms: number | null;
+  last_error: string | null;
+}
+
+export interface AttemptRow {
+  delivery_id: string;
+  attempt: number;
+  duration_ms: number;
+  status_code: number | null;
+  outcome: string;
+  error: string | null;
+  response_body: string | null;
+}
+
+export function deliveriesOf(ctx: AppContext, subscriptionId: string): DeliveryRow[] {
+  return ctx.db.prepare(`SELECT * FROM deliveries WHERE subscription_id = ? ORDER BY rowid`).all(subscriptionId) as DeliveryRow[];
+}
+
+export function attemptsOf(ctx: AppContext, deliveryId: string): AttemptRow[] {
+  return ctx.db
+    .prepare(`SELECT * FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt, started_at`)
+    .all(deliveryId) as AttemptRow[];
+}
+
+export function subscriptionRow(ctx: AppContext, id: string): {
+  active: number;
+  deactivated_reason: string | null;
+  failing_since_ms: number | null;
+} {
+  return ctx.db.prepare(`SELECT active, deactivated_reason, failing_since_ms FROM subscriptions WHERE id = ?`).get(id) as never;
+}
+
+export function payloadOf(ctx: AppContext, eventId: string): string {
+  return ctx.db.prepare(`SELECT payload FROM events WHERE id = ?`).pluck().get(eventId) as string;
+}

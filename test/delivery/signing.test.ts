@@ -1,0 +1,46 @@
+import { generateWebhookSecret, sign, signingKey, verifySignature } from '../../partner-api/delivery/signing';
+
+// The Standard Webhooks specification's published test vector: a receiver's stock library must accept ours.
+const VECTOR = {
+  secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  id: 'msg_p5jXN8AQM9LWM0D4loKWxJek',
+  timestamp: 1614265330,
+  body: '{"test": 2432232314}',
+  signature: 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
+};
+const headers = (signature = VECTOR.signature, timestamp = String(VECTOR.timestamp)) => ({
+  'webhook-id': VECTOR.id,
+  'webhook-timestamp': timestamp,
+  'webhook-signature': signature,
+});
+const at = { nowMs: VECTOR.timestamp * 1000 };
+
+describe('webhook signatures', () => {
+  it('reproduces the Standard Webhooks test vector, keyed by the base64-decoded secret', () => {
+    expect(sign(VECTOR.secret, VECTOR.id, VECTOR.timestamp, VECTOR.body)).toBe(VECTOR.signature);
+    expect(sign(signingKey(VECTOR.secret), VECTOR.id, VECTOR.timestamp, Buffer.from(VECTOR.body))).toBe(VECTOR.signature);
+  });
+
+  it('verifies a good signature, also among several (secret rotation)', () => {
+    expect(verifySignature(VECTOR.secret, headers(), VECTOR.body, at)).toBe(true);
+    expect(verifySignature(VECTOR.secret, headers(`v1,bm9wZQ== ${VECTOR.signature}`), VECTOR.body, at)).toBe(true);
+    expect(verifySignature(VECTOR.secret, { 'Webhook-Id': VECTOR.id, 'Webhook-Timestamp': String(VECTOR.timestamp), 'Webhook-Signature': VECTOR.signature }, VECTOR.body, at)).toBe(true);
+  });
+
+  it('rejects a changed body, another secret, another version, missing headers and stale or future timestamps', () => {
+    expect(verifySignature(VECTOR.secret, headers(), '{"test": 2432232315}', at)).toBe(false);
+    expect(verifySignature(generateWebhookSecret(), headers(), VECTOR.body, at)).toBe(false);
+    expect(verifySignature(VECTOR.secret, headers(VECTOR.signature.replace('v1,', 'v2,')), VECTOR.body, at)).toBe(false);
+    expect(verifySignature(VECTOR.secret, { 'webhook-id': VECTOR.id }, VECTOR.body, at)).toBe(false);
+    expect(verifySignature(VECTOR.secret, headers(), VECTOR.body, { nowMs: (VECTOR.timestamp + 301) * 1000 })).toBe(false);
+    expect(verifySignature(VECTOR.secret, headers(), VECTOR.body, { nowMs: (VECTOR.timestamp - 301) * 1000 })).toBe(false);
+    expect(verifySignature(VECTOR.secret, headers(), VECTOR.body, { nowMs: (VECTOR.timestamp + 299) * 1000 })).toBe(true);
+  });
+
+  it('makes secrets of whsec_ and 32 random bytes', () => {
+    const secret = generateWebhookSecret();
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(signingKey(secret)).toHaveLength(32);
+    expect(generateWebhookSecret()).not.toBe(secret);
+  });
+});

@@ -1,0 +1,472 @@
+/** The delivery worker end to end: real SQLite, real HTTP to in-process receivers, a clock the test moves. */
+import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
+import { deactivateSubscriptions } from '../../partner-api/delivery/outbox';
+import { verifySignature } from '../../partner-api/delivery/signing';
+import { USER_AGENT } from '../../partner-api/delivery/send';
+import { hang, redirect, reply, reset, retryAfter, startReceiver, trickle, waitUntil, type Receiver } from '../support/receiver';
+import {
+  attemptsOf, deliveriesOf, emit, makeContext, payloadOf, removeTempDirs, seedWorkspace, subscribe, subscriptionRow,
+  type ContextOptions, type TestContext,
+} from './helpers';
+
+// Torn down in this order: receivers (which cuts off hanging requests), then workers, then databases.
+const receivers: Receiver[] = [];
+const workers: DeliveryWorker[] = [];
+const contexts: TestContext[] = [];
+afterEach(async () => {
+  for (const rx of receivers.splice(0)) await rx.close();
+  for (const worker of workers.splice(0)) await worker.stop();
+  for (const ctx of contexts.splice(0)) if (ctx.db.open) ctx.db.close();
+});
+afterAll(removeTempDirs);
+
+async function receiver(): Promise<Receiver> {
+  const rx = await startReceiver();
+  receivers.push(rx);
+  return rx;
+}
+
+/** A context and a worker, torn down after the test: receivers close first, then the worker, then the db. */
+function harness(opts: ContextOptions = {}, workerOpts: DeliveryWorkerOptions = {}): { ctx: TestContext; worker: DeliveryWorker } {
+  const ctx = makeContext(opts);
+  const worker = createDeliveryWorker(ctx, { random: () => 0.5, ...workerOpts });
+  contexts.push(ctx);
+  workers.push(worker);
+  return { ctx, worker };
+}
+
+describe('a delivery', () => {
+  it('arrives signed, with the Standard Webhooks headers and the stored payload byte for byte, woken by the commit', async () => {
+    const rx = await receiver();
+    const { ctx, worker } = harness(); // the poll is 60 s here: only the signal can start this delivery
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    worker.start();
+
+    const eventId = emit(ctx, ws, 'ticket.created');
+    const [request] = await rx.waitFor(1);
+
+    expect(request?.text).toBe(payloadOf(ctx, eventId));
+    expect(request?.headers).toMatchObject({
+      'content-type': 'application/json',
+      'user-agent': USER_AGENT,
+      'webhook-id': eventId,
+      'webhook-timestamp': String(Math.floor(ctx.clock.now() / 1000)),
+      'x-illumichat-event-type': 'ticket.created',
+    });
+    expect(request?.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    expect(verifySignature(sub.secret, request!.headers, request!.body, { nowMs: ctx.clock.now() })).toBe(true);
+    expect(verifySignature(subscribe(ctx, ws, rx.url).secret, request!.headers, request!.body, { nowMs: ctx.clock.now() })).toBe(false);
+
+    await worker.idle();
+    const [delivery] = deliveriesOf(ctx, sub.id);
+    expect(delivery).toMatchObject({ status: 'succeeded', attempts: 1, claim_token: null, last_error: null });
+    expect(attemptsOf(ctx, delivery!.id)).toEqual([
+      expect.objectContaining({ attempt: 1, status_code: 200, outcome: 'succeeded', error: null, response_body: 'ok' }),
+    ]);
+  });
+
+  it('goes to every matching subscription and not to others', async () => {
+    const [a, b, other] = [await receiver(), await receiver(), await receiver()];
+    const { ctx, worker } = harness();
+    const ws = seedWorkspace(ctx);
+    subscribe(ctx, ws, a.url, 'lead.captured');
+    subscribe(ctx, ws, b.url, 'lead.captured');
+    subscribe(ctx, ws, other.url, 'ticket.created');
+    subscribe(ctx, seedWorkspace(ctx), other.url, 'lead.captured');
+    worker.start();
+    emit(ctx, ws, 'lead.captured');
+    await a.waitFor(1);
+    await b.waitFor(1);
+    await worker.idle();
+    expect(other.requests).toHaveLength(0);
+  });
+});
+
+describe('retries', () => {
+  it('retries a 500 after the first scheduled delay, with the same webhook-id', async () => {
+    const rx = await receiver();
+    rx.script(reply(500, { body: 'database on fire' }));
+    const { ctx, worker } = harness();
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    const eventId = emit(ctx, ws);
+
+    expect(await worker.runOnce()).toBe(1);
+    const failedAt = ctx.clock.now();
+    let [delivery] = deliveriesOf(ctx, sub.id);
+    expect(delivery).toMatchObject({ status: 'pending', attempts: 1, claim_token: null, last_error: '500 response' });
+    expect(delivery?.next_attempt_ms).toBe(failedAt + 5_000); // random 0.5: no jitter
+    expect(subscriptionRow(ctx, sub.id).failing_since_ms).toBe(failedAt);
+
+    ctx.clock.advance(4_999);
+    expect(await worker.runOnce()).toBe(0);
+    ctx.clock.advance(1);
+    expect(await worker.runOnce()).toBe(1);
+
+    const requests = await rx.waitFor(2);
+    expect(requests.map((r) => r.headers['webhook-id'])).toEqual([eventId, eventId]);
+    expect(requests[1]?.text).toBe(requests[0]?.text);
+    [delivery] = deliveriesOf(ctx, sub.id);
+    expect(delivery).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(attemptsOf(ctx, delivery!.id).map((a) => [a.attempt, a.status_code, a.outcome, a.response_body])).toEqual([
+      [1, 500, 'retry', 'database on fire'],
+      [2, 200, 'succeeded', 'ok'],
+    ]);
+    expect(subscriptionRow(ctx, sub.id).failing_since_ms).toBeNull();
+  });
+
+  it('treats a timeout as a failure to retry, including a 200 whose body trickles past the deadline', async () => {
+    const rx = await receiver();
+    rx.script(hang(), trickle(200, { chunks: 50, intervalMs: 40 }));
+    const { ctx, worker } = harness({ delivery: { timeoutMs: 300 } });
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+    emit(ctx, ws);
+
+    await worker.runOnce();
+    const deliveries = deliveriesOf(ctx, sub.id);
+    for (const delivery of deliveries) {
+      expect(delivery).toMatchObject({ status: 'pending', attempts: 1, last_error: 'timeout: no complete answer within 300 ms' });
+      const [attempt] = attemptsOf(ctx, delivery.id);
+      expect(attempt).toMatchObject({ outcome: 'retry', error: 'timeout: no complete answer within 300 ms' });
+      expect(attempt!.duration_ms).toBeGreaterThanOrEqual(290);
+    }
+    expect(attemptsOf(ctx, deliveries[1]!.id)[0]?.status_code).toBeNull();
+  });
+
+  it('retries a reset connection', async () => {
+    const rx = await receiver();
+    rx.script(reset());
+    const { ctx, worker } = harness();
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+    await worker.runOnce();
+    const [delivery] = deliveriesOf(ctx, sub.id);
+    expect(delivery).toMatchObject({ status: 'pending', last_error: 'connection reset by the receiver' });
+    ctx.clock.advance(6_000);
+    await worker.runOnce();
+    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({ status: 'succeeded', attempts: 2 });
+  });
+
+  it('never follows a redirect: a failure, and the redirect target receives nothing', async () => {
+    const [rx, elsewhere] = [await receiver(), await receiver()];
+    rx.setDefault(redirect(elsewhere.url));
+    const { ctx, worker } = harness();
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+    await worker.runOnce();
+    const [delivery] = deliveriesOf(ctx, sub.id);
+    expect(delivery).toMatchObject({ status: 'pending', last_error: `301 redirect to ${elsewhere.url} (redirects are not followed)` });
+    expect(attemptsOf(ctx, delivery!.id)[0]).toMatchObject({ status_code: 301, outcome: 'retry' });
+    expect(rx.requests).toHaveLength(1);
+    expect(elsewhere.requests).toHaveLength(0);
+  });
+
+  it.each([
+    ['a Retry-After longer than the schedule', '120', 120_000],
+    ['a Retry-After shorter than the schedule (the schedule wins)', '1', 5_000],
+    ['a Retry-After beyond the maximum (capped)', '999999', 3_600_000],
+    ['garbage (ignored)', 'soon', 5_000],
+  ])('honours 429 with %s', async (_name, value, expectedDelay) => {
+    const rx = await receiver();
+    rx.script(retryAfter(429, value));
+    const { ctx, worker } = harness();
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+    await worker.runOnce();
+    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({ status: 'pending', next_attempt_ms: ctx.clock.now() + expectedDelay });
+  });
+
+  it('honours a Retry-After given as an HTTP date on a 503', async () => {
+    const rx = await receiver();
+    const { ctx, worker } = harness();
+    const at = Math.floor(ctx.clock.now() / 1000) * 1000 + 600_000;
+    rx.script(retryAfter(503, new Date(at).toUTCString()));
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+    await worker.runOnce();
+    expect(deliveriesOf(ctx, sub.id)[0]?.next_attempt_ms).toBe(at);
+  });
+
+  it('follows the whole schedule within its jitter, then gives up and keeps the subscription', async () => {
+    const rx = await receiver();
+    rx.setDefault(reply(404));
+    const { ctx, worker } = harness({}, { random: Math.random });
+    const schedule = ctx.config.delivery.retryScheduleMs;
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+
+    await worker.runOnce();
+    for (const planned of schedule) {
+      const [delivery] = deliveriesOf(ctx, sub.id);
+      const delay = delivery!.next_attempt_ms - ctx.clock.now();
+      expect(delay).toBeGreaterThanOrEqual(planned * 0.8);
+      expect(delay).toBeLessThanOrEqual(planned * 1.2);
+      ctx.clock.advance(delay);
+      expect(await worker.runOnce()).toBe(1);
+    }
+    const [delivery] = deliveriesOf(ctx, sub.id);
+    expect(delivery).toMatchObject({ status: 'failed', attempts: schedule.length + 1, last_error: '404 response' });
+    expect(attemptsOf(ctx, delivery!.id).map((a) => a.outcome)).toEqual([...schedule.map(() => 'retry'), 'failed']);
+    ctx.clock.advance(schedule.at(-1)! * 2);
+    expect(await worker.runOnce()).toBe(0);
+    expect(rx.requests).toHaveLength(schedule.length + 1);
+    expect(subscriptionRow(ctx, sub.id).active).toBe(1); // under five days of failing
+  });
+});
+
+describe('turning subscriptions off', () => {
+  it('deactivates on 410 at once, cancels what was pending, and sends nothing more', async () => {
+    const rx = await receiver();
+    rx.script(reply(410));
+    const { ctx, worker } = harness({ delivery: { perSubscriptionConcurrency: 1 } });
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+    emit(ctx, ws);
+    emit(ctx, ws);
+
+    await worker.runOnce();
+    expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'gone' });
+    expect(deliveriesOf(ctx, sub.id).map((d) => d.status)).toEqual(['failed', 'cancelled', 'cancelled']);
+    expect(attemptsOf(ctx, deliveriesOf(ctx, sub.id)[0]!.id)[0]).toMatchObject({ status_code: 410, outcome: 'gone' });
+
+    emit(ctx, ws);
+    ctx.clock.advance(3_600_000);
+    expect(await worker.runOnce()).toBe(0);
+    expect(rx.requests).toHaveLength(1);
+    expect(deliveriesOf(ctx, sub.id)).toHaveLength(3);
+  });
+
+  it('cancels pending retries when a subscription is deactivated (unsubscribe, key revoked)', async () => {
+    const rx = await receiver();
+    rx.setDefault(reply(500));
+    const { ctx, worker } = harness();
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+    await worker.runOnce();
+    expect(deliveriesOf(ctx, sub.id)[0]?.status).toBe('pending');
+
+    deactivateSubscriptions(ctx, { subscriptionId: sub.id }, 'unsubscribed');
+    ctx.clock.advance(60_000);
+    expect(await worker.runOnce()).toBe(0);
+    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({ status: 'cancelled', last_error: 'subscription deactivated: unsubscribed' });
+    expect(rx.requests).toHaveLength(1);
+  });
+
+  it('re-checks at claim time that the subscription is still active', async () => {
+    const rx = await receiver();
+    const { ctx, worker } = harness();
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+    // Turned off behind the outbox's back: no cancel of its pending rows.
+    ctx.db.prepare(`UPDATE subscriptions SET active = 0 WHERE id = ?`).run(sub.id);
+    expect(await worker.runOnce()).toBe(0);
+    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({ status: 'cancelled', last_error: 'subscription is no longer active' });
+    expect(rx.requests).toHaveLength(0);
+  });
+
+  it('disables a subscription that has failed without a success for the whole failing period, and says why', async () => {
+    const rx = await receiver();
+    rx.setDefault(reply(503));
+    const { ctx, worker } = harness({
+      delivery: { retryScheduleMs: Array(20).fill(10_000), disableAfterFailingMs: 60_000 },
+    });
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+    const firstFailure = ctx.clock.now();
+    await worker.runOnce();
+    for (let i = 0; i < 5; i++) {
+      ctx.clock.advance(10_000);
+      emit(ctx, ws); // fresh events keep being owed while it fails
+      await worker.runOnce();
+    }
+    expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 1, failing_since_ms: firstFailure });
+    ctx.clock.advance(10_000);
+    await worker.runOnce();
+
+    expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'failing' });
+    const statuses = deliveriesOf(ctx, sub.id).map((d) => d.status);
+    expect(statuses).not.toContain('pending');
+    expect(deliveriesOf(ctx, sub.id).find((d) => d.status === 'cancelled')?.last_error).toBe('subscription deactivated: failing');
+    expect(ctx.logs).toContainEqual(expect.objectContaining({
+      message: 'webhook subscription deactivated',
+      fields: expect.objectContaining({ subscriptionId: sub.id, reason: 'failing', lastError: '503 response' }),
+    }));
+    const sent = rx.requests.length;
+    ctx.clock.advance(3_600_000);
+    expect(await worker.runOnce()).toBe(0);
+    expect(rx.requests).toHaveLength(sent);
+  });
+
+  it('starts the failing period over after any success', async () => {
+    const rx = await receiver();
+    rx.script(reply(500), reply(200));
+    rx.setDefault(reply(500));
+    const { ctx, worker } = harness({ delivery: { disableAfterFailingMs: 60_000 } });
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+    await worker.runOnce();
+    ctx.clock.advance(50_000);
+    await worker.runOnce(); // the retry succeeds
+    expect(subscriptionRow(ctx, sub.id).failing_since_ms).toBeNull();
+
+    ctx.clock.advance(20_000); // 70 s after the first failure, but only the first of a new run
+    emit(ctx, ws);
+    await worker.runOnce();
+    expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 1, failing_since_ms: ctx.clock.now() });
+  });
+});
+
+describe('fairness and limits', () => {
+  it('keeps one hanging endpoint to its per-subscription share while a healthy one gets everything', async () => {
+    const [slow, healthy] = [await receiver(), await receiver()];
+    slow.setDefault(hang());
+    const { ctx, worker } = harness({ delivery: { concurrency: 4, perSubscriptionConcurrency: 2, timeoutMs: 5_000 } });
+    const ws = seedWorkspace(ctx);
+    const slowSub = subscribe(ctx, ws, slow.url, 'ticket.created');
+    subscribe(ctx, ws, healthy.url, 'ticket.assigned');
+    worker.start();
+    for (let i = 0; i < 10; i++) {
+      emit(ctx, ws, 'ticket.created');
+      emit(ctx, ws, 'ticket.assigned');
+    }
+    await healthy.waitFor(10);
+    // All ten healthy deliveries went through while the slow endpoint's first two still hang.
+    expect(slow.requests.length).toBeLessThanOrEqual(2);
+    expect(ctx.db.prepare(`SELECT count(*) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = ?`).pluck().get(slowSub.id)).toBe(0);
+    expect(deliveriesOf(ctx, slowSub.id).filter((d) => d.claim_token !== null)).toHaveLength(2);
+  });
+
+  it('never has more in flight than the overall limit', async () => {
+    const receivers = [await receiver(), await receiver(), await receiver()];
+    for (const rx of receivers) rx.setDefault(hang());
+    const { ctx, worker } = harness({ delivery: { concurrency: 5, perSubscriptionConcurrency: 4 } });
+    const ws = seedWorkspace(ctx);
+    for (const rx of receivers) subscribe(ctx, ws, rx.url);
+    for (let i = 0; i < 6; i++) emit(ctx, ws);
+    worker.start();
+    await waitUntil(() => receivers.reduce((n, rx) => n + rx.requests.length, 0) === 5);
+    expect(worker.inFlight).toBe(5);
+    expect(ctx.db.prepare(`SELECT count(*) FROM deliveries WHERE claim_token IS NOT NULL`).pluck().get()).toBe(5);
+  });
+});
+
+describe('restarts', () => {
+  it('delivers what was pending when the process stopped, after the database is reopened', async () => {
+    const rx = await receiver();
+    const first = makeContext();
+    const ws = seedWorkspace(first);
+    const sub = subscribe(first, ws, rx.url);
+    const ids = [emit(first, ws), emit(first, ws), emit(first, ws)];
+    first.db.close();
+
+    const { ctx, worker } = harness({ file: first.file, clock: first.clock });
+    worker.start();
+    const requests = await rx.waitFor(3);
+    expect(requests.map((r) => r.headers['webhook-id']).sort()).toEqual([...ids].sort());
+    await worker.idle();
+    expect(deliveriesOf(ctx, sub.id).map((d) => d.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+  });
+
+  it('hands back attempts cut off by stop(), and a new worker sends them again with the same webhook-id', async () => {
+    const rx = await receiver();
+    rx.script(hang());
+    const first = makeContext();
+    const ws = seedWorkspace(first);
+    const sub = subscribe(first, ws, rx.url);
+    const eventId = emit(first, ws);
+    const stopping = createDeliveryWorker(first, { stopTimeoutMs: 50 });
+    stopping.start();
+    await rx.waitFor(1);
+    await stopping.stop();
+    expect(deliveriesOf(first, sub.id)[0]).toMatchObject({ status: 'pending', attempts: 1, claim_token: null });
+    expect(subscriptionRow(first, sub.id).failing_since_ms).toBeNull(); // not the receiver's fault
+    first.db.close();
+
+    const { ctx, worker } = harness({ file: first.file, clock: first.clock });
+    worker.start();
+    const requests = await rx.waitFor(2);
+    expect(requests[1]?.headers['webhook-id']).toBe(eventId);
+    await worker.idle();
+    const [delivery] = deliveriesOf(ctx, sub.id);
+    expect(delivery).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(attemptsOf(ctx, delivery!.id).map((a) => [a.outcome, a.error])).toEqual([
+      ['retry', 'the worker stopped before the attempt finished'],
+      ['succeeded', null],
+    ]);
+  });
+
+  it('reclaims a claim left by a worker that died, once its lease (timeout + margin) is over', async () => {
+    const rx = await receiver();
+    const { ctx, worker } = harness({ delivery: { timeoutMs: 1_000, claimMarginMs: 2_000 } });
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    const eventId = emit(ctx, ws);
+    const claimedAt = ctx.clock.now();
+    // What a worker that was killed mid-send leaves behind.
+    ctx.db
+      .prepare(`UPDATE deliveries SET claim_token = 'dead-worker', claimed_at_ms = ?, next_attempt_ms = ?, attempts = 1`)
+      .run(claimedAt, claimedAt + 3_000);
+
+    ctx.clock.advance(2_999);
+    expect(await worker.runOnce()).toBe(0);
+    ctx.clock.advance(1);
+    expect(await worker.runOnce()).toBe(1);
+    expect((await rx.waitFor(1))[0]?.headers['webhook-id']).toBe(eventId);
+    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({ status: 'succeeded', attempts: 2, claim_token: null });
+  });
+});
+
+describe('the connect-time SSRF check', () => {
+  it('refuses a target that resolves to loopback when private targets are not allowed, and sends nothing', async () => {
+    const rx = await receiver();
+    const { ctx, worker } = harness({ allowPrivateTargets: false });
+    const ws = seedWorkspace(ctx);
+    const byName = subscribe(ctx, ws, `https://localhost:${rx.port}/hook`);
+    const literal = subscribe(ctx, ws, `https://127.0.0.1:${rx.port}/hook`);
+    const plain = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+    await worker.runOnce();
+
+    expect(deliveriesOf(ctx, byName.id)[0]?.last_error).toBe('target_url host localhost resolves to 127.0.0.1, a loopback address');
+    expect(attemptsOf(ctx, deliveriesOf(ctx, byName.id)[0]!.id)[0]).toMatchObject({ outcome: 'refused', status_code: null });
+    expect(deliveriesOf(ctx, literal.id)[0]?.last_error).toBe('target_url points at 127.0.0.1, a loopback address');
+    expect(deliveriesOf(ctx, plain.id)[0]?.last_error).toBe('target_url must use https');
+    expect(rx.requests).toHaveLength(0);
+  });
+
+  it('checks the address a name resolves to at send time (DNS rebinding), and connects when private targets are allowed', async () => {
+    const rx = await receiver();
+    const resolve = async () => [{ address: '127.0.0.1', family: 4 }];
+    const strict = harness({ allowPrivateTargets: false }, { resolve });
+    const ws = seedWorkspace(strict.ctx);
+    const sub = subscribe(strict.ctx, ws, `https://hooks.example.test:${rx.port}/hook`);
+    emit(strict.ctx, ws);
+    await strict.worker.runOnce();
+    expect(deliveriesOf(strict.ctx, sub.id)[0]?.last_error).toBe(
+      'target_url host hooks.example.test resolves to 127.0.0.1, a loopback address',
+    );
+    expect(rx.requests).toHaveLength(0);
+
+    const open = harness({ allowPrivateTargets: true }, { resolve });
+    const ws2 = seedWorkspace(open.ctx);
+    const sub2 = subscribe(open.ctx, ws2, `http://hooks.example.test:${rx.port}/hook`);
+    emit(open.ctx, ws2);
+    await open.worker.runOnce();
+    expect(deliveriesOf(open.ctx, sub2.id)[0]?.status).toBe('succeeded');
+    expect(rx.requests).toHaveLength(1);
+    expect(rx.requests[0]?.headers.host).toBe(`hooks.example.test:${rx.port}`);
+  });
+});
