@@ -78,7 +78,8 @@ export function transferSession(ctx: AppContext, by: Agent, sessionId: string, t
     const to = requireAgent(ctx, by.workspaceId, toAgentId);
     if (to.id === session.agent_id) throw invalidState('The session is already with this agent.');
     const from = requireAgent(ctx, by.workspaceId, session.agent_id!);
-    sql(ctx.db, 'UPDATE live_chat_sessions SET agent_id = ?, assigned_at = ? WHERE id = ?').run(to.id, isoAt(ctx.clock.now()), sessionId);
+    // assigned_at stays the first pickup: the session's duration covers every agent who held it.
+    sql(ctx.db, 'UPDATE live_chat_sessions SET agent_id = ? WHERE id = ?').run(to.id, sessionId);
     return resource(
       emitSessionEvent(ctx, sessionId, 'live_chat.session_transferred', { fromAgent: agentRecord(from), toAgent: agentRecord(to), note }),
     );
@@ -87,7 +88,7 @@ export function transferSession(ctx: AppContext, by: Agent, sessionId: string, t
 
 /**
  * Ends a queued or active session; the assistant takes the conversation back. durationSeconds runs from
- * the moment an agent picked it up (or from queueing, when none did) to the end.
+ * the moment an agent first picked it up (or from queueing, when none did) to the end.
  */
 export function endSession(ctx: AppContext, by: Agent, sessionId: string, endedBy: 'agent' | 'visitor' | 'system'): SessionResource {
   return writeTransaction(ctx.db, () => {
