@@ -15,7 +15,7 @@ const workspace = {
 };
 
 /** Zapier renders the label template over the test's result; `{{name}}` must reach the workspace name. */
-function renderLabel(template: string, data: Record<string, unknown>): string {
+function renderLabel(template: string, data: object): string {
   return template.replace(/{{\s*([\w.]+)\s*}}/g, (_, path: string) =>
     String(path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown>)?.[k], data)),
   );

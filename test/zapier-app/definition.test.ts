@@ -41,7 +41,9 @@ const groups = {
 };
 const allSteps = [...groups.triggers, ...groups.creates, ...groups.searches];
 const visibleSteps = allSteps.filter((s) => !s.display.hidden);
-const plainFields = (op: Operation) => (op.inputFields ?? []).filter((f): f is Field => typeof f === 'object');
+const isPlain = (f: unknown): f is Field => typeof f === 'object' && f !== null;
+const plainFields = (op: Operation) => (op.inputFields ?? []).filter(isPlain);
+const plainOutputFields = (op: Operation) => (op.outputFields ?? []).filter(isPlain);
 const allInputFields = allSteps.flatMap((s) => plainFields(s.operation).map((f) => [`${s.key}.${f.key}`, f] as const));
 
 const SMALL_WORDS = new Set(['a', 'an', 'and', 'as', 'at', 'but', 'by', 'for', 'in', 'nor', 'of', 'on', 'or', 'the', 'to', 'with']);
@@ -150,7 +152,7 @@ describe('publishing hygiene', () => {
         const [searchKey, outputKey] = field.search.split('.');
         const search = (App.searches as Record<string, Step>)[searchKey];
         expect(search).toBeDefined();
-        expect((search.operation.outputFields as Field[]).map((f) => f.key)).toContain(outputKey);
+        expect(plainOutputFields(search.operation).map((f) => f.key)).toContain(outputKey);
       }
     }
   });
@@ -177,7 +179,7 @@ describe('publishing hygiene', () => {
   it('writes every date-time of every sample in ISO-8601', () => {
     for (const step of visibleSteps) {
       const datetimeKeys = new Set(
-        (step.operation.outputFields ?? []).filter((f): f is Field => typeof f === 'object' && f.type === 'datetime').map((f) => f.key),
+        plainOutputFields(step.operation).filter((f) => f.type === 'datetime').map((f) => f.key),
       );
       for (const [key, value] of flatEntries(step.operation.sample)) {
         if (datetimeKeys.has(key) || /At$/.test(key)) {
@@ -202,7 +204,7 @@ describe('publishing hygiene', () => {
 
   it('keeps output field keys unique within each step', () => {
     for (const step of visibleSteps) {
-      const keys = (step.operation.outputFields ?? []).filter((f): f is Field => typeof f === 'object').map((f) => f.key);
+      const keys = plainOutputFields(step.operation).map((f) => f.key);
       expect(new Set(keys).size).toBe(keys.length);
     }
   });

@@ -2,7 +2,7 @@
  * Hidden triggers that fill dynamic dropdowns. Each lists the newest records of one kind (up to 100, the API's
  * largest page) with a readable `label`; older records can still be mapped or typed in by ID.
  */
-import { defineTrigger, type ZObject } from 'zapier-platform-core';
+import type { Trigger, ZObject } from 'zapier-platform-core';
 
 export const DROPDOWN_LIMIT = 100;
 
@@ -26,7 +26,8 @@ export function dropdownTrigger<T extends { id: string }>(spec: DropdownSpec<T>)
     return response.data.data.map((record) => ({ ...record, label: spec.label(record) }));
   };
 
-  return defineTrigger({
+  // `satisfies` rather than defineTrigger keeps the operation's own type, so tests can call its perform.
+  return {
     key: spec.key,
     noun: spec.noun,
     display: {
@@ -34,6 +35,6 @@ export function dropdownTrigger<T extends { id: string }>(spec: DropdownSpec<T>)
       description: `Triggers when a ${spec.noun.toLowerCase()} is added; used only to fill dropdowns.`,
       hidden: true,
     },
-    operation: { type: 'polling', perform },
-  });
+    operation: { type: 'polling' as const, perform },
+  } satisfies Trigger;
 }
