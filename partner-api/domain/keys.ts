@@ -52,8 +52,3 @@ export function generateAgentToken(): string {
   return `${AGENT_TOKEN_PREFIX}${randomBase62(RANDOM_LENGTH + CHECKSUM_LENGTH)}`;
 }
 
-/** Subscription signing secrets, Standard Webhooks style: `whsec_` + base64 of 32 random bytes. */
-export function generateSigningSecret(): string {
-  return `whsec_${crypto.randomBytes(32).toString('base64')}`;
-}
-

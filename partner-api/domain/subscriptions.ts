@@ -6,11 +6,11 @@
 import type { AppContext } from '../context';
 import type { EventType } from '../../catalog/events';
 import { deactivateSubscriptions } from '../delivery/outbox';
+import { generateWebhookSecret } from '../delivery/signing';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { sql, writeTransaction } from '../lib/statements';
 import { validationFailed } from './errors';
-import { generateSigningSecret } from './keys';
 
 export interface SubscriptionRecord {
   id: string;
@@ -41,7 +41,7 @@ export function createSubscription(ctx: AppContext, input: NewSubscription): Sub
       eventType: input.eventType,
       targetUrl: input.targetUrl,
       assistantId: input.assistantId ?? null,
-      secret: generateSigningSecret(),
+      secret: generateWebhookSecret(),
       active: true,
       createdAt: isoAt(ctx.clock.now()),
     };

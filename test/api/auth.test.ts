@@ -26,7 +26,8 @@ const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 describe('each failure has its own 401', () => {
   it('api_key_missing: no header, an empty Bearer, or another scheme', async () => {
-    for (const headers of [{}, { authorization: 'Bearer ' }, { authorization: 'Basic dXNlcjpwYXNz' }, { 'x-api-key': '' }]) {
+    const cases: Record<string, string>[] = [{}, { authorization: 'Bearer ' }, { authorization: 'Basic dXNlcjpwYXNz' }, { 'x-api-key': '' }];
+    for (const headers of cases) {
       const res = await api(server.url).raw('GET', '/v1/me', { headers });
       expect(res.status).toBe(401);
       expect(res.body.error.code).toBe('api_key_missing');
@@ -163,7 +164,7 @@ describe('agent tokens', () => {
     const apiKey = server.createKey(ws.id);
     for (const endpoint of AGENT_ENDPOINTS) {
       const body = endpoint.body === undefined ? undefined : JSON.stringify(endpoint.body);
-      const headers = body ? { 'content-type': 'application/json' } : {};
+      const headers: Record<string, string> = body ? { 'content-type': 'application/json' } : {};
       const missing = await api(server.url).raw(endpoint.method, endpoint.path, { body, headers });
       expect(missing.body.error.code).toBe('agent_token_missing');
       for (const wrong of ['agt_tok_nope', apiKey]) {

@@ -13,7 +13,8 @@
  *   clock               a Clock; `manualClock()` gives one tests can move (idempotency expiry, rate limits)
  *   allowPrivateTargets true unless told otherwise, so subscriptions can target local receivers
  *   rateLimit           { perMinute, burst }; by default so high that no test meets it
- *   delivery            true starts the delivery worker (partner-api/delivery/worker) with the server
+ *   delivery            true (or the worker's options) starts the delivery worker with the server;
+ *                       `server.worker` then offers runOnce() and idle() from partner-api/delivery/worker
  *   config              any other Config override
  *   dbPath              reuse this database file (a restart); it is then left in place on close
  *
@@ -43,6 +44,7 @@ import {
   type Plan,
   type Workspace,
 } from '../../partner-api/domain/workspaces';
+import type { DeliveryWorker, DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
 import { systemClock, type Clock } from '../../partner-api/lib/clock';
 
 export interface ManualClock extends Clock {
@@ -74,15 +76,9 @@ export interface StartOptions {
   clock?: Clock;
   allowPrivateTargets?: boolean;
   rateLimit?: { perMinute: number; burst: number };
-  delivery?: boolean;
+  delivery?: boolean | DeliveryWorkerOptions;
   config?: Partial<Config>;
   dbPath?: string;
-}
-
-/** The worker's interface as the harness uses it; the delivery module may offer more. */
-export interface HarnessWorker {
-  start(): void;
-  stop(): Promise<void>;
 }
 
 export interface ApiServer {
@@ -91,7 +87,7 @@ export interface ApiServer {
   app: Express;
   dbPath: string;
   logs: LogEntry[];
-  worker: HarnessWorker | null;
+  worker: DeliveryWorker | null;
   close(): Promise<void>;
   createWorkspace(opts?: { plan?: Plan; name?: string }): Workspace;
   setPlan(workspaceId: string, plan: Plan): void;
@@ -133,11 +129,11 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
   });
   const { port } = server.address() as AddressInfo;
 
-  let worker: HarnessWorker | null = null;
+  let worker: DeliveryWorker | null = null;
   if (opts.delivery) {
-    // Loaded only when asked for, so API-only tests do not depend on the delivery module.
-    const delivery = require('../../partner-api/delivery/worker') as { createDeliveryWorker(ctx: AppContext): HarnessWorker };
-    worker = delivery.createDeliveryWorker(ctx);
+    // Loaded only when asked for, so API-only tests do not load the delivery module.
+    const delivery = require('../../partner-api/delivery/worker') as typeof import('../../partner-api/delivery/worker');
+    worker = delivery.createDeliveryWorker(ctx, opts.delivery === true ? {} : opts.delivery);
     worker.start();
   }
 
