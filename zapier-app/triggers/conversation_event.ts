@@ -19,7 +19,6 @@ const inputFields = defineInputFields([
     key: 'event_type',
     label: 'Event Type',
     required: true,
-    altersDynamicFields: true,
     choices: CONVERSATION_EVENT_TYPES.map((type) => ({
       value: type,
       sample: type,
