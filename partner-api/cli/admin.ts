@@ -1,0 +1,239 @@
+/**
+ * The operators' command line: workspaces, plans, assistants, agents and API keys, on the database at
+ * ILLUMICHAT_DB_PATH. What a script needs (a new id, a key, a token) is printed alone on stdout; everything
+ * for people goes to stderr. Exit codes: 0 done, 1 refused (e.g. no such workspace), 2 wrong usage.
+ *
+ *   npm run admin -- workspace create --name "Acme Support" --plan pro
+ *   npm run admin -- key create --workspace ws_… --scopes events:read,contacts:write --name Zapier
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config';
+import { DeliverySignal, type AppContext } from '../context';
+import { openDatabase } from '../db/open';
+import { createApiKey, listApiKeys, revokeApiKey } from '../domain/api-keys';
+import { ApiError } from '../domain/errors';
+import { isScope, SCOPES, type Scope } from '../domain/keys';
+import {
+  createAgent,
+  createAssistant,
+  createWorkspace,
+  findWorkspace,
+  isPlan,
+  listWorkspaces,
+  PLANS,
+  setWorkspacePlan,
+  type Plan,
+} from '../domain/workspaces';
+import { systemClock } from '../lib/clock';
+
+export const USAGE = `Usage: npm run admin -- <command> [options]
+
+  workspace create --name NAME --plan PLAN      prints the new workspace id
+  workspace set-plan WORKSPACE_ID --plan PLAN
+  workspace list
+  assistant create --workspace ID --name NAME   prints the new assistant id
+  agent create --workspace ID --name NAME --email EMAIL
+                                                prints the agent's console token (shown once)
+  key create --workspace ID --scopes a,b --name NAME
+                                                prints the API key (shown once; only its hash is kept)
+  key list --workspace ID                       never shows a key, only its prefix
+  key revoke KEY_ID                             also ends every subscription made with the key
+
+Plans: ${PLANS.join(', ')}. Scopes: ${SCOPES.join(', ')}.
+The database is ILLUMICHAT_DB_PATH (default data/illumichat.db).`;
+
+export interface Io {
+  stdout(line: string): void;
+  stderr(line: string): void;
+  env: NodeJS.ProcessEnv;
+}
+
+class UsageError extends Error {}
+
+const COMMANDS = [
+  'workspace create', 'workspace set-plan', 'workspace list', 'assistant create', 'agent create', 'key create', 'key list', 'key revoke',
+];
+
+const OPTIONS = {
+  name: { type: 'string' },
+  plan: { type: 'string' },
+  workspace: { type: 'string' },
+  scopes: { type: 'string' },
+  email: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export function runAdmin(argv: string[], io: Io): number {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    io.stderr(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals.length === 0) {
+    io.stderr(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const command = positionals.slice(0, 2).join(' ');
+  if (!COMMANDS.includes(command)) {
+    io.stderr(`Unknown command: ${command}\n\n${USAGE}`);
+    return 2;
+  }
+  let ctx: AppContext;
+  try {
+    ctx = openContext(io.env);
+  } catch (error) {
+    io.stderr(`error: cannot open the database: ${(error as Error).message}`);
+    return 1;
+  }
+  try {
+    run(ctx, positionals, values, io);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof ApiError) {
+      io.stderr(`error: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    ctx.db.close();
+  }
+}
+
+type Values = { name?: string; plan?: string; workspace?: string; scopes?: string; email?: string };
+
+function run(ctx: AppContext, positionals: string[], values: Values, io: Io): void {
+  const [noun, verb, target, ...extra] = positionals;
+  const command = `${noun} ${verb ?? ''}`.trim();
+  const expectTarget = (label: string) => {
+    if (!target) throw new UsageError(`${command} needs ${label}.`);
+    if (extra.length) throw new UsageError(`Unexpected arguments: ${extra.join(' ')}`);
+    return target;
+  };
+  const noTarget = () => {
+    if (target) throw new UsageError(`Unexpected argument: ${target}`);
+  };
+
+  switch (command) {
+    case 'workspace create': {
+      noTarget();
+      const workspace = createWorkspace(ctx, { name: required(values.name, '--name'), plan: plan(values.plan) });
+      io.stderr(`Created workspace "${workspace.name}" on the ${workspace.plan} plan.`);
+      io.stdout(workspace.id);
+      return;
+    }
+    case 'workspace set-plan': {
+      const id = target ? expectTarget('a workspace id') : required(values.workspace, 'a workspace id');
+      const workspace = setWorkspacePlan(ctx, id, plan(values.plan));
+      io.stderr(`Workspace ${workspace.id} ("${workspace.name}") is now on the ${workspace.plan} plan.`);
+      return;
+    }
+    case 'workspace list': {
+      noTarget();
+      const rows = listWorkspaces(ctx).map((w) => [w.id, w.plan, w.createdAt, w.name]);
+      printTable(io, ['ID', 'PLAN', 'CREATED', 'NAME'], rows);
+      return;
+    }
+    case 'assistant create': {
+      noTarget();
+      const assistant = createAssistant(ctx, workspaceId(ctx, values), required(values.name, '--name'));
+      io.stderr(`Created assistant "${assistant.name}".`);
+      io.stdout(assistant.id);
+      return;
+    }
+    case 'agent create': {
+      noTarget();
+      const agent = createAgent(ctx, workspaceId(ctx, values), { name: required(values.name, '--name'), email: required(values.email, '--email') });
+      io.stderr(`Created agent ${agent.id} (${agent.name} <${agent.email}>). Its console token follows; it is shown only once.`);
+      io.stdout(agent.token);
+      return;
+    }
+    case 'key create': {
+      noTarget();
+      const key = createApiKey(ctx, { workspaceId: workspaceId(ctx, values), name: required(values.name, '--name'), scopes: scopes(values.scopes) });
+      io.stderr(`Created API key ${key.id} (${key.prefix}…) with scopes ${key.scopes.join(', ')}. It follows; it is shown only once.`);
+      io.stdout(key.key);
+      return;
+    }
+    case 'key list': {
+      noTarget();
+      const rows = listApiKeys(ctx, workspaceId(ctx, values)).map((k) => [
+        k.id, `${k.prefix}…`, k.scopes.join(','), k.createdAt, k.lastUsedAt ?? 'never', k.revokedAt ?? '-', k.name,
+      ]);
+      printTable(io, ['ID', 'PREFIX', 'SCOPES', 'CREATED', 'LAST USED', 'REVOKED', 'NAME'], rows);
+      return;
+    }
+    case 'key revoke': {
+      const result = revokeApiKey(ctx, expectTarget('a key id'));
+      io.stderr(
+        result.alreadyRevoked
+          ? `Key ${result.key.id} was already revoked at ${result.key.revokedAt}.`
+          : `Revoked key ${result.key.id}; ${result.subscriptionsDeactivated} subscription(s) made with it were ended.`,
+      );
+      return;
+    }
+    default:
+      throw new UsageError(`Unknown command: ${command || '(none)'}`);
+  }
+}
+
+function required(value: string | undefined, what: string): string {
+  if (!value?.trim()) throw new UsageError(`Missing ${what}.`);
+  return value.trim();
+}
+
+function plan(value: string | undefined): Plan {
+  const given = required(value, '--plan');
+  if (!isPlan(given)) throw new UsageError(`Unknown plan "${given}". Plans: ${PLANS.join(', ')}.`);
+  return given;
+}
+
+function scopes(value: string | undefined): Scope[] {
+  const given = required(value, '--scopes').split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = given.filter((s) => !isScope(s));
+  if (unknown.length) throw new UsageError(`Unknown scope(s): ${unknown.join(', ')}. Scopes: ${SCOPES.join(', ')}.`);
+  if (given.length === 0) throw new UsageError('Give at least one scope.');
+  return given as Scope[];
+}
+
+function workspaceId(ctx: AppContext, values: Values): string {
+  const id = required(values.workspace, '--workspace');
+  if (!findWorkspace(ctx, id)) throw new ApiError(404, 'not_found', `No workspace ${id}.`);
+  return id;
+}
+
+function printTable(io: Io, header: string[], rows: string[][]): void {
+  if (rows.length === 0) {
+    io.stderr('(none)');
+    return;
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  io.stdout(line(header));
+  for (const row of rows) io.stdout(line(row));
+}
+
+function openContext(env: NodeJS.ProcessEnv): AppContext {
+  const config = loadConfig(env);
+  return {
+    db: openDatabase(config.dbPath),
+    clock: systemClock,
+    config,
+    signal: new DeliverySignal(),
+    log: { info: () => undefined, error: (message, fields) => console.error(message, fields ?? '') },
+  };
+}
+
+if (require.main === module) {
+  process.exitCode = runAdmin(process.argv.slice(2), {
+    stdout: (line) => process.stdout.write(`${line}\n`),
+    stderr: (line) => process.stderr.write(`${line}\n`),
+    env: process.env,
+  });
+}

@@ -1,0 +1,166 @@
+/**
+ * The admin command line, run in-process against a real database file that a real API server reads at
+ * the same time (WAL allows both), and once through `npm run admin` as an operator would.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runAdmin } from '../../partner-api/cli/admin';
+import { api, startApiServer, type ApiServer } from '../support/api-server';
+
+let dir: string;
+let dbPath: string;
+let server: ApiServer;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'illumichat-admin-'));
+  dbPath = path.join(dir, 'admin.db');
+  server = await startApiServer({ dbPath });
+});
+afterAll(async () => {
+  await server.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function admin(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = runAdmin(argv, { stdout: (l) => out.push(l), stderr: (l) => err.push(l), env: { ILLUMICHAT_DB_PATH: dbPath } });
+  return { code, stdout: out, stderr: err.join('\n') };
+}
+
+function workspace(plan = 'pro'): string {
+  const res = admin('workspace', 'create', '--name', 'Acme Support', '--plan', plan);
+  expect(res.code).toBe(0);
+  return res.stdout[0];
+}
+
+describe('workspaces', () => {
+  it('create prints the id alone; set-plan changes what the API allows', async () => {
+    const res = admin('workspace', 'create', '--name', 'Acme Support', '--plan', 'starter');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toEqual([expect.stringMatching(/^ws_[0-9a-f]{24}$/)]);
+    expect(res.stderr).toContain('Acme Support');
+    const id = res.stdout[0];
+    const key = admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier').stdout[0];
+    expect((await api(server.url, key).get('/v1/me')).body.error.code).toBe('plan_upgrade_required');
+    expect(admin('workspace', 'set-plan', id, '--plan', 'business').code).toBe(0);
+    expect((await api(server.url, key).get('/v1/me')).body).toMatchObject({ id, name: 'Acme Support', plan: 'business' });
+    expect(admin('workspace', 'set-plan', '--workspace', id, '--plan', 'pro').code).toBe(0);
+  });
+
+  it('list shows them', () => {
+    const id = workspace();
+    const res = admin('workspace', 'list');
+    expect(res.stdout[0]).toMatch(/^ID\s+PLAN\s+CREATED\s+NAME$/);
+    expect(res.stdout.some((l) => l.startsWith(id) && l.includes('pro'))).toBe(true);
+  });
+});
+
+describe('keys', () => {
+  it('create prints the key alone on its own line, and it works with exactly those scopes', async () => {
+    const id = workspace();
+    const res = admin('key', 'create', '--workspace', id, '--scopes', 'events:read,tickets:write', '--name', 'Zapier');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toHaveLength(1);
+    expect(res.stdout[0]).toMatch(/^wsk_live_[0-9A-Za-z]{38}$/);
+    expect(res.stderr).not.toContain(res.stdout[0].slice(13));
+    const client = api(server.url, res.stdout[0]);
+    expect((await client.get('/v1/me')).body.key.scopes).toEqual(['events:read', 'tickets:write']);
+    expect((await client.get('/v1/contacts?email=a@b.co')).body.error.requiredScope).toBe('contacts:write');
+  });
+
+  it('list shows prefix, scopes, last used and revoked, and never the key', async () => {
+    const id = workspace();
+    const key = admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier prod').stdout[0];
+    const before = admin('key', 'list', '--workspace', id);
+    expect(before.stdout[0]).toMatch(/^ID\s+PREFIX\s+SCOPES\s+CREATED\s+LAST USED\s+REVOKED\s+NAME$/);
+    expect(before.stdout[1]).toContain(`${key.slice(0, 13)}…`);
+    expect(before.stdout[1]).toMatch(/events:read .* never .* - .*Zapier prod$/);
+    await api(server.url, key).get('/v1/me');
+    const after = admin('key', 'list', '--workspace', id);
+    expect(after.stdout[1]).not.toContain('never');
+    expect(JSON.stringify(after)).not.toContain(key.slice(13));
+  });
+
+  it('revoke locks the key out and ends its subscriptions; a repeat says so', async () => {
+    const id = workspace();
+    const key = admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier').stdout[0];
+    const keyId = (await api(server.url, key).get('/v1/me')).body.key.id;
+    const sub = (await api(server.url, key).post('/v1/subscriptions', { event_type: 'lead.captured', target_url: 'http://127.0.0.1:9/x' })).body;
+    const res = admin('key', 'revoke', keyId);
+    expect(res).toMatchObject({ code: 0, stdout: [] });
+    expect(res.stderr).toContain('1 subscription(s)');
+    expect((await api(server.url, key).get('/v1/me')).body.error.code).toBe('api_key_revoked');
+    expect(server.ctx.db.prepare('SELECT deactivated_reason FROM subscriptions WHERE id = ?').pluck().get(sub.id)).toBe('key_revoked');
+    expect(admin('key', 'revoke', keyId)).toMatchObject({ code: 0, stderr: expect.stringContaining('already revoked') });
+    expect(admin('key', 'list', '--workspace', id).stdout[1]).toMatch(/\d{4}-\d\d-\d\dT.*Zapier$/);
+  });
+});
+
+describe('assistants and agents', () => {
+  it('create an assistant (id on stdout) and an agent (token on stdout) that the API accepts', async () => {
+    const id = workspace();
+    const assistant = admin('assistant', 'create', '--workspace', id, '--name', 'Sales Bot');
+    expect(assistant.stdout).toEqual([expect.stringMatching(/^ast_/)]);
+    const agent = admin('agent', 'create', '--workspace', id, '--name', 'Sam', '--email', 'sam@acme.test');
+    expect(agent.stdout).toEqual([expect.stringMatching(/^agt_tok_/)]);
+    const res = await api(server.url, agent.stdout[0]).post('/v1/agent/tickets', { subject: 'From the CLI agent' });
+    expect(res.status).toBe(201);
+  });
+});
+
+describe('mistakes', () => {
+  it('wrong usage exits 2 with the usage text; nothing is created', () => {
+    const id = workspace();
+    const before = server.ctx.db.prepare('SELECT COUNT(*) FROM workspaces').pluck().get();
+    for (const argv of [
+      [],
+      ['workspace'],
+      ['workspace', 'delete'],
+      ['workspace', 'create', '--name', 'X'],
+      ['workspace', 'create', '--name', 'X', '--plan', 'gold'],
+      ['workspace', 'create', '--name', 'X', '--plan', 'pro', '--colour', 'red'],
+      ['key', 'create', '--workspace', id, '--scopes', 'events:read,admin', '--name', 'K'],
+      ['key', 'create', '--workspace', id, '--name', 'K'],
+      ['key', 'revoke'],
+    ]) {
+      const res = admin(...argv);
+      expect({ argv, code: res.code }).toEqual({ argv, code: 2 });
+      expect(res.stderr).toContain('Usage: npm run admin');
+      expect(res.stdout).toEqual([]);
+    }
+    expect(server.ctx.db.prepare('SELECT COUNT(*) FROM workspaces').pluck().get()).toBe(before);
+  });
+
+  it('an unknown workspace or key exits 1 with a clear message', () => {
+    for (const argv of [
+      ['key', 'create', '--workspace', 'ws_nope', '--scopes', 'events:read', '--name', 'K'],
+      ['key', 'list', '--workspace', 'ws_nope'],
+      ['key', 'revoke', 'key_nope'],
+      ['workspace', 'set-plan', 'ws_nope', '--plan', 'pro'],
+      ['agent', 'create', '--workspace', 'ws_nope', '--name', 'A', '--email', 'a@b.co'],
+    ]) {
+      const res = admin(...argv);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/^error: No (workspace|API key) \w+_nope\.$/);
+    }
+  });
+
+  it('--help exits 0', () => {
+    expect(admin('--help')).toMatchObject({ code: 0, stderr: expect.stringContaining('key create') });
+  });
+});
+
+it('runs as `npm run admin` on the database in ILLUMICHAT_DB_PATH', () => {
+  const env = { ...process.env, ILLUMICHAT_DB_PATH: dbPath };
+  const npm = (...args: string[]) =>
+    spawnSync('npm', ['run', '--silent', 'admin', '--', ...args], { cwd: path.join(__dirname, '..', '..'), env, encoding: 'utf8', timeout: 60_000 });
+  const created = npm('workspace', 'create', '--name', 'From npm', '--plan', 'pro');
+  expect(created.status).toBe(0);
+  expect(created.stdout).toMatch(/^ws_[0-9a-f]{24}\n$/);
+  const bad = npm('key', 'create', '--workspace', created.stdout.trim(), '--scopes', 'nope', '--name', 'K');
+  expect(bad.status).toBe(2);
+  expect(bad.stdout).toBe('');
+});
