@@ -1,0 +1,41 @@
+/**
+ * Jest wiring for the end-to-end files: one live stack (real API, delivery worker, app tester) and one
+ * receiver per file, closed after it.
+ */
+import { startReceiver, type Receiver } from '../support/receiver';
+import type { StartOptions } from '../support/api-server';
+import { startLiveStack, type LiveStack } from '../support/zapier-live';
+
+export interface LiveFile {
+  readonly stack: LiveStack;
+  readonly rx: Receiver;
+}
+
+export function useLiveStack(opts: StartOptions = {}): LiveFile {
+  let stack: LiveStack | undefined;
+  let rx: Receiver | undefined;
+  beforeAll(async () => {
+    // The unit tests mock IllumiChat with nock, which patches node's shared http module; should a file ever
+    // leave it on, these tests must reach the real server rather than fail on a disallowed connection.
+    const nock = require('nock') as typeof import('nock');
+    nock.cleanAll();
+    nock.enableNetConnect();
+    nock.restore();
+    stack = await startLiveStack(opts);
+    rx = await startReceiver();
+  });
+  afterAll(async () => {
+    await rx?.close();
+    await stack?.close();
+  });
+  return {
+    get stack() {
+      if (!stack) throw new Error('the live stack starts in beforeAll');
+      return stack;
+    },
+    get rx() {
+      if (!rx) throw new Error('the receiver starts in beforeAll');
+      return rx;
+    },
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * The Zapier app driven the way Zapier runs it, against the real partner API: for the end-to-end tests and
+ * the demo, so the demo can only show what the tests prove.
+ *
+ *   const stack = await startLiveStack();              // API on 127.0.0.1:0 + delivery worker + app tester
+ *   const zap = stack.connect(key);                    // a Zapier connection made with this key
+ *   const on = await zap.turnOn('lead_captured', {}, hookUrl(rx, 'leads'));   // performSubscribe
+ *   const [record] = await zap.receive(on, delivery);  // checks the signature, then runs perform
+ *   await zap.turnOff(on);                             // performUnsubscribe
+ *   await stack.close();
+ *
+ * Every operation is taken from the app definition (App.triggers.…, App.creates.…), not from the modules'
+ * exports, so a wrong key or a missing wiring in zapier-app/index.ts fails here as it would on Zapier.
+ * The app reads ILLUMICHAT_API_URL on every request; the stack points it at its server while it runs.
+ */
+import crypto from 'node:crypto';
+import { createAppTester, type Bundle, type ZObject } from 'zapier-platform-core';
+import App from '../../zapier-app';
+import { startApiServer, waitUntil, type ApiServer, type StartOptions } from './api-server';
+import type { ReceivedRequest, Receiver } from './receiver';
+
+export type TriggerKey = 'lead_captured' | 'conversation_event';
+export type CreateKey = 'create_or_update_contact' | 'create_ticket' | 'update_ticket' | 'send_message';
+export type JsonRecord = Record<string, any>;
+
+type Perform = (z: ZObject, bundle: Bundle) => unknown;
+type FieldsEntry = { key: string } | Perform;
+
+interface HookOperation {
+  performSubscribe: Perform;
+  performUnsubscribe: Perform;
+  perform: Perform;
+  performList: Perform;
+  outputFields?: FieldsEntry[];
+  sample?: JsonRecord;
+}
+
+interface ActionOperation {
+  perform: Perform;
+  outputFields?: FieldsEntry[];
+  sample?: JsonRecord;
+}
+
+/** What performSubscribe returned; Zapier keeps it as bundle.subscribeData. */
+export interface SubscribeData {
+  id: string;
+  eventType: string;
+  targetUrl: string;
+  assistantId: string | null;
+  secret: string;
+  active: boolean;
+  createdAt: string;
+}
+
+/** A Zap that is on: its trigger, the input it was set up with, and what subscribing returned. */
+export interface LiveHook {
+  trigger: TriggerKey;
+  inputData: Record<string, string>;
+  targetUrl: string;
+  subscribeData: SubscribeData;
+}
+
+export const hookOperation = (key: TriggerKey) => App.triggers[key].operation as unknown as HookOperation;
+export const createOperation = (key: CreateKey) => App.creates[key].operation as unknown as ActionOperation;
+export const searchOperation = (key: 'find_contact') => App.searches[key].operation as unknown as ActionOperation;
+
+/** The connection and find-or-create parts the app must define; their absence is a broken app. */
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`the app definition has no ${what}`);
+  return value;
+}
+
+type Tester = (perform: Perform, bundle: Partial<Bundle>) => Promise<any>;
+
+/** The Zapier side of one connection (one pasted API key). */
+export interface Connection {
+  authData: { apiKey: string };
+  /** Runs any function of the app definition with this connection's authData added to the bundle. */
+  run<T = any>(perform: Perform, bundle?: Partial<Bundle>): Promise<T>;
+  /** The connection test, as the connection wizard runs it. */
+  test(): Promise<JsonRecord>;
+  /** The account label Zapier shows: the `connectionLabel` template rendered over the test's result. */
+  label(testResult: JsonRecord): string;
+  turnOn(trigger: TriggerKey, inputData: Record<string, string>, targetUrl: string): Promise<LiveHook>;
+  turnOff(hook: LiveHook): Promise<unknown>;
+  /** Test trigger: performList with the Zap's input. */
+  testTrigger(trigger: TriggerKey, inputData?: Record<string, string>): Promise<JsonRecord[]>;
+  /** What a delivery starts: verifies its signature with the subscription's secret, then runs perform. */
+  receive(hook: LiveHook, delivery: ReceivedRequest): Promise<JsonRecord[]>;
+  /** The output field keys Zapier shows for the trigger with this input (static and dynamic fields). */
+  outputKeys(trigger: TriggerKey, inputData?: Record<string, string>): Promise<string[]>;
+  create<T = JsonRecord>(key: CreateKey, inputData: Record<string, unknown>): Promise<T>;
+  search<T = JsonRecord>(key: 'find_contact', inputData: Record<string, unknown>): Promise<T[]>;
+  /** Zapier's searchOrCreate: the search, and the create with the same input when the search finds nothing. */
+  findOrCreate(key: 'find_contact', inputData: Record<string, unknown>): Promise<{ found: boolean; record: JsonRecord }>;
+}
+
+export interface LiveStack {
+  server: ApiServer;
+  connect(apiKey: string): Connection;
+  close(): Promise<void>;
+}
+
+export async function startLiveStack(opts: StartOptions = {}): Promise<LiveStack> {
+  const server = await startApiServer({ delivery: true, ...opts });
+  const previousUrl = process.env.ILLUMICHAT_API_URL;
+  process.env.ILLUMICHAT_API_URL = server.url;
+  const tester = createAppTester(App) as unknown as Tester;
+  return {
+    server,
+    connect: (apiKey) => connection(tester, apiKey),
+    async close() {
+      if (previousUrl === undefined) delete process.env.ILLUMICHAT_API_URL;
+      else process.env.ILLUMICHAT_API_URL = previousUrl;
+      await server.close();
+    },
+  };
+}
+
+function connection(tester: Tester, apiKey: string): Connection {
+  const authData = { apiKey };
+  const run = <T>(perform: Perform, bundle: Partial<Bundle> = {}) =>
+    tester(perform, { inputData: {}, ...bundle, authData }) as Promise<T>;
+
+  const self: Connection = {
+    authData,
+    run,
+    test: () => run(required(App.authentication, 'authentication').test as Perform),
+    label: (testResult) => renderTemplate(String(required(App.authentication, 'authentication').connectionLabel), testResult),
+    async turnOn(trigger, inputData, targetUrl) {
+      const subscribeData = await run<SubscribeData>(hookOperation(trigger).performSubscribe, { inputData, targetUrl });
+      return { trigger, inputData, targetUrl, subscribeData };
+    },
+    turnOff: (hook) =>
+      run(hookOperation(hook.trigger).performUnsubscribe, {
+        inputData: hook.inputData,
+        targetUrl: hook.targetUrl,
+        subscribeData: hook.subscribeData,
+      }),
+    testTrigger: (trigger, inputData = {}) => run(hookOperation(trigger).performList, { inputData }),
+    async receive(hook, delivery) {
+      if (!verifyWebhook(hook.subscribeData.secret, delivery)) {
+        throw new Error(`delivery ${String(delivery.headers['webhook-id'])} is not signed with the subscription's secret`);
+      }
+      return run(hookOperation(hook.trigger).perform, {
+        inputData: hook.inputData,
+        targetUrl: hook.targetUrl,
+        subscribeData: hook.subscribeData,
+        cleanedRequest: delivery.json() as JsonRecord,
+        rawRequest: { method: delivery.method, content: delivery.text, headers: flatHeaders(delivery) },
+      } as Partial<Bundle>);
+    },
+    async outputKeys(trigger, inputData = {}) {
+      const keys: string[] = [];
+      for (const entry of hookOperation(trigger).outputFields ?? []) {
+        const fields = typeof entry === 'function' ? await run<{ key: string }[]>(entry, { inputData }) : [entry];
+        keys.push(...fields.map((f) => f.key));
+      }
+      return keys.sort();
+    },
+    create: (key, inputData) => run(createOperation(key).perform, { inputData }),
+    search: (key, inputData) => run(searchOperation(key).perform, { inputData }),
+    async findOrCreate(key, inputData) {
+      const pair = required(App.searchOrCreates?.[key], `searchOrCreates.${key}`);
+      const found = await self.search(pair.search as 'find_contact', inputData);
+      if (found.length > 0) return { found: true, record: found[0] };
+      return { found: false, record: await self.create(pair.create as CreateKey, inputData) };
+    },
+  };
+  return self;
+}
+
+/**
+ * Standard Webhooks verification, written from the spec rather than taken from partner-api/delivery, so the
+ * API's signer is checked by a second, independent reading: HMAC-SHA256 keyed with the base64 bytes after
+ * `whsec_`, over `<webhook-id>.<webhook-timestamp>.<body>`, any of the space-separated `v1,<base64>`
+ * signatures, and a timestamp within five minutes.
+ */
+export function verifyWebhook(secret: string, delivery: ReceivedRequest, nowMs = Date.now()): boolean {
+  const id = delivery.headers['webhook-id'];
+  const timestamp = delivery.headers['webhook-timestamp'];
+  const signatures = delivery.headers['webhook-signature'];
+  if (typeof id !== 'string' || typeof timestamp !== 'string' || typeof signatures !== 'string') return false;
+  if (!/^\d+$/.test(timestamp) || Math.abs(nowMs / 1000 - Number(timestamp)) > 300) return false;
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  const expected = crypto
+    .createHmac('sha256', key)
+    .update(Buffer.concat([Buffer.from(`${id}.${timestamp}.`), delivery.body]))
+    .digest();
+  return signatures.split(' ').some((candidate) => {
+    const [version, value] = candidate.split(',');
+    const given = Buffer.from(value ?? '', 'base64');
+    return version === 'v1' && given.length === expected.length && crypto.timingSafeEqual(given, expected);
+  });
+}
+
+/** A distinct Zapier-like hook URL on the receiver, so one receiver can stand in for many Zaps. */
+export function hookUrl(receiver: Receiver, name: string): string {
+  return `http://127.0.0.1:${receiver.port}/hooks/standard/${encodeURIComponent(name)}/`;
+}
+
+/** The requests the receiver got at this Zap's URL, in arrival order. */
+export function deliveriesTo(receiver: Receiver, hook: LiveHook): ReceivedRequest[] {
+  const path = new URL(hook.targetUrl).pathname;
+  return receiver.requests.filter((r) => r.path === path);
+}
+
+export async function waitForDeliveries(receiver: Receiver, hook: LiveHook, n: number, timeoutMs = 5000): Promise<ReceivedRequest[]> {
+  return waitUntil(
+    () => {
+      const got = deliveriesTo(receiver, hook);
+      return got.length >= n && got;
+    },
+    timeoutMs,
+    `${n} deliveries of ${hook.subscribeData.eventType} to ${hook.targetUrl}`,
+  );
+}
+
+/** The keys Zapier shows for a record: nested objects flattened with `__`, as output field keys are. */
+export function flatKeys(record: unknown, prefix = ''): string[] {
+  return Object.entries(record as JsonRecord)
+    .flatMap(([key, value]) => {
+      const path = prefix ? `${prefix}__${key}` : key;
+      return value !== null && typeof value === 'object' && !Array.isArray(value) ? flatKeys(value, path) : [path];
+    })
+    .sort();
+}
+
+/** Zapier's `{{field}}` (or `{{bundle.inputData.field}}`) label templates, rendered over the test's result. */
+export function renderTemplate(template: string, data: JsonRecord): string {
+  return template.replace(/{{\s*([\w.]+)\s*}}/g, (_, path: string) => {
+    const value = path
+      .replace(/^bundle\.inputData\./, '')
+      .split('.')
+      .reduce<unknown>((v, k) => (v as JsonRecord | undefined)?.[k], data);
+    return value === undefined || value === null ? '' : String(value);
+  });
+}
+
+/**
+ * A failed step as Zapier sees it: the error class (which decides reconnect / halt / retry) and the message.
+ * Core's Error and ThrottledError carry their fields as JSON in `message`; the other classes carry text
+ * followed by a "What happened" trail for the developer.
+ */
+export async function zapierError(promise: Promise<unknown>): Promise<{ name: string; message: string; code?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    const { name, message } = error as Error;
+    try {
+      return { name, ...(JSON.parse(message) as { message: string; code?: string }) };
+    } catch {
+      return { name, message: message.split('\nWhat happened:')[0] };
+    }
+  }
+  throw new Error('expected the step to fail, and it succeeded');
+}
+
+function flatHeaders(delivery: ReceivedRequest): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(delivery.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v ?? '')]),
+  );
+}
