@@ -2,7 +2,7 @@
  * IllumiChat for Zapier. The keys of triggers, creates and searches are a public contract: Zaps store them,
  * so they never change; a retired operation is hidden, not deleted.
  */
-import { defineApp, version as platformVersion } from 'zapier-platform-core';
+import { version as platformVersion, type App, type Create, type Search, type Trigger } from 'zapier-platform-core';
 import authentication from './authentication';
 import createOrUpdateContact from './creates/create_or_update_contact';
 import createTicket from './creates/create_ticket';
@@ -17,7 +17,11 @@ import leadCaptured from './triggers/lead_captured';
 import ticketList from './triggers/ticket_list';
 import { APP_VERSION } from './version';
 
-export default defineApp({
+/**
+ * `satisfies` rather than defineApp: the schema is still checked, and the exported type keeps what is
+ * really there (authentication, searchOrCreates), so callers need no optional chaining.
+ */
+const app = {
   version: APP_VERSION,
   platformVersion,
   authentication,
@@ -53,4 +57,6 @@ export default defineApp({
       create: createOrUpdateContact.key,
     },
   },
-});
+} satisfies App<Record<string, Trigger>, Record<string, Create>, Record<string, Search>>;
+
+export default app;

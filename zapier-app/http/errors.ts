@@ -54,6 +54,14 @@ export const MESSAGES = {
   tooLarge: 'The data sent to IllumiChat is larger than 256 KiB. Shorten the values mapped into this step.',
 } as const;
 
+/** What each of the API's 401 codes means to the person who pasted the key. */
+const KEY_PROBLEMS: Record<string, string> = {
+  api_key_revoked: MESSAGES.revoked,
+  api_key_malformed: MESSAGES.malformed,
+  api_key_invalid: MESSAGES.unknownKey,
+  api_key_missing: MESSAGES.missingKey,
+};
+
 export function scopeMessage(scope: string): string {
   const usedBy = (SCOPES as Record<string, string>)[scope];
   // What to do comes first: Zapier cuts long messages, and the list of steps is the part to lose.
@@ -98,15 +106,7 @@ export function toZapierError(errors: ZapierErrors, apiError: ApiError): Error {
 
   if (status === 401) {
     const text =
-      code === 'api_key_revoked'
-        ? MESSAGES.revoked
-        : code === 'api_key_malformed'
-          ? MESSAGES.malformed
-          : code === 'api_key_invalid'
-            ? MESSAGES.unknownKey
-            : code === 'api_key_missing'
-              ? MESSAGES.missingKey
-              : `${apiError.message} Reconnect your IllumiChat account with a key from Settings → API Keys.`;
+      KEY_PROBLEMS[code] ?? `${apiError.message} Reconnect your IllumiChat account with a key from Settings → API Keys.`;
     return new errors.ExpiredAuthError(say(text));
   }
   if (status === 429) {
