@@ -1,0 +1,52 @@
+/**
+ * The demo workspace made on a first start with an empty database, so `./dev start` gives something to
+ * connect Zapier to at once. Its secrets are returned to be printed this once: only hashes are stored.
+ */
+import type { AppContext } from '../context';
+import { createApiKey } from '../domain/api-keys';
+import { SCOPES } from '../domain/keys';
+import { createAgent, createAssistant, createWorkspace, isEmptyDatabase } from '../domain/workspaces';
+import { writeTransaction } from '../lib/statements';
+
+export interface DemoSeed {
+  workspace: { id: string; name: string; plan: string };
+  apiKey: { id: string; key: string; scopes: readonly string[] };
+  assistants: { id: string; name: string }[];
+  agents: { id: string; name: string; email: string; token: string }[];
+}
+
+/** Seeds only an empty database (no workspace at all); null otherwise. One transaction, so two starts cannot both seed. */
+export function seedDemoIfEmpty(ctx: AppContext): DemoSeed | null {
+  return writeTransaction(ctx.db, () => {
+    if (!isEmptyDatabase(ctx)) return null;
+    const workspace = createWorkspace(ctx, { name: 'Demo Workspace', plan: 'pro' });
+    const assistants = [createAssistant(ctx, workspace.id, 'Website Assistant'), createAssistant(ctx, workspace.id, 'In-App Assistant')];
+    const agents = [
+      createAgent(ctx, workspace.id, { name: 'Sam Rivera', email: 'sam@demo.illumichat.test' }),
+      createAgent(ctx, workspace.id, { name: 'Kim Lee', email: 'kim@demo.illumichat.test' }),
+    ].map(({ id, name, email, token }) => ({ id, name, email, token }));
+    const key = createApiKey(ctx, { workspaceId: workspace.id, name: 'Demo key (all scopes)', scopes: SCOPES });
+    return {
+      workspace: { id: workspace.id, name: workspace.name, plan: workspace.plan },
+      apiKey: { id: key.id, key: key.key, scopes: key.scopes },
+      assistants,
+      agents,
+    };
+  });
+}
+
+/** For people: labelled, with the API key alone on its own line so a script can pick it out. */
+export function describeDemoSeed(seed: DemoSeed): string {
+  return [
+    '',
+    '=== First start: created the demo workspace. These secrets are shown ONCE; only their hashes are kept. ===',
+    `Workspace: ${seed.workspace.name} (${seed.workspace.id}), ${seed.workspace.plan} plan`,
+    `Assistants: ${seed.assistants.map((a) => `${a.name} (${a.id})`).join(', ')}`,
+    `API key for Zapier, scopes ${seed.apiKey.scopes.join(' ')}:`,
+    seed.apiKey.key,
+    'Agent console tokens (for the /v1/agent/... endpoints):',
+    ...seed.agents.map((a) => `  ${a.name} <${a.email}> (${a.id}): ${a.token}`),
+    '==========================================================================================================',
+    '',
+  ].join('\n');
+}

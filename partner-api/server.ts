@@ -1,0 +1,83 @@
+/**
+ * `npm start`: the partner API on its SQLite file, with the delivery worker in the same process. On an
+ * empty database it first creates the demo workspace and prints its key once. SIGTERM or SIGINT stops
+ * accepting requests, lets the ones in flight finish, stops the worker (which records what it had in
+ * flight) and closes the database.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app';
+import { loadConfig, type Config } from './config';
+import { DeliverySignal, type AppContext, type Logger } from './context';
+import { openDatabase } from './db/open';
+import { createDeliveryWorker } from './delivery/worker';
+import { systemClock } from './lib/clock';
+import { describeDemoSeed, seedDemoIfEmpty } from './seed/demo';
+
+/** How long shutdown waits for requests in flight before closing their connections. */
+const DRAIN_MS = 5_000;
+
+/** JSON lines: info to stdout, errors to stderr; `silent` prints nothing. */
+export function jsonLogger(level: Config['log']): Logger {
+  const write = (stream: NodeJS.WriteStream, lvl: string, message: string, fields?: Record<string, unknown>) => {
+    if (level === 'silent') return;
+    stream.write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, message, ...fields })}\n`);
+  };
+  return {
+    info: (message, fields) => write(process.stdout, 'info', message, fields),
+    error: (message, fields) => write(process.stderr, 'error', message, fields),
+  };
+}
+
+export async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = jsonLogger(config.log);
+  const ctx: AppContext = { db: openDatabase(config.dbPath), clock: systemClock, config, signal: new DeliverySignal(), log };
+
+  if (config.seedDemo) {
+    const seed = seedDemoIfEmpty(ctx);
+    if (seed) process.stdout.write(describeDemoSeed(seed));
+  }
+
+  const app = createApp(ctx);
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  const worker = createDeliveryWorker(ctx);
+  worker.start();
+
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  log.info('listening', { url: `http://${host}:${port}`, db: config.dbPath });
+  if (config.log === 'silent') process.stdout.write(`Listening on http://${host}:${port}\n`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
+    await drained;
+    clearTimeout(force);
+    await worker.stop();
+    ctx.db.close();
+    log.info('stopped');
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      shutdown(signal).catch((error: unknown) => {
+        log.error('shutdown failed', { error: error instanceof Error ? error.stack : String(error) });
+        process.exitCode = 1;
+      });
+    });
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * `npm start` as a process: the demo workspace and its key printed once on an empty database and never
+ * again, the delivery worker running in it, and a graceful stop on SIGTERM.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { api, waitUntil } from '../support/api-server';
+import { startReceiver } from '../support/receiver';
+
+const ROOT = path.join(__dirname, '..', '..');
+const TS_NODE = require.resolve('ts-node/dist/bin.js');
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  exited: Promise<number | null>;
+}
+
+const children: ChildProcess[] = [];
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'illumichat-server-'));
+});
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function start(env: Record<string, string>): Promise<Running> {
+  const child = spawn(process.execPath, [TS_NODE, '--transpile-only', 'partner-api/server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ILLUMICHAT_ALLOW_PRIVATE_TARGETS: '1', ILLUMICHAT_LOG: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (chunk) => (out += chunk));
+  child.stderr!.resume();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await waitUntil(() => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)?.[1], 20_000, 'the server to listen');
+  return { child, url, stdout: () => out, exited };
+}
+
+async function stop(running: Running): Promise<number | null> {
+  running.child.kill('SIGTERM');
+  return running.exited;
+}
+
+const keysIn = (text: string) => text.match(/^wsk_live_[0-9A-Za-z]{38}$/gm) ?? [];
+
+it('seeds the demo workspace once, prints its key once, delivers, and stops cleanly', async () => {
+  const dbPath = path.join(dir, 'demo.db');
+  const first = await start({ ILLUMICHAT_DB_PATH: dbPath });
+  const [key] = keysIn(first.stdout());
+  expect(keysIn(first.stdout())).toHaveLength(1);
+  expect(first.stdout()).toMatch(/shown ONCE/);
+  expect(first.stdout().match(/agt_tok_[0-9A-Za-z]+/g)).toHaveLength(2);
+
+  const zap = api(first.url, key);
+  const me = await zap.get('/v1/me');
+  expect(me.body).toMatchObject({ name: 'Demo Workspace', plan: 'pro', key: { scopes: ['events:read', 'contacts:write', 'tickets:write', 'chat:write'] } });
+  expect((await zap.get('/v1/assistants')).body.data).toHaveLength(2);
+
+  // The worker runs in the server: a subscription receives the event its change caused.
+  const receiver = await startReceiver();
+  try {
+    await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: receiver.url });
+    await zap.post('/v1/contacts', { email: 'first.lead@example.com' });
+    const [delivery] = await receiver.waitFor(1, 10_000);
+    expect(delivery.json()).toMatchObject({ email: 'first.lead@example.com', source: 'api', isNew: true });
+  } finally {
+    await receiver.close();
+  }
+
+  expect(await stop(first)).toBe(0);
+  expect(first.stdout()).toMatch(/"message":"stopped"/);
+
+  const second = await start({ ILLUMICHAT_DB_PATH: dbPath });
+  try {
+    expect(keysIn(second.stdout())).toEqual([]);
+    expect(second.stdout()).not.toMatch(/agt_tok_/);
+    expect((await api(second.url, key).get('/v1/me')).status).toBe(200);
+  } finally {
+    expect(await stop(second)).toBe(0);
+  }
+}, 60_000);
+
+it('seeds nothing with ILLUMICHAT_NO_DEMO=1', async () => {
+  const running = await start({ ILLUMICHAT_DB_PATH: path.join(dir, 'empty.db'), ILLUMICHAT_NO_DEMO: '1' });
+  try {
+    expect(keysIn(running.stdout())).toEqual([]);
+    expect((await api(running.url).get('/healthz')).body).toEqual({ ok: true });
+  } finally {
+    expect(await stop(running)).toBe(0);
+  }
+}, 30_000);
