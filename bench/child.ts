@@ -1,0 +1,52 @@
+/** Starts a bench server in its own process (so its CPU and memory are its own) and reads its first line. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+
+export interface BenchChild<T> {
+  process: ChildProcess;
+  info: T;
+  /** Peak resident memory so far, in bytes (Linux VmHWM). */
+  peakRssBytes(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The servers run as compiled JavaScript, as in production: under ts-node the TypeScript compiler itself
+ * would sit in the measured process's memory. `compiledDir` is where `tsc` wrote the project.
+ */
+export async function startChild<T>(compiledDir: string, script: string, env: NodeJS.ProcessEnv = {}): Promise<BenchChild<T>> {
+  const entry = path.join(compiledDir, 'bench', script.replace(/\.ts$/, '.js'));
+  const child = spawn(process.execPath, [entry], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = readline.createInterface({ input: child.stdout! });
+  const info = await new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not start within 30 s`)), 30_000);
+    child.once('exit', (code) => reject(new Error(`${script} exited early with ${code}`)));
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      resolve(JSON.parse(line) as T);
+    });
+  });
+  return {
+    process: child,
+    info,
+    peakRssBytes: () => readPeakRss(child.pid!),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+      }),
+  };
+}
+
+function readPeakRss(pid: number): number {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  return kb * 1024;
+}

@@ -1,0 +1,40 @@
+/** Drives an endpoint with autocannon for a fixed time and reduces the result to the figures we publish. */
+import autocannon from 'autocannon';
+
+export interface LoadResult {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+  errors: number;
+}
+
+export interface LoadOptions {
+  url: string;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  /** A fresh body per request (e.g. a new email each time); called by autocannon for every request. */
+  body?: () => string;
+  connections?: number;
+  seconds?: number;
+}
+
+export async function measure(opts: LoadOptions): Promise<LoadResult> {
+  const result = await autocannon({
+    url: opts.url,
+    method: opts.method ?? 'GET',
+    headers: opts.headers,
+    connections: opts.connections ?? 10,
+    duration: opts.seconds ?? 5,
+    requests: opts.body
+      ? [{ setupRequest: (req) => ({ ...req, body: opts.body!() }) }]
+      : undefined,
+  });
+  return {
+    requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}

@@ -1,0 +1,259 @@
+/**
+ * `npm run bench`: the partner API's speed, measured against bare baselines in the same run on the same
+ * machine, and written to docs/benchmarks.md. Every server is its own child process on loopback; every
+ * load is bounded in time and count. Not part of the test command: figures are published, not asserted.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { startChild } from './child';
+import { measure, type LoadResult } from './load';
+import { percentile, startBenchReceiver, type BenchReceiver } from './receiver';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = 10;
+const SUBSCRIPTIONS = 2;
+
+interface ApiInfo {
+  port: number;
+  key: string;
+  assistantId: string;
+}
+
+interface DeliveryLatency {
+  eventsPerSecond: number;
+  events: number;
+  deliveries: number;
+  lost: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+}
+
+interface Sustained {
+  deliveries: number;
+  lost: number;
+  seconds: number;
+  deliveriesPerSecond: number;
+}
+
+/** Compiles the project once, inside the repo so node_modules resolve, and every server runs as JavaScript. */
+function compile(): string {
+  const outDir = path.join(__dirname, '..', '.bench-build');
+  fs.rmSync(outDir, { recursive: true, force: true });
+  const tsc = require.resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', path.join(__dirname, '..', 'tsconfig.json'), '--noEmit', 'false', '--outDir', outDir], { stdio: 'inherit' });
+  // Files the API reads at run time that the compiler does not copy.
+  for (const asset of ['partner-api/db/migrations', 'partner-api/openapi.json']) {
+    fs.cpSync(path.join(__dirname, '..', asset), path.join(outDir, asset), { recursive: true });
+  }
+  return outDir;
+}
+
+async function main() {
+  const started = Date.now();
+  console.error('compiling…');
+  const compiled = compile();
+  console.error(`Benchmarks: ${SECONDS} s per HTTP measurement, ${CONNECTIONS} connections, ${SUBSCRIPTIONS} subscriptions`);
+
+  const nodeHttp = await measureChild(compiled, 'servers/node-http-hello.ts', (port) => ({ url: `http://127.0.0.1:${port}/` }));
+  const expressHello = await measureChild(compiled, 'servers/express-hello.ts', (port) => ({ url: `http://127.0.0.1:${port}/` }));
+
+  const receiver = await startBenchReceiver();
+  const api = await startChild<ApiInfo>(compiled, 'servers/api.ts', {
+    BENCH_RECEIVER_URL: receiver.url,
+    BENCH_SUBSCRIPTIONS: String(SUBSCRIPTIONS),
+  });
+  const base = `http://127.0.0.1:${api.info.port}`;
+  const auth = { authorization: `Bearer ${api.info.key}`, 'content-type': 'application/json' };
+  try {
+    console.error('auth check (GET /v1/me)…');
+    const authCheck = await measure({ url: `${base}/v1/me`, headers: auth, connections: CONNECTIONS, seconds: SECONDS });
+    console.error('contact create-or-update (POST /v1/contacts)…');
+    let n = 0;
+    const contactUpsert = await measure({
+      url: `${base}/v1/contacts`,
+      method: 'POST',
+      headers: auth,
+      // Half new contacts, half updates of ones already made: both paths of create-or-update.
+      body: () => JSON.stringify({ email: `lead${n++ % 2 === 0 ? n : n - 1}@bench.example`, name: 'Bench Lead' }),
+      connections: CONNECTIONS,
+      seconds: SECONDS,
+    });
+
+    const eventsUrl = `${base}/v1/widget/assistants/${api.info.assistantId}/conversations`;
+    console.error('delivery latency at 200 events/s…');
+    const at200 = await deliveryLatency(receiver, eventsUrl, 200, Math.max(5, SECONDS * 2));
+    console.error('delivery latency at 1,000 events/s…');
+    const at1000 = await deliveryLatency(receiver, eventsUrl, 1000, SECONDS);
+    console.error('sustained deliveries…');
+    const sustained = await sustainedDeliveries(receiver, eventsUrl, 4000);
+    const peakRssMb = api.peakRssBytes() / 1024 / 1024;
+
+    const report = render({ nodeHttp, expressHello, authCheck, contactUpsert, at200, at1000, sustained, peakRssMb, seconds: (Date.now() - started) / 1000 });
+    fs.writeFileSync(path.join(__dirname, '..', 'docs', 'benchmarks.md'), report);
+    console.log(report);
+  } finally {
+    agent.destroy();
+    await api.stop();
+    await receiver.close();
+    fs.rmSync(compiled, { recursive: true, force: true });
+  }
+}
+
+async function measureChild(compiled: string, script: string, target: (port: number) => { url: string }): Promise<LoadResult> {
+  const child = await startChild<{ port: number }>(compiled, script);
+  try {
+    console.error(`${script}…`);
+    return await measure({ ...target(child.info.port), connections: CONNECTIONS, seconds: SECONDS });
+  } finally {
+    await child.stop();
+  }
+}
+
+/** Starts widget conversations at a steady rate; each fires one event that every subscription receives. */
+async function deliveryLatency(receiver: BenchReceiver, url: string, eventsPerSecond: number, seconds: number): Promise<DeliveryLatency> {
+  receiver.reset();
+  const events = eventsPerSecond * seconds;
+  const tickMs = 10;
+  const perTick = (eventsPerSecond * tickMs) / 1000;
+  const began = performance.now();
+  const requests: Promise<void>[] = [];
+  let sent = 0;
+  while (sent < events) {
+    // Catch up to where a perfectly steady sender would be, so timer drift does not lower the rate.
+    const due = Math.min(events, Math.floor(((performance.now() - began) / tickMs + 1) * perTick));
+    for (; sent < due; sent++) requests.push(startConversation(url, sent));
+    await new Promise((resolve) => setTimeout(resolve, tickMs));
+  }
+  await Promise.all(requests);
+  const expected = events * SUBSCRIPTIONS;
+  await waitForArrivals(receiver, expected, 30_000);
+  const latencies = receiver.arrivals.map((a) => a.latencyMs).sort((a, b) => a - b);
+  return {
+    eventsPerSecond,
+    events,
+    deliveries: receiver.arrivals.length,
+    lost: expected - uniqueDeliveries(receiver),
+    p50Ms: percentile(latencies, 50),
+    p95Ms: percentile(latencies, 95),
+    p99Ms: percentile(latencies, 99),
+  };
+}
+
+/** Makes events as fast as the API takes them and times how quickly every delivery arrives. */
+async function sustainedDeliveries(receiver: BenchReceiver, url: string, events: number): Promise<Sustained> {
+  receiver.reset();
+  const began = performance.now();
+  let next = 0;
+  const senders = Array.from({ length: 16 }, async () => {
+    while (next < events) await startConversation(url, next++);
+  });
+  await Promise.all(senders);
+  const expected = events * SUBSCRIPTIONS;
+  await waitForArrivals(receiver, expected, 60_000);
+  const seconds = (performance.now() - began) / 1000;
+  return { deliveries: receiver.arrivals.length, lost: expected - uniqueDeliveries(receiver), seconds, deliveriesPerSecond: receiver.arrivals.length / seconds };
+}
+
+// A bounded pool of keep-alive connections, as a real widget fleet behind a load balancer would present.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+
+function startConversation(url: string, i: number): Promise<void> {
+  const body = JSON.stringify({ message: `Hello from visitor ${i}`, visitor_id: `bench-${i}` });
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        res.statusCode === 201 ? resolve() : reject(new Error(`starting a conversation answered ${res.statusCode}: ${Buffer.concat(chunks)}`)),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function waitForArrivals(receiver: BenchReceiver, expected: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (uniqueDeliveries(receiver) < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+function uniqueDeliveries(receiver: BenchReceiver): number {
+  return new Set(receiver.arrivals.map((a) => `${a.path} ${a.webhookId}`)).size;
+}
+
+interface Figures {
+  nodeHttp: LoadResult;
+  expressHello: LoadResult;
+  authCheck: LoadResult;
+  contactUpsert: LoadResult;
+  at200: DeliveryLatency;
+  at1000: DeliveryLatency;
+  sustained: Sustained;
+  peakRssMb: number;
+  seconds: number;
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
+
+function render(f: Figures): string {
+  const ratio = (r: LoadResult) => `${fmt((r.requestsPerSecond / f.expressHello.requestsPerSecond) * 100)}% of Express, ${fmt((r.requestsPerSecond / f.nodeHttp.requestsPerSecond) * 100)}% of node:http`;
+  const http = (name: string, r: LoadResult, vs: string) =>
+    `| ${name} | ${fmt(r.requestsPerSecond)} | ${fmt(r.p50Ms, 1)} | ${fmt(r.p99Ms, 1)} | ${r.non2xx + r.errors} | ${vs} |`;
+  const lat = (d: DeliveryLatency) =>
+    `| ${fmt(d.eventsPerSecond)} events/s × ${SUBSCRIPTIONS} subscriptions | ${fmt(d.deliveries)} | ${d.lost} | ${fmt(d.p50Ms)} | ${fmt(d.p95Ms)} | ${fmt(d.p99Ms)} |`;
+  const authShare = f.authCheck.requestsPerSecond / f.expressHello.requestsPerSecond;
+  return `# Benchmarks
+
+<!-- Written by \`npm run bench\`; rerun it to refresh. -->
+
+Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${fmt(os.totalmem() / 2 ** 30)} GiB,
+Node ${process.versions.node}, ${os.platform()} ${os.release()}. Load generator (autocannon, ${CONNECTIONS} connections,
+${SECONDS} s each) and servers share the same cores, on loopback; each server is its own process. The run
+took ${fmt(f.seconds)} s. Figures move by 10-20% between runs on a shared machine: compare ratios, not absolutes.
+
+## HTTP throughput
+
+| endpoint | requests/s | p50 ms | p99 ms | errors | against the baselines |
+|---|---|---|---|---|---|
+${http('node:http hello-world (baseline)', f.nodeHttp, '100% of node:http')}
+${http('Express 5 hello-world (baseline)', f.expressHello, ratio(f.expressHello))}
+${http('GET /v1/me: the authenticated auth check', f.authCheck, ratio(f.authCheck))}
+${http('POST /v1/contacts: create or update', f.contactUpsert, ratio(f.contactUpsert))}
+
+## Delivery: commit to arrival at a local receiver
+
+From the event's \`createdAt\` (stamped in the transaction that commits it) to the receiver reading the
+request, each event going to every subscription.
+
+| load | deliveries | lost | p50 ms | p95 ms | p99 ms |
+|---|---|---|---|---|---|
+${lat(f.at200)}
+${lat(f.at1000)}
+
+Sustained: ${fmt(f.sustained.deliveries)} deliveries of ${fmt(f.sustained.deliveries / SUBSCRIPTIONS)} events made as fast as the API took
+them, all arrived in ${fmt(f.sustained.seconds, 1)} s: **${fmt(f.sustained.deliveriesPerSecond)} deliveries/s**, ${f.sustained.lost} lost.
+
+Peak memory (RSS) of the API process over the whole run: **${fmt(f.peakRssMb)} MB**.
+
+## Against the targets
+
+| target | figure | |
+|---|---|---|
+| auth check ≥ 60% of bare Express's requests/s | ${fmt(authShare * 100)}% | ${verdict(authShare >= 0.6)} |
+| contact create-or-update ≥ 2,000 requests/s | ${fmt(f.contactUpsert.requestsPerSecond)} | ${verdict(f.contactUpsert.requestsPerSecond >= 2000)} |
+| delivery p99 ≤ 20 ms at 200 events/s | ${fmt(f.at200.p99Ms)} ms | ${verdict(f.at200.p99Ms <= 20 && f.at200.lost === 0)} |
+| delivery p99 ≤ 60 ms at 1,000 events/s | ${fmt(f.at1000.p99Ms)} ms | ${verdict(f.at1000.p99Ms <= 60 && f.at1000.lost === 0)} |
+| ≥ 1,500 deliveries/s sustained, none lost | ${fmt(f.sustained.deliveriesPerSecond)}/s, ${f.sustained.lost} lost | ${verdict(f.sustained.deliveriesPerSecond >= 1500 && f.sustained.lost === 0)} |
+| API RSS ≤ 200 MB | ${fmt(f.peakRssMb)} MB | ${verdict(f.peakRssMb <= 200)} |
+`;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
