@@ -5,6 +5,10 @@
 import type { Bundle, ZObject } from 'zapier-platform-core';
 import type { EventType } from '../catalog/events';
 import { throwApiError } from './http/middleware';
+import { verifyDelivery, type RawDelivery } from './signature';
+
+/** For operators only: `zapier-platform env:set <version> ILLUMICHAT_SKIP_SIGNATURE_CHECK=1` if checks misfire. */
+export const SKIP_SIGNATURE_CHECK = 'ILLUMICHAT_SKIP_SIGNATURE_CHECK';
 
 /** What POST /v1/subscriptions answers; Zapier keeps it as `bundle.subscribeData`. */
 export interface Subscription {
@@ -55,8 +59,21 @@ export function restHook(eventTypeOf: EventTypeOf) {
     return throwApiError(z, response);
   };
 
-  /** The delivery's JSON body is the record, exactly as the catalog defines it for the event type. */
+  /**
+   * The delivery's JSON body is the record, exactly as the catalog defines it for the event type, once its
+   * signature proves IllumiChat sent it. A forged request halts: it must not run the Zap, nor count towards
+   * switching the Zap off.
+   */
   const perform = async (z: ZObject, bundle: Bundle): Promise<DeliveredRecord[]> => {
+    const secret = (bundle.subscribeData as Partial<Subscription> | undefined)?.secret;
+    if (secret && process.env[SKIP_SIGNATURE_CHECK] !== '1') {
+      const verdict = verifyDelivery(secret, (bundle.rawRequest ?? {}) as RawDelivery);
+      if (!verdict.ok) {
+        throw new z.errors.HaltedError(
+          `Ignored a request to this Zap's hook URL that IllumiChat did not sign (${verdict.reason}).`,
+        );
+      }
+    }
     const record: unknown = bundle.cleanedRequest;
     if (typeof record !== 'object' || record === null || Array.isArray(record)) {
       throw new z.errors.Error('The IllumiChat delivery carried no JSON record.', 'invalid_delivery', 400);
