@@ -85,7 +85,10 @@ export interface Connection {
   turnOff(hook: LiveHook): Promise<unknown>;
   /** Test trigger: performList with the Zap's input. */
   testTrigger(trigger: TriggerKey, inputData?: Record<string, string>): Promise<JsonRecord[]>;
-  /** What a delivery starts: verifies its signature with the subscription's secret, then runs perform. */
+  /**
+   * What a delivery starts: checks its signature with the subscription's secret (independently of the app),
+   * then runs perform on the request as Zapier hands it over (cleanedRequest and rawRequest).
+   */
   receive(hook: LiveHook, delivery: ReceivedRequest): Promise<JsonRecord[]>;
   /** The output field keys Zapier shows for the trigger with this input (static and dynamic fields). */
   outputKeys(trigger: TriggerKey, inputData?: Record<string, string>): Promise<string[]>;
@@ -147,7 +150,7 @@ function connection(tester: Tester, apiKey: string): Connection {
         targetUrl: hook.targetUrl,
         subscribeData: hook.subscribeData,
         cleanedRequest: delivery.json() as JsonRecord,
-        rawRequest: { method: delivery.method, content: delivery.text, headers: flatHeaders(delivery) },
+        rawRequest: { method: delivery.method, querystring: '', content: delivery.text, headers: zapierHeaders(delivery) },
       } as Partial<Bundle>);
     },
     async outputKeys(trigger, inputData = {}) {
@@ -256,8 +259,12 @@ export async function zapierError(promise: Promise<unknown>): Promise<{ name: st
   throw new Error('expected the step to fail, and it succeeded');
 }
 
-function flatHeaders(delivery: ReceivedRequest): Record<string, string> {
+/** Zapier's `bundle.rawRequest.headers`: each header as `Http-Title-Case-Name`. */
+function zapierHeaders(delivery: ReceivedRequest): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(delivery.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v ?? '')]),
+    Object.entries(delivery.headers).map(([name, value]) => [
+      `Http-${name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase())}`,
+      Array.isArray(value) ? value.join(', ') : String(value ?? ''),
+    ]),
   );
 }
