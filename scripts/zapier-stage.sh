@@ -33,8 +33,14 @@ node -e '
 printf 'node_modules/\nbuild/\ndist/\n*.zip\n.env\n' > "$stage/.gitignore"
 
 # Every installed package the runtime dependencies need, and nothing else.
+# npm may print real paths (node_modules can be a symlink), so paths are taken relative to its real location.
+modules="$(cd node_modules && pwd -P)"
 npm ls --omit=dev --all --parseable 2>/dev/null | tail -n +2 | while read -r dir; do
-  rel="${dir#"$root"/}"
+  case "$dir" in
+    "$root"/*) rel="${dir#"$root"/}" ;;
+    "$modules"/*) rel="node_modules/${dir#"$modules"/}" ;;
+    *) echo "unexpected package path: $dir" >&2; exit 1 ;;
+  esac
   [ -e "$stage/$rel" ] && continue
   mkdir -p "$stage/$(dirname "$rel")"
   cp -R "$dir" "$stage/$rel"
