@@ -6,9 +6,9 @@ export interface AssistantRecord {
   name: string;
 }
 
-export default dropdownTrigger<AssistantRecord>({
+export default dropdownTrigger({
   key: 'assistant_list',
   noun: 'Assistant',
   path: '/v1/assistants',
-  label: (assistant) => assistant.name,
+  label: (assistant: AssistantRecord) => assistant.name,
 });

@@ -15,7 +15,7 @@ export function conversationLabel(conversation: ConversationRecord): string {
   return `${who}: ${cut}`;
 }
 
-export default dropdownTrigger<ConversationRecord>({
+export default dropdownTrigger({
   key: 'conversation_list',
   noun: 'Conversation',
   path: '/v1/conversations',

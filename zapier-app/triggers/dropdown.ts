@@ -6,8 +6,8 @@ import type { Trigger, ZObject } from 'zapier-platform-core';
 
 export const DROPDOWN_LIMIT = 100;
 
-export interface DropdownSpec<T extends { id: string }> {
-  key: string;
+export interface DropdownSpec<K extends string, T extends { id: string }> {
+  key: K;
   noun: string;
   /** The list endpoint; it answers `{ data: [...] }`, newest first. */
   path: string;
@@ -17,7 +17,8 @@ export interface DropdownSpec<T extends { id: string }> {
 
 export type DropdownChoice<T> = T & { label: string };
 
-export function dropdownTrigger<T extends { id: string }>(spec: DropdownSpec<T>) {
+/** The key stays a literal type, so `App.triggers.ticket_list` is typed as this trigger. */
+export function dropdownTrigger<const K extends string, T extends { id: string }>(spec: DropdownSpec<K, T>) {
   const perform = async (z: ZObject): Promise<DropdownChoice<T>[]> => {
     const response = await z.request<{ data: T[] }>({
       url: spec.path,

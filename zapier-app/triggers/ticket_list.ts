@@ -2,9 +2,9 @@
 import type { TicketRecord } from '../../catalog/events';
 import { dropdownTrigger } from './dropdown';
 
-export default dropdownTrigger<TicketRecord>({
+export default dropdownTrigger({
   key: 'ticket_list',
   noun: 'Ticket',
   path: '/v1/tickets',
-  label: (ticket) => `#${ticket.number} ${ticket.subject} (${ticket.status})`,
+  label: (ticket: TicketRecord) => `#${ticket.number} ${ticket.subject} (${ticket.status})`,
 });
