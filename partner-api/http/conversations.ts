@@ -82,8 +82,11 @@ export function registerConversationRoutes({ app, ctx, keyed, write }: RouteKit)
       return () => {
         const conversation = requireConversation(ctx, null, id);
         const assistant = { id: conversation.assistant_id, name: conversation.assistant_name };
-        const { contact, isNew } = captureWidgetLead(ctx, { id, workspaceId: conversation.workspace_id, assistant }, input);
-        return created({ contact, isNew });
+        captureWidgetLead(ctx, { id, workspaceId: conversation.workspace_id, assistant }, input);
+        // Only an acknowledgement: the caller is an anonymous visitor who may type anyone's email, so the
+        // answer must not reveal what the CRM holds about it (its name, phone, company, notes) or whether
+        // it is known at all. The workspace sees the lead through lead.captured.
+        return created({ conversationId: id, received: true });
       };
     }),
   );

@@ -99,22 +99,24 @@ describe('the widget lead form', () => {
     const conversation = (await visitor.post(widgetStart(assistant.id), { message: 'Hi' })).body;
     const res = await visitor.post(`/v1/widget/conversations/${conversation.id}/lead`, { email: 'New@Lead.com', name: 'New Lead', phone: '555' });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ isNew: true, contact: { email: 'New@Lead.com', source: 'widget_form', assistantId: assistant.id } });
+    expect(res.body).toEqual({ conversationId: conversation.id, received: true });
+    const contact = server.ctx.db.prepare('SELECT * FROM contacts WHERE workspace_id = ?').get(workspace.id) as any;
+    expect(contact).toMatchObject({ email: 'New@Lead.com', source: 'widget_form', assistant_id: assistant.id });
     const [event] = recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id });
     expect(event.payload).toEqual({
-      id: res.body.contact.id,
+      id: contact.id,
       name: 'New Lead',
       email: 'New@Lead.com',
       phone: '555',
       source: 'widget_form',
       isNew: true,
-      createdAt: res.body.contact.createdAt,
+      createdAt: contact.created_at,
       assistantId: assistant.id,
       assistantName: 'Acme Bot',
     });
     expect(event.assistantId).toBe(assistant.id);
     const linked = server.ctx.db.prepare('SELECT contact_id, visitor_email FROM conversations WHERE id = ?').get(conversation.id);
-    expect(linked).toEqual({ contact_id: res.body.contact.id, visitor_email: 'New@Lead.com' });
+    expect(linked).toEqual({ contact_id: contact.id, visitor_email: 'New@Lead.com' });
   });
 
   it('always fires, with isNew false when the email matched, and keeps what the CRM had', async () => {
@@ -122,7 +124,9 @@ describe('the widget lead form', () => {
     const known = (await zap.post('/v1/contacts', { email: 'known@example.com', name: 'CRM Name' })).body;
     const conversation = (await visitor.post(widgetStart(assistant.id), { message: 'Hi' })).body;
     const res = await visitor.post(`/v1/widget/conversations/${conversation.id}/lead`, { email: 'KNOWN@example.com', name: 'Typed Name', phone: '777' });
-    expect(res.body).toMatchObject({ isNew: false, contact: { id: known.id, name: 'CRM Name', phone: '777', source: 'api' } });
+    expect(res.body).toEqual({ conversationId: conversation.id, received: true }); // nothing of the CRM's record
+    const contact = server.ctx.db.prepare('SELECT id, name, phone, source FROM contacts WHERE id = ?').get(known.id);
+    expect(contact).toEqual({ id: known.id, name: 'CRM Name', phone: '777', source: 'api' });
     const events = recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id });
     expect(events.map((e) => [e.payload.source, e.payload.isNew])).toEqual([['api', true], ['widget_form', false]]);
     expect(events[1].payload).toMatchObject({ id: known.id, assistantId: assistant.id });
