@@ -41,6 +41,7 @@ describe('turning a Zap off', () => {
     const control = await w.zap.turnOn('lead_captured', {}, url('control'));
     const first = await newLead(w, 'first@example.com');
     await waitForDeliveries(live.rx, zap, 1);
+    await waitForDeliveries(live.rx, control, 1);
 
     await expect(w.zap.turnOff(zap)).resolves.toEqual({ id: zap.subscribeData.id, active: false });
 
@@ -89,6 +90,7 @@ describe('revoking the key a Zap is connected with', () => {
     await agentTicket(w.sam, 'Before the revoke');
     await waitForDeliveries(live.rx, leads, 1);
     await waitForDeliveries(live.rx, tickets, 1);
+    await waitForDeliveries(live.rx, control, 1);
 
     expect(revokeWithAdminCli(w.keyId)).toContain('2 subscription(s) made with it were ended');
 

@@ -20,6 +20,7 @@ import { startApiServer, waitUntil, type ApiServer, type StartOptions } from './
 import type { ReceivedRequest, Receiver } from './receiver';
 
 export type TriggerKey = 'lead_captured' | 'conversation_event';
+export type DropdownKey = 'assistant_list' | 'ticket_list' | 'conversation_list';
 export type CreateKey = 'create_or_update_contact' | 'create_ticket' | 'update_ticket' | 'send_message';
 export type JsonRecord = Record<string, any>;
 
@@ -92,6 +93,8 @@ export interface Connection {
   receive(hook: LiveHook, delivery: ReceivedRequest): Promise<JsonRecord[]>;
   /** The output field keys Zapier shows for the trigger with this input (static and dynamic fields). */
   outputKeys(trigger: TriggerKey, inputData?: Record<string, string>): Promise<string[]>;
+  /** A dynamic dropdown's choices, from its hidden trigger, as the Zap editor loads them. */
+  dropdown(key: DropdownKey): Promise<{ id: string; label: string }[]>;
   create<T = JsonRecord>(key: CreateKey, inputData: Record<string, unknown>): Promise<T>;
   search<T = JsonRecord>(key: 'find_contact', inputData: Record<string, unknown>): Promise<T[]>;
   /** Zapier's searchOrCreate: the search, and the create with the same input when the search finds nothing. */
@@ -161,6 +164,7 @@ function connection(tester: Tester, apiKey: string): Connection {
       }
       return keys.sort();
     },
+    dropdown: (key) => run((App.triggers[key].operation as unknown as { perform: Perform }).perform),
     create: (key, inputData) => run(createOperation(key).perform, { inputData }),
     search: (key, inputData) => run(searchOperation(key).perform, { inputData }),
     async findOrCreate(key, inputData) {

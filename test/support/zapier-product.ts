@@ -1,9 +1,10 @@
 /**
  * The product side of a Zapier scenario: a Pro workspace with its assistant, two agents and a Zapier
  * connection, and the real endpoints through which visitors, agents and integrations cause each event.
- * Nothing here writes to the database directly: every event comes from an HTTP request, as in production.
+ * Nothing here writes to the database: every event comes from an HTTP request, as in production.
  */
 import type { ConversationEventType } from '../../catalog/events';
+import { findContact } from '../../partner-api/domain/contacts';
 import type { Scope } from '../../partner-api/domain/keys';
 import type { Assistant, Workspace } from '../../partner-api/domain/workspaces';
 import { api, type ApiClient, type ApiResponse } from './api-server';
@@ -17,6 +18,7 @@ export interface Agent {
 }
 
 export interface LiveWorkspace {
+  stack: LiveStack;
   workspace: Workspace;
   assistant: Assistant;
   key: string;
@@ -39,6 +41,7 @@ export async function newWorkspace(stack: LiveStack, opts: { scopes?: readonly S
     return { id: made.id, name: made.name, email: made.email, console: api(server.url, made.token) };
   };
   return {
+    stack,
     workspace,
     assistant,
     key,
@@ -71,8 +74,17 @@ export const startWidgetConversation = (w: LiveWorkspace, assistantId = w.assist
 export const startInAppConversation = (w: LiveWorkspace, message = 'Where is my invoice?') =>
   ok(w.visitor.post(`/v1/in-app/assistants/${w.assistant.id}/conversations`, { message, user_id: 'u_42', user_name: 'Lee Park' }));
 
-export const submitLeadForm = (w: LiveWorkspace, conversationId: string, lead: { email: string; name?: string; phone?: string }) =>
-  ok(w.visitor.post(`/v1/widget/conversations/${conversationId}/lead`, lead));
+/**
+ * The visitor's form. Its public answer only acknowledges (it must not tell an anonymous visitor what the
+ * CRM holds), so the contact is then read the way the workspace would see it, without a key: the key may
+ * be revoked in the scenario.
+ */
+export async function submitLeadForm(w: LiveWorkspace, conversationId: string, lead: { email: string; name?: string; phone?: string }) {
+  await ok(w.visitor.post(`/v1/widget/conversations/${conversationId}/lead`, lead));
+  const contact = findContact(w.stack.server.ctx, w.workspace.id, lead.email);
+  if (!contact) throw new Error(`no contact ${lead.email} after the lead form`);
+  return { contact };
+}
 
 export const handOff = (w: LiveWorkspace, conversationId: string, reason = 'Asked for a human') =>
   ok(w.visitor.post(`/v1/widget/conversations/${conversationId}/handoff`, { reason }));
