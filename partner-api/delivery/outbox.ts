@@ -3,10 +3,49 @@
  * its event and its deliveries commit together or not at all (no crash window between "saved" and
  * "queued"). The worker picks the rows up after commit; the signal makes that immediate.
  */
+import type { Statement } from 'better-sqlite3';
+import type { z } from 'zod';
 import type { AppContext } from '../context';
+import type { Db } from '../db/open';
 import { payloadSchema, type EventType } from '../../catalog/events';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
+
+// Every event goes through here: statements are prepared once per database and each strict schema is
+// built once per type (zod compiles a schema on first use, which costs more than the parse itself).
+const statementsByDb = new WeakMap<Db, ReturnType<typeof prepare>>();
+const strictSchemas = new Map<EventType, z.ZodObject>();
+
+function prepare(db: Db) {
+  return {
+    insertEvent: db.prepare(
+      `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    matchingSubscriptions: db
+      .prepare(
+        `SELECT id FROM subscriptions
+          WHERE workspace_id = ? AND event_type = ? AND active = 1
+            AND (assistant_id IS NULL OR assistant_id = ?)`,
+      )
+      .pluck() as Statement<[string, string, string | null], string>,
+    insertDelivery: db.prepare(
+      `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at)
+       VALUES (?, ?, ?, 'pending', ?, ?)`,
+    ),
+  };
+}
+
+function statements(db: Db): ReturnType<typeof prepare> {
+  let prepared = statementsByDb.get(db);
+  if (!prepared) statementsByDb.set(db, (prepared = prepare(db)));
+  return prepared;
+}
+
+function strictSchema(type: EventType): z.ZodObject {
+  let schema = strictSchemas.get(type);
+  if (!schema) strictSchemas.set(type, (schema = payloadSchema(type).strict()));
+  return schema;
+}
 
 export interface NewEvent {
   id: string;
@@ -23,25 +62,12 @@ export interface NewEvent {
 export function recordEvent(ctx: AppContext, event: NewEvent): { deliveries: number } {
   if (!ctx.db.inTransaction) throw new Error('recordEvent must run inside the transaction of the change');
   // A payload that does not match the catalog is a bug in the API; failing here rolls the change back.
-  payloadSchema(event.type).strict().parse(event.payload);
+  strictSchema(event.type).parse(event.payload);
   const now = ctx.clock.now();
-  const db = ctx.db;
-  db.prepare(
-    `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-  ).run(event.id, event.workspaceId, event.type, event.assistantId, JSON.stringify(event.payload), event.createdAt);
-  const subscriptions = db
-    .prepare(
-      `SELECT id FROM subscriptions
-        WHERE workspace_id = ? AND event_type = ? AND active = 1
-          AND (assistant_id IS NULL OR assistant_id = ?)`,
-    )
-    .pluck()
-    .all(event.workspaceId, event.type, event.assistantId) as string[];
-  const insert = db.prepare(
-    `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at)
-     VALUES (?, ?, ?, 'pending', ?, ?)`,
-  );
-  for (const subscriptionId of subscriptions) insert.run(newId('dlv'), event.id, subscriptionId, now, isoAt(now));
+  const sql = statements(ctx.db);
+  sql.insertEvent.run(event.id, event.workspaceId, event.type, event.assistantId, JSON.stringify(event.payload), event.createdAt);
+  const subscriptions = sql.matchingSubscriptions.all(event.workspaceId, event.type, event.assistantId);
+  for (const subscriptionId of subscriptions) sql.insertDelivery.run(newId('dlv'), event.id, subscriptionId, now, isoAt(now));
   if (subscriptions.length > 0) ctx.signal.notify();
   return { deliveries: subscriptions.length };
 }

@@ -3,17 +3,19 @@
  *
  * Fresh events wake it through ctx.signal (the outbox notifies after commit), so a delivery starts within
  * milliseconds; a slower poll picks up retries as they come due and rows left by a worker that stopped or
- * died. Claims come in batches inside one write transaction; results are written in batches too, one
- * transaction per turn of the event loop, which keeps SQLite's per-commit cost off the hot path.
+ * died. Claims come in batches inside one write transaction (claimer.ts); results are written in batches
+ * too, one transaction per turn of the event loop, which keeps SQLite's per-commit cost off the hot path.
  * Concurrency is bounded overall and per subscription, so one slow or failing endpoint only ever holds a
  * few slots while the others keep flowing.
  */
+import { performance } from 'node:perf_hooks';
 import type { AppContext } from '../context';
 import type { Resolve } from '../net/target-policy';
 import { deactivateSubscriptions } from './outbox';
 import { judge, type Verdict } from './policy';
 import { createSender, RESPONSE_BODY_LIMIT, type SendResult } from './send';
 import { signingKey } from './signing';
+import { createClaimer } from './claimer';
 import { deliveryStore, type ClaimedDelivery } from './store';
 
 export interface DeliveryWorkerOptions {
@@ -38,6 +40,9 @@ export interface DeliveryWorker {
   readonly inFlight: number;
 }
 
+/** How often the poll looks at every due row again rather than only at what is new or came due. */
+const FULL_RESCAN_INTERVAL_MS = 30_000;
+
 interface Completion {
   delivery: ClaimedDelivery;
   startedAtMs: number;
@@ -47,6 +52,7 @@ interface Completion {
 export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOptions = {}): DeliveryWorker {
   const settings = ctx.config.delivery;
   const store = deliveryStore(ctx.db);
+  const claimer = createClaimer(ctx.db);
   const sender = createSender({
     timeoutMs: settings.timeoutMs,
     allowPrivate: ctx.config.allowPrivateTargets,
@@ -57,6 +63,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   const keys = new Map<string, Buffer>();
 
   let inFlight = 0;
+  const inFlightIds = new Set<string>();
   const inFlightBySubscription = new Map<string, number>();
   const aborts = new Set<AbortController>();
   let completions: Completion[] = [];
@@ -68,36 +75,49 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   let unsubscribe: (() => void) | null = null;
   let poll: NodeJS.Timeout | null = null;
 
-  /** Claims and starts as much due work as the free slots allow. Synchronous: better-sqlite3 is. */
+  /** Claims as much due work as the free slots allow. Synchronous (better-sqlite3 is); may run inside the
+   * transaction that records finished attempts, so one commit both frees slots and fills them again. */
+  function claimDue(): ClaimedDelivery[] {
+    const claimed: ClaimedDelivery[] = [];
+    const claimedBySubscription = new Map<string, number>();
+    for (;;) {
+      const free = settings.concurrency - inFlight - claimed.length;
+      if (free <= 0) break;
+      const result = claimer.claim({
+        nowMs: ctx.clock.now(),
+        leaseMs,
+        limit: free,
+        capacityLeft: (id) =>
+          settings.perSubscriptionConcurrency - (inFlightBySubscription.get(id) ?? 0) - (claimedBySubscription.get(id) ?? 0),
+        inFlight: inFlightIds,
+      });
+      for (const delivery of result.claimed) {
+        claimed.push(delivery);
+        claimedBySubscription.set(delivery.subscriptionId, (claimedBySubscription.get(delivery.subscriptionId) ?? 0) + 1);
+      }
+      if (result.claimed.length + result.cancelled + result.dropped === 0) break;
+    }
+    return claimed;
+  }
+
+  /** Claims and starts what is due. */
   function pump(): number {
     if (stopping) return 0;
-    let launched = 0;
+    let claimed: ClaimedDelivery[] = [];
     try {
-      for (;;) {
-        const free = settings.concurrency - inFlight;
-        if (free <= 0) break;
-        const saturated: string[] = [];
-        for (const [id, n] of inFlightBySubscription) if (n >= settings.perSubscriptionConcurrency) saturated.push(id);
-        const { claimed, cancelled } = store.claim({
-          nowMs: ctx.clock.now(),
-          leaseMs,
-          limit: free,
-          saturated,
-          capacityLeft: (id) => settings.perSubscriptionConcurrency - (inFlightBySubscription.get(id) ?? 0),
-        });
-        for (const delivery of claimed) launch(delivery);
-        launched += claimed.length;
-        if (claimed.length === 0 && cancelled === 0) break;
-      }
+      claimed = claimDue();
     } catch (err) {
       // Typically SQLITE_BUSY from another process holding the write lock past busy_timeout: the poll retries.
       ctx.log.error('delivery claim failed', { error: (err as Error).message });
+      claimer.rescan();
     }
-    return launched;
+    for (const delivery of claimed) launch(delivery);
+    return claimed.length;
   }
 
   function launch(delivery: ClaimedDelivery): void {
     inFlight += 1;
+    inFlightIds.add(delivery.id);
     inFlightBySubscription.set(delivery.subscriptionId, (inFlightBySubscription.get(delivery.subscriptionId) ?? 0) + 1);
     const startedAtMs = ctx.clock.now();
     const abort = new AbortController();
@@ -133,26 +153,30 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     return key;
   }
 
-  /** Records every finished attempt in one transaction, frees their slots, and claims more. */
+  /** Records every finished attempt and claims what the freed slots allow, in one transaction. */
   function flush(): void {
     flushScheduled = false;
     const batch = completions;
     completions = [];
-    try {
-      store.transaction(() => {
-        for (const completion of batch) record(completion);
-      });
-    } catch (err) {
-      // The rows stay claimed; their lease runs out and they are sent again. At least once still holds.
-      ctx.log.error('recording delivery attempts failed', { error: (err as Error).message, attempts: batch.length });
-    }
     for (const { delivery } of batch) {
       inFlight -= 1;
+      inFlightIds.delete(delivery.id);
       const left = (inFlightBySubscription.get(delivery.subscriptionId) ?? 1) - 1;
       if (left > 0) inFlightBySubscription.set(delivery.subscriptionId, left);
       else inFlightBySubscription.delete(delivery.subscriptionId);
     }
-    pump();
+    let claimed: ClaimedDelivery[] = [];
+    try {
+      claimed = store.transaction(() => {
+        for (const completion of batch) record(completion);
+        return stopping ? [] : claimDue();
+      });
+    } catch (err) {
+      // The rows stay claimed; their lease runs out and they are sent again. At least once still holds.
+      ctx.log.error('recording delivery attempts failed', { error: (err as Error).message, attempts: batch.length });
+      claimer.rescan(); // what it had taken off its queues was rolled back
+    }
+    for (const delivery of claimed) launch(delivery);
     if (isIdle()) {
       const waiters = idleWaiters;
       idleWaiters = [];
@@ -248,7 +272,15 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       if (started || stopping) return;
       started = true;
       unsubscribe = ctx.signal.subscribe(() => pump());
-      poll = setInterval(() => pump(), settings.pollIntervalMs);
+      let lastRescan = performance.now();
+      poll = setInterval(() => {
+        // A safety net for rows written by other processes with other clocks; cheap unless a backlog is large.
+        if (performance.now() - lastRescan >= FULL_RESCAN_INTERVAL_MS) {
+          claimer.rescan();
+          lastRescan = performance.now();
+        }
+        pump();
+      }, settings.pollIntervalMs);
       poll.unref();
       pump();
     },
@@ -257,6 +289,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       return stopped;
     },
     async runOnce() {
+      claimer.rescan();
       const launched = pump();
       await idle();
       return launched;
