@@ -11,16 +11,22 @@ export interface LiveFile {
   readonly rx: Receiver;
 }
 
+/**
+ * The unit tests mock IllumiChat with nock, which patches node's shared http module; should a file ever leave
+ * it on, these tests must reach the real server rather than fail on a disallowed connection.
+ */
+export function useRealNetwork(): void {
+  const nock = require('nock') as typeof import('nock');
+  nock.cleanAll();
+  nock.enableNetConnect();
+  nock.restore();
+}
+
 export function useLiveStack(opts: StartOptions = {}): LiveFile {
   let stack: LiveStack | undefined;
   let rx: Receiver | undefined;
   beforeAll(async () => {
-    // The unit tests mock IllumiChat with nock, which patches node's shared http module; should a file ever
-    // leave it on, these tests must reach the real server rather than fail on a disallowed connection.
-    const nock = require('nock') as typeof import('nock');
-    nock.cleanAll();
-    nock.enableNetConnect();
-    nock.restore();
+    useRealNetwork();
     stack = await startLiveStack(opts);
     rx = await startReceiver();
   });
