@@ -16,7 +16,15 @@ import {
   submitLeadForm,
   type LiveWorkspace,
 } from '../support/zapier-product';
-import { deliveriesTo, flatKeys, hookUrl, waitForDeliveries, type LiveHook, type TriggerKey } from '../support/zapier-live';
+import {
+  deliveriesTo,
+  flatKeys,
+  hookUrl,
+  waitForDeliveries,
+  zapierError,
+  type LiveHook,
+  type TriggerKey,
+} from '../support/zapier-live';
 import { useLiveStack } from './live';
 
 const live = useLiveStack();
@@ -111,6 +119,26 @@ describe('Conversation Event', () => {
     // Test trigger follows the same filter.
     const listed = await w.zap.testTrigger('conversation_event', inputData);
     expect(listed.map((r) => r.data.conversation.id)).toEqual([fromOurs.id]);
+  });
+});
+
+describe('a request to the hook URL that IllumiChat did not sign', () => {
+  it('does not run the Zap: a tampered body, or a real delivery replayed to another Zap', async () => {
+    const w = await newWorkspace(live.stack);
+    const leads = await turnOn(w, 'lead_captured');
+    const otherZap = await turnOn(w, 'lead_captured');
+    const conversation = await startWidgetConversation(w);
+    await submitLeadForm(w, conversation.id, { email: 'jane@example.com', name: 'Jane Visitor' });
+    const [real] = await waitForDeliveries(live.rx, leads, 1);
+    await expect(w.zap.perform(leads, real)).resolves.toEqual([real.json()]);
+
+    const tampered = { ...real, body: Buffer.from(real.text.replace('jane@example.com', 'mallory@example.com')) };
+    const forged = await zapierError(w.zap.perform(leads, tampered));
+    expect(forged.name).toBe('HaltedError');
+    expect(forged.message).toContain('did not sign');
+
+    // Signed, but with the other subscription's secret: a delivery is only good for its own Zap.
+    expect((await zapierError(w.zap.perform(otherZap, real))).name).toBe('HaltedError');
   });
 });
 

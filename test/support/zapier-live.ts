@@ -53,6 +53,9 @@ export interface SubscribeData {
   createdAt: string;
 }
 
+/** A request to a Zap's hook URL: a real delivery, or one a test made up. */
+export type HookRequest = Pick<ReceivedRequest, 'method' | 'headers' | 'body'>;
+
 /** A Zap that is on: its trigger, the input it was set up with, and what subscribing returned. */
 export interface LiveHook {
   trigger: TriggerKey;
@@ -91,6 +94,8 @@ export interface Connection {
    * then runs perform on the request as Zapier hands it over (cleanedRequest and rawRequest).
    */
   receive(hook: LiveHook, delivery: ReceivedRequest): Promise<JsonRecord[]>;
+  /** Runs perform on any request to the Zap's hook URL, as Zapier would, with no check of ours first. */
+  perform(hook: LiveHook, request: HookRequest): Promise<JsonRecord[]>;
   /** The output field keys Zapier shows for the trigger with this input (static and dynamic fields). */
   outputKeys(trigger: TriggerKey, inputData?: Record<string, string>): Promise<string[]>;
   /** A dynamic dropdown's choices, from its hidden trigger, as the Zap editor loads them. */
@@ -148,12 +153,16 @@ function connection(tester: Tester, apiKey: string): Connection {
       if (!verifyWebhook(hook.subscribeData.secret, delivery)) {
         throw new Error(`delivery ${String(delivery.headers['webhook-id'])} is not signed with the subscription's secret`);
       }
+      return self.perform(hook, delivery);
+    },
+    perform(hook, request) {
+      const content = request.body.toString('utf8');
       return run(hookOperation(hook.trigger).perform, {
         inputData: hook.inputData,
         targetUrl: hook.targetUrl,
         subscribeData: hook.subscribeData,
-        cleanedRequest: delivery.json() as JsonRecord,
-        rawRequest: { method: delivery.method, querystring: '', content: delivery.text, headers: zapierHeaders(delivery) },
+        cleanedRequest: JSON.parse(content) as JsonRecord,
+        rawRequest: { method: request.method, querystring: '', content, headers: zapierHeaders(request.headers) },
       } as Partial<Bundle>);
     },
     async outputKeys(trigger, inputData = {}) {
@@ -264,9 +273,9 @@ export async function zapierError(promise: Promise<unknown>): Promise<{ name: st
 }
 
 /** Zapier's `bundle.rawRequest.headers`: each header as `Http-Title-Case-Name`. */
-function zapierHeaders(delivery: ReceivedRequest): Record<string, string> {
+function zapierHeaders(headers: ReceivedRequest['headers']): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(delivery.headers).map(([name, value]) => [
+    Object.entries(headers).map(([name, value]) => [
       `Http-${name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase())}`,
       Array.isArray(value) ? value.join(', ') : String(value ?? ''),
     ]),
