@@ -76,7 +76,9 @@ export function listConversations(
   const after = query.cursor ? decodeCursor(query.cursor, conversationCursor) : null;
   const rows = sql(
     ctx.db,
-    `${CONVERSATION_SELECT.replace('SELECT v.*', 'SELECT v.rowid AS seq, v.*')}
+    `SELECT v.rowid AS seq, v.*, s.name AS assistant_name
+       FROM conversations v
+       JOIN assistants s ON s.id = v.assistant_id
       WHERE v.workspace_id = ? AND (? IS NULL OR v.mode = ?)
         AND (? IS NULL OR (v.started_at, v.rowid) < (?, ?))
       ORDER BY v.started_at DESC, v.rowid DESC

@@ -2,7 +2,7 @@
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
+import { sql } from '../lib/statements';
 import { ApiError } from './errors';
 import { generateAgentToken, hashSecret } from './keys';
 
@@ -116,9 +116,4 @@ export function requireAgent(ctx: AppContext, workspaceId: string, agentId: stri
 
 function requireWorkspace(ctx: AppContext, id: string): void {
   if (!findWorkspace(ctx, id)) throw new ApiError(404, 'not_found', `No workspace ${id}.`);
-}
-
-/** For seeding and scripts: several writes that belong together. */
-export function inTransaction<T>(ctx: AppContext, fn: () => T): T {
-  return writeTransaction(ctx.db, fn);
 }
