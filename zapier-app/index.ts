@@ -27,8 +27,15 @@ const app = {
   authentication,
   beforeRequest: [addApiContext],
   afterResponse: [translateApiErrors],
-  // Let translateApiErrors turn a 429 into a ThrottledError that carries IllumiChat's code and Retry-After.
-  flags: { throwForThrottlingEarly: false },
+  flags: {
+    // Let translateApiErrors turn a 429 into a ThrottledError that carries IllumiChat's code and Retry-After.
+    throwForThrottlingEarly: false,
+    // Core's patch of node's http(s).request logs calls made without z.request; every call here uses
+    // z.request, so it would log nothing. It also stays on the shared module for the whole process and
+    // drops the options of the three-argument https.request(url, options, cb), which broke nock in any
+    // test file that ran after another file's real request.
+    skipHttpPatch: true,
+  },
 
   triggers: {
     [leadCaptured.key]: leadCaptured,

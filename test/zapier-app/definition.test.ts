@@ -92,6 +92,10 @@ describe('the public contract of keys', () => {
     expect(keys(App.searches.find_contact as Step)).toEqual(['email']);
   });
 
+  it('sets the flags the error mapping and the tests rely on', () => {
+    expect(App.flags).toEqual({ throwForThrottlingEarly: false, skipHttpPatch: true });
+  });
+
   it('carries package.json’s version on core’s platform version', () => {
     const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
     expect(App.version).toBe(pkg.version);

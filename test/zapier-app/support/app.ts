@@ -3,6 +3,8 @@
  * handling around each exported perform function. nock answers for IllumiChat; real network is refused in
  * these files only, and restored for other files after them.
  */
+import http from 'node:http';
+import https from 'node:https';
 import nock from 'nock';
 import { createAppTester, type Bundle } from 'zapier-platform-core';
 import App from '../../../zapier-app';
@@ -27,6 +29,13 @@ export function api(): nock.Scope {
 export function useMockedApi(): void {
   const previousUrl = process.env.ILLUMICHAT_API_URL;
   beforeAll(() => {
+    // The app sets flags.skipHttpPatch; an app tester for an app without it wraps node's shared http(s)
+    // module for the rest of the process in a way nock cannot see through. Say so rather than fail on DNS.
+    for (const mod of [http, https] as { patchedByZapier?: boolean }[]) {
+      if (mod.patchedByZapier) {
+        throw new Error('An earlier test file let zapier-platform-core patch http(s).request; nock cannot intercept.');
+      }
+    }
     process.env.ILLUMICHAT_API_URL = API_URL;
     if (!nock.isActive()) nock.activate();
     nock.disableNetConnect();
