@@ -95,16 +95,23 @@ export function createSender(opts: { timeoutMs: number; allowPrivate: boolean; r
           signal?.removeEventListener('abort', onAbort);
           resolve(result === 'retry-stale-socket' ? once(false) : result);
         };
-        const request = (protocol === 'https:' ? https : http).request({
-          protocol,
-          hostname: host,
-          port: url.port || undefined,
-          path: `${url.pathname}${url.search}`,
-          method: 'POST',
-          headers,
-          agent: agents[protocol],
-          lookup,
-        });
+        let request: http.ClientRequest;
+        try {
+          request = (protocol === 'https:' ? https : http).request({
+            protocol,
+            hostname: host,
+            port: url.port || undefined,
+            path: `${url.pathname}${url.search}`,
+            method: 'POST',
+            headers,
+            agent: agents[protocol],
+            lookup,
+          });
+        } catch (err) {
+          // Options node:http refuses outright (a header value it will not send, say).
+          settled = true;
+          return resolve(errorResult(err as NodeJS.ErrnoException, elapsed()));
+        }
         // One deadline for the whole exchange, a body trickled byte by byte included. The cause is kept
         // aside: destroying a request mid-response also surfaces as a reset on the response.
         let cause: NodeJS.ErrnoException | null = null;

@@ -122,31 +122,44 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     const startedAtMs = ctx.clock.now();
     const abort = new AbortController();
     aborts.add(abort);
-    sender
-      .send(
-        {
-          url: delivery.targetUrl,
-          eventId: delivery.eventId,
-          eventType: delivery.eventType,
-          body: Buffer.from(delivery.payload, 'utf8'),
-          key: keyFor(delivery.secret),
-          timestampSec: Math.floor(startedAtMs / 1000),
-        },
-        abort.signal,
+    const done = (result: SendResult) => {
+      aborts.delete(abort);
+      completions.push({ delivery, startedAtMs, result });
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
+    };
+    Promise.resolve()
+      .then(() =>
+        sender.send(
+          {
+            url: delivery.targetUrl,
+            eventId: delivery.eventId,
+            eventType: delivery.eventType,
+            body: Buffer.from(delivery.payload, 'utf8'),
+            key: keyFor(delivery.secret),
+            timestampSec: Math.floor(startedAtMs / 1000),
+          },
+          abort.signal,
+        ),
       )
-      .then((result) => {
-        aborts.delete(abort);
-        completions.push({ delivery, startedAtMs, result });
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
-        }
-      });
+      // send() turns every HTTP failure into a result; this is for our own bugs, so a slot is never lost.
+      .catch((err: Error): SendResult => ({
+        kind: 'error',
+        error: `internal error: ${err.message}`,
+        refused: false,
+        timedOut: false,
+        aborted: false,
+        durationMs: 0,
+      }))
+      .then(done);
   }
 
   function keyFor(secret: string): Buffer {
     let key = keys.get(secret);
     if (!key) {
+      if (keys.size >= 10_000) keys.clear(); // a cache, not a registry of every subscription ever seen
       key = signingKey(secret);
       keys.set(secret, key);
     }
@@ -219,6 +232,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
         return;
       case 'gone':
         store.fail(delivery, now, verdict.error ?? 'gone');
+        store.noteFailure(delivery.subscriptionId, now, verdict.error); // so the workspace sees the 410
         deactivateSubscriptions(ctx, { subscriptionId: delivery.subscriptionId }, 'gone');
         ctx.log.info('webhook subscription deactivated', { subscriptionId: delivery.subscriptionId, reason: 'gone' });
         return;
@@ -230,7 +244,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
         break;
     }
     if (!verdict.failure) return;
-    const failingSince = store.noteFailure(delivery.subscriptionId, now);
+    const failingSince = store.noteFailure(delivery.subscriptionId, now, verdict.error);
     if (failingSince !== null && now - failingSince >= settings.disableAfterFailingMs) {
       deactivateSubscriptions(ctx, { subscriptionId: delivery.subscriptionId }, 'failing');
       ctx.log.info('webhook subscription deactivated', {

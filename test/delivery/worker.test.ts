@@ -151,6 +151,21 @@ describe('retries', () => {
     expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({ status: 'succeeded', attempts: 2 });
   });
 
+  it('records a request node:http refuses to make as a failed attempt, and keeps the slot free', async () => {
+    const rx = await receiver();
+    const { ctx, worker } = harness({ delivery: { concurrency: 1 } });
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    const eventId = emit(ctx, ws);
+    ctx.db.prepare(`UPDATE events SET type = 'ticket.created\r\nx-injected: 1' WHERE id = ?`).run(eventId);
+    const good = emit(ctx, ws);
+    await worker.runOnce();
+    const [bad, fine] = deliveriesOf(ctx, sub.id);
+    expect(bad).toMatchObject({ status: 'pending', attempts: 1, last_error: expect.stringMatching(/^ERR_INVALID_CHAR/) });
+    expect(fine).toMatchObject({ status: 'succeeded' });
+    expect(rx.requests.map((r) => r.headers['webhook-id'])).toEqual([good]);
+  });
+
   it('never follows a redirect: a failure, and the redirect target receives nothing', async () => {
     const [rx, elsewhere] = [await receiver(), await receiver()];
     rx.setDefault(redirect(elsewhere.url));
