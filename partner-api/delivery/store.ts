@@ -37,8 +37,8 @@ export interface DeliveryStore {
   succeed(delivery: ClaimedDelivery, atMs: number): void;
   reschedule(delivery: ClaimedDelivery, atMs: number, error: string): void;
   fail(delivery: ClaimedDelivery, atMs: number, error: string): void;
-  /** Marks the start of a run of failures (kept if one is running); returns when it started, or null if off. */
-  noteFailure(subscriptionId: string, atMs: number): number | null;
+  /** Marks the start of a run of failures (kept if one is running) and its latest error; returns when it started, or null if off. */
+  noteFailure(subscriptionId: string, atMs: number, error: string | null): number | null;
   noteSuccess(subscriptionId: string): void;
   /** Runs `fn` in one write transaction. */
   transaction<T>(fn: () => T): T;
@@ -68,12 +68,12 @@ function createStore(db: Db): DeliveryStore {
   const fail = db.prepare(`
     UPDATE deliveries SET status = 'failed', finished_at = ?, last_error = ?, claim_token = NULL
      WHERE id = ? AND claim_token = ?`);
-  const noteFailure = db.prepare<[number, string], { since: number }>(`
-    UPDATE subscriptions SET failing_since_ms = COALESCE(failing_since_ms, ?)
+  const noteFailure = db.prepare<[number, string | null, string], { since: number }>(`
+    UPDATE subscriptions SET failing_since_ms = COALESCE(failing_since_ms, ?), last_error = ?
      WHERE id = ? AND active = 1
     RETURNING failing_since_ms AS since`);
   const noteSuccess = db.prepare(
-    `UPDATE subscriptions SET failing_since_ms = NULL WHERE id = ? AND failing_since_ms IS NOT NULL`,
+    `UPDATE subscriptions SET failing_since_ms = NULL, last_error = NULL WHERE id = ? AND failing_since_ms IS NOT NULL`,
   );
   const inTransaction = db.transaction((fn: () => unknown) => fn());
 
@@ -94,7 +94,7 @@ function createStore(db: Db): DeliveryStore {
     succeed: (d, atMs) => void succeed.run(isoAt(atMs), d.id, d.claimToken),
     reschedule: (d, atMs, error) => void reschedule.run(atMs, error, d.id, d.claimToken),
     fail: (d, atMs, error) => void fail.run(isoAt(atMs), error, d.id, d.claimToken),
-    noteFailure: (subscriptionId, atMs) => noteFailure.get(atMs, subscriptionId)?.since ?? null,
+    noteFailure: (subscriptionId, atMs, error) => noteFailure.get(atMs, error, subscriptionId)?.since ?? null,
     noteSuccess: (subscriptionId) => void noteSuccess.run(subscriptionId),
     transaction: <T>(fn: () => T) => inTransaction.immediate(fn) as T,
   };

@@ -1,9 +1,12 @@
-/** Zapier's REST-hook subscribe and unsubscribe, and the sample list behind "Test trigger". */
+/**
+ * Zapier's REST-hook subscribe and unsubscribe, the sample list behind "Test trigger", and the list where a
+ * workspace sees each subscription's state and why it stopped (a 410, failing deliveries, a revoked key).
+ */
 import { z } from 'zod';
 import { eventTypeSchema } from '../../catalog/events';
 import { ApiError } from '../domain/errors';
 import { samplesFor } from '../domain/samples';
-import { createSubscription, unsubscribe } from '../domain/subscriptions';
+import { createSubscription, listSubscriptions, unsubscribe } from '../domain/subscriptions';
 import { checkTarget } from '../net/target-policy';
 import { keyOf } from './auth';
 import { created, ok, type RouteKit } from './kit';
@@ -14,6 +17,8 @@ const subscribeBody = z.strictObject({
   target_url: z.string().trim().min(1).max(2048),
   assistant_id: optionalText(100),
 });
+
+const listQuery = z.strictObject({ limit: limitQuery(25, 100), cursor: z.string().max(500).optional() });
 
 const samplesQuery = z.strictObject({
   event_type: eventTypeSchema,
@@ -44,6 +49,10 @@ export function registerSubscriptionRoutes({ app, ctx, keyed, write }: RouteKit)
       return () => created(createSubscription(ctx, input));
     }),
   );
+
+  app.get('/v1/subscriptions', ...keyed('events:read'), (req, res) => {
+    res.json(listSubscriptions(ctx, keyOf(req).workspace.id, parseWith(listQuery, req.query)));
+  });
 
   app.delete(
     '/v1/subscriptions/:id',

@@ -16,6 +16,7 @@ export const KEYED_ENDPOINTS: KeyedEndpoint[] = [
   { method: 'GET', path: '/v1/me', scope: 'events:read' },
   { method: 'GET', path: '/v1/assistants', scope: 'events:read' },
   { method: 'POST', path: '/v1/subscriptions', scope: 'events:read', body: { event_type: 'lead.captured', target_url: 'http://127.0.0.1:9/hook' } },
+  { method: 'GET', path: '/v1/subscriptions', scope: 'events:read' },
   { method: 'DELETE', path: '/v1/subscriptions/sub_000000000000000000000000', scope: 'events:read' },
   { method: 'GET', path: '/v1/samples?event_type=ticket.created', scope: 'events:read' },
   { method: 'POST', path: '/v1/contacts', scope: 'contacts:write', body: { email: 'matrix@example.com' } },
