@@ -22,6 +22,12 @@
  * Other helpers: createAssistant(wsId, name?), createAgent(wsId, {name?, email?}) → { id, name, email, token },
  * createKeyRecord(wsId, scopes?) → { id, key }, revokeKey(keyId), setPlan(wsId, plan), and
  * `setup()`: a Pro workspace with one assistant and an all-scopes key, ready to call.
+ *
+ * The client: `api(url, credential?)` → get/post/patch/delete (JSON in, parsed JSON out) and
+ * `raw(method, path, { body, headers })` for bytes and headers exactly as given (bad JSON, wrong types).
+ * `waitUntil(check, timeoutMs?, what?)` polls until `check` returns a value, for anything asynchronous.
+ * test/support/api-events.ts reads the events table (payloads checked against the catalog) and counts
+ * tables; test/support/api-endpoints.ts lists every endpoint with its scope.
  */
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
