@@ -137,13 +137,15 @@ export async function startReceiver(opts: { default?: Behaviour } = {}): Promise
       case 'trickle': {
         res.writeHead(b.status, { 'content-type': 'text/plain' });
         let sent = 0;
+        let timer: NodeJS.Timeout | undefined;
+        // One close listener for the whole trickle (one per chunk piled up past Node's listener limit).
+        res.on('close', () => clearTimeout(timer));
         const step = () => {
           if (res.destroyed) return;
           if (sent === b.chunks) return void res.end();
           sent += 1;
           res.write('.');
-          const t = later(b.intervalMs, step);
-          res.on('close', () => clearTimeout(t));
+          timer = later(b.intervalMs, step);
         };
         step();
         return;
