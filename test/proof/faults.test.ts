@@ -1,0 +1,273 @@
+/**
+ * Fault injection, seen through the HTTP API with the real delivery worker: receivers that hang, reset,
+ * answer 500/503/429/410/301 or trickle their answer, all at once beside healthy ones. Healthy subscriptions
+ * keep getting everything promptly, backoff follows the schedule and Retry-After, redirects are never
+ * followed, and a subscription that keeps failing is disabled with its reason visible in GET /v1/subscriptions.
+ * test/delivery/worker.test.ts proves each rule on the worker alone with a moved clock; this is the system.
+ */
+import { loadConfig, type Config } from '../../partner-api/config';
+import { verifySignature } from '../../partner-api/delivery/signing';
+import { api, startApiServer, waitUntil, type ApiClient, type ApiServer } from '../support/api-server';
+import { hang, redirect, reply, reset, retryAfter, startReceiver, trickle, type Receiver } from '../support/receiver';
+
+const servers: ApiServer[] = [];
+const receivers: Receiver[] = [];
+// Receivers first: that cuts off hanging requests, so the workers stop at once.
+afterAll(async () => {
+  for (const rx of receivers) await rx.close();
+  for (const s of servers) await s.close();
+});
+
+async function receiver(...script: Parameters<Receiver['script']>): Promise<Receiver> {
+  const rx = await startReceiver();
+  receivers.push(rx);
+  if (script.length > 0) rx.setDefault(script[0]!);
+  return rx;
+}
+
+async function start(delivery: Partial<Config['delivery']>) {
+  const server = await startApiServer({
+    delivery: true,
+    config: { delivery: { ...loadConfig({}).delivery, pollIntervalMs: 25, jitter: 0, ...delivery } },
+  });
+  servers.push(server);
+  const { key, workspace } = await server.setup();
+  const zap = api(server.url, key);
+  const subscribe = async (rx: Receiver, eventType = 'ticket.created') => {
+    const res = await zap.post('/v1/subscriptions', { event_type: eventType, target_url: rx.url });
+    expect(res.status).toBe(201);
+    return res.body as { id: string; secret: string };
+  };
+  return { server, zap, key, workspace, subscribe };
+}
+
+interface Attempt {
+  attempt: number;
+  started_ms: number;
+  duration_ms: number;
+  status_code: number | null;
+  outcome: string;
+  error: string | null;
+}
+
+/** The attempts at one subscription's first delivery, in order. */
+function firstDeliveryAttempts(server: ApiServer, subscriptionId: string): Attempt[] {
+  const rows = server.ctx.db
+    .prepare(
+      `SELECT a.attempt, a.started_at, a.duration_ms, a.status_code, a.outcome, a.error FROM delivery_attempts a
+        WHERE a.delivery_id = (SELECT id FROM deliveries WHERE subscription_id = ? ORDER BY rowid LIMIT 1)
+        ORDER BY a.attempt`,
+    )
+    .all(subscriptionId) as (Omit<Attempt, 'started_ms'> & { started_at: string })[];
+  return rows.map(({ started_at, ...r }) => ({ ...r, started_ms: Date.parse(started_at) }));
+}
+
+async function listSubscriptions(zap: ApiClient): Promise<Record<string, any>> {
+  const res = await zap.get('/v1/subscriptions?limit=100');
+  expect(res.status).toBe(200);
+  return Object.fromEntries(res.body.data.map((s: { id: string }) => [s.id, s]));
+}
+
+describe('misbehaving receivers beside healthy ones', () => {
+  const TIMEOUT_MS = 2000;
+  const EVENTS = 30;
+
+  it('healthy subscriptions get every event before a single hung attempt has even timed out; each fault is recorded as what it was', async () => {
+    const { server, zap, subscribe } = await start({ timeoutMs: TIMEOUT_MS, retryScheduleMs: [1000, 60_000], claimMarginMs: 500 });
+    const canary = await receiver();
+    const rx = {
+      healthy1: await receiver(),
+      healthy2: await receiver(reply(204)),
+      hang: await receiver(hang()),
+      reset: await receiver(reset()),
+      error500: await receiver(reply(500, { body: 'database on fire' })),
+      error503: await receiver(reply(503)),
+      throttled: await receiver(retryAfter(429, 3)),
+      gone: await receiver(reply(410)),
+      moved: await receiver(redirect(canary.url, 301)),
+      trickle: await receiver(trickle(200, { chunks: 100, intervalMs: 50 })), // 5 s of body: past the timeout
+    };
+    const subs: Record<keyof typeof rx, { id: string; secret: string }> = {} as never;
+    for (const [name, r] of Object.entries(rx)) subs[name as keyof typeof rx] = await subscribe(r);
+
+    for (let i = 0; i < EVENTS; i++) {
+      const res = await zap.post('/v1/tickets', { subject: `Fault ${i}` });
+      expect(res.status).toBe(201);
+    }
+    await rx.healthy1.waitFor(EVENTS, 10_000);
+    await rx.healthy2.waitFor(EVENTS, 10_000);
+    // The hung and trickling attempts were already in flight, and not one had come back yet: the healthy
+    // subscriptions never waited behind them.
+    expect(rx.hang.requests.length).toBeGreaterThan(0);
+    expect(rx.trickle.requests.length).toBeGreaterThan(0);
+    expect(firstDeliveryAttempts(server, subs.hang.id)).toEqual([]);
+    expect(firstDeliveryAttempts(server, subs.trickle.id)).toEqual([]);
+
+    // Every healthy delivery: each event once, signed, the webhook-id its event id.
+    const eventIds = server.ctx.db.prepare(`SELECT id FROM events WHERE type = 'ticket.created'`).pluck().all() as string[];
+    for (const name of ['healthy1', 'healthy2'] as const) {
+      const got = rx[name].requests;
+      expect(got.map((r) => r.headers['webhook-id']).sort()).toEqual([...eventIds].sort());
+      for (const r of got) expect(verifySignature(subs[name].secret, r.headers, r.body)).toBe(true);
+    }
+
+    // Each misbehaving first delivery reaches its second attempt (the hung one after its timeout + 1 s).
+    const faulty = ['hang', 'reset', 'error500', 'error503', 'throttled', 'moved', 'trickle'] as const;
+    await waitUntil(
+      () => faulty.every((name) => firstDeliveryAttempts(server, subs[name].id).length >= 2),
+      15_000,
+      'a second attempt at every misbehaving endpoint',
+    );
+    const first = (name: keyof typeof rx) => firstDeliveryAttempts(server, subs[name].id)[0]!;
+    expect(first('hang')).toMatchObject({ outcome: 'retry', status_code: null, error: expect.stringMatching(/^timeout/) });
+    expect(first('hang').duration_ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(first('trickle')).toMatchObject({ outcome: 'retry', error: expect.stringMatching(/^timeout/) });
+    expect(first('reset')).toMatchObject({ outcome: 'retry', status_code: null, error: 'connection reset by the receiver' });
+    expect(first('error500')).toMatchObject({ outcome: 'retry', status_code: 500, error: '500 response' });
+    expect(first('error503')).toMatchObject({ outcome: 'retry', status_code: 503 });
+    expect(first('throttled')).toMatchObject({ outcome: 'retry', status_code: 429 });
+    expect(first('moved')).toMatchObject({ outcome: 'retry', status_code: 301, error: `301 redirect to ${canary.url} (redirects are not followed)` });
+    expect(canary.requests).toHaveLength(0);
+
+    // Backoff: the second attempt waits the schedule's 1 s after the first one ended; the 429 its Retry-After's 3 s.
+    for (const name of faulty) {
+      const [a1, a2] = firstDeliveryAttempts(server, subs[name].id);
+      const wait = name === 'throttled' ? 3000 : 1000;
+      expect({ name, waited: a2!.started_ms - a1!.started_ms - a1!.duration_ms >= wait - 5 }).toEqual({ name, waited: true });
+    }
+
+    // 410: deactivated at once, and nothing more is sent there.
+    const listed = await listSubscriptions(zap);
+    expect(listed[subs.gone.id]).toMatchObject({
+      active: false,
+      deactivatedReason: 'gone',
+      deactivatedAt: expect.any(String),
+      lastDeliveryError: '410 Gone: the receiver ended this subscription',
+    });
+    const goneRequests = rx.gone.requests.length;
+    expect(goneRequests).toBeGreaterThanOrEqual(1);
+    expect(goneRequests).toBeLessThanOrEqual(8); // at most the first batch in flight together
+    const late = await zap.post('/v1/tickets', { subject: 'After the 410' });
+    await rx.healthy1.waitFor(EVENTS + 1);
+    expect(server.ctx.db.prepare('SELECT COUNT(*) FROM deliveries WHERE event_id = ? AND subscription_id = ?').pluck().get(
+      server.ctx.db.prepare(`SELECT id FROM events WHERE json_extract(payload, '$.data.ticket.id') = ?`).pluck().get(late.body.id),
+      subs.gone.id,
+    )).toBe(0);
+    expect(rx.gone.requests).toHaveLength(goneRequests);
+
+    // The workspace sees each subscription's state and its latest error; healthy ones have none.
+    expect(listed[subs.healthy1.id]).toMatchObject({ active: true, deactivatedReason: null, lastDeliveryError: null });
+    expect(listed[subs.error500.id]).toMatchObject({ active: true, lastDeliveryError: '500 response' });
+    expect(listed[subs.moved.id].lastDeliveryError).toMatch(/redirects are not followed/);
+    expect(listed[subs.hang.id].lastDeliveryError).toMatch(/^timeout/);
+  });
+});
+
+describe('backoff', () => {
+  it('waits the schedule between attempts, stretches a wait to Retry-After but never past its cap, and gives up after the last', async () => {
+    const schedule = [300, 600, 1200];
+    const { server, subscribe, zap } = await start({ retryScheduleMs: schedule, retryAfterMaxMs: 1500 });
+    const failing = await receiver(reply(500));
+    const slowDown = await receiver(retryAfter(503, 1)); // 1 s, more than the schedule's 300 ms
+    const tooLong = await receiver(retryAfter(429, 3600)); // an hour, capped at 1.5 s
+    const subs = { failing: await subscribe(failing), slowDown: await subscribe(slowDown), tooLong: await subscribe(tooLong) };
+    await zap.post('/v1/tickets', { subject: 'Backoff' });
+
+    await waitUntil(() => server.ctx.db.prepare(`SELECT status FROM deliveries WHERE subscription_id = ?`).pluck().get(subs.failing.id) === 'failed', 10_000, 'the schedule to run out');
+    const arrivals = failing.requests.map((r) => r.receivedAt);
+    expect(arrivals).toHaveLength(schedule.length + 1);
+    const attempts = firstDeliveryAttempts(server, subs.failing.id);
+    expect(attempts.map((a) => a.outcome)).toEqual(['retry', 'retry', 'retry', 'failed']);
+    for (let i = 0; i < schedule.length; i++) {
+      const gap = arrivals[i + 1]! - arrivals[i]!;
+      // Never early; late only by the poll and the work around it (bounded loosely, not a speed test).
+      expect({ retry: i + 1, early: gap < schedule[i]! }).toEqual({ retry: i + 1, early: false });
+      expect({ retry: i + 1, late: gap > schedule[i]! + 1500 }).toEqual({ retry: i + 1, late: false });
+    }
+
+    await slowDown.waitFor(2, 10_000);
+    await tooLong.waitFor(2, 10_000);
+    const gapOf = (rx: Receiver) => rx.requests[1]!.receivedAt - rx.requests[0]!.receivedAt;
+    expect(gapOf(slowDown)).toBeGreaterThanOrEqual(1000);
+    expect(gapOf(tooLong)).toBeGreaterThanOrEqual(1500);
+    expect(gapOf(tooLong)).toBeLessThan(3_600_000);
+  });
+});
+
+describe('disabling a subscription that keeps failing', () => {
+  it('turns it off after the failing period with its reason visible, while one that sometimes succeeds stays on', async () => {
+    const { server, subscribe, zap } = await start({ retryScheduleMs: Array(100).fill(100), disableAfterFailingMs: 1500 });
+    const broken = await receiver(reset());
+    let n = 0;
+    const flaky = await receiver(() => (n++ % 2 === 0 ? reply(500) : reply(200)));
+    const subs = { broken: await subscribe(broken), flaky: await subscribe(flaky) };
+    const firstAt = Date.now();
+    await zap.post('/v1/tickets', { subject: 'Keeps failing' });
+
+    let listed: Record<string, any> = {};
+    await waitUntil(async () => {
+      listed = await listSubscriptions(zap);
+      if (listed[subs.broken.id].active === false) return true;
+      await zap.post('/v1/tickets', { subject: 'More' }); // fresh events keep being owed while it fails
+      return false;
+    }, 10_000, 'the failing subscription to be disabled');
+
+    expect(listed[subs.broken.id]).toEqual({
+      id: subs.broken.id,
+      eventType: 'ticket.created',
+      targetUrl: broken.url,
+      assistantId: null,
+      active: false,
+      deactivatedReason: 'failing',
+      deactivatedAt: expect.any(String),
+      lastDeliveryError: 'connection reset by the receiver',
+      createdAt: expect.any(String),
+    });
+    expect(Date.parse(listed[subs.broken.id].deactivatedAt) - firstAt).toBeGreaterThanOrEqual(1500);
+    expect(listed[subs.flaky.id]).toMatchObject({ active: true, deactivatedReason: null });
+    // Its pending deliveries were cancelled with the reason, and new events owe it nothing.
+    const statuses = server.ctx.db.prepare(`SELECT DISTINCT status FROM deliveries WHERE subscription_id = ?`).pluck().all(subs.broken.id);
+    expect(statuses).not.toContain('pending');
+    const owedBefore = server.ctx.db.prepare(`SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?`).pluck().get(subs.broken.id);
+    await zap.post('/v1/tickets', { subject: 'After disabling' });
+    await flaky.waitFor(flaky.requests.length + 1);
+    expect(server.ctx.db.prepare(`SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?`).pluck().get(subs.broken.id)).toBe(owedBefore);
+  });
+});
+
+describe('GET /v1/subscriptions', () => {
+  it("lists the workspace's own subscriptions newest first, paged, with why each stopped, and never a secret", async () => {
+    const { server, zap, workspace, subscribe } = await start({});
+    const rx = await receiver();
+    const made = [await subscribe(rx, 'lead.captured'), await subscribe(rx, 'ticket.created'), await subscribe(rx, 'ticket.assigned')];
+    await zap.delete(`/v1/subscriptions/${made[0]!.id}`);
+    // A key revoked ends the subscriptions made with it; another key of the workspace still sees them.
+    const other = server.createKeyRecord(workspace.id, ['events:read']);
+    const viaOther = await api(server.url, other.key).post('/v1/subscriptions', { event_type: 'lead.captured', target_url: rx.url });
+    server.revokeKey(other.id);
+    const elsewhere = await start({});
+    await elsewhere.subscribe(rx);
+
+    const page1 = await zap.get('/v1/subscriptions?limit=2');
+    const page2 = await zap.get(`/v1/subscriptions?limit=2&cursor=${page1.body.nextCursor}`);
+    expect(page2.body.nextCursor).toBeNull();
+    const all = [...page1.body.data, ...page2.body.data];
+    expect(all.map((s: { id: string }) => s.id)).toEqual([viaOther.body.id, made[2]!.id, made[1]!.id, made[0]!.id]);
+    expect(all.map((s: { active: boolean; deactivatedReason: string | null }) => [s.active, s.deactivatedReason])).toEqual([
+      [false, 'key_revoked'],
+      [true, null],
+      [true, null],
+      [false, 'unsubscribed'],
+    ]);
+    for (const s of all) {
+      expect(Object.keys(s).sort()).toEqual(
+        ['active', 'assistantId', 'createdAt', 'deactivatedAt', 'deactivatedReason', 'eventType', 'id', 'lastDeliveryError', 'targetUrl'],
+      );
+    }
+    const text = JSON.stringify([page1.body, page2.body]);
+    expect(text).not.toMatch(/whsec_|secret/);
+    for (const { secret } of made) expect(text).not.toContain(secret.slice(6));
+    expect((await zap.get('/v1/subscriptions?cursor=garbage')).body.error.code).toBe('validation_failed');
+    expect((await zap.get('/v1/subscriptions?limit=0')).status).toBe(422);
+  });
+});
