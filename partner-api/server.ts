@@ -2,13 +2,14 @@
  * `npm start`: the partner API on its SQLite file, with the delivery worker in the same process. On an
  * empty database it first creates the demo workspace and prints its key once. SIGTERM or SIGINT stops
  * accepting requests, lets the ones in flight finish, stops the worker (which records what it had in
- * flight) and closes the database.
+ * flight), runs a last WAL checkpoint and closes the database.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import { loadConfig, type Config } from './config';
 import { DeliverySignal, type AppContext, type Logger } from './context';
+import { startCheckpointer } from './db/checkpointer';
 import { openDatabase } from './db/open';
 import { createDeliveryWorker } from './delivery/worker';
 import { systemClock } from './lib/clock';
@@ -29,15 +30,18 @@ export function jsonLogger(level: Config['log']): Logger {
   };
 }
 
-export async function main(): Promise<void> {
-  const config = loadConfig();
-  const log = jsonLogger(config.log);
-  const ctx: AppContext = { db: openDatabase(config.dbPath), clock: systemClock, config, signal: new DeliverySignal(), log };
+export interface RunningServer {
+  ctx: AppContext;
+  url: string;
+  /** Stops accepting requests, lets the ones in flight finish, stops the worker, checkpoints, closes. */
+  stop(): Promise<void>;
+}
 
-  if (config.seedDemo) {
-    const seed = seedDemoIfEmpty(ctx);
-    if (seed) process.stdout.write(describeDemoSeed(seed));
-  }
+/** The API as it runs in production: app, delivery worker and background checkpoints on one database. */
+export async function startServer(config: Config, log: Logger, opts: { beforeListen?: (ctx: AppContext) => void } = {}): Promise<RunningServer> {
+  const ctx: AppContext = { db: openDatabase(config.dbPath), clock: systemClock, config, signal: new DeliverySignal(), log };
+  const checkpointer = startCheckpointer(ctx.db, { onError: (error) => log.error('WAL checkpoint failed', { error }) });
+  opts.beforeListen?.(ctx);
 
   const app = createApp(ctx);
   const server: Server = await new Promise((resolve, reject) => {
@@ -48,21 +52,41 @@ export async function main(): Promise<void> {
 
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
-  log.info('listening', { url: `http://${host}:${port}`, db: config.dbPath });
-  if (config.log === 'silent') process.stdout.write(`Listening on http://${host}:${port}\n`);
+  return {
+    ctx,
+    url: `http://${host}:${port}`,
+    async stop() {
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
+      await drained;
+      clearTimeout(force);
+      await worker.stop();
+      await checkpointer.stop();
+      ctx.db.close();
+    },
+  };
+}
+
+export async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = jsonLogger(config.log);
+  const running = await startServer(config, log, {
+    beforeListen: (ctx) => {
+      if (!config.seedDemo) return;
+      const seed = seedDemoIfEmpty(ctx);
+      if (seed) process.stdout.write(describeDemoSeed(seed));
+    },
+  });
+  log.info('listening', { url: running.url, db: config.dbPath });
+  if (config.log === 'silent') process.stdout.write(`Listening on ${running.url}\n`);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info('shutting down', { signal });
-    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
-    await drained;
-    clearTimeout(force);
-    await worker.stop();
-    ctx.db.close();
+    await running.stop();
     log.info('stopped');
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -1,21 +1,18 @@
 /**
- * The partner API as the benchmark runs it: the real app and delivery worker on a fresh SQLite file, one
- * Pro workspace with an all-scopes key, an assistant, and subscriptions to the receiver given in
- * BENCH_RECEIVER_URL (BENCH_SUBSCRIPTIONS of them). Prints what the bench needs as one JSON line.
+ * The partner API as the benchmark runs it: the production composition (startServer: app, delivery
+ * worker, background checkpoints) on a fresh SQLite file, with one Pro workspace, an all-scopes key, and
+ * BENCH_ASSISTANTS assistants, each with one subscription (filtered to it) to BENCH_RECEIVER_URL. Events
+ * spread over the assistants therefore spread over the subscriptions. Prints what the bench needs.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createApp } from '../../partner-api/app';
 import { loadConfig } from '../../partner-api/config';
-import { DeliverySignal, type AppContext } from '../../partner-api/context';
-import { openDatabase } from '../../partner-api/db/open';
-import { createDeliveryWorker } from '../../partner-api/delivery/worker';
 import { createApiKey } from '../../partner-api/domain/api-keys';
 import { SCOPES } from '../../partner-api/domain/keys';
-import { createAssistant, createWorkspace } from '../../partner-api/domain/workspaces';
 import { createSubscription } from '../../partner-api/domain/subscriptions';
-import { systemClock } from '../../partner-api/lib/clock';
+import { createAssistant, createWorkspace } from '../../partner-api/domain/workspaces';
+import { startServer } from '../../partner-api/server';
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'illumichat-bench-'));
@@ -30,32 +27,29 @@ async function main() {
       log: 'silent',
     },
   );
-  const silent = { info() {}, error() {} };
-  const ctx: AppContext = { db: openDatabase(config.dbPath), clock: systemClock, config, signal: new DeliverySignal(), log: silent };
-  const workspace = createWorkspace(ctx, { name: 'Bench Workspace', plan: 'pro' });
-  const assistant = createAssistant(ctx, workspace.id, 'Bench Bot');
-  const { id: keyId, key } = createApiKey(ctx, { workspaceId: workspace.id, name: 'bench', scopes: SCOPES });
-  const receiver = process.env.BENCH_RECEIVER_URL;
-  const count = Number(process.env.BENCH_SUBSCRIPTIONS ?? 0);
-  for (let i = 0; receiver && i < count; i++) {
-    createSubscription(ctx, {
-      workspaceId: workspace.id,
-      apiKeyId: keyId,
-      eventType: 'widget.conversation_started',
-      targetUrl: `${receiver}/hooks/${i}`,
-    });
-  }
-  const worker = createDeliveryWorker(ctx);
-  worker.start();
-  const server = createApp(ctx).listen(0, '127.0.0.1', () => {
-    const address = server.address();
-    const port = address && typeof address === 'object' ? address.port : 0;
-    process.stdout.write(`${JSON.stringify({ port, key, assistantId: assistant.id })}\n`);
+  const assistants: string[] = [];
+  let key = '';
+  const running = await startServer(config, { info() {}, error() {} }, {
+    beforeListen: (ctx) => {
+      const workspace = createWorkspace(ctx, { name: 'Bench Workspace', plan: 'pro' });
+      const created = createApiKey(ctx, { workspaceId: workspace.id, name: 'bench', scopes: SCOPES });
+      key = created.key;
+      for (let i = 0; i < Number(process.env.BENCH_ASSISTANTS ?? 1); i++) {
+        const assistant = createAssistant(ctx, workspace.id, `Bench Bot ${i}`);
+        assistants.push(assistant.id);
+        createSubscription(ctx, {
+          workspaceId: workspace.id,
+          apiKeyId: created.id,
+          eventType: 'widget.conversation_started',
+          targetUrl: `${process.env.BENCH_RECEIVER_URL}/hooks/${i}`,
+          assistantId: assistant.id,
+        });
+      }
+    },
   });
+  process.stdout.write(`${JSON.stringify({ url: running.url, key, assistants })}\n`);
   process.on('SIGTERM', () => {
-    server.close();
-    void worker.stop().then(() => {
-      ctx.db.close();
+    void running.stop().then(() => {
       fs.rmSync(dir, { recursive: true, force: true });
       process.exit(0);
     });
