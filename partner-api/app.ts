@@ -14,6 +14,7 @@ import { registerLiveChatRoutes } from './http/live-chat';
 import { registerMetaRoutes } from './http/meta';
 import { TokenBucketLimiter } from './http/rate-limit';
 import { registerSubscriptionRoutes } from './http/subscriptions';
+import { redactPath } from './http/redact';
 import { registerTicketRoutes } from './http/tickets';
 
 export function createApp(ctx: AppContext): express.Express {
@@ -38,14 +39,14 @@ export function createApp(ctx: AppContext): express.Express {
   return app;
 }
 
-/** One line per request at debug level: never headers, so never a key. */
+/** One line per request at debug level: never headers, and a credential in the path is redacted. */
 function requestLog(ctx: AppContext): express.RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       ctx.log.info('request', {
         method: req.method,
-        path: req.path,
+        path: redactPath(req.path),
         status: res.statusCode,
         ms: Number(process.hrtime.bigint() - started) / 1e6,
         keyId: req.apiKey?.keyId,

@@ -6,6 +6,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { AppContext } from '../context';
 import { ApiError } from '../domain/errors';
+import { redactPath } from './redact';
 
 export function sendError(res: Response, error: ApiError): void {
   for (const [name, value] of Object.entries(error.options.headers ?? {})) res.setHeader(name, value);
@@ -33,11 +34,22 @@ function fromBodyParser(err: { type?: unknown; status?: unknown }): ApiError | n
   }
 }
 
+/**
+ * The router's failure to decode a path parameter (`%ff`, a cut-off `%E0%A4%A`): no id can be spelt that
+ * way, so there is no such resource. Without this it was an unhandled error and a 500.
+ */
+function fromRouter(err: unknown): ApiError | null {
+  if (err instanceof URIError && (err as { status?: unknown }).status === 400) {
+    return new ApiError(404, 'not_found', 'No such resource: the path is not valid percent-encoding.');
+  }
+  return null;
+}
+
 export function errorHandler(ctx: AppContext): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const known = err instanceof ApiError ? err : fromBodyParser(err ?? {});
+    const known = err instanceof ApiError ? err : (fromRouter(err) ?? fromBodyParser(err ?? {}));
     if (res.headersSent) {
-      ctx.log.error('error after the response started', { method: req.method, path: req.path, error: describe(err) });
+      ctx.log.error('error after the response started', { method: req.method, path: redactPath(req.path), error: describe(err) });
       res.end();
       return;
     }
@@ -45,7 +57,7 @@ export function errorHandler(ctx: AppContext): ErrorRequestHandler {
       sendError(res, known);
       return;
     }
-    ctx.log.error('unhandled error', { method: req.method, path: req.path, error: describe(err) });
+    ctx.log.error('unhandled error', { method: req.method, path: redactPath(req.path), error: describe(err) });
     sendError(res, new ApiError(500, 'internal_error', 'Something went wrong on our side. Try again shortly.'));
   };
 }
