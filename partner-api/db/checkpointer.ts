@@ -47,6 +47,7 @@ export function startCheckpointer(db: Db, opts: { intervalMs?: number; onError?:
   worker.unref();
   return {
     async stop() {
+      worker.ref(); // now the process must wait for the last checkpoint
       worker.postMessage('stop');
       await exited;
       db.pragma('wal_autocheckpoint = 1000');
