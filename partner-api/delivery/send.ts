@@ -84,92 +84,83 @@ export function createSender(opts: { timeoutMs: number; allowPrivate: boolean; r
     };
     const deadline = started + opts.timeoutMs;
 
-    const once = (mayRetryStaleSocket: boolean): Promise<SendResult> =>
-      new Promise((resolve) => {
-        let settled = false;
-        let gotResponse = false;
-        const finish = (result: SendResult | 'retry-stale-socket') => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          resolve(result === 'retry-stale-socket' ? once(false) : result);
-        };
-        let request: http.ClientRequest;
-        try {
-          request = (protocol === 'https:' ? https : http).request({
-            protocol,
-            hostname: host,
-            port: url.port || undefined,
-            path: `${url.pathname}${url.search}`,
-            method: 'POST',
-            headers,
-            agent: agents[protocol],
-            lookup,
-          });
-        } catch (err) {
-          // Options node:http refuses outright (a header value it will not send, say).
-          settled = true;
-          return resolve(errorResult(err as NodeJS.ErrnoException, elapsed()));
-        }
-        // One deadline for the whole exchange, a body trickled byte by byte included. The cause is kept
-        // aside: destroying a request mid-response also surfaces as a reset on the response.
-        let cause: NodeJS.ErrnoException | null = null;
-        const stop = (code: string, message: string) => {
-          cause = Object.assign(new Error(message), { code });
-          request.destroy(cause);
-        };
-        const timer = setTimeout(
-          () => stop('ETIMEDOUT_WEBHOOK', `no complete answer within ${opts.timeoutMs} ms`),
-          Math.max(0, deadline - performance.now()),
-        );
-        const onAbort = () => stop('EABORTED_WEBHOOK', 'the worker stopped before the attempt finished');
-        if (signal?.aborted) onAbort();
-        else signal?.addEventListener('abort', onAbort, { once: true });
-        const fail = (err: NodeJS.ErrnoException) => finish(errorResult(cause ?? err, elapsed()));
-
-        request.on('response', (res) => {
-          gotResponse = true;
-          const kept: Buffer[] = [];
-          let keptBytes = 0;
-          let total = 0;
-          const done = () =>
-            finish({
-              kind: 'response',
-              status: res.statusCode ?? 0,
-              retryAfter: headerValue(res.headers['retry-after']),
-              location: headerValue(res.headers.location),
-              body: Buffer.concat(kept).subarray(0, RESPONSE_BODY_LIMIT).toString('utf8'),
-              durationMs: elapsed(),
-            });
-          res.on('data', (chunk: Buffer) => {
-            total += chunk.length;
-            if (keptBytes < RESPONSE_BODY_LIMIT) {
-              kept.push(chunk);
-              keptBytes += chunk.length;
-            }
-            if (total > RESPONSE_DRAIN_LIMIT) {
-              done();
-              request.destroy();
-            }
-          });
-          res.on('end', done);
-          res.on('error', fail);
-          res.on('close', () => {
-            if (!res.complete) fail(new Error('the connection closed before the response was complete'));
-          });
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (result: SendResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(result);
+      };
+      let request: http.ClientRequest;
+      try {
+        request = (protocol === 'https:' ? https : http).request({
+          protocol,
+          hostname: host,
+          port: url.port || undefined,
+          path: `${url.pathname}${url.search}`,
+          method: 'POST',
+          headers,
+          agent: agents[protocol],
+          lookup,
         });
-        request.on('error', (err: NodeJS.ErrnoException) => {
-          // A kept-alive socket the server had already closed: the request never reached it; try a new one.
-          if (mayRetryStaleSocket && !gotResponse && request.reusedSocket && err.code === 'ECONNRESET') {
-            return finish('retry-stale-socket');
+      } catch (err) {
+        // Options node:http refuses outright (a header value it will not send, say).
+        settled = true;
+        return resolve(errorResult(err as NodeJS.ErrnoException, elapsed()));
+      }
+      // One deadline for the whole exchange, a body trickled byte by byte included. The cause is kept
+      // aside: destroying a request mid-response also surfaces as a reset on the response.
+      let cause: NodeJS.ErrnoException | null = null;
+      const stop = (code: string, message: string) => {
+        cause = Object.assign(new Error(message), { code });
+        request.destroy(cause);
+      };
+      const timer = setTimeout(
+        () => stop('ETIMEDOUT_WEBHOOK', `no complete answer within ${opts.timeoutMs} ms`),
+        Math.max(0, deadline - performance.now()),
+      );
+      const onAbort = () => stop('EABORTED_WEBHOOK', 'the worker stopped before the attempt finished');
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+      const fail = (err: NodeJS.ErrnoException) => finish(errorResult(cause ?? err, elapsed()));
+
+      request.on('response', (res) => {
+        const kept: Buffer[] = [];
+        let keptBytes = 0;
+        let total = 0;
+        const done = () =>
+          finish({
+            kind: 'response',
+            status: res.statusCode ?? 0,
+            retryAfter: headerValue(res.headers['retry-after']),
+            location: headerValue(res.headers.location),
+            body: Buffer.concat(kept).subarray(0, RESPONSE_BODY_LIMIT).toString('utf8'),
+            durationMs: elapsed(),
+          });
+        res.on('data', (chunk: Buffer) => {
+          total += chunk.length;
+          if (keptBytes < RESPONSE_BODY_LIMIT) {
+            kept.push(chunk);
+            keptBytes += chunk.length;
           }
-          fail(err);
+          if (total > RESPONSE_DRAIN_LIMIT) {
+            done();
+            request.destroy();
+          }
         });
-        request.end(message.body);
+        res.on('end', done);
+        res.on('error', fail);
+        res.on('close', () => {
+          if (!res.complete) fail(new Error('the connection closed before the response was complete'));
+        });
       });
-
-    return once(true);
+      // A reset is a failed attempt even on a kept-alive socket: the receiver may have read the request,
+      // so sending it again at once would hide the fault. The retry schedule takes it from here.
+      request.on('error', fail);
+      request.end(message.body);
+    });
   }
 
   return {

@@ -151,6 +151,23 @@ describe('retries', () => {
     expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({ status: 'succeeded', attempts: 2 });
   });
 
+  it('records a reset on a kept-alive connection as the failure it is, without resending at once', async () => {
+    const rx = await receiver();
+    rx.script(reply(200), reset());
+    const { ctx, worker } = harness();
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+    await worker.runOnce();
+    emit(ctx, ws); // goes out on the connection the first one left open
+    await worker.runOnce();
+    expect(rx.requests).toHaveLength(2);
+    expect(deliveriesOf(ctx, sub.id).map((d) => [d.status, d.last_error])).toEqual([
+      ['succeeded', null],
+      ['pending', 'connection reset by the receiver'],
+    ]);
+  });
+
   it('records a request node:http refuses to make as a failed attempt, and keeps the slot free', async () => {
     const rx = await receiver();
     const { ctx, worker } = harness({ delivery: { concurrency: 1 } });
