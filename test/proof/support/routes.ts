@@ -1,0 +1,116 @@
+/**
+ * Every route of the partner API with what a well-formed request to it looks like: who may call it, its
+ * path parameters, its body fields and its query parameters. The fuzzer starts from these and breaks them;
+ * routesOf() reads the app's own route table, so a route added without an entry here fails the fuzz test.
+ */
+import type { Express } from 'express';
+
+export type Auth = 'key' | 'agent' | 'public';
+
+export interface World {
+  assistantId: string;
+  agentId: string;
+  otherAgentId: string;
+  ticketId: string;
+  /** A conversation in live-chat takeover, so Send Message can succeed. */
+  conversationId: string;
+  /** A conversation with no live-chat session yet, so a handoff can succeed. */
+  idleConversationId: string;
+  queuedSessionId: string;
+  activeSessionId: string;
+  subscriptionId: string;
+  contactEmail: string;
+  receiverUrl: string;
+}
+
+export interface RouteSpec {
+  auth: Auth;
+  /** Path parameter → a real id in the world. */
+  params?: Record<string, (w: World) => string>;
+  /** Body fields → a valid value (fresh each call, so creates do not collide). Undefined: no body. */
+  body?: (w: World, n: number) => Record<string, unknown>;
+  /** Query parameters → a valid value. */
+  query?: (w: World) => Record<string, string>;
+  /** Takes `limit` and `cursor`. */
+  paged?: boolean;
+}
+
+export const ROUTES: Record<string, RouteSpec> = {
+  'GET /healthz': { auth: 'public' },
+  'GET /openapi.json': { auth: 'public' },
+  'GET /v1/me': { auth: 'key' },
+  'GET /v1/assistants': { auth: 'key' },
+  'POST /v1/contacts': {
+    auth: 'key',
+    body: (_w, n) => ({ email: `fuzz${n}@example.com`, name: 'Fuzz', phone: '+1 555', company: 'Fuzz Inc', notes: 'n' }),
+  },
+  'GET /v1/contacts': { auth: 'key', query: (w) => ({ email: w.contactEmail }) },
+  'GET /v1/tickets': { auth: 'key', query: () => ({ limit: '5' }), paged: true },
+  'POST /v1/tickets': {
+    auth: 'key',
+    body: (w) => ({ subject: 'Fuzz', description: 'd', priority: 'high', contact_email: w.contactEmail }),
+  },
+  'PATCH /v1/tickets/:id': {
+    auth: 'key',
+    params: { id: (w) => w.ticketId },
+    body: () => ({ status: 'pending', priority: 'low', subject: 'Fuzzed', description: 'x' }),
+  },
+  'GET /v1/conversations': { auth: 'key', query: () => ({ mode: 'human', limit: '5' }), paged: true },
+  'POST /v1/conversations/:id/messages': { auth: 'key', params: { id: (w) => w.conversationId }, body: () => ({ message: 'hello' }) },
+  'GET /v1/subscriptions': { auth: 'key', query: () => ({ limit: '5' }), paged: true },
+  'POST /v1/subscriptions': {
+    auth: 'key',
+    body: (w) => ({ event_type: 'ticket.created', target_url: w.receiverUrl, assistant_id: w.assistantId }),
+  },
+  'DELETE /v1/subscriptions/:id': { auth: 'key', params: { id: (w) => w.subscriptionId } },
+  'GET /v1/samples': { auth: 'key', query: (w) => ({ event_type: 'ticket.created', assistant_id: w.assistantId, limit: '2' }) },
+  'POST /v1/widget/assistants/:assistantId/conversations': {
+    auth: 'public',
+    params: { assistantId: (w) => w.assistantId },
+    body: () => ({ message: 'Hi', visitor_id: 'v1', visitor_name: 'V', visitor_email: 'v@example.com', page_url: 'https://x.example/' }),
+  },
+  'POST /v1/in-app/assistants/:assistantId/conversations': {
+    auth: 'public',
+    params: { assistantId: (w) => w.assistantId },
+    body: () => ({ message: 'Hi', user_id: 'u1', user_name: 'U', user_email: 'u@example.com' }),
+  },
+  'POST /v1/widget/conversations/:id/lead': {
+    auth: 'public',
+    params: { id: (w) => w.idleConversationId },
+    body: (_w, n) => ({ email: `lead${n}@example.com`, name: 'Lead', phone: '1' }),
+  },
+  'POST /v1/widget/conversations/:id/handoff': { auth: 'public', params: { id: (w) => w.idleConversationId }, body: () => ({ reason: 'human' }) },
+  'POST /v1/agent/contacts': { auth: 'agent', body: (_w, n) => ({ email: `crm${n}@example.com`, name: 'C', phone: '2' }) },
+  'POST /v1/agent/tickets': {
+    auth: 'agent',
+    body: (w) => ({ subject: 'S', description: 'D', priority: 'urgent', contact_email: w.contactEmail, conversation_id: w.conversationId }),
+  },
+  'POST /v1/agent/tickets/:id/assign': { auth: 'agent', params: { id: (w) => w.ticketId }, body: (w) => ({ agent_id: w.otherAgentId }) },
+  'POST /v1/agent/tickets/:id/status': { auth: 'agent', params: { id: (w) => w.ticketId }, body: () => ({ status: 'open' }) },
+  'POST /v1/agent/live-chat/sessions/:id/accept': { auth: 'agent', params: { id: (w) => w.queuedSessionId }, body: () => ({}) },
+  'POST /v1/agent/live-chat/sessions/:id/transfer': {
+    auth: 'agent',
+    params: { id: (w) => w.activeSessionId },
+    body: (w) => ({ to_agent_id: w.otherAgentId, note: 'n' }),
+  },
+  'POST /v1/agent/live-chat/sessions/:id/end': { auth: 'agent', params: { id: (w) => w.activeSessionId }, body: () => ({ ended_by: 'agent' }) },
+};
+
+/** "METHOD /path/:param" for every route the app registers. */
+export function routesOf(app: Express): string[] {
+  const routes: string[] = [];
+  for (const layer of (app as unknown as { router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] } }).router.stack) {
+    if (!layer.route) continue;
+    for (const method of Object.keys(layer.route.methods)) routes.push(`${method.toUpperCase()} ${layer.route.path}`);
+  }
+  return routes.sort();
+}
+
+export function methodOf(route: string): string {
+  return route.split(' ')[0]!;
+}
+
+/** The route's path with `params` (already encoded) in place of its parameters. */
+export function pathOf(route: string, params: Record<string, string>): string {
+  return route.split(' ')[1]!.replace(/:(\w+)/g, (_, name: string) => params[name] ?? '');
+}
