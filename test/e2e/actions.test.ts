@@ -8,6 +8,7 @@ import {
   endChat,
   handOff,
   newWorkspace,
+  setTicketStatus,
   startWidgetConversation,
   takenOverConversation,
 } from '../support/zapier-product';
@@ -128,6 +129,15 @@ describe('Update Ticket', () => {
 
     const closed = await w.zap.create('update_ticket', { ticket_id: ticket.id, status: 'closed', priority: 'low' });
     expect(closed).toMatchObject({ status: 'closed', priority: 'low', resolvedAt: resolved.resolvedAt, closedAt: expect.stringMatching(ISO) });
+  });
+
+  it('resolves a ticket again after an agent reopened it, on the same day and with the same input', async () => {
+    const w = await newWorkspace(live.stack);
+    const ticket = await w.zap.create('create_ticket', { subject: 'Keeps coming back' });
+    await w.zap.create('update_ticket', { ticket_id: ticket.id, status: 'resolved' });
+    await setTicketStatus(w.sam, ticket.id, 'open');
+    const again = await w.zap.create('update_ticket', { ticket_id: ticket.id, status: 'resolved' });
+    expect(again).toMatchObject({ id: ticket.id, status: 'resolved' });
   });
 
   it('changing only the subject fires no status event', async () => {

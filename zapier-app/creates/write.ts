@@ -1,4 +1,9 @@
-/** Every create goes through here, so every one carries an Idempotency-Key derived from its request. */
+/**
+ * Every create goes through here. Creates (POST) carry an Idempotency-Key derived from their request, so a
+ * replay never creates twice. Updates (PATCH) carry none: setting the same values again is harmless by
+ * nature, while a remembered answer would be wrong once someone else changed the record in between (a
+ * ticket resolved by a Zap, reopened by an agent, resolved again by the same Zap would stay open).
+ */
 import type { ZObject } from 'zapier-platform-core';
 import { IDEMPOTENCY_HEADER, idempotencyKey } from '../idempotency';
 
@@ -11,11 +16,8 @@ export interface WriteRequest {
 }
 
 export async function writeRecord<T>(z: ZObject, { operationKey, method, path, body }: WriteRequest): Promise<T> {
-  const response = await z.request<T>({
-    method,
-    url: path,
-    body,
-    headers: { [IDEMPOTENCY_HEADER]: idempotencyKey(operationKey, method, path, body) },
-  });
+  const headers: Record<string, string> =
+    method === 'POST' ? { [IDEMPOTENCY_HEADER]: idempotencyKey(operationKey, method, path, body) } : {};
+  const response = await z.request<T>({ method, url: path, body, headers });
   return response.data;
 }
