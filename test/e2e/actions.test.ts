@@ -138,6 +138,8 @@ describe('Update Ticket', () => {
     await setTicketStatus(w.sam, ticket.id, 'open');
     const again = await w.zap.create('update_ticket', { ticket_id: ticket.id, status: 'resolved' });
     expect(again).toMatchObject({ id: ticket.id, status: 'resolved' });
+    // What IllumiChat holds, not only what the action answered: a replayed answer would say resolved too.
+    expect(live.stack.server.ctx.db.prepare('SELECT status FROM tickets WHERE id = ?').pluck().get(ticket.id)).toBe('resolved');
   });
 
   it('changing only the subject fires no status event', async () => {
