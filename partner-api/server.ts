@@ -2,14 +2,13 @@
  * `npm start`: the partner API on its SQLite file, with the delivery worker in the same process. On an
  * empty database it first creates the demo workspace and prints its key once. SIGTERM or SIGINT stops
  * accepting requests, lets the ones in flight finish, stops the worker (which records what it had in
- * flight), runs a last WAL checkpoint and closes the database.
+ * flight) and closes the database.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import { loadConfig, type Config } from './config';
 import { DeliverySignal, type AppContext, type Logger } from './context';
-import { startCheckpointer } from './db/checkpointer';
 import { openDatabase } from './db/open';
 import { createDeliveryWorker } from './delivery/worker';
 import { systemClock } from './lib/clock';
@@ -33,14 +32,13 @@ export function jsonLogger(level: Config['log']): Logger {
 export interface RunningServer {
   ctx: AppContext;
   url: string;
-  /** Stops accepting requests, lets the ones in flight finish, stops the worker, checkpoints, closes. */
+  /** Stops accepting requests, lets the ones in flight finish, stops the worker, closes the database. */
   stop(): Promise<void>;
 }
 
-/** The API as it runs in production: app, delivery worker and background checkpoints on one database. */
+/** The API as it runs in production: the app and the delivery worker on one database. */
 export async function startServer(config: Config, log: Logger, opts: { beforeListen?: (ctx: AppContext) => void } = {}): Promise<RunningServer> {
   const ctx: AppContext = { db: openDatabase(config.dbPath), clock: systemClock, config, signal: new DeliverySignal(), log };
-  const checkpointer = startCheckpointer(ctx.db, { onError: (error) => log.error('WAL checkpoint failed', { error }) });
   opts.beforeListen?.(ctx);
 
   const app = createApp(ctx);
@@ -62,7 +60,6 @@ export async function startServer(config: Config, log: Logger, opts: { beforeLis
       await drained;
       clearTimeout(force);
       await worker.stop();
-      await checkpointer.stop();
       ctx.db.close();
     },
   };
