@@ -28,7 +28,7 @@ import { killAll, spawnApi, type ApiProcess } from './support/api-process';
 /** Sized for CI's two cores: thousands of events, and the whole file in well under a minute. */
 const EVENTS = 2400;
 const KILL_AFTER_ANSWERS = 900;
-const IDEMPOTENT_REQUESTS = 300;
+const IDEMPOTENT_REQUESTS = 400;
 const CONCURRENCY = 16;
 
 const ENV = {
@@ -258,14 +258,17 @@ describe('SIGKILL in the middle of idempotent creates', () => {
     const first = new Map<number, Outcome>();
 
     let api = await spawnApi({ dbPath, env: ENV });
+    let probing = false;
     let crashed = false;
     let caughtRunning = 0;
+    // One lane probes for the moment to kill while the others keep the API busy.
     await drive(indexes, CONCURRENCY, async (i) => {
       const { body, headers } = request(i);
       first.set(i, await post(api.url, '/v1/tickets', body, headers));
-      if (!crashed && first.size >= IDEMPOTENT_REQUESTS / 3) {
-        crashed = true;
+      if (!probing && first.size >= IDEMPOTENT_REQUESTS / 4) {
+        probing = true;
         caughtRunning = await crashWhileClaimed(api, dbPath);
+        crashed = true;
       }
     }, () => crashed);
     expect(api.child.signalCode).toBe('SIGKILL');
