@@ -69,7 +69,7 @@ describe('every Zapier-facing endpoint × every refused credential', () => {
 
 /** Every delivery owed so far has been made, so the worker changes nothing while a snapshot is compared. */
 const settled = () =>
-  waitUntil(() => server.ctx.db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = 'pending'`).pluck().get() === 0, 5000, 'deliveries');
+  waitUntil(() => server.ctx.db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = 'pending'`).pluck().get() === 0, 15_000, 'deliveries');
 
 /** A workspace with one of everything, made through the API as its Zaps, agents and visitors would. */
 async function populate(label: string) {
@@ -171,7 +171,7 @@ describe('isolation between workspaces', () => {
     expect(res).toMatchObject({ status: 200, body: { id: sub!.id, active: false } });
     expect(snapshot(server.ctx.db)).toEqual(before);
     const made = await a.zap.post('/v1/contacts', { email: 'after-unsubscribe@alpha.example' });
-    await waitUntil(() => a.rx.requests.some((r) => r.text.includes(made.body.id)), 5000, "A's delivery");
+    await waitUntil(() => a.rx.requests.some((r) => r.text.includes(made.body.id)), 15_000, "A's delivery");
   });
 
   it('lists, finds and samples only what is B’s own, whatever filter or cursor B sends', async () => {
@@ -237,7 +237,7 @@ describe('isolation between workspaces', () => {
         .pluck()
         .get(workspaceId) as number;
     for (const ws of [a, b]) {
-      await waitUntil(() => ws.rx.requests.length >= owed(ws.workspace.id), 5000, `${ws.label}'s deliveries`);
+      await waitUntil(() => ws.rx.requests.length >= owed(ws.workspace.id), 15_000, `${ws.label}'s deliveries`);
     }
     const [mineA, mineB] = [eventsOf(a.workspace.id), eventsOf(b.workspace.id)];
     expect(a.rx.requests.length).toBeGreaterThan(5);
