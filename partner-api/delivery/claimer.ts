@@ -75,13 +75,13 @@ export function createClaimer(db: Db): Claimer {
     UPDATE deliveries SET claim_token = ?, claimed_at_ms = ?, next_attempt_ms = ?, attempts = attempts + 1
      WHERE id = ? AND status = 'pending' AND next_attempt_ms <= ?
     RETURNING attempts, event_id AS eventId, subscription_id AS subscriptionId`);
-  const details = db.prepare<
-    [string, string],
-    { eventType: string; payload: string; targetUrl: string; secret: string; active: number }
-  >(`
-    SELECT e.type AS eventType, e.payload, s.target_url AS targetUrl, s.secret, s.active
-      FROM events e JOIN subscriptions s ON s.id = ?
-     WHERE e.id = ?`);
+  // Two primary-key lookups rather than a join, which cost several times as much per claim here.
+  const eventOf = db.prepare<[string], { eventType: string; payload: string }>(
+    `SELECT type AS eventType, payload FROM events WHERE id = ?`,
+  );
+  const subscriptionOf = db.prepare<[string], { targetUrl: string; secret: string; active: number }>(
+    `SELECT target_url AS targetUrl, secret, active FROM subscriptions WHERE id = ?`,
+  );
   const cancel = db.prepare(`
     UPDATE deliveries SET status = 'cancelled', finished_at = ?, claim_token = NULL,
            last_error = 'subscription is no longer active'
@@ -152,8 +152,9 @@ export function createClaimer(db: Db): Claimer {
         result.dropped += 1;
         continue;
       }
-      const row = details.get(taken.subscriptionId, taken.eventId);
-      if (!row?.active) {
+      const subscription = subscriptionOf.get(taken.subscriptionId);
+      const event = eventOf.get(taken.eventId);
+      if (!subscription?.active || !event) {
         result.cancelled += cancel.run(isoAt(nowMs), id).changes;
         continue;
       }
@@ -161,10 +162,10 @@ export function createClaimer(db: Db): Claimer {
         id,
         subscriptionId: taken.subscriptionId,
         eventId: taken.eventId,
-        eventType: row.eventType,
-        payload: row.payload,
-        targetUrl: row.targetUrl,
-        secret: row.secret,
+        eventType: event.eventType,
+        payload: event.payload,
+        targetUrl: subscription.targetUrl,
+        secret: subscription.secret,
         attempt: taken.attempts,
         claimToken: token,
       });

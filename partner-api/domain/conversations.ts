@@ -76,9 +76,8 @@ export function listConversations(
   const after = query.cursor ? decodeCursor(query.cursor, conversationCursor) : null;
   const rows = sql(
     ctx.db,
-    `SELECT v.rowid AS seq, v.*, s.name AS assistant_name
+    `SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name
        FROM conversations v
-       JOIN assistants s ON s.id = v.assistant_id
       WHERE v.workspace_id = ? AND (? IS NULL OR v.mode = ?)
         AND (? IS NULL OR (v.started_at, v.rowid) < (?, ?))
       ORDER BY v.started_at DESC, v.rowid DESC
