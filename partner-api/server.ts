@@ -10,6 +10,7 @@ import { createApp } from './app';
 import { loadConfig, type Config } from './config';
 import { DeliverySignal, type AppContext, type Logger } from './context';
 import { openDatabase } from './db/open';
+import { answerClientErrorsAsJson } from './http/client-errors';
 import { createDeliveryWorker } from './delivery/worker';
 import { systemClock } from './lib/clock';
 import { describeDemoSeed, seedDemoIfEmpty } from './seed/demo';
@@ -45,6 +46,7 @@ export async function startServer(config: Config, log: Logger, opts: { beforeLis
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
+  answerClientErrorsAsJson(server);
   const worker = createDeliveryWorker(ctx);
   worker.start();
 

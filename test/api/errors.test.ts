@@ -138,3 +138,33 @@ describe('unexpected failures', () => {
     }
   });
 });
+
+describe('requests the HTTP parser refuses before routing', () => {
+  /** Sends raw bytes and reads the whole answer, since fetch would refuse to send these requests. */
+  function rawExchange(bytes: string): Promise<string> {
+    const net = require('node:net') as typeof import('node:net');
+    const { port } = new URL(server.url);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.end(bytes));
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk.toString('utf8')));
+      socket.on('end', () => resolve(answer));
+      socket.on('error', reject);
+    });
+  }
+
+  const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+
+  it('answers headers over 16 KiB with 431 in the error shape', async () => {
+    const answer = await rawExchange(`GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+    expect(answer).toMatch(/content-type: application\/json/i);
+    expectErrorShape(bodyOf(answer), 'headers_too_large');
+  });
+
+  it('answers a malformed request line with 400 in the error shape', async () => {
+    const answer = await rawExchange('NOT A REQUEST\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expectErrorShape(bodyOf(answer), 'bad_request');
+  });
+});

@@ -36,6 +36,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import type { Express } from 'express';
 import { createApp } from '../../partner-api/app';
+import { answerClientErrorsAsJson } from '../../partner-api/http/client-errors';
 import { loadConfig, type Config } from '../../partner-api/config';
 import { DeliverySignal, type AppContext, type Logger } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
@@ -133,6 +134,7 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
   });
+  answerClientErrorsAsJson(server);
   const { port } = server.address() as AddressInfo;
 
   let worker: DeliveryWorker | null = null;
