@@ -248,6 +248,9 @@ Peak memory (RSS) of the API process over the whole run: **${fmt(f.peakRssMb)} M
 
 ## Against the targets
 
+Where a target is missed, \`docs/performance.md\` says what profiling found, what was changed for it, and
+what is left to do.
+
 | target | figure | |
 |---|---|---|
 | auth check ≥ 60% of bare Express's requests/s | ${fmt(authShare * 100)}% | ${verdict(authShare >= 0.6)} |
