@@ -276,7 +276,9 @@ describe('the public widget endpoints', () => {
   });
 
   it('an unknown or made-up assistant or conversation id is a 404 that stores nothing', async () => {
-    const guesses = ['ast_000000000000000000000000', `${a.assistant.id.slice(0, -1)}0`, a.workspace.id, a.agent.id];
+    // A neighbour of the real id: its last hex digit changed (never to itself, or the guess would be right).
+    const neighbour = `${a.assistant.id.slice(0, -1)}${a.assistant.id.endsWith('0') ? '1' : '0'}`;
+    const guesses = ['ast_000000000000000000000000', neighbour, a.workspace.id, a.agent.id];
     for (const id of guesses) {
       await settled();
       const before = snapshot(server.ctx.db);
