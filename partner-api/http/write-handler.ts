@@ -1,6 +1,7 @@
 /**
  * Every write endpoint goes through here. An action is split in two: `prepare` (async: validation, DNS
- * checks; it changes nothing) and the `commit` it returns (synchronous; it runs in one transaction). With an
+ * checks; it changes nothing) and the `commit` it returns (synchronous; it runs in its own savepoint of the
+ * transaction shared by the writes of one event-loop turn, see lib/group-commit.ts). With an
  * Idempotency-Key, the stored response is written in that same transaction, so a retry either replays the
  * committed result or runs once; it never runs twice.
  */
@@ -14,7 +15,7 @@ import {
   requestHash,
   type StoredResponse,
 } from '../domain/idempotency';
-import { writeTransaction } from '../lib/statements';
+import { commitWithGroup } from '../lib/group-commit';
 
 export type Commit = () => StoredResponse;
 export type Action = (req: Request) => Commit | Promise<Commit>;
@@ -45,7 +46,7 @@ export function writeHandler(ctx: AppContext, action: Action): RequestHandler {
     const key = workspaceId ? idempotencyKeyOf(req) : undefined;
     if (!workspaceId || key === undefined) {
       const commit = await action(req);
-      send(res, writeTransaction(ctx.db, commit));
+      send(res, await commitWithGroup(ctx.db, commit));
       return;
     }
     const claim = claimIdempotencyKey(ctx, workspaceId, key, requestHash(req.method, req.path, req.body));
@@ -56,7 +57,7 @@ export function writeHandler(ctx: AppContext, action: Action): RequestHandler {
     let response: StoredResponse;
     try {
       const commit = await action(req);
-      response = writeTransaction(ctx.db, () => {
+      response = await commitWithGroup(ctx.db, () => {
         const result = commit();
         completeIdempotencyKey(ctx, workspaceId, key, claim.token, result);
         return result;
