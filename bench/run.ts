@@ -164,7 +164,9 @@ async function sustainedDeliveries(receiver: BenchReceiver, url: (i: number) => 
 }
 
 // A bounded pool of keep-alive connections, as a real widget fleet behind a load balancer would present.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+// FIFO reuse keeps every pooled socket busy, so none sits idle into the server's keep-alive timeout and
+// races its close (an ECONNRESET on a reused socket).
+const agent = new http.Agent({ keepAlive: true, maxSockets: 32, scheduling: 'fifo' });
 
 function startConversation(url: string, i: number): Promise<void> {
   const body = JSON.stringify({ message: `Hello from visitor ${i}`, visitor_id: `bench-${i}` });
