@@ -3,43 +3,16 @@
  * its event and its deliveries commit together or not at all (no crash window between "saved" and
  * "queued"). The worker picks the rows up after commit; the signal makes that immediate.
  */
-import type { Statement } from 'better-sqlite3';
 import type { z } from 'zod';
 import type { AppContext } from '../context';
-import type { Db } from '../db/open';
 import { payloadSchema, type EventType } from '../../catalog/events';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
+import { sql, writeTransaction } from '../lib/statements';
 
-// Every event goes through here: statements are prepared once per database and each strict schema is
-// built once per type (zod compiles a schema on first use, which costs more than the parse itself).
-const statementsByDb = new WeakMap<Db, ReturnType<typeof prepare>>();
+// Every event goes through here: each strict schema is built once per type (zod compiles a schema on
+// first use, which costs more than the parse itself).
 const strictSchemas = new Map<EventType, z.ZodObject>();
-
-function prepare(db: Db) {
-  return {
-    insertEvent: db.prepare(
-      `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-    ),
-    matchingSubscriptions: db
-      .prepare(
-        `SELECT id FROM subscriptions
-          WHERE workspace_id = ? AND event_type = ? AND active = 1
-            AND (assistant_id IS NULL OR assistant_id = ?)`,
-      )
-      .pluck() as Statement<[string, string, string | null], string>,
-    insertDelivery: db.prepare(
-      `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at)
-       VALUES (?, ?, ?, 'pending', ?, ?)`,
-    ),
-  };
-}
-
-function statements(db: Db): ReturnType<typeof prepare> {
-  let prepared = statementsByDb.get(db);
-  if (!prepared) statementsByDb.set(db, (prepared = prepare(db)));
-  return prepared;
-}
 
 function strictSchema(type: EventType): z.ZodObject {
   let schema = strictSchemas.get(type);
@@ -64,10 +37,23 @@ export function recordEvent(ctx: AppContext, event: NewEvent): { deliveries: num
   // A payload that does not match the catalog is a bug in the API; failing here rolls the change back.
   strictSchema(event.type).parse(event.payload);
   const now = ctx.clock.now();
-  const sql = statements(ctx.db);
-  sql.insertEvent.run(event.id, event.workspaceId, event.type, event.assistantId, JSON.stringify(event.payload), event.createdAt);
-  const subscriptions = sql.matchingSubscriptions.all(event.workspaceId, event.type, event.assistantId);
-  for (const subscriptionId of subscriptions) sql.insertDelivery.run(newId('dlv'), event.id, subscriptionId, now, isoAt(now));
+  const db = ctx.db;
+  sql(db, `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`).run(
+    event.id, event.workspaceId, event.type, event.assistantId, JSON.stringify(event.payload), event.createdAt,
+  );
+  const subscriptions = sql(
+    db,
+    `SELECT id FROM subscriptions
+      WHERE workspace_id = ? AND event_type = ? AND active = 1
+        AND (assistant_id IS NULL OR assistant_id = ?)`,
+  )
+    .pluck()
+    .all(event.workspaceId, event.type, event.assistantId) as string[];
+  const insertDelivery = sql(
+    db,
+    `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at) VALUES (?, ?, ?, 'pending', ?, ?)`,
+  );
+  for (const subscriptionId of subscriptions) insertDelivery.run(newId('dlv'), event.id, subscriptionId, now, isoAt(now));
   if (subscriptions.length > 0) ctx.signal.notify();
   return { deliveries: subscriptions.length };
 }
@@ -82,15 +68,13 @@ export function deactivateSubscriptions(
 ): number {
   const [column, value] = 'subscriptionId' in where ? ['id', where.subscriptionId] : ['api_key_id', where.apiKeyId];
   const at = isoAt(ctx.clock.now());
-  return ctx.db.transaction(() => {
-    const ids = ctx.db
-      .prepare(`SELECT id FROM subscriptions WHERE ${column} = ? AND active = 1`)
+  return writeTransaction(ctx.db, () => {
+    const ids = sql(ctx.db, `SELECT id FROM subscriptions WHERE ${column} = ? AND active = 1`)
       .pluck()
       .all(value) as string[];
-    const deactivate = ctx.db.prepare(
-      `UPDATE subscriptions SET active = 0, deactivated_at = ?, deactivated_reason = ? WHERE id = ?`,
-    );
-    const cancel = ctx.db.prepare(
+    const deactivate = sql(ctx.db, `UPDATE subscriptions SET active = 0, deactivated_at = ?, deactivated_reason = ? WHERE id = ?`);
+    const cancel = sql(
+      ctx.db,
       `UPDATE deliveries SET status = 'cancelled', finished_at = ?, last_error = ?, claim_token = NULL
         WHERE subscription_id = ? AND status = 'pending'`,
     );
@@ -99,5 +83,5 @@ export function deactivateSubscriptions(
       cancel.run(at, `subscription deactivated: ${reason}`, id);
     }
     return ids.length;
-  })();
+  });
 }

@@ -6,6 +6,7 @@
 import type { Db } from '../db/open';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
+import { writeTransaction } from '../lib/statements';
 import type { AttemptOutcome } from './policy';
 
 export interface ClaimedDelivery {
@@ -75,7 +76,6 @@ function createStore(db: Db): DeliveryStore {
   const noteSuccess = db.prepare(
     `UPDATE subscriptions SET failing_since_ms = NULL, last_error = NULL WHERE id = ? AND failing_since_ms IS NOT NULL`,
   );
-  const inTransaction = db.transaction((fn: () => unknown) => fn());
 
   return {
     recordAttempt: (r) => {
@@ -96,6 +96,6 @@ function createStore(db: Db): DeliveryStore {
     fail: (d, atMs, error) => void fail.run(isoAt(atMs), error, d.id, d.claimToken),
     noteFailure: (subscriptionId, atMs, error) => noteFailure.get(atMs, error, subscriptionId)?.since ?? null,
     noteSuccess: (subscriptionId) => void noteSuccess.run(subscriptionId),
-    transaction: <T>(fn: () => T) => inTransaction.immediate(fn) as T,
+    transaction: <T>(fn: () => T) => writeTransaction(db, fn),
   };
 }

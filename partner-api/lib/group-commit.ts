@@ -17,7 +17,6 @@ interface Pending {
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 const groups = new WeakMap<Db, Pending[]>();
-const savepoints = new WeakMap<Db, (write: () => unknown) => unknown>();
 
 /** Runs `write` (synchronous, like any better-sqlite3 transaction body) in the next shared commit. */
 export function commitWithGroup<T>(db: Db, write: () => T): Promise<T> {
@@ -39,19 +38,13 @@ function commitGroup(db: Db): void {
     for (const pending of group) pending.reject(new Error('the database is closed'));
     return;
   }
-  let savepoint = savepoints.get(db);
-  if (!savepoint) {
-    // Called inside the outer transaction, a better-sqlite3 transaction function becomes a savepoint.
-    savepoint = db.transaction((write: () => unknown) => write());
-    savepoints.set(db, savepoint);
-  }
-  const run = savepoint;
   let outcomes: Outcome[];
   try {
     outcomes = writeTransaction(db, () =>
       group.map((pending): Outcome => {
         try {
-          return { ok: true, value: run(pending.write) };
+          // Nested inside the group's transaction, a better-sqlite3 transaction is a savepoint.
+          return { ok: true, value: writeTransaction(db, pending.write) };
         } catch (error) {
           return { ok: false, error };
         }
