@@ -8,5 +8,22 @@ import crypto from 'node:crypto';
  */
 export function newId(prefix: string): string {
   const time = Date.now().toString(16).padStart(12, '0').slice(-12);
-  return `${prefix}_${time}${crypto.randomBytes(6).toString('hex')}`;
+  return `${prefix}_${time}${randomHex6()}`;
+}
+
+// One call into the CSPRNG per 4 KiB instead of one per id: a call per id was ~3% of the API's CPU at a
+// thousand events a second. Bytes are taken once each and never reused.
+const POOL_BYTES = 4096;
+const ID_RANDOM_BYTES = 6;
+const pool = Buffer.alloc(POOL_BYTES);
+let offset = POOL_BYTES;
+
+function randomHex6(): string {
+  if (offset + ID_RANDOM_BYTES > POOL_BYTES) {
+    crypto.randomFillSync(pool);
+    offset = 0;
+  }
+  const hex = pool.toString('hex', offset, offset + ID_RANDOM_BYTES);
+  offset += ID_RANDOM_BYTES;
+  return hex;
 }
