@@ -1,5 +1,6 @@
 /**
- * `npm start`: the partner API on its SQLite file, with the delivery worker in the same process. On an
+ * `npm start`: the partner API on its SQLite file, with the delivery worker in the same process and WAL
+ * checkpoints on a thread of their own (db/checkpointer.ts). On an
  * empty database it first creates the demo workspace and prints its key once. SIGTERM or SIGINT stops
  * accepting requests, lets the ones in flight finish, stops the worker (which records what it had in
  * flight) and closes the database.
@@ -9,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import { loadConfig, type Config } from './config';
 import { DeliverySignal, type AppContext, type Logger } from './context';
+import { startCheckpointer } from './db/checkpointer';
 import { openDatabase } from './db/open';
 import { answerClientErrorsAsJson } from './http/client-errors';
 import { createDeliveryWorker } from './delivery/worker';
@@ -37,9 +39,10 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** The API as it runs in production: the app and the delivery worker on one database. */
+/** The API as it runs in production: the app, the delivery worker and the checkpoint thread on one database. */
 export async function startServer(config: Config, log: Logger, opts: { beforeListen?: (ctx: AppContext) => void } = {}): Promise<RunningServer> {
   const ctx: AppContext = { db: openDatabase(config.dbPath), clock: systemClock, config, signal: new DeliverySignal(), log };
+  const checkpointer = config.dbPath === ':memory:' ? null : await startCheckpointer(ctx.db, log);
   opts.beforeListen?.(ctx);
 
   const app = createApp(ctx);
@@ -62,6 +65,7 @@ export async function startServer(config: Config, log: Logger, opts: { beforeLis
       await drained;
       clearTimeout(force);
       await worker.stop();
+      await checkpointer?.stop();
       ctx.db.close();
     },
   };

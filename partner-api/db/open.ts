@@ -12,6 +12,9 @@ export type Db = Database.Database;
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
 
+/** WAL pages at which a commit runs the checkpoint itself, when no checkpoint thread does. */
+export const INLINE_CHECKPOINT_PAGES = 10_000;
+
 export function listMigrations(): { version: number; file: string }[] {
   return fs
     .readdirSync(MIGRATIONS_DIR)
@@ -27,11 +30,10 @@ export function openDatabase(filename: string): Db {
   // NORMAL in WAL mode is durable across process crashes (what the crash tests kill); only an OS crash or
   // power loss can drop the last commits. FULL would cost about 5x in write throughput on this hardware.
   db.pragma('synchronous = NORMAL');
-  // Checkpoints run inside the commit that crosses this many WAL pages, fsyncs included. SQLite's 1,000
-  // (4 MB) meant one every ~80 events here, each a latency spike; 10,000 (40 MB) makes them ten times rarer
-  // while still bounding the WAL. Moving them to a background thread was tried and dropped: under steady
-  // writes a passive checkpoint never catches up, so the WAL never restarts and grows without limit.
-  db.pragma('wal_autocheckpoint = 10000');
+  // Without the checkpoint thread (db/checkpointer.ts, which the server runs), checkpoints run inside the
+  // commit that crosses this many WAL pages, fsyncs included. SQLite's 1,000 (4 MB) meant one every ~80
+  // events here, each a latency spike; 10,000 (40 MB) makes them ten times rarer while bounding the WAL.
+  db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
   // After a checkpoint restarts the WAL, the file is cut back to this size instead of staying at its peak.
   db.pragma('journal_size_limit = 67108864');
   db.pragma('foreign_keys = ON');

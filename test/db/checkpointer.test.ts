@@ -1,0 +1,50 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../../partner-api/context';
+import { startCheckpointer } from '../../partner-api/db/checkpointer';
+import { INLINE_CHECKPOINT_PAGES, openDatabase } from '../../partner-api/db/open';
+
+const quiet: Logger = { info() {}, error() {} };
+
+describe('the checkpoint thread', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'checkpointer-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps the WAL bounded while the connection it serves checkpoints nothing itself', async () => {
+    const file = path.join(dir, 'c.db');
+    const db = openDatabase(file);
+    const checkpointer = await startCheckpointer(db, quiet, { intervalMs: 10, restartAtPages: 1_000 });
+    try {
+      expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+      const insert = db.prepare(`INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, 'pro', '2026-01-01T00:00:00.000Z')`);
+      let peak = 0;
+      // 90 MB of rows, one commit each, in rounds with a breath between them as a server's event loop has.
+      for (let round = 0; round < 30; round++) {
+        for (let i = 0; i < 50; i++) insert.run(`ws_${round}_${i}`, 'x'.repeat(60_000));
+        peak = Math.max(peak, fs.statSync(`${file}-wal`).size);
+        await sleep(5);
+      }
+      expect(peak).toBeGreaterThan(4 * 1024 * 1024); // the log did fill past the restart bound…
+      expect(peak).toBeLessThan(40 * 1024 * 1024); // …and restarts kept it far below the 90 MB written
+      expect(db.prepare('SELECT count(*) FROM workspaces').pluck().get()).toBe(1500);
+    } finally {
+      await checkpointer.stop();
+      db.close();
+    }
+  });
+
+  it('hands checkpoints back to the connection when it stops', async () => {
+    const db = openDatabase(path.join(dir, 'd.db'));
+    const checkpointer = await startCheckpointer(db, quiet);
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    await checkpointer.stop();
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(INLINE_CHECKPOINT_PAGES);
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+  });
+});
