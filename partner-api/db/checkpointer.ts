@@ -45,14 +45,7 @@ export async function startCheckpointer(db: Db, log: Logger, opts: CheckpointerO
     intervalMs: opts.intervalMs ?? 100,
     restartAtPages: opts.restartAtPages ?? 4_000,
   };
-  const typescript = path.extname(__filename) === '.ts';
-  const worker = new Worker(path.join(__dirname, `checkpointer-thread${path.extname(__filename)}`), {
-    workerData: settings,
-    // Under ts-node (npm start, the tests) the thread compiles its one file the same way.
-    execArgv: typescript ? [...process.execArgv, '--require', 'ts-node/register/transpile-only'] : process.execArgv,
-    // It allocates almost nothing; a small young generation keeps its memory small.
-    resourceLimits: { maxYoungGenerationSizeMb: 4 },
-  });
+  const worker = startThread(path.join(__dirname, `checkpointer-thread${path.extname(__filename)}`), settings);
   let stopping = false;
   const inlineAgain = (why: string) => {
     if (!db.open) return;
@@ -81,4 +74,16 @@ export async function startCheckpointer(db: Db, log: Logger, opts: CheckpointerO
       clearTimeout(late);
     },
   };
+}
+
+/**
+ * Compiled, the thread is a plain .js file. Under ts-node (npm start, the tests) it is TypeScript, which a
+ * thread does not inherit a require hook for: the thread registers ts-node itself and then requires it.
+ */
+function startThread(file: string, settings: CheckpointerSettings): Worker {
+  // It allocates almost nothing; a small young generation keeps its memory small.
+  const options = { workerData: settings, resourceLimits: { maxYoungGenerationSizeMb: 4 } };
+  if (path.extname(file) !== '.ts') return new Worker(file, options);
+  const bootstrap = `require('ts-node').register({ transpileOnly: true }); require(${JSON.stringify(file)});`;
+  return new Worker(bootstrap, { ...options, eval: true });
 }
