@@ -2,7 +2,9 @@
  * The partner API as the benchmark runs it: the production composition (startServer: app, delivery
  * worker, background checkpoints) on a fresh SQLite file, with one Pro workspace, an all-scopes key, and
  * BENCH_ASSISTANTS assistants, each with one subscription (filtered to it) to BENCH_RECEIVER_URL. Events
- * spread over the assistants therefore spread over the subscriptions. Prints what the bench needs.
+ * spread over the assistants therefore spread over the subscriptions. A second Pro workspace has one
+ * assistant and BENCH_ASSISTANTS unfiltered subscriptions on the same trigger (several Zaps on one trigger),
+ * so each of its events fans out to all of them. Prints what the bench needs.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,6 +31,7 @@ async function main() {
   );
   const assistants: string[] = [];
   let key = '';
+  let fanOutAssistant = '';
   const running = await startServer(config, { info() {}, error() {} }, {
     beforeListen: (ctx) => {
       const workspace = createWorkspace(ctx, { name: 'Bench Workspace', plan: 'pro' });
@@ -45,9 +48,20 @@ async function main() {
           assistantId: assistant.id,
         });
       }
+      const fanOut = createWorkspace(ctx, { name: 'Bench Fan-out Workspace', plan: 'pro' });
+      const fanOutKey = createApiKey(ctx, { workspaceId: fanOut.id, name: 'bench', scopes: SCOPES });
+      fanOutAssistant = createAssistant(ctx, fanOut.id, 'Bench Fan-out Bot').id;
+      for (let i = 0; i < Number(process.env.BENCH_ASSISTANTS ?? 1); i++) {
+        createSubscription(ctx, {
+          workspaceId: fanOut.id,
+          apiKeyId: fanOutKey.id,
+          eventType: 'widget.conversation_started',
+          targetUrl: `${process.env.BENCH_RECEIVER_URL}/fan-out/${i}`,
+        });
+      }
     },
   });
-  process.stdout.write(`${JSON.stringify({ url: running.url, key, assistants })}\n`);
+  process.stdout.write(`${JSON.stringify({ url: running.url, key, assistants, fanOutAssistant })}\n`);
   process.on('SIGTERM', () => {
     void running.stop().then(() => {
       fs.rmSync(dir, { recursive: true, force: true });
