@@ -70,6 +70,9 @@ async function main() {
   const api = await startChild<ApiInfo>(compiled, 'servers/api.ts', {
     BENCH_RECEIVER_URL: receiver.url,
     BENCH_ASSISTANTS: String(SUBSCRIPTIONS),
+    // With the V8 flag `npm start` gives the API (package.json): a 8 MB young generation per semi-space
+    // instead of 16 took 16 MB off its peak RSS here at the same CPU per event.
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=8`,
   });
   const base = api.info.url;
   const auth = { authorization: `Bearer ${api.info.key}`, 'content-type': 'application/json' };
