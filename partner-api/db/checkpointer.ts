@@ -23,6 +23,8 @@ export interface CheckpointerOptions {
   intervalMs?: number;
   /** Log size, in pages, at which a RESTART checkpoint bounds the WAL. */
   restartAtPages?: number;
+  /** The thread's entry file; tests give one that misbehaves. */
+  threadFile?: string;
 }
 
 export interface CheckpointerSettings {
@@ -45,11 +47,13 @@ export async function startCheckpointer(db: Db, log: Logger, opts: CheckpointerO
     intervalMs: opts.intervalMs ?? 100,
     restartAtPages: opts.restartAtPages ?? 4_000,
   };
-  const worker = startThread(path.join(__dirname, `checkpointer-thread${path.extname(__filename)}`), settings);
+  const worker = startThread(opts.threadFile ?? path.join(__dirname, `checkpointer-thread${path.extname(__filename)}`), settings);
   let stopping = false;
+  let handedBack = false;
   const inlineAgain = (why: string) => {
-    if (!db.open) return;
-    db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
+    if (handedBack) return; // a thread that fails also exits: one hand-back, one log line
+    handedBack = true;
+    if (db.open) db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
     if (!stopping) log.error('checkpoint thread stopped; checkpoints run inline again', { error: why });
   };
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
@@ -61,7 +65,7 @@ export async function startCheckpointer(db: Db, log: Logger, opts: CheckpointerO
     worker.once('error', reject);
     void exited.then(() => reject(new Error('the checkpoint thread exited before it was ready')));
   });
-  db.pragma('wal_autocheckpoint = 0');
+  if (!handedBack) db.pragma('wal_autocheckpoint = 0');
 
   return {
     async stop() {

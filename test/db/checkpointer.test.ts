@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../partner-api/context';
+import { waitUntil } from '../support/api-server';
 import { startCheckpointer } from '../../partner-api/db/checkpointer';
 import { INLINE_CHECKPOINT_PAGES, openDatabase } from '../../partner-api/db/open';
 
@@ -45,6 +46,19 @@ describe('the checkpoint thread', () => {
     await checkpointer.stop();
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(INLINE_CHECKPOINT_PAGES);
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+  });
+
+  it('hands checkpoints back to the connection, and says so, when the thread dies', async () => {
+    const db = openDatabase(path.join(dir, 'e.db'));
+    const errors: string[] = [];
+    const log: Logger = { info() {}, error: (message, fields) => errors.push(`${message}: ${String(fields?.error)}`) };
+    const checkpointer = await startCheckpointer(db, log, { threadFile: path.join(__dirname, '..', 'support', 'dying-checkpointer-thread.js') });
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    await waitUntil(() => (db.pragma('wal_autocheckpoint', { simple: true }) === INLINE_CHECKPOINT_PAGES ? true : undefined), 5_000, 'inline checkpoints back on');
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the exit that follows the error
+    expect(errors).toEqual(['checkpoint thread stopped; checkpoints run inline again: the checkpoint thread fell over']);
+    await checkpointer.stop();
     db.close();
   });
 });
