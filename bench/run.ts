@@ -143,7 +143,7 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-/** Starts widget conversations at a steady rate; each fires one event that every subscription receives. */
+/** Starts widget conversations at a steady rate; each fires one event, delivered to the one subscription filtered to its assistant. */
 async function deliveryLatency(receiver: BenchReceiver, url: (i: number) => string, eventsPerSecond: number, seconds: number): Promise<DeliveryLatency> {
   receiver.reset();
   const events = eventsPerSecond * seconds;
