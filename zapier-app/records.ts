@@ -1,39 +1,13 @@
 /**
- * The records the actions and the search return, as docs/api.md documents them, with an honest static sample
- * of each built from the same placeholder values as fixtures/. The ticket record is the catalog's; the contact
- * and message records are not in catalog/ yet, so their shapes live here.
+ * An honest static sample of each record the actions and the search return, built from the same
+ * placeholder values as fixtures/ and parsed against the catalog's schemas (catalog/records.ts for
+ * contacts and messages, catalog/events.ts for tickets).
  */
-import { z } from 'zod';
-import { LEAD_SOURCES, ticketSchema, type TicketRecord } from '../catalog/events';
+import { ticketSchema, type TicketRecord } from '../catalog/events';
+import { contactSchema, messageSchema, type ContactRecord, type MessageRecord } from '../catalog/records';
 import { fixtureFor } from '../fixtures';
 
-const isoDateTime = z.iso.datetime({ offset: true });
-
-export const contactSchema = z.object({
-  id: z.string().startsWith('con_'),
-  email: z.string(),
-  name: z.string().nullable(),
-  phone: z.string().nullable(),
-  company: z.string().nullable(),
-  notes: z.string().nullable(),
-  source: z.enum(LEAD_SOURCES),
-  assistantId: z.string().nullable(),
-  createdAt: isoDateTime,
-  updatedAt: isoDateTime,
-});
-
-export const messageSchema = z.object({
-  id: z.string().startsWith('msg_'),
-  conversationId: z.string().startsWith('cnv_'),
-  body: z.string(),
-  senderType: z.string(),
-  createdAt: isoDateTime,
-});
-
-export { ticketSchema };
-
-export type ContactRecord = z.infer<typeof contactSchema>;
-export type MessageRecord = z.infer<typeof messageSchema>;
+export { contactSchema, messageSchema, ticketSchema, type ContactRecord, type MessageRecord };
 
 const lead = fixtureFor('lead.captured');
 

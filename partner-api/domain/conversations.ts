@@ -4,6 +4,7 @@
  * an integration post into it.
  */
 import { z } from 'zod';
+import type { MessageRecord } from '../../catalog/records';
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
@@ -86,14 +87,6 @@ export function listConversations(
     workspaceId, query.mode ?? null, query.mode ?? null, after ? 1 : null, after?.[0] ?? null, after?.[1] ?? null, query.limit + 1,
   ) as (ConversationRow & { seq: number })[];
   return toPage(rows, query.limit, conversationResource, (r) => [r.started_at, r.seq]);
-}
-
-export interface MessageRecord {
-  id: string;
-  conversationId: string;
-  body: string;
-  senderType: 'visitor' | 'assistant' | 'agent' | 'integration';
-  createdAt: string;
 }
 
 function insertMessage(

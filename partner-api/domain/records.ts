@@ -1,6 +1,6 @@
 /**
  * Rows as stored → records as the API and its events show them. Event records are exactly the catalog's
- * shapes (catalog/events.ts); the contact record is the API's own (docs/api.md).
+ * shapes (catalog/events.ts), and so is the contact record (catalog/records.ts).
  */
 import type {
   AgentRecord,
@@ -9,6 +9,9 @@ import type {
   LiveChatSessionRecord,
   TicketRecord,
 } from '../../catalog/events';
+import type { ContactRecord } from '../../catalog/records';
+
+export type { ContactRecord };
 
 export interface ContactRow {
   id: string;
@@ -22,19 +25,6 @@ export interface ContactRow {
   assistant_id: string | null;
   created_at: string;
   updated_at: string;
-}
-
-export interface ContactRecord {
-  id: string;
-  email: string;
-  name: string | null;
-  phone: string | null;
-  company: string | null;
-  notes: string | null;
-  source: LeadRecord['source'];
-  assistantId: string | null;
-  createdAt: string;
-  updatedAt: string;
 }
 
 export function contactRecord(r: ContactRow): ContactRecord {
