@@ -22,11 +22,17 @@ export function createApp(ctx: AppContext): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  // Behind a load balancer every socket is the balancer's: req.ip must come from X-Forwarded-For, but only
+  // as many hops deep as there are proxies we run, or a visitor could name any address to dodge the limit.
+  if (ctx.config.trustProxyHops > 0) app.set('trust proxy', ctx.config.trustProxyHops);
   app.use(jsonBody);
   if (ctx.config.log === 'debug') app.use(requestLog(ctx));
 
-  const limiter = new TokenBucketLimiter(ctx.clock, ctx.config.rateLimit.perMinute, ctx.config.rateLimit.burst);
-  const kit = createRouteKit(app, ctx, limiter);
+  const { rateLimit, publicRateLimit } = ctx.config;
+  const kit = createRouteKit(app, ctx, {
+    perKey: new TokenBucketLimiter(ctx.clock, rateLimit.perMinute, rateLimit.burst),
+    perAddress: new TokenBucketLimiter(ctx.clock, publicRateLimit.perMinute, publicRateLimit.burst),
+  });
   registerMetaRoutes(kit);
   registerContactRoutes(kit);
   registerTicketRoutes(kit);

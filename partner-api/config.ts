@@ -11,6 +11,11 @@ const envSchema = z.object({
   ILLUMICHAT_ALLOW_PRIVATE_TARGETS: flag.default(false),
   ILLUMICHAT_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   ILLUMICHAT_RATE_LIMIT_BURST: z.coerce.number().int().positive().default(120),
+  /** The public widget and in-app endpoints, per visitor address. */
+  ILLUMICHAT_PUBLIC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(60),
+  ILLUMICHAT_PUBLIC_RATE_LIMIT_BURST: z.coerce.number().int().positive().default(20),
+  /** Proxies in front of the API whose X-Forwarded-For is believed (0: none; the socket's address is the visitor's). */
+  ILLUMICHAT_TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   ILLUMICHAT_DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(10_000).default(10_000),
   ILLUMICHAT_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(256),
   /** Skip the demo workspace on an empty database (tests, production). */
@@ -23,7 +28,12 @@ export interface Config {
   host: string;
   dbPath: string;
   allowPrivateTargets: boolean;
+  /** Per API key. */
   rateLimit: { perMinute: number; burst: number };
+  /** The public widget and in-app endpoints, per visitor address: they need no key, and each start fires Zaps. */
+  publicRateLimit: { perMinute: number; burst: number };
+  /** Proxies whose X-Forwarded-For is believed when telling visitors apart (Express's `trust proxy`). */
+  trustProxyHops: number;
   delivery: {
     timeoutMs: number;
     /** Attempts in flight at once, across every subscription. */
@@ -57,6 +67,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dbPath: e.ILLUMICHAT_DB_PATH,
     allowPrivateTargets: e.ILLUMICHAT_ALLOW_PRIVATE_TARGETS,
     rateLimit: { perMinute: e.ILLUMICHAT_RATE_LIMIT_PER_MINUTE, burst: e.ILLUMICHAT_RATE_LIMIT_BURST },
+    publicRateLimit: { perMinute: e.ILLUMICHAT_PUBLIC_RATE_LIMIT_PER_MINUTE, burst: e.ILLUMICHAT_PUBLIC_RATE_LIMIT_BURST },
+    trustProxyHops: e.ILLUMICHAT_TRUST_PROXY_HOPS,
     delivery: {
       timeoutMs: e.ILLUMICHAT_DELIVERY_TIMEOUT_MS,
       concurrency: e.ILLUMICHAT_DELIVERY_CONCURRENCY,

@@ -25,6 +25,8 @@ async function main() {
       dbPath: path.join(dir, 'bench.db'),
       allowPrivateTargets: true,
       rateLimit: { perMinute: 1_000_000_000, burst: 1_000_000_000 },
+      // Every widget conversation of the bench comes from one address.
+      publicRateLimit: { perMinute: 1_000_000_000, burst: 1_000_000_000 },
       seedDemo: false,
       log: 'silent',
     },

@@ -38,7 +38,7 @@ const handoffBody = z.strictObject({ reason: optionalText(1000) });
 const idParams = z.object({ id: idField });
 const assistantParams = z.object({ assistantId: idField });
 
-export function registerConversationRoutes({ app, ctx, keyed, write }: RouteKit): void {
+export function registerConversationRoutes({ app, ctx, keyed, visitor, write }: RouteKit): void {
   app.get('/v1/conversations', ...keyed('chat:write'), (req, res) => {
     res.json(listConversations(ctx, keyOf(req).workspace.id, parseWith(listQuery, req.query)));
   });
@@ -56,6 +56,7 @@ export function registerConversationRoutes({ app, ctx, keyed, write }: RouteKit)
 
   app.post(
     '/v1/widget/assistants/:assistantId/conversations',
+    visitor,
     write((req) => {
       const { assistantId } = parseWith(assistantParams, req.params);
       const b = parseWith(widgetStart, req.body);
@@ -66,6 +67,7 @@ export function registerConversationRoutes({ app, ctx, keyed, write }: RouteKit)
 
   app.post(
     '/v1/in-app/assistants/:assistantId/conversations',
+    visitor,
     write((req) => {
       const { assistantId } = parseWith(assistantParams, req.params);
       const b = parseWith(inAppStart, req.body);
@@ -76,6 +78,7 @@ export function registerConversationRoutes({ app, ctx, keyed, write }: RouteKit)
 
   app.post(
     '/v1/widget/conversations/:id/lead',
+    visitor,
     write((req) => {
       const { id } = parseWith(idParams, req.params);
       const input = parseWith(leadBody, req.body);
@@ -93,6 +96,7 @@ export function registerConversationRoutes({ app, ctx, keyed, write }: RouteKit)
 
   app.post(
     '/v1/widget/conversations/:id/handoff',
+    visitor,
     write((req) => {
       const { id } = parseWith(idParams, req.params);
       const { reason } = parseWith(handoffBody, req.body);

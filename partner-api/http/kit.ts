@@ -4,7 +4,7 @@ import type { AppContext } from '../context';
 import type { Scope } from '../domain/keys';
 import type { StoredResponse } from '../domain/idempotency';
 import { requireAgentToken, requireScope } from './auth';
-import { rateLimitByKey, type TokenBucketLimiter } from './rate-limit';
+import { rateLimitByAddress, rateLimitByKey, type TokenBucketLimiter } from './rate-limit';
 import { writeHandler, type Action } from './write-handler';
 
 export interface RouteKit {
@@ -14,17 +14,20 @@ export interface RouteKit {
   keyed(scope: Scope): RequestHandler[];
   /** An agent console token. */
   agent: RequestHandler;
+  /** A public widget or in-app endpoint: no credential, limited per visitor address. */
+  visitor: RequestHandler;
   /** A write: transactional, and idempotent when called with a key and an Idempotency-Key. */
   write(action: Action): RequestHandler;
 }
 
-export function createRouteKit(app: Express, ctx: AppContext, limiter: TokenBucketLimiter): RouteKit {
-  const limit = rateLimitByKey(limiter);
+export function createRouteKit(app: Express, ctx: AppContext, limiters: { perKey: TokenBucketLimiter; perAddress: TokenBucketLimiter }): RouteKit {
+  const limit = rateLimitByKey(limiters.perKey);
   return {
     app,
     ctx,
     keyed: (scope) => [requireScope(ctx, scope), limit],
     agent: requireAgentToken(ctx),
+    visitor: rateLimitByAddress(limiters.perAddress),
     write: (action) => writeHandler(ctx, action),
   };
 }

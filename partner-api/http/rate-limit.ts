@@ -1,6 +1,7 @@
 /**
- * Per-key token bucket: `burst` requests at once, refilled at `perMinute`. In memory, per API process:
- * the limit protects this process, and a restart forgiving a burst is harmless.
+ * Token buckets: `burst` requests at once, refilled at `perMinute`, per API key (the Zapier-facing API) or
+ * per visitor address (the public widget and in-app endpoints). In memory, per API process: the limit
+ * protects this process, and a restart forgiving a burst is harmless.
  */
 import type { RequestHandler } from 'express';
 import type { Clock } from '../lib/clock';
@@ -49,11 +50,24 @@ export class TokenBucketLimiter {
     return bucket;
   }
 
-  /** A bucket that has refilled completely is the same as no bucket. */
+  /**
+   * A bucket that has refilled completely is the same as no bucket. If that is not enough (many addresses
+   * at once), the longest-known buckets go: forgetting one forgives its client, which is the safe side of a
+   * memory bound.
+   */
   private pruneFull(now: number): void {
     for (const [id, bucket] of this.buckets) {
       if (bucket.tokens + (now - bucket.updatedMs) * this.perMs >= this.burst) this.buckets.delete(id);
     }
+    for (const id of this.buckets.keys()) {
+      if (this.buckets.size < PRUNE_ABOVE / 2) break;
+      this.buckets.delete(id);
+    }
+  }
+
+  /** How many clients it remembers (tests hold the memory bound). */
+  get size(): number {
+    return this.buckets.size;
   }
 }
 
@@ -68,6 +82,19 @@ export function rateLimitByKey(limiter: TokenBucketLimiter): RequestHandler {
           headers: { 'Retry-After': String(verdict.retryAfterSeconds) },
         });
       }
+    }
+    next();
+  };
+}
+
+/** Public endpoints: limits by the visitor's address (req.ip, which honours the configured trusted proxies). */
+export function rateLimitByAddress(limiter: TokenBucketLimiter): RequestHandler {
+  return (req, _res, next) => {
+    const verdict = limiter.take(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+    if (!verdict.ok) {
+      throw new ApiError(429, 'rate_limited', `Too many requests from this address. Retry in ${verdict.retryAfterSeconds} s.`, {
+        headers: { 'Retry-After': String(verdict.retryAfterSeconds) },
+      });
     }
     next();
   };

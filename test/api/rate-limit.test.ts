@@ -1,4 +1,5 @@
 /** The per-key token bucket: a burst, then 429 with Retry-After, refilled at the configured rate. */
+import { TokenBucketLimiter } from '../../partner-api/http/rate-limit';
 import { api, manualClock, startApiServer } from '../support/api-server';
 
 it('allows the burst, then answers 429 rate_limited with Retry-After, and refills with time, per key', async () => {
@@ -42,4 +43,70 @@ it('limits writes too, and a limited write changes nothing', async () => {
   } finally {
     await server.close();
   }
+});
+
+describe('the public widget and in-app endpoints, per visitor address', () => {
+  it('allow a burst from one address, then 429 rate_limited with Retry-After, and a limited start fires nothing', async () => {
+    const clock = manualClock();
+    const server = await startApiServer({ clock, publicRateLimit: { perMinute: 6, burst: 2 } });
+    try {
+      const { assistant, key } = await server.setup();
+      const visitor = api(server.url);
+      const start = () => visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'Hi' });
+      expect((await start()).status).toBe(201);
+      expect((await start()).status).toBe(201);
+      const events = () => server.ctx.db.prepare('SELECT COUNT(*) FROM events').pluck().get();
+      const before = { conversations: server.ctx.db.prepare('SELECT COUNT(*) FROM conversations').pluck().get(), events: events() };
+
+      // The lead form and the in-app SDK share the address's bucket: one visitor, one allowance.
+      const limited = await visitor.post(`/v1/in-app/assistants/${assistant.id}/conversations`, { message: 'Hi' });
+      expect(limited.status).toBe(429);
+      expect(limited.body.error).toEqual({ code: 'rate_limited', message: 'Too many requests from this address. Retry in 10 s.' });
+      expect(limited.headers.get('retry-after')).toBe('10');
+      expect({ conversations: server.ctx.db.prepare('SELECT COUNT(*) FROM conversations').pluck().get(), events: events() }).toEqual(before);
+
+      // The Zapier-facing API is limited per key, not per address.
+      expect((await api(server.url, key).get('/v1/me')).status).toBe(200);
+
+      clock.advance(10_000);
+      expect((await start()).status).toBe(201);
+      expect((await start()).status).toBe(429);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('tell visitors apart by X-Forwarded-For only behind trusted proxies', async () => {
+    const limits = { publicRateLimit: { perMinute: 60, burst: 1 } };
+    const direct = await startApiServer({ clock: manualClock(), ...limits });
+    const proxied = await startApiServer({ clock: manualClock(), ...limits, config: { trustProxyHops: 1 } });
+    try {
+      const startFrom = async (server: typeof direct, address: string) => {
+        const { assistant } = await server.setup();
+        return api(server.url).raw('POST', `/v1/widget/assistants/${assistant.id}/conversations`, {
+          body: JSON.stringify({ message: 'Hi' }),
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+        });
+      };
+      // Directly exposed, a header is the visitor's word: naming a new address each time must not help.
+      expect((await startFrom(direct, '203.0.113.1')).status).toBe(201);
+      expect((await startFrom(direct, '203.0.113.2')).status).toBe(429);
+      // Behind our load balancer, its X-Forwarded-For names the visitor: two visitors, two allowances.
+      expect((await startFrom(proxied, '203.0.113.1')).status).toBe(201);
+      expect((await startFrom(proxied, '203.0.113.2')).status).toBe(201);
+      expect((await startFrom(proxied, '203.0.113.1')).status).toBe(429);
+    } finally {
+      await direct.close();
+      await proxied.close();
+    }
+  });
+});
+
+it('remembers a bounded number of clients, forgetting the longest-known first', () => {
+  const limiter = new TokenBucketLimiter(manualClock(), 60, 5);
+  for (let i = 0; i < 50_000; i++) limiter.take(`203.0.${i >> 8}.${i & 255}`);
+  expect(limiter.size).toBeLessThanOrEqual(10_000);
+  // The most recent client is still remembered: one of its burst of 5 is spent, 4 are left.
+  for (let i = 0; i < 4; i++) expect(limiter.take('203.0.195.79').ok).toBe(true);
+  expect(limiter.take('203.0.195.79').ok).toBe(false);
 });

@@ -34,6 +34,9 @@ const CONCURRENCY = 16;
 const ENV = {
   ILLUMICHAT_RATE_LIMIT_PER_MINUTE: '100000000',
   ILLUMICHAT_RATE_LIMIT_BURST: '100000000',
+  // Thousands of widget conversations come from this one address.
+  ILLUMICHAT_PUBLIC_RATE_LIMIT_PER_MINUTE: '100000000',
+  ILLUMICHAT_PUBLIC_RATE_LIMIT_BURST: '100000000',
   // Short, so claims cut off by the kill (lease = timeout + 2 s) come due again quickly after the restart.
   ILLUMICHAT_DELIVERY_TIMEOUT_MS: '1000',
 };

@@ -12,7 +12,8 @@
  * Options (StartOptions):
  *   clock               a Clock; `manualClock()` gives one tests can move (idempotency expiry, rate limits)
  *   allowPrivateTargets true unless told otherwise, so subscriptions can target local receivers
- *   rateLimit           { perMinute, burst }; by default so high that no test meets it
+ *   rateLimit           { perMinute, burst } per API key; by default so high that no test meets it
+ *   publicRateLimit     { perMinute, burst } per visitor address on the widget/in-app endpoints; the same
  *   delivery            true (or the worker's options) starts the delivery worker with the server;
  *                       `server.worker` then offers runOnce() and idle() from partner-api/delivery/worker
  *   config              any other Config override
@@ -83,6 +84,7 @@ export interface StartOptions {
   clock?: Clock;
   allowPrivateTargets?: boolean;
   rateLimit?: { perMinute: number; burst: number };
+  publicRateLimit?: { perMinute: number; burst: number };
   delivery?: boolean | DeliveryWorkerOptions;
   config?: Partial<Config>;
   dbPath?: string;
@@ -119,6 +121,7 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
       dbPath,
       allowPrivateTargets: opts.allowPrivateTargets ?? true,
       rateLimit: opts.rateLimit ?? UNLIMITED,
+      publicRateLimit: opts.publicRateLimit ?? UNLIMITED,
       seedDemo: false,
       log: 'silent',
       ...opts.config,
