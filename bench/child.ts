@@ -36,7 +36,8 @@ export async function startChild<T>(compiledDir: string, script: string, env: No
     peakRssBytes: () => readPeakRss(child.pid!),
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        // Already gone (a child stopped by a signal has no exit code, only a signal code): stopping twice is fine.
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
