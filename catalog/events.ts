@@ -6,8 +6,10 @@
  */
 import { z } from 'zod';
 
-const isoDateTime = z.iso.datetime({ offset: true });
+export const isoDateTime = z.iso.datetime({ offset: true });
 const id = (prefix: string) => z.string().startsWith(`${prefix}_`);
+/** An id with its type's prefix (`con_…`), as every record in the catalog has. */
+export const prefixedId = id;
 
 export const agentSchema = z.object({
   id: id('agt'),

@@ -6,10 +6,7 @@
  * answers against them strictly.
  */
 import { z } from 'zod';
-import { LEAD_SOURCES } from './events';
-
-const isoDateTime = z.iso.datetime({ offset: true });
-const id = (prefix: string) => z.string().startsWith(`${prefix}_`);
+import { isoDateTime, LEAD_SOURCES, prefixedId as id } from './events';
 
 export const contactSchema = z.object({
   id: id('con'),

@@ -3,7 +3,7 @@
  * per visitor address (the public widget and in-app endpoints). In memory, per API process: the limit
  * protects this process, and a restart forgiving a burst is harmless.
  */
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Clock } from '../lib/clock';
 import { ApiError } from '../domain/errors';
 
@@ -71,14 +71,14 @@ export class TokenBucketLimiter {
   }
 }
 
-/** After authentication: limits by API key. */
-export function rateLimitByKey(limiter: TokenBucketLimiter): RequestHandler {
+/** One token per request from the client `clientOf` names (none named: not limited), else 429 with Retry-After. */
+function rateLimitBy(limiter: TokenBucketLimiter, clientOf: (req: Request) => string | undefined, whose: string): RequestHandler {
   return (req, _res, next) => {
-    const keyId = req.apiKey?.keyId;
-    if (keyId) {
-      const verdict = limiter.take(keyId);
+    const client = clientOf(req);
+    if (client !== undefined) {
+      const verdict = limiter.take(client);
       if (!verdict.ok) {
-        throw new ApiError(429, 'rate_limited', `Too many requests with this API key. Retry in ${verdict.retryAfterSeconds} s.`, {
+        throw new ApiError(429, 'rate_limited', `Too many requests ${whose}. Retry in ${verdict.retryAfterSeconds} s.`, {
           headers: { 'Retry-After': String(verdict.retryAfterSeconds) },
         });
       }
@@ -87,15 +87,10 @@ export function rateLimitByKey(limiter: TokenBucketLimiter): RequestHandler {
   };
 }
 
+/** After authentication: limits by API key. */
+export const rateLimitByKey = (limiter: TokenBucketLimiter): RequestHandler =>
+  rateLimitBy(limiter, (req) => req.apiKey?.keyId, 'with this API key');
+
 /** Public endpoints: limits by the visitor's address (req.ip, which honours the configured trusted proxies). */
-export function rateLimitByAddress(limiter: TokenBucketLimiter): RequestHandler {
-  return (req, _res, next) => {
-    const verdict = limiter.take(req.ip ?? req.socket.remoteAddress ?? 'unknown');
-    if (!verdict.ok) {
-      throw new ApiError(429, 'rate_limited', `Too many requests from this address. Retry in ${verdict.retryAfterSeconds} s.`, {
-        headers: { 'Retry-After': String(verdict.retryAfterSeconds) },
-      });
-    }
-    next();
-  };
-}
+export const rateLimitByAddress = (limiter: TokenBucketLimiter): RequestHandler =>
+  rateLimitBy(limiter, (req) => req.ip ?? req.socket.remoteAddress ?? 'unknown', 'from this address');
