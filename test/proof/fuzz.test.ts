@@ -19,7 +19,7 @@ import { methodOf, pathOf, ROUTES, routesOf, type RouteSpec, type World } from '
 import { isErrorShape, snapshot } from './support/state';
 
 /** Kept small enough for CI (about 1,500 requests in all), large enough to meet every kind of input. */
-const RUNS = { garbage: 200, fields: 300, types: 60, idempotency: 120, query: 200, params: 120, credentials: 100 };
+const RUNS = { garbage: 200, fields: 300, types: 60, idempotency: 120, query: 200, params: 120, credentials: 100, deep: 120 };
 
 let server: ApiServer;
 let world: World;
@@ -234,6 +234,13 @@ const garbageBody: fc.Arbitrary<string | Uint8Array> = fc.oneof(
   fc.integer({ min: 256 * 1024 - 10, max: 256 * 1024 + 10 }).map((n) => `"${'x'.repeat(n)}"`), // around the limit
 );
 
+/** JSON nested `depth` levels: arrays, objects, or the two alternating. */
+function nestedJson(depth: number, shape: 'array' | 'object' | 'mixed'): string {
+  const opens = Array.from({ length: depth }, (_, i) => (shape === 'array' || (shape === 'mixed' && i % 2 === 1) ? '[' : '{"a":'));
+  const innermost = opens[depth - 1] === '[' ? '' : '1';
+  return opens.join('') + innermost + opens.reverse().map((o) => (o === '[' ? ']' : '}')).join('');
+}
+
 const contentTypes = fc.constantFrom(
   'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'text/html',
   'application/json; charset=utf-16', 'application/json; charset=latin1', 'application/json; charset=utf-8', 'APPLICATION/JSON',
@@ -393,6 +400,44 @@ describe('fuzzing', () => {
       }),
       { numRuns: RUNS.params },
     );
+  });
+
+  it('deeply nested bodies, with and without an Idempotency-Key: 400 body_too_deep past 32 levels, never a 5xx', async () => {
+    const arb = fc.record({
+      route: fc.constantFrom(...WITH_BODY),
+      depth: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 33, max: 40_000 })),
+      shape: fc.constantFrom('array', 'object', 'mixed'),
+      // Inside a valid body's own field, or the whole body.
+      inField: fc.boolean(),
+      idempotencyKey: fc.option(fc.uuid()),
+    });
+    await fc.assert(
+      fc.asyncProperty(arb, async ({ route, depth, shape, inField, idempotencyKey }) => {
+        const inner = nestedJson(depth, shape);
+        const valid = ROUTES[route]!.body!(world, ++counter);
+        const field = Object.keys(valid)[0];
+        const text = inField && field ? JSON.stringify({ ...valid, [field]: null }).replace('null', inner) : inner;
+        const req = wellFormed(route);
+        const headers = idempotencyKey ? { ...req.headers, 'idempotency-key': idempotencyKey } : req.headers;
+        const res = await send({ ...req, body: text, headers });
+        const total = inField && field ? depth + 1 : depth;
+        if (total > 32) expect({ total, status: res.status, code: res.body.error?.code }).toEqual({ total, status: 400, code: 'body_too_deep' });
+        else expect(res.body.error?.code).not.toBe('body_too_deep');
+      }),
+      { numRuns: RUNS.deep },
+    );
+  });
+
+  it('the reported body: 6 KB nested 3,000 levels with an Idempotency-Key is 400 body_too_deep, not a stack overflow', async () => {
+    const body = nestedJson(3000, 'array');
+    expect(body.length).toBe(6000);
+    for (const route of KEYED_WRITES.filter((r) => ROUTES[r]!.body)) {
+      for (const headers of [{ 'idempotency-key': `deep-${route}` }, {} as Record<string, string>]) {
+        const req = wellFormed(route);
+        const res = await send({ ...req, body, headers: { ...req.headers, ...headers } });
+        expect({ route, status: res.status, code: res.body.error.code }).toEqual({ route, status: 400, code: 'body_too_deep' });
+      }
+    }
   });
 
   it('junk credentials', async () => {
