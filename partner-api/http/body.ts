@@ -8,9 +8,9 @@ import { ApiError } from '../domain/errors';
 
 export const BODY_LIMIT_BYTES = 256 * 1024;
 /**
- * No route takes a body deeper than 3 levels; 32 leaves room and still keeps every recursive walk of a body
- * after this point (the idempotency fingerprint, zod, JSON.stringify in logs) far from the stack's limit.
- * 256 KiB of `[` would otherwise be 262,144 levels.
+ * Every route's body is one flat object (depth 1); 32 leaves room for what may come and still keeps every
+ * recursive walk of a body after this point (the idempotency fingerprint, zod, JSON.stringify) far from the
+ * stack's limit. 256 KiB of `[` would otherwise be 262,144 levels.
  */
 export const MAX_JSON_DEPTH = 32;
 const JSON_TYPES = ['application/json', 'application/*+json'];
