@@ -14,7 +14,7 @@ import { registerLiveChatRoutes } from './http/live-chat';
 import { registerMetaRoutes } from './http/meta';
 import { TokenBucketLimiter } from './http/rate-limit';
 import { registerSubscriptionRoutes } from './http/subscriptions';
-import { redactPath } from './http/redact';
+import { redactFields } from './http/redact';
 import { registerTicketRoutes } from './http/tickets';
 
 export function createApp(ctx: AppContext): express.Express {
@@ -45,18 +45,21 @@ export function createApp(ctx: AppContext): express.Express {
   return app;
 }
 
-/** One line per request at debug level: never headers, and a credential in the path is redacted. */
+/** One line per request at debug level: never headers, and a credential in any field (even percent-encoded) is redacted. */
 function requestLog(ctx: AppContext): express.RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      ctx.log.info('request', {
-        method: req.method,
-        path: redactPath(req.path),
-        status: res.statusCode,
-        ms: Number(process.hrtime.bigint() - started) / 1e6,
-        keyId: req.apiKey?.keyId,
-      });
+      ctx.log.info(
+        'request',
+        redactFields({
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          keyId: req.apiKey?.keyId,
+        }),
+      );
     });
     next();
   };

@@ -3,12 +3,12 @@ import { z } from 'zod';
 import { findContact, upsertContact } from '../domain/contacts';
 import { agentOf, keyOf } from './auth';
 import { created, ok, type RouteKit } from './kit';
-import { emailField, optionalText, parseWith } from './validate';
+import { emailField, optionalLine, optionalText, parseWith } from './validate';
 
 const contactBody = z.strictObject({
   email: emailField,
-  name: optionalText(200),
-  phone: optionalText(50),
+  name: optionalLine(200),
+  phone: optionalLine(50),
   company: optionalText(200),
   notes: optionalText(10_000),
 });

@@ -8,7 +8,7 @@ import { listConversations, postIntegrationMessage, requireConversation, startCo
 import { requestHandoff } from '../domain/live-chat';
 import { keyOf } from './auth';
 import { created, type RouteKit } from './kit';
-import { emailField, idField, optionalEmail, limitQuery, optionalEnum, optionalText, parseWith, requiredText } from './validate';
+import { emailField, idField, optionalEmail, limitQuery, optionalEnum, optionalLine, optionalText, parseWith, requiredText } from './validate';
 
 const listQuery = z.strictObject({
   mode: optionalEnum(['assistant', 'human']),
@@ -21,7 +21,7 @@ const messageBody = z.strictObject({ message: requiredText(10_000) });
 const widgetStart = z.strictObject({
   message: requiredText(10_000),
   visitor_id: optionalText(200),
-  visitor_name: optionalText(200),
+  visitor_name: optionalLine(200),
   visitor_email: optionalEmail,
   page_url: optionalText(2048),
 });
@@ -29,11 +29,11 @@ const widgetStart = z.strictObject({
 const inAppStart = z.strictObject({
   message: requiredText(10_000),
   user_id: optionalText(200),
-  user_name: optionalText(200),
+  user_name: optionalLine(200),
   user_email: optionalEmail,
 });
 
-const leadBody = z.strictObject({ email: emailField, name: optionalText(200), phone: optionalText(50) });
+const leadBody = z.strictObject({ email: emailField, name: optionalLine(200), phone: optionalLine(50) });
 const handoffBody = z.strictObject({ reason: optionalText(1000) });
 const idParams = z.object({ id: idField });
 const assistantParams = z.object({ assistantId: idField });

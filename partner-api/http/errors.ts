@@ -6,7 +6,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { AppContext } from '../context';
 import { ApiError } from '../domain/errors';
-import { redactPath } from './redact';
+import { redactFields } from './redact';
 
 export function sendError(res: Response, error: ApiError): void {
   for (const [name, value] of Object.entries(error.options.headers ?? {})) res.setHeader(name, value);
@@ -49,7 +49,7 @@ export function errorHandler(ctx: AppContext): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const known = err instanceof ApiError ? err : (fromRouter(err) ?? fromBodyParser(err ?? {}));
     if (res.headersSent) {
-      ctx.log.error('error after the response started', { method: req.method, path: redactPath(req.path), error: describe(err) });
+      ctx.log.error('error after the response started', redactFields({ method: req.method, path: req.path, error: describe(err) }));
       res.end();
       return;
     }
@@ -57,7 +57,7 @@ export function errorHandler(ctx: AppContext): ErrorRequestHandler {
       sendError(res, known);
       return;
     }
-    ctx.log.error('unhandled error', { method: req.method, path: redactPath(req.path), error: describe(err) });
+    ctx.log.error('unhandled error', redactFields({ method: req.method, path: req.path, error: describe(err) }));
     sendError(res, new ApiError(500, 'internal_error', 'Something went wrong on our side. Try again shortly.'));
   };
 }

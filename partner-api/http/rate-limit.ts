@@ -1,9 +1,10 @@
 /**
  * Token buckets: `burst` requests at once, refilled at `perMinute`, per API key (the Zapier-facing API) or
- * per visitor address (the public widget and in-app endpoints). In memory, per API process: the limit
+ * per visitor address (the public widget and in-app endpoints; IPv6 per /64, see addressBucket). In memory, per API process: the limit
  * protects this process, and a restart forgiving a burst is harmless.
  */
 import type { Request, RequestHandler } from 'express';
+import ipaddr from 'ipaddr.js';
 import type { Clock } from '../lib/clock';
 import { ApiError } from '../domain/errors';
 
@@ -91,6 +92,21 @@ function rateLimitBy(limiter: TokenBucketLimiter, clientOf: (req: Request) => st
 export const rateLimitByKey = (limiter: TokenBucketLimiter): RequestHandler =>
   rateLimitBy(limiter, (req) => req.apiKey?.keyId, 'with this API key');
 
-/** Public endpoints: limits by the visitor's address (req.ip, which honours the configured trusted proxies). */
+/**
+ * The bucket a visitor address counts against: an IPv4 address is one visitor; an IPv6 address counts per
+ * /64, because a /64 is the smallest prefix a network hands out (RFC 4291 interface identifiers; one home
+ * or phone gets a whole /64, RFC 6177) and its owner can pick any of its 2^64 addresses at will. An
+ * IPv4-mapped IPv6 address (`::ffff:203.0.113.1`, how a dual-stack socket reports IPv4) is its IPv4
+ * address. Returns e.g. `203.0.113.1` or `2001:db8:0:1::/64`; an unparseable address is its own bucket.
+ */
+export function addressBucket(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  const ip = ipaddr.process(address);
+  if (ip.kind() === 'ipv4') return ip.toString();
+  const prefix = (ip as ipaddr.IPv6).parts.slice(0, 4).concat([0, 0, 0, 0]);
+  return `${new ipaddr.IPv6(prefix).toString()}/64`;
+}
+
+/** Public endpoints: limits by the visitor's address (req.ip, which honours the configured trusted proxies), per addressBucket. */
 export const rateLimitByAddress = (limiter: TokenBucketLimiter): RequestHandler =>
-  rateLimitBy(limiter, (req) => req.ip ?? req.socket.remoteAddress ?? 'unknown', 'from this address');
+  rateLimitBy(limiter, (req) => addressBucket(req.ip ?? req.socket.remoteAddress ?? 'unknown'), 'from this address');

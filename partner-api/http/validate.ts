@@ -1,4 +1,5 @@
 /** zod at the boundary: every body, query and path parameter is parsed here, and a failure is a 422. */
+import isEmail from 'validator/lib/isEmail';
 import { z } from 'zod';
 import { validationFailed, type ErrorDetail } from '../domain/errors';
 
@@ -22,7 +23,51 @@ export function optionalEnum<const T extends readonly [string, ...string[]]>(val
   return z.preprocess(blankToUndefined, z.enum(values).optional());
 }
 
-export const emailField = z.string().trim().max(320).pipe(z.email('Must be an email address.'));
+/**
+ * Names and phone numbers: any script, emoji, apostrophes and combining marks, stored exactly as typed (no
+ * normalisation). Refused: control characters (a name or number is one line; a NUL or an escape sequence
+ * is never part of one) and lone UTF-16 surrogates, which SQLite would store as U+FFFD, so the value read
+ * back would not be the value sent.
+ */
+const CONTROL = /\p{Cc}/u;
+/** With the u flag a surrogate pair is one code point, so only a lone surrogate matches. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+export function optionalLine(max: number) {
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .trim()
+      .max(max)
+      .refine((v) => !CONTROL.test(v), 'Must be one line without control characters.')
+      .refine((v) => !LONE_SURROGATE.test(v), 'Must be valid Unicode text (a lone surrogate is not).')
+      .optional(),
+  );
+}
+
+/**
+ * Address syntax is validator.js's isEmail (RFC 5321/5322 mailbox syntax), not ours. Accepted: every
+ * dot-atom character in the local part (`a&b`, `o'leary`, `!#$%&'*+-/=?^_\`{|}~`), sub-addresses,
+ * quoted local parts (`"john doe"@…`), UTF-8 local parts (RFC 6531, EAI), internationalised domains as
+ * U-labels or A-labels, any TLD of two or more letters. Refused: no TLD (`a@localhost`), IP-literal
+ * domains (no CRM contact is reached at `[127.0.0.1]`), display names (`Joe <joe@…>`), comments, and the
+ * RFC 5321 lengths (64 for the local part, 254 in all).
+ */
+const EMAIL_SYNTAX = {
+  allow_utf8_local_part: true,
+  require_tld: true,
+  allow_ip_domain: false,
+  allow_display_name: false,
+  allow_underscores: false,
+} as const;
+
+/** Trimmed; 320 characters is a cheap bound before the syntax check (which holds the real 254). */
+export const emailField = z
+  .string()
+  .trim()
+  .max(320)
+  .refine((v) => !LONE_SURROGATE.test(v) && isEmail(v, EMAIL_SYNTAX), 'Must be an email address.');
 
 export const optionalEmail = z.preprocess(blankToUndefined, emailField.optional());
 

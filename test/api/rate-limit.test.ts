@@ -1,5 +1,5 @@
 /** The per-key token bucket: a burst, then 429 with Retry-After, refilled at the configured rate. */
-import { TokenBucketLimiter } from '../../partner-api/http/rate-limit';
+import { addressBucket, TokenBucketLimiter } from '../../partner-api/http/rate-limit';
 import { api, manualClock, startApiServer } from '../support/api-server';
 
 it('allows the burst, then answers 429 rate_limited with Retry-After, and refills with time, per key', async () => {
@@ -99,6 +99,48 @@ describe('the public widget and in-app endpoints, per visitor address', () => {
       await direct.close();
       await proxied.close();
     }
+  });
+});
+
+describe('visitor buckets: IPv4 per address, IPv6 per /64, IPv4-mapped IPv6 as its IPv4', () => {
+  it('counts every address of one /64 as one visitor, over HTTP behind a trusted proxy', async () => {
+    const server = await startApiServer({ clock: manualClock(), publicRateLimit: { perMinute: 60, burst: 2 }, config: { trustProxyHops: 1 } });
+    try {
+      const { assistant } = await server.setup();
+      const startFrom = (address: string) =>
+        api(server.url).raw('POST', `/v1/widget/assistants/${assistant.id}/conversations`, {
+          body: JSON.stringify({ message: 'Hi' }),
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+        });
+      // A visitor who picks a new interface identifier for each request is still one visitor.
+      expect((await startFrom('2001:db8:1:2::1')).status).toBe(201);
+      expect((await startFrom('2001:db8:1:2:ffff:ffff:ffff:fffe')).status).toBe(201);
+      expect((await startFrom('2001:0DB8:0001:0002:abcd:0:0:9')).status).toBe(429);
+      // The next /64 is another visitor.
+      expect((await startFrom('2001:db8:1:3::1')).status).toBe(201);
+      // IPv4 stays per address, and an IPv4-mapped IPv6 address is that IPv4 address.
+      expect((await startFrom('198.51.100.7')).status).toBe(201);
+      expect((await startFrom('::ffff:198.51.100.7')).status).toBe(201);
+      expect((await startFrom('::ffff:c633:6407')).status).toBe(429);
+      expect((await startFrom('198.51.100.8')).status).toBe(201);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it.each([
+    ['203.0.113.9', '203.0.113.9'],
+    ['::ffff:203.0.113.9', '203.0.113.9'],
+    ['::FFFF:cb00:7109', '203.0.113.9'],
+    ['2001:db8::1', '2001:db8::/64'],
+    ['2001:db8:0:0:8000::', '2001:db8::/64'],
+    ['2001:db8:0:1::1', '2001:db8:0:1::/64'],
+    ['2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff', '2001:db8:aaaa:bbbb::/64'],
+    ['fe80::1%eth0', 'fe80::/64'],
+    ['::1', '::/64'],
+    ['not an address', 'not an address'],
+  ])('%s counts as %s', (address, bucket) => {
+    expect(addressBucket(address)).toBe(bucket);
   });
 });
 

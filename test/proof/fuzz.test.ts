@@ -19,7 +19,7 @@ import { methodOf, pathOf, ROUTES, routesOf, type RouteSpec, type World } from '
 import { isErrorShape, snapshot } from './support/state';
 
 /** Kept small enough for CI (about 1,500 requests in all), large enough to meet every kind of input. */
-const RUNS = { garbage: 200, fields: 300, types: 60, idempotency: 120, query: 200, params: 120, credentials: 100 };
+const RUNS = { garbage: 200, fields: 300, types: 60, idempotency: 120, query: 200, params: 120, credentials: 100, deep: 120 };
 
 let server: ApiServer;
 let world: World;
@@ -234,6 +234,13 @@ const garbageBody: fc.Arbitrary<string | Uint8Array> = fc.oneof(
   fc.integer({ min: 256 * 1024 - 10, max: 256 * 1024 + 10 }).map((n) => `"${'x'.repeat(n)}"`), // around the limit
 );
 
+/** JSON nested `depth` levels: arrays, objects, or the two alternating. */
+function nestedJson(depth: number, shape: 'array' | 'object' | 'mixed'): string {
+  const opens = Array.from({ length: depth }, (_, i) => (shape === 'array' || (shape === 'mixed' && i % 2 === 1) ? '[' : '{"a":'));
+  const innermost = opens[depth - 1] === '[' ? '' : '1';
+  return opens.join('') + innermost + opens.reverse().map((o) => (o === '[' ? ']' : '}')).join('');
+}
+
 const contentTypes = fc.constantFrom(
   'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'text/html',
   'application/json; charset=utf-16', 'application/json; charset=latin1', 'application/json; charset=utf-8', 'APPLICATION/JSON',
@@ -289,7 +296,26 @@ const paramValue = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 20 }).map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, 'x'))),
   fc.integer({ min: 90, max: 400 }).map((n) => 'a'.repeat(n)),
   fc.constantFrom('%00', '%ff', '%E0%A4%A', '..', '.', '%2F', '%2e%2e', 'tkt_000000000000000000000000', 'KEY', 'AGENT', 'SECRET'),
+  // A credential with each character percent-encoded zero, one or two times over, in either hex case.
+  fc
+    .tuple(fc.constantFrom('KEY', 'AGENT', 'SECRET'), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 80, maxLength: 80 }), fc.boolean())
+    .map(([which, plan, upper]) => [...withSecrets(which)].map((c, i) => percentEncoded(c, plan[i]!, upper)).join('')),
 ).map(withSecrets);
+
+function percentEncoded(c: string, times: number, upper: boolean): string {
+  let out = c;
+  for (let i = 0; i < times; i++) out = [...Buffer.from(out)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+  return upper ? out.toUpperCase() : out;
+}
+
+/** Percent-decoded until nothing more decodes, as someone reading the logs could. */
+function fullyDecoded(text: string): string {
+  for (;;) {
+    const next = text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('latin1'));
+    if (next === text) return text;
+    text = next;
+  }
+}
 
 const authorization = fc.oneof(
   fc.string({ maxLength: 60, unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)) }),
@@ -395,6 +421,44 @@ describe('fuzzing', () => {
     );
   });
 
+  it('deeply nested bodies, with and without an Idempotency-Key: 400 body_too_deep past 32 levels, never a 5xx', async () => {
+    const arb = fc.record({
+      route: fc.constantFrom(...WITH_BODY),
+      depth: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 33, max: 40_000 })),
+      shape: fc.constantFrom('array', 'object', 'mixed'),
+      // Inside a valid body's own field, or the whole body.
+      inField: fc.boolean(),
+      idempotencyKey: fc.option(fc.uuid()),
+    });
+    await fc.assert(
+      fc.asyncProperty(arb, async ({ route, depth, shape, inField, idempotencyKey }) => {
+        const inner = nestedJson(depth, shape);
+        const valid = ROUTES[route]!.body!(world, ++counter);
+        const field = Object.keys(valid)[0];
+        const text = inField && field ? JSON.stringify({ ...valid, [field]: null }).replace('null', inner) : inner;
+        const req = wellFormed(route);
+        const headers = idempotencyKey ? { ...req.headers, 'idempotency-key': idempotencyKey } : req.headers;
+        const res = await send({ ...req, body: text, headers });
+        const total = inField && field ? depth + 1 : depth;
+        if (total > 32) expect({ total, status: res.status, code: res.body.error?.code }).toEqual({ total, status: 400, code: 'body_too_deep' });
+        else expect(res.body.error?.code).not.toBe('body_too_deep');
+      }),
+      { numRuns: RUNS.deep },
+    );
+  });
+
+  it('the reported body: 6 KB nested 3,000 levels with an Idempotency-Key is 400 body_too_deep, not a stack overflow', async () => {
+    const body = nestedJson(3000, 'array');
+    expect(body.length).toBe(6000);
+    for (const route of KEYED_WRITES.filter((r) => ROUTES[r]!.body)) {
+      for (const headers of [{ 'idempotency-key': `deep-${route}` }, {} as Record<string, string>]) {
+        const req = wellFormed(route);
+        const res = await send({ ...req, body, headers: { ...req.headers, ...headers } });
+        expect({ route, status: res.status, code: res.body.error.code }).toEqual({ route, status: 400, code: 'body_too_deep' });
+      }
+    }
+  });
+
   it('junk credentials', async () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...GUARDED), authorization, async (route, value) => {
@@ -408,12 +472,12 @@ describe('fuzzing', () => {
 });
 
 describe('after all of it', () => {
-  it('the logs hold no API key, agent token or signing secret, whole or in part', () => {
+  it('the logs hold no API key, agent token or signing secret, whole or in part, even percent-decoded', () => {
     // Debug level logs every request that gets past the body parser: most of the fuzz's.
     expect(server.logs.filter((l) => l.message === 'request').length).toBeGreaterThan(RUNS.fields);
     for (const secret of secrets) {
       const part = secret.replace(/^(wsk_live_|agt_tok_|whsec_)/, '').slice(0, 24);
-      const leaks = server.logs.filter((l) => JSON.stringify(l).includes(part)).map((l) => JSON.stringify(l).slice(0, 300));
+      const leaks = server.logs.filter((l) => fullyDecoded(JSON.stringify(l)).includes(part)).map((l) => JSON.stringify(l).slice(0, 300));
       expect({ secret: secret.slice(0, 12), leaks }).toEqual({ secret: secret.slice(0, 12), leaks: [] });
     }
   });
