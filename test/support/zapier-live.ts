@@ -17,6 +17,7 @@ import crypto from 'node:crypto';
 import { createAppTester, type Bundle, type ZObject } from 'zapier-platform-core';
 import App from '../../zapier-app';
 import { startApiServer, waitUntil, type ApiServer, type StartOptions } from './api-server';
+import { zapierHookRequest } from './zapier-bundle';
 import type { ReceivedRequest, Receiver } from './receiver';
 
 export type TriggerKey = 'lead_captured' | 'conversation_event';
@@ -156,13 +157,13 @@ function connection(tester: Tester, apiKey: string): Connection {
       return self.perform(hook, delivery);
     },
     perform(hook, request) {
-      const content = request.body.toString('utf8');
+      const { cleanedRequest, rawRequest } = zapierHookRequest(request.body.toString('utf8'), request.headers);
       return run(hookOperation(hook.trigger).perform, {
         inputData: hook.inputData,
         targetUrl: hook.targetUrl,
         subscribeData: hook.subscribeData,
-        cleanedRequest: JSON.parse(content) as JsonRecord,
-        rawRequest: { method: request.method, querystring: '', content, headers: zapierHeaders(request.headers) },
+        cleanedRequest,
+        rawRequest: { ...rawRequest, method: request.method },
       } as Partial<Bundle>);
     },
     async outputKeys(trigger, inputData = {}) {
@@ -270,14 +271,4 @@ export async function zapierError(promise: Promise<unknown>): Promise<{ name: st
     }
   }
   throw new Error('expected the step to fail, and it succeeded');
-}
-
-/** Zapier's `bundle.rawRequest.headers`: each header as `Http-Title-Case-Name`. */
-function zapierHeaders(headers: ReceivedRequest['headers']): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(headers).map(([name, value]) => [
-      `Http-${name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase())}`,
-      Array.isArray(value) ? value.join(', ') : String(value ?? ''),
-    ]),
-  );
 }
