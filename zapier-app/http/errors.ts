@@ -70,8 +70,8 @@ export function scopeMessage(scope: string): string {
   const usedBy = (SCOPES as Record<string, string>)[scope];
   // What to do comes first: a message too long for Zapier loses its last sentence, never a word.
   return (
-    `This API key lacks the ${scope} scope. Create a key with ${scope} in IllumiChat under Settings → API Keys ` +
-    `and reconnect your account with it.${usedBy ? ` It is needed for ${usedBy}.` : ''}`
+    `This API key lacks the ${scope} scope. Create a key with it in IllumiChat under Settings → API Keys and ` +
+    `reconnect your account in Zapier.${usedBy ? ` It is needed for ${usedBy}.` : ''}`
   );
 }
 
@@ -147,8 +147,11 @@ export function errorClassOf(apiError: Pick<ApiError, 'status' | 'code'>): Zapie
   return 'Error';
 }
 
-/** What the builder reads for each code: the instruction first, so only the least useful tail is ever dropped. */
-function textFor(apiError: ApiError): string {
+/**
+ * What the builder reads for each code, before it is fitted to Zapier's length (withCode): the instruction
+ * first, so only the least useful tail is ever dropped.
+ */
+export function messageText(apiError: ApiError): string {
   const { status, code } = apiError;
   if (status === 401) {
     return KEY_PROBLEMS[code] ?? `${apiError.message} Reconnect your IllumiChat account with a key from Settings → API Keys.`;
@@ -179,7 +182,7 @@ function textFor(apiError: ApiError): string {
 
 /** The Zapier error for an API error; see the module comment for why each class. */
 export function toZapierError(errors: ZapierErrors, apiError: ApiError): Error {
-  const message = withCode(textFor(apiError), apiError);
+  const message = withCode(messageText(apiError), apiError);
   switch (errorClassOf(apiError)) {
     case 'ExpiredAuthError':
       return new errors.ExpiredAuthError(message);
