@@ -107,8 +107,8 @@ export function restHook(eventTypeOf: EventTypeOf) {
 
   /**
    * The delivery's JSON body is the record, exactly as the catalog defines it for the event type, once its
-   * signature proves IllumiChat sent it (see deliveredRecord for why the raw body, not cleanedRequest). A forged request halts: it must not run the Zap, nor count towards
-   * switching the Zap off.
+   * signature proves IllumiChat sent it (deliveredRecord says why the raw body, not cleanedRequest). A forged
+   * request halts: it must not run the Zap, nor count towards switching the Zap off.
    */
   const perform = async (z: ZObject, bundle: Bundle): Promise<DeliveredRecord[]> => {
     const secret = (bundle.subscribeData as Partial<Subscription> | undefined)?.secret;

@@ -182,6 +182,15 @@ describe('reading an error answer', () => {
     expect(retryAfter).toBeLessThanOrEqual(120);
   });
 
+  it('quotes a long non-JSON answer by whole words', () => {
+    const page = `<html><body>${'Service temporarily unavailable, please retry '.repeat(10)}</body></html>`;
+    const { message } = parseApiError(502, page, null);
+    expect(message.length).toBeLessThanOrEqual('HTTP 502: '.length + 120);
+    const text = 'Service temporarily unavailable, please retry '.repeat(10).trim();
+    expect(cutAtWord(text, message.replace(/^HTTP 502: /, ''))).toBe(true);
+    expect(message).toMatch(/(Service|temporarily|unavailable|please|retry)…$/);
+  });
+
   it('survives an empty answer', () => {
     expect(parseApiError(502, '', undefined)).toMatchObject({ code: 'http_502', message: 'HTTP 502 with no error body.' });
   });

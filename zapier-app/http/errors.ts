@@ -223,14 +223,14 @@ export function fitWords(text: string, room: number): string {
     kept = next;
   }
   if (kept) return kept;
-  const cut = text.slice(0, room); // room - 1 characters of words, plus the ellipsis
-  const lastSpace = cut.lastIndexOf(' ', room - 1);
+  // At most room - 1 characters of whole words, then the ellipsis.
+  const lastSpace = text.lastIndexOf(' ', room - 1);
   const words = (lastSpace > 0 ? text.slice(0, lastSpace) : '').replace(/[\s,;:]+$/, '');
   return `${words}…`;
 }
 
 function fallbackMessage(status: number, content: string): string {
-  const snippet = content.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 120);
+  const snippet = fitWords(content.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim(), 120);
   return snippet ? `HTTP ${status}: ${snippet}` : `HTTP ${status} with no error body.`;
 }
 
