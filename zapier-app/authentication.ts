@@ -16,10 +16,12 @@ const scopeList = Object.entries(SCOPES)
   .map(([scope, usedBy]) => `\`${scope}\` for ${usedBy}`)
   .join('; ');
 
+/** Zapier's D002: say where the key is. The spec's troubleshooting: the connection test needs events:read. */
 export const API_KEY_HELP_TEXT =
   `Create a workspace API key in IllumiChat under [Settings → API Keys](${API_KEYS_SETTINGS_URL}); ` +
-  `it starts with \`${API_KEY_PREFIX}\` and is shown only once. Grant the scopes your Zaps use: ${scopeList}. ` +
-  'The integration needs a Pro plan or higher.';
+  `it starts with \`${API_KEY_PREFIX}\` and is shown only once. Every key needs \`events:read\`: the connection ` +
+  'test uses it, so a key made for actions alone cannot connect. Also grant the scopes your Zaps use: ' +
+  `${scopeList}. The integration needs a Pro plan or higher.`;
 
 export async function testAuth(z: ZObject, _bundle: Bundle): Promise<Workspace> {
   const response = await z.request<Workspace>({ url: '/v1/me' });

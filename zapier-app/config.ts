@@ -15,7 +15,7 @@ export const API_KEYS_SETTINGS_URL = 'https://app.illumichat.com/settings/api-ke
 
 /** The scope each step needs, as the spec's table lists them. */
 export const SCOPES = {
-  'events:read': 'all triggers (Lead Captured, Conversation Event), their sample data and the connection test',
+  'events:read': 'the connection test, all triggers and their sample data',
   'contacts:write': 'Create or Update Contact and Find Contact',
   'tickets:write': 'Create Ticket and Update Ticket',
   'chat:write': 'Send Message to Conversation',

@@ -32,6 +32,41 @@ function assistantFilter(bundle: Bundle): { assistant_id?: string } {
   return typeof assistantId === 'string' && assistantId.trim() ? { assistant_id: assistantId.trim() } : {};
 }
 
+/** The API's largest page of samples (GET /v1/samples `limit`, 1 to 10). */
+export const MAX_SAMPLES = 10;
+
+/** `bundle.meta.limit` as the samples' `limit`, or undefined when Zapier sets none (absent, 0 or -1). */
+function sampleLimit(bundle: Bundle): number | undefined {
+  const limit = bundle.meta?.limit;
+  return typeof limit === 'number' && Number.isInteger(limit) && limit > 0 ? Math.min(limit, MAX_SAMPLES) : undefined;
+}
+
+/**
+ * The delivered record exactly as IllumiChat sent it: the raw JSON body whose signature perform checked.
+ * Zapier's `cleanedRequest` is not that: beside the parsed body it carries a `querystring` key, a field that
+ * no sample or output field has. Without a raw body (an operator switched the signature check off and Zapier
+ * sent none), the cleaned request minus Zapier's `querystring`. Undefined when neither holds a JSON object.
+ */
+export function deliveredRecord(bundle: Bundle): DeliveredRecord | undefined {
+  const content = (bundle.rawRequest as { content?: unknown } | undefined)?.content;
+  if (typeof content === 'string' && content.trim()) {
+    try {
+      const parsed: unknown = JSON.parse(content);
+      return isObject(parsed) ? parsed : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  const cleaned: unknown = bundle.cleanedRequest;
+  if (!isObject(cleaned)) return undefined;
+  const { querystring: _zapierQuery, ...record } = cleaned;
+  return record;
+}
+
+function isObject(value: unknown): value is DeliveredRecord {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 export function restHook(eventTypeOf: EventTypeOf) {
   /** No Idempotency-Key here: a Zap turned off and on again reuses its target URL and must get a new subscription. */
   const performSubscribe = async (z: ZObject, bundle: Bundle): Promise<Subscription> => {
@@ -43,26 +78,37 @@ export function restHook(eventTypeOf: EventTypeOf) {
     return response.data;
   };
 
-  const performUnsubscribe = async (z: ZObject, bundle: Bundle): Promise<{ id: string; active: false }> => {
-    const id = bundle.subscribeData?.id;
-    if (!id) {
-      throw new z.errors.Error('This Zap has no IllumiChat subscription to remove.', 'missing_subscription', 400);
+  /**
+   * Ends the subscription by the id subscribe returned. Without one (`subscribeData` empty: a subscribe whose
+   * answer Zapier did not keep), by the hook URL itself, `DELETE /v1/subscriptions?target_url=…`, so the
+   * subscription never outlives the Zap. A revoked key's subscriptions ended with it (401) and an unknown id
+   * or URL is already gone (404): either way nothing is left to deliver, and the Zap must be able to turn off.
+   */
+  const performUnsubscribe = async (z: ZObject, bundle: Bundle): Promise<{ id: string | null; active: false }> => {
+    const id = (bundle.subscribeData as Partial<Subscription> | undefined)?.id;
+    const byId = typeof id === 'string' && id !== '';
+    if (!byId && !bundle.targetUrl) {
+      throw new z.errors.Error(
+        'This Zap has neither a subscription id nor a hook URL to unsubscribe; nothing can be removed.',
+        'missing_subscription',
+        400,
+      );
     }
-    const response = await z.request({
+    const response = await z.request<Partial<Subscription>>({
       method: 'DELETE',
-      url: `/v1/subscriptions/${encodeURIComponent(id)}`,
+      url: byId ? `/v1/subscriptions/${encodeURIComponent(id)}` : '/v1/subscriptions',
+      params: byId ? {} : { target_url: bundle.targetUrl },
       skipThrowForStatus: true,
     });
-    // A revoked key's subscriptions were ended with it, and an unknown id is already gone: either way nothing
-    // is left to deliver, and the Zap must be able to turn off.
-    if (response.status < 300 || response.status === 401 || response.status === 404) return { id, active: false };
-    return throwApiError(z, response);
+    if (response.status === 401 || response.status === 404) return { id: byId ? id : null, active: false };
+    if (response.status >= 300) return throwApiError(z, response);
+    return { id: byId ? id : (response.data?.id ?? null), active: false };
   };
 
   /**
    * The delivery's JSON body is the record, exactly as the catalog defines it for the event type, once its
-   * signature proves IllumiChat sent it. A forged request halts: it must not run the Zap, nor count towards
-   * switching the Zap off.
+   * signature proves IllumiChat sent it (deliveredRecord says why the raw body, not cleanedRequest). A forged
+   * request halts: it must not run the Zap, nor count towards switching the Zap off.
    */
   const perform = async (z: ZObject, bundle: Bundle): Promise<DeliveredRecord[]> => {
     const secret = (bundle.subscribeData as Partial<Subscription> | undefined)?.secret;
@@ -74,20 +120,22 @@ export function restHook(eventTypeOf: EventTypeOf) {
         );
       }
     }
-    const record: unknown = bundle.cleanedRequest;
-    if (typeof record !== 'object' || record === null || Array.isArray(record)) {
-      throw new z.errors.Error('The IllumiChat delivery carried no JSON record.', 'invalid_delivery', 400);
-    }
-    return [record as DeliveredRecord];
+    const record = deliveredRecord(bundle);
+    if (!record) throw new z.errors.Error('The IllumiChat delivery carried no JSON record.', 'invalid_delivery', 400);
+    return [record];
   };
 
-  /** Test trigger: the workspace's latest real events of the type, or the fixture when there are none yet. */
+  /**
+   * Test trigger: the workspace's latest real events of the type, or the fixture when there are none yet. At
+   * most `bundle.meta.limit` records when Zapier sets one (-1 means no limit), and at most the API's 10.
+   */
   const performList = async (z: ZObject, bundle: Bundle): Promise<DeliveredRecord[]> => {
+    const limit = sampleLimit(bundle);
     const response = await z.request<{ data: DeliveredRecord[] }>({
       url: '/v1/samples',
-      params: { event_type: eventTypeOf(z, bundle), ...assistantFilter(bundle) },
+      params: { event_type: eventTypeOf(z, bundle), ...assistantFilter(bundle), ...(limit ? { limit: String(limit) } : {}) },
     });
-    return response.data.data;
+    return limit ? response.data.data.slice(0, limit) : response.data.data;
   };
 
   return { type: 'hook' as const, performSubscribe, performUnsubscribe, perform, performList };

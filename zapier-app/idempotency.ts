@@ -1,25 +1,48 @@
 /**
- * The Idempotency-Key every create sends, so that Zapier re-running a step never creates twice.
+ * The run key: how a create tells Zapier's replay of one run apart from a second run with the same input.
  *
- * Zapier hands an action no run or step id it documents as stable across a replay (`bundle.meta.zap` is
- * deprecated and absent from actions). What a replay does keep is the step's input: autoreplay and manual
- * replay re-run the step with the same mapped values, so the same request. The key is therefore a hash of
- * the operation and the exact request (method, path, canonical body):
- * - a replay, or a retry after a timeout whose first attempt did commit, sends the same key, and IllumiChat
- *   answers with the first response instead of acting again;
- * - a different request can never share a key, so the API's 422 `idempotency_key_conflict` cannot happen;
- * - the same key also absorbs a duplicate hook delivery that re-runs the whole Zap (deliveries are at least
- *   once), as long as it arrives within IllumiChat's 24-hour idempotency window.
- * The cost: two genuinely separate runs that send byte-for-byte the same request within 24 hours get one
- * result. docs/zapier-app.md tells builders to map something that tells them apart (the trigger's ID).
+ * zapier-platform-core 19's bundle carries no id of the Zap run (`bundle.meta` holds isLoadingSample, limit,
+ * page, timezone and the like; `bundle.meta.zap` is deprecated and absent from actions), and Zapier's docs
+ * name none that survives an autoreplay. A key derived from the request alone made two separate runs with the
+ * same input one record, silently. So the app sends no automatic key. Instead each create offers the optional
+ * Unique Run ID input: when the builder maps something unique to the run (the trigger's ID), it becomes the
+ * Idempotency-Key, and a replay of that run (same trigger record, same input) is answered with the first
+ * result instead of acting twice. Unmapped, every run acts, and a replay after a failure may act again.
+ *
+ * The key hashes the Unique Run ID together with the operation and the exact request, so the same run ID
+ * mapped into two different steps of one Zap never collides into the API's 422 `idempotency_key_conflict`.
  */
 import { createHash } from 'node:crypto';
+import { defineInputField } from 'zapier-platform-core';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 
-export function idempotencyKey(operationKey: string, method: string, path: string, body: unknown): string {
+/** The optional input of every create that makes something; its key is part of the app's public contract. */
+export const RUN_KEY_FIELD = 'idempotency_key';
+
+export const runKeyField = defineInputField({
+  key: RUN_KEY_FIELD,
+  label: 'Unique Run ID',
+  required: false,
+  helpText:
+    'Optional. Map the trigger’s ID (or anything unique to this run) so that if Zapier replays this run, the step is not done twice. ' +
+    'Leave blank and every run acts, even when two runs send the same values.',
+});
+
+/** The run ID the builder mapped, or undefined when the field is blank or unmapped. */
+export function runKeyOf(inputData: Record<string, unknown>): string | undefined {
+  const value = inputData[RUN_KEY_FIELD];
+  if (typeof value === 'number') return String(value);
+  return typeof value === 'string' && value.trim() ? value.trim() : undefined;
+}
+
+/**
+ * `zapier-<operation>-<sha256 hex>` over the run ID, method, path and canonical body: at most 255 printable
+ * ASCII characters whatever the run ID holds, as the API requires (docs/api.md).
+ */
+export function idempotencyKey(runKey: string, operationKey: string, method: string, path: string, body: unknown): string {
   const digest = createHash('sha256')
-    .update(`${method.toUpperCase()} ${path}\n${canonicalJson(body)}`)
+    .update(`${runKey}\n${method.toUpperCase()} ${path}\n${canonicalJson(body)}`)
     .digest('hex');
   return `zapier-${operationKey}-${digest}`;
 }

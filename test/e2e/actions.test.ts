@@ -1,8 +1,10 @@
 /**
  * Every action and the search against the real API, run as Zapier runs them: what each returns, what it
  * changes in IllumiChat, the events it fires to other Zaps, the errors a builder reads, the dropdowns that
- * feed them, Find or Create Contact, and Zapier's replay of a step creating nothing twice.
+ * feed them, Find or Create Contact, separate runs that each act, and Zapier's replay of one run (with the
+ * Unique Run ID mapped) creating nothing twice.
  */
+import { createTicket as createTicketInDb } from '../../partner-api/domain/tickets';
 import {
   accept,
   endChat,
@@ -97,10 +99,11 @@ describe('Create Ticket', () => {
     expect(ticket).toMatchObject({ contactId: contact.id, contactName: 'Jane Visitor', contactEmail: 'jane@example.com' });
   });
 
-  it('stops with the contact_not_found advice when no contact has the email, and creates nothing', async () => {
+  it('errors with the contact_not_found advice when no contact has the email, and creates nothing', async () => {
     const w = await newWorkspace(live.stack);
     const error = await zapierError(w.zap.create('create_ticket', { subject: 'Orphan', contact_email: 'nobody@example.com' }));
-    expect(error.name).toBe('HaltedError');
+    // An error, not a halt: the builder must fix the Zap, and a halted run alerts nobody.
+    expect(error.name).toBe('AppError');
     expect(error.message).toContain('Add a Find or Create Contact step before this one, or leave Contact Email blank');
     expect(error.message).toContain('contact_not_found');
     expect(count('SELECT COUNT(*) FROM tickets WHERE workspace_id = ?', w.workspace.id)).toBe(0);
@@ -160,12 +163,12 @@ describe('Send Message to Conversation', () => {
     const send = () => w.zap.create('send_message', { conversation_id: conversation.id, message: 'An agent will follow up today.' });
 
     const whileAssistant = await zapierError(send());
-    expect(whileAssistant.name).toBe('HaltedError');
+    expect(whileAssistant.name).toBe('AppError');
     expect(whileAssistant.message).toContain('not in live-chat takeover');
     expect(whileAssistant.message).toContain('conversation_not_in_takeover');
 
     const queued = await handOff(w, conversation.id);
-    expect((await zapierError(send())).name).toBe('HaltedError'); // queued is not yet taken over
+    expect((await zapierError(send())).name).toBe('AppError'); // queued is not yet taken over
     expect(await w.zap.dropdown('conversation_list')).toEqual([]);
 
     await accept(w.sam, queued.id);
@@ -210,31 +213,75 @@ describe('Find Contact and Find or Create Contact', () => {
   });
 });
 
-describe('a replayed step creates nothing twice', () => {
+describe('separate runs with the same input each act', () => {
+  it('two Create Ticket runs make two tickets, and each fires ticket.created', async () => {
+    const w = await newWorkspace(live.stack);
+    const created = await w.zap.turnOn('conversation_event', { event_type: 'ticket.created' }, url('daily'));
+    const inputData = { subject: 'Daily backup check', priority: 'normal' };
+
+    const first = await w.zap.create('create_ticket', inputData);
+    const second = await w.zap.create('create_ticket', inputData);
+
+    expect(second.id).not.toBe(first.id);
+    expect(count('SELECT COUNT(*) FROM tickets WHERE workspace_id = ?', w.workspace.id)).toBe(2);
+    await waitForDeliveries(live.rx, created, 2);
+  });
+
+  it('two Send Message runs post the message twice', async () => {
+    const w = await newWorkspace(live.stack);
+    const { conversation } = await takenOverConversation(w);
+    const inputData = { conversation_id: conversation.id, message: 'Reminder: your trial ends today.' };
+    const first = await w.zap.create('send_message', inputData);
+    const second = await w.zap.create('send_message', inputData);
+    expect(second.id).not.toBe(first.id);
+    expect(count(`SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND sender_type = 'integration'`, conversation.id)).toBe(2);
+  });
+
+  it('a Create or Update Contact run writes its values even when an earlier run sent the same ones', async () => {
+    const w = await newWorkspace(live.stack);
+    const ava = { email: 'ops@example.com', name: 'Ava Ops' };
+    await w.zap.create('create_or_update_contact', ava);
+    await w.zap.create('create_or_update_contact', { email: 'ops@example.com', name: 'Bea Ops' });
+    const again = await w.zap.create('create_or_update_contact', ava);
+    expect(again.name).toBe('Ava Ops');
+    expect(await w.zap.search('find_contact', { email: 'ops@example.com' })).toEqual([expect.objectContaining({ name: 'Ava Ops' })]);
+  });
+});
+
+describe('a replayed run, with the trigger’s ID mapped into Unique Run ID, acts once', () => {
   it('running Create Ticket again with the same bundle, as autoreplay does, returns the first ticket', async () => {
     const w = await newWorkspace(live.stack);
     const created = await w.zap.turnOn('conversation_event', { event_type: 'ticket.created' }, url('created'));
-    const inputData = { subject: 'Chargeback on order #1042', priority: 'urgent' };
+    const inputData = { subject: 'Chargeback on order #1042', priority: 'urgent', idempotency_key: 'con_trigger_record_1' };
 
     const first = await w.zap.create('create_ticket', inputData);
     const replay = await w.zap.create('create_ticket', inputData);
 
     expect(replay).toEqual(first);
     expect(count('SELECT COUNT(*) FROM tickets WHERE workspace_id = ?', w.workspace.id)).toBe(1);
+    await waitForDeliveries(live.rx, created, 1);
     expect(count('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?', created.subscribeData.id)).toBe(1);
 
-    // A different request is a different ticket: the key follows the step's input, not the step alone.
-    const other = await w.zap.create('create_ticket', { ...inputData, subject: 'Chargeback on order #1043' });
-    expect(other.id).not.toBe(first.id);
+    // The next trigger record is another run: another ticket, though every other value is the same.
+    const next = await w.zap.create('create_ticket', { ...inputData, idempotency_key: 'con_trigger_record_2' });
+    expect(next.id).not.toBe(first.id);
   });
 
   it('replaying Send Message posts the message once', async () => {
     const w = await newWorkspace(live.stack);
     const { conversation } = await takenOverConversation(w);
-    const inputData = { conversation_id: conversation.id, message: 'Your refund was issued.' };
+    const inputData = { conversation_id: conversation.id, message: 'Your refund was issued.', idempotency_key: 'evt_refund_1' };
     const first = await w.zap.create('send_message', inputData);
     expect(await w.zap.create('send_message', inputData)).toEqual(first);
     expect(count(`SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND sender_type = 'integration'`, conversation.id)).toBe(1);
+  });
+
+  it('the same trigger ID in two steps of one Zap runs both steps', async () => {
+    const w = await newWorkspace(live.stack);
+    const runKey = { idempotency_key: 'con_lead_7' };
+    const contact = await w.zap.create('create_or_update_contact', { email: 'lead7@example.com', ...runKey });
+    const ticket = await w.zap.create('create_ticket', { subject: 'Call the new lead', contact_email: 'lead7@example.com', ...runKey });
+    expect(ticket.contactId).toBe(contact.id);
   });
 });
 
@@ -254,6 +301,22 @@ describe('scopes', () => {
 });
 
 describe('the dropdowns', () => {
+  it('page through every ticket with Load more, beyond the newest 100', async () => {
+    const w = await newWorkspace(live.stack);
+    const ctx = live.stack.server.ctx;
+    const made = Array.from({ length: 130 }, (_, i) => createTicketInDb(ctx, w.workspace.id, { subject: `Ticket ${i + 1}` }, 'api').id);
+
+    const first = await w.zap.dropdown('ticket_list', 0);
+    const second = await w.zap.dropdown('ticket_list', 1);
+    const third = await w.zap.dropdown('ticket_list', 2);
+
+    expect(first).toHaveLength(100);
+    expect(second).toHaveLength(30);
+    expect(third).toEqual([]);
+    expect([...first, ...second].map((c) => c.id)).toEqual([...made].reverse());
+    expect(second.at(-1)?.label).toBe('#1 Ticket 1 (new)');
+  });
+
   it('list the workspace’s assistants by name for the triggers’ Assistant field', async () => {
     const w = await newWorkspace(live.stack);
     const other = live.stack.server.createAssistant(w.workspace.id, 'Sales Bot');

@@ -76,5 +76,8 @@ describe('the connection test', () => {
     expect(error.code).toBe('insufficient_scope');
     expect(error.message).toContain('lacks the events:read scope');
     expect(error.message).toContain('reconnect');
+    // Whole: it says why (the connection test needs the scope), and no word is cut off.
+    expect(error.message).toContain('It is needed for the connection test');
+    expect(error.message).not.toContain('…');
   });
 });

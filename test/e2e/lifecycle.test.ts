@@ -52,6 +52,23 @@ describe('turning a Zap off', () => {
     expect(leadIds(zap)).toEqual([first]);
   });
 
+  it('without the subscription id (empty subscribeData), removes the subscription at its hook URL', async () => {
+    const w = await newWorkspace(live.stack);
+    const zap = await w.zap.turnOn('lead_captured', {}, url('lost-id'));
+    const control = await w.zap.turnOn('lead_captured', {}, url('lost-id-control'));
+
+    await expect(w.zap.turnOff({ ...zap, subscribeData: {} as LiveHook['subscribeData'] })).resolves.toEqual({
+      id: zap.subscribeData.id,
+      active: false,
+    });
+
+    const lead = await newLead(w, 'after-off@example.com');
+    await waitForDeliveries(live.rx, control, 1);
+    await live.stack.server.worker!.idle();
+    expect(leadIds(control)).toEqual([lead]);
+    expect(leadIds(zap)).toEqual([]);
+  });
+
   it('turning it off a second time still succeeds (Zapier may retry an unsubscribe)', async () => {
     const w = await newWorkspace(live.stack);
     const zap = await w.zap.turnOn('conversation_event', { event_type: 'ticket.created' }, url('twice'));

@@ -17,6 +17,7 @@ import crypto from 'node:crypto';
 import { createAppTester, type Bundle, type ZObject } from 'zapier-platform-core';
 import App from '../../zapier-app';
 import { startApiServer, waitUntil, type ApiServer, type StartOptions } from './api-server';
+import { zapierHookRequest } from './zapier-bundle';
 import type { ReceivedRequest, Receiver } from './receiver';
 
 export type TriggerKey = 'lead_captured' | 'conversation_event';
@@ -98,8 +99,11 @@ export interface Connection {
   perform(hook: LiveHook, request: HookRequest): Promise<JsonRecord[]>;
   /** The output field keys Zapier shows for the trigger with this input (static and dynamic fields). */
   outputKeys(trigger: TriggerKey, inputData?: Record<string, string>): Promise<string[]>;
-  /** A dynamic dropdown's choices, from its hidden trigger, as the Zap editor loads them. */
-  dropdown(key: DropdownKey): Promise<{ id: string; label: string }[]>;
+  /**
+   * A dynamic dropdown's choices, from its hidden trigger, as the Zap editor loads them: page 0 when it
+   * opens, then 1, 2, … for each "Load more", sharing one cursor store per dropdown (Zapier's `z.cursor`).
+   */
+  dropdown(key: DropdownKey, page?: number): Promise<{ id: string; label: string }[]>;
   create<T = JsonRecord>(key: CreateKey, inputData: Record<string, unknown>): Promise<T>;
   search<T = JsonRecord>(key: 'find_contact', inputData: Record<string, unknown>): Promise<T[]>;
   /** Zapier's searchOrCreate: the search, and the create with the same input when the search finds nothing. */
@@ -128,8 +132,24 @@ export async function startLiveStack(opts: StartOptions = {}): Promise<LiveStack
   };
 }
 
+/**
+ * Zapier's cursor store for one dropdown (`z.cursor`): what the previous page set. The app tester reaches the
+ * real store only over Zapier's RPC, so the live stack hands perform this one instead.
+ */
+function cursorStore(): ZObject['cursor'] {
+  let stored = '';
+  return {
+    get: async () => stored,
+    set: async (cursor: string) => {
+      stored = cursor;
+      return null;
+    },
+  };
+}
+
 function connection(tester: Tester, apiKey: string): Connection {
   const authData = { apiKey };
+  const cursors = new Map<DropdownKey, ZObject['cursor']>();
   const run = <T>(perform: Perform, bundle: Partial<Bundle> = {}) =>
     tester(perform, { inputData: {}, ...bundle, authData }) as Promise<T>;
 
@@ -156,13 +176,13 @@ function connection(tester: Tester, apiKey: string): Connection {
       return self.perform(hook, delivery);
     },
     perform(hook, request) {
-      const content = request.body.toString('utf8');
+      const { cleanedRequest, rawRequest } = zapierHookRequest(request.body.toString('utf8'), request.headers);
       return run(hookOperation(hook.trigger).perform, {
         inputData: hook.inputData,
         targetUrl: hook.targetUrl,
         subscribeData: hook.subscribeData,
-        cleanedRequest: JSON.parse(content) as JsonRecord,
-        rawRequest: { method: request.method, querystring: '', content, headers: zapierHeaders(request.headers) },
+        cleanedRequest,
+        rawRequest: { ...rawRequest, method: request.method },
       } as Partial<Bundle>);
     },
     async outputKeys(trigger, inputData = {}) {
@@ -173,7 +193,13 @@ function connection(tester: Tester, apiKey: string): Connection {
       }
       return keys.sort();
     },
-    dropdown: (key) => run((App.triggers[key].operation as unknown as { perform: Perform }).perform),
+    dropdown(key, page = 0) {
+      const { perform, canPaginate } = App.triggers[key].operation as unknown as { perform: Perform; canPaginate?: boolean };
+      if (page > 0 && !canPaginate) return Promise.resolve([]); // Zapier offers no "Load more" without it
+      if (page === 0 || !cursors.has(key)) cursors.set(key, cursorStore());
+      const cursor = cursors.get(key)!;
+      return run((z, bundle) => perform(Object.assign(z, { cursor }), bundle), { meta: { page, limit: -1 } } as Partial<Bundle>);
+    },
     create: (key, inputData) => run(createOperation(key).perform, { inputData }),
     search: (key, inputData) => run(searchOperation(key).perform, { inputData }),
     async findOrCreate(key, inputData) {
@@ -270,14 +296,4 @@ export async function zapierError(promise: Promise<unknown>): Promise<{ name: st
     }
   }
   throw new Error('expected the step to fail, and it succeeded');
-}
-
-/** Zapier's `bundle.rawRequest.headers`: each header as `Http-Title-Case-Name`. */
-function zapierHeaders(headers: ReceivedRequest['headers']): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(headers).map(([name, value]) => [
-      `Http-${name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase())}`,
-      Array.isArray(value) ? value.join(', ') : String(value ?? ''),
-    ]),
-  );
 }

@@ -82,7 +82,10 @@ describe('connecting an IllumiChat account', () => {
       });
     const error = await rejectionOf(appTester(testAuth, bundle()));
     expect(error.message).toMatch(/lacks the events:read scope/);
-    expect(error.message).toMatch(/Create a key with events:read .*reconnect your account/);
+    expect(error.message).toMatch(/Create a key with it .*reconnect your account/);
+    // Whole, to the last word: the reason (the connection test needs it) included, nothing cut off.
+    expect(error.message).toMatch(/It is needed for the connection test, all triggers and their sample data\. \(IllumiChat 403 insufficient_scope\)$/);
+    expect(error.message).not.toContain('…');
   });
 });
 
@@ -100,7 +103,9 @@ describe('the API Key field', () => {
     expect(API_KEYS_SETTINGS_URL).toMatch(/^https:\/\//);
     expect(API_KEY_HELP_TEXT).toContain('wsk_live_');
     for (const [scope, usedBy] of Object.entries(SCOPES)) expect(API_KEY_HELP_TEXT).toContain(`\`${scope}\` for ${usedBy}`);
-    expect(SCOPES['events:read']).toMatch(/Lead Captured.*Conversation Event/);
+    expect(SCOPES['events:read']).toMatch(/connection test.*all triggers/);
+    // A key made for actions alone cannot connect: the field says so before the wizard fails.
+    expect(API_KEY_HELP_TEXT).toMatch(/Every key needs `events:read`: the connection test uses it/);
     expect(SCOPES['contacts:write']).toMatch(/Create or Update Contact.*Find Contact/);
     expect(SCOPES['tickets:write']).toMatch(/Create Ticket.*Update Ticket/);
     expect(SCOPES['chat:write']).toMatch(/Send Message to Conversation/);

@@ -1,3 +1,4 @@
+import type { Bundle, ZObject } from 'zapier-platform-core';
 import nock from 'nock';
 import { perform as createOrUpdateContact } from '../../zapier-app/creates/create_or_update_contact';
 import { perform as createTicket } from '../../zapier-app/creates/create_ticket';
@@ -111,22 +112,55 @@ describe('Send Message to Conversation', () => {
 });
 
 describe('the Idempotency-Key', () => {
-  const input = { subject: 'Printer on fire', priority: 'urgent' };
+  const input = { subject: 'Daily backup check', priority: 'normal' };
 
-  it('is the same when Zapier replays the step with the same input', async () => {
+  /** Each POST create with a minimal input; every run of these must act unless a Unique Run ID is mapped. */
+  type AnyPerform = (z: ZObject, bundle: Bundle) => Promise<unknown>;
+  const creates: [string, AnyPerform, string, Record<string, string>][] = [
+    ['create_ticket', createTicket as AnyPerform, '/v1/tickets', { subject: 'Daily backup check' }],
+    ['send_message', sendMessage as AnyPerform, '/v1/conversations/cnv_1/messages', { conversation_id: 'cnv_1', message: 'Backup done.' }],
+    ['create_or_update_contact', createOrUpdateContact as AnyPerform, '/v1/contacts', { email: 'ops@example.com', name: 'Ops' }],
+  ];
+
+  it.each(creates)('%s: two runs with identical input send no key, so IllumiChat acts twice', async (_, perform, path, inputData) => {
     const seen = keysSeen();
-    api().post('/v1/tickets').times(2).reply(function () {
+    api().post(path).times(2).reply(function () {
       seen.record.call(this);
-      return [201, ticketSample];
+      return [201, {}];
     });
+    await appTester(perform, bundle({ inputData: { ...inputData } }));
+    await appTester(perform, bundle({ inputData: { ...inputData, idempotency_key: '   ' } }));
+    expect(seen.keys).toEqual(['undefined', 'undefined']);
+  });
 
-    const first = await appTester(createTicket, bundle({ inputData: { ...input } }));
-    const replay = await appTester(createTicket, bundle({ inputData: { ...input } }));
+  it.each(creates)('%s: with a Unique Run ID mapped, a replay of the run sends the same key', async (operation, perform, path, inputData) => {
+    const seen = keysSeen();
+    api().post(path, (body) => !('idempotency_key' in body)).times(3).reply(function () {
+      seen.record.call(this);
+      return [201, {}];
+    });
+    await appTester(perform, bundle({ inputData: { ...inputData, idempotency_key: 'evt_01' } }));
+    await appTester(perform, bundle({ inputData: { ...inputData, idempotency_key: ' evt_01 ' } }));
+    await appTester(perform, bundle({ inputData: { ...inputData, idempotency_key: 'evt_02' } }));
+    expect(seen.keys[0]).toMatch(new RegExp(`^zapier-${operation}-[0-9a-f]{64}$`));
+    expect(seen.keys[1]).toBe(seen.keys[0]);
+    expect(seen.keys[2]).not.toBe(seen.keys[0]); // another run of the trigger: another record
+  });
 
-    expect(seen.keys).toHaveLength(2);
-    expect(seen.keys[0]).toBe(seen.keys[1]);
-    expect(seen.keys[0]).toMatch(/^zapier-create_ticket-[0-9a-f]{64}$/);
-    expect(replay).toEqual(first);
+  it('never gives one run ID the same key in two steps or for two requests, so the API cannot answer a conflict', async () => {
+    const seen = keysSeen();
+    const reply = function (this: nock.ReplyFnContext) {
+      seen.record.call(this);
+      return [201, {}] as [number, object];
+    };
+    api().post('/v1/tickets').times(2).reply(reply);
+    api().post('/v1/conversations/cnv_1/messages').reply(reply);
+    const runKey = { idempotency_key: 'evt_01' };
+    await appTester(createTicket, bundle({ inputData: { ...input, ...runKey } }));
+    await appTester(createTicket, bundle({ inputData: { ...input, subject: 'Weekly backup check', ...runKey } }));
+    await appTester(sendMessage, bundle({ inputData: { conversation_id: 'cnv_1', message: 'Hi', ...runKey } }));
+    expect(new Set(seen.keys).size).toBe(3);
+    for (const key of seen.keys) expect(key.length).toBeLessThanOrEqual(255);
   });
 
   it('ignores blank fields and their order, which do not change the request', async () => {
@@ -135,39 +169,12 @@ describe('the Idempotency-Key', () => {
       seen.record.call(this);
       return [201, ticketSample];
     });
-    await appTester(createTicket, bundle({ inputData: { ...input } }));
-    await appTester(createTicket, bundle({ inputData: { priority: 'urgent', description: '', subject: 'Printer on fire' } }));
+    await appTester(createTicket, bundle({ inputData: { ...input, idempotency_key: 'evt_01' } }));
+    await appTester(
+      createTicket,
+      bundle({ inputData: { priority: 'normal', description: '', subject: 'Daily backup check', idempotency_key: 'evt_01' } }),
+    );
     expect(seen.keys[0]).toBe(seen.keys[1]);
-  });
-
-  it('differs when the request differs, so another record is never taken for a replay', async () => {
-    const seen = keysSeen();
-    api().post('/v1/tickets').times(2).reply(function () {
-      seen.record.call(this);
-      return [201, ticketSample];
-    });
-    await appTester(createTicket, bundle({ inputData: { ...input } }));
-    await appTester(createTicket, bundle({ inputData: { ...input, subject: 'Printer on fire again' } }));
-    expect(seen.keys[0]).not.toBe(seen.keys[1]);
-  });
-
-  it('is sent by every create and differs between operations and targets', async () => {
-    const seen = keysSeen();
-    const reply = function (this: nock.ReplyFnContext) {
-      seen.record.call(this);
-      return [201, {}] as [number, object];
-    };
-    api().post('/v1/contacts').reply(reply);
-    api().post('/v1/conversations/cnv_1/messages').reply(reply);
-    api().post('/v1/conversations/cnv_2/messages').reply(reply);
-
-    await appTester(createOrUpdateContact, bundle({ inputData: { email: 'a@b.co' } }));
-    await appTester(sendMessage, bundle({ inputData: { conversation_id: 'cnv_1', message: 'Hi' } }));
-    await appTester(sendMessage, bundle({ inputData: { conversation_id: 'cnv_2', message: 'Hi' } }));
-
-    expect(seen.keys.map((k) => k.split('-')[1])).toEqual(['create_or_update_contact', 'send_message', 'send_message']);
-    expect(new Set(seen.keys).size).toBe(3);
-    for (const key of seen.keys) expect(key.length).toBeLessThanOrEqual(255);
   });
 
   it('is not sent by Update Ticket, whose repeat is harmless and whose remembered answer could be stale', async () => {
@@ -177,7 +184,7 @@ describe('the Idempotency-Key', () => {
       return [200, ticketSample];
     });
     await appTester(updateTicket, bundle({ inputData: { ticket_id: 'tkt_1', status: 'resolved' } }));
-    await appTester(updateTicket, bundle({ inputData: { ticket_id: 'tkt_1', status: 'resolved' } }));
+    await appTester(updateTicket, bundle({ inputData: { ticket_id: 'tkt_1', status: 'resolved', idempotency_key: 'evt_01' } }));
     expect(seen.keys).toEqual(['undefined', 'undefined']);
   });
 
@@ -185,6 +192,6 @@ describe('the Idempotency-Key', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null }, e: undefined })).toBe(
       '{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}',
     );
-    expect(idempotencyKey('x', 'post', '/p', { a: 1, b: 2 })).toBe(idempotencyKey('x', 'POST', '/p', { b: 2, a: 1 }));
+    expect(idempotencyKey('r', 'x', 'post', '/p', { a: 1, b: 2 })).toBe(idempotencyKey('r', 'x', 'POST', '/p', { b: 2, a: 1 }));
   });
 });

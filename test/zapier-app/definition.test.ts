@@ -1,6 +1,8 @@
 /**
- * The publishing rules Zapier checks only on its own servers, checked here on the definition itself: labels,
- * descriptions, help text, samples, dropdown references, hook completeness, dates, URLs and the connection.
+ * The publishing rules Zapier checks only on its own servers, and its build guidelines as a reviewer reads
+ * them, checked here on the definition itself: labels, descriptions, help text, samples, dropdown and search
+ * references, paging, hook completeness, the run key of creates, dates, URLs and the connection. Every rule
+ * runs over every step of the definition, so a step added later is held to them too.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +28,7 @@ interface Operation {
   performList?: unknown;
   performSubscribe?: unknown;
   performUnsubscribe?: unknown;
+  canPaginate?: boolean;
 }
 interface Step {
   key: string;
@@ -85,10 +88,10 @@ describe('the public contract of keys', () => {
     const keys = (step: Step) => plainFields(step.operation).map((f) => f.key);
     expect(keys(App.triggers.lead_captured as Step)).toEqual(['assistant_id']);
     expect(keys(App.triggers.conversation_event as Step)).toEqual(['event_type', 'assistant_id']);
-    expect(keys(App.creates.create_or_update_contact as Step)).toEqual(['email', 'name', 'phone', 'company', 'notes']);
-    expect(keys(App.creates.create_ticket as Step)).toEqual(['subject', 'description', 'priority', 'contact_email']);
+    expect(keys(App.creates.create_or_update_contact as Step)).toEqual(['email', 'name', 'phone', 'company', 'notes', 'idempotency_key']);
+    expect(keys(App.creates.create_ticket as Step)).toEqual(['subject', 'description', 'priority', 'contact_email', 'idempotency_key']);
     expect(keys(App.creates.update_ticket as Step)).toEqual(['ticket_id', 'status', 'priority', 'subject', 'description']);
-    expect(keys(App.creates.send_message as Step)).toEqual(['conversation_id', 'message']);
+    expect(keys(App.creates.send_message as Step)).toEqual(['conversation_id', 'message', 'idempotency_key']);
     expect(keys(App.searches.find_contact as Step)).toEqual(['email']);
   });
 
@@ -101,6 +104,73 @@ describe('the public contract of keys', () => {
     expect(App.version).toBe(pkg.version);
     expect(App.platformVersion).toBe(coreVersion);
     expect(pkg.dependencies['zapier-platform-core']).toBe(coreVersion);
+  });
+});
+
+/** Every description the app shows, with where it comes from. */
+const descriptions: [string, string][] = [
+  ...allSteps.map((step) => [step.key, step.display.description ?? ''] as [string, string]),
+  ...Object.entries(App.searchOrCreates ?? {}).map(([key, pair]) => [`searchOrCreates.${key}`, pair.display.description] as [string, string]),
+];
+const helpTexts: [string, string][] = [
+  ...allInputFields.map(([name, f]) => [name, f.helpText ?? ''] as [string, string]),
+  ...(App.authentication?.fields ?? []).map((f) => [`auth.${f.key}`, f.helpText ?? ''] as [string, string]),
+];
+const words = (text: string) => text.trim().split(/\s+/).length;
+
+describe('what a reviewer reads', () => {
+  it('never names the app in a description: Zapier shows the app beside every step', () => {
+    expect(descriptions.filter(([, d]) => /illumichat/i.test(d))).toEqual([]);
+  });
+
+  it('keeps trigger descriptions to one short sentence starting “Triggers when”', () => {
+    for (const trigger of groups.triggers) {
+      const description = trigger.display.description ?? '';
+      expect({ key: trigger.key, description, opening: /^Triggers when /.test(description) }).toEqual({
+        key: trigger.key,
+        description,
+        opening: true,
+      });
+      expect({ key: trigger.key, words: words(description) <= 20, sentences: description.split(/[.!?](\s|$)/).filter((p) => p?.trim()).length })
+        .toEqual({ key: trigger.key, words: true, sentences: 1 });
+    }
+  });
+
+  it('uses “a” and “an” as English does, in every description, label and help text', () => {
+    const texts = [...descriptions, ...helpTexts, ...allSteps.map((step) => [step.key, step.display.label ?? ''] as [string, string])];
+    // Words spelt with a vowel but said with a consonant (a one-line, a unique, a user) take “a”.
+    const aBeforeVowel = /\ba (?!one\b|one-|once\b|uni|use|eu)[aeiou]/i;
+    const anBeforeConsonant = /\ban (?!hour|honest)[b-df-hj-np-tv-z]/i;
+    const wrong = texts.filter(([, text]) => aBeforeVowel.test(text) || anBeforeConsonant.test(text));
+    expect(wrong).toEqual([]);
+    expect([aBeforeVowel.test('Triggers when a assistant is added'), aBeforeVowel.test('a one-line summary')]).toEqual([true, false]);
+  });
+
+  it('writes every help text as sentences: capitalised, ending with a period, not opening with its label', () => {
+    for (const [name, help] of helpTexts) {
+      expect({ name, help, ok: /^[A-Z`[]/.test(help) && /[.)]$/.test(help) }).toEqual({ name, help, ok: true });
+    }
+    for (const [name, field] of allInputFields) {
+      const help = (field.helpText ?? '').toLowerCase();
+      expect({ name, opensWithLabel: help.startsWith(`${(field.label ?? '').toLowerCase()} `) }).toEqual({ name, opensWithLabel: false });
+    }
+  });
+
+  it('tells the connection wizard that every key needs events:read, which the connection test uses', () => {
+    const [field] = App.authentication?.fields ?? [];
+    expect(field.helpText).toMatch(/`events:read`[^.]*connection test/);
+  });
+
+  it('offers every create that makes a record an optional Unique Run ID, and says why to map the trigger’s ID', () => {
+    const makers = groups.creates.filter((c) => !/^Updates /.test(c.display.description ?? ''));
+    expect(makers.length).toBeGreaterThan(0);
+    for (const create of makers) {
+      const field = plainFields(create.operation).find((f) => f.key === 'idempotency_key') as (Field & { required?: boolean }) | undefined;
+      expect({ key: create.key, label: field?.label, required: field?.required }).toEqual({ key: create.key, label: 'Unique Run ID', required: false });
+      expect(field?.helpText).toMatch(/trigger’s ID.*replays/);
+    }
+    const updates = groups.creates.filter((c) => /^Updates /.test(c.display.description ?? ''));
+    for (const update of updates) expect(plainFields(update.operation).map((f) => f.key)).not.toContain('idempotency_key');
   });
 });
 
@@ -142,6 +212,20 @@ describe('publishing hygiene', () => {
     for (const step of allSteps) expect(step.noun).toMatch(/^[A-Z]/);
     const labels = visibleSteps.map((s) => `${s.display.label}`);
     expect(new Set(labels).size).toBe(labels.length);
+  });
+
+  it('pairs every search link with a dynamic dropdown, as Zapier’s schema requires (D014)', () => {
+    const searchWithoutDropdown = allInputFields.filter(([, f]) => f.search && !f.dynamic).map(([name]) => name);
+    expect(searchWithoutDropdown).toEqual([]);
+  });
+
+  it('lets every dropdown page through all its records (canPaginate on every trigger a dynamic field uses)', () => {
+    const used = new Set(allInputFields.filter(([, f]) => f.dynamic).map(([, f]) => f.dynamic!.split('.')[0]));
+    expect(used.size).toBeGreaterThan(0);
+    for (const key of used) {
+      const trigger = (App.triggers as Record<string, Step>)[key];
+      expect({ key, canPaginate: trigger.operation.canPaginate }).toEqual({ key, canPaginate: true });
+    }
   });
 
   it('points every dynamic dropdown at an existing hidden trigger and every search link at a search field', () => {

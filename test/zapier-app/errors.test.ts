@@ -1,13 +1,22 @@
-import type { ZObject } from 'zapier-platform-core';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { errors as coreErrors, type ZObject } from 'zapier-platform-core';
+import { SCOPES } from '../../zapier-app/config';
 import {
+  API_ERROR_CLASSES,
   DEFAULT_RETRY_SECONDS,
   IN_PROGRESS_RETRY_SECONDS,
   MAX_MESSAGE_LENGTH,
   MESSAGES,
+  messageText,
   parseApiError,
+  scopeMessage,
+  toZapierError,
   withCode,
 } from '../../zapier-app/http/errors';
-import { api, appTester, bundle, rejectionOf, useMockedApi } from './support/app';
+import { api, appTester, bundle, errorText, rejectionOf, useMockedApi } from './support/app';
+
+const zapierErrors = coreErrors as unknown as ZObject['errors'];
 
 useMockedApi();
 
@@ -41,7 +50,7 @@ const cases: Case[] = [
     name: 'a missing scope',
     reply: answer(403, 'insufficient_scope', 'Needs tickets:write.', { requiredScope: 'tickets:write' }),
     error: 'AppError',
-    says: /lacks the tickets:write scope\. Create a key with tickets:write .*reconnect your account in Zapier/,
+    says: /lacks the tickets:write scope\. Create a key with it .*reconnect your account in Zapier\. It is needed for Create Ticket/,
   },
   {
     name: 'a missing scope named only in the message',
@@ -52,13 +61,13 @@ const cases: Case[] = [
   {
     name: 'an unknown contact email',
     reply: answer(422, 'contact_not_found'),
-    error: 'HaltedError',
+    error: 'AppError',
     says: /Add a Find or Create Contact step before this one, or leave Contact Email blank/,
   },
   {
     name: 'a conversation not in takeover',
     reply: answer(409, 'conversation_not_in_takeover'),
-    error: 'HaltedError',
+    error: 'AppError',
     says: /not in live-chat takeover/,
   },
   {
@@ -69,16 +78,16 @@ const cases: Case[] = [
         { path: 'priority', message: 'Invalid option' },
       ],
     }),
-    error: 'HaltedError',
+    error: 'AppError',
     says: 'IllumiChat rejected a value in this step (email: Invalid email address; priority: Invalid option). Check the fields mapped here.',
   },
   {
     name: 'an id that is not in the workspace',
     reply: answer(404, 'not_found', 'No ticket tkt_9 in this workspace.'),
-    error: 'HaltedError',
+    error: 'AppError',
     says: /No ticket tkt_9 in this workspace\. Check the ID mapped into this step/,
   },
-  { name: 'a body over 256 KiB', reply: answer(413, 'payload_too_large'), error: 'HaltedError', says: MESSAGES.tooLarge },
+  { name: 'a body over 256 KiB', reply: answer(413, 'payload_too_large'), error: 'AppError', says: MESSAGES.tooLarge },
   {
     name: 'the first attempt still running',
     reply: answer(409, 'idempotency_request_in_progress'),
@@ -105,6 +114,25 @@ const cases: Case[] = [
     error: 'ThrottledError',
     says: /Zapier will retry\. Something went wrong on our side\./,
     delay: DEFAULT_RETRY_SECONDS,
+  },
+  {
+    name: 'storage unavailable, with Retry-After',
+    reply: { ...answer(503, 'storage_unavailable', 'Storage is unavailable right now.'), headers: { 'Retry-After': '30' } },
+    error: 'ThrottledError',
+    says: /Zapier will retry\. Storage is unavailable right now\./,
+    delay: 30,
+  },
+  {
+    name: 'the workspace’s subscription cap',
+    reply: answer(409, 'subscription_limit_reached', 'This workspace has reached its limit of active subscriptions.'),
+    error: 'AppError',
+    says: 'This workspace has reached its limit of active subscriptions.',
+  },
+  {
+    name: 'a body nested too deep',
+    reply: answer(400, 'body_too_deep', 'The JSON body is nested too deeply.'),
+    error: 'AppError',
+    says: 'The JSON body is nested too deeply.',
   },
   {
     name: 'a proxy’s HTML 503 with Retry-After',
@@ -154,13 +182,118 @@ describe('reading an error answer', () => {
     expect(retryAfter).toBeLessThanOrEqual(120);
   });
 
+  it('quotes a long non-JSON answer by whole words', () => {
+    const page = `<html><body>${'Service temporarily unavailable, please retry '.repeat(10)}</body></html>`;
+    const { message } = parseApiError(502, page, null);
+    expect(message.length).toBeLessThanOrEqual('HTTP 502: '.length + 120);
+    const text = 'Service temporarily unavailable, please retry '.repeat(10).trim();
+    expect(cutAtWord(text, message.replace(/^HTTP 502: /, ''))).toBe(true);
+    expect(message).toMatch(/(Service|temporarily|unavailable|please|retry)…$/);
+  });
+
   it('survives an empty answer', () => {
     expect(parseApiError(502, '', undefined)).toMatchObject({ code: 'http_502', message: 'HTTP 502 with no error body.' });
   });
 
-  it('shortens a long message but keeps the code whole', () => {
+  it('shortens a long message at a word, never inside one, and keeps the code whole', () => {
     const text = withCode('x'.repeat(400), { status: 422, code: 'validation_failed' });
-    expect(text).toHaveLength(MAX_MESSAGE_LENGTH);
-    expect(text.endsWith('… (IllumiChat 422 validation_failed)')).toBe(true);
+    expect(text).toBe('… (IllumiChat 422 validation_failed)');
+    const words = withCode('word '.repeat(80), { status: 422, code: 'validation_failed' });
+    expect(words.length).toBeLessThanOrEqual(MAX_MESSAGE_LENGTH);
+    expect(words).toMatch(/^(word )*word… \(IllumiChat 422 validation_failed\)$/);
+  });
+});
+
+/** A message's text before ` (IllumiChat <status> <code>)`. */
+const bodyOf = (message: string) => message.replace(/ \(IllumiChat \d{3} [\w]+\)$/, '');
+
+/** True when `shown` is `full`, or `full` cut only where a word or a sentence ends (then with `…` unless a whole sentence). */
+function cutAtWord(full: string, shown: string): boolean {
+  if (shown === full) return true;
+  const kept = shown.endsWith('…') ? shown.slice(0, -1) : shown;
+  return full.startsWith(kept) && /^[\s,;:]/.test(full.slice(kept.length)) && (shown.endsWith('…') || /[.!?]$/.test(kept));
+}
+
+describe('no message is cut inside a word', () => {
+  /** Long API messages of many word lengths, so every cut position is tried. */
+  const longMessages = Array.from({ length: 40 }, (_, i) =>
+    Array.from({ length: 60 }, (_, w) => 'abcdefghijklmnopqrstuvwxyz'.slice(0, 1 + ((w * 7 + i) % 13))).join(' ') + '.',
+  );
+
+  it.each(Object.entries(API_ERROR_CLASSES))('%s, however long the API’s words', (code, { status }) => {
+    for (const message of longMessages) {
+      const apiError = parseApiError(status, JSON.stringify({ error: { code, message } }), null);
+      const thrown = errorText(toZapierError(zapierErrors, apiError));
+      expect(thrown.message.length).toBeLessThanOrEqual(MAX_MESSAGE_LENGTH);
+      expect(thrown.message.endsWith(`(IllumiChat ${status} ${code})`)).toBe(true);
+      const body = bodyOf(thrown.message);
+      // The whole text the builder would have read, had Zapier no limit: the same mapping with room to spare.
+      const full = messageText(apiError);
+      expect({ code, body, ok: cutAtWord(full, body) }).toEqual({ code, body, ok: true });
+    }
+  });
+
+  it.each(Object.keys(SCOPES))('the refusal of a key lacking %s is whole, and says which steps need it', (scope) => {
+    const apiError = parseApiError(403, JSON.stringify({ error: { code: 'insufficient_scope', message: 'x', requiredScope: scope } }), null);
+    const { message } = errorText(toZapierError(zapierErrors, apiError));
+    expect(message).toBe(`${scopeMessage(scope)} (IllumiChat 403 insufficient_scope)`);
+    expect(message).not.toContain('…');
+    expect(message).toContain(SCOPES[scope as keyof typeof SCOPES]);
+  });
+
+  it('tells a key without events:read that the connection test needs it', () => {
+    expect(scopeMessage('events:read')).toContain('the connection test');
+  });
+});
+
+describe('the error table', () => {
+  const partnerApi = join(__dirname, '..', '..', 'partner-api');
+  /** Codes the parallel branches add (notes/contracts.md), so the app maps them before they ship. */
+  const CONTRACT_CODES: [number, string][] = [
+    [409, 'subscription_limit_reached'],
+    [503, 'storage_unavailable'],
+    [400, 'body_too_deep'],
+  ];
+
+  function apiErrorCodes(): [number, string][] {
+    const found: [number, string][] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.name.endsWith('.ts')) {
+          for (const m of readFileSync(path, 'utf8').matchAll(/new ApiError\(\s*(\d{3}),\s*'([a-z_]+)'/g)) found.push([Number(m[1]), m[2]]);
+        }
+      }
+    };
+    walk(partnerApi);
+    return found;
+  }
+
+  it('maps every code the partner API answers with, at its status', () => {
+    const codes = [...apiErrorCodes(), ...CONTRACT_CODES];
+    expect(codes.length).toBeGreaterThan(20);
+    for (const [status, code] of codes) {
+      expect({ code, status: (API_ERROR_CLASSES as Record<string, { status: number }>)[code]?.status }).toEqual({ code, status });
+    }
+  });
+
+  it('gives each code the class the table names', () => {
+    for (const [code, { status, errorClass }] of Object.entries(API_ERROR_CLASSES)) {
+      const thrown = toZapierError(zapierErrors, parseApiError(status, JSON.stringify({ error: { code, message: 'm.' } }), null));
+      const name = errorClass === 'Error' ? 'AppError' : errorClass;
+      expect({ code, name: thrown.name }).toEqual({ code, name });
+    }
+  });
+
+  it('halts no API error: a misconfigured Zap must error, so its owner hears of it', () => {
+    expect(Object.entries(API_ERROR_CLASSES).filter(([, row]) => (row.errorClass as string) === 'HaltedError')).toEqual([]);
+  });
+
+  it('is the table docs/zapier-app.md shows, row for row', () => {
+    const docs = readFileSync(join(__dirname, '..', '..', 'docs', 'zapier-app.md'), 'utf8');
+    const rows = [...docs.matchAll(/^\| (\d{3}) `([a-z_]+)` \| (\w+)/gm)].map((m) => [m[2], Number(m[1]), m[3]]);
+    const table = Object.entries(API_ERROR_CLASSES).map(([code, { status, errorClass }]) => [code, status, errorClass]);
+    expect(rows.sort()).toEqual(table.sort());
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Zapier's review checks (D024, T004, T006, Z001) that the sample, the output fields and the live payload
  * agree. For every trigger: the static sample, what Test trigger loads (performList, answered with the API's
- * fixture response) and a delivered payload (perform) have exactly the keys of its output fields; and every
+ * fixture response) and a delivered payload (perform, on the bundle Zapier builds) have exactly the keys of its output fields; and every
  * action's and search's sample has exactly the keys of its output fields.
  */
 import type { PlainOutputField } from 'zapier-platform-core';
@@ -11,7 +11,7 @@ import { fixtureFor } from '../../fixtures';
 import { SAMPLE_EVENT_TYPE, eventOutputFields } from '../../zapier-app/triggers/conversation_event';
 import * as conversationEvent from '../../zapier-app/triggers/conversation_event';
 import * as leadCaptured from '../../zapier-app/triggers/lead_captured';
-import { api, appTester, bundle, useMockedApi } from './support/app';
+import { api, appTester, bundle, hookBundle, useMockedApi } from './support/app';
 
 useMockedApi();
 
@@ -52,7 +52,7 @@ describe('Lead Captured', () => {
   it('has a static sample, a Test trigger record and a delivered record with those keys', async () => {
     expect(flatKeys(operation.sample)).toEqual(outputKeys);
     expect(flatKeys(await sampleList('lead.captured', leadCaptured.performList))).toEqual(outputKeys);
-    const [delivered] = await appTester(leadCaptured.perform, bundle({ cleanedRequest: deliveredPayload('lead.captured') }));
+    const [delivered] = await appTester(leadCaptured.perform, hookBundle(deliveredPayload('lead.captured')));
     expect(flatKeys(delivered)).toEqual(outputKeys);
   });
 });
@@ -68,7 +68,7 @@ describe('Conversation Event', () => {
     expect(flatKeys(await sampleList(type, conversationEvent.performList))).toEqual(outputKeys);
     const [delivered] = await appTester(
       conversationEvent.perform,
-      bundle({ cleanedRequest: deliveredPayload(type), inputData: { event_type: type } }),
+      hookBundle(deliveredPayload(type), { inputData: { event_type: type } }),
     );
     expect(flatKeys(delivered)).toEqual(outputKeys);
     if (type.startsWith('ticket.')) expect(outputKeys).toContain('data__ticket__id');

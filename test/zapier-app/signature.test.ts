@@ -59,20 +59,22 @@ describe('perform with a signed subscription', () => {
   const subscribeData = { id: 'sub_1', secret };
   const delivered = fixtureFor('lead.captured');
   const signed = { content: body, headers: zapierHeaders('evt_1', '1790000000', signature(secret, 'evt_1', '1790000000', body)) };
+  /** Zapier's cleaned request: the parsed body plus the hook URL's parsed query string. */
+  const cleanedRequest = { ...delivered, querystring: {} };
 
   afterEach(() => {
     delete process.env[SKIP_SIGNATURE_CHECK];
   });
 
   it('returns the record of a genuine delivery', async () => {
-    const records = await appTester(leadCaptured.perform, bundle({ subscribeData, cleanedRequest: delivered, rawRequest: signed }));
+    const records = await appTester(leadCaptured.perform, bundle({ subscribeData, cleanedRequest, rawRequest: signed }));
     expect(records).toEqual([delivered]);
   });
 
   it('halts on a forged request, so it neither runs the Zap nor counts against it', async () => {
     const forged = { content: body, headers: { 'Http-Content-Type': 'application/json' } };
     const error = await rejectionOf(
-      appTester(leadCaptured.perform, bundle({ subscribeData, cleanedRequest: delivered, rawRequest: forged })),
+      appTester(leadCaptured.perform, bundle({ subscribeData, cleanedRequest, rawRequest: forged })),
     );
     expect(error.name).toBe('HaltedError');
     expect(error.message).toMatch(/did not sign/);
@@ -80,7 +82,7 @@ describe('perform with a signed subscription', () => {
 
   it('can be switched off by an operator when checks misfire', async () => {
     process.env[SKIP_SIGNATURE_CHECK] = '1';
-    const records = await appTester(leadCaptured.perform, bundle({ subscribeData, cleanedRequest: delivered, rawRequest: {} }));
+    const records = await appTester(leadCaptured.perform, bundle({ subscribeData, cleanedRequest, rawRequest: {} }));
     expect(records).toEqual([delivered]);
   });
 });

@@ -1,3 +1,4 @@
+import type { Bundle, ZObject } from 'zapier-platform-core';
 import { CONVERSATION_EVENT_TYPES } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
 import * as conversationEvent from '../../zapier-app/triggers/conversation_event';
@@ -5,7 +6,7 @@ import * as leadCaptured from '../../zapier-app/triggers/lead_captured';
 import assistantList from '../../zapier-app/triggers/assistant_list';
 import ticketList from '../../zapier-app/triggers/ticket_list';
 import conversationList, { conversationLabel } from '../../zapier-app/triggers/conversation_list';
-import { api, appTester, bundle, rejectionOf, useMockedApi } from './support/app';
+import { api, appTester, bundle, hookBundle, useZapierCursorStore, rejectionOf, useMockedApi } from './support/app';
 
 useMockedApi();
 
@@ -48,14 +49,25 @@ describe('Lead Captured', () => {
     expect(result).toEqual({ id: 'sub_000000000000000000001', active: false });
   });
 
-  it('returns the delivered record as it came: the flat lead', async () => {
+  it('returns the delivered record exactly, the flat lead, without the querystring Zapier adds', async () => {
     const delivered = fixtureFor('lead.captured');
-    const records = await appTester(leadCaptured.perform, bundle({ cleanedRequest: delivered }));
+    const records = await appTester(leadCaptured.perform, hookBundle(delivered, {}, 'zap=1'));
     expect(records).toEqual([delivered]);
   });
 
-  it('refuses a delivery without a JSON record', async () => {
-    const error = await rejectionOf(appTester(leadCaptured.perform, bundle({ cleanedRequest: 'not json' })));
+  it('without a raw body, returns the cleaned request minus Zapier’s querystring', async () => {
+    const delivered = fixtureFor('lead.captured');
+    const cleanedRequest = { ...delivered, querystring: { zap: '1' } };
+    const records = await appTester(leadCaptured.perform, bundle({ cleanedRequest, rawRequest: { headers: {} } } as never));
+    expect(records).toEqual([delivered]);
+  });
+
+  it.each([
+    ['a body that is not JSON', { cleanedRequest: 'not json', rawRequest: { content: 'not json' } }],
+    ['a JSON array', { cleanedRequest: { querystring: {} }, rawRequest: { content: '[1]' } }],
+    ['no body at all', { cleanedRequest: 'not json' }],
+  ])('refuses a delivery with %s', async (_, request) => {
+    const error = await rejectionOf(appTester(leadCaptured.perform, bundle(request as never)));
     expect(error).toMatchObject({ name: 'AppError', code: 'invalid_delivery' });
   });
 
@@ -63,6 +75,20 @@ describe('Lead Captured', () => {
     const live = [{ ...fixtureFor('lead.captured'), id: 'con_live', name: 'Real Person' }];
     api().get('/v1/samples').query({ event_type: 'lead.captured' }).reply(200, { data: live, source: 'live' });
     await expect(appTester(leadCaptured.performList, bundle())).resolves.toEqual(live);
+  });
+
+  it('returns no more records than bundle.meta.limit asks for, and asks the API for no more', async () => {
+    const live = [1, 2, 3].map((n) => ({ ...fixtureFor('lead.captured'), id: `con_live${n}` }));
+    api().get('/v1/samples').query({ event_type: 'lead.captured', limit: '1' }).reply(200, { data: live, source: 'live' });
+    const records = await appTester(leadCaptured.performList, bundle({ meta: { limit: 1, page: 0 } } as never));
+    expect(records).toEqual([live[0]]);
+  });
+
+  it('asks for at most the API’s 10 samples, and for its default when Zapier sets no limit (-1)', async () => {
+    api().get('/v1/samples').query({ event_type: 'lead.captured', limit: '10' }).reply(200, { data: [], source: 'live' });
+    await appTester(leadCaptured.performList, bundle({ meta: { limit: 50, page: 0 } } as never));
+    api().get('/v1/samples').query({ event_type: 'lead.captured' }).reply(200, { data: [], source: 'live' });
+    await appTester(leadCaptured.performList, bundle({ meta: { limit: -1, page: 0 } } as never));
   });
 
   it('shows the fixture on Test trigger when the workspace has no lead yet', async () => {
@@ -108,11 +134,11 @@ describe('Conversation Event', () => {
     expect(records).toEqual([sample]);
   });
 
-  it('returns the delivered event as it came, data.ticket.id included', async () => {
+  it('returns the delivered event exactly, data.ticket.id included', async () => {
     const delivered = fixtureFor('ticket.status_changed');
     const [record] = await appTester(
       conversationEvent.perform,
-      bundle({ cleanedRequest: delivered, inputData: { event_type: 'ticket.status_changed' } }),
+      hookBundle(delivered, { inputData: { event_type: 'ticket.status_changed' } }),
     );
     expect(record).toEqual(delivered);
     expect((record as { data: { ticket: { id: string } } }).data.ticket.id).toMatch(/^tkt_/);
@@ -142,13 +168,41 @@ describe('unsubscribing', () => {
     expect(error.message).toContain('(IllumiChat 503 unavailable)');
   });
 
-  it('needs the subscription id', async () => {
+  it.each([
+    ['no subscribeData', undefined],
+    ['an empty subscribeData', {}],
+    ['a subscribeData without an id', { secret: 'whsec_x' }],
+  ])('with %s, unsubscribes by the hook URL, so the subscription ends with the Zap', async (_, subscribeData) => {
+    api()
+      .delete('/v1/subscriptions')
+      .query({ target_url: targetUrl })
+      .matchHeader('x-illumichat-zapier-operation', 'triggers.lead_captured.performUnsubscribe')
+      .reply(200, { ...subscription('lead.captured'), active: false });
+    const result = await appTester(leadCaptured.performUnsubscribe, bundle({ targetUrl, subscribeData } as never));
+    expect(result).toEqual({ id: subscription('lead.captured').id, active: false });
+  });
+
+  it('by the hook URL, treats 404 (nothing active there) as done', async () => {
+    api().delete('/v1/subscriptions').query({ target_url: targetUrl }).reply(404, { error: { code: 'not_found', message: '…' } });
+    const result = await appTester(conversationEvent.performUnsubscribe, bundle({ targetUrl, subscribeData: {} } as never));
+    expect(result).toEqual({ id: null, active: false });
+  });
+
+  it('by the hook URL, reports other failures, translated', async () => {
+    api().delete('/v1/subscriptions').query({ target_url: targetUrl }).reply(403, { error: { code: 'insufficient_scope', message: 'x', requiredScope: 'events:read' } });
+    const error = await rejectionOf(appTester(leadCaptured.performUnsubscribe, bundle({ targetUrl, subscribeData: {} } as never)));
+    expect(error).toMatchObject({ name: 'AppError', code: 'insufficient_scope' });
+  });
+
+  it('without an id or a hook URL, says nothing can be removed', async () => {
     const error = await rejectionOf(appTester(leadCaptured.performUnsubscribe, bundle({ subscribeData: undefined })));
     expect(error.code).toBe('missing_subscription');
   });
 });
 
 describe('the hidden dropdown triggers', () => {
+  beforeEach(useZapierCursorStore);
+
   it('lists assistants by name', async () => {
     api()
       .get('/v1/assistants')
@@ -174,6 +228,34 @@ describe('the hidden dropdown triggers', () => {
     expect(choice).toMatchObject({ id: conversation.id, label: 'Jane Visitor: Hi, do you offer annual billing?' });
   });
 
+  it.each([
+    ['ticket_list', ticketList, '/v1/tickets', {}],
+    ['conversation_list', conversationList, '/v1/conversations', { mode: 'human' }],
+  ] as const)('%s pages through every record with Load more: page n asks for the cursor page n-1 returned', async (_, trigger, path, params) => {
+    const record = (id: string) => ({ id, number: 1, subject: 's', status: 'open', visitorName: 'V', visitorEmail: null, firstMessage: null });
+    api().get(path).query({ ...params, limit: '100' }).reply(200, { data: [record('rec_1')], nextCursor: 'c2' });
+    api().get(path).query({ ...params, limit: '100', cursor: 'c2' }).reply(200, { data: [record('rec_2')], nextCursor: 'c3' });
+    api().get(path).query({ ...params, limit: '100', cursor: 'c3' }).reply(200, { data: [record('rec_3')], nextCursor: null });
+    const perform = trigger.operation.perform as unknown as (z: ZObject, b: Bundle) => Promise<{ id: string }[]>;
+    const page = async (n: number) =>
+      ((await appTester(perform, bundle({ meta: { page: n, limit: -1 } } as never))) as { id: string }[]).map((c) => c.id);
+
+    expect(await page(0)).toEqual(['rec_1']);
+    expect(await page(1)).toEqual(['rec_2']);
+    expect(await page(2)).toEqual(['rec_3']);
+    expect(await page(3)).toEqual([]); // the last page said there is no next one: no request
+  });
+
+  it('the assistant list comes whole on page 0, and Load more adds nothing', async () => {
+    api().get('/v1/assistants').query({ limit: '100' }).reply(200, { data: [{ id: 'ast_1', name: 'Sales Bot' }] });
+    const page = (n: number) => appTester(assistantList.operation.perform, bundle({ meta: { page: n, limit: -1 } } as never));
+    expect(await page(0)).toEqual([{ id: 'ast_1', name: 'Sales Bot', label: 'Sales Bot' }]);
+    expect(await page(1)).toEqual([]);
+  });
+
+});
+
+describe('dropdown labels', () => {
   it('labels conversations without a name or a first message', () => {
     const base = { visitorName: null, visitorEmail: null, firstMessage: null } as never;
     expect(conversationLabel(base)).toBe('Visitor');

@@ -1,6 +1,7 @@
 /** Create or Update Contact: an upsert matched by email, so re-sending a lead never makes a second contact. */
 import { defineCreate, defineInputFields, type CreatePerform, type InferInputData } from 'zapier-platform-core';
 import { cleanEmail, presentValues } from '../inputFields';
+import { runKeyField, runKeyOf } from '../idempotency';
 import { outputFieldsOf } from '../outputFields';
 import { contactSample, contactSchema, type ContactRecord } from '../records';
 import { writeRecord } from './write';
@@ -24,6 +25,7 @@ const inputFields = defineInputFields([
     required: false,
     helpText: 'Free text for your agents. Blank fields never overwrite what the contact already has.',
   },
+  runKeyField,
 ]);
 
 export const perform = (async (z, bundle) => {
@@ -33,6 +35,7 @@ export const perform = (async (z, bundle) => {
     method: 'POST',
     path: '/v1/contacts',
     body: presentValues({ email: cleanEmail(email), name, phone, company, notes }),
+    runKey: runKeyOf(bundle.inputData),
   });
 }) satisfies CreatePerform<InferInputData<typeof inputFields>>;
 
@@ -41,7 +44,7 @@ export default defineCreate({
   noun: 'Contact',
   display: {
     label: 'Create or Update Contact',
-    description: 'Creates a contact in your IllumiChat CRM, or updates the one with the same email address.',
+    description: 'Creates a contact in your CRM, or updates the one with the same email address.',
   },
   operation: { perform, inputFields, outputFields: outputFieldsOf(contactSchema), sample: contactSample },
 });

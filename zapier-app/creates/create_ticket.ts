@@ -2,6 +2,7 @@
 import { defineCreate, defineInputFields, type CreatePerform, type InferInputData } from 'zapier-platform-core';
 import { TICKET_PRIORITIES, type TicketRecord } from '../../catalog/events';
 import { cleanEmail, presentValues } from '../inputFields';
+import { runKeyField, runKeyOf } from '../idempotency';
 import { outputFieldsOf } from '../outputFields';
 import { ticketSample, ticketSchema } from '../records';
 import { writeRecord } from './write';
@@ -34,10 +35,10 @@ const inputFields = defineInputFields([
     key: 'contact_email',
     label: 'Contact Email',
     required: false,
-    search: 'find_contact.email',
     helpText:
       'Links the ticket to the CRM contact with this email. It must already exist: add a Find or Create Contact step before this one, or leave this blank to create the ticket without a contact.',
   },
+  runKeyField,
 ]);
 
 export const perform = (async (z, bundle) => {
@@ -47,6 +48,7 @@ export const perform = (async (z, bundle) => {
     method: 'POST',
     path: '/v1/tickets',
     body: presentValues({ subject, description, priority, contact_email: cleanEmail(contact_email) }),
+    runKey: runKeyOf(bundle.inputData),
   });
 }) satisfies CreatePerform<InferInputData<typeof inputFields>>;
 
@@ -55,7 +57,7 @@ export default defineCreate({
   noun: 'Ticket',
   display: {
     label: 'Create Ticket',
-    description: 'Creates a support ticket in IllumiChat, with status new and source api.',
+    description: 'Creates a support ticket with status new and source api.',
   },
   operation: { perform, inputFields, outputFields: outputFieldsOf(ticketSchema), sample: ticketSample },
 });

@@ -1,5 +1,6 @@
 /** Send Message to Conversation: posts into a conversation a human agent has taken over. */
 import { defineCreate, defineInputFields, type CreatePerform, type InferInputData } from 'zapier-platform-core';
+import { runKeyField, runKeyOf } from '../idempotency';
 import { outputFieldsOf } from '../outputFields';
 import { messageSample, messageSchema, type MessageRecord } from '../records';
 import { writeRecord } from './write';
@@ -22,12 +23,19 @@ const inputFields = defineInputFields([
     required: true,
     helpText: 'The text the visitor sees in the chat, sent on behalf of your workspace.',
   },
+  runKeyField,
 ]);
 
 export const perform = (async (z, bundle) => {
   const { conversation_id, message } = bundle.inputData;
   const path = `/v1/conversations/${encodeURIComponent(String(conversation_id).trim())}/messages`;
-  return writeRecord<MessageRecord>(z, { operationKey: KEY, method: 'POST', path, body: { message } });
+  return writeRecord<MessageRecord>(z, {
+    operationKey: KEY,
+    method: 'POST',
+    path,
+    body: { message },
+    runKey: runKeyOf(bundle.inputData),
+  });
 }) satisfies CreatePerform<InferInputData<typeof inputFields>>;
 
 export default defineCreate({
@@ -35,7 +43,7 @@ export default defineCreate({
   noun: 'Message',
   display: {
     label: 'Send Message to Conversation',
-    description: 'Creates a message in an IllumiChat conversation that a human agent has taken over (live chat).',
+    description: 'Creates a message in a conversation that a human agent has taken over (live chat).',
   },
   operation: { perform, inputFields, outputFields: outputFieldsOf(messageSchema), sample: messageSample },
 });

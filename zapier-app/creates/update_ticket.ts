@@ -60,7 +60,7 @@ export default defineCreate({
   noun: 'Ticket',
   display: {
     label: 'Update Ticket',
-    description: 'Updates a ticket’s status, priority, subject or description in IllumiChat.',
+    description: 'Updates a ticket’s status, priority, subject or description.',
   },
   operation: { perform, inputFields, outputFields: outputFieldsOf(ticketSchema), sample: ticketSample },
 });

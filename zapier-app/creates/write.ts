@@ -1,8 +1,9 @@
 /**
- * Every create goes through here. Creates (POST) carry an Idempotency-Key derived from their request, so a
- * replay never creates twice. Updates (PATCH) carry none: setting the same values again is harmless by
- * nature, while a remembered answer would be wrong once someone else changed the record in between (a
- * ticket resolved by a Zap, reopened by an agent, resolved again by the same Zap would stay open).
+ * Every create goes through here. A POST carries an Idempotency-Key only when the builder mapped a Unique Run
+ * ID (idempotency.ts says why there is no automatic one). Updates (PATCH) never carry one: setting the same
+ * values again is harmless by nature, while a remembered answer would be wrong once someone else changed the
+ * record in between (a ticket resolved by a Zap, reopened by an agent, resolved again by the same Zap would
+ * stay open).
  */
 import type { ZObject } from 'zapier-platform-core';
 import { IDEMPOTENCY_HEADER, idempotencyKey } from '../idempotency';
@@ -13,11 +14,14 @@ export interface WriteRequest {
   method: 'POST' | 'PATCH';
   path: string;
   body: Record<string, unknown>;
+  /** The mapped Unique Run ID (POST only); undefined sends no Idempotency-Key. */
+  runKey?: string;
 }
 
-export async function writeRecord<T>(z: ZObject, { operationKey, method, path, body }: WriteRequest): Promise<T> {
+/** Sends the write and returns the API's record as it answered (201 or 200); API errors throw translated. */
+export async function writeRecord<T>(z: ZObject, { operationKey, method, path, body, runKey }: WriteRequest): Promise<T> {
   const headers: Record<string, string> =
-    method === 'POST' ? { [IDEMPOTENCY_HEADER]: idempotencyKey(operationKey, method, path, body) } : {};
+    method === 'POST' && runKey ? { [IDEMPOTENCY_HEADER]: idempotencyKey(runKey, operationKey, method, path, body) } : {};
   const response = await z.request<T>({ method, url: path, body, headers });
   return response.data;
 }

@@ -1,12 +1,16 @@
 /**
  * Turns the partner API's error shape, `{ error: { code, message, details? } }`, into the Zapier error that
- * tells a Zap builder what to do. The class decides what Zapier does with the run:
- * - ExpiredAuthError: the key is dead; Zapier asks the user to reconnect.
- * - HaltedError: this run's data cannot work (a contact that does not exist, a conversation not in takeover, a
- *   bad mapped value). The run stops softly and the Zap is never switched off for it, since the next record
- *   may be fine.
- * - ThrottledError: try again later (rate limit, IllumiChat busy or down); Zapier reschedules the step.
- * - Error: the setup is wrong (plan, scope) or something is broken; the run errors so someone fixes it.
+ * tells a Zap builder what to do. The class decides what Zapier does with the run (Zapier's CLI docs,
+ * "General Errors", and docs.zapier.com/platform/manage/api-outage):
+ * - ExpiredAuthError: the key is dead; Zapier marks the connection and asks the user to reconnect.
+ * - Error: the builder must fix something (the plan, the key's scopes, a mapped value IllumiChat rejects, a
+ *   contact or an id that does not exist): the run errors and its owner is alerted. Zapier pauses a Zap only
+ *   when nearly all its runs error, which is what a misconfigured Zap should come to.
+ * - ThrottledError: try again later (rate limit, IllumiChat busy or down); Zapier reschedules the step and
+ *   does not count it against the Zap.
+ * - HaltedError: the run should quietly stop, alerting nobody. No API answer means that: it is used only by
+ *   the app itself (a request to the hook URL IllumiChat did not sign; Update Ticket with nothing to change).
+ * API_ERROR_CLASSES is the table; docs/zapier-app.md carries the same table and a test holds them equal.
  * Every message ends with the HTTP status and the API's code, so support can grep logs for it.
  */
 import type { ZObject } from 'zapier-platform-core';
@@ -64,10 +68,10 @@ const KEY_PROBLEMS: Record<string, string> = {
 
 export function scopeMessage(scope: string): string {
   const usedBy = (SCOPES as Record<string, string>)[scope];
-  // What to do comes first: Zapier cuts long messages, and the list of steps is the part to lose.
+  // What to do comes first: a message too long for Zapier loses its last sentence, never a word.
   return (
-    `This API key lacks the ${scope} scope. Create a key with ${scope} in IllumiChat under Settings → API Keys ` +
-    `and reconnect your account in Zapier with it.${usedBy ? ` It is needed for ${usedBy}.` : ''}`
+    `This API key lacks the ${scope} scope. Create a key with it in IllumiChat under Settings → API Keys and ` +
+    `reconnect your account in Zapier.${usedBy ? ` It is needed for ${usedBy}.` : ''}`
   );
 }
 
@@ -99,57 +103,97 @@ export function parseApiError(status: number, content: string, retryAfterHeader:
   };
 }
 
-/** The Zapier error for an API error; see the module comment for why each class. */
-export function toZapierError(errors: ZapierErrors, apiError: ApiError): Error {
-  const { status, code } = apiError;
-  const say = (text: string) => withCode(text, apiError);
+export type ZapierErrorClass = 'ExpiredAuthError' | 'Error' | 'HaltedError' | 'ThrottledError';
 
+/**
+ * Every error code the partner API answers with (its `new ApiError(...)` calls, and the codes the parallel
+ * branches add), its status, and the Zapier error class it becomes. A code not listed becomes `Error`, or
+ * by its status: 401 ExpiredAuthError, 429 and 5xx ThrottledError.
+ */
+export const API_ERROR_CLASSES = {
+  api_key_missing: { status: 401, errorClass: 'ExpiredAuthError' },
+  api_key_malformed: { status: 401, errorClass: 'ExpiredAuthError' },
+  api_key_invalid: { status: 401, errorClass: 'ExpiredAuthError' },
+  api_key_revoked: { status: 401, errorClass: 'ExpiredAuthError' },
+  agent_token_missing: { status: 401, errorClass: 'ExpiredAuthError' },
+  agent_token_invalid: { status: 401, errorClass: 'ExpiredAuthError' },
+  plan_upgrade_required: { status: 403, errorClass: 'Error' },
+  insufficient_scope: { status: 403, errorClass: 'Error' },
+  contact_not_found: { status: 422, errorClass: 'Error' },
+  validation_failed: { status: 422, errorClass: 'Error' },
+  not_found: { status: 404, errorClass: 'Error' },
+  conversation_not_in_takeover: { status: 409, errorClass: 'Error' },
+  invalid_state: { status: 409, errorClass: 'Error' },
+  subscription_limit_reached: { status: 409, errorClass: 'Error' },
+  target_url_refused: { status: 422, errorClass: 'Error' },
+  idempotency_key_conflict: { status: 422, errorClass: 'Error' },
+  payload_too_large: { status: 413, errorClass: 'Error' },
+  body_too_deep: { status: 400, errorClass: 'Error' },
+  invalid_json: { status: 400, errorClass: 'Error' },
+  bad_request: { status: 400, errorClass: 'Error' },
+  unsupported_media_type: { status: 415, errorClass: 'Error' },
+  idempotency_request_in_progress: { status: 409, errorClass: 'ThrottledError' },
+  rate_limited: { status: 429, errorClass: 'ThrottledError' },
+  storage_unavailable: { status: 503, errorClass: 'ThrottledError' },
+  internal_error: { status: 500, errorClass: 'ThrottledError' },
+} as const satisfies Record<string, { status: number; errorClass: ZapierErrorClass }>;
+
+/** The class an API error becomes: its code's row in API_ERROR_CLASSES, else by its status. */
+export function errorClassOf(apiError: Pick<ApiError, 'status' | 'code'>): ZapierErrorClass {
+  const row = (API_ERROR_CLASSES as Record<string, { errorClass: ZapierErrorClass }>)[apiError.code];
+  if (row) return row.errorClass;
+  if (apiError.status === 401) return 'ExpiredAuthError';
+  if (apiError.status === 429 || apiError.status >= 500) return 'ThrottledError';
+  return 'Error';
+}
+
+/**
+ * What the builder reads for each code, before it is fitted to Zapier's length (withCode): the instruction
+ * first, so only the least useful tail is ever dropped.
+ */
+export function messageText(apiError: ApiError): string {
+  const { status, code } = apiError;
   if (status === 401) {
-    const text =
-      KEY_PROBLEMS[code] ?? `${apiError.message} Reconnect your IllumiChat account with a key from Settings → API Keys.`;
-    return new errors.ExpiredAuthError(say(text));
-  }
-  if (status === 429) {
-    return new errors.ThrottledError(
-      say(`IllumiChat's rate limit for this API key was reached: ${apiError.message}`),
-      apiError.retryAfter ?? DEFAULT_RETRY_SECONDS,
-    );
-  }
-  if (status >= 500) {
-    return new errors.ThrottledError(
-      say(`IllumiChat could not complete the request right now; Zapier will retry. ${apiError.message}`),
-      apiError.retryAfter ?? DEFAULT_RETRY_SECONDS,
-    );
+    return KEY_PROBLEMS[code] ?? `${apiError.message} Reconnect your IllumiChat account with a key from Settings → API Keys.`;
   }
   switch (code) {
     case 'plan_upgrade_required':
-      return new errors.Error(say(MESSAGES.planUpgrade), code, status);
+      return MESSAGES.planUpgrade;
     case 'insufficient_scope':
-      return new errors.Error(
-        say(apiError.requiredScope ? scopeMessage(apiError.requiredScope) : apiError.message),
-        code,
-        status,
-      );
+      return apiError.requiredScope ? scopeMessage(apiError.requiredScope) : apiError.message;
     case 'contact_not_found':
-      return new errors.HaltedError(say(MESSAGES.contactNotFound));
+      return MESSAGES.contactNotFound;
     case 'conversation_not_in_takeover':
-      return new errors.HaltedError(say(MESSAGES.notInTakeover));
+      return MESSAGES.notInTakeover;
     case 'idempotency_request_in_progress':
-      return new errors.ThrottledError(say(MESSAGES.inProgress), apiError.retryAfter ?? IN_PROGRESS_RETRY_SECONDS);
+      return MESSAGES.inProgress;
     case 'validation_failed':
-      return new errors.HaltedError(say(validationMessage(apiError)));
+      return validationMessage(apiError);
     case 'not_found':
-      return new errors.HaltedError(
-        say(`${apiError.message} Check the ID mapped into this step: it must exist in the connected workspace.`),
-      );
+      return `${apiError.message} Check the ID mapped into this step: it must exist in the connected workspace.`;
     case 'payload_too_large':
-      return new errors.HaltedError(say(MESSAGES.tooLarge));
-    case 'invalid_state':
-      return new errors.HaltedError(say(apiError.message));
-    default:
-      // invalid_json, unsupported_media_type, idempotency_key_conflict, target_url_refused and anything new:
-      // nothing the builder's data can fix, so the run errors and shows IllumiChat's own words.
-      return new errors.Error(say(apiError.message), code, status);
+      return MESSAGES.tooLarge;
+  }
+  if (status === 429) return `IllumiChat's rate limit for this API key was reached: ${apiError.message}`;
+  if (status >= 500) return `IllumiChat could not complete the request right now; Zapier will retry. ${apiError.message}`;
+  // Anything else: IllumiChat's own words, which say what was wrong with the request.
+  return apiError.message;
+}
+
+/** The Zapier error for an API error; see the module comment for why each class. */
+export function toZapierError(errors: ZapierErrors, apiError: ApiError): Error {
+  const message = withCode(messageText(apiError), apiError);
+  switch (errorClassOf(apiError)) {
+    case 'ExpiredAuthError':
+      return new errors.ExpiredAuthError(message);
+    case 'ThrottledError': {
+      const fallback = apiError.code === 'idempotency_request_in_progress' ? IN_PROGRESS_RETRY_SECONDS : DEFAULT_RETRY_SECONDS;
+      return new errors.ThrottledError(message, apiError.retryAfter ?? fallback);
+    }
+    case 'HaltedError':
+      return new errors.HaltedError(message);
+    case 'Error':
+      return new errors.Error(message, apiError.code, apiError.status);
   }
 }
 
@@ -158,16 +202,35 @@ function validationMessage(apiError: ApiError): string {
   return `IllumiChat rejected a value in this step${fields ? ` (${fields})` : `: ${apiError.message}`}. Check the fields mapped here.`;
 }
 
-/** Appends `(IllumiChat <status> <code>)`, shortening the text so the whole fits Zapier's 250 characters. */
+/**
+ * Appends `(IllumiChat <status> <code>)` and fits the whole into Zapier's 250 characters without cutting a
+ * word: whole sentences are dropped from the end first; only a first sentence that is itself too long is
+ * shortened, at a word boundary, with an ellipsis.
+ */
 export function withCode(text: string, apiError: Pick<ApiError, 'status' | 'code'>): string {
   const suffix = ` (IllumiChat ${apiError.status} ${apiError.code})`;
-  const room = MAX_MESSAGE_LENGTH - suffix.length;
-  const body = text.length > room ? `${text.slice(0, room - 1).trimEnd()}…` : text;
-  return body + suffix;
+  return fitWords(text.trim(), MAX_MESSAGE_LENGTH - suffix.length) + suffix;
+}
+
+/** `text` if it fits in `room` characters; else its leading whole sentences; else its leading whole words and `…`. */
+export function fitWords(text: string, room: number): string {
+  if (text.length <= room) return text;
+  const sentences = text.split(/(?<=[.!?])\s+/);
+  let kept = '';
+  for (const sentence of sentences) {
+    const next = kept ? `${kept} ${sentence}` : sentence;
+    if (next.length > room) break;
+    kept = next;
+  }
+  if (kept) return kept;
+  // At most room - 1 characters of whole words, then the ellipsis.
+  const lastSpace = text.lastIndexOf(' ', room - 1);
+  const words = (lastSpace > 0 ? text.slice(0, lastSpace) : '').replace(/[\s,;:]+$/, '');
+  return `${words}…`;
 }
 
 function fallbackMessage(status: number, content: string): string {
-  const snippet = content.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 120);
+  const snippet = fitWords(content.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim(), 120);
   return snippet ? `HTTP ${status}: ${snippet}` : `HTTP ${status} with no error body.`;
 }
 

@@ -27,7 +27,7 @@ export default defineSearch({
   noun: 'Contact',
   display: {
     label: 'Find Contact',
-    description: 'Finds a contact in your IllumiChat CRM by exact email address.',
+    description: 'Finds a contact in your CRM by exact email address.',
   },
   operation: { perform, inputFields, outputFields: outputFieldsOf(contactSchema), sample: contactSample },
 });

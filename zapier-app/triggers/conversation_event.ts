@@ -58,8 +58,7 @@ export default defineTrigger({
   noun: 'Conversation Event',
   display: {
     label: 'Conversation Event',
-    description:
-      'Triggers when the conversation event you choose happens: a ticket is created, assigned or changes status, a live chat is queued, picked up, transferred or ended, or a conversation starts.',
+    description: 'Triggers when the ticket, live chat or conversation event you choose happens.',
   },
   operation: {
     type: 'hook',

@@ -15,8 +15,7 @@ export default defineTrigger({
   noun: 'Lead',
   display: {
     label: 'Lead Captured',
-    description:
-      'Triggers when a new contact is created in IllumiChat: a website visitor submits the widget lead form, or a contact is added to your CRM.',
+    description: 'Triggers when a new contact is created, from the widget lead form or in your CRM.',
   },
   operation: {
     type: 'hook',

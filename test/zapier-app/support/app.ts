@@ -8,6 +8,7 @@ import https from 'node:https';
 import nock from 'nock';
 import { createAppTester, type Bundle } from 'zapier-platform-core';
 import App from '../../../zapier-app';
+import { zapierHookRequest } from '../../support/zapier-bundle';
 
 /** A made-up origin, so a request that escaped nock could never reach a real IllumiChat. */
 export const API_URL = 'https://api.illumichat.test';
@@ -19,6 +20,36 @@ export type TestBundle = Parameters<typeof appTester>[1];
 
 export function bundle(overrides: Partial<Bundle> = {}): Partial<Bundle> {
   return { authData: { apiKey: API_KEY }, inputData: {}, ...overrides } as Partial<Bundle>;
+}
+
+/** A bundle for a hook trigger's perform, as Zapier builds it for a request whose JSON body is `record`. */
+export function hookBundle(record: unknown, overrides: Partial<Bundle> = {}, query = ''): Partial<Bundle> {
+  return bundle({ ...zapierHookRequest(JSON.stringify(record), undefined, query), ...overrides } as Partial<Bundle>);
+}
+
+/** Where core sends `z.cursor` calls (its RPC host for https://zapier.com). */
+const ZAPIER_RPC = 'https://rpc.zapier.com';
+
+/**
+ * Zapier's cursor store (`z.cursor`), answered over core's own RPC protocol: core posts
+ * `{id, storeKey, method: 'get_cursor' | 'set_cursor', params}` and expects `{id, result}`. The app tester
+ * gives a run a storeKey only when the trigger has `canPaginate`, as Zapier does; without one this store
+ * answers an error, so a paging dropdown that forgot the flag fails here as it would on Zapier.
+ * Call inside a test; the interceptor is removed after it.
+ */
+export function useZapierCursorStore(): void {
+  process.env.ZAPIER_DEPLOY_KEY ??= 'test-deploy-key';
+  const cursors = new Map<string, string>();
+  nock(ZAPIER_RPC)
+    .persist()
+    .post('/cli')
+    .reply(200, (_uri, body) => {
+      const call = typeof body === 'string' ? JSON.parse(body) : body;
+      const { id, storeKey, method, params } = call as { id: string; storeKey: string | null; method: string; params: string[] };
+      if (!storeKey) return { id, error: 'no storeKey: z.cursor needs canPaginate' };
+      if (method === 'set_cursor') cursors.set(storeKey, params[0]);
+      return { id, result: method === 'get_cursor' ? (cursors.get(storeKey) ?? null) : null };
+    });
 }
 
 export function api(): nock.Scope {
