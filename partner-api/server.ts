@@ -12,6 +12,7 @@ import { loadConfig, type Config } from './config';
 import { DeliverySignal, type AppContext, type Logger } from './context';
 import { startCheckpointer } from './db/checkpointer';
 import { openDatabase } from './db/open';
+import { convertToIncrementalVacuum, startRetention } from './db/retention';
 import { answerClientErrorsAsJson } from './http/client-errors';
 import { createDeliveryWorker } from './delivery/worker';
 import { systemClock } from './lib/clock';
@@ -42,6 +43,8 @@ export interface RunningServer {
 /** The API as it runs in production: the app, the delivery worker and the checkpoint thread on one database. */
 export async function startServer(config: Config, log: Logger, opts: { beforeListen?: (ctx: AppContext) => void } = {}): Promise<RunningServer> {
   const ctx: AppContext = { db: openDatabase(config.dbPath), clock: systemClock, config, signal: new DeliverySignal(), log };
+  // Before the checkpoint thread opens its connection: VACUUM needs the file to itself.
+  if (config.dbPath !== ':memory:') convertToIncrementalVacuum(ctx.db, log, config.retention.vacuumAtStartMaxBytes);
   const checkpointer = config.dbPath === ':memory:' ? null : await startCheckpointer(ctx.db, log);
   opts.beforeListen?.(ctx);
 
@@ -52,6 +55,7 @@ export async function startServer(config: Config, log: Logger, opts: { beforeLis
   answerClientErrorsAsJson(server);
   const worker = createDeliveryWorker(ctx);
   worker.start();
+  const retention = startRetention(ctx, config.retention);
 
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
@@ -64,6 +68,7 @@ export async function startServer(config: Config, log: Logger, opts: { beforeLis
       const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
       await drained;
       clearTimeout(force);
+      retention.stop();
       await worker.stop();
       await checkpointer?.stop();
       ctx.db.close();
