@@ -16,6 +16,7 @@
  * batch. A pass ends at the first row younger than the cut-off; the next starts after `idleMs`.
  */
 import type { AppContext, Logger } from '../context';
+import { purgeExpiredIdempotencyKeys } from '../domain/idempotency';
 import { SAMPLES_LIMIT_MAX } from '../domain/samples';
 import { isoAt } from '../lib/clock';
 import { sql, writeTransaction } from '../lib/statements';
@@ -191,14 +192,14 @@ export interface RetentionRunner {
 
 /**
  * Runs pruneBatch on a timer for the server: a batch every intervalMs while a pass has work, then idleMs of
- * rest. Logs each pass that deleted something, with its longest batch in ms. A batch that throws (disk
+ * rest. Each batch also purges up to batchSize expired Idempotency-Key records (domain/idempotency.ts). Logs each pass that deleted something, with its longest batch in ms. A batch that throws (disk
  * full, I/O error) is logged and retried at the next pass.
  */
 export function startRetention(ctx: AppContext, settings: RetentionSettings): RetentionRunner {
   const cursor = newCursor();
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
-  const pass = { deliveries: 0, attempts: 0, events: 0, pagesFreed: 0, batches: 0, longestBatchMs: 0 };
+  const pass = { deliveries: 0, attempts: 0, events: 0, idempotencyKeys: 0, pagesFreed: 0, batches: 0, longestBatchMs: 0 };
   const schedule = (ms: number) => {
     if (stopped) return;
     timer = setTimeout(tick, ms);
@@ -209,7 +210,9 @@ export function startRetention(ctx: AppContext, settings: RetentionSettings): Re
     let result: BatchResult;
     const started = performance.now();
     try {
-      result = pruneBatch(ctx.db, ctx.clock.now(), settings, cursor);
+      const now = ctx.clock.now();
+      result = pruneBatch(ctx.db, now, settings, cursor);
+      pass.idempotencyKeys += writeTransaction(ctx.db, () => purgeExpiredIdempotencyKeys(ctx, now, settings.batchSize));
     } catch (error) {
       ctx.log.error('retention batch failed', { error: error instanceof Error ? error.message : String(error) });
       Object.assign(cursor, newCursor());
@@ -223,10 +226,10 @@ export function startRetention(ctx: AppContext, settings: RetentionSettings): Re
     pass.events += result.events;
     pass.pagesFreed += result.pagesFreed;
     if (!result.passDone) return schedule(settings.intervalMs);
-    if (pass.deliveries + pass.events + pass.pagesFreed > 0) {
+    if (pass.deliveries + pass.events + pass.idempotencyKeys + pass.pagesFreed > 0) {
       ctx.log.info('retention pass', { ...pass, longestBatchMs: Math.round(pass.longestBatchMs * 10) / 10 });
     }
-    Object.assign(pass, { deliveries: 0, attempts: 0, events: 0, pagesFreed: 0, batches: 0, longestBatchMs: 0 });
+    Object.assign(pass, { deliveries: 0, attempts: 0, events: 0, idempotencyKeys: 0, pagesFreed: 0, batches: 0, longestBatchMs: 0 });
     schedule(settings.idleMs);
   };
   schedule(settings.intervalMs);
