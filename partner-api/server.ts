@@ -1,8 +1,9 @@
 /**
  * `npm start`: the partner API on its SQLite file, with the delivery worker in the same process and WAL
- * checkpoints on a thread of their own (db/checkpointer.ts). On an empty database it first creates the
+ * checkpoints on a thread of their own (db/checkpointer.ts), and retention pruning old rows in small batches
+ * on a timer (db/retention.ts). On an empty database it first creates the
  * demo workspace and prints its key once. SIGTERM or SIGINT stops accepting requests, lets the ones in
- * flight finish, stops the worker (which records what it had in flight) and the checkpoint thread, and
+ * flight finish, stops the pruner, the worker (which records what it had in flight) and the checkpoint thread, and
  * closes the database.
  */
 import type { Server } from 'node:http';

@@ -11,6 +11,8 @@ import { DeliverySignal, type AppContext } from '../../partner-api/context';
 import { openDatabase, type Db } from '../../partner-api/db/open';
 import { convertToIncrementalVacuum, newCursor, pruneBatch, type RetentionCursor, type RetentionSettings } from '../../partner-api/db/retention';
 import { SAMPLES_LIMIT_MAX, samplesFor } from '../../partner-api/domain/samples';
+import { startServer } from '../../partner-api/server';
+import { waitUntil } from '../support/api-server';
 import { isoAt } from '../../partner-api/lib/clock';
 
 const DAY = 24 * 3_600_000;
@@ -217,6 +219,29 @@ describe('retention', () => {
     old.close();
     // A new file is incremental from its first table.
     expect(db.pragma('auto_vacuum', { simple: true })).toBe(2);
+  });
+});
+
+describe('the server', () => {
+  it('runs retention on its own, and logs each pass that deleted something', async () => {
+    const now = Date.now();
+    const old = event(now - 10 * DAY, { status: 'succeeded' });
+    for (let i = 0; i < SAMPLES_LIMIT_MAX; i++) event(now - 2 * DAY + i);
+    event(now, { status: 'succeeded' });
+    db.close();
+    const logged: { message: string; fields?: Record<string, unknown> }[] = [];
+    const log = { info: (message: string, fields?: Record<string, unknown>) => logged.push({ message, fields }), error: () => {} };
+    const config = loadConfig({}, { port: 0, dbPath: path.join(dir, 'r.db'), seedDemo: false, log: 'silent' });
+    const running = await startServer({ ...config, retention: { ...config.retention, eventsMs: DAY, intervalMs: 1 } }, log);
+    try {
+      const pass = await waitUntil(() => logged.find((l) => l.message === 'retention pass'), 10_000, 'a retention pass');
+      // Events past a day: the old one and the 10 two days old; the newest 10 of all 12 are samples.
+      expect(pass.fields).toMatchObject({ deliveries: 1, attempts: 1, events: 2 });
+      expect(running.ctx.db.prepare('SELECT count(*) FROM events WHERE id = ?').pluck().get(old.eventId)).toBe(0);
+    } finally {
+      await running.stop();
+      db = openDatabase(path.join(dir, 'r.db')); // for afterEach
+    }
   });
 });
 
