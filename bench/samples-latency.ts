@@ -29,7 +29,9 @@ async function main(): Promise<void> {
   const [file, key, ...assistants] = process.argv.slice(2);
   if (!file || !key) throw new Error('usage: ts-node bench/samples-latency.ts FILE KEY ASSISTANT…');
   const opened = Date.now();
-  const config = loadConfig({ ...process.env, ILLUMICHAT_DB_PATH: file, ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'silent', PORT: '0' });
+  const config = loadConfig({ ...process.env, ILLUMICHAT_DB_PATH: file, ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'silent', PORT: '0',
+    // Timing the query, not the per-key rate limit.
+    ILLUMICHAT_RATE_LIMIT_PER_MINUTE: '100000000', ILLUMICHAT_RATE_LIMIT_BURST: '100000000' });
   const running = await startServer(config, { info() {}, error() {} });
   const startMs = Date.now() - opened;
   const results: Record<string, unknown> = { startMs, unfiltered: await timeCalls(running.url, key, 'event_type=chat.conversation_started') };

@@ -23,7 +23,7 @@ const envSchema = z.object({
   ILLUMICHAT_NO_DEMO: flag.default(false),
   ILLUMICHAT_LOG: z.enum(['silent', 'info', 'debug']).default('info'),
   /** Retention (db/retention.ts), in days; fractions allowed (0.01 is under 15 minutes, for soak runs). */
-  ILLUMICHAT_EVENT_RETENTION_DAYS: z.coerce.number().positive().default(30),
+  ILLUMICHAT_EVENT_RETENTION_DAYS: z.coerce.number().positive().default(7),
   ILLUMICHAT_DELIVERY_RETENTION_DAYS: z.coerce.number().positive().default(7),
   ILLUMICHAT_RETENTION_BATCH: z.coerce.number().int().min(10).max(10_000).default(500),
   /** A file made before incremental vacuum is rewritten at start only up to this size. */
