@@ -186,7 +186,7 @@ export function convertToIncrementalVacuum(db: Db, log: Logger, maxBytes: number
 }
 
 export interface RetentionRunner {
-  /** Waits for the batch in progress, if any, and stops. */
+  /** Stops the timer. A batch runs synchronously, in one transaction, so none is ever left half-done. */
   stop(): void;
 }
 
