@@ -1,5 +1,6 @@
 /** Every setting the API reads from its environment, checked once at start. */
 import { z } from 'zod';
+import type { RetentionSettings } from './db/retention';
 
 const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
 
@@ -21,6 +22,12 @@ const envSchema = z.object({
   /** Skip the demo workspace on an empty database (tests, production). */
   ILLUMICHAT_NO_DEMO: flag.default(false),
   ILLUMICHAT_LOG: z.enum(['silent', 'info', 'debug']).default('info'),
+  /** Retention (db/retention.ts), in days; fractions allowed (0.01 is under 15 minutes, for soak runs). */
+  ILLUMICHAT_EVENT_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  ILLUMICHAT_DELIVERY_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  ILLUMICHAT_RETENTION_BATCH: z.coerce.number().int().min(10).max(10_000).default(500),
+  /** A file made before incremental vacuum is rewritten at start only up to this size. */
+  ILLUMICHAT_VACUUM_AT_START_MAX_MB: z.coerce.number().min(0).default(1024),
 });
 
 export interface Config {
@@ -53,9 +60,13 @@ export interface Config {
     /** A subscription that has failed without a single success for this long is disabled. */
     disableAfterFailingMs: number;
   };
+  /** What is deleted when, and how (db/retention.ts, docs/performance.md "Retention"). */
+  retention: RetentionSettings & { vacuumAtStartMaxBytes: number };
   seedDemo: boolean;
   log: 'silent' | 'info' | 'debug';
 }
+
+const DAY_MS = 24 * 3_600_000;
 
 export const RETRY_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
 
@@ -81,6 +92,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       jitter: 0.2,
       retryAfterMaxMs: 3_600_000,
       disableAfterFailingMs: 5 * 24 * 3_600_000,
+    },
+    retention: {
+      eventsMs: e.ILLUMICHAT_EVENT_RETENTION_DAYS * DAY_MS,
+      deliveriesMs: e.ILLUMICHAT_DELIVERY_RETENTION_DAYS * DAY_MS,
+      batchSize: e.ILLUMICHAT_RETENTION_BATCH,
+      intervalMs: 50,
+      idleMs: 60_000,
+      // 4 MB of free pages stay for the next inserts, so a steady load does not shrink and regrow the file.
+      freePagesKept: 1_024,
+      vacuumPagesPerBatch: 512,
+      vacuumAtStartMaxBytes: e.ILLUMICHAT_VACUUM_AT_START_MAX_MB * 1024 * 1024,
     },
     seedDemo: !e.ILLUMICHAT_NO_DEMO,
     log: e.ILLUMICHAT_LOG,

@@ -1,8 +1,9 @@
 /**
  * `npm start`: the partner API on its SQLite file, with the delivery worker in the same process and WAL
- * checkpoints on a thread of their own (db/checkpointer.ts). On an empty database it first creates the
+ * checkpoints on a thread of their own (db/checkpointer.ts), and retention pruning old rows in small batches
+ * on a timer (db/retention.ts). On an empty database it first creates the
  * demo workspace and prints its key once. SIGTERM or SIGINT stops accepting requests, lets the ones in
- * flight finish, stops the worker (which records what it had in flight) and the checkpoint thread, and
+ * flight finish, stops the pruner, the worker (which records what it had in flight) and the checkpoint thread, and
  * closes the database.
  */
 import type { Server } from 'node:http';
@@ -12,6 +13,7 @@ import { loadConfig, type Config } from './config';
 import { DeliverySignal, type AppContext, type Logger } from './context';
 import { startCheckpointer } from './db/checkpointer';
 import { openDatabase } from './db/open';
+import { convertToIncrementalVacuum, startRetention } from './db/retention';
 import { answerClientErrorsAsJson } from './http/client-errors';
 import { createDeliveryWorker } from './delivery/worker';
 import { systemClock } from './lib/clock';
@@ -42,6 +44,8 @@ export interface RunningServer {
 /** The API as it runs in production: the app, the delivery worker and the checkpoint thread on one database. */
 export async function startServer(config: Config, log: Logger, opts: { beforeListen?: (ctx: AppContext) => void } = {}): Promise<RunningServer> {
   const ctx: AppContext = { db: openDatabase(config.dbPath), clock: systemClock, config, signal: new DeliverySignal(), log };
+  // Before the checkpoint thread opens its connection: VACUUM needs the file to itself.
+  if (config.dbPath !== ':memory:') convertToIncrementalVacuum(ctx.db, log, config.retention.vacuumAtStartMaxBytes);
   const checkpointer = config.dbPath === ':memory:' ? null : await startCheckpointer(ctx.db, log);
   opts.beforeListen?.(ctx);
 
@@ -52,6 +56,7 @@ export async function startServer(config: Config, log: Logger, opts: { beforeLis
   answerClientErrorsAsJson(server);
   const worker = createDeliveryWorker(ctx);
   worker.start();
+  const retention = startRetention(ctx, config.retention);
 
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
@@ -64,6 +69,7 @@ export async function startServer(config: Config, log: Logger, opts: { beforeLis
       const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
       await drained;
       clearTimeout(force);
+      retention.stop();
       await worker.stop();
       await checkpointer?.stop();
       ctx.db.close();

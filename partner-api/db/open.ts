@@ -26,6 +26,9 @@ export function listMigrations(): { version: number; file: string }[] {
 export function openDatabase(filename: string): Db {
   if (filename !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
   const db = new Database(filename);
+  // Before anything else: on a new file this only takes effect ahead of WAL mode and the first table. It
+  // lets retention give freed pages back (db/retention.ts); older files are converted there, at start.
+  db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
   // NORMAL in WAL mode is durable across process crashes (what the crash tests kill); only an OS crash or
   // power loss can drop the last commits. FULL would cost about 5x in write throughput on this hardware.

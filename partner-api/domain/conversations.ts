@@ -75,17 +75,25 @@ export function listConversations(
   query: { mode?: 'assistant' | 'human'; limit: number; cursor?: string },
 ): Page<ConversationResource> {
   const after = query.cursor ? decodeCursor(query.cursor, conversationCursor) : null;
+  // Only the conditions that apply, so each of the four statements seeks on its index (migration 005):
+  // `(? IS NULL OR …)` cannot, and made a filtered or later page read every conversation of the workspace.
+  const params: unknown[] = [workspaceId];
+  let where = 'v.workspace_id = ?';
+  if (query.mode) {
+    where += ' AND v.mode = ?';
+    params.push(query.mode);
+  }
+  if (after) {
+    where += ' AND (v.started_at, v.rowid) < (?, ?)';
+    params.push(after[0], after[1]);
+  }
   const rows = sql(
     ctx.db,
     `SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name
-       FROM conversations v
-      WHERE v.workspace_id = ? AND (? IS NULL OR v.mode = ?)
-        AND (? IS NULL OR (v.started_at, v.rowid) < (?, ?))
+       FROM conversations v WHERE ${where}
       ORDER BY v.started_at DESC, v.rowid DESC
       LIMIT ?`,
-  ).all(
-    workspaceId, query.mode ?? null, query.mode ?? null, after ? 1 : null, after?.[0] ?? null, after?.[1] ?? null, query.limit + 1,
-  ) as (ConversationRow & { seq: number })[];
+  ).all(...params, query.limit + 1) as (ConversationRow & { seq: number })[];
   return toPage(rows, query.limit, conversationResource, (r) => [r.started_at, r.seq]);
 }
 

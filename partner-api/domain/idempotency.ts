@@ -17,6 +17,9 @@ export const IDEMPOTENCY_KEEP_MS = 24 * 3_600_000;
 /** A running claim older than this belongs to a request whose process died: it may be taken over. */
 export const IDEMPOTENCY_STALE_RUNNING_MS = 30_000;
 const PURGE_EVERY_MS = 10 * 60_000;
+/** Records deleted per purge: a request that purges waits for at most this many deletes. The retention
+ * runner (db/retention.ts) purges as well, a batch at a time, so a busy day's keys do not pile up. */
+const PURGE_BATCH = 500;
 
 export interface StoredResponse {
   status: number;
@@ -111,8 +114,12 @@ export function releaseIdempotencyKey(ctx: AppContext, workspaceId: string, key:
   );
 }
 
-export function purgeExpiredIdempotencyKeys(ctx: AppContext, now = ctx.clock.now()): number {
-  return sql(ctx.db, 'DELETE FROM idempotency_keys WHERE created_at_ms < ?').run(now - IDEMPOTENCY_KEEP_MS).changes;
+/** Deletes up to `limit` expired records, oldest first (by index: migration 005); returns how many. */
+export function purgeExpiredIdempotencyKeys(ctx: AppContext, now = ctx.clock.now(), limit = PURGE_BATCH): number {
+  return sql(
+    ctx.db,
+    'DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?)',
+  ).run(now - IDEMPOTENCY_KEEP_MS, limit).changes;
 }
 
 function maybePurge(ctx: AppContext, now: number): void {

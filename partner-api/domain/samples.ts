@@ -7,20 +7,26 @@ import type { EventType } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
 import { sql } from '../lib/statements';
 
+/** The most GET /v1/samples returns; the retention keeps this many newest events per Test trigger. */
+export const SAMPLES_LIMIT_MAX = 10;
+
 export interface Samples {
   data: Record<string, unknown>[];
   source: 'live' | 'fixture';
 }
 
 export function samplesFor(ctx: AppContext, workspaceId: string, query: { eventType: EventType; assistantId?: string; limit: number }): Samples {
-  const payloads = sql(
-    ctx.db,
-    `SELECT payload FROM events
-      WHERE workspace_id = ? AND type = ? AND (? IS NULL OR assistant_id = ?)
-      ORDER BY seq DESC LIMIT ?`,
-  )
-    .pluck()
-    .all(workspaceId, query.eventType, query.assistantId ?? null, query.assistantId ?? null, query.limit) as string[];
+  // Two statements, not one with `(? IS NULL OR assistant_id = ?)`: that form cannot seek on assistant_id, so
+  // a filtered call read every event of the type until it found enough of the assistant's (migration 005).
+  const payloads = (
+    query.assistantId === undefined
+      ? sql(ctx.db, `SELECT payload FROM events WHERE workspace_id = ? AND type = ? ORDER BY seq DESC LIMIT ?`)
+          .pluck()
+          .all(workspaceId, query.eventType, query.limit)
+      : sql(ctx.db, `SELECT payload FROM events WHERE workspace_id = ? AND type = ? AND assistant_id = ? ORDER BY seq DESC LIMIT ?`)
+          .pluck()
+          .all(workspaceId, query.eventType, query.assistantId, query.limit)
+  ) as string[];
   if (payloads.length === 0) return { data: [fixtureFor(query.eventType)], source: 'fixture' };
   return { data: payloads.map((p) => JSON.parse(p) as Record<string, unknown>), source: 'live' };
 }

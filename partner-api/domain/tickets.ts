@@ -146,7 +146,9 @@ export function listTickets(ctx: AppContext, workspaceId: string, query: { limit
   const before = query.cursor ? decodeCursor(query.cursor, ticketCursor)[0] : null;
   const rows = sql(
     ctx.db,
-    `${TICKET_SELECT} WHERE t.workspace_id = ? AND (? IS NULL OR t.number < ?) ORDER BY t.number DESC LIMIT ?`,
-  ).all(workspaceId, before, before, query.limit + 1) as TicketRow[];
+    // `t.number < ?` always, so it is a range on (workspace_id, number): `(? IS NULL OR …)` cannot seek, and
+    // made each page read every newer ticket (test/db/query-plans.test.ts).
+    `${TICKET_SELECT} WHERE t.workspace_id = ? AND t.number < ? ORDER BY t.number DESC LIMIT ?`,
+  ).all(workspaceId, before ?? Number.MAX_SAFE_INTEGER, query.limit + 1) as TicketRow[];
   return toPage(rows, query.limit, ticketRecord, (r) => [r.number]);
 }

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { eventTypeSchema } from '../../catalog/events';
 import { ApiError } from '../domain/errors';
-import { samplesFor } from '../domain/samples';
+import { SAMPLES_LIMIT_MAX, samplesFor } from '../domain/samples';
 import { createSubscription, listSubscriptions, unsubscribe } from '../domain/subscriptions';
 import { checkTarget } from '../net/target-policy';
 import { keyOf } from './auth';
@@ -23,7 +23,7 @@ const listQuery = z.strictObject({ limit: limitQuery(25, 100), cursor: z.string(
 const samplesQuery = z.strictObject({
   event_type: eventTypeSchema,
   assistant_id: optionalText(100),
-  limit: limitQuery(3, 10),
+  limit: limitQuery(3, SAMPLES_LIMIT_MAX),
 });
 
 export function registerSubscriptionRoutes({ app, ctx, keyed, write }: RouteKit): void {

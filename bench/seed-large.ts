@@ -1,0 +1,70 @@
+/**
+ * `ts-node bench/seed-large.ts FILE [EVENTS]`: a large database for measuring queries and retention the
+ * way a long-running install would see them. One Pro workspace with three assistants; EVENTS (default
+ * 1,000,000) `chat.conversation_started` events, 90% from assistant A and 10% from B, none from C (the
+ * Test-trigger case that used to scan every event of the type), each with one succeeded delivery and its
+ * attempt, created one per 100 ms ending now. Prints the workspace, the assistants and an API key (JSON).
+ * Written with plain inserts in 10,000-row transactions: about a minute per million events here.
+ */
+import fs from 'node:fs';
+import { loadConfig } from '../partner-api/config';
+import { DeliverySignal, type AppContext } from '../partner-api/context';
+import { openDatabase } from '../partner-api/db/open';
+import { createApiKey } from '../partner-api/domain/api-keys';
+import { SCOPES } from '../partner-api/domain/keys';
+import { createAssistant, createWorkspace } from '../partner-api/domain/workspaces';
+import { fixtureFor } from '../fixtures';
+import { systemClock } from '../partner-api/lib/clock';
+import { newId } from '../partner-api/lib/ids';
+
+export interface SeededDatabase {
+  workspaceId: string;
+  /** A (90% of events), B (10%), C (none). */
+  assistants: [string, string, string];
+  key: string;
+}
+
+export function seedLargeDatabase(file: string, events: number): SeededDatabase {
+  fs.rmSync(file, { force: true });
+  const db = openDatabase(file);
+  const ctx: AppContext = { db, clock: systemClock, config: loadConfig({}), signal: new DeliverySignal(), log: { info() {}, error() {} } };
+  const workspace = createWorkspace(ctx, { name: 'Large', plan: 'pro' });
+  const assistants = ['A', 'B', 'C'].map((name) => createAssistant(ctx, workspace.id, name).id) as [string, string, string];
+  const key = createApiKey(ctx, { workspaceId: workspace.id, name: 'bench', scopes: [...SCOPES] }).key;
+  const subscriptionId = newId('sub');
+  db.prepare(
+    `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, active, created_at, deactivated_at, deactivated_reason)
+     SELECT ?, ?, id, 'chat.conversation_started', 'https://hooks.example.com/x', 'whsec_x', 0, ?, ?, 'unsubscribed' FROM api_keys LIMIT 1`,
+  ).run(subscriptionId, workspace.id, new Date().toISOString(), new Date().toISOString());
+  const payload = JSON.stringify(fixtureFor('chat.conversation_started'));
+  const insertEvent = db.prepare(`INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, 'chat.conversation_started', ?, ?, ?)`);
+  const insertDelivery = db.prepare(
+    `INSERT INTO deliveries (id, event_id, subscription_id, status, attempts, next_attempt_ms, created_at, finished_at) VALUES (?, ?, ?, 'succeeded', 1, ?, ?, ?)`,
+  );
+  const insertAttempt = db.prepare(
+    `INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, status_code, outcome, response_body) VALUES (?, ?, 1, ?, 12, 200, 'succeeded', '{"status":"success"}')`,
+  );
+  const startMs = Date.now() - events * 100;
+  const batch = db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const at = new Date(startMs + i * 100).toISOString();
+      const eventId = newId('evt');
+      const deliveryId = newId('dlv');
+      insertEvent.run(eventId, workspace.id, i % 10 === 9 ? assistants[1] : assistants[0], payload, at);
+      insertDelivery.run(deliveryId, eventId, subscriptionId, startMs + i * 100, at, at);
+      insertAttempt.run(newId('att'), deliveryId, at);
+    }
+  });
+  for (let from = 0; from < events; from += 10_000) batch(from, Math.min(events, from + 10_000));
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  return { workspaceId: workspace.id, assistants, key };
+}
+
+if (require.main === module) {
+  const [file, count] = process.argv.slice(2);
+  if (!file) throw new Error('usage: ts-node bench/seed-large.ts FILE [EVENTS]');
+  const started = Date.now();
+  const seeded = seedLargeDatabase(file, Number(count ?? 1_000_000));
+  process.stdout.write(`${JSON.stringify({ ...seeded, seconds: (Date.now() - started) / 1000, bytes: fs.statSync(file).size })}\n`);
+}

@@ -1,0 +1,374 @@
+/**
+ * The query-plan guard: no statement the API runs may read a large table in full, or walk an index range of
+ * one rejecting rows it does not return (the kind of GET /v1/samples?assistant_id=…, which read every event
+ * of the type for an assistant with none: 0.9 s a call at 1M events, with the event loop stopped).
+ *
+ * The statements are not listed by hand. Every SQL text the API prepares (through lib/statements.ts's cache
+ * or db.prepare directly, as the claimer and the delivery store do) is recorded, with the line that
+ * prepared it, while a workload runs on a seeded database: every route the app registers with a
+ * well-formed request (test/proof/support/routes.ts, which the fuzz test keeps complete), the delivery
+ * worker delivering, retrying, meeting a 410 and a revoked key, and a retention pass. Then:
+ *   1. every `sql(` / `.prepare(` call site in partner-api/ must have run (a statement added later without
+ *      a way to reach it from this workload fails here, and is then checked like the rest);
+ *   2. EXPLAIN QUERY PLAN: no SCAN of a table (all of them grow with customers or traffic);
+ *   3. EXPLAIN (bytecode): no loop over a large table's rows or index entries with a filter that skips to
+ *      the next row, i.e. rows read that are not returned, whose number the caller does not bound;
+ *   4. no temp B-tree to sort a large table's rows: every matching row is read before LIMIT can apply.
+ * Exceptions are in ALLOWED below, each with why it is safe.
+ */
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { newCursor, pruneBatch } from '../../partner-api/db/retention';
+import { listApiKeys, revokeApiKey } from '../../partner-api/domain/api-keys';
+import { IDEMPOTENCY_KEEP_MS, IDEMPOTENCY_STALE_RUNNING_MS, requestHash } from '../../partner-api/domain/idempotency';
+import { isEmptyDatabase, listWorkspaces, setWorkspacePlan } from '../../partner-api/domain/workspaces';
+import { api, startApiServer, waitUntil, type ApiServer } from '../support/api-server';
+import { reply, startReceiver, type Receiver } from '../support/receiver';
+import { methodOf, pathOf, ROUTES, type World } from '../proof/support/routes';
+
+const ROOT = path.join(__dirname, '../..');
+
+// ---------------------------------------------------------------------------------------------------------
+// Recording what is prepared, and where
+
+interface Prepared {
+  text: string;
+  site: string;
+}
+const mockPrepared: Prepared[] = [];
+
+/** "partner-api/dir/file.ts:line" of the first frame in partner-api/ outside the statement cache. */
+function mockCallSite(): string {
+  for (const line of (new Error().stack ?? '').split('\n').slice(2)) {
+    const match = /\((.*?):(\d+):\d+\)$/.exec(line) ?? /at (.*?):(\d+):\d+$/.exec(line);
+    if (!match) continue;
+    const file = path.relative(path.join(__dirname, '../..'), match[1]!);
+    if (file.startsWith('partner-api/') && file !== 'partner-api/lib/statements.ts') return `${file}:${match[2]}`;
+  }
+  return '(outside partner-api)';
+}
+
+jest.mock('../../partner-api/lib/statements', () => {
+  const actual = jest.requireActual('../../partner-api/lib/statements');
+  return {
+    ...actual,
+    sql: (db: unknown, text: string) => {
+      mockPrepared.push({ text, site: mockCallSite() });
+      return actual.sql(db, text);
+    },
+  };
+});
+
+const proto = (Database as unknown as { prototype: { prepare: (text: string) => unknown } }).prototype;
+const originalPrepare = proto.prepare;
+beforeAll(() => {
+  proto.prepare = function (this: unknown, text: string, ...rest: unknown[]) {
+    mockPrepared.push({ text, site: mockCallSite() });
+    return (originalPrepare as (...args: unknown[]) => unknown).call(this, text, ...rest);
+  };
+});
+afterAll(() => {
+  proto.prepare = originalPrepare;
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// What counts, and the deliberate exceptions
+
+/** Tables whose rows grow with traffic, not with the number of customers. */
+const LARGE = new Set(['events', 'deliveries', 'delivery_attempts', 'contacts', 'conversations', 'messages', 'live_chat_sessions', 'tickets', 'idempotency_keys']);
+
+/** Statement text (whitespace collapsed) → why its scan or skipping loop is fine. */
+const ALLOWED: Record<string, string> = {
+  'SELECT * FROM workspaces ORDER BY created_at, id':
+    'admin CLI `workspace list` only, which lists them all by design; one row per customer',
+  'SELECT COUNT(*) FROM workspaces':
+    'once at start (is the database empty, for the demo seed); one row per customer',
+  'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
+    "a page after the first: the seek is on started_at; it skips only the rows with the cursor's own started_at (one millisecond) that the previous page returned",
+  "SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.mode = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?":
+    "the same, filtered to one mode (its own index)",
+  "SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs FROM deliveries WHERE status = 'pending' AND next_attempt_ms > ? AND next_attempt_ms <= ? AND rowid <= ? ORDER BY next_attempt_ms, rowid":
+    'the claimer: rows that came due in the window since its last look; it skips only rows appended since then, which newRows reads next (a few at most)',
+  "SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= ? AND rowid <= ? ORDER BY next_attempt_ms, rowid":
+    'the claimer: every due row, read at start and on a rare rescan; it skips only rows appended during the rescan',
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// The workload
+
+let server: ApiServer;
+let receiver: Receiver;
+
+beforeAll(async () => {
+  receiver = await startReceiver();
+  server = await startApiServer({ delivery: true });
+  seedLargeTables(server);
+  await runWorkload(server, receiver);
+}, 120_000);
+afterAll(async () => {
+  await server?.close();
+  await receiver?.close();
+});
+
+/** Enough rows that a plan reading them all would be a real cost; plans do not depend on it (no ANALYZE). */
+function seedLargeTables(s: ApiServer): void {
+  const ws = s.createWorkspace({ plan: 'pro', name: 'Seeded' });
+  const assistant = s.createAssistant(ws.id, 'Seeded');
+  const keyId = s.createKeyRecord(ws.id).id;
+  const db = s.ctx.db;
+  const at = '2026-01-01T00:00:00.000Z';
+  db.prepare(`INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, active, created_at) VALUES ('sub_seed', ?, ?, 'ticket.created', 'https://x.example/', 'whsec_x', 0, ?)`).run(ws.id, keyId, at);
+  db.transaction(() => {
+    for (let i = 0; i < 5_000; i++) {
+      db.prepare(`INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, 'ticket.created', ?, '{}', ?)`).run(`evt_seed${i}`, ws.id, assistant.id, at);
+      db.prepare(`INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at) VALUES (?, ?, 'sub_seed', 'succeeded', 0, ?)`).run(`dlv_seed${i}`, `evt_seed${i}`, at);
+      db.prepare(`INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, outcome) VALUES (?, ?, 1, ?, 1, 'succeeded')`).run(`att_seed${i}`, `dlv_seed${i}`, at);
+      db.prepare(`INSERT INTO contacts (id, workspace_id, email, email_normalized, source, created_at, updated_at) VALUES (?, ?, ?, ?, 'api', ?, ?)`).run(`con_seed${i}`, ws.id, `s${i}@example.com`, `s${i}@example.com`, at, at);
+      db.prepare(`INSERT INTO conversations (id, workspace_id, assistant_id, channel, mode, status, started_at, updated_at) VALUES (?, ?, ?, 'widget', 'assistant', 'open', ?, ?)`).run(`cnv_seed${i}`, ws.id, assistant.id, at, at);
+      db.prepare(`INSERT INTO tickets (id, workspace_id, number, subject, status, priority, source, created_at, updated_at) VALUES (?, ?, ?, 's', 'new', 'normal', 'api', ?, ?)`).run(`tkt_seed${i}`, ws.id, i + 1, at, at);
+    }
+  })();
+}
+
+async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
+  const setup = await s.setup();
+  const agent = s.createAgent(setup.workspace.id, { name: 'Agent', email: 'agent@example.com' });
+  const other = s.createAgent(setup.workspace.id, { name: 'Other', email: 'other@example.com' });
+  const zap = api(s.url, setup.key);
+  const visitor = api(s.url);
+  const contactEmail = 'known@example.com';
+  await zap.post('/v1/contacts', { email: contactEmail, name: 'Known' });
+  const hook = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: rx.url })).body;
+  const ticket = (await zap.post('/v1/tickets', { subject: 'Seed' })).body;
+  const start = () => visitor.post(`/v1/widget/assistants/${setup.assistant.id}/conversations`, { message: 'hi' });
+  const conversation = (await start()).body;
+  const active = (await visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {})).body;
+  await api(s.url, agent.token).post(`/v1/agent/live-chat/sessions/${active.id}/accept`);
+  const waiting = (await start()).body;
+  const idle = (await start()).body;
+  const queued = (await visitor.post(`/v1/widget/conversations/${waiting.id}/handoff`, {})).body;
+  const doomed = (await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: `${rx.url}?doomed` })).body;
+  const world: World = {
+    assistantId: setup.assistant.id,
+    agentId: agent.id,
+    otherAgentId: other.id,
+    ticketId: ticket.id,
+    conversationId: conversation.id,
+    idleConversationId: idle.id,
+    queuedSessionId: queued.id,
+    activeSessionId: active.id,
+    subscriptionId: doomed.id,
+    contactEmail,
+    receiverUrl: rx.url,
+  };
+  // Every route, well-formed, in the order listed (DELETE last among the subscription routes).
+  let n = 0;
+  for (const [route, spec] of Object.entries(ROUTES)) {
+    const params = Object.fromEntries(Object.entries(spec.params ?? {}).map(([name, of]) => [name, encodeURIComponent(of(world))]));
+    const query = new URLSearchParams(spec.query?.(world) ?? {}).toString();
+    const credential = spec.auth === 'key' ? setup.key : spec.auth === 'agent' ? agent.token : undefined;
+    const res = await api(s.url, credential).raw(methodOf(route), pathOf(route, params) + (query ? `?${query}` : ''), {
+      body: spec.body ? JSON.stringify(spec.body(world, ++n)) : undefined,
+      headers: {
+        ...(credential ? { authorization: `Bearer ${credential}` } : {}),
+        ...(spec.body ? { 'content-type': 'application/json' } : {}),
+        'idempotency-key': `route ${route}`,
+      },
+    });
+    if (res.status >= 400) throw new Error(`${route}: ${res.status} ${JSON.stringify(res.body)}`);
+    if (spec.paged && res.body.nextCursor) await api(s.url, credential).get(`${pathOf(route, params)}?limit=1&cursor=${encodeURIComponent(res.body.nextCursor)}`);
+  }
+  // The variants the table does not reach: samples unfiltered, a contact updated, an Idempotency-Key
+  // replayed, refused, released after a failure, taken over when stale and replaced when expired.
+  await zap.get('/v1/samples?event_type=ticket.created');
+  await zap.get('/v1/samples?event_type=lead.captured');
+  await zap.post('/v1/contacts', { email: contactEmail, name: 'Known Again' });
+  for (const filter of ['', 'mode=assistant&']) {
+    const first = (await zap.get(`/v1/conversations?${filter}limit=1`)).body;
+    if (!first.nextCursor) throw new Error('the workload needs a second page of conversations');
+    await zap.get(`/v1/conversations?${filter}limit=1&cursor=${encodeURIComponent(first.nextCursor)}`);
+  }
+  await zap.post('/v1/tickets', { subject: 'Again' }, { 'Idempotency-Key': 'replayed' });
+  await zap.post('/v1/tickets', { subject: 'Again' }, { 'Idempotency-Key': 'replayed' });
+  await zap.post('/v1/tickets', { subject: 'Other' }, { 'Idempotency-Key': 'replayed' });
+  await zap.patch('/v1/tickets/tkt_missing', { status: 'open' }, { 'Idempotency-Key': 'released' });
+  const now = s.ctx.clock.now();
+  const keyRow = s.ctx.db.prepare(
+    `INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, ?, 'running', ?)`,
+  );
+  keyRow.run(setup.workspace.id, 'stale', requestHash('POST', '/v1/tickets', { subject: 'Stale' }), now - IDEMPOTENCY_STALE_RUNNING_MS - 1);
+  keyRow.run(setup.workspace.id, 'expired', 'another request', now - IDEMPOTENCY_KEEP_MS - 1);
+  await zap.post('/v1/tickets', { subject: 'Stale' }, { 'Idempotency-Key': 'stale' });
+  await zap.post('/v1/tickets', { subject: 'Expired' }, { 'Idempotency-Key': 'expired' });
+  // What the admin CLI and the start-up run.
+  listWorkspaces(s.ctx);
+  listApiKeys(s.ctx, setup.workspace.id);
+  setWorkspacePlan(s.ctx, setup.workspace.id, 'pro');
+  isEmptyDatabase(s.ctx);
+  // Deliveries: a success, a retry, then a 410 that turns the subscription off.
+  rx.script(reply(500), reply(200));
+  await zap.post('/v1/tickets', { subject: 'Delivered' });
+  await waitUntil(() => rx.requests.length >= 1 || undefined, 10_000, 'the first attempt');
+  s.ctx.db.prepare(`UPDATE deliveries SET next_attempt_ms = 0 WHERE status = 'pending'`).run();
+  await s.worker!.runOnce();
+  rx.script(reply(410));
+  await zap.post('/v1/tickets', { subject: 'Gone' });
+  await waitUntil(() => (s.ctx.db.prepare(`SELECT active FROM subscriptions WHERE id = ?`).pluck().get(hook.id) === 0 ? true : undefined), 10_000, 'the 410');
+  // A revoked key turns its subscriptions off; a retention pass over the seeded rows.
+  const revoked = s.createKeyRecord(setup.workspace.id);
+  await api(s.url, revoked.key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: rx.url });
+  revokeApiKey(s.ctx, revoked.id);
+  const cursor = newCursor();
+  const settings = { ...s.ctx.config.retention, eventsMs: 0, deliveriesMs: 0, batchSize: 100 };
+  for (let i = 0; i < 1000 && !pruneBatch(s.ctx.db, s.ctx.clock.now(), settings, cursor).passDone; i++);
+  await s.worker!.idle();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The checks
+
+function statements(): Map<string, Set<string>> {
+  const bySql = new Map<string, Set<string>>();
+  for (const { text, site } of mockPrepared) {
+    const normalized = text.replace(/\s+/g, ' ').trim();
+    if (!/^(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(normalized) || site === '(outside partner-api)') continue;
+    if (!bySql.has(normalized)) bySql.set(normalized, new Set());
+    bySql.get(normalized)!.add(site);
+  }
+  return bySql;
+}
+
+/** Binds NULL to every parameter: plans do not depend on values here (no ANALYZE statistics). */
+function explain(prefix: 'EXPLAIN' | 'EXPLAIN QUERY PLAN', text: string): Record<string, unknown>[] {
+  const statement = server.ctx.db.prepare(`${prefix} ${text}`);
+  for (let count = 0; ; count++) {
+    try {
+      return statement.all(...new Array(count).fill(null)) as Record<string, unknown>[];
+    } catch (error) {
+      // Thrown from better-sqlite3's realm, not jest's: compared by name.
+      if ((error as Error).name !== 'RangeError' || count > 100) throw error;
+    }
+  }
+}
+
+/** Source lines that prepare a statement: `sql(` and `.prepare(` calls, outside the cache itself. */
+function callSites(): string[] {
+  const sites: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.ts')) {
+        const file = path.relative(ROOT, full);
+        if (file === 'partner-api/lib/statements.ts') continue;
+        fs.readFileSync(full, 'utf8')
+          .split('\n')
+          .forEach((line, i) => {
+            if (/^\s*(\*|\/\/)/.test(line)) return;
+            if (/\bsql\(|\.prepare(<[^(]*>)?\(/.test(line)) sites.push(`${file}:${i + 1}`);
+          });
+      }
+    }
+  };
+  walk(path.join(ROOT, 'partner-api'));
+  return sites;
+}
+
+/** Root page → table name, for both a table's and an index's pages. */
+function tablesByRootPage(): Map<number, string> {
+  const rows = server.ctx.db.prepare(`SELECT rootpage, tbl_name AS tableName FROM sqlite_schema WHERE rootpage > 0`).all() as { rootpage: number; tableName: string }[];
+  return new Map(rows.map((r) => [r.rootpage, r.tableName]));
+}
+
+interface Op {
+  addr: number;
+  opcode: string;
+  p1: number;
+  p2: number;
+  p3: number;
+}
+
+/** Cursor number → the table it reads (through the table or one of its indexes). */
+function cursorTables(ops: Op[], rootPages: Map<number, string>): Map<number, string> {
+  const cursorTable = new Map<number, string>();
+  for (const op of ops) if (op.opcode === 'OpenRead' || op.opcode === 'OpenWrite') cursorTable.set(op.p1, rootPages.get(op.p2) ?? '?');
+  return cursorTable;
+}
+
+function tablesOpened(text: string, rootPages: Map<number, string>): string[] {
+  return [...cursorTables(explain('EXPLAIN', text) as unknown as Op[], rootPages).values()];
+}
+
+const JUMPS_ON_A_ROW = new Set(['Eq', 'Ne', 'Lt', 'Le', 'Gt', 'Ge', 'If', 'IfNot', 'IsNull', 'NotNull', 'IsType', 'IfNullRow', 'NotFound', 'Found', 'SeekRowid', 'NotExists']);
+
+/**
+ * Loops over a large table's rows (or one of its indexes) that reject rows: a row-dependent jump inside the
+ * loop body straight to the loop's own Next/Prev, i.e. "skip this row, read the next one".
+ */
+function skippingLoops(text: string, rootPages: Map<number, string>): string[] {
+  const ops = explain('EXPLAIN', text) as unknown as Op[];
+  const cursorTable = cursorTables(ops, rootPages);
+  const found: string[] = [];
+  for (const loop of ops) {
+    if (loop.opcode !== 'Next' && loop.opcode !== 'Prev') continue;
+    const table = cursorTable.get(loop.p1);
+    if (!table || !LARGE.has(table)) continue;
+    const body = ops.filter((op) => op.addr >= loop.p2 && op.addr < loop.addr);
+    if (body.some((op) => JUMPS_ON_A_ROW.has(op.opcode) && op.p2 === loop.addr)) found.push(table);
+  }
+  return found;
+}
+
+describe('query plans of every statement the API prepares', () => {
+  it('the workload ran every statement in partner-api/ (so the checks below see them all)', () => {
+    const ran = new Set(mockPrepared.map((p) => p.site));
+    const notRun = callSites().filter((site) => !ran.has(site));
+    expect(notRun).toEqual([]);
+  });
+
+  it('no statement scans a whole table', () => {
+    const scans: string[] = [];
+    for (const [text, sites] of statements()) {
+      if (ALLOWED[text]) continue;
+      for (const row of explain('EXPLAIN QUERY PLAN', text)) {
+        const detail = String(row.detail);
+        if (/^SCAN (?!CONSTANT ROW)/.test(detail)) scans.push(`${detail}\n    ${text}\n    at ${[...sites].join(', ')}`);
+      }
+    }
+    expect(scans).toEqual([]);
+  });
+
+  it('no statement reads rows of a large table only to skip them', () => {
+    const rootPages = tablesByRootPage();
+    const skipping: string[] = [];
+    for (const [text, sites] of statements()) {
+      if (ALLOWED[text]) continue;
+      const tables = skippingLoops(text, rootPages);
+      if (tables.length > 0) skipping.push(`${tables.join(', ')}: ${text}\n    at ${[...sites].join(', ')}`);
+    }
+    expect(skipping).toEqual([]);
+  });
+
+  it('no statement sorts rows of a large table (a LIMIT only stops a walk that is already in order)', () => {
+    const sorting: string[] = [];
+    const rootPages = tablesByRootPage();
+    for (const [text, sites] of statements()) {
+      if (ALLOWED[text]) continue;
+      const plan = explain('EXPLAIN QUERY PLAN', text).map((row) => String(row.detail));
+      const touchesLarge = tablesOpened(text, rootPages).some((table) => LARGE.has(table));
+      if (touchesLarge && plan.some((detail) => detail.startsWith('USE TEMP B-TREE'))) sorting.push(`${plan.join(' | ')}\n    ${text}\n    at ${[...sites].join(', ')}`);
+    }
+    expect(sorting).toEqual([]);
+  });
+
+  it('each exception is still needed (an index added later makes its entry obsolete)', () => {
+    const seen = statements();
+    const rootPages = tablesByRootPage();
+    for (const text of Object.keys(ALLOWED)) {
+      expect({ text, ran: seen.has(text) }).toEqual({ text, ran: true });
+      const scans = explain('EXPLAIN QUERY PLAN', text).some((row) => /^SCAN (?!CONSTANT ROW)|^USE TEMP B-TREE/.test(String(row.detail)));
+      expect({ text, needed: scans || skippingLoops(text, rootPages).length > 0 }).toEqual({ text, needed: true });
+    }
+  });
+});
