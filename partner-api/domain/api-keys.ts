@@ -79,17 +79,18 @@ export function findApiKey(ctx: AppContext, id: string): ApiKeySummary | null {
 
 /**
  * Revokes the key and, in the same transaction, deactivates every subscription made with it and cancels
- * their pending deliveries: once this commits, nothing more goes out for this key's Zaps.
- * Revoking an already revoked key changes nothing.
+ * their pending deliveries (retries included): once this commits, nothing more goes out for this key's
+ * Zaps, and no write still in flight with the key can commit (they re-check it at commit: http/auth.ts).
+ * Revoking again keeps the first revocation time and repairs anything left active under the key.
+ * Throws 404 not_found for an unknown key id.
  */
 export function revokeApiKey(ctx: AppContext, id: string): { key: ApiKeySummary; subscriptionsDeactivated: number; alreadyRevoked: boolean } {
   return writeTransaction(ctx.db, () => {
     const existing = findApiKey(ctx, id);
     if (!existing) throw new ApiError(404, 'not_found', `No API key ${id}.`);
-    if (existing.revokedAt) return { key: existing, subscriptionsDeactivated: 0, alreadyRevoked: true };
-    sql(ctx.db, 'UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(isoAt(ctx.clock.now()), id);
+    if (!existing.revokedAt) sql(ctx.db, 'UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(isoAt(ctx.clock.now()), id);
     const subscriptionsDeactivated = deactivateSubscriptions(ctx, { apiKeyId: id }, 'key_revoked');
-    return { key: findApiKey(ctx, id)!, subscriptionsDeactivated, alreadyRevoked: false };
+    return { key: findApiKey(ctx, id)!, subscriptionsDeactivated, alreadyRevoked: existing.revokedAt !== null };
   });
 }
 

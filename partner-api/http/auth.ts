@@ -9,13 +9,27 @@ import type { AppContext } from '../context';
 import { findKeyBySecret, touchLastUsed, type KeyPrincipal } from '../domain/api-keys';
 import { ApiError } from '../domain/errors';
 import { AGENT_TOKEN_PREFIX, isWellFormedApiKey, type Scope } from '../domain/keys';
-import { findAgentByToken, INTEGRATION_PLANS, type Agent } from '../domain/workspaces';
+import { hasIntegration } from '../domain/plans';
+import { findAgentByToken, type Agent } from '../domain/workspaces';
 
 declare module 'express-serve-static-core' {
   interface Request {
     apiKey?: KeyPrincipal;
     agent?: Agent;
+    /**
+     * Runs again the checks that admitted this request's caller, against the database as it is now, and
+     * throws what they throw. writeHandler calls it inside the transaction that writes, so a key revoked,
+     * a plan lowered or an agent token revoked or rotated while the request was in flight stops the write
+     * (issue 8 §1: authority holds at commit, not only at arrival). Unset on public routes.
+     */
+    reverifyCaller?: () => void;
   }
+}
+
+/** Options of a keyed route. */
+export interface KeyRouteOptions {
+  /** Admit keys of workspaces below Pro too: unsubscribing must always work, so a Zap can be turned off. */
+  anyPlan?: boolean;
 }
 
 export const PLAN_UPGRADE_MESSAGE =
@@ -30,7 +44,11 @@ export function presentedCredential(req: Request): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
-export function authenticateKey(ctx: AppContext, req: Request): KeyPrincipal {
+/**
+ * The key presented with `req`, checked in the documented order (missing → malformed → unknown → revoked →
+ * plan); throws ApiError 401 (api_key_*) or 403 plan_upgrade_required. `anyPlan` skips the plan check.
+ */
+export function authenticateKey(ctx: AppContext, req: Request, opts: KeyRouteOptions = {}): KeyPrincipal {
   const key = presentedCredential(req);
   if (!key) {
     throw new ApiError(401, 'api_key_missing', 'Send your workspace API key as "Authorization: Bearer wsk_live_…".');
@@ -47,34 +65,48 @@ export function authenticateKey(ctx: AppContext, req: Request): KeyPrincipal {
   if (principal.revoked) {
     throw new ApiError(401, 'api_key_revoked', 'This API key was revoked in Settings → API Keys. Create a new key and reconnect.');
   }
-  if (!INTEGRATION_PLANS.includes(principal.workspace.plan)) {
+  if (!opts.anyPlan && !hasIntegration(principal.workspace.plan)) {
     throw new ApiError(403, 'plan_upgrade_required', PLAN_UPGRADE_MESSAGE);
   }
   return principal;
 }
 
-/** Checks the key and that it carries `scope`; on success `req.apiKey` is set. */
-export function requireScope(ctx: AppContext, scope: Scope): RequestHandler {
+/** The key of `req` (authenticateKey), and that it carries `scope`, else 403 insufficient_scope. */
+function authorizeKey(ctx: AppContext, req: Request, scope: Scope, opts: KeyRouteOptions): KeyPrincipal {
+  const principal = authenticateKey(ctx, req, opts);
+  if (!principal.scopes.includes(scope)) {
+    throw new ApiError(403, 'insufficient_scope', `This API key lacks the ${scope} scope. Create a key that has it and reconnect.`, {
+      fields: { requiredScope: scope },
+    });
+  }
+  return principal;
+}
+
+/** Checks the key and that it carries `scope`; on success `req.apiKey` and `req.reverifyCaller` are set. */
+export function requireScope(ctx: AppContext, scope: Scope, opts: KeyRouteOptions = {}): RequestHandler {
   return (req, _res, next) => {
-    const principal = authenticateKey(ctx, req);
-    if (!principal.scopes.includes(scope)) {
-      throw new ApiError(403, 'insufficient_scope', `This API key lacks the ${scope} scope. Create a key that has it and reconnect.`, {
-        fields: { requiredScope: scope },
-      });
-    }
+    const principal = authorizeKey(ctx, req, scope, opts);
     touchLastUsed(ctx, principal);
     req.apiKey = principal;
+    req.reverifyCaller = () => void authorizeKey(ctx, req, scope, opts);
     next();
   };
 }
 
+/** The agent whose console token `req` presents; throws 401 agent_token_missing, _invalid or _revoked. */
+function authenticateAgent(ctx: AppContext, req: Request): Agent {
+  const token = presentedCredential(req);
+  if (!token) throw new ApiError(401, 'agent_token_missing', 'Send the agent console token as "Authorization: Bearer agt_tok_…".');
+  const found = token.startsWith(AGENT_TOKEN_PREFIX) ? findAgentByToken(ctx, token) : null;
+  if (!found) throw new ApiError(401, 'agent_token_invalid', 'No such agent token.');
+  if (found.revoked) throw new ApiError(401, 'agent_token_revoked', 'This agent token was revoked. Ask an administrator for a new one.');
+  return found.agent;
+}
+
 export function requireAgentToken(ctx: AppContext): RequestHandler {
   return (req, _res, next) => {
-    const token = presentedCredential(req);
-    if (!token) throw new ApiError(401, 'agent_token_missing', 'Send the agent console token as "Authorization: Bearer agt_tok_…".');
-    const agent = token.startsWith(AGENT_TOKEN_PREFIX) ? findAgentByToken(ctx, token) : null;
-    if (!agent) throw new ApiError(401, 'agent_token_invalid', 'No such agent token.');
-    req.agent = agent;
+    req.agent = authenticateAgent(ctx, req);
+    req.reverifyCaller = () => void authenticateAgent(ctx, req);
     next();
   };
 }
