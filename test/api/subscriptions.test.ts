@@ -158,7 +158,7 @@ describe('revoking a key', () => {
       const other = s.createKeyRecord(workspace.id);
       const zap = api(s.url, key);
       const mine = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiver.url })).body;
-      const theirs = (await api(s.url, other.key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiver.url })).body;
+      const theirs = (await api(s.url, other.key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${receiver.url}/theirs` })).body;
       await zap.post('/v1/tickets', { subject: 'pending' });
       const statuses = (subId: string) =>
         s.ctx.db.prepare('SELECT status FROM deliveries WHERE subscription_id = ?').pluck().all(subId);
