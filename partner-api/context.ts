@@ -6,7 +6,6 @@
 import type { Db } from './db/open';
 import type { Clock } from './lib/clock';
 import type { Config } from './config';
-import type { Resolve } from './net/target-policy';
 
 /** Wakes the delivery worker. notify() defers to the next turn of the event loop, so calling it inside a
  * transaction is safe: by the time the worker looks, the transaction has committed or rolled back. */
@@ -35,8 +34,6 @@ export interface AppContext {
   config: Config;
   signal: DeliverySignal;
   log: Logger;
-  /** Resolves a subscription target's host name when it is checked; the system resolver when unset (tests slow it down). */
-  resolve?: Resolve;
 }
 
 export interface Logger {

@@ -37,7 +37,7 @@ export function registerSubscriptionRoutes({ app, ctx, keyed, write }: RouteKit)
     write(async (req) => {
       const body = parseWith(subscribeBody, req.body);
       const key = keyOf(req);
-      const verdict = await checkTarget(body.target_url, { allowPrivate: ctx.config.allowPrivateTargets, resolve: ctx.resolve });
+      const verdict = await checkTarget(body.target_url, { allowPrivate: ctx.config.allowPrivateTargets });
       if (!verdict.ok) {
         throw new ApiError(422, 'target_url_refused', `The target URL was refused: ${verdict.reason}.`, {
           details: [{ path: 'target_url', message: verdict.reason }],
