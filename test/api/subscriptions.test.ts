@@ -356,8 +356,8 @@ describe('a workspace below Pro', () => {
       const { workspace, key } = await s.setup();
       const agent = s.createAgent(workspace.id);
       const zap = api(s.url, key);
-      const owed = (subId: string, status = 'pending') =>
-        s.ctx.db.prepare('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ? AND status = ?').pluck().get(subId, status);
+      const owed = (subId: string, status = 'pending'): number =>
+        s.ctx.db.prepare('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ? AND status = ?').pluck().get(subId, status) as number;
       const a = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/a' })).body;
       const b = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/b' })).body;
       const c = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/c' })).body;
