@@ -2,7 +2,8 @@
  * Authentication. Workspace API keys (the Zapier-facing endpoints) are checked in the documented order:
  * missing → malformed → unknown → revoked → plan → scope; each has its own code so the Zapier app can tell
  * a typo from a revoked key from a missing scope. Agent tokens guard the agent console's endpoints.
- * A full key or token is never logged or echoed.
+ * Each guard also leaves `req.reverifyCaller`, the same checks again, which every write runs inside the
+ * transaction that writes (http/write-handler.ts). A full key or token is never logged or echoed.
  */
 import type { Request, RequestHandler } from 'express';
 import type { AppContext } from '../context';
