@@ -104,12 +104,31 @@ export interface KeyPrincipal {
   workspace: { id: string; name: string; plan: Plan };
 }
 
+interface PrincipalRow {
+  id: string;
+  prefix: string;
+  scopes: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+  workspace_id: string;
+}
+
+const PRINCIPAL_COLUMNS = 'id, prefix, scopes, revoked_at, last_used_at, workspace_id';
+
+/** The key whose SHA-256 matches `key` (authentication on arrival); null when there is none. */
 export function findKeyBySecret(ctx: AppContext, key: string): KeyPrincipal | null {
+  const row = sql(ctx.db, `SELECT ${PRINCIPAL_COLUMNS} FROM api_keys WHERE secret_hash = ?`).get(hashSecret(key)) as PrincipalRow | undefined;
+  return row ? toPrincipal(ctx, row) : null;
+}
+
+/** The key with this id as the database holds it now (the re-check at commit); null when there is none. */
+export function findKeyById(ctx: AppContext, id: string): KeyPrincipal | null {
+  const row = sql(ctx.db, `SELECT ${PRINCIPAL_COLUMNS} FROM api_keys WHERE id = ?`).get(id) as PrincipalRow | undefined;
+  return row ? toPrincipal(ctx, row) : null;
+}
+
+function toPrincipal(ctx: AppContext, row: PrincipalRow): KeyPrincipal {
   // Two primary-key lookups, not a join: this runs on every request, and a join cost 8x as much here.
-  const row = sql(ctx.db, 'SELECT id, prefix, scopes, revoked_at, last_used_at, workspace_id FROM api_keys WHERE secret_hash = ?').get(
-    hashSecret(key),
-  ) as { id: string; prefix: string; scopes: string; revoked_at: string | null; last_used_at: string | null; workspace_id: string } | undefined;
-  if (!row) return null;
   const workspace = sql(ctx.db, 'SELECT id, name, plan FROM workspaces WHERE id = ?').get(row.workspace_id) as { id: string; name: string; plan: Plan };
   return {
     keyId: row.id,

@@ -7,7 +7,7 @@
  */
 import type { Request, RequestHandler } from 'express';
 import type { AppContext } from '../context';
-import { findKeyBySecret, touchLastUsed, type KeyPrincipal } from '../domain/api-keys';
+import { findKeyById, findKeyBySecret, touchLastUsed, type KeyPrincipal } from '../domain/api-keys';
 import { ApiError } from '../domain/errors';
 import { AGENT_TOKEN_PREFIX, isWellFormedApiKey, type Scope } from '../domain/keys';
 import { hasIntegration } from '../domain/plans';
@@ -45,11 +45,8 @@ export function presentedCredential(req: Request): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
-/**
- * The key presented with `req`, checked in the documented order (missing → malformed → unknown → revoked →
- * plan); throws ApiError 401 (api_key_*) or 403 plan_upgrade_required. `anyPlan` skips the plan check.
- */
-export function authenticateKey(ctx: AppContext, req: Request, opts: KeyRouteOptions = {}): KeyPrincipal {
+/** The key presented with `req`: throws 401 api_key_missing, api_key_malformed or api_key_invalid. */
+function presentedKey(ctx: AppContext, req: Request): KeyPrincipal {
   const key = presentedCredential(req);
   if (!key) {
     throw new ApiError(401, 'api_key_missing', 'Send your workspace API key as "Authorization: Bearer wsk_live_…".');
@@ -63,33 +60,38 @@ export function authenticateKey(ctx: AppContext, req: Request, opts: KeyRouteOpt
   }
   const principal = findKeyBySecret(ctx, key);
   if (!principal) throw new ApiError(401, 'api_key_invalid', 'No such API key. Create one in Settings → API Keys.');
+  return principal;
+}
+
+/**
+ * Whether the key may act on a route needing `scope`, in the documented order (revoked → plan → scope):
+ * throws 401 api_key_revoked, 403 plan_upgrade_required (unless `anyPlan`) or 403 insufficient_scope.
+ */
+function admit(principal: KeyPrincipal, scope: Scope, opts: KeyRouteOptions): void {
   if (principal.revoked) {
     throw new ApiError(401, 'api_key_revoked', 'This API key was revoked in Settings → API Keys. Create a new key and reconnect.');
   }
   if (!opts.anyPlan && !hasIntegration(principal.workspace.plan)) {
     throw new ApiError(403, 'plan_upgrade_required', PLAN_UPGRADE_MESSAGE);
   }
-  return principal;
-}
-
-/** The key of `req` (authenticateKey), and that it carries `scope`, else 403 insufficient_scope. */
-function authorizeKey(ctx: AppContext, req: Request, scope: Scope, opts: KeyRouteOptions): KeyPrincipal {
-  const principal = authenticateKey(ctx, req, opts);
   if (!principal.scopes.includes(scope)) {
     throw new ApiError(403, 'insufficient_scope', `This API key lacks the ${scope} scope. Create a key that has it and reconnect.`, {
       fields: { requiredScope: scope },
     });
   }
-  return principal;
 }
 
-/** Checks the key and that it carries `scope`; on success `req.apiKey` and `req.reverifyCaller` are set. */
+/**
+ * Checks the key and that it may act with `scope`; on success sets `req.apiKey`, and `req.reverifyCaller`,
+ * which runs `admit` again on the key as the database holds it then (found by id: no second hash).
+ */
 export function requireScope(ctx: AppContext, scope: Scope, opts: KeyRouteOptions = {}): RequestHandler {
   return (req, _res, next) => {
-    const principal = authorizeKey(ctx, req, scope, opts);
+    const principal = presentedKey(ctx, req);
+    admit(principal, scope, opts);
     touchLastUsed(ctx, principal);
     req.apiKey = principal;
-    req.reverifyCaller = () => void authorizeKey(ctx, req, scope, opts);
+    req.reverifyCaller = () => admit(findKeyById(ctx, principal.keyId)!, scope, opts); // keys are revoked, never deleted
     next();
   };
 }
