@@ -46,8 +46,6 @@ export function recordEvent(ctx: AppContext, event: NewEvent): { deliveries: num
   sql(db, `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`).run(
     event.id, event.workspaceId, event.type, event.assistantId, JSON.stringify(event.payload), event.createdAt,
   );
-  const plan = sql(db, 'SELECT plan FROM workspaces WHERE id = ?').pluck().get(event.workspaceId) as Plan;
-  if (!hasIntegration(plan)) return { deliveries: 0 };
   const subscriptions = sql(
     db,
     `SELECT id FROM subscriptions
@@ -56,12 +54,16 @@ export function recordEvent(ctx: AppContext, event: NewEvent): { deliveries: num
   )
     .pluck()
     .all(event.workspaceId, event.type, event.assistantId) as string[];
+  if (subscriptions.length === 0) return { deliveries: 0 };
+  // Looked up only when someone is subscribed: most events have no subscriber, and this runs for each.
+  const plan = sql(db, 'SELECT plan FROM workspaces WHERE id = ?').pluck().get(event.workspaceId) as Plan;
+  if (!hasIntegration(plan)) return { deliveries: 0 };
   const insertDelivery = sql(
     db,
     `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at) VALUES (?, ?, ?, 'pending', ?, ?)`,
   );
   for (const subscriptionId of subscriptions) insertDelivery.run(newId('dlv'), event.id, subscriptionId, now, isoAt(now));
-  if (subscriptions.length > 0) ctx.signal.notify();
+  ctx.signal.notify();
   return { deliveries: subscriptions.length };
 }
 
