@@ -19,6 +19,8 @@ const envSchema = z.object({
   ILLUMICHAT_TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   ILLUMICHAT_DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(10_000).default(10_000),
   ILLUMICHAT_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(256),
+  /** Active subscriptions one workspace may hold (one per Zap on an IllumiChat trigger). */
+  ILLUMICHAT_MAX_SUBSCRIPTIONS_PER_WORKSPACE: z.coerce.number().int().min(1).max(100_000).default(100),
   /** Skip the demo workspace on an empty database (tests, production). */
   ILLUMICHAT_NO_DEMO: flag.default(false),
   ILLUMICHAT_LOG: z.enum(['silent', 'info', 'debug']).default('info'),
@@ -39,6 +41,11 @@ export interface Config {
   rateLimit: { perMinute: number; burst: number };
   /** The public widget and in-app endpoints, per visitor address: they need no key, and each start fires Zaps. */
   publicRateLimit: { perMinute: number; burst: number };
+  /**
+   * Active subscriptions per workspace; one more answers 409 subscription_limit_reached. It bounds how many
+   * POSTs one event can cause (each active subscription owes one delivery per matching event).
+   */
+  maxSubscriptionsPerWorkspace: number;
   /** Proxies whose X-Forwarded-For is believed when telling visitors apart (Express's `trust proxy`). */
   trustProxyHops: number;
   delivery: {
@@ -80,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     rateLimit: { perMinute: e.ILLUMICHAT_RATE_LIMIT_PER_MINUTE, burst: e.ILLUMICHAT_RATE_LIMIT_BURST },
     publicRateLimit: { perMinute: e.ILLUMICHAT_PUBLIC_RATE_LIMIT_PER_MINUTE, burst: e.ILLUMICHAT_PUBLIC_RATE_LIMIT_BURST },
     trustProxyHops: e.ILLUMICHAT_TRUST_PROXY_HOPS,
+    maxSubscriptionsPerWorkspace: e.ILLUMICHAT_MAX_SUBSCRIPTIONS_PER_WORKSPACE,
     delivery: {
       timeoutMs: e.ILLUMICHAT_DELIVERY_TIMEOUT_MS,
       concurrency: e.ILLUMICHAT_DELIVERY_CONCURRENCY,

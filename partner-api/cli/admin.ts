@@ -19,8 +19,12 @@ import {
   createWorkspace,
   findWorkspace,
   isPlan,
+  listAgents,
+  listAssistants,
   listWorkspaces,
   PLANS,
+  revokeAgentToken,
+  rotateAgentToken,
   setWorkspacePlan,
   type Plan,
 } from '../domain/workspaces';
@@ -32,8 +36,12 @@ export const USAGE = `Usage: npm run admin -- <command> [options]
   workspace set-plan WORKSPACE_ID --plan PLAN
   workspace list
   assistant create --workspace ID --name NAME   prints the new assistant id
+  assistant list --workspace ID
   agent create --workspace ID --name NAME --email EMAIL
                                                 prints the agent's console token (shown once)
+  agent list --workspace ID                     never shows a token
+  agent revoke AGENT_ID                         its console token is refused from now on
+  agent rotate AGENT_ID                         prints a new console token (shown once); the old one stops working
   key create --workspace ID --scopes a,b --name NAME
                                                 prints the API key (shown once; only its hash is kept)
   key list --workspace ID                       never shows a key, only its prefix
@@ -51,7 +59,8 @@ export interface Io {
 class UsageError extends Error {}
 
 const COMMANDS = [
-  'workspace create', 'workspace set-plan', 'workspace list', 'assistant create', 'agent create', 'key create', 'key list', 'key revoke',
+  'workspace create', 'workspace set-plan', 'workspace list', 'assistant create', 'assistant list',
+  'agent create', 'agent list', 'agent revoke', 'agent rotate', 'key create', 'key list', 'key revoke',
 ];
 
 const OPTIONS = {
@@ -147,6 +156,32 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
       io.stdout(assistant.id);
       return;
     }
+    case 'assistant list': {
+      noTarget();
+      printTable(io, ['ID', 'NAME'], listAssistants(ctx, workspaceId(ctx, values)).map((a) => [a.id, a.name]));
+      return;
+    }
+    case 'agent list': {
+      noTarget();
+      const rows = listAgents(ctx, workspaceId(ctx, values)).map((a) => [a.id, a.createdAt, a.tokenRevokedAt ?? '-', a.email, a.name]);
+      printTable(io, ['ID', 'CREATED', 'TOKEN REVOKED', 'EMAIL', 'NAME'], rows);
+      return;
+    }
+    case 'agent revoke': {
+      const result = revokeAgentToken(ctx, expectTarget('an agent id'));
+      io.stderr(
+        result.alreadyRevoked
+          ? `Agent ${result.agent.id}'s console token was already revoked.`
+          : `Revoked the console token of agent ${result.agent.id} (${result.agent.name}); \`agent rotate\` issues a new one.`,
+      );
+      return;
+    }
+    case 'agent rotate': {
+      const agent = rotateAgentToken(ctx, expectTarget('an agent id'));
+      io.stderr(`New console token for agent ${agent.id} (${agent.name}); the old one no longer works. It follows; it is shown only once.`);
+      io.stdout(agent.token);
+      return;
+    }
     case 'agent create': {
       noTarget();
       const agent = createAgent(ctx, workspaceId(ctx, values), { name: required(values.name, '--name'), email: required(values.email, '--email') });
@@ -176,6 +211,9 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
           ? `Key ${result.key.id} was already revoked at ${result.key.revokedAt}.`
           : `Revoked key ${result.key.id}; ${result.subscriptionsDeactivated} subscription(s) made with it were ended.`,
       );
+      if (result.alreadyRevoked && result.subscriptionsDeactivated > 0) {
+        io.stderr(`Ended ${result.subscriptionsDeactivated} subscription(s) still active under it.`);
+      }
       return;
     }
     default:

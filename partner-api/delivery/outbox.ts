@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import type { AppContext } from '../context';
 import { payloadSchema, type EventType } from '../../catalog/events';
+import { hasIntegration, type Plan } from '../domain/plans';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { sql, writeTransaction } from '../lib/statements';
@@ -31,7 +32,11 @@ export interface NewEvent {
   payload: Record<string, unknown>;
 }
 
-/** Stores the event and enqueues one delivery per active matching subscription. Call inside a transaction. */
+/**
+ * Stores the event and enqueues one delivery per active matching subscription; none when the workspace is
+ * below Pro (the integration is a Pro feature: docs/delivery.md, "Plans below Pro"). The event itself is
+ * kept either way (samples, history). Call inside a transaction.
+ */
 export function recordEvent(ctx: AppContext, event: NewEvent): { deliveries: number } {
   if (!ctx.db.inTransaction) throw new Error('recordEvent must run inside the transaction of the change');
   // A payload that does not match the catalog is a bug in the API; failing here rolls the change back.
@@ -49,18 +54,27 @@ export function recordEvent(ctx: AppContext, event: NewEvent): { deliveries: num
   )
     .pluck()
     .all(event.workspaceId, event.type, event.assistantId) as string[];
+  if (subscriptions.length === 0) return { deliveries: 0 };
+  // Looked up only when someone is subscribed: most events have no subscriber, and this runs for each.
+  const plan = sql(db, 'SELECT plan FROM workspaces WHERE id = ?').pluck().get(event.workspaceId) as Plan;
+  if (!hasIntegration(plan)) return { deliveries: 0 };
   const insertDelivery = sql(
     db,
     `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at) VALUES (?, ?, ?, 'pending', ?, ?)`,
   );
   for (const subscriptionId of subscriptions) insertDelivery.run(newId('dlv'), event.id, subscriptionId, now, isoAt(now));
-  if (subscriptions.length > 0) ctx.signal.notify();
+  ctx.signal.notify();
   return { deliveries: subscriptions.length };
 }
 
-export type DeactivationReason = 'unsubscribed' | 'key_revoked' | 'gone' | 'failing';
+/** unsubscribed (by id or URL), key_revoked, gone (410), failing (disabled), replaced (a newer subscribe to its URL). */
+export type DeactivationReason = 'unsubscribed' | 'key_revoked' | 'gone' | 'failing' | 'replaced';
 
-/** Turns subscriptions off and cancels what they still had pending: nothing more goes out for them. */
+/**
+ * Turns subscriptions off and cancels what they still had pending (retries included): nothing more goes
+ * out for them. For a key, the pending deliveries of its subscriptions already inactive are cancelled too,
+ * so a repeat revocation repairs whatever an earlier one left behind. Returns how many were active.
+ */
 export function deactivateSubscriptions(
   ctx: AppContext,
   where: { subscriptionId: string } | { apiKeyId: string },
@@ -69,19 +83,24 @@ export function deactivateSubscriptions(
   const [column, value] = 'subscriptionId' in where ? ['id', where.subscriptionId] : ['api_key_id', where.apiKeyId];
   const at = isoAt(ctx.clock.now());
   return writeTransaction(ctx.db, () => {
-    const ids = sql(ctx.db, `SELECT id FROM subscriptions WHERE ${column} = ? AND active = 1`)
-      .pluck()
-      .all(value) as string[];
-    const deactivate = sql(ctx.db, `UPDATE subscriptions SET active = 0, deactivated_at = ?, deactivated_reason = ? WHERE id = ?`);
-    const cancel = sql(
+    const deactivated = sql(
+      ctx.db,
+      `UPDATE subscriptions SET active = 0, deactivated_at = ?, deactivated_reason = ? WHERE ${column} = ? AND active = 1`,
+    ).run(at, reason, value).changes;
+    sql(
       ctx.db,
       `UPDATE deliveries SET status = 'cancelled', finished_at = ?, last_error = ?, claim_token = NULL
-        WHERE subscription_id = ? AND status = 'pending'`,
-    );
-    for (const id of ids) {
-      deactivate.run(at, reason, id);
-      cancel.run(at, `subscription deactivated: ${reason}`, id);
-    }
-    return ids.length;
+        WHERE status = 'pending' AND subscription_id IN (SELECT id FROM subscriptions WHERE ${column} = ? AND active = 0)`,
+    ).run(at, `subscription deactivated: ${reason}`, value);
+    return deactivated;
   });
+}
+
+/** Cancels every delivery still pending for the workspace's subscriptions (its plan fell below Pro). */
+export function cancelPendingDeliveries(ctx: AppContext, where: { workspaceId: string }, why: string): number {
+  return sql(
+    ctx.db,
+    `UPDATE deliveries SET status = 'cancelled', finished_at = ?, last_error = ?, claim_token = NULL
+      WHERE status = 'pending' AND subscription_id IN (SELECT id FROM subscriptions WHERE workspace_id = ?)`,
+  ).run(isoAt(ctx.clock.now()), why, where.workspaceId).changes;
 }

@@ -79,17 +79,18 @@ export function findApiKey(ctx: AppContext, id: string): ApiKeySummary | null {
 
 /**
  * Revokes the key and, in the same transaction, deactivates every subscription made with it and cancels
- * their pending deliveries: once this commits, nothing more goes out for this key's Zaps.
- * Revoking an already revoked key changes nothing.
+ * their pending deliveries (retries included): once this commits, nothing more goes out for this key's
+ * Zaps, and no write still in flight with the key can commit (they re-check it at commit: http/auth.ts).
+ * Revoking again keeps the first revocation time and repairs anything left active under the key.
+ * Throws 404 not_found for an unknown key id.
  */
 export function revokeApiKey(ctx: AppContext, id: string): { key: ApiKeySummary; subscriptionsDeactivated: number; alreadyRevoked: boolean } {
   return writeTransaction(ctx.db, () => {
     const existing = findApiKey(ctx, id);
     if (!existing) throw new ApiError(404, 'not_found', `No API key ${id}.`);
-    if (existing.revokedAt) return { key: existing, subscriptionsDeactivated: 0, alreadyRevoked: true };
-    sql(ctx.db, 'UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(isoAt(ctx.clock.now()), id);
+    if (!existing.revokedAt) sql(ctx.db, 'UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(isoAt(ctx.clock.now()), id);
     const subscriptionsDeactivated = deactivateSubscriptions(ctx, { apiKeyId: id }, 'key_revoked');
-    return { key: findApiKey(ctx, id)!, subscriptionsDeactivated, alreadyRevoked: false };
+    return { key: findApiKey(ctx, id)!, subscriptionsDeactivated, alreadyRevoked: existing.revokedAt !== null };
   });
 }
 
@@ -103,12 +104,31 @@ export interface KeyPrincipal {
   workspace: { id: string; name: string; plan: Plan };
 }
 
+interface PrincipalRow {
+  id: string;
+  prefix: string;
+  scopes: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+  workspace_id: string;
+}
+
+const PRINCIPAL_COLUMNS = 'id, prefix, scopes, revoked_at, last_used_at, workspace_id';
+
+/** The key whose SHA-256 matches `key` (authentication on arrival); null when there is none. */
 export function findKeyBySecret(ctx: AppContext, key: string): KeyPrincipal | null {
+  const row = sql(ctx.db, `SELECT ${PRINCIPAL_COLUMNS} FROM api_keys WHERE secret_hash = ?`).get(hashSecret(key)) as PrincipalRow | undefined;
+  return row ? toPrincipal(ctx, row) : null;
+}
+
+/** The key with this id as the database holds it now (the re-check at commit); null when there is none. */
+export function findKeyById(ctx: AppContext, id: string): KeyPrincipal | null {
+  const row = sql(ctx.db, `SELECT ${PRINCIPAL_COLUMNS} FROM api_keys WHERE id = ?`).get(id) as PrincipalRow | undefined;
+  return row ? toPrincipal(ctx, row) : null;
+}
+
+function toPrincipal(ctx: AppContext, row: PrincipalRow): KeyPrincipal {
   // Two primary-key lookups, not a join: this runs on every request, and a join cost 8x as much here.
-  const row = sql(ctx.db, 'SELECT id, prefix, scopes, revoked_at, last_used_at, workspace_id FROM api_keys WHERE secret_hash = ?').get(
-    hashSecret(key),
-  ) as { id: string; prefix: string; scopes: string; revoked_at: string | null; last_used_at: string | null; workspace_id: string } | undefined;
-  if (!row) return null;
   const workspace = sql(ctx.db, 'SELECT id, name, plan FROM workspaces WHERE id = ?').get(row.workspace_id) as { id: string; name: string; plan: Plan };
   return {
     keyId: row.id,

@@ -11,7 +11,7 @@ import { generateWebhookSecret } from '../delivery/signing';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { sql, writeTransaction } from '../lib/statements';
-import { validationFailed } from './errors';
+import { ApiError, validationFailed } from './errors';
 import { decodeCursor, toPage, type Page } from './pagination';
 
 export interface SubscriptionRecord {
@@ -31,18 +31,58 @@ export interface NewSubscription {
   assistantId?: string;
 }
 
-/** Returns the subscription with its signing secret, which is shown only here. */
-export function createSubscription(ctx: AppContext, input: NewSubscription): SubscriptionRecord & { secret: string } {
+/** What a subscribe did: made a new subscription, found the same one already active, or replaced another at its URL. */
+export type SubscribeOutcome = 'created' | 'existing' | 'replaced';
+
+/**
+ * Subscribes, keeping at most one active subscription per workspace and target URL (a hook URL is one Zap's;
+ * Zapier retries a subscribe whose answer was lost and does not de-duplicate instant triggers):
+ * - the URL's active subscription has the same event type, assistant filter and key: it is returned as it
+ *   is (outcome `existing`: same id and secret);
+ * - it differs in any of them: it is deactivated (`replaced`) and a new one made in its place;
+ * - none is active there: a new one, unless the workspace already holds config.maxSubscriptionsPerWorkspace
+ *   active ones: ApiError 409 subscription_limit_reached.
+ * Throws 422 validation_failed when assistantId is not this workspace's. Returns the subscription with its
+ * signing secret, which is shown only here. One write transaction (a savepoint inside the caller's), so
+ * concurrent subscribes see each other; the partial unique index of migration 003 backs the rule.
+ */
+export function createSubscription(
+  ctx: AppContext,
+  input: NewSubscription,
+): { subscription: SubscriptionRecord & { secret: string }; outcome: SubscribeOutcome } {
   return writeTransaction(ctx.db, () => {
     if (input.assistantId) {
       const owned = sql(ctx.db, 'SELECT 1 FROM assistants WHERE id = ? AND workspace_id = ?').get(input.assistantId, input.workspaceId);
       if (!owned) throw validationFailed([{ path: 'assistant_id', message: 'No assistant with this id in this workspace.' }]);
     }
+    const assistantId = input.assistantId ?? null;
+    const current = activeAt(ctx, input.workspaceId, input.targetUrl);
+    if (current && current.event_type === input.eventType && current.assistant_id === assistantId && current.api_key_id === input.apiKeyId) {
+      const { id, event_type, target_url, assistant_id, secret, created_at } = current;
+      return {
+        subscription: { id, eventType: event_type, targetUrl: target_url, assistantId: assistant_id, secret, active: true, createdAt: created_at },
+        outcome: 'existing',
+      };
+    }
+    if (current) {
+      deactivateSubscriptions(ctx, { subscriptionId: current.id }, 'replaced');
+    } else {
+      const active = sql(ctx.db, 'SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ? AND active = 1').pluck().get(input.workspaceId) as number;
+      const max = ctx.config.maxSubscriptionsPerWorkspace;
+      if (active >= max) {
+        throw new ApiError(
+          409,
+          'subscription_limit_reached',
+          `This workspace already has ${max} active subscriptions, the most it may have. Turn off Zaps you no longer use, then try again.`,
+          { fields: { limit: max } },
+        );
+      }
+    }
     const record = {
       id: newId('sub'),
       eventType: input.eventType,
       targetUrl: input.targetUrl,
-      assistantId: input.assistantId ?? null,
+      assistantId,
       secret: generateWebhookSecret(),
       active: true,
       createdAt: isoAt(ctx.clock.now()),
@@ -52,8 +92,26 @@ export function createSubscription(ctx: AppContext, input: NewSubscription): Sub
       `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, assistant_id, secret, active, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)`,
     ).run(record.id, input.workspaceId, input.apiKeyId, record.eventType, record.targetUrl, record.assistantId, record.secret, record.createdAt);
-    return record;
+    return { subscription: record, outcome: current ? 'replaced' : 'created' };
   });
+}
+
+interface ActiveSubscriptionRow {
+  id: string;
+  api_key_id: string;
+  event_type: EventType;
+  target_url: string;
+  assistant_id: string | null;
+  secret: string;
+  created_at: string;
+}
+
+function activeAt(ctx: AppContext, workspaceId: string, targetUrl: string): ActiveSubscriptionRow | undefined {
+  return sql(
+    ctx.db,
+    `SELECT id, api_key_id, event_type, target_url, assistant_id, secret, created_at
+       FROM subscriptions WHERE workspace_id = ? AND target_url = ? AND active = 1`,
+  ).get(workspaceId, targetUrl) as ActiveSubscriptionRow | undefined;
 }
 
 /**
@@ -68,9 +126,23 @@ export function unsubscribe(ctx: AppContext, workspaceId: string, id: string): {
   return { id, active: false };
 }
 
+/**
+ * Unsubscribes the workspace's active subscription at exactly `targetUrl` (for a Zapier unsubscribe that
+ * hands over no subscription id) and answers as `unsubscribe` does. Throws 404 not_found when none is
+ * active there (so a caller can tell "nothing was listening" from "stopped").
+ */
+export function unsubscribeByTarget(ctx: AppContext, workspaceId: string, targetUrl: string): { id: string; active: false } {
+  return writeTransaction(ctx.db, () => {
+    const current = activeAt(ctx, workspaceId, targetUrl);
+    if (!current) throw new ApiError(404, 'not_found', 'No active subscription of this workspace has this target URL.');
+    deactivateSubscriptions(ctx, { subscriptionId: current.id }, 'unsubscribed');
+    return { id: current.id, active: false as const };
+  });
+}
+
 /** A subscription as its workspace sees it in GET /v1/subscriptions: its state and why, never its secret. */
 export interface SubscriptionStatus extends SubscriptionRecord {
-  /** unsubscribed | key_revoked | gone | failing; null while active. */
+  /** unsubscribed | key_revoked | gone | failing | replaced; null while active. */
   deactivatedReason: string | null;
   deactivatedAt: string | null;
   /** The latest failed attempt's error while deliveries are failing (or when they made it stop); else null. */

@@ -1,19 +1,14 @@
 /** Workspaces, their plans, and the assistants and agents in them. */
 import type { AppContext } from '../context';
+import { cancelPendingDeliveries } from '../delivery/outbox';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql } from '../lib/statements';
+import { sql, writeTransaction } from '../lib/statements';
 import { ApiError } from './errors';
 import { generateAgentToken, hashSecret } from './keys';
+import { hasIntegration, type Plan } from './plans';
 
-export const PLANS = ['free', 'starter', 'pro', 'business', 'enterprise'] as const;
-export type Plan = (typeof PLANS)[number];
-/** The Zapier integration is gated to Pro and above. */
-export const INTEGRATION_PLANS: readonly Plan[] = ['pro', 'business', 'enterprise'];
-
-export function isPlan(value: string): value is Plan {
-  return (PLANS as readonly string[]).includes(value);
-}
+export { hasIntegration, INTEGRATION_PLANS, isPlan, PLANS, type Plan } from './plans';
 
 export interface Workspace {
   id: string;
@@ -48,10 +43,19 @@ export function listWorkspaces(ctx: AppContext): Workspace[] {
   return (sql(ctx.db, 'SELECT * FROM workspaces ORDER BY created_at, id').all() as WorkspaceRow[]).map(toWorkspace);
 }
 
+/**
+ * Moves the workspace to `plan`. Below Pro the integration stops (docs/delivery.md, "Plans below Pro"):
+ * in the same transaction the deliveries it still had queued are cancelled, and from then on its events
+ * queue none (recordEvent). Subscriptions stay, so on an upgrade new events are delivered again; nothing
+ * from the time below Pro is sent afterwards. Throws 404 not_found for an unknown workspace.
+ */
 export function setWorkspacePlan(ctx: AppContext, id: string, plan: Plan): Workspace {
-  const changed = sql(ctx.db, 'UPDATE workspaces SET plan = ? WHERE id = ?').run(plan, id).changes;
-  if (changed === 0) throw new ApiError(404, 'not_found', `No workspace ${id}.`);
-  return findWorkspace(ctx, id)!;
+  return writeTransaction(ctx.db, () => {
+    const changed = sql(ctx.db, 'UPDATE workspaces SET plan = ? WHERE id = ?').run(plan, id).changes;
+    if (changed === 0) throw new ApiError(404, 'not_found', `No workspace ${id}.`);
+    if (!hasIntegration(plan)) cancelPendingDeliveries(ctx, { workspaceId: id }, `workspace plan ${plan} is below Pro`);
+    return findWorkspace(ctx, id)!;
+  });
 }
 
 export function isEmptyDatabase(ctx: AppContext): boolean {
@@ -72,6 +76,7 @@ export function createAssistant(ctx: AppContext, workspaceId: string, name: stri
   return assistant;
 }
 
+/** The workspace's assistants by name (GET /v1/assistants, the admin CLI's `assistant list`). */
 export function listAssistants(ctx: AppContext, workspaceId: string): Assistant[] {
   return sql(ctx.db, 'SELECT id, name FROM assistants WHERE workspace_id = ? ORDER BY name, id').all(workspaceId) as Assistant[];
 }
@@ -102,9 +107,59 @@ export function createAgent(ctx: AppContext, workspaceId: string, input: { name:
   return { ...agent, token };
 }
 
-export function findAgentByToken(ctx: AppContext, token: string): Agent | null {
-  const row = sql(ctx.db, `SELECT ${AGENT_COLUMNS} FROM agents WHERE token_hash = ?`).get(hashSecret(token));
-  return (row as Agent | undefined) ?? null;
+/** The agent a console token belongs to and whether that token was revoked; null for an unknown token. */
+export function findAgentByToken(ctx: AppContext, token: string): { agent: Agent; revoked: boolean } | null {
+  const row = sql(ctx.db, `SELECT ${AGENT_COLUMNS}, token_revoked_at AS revokedAt FROM agents WHERE token_hash = ?`).get(hashSecret(token)) as
+    | (Agent & { revokedAt: string | null })
+    | undefined;
+  if (!row) return null;
+  const { revokedAt, ...agent } = row;
+  return { agent, revoked: revokedAt !== null };
+}
+
+/** An agent as the admin CLI lists it: never its token. */
+export interface AgentSummary extends Agent {
+  createdAt: string;
+  tokenRevokedAt: string | null;
+}
+
+export function listAgents(ctx: AppContext, workspaceId: string): AgentSummary[] {
+  requireWorkspace(ctx, workspaceId);
+  return sql(
+    ctx.db,
+    `SELECT ${AGENT_COLUMNS}, created_at AS createdAt, token_revoked_at AS tokenRevokedAt FROM agents WHERE workspace_id = ? ORDER BY created_at, id`,
+  ).all(workspaceId) as AgentSummary[];
+}
+
+/**
+ * Revokes the agent's console token: from this commit on it is refused (401 agent_token_revoked), also for
+ * writes already in flight, which re-check their caller in the transaction that writes. A repeat changes
+ * nothing. Throws 404 not_found for an unknown agent id.
+ */
+export function revokeAgentToken(ctx: AppContext, agentId: string): { agent: Agent; alreadyRevoked: boolean } {
+  return writeTransaction(ctx.db, () => {
+    const row = sql(ctx.db, `SELECT ${AGENT_COLUMNS}, token_revoked_at AS revokedAt FROM agents WHERE id = ?`).get(agentId) as
+      | (Agent & { revokedAt: string | null })
+      | undefined;
+    if (!row) throw new ApiError(404, 'not_found', `No agent ${agentId}.`);
+    const { revokedAt, ...agent } = row;
+    if (revokedAt === null) sql(ctx.db, 'UPDATE agents SET token_revoked_at = ? WHERE id = ?').run(isoAt(ctx.clock.now()), agentId);
+    return { agent, alreadyRevoked: revokedAt !== null };
+  });
+}
+
+/**
+ * Gives the agent a new console token and returns it (shown this once; only its hash is kept). The old token
+ * stops working in the same commit; a revoked agent is usable again with the new one. 404 for an unknown id.
+ */
+export function rotateAgentToken(ctx: AppContext, agentId: string): Agent & { token: string } {
+  const token = generateAgentToken();
+  return writeTransaction(ctx.db, () => {
+    const row = sql(ctx.db, `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`).get(agentId) as Agent | undefined;
+    if (!row) throw new ApiError(404, 'not_found', `No agent ${agentId}.`);
+    sql(ctx.db, 'UPDATE agents SET token_hash = ?, token_revoked_at = NULL WHERE id = ?').run(hashSecret(token), agentId);
+    return { ...row, token };
+  });
 }
 
 /** An agent of this workspace, or 404: another workspace's agent is as unknown as a made-up id. */

@@ -2,20 +2,35 @@
  * Authentication. Workspace API keys (the Zapier-facing endpoints) are checked in the documented order:
  * missing → malformed → unknown → revoked → plan → scope; each has its own code so the Zapier app can tell
  * a typo from a revoked key from a missing scope. Agent tokens guard the agent console's endpoints.
- * A full key or token is never logged or echoed.
+ * Each guard also leaves `req.reverifyCaller`, the same checks again, which every write runs inside the
+ * transaction that writes (http/write-handler.ts). A full key or token is never logged or echoed.
  */
 import type { Request, RequestHandler } from 'express';
 import type { AppContext } from '../context';
-import { findKeyBySecret, touchLastUsed, type KeyPrincipal } from '../domain/api-keys';
+import { findKeyById, findKeyBySecret, touchLastUsed, type KeyPrincipal } from '../domain/api-keys';
 import { ApiError } from '../domain/errors';
 import { AGENT_TOKEN_PREFIX, isWellFormedApiKey, type Scope } from '../domain/keys';
-import { findAgentByToken, INTEGRATION_PLANS, type Agent } from '../domain/workspaces';
+import { hasIntegration } from '../domain/plans';
+import { findAgentByToken, type Agent } from '../domain/workspaces';
 
 declare module 'express-serve-static-core' {
   interface Request {
     apiKey?: KeyPrincipal;
     agent?: Agent;
+    /**
+     * Runs again the checks that admitted this request's caller, against the database as it is now, and
+     * throws what they throw. writeHandler calls it inside the transaction that writes, so a key revoked,
+     * a plan lowered or an agent token revoked or rotated while the request was in flight stops the write
+     * (issue 8 §1: authority holds at commit, not only at arrival). Unset on public routes.
+     */
+    reverifyCaller?: () => void;
   }
+}
+
+/** Options of a keyed route. */
+export interface KeyRouteOptions {
+  /** Admit keys of workspaces below Pro too: unsubscribing must always work, so a Zap can be turned off. */
+  anyPlan?: boolean;
 }
 
 export const PLAN_UPGRADE_MESSAGE =
@@ -30,7 +45,8 @@ export function presentedCredential(req: Request): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
-export function authenticateKey(ctx: AppContext, req: Request): KeyPrincipal {
+/** The key presented with `req`: throws 401 api_key_missing, api_key_malformed or api_key_invalid. */
+function presentedKey(ctx: AppContext, req: Request): KeyPrincipal {
   const key = presentedCredential(req);
   if (!key) {
     throw new ApiError(401, 'api_key_missing', 'Send your workspace API key as "Authorization: Bearer wsk_live_…".');
@@ -44,37 +60,56 @@ export function authenticateKey(ctx: AppContext, req: Request): KeyPrincipal {
   }
   const principal = findKeyBySecret(ctx, key);
   if (!principal) throw new ApiError(401, 'api_key_invalid', 'No such API key. Create one in Settings → API Keys.');
-  if (principal.revoked) {
-    throw new ApiError(401, 'api_key_revoked', 'This API key was revoked in Settings → API Keys. Create a new key and reconnect.');
-  }
-  if (!INTEGRATION_PLANS.includes(principal.workspace.plan)) {
-    throw new ApiError(403, 'plan_upgrade_required', PLAN_UPGRADE_MESSAGE);
-  }
   return principal;
 }
 
-/** Checks the key and that it carries `scope`; on success `req.apiKey` is set. */
-export function requireScope(ctx: AppContext, scope: Scope): RequestHandler {
+/**
+ * Whether the key may act on a route needing `scope`, in the documented order (revoked → plan → scope):
+ * throws 401 api_key_revoked, 403 plan_upgrade_required (unless `anyPlan`) or 403 insufficient_scope.
+ */
+function admit(principal: KeyPrincipal, scope: Scope, opts: KeyRouteOptions): void {
+  if (principal.revoked) {
+    throw new ApiError(401, 'api_key_revoked', 'This API key was revoked in Settings → API Keys. Create a new key and reconnect.');
+  }
+  if (!opts.anyPlan && !hasIntegration(principal.workspace.plan)) {
+    throw new ApiError(403, 'plan_upgrade_required', PLAN_UPGRADE_MESSAGE);
+  }
+  if (!principal.scopes.includes(scope)) {
+    throw new ApiError(403, 'insufficient_scope', `This API key lacks the ${scope} scope. Create a key that has it and reconnect.`, {
+      fields: { requiredScope: scope },
+    });
+  }
+}
+
+/**
+ * Checks the key and that it may act with `scope`; on success sets `req.apiKey`, and `req.reverifyCaller`,
+ * which runs `admit` again on the key as the database holds it then (found by id: no second hash).
+ */
+export function requireScope(ctx: AppContext, scope: Scope, opts: KeyRouteOptions = {}): RequestHandler {
   return (req, _res, next) => {
-    const principal = authenticateKey(ctx, req);
-    if (!principal.scopes.includes(scope)) {
-      throw new ApiError(403, 'insufficient_scope', `This API key lacks the ${scope} scope. Create a key that has it and reconnect.`, {
-        fields: { requiredScope: scope },
-      });
-    }
+    const principal = presentedKey(ctx, req);
+    admit(principal, scope, opts);
     touchLastUsed(ctx, principal);
     req.apiKey = principal;
+    req.reverifyCaller = () => admit(findKeyById(ctx, principal.keyId)!, scope, opts); // keys are revoked, never deleted
     next();
   };
 }
 
+/** The agent whose console token `req` presents; throws 401 agent_token_missing, _invalid or _revoked. */
+function authenticateAgent(ctx: AppContext, req: Request): Agent {
+  const token = presentedCredential(req);
+  if (!token) throw new ApiError(401, 'agent_token_missing', 'Send the agent console token as "Authorization: Bearer agt_tok_…".');
+  const found = token.startsWith(AGENT_TOKEN_PREFIX) ? findAgentByToken(ctx, token) : null;
+  if (!found) throw new ApiError(401, 'agent_token_invalid', 'No such agent token.');
+  if (found.revoked) throw new ApiError(401, 'agent_token_revoked', 'This agent token was revoked. Ask an administrator for a new one.');
+  return found.agent;
+}
+
 export function requireAgentToken(ctx: AppContext): RequestHandler {
   return (req, _res, next) => {
-    const token = presentedCredential(req);
-    if (!token) throw new ApiError(401, 'agent_token_missing', 'Send the agent console token as "Authorization: Bearer agt_tok_…".');
-    const agent = token.startsWith(AGENT_TOKEN_PREFIX) ? findAgentByToken(ctx, token) : null;
-    if (!agent) throw new ApiError(401, 'agent_token_invalid', 'No such agent token.');
-    req.agent = agent;
+    req.agent = authenticateAgent(ctx, req);
+    req.reverifyCaller = () => void authenticateAgent(ctx, req);
     next();
   };
 }

@@ -3,15 +3,15 @@ import type { Express, RequestHandler } from 'express';
 import type { AppContext } from '../context';
 import type { Scope } from '../domain/keys';
 import type { StoredResponse } from '../domain/idempotency';
-import { requireAgentToken, requireScope } from './auth';
+import { requireAgentToken, requireScope, type KeyRouteOptions } from './auth';
 import { rateLimitByAddress, rateLimitByKey, type TokenBucketLimiter } from './rate-limit';
 import { writeHandler, type Action } from './write-handler';
 
 export interface RouteKit {
   app: Express;
   ctx: AppContext;
-  /** Workspace API key with `scope`, then the per-key rate limit. */
-  keyed(scope: Scope): RequestHandler[];
+  /** Workspace API key with `scope` (on a Pro plan or above unless `anyPlan`), then the per-key rate limit. */
+  keyed(scope: Scope, opts?: KeyRouteOptions): RequestHandler[];
   /** An agent console token. */
   agent: RequestHandler;
   /** A public widget or in-app endpoint: no credential, limited per visitor address. */
@@ -25,7 +25,7 @@ export function createRouteKit(app: Express, ctx: AppContext, limiters: { perKey
   return {
     app,
     ctx,
-    keyed: (scope) => [requireScope(ctx, scope), limit],
+    keyed: (scope, opts) => [requireScope(ctx, scope, opts), limit],
     agent: requireAgentToken(ctx),
     visitor: rateLimitByAddress(limiters.perAddress),
     write: (action) => writeHandler(ctx, action),

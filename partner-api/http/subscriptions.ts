@@ -1,22 +1,26 @@
 /**
- * Zapier's REST-hook subscribe and unsubscribe, the sample list behind "Test trigger", and the list where a
+ * Zapier's REST-hook subscribe and unsubscribe (by id, or by target URL when Zapier hands over no id), the sample list behind "Test trigger", and the list where a
  * workspace sees each subscription's state and why it stopped (a 410, failing deliveries, a revoked key).
  */
 import { z } from 'zod';
 import { eventTypeSchema } from '../../catalog/events';
 import { ApiError } from '../domain/errors';
 import { SAMPLES_LIMIT_MAX, samplesFor } from '../domain/samples';
-import { createSubscription, listSubscriptions, unsubscribe } from '../domain/subscriptions';
+import { createSubscription, listSubscriptions, unsubscribe, unsubscribeByTarget } from '../domain/subscriptions';
 import { checkTarget } from '../net/target-policy';
 import { keyOf } from './auth';
 import { created, ok, type RouteKit } from './kit';
 import { idField, limitQuery, optionalText, parseWith } from './validate';
 
+const targetUrl = z.string().trim().min(1).max(2048);
+
 const subscribeBody = z.strictObject({
   event_type: eventTypeSchema,
-  target_url: z.string().trim().min(1).max(2048),
+  target_url: targetUrl,
   assistant_id: optionalText(100),
 });
+
+const unsubscribeQuery = z.strictObject({ target_url: targetUrl });
 
 const listQuery = z.strictObject({ limit: limitQuery(25, 100), cursor: z.string().max(500).optional() });
 
@@ -46,7 +50,11 @@ export function registerSubscriptionRoutes({ app, ctx, keyed, write }: RouteKit)
         targetUrl: body.target_url,
         assistantId: body.assistant_id,
       };
-      return () => created(createSubscription(ctx, input));
+      return () => {
+        // A repeat of the same subscribe (Zapier retrying a lost answer) gets the same subscription, 200.
+        const { subscription, outcome } = createSubscription(ctx, input);
+        return outcome === 'existing' ? ok(subscription) : created(subscription);
+      };
     }),
   );
 
@@ -54,9 +62,20 @@ export function registerSubscriptionRoutes({ app, ctx, keyed, write }: RouteKit)
     res.json(listSubscriptions(ctx, keyOf(req).workspace.id, parseWith(listQuery, req.query)));
   });
 
+  // Unsubscribing works on every plan, so a Zap can always be turned off (docs/api.md, "Plans below Pro").
+  app.delete(
+    '/v1/subscriptions',
+    ...keyed('events:read', { anyPlan: true }),
+    write((req) => {
+      const { target_url } = parseWith(unsubscribeQuery, req.query);
+      const workspaceId = keyOf(req).workspace.id;
+      return () => ok(unsubscribeByTarget(ctx, workspaceId, target_url));
+    }),
+  );
+
   app.delete(
     '/v1/subscriptions/:id',
-    ...keyed('events:read'),
+    ...keyed('events:read', { anyPlan: true }),
     write((req) => {
       const { id } = parseWith(z.object({ id: idField }), req.params);
       const workspaceId = keyOf(req).workspace.id;

@@ -4,6 +4,13 @@
  * transaction shared by the writes of one event-loop turn, see lib/group-commit.ts). With an
  * Idempotency-Key, the stored response is written in that same transaction, so a retry either replays the
  * committed result or runs once; it never runs twice.
+ *
+ * Authority holds at commit: the caller was checked on arrival, but prepare may take long (a target's DNS
+ * check) and the commit waits for the next group. So the commit first runs the caller's checks again
+ * (`req.reverifyCaller`, set by http/auth.ts: key not revoked, its scope, the workspace's plan; agent token
+ * not revoked or rotated) inside the transaction that writes. A revocation is itself a write transaction,
+ * so it either committed before (this write is refused as the arrival check would refuse it) or commits
+ * after (and then sees, and ends, what this one wrote).
  */
 import type { Request, RequestHandler, Response } from 'express';
 import type { AppContext } from '../context';
@@ -44,9 +51,13 @@ export function writeHandler(ctx: AppContext, action: Action): RequestHandler {
   return async (req, res) => {
     const workspaceId = req.apiKey?.workspace.id;
     const key = workspaceId ? idempotencyKeyOf(req) : undefined;
+    const authorized = (commit: Commit): Commit => () => {
+      req.reverifyCaller?.();
+      return commit();
+    };
     if (!workspaceId || key === undefined) {
       const commit = await action(req);
-      send(res, await commitWithGroup(ctx.db, commit));
+      send(res, await commitWithGroup(ctx.db, authorized(commit)));
       return;
     }
     const claim = claimIdempotencyKey(ctx, workspaceId, key, requestHash(req.method, req.path, req.body));
@@ -56,7 +67,7 @@ export function writeHandler(ctx: AppContext, action: Action): RequestHandler {
     }
     let response: StoredResponse;
     try {
-      const commit = await action(req);
+      const commit = authorized(await action(req));
       response = await commitWithGroup(ctx.db, () => {
         const result = commit();
         completeIdempotencyKey(ctx, workspaceId, key, claim.token, result);

@@ -111,6 +111,60 @@ describe('assistants and agents', () => {
   });
 });
 
+describe('listing assistants and agents, revoking and rotating an agent token', () => {
+  it('assistant list and agent list show the ids (for transfer and assistant_id), never a token', () => {
+    const id = workspace();
+    const assistant = admin('assistant', 'create', '--workspace', id, '--name', 'Sales Bot').stdout[0];
+    const token = admin('agent', 'create', '--workspace', id, '--name', 'Sam Agent', '--email', 'sam@acme.test').stdout[0];
+    const assistants = admin('assistant', 'list', '--workspace', id);
+    expect(assistants.code).toBe(0);
+    expect(assistants.stdout[0]).toMatch(/^ID\s+NAME$/);
+    expect(assistants.stdout[1]).toMatch(new RegExp(`^${assistant}\\s+Sales Bot$`));
+    const agents = admin('agent', 'list', '--workspace', id);
+    expect(agents.stdout[0]).toMatch(/^ID\s+CREATED\s+TOKEN REVOKED\s+EMAIL\s+NAME$/);
+    expect(agents.stdout[1]).toMatch(/^agt_[0-9a-f]{24}\s+\d{4}-.*\s+-\s+sam@acme\.test\s+Sam Agent$/);
+    expect(JSON.stringify([assistants, agents])).not.toContain(token.slice(8));
+    expect(admin('assistant', 'list', '--workspace', workspace()).stderr).toBe('(none)');
+  });
+
+  it('agent revoke refuses the token at once (401 agent_token_revoked); rotate prints a new one once and the old one stops working', async () => {
+    const id = workspace();
+    const token = admin('agent', 'create', '--workspace', id, '--name', 'Rita', '--email', 'rita@acme.test').stdout[0];
+    const agentId = admin('agent', 'list', '--workspace', id).stdout[1].split(/\s+/)[0];
+    expect((await api(server.url, token).post('/v1/agent/tickets', { subject: 'before' })).status).toBe(201);
+
+    const revoked = admin('agent', 'revoke', agentId);
+    expect(revoked).toMatchObject({ code: 0, stdout: [] });
+    const refused = await api(server.url, token).post('/v1/agent/tickets', { subject: 'after revoke' });
+    expect({ status: refused.status, code: refused.body.error.code }).toEqual({ status: 401, code: 'agent_token_revoked' });
+    expect(admin('agent', 'list', '--workspace', id).stdout[1]).toMatch(/\s\d{4}-\d\d-\d\dT\S+\s+rita@acme\.test/);
+    expect(admin('agent', 'revoke', agentId)).toMatchObject({ code: 0, stderr: expect.stringContaining('already revoked') });
+
+    const rotated = admin('agent', 'rotate', agentId);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toEqual([expect.stringMatching(/^agt_tok_[0-9A-Za-z]{38}$/)]);
+    expect(rotated.stderr).not.toContain(rotated.stdout[0].slice(8));
+    expect((await api(server.url, rotated.stdout[0]).post('/v1/agent/tickets', { subject: 'new token' })).status).toBe(201);
+    expect((await api(server.url, token).post('/v1/agent/tickets', { subject: 'old token' })).body.error.code).toBe('agent_token_invalid');
+    const again = admin('agent', 'rotate', agentId).stdout[0];
+    expect((await api(server.url, rotated.stdout[0]).post('/v1/agent/tickets', { subject: 'previous' })).body.error.code).toBe('agent_token_invalid');
+    expect((await api(server.url, again).post('/v1/agent/tickets', { subject: 'latest' })).status).toBe(201);
+  });
+
+  it('a repeat key revoke repairs a subscription left active under the key', async () => {
+    const id = workspace();
+    const key = admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier').stdout[0];
+    const keyId = (await api(server.url, key).get('/v1/me')).body.key.id;
+    expect(admin('key', 'revoke', keyId).code).toBe(0);
+    server.ctx.db
+      .prepare(`INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, created_at) VALUES (?, ?, ?, 'ticket.created', 'http://127.0.0.1:9/left', 'whsec_x', ?)`)
+      .run(`sub_left_${keyId}`, id, keyId, new Date().toISOString());
+    const again = admin('key', 'revoke', keyId);
+    expect(again).toMatchObject({ code: 0, stderr: expect.stringContaining('Ended 1 subscription(s) still active under it.') });
+    expect(server.ctx.db.prepare('SELECT active FROM subscriptions WHERE id = ?').pluck().get(`sub_left_${keyId}`)).toBe(0);
+  });
+});
+
 describe('mistakes', () => {
   it('wrong usage exits 2 with the usage text; nothing is created', () => {
     const id = workspace();
@@ -125,6 +179,10 @@ describe('mistakes', () => {
       ['key', 'create', '--workspace', id, '--scopes', 'events:read,admin', '--name', 'K'],
       ['key', 'create', '--workspace', id, '--name', 'K'],
       ['key', 'revoke'],
+      ['agent', 'revoke'],
+      ['agent', 'rotate'],
+      ['agent', 'list'],
+      ['assistant', 'list'],
     ]) {
       const res = admin(...argv);
       expect({ argv, code: res.code }).toEqual({ argv, code: 2 });
@@ -141,10 +199,14 @@ describe('mistakes', () => {
       ['key', 'revoke', 'key_nope'],
       ['workspace', 'set-plan', 'ws_nope', '--plan', 'pro'],
       ['agent', 'create', '--workspace', 'ws_nope', '--name', 'A', '--email', 'a@b.co'],
+      ['agent', 'list', '--workspace', 'ws_nope'],
+      ['assistant', 'list', '--workspace', 'ws_nope'],
+      ['agent', 'revoke', 'agt_nope'],
+      ['agent', 'rotate', 'agt_nope'],
     ]) {
       const res = admin(...argv);
       expect(res.code).toBe(1);
-      expect(res.stderr).toMatch(/^error: No (workspace|API key) \w+_nope\.$/);
+      expect(res.stderr).toMatch(/^error: No (workspace|API key|agent) \w+_nope\.$/);
     }
   });
 

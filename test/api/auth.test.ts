@@ -1,6 +1,6 @@
 /** Authentication in the documented order, the scope × plan matrix, and what a key leaves in logs. */
 import { SCOPES, generateApiKey } from '../../partner-api/domain/keys';
-import { PLANS } from '../../partner-api/domain/workspaces';
+import { PLANS, revokeAgentToken, rotateAgentToken } from '../../partner-api/domain/workspaces';
 import { AGENT_ENDPOINTS, KEYED_ENDPOINTS, type KeyedEndpoint } from '../support/api-endpoints';
 import { tableCounts } from '../support/api-events';
 import { api, manualClock, startApiServer, type ApiServer } from '../support/api-server';
@@ -173,6 +173,24 @@ describe('agent tokens', () => {
         expect(res.body.error.code).toBe('agent_token_invalid');
       }
     }
+  });
+
+  it('a revoked token is refused with agent_token_revoked, a rotated-away one with agent_token_invalid, on every endpoint', async () => {
+    const ws = server.createWorkspace();
+    const revoked = server.createAgent(ws.id);
+    revokeAgentToken(server.ctx, revoked.id);
+    const rotated = server.createAgent(ws.id, { email: 'rotated@example.com' });
+    rotateAgentToken(server.ctx, rotated.id);
+    const before = tableCounts(server);
+    for (const endpoint of AGENT_ENDPOINTS) {
+      const body = endpoint.body === undefined ? undefined : JSON.stringify(endpoint.body);
+      const headers: Record<string, string> = body ? { 'content-type': 'application/json' } : {};
+      for (const [token, code] of [[revoked.token, 'agent_token_revoked'], [rotated.token, 'agent_token_invalid']] as const) {
+        const res = await api(server.url).raw(endpoint.method, endpoint.path, { body, headers: { ...headers, ...bearer(token) } });
+        expect({ path: endpoint.path, status: res.status, code: res.body.error.code }).toEqual({ path: endpoint.path, status: 401, code });
+      }
+    }
+    expect(tableCounts(server)).toEqual(before);
   });
 
   it('a valid agent token passes', async () => {

@@ -5,6 +5,7 @@
 import { fixtureFor } from '../../fixtures';
 import { EVENT_TYPES } from '../../catalog/events';
 import { recordedEvents, tableCounts } from '../support/api-events';
+import { loadConfig } from '../../partner-api/config';
 import { api, startApiServer, type ApiServer } from '../support/api-server';
 import { startReceiver, type Receiver } from '../support/receiver';
 
@@ -158,7 +159,7 @@ describe('revoking a key', () => {
       const other = s.createKeyRecord(workspace.id);
       const zap = api(s.url, key);
       const mine = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiver.url })).body;
-      const theirs = (await api(s.url, other.key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiver.url })).body;
+      const theirs = (await api(s.url, other.key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${receiver.url}/theirs` })).body;
       await zap.post('/v1/tickets', { subject: 'pending' });
       const statuses = (subId: string) =>
         s.ctx.db.prepare('SELECT status FROM deliveries WHERE subscription_id = ?').pluck().all(subId);
@@ -191,6 +192,200 @@ describe('revoking a key', () => {
       expect(rx.requests).toHaveLength(1);
     } finally {
       await rx.close();
+    }
+  });
+});
+
+describe('one active subscription per hook URL', () => {
+  const activeAt = (workspaceId: string, url: string) =>
+    server.ctx.db.prepare('SELECT id FROM subscriptions WHERE workspace_id = ? AND target_url = ? AND active = 1').pluck().all(workspaceId, url) as string[];
+
+  it('the same subscribe again (Zapier retrying a lost answer) answers 200 with the same id and secret, and one event makes one delivery', async () => {
+    const { zap, workspace, assistant } = await fresh();
+    const rx = await startReceiver();
+    try {
+      const body = { event_type: 'ticket.created', target_url: `${rx.url}/zap-1`, assistant_id: null };
+      const first = await zap.post('/v1/subscriptions', body);
+      const again = await zap.post('/v1/subscriptions', body);
+      expect(first.status).toBe(201);
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual(first.body);
+      expect(activeAt(workspace.id, body.target_url)).toEqual([first.body.id]);
+      // Filtered to an assistant: the same filter again is the same subscription too.
+      const filtered = { event_type: 'lead.captured', target_url: `${rx.url}/zap-2`, assistant_id: assistant.id };
+      const one = (await zap.post('/v1/subscriptions', filtered)).body;
+      expect(await zap.post('/v1/subscriptions', filtered)).toMatchObject({ status: 200, body: { id: one.id, secret: one.secret } });
+
+      await zap.post('/v1/tickets', { subject: 'once' });
+      await rx.waitFor(1);
+      await server.worker!.idle();
+      expect(rx.requests.filter((r) => r.path === '/hook/zap-1')).toHaveLength(1);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it.each([
+    ['another event type', { event_type: 'ticket.status_changed' }],
+    ['an assistant filter', { assistant_id: 'ASSISTANT' }],
+    ['another key of the workspace', { key: true }],
+  ])('a subscribe to the same URL with %s replaces the old one: deactivated (replaced), its pending deliveries cancelled, 201', async (_what, change) => {
+    const s = await startApiServer(); // no worker, so the old one's delivery stays pending until cancelled
+    try {
+      const { workspace, key, assistant } = await s.setup();
+      const url = 'http://127.0.0.1:9/zap';
+      const old = (await api(s.url, key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url })).body;
+      await api(s.url, key).post('/v1/tickets', { subject: 'owed to the old one' });
+      const body: Record<string, unknown> = { event_type: 'ticket.created', target_url: url };
+      if ('event_type' in change) body.event_type = change.event_type;
+      if ('assistant_id' in change) body.assistant_id = assistant.id;
+      const client = api(s.url, 'key' in change ? s.createKey(workspace.id) : key);
+      const res = await client.post('/v1/subscriptions', body);
+      expect(res.status).toBe(201);
+      expect(res.body.id).not.toBe(old.id);
+      expect(res.body.secret).not.toBe(old.secret);
+      const row = s.ctx.db.prepare('SELECT active, deactivated_reason FROM subscriptions WHERE id = ?');
+      expect(row.get(old.id)).toEqual({ active: 0, deactivated_reason: 'replaced' });
+      expect(s.ctx.db.prepare('SELECT status FROM deliveries WHERE subscription_id = ?').pluck().all(old.id)).toEqual(['cancelled']);
+      expect(s.ctx.db.prepare('SELECT id FROM subscriptions WHERE target_url = ? AND active = 1').pluck().all(url)).toEqual([res.body.id]);
+      expect((await client.get('/v1/subscriptions')).body.data.find((x: { id: string }) => x.id === old.id)).toMatchObject({ deactivatedReason: 'replaced' });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('the same URL in two workspaces is two subscriptions (the rule is per workspace)', async () => {
+    const a = await fresh();
+    const b = await fresh();
+    const url = `${receiver.url}/shared`;
+    expect((await a.zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url })).status).toBe(201);
+    expect((await b.zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url })).status).toBe(201);
+    expect(activeAt(a.workspace.id, url)).toHaveLength(1);
+    expect(activeAt(b.workspace.id, url)).toHaveLength(1);
+  });
+
+  it('concurrent subscribes to one URL leave exactly one active subscription, identical ones all get its id', async () => {
+    const { zap, workspace } = await fresh();
+    const url = `${receiver.url}/concurrent-same`;
+    const same = await Promise.all(Array.from({ length: 24 }, () => zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url })));
+    expect(same.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(same.filter((r) => r.status === 200)).toHaveLength(23);
+    expect(new Set(same.map((r) => r.body.id))).toEqual(new Set(activeAt(workspace.id, url)));
+
+    const types = ['lead.captured', 'ticket.created', 'ticket.assigned', 'ticket.status_changed'] as const;
+    const url2 = `${receiver.url}/concurrent-mixed`;
+    const mixed = await Promise.all(Array.from({ length: 24 }, (_, i) => zap.post('/v1/subscriptions', { event_type: types[i % 4], target_url: url2 })));
+    expect(mixed.every((r) => r.status === 200 || r.status === 201)).toBe(true);
+    expect(activeAt(workspace.id, url2)).toHaveLength(1);
+  });
+});
+
+describe('DELETE /v1/subscriptions?target_url=… (unsubscribe by hook URL)', () => {
+  it('deactivates the active subscription at exactly that URL and answers as DELETE by id; then 404', async () => {
+    const { zap } = await fresh();
+    const url = `${receiver.url}/by-url?zap=1&step=a%20b`;
+    const sub = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url })).body;
+    const near = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${receiver.url}/by-url?zap=1` })).body;
+    const res = await zap.delete(`/v1/subscriptions?target_url=${encodeURIComponent(url)}`);
+    expect(res).toMatchObject({ status: 200, body: { id: sub.id, active: false } });
+    expect(res.body).toEqual((await zap.delete(`/v1/subscriptions/${sub.id}`)).body);
+    expect(subscription(sub.id)).toMatchObject({ active: 0, deactivated_reason: 'unsubscribed' });
+    expect(subscription(near.id).active).toBe(1);
+    const again = await zap.delete(`/v1/subscriptions?target_url=${encodeURIComponent(url)}`);
+    expect(again).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+  });
+
+  it('another workspace’s URL is 404 and stays active; a missing or extra query parameter is 422', async () => {
+    const a = await fresh();
+    const b = await fresh();
+    const url = `${receiver.url}/theirs-by-url`;
+    const sub = (await b.zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url })).body;
+    expect((await a.zap.delete(`/v1/subscriptions?target_url=${encodeURIComponent(url)}`)).status).toBe(404);
+    expect(subscription(sub.id).active).toBe(1);
+    for (const q of ['', '?target_url=', `?target_url=${encodeURIComponent(url)}&id=${sub.id}`]) {
+      const res = await a.zap.delete(`/v1/subscriptions${q}`);
+      expect({ q, status: res.status, code: res.body.error.code }).toEqual({ q, status: 422, code: 'validation_failed' });
+    }
+  });
+});
+
+describe('the cap on active subscriptions per workspace', () => {
+  let capped: ApiServer;
+  const CAP = 5;
+  beforeAll(async () => {
+    capped = await startApiServer({ config: { maxSubscriptionsPerWorkspace: CAP } });
+  });
+  afterAll(() => capped.close());
+
+  it(`one more than ${CAP} is 409 subscription_limit_reached; a repeat, a replacement and room made by unsubscribing still work`, async () => {
+    const { key } = await capped.setup();
+    const zap = api(capped.url, key);
+    const subs = [];
+    for (let i = 0; i < CAP; i++) subs.push((await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `http://127.0.0.1:9/cap/${i}` })).body);
+    const over = await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/cap/over' });
+    expect(over.status).toBe(409);
+    expect(over.body.error).toMatchObject({ code: 'subscription_limit_reached', limit: CAP, message: expect.stringContaining(String(CAP)) });
+    expect((await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/cap/0' })).status).toBe(200);
+    expect((await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: 'http://127.0.0.1:9/cap/1' })).status).toBe(201);
+    await zap.delete(`/v1/subscriptions/${subs[2].id}`);
+    expect((await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/cap/over' })).status).toBe(201);
+  });
+
+  it('holds under concurrent subscribes: 40 at once leave exactly the cap active, the rest 409', async () => {
+    const { key, workspace } = await capped.setup();
+    const zap = api(capped.url, key);
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `http://127.0.0.1:9/burst/${i}` })),
+    );
+    expect(results.filter((r) => r.status === 201)).toHaveLength(CAP);
+    expect(results.filter((r) => r.status === 409 && r.body.error.code === 'subscription_limit_reached')).toHaveLength(40 - CAP);
+    expect(capped.ctx.db.prepare('SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ? AND active = 1').pluck().get(workspace.id)).toBe(CAP);
+  });
+
+  it('defaults to 100, set by ILLUMICHAT_MAX_SUBSCRIPTIONS_PER_WORKSPACE', () => {
+    expect(loadConfig({}).maxSubscriptionsPerWorkspace).toBe(100);
+    expect(loadConfig({ ILLUMICHAT_MAX_SUBSCRIPTIONS_PER_WORKSPACE: '7' }).maxSubscriptionsPerWorkspace).toBe(7);
+    expect(() => loadConfig({ ILLUMICHAT_MAX_SUBSCRIPTIONS_PER_WORKSPACE: '0' })).toThrow();
+  });
+});
+
+describe('a workspace below Pro', () => {
+  it('queues no deliveries, cancels those queued, still unsubscribes by id and by URL; the rest is 403; an upgrade resumes without backfill', async () => {
+    const s = await startApiServer(); // no worker: what is owed stays visible as pending rows
+    try {
+      const { workspace, key } = await s.setup();
+      const agent = s.createAgent(workspace.id);
+      const zap = api(s.url, key);
+      const owed = (subId: string, status = 'pending'): number =>
+        s.ctx.db.prepare('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ? AND status = ?').pluck().get(subId, status) as number;
+      const a = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/a' })).body;
+      const b = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/b' })).body;
+      const c = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/c' })).body;
+      await zap.post('/v1/tickets', { subject: 'while pro' });
+      expect(owed(c.id)).toBe(1);
+
+      s.setPlan(workspace.id, 'free');
+      expect(owed(c.id)).toBe(0);
+      expect(owed(c.id, 'cancelled')).toBe(1);
+      await api(s.url, agent.token).post('/v1/agent/tickets', { subject: 'while free' });
+      expect(s.ctx.db.prepare('SELECT COUNT(*) FROM events WHERE workspace_id = ?').pluck().get(workspace.id)).toBe(2);
+      expect(owed(c.id)).toBe(0);
+
+      for (const path of ['/v1/me', '/v1/subscriptions', '/v1/samples?event_type=ticket.created']) {
+        expect((await zap.get(path)).body.error.code).toBe('plan_upgrade_required');
+      }
+      expect((await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/d' })).status).toBe(403);
+      expect((await zap.post('/v1/tickets', { subject: 'action' })).status).toBe(403);
+      expect(await zap.delete(`/v1/subscriptions/${a.id}`)).toMatchObject({ status: 200, body: { id: a.id, active: false } });
+      expect(await zap.delete(`/v1/subscriptions?target_url=${encodeURIComponent('http://127.0.0.1:9/b')}`)).toMatchObject({ status: 200, body: { id: b.id } });
+
+      s.setPlan(workspace.id, 'pro');
+      expect(owed(c.id)).toBe(0); // no backfill of what happened below Pro
+      await zap.post('/v1/tickets', { subject: 'pro again' });
+      expect(owed(c.id)).toBe(1);
+      expect(owed(a.id) + owed(b.id)).toBe(0);
+    } finally {
+      await s.close();
     }
   });
 });

@@ -56,7 +56,7 @@ describe('a delivery', () => {
     });
     expect(request?.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
     expect(verifySignature(sub.secret, request!.headers, request!.body, { nowMs: ctx.clock.now() })).toBe(true);
-    expect(verifySignature(subscribe(ctx, ws, rx.url).secret, request!.headers, request!.body, { nowMs: ctx.clock.now() })).toBe(false);
+    expect(verifySignature(subscribe(ctx, ws, `${rx.url}/other`).secret, request!.headers, request!.body, { nowMs: ctx.clock.now() })).toBe(false);
 
     await worker.idle();
     const [delivery] = deliveriesOf(ctx, sub.id);

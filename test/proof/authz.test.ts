@@ -60,6 +60,11 @@ describe('every Zapier-facing endpoint × every refused credential', () => {
       for (const [name, headers, status, code] of credentials) {
         const res = await call(api(server.url), endpoint, headers);
         const what = `${endpoint.method} ${endpoint.path} / ${name}`;
+        if (endpoint.anyPlan && code === 'plan_upgrade_required') {
+          // Unsubscribing works below Pro: past authentication, an unknown id is 200 and an unknown URL 404.
+          expect({ what, refusedByAuth: [401, 403].includes(res.status) }).toEqual({ what, refusedByAuth: false });
+          continue;
+        }
         expect({ what, shape: isErrorShape(res.body), status: res.status, code: res.body.error?.code }).toEqual({ what, shape: true, status, code });
       }
     }
@@ -88,7 +93,8 @@ async function populate(label: string) {
   };
   const subscriptions = [];
   for (const eventType of ['lead.captured', 'ticket.created', 'ticket.status_changed', 'widget.conversation_started']) {
-    subscriptions.push(ok(await zap.post('/v1/subscriptions', { event_type: eventType, target_url: rx.url })) as { id: string });
+    // One hook URL per Zap, as Zapier's are: a second subscribe to one URL would replace the first.
+    subscriptions.push(ok(await zap.post('/v1/subscriptions', { event_type: eventType, target_url: `${rx.url}/${eventType}` })) as { id: string });
   }
   const email = `vip@${label}.example`;
   const contact = ok(

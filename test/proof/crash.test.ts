@@ -140,7 +140,7 @@ describe('SIGKILL while thousands of events are being delivered', () => {
       const support = createAssistant(ctx, workspace.id, 'Support Bot');
       const { id: apiKeyId, key } = createApiKey(ctx, { workspaceId: workspace.id, name: 'Zapier', scopes: SCOPES });
       const sub = (eventType: EventType, r: Receiver, assistantId?: string) =>
-        createSubscription(ctx, { workspaceId: workspace.id, apiKeyId, eventType, targetUrl: r.url, assistantId });
+        createSubscription(ctx, { workspaceId: workspace.id, apiKeyId, eventType, targetUrl: r.url, assistantId }).subscription;
       const subs = {
         widgetAll: sub('widget.conversation_started', rx.widgetAll),
         widgetOne: sub('widget.conversation_started', rx.widgetOne, sales.id),

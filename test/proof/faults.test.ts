@@ -238,8 +238,8 @@ describe('disabling a subscription that keeps failing', () => {
 describe('GET /v1/subscriptions', () => {
   it("lists the workspace's own subscriptions newest first, paged, with why each stopped, and never a secret", async () => {
     const { server, zap, workspace, subscribe } = await start({});
-    const rx = await receiver();
-    const made = [await subscribe(rx, 'lead.captured'), await subscribe(rx, 'ticket.created'), await subscribe(rx, 'ticket.assigned')];
+    const [rx, rx2, rx3] = [await receiver(), await receiver(), await receiver()]; // one hook URL per subscription, as Zapier's
+    const made = [await subscribe(rx, 'lead.captured'), await subscribe(rx2, 'ticket.created'), await subscribe(rx3, 'ticket.assigned')];
     await zap.delete(`/v1/subscriptions/${made[0]!.id}`);
     // A key revoked ends the subscriptions made with it; another key of the workspace still sees them.
     const other = server.createKeyRecord(workspace.id, ['events:read']);

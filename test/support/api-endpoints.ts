@@ -10,6 +10,8 @@ export interface KeyedEndpoint {
   path: string;
   scope: Scope;
   body?: unknown;
+  /** Open to keys of workspaces below Pro too (unsubscribing always works, so a Zap can be turned off). */
+  anyPlan?: true;
 }
 
 export const KEYED_ENDPOINTS: KeyedEndpoint[] = [
@@ -17,7 +19,8 @@ export const KEYED_ENDPOINTS: KeyedEndpoint[] = [
   { method: 'GET', path: '/v1/assistants', scope: 'events:read' },
   { method: 'POST', path: '/v1/subscriptions', scope: 'events:read', body: { event_type: 'lead.captured', target_url: 'http://127.0.0.1:9/hook' } },
   { method: 'GET', path: '/v1/subscriptions', scope: 'events:read' },
-  { method: 'DELETE', path: '/v1/subscriptions/sub_000000000000000000000000', scope: 'events:read' },
+  { method: 'DELETE', path: '/v1/subscriptions/sub_000000000000000000000000', scope: 'events:read', anyPlan: true },
+  { method: 'DELETE', path: '/v1/subscriptions?target_url=http%3A%2F%2F127.0.0.1%3A9%2Fnone', scope: 'events:read', anyPlan: true },
   { method: 'GET', path: '/v1/samples?event_type=ticket.created', scope: 'events:read' },
   { method: 'POST', path: '/v1/contacts', scope: 'contacts:write', body: { email: 'matrix@example.com' } },
   { method: 'GET', path: '/v1/contacts?email=matrix@example.com', scope: 'contacts:write' },

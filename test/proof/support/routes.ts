@@ -62,6 +62,8 @@ export const ROUTES: Record<string, RouteSpec> = {
     auth: 'key',
     body: (w) => ({ event_type: 'ticket.created', target_url: w.receiverUrl, assistant_id: w.assistantId }),
   },
+  // After the POST above, so a subscription is active at the receiver URL when this runs first.
+  'DELETE /v1/subscriptions': { auth: 'key', query: (w) => ({ target_url: w.receiverUrl }) },
   'DELETE /v1/subscriptions/:id': { auth: 'key', params: { id: (w) => w.subscriptionId } },
   'GET /v1/samples': { auth: 'key', query: (w) => ({ event_type: 'ticket.created', assistant_id: w.assistantId, limit: '2' }) },
   'POST /v1/widget/assistants/:assistantId/conversations': {
