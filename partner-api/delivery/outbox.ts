@@ -87,20 +87,25 @@ export function deactivateSubscriptions(
       ctx.db,
       `UPDATE subscriptions SET active = 0, deactivated_at = ?, deactivated_reason = ? WHERE ${column} = ? AND active = 1`,
     ).run(at, reason, value).changes;
-    sql(
-      ctx.db,
-      `UPDATE deliveries SET status = 'cancelled', finished_at = ?, last_error = ?, claim_token = NULL
-        WHERE status = 'pending' AND subscription_id IN (SELECT id FROM subscriptions WHERE ${column} = ? AND active = 0)`,
-    ).run(at, `subscription deactivated: ${reason}`, value);
+    // Every inactive subscription matched, not only those just turned off: a repeat revoke repairs deliveries
+    // left pending by an earlier one. One seek per subscription on the partial pending index.
+    const ended = sql(ctx.db, `SELECT id FROM subscriptions WHERE ${column} = ? AND active = 0`).pluck().all(value) as string[];
+    for (const id of ended) cancelPending(ctx, id, at, `subscription deactivated: ${reason}`);
     return deactivated;
   });
 }
 
-/** Cancels every delivery still pending for the workspace's subscriptions (its plan fell below Pro). */
-export function cancelPendingDeliveries(ctx: AppContext, where: { workspaceId: string }, why: string): number {
+function cancelPending(ctx: AppContext, subscriptionId: string, at: string, why: string): number {
   return sql(
     ctx.db,
     `UPDATE deliveries SET status = 'cancelled', finished_at = ?, last_error = ?, claim_token = NULL
-      WHERE status = 'pending' AND subscription_id IN (SELECT id FROM subscriptions WHERE workspace_id = ?)`,
-  ).run(isoAt(ctx.clock.now()), why, where.workspaceId).changes;
+      WHERE subscription_id = ? AND status = 'pending'`,
+  ).run(at, why, subscriptionId).changes;
+}
+
+/** Cancels every delivery still pending for the workspace's subscriptions (its plan fell below Pro). */
+export function cancelPendingDeliveries(ctx: AppContext, where: { workspaceId: string }, why: string): number {
+  const at = isoAt(ctx.clock.now());
+  const ids = sql(ctx.db, 'SELECT id FROM subscriptions WHERE workspace_id = ?').pluck().all(where.workspaceId) as string[];
+  return ids.reduce((cancelled, id) => cancelled + cancelPending(ctx, id, at, why), 0);
 }

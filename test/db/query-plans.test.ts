@@ -22,7 +22,14 @@ import path from 'node:path';
 import { newCursor, pruneBatch } from '../../partner-api/db/retention';
 import { listApiKeys, revokeApiKey } from '../../partner-api/domain/api-keys';
 import { IDEMPOTENCY_KEEP_MS, IDEMPOTENCY_STALE_RUNNING_MS, requestHash } from '../../partner-api/domain/idempotency';
-import { isEmptyDatabase, listWorkspaces, setWorkspacePlan } from '../../partner-api/domain/workspaces';
+import {
+  isEmptyDatabase,
+  listAgents,
+  listWorkspaces,
+  revokeAgentToken,
+  rotateAgentToken,
+  setWorkspacePlan,
+} from '../../partner-api/domain/workspaces';
 import { api, startApiServer, waitUntil, type ApiServer } from '../support/api-server';
 import { reply, startReceiver, type Receiver } from '../support/receiver';
 import { methodOf, pathOf, ROUTES, type World } from '../proof/support/routes';
@@ -204,8 +211,12 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
   // What the admin CLI and the start-up run.
   listWorkspaces(s.ctx);
   listApiKeys(s.ctx, setup.workspace.id);
+  setWorkspacePlan(s.ctx, setup.workspace.id, 'free');
   setWorkspacePlan(s.ctx, setup.workspace.id, 'pro');
   isEmptyDatabase(s.ctx);
+  listAgents(s.ctx, setup.workspace.id);
+  revokeAgentToken(s.ctx, other.id);
+  rotateAgentToken(s.ctx, other.id);
   // Deliveries: a success, a retry, then a 410 that turns the subscription off.
   rx.script(reply(500), reply(200));
   await zap.post('/v1/tickets', { subject: 'Delivered' });

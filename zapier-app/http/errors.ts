@@ -117,6 +117,7 @@ export const API_ERROR_CLASSES = {
   api_key_revoked: { status: 401, errorClass: 'ExpiredAuthError' },
   agent_token_missing: { status: 401, errorClass: 'ExpiredAuthError' },
   agent_token_invalid: { status: 401, errorClass: 'ExpiredAuthError' },
+  agent_token_revoked: { status: 401, errorClass: 'ExpiredAuthError' },
   plan_upgrade_required: { status: 403, errorClass: 'Error' },
   insufficient_scope: { status: 403, errorClass: 'Error' },
   contact_not_found: { status: 422, errorClass: 'Error' },

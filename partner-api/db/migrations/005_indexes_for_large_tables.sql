@@ -20,3 +20,5 @@ CREATE INDEX subscriptions_by_key ON subscriptions(api_key_id, active);
 -- ... and cancels their pending deliveries, which read every pending delivery of every subscription. Partial:
 -- a row leaves it when it is sent, so it stays as small as the backlog.
 CREATE INDEX deliveries_pending_by_subscription ON deliveries(subscription_id) WHERE status = 'pending';
+-- The admin CLI's `agent list` reads one workspace's agents in creation order; that was a full scan.
+CREATE INDEX agents_by_workspace ON agents(workspace_id, created_at);
