@@ -11,11 +11,11 @@ import { createApp } from './app';
 import { loadConfig, type Config } from './config';
 import { DeliverySignal, type AppContext, type Logger } from './context';
 import { startCheckpointer } from './db/checkpointer';
-import { openDatabase } from './db/open';
 import { answerClientErrorsAsJson } from './http/client-errors';
 import { createDeliveryWorker } from './delivery/worker';
 import { systemClock } from './lib/clock';
 import { describeDemoSeed, seedDemoIfEmpty } from './seed/demo';
+import { explainListenError, openDatabaseOrExplain, StartupError } from './startup-errors';
 
 /** How long shutdown waits for requests in flight before closing their connections. */
 const DRAIN_MS = 5_000;
@@ -41,14 +41,21 @@ export interface RunningServer {
 
 /** The API as it runs in production: the app, the delivery worker and the checkpoint thread on one database. */
 export async function startServer(config: Config, log: Logger, opts: { beforeListen?: (ctx: AppContext) => void } = {}): Promise<RunningServer> {
-  const ctx: AppContext = { db: openDatabase(config.dbPath), clock: systemClock, config, signal: new DeliverySignal(), log };
+  const ctx: AppContext = { db: openDatabaseOrExplain(config.dbPath), clock: systemClock, config, signal: new DeliverySignal(), log };
   const checkpointer = config.dbPath === ':memory:' ? null : await startCheckpointer(ctx.db, log);
   opts.beforeListen?.(ctx);
 
   const app = createApp(ctx);
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
+  let server: Server;
+  try {
+    server = await new Promise((resolve, reject) => {
+      const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+    });
+  } catch (error) {
+    await checkpointer?.stop();
+    ctx.db.close();
+    throw explainListenError(error, config.host, config.port);
+  }
   answerClientErrorsAsJson(server);
   const worker = createDeliveryWorker(ctx);
   worker.start();
@@ -104,7 +111,9 @@ export async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    // A StartupError says in one line what is wrong and which setting fixes it; anything else is a bug.
+    const text = error instanceof StartupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`${text}\n`);
     process.exit(1);
   });
 }
