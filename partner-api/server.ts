@@ -8,14 +8,14 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
-import { loadConfig, type Config } from './config';
+import type { Config } from './config';
 import { DeliverySignal, type AppContext, type Logger } from './context';
 import { startCheckpointer } from './db/checkpointer';
 import { answerClientErrorsAsJson } from './http/client-errors';
 import { createDeliveryWorker } from './delivery/worker';
 import { systemClock } from './lib/clock';
 import { describeDemoSeed, seedDemoIfEmpty } from './seed/demo';
-import { explainListenError, openDatabaseOrExplain, StartupError } from './startup-errors';
+import { explainListenError, loadConfigOrExplain, openDatabaseOrExplain, StartupError } from './startup-errors';
 
 /** How long shutdown waits for requests in flight before closing their connections. */
 const DRAIN_MS = 5_000;
@@ -79,7 +79,7 @@ export async function startServer(config: Config, log: Logger, opts: { beforeLis
 }
 
 export async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfigOrExplain();
   const log = jsonLogger(config.log);
   const running = await startServer(config, log, {
     beforeListen: (ctx) => {

@@ -4,6 +4,8 @@
  * of a StartupError alone and exits 1; anything else is a bug and keeps its stack.
  */
 import path from 'node:path';
+import { z } from 'zod';
+import { loadConfig, type Config } from './config';
 import { openDatabase, type Db } from './db/open';
 
 /** A start-up failure whose message is the whole story, one line. */
@@ -73,5 +75,16 @@ export function explainListenError(error: unknown, host: string, port: number): 
       return new StartupError(`HOST ${host} is not an address of this machine. Choose one that is: HOST=127.0.0.1 ./dev start`, { cause: error });
     default:
       return error;
+  }
+}
+
+/** loadConfig (config.ts), with a setting out of range or of the wrong kind as a one-line StartupError naming it. */
+export function loadConfigOrExplain(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof z.ZodError)) throw error;
+    const problems = error.issues.map((issue) => `${issue.path.join('.')}=${JSON.stringify(env[String(issue.path[0])] ?? '')}: ${issue.message}`);
+    throw new StartupError(`Invalid setting ${problems.join('; ')}. The README's configuration table lists what each accepts.`, { cause: error });
   }
 }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { openDatabaseOrExplain, StartupError } from '../../partner-api/startup-errors';
+import { loadConfigOrExplain, openDatabaseOrExplain, StartupError } from '../../partner-api/startup-errors';
 
 const ROOT = path.join(__dirname, '..', '..');
 const TS_NODE = require.resolve('ts-node/dist/bin.js');
@@ -91,4 +91,10 @@ it('a schema newer than this build is not dressed up as a path problem', () => {
   openDatabaseOrExplain(dbPath).pragma('user_version = 9999');
   expect(() => openDatabaseOrExplain(dbPath)).toThrow(/newer than this build/);
   expect(() => openDatabaseOrExplain(dbPath)).not.toThrow(StartupError);
+});
+
+it('a setting of the wrong kind is named in one line', () => {
+  expect(() => loadConfigOrExplain({ PORT: 'eighty' })).toThrow(StartupError);
+  expect(() => loadConfigOrExplain({ PORT: 'eighty', ILLUMICHAT_LOG: 'loud' })).toThrow(/^Invalid setting PORT="eighty": .+; ILLUMICHAT_LOG="loud": .+\. The README's configuration table/);
+  expect(loadConfigOrExplain({ PORT: '8080' }).port).toBe(8080);
 });
