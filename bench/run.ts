@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: the partner API's speed, measured against bare baselines in the same run on the same
- * machine, and written to docs/benchmarks.md. Every server is its own child process on loopback; every
+ * machine, and written to bench-results/ (gitignored; `--write-docs` also writes docs/benchmarks.md, the
+ * published figures, so a run for a look leaves the tracked tree clean). Every server is its own child process on loopback; every
  * load is bounded in time and count. Not part of the test command: figures are published, not asserted.
  */
 import { execFileSync } from 'node:child_process';
@@ -60,6 +61,7 @@ function compile(): string {
 
 async function main() {
   const started = Date.now();
+  const outputs = reportFiles(process.argv.slice(2)); // a wrong argument fails before minutes of measuring
   console.error('compiling…');
   const compiled = compile();
   console.error(`Benchmarks: ${SECONDS} s per HTTP endpoint in 1 s slices, ${CONNECTIONS} connections, ${SUBSCRIPTIONS} subscriptions`);
@@ -107,7 +109,11 @@ async function main() {
     const peakRssMb = api.peakRssBytes() / 1024 / 1024;
 
     const report = render({ nodeHttp, expressHello, authCheck, contactUpsert, at200, at1000, sustained, sustainedFanOut, peakRssMb, seconds: (Date.now() - started) / 1000 });
-    fs.writeFileSync(path.join(__dirname, '..', 'docs', 'benchmarks.md'), report);
+    for (const file of outputs) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, report);
+      console.error(`wrote ${path.relative(process.cwd(), file)}`);
+    }
     console.log(report);
   } finally {
     agent.destroy();
@@ -116,6 +122,20 @@ async function main() {
     await receiver.close();
     fs.rmSync(compiled, { recursive: true, force: true });
   }
+}
+
+/**
+ * Where a run's report goes: bench-results/<UTC time>.md and bench-results/latest.md always (gitignored);
+ * docs/benchmarks.md, the tracked published figures, only with `--write-docs`.
+ */
+export function reportFiles(args: string[], now = new Date()): string[] {
+  const unknown = args.filter((a) => a !== '--write-docs');
+  if (unknown.length) throw new Error(`Unknown argument(s): ${unknown.join(' ')}. Use --write-docs to update docs/benchmarks.md.`);
+  const root = path.join(__dirname, '..');
+  const stamp = now.toISOString().replace(/[:.]/g, '-');
+  const files = [path.join(root, 'bench-results', `${stamp}.md`), path.join(root, 'bench-results', 'latest.md')];
+  if (args.includes('--write-docs')) files.push(path.join(root, 'docs', 'benchmarks.md'));
+  return files;
 }
 
 /**
@@ -259,7 +279,7 @@ function render(f: Figures): string {
   const noneLost = f.sustained.lost === 0 && f.sustainedFanOut.lost === 0;
   return `# Benchmarks
 
-<!-- Written by \`npm run bench\`; rerun it to refresh. -->
+<!-- Written by \`npm run bench -- --write-docs\` (\`./dev bench --write-docs\`); rerun it to refresh. -->
 
 Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${fmt(os.totalmem() / 2 ** 30)} GiB,
 Node ${process.versions.node}, ${os.platform()} ${os.release()}. Load generator (autocannon, ${CONNECTIONS} connections)
@@ -321,7 +341,9 @@ what is left to do.
 `;
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -14,7 +14,7 @@ import { registerLiveChatRoutes } from './http/live-chat';
 import { registerMetaRoutes } from './http/meta';
 import { TokenBucketLimiter } from './http/rate-limit';
 import { registerSubscriptionRoutes } from './http/subscriptions';
-import { redactFields } from './http/redact';
+import { requestLog } from './http/request-log';
 import { registerTicketRoutes } from './http/tickets';
 
 export function createApp(ctx: AppContext): express.Express {
@@ -25,8 +25,8 @@ export function createApp(ctx: AppContext): express.Express {
   // Behind a load balancer every socket is the balancer's: req.ip must come from X-Forwarded-For, but only
   // as many hops deep as there are proxies we run, or a visitor could name any address to dodge the limit.
   if (ctx.config.trustProxyHops > 0) app.set('trust proxy', ctx.config.trustProxyHops);
+  app.use(requestLog(ctx)); // first, so a body the parser refuses is logged too
   app.use(jsonBody);
-  if (ctx.config.log === 'debug') app.use(requestLog(ctx));
 
   const { rateLimit, publicRateLimit } = ctx.config;
   const kit = createRouteKit(app, ctx, {
@@ -43,24 +43,4 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(notFoundRoute);
   app.use(errorHandler(ctx));
   return app;
-}
-
-/** One line per request at debug level: never headers, and a credential in any field (even percent-encoded) is redacted. */
-function requestLog(ctx: AppContext): express.RequestHandler {
-  return (req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      ctx.log.info(
-        'request',
-        redactFields({
-          method: req.method,
-          path: req.path,
-          status: res.statusCode,
-          ms: Number(process.hrtime.bigint() - started) / 1e6,
-          keyId: req.apiKey?.keyId,
-        }),
-      );
-    });
-    next();
-  };
 }

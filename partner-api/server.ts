@@ -9,15 +9,15 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
-import { loadConfig, type Config } from './config';
+import type { Config } from './config';
 import { DeliverySignal, type AppContext, type Logger } from './context';
 import { startCheckpointer } from './db/checkpointer';
-import { openDatabase } from './db/open';
 import { convertToIncrementalVacuum, startRetention } from './db/retention';
 import { answerClientErrorsAsJson } from './http/client-errors';
 import { createDeliveryWorker } from './delivery/worker';
 import { systemClock } from './lib/clock';
 import { describeDemoSeed, seedDemoIfEmpty } from './seed/demo';
+import { explainListenError, loadConfigOrExplain, openDatabaseOrExplain, StartupError } from './startup-errors';
 
 /** How long shutdown waits for requests in flight before closing their connections. */
 const DRAIN_MS = 5_000;
@@ -43,16 +43,23 @@ export interface RunningServer {
 
 /** The API as it runs in production: the app, the delivery worker and the checkpoint thread on one database. */
 export async function startServer(config: Config, log: Logger, opts: { beforeListen?: (ctx: AppContext) => void } = {}): Promise<RunningServer> {
-  const ctx: AppContext = { db: openDatabase(config.dbPath), clock: systemClock, config, signal: new DeliverySignal(), log };
+  const ctx: AppContext = { db: openDatabaseOrExplain(config.dbPath), clock: systemClock, config, signal: new DeliverySignal(), log };
   // Before the checkpoint thread opens its connection: VACUUM needs the file to itself.
   if (config.dbPath !== ':memory:') convertToIncrementalVacuum(ctx.db, log, config.retention.vacuumAtStartMaxBytes);
   const checkpointer = config.dbPath === ':memory:' ? null : await startCheckpointer(ctx.db, log);
   opts.beforeListen?.(ctx);
 
   const app = createApp(ctx);
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
+  let server: Server;
+  try {
+    server = await new Promise((resolve, reject) => {
+      const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+    });
+  } catch (error) {
+    await checkpointer?.stop();
+    ctx.db.close();
+    throw explainListenError(error, config.host, config.port);
+  }
   answerClientErrorsAsJson(server);
   const worker = createDeliveryWorker(ctx);
   worker.start();
@@ -78,7 +85,7 @@ export async function startServer(config: Config, log: Logger, opts: { beforeLis
 }
 
 export async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfigOrExplain();
   const log = jsonLogger(config.log);
   const running = await startServer(config, log, {
     beforeListen: (ctx) => {
@@ -110,7 +117,9 @@ export async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    // A StartupError says in one line what is wrong and which setting fixes it; anything else is a bug.
+    const text = error instanceof StartupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`${text}\n`);
     process.exit(1);
   });
 }

@@ -1,17 +1,19 @@
 /**
  * The operators' command line: workspaces, plans, assistants, agents and API keys, on the database at
  * ILLUMICHAT_DB_PATH. What a script needs (a new id, a key, a token) is printed alone on stdout; everything
- * for people goes to stderr. Exit codes: 0 done, 1 refused (e.g. no such workspace), 2 wrong usage.
+ * for people goes to stderr. Errors and exit codes are cli/errors.ts's (0 done, 1 refused, 2 wrong usage,
+ * 3 could not run): a command throws UsageError or ApiError and runAdmin reports it.
  *
- *   npm run admin -- workspace create --name "Acme Support" --plan pro
- *   npm run admin -- key create --workspace ws_… --scopes events:read,contacts:write --name Zapier
+ *   ./dev admin workspace create --name "Acme Support" --plan pro
+ *   ./dev admin key create --workspace ws_… --scopes events:read,contacts:write --name Zapier
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config';
 import { DeliverySignal, type AppContext } from '../context';
-import { openDatabase } from '../db/open';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/api-keys';
 import { ApiError } from '../domain/errors';
+import { openDatabaseOrExplain } from '../startup-errors';
+import { CliFailure, EXIT, reportCliError, UsageError } from './errors';
 import { isScope, SCOPES, type Scope } from '../domain/keys';
 import {
   createAgent,
@@ -31,6 +33,7 @@ import {
 import { systemClock } from '../lib/clock';
 
 export const USAGE = `Usage: npm run admin -- <command> [options]
+   or: ./dev admin <command> [options]          the same, without npm's banner: stdout holds only the result
 
   workspace create --name NAME --plan PLAN      prints the new workspace id
   workspace set-plan WORKSPACE_ID --plan PLAN
@@ -48,15 +51,15 @@ export const USAGE = `Usage: npm run admin -- <command> [options]
   key revoke KEY_ID                             also ends every subscription made with the key
 
 Plans: ${PLANS.join(', ')}. Scopes: ${SCOPES.join(', ')}.
-The database is ILLUMICHAT_DB_PATH (default data/illumichat.db).`;
+The database is ILLUMICHAT_DB_PATH (default data/illumichat.db).
+Exit codes: 0 done, 1 refused (e.g. no such workspace), 2 wrong usage, 3 could not run (e.g. the database).
+Errors: one line "error: …" on stderr, nothing on stdout.`;
 
 export interface Io {
   stdout(line: string): void;
   stderr(line: string): void;
   env: NodeJS.ProcessEnv;
 }
-
-class UsageError extends Error {}
 
 const COMMANDS = [
   'workspace create', 'workspace set-plan', 'workspace list', 'assistant create', 'assistant list',
@@ -73,45 +76,29 @@ const OPTIONS = {
 } as const;
 
 export function runAdmin(argv: string[], io: Io): number {
-  let parsed;
+  let ctx: AppContext | undefined;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (error) {
-    io.stderr(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help || positionals.length === 0) {
-    io.stderr(USAGE);
-    return values.help ? 0 : 2;
-  }
-  const command = positionals.slice(0, 2).join(' ');
-  if (!COMMANDS.includes(command)) {
-    io.stderr(`Unknown command: ${command}\n\n${USAGE}`);
-    return 2;
-  }
-  let ctx: AppContext;
-  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const { values, positionals } = parsed;
+    if (values.help) {
+      io.stderr(USAGE);
+      return EXIT.ok;
+    }
+    if (positionals.length === 0) throw new UsageError('Give a command.');
+    const command = positionals.slice(0, 2).join(' ');
+    if (!COMMANDS.includes(command)) throw new UsageError(`Unknown command: ${command}`);
     ctx = openContext(io.env);
-  } catch (error) {
-    io.stderr(`error: cannot open the database: ${(error as Error).message}`);
-    return 1;
-  }
-  try {
     run(ctx, positionals, values, io);
-    return 0;
+    return EXIT.ok;
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`${error.message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (error instanceof ApiError) {
-      io.stderr(`error: ${error.message}`);
-      return 1;
-    }
-    throw error;
+    return reportCliError(error, io, USAGE);
   } finally {
-    ctx.db.close();
+    ctx?.db.close();
   }
 }
 
@@ -259,8 +246,14 @@ function printTable(io: Io, header: string[], rows: string[][]): void {
 
 function openContext(env: NodeJS.ProcessEnv): AppContext {
   const config = loadConfig(env);
+  let db;
+  try {
+    db = openDatabaseOrExplain(config.dbPath);
+  } catch (error) {
+    throw new CliFailure((error as Error).message);
+  }
   return {
-    db: openDatabase(config.dbPath),
+    db,
     clock: systemClock,
     config,
     signal: new DeliverySignal(),

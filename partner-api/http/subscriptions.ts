@@ -39,7 +39,10 @@ export function registerSubscriptionRoutes({ app, ctx, keyed, write }: RouteKit)
       const key = keyOf(req);
       const verdict = await checkTarget(body.target_url, { allowPrivate: ctx.config.allowPrivateTargets });
       if (!verdict.ok) {
-        throw new ApiError(422, 'target_url_refused', `The target URL was refused: ${verdict.reason}.`, {
+        // When the development setting would allow this target (http, loopback, private), say which it is.
+        const devSettingAllows = !ctx.config.allowPrivateTargets && (await checkTarget(body.target_url, { allowPrivate: true })).ok;
+        const hint = devSettingAllows ? ' For local development only, ILLUMICHAT_ALLOW_PRIVATE_TARGETS=1 on the API allows http and loopback or private targets.' : '';
+        throw new ApiError(422, 'target_url_refused', `The target URL was refused: ${verdict.reason}.${hint}`, {
           details: [{ path: 'target_url', message: verdict.reason }],
         });
       }

@@ -46,6 +46,8 @@ export function describeDemoSeed(seed: DemoSeed): string {
     seed.apiKey.key,
     'Agent console tokens (for the /v1/agent/... endpoints):',
     ...seed.agents.map((a) => `  ${a.name} <${a.email}> (${a.id}): ${a.token}`),
+    `Lost them? ./dev admin key create --workspace ${seed.workspace.id} --scopes ${seed.apiKey.scopes.join(',')} --name Demo`,
+    `      and ./dev admin agent create --workspace ${seed.workspace.id} --name NAME --email EMAIL make new ones.`,
     '==========================================================================================================',
     '',
   ].join('\n');

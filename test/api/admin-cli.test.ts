@@ -1,6 +1,8 @@
 /**
  * The admin command line, run in-process against a real database file that a real API server reads at
- * the same time (WAL allows both), and once through `npm run admin` as an operator would.
+ * the same time (WAL allows both), and through `./dev admin` and `npm run admin` as an operator would.
+ * Every error has one format (cli/errors.ts): a first line `error: …` on stderr, nothing on stdout, and
+ * exit 1 refused, 2 wrong usage, 3 could not run.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -186,7 +188,7 @@ describe('mistakes', () => {
     ]) {
       const res = admin(...argv);
       expect({ argv, code: res.code }).toEqual({ argv, code: 2 });
-      expect(res.stderr).toContain('Usage: npm run admin');
+      expect(res.stderr).toMatch(/^error: \S[^\n]*\n\nUsage: npm run admin/);
       expect(res.stdout).toEqual([]);
     }
     expect(server.ctx.db.prepare('SELECT COUNT(*) FROM workspaces').pluck().get()).toBe(before);
@@ -210,6 +212,18 @@ describe('mistakes', () => {
     }
   });
 
+  it('a database that cannot be opened exits 3 with one line naming the setting to change', () => {
+    fs.writeFileSync(path.join(dir, 'a-file'), '');
+    const env = { ILLUMICHAT_DB_PATH: path.join(dir, 'a-file', 'admin.db') };
+    for (const argv of [['workspace', 'list'], ['key', 'revoke', 'key_x']]) {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = runAdmin(argv, { stdout: (l) => out.push(l), stderr: (l) => err.push(l), env });
+      expect({ code, out }).toEqual({ code: 3, out: [] });
+      expect(err).toEqual([expect.stringMatching(/^error: Cannot open the database .*ILLUMICHAT_DB_PATH=\S+$/)]);
+    }
+  });
+
   it('--help exits 0', () => {
     expect(admin('--help')).toMatchObject({ code: 0, stderr: expect.stringContaining('key create') });
   });
@@ -225,4 +239,19 @@ it('runs as `npm run admin` on the database in ILLUMICHAT_DB_PATH', () => {
   const bad = npm('key', 'create', '--workspace', created.stdout.trim(), '--scopes', 'nope', '--name', 'K');
   expect(bad.status).toBe(2);
   expect(bad.stdout).toBe('');
+});
+
+it('`./dev admin key create` prints only the key, so a script can capture it; errors leave stdout empty', () => {
+  const env = { ...process.env, ILLUMICHAT_DB_PATH: dbPath };
+  const sh = (script: string) => spawnSync('bash', ['-c', script], { cwd: path.join(__dirname, '..', '..'), env, encoding: 'utf8', timeout: 60_000 });
+  const ws = sh('./dev admin workspace create --name "From ./dev" --plan pro');
+  expect(ws.status).toBe(0);
+  expect(ws.stdout).toMatch(/^ws_[0-9a-f]{24}\n$/);
+  const captured = sh(`key="$(./dev admin key create --workspace ${ws.stdout.trim()} --scopes events:read --name Script)" && printf '[%s]' "$key"`);
+  expect(captured.status).toBe(0);
+  expect(captured.stdout).toMatch(/^\[wsk_live_[0-9A-Za-z]{38}\]$/);
+  expect(captured.stderr).toContain('shown only once');
+  const refused = sh('./dev admin key create --workspace ws_nope --scopes events:read --name K');
+  expect({ status: refused.status, stdout: refused.stdout }).toEqual({ status: 1, stdout: '' });
+  expect(refused.stderr).toMatch(/^error: No workspace ws_nope\.\n$/);
 });

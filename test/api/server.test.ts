@@ -58,6 +58,7 @@ it('seeds the demo workspace once, prints its key once, delivers, and stops clea
   expect(keysIn(first.stdout())).toHaveLength(1);
   expect(first.stdout()).toMatch(/shown ONCE/);
   expect(first.stdout().match(/agt_tok_[0-9A-Za-z]+/g)).toHaveLength(2);
+  expect(first.stdout()).toMatch(/^Lost them\? \.\/dev admin key create --workspace ws_\w+ --scopes events:read,contacts:write,tickets:write,chat:write/m);
 
   const zap = api(first.url, key);
   const me = await zap.get('/v1/me');
@@ -82,7 +83,11 @@ it('seeds the demo workspace once, prints its key once, delivers, and stops clea
   try {
     expect(keysIn(second.stdout())).toEqual([]);
     expect(second.stdout()).not.toMatch(/agt_tok_/);
-    expect((await api(second.url, key).get('/v1/me')).status).toBe(200);
+    expect((await api(second.url, key).get('/v1/me', { 'X-IllumiChat-Zapier-Operation': 'authentication.test' })).status).toBe(200);
+    // The request log, as the process writes it at the default level: one JSON line, no credential.
+    const line = await waitUntil(() => second.stdout().split('\n').find((l) => l.includes('"message":"request"')), 5000, 'the request line');
+    expect(JSON.parse(line)).toMatchObject({ level: 'info', method: 'GET', route: '/v1/me', status: 200, keyId: expect.stringMatching(/^key_/), zapierOperation: 'authentication.test' });
+    expect(second.stdout()).not.toContain(key);
   } finally {
     expect(await stop(second)).toBe(0);
   }

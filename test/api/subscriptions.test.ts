@@ -88,6 +88,17 @@ describe('POST /v1/subscriptions', () => {
       }
       expect((await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: 'https://93.184.216.34/hook' })).status).toBe(201);
       expect(tableCounts(strict).subscriptions).toBe(1);
+      // What the development setting allows (http, loopback, private) names it; what it would not allow does not.
+      const hint = 'ILLUMICHAT_ALLOW_PRIVATE_TARGETS=1';
+      for (const target of ['http://93.184.216.34/hook', 'http://localhost:4000/hook', 'https://127.0.0.1/hook', 'https://[::1]/hook', 'https://192.168.1.20/hook']) {
+        const res = await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: target });
+        expect({ target, message: res.body.error.message }).toEqual({ target, message: expect.stringContaining(hint) });
+      }
+      for (const target of ['not a url', 'ftp://93.184.216.34/hook', 'https://user:pw@93.184.216.34/hook']) {
+        const res = await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: target });
+        expect(res.body.error.code).toBe('target_url_refused');
+        expect(res.body.error.message).not.toContain(hint);
+      }
     } finally {
       await strict.close();
     }

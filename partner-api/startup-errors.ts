@@ -1,0 +1,90 @@
+/**
+ * What goes wrong when the API starts, said in one line an operator can act on: what is wrong and which
+ * setting fixes it (README's configuration table), instead of a stack trace. `npm start` prints the message
+ * of a StartupError alone and exits 1; anything else is a bug and keeps its stack.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { loadConfig, type Config } from './config';
+import { openDatabase, type Db } from './db/open';
+
+/** A start-up failure whose message is the whole story, one line. */
+export class StartupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StartupError';
+  }
+}
+
+/**
+ * openDatabase (db/open.ts), with the failures a setting can fix turned into a StartupError: a directory
+ * that cannot be created or written, a path that is a directory or under a file, a read-only file.
+ * Anything else (e.g. a schema newer than this build) is rethrown as it is.
+ */
+export function openDatabaseOrExplain(dbPath: string): Db {
+  try {
+    return openDatabase(dbPath);
+  } catch (error) {
+    const why = databaseProblem(error);
+    if (!why) throw error;
+    throw new StartupError(
+      `Cannot open the database ${path.resolve(dbPath)} for writing (${why}). ` +
+        'Make that location writable, or choose another file: ILLUMICHAT_DB_PATH=/writable/dir/illumichat.db',
+      { cause: error },
+    );
+  }
+}
+
+function databaseProblem(error: unknown): string | null {
+  const { code, message } = error as { code?: string; message?: string };
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'read-only file system';
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return 'a part of the path is a file, not a directory';
+    case 'SQLITE_CANTOPEN':
+      return 'SQLite cannot open or create the file there; is the path a directory, or the directory not writable?';
+    case 'SQLITE_PERM':
+    case 'SQLITE_AUTH':
+      return 'permission denied';
+    default:
+      if (code?.startsWith('SQLITE_READONLY')) return 'the file or its directory is read-only';
+      if (code?.startsWith('SQLITE_CANTOPEN')) return message ?? 'SQLite cannot open the file';
+      return null;
+  }
+}
+
+/** A listen() failure as a StartupError when a setting fixes it (PORT, HOST); anything else as it is. */
+export function explainListenError(error: unknown, host: string, port: number): unknown {
+  const { code } = error as { code?: string };
+  const where = `${host}:${port}`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new StartupError(
+        `Port ${port} is already in use on ${host} (another ./dev start?). Stop that process, or choose another port: PORT=${port === 3000 ? 3001 : 3000} ./dev start`,
+        { cause: error },
+      );
+    case 'EACCES':
+      return new StartupError(`Not allowed to listen on ${where} (ports below 1024 need privileges). Choose another port: PORT=3000 ./dev start`, { cause: error });
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+      return new StartupError(`HOST ${host} is not an address of this machine. Choose one that is: HOST=127.0.0.1 ./dev start`, { cause: error });
+    default:
+      return error;
+  }
+}
+
+/** loadConfig (config.ts), with a setting out of range or of the wrong kind as a one-line StartupError naming it. */
+export function loadConfigOrExplain(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof z.ZodError)) throw error;
+    const problems = error.issues.map((issue) => `${issue.path.join('.')}=${JSON.stringify(env[String(issue.path[0])] ?? '')}: ${issue.message}`);
+    throw new StartupError(`Invalid setting ${problems.join('; ')}. The README's configuration table lists what each accepts.`, { cause: error });
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * `npm start` when a setting is wrong: one line on stderr saying what is wrong and which setting fixes it,
+ * exit code 1, no stack trace (partner-api/startup-errors.ts).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfigOrExplain, openDatabaseOrExplain, StartupError } from '../../partner-api/startup-errors';
+
+const ROOT = path.join(__dirname, '..', '..');
+const TS_NODE = require.resolve('ts-node/dist/bin.js');
+
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'illumichat-startup-'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function start(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [TS_NODE, '--transpile-only', 'partner-api/server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'info', ILLUMICHAT_DB_PATH: path.join(dir, 'ok.db'), ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+  return new Promise((resolve) =>
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    }),
+  );
+}
+
+function expectOneLine(result: { code: number | null; stderr: string }, says: RegExp): void {
+  expect(result.code).toBe(1);
+  expect(result.stderr).toMatch(/^[^\n]+\n$/);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+  expect(result.stderr).toMatch(says);
+}
+
+it('a port already in use: says so and how to choose another port', async () => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as net.AddressInfo).port;
+  try {
+    expectOneLine(await start({ PORT: String(port) }), new RegExp(`^Port ${port} is already in use on 127\\.0\\.0\\.1.*PORT=\\d+ \\./dev start$`, 'm'));
+  } finally {
+    taken.close();
+  }
+});
+
+/** Paths no process here can open for writing, root included (root writes anywhere but /proc). */
+const UNWRITABLE: [string, () => string][] = [
+  ['under a file, not a directory', () => {
+    fs.writeFileSync(path.join(dir, 'a-file'), '');
+    return path.join(dir, 'a-file', 'illumichat.db');
+  }],
+  ['a directory', () => fs.mkdtempSync(path.join(dir, 'a-dir-'))],
+  ['in a directory nobody may write to', () => {
+    if (process.getuid?.() === 0) return '/proc/illumichat-test.db';
+    const locked = fs.mkdtempSync(path.join(dir, 'locked-'));
+    fs.chmodSync(locked, 0o500);
+    return path.join(locked, 'illumichat.db');
+  }],
+];
+const SAYS_DB = /^Cannot open the database .+ for writing \(.+\)\. .*ILLUMICHAT_DB_PATH=\S+$/m;
+
+it.each(UNWRITABLE)('an unwritable database path (%s): a StartupError that says so and which setting to change', (_case, makePath) => {
+  const dbPath = makePath();
+  let thrown: unknown;
+  try {
+    openDatabaseOrExplain(dbPath).close();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(StartupError);
+  expect((thrown as Error).message).toMatch(SAYS_DB);
+  expect((thrown as Error).message).toContain(path.resolve(dbPath));
+});
+
+it('npm start prints that line alone for an unwritable database path', async () => {
+  expectOneLine(await start({ ILLUMICHAT_DB_PATH: UNWRITABLE[0][1]() }), SAYS_DB);
+});
+
+it('a schema newer than this build is not dressed up as a path problem', () => {
+  const dbPath = path.join(dir, 'newer.db');
+  openDatabaseOrExplain(dbPath).pragma('user_version = 9999');
+  expect(() => openDatabaseOrExplain(dbPath)).toThrow(/newer than this build/);
+  expect(() => openDatabaseOrExplain(dbPath)).not.toThrow(StartupError);
+});
+
+it('a setting of the wrong kind is named in one line', () => {
+  expect(() => loadConfigOrExplain({ PORT: 'eighty' })).toThrow(StartupError);
+  expect(() => loadConfigOrExplain({ PORT: 'eighty', ILLUMICHAT_LOG: 'loud' })).toThrow(/^Invalid setting PORT="eighty": .+; ILLUMICHAT_LOG="loud": .+\. The README's configuration table/);
+  expect(loadConfigOrExplain({ PORT: '8080' }).port).toBe(8080);
+});

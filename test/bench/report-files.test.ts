@@ -1,0 +1,31 @@
+/**
+ * `./dev bench` leaves the tracked tree clean unless asked: its report goes to the gitignored
+ * bench-results/, and to docs/benchmarks.md only with --write-docs.
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { reportFiles } from '../../bench/run';
+
+const ROOT = path.join(__dirname, '..', '..');
+const rel = (files: string[]) => files.map((f) => path.relative(ROOT, f));
+const tracked = (file: string) => execFileSync('git', ['ls-files', file], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+const ignored = (file: string) => {
+  try {
+    execFileSync('git', ['check-ignore', '-q', file], { cwd: ROOT });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+it('writes only to gitignored bench-results/ by default', () => {
+  const files = rel(reportFiles([], new Date('2026-11-29T15:00:00.000Z')));
+  expect(files).toEqual(['bench-results/2026-11-29T15-00-00-000Z.md', 'bench-results/latest.md']);
+  for (const file of files) expect({ file, ignored: ignored(file), tracked: tracked(file) }).toEqual({ file, ignored: true, tracked: false });
+});
+
+it('also updates the tracked docs/benchmarks.md with --write-docs, and refuses an unknown argument', () => {
+  expect(rel(reportFiles(['--write-docs']))).toContain('docs/benchmarks.md');
+  expect(tracked('docs/benchmarks.md')).toBe(true);
+  expect(() => reportFiles(['--write-doc'])).toThrow(/Unknown argument.*--write-docs/);
+});
