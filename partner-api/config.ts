@@ -18,6 +18,10 @@ const envSchema = z.object({
   ILLUMICHAT_TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   ILLUMICHAT_DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(10_000).default(10_000),
   ILLUMICHAT_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(256),
+  /** Attempts one workspace may have in flight; default an eighth of the concurrency (delivery/slots.ts). */
+  ILLUMICHAT_DELIVERY_WORKSPACE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).optional(),
+  /** Attempts in flight to one target host (scheme, host, port), all workspaces together; default half. */
+  ILLUMICHAT_DELIVERY_HOST_CONCURRENCY: z.coerce.number().int().min(1).max(1000).optional(),
   /** Skip the demo workspace on an empty database (tests, production). */
   ILLUMICHAT_NO_DEMO: flag.default(false),
   ILLUMICHAT_LOG: z.enum(['silent', 'info', 'debug']).default('info'),
@@ -38,6 +42,10 @@ export interface Config {
     timeoutMs: number;
     /** Attempts in flight at once, across every subscription. */
     concurrency: number;
+    /** Attempts in flight at once for one workspace, so one tenant's hanging endpoints hold only its share. */
+    perWorkspaceConcurrency: number;
+    /** Attempts in flight at once to one target host (its origin), across workspaces. */
+    perHostConcurrency: number;
     /** Attempts in flight at once to one subscription, so one slow endpoint cannot take every slot. */
     perSubscriptionConcurrency: number;
     /** How often the worker looks for retries that came due; fresh events wake it at once instead. */
@@ -72,6 +80,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     delivery: {
       timeoutMs: e.ILLUMICHAT_DELIVERY_TIMEOUT_MS,
       concurrency: e.ILLUMICHAT_DELIVERY_CONCURRENCY,
+      // Issue 8 §3: one workspace's 16 hanging endpoints held all 256 slots for 10 s at a time. An eighth
+      // per workspace keeps 7/8 for everyone else; a host that hangs for every workspace holds half.
+      perWorkspaceConcurrency: e.ILLUMICHAT_DELIVERY_WORKSPACE_CONCURRENCY ?? Math.ceil(e.ILLUMICHAT_DELIVERY_CONCURRENCY / 8),
+      perHostConcurrency: e.ILLUMICHAT_DELIVERY_HOST_CONCURRENCY ?? Math.ceil(e.ILLUMICHAT_DELIVERY_CONCURRENCY / 2),
       // 8 capped one busy Zap at ~250 deliveries/s on loopback (the bench); 32 of 256 keeps the share a
       // hanging endpoint can hold at one eighth, as 8 of 64 did.
       perSubscriptionConcurrency: 32,

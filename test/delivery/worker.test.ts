@@ -1,4 +1,5 @@
 /** The delivery worker end to end: real SQLite, real HTTP to in-process receivers, a clock the test moves. */
+import { performance } from 'node:perf_hooks';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
 import { deactivateSubscriptions } from '../../partner-api/delivery/outbox';
 import { verifySignature } from '../../partner-api/delivery/signing';
@@ -500,5 +501,92 @@ describe('the connect-time SSRF check', () => {
     expect(deliveriesOf(open.ctx, sub2.id)[0]?.status).toBe('succeeded');
     expect(rx.requests).toHaveLength(1);
     expect(rx.requests[0]?.headers.host).toBe(`hooks.example.test:${rx.port}`);
+  });
+});
+
+describe('fairness between workspaces', () => {
+  // Issue 8 §3, the observed fault: workspace B has 16 subscriptions to a receiver that never answers and
+  // 100 events (1,600 attempts, each holding a slot until the timeout). Workspace A, meanwhile, makes events
+  // at 200/s to a healthy receiver: each must arrive promptly, not after B's attempts time out.
+  it("keeps another workspace's deliveries prompt while one workspace's endpoints hang (16 × 100)", async () => {
+    const [hanging, healthy] = [await receiver(), await receiver()];
+    hanging.setDefault(hang());
+    const { ctx, worker } = harness({ delivery: { timeoutMs: 5_000 } }); // default slots: 256 overall
+    const b = seedWorkspace(ctx);
+    for (let i = 0; i < 16; i++) subscribe(ctx, b, `${hanging.url}/${i}`);
+    const a = seedWorkspace(ctx);
+    subscribe(ctx, a, healthy.url, 'ticket.assigned');
+    worker.start();
+    for (let i = 0; i < 100; i++) emit(ctx, b);
+    // B takes every slot it is going to take, and each of those attempts reaches the receiver and hangs.
+    await waitUntil(() => worker.inFlight >= 32 && hanging.requests.length === worker.inFlight);
+
+    const emittedAt = new Map<string, number>();
+    for (let i = 0; i < 40; i++) {
+      emittedAt.set(emit(ctx, a, 'ticket.assigned'), performance.now());
+      await new Promise((resolve) => setTimeout(resolve, 5)); // 200 events/s
+    }
+    const arrivals = await healthy.waitFor(40, 4_000);
+    // Generous for a loaded machine, and far below the 5 s a slot held by B takes to come free.
+    for (const request of arrivals) {
+      expect(request.monotonicMs - emittedAt.get(String(request.headers['webhook-id']))!).toBeLessThan(1_000);
+    }
+    // B held its workspace's share (an eighth of the slots) and no more.
+    expect(hanging.requests).toHaveLength(ctx.config.delivery.perWorkspaceConcurrency);
+    expect(worker.inFlight).toBe(ctx.config.delivery.perWorkspaceConcurrency);
+  });
+});
+
+describe('shares of the delivery slots', () => {
+  it('holds every hanging workspace to its share, and a host that hangs for all of them to the host share', async () => {
+    const [hanging, healthy] = [await receiver(), await receiver()];
+    hanging.setDefault(hang());
+    const { ctx, worker } = harness({
+      delivery: { concurrency: 12, perWorkspaceConcurrency: 3, perHostConcurrency: 6, perSubscriptionConcurrency: 2, timeoutMs: 5_000 },
+    });
+    // Four workspaces, each with two subscriptions at the same hanging host, each owing five events.
+    const tenants = Array.from({ length: 4 }, () => seedWorkspace(ctx));
+    for (const ws of tenants) {
+      subscribe(ctx, ws, `${hanging.url}/a`);
+      subscribe(ctx, ws, `${hanging.url}/b`);
+    }
+    worker.start();
+    for (const ws of tenants) for (let i = 0; i < 5; i++) emit(ctx, ws);
+    await waitUntil(() => hanging.requests.length === 6 && worker.inFlight === 6);
+
+    // The host's share is full (6 of 12), and no workspace holds more than its 3, no subscription its 2.
+    const held = ctx.db
+      .prepare(`SELECT s.workspace_id AS ws, s.id AS sub FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id WHERE d.claim_token IS NOT NULL`)
+      .all() as { ws: string; sub: string }[];
+    expect(held).toHaveLength(6);
+    const most = (key: 'ws' | 'sub') => Math.max(...Object.values(Object.groupBy(held, (h) => h[key])).map((g) => g!.length));
+    expect(most('ws')).toBeLessThanOrEqual(3);
+    expect(most('sub')).toBeLessThanOrEqual(2);
+
+    // A fifth workspace, at another host, gets its deliveries at once in the slots left.
+    const other = seedWorkspace(ctx);
+    subscribe(ctx, other, healthy.url, 'ticket.assigned');
+    for (let i = 0; i < 5; i++) emit(ctx, other, 'ticket.assigned');
+    await healthy.waitFor(5, 2_000);
+    expect(hanging.requests).toHaveLength(6);
+  });
+
+  it('serves workspaces in turn, so one with many subscriptions gets no more turns than one with a single Zap', async () => {
+    const rx = await receiver();
+    // One slot in all: the order of arrival is the order of service.
+    const { ctx, worker } = harness({ delivery: { concurrency: 1 } });
+    const many = seedWorkspace(ctx);
+    for (let i = 0; i < 8; i++) subscribe(ctx, many, `${rx.url}/many/${i}`);
+    const one = seedWorkspace(ctx);
+    subscribe(ctx, one, `${rx.url}/one`);
+    for (let i = 0; i < 4; i++) {
+      emit(ctx, many);
+      emit(ctx, one);
+    }
+    await worker.runOnce();
+    expect(rx.requests).toHaveLength(36);
+    // Workspace "one" had every other turn until its four were out, not one turn in nine.
+    const order = rx.requests.map((r) => (r.path.endsWith('/one') ? 'one' : 'many'));
+    expect(order.slice(0, 8)).toEqual(['many', 'one', 'many', 'one', 'many', 'one', 'many', 'one']);
   });
 });
