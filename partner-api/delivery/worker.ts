@@ -219,7 +219,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     try {
       store.transaction(() => {
         for (const completion of batch) record(completion);
-        for (const { delivery, refusal } of refused) recordRefusal(delivery, refusal);
+        recordRefusals(refused);
         if (!stopping) claimDue(claimed);
       });
     } catch (err) {
@@ -263,17 +263,16 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     }
   }
 
-  /** A delivery the authority check stopped: final, with the reason; a revoked key's subscription is turned off. */
-  function recordRefusal(delivery: ClaimedDelivery, refusal: Refusal): void {
-    store.cancel(delivery, ctx.clock.now(), refusal.message);
-    if (refusal.kind === 'key_revoked') {
-      deactivateSubscriptions(ctx, { subscriptionId: delivery.subscriptionId }, 'key_revoked');
+  /** Deliveries the authority check stopped: final, each with its reason; then a revoked key's
+   * subscriptions are turned off (which cancels what else they had pending). */
+  function recordRefusals(refused: Refused[]): void {
+    const revoked = new Set<string>();
+    for (const { delivery, refusal } of refused) {
+      store.cancel(delivery, ctx.clock.now(), refusal.message);
+      if (refusal.kind === 'key_revoked') revoked.add(delivery.subscriptionId);
+      ctx.log.info('webhook delivery not sent', { deliveryId: delivery.id, subscriptionId: delivery.subscriptionId, reason: refusal.kind });
     }
-    ctx.log.info('webhook delivery not sent', {
-      deliveryId: delivery.id,
-      subscriptionId: delivery.subscriptionId,
-      reason: refusal.kind,
-    });
+    for (const subscriptionId of revoked) deactivateSubscriptions(ctx, { subscriptionId }, 'key_revoked');
   }
 
   function apply(delivery: ClaimedDelivery, verdict: Verdict, now: number): void {

@@ -362,6 +362,72 @@ describe('turning subscriptions off', () => {
   });
 });
 
+describe('authority at send time (defence in depth)', () => {
+  // Rows the API should never leave behind (a subscription active under a revoked key, or in a workspace
+  // below Pro) are made here directly: the worker must not send for them however they came to be.
+  const revokeBehindTheApiBack = (ctx: TestContext, apiKeyId: string) =>
+    ctx.db.prepare(`UPDATE api_keys SET revoked_at = ? WHERE id = ?`).run(new Date(ctx.clock.now()).toISOString(), apiKeyId);
+
+  it('sends nothing for a subscription whose key is revoked, cancels with the reason, and turns it off', async () => {
+    const rx = await receiver();
+    const { ctx, worker } = harness();
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+    emit(ctx, ws);
+    revokeBehindTheApiBack(ctx, ws.apiKeyId);
+    await worker.runOnce();
+    expect(rx.requests).toHaveLength(0);
+    expect(deliveriesOf(ctx, sub.id).map((d) => [d.status, d.attempts, d.last_error, d.claim_token])).toEqual([
+      ['cancelled', 0, 'not sent: the API key that made this subscription was revoked', null],
+      ['cancelled', 0, 'not sent: the API key that made this subscription was revoked', null],
+    ]);
+    expect(attemptsOf(ctx, deliveriesOf(ctx, sub.id)[0]!.id)).toEqual([]);
+    expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'key_revoked' });
+  });
+
+  it.each(['free', 'starter'])('sends nothing while the workspace is on the %s plan, and delivers again once it is on Pro', async (plan) => {
+    const rx = await receiver();
+    const { ctx, worker } = harness();
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    const setPlan = (p: string) => ctx.db.prepare(`UPDATE workspaces SET plan = ? WHERE id = ?`).run(p, ws.workspaceId);
+    setPlan(plan);
+    emit(ctx, ws);
+    await worker.runOnce();
+    expect(rx.requests).toHaveLength(0);
+    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({
+      status: 'cancelled',
+      attempts: 0,
+      last_error: `not sent: the workspace's plan (${plan}) is below Pro, which the integration needs`,
+    });
+    expect(subscriptionRow(ctx, sub.id).active).toBe(1); // the Zap is still there for when the plan is back
+
+    setPlan('business');
+    const eventId = emit(ctx, ws);
+    await worker.runOnce();
+    expect(rx.requests.map((r) => r.headers['webhook-id'])).toEqual([eventId]);
+  });
+
+  it('starts no attempt after a revocation commits, even for rows already claimed or retried', async () => {
+    const rx = await receiver();
+    const { ctx, worker } = harness({ delivery: { perSubscriptionConcurrency: 1 } });
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    // The key is revoked (committed) while the first delivery is at the receiver; the next ones are claimed
+    // by the same worker as soon as it records the first.
+    rx.setDefault(() => {
+      revokeBehindTheApiBack(ctx, ws.apiKeyId);
+      return reply(200);
+    });
+    for (let i = 0; i < 10; i++) emit(ctx, ws);
+    await worker.runOnce();
+    expect(rx.requests).toHaveLength(1);
+    const statuses = deliveriesOf(ctx, sub.id).map((d) => d.status);
+    expect(statuses).toEqual(['succeeded', ...Array(9).fill('cancelled')]);
+  });
+});
+
 describe('fairness and limits', () => {
   it('keeps one hanging endpoint to its per-subscription share while a healthy one gets everything', async () => {
     const [slow, healthy] = [await receiver(), await receiver()];
