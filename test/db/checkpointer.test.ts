@@ -2,12 +2,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BroadcastChannel } from 'node:worker_threads';
 import type { Logger } from '../../partner-api/context';
 import { waitUntil } from '../support/api-server';
 import { startCheckpointer } from '../../partner-api/db/checkpointer';
 import { INLINE_CHECKPOINT_PAGES, openDatabase } from '../../partner-api/db/open';
 
 const quiet: Logger = { info() {}, error() {} };
+const scriptedThread = path.join(__dirname, '..', 'support', 'scripted-checkpointer-thread.js');
+
+/** Tells the scripted thread what to do next ('die', 'fail', 'recover'). */
+function tellThread(what: 'die' | 'fail' | 'recover'): void {
+  const channel = new BroadcastChannel('scripted-checkpointer');
+  channel.postMessage(what);
+  channel.close();
+}
+
+const autocheckpoint = (db: ReturnType<typeof openDatabase>) => db.pragma('wal_autocheckpoint', { simple: true });
 
 describe('the checkpoint thread', () => {
   let dir: string;
@@ -49,16 +60,44 @@ describe('the checkpoint thread', () => {
     db.close();
   });
 
+  // The thread dies when the test says so, not on a timer: under load a 20 ms timer used to fire before the
+  // connection had even taken checkpoints over.
   it('hands checkpoints back to the connection, and says so, when the thread dies', async () => {
     const db = openDatabase(path.join(dir, 'e.db'));
     const errors: string[] = [];
     const log: Logger = { info() {}, error: (message, fields) => errors.push(`${message}: ${String(fields?.error)}`) };
-    const checkpointer = await startCheckpointer(db, log, { threadFile: path.join(__dirname, '..', 'support', 'dying-checkpointer-thread.js') });
-    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
-    await waitUntil(() => (db.pragma('wal_autocheckpoint', { simple: true }) === INLINE_CHECKPOINT_PAGES ? true : undefined), 5_000, 'inline checkpoints back on');
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the exit that follows the error
+    const checkpointer = await startCheckpointer(db, log, { threadFile: scriptedThread });
+    expect(autocheckpoint(db)).toBe(0);
+    tellThread('die');
+    await waitUntil(() => (autocheckpoint(db) === INLINE_CHECKPOINT_PAGES ? true : undefined), 10_000, 'inline checkpoints back on');
+    await checkpointer.stop(); // waits for the exit that follows the error: it adds no second line
     expect(errors).toEqual(['checkpoint thread stopped; checkpoints run inline again: the checkpoint thread fell over']);
-    await checkpointer.stop();
     db.close();
+  });
+
+  it("hands checkpoints back while the thread's passes fail, and takes them back when one succeeds", async () => {
+    const db = openDatabase(path.join(dir, 'f.db'));
+    const lines: string[] = [];
+    const log: Logger = { info: (message) => lines.push(message), error: (message, fields) => lines.push(`${message}: ${String(fields?.error)}`) };
+    const checkpointer = await startCheckpointer(db, log, { threadFile: scriptedThread });
+    try {
+      for (let round = 0; round < 2; round++) {
+        tellThread('fail');
+        await waitUntil(() => (autocheckpoint(db) === INLINE_CHECKPOINT_PAGES ? true : undefined), 10_000, 'inline checkpoints on');
+        tellThread('recover');
+        await waitUntil(() => (autocheckpoint(db) === 0 ? true : undefined), 10_000, 'the thread back in charge');
+      }
+      expect(lines).toEqual([
+        'checkpoint failed; checkpoints run inline until the thread succeeds again: database or disk is full',
+        'checkpoint thread recovered; it runs the checkpoints again',
+        'checkpoint failed; checkpoints run inline until the thread succeeds again: database or disk is full',
+        'checkpoint thread recovered; it runs the checkpoints again',
+      ]);
+      await checkpointer.stop();
+      expect(autocheckpoint(db)).toBe(INLINE_CHECKPOINT_PAGES);
+    } finally {
+      await checkpointer.stop();
+      db.close();
+    }
   });
 });
