@@ -7,6 +7,7 @@ import type { Logger } from '../../partner-api/context';
 import { waitUntil } from '../support/api-server';
 import { startCheckpointer } from '../../partner-api/db/checkpointer';
 import { INLINE_CHECKPOINT_PAGES, openDatabase } from '../../partner-api/db/open';
+import { fillDisk, mountSmallDisk, smallDiskUnavailable } from '../support/small-disk';
 
 const quiet: Logger = { info() {}, error() {} };
 const scriptedThread = path.join(__dirname, '..', 'support', 'scripted-checkpointer-thread.js');
@@ -100,4 +101,41 @@ describe('the checkpoint thread', () => {
       db.close();
     }
   });
+
+  // Issue 8 §6 on a real full disk: the real thread's pass fails with SQLITE_FULL, and it comes back.
+  (smallDiskUnavailable ? it.skip : it)(
+    `rides out a full disk and takes checkpoints back once there is room (a 2 MB tmpfs)${smallDiskUnavailable ? `: skipped, ${smallDiskUnavailable}` : ''}`,
+    async () => {
+      const disk = mountSmallDisk(2 * 1024 * 1024);
+      try {
+        const db = openDatabase(path.join(disk.dir, 'full.db'));
+        // 200 KB of rows (about 100 new pages) in the WAL that the database file has no room for yet…
+        const insert = db.prepare(`INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, 'pro', '2026-01-01T00:00:00.000Z')`);
+        for (let i = 0; i < 20; i++) insert.run(`ws_${i}`, 'x'.repeat(10_000));
+        // …and then none at all.
+        const spare = path.join(disk.dir, 'spare');
+        fillDisk(spare);
+        const lines: string[] = [];
+        const log: Logger = { info: (message) => lines.push(message), error: (message, fields) => lines.push(`${message}: ${String(fields?.error)}`) };
+        const checkpointer = await startCheckpointer(db, log, { intervalMs: 10 });
+        try {
+          await waitUntil(() => (autocheckpoint(db) === INLINE_CHECKPOINT_PAGES ? true : undefined), 10_000, 'the failed pass reported');
+          expect(lines).toEqual([expect.stringMatching(/^checkpoint failed; checkpoints run inline until the thread succeeds again: /)]);
+
+          fs.rmSync(spare);
+          await waitUntil(() => (autocheckpoint(db) === 0 ? true : undefined), 10_000, 'the thread back in charge');
+          expect(lines[1]).toBe('checkpoint thread recovered; it runs the checkpoints again');
+          // Every frame of the log is in the database file now.
+          const [state] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
+          expect(state!.checkpointed).toBe(state!.log);
+          expect(db.prepare('SELECT count(*) FROM workspaces').pluck().get()).toBe(20);
+        } finally {
+          await checkpointer.stop();
+          db.close();
+        }
+      } finally {
+        disk.remove();
+      }
+    },
+  );
 });
