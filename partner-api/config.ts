@@ -17,8 +17,8 @@ const envSchema = z.object({
   /** Proxies in front of the API whose X-Forwarded-For is believed (0: none; the socket's address is the visitor's). */
   ILLUMICHAT_TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   ILLUMICHAT_DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(10_000).default(10_000),
-  ILLUMICHAT_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(256),
-  /** Attempts one workspace may have in flight; default an eighth of the concurrency (delivery/slots.ts). */
+  ILLUMICHAT_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(512),
+  /** Attempts one workspace may have in flight; default a quarter of the concurrency (delivery/slots.ts). */
   ILLUMICHAT_DELIVERY_WORKSPACE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).optional(),
   /** Attempts in flight to one target host (scheme, host, port), all workspaces together; default half. */
   ILLUMICHAT_DELIVERY_HOST_CONCURRENCY: z.coerce.number().int().min(1).max(1000).optional(),
@@ -80,12 +80,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     delivery: {
       timeoutMs: e.ILLUMICHAT_DELIVERY_TIMEOUT_MS,
       concurrency: e.ILLUMICHAT_DELIVERY_CONCURRENCY,
-      // Issue 8 §3: one workspace's 16 hanging endpoints held all 256 slots for 10 s at a time. An eighth
-      // per workspace keeps 7/8 for everyone else; a host that hangs for every workspace holds half.
-      perWorkspaceConcurrency: e.ILLUMICHAT_DELIVERY_WORKSPACE_CONCURRENCY ?? Math.ceil(e.ILLUMICHAT_DELIVERY_CONCURRENCY / 8),
+      // Issue 8 §3: one workspace's 16 hanging endpoints held all 256 slots for 10 s at a time. A quarter
+      // per workspace keeps 3/4 for everyone else; a host that hangs for every workspace holds half. 512 in
+      // all keeps one workspace's 128, what its four subscriptions had before (an eighth of 256, 32, made
+      // the bench's 1,000 events/s queue: ~30 ms round trips × 32 ≈ 1,000/s).
+      perWorkspaceConcurrency: e.ILLUMICHAT_DELIVERY_WORKSPACE_CONCURRENCY ?? Math.ceil(e.ILLUMICHAT_DELIVERY_CONCURRENCY / 4),
       perHostConcurrency: e.ILLUMICHAT_DELIVERY_HOST_CONCURRENCY ?? Math.ceil(e.ILLUMICHAT_DELIVERY_CONCURRENCY / 2),
-      // 8 capped one busy Zap at ~250 deliveries/s on loopback (the bench); 32 of 256 keeps the share a
-      // hanging endpoint can hold at one eighth, as 8 of 64 did.
+      // 8 capped one busy Zap at ~250 deliveries/s on loopback (the bench); 32 is a quarter of a
+      // workspace's share, so one hanging Zap leaves its workspace's other Zaps room.
       perSubscriptionConcurrency: 32,
       pollIntervalMs: 500,
       claimMarginMs: 2_000,

@@ -4,8 +4,8 @@
  * An attempt to an endpoint that never answers holds its slot for the whole timeout (10 s), and slots
  * cannot be taken back. So no one may hold more than a share: at most `perWorkspace` attempts per
  * workspace, `perHost` per target host (scheme, host and port), `perSubscription` per subscription, and
- * `overall` in all. With the defaults (32, 128, 32 of 256) a workspace whose endpoints all hang holds an
- * eighth of the slots and every other workspace keeps the rest; a host that hangs for every workspace holds
+ * `overall` in all. With the defaults (128, 256, 32 of 512) a workspace whose endpoints all hang holds a
+ * quarter of the slots and every other workspace keeps the rest; a host that hangs for every workspace holds
  * half. Issue 8 §3: one workspace's 16 hanging endpoints took all 256 slots and delayed another's
  * deliveries from 72 ms to 6-16 s.
  */
