@@ -9,9 +9,13 @@
  */
 const STORAGE_CODES = ['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY', 'SQLITE_CANTOPEN'];
 
-/** Whether `error` is a SQLite error (better-sqlite3's SqliteError has a string `code`) of a storage fault. */
+/**
+ * Whether `error` is a SQLite error (better-sqlite3's SqliteError has a string `code`) of a storage fault.
+ * Judged by its code, not by `instanceof`: the native addon makes its errors with the constructor of the
+ * realm that loaded it first, which under jest is another test file's.
+ */
 export function isStorageFault(error: unknown): error is Error & { code: string } {
-  if (!(error instanceof Error)) return false;
+  if (typeof error !== 'object' || error === null) return false;
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && STORAGE_CODES.some((prefix) => code === prefix || code.startsWith(`${prefix}_`));
 }
