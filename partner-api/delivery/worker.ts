@@ -119,26 +119,29 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
 
   /**
    * Starts every claimed delivery the authority check allows. The check and the sends it allows run in one
-   * synchronous step, with no await between them: a revocation or plan change that committed before this
-   * step is seen, and none from this process can commit in between.
+   * synchronous step under the database's write lock (an IMMEDIATE transaction that writes nothing): a
+   * revocation or plan change, from this process or another (the admin CLI), commits either before the
+   * check, which then sees it, or after these attempts have started.
    */
   function launchAll(claimed: ClaimedDelivery[]): void {
-    const refusalOf = new Map<string, Refusal | null>();
-    for (const [i, delivery] of claimed.entries()) {
-      let refusal = refusalOf.get(delivery.subscriptionId);
-      if (refusal === undefined) {
-        try {
-          refusal = authority.refusal(delivery.subscriptionId);
-        } catch (err) {
-          // Unable to tell, so nothing is sent: the rows stay leased and come due again when it ends.
-          ctx.log.error('delivery authority check failed', { error: (err as Error).message });
-          for (const left of claimed.slice(i)) slots.release(left.holder);
-          return;
+    if (claimed.length === 0) return;
+    let next = 0;
+    try {
+      store.transaction(() => {
+        const refusalOf = new Map<string, Refusal | null>();
+        for (; next < claimed.length; next++) {
+          const delivery = claimed[next];
+          let refusal = refusalOf.get(delivery.subscriptionId);
+          if (refusal === undefined) refusalOf.set(delivery.subscriptionId, (refusal = authority.refusal(delivery.subscriptionId)));
+          if (refusal) refuse(delivery, refusal);
+          else launch(delivery);
         }
-        refusalOf.set(delivery.subscriptionId, refusal);
-      }
-      if (refusal) refuse(delivery, refusal);
-      else launch(delivery);
+      });
+    } catch (err) {
+      // Unable to tell (the lock or the read failed), so the rest is not sent: those rows stay leased and
+      // come due again when the lease ends.
+      ctx.log.error('delivery authority check failed', { error: (err as Error).message });
+      for (const left of claimed.slice(next)) slots.release(left.holder);
     }
   }
 

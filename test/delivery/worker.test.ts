@@ -1,4 +1,5 @@
 /** The delivery worker end to end: real SQLite, real HTTP to in-process receivers, a clock the test moves. */
+import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
 import { deactivateSubscriptions } from '../../partner-api/delivery/outbox';
@@ -425,6 +426,54 @@ describe('authority at send time (defence in depth)', () => {
     expect(rx.requests).toHaveLength(1);
     const statuses = deliveriesOf(ctx, sub.id).map((d) => d.status);
     expect(statuses).toEqual(['succeeded', ...Array(9).fill('cancelled')]);
+  });
+});
+
+describe('authority at send time, against another process', () => {
+  it('starts no attempt after another process (as the admin CLI does) commits a revocation', async () => {
+    const rx = await receiver();
+    rx.setDefault(reply(200, { delayMs: 2 }));
+    const clock = { now: () => Date.now(), advance() {}, set() {} }; // attempts stamped on the real clock
+    const { ctx, worker } = harness({ clock });
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    worker.start();
+    // Another process waits a moment of its own choosing, revokes the key, and says when its commit returned.
+    const revoker = spawn(process.execPath, ['-e', `
+      const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+      const db = new Database(${JSON.stringify(ctx.file)});
+      db.pragma('busy_timeout = 5000');
+      setTimeout(() => {
+        db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(new Date().toISOString(), ${JSON.stringify(ws.apiKeyId)});
+        process.stdout.write(String(Date.now()));
+        db.close();
+      }, 150 + Math.floor(Math.random() * 150));`]);
+    let out = '';
+    revoker.stdout.on('data', (chunk: Buffer) => (out += chunk));
+    const exited = new Promise<number | null>((resolve) => revoker.once('exit', resolve));
+    let done = false;
+    void exited.then(() => (done = true));
+    // Events keep coming before, during and after the revocation.
+    for (let i = 0; i < 400 && !done; i++) {
+      emit(ctx, ws);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    for (let i = 0; i < 20; i++) emit(ctx, ws);
+    expect(await exited).toBe(0);
+    const revokedBy = Number(out);
+    await waitUntil(() => deliveriesOf(ctx, sub.id).every((d) => d.status !== 'pending'), { timeoutMs: 10_000 });
+    await worker.idle();
+
+    const started = ctx.db
+      .prepare(`SELECT a.started_at FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = ?`)
+      .pluck()
+      .all(sub.id) as string[];
+    expect(started.length).toBeGreaterThan(0); // deliveries did flow before the revocation
+    for (const at of started) expect(Date.parse(at)).toBeLessThanOrEqual(revokedBy);
+    const statuses = deliveriesOf(ctx, sub.id).map((d) => d.status);
+    expect(statuses).toContain('cancelled');
+    expect(new Set(statuses)).toEqual(new Set(['succeeded', 'cancelled']));
+    expect(rx.requests).toHaveLength(statuses.filter((st) => st === 'succeeded').length);
   });
 });
 
