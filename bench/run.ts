@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startChild } from './child';
 import { measure, type LoadOptions, type LoadResult } from './load';
-import { percentile, startBenchReceiver, type BenchReceiver } from './receiver';
+import { percentile, startBenchReceiver, startHangingReceiver, type BenchReceiver } from './receiver';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 10;
@@ -24,6 +24,21 @@ interface ApiInfo {
   assistants: string[];
   /** An assistant of a second workspace whose every event goes to SUBSCRIPTIONS subscriptions. */
   fanOutAssistant: string;
+  /** An assistant of a third workspace whose every event goes to STALLED_SUBSCRIPTIONS subscriptions at a receiver that never answers. */
+  stalledAssistant: string;
+}
+
+/** The fairness phase's fault (issue 8 §3): 16 subscriptions at a receiver that never answers, and 100 events. */
+const STALLED_SUBSCRIPTIONS = 16;
+const STALLED_EVENTS = 100;
+
+interface Fairness {
+  /** The healthy workspace's delivery latency meanwhile. */
+  latency: DeliveryLatency;
+  /** Attempts of the stalled workspace it owed, and how many were at its receiver, hanging, when the phase began and ended. */
+  stalledAttempts: number;
+  stalledHangingAtStart: number;
+  stalledHangingAtEnd: number;
 }
 
 interface DeliveryLatency {
@@ -69,8 +84,10 @@ async function main() {
   const nodeHttpChild = await startChild<{ port: number }>(compiled, 'servers/node-http-hello.ts');
   const expressChild = await startChild<{ port: number }>(compiled, 'servers/express-hello.ts');
   const receiver = await startBenchReceiver();
+  const hanging = await startHangingReceiver();
   const api = await startChild<ApiInfo>(compiled, 'servers/api.ts', {
     BENCH_RECEIVER_URL: receiver.url,
+    BENCH_HANGING_URL: hanging.url,
     BENCH_ASSISTANTS: String(SUBSCRIPTIONS),
     // With the V8 flag `npm start` gives the API (package.json): a 8 MB young generation per semi-space
     // instead of 16 took 16 MB off its peak RSS here at the same CPU per event.
@@ -106,9 +123,13 @@ async function main() {
     console.error(`sustained deliveries, ${SUBSCRIPTIONS} per event…`);
     const fanOutUrl = () => `${base}/v1/widget/assistants/${api.info.fanOutAssistant}/conversations`;
     const sustainedFanOut = await sustainedDeliveries(receiver, fanOutUrl, 8000 / SUBSCRIPTIONS, SUBSCRIPTIONS);
+    // Last: the stalled workspace's attempts and retries go on for minutes after.
+    console.error(`delivery latency at 200 events/s while another workspace's ${STALLED_SUBSCRIPTIONS} endpoints hang…`);
+    const stalledUrl = () => `${base}/v1/widget/assistants/${api.info.stalledAssistant}/conversations`;
+    const fairness = await underStall(receiver, hanging, stalledUrl, eventsUrl);
     const peakRssMb = api.peakRssBytes() / 1024 / 1024;
 
-    const report = render({ nodeHttp, expressHello, authCheck, contactUpsert, at200, at1000, sustained, sustainedFanOut, peakRssMb, seconds: (Date.now() - started) / 1000 });
+    const report = render({ nodeHttp, expressHello, authCheck, contactUpsert, at200, at1000, sustained, sustainedFanOut, fairness, peakRssMb, seconds: (Date.now() - started) / 1000 });
     for (const file of outputs) {
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, report);
@@ -118,6 +139,7 @@ async function main() {
   } finally {
     agent.destroy();
     await Promise.all([nodeHttpChild.stop(), expressChild.stop()]);
+    await hanging.close(); // ends the stalled attempts, so the API stops without waiting out their timeout
     await api.stop();
     await receiver.close();
     fs.rmSync(compiled, { recursive: true, force: true });
@@ -194,6 +216,33 @@ async function deliveryLatency(receiver: BenchReceiver, url: (i: number) => stri
 }
 
 /**
+ * Issue 8 §3's fault, then the 200 events/s latency phase: the stalled workspace makes STALLED_EVENTS events
+ * (STALLED_SUBSCRIPTIONS × STALLED_EVENTS attempts, each holding its slot for the 10 s timeout), and once its
+ * attempts are hanging at the receiver the healthy workspace's deliveries are timed as in `deliveryLatency`.
+ */
+async function underStall(
+  receiver: BenchReceiver,
+  hanging: { readonly requests: number },
+  stalledUrl: (i: number) => string,
+  healthyUrl: (i: number) => string,
+): Promise<Fairness> {
+  for (let i = 0; i < STALLED_EVENTS; i++) await startConversation(stalledUrl(i), 1_000_000 + i);
+  // Until the stalled workspace has taken every slot it will get (the count stops growing).
+  let seen = -1;
+  while (hanging.requests !== seen) {
+    seen = hanging.requests;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const latency = await deliveryLatency(receiver, healthyUrl, 200, Math.max(5, SECONDS));
+  return {
+    latency,
+    stalledAttempts: STALLED_SUBSCRIPTIONS * STALLED_EVENTS,
+    stalledHangingAtStart: seen,
+    stalledHangingAtEnd: hanging.requests,
+  };
+}
+
+/**
  * Makes `events` events as fast as the API takes them (16 senders, each waiting for its answer), each
  * owing `fanOut` deliveries, and times how quickly every delivery arrives.
  */
@@ -259,6 +308,7 @@ interface Figures {
   at1000: DeliveryLatency;
   sustained: Sustained;
   sustainedFanOut: Sustained;
+  fairness: Fairness;
   peakRssMb: number;
   seconds: number;
 }
@@ -309,6 +359,17 @@ each assistant has one subscription (a Zap filtered to it), so every event makes
 ${lat(f.at200)}
 ${lat(f.at1000)}
 
+### Fairness: another workspace's endpoints hang
+
+Issue 8's fault: a second workspace has ${STALLED_SUBSCRIPTIONS} subscriptions to a receiver that reads each request and never
+answers, and makes ${STALLED_EVENTS} events: ${fmt(f.fairness.stalledAttempts)} attempts, each holding its slot for the 10 s timeout. Once its
+attempts are hanging (${f.fairness.stalledHangingAtStart} of them at the start, ${f.fairness.stalledHangingAtEnd} by the end: its share of the slots, then its
+retries), the first workspace makes events at 200/s as above.
+
+| load | deliveries | lost | p50 ms | p95 ms | p99 ms |
+|---|---|---|---|---|---|
+${lat(f.fairness.latency)}
+
 ### Sustained deliveries
 
 Events made as fast as the API takes them (16 senders, each waiting for its answer), every delivery
@@ -336,6 +397,7 @@ what is left to do.
 | contact create-or-update ≥ 2,000 requests/s | ${fmt(f.contactUpsert.requestsPerSecond)} | ${verdict(f.contactUpsert.requestsPerSecond >= 2000)} |
 | delivery p99 ≤ 20 ms at 200 events/s | ${fmt(f.at200.p99Ms)} ms | ${verdict(f.at200.p99Ms <= 20 && f.at200.lost === 0)} |
 | delivery p99 ≤ 60 ms at 1,000 events/s | ${fmt(f.at1000.p99Ms)} ms | ${verdict(f.at1000.p99Ms <= 60 && f.at1000.lost === 0)} |
+| delivery p99 < 100 ms at 200 events/s while another workspace's ${STALLED_SUBSCRIPTIONS} endpoints hang | ${fmt(f.fairness.latency.p99Ms)} ms | ${verdict(f.fairness.latency.p99Ms < 100 && f.fairness.latency.lost === 0)} |
 | ≥ 1,500 deliveries/s sustained, none lost | ${fmt(best.deliveriesPerSecond)}/s (each event to ${best.fanOut === 1 ? '1 subscription' : `${best.fanOut} subscriptions`}); ${fmt(f.sustained.deliveriesPerSecond)}/s with one per event; ${f.sustained.lost + f.sustainedFanOut.lost} lost | ${verdict(best.deliveriesPerSecond >= 1500 && noneLost)} |
 | API RSS ≤ 200 MB | ${fmt(f.peakRssMb)} MB | ${verdict(f.peakRssMb <= 200)} |
 `;

@@ -18,7 +18,11 @@ const envSchema = z.object({
   /** Proxies in front of the API whose X-Forwarded-For is believed (0: none; the socket's address is the visitor's). */
   ILLUMICHAT_TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   ILLUMICHAT_DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(10_000).default(10_000),
-  ILLUMICHAT_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(256),
+  ILLUMICHAT_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(512),
+  /** Attempts one workspace may have in flight; default a quarter of the concurrency (delivery/slots.ts). */
+  ILLUMICHAT_DELIVERY_WORKSPACE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).optional(),
+  /** Attempts in flight to one target host (scheme, host, port), all workspaces together; default half. */
+  ILLUMICHAT_DELIVERY_HOST_CONCURRENCY: z.coerce.number().int().min(1).max(1000).optional(),
   /** Active subscriptions one workspace may hold (one per Zap on an IllumiChat trigger). */
   ILLUMICHAT_MAX_SUBSCRIPTIONS_PER_WORKSPACE: z.coerce.number().int().min(1).max(100_000).default(100),
   /** Skip the demo workspace on an empty database (tests, production). */
@@ -52,6 +56,10 @@ export interface Config {
     timeoutMs: number;
     /** Attempts in flight at once, across every subscription. */
     concurrency: number;
+    /** Attempts in flight at once for one workspace, so one tenant's hanging endpoints hold only its share. */
+    perWorkspaceConcurrency: number;
+    /** Attempts in flight at once to one target host (its origin), across workspaces. */
+    perHostConcurrency: number;
     /** Attempts in flight at once to one subscription, so one slow endpoint cannot take every slot. */
     perSubscriptionConcurrency: number;
     /** How often the worker looks for retries that came due; fresh events wake it at once instead. */
@@ -91,8 +99,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     delivery: {
       timeoutMs: e.ILLUMICHAT_DELIVERY_TIMEOUT_MS,
       concurrency: e.ILLUMICHAT_DELIVERY_CONCURRENCY,
-      // 8 capped one busy Zap at ~250 deliveries/s on loopback (the bench); 32 of 256 keeps the share a
-      // hanging endpoint can hold at one eighth, as 8 of 64 did.
+      // Issue 8 §3: one workspace's 16 hanging endpoints held all 256 slots for 10 s at a time. A quarter
+      // per workspace keeps 3/4 for everyone else; a host that hangs for every workspace holds half. 512 in
+      // all keeps one workspace's 128, what its four subscriptions had before (an eighth of 256, 32, made
+      // the bench's 1,000 events/s queue: ~30 ms round trips × 32 ≈ 1,000/s).
+      perWorkspaceConcurrency: e.ILLUMICHAT_DELIVERY_WORKSPACE_CONCURRENCY ?? Math.ceil(e.ILLUMICHAT_DELIVERY_CONCURRENCY / 4),
+      perHostConcurrency: e.ILLUMICHAT_DELIVERY_HOST_CONCURRENCY ?? Math.ceil(e.ILLUMICHAT_DELIVERY_CONCURRENCY / 2),
+      // 8 capped one busy Zap at ~250 deliveries/s on loopback (the bench); 32 is a quarter of a
+      // workspace's share, so one hanging Zap leaves its workspace's other Zaps room.
       perSubscriptionConcurrency: 32,
       pollIntervalMs: 500,
       claimMarginMs: 2_000,

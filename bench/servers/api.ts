@@ -4,7 +4,9 @@
  * BENCH_ASSISTANTS assistants, each with one subscription (filtered to it) to BENCH_RECEIVER_URL. Events
  * spread over the assistants therefore spread over the subscriptions. A second Pro workspace has one
  * assistant and BENCH_ASSISTANTS unfiltered subscriptions on the same trigger (several Zaps on one trigger),
- * so each of its events fans out to all of them. Prints what the bench needs.
+ * so each of its events fans out to all of them. A third, the fairness phase's stalled workspace, has one
+ * assistant and STALLED_SUBSCRIPTIONS subscriptions to BENCH_HANGING_URL, a receiver that never answers.
+ * Prints what the bench needs.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +17,9 @@ import { SCOPES } from '../../partner-api/domain/keys';
 import { createSubscription } from '../../partner-api/domain/subscriptions';
 import { createAssistant, createWorkspace } from '../../partner-api/domain/workspaces';
 import { startServer } from '../../partner-api/server';
+
+/** Issue 8 §3's fault: one workspace's 16 Zaps to a receiver that never answers. */
+const STALLED_SUBSCRIPTIONS = 16;
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'illumichat-bench-'));
@@ -34,6 +39,7 @@ async function main() {
   const assistants: string[] = [];
   let key = '';
   let fanOutAssistant = '';
+  let stalledAssistant = '';
   const running = await startServer(config, { info() {}, error() {} }, {
     beforeListen: (ctx) => {
       const workspace = createWorkspace(ctx, { name: 'Bench Workspace', plan: 'pro' });
@@ -61,9 +67,20 @@ async function main() {
           targetUrl: `${process.env.BENCH_RECEIVER_URL}/fan-out/${i}`,
         });
       }
+      const stalled = createWorkspace(ctx, { name: 'Bench Stalled Workspace', plan: 'pro' });
+      const stalledKey = createApiKey(ctx, { workspaceId: stalled.id, name: 'bench', scopes: SCOPES });
+      stalledAssistant = createAssistant(ctx, stalled.id, 'Bench Stalled Bot').id;
+      for (let i = 0; i < STALLED_SUBSCRIPTIONS; i++) {
+        createSubscription(ctx, {
+          workspaceId: stalled.id,
+          apiKeyId: stalledKey.id,
+          eventType: 'widget.conversation_started',
+          targetUrl: `${process.env.BENCH_HANGING_URL}/stalled/${i}`,
+        });
+      }
     },
   });
-  process.stdout.write(`${JSON.stringify({ url: running.url, key, assistants, fanOutAssistant })}\n`);
+  process.stdout.write(`${JSON.stringify({ url: running.url, key, assistants, fanOutAssistant, stalledAssistant })}\n`);
   process.on('SIGTERM', () => {
     void running.stop().then(() => {
       fs.rmSync(dir, { recursive: true, force: true });

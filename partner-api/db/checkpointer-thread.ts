@@ -1,4 +1,9 @@
-/** The checkpoint thread of checkpointer.ts: its own connection, a passive pass on a timer, a restart past the bound. */
+/**
+ * The checkpoint thread of checkpointer.ts: its own connection, a passive pass on a timer, a restart past
+ * the bound. A pass that fails (a full or failing disk: SQLITE_FULL, SQLITE_IOERR…) does not stop it: it
+ * says so once, tries again every FAILING_RETRY_MS, and says when a pass succeeds again, so the connection
+ * it serves can hand checkpoints back to it (issue 8 §6: one SQLITE_FULL used to stop it for good).
+ */
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CheckpointerCommand, CheckpointerMessage, CheckpointerSettings } from './checkpointer';
@@ -23,14 +28,19 @@ function pass(): void {
   if (passive.log >= restartAtPages) db.pragma('wal_checkpoint(RESTART)');
 }
 
+/** While passes fail, how often to try again: a failing disk gets no busier for our retries. */
+const FAILING_RETRY_MS = 1_000;
+let failingSince: number | null = null;
+
 const timer = setInterval(() => {
+  if (failingSince !== null && Date.now() - failingSince < FAILING_RETRY_MS) return;
   try {
     pass();
+    if (failingSince !== null) post({ kind: 'recovered' });
+    failingSince = null;
   } catch (error) {
-    clearInterval(timer);
-    post({ kind: 'failed', error: (error as Error).message });
-    db.close();
-    port.close();
+    if (failingSince === null) post({ kind: 'failed', error: (error as Error).message });
+    failingSince = Date.now();
   }
 }, intervalMs);
 

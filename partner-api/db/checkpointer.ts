@@ -10,7 +10,9 @@
  * 360 MB), so once the log holds restartAtPages a RESTART checkpoint finishes the job: it holds writers off
  * only for the few pages written since the passive pass, and the next commit starts the log from the top.
  * While the thread runs, the connection it serves has its own autocheckpoint off; if the thread dies, the
- * inline checkpoint comes back on, so the WAL stays bounded either way.
+ * inline checkpoint comes back on, so the WAL stays bounded either way. A pass that fails (a full or failing
+ * disk) hands checkpoints back inline only until a pass succeeds again: the thread keeps trying, and takes
+ * them back then.
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -33,7 +35,8 @@ export interface CheckpointerSettings {
   restartAtPages: number;
 }
 
-export type CheckpointerMessage = { kind: 'ready' } | { kind: 'failed'; error: string };
+/** `failed`: a pass failed (once per run of failures); `recovered`: the first pass that succeeded after. */
+export type CheckpointerMessage = { kind: 'ready' } | { kind: 'failed'; error: string } | { kind: 'recovered' };
 export type CheckpointerCommand = { kind: 'stop' };
 
 export interface Checkpointer {
@@ -49,23 +52,42 @@ export async function startCheckpointer(db: Db, log: Logger, opts: CheckpointerO
   };
   const worker = startThread(opts.threadFile ?? path.join(__dirname, `checkpointer-thread${path.extname(__filename)}`), settings);
   let stopping = false;
+  let ready = false;
+  /** The thread is gone: inline checkpoints for good. */
   let handedBack = false;
+  /** The thread's passes are failing: inline checkpoints until one succeeds. */
+  let failing = false;
+  const setInline = (on: boolean) => {
+    if (db.open) db.pragma(`wal_autocheckpoint = ${on ? INLINE_CHECKPOINT_PAGES : 0}`);
+  };
   const inlineAgain = (why: string) => {
     if (handedBack) return; // a thread that fails also exits: one hand-back, one log line
     handedBack = true;
-    if (db.open) db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
+    setInline(true);
     if (!stopping) log.error('checkpoint thread stopped; checkpoints run inline again', { error: why });
   };
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   worker.on('error', (error) => inlineAgain(error.message));
-  worker.on('message', (message: CheckpointerMessage) => message.kind === 'failed' && inlineAgain(message.error));
+  worker.on('message', (message: CheckpointerMessage) => {
+    if (handedBack || stopping) return;
+    if (message.kind === 'failed' && !failing) {
+      failing = true;
+      setInline(true);
+      log.error('checkpoint failed; checkpoints run inline until the thread succeeds again', { error: message.error });
+    } else if (message.kind === 'recovered' && failing) {
+      failing = false;
+      if (ready) setInline(false);
+      log.info('checkpoint thread recovered; it runs the checkpoints again');
+    }
+  });
   void exited.then(() => inlineAgain('the thread exited'));
   await new Promise<void>((resolve, reject) => {
     worker.on('message', (message: CheckpointerMessage) => message.kind === 'ready' && resolve());
     worker.once('error', reject);
     void exited.then(() => reject(new Error('the checkpoint thread exited before it was ready')));
   });
-  if (!handedBack) db.pragma('wal_autocheckpoint = 0');
+  ready = true;
+  if (!handedBack && !failing) setInline(false);
 
   return {
     async stop() {

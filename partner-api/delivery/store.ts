@@ -8,6 +8,7 @@ import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { writeTransaction } from '../lib/statements';
 import type { AttemptOutcome } from './policy';
+import type { SlotHolder } from './slots';
 
 export interface ClaimedDelivery {
   id: string;
@@ -21,6 +22,8 @@ export interface ClaimedDelivery {
   /** This attempt's number, 1-based: attempts are counted when claimed. */
   attempt: number;
   claimToken: string;
+  /** The shares of the delivery slots this attempt counts against (slots.ts). */
+  holder: SlotHolder;
 }
 
 export interface AttemptRecord {
@@ -38,6 +41,8 @@ export interface DeliveryStore {
   succeed(delivery: ClaimedDelivery, atMs: number): void;
   reschedule(delivery: ClaimedDelivery, atMs: number, error: string): void;
   fail(delivery: ClaimedDelivery, atMs: number, error: string): void;
+  /** Final without an attempt: the claim's count of one more attempt is taken back. */
+  cancel(delivery: ClaimedDelivery, atMs: number, reason: string): void;
   /** Marks the start of a run of failures (kept if one is running) and its latest error; returns when it started, or null if off. */
   noteFailure(subscriptionId: string, atMs: number, error: string | null): number | null;
   noteSuccess(subscriptionId: string): void;
@@ -69,6 +74,9 @@ function createStore(db: Db): DeliveryStore {
   const fail = db.prepare(`
     UPDATE deliveries SET status = 'failed', finished_at = ?, last_error = ?, claim_token = NULL
      WHERE id = ? AND claim_token = ?`);
+  const cancel = db.prepare(`
+    UPDATE deliveries SET status = 'cancelled', finished_at = ?, last_error = ?, claim_token = NULL, attempts = attempts - 1
+     WHERE id = ? AND claim_token = ?`);
   const noteFailure = db.prepare<[number, string | null, string], { since: number }>(`
     UPDATE subscriptions SET failing_since_ms = COALESCE(failing_since_ms, ?), last_error = ?
      WHERE id = ? AND active = 1
@@ -94,6 +102,7 @@ function createStore(db: Db): DeliveryStore {
     succeed: (d, atMs) => void succeed.run(isoAt(atMs), d.id, d.claimToken),
     reschedule: (d, atMs, error) => void reschedule.run(atMs, error, d.id, d.claimToken),
     fail: (d, atMs, error) => void fail.run(isoAt(atMs), error, d.id, d.claimToken),
+    cancel: (d, atMs, reason) => void cancel.run(isoAt(atMs), reason, d.id, d.claimToken),
     noteFailure: (subscriptionId, atMs, error) => noteFailure.get(atMs, error, subscriptionId)?.since ?? null,
     noteSuccess: (subscriptionId) => void noteSuccess.run(subscriptionId),
     transaction: <T>(fn: () => T) => writeTransaction(db, fn),

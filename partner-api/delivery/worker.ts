@@ -5,17 +5,21 @@
  * milliseconds; a slower poll picks up retries as they come due and rows left by a worker that stopped or
  * died. Claims come in batches inside one write transaction (claimer.ts); results are written in batches
  * too, one transaction per turn of the event loop, which keeps SQLite's per-commit cost off the hot path.
- * Concurrency is bounded overall and per subscription, so one slow or failing endpoint only ever holds a
- * few slots while the others keep flowing.
+ * Concurrency is bounded overall and per workspace, target host and subscription (slots.ts), so one
+ * tenant's slow or failing endpoints only ever hold its own share while the others keep flowing. Right
+ * before each send, in the same synchronous step, the worker checks that the subscription may still
+ * receive (authority.ts): no attempt starts after its key's revocation or a plan change committed.
  */
 import { performance } from 'node:perf_hooks';
 import type { AppContext } from '../context';
 import type { Resolve } from '../net/target-policy';
+import { createAuthorityCheck, type Refusal } from './authority';
 import { deactivateSubscriptions } from './outbox';
 import { judge, type Verdict } from './policy';
 import { createSender, RESPONSE_BODY_LIMIT, type SendResult } from './send';
 import { signingKey } from './signing';
 import { createClaimer } from './claimer';
+import { createSlots } from './slots';
 import { deliveryStore, type ClaimedDelivery } from './store';
 
 export interface DeliveryWorkerOptions {
@@ -49,10 +53,16 @@ interface Completion {
   result: SendResult;
 }
 
+interface Refused {
+  delivery: ClaimedDelivery;
+  refusal: Refusal;
+}
+
 export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOptions = {}): DeliveryWorker {
   const settings = ctx.config.delivery;
   const store = deliveryStore(ctx.db);
   const claimer = createClaimer(ctx.db);
+  const authority = createAuthorityCheck(ctx.db);
   const sender = createSender({
     timeoutMs: settings.timeoutMs,
     allowPrivate: ctx.config.allowPrivateTargets,
@@ -62,11 +72,16 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   const leaseMs = settings.timeoutMs + settings.claimMarginMs;
   const keys = new Map<string, Buffer>();
 
-  let inFlight = 0;
+  const slots = createSlots({
+    overall: settings.concurrency,
+    perWorkspace: settings.perWorkspaceConcurrency,
+    perHost: settings.perHostConcurrency,
+    perSubscription: settings.perSubscriptionConcurrency,
+  });
   const inFlightIds = new Set<string>();
-  const inFlightBySubscription = new Map<string, number>();
   const aborts = new Set<AbortController>();
   let completions: Completion[] = [];
+  let refusals: Refused[] = [];
   let flushScheduled = false;
   let idleWaiters: (() => void)[] = [];
   let started = false;
@@ -75,85 +90,110 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   let unsubscribe: (() => void) | null = null;
   let poll: NodeJS.Timeout | null = null;
 
-  /** Claims as much due work as the free slots allow. Synchronous (better-sqlite3 is); may run inside the
-   * transaction that records finished attempts, so one commit both frees slots and fills them again. */
-  function claimDue(): ClaimedDelivery[] {
-    const claimed: ClaimedDelivery[] = [];
-    const claimedBySubscription = new Map<string, number>();
-    for (;;) {
-      const free = settings.concurrency - inFlight - claimed.length;
-      if (free <= 0) break;
-      const result = claimer.claim({
-        nowMs: ctx.clock.now(),
-        leaseMs,
-        limit: free,
-        capacityLeft: (id) =>
-          settings.perSubscriptionConcurrency - (inFlightBySubscription.get(id) ?? 0) - (claimedBySubscription.get(id) ?? 0),
-        inFlight: inFlightIds,
-      });
-      for (const delivery of result.claimed) {
-        claimed.push(delivery);
-        claimedBySubscription.set(delivery.subscriptionId, (claimedBySubscription.get(delivery.subscriptionId) ?? 0) + 1);
-      }
+  /** Claims as much due work as the free slots allow, into `claimed` (so a caller whose transaction fails
+   * later can give their slots back). Synchronous (better-sqlite3 is); may run inside the transaction that
+   * records finished attempts, so one commit both frees slots and fills them again. */
+  function claimDue(claimed: ClaimedDelivery[]): void {
+    while (slots.free > 0) {
+      const result = claimer.claim({ nowMs: ctx.clock.now(), leaseMs, slots, inFlight: inFlightIds });
+      claimed.push(...result.claimed);
       if (result.claimed.length + result.cancelled + result.dropped === 0) break;
     }
-    return claimed;
   }
 
   /** Claims and starts what is due. */
   function pump(): number {
     if (stopping) return 0;
-    let claimed: ClaimedDelivery[] = [];
+    const claimed: ClaimedDelivery[] = [];
     try {
-      claimed = claimDue();
+      claimDue(claimed);
     } catch (err) {
-      // Typically SQLITE_BUSY from another process holding the write lock past busy_timeout: the poll retries.
+      // Typically SQLITE_BUSY from another process holding the write lock past busy_timeout, or a full
+      // disk: the poll retries. What was claimed before the failure is sent; the rest waits.
       ctx.log.error('delivery claim failed', { error: (err as Error).message });
       claimer.rescan();
     }
-    for (const delivery of claimed) launch(delivery);
+    launchAll(claimed);
     return claimed.length;
   }
 
+  /**
+   * Starts every claimed delivery the authority check allows. The check and the sends it allows run in one
+   * synchronous step under the database's write lock (an IMMEDIATE transaction that writes nothing): a
+   * revocation or plan change, from this process or another (the admin CLI), commits either before the
+   * check, which then sees it, or after these attempts have started.
+   */
+  function launchAll(claimed: ClaimedDelivery[]): void {
+    if (claimed.length === 0) return;
+    let next = 0;
+    try {
+      store.transaction(() => {
+        const refusalOf = new Map<string, Refusal | null>();
+        for (; next < claimed.length; next++) {
+          const delivery = claimed[next];
+          let refusal = refusalOf.get(delivery.subscriptionId);
+          if (refusal === undefined) refusalOf.set(delivery.subscriptionId, (refusal = authority.refusal(delivery.subscriptionId)));
+          if (refusal) refuse(delivery, refusal);
+          else launch(delivery);
+        }
+      });
+    } catch (err) {
+      // Unable to tell (the lock or the read failed), so the rest is not sent: those rows stay leased and
+      // come due again when the lease ends.
+      ctx.log.error('delivery authority check failed', { error: (err as Error).message });
+      for (const left of claimed.slice(next)) slots.release(left.holder);
+    }
+  }
+
+  function refuse(delivery: ClaimedDelivery, refusal: Refusal): void {
+    refusals.push({ delivery, refusal });
+    scheduleFlush();
+  }
+
+  function scheduleFlush(): void {
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+  }
+
   function launch(delivery: ClaimedDelivery): void {
-    inFlight += 1;
     inFlightIds.add(delivery.id);
-    inFlightBySubscription.set(delivery.subscriptionId, (inFlightBySubscription.get(delivery.subscriptionId) ?? 0) + 1);
     const startedAtMs = ctx.clock.now();
     const abort = new AbortController();
     aborts.add(abort);
     const done = (result: SendResult) => {
       aborts.delete(abort);
       completions.push({ delivery, startedAtMs, result });
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flush);
-      }
+      scheduleFlush();
     };
-    Promise.resolve()
-      .then(() =>
-        sender.send(
-          {
-            url: delivery.targetUrl,
-            eventId: delivery.eventId,
-            eventType: delivery.eventType,
-            body: Buffer.from(delivery.payload, 'utf8'),
-            key: keyFor(delivery.secret),
-            timestampSec: Math.floor(startedAtMs / 1000),
-          },
-          abort.signal,
-        ),
-      )
-      // send() turns every HTTP failure into a result; this is for our own bugs, so a slot is never lost.
-      .catch((err: Error): SendResult => ({
-        kind: 'error',
-        error: `internal error: ${err.message}`,
-        refused: false,
-        timedOut: false,
-        aborted: false,
-        durationMs: 0,
-      }))
-      .then(done);
+    // send() turns every HTTP failure into a result; this is for our own bugs, so a slot is never lost.
+    const internalError = (err: Error): SendResult => ({
+      kind: 'error',
+      error: `internal error: ${err.message}`,
+      refused: false,
+      timedOut: false,
+      aborted: false,
+      durationMs: 0,
+    });
+    let sending: Promise<SendResult>;
+    try {
+      // Called here, not on a later tick: the request starts in the step that checked the subscription.
+      sending = sender.send(
+        {
+          url: delivery.targetUrl,
+          eventId: delivery.eventId,
+          eventType: delivery.eventType,
+          body: Buffer.from(delivery.payload, 'utf8'),
+          key: keyFor(delivery.secret),
+          timestampSec: Math.floor(startedAtMs / 1000),
+        },
+        abort.signal,
+      );
+    } catch (err) {
+      sending = Promise.resolve(internalError(err as Error));
+    }
+    sending.catch(internalError).then(done);
   }
 
   function keyFor(secret: string): Buffer {
@@ -166,30 +206,33 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     return key;
   }
 
-  /** Records every finished attempt and claims what the freed slots allow, in one transaction. */
+  /** Records every finished attempt and refusal, and claims what the freed slots allow, in one transaction. */
   function flush(): void {
     flushScheduled = false;
     const batch = completions;
+    const refused = refusals;
     completions = [];
+    refusals = [];
     for (const { delivery } of batch) {
-      inFlight -= 1;
       inFlightIds.delete(delivery.id);
-      const left = (inFlightBySubscription.get(delivery.subscriptionId) ?? 1) - 1;
-      if (left > 0) inFlightBySubscription.set(delivery.subscriptionId, left);
-      else inFlightBySubscription.delete(delivery.subscriptionId);
+      slots.release(delivery.holder);
     }
+    for (const { delivery } of refused) slots.release(delivery.holder);
     let claimed: ClaimedDelivery[] = [];
     try {
-      claimed = store.transaction(() => {
+      store.transaction(() => {
         for (const completion of batch) record(completion);
-        return stopping ? [] : claimDue();
+        recordRefusals(refused);
+        if (!stopping) claimDue(claimed);
       });
     } catch (err) {
       // The rows stay claimed; their lease runs out and they are sent again. At least once still holds.
       ctx.log.error('recording delivery attempts failed', { error: (err as Error).message, attempts: batch.length });
       claimer.rescan(); // what it had taken off its queues was rolled back
+      for (const delivery of claimed) slots.release(delivery.holder);
+      claimed = [];
     }
-    for (const delivery of claimed) launch(delivery);
+    launchAll(claimed);
     if (isIdle()) {
       const waiters = idleWaiters;
       idleWaiters = [];
@@ -221,6 +264,18 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
         origin: originOf(delivery.targetUrl),
       });
     }
+  }
+
+  /** Deliveries the authority check stopped: final, each with its reason; then a revoked key's
+   * subscriptions are turned off (which cancels what else they had pending). */
+  function recordRefusals(refused: Refused[]): void {
+    const revoked = new Set<string>();
+    for (const { delivery, refusal } of refused) {
+      store.cancel(delivery, ctx.clock.now(), refusal.message);
+      if (refusal.kind === 'key_revoked') revoked.add(delivery.subscriptionId);
+      ctx.log.info('webhook delivery not sent', { deliveryId: delivery.id, subscriptionId: delivery.subscriptionId, reason: refusal.kind });
+    }
+    for (const subscriptionId of revoked) deactivateSubscriptions(ctx, { subscriptionId }, 'key_revoked');
   }
 
   function apply(delivery: ClaimedDelivery, verdict: Verdict, now: number): void {
@@ -257,7 +312,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   }
 
   function isIdle(): boolean {
-    return inFlight === 0 && completions.length === 0;
+    return slots.inUse === 0 && completions.length === 0 && refusals.length === 0;
   }
 
   function idle(): Promise<void> {
@@ -310,7 +365,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     },
     idle,
     get inFlight() {
-      return inFlight;
+      return slots.inUse;
     },
   };
 }

@@ -1,5 +1,6 @@
 /** Creating, listing, revoking and authenticating workspace API keys. */
 import type { AppContext } from '../context';
+import { isStorageFault } from '../db/faults';
 import { deactivateSubscriptions } from '../delivery/outbox';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
@@ -142,9 +143,14 @@ function toPrincipal(ctx: AppContext, row: PrincipalRow): KeyPrincipal {
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-/** Records use at most once a minute per key, so a busy Zap does not turn every read into a write. */
+/** Records use at most once a minute per key, so a busy Zap does not turn every read into a write. On a
+ * full or failing disk it is skipped: bookkeeping must not turn a read into a 503. */
 export function touchLastUsed(ctx: AppContext, principal: KeyPrincipal): void {
   const now = ctx.clock.now();
   if (principal.lastUsedAt && now - Date.parse(principal.lastUsedAt) < LAST_USED_RESOLUTION_MS) return;
-  sql(ctx.db, 'UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(isoAt(now), principal.keyId);
+  try {
+    sql(ctx.db, 'UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(isoAt(now), principal.keyId);
+  } catch (error) {
+    if (!isStorageFault(error)) throw error;
+  }
 }

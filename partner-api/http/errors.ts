@@ -1,10 +1,12 @@
 /**
  * One error shape everywhere: `{ "error": { code, message, details? } }`. Known failures (ApiError, the
- * JSON parser's own errors) are rendered as they are; anything else is a bug, logged with its stack and
- * answered with a bare 500 so nothing internal leaks.
+ * JSON parser's own errors) are rendered as they are; a storage fault (disk full or failing, db/faults.ts)
+ * is a 503 with Retry-After and one log line; anything else is a bug, logged with its stack and answered
+ * with a bare 500 so nothing internal leaks.
  */
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { AppContext } from '../context';
+import { isStorageFault, STORAGE_RETRY_AFTER_SECONDS } from '../db/faults';
 import { ApiError } from '../domain/errors';
 import { redactFields } from './redact';
 
@@ -45,6 +47,16 @@ function fromRouter(err: unknown): ApiError | null {
   return null;
 }
 
+/** 503 `storage_unavailable`: nothing of the request was stored (its transaction rolled back), so a retry is safe. */
+export function storageUnavailable(): ApiError {
+  return new ApiError(
+    503,
+    'storage_unavailable',
+    'The API cannot store anything right now (its disk is full or failing). Nothing of this request was saved; retry later.',
+    { headers: { 'Retry-After': String(STORAGE_RETRY_AFTER_SECONDS) } },
+  );
+}
+
 export function errorHandler(ctx: AppContext): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const known = err instanceof ApiError ? err : (fromRouter(err) ?? fromBodyParser(err ?? {}));
@@ -55,6 +67,12 @@ export function errorHandler(ctx: AppContext): ErrorRequestHandler {
     }
     if (known) {
       sendError(res, known);
+      return;
+    }
+    if (isStorageFault(err)) {
+      // An operating condition, not a bug: one line with SQLite's code, no stack.
+      ctx.log.error('storage unavailable: request refused', redactFields({ method: req.method, path: req.path, code: err.code, error: err.message }));
+      sendError(res, storageUnavailable());
       return;
     }
     ctx.log.error('unhandled error', redactFields({ method: req.method, path: req.path, error: describe(err) }));

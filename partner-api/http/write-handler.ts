@@ -74,7 +74,11 @@ export function writeHandler(ctx: AppContext, action: Action): RequestHandler {
         return result;
       });
     } catch (error) {
-      releaseIdempotencyKey(ctx, workspaceId, key, claim.token);
+      try {
+        releaseIdempotencyKey(ctx, workspaceId, key, claim.token);
+      } catch {
+        // The disk that failed the write fails this too: the claim goes stale in 30 s and a retry takes it over.
+      }
       throw error;
     }
     send(res, response);

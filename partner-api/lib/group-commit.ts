@@ -4,6 +4,11 @@
  * profile (about a fifth of the CPU at 1,000 events/s); shared, it is paid once per turn. Each caller's
  * promise settles only after the shared COMMIT, so nothing is answered before it is durable, and a write
  * that throws rolls back to its savepoint alone: the others in the group are unaffected.
+ *
+ * Unless SQLite has rolled the whole transaction back itself, which it may do on SQLITE_FULL, SQLITE_IOERR,
+ * SQLITE_BUSY or SQLITE_NOMEM (https://www.sqlite.org/lang_transaction.html, "Response To Errors Within A
+ * Transaction"): the writes before it are gone then, and the ones after would each run and commit on their
+ * own while answered as failed. So the whole group fails with that error, and nothing more of it runs.
  */
 import type { Db } from '../db/open';
 import { writeTransaction } from './statements';
@@ -46,12 +51,14 @@ function commitGroup(db: Db): void {
           // Nested inside the group's transaction, a better-sqlite3 transaction is a savepoint.
           return { ok: true, value: writeTransaction(db, pending.write) };
         } catch (error) {
+          if (!db.inTransaction) throw error; // the group's transaction is gone: every caller hears why
           return { ok: false, error };
         }
       }),
     );
   } catch (error) {
-    // The COMMIT itself failed: nothing of the group was written, and every caller hears so.
+    // The COMMIT itself failed, or SQLite rolled the transaction back: nothing of the group was written,
+    // and every caller hears so.
     for (const pending of group) pending.reject(error);
     return;
   }

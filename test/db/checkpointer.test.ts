@@ -2,12 +2,24 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BroadcastChannel } from 'node:worker_threads';
 import type { Logger } from '../../partner-api/context';
 import { waitUntil } from '../support/api-server';
 import { startCheckpointer } from '../../partner-api/db/checkpointer';
 import { INLINE_CHECKPOINT_PAGES, openDatabase } from '../../partner-api/db/open';
+import { fillDisk, mountSmallDisk, smallDiskUnavailable } from '../support/small-disk';
 
 const quiet: Logger = { info() {}, error() {} };
+const scriptedThread = path.join(__dirname, '..', 'support', 'scripted-checkpointer-thread.js');
+
+/** Tells the scripted thread what to do next ('die', 'fail', 'recover'). */
+function tellThread(what: 'die' | 'fail' | 'recover'): void {
+  const channel = new BroadcastChannel('scripted-checkpointer');
+  channel.postMessage(what);
+  channel.close();
+}
+
+const autocheckpoint = (db: ReturnType<typeof openDatabase>) => db.pragma('wal_autocheckpoint', { simple: true });
 
 describe('the checkpoint thread', () => {
   let dir: string;
@@ -49,16 +61,81 @@ describe('the checkpoint thread', () => {
     db.close();
   });
 
+  // The thread dies when the test says so, not on a timer: under load a 20 ms timer used to fire before the
+  // connection had even taken checkpoints over.
   it('hands checkpoints back to the connection, and says so, when the thread dies', async () => {
     const db = openDatabase(path.join(dir, 'e.db'));
     const errors: string[] = [];
     const log: Logger = { info() {}, error: (message, fields) => errors.push(`${message}: ${String(fields?.error)}`) };
-    const checkpointer = await startCheckpointer(db, log, { threadFile: path.join(__dirname, '..', 'support', 'dying-checkpointer-thread.js') });
-    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
-    await waitUntil(() => (db.pragma('wal_autocheckpoint', { simple: true }) === INLINE_CHECKPOINT_PAGES ? true : undefined), 5_000, 'inline checkpoints back on');
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the exit that follows the error
+    const checkpointer = await startCheckpointer(db, log, { threadFile: scriptedThread });
+    expect(autocheckpoint(db)).toBe(0);
+    tellThread('die');
+    await waitUntil(() => (autocheckpoint(db) === INLINE_CHECKPOINT_PAGES ? true : undefined), 10_000, 'inline checkpoints back on');
+    await checkpointer.stop(); // waits for the exit that follows the error: it adds no second line
     expect(errors).toEqual(['checkpoint thread stopped; checkpoints run inline again: the checkpoint thread fell over']);
-    await checkpointer.stop();
     db.close();
   });
+
+  it("hands checkpoints back while the thread's passes fail, and takes them back when one succeeds", async () => {
+    const db = openDatabase(path.join(dir, 'f.db'));
+    const lines: string[] = [];
+    const log: Logger = { info: (message) => lines.push(message), error: (message, fields) => lines.push(`${message}: ${String(fields?.error)}`) };
+    const checkpointer = await startCheckpointer(db, log, { threadFile: scriptedThread });
+    try {
+      for (let round = 0; round < 2; round++) {
+        tellThread('fail');
+        await waitUntil(() => (autocheckpoint(db) === INLINE_CHECKPOINT_PAGES ? true : undefined), 10_000, 'inline checkpoints on');
+        tellThread('recover');
+        await waitUntil(() => (autocheckpoint(db) === 0 ? true : undefined), 10_000, 'the thread back in charge');
+      }
+      expect(lines).toEqual([
+        'checkpoint failed; checkpoints run inline until the thread succeeds again: database or disk is full',
+        'checkpoint thread recovered; it runs the checkpoints again',
+        'checkpoint failed; checkpoints run inline until the thread succeeds again: database or disk is full',
+        'checkpoint thread recovered; it runs the checkpoints again',
+      ]);
+      await checkpointer.stop();
+      expect(autocheckpoint(db)).toBe(INLINE_CHECKPOINT_PAGES);
+    } finally {
+      await checkpointer.stop();
+      db.close();
+    }
+  });
+
+  // Issue 8 §6 on a real full disk: the real thread's pass fails with SQLITE_FULL, and it comes back.
+  (smallDiskUnavailable ? it.skip : it)(
+    `rides out a full disk and takes checkpoints back once there is room (a 2 MB tmpfs)${smallDiskUnavailable ? `: skipped, ${smallDiskUnavailable}` : ''}`,
+    async () => {
+      const disk = mountSmallDisk(2 * 1024 * 1024);
+      try {
+        const db = openDatabase(path.join(disk.dir, 'full.db'));
+        // 200 KB of rows (about 100 new pages) in the WAL that the database file has no room for yet…
+        const insert = db.prepare(`INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, 'pro', '2026-01-01T00:00:00.000Z')`);
+        for (let i = 0; i < 20; i++) insert.run(`ws_${i}`, 'x'.repeat(10_000));
+        // …and then none at all.
+        const spare = path.join(disk.dir, 'spare');
+        fillDisk(spare);
+        const lines: string[] = [];
+        const log: Logger = { info: (message) => lines.push(message), error: (message, fields) => lines.push(`${message}: ${String(fields?.error)}`) };
+        const checkpointer = await startCheckpointer(db, log, { intervalMs: 10 });
+        try {
+          await waitUntil(() => (autocheckpoint(db) === INLINE_CHECKPOINT_PAGES ? true : undefined), 10_000, 'the failed pass reported');
+          expect(lines).toEqual([expect.stringMatching(/^checkpoint failed; checkpoints run inline until the thread succeeds again: /)]);
+
+          fs.rmSync(spare);
+          await waitUntil(() => (autocheckpoint(db) === 0 ? true : undefined), 10_000, 'the thread back in charge');
+          expect(lines[1]).toBe('checkpoint thread recovered; it runs the checkpoints again');
+          // Every frame of the log is in the database file now.
+          const [state] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
+          expect(state!.checkpointed).toBe(state!.log);
+          expect(db.prepare('SELECT count(*) FROM workspaces').pluck().get()).toBe(20);
+        } finally {
+          await checkpointer.stop();
+          db.close();
+        }
+      } finally {
+        disk.remove();
+      }
+    },
+  );
 });

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import Database, { SqliteError } from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,5 +69,29 @@ describe('group commit', () => {
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(committed()).toEqual([]);
     expect(db.inTransaction).toBe(false);
+  });
+
+  // SQLite may roll the whole transaction back on SQLITE_FULL or SQLITE_IOERR (lang_transaction.html). The
+  // writes after that one must not then run on their own, committed while their callers hear of a failure.
+  it('fails the whole group, and writes none of it, when SQLite rolled the transaction back mid-group', async () => {
+    const full = new SqliteError('database or disk is full', 'SQLITE_FULL');
+    const writes = [
+      commitWithGroup(db, insert('ws_a')),
+      commitWithGroup(db, () => {
+        insert('ws_b')();
+        db.exec('ROLLBACK'); // what SQLite does by itself on some storage errors
+        throw full;
+      }),
+      commitWithGroup(db, insert('ws_c')),
+    ];
+    const outcomes = await Promise.allSettled(writes);
+    expect(outcomes).toEqual([
+      { status: 'rejected', reason: full },
+      { status: 'rejected', reason: full },
+      { status: 'rejected', reason: full },
+    ]);
+    expect(committed()).toEqual([]);
+    expect(db.inTransaction).toBe(false);
+    await expect(commitWithGroup(db, insert('ws_d'))).resolves.toBe('ws_d'); // and the next group runs as usual
   });
 });

@@ -1,4 +1,6 @@
 /** The delivery worker end to end: real SQLite, real HTTP to in-process receivers, a clock the test moves. */
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
 import { deactivateSubscriptions } from '../../partner-api/delivery/outbox';
 import { verifySignature } from '../../partner-api/delivery/signing';
@@ -361,6 +363,120 @@ describe('turning subscriptions off', () => {
   });
 });
 
+describe('authority at send time (defence in depth)', () => {
+  // Rows the API should never leave behind (a subscription active under a revoked key, or in a workspace
+  // below Pro) are made here directly: the worker must not send for them however they came to be.
+  const revokeBehindTheApiBack = (ctx: TestContext, apiKeyId: string) =>
+    ctx.db.prepare(`UPDATE api_keys SET revoked_at = ? WHERE id = ?`).run(new Date(ctx.clock.now()).toISOString(), apiKeyId);
+
+  it('sends nothing for a subscription whose key is revoked, cancels with the reason, and turns it off', async () => {
+    const rx = await receiver();
+    const { ctx, worker } = harness();
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    emit(ctx, ws);
+    emit(ctx, ws);
+    revokeBehindTheApiBack(ctx, ws.apiKeyId);
+    await worker.runOnce();
+    expect(rx.requests).toHaveLength(0);
+    expect(deliveriesOf(ctx, sub.id).map((d) => [d.status, d.attempts, d.last_error, d.claim_token])).toEqual([
+      ['cancelled', 0, 'not sent: the API key that made this subscription was revoked', null],
+      ['cancelled', 0, 'not sent: the API key that made this subscription was revoked', null],
+    ]);
+    expect(attemptsOf(ctx, deliveriesOf(ctx, sub.id)[0]!.id)).toEqual([]);
+    expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'key_revoked' });
+  });
+
+  it.each(['free', 'starter'])('sends nothing while the workspace is on the %s plan, and delivers again once it is on Pro', async (plan) => {
+    const rx = await receiver();
+    const { ctx, worker } = harness();
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    const setPlan = (p: string) => ctx.db.prepare(`UPDATE workspaces SET plan = ? WHERE id = ?`).run(p, ws.workspaceId);
+    setPlan(plan);
+    emit(ctx, ws);
+    await worker.runOnce();
+    expect(rx.requests).toHaveLength(0);
+    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({
+      status: 'cancelled',
+      attempts: 0,
+      last_error: `not sent: the workspace's plan (${plan}) is below Pro, which the integration needs`,
+    });
+    expect(subscriptionRow(ctx, sub.id).active).toBe(1); // the Zap is still there for when the plan is back
+
+    setPlan('business');
+    const eventId = emit(ctx, ws);
+    await worker.runOnce();
+    expect(rx.requests.map((r) => r.headers['webhook-id'])).toEqual([eventId]);
+  });
+
+  it('starts no attempt after a revocation commits, even for rows already claimed or retried', async () => {
+    const rx = await receiver();
+    const { ctx, worker } = harness({ delivery: { perSubscriptionConcurrency: 1 } });
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    // The key is revoked (committed) while the first delivery is at the receiver; the next ones are claimed
+    // by the same worker as soon as it records the first.
+    rx.setDefault(() => {
+      revokeBehindTheApiBack(ctx, ws.apiKeyId);
+      return reply(200);
+    });
+    for (let i = 0; i < 10; i++) emit(ctx, ws);
+    await worker.runOnce();
+    expect(rx.requests).toHaveLength(1);
+    const statuses = deliveriesOf(ctx, sub.id).map((d) => d.status);
+    expect(statuses).toEqual(['succeeded', ...Array(9).fill('cancelled')]);
+  });
+});
+
+describe('authority at send time, against another process', () => {
+  it('starts no attempt after another process (as the admin CLI does) commits a revocation', async () => {
+    const rx = await receiver();
+    rx.setDefault(reply(200, { delayMs: 2 }));
+    const clock = { now: () => Date.now(), advance() {}, set() {} }; // attempts stamped on the real clock
+    const { ctx, worker } = harness({ clock });
+    const ws = seedWorkspace(ctx);
+    const sub = subscribe(ctx, ws, rx.url);
+    worker.start();
+    // Another process waits a moment of its own choosing, revokes the key, and says when its commit returned.
+    const revoker = spawn(process.execPath, ['-e', `
+      const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+      const db = new Database(${JSON.stringify(ctx.file)});
+      db.pragma('busy_timeout = 5000');
+      setTimeout(() => {
+        db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(new Date().toISOString(), ${JSON.stringify(ws.apiKeyId)});
+        process.stdout.write(String(Date.now()));
+        db.close();
+      }, 150 + Math.floor(Math.random() * 150));`]);
+    let out = '';
+    revoker.stdout.on('data', (chunk: Buffer) => (out += chunk));
+    const exited = new Promise<number | null>((resolve) => revoker.once('exit', resolve));
+    let done = false;
+    void exited.then(() => (done = true));
+    // Events keep coming before, during and after the revocation.
+    for (let i = 0; i < 400 && !done; i++) {
+      emit(ctx, ws);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    for (let i = 0; i < 20; i++) emit(ctx, ws);
+    expect(await exited).toBe(0);
+    const revokedBy = Number(out);
+    await waitUntil(() => deliveriesOf(ctx, sub.id).every((d) => d.status !== 'pending'), { timeoutMs: 10_000 });
+    await worker.idle();
+
+    const started = ctx.db
+      .prepare(`SELECT a.started_at FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = ?`)
+      .pluck()
+      .all(sub.id) as string[];
+    expect(started.length).toBeGreaterThan(0); // deliveries did flow before the revocation
+    for (const at of started) expect(Date.parse(at)).toBeLessThanOrEqual(revokedBy);
+    const statuses = deliveriesOf(ctx, sub.id).map((d) => d.status);
+    expect(statuses).toContain('cancelled');
+    expect(new Set(statuses)).toEqual(new Set(['succeeded', 'cancelled']));
+    expect(rx.requests).toHaveLength(statuses.filter((st) => st === 'succeeded').length);
+  });
+});
+
 describe('fairness and limits', () => {
   it('keeps one hanging endpoint to its per-subscription share while a healthy one gets everything', async () => {
     const [slow, healthy] = [await receiver(), await receiver()];
@@ -500,5 +616,98 @@ describe('the connect-time SSRF check', () => {
     expect(deliveriesOf(open.ctx, sub2.id)[0]?.status).toBe('succeeded');
     expect(rx.requests).toHaveLength(1);
     expect(rx.requests[0]?.headers.host).toBe(`hooks.example.test:${rx.port}`);
+  });
+});
+
+describe('fairness between workspaces', () => {
+  // Issue 8 §3, the observed fault: workspace B has 16 subscriptions to a receiver that never answers and
+  // 100 events (1,600 attempts, each holding a slot until the timeout). Workspace A, meanwhile, makes events
+  // at 200/s to a healthy receiver: each must arrive promptly, not after B's attempts time out.
+  it("keeps another workspace's deliveries prompt while one workspace's endpoints hang (16 × 100)", async () => {
+    const [hanging, healthy] = [await receiver(), await receiver()];
+    hanging.setDefault(hang());
+    const { ctx, worker } = harness({ delivery: { timeoutMs: 5_000 } }); // the default slots
+    const b = seedWorkspace(ctx);
+    for (let i = 0; i < 16; i++) subscribe(ctx, b, `${hanging.url}/${i}`);
+    const a = seedWorkspace(ctx);
+    subscribe(ctx, a, healthy.url, 'ticket.assigned');
+    worker.start();
+    for (let i = 0; i < 100; i++) emit(ctx, b);
+    // B takes every slot it is going to take, and each of those attempts reaches the receiver and hangs.
+    const share = ctx.config.delivery.perWorkspaceConcurrency;
+    await waitUntil(() => worker.inFlight >= share && hanging.requests.length === worker.inFlight);
+
+    const emittedAt = new Map<string, number>();
+    for (let i = 0; i < 40; i++) {
+      emittedAt.set(emit(ctx, a, 'ticket.assigned'), performance.now());
+      await new Promise((resolve) => setTimeout(resolve, 5)); // 200 events/s
+    }
+    const arrivals = await healthy.waitFor(40, 4_000);
+    // Generous for a loaded machine, and far below the 5 s a slot held by B takes to come free.
+    for (const request of arrivals) {
+      expect(request.monotonicMs - emittedAt.get(String(request.headers['webhook-id']))!).toBeLessThan(1_000);
+    }
+    // B held its workspace's share (a quarter of the slots) and no more.
+    expect(share).toBeLessThan(ctx.config.delivery.concurrency);
+    expect(hanging.requests).toHaveLength(share);
+    expect(worker.inFlight).toBe(share);
+  });
+});
+
+describe('shares of the delivery slots', () => {
+  it('holds every hanging workspace to its share, and a host that hangs for all of them to the host share', async () => {
+    const [hanging, healthy] = [await receiver(), await receiver()];
+    hanging.setDefault(hang());
+    const { ctx, worker } = harness({
+      delivery: { concurrency: 12, perWorkspaceConcurrency: 3, perHostConcurrency: 6, perSubscriptionConcurrency: 2, timeoutMs: 5_000 },
+    });
+    // Four workspaces, each with two subscriptions at the same hanging host, each owing five events.
+    const tenants = Array.from({ length: 4 }, () => seedWorkspace(ctx));
+    for (const ws of tenants) {
+      subscribe(ctx, ws, `${hanging.url}/a`);
+      subscribe(ctx, ws, `${hanging.url}/b`);
+    }
+    worker.start();
+    for (const ws of tenants) for (let i = 0; i < 5; i++) emit(ctx, ws);
+    await waitUntil(() => hanging.requests.length === 6 && worker.inFlight === 6);
+
+    // The host's share is full (6 of 12), and no workspace holds more than its 3, no subscription its 2.
+    const held = ctx.db
+      .prepare(`SELECT s.workspace_id AS ws, s.id AS sub FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id WHERE d.claim_token IS NOT NULL`)
+      .all() as { ws: string; sub: string }[];
+    expect(held).toHaveLength(6);
+    const most = (key: 'ws' | 'sub') => {
+      const counts = new Map<string, number>();
+      for (const h of held) counts.set(h[key], (counts.get(h[key]) ?? 0) + 1);
+      return Math.max(...counts.values());
+    };
+    expect(most('ws')).toBeLessThanOrEqual(3);
+    expect(most('sub')).toBeLessThanOrEqual(2);
+
+    // A fifth workspace, at another host, gets its deliveries at once in the slots left.
+    const other = seedWorkspace(ctx);
+    subscribe(ctx, other, healthy.url, 'ticket.assigned');
+    for (let i = 0; i < 5; i++) emit(ctx, other, 'ticket.assigned');
+    await healthy.waitFor(5, 2_000);
+    expect(hanging.requests).toHaveLength(6);
+  });
+
+  it('serves workspaces in turn, so one with many subscriptions gets no more turns than one with a single Zap', async () => {
+    const rx = await receiver();
+    // One slot in all: the order of arrival is the order of service.
+    const { ctx, worker } = harness({ delivery: { concurrency: 1 } });
+    const many = seedWorkspace(ctx);
+    for (let i = 0; i < 8; i++) subscribe(ctx, many, `${rx.url}/many/${i}`);
+    const one = seedWorkspace(ctx);
+    subscribe(ctx, one, `${rx.url}/one`);
+    for (let i = 0; i < 4; i++) {
+      emit(ctx, many);
+      emit(ctx, one);
+    }
+    await worker.runOnce();
+    expect(rx.requests).toHaveLength(36);
+    // Workspace "one" had every other turn until its four were out, not one turn in nine.
+    const order = rx.requests.map((r) => (r.path.endsWith('/one') ? 'one' : 'many'));
+    expect(order.slice(0, 8)).toEqual(['many', 'one', 'many', 'one', 'many', 'one', 'many', 'one']);
   });
 });
