@@ -393,8 +393,10 @@ describe('authority at send time (defence in depth)', () => {
     const ws = seedWorkspace(ctx);
     const sub = subscribe(ctx, ws, rx.url);
     const setPlan = (p: string) => ctx.db.prepare(`UPDATE workspaces SET plan = ? WHERE id = ?`).run(p, ws.workspaceId);
-    setPlan(plan);
+    // Enqueued while on Pro, then the plan drops behind the domain's back (no cancel in the same transaction,
+    // as setWorkspacePlan does): only the worker's own check stands between the row and a send.
     emit(ctx, ws);
+    setPlan(plan);
     await worker.runOnce();
     expect(rx.requests).toHaveLength(0);
     expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({
