@@ -1,3 +1,4 @@
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { generateWebhookSecret, sign, signingKey, verifySignature } from '../../partner-api/delivery/signing';
 
 // The Standard Webhooks specification's published test vector: a receiver's stock library must accept ours.
@@ -19,6 +20,18 @@ describe('webhook signatures', () => {
   it('reproduces the Standard Webhooks test vector, keyed by the base64-decoded secret', () => {
     expect(sign(VECTOR.secret, VECTOR.id, VECTOR.timestamp, VECTOR.body)).toBe(VECTOR.signature);
     expect(sign(signingKey(VECTOR.secret), VECTOR.id, VECTOR.timestamp, Buffer.from(VECTOR.body))).toBe(VECTOR.signature);
+  });
+
+  it('is accepted by the standardwebhooks library, as a receiver runs it, for a body in any script', () => {
+    const secret = generateWebhookSecret();
+    const nowSec = Math.floor(Date.now() / 1000);
+    const body = JSON.stringify({ name: 'Zoë Ærøskøbing', note: '返信 ✓ 🚀' });
+    const signed = (signature: string) => ({ 'webhook-id': 'evt_1', 'webhook-timestamp': String(nowSec), 'webhook-signature': signature });
+    const fromBytes = sign(signingKey(secret), 'evt_1', nowSec, Buffer.from(body, 'utf8'));
+    expect(sign(secret, 'evt_1', nowSec, body)).toBe(fromBytes);
+    expect(new Webhook(secret).verify(body, signed(fromBytes))).toEqual(JSON.parse(body));
+    expect(() => new Webhook(generateWebhookSecret()).verify(body, signed(fromBytes))).toThrow(WebhookVerificationError);
+    expect(() => new Webhook(secret).verify(body.replace('Zoë', 'Zoe'), signed(fromBytes))).toThrow(WebhookVerificationError);
   });
 
   it('verifies a good signature, also among several (secret rotation)', () => {
