@@ -11,7 +11,7 @@ import path from 'node:path';
 /** Module → the test files that pin its behaviour (paths from the repository root). */
 export const MUTATION_MODULES: Record<string, string[]> = {
   'partner-api/net/target-policy.ts': ['test/delivery/target-policy.test.ts'],
-  'partner-api/net/ip-ranges.ts': ['test/delivery/target-policy.test.ts'],
+  'partner-api/net/ip-ranges.ts': ['test/delivery/ip-ranges.test.ts'],
   'partner-api/delivery/policy.ts': ['test/delivery/policy.test.ts'],
   'partner-api/delivery/signing.ts': ['test/delivery/signing.test.ts'],
   'partner-api/domain/idempotency.ts': ['test/api/idempotency.test.ts'],

@@ -1,7 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkTarget, createLookup, type Resolve } from '../../partner-api/net/target-policy';
-import { classifyAddress, describeRefusal } from '../../partner-api/net/ip-ranges';
+import { checkTarget, createLookup, TargetRefusedError, type Resolve } from '../../partner-api/net/target-policy';
 
 const strict = { allowPrivate: false };
 const resolvesTo = (...addresses: string[]): Resolve => async () =>
@@ -22,8 +21,16 @@ describe('checkTarget: scheme and shape', () => {
     ['https://user:pw@93.184.215.14/hook', 'target_url must not contain a user name or password'],
     ['https://user@93.184.215.14/hook', 'target_url must not contain a user name or password'],
     [`https://93.184.215.14/${'a'.repeat(2100)}`, 'target_url is longer than 2048 characters'],
+    ['https://:pw@93.184.215.14/hook', 'target_url must not contain a user name or password'],
   ])('refuses %s', async (url, reason) => {
     await expect(checkTarget(url, strict)).resolves.toEqual({ ok: false, reason });
+  });
+
+  it('takes a URL of exactly 2048 characters', async () => {
+    const base = 'https://93.184.215.14/';
+    await expect(checkTarget(base + 'a'.repeat(2048 - base.length), strict)).resolves.toEqual({ ok: true });
+    await expect(checkTarget(base + 'a'.repeat(2049 - base.length), strict))
+      .resolves.toEqual({ ok: false, reason: 'target_url is longer than 2048 characters' });
   });
 });
 
@@ -65,107 +72,6 @@ describe('checkTarget: literal addresses in every spelling', () => {
   ])('refuses %s', async (url, what) => {
     await expect(checkTarget(url, strict)).resolves.toEqual({ ok: false, reason: `target_url points at ${what}` });
   });
-
-  it.each([
-    '172.15.255.255', '172.32.0.0', '100.63.255.255', '100.128.0.0', '11.0.0.1', '9.255.255.255', '8.8.8.8',
-    '::ffff:8.8.8.8', '64:ff9b::8.8.8.8', '2002:808:808::1', '2a00:1450:4001::200e',
-  ])('takes %s, just outside the refused ranges, as public', (address) => {
-    expect(classifyAddress(address)).toEqual({ public: true });
-  });
-
-  it('judges an IPv6 address the same in its compressed, full and dotted forms, with brackets or a zone', () => {
-    for (const same of ['0:0:0:0:0:ffff:7f00:1', '::ffff:127.0.0.1', '[::ffff:7f00:1]', '::FFFF:7F00:1']) {
-      expect(classifyAddress(same)).toEqual({ public: false, label: 'a loopback address', via: 'IPv4-mapped 127.0.0.1' });
-    }
-    expect(classifyAddress('fe80::1%eth0')).toEqual({ public: false, label: 'a link-local address' });
-    expect(classifyAddress('0:0:0:0:0:0:0:0')).toEqual({ public: false, label: 'an unspecified address' });
-    expect(classifyAddress('2606:4700:0:0:0:0:0:1111')).toEqual({ public: true });
-  });
-
-  it.each(['example.com', '', '10.1', '0177.0.0.1', '1.2.3.4.5', '256.0.0.1', '::g', '1:2:3:4:5:6:7:8:9'])(
-    'refuses %j as not an IP address (callers hand over canonical forms only)',
-    (text) => {
-      expect(classifyAddress(text)).toEqual({ public: false, label: 'not an IP address' });
-    },
-  );
-});
-
-/**
- * Every refused range, pinned by an address inside it and the reason given, so dropping a range (or the library
- * reclassifying one) fails here. Registry: https://www.iana.org/assignments/iana-ipv4-special-registry and
- * iana-ipv6-special-registry.
- */
-describe('classifyAddress: every refused range and its reason', () => {
-  it.each([
-    ['0.255.255.255', 'a "this network" address'], // 0.0.0.0/8
-    ['10.255.255.255', 'a private address'], // 10.0.0.0/8
-    ['100.64.0.0', 'a shared (carrier-grade NAT) address'], // 100.64.0.0/10
-    ['127.255.255.254', 'a loopback address'], // 127.0.0.0/8
-    ['169.254.0.1', 'a link-local address'], // 169.254.0.0/16
-    ['172.16.0.0', 'a private address'], // 172.16.0.0/12
-    ['192.0.0.8', 'a reserved (IETF protocol) address'], // 192.0.0.0/24
-    ['192.0.2.255', 'a documentation address'], // 192.0.2.0/24 TEST-NET-1
-    ['192.31.196.1', 'an AS112 (DNS sink) address'], // 192.31.196.0/24
-    ['192.52.193.1', 'an AMT relay address'], // 192.52.193.0/24
-    ['192.88.99.1', 'a reserved (6to4 relay) address'], // 192.88.99.0/24
-    ['192.168.255.255', 'a private address'], // 192.168.0.0/16
-    ['192.175.48.1', 'an AS112 (DNS sink) address'], // 192.175.48.0/24
-    ['198.19.255.255', 'a benchmarking address'], // 198.18.0.0/15
-    ['198.51.100.7', 'a documentation address'], // 198.51.100.0/24 TEST-NET-2
-    ['203.0.113.9', 'a documentation address'], // 203.0.113.0/24 TEST-NET-3
-    ['239.255.255.255', 'a multicast address'], // 224.0.0.0/4
-    ['240.0.0.1', 'a reserved address'], // 240.0.0.0/4
-    ['255.255.255.254', 'a reserved address'],
-    ['255.255.255.255', 'the broadcast address'],
-    ['::', 'an unspecified address'],
-    ['::1', 'a loopback address'],
-    ['::2', 'a reserved (IPv4-compatible) address'], // ::/96
-    ['::8.8.8.8', 'a reserved (IPv4-compatible) address'],
-    ['64:ff9b:1::1', 'a reserved (local NAT64) address'], // 64:ff9b:1::/48
-    ['100::1', 'a reserved (discard) address'], // 100::/64
-    ['2001::1', 'a reserved (IETF protocol) address'], // 2001::/32 Teredo, in 2001::/23
-    ['2001:2::1', 'a benchmarking address'], // 2001:2::/48
-    ['2001:3::1', 'an AMT relay address'], // 2001:3::/32
-    ['2001:4:112::1', 'an AS112 (DNS sink) address'], // 2001:4:112::/48
-    ['2620:4f:8000::1', 'an AS112 (DNS sink) address'], // 2620:4f:8000::/48
-    ['2001:10::1', 'a reserved (ORCHID) address'], // 2001:10::/28
-    ['2001:20::1', 'a reserved (ORCHID) address'], // 2001:20::/28 ORCHIDv2
-    ['2001:30::1', 'a reserved (IETF protocol) address'], // 2001:30::/28 drone remote ID
-    ['2001:1ff::1', 'a reserved (IETF protocol) address'], // the rest of 2001::/23
-    ['2001:db8:ffff::1', 'a documentation address'], // 2001:db8::/32
-    ['3fff:fff::1', 'a documentation address'], // 3fff::/20
-    ['5f00::1', 'a reserved (segment routing) address'], // 5f00::/16
-    ['fdff:ffff::1', 'a unique-local (private) address'], // fc00::/7
-    ['febf::1', 'a link-local address'], // fe80::/10
-    ['fec0::1', 'a site-local address'], // fec0::/10
-    ['ff0e::1', 'a multicast address'], // ff00::/8
-    ['4000::1', 'a reserved address'], // outside 2000::/3
-    ['1fff:ffff::1', 'a reserved address'],
-    ['e000::1', 'a reserved address'],
-  ])('refuses %s: %s', (address, label) => {
-    expect(classifyAddress(address)).toEqual({ public: false, label });
-    expect(describeRefusal(address, { label })).toBe(`${address}, ${label}`);
-  });
-
-  it.each([
-    ['::ffff:10.0.0.1', 'IPv4-mapped 10.0.0.1', 'a private address'], // ::ffff:0:0/96
-    ['::ffff:0:a9fe:a9fe', 'IPv4-translated 169.254.169.254', 'a link-local address'], // ::ffff:0:0:0/96
-    ['64:ff9b::7f00:1', 'NAT64 127.0.0.1', 'a loopback address'], // 64:ff9b::/96
-    ['2002:a00:1::1', '6to4 10.0.0.1', 'a private address'], // 2002::/16, IPv4 in bits 16-48
-    ['2002:c000:201::', '6to4 192.0.2.1', 'a documentation address'],
-  ])('judges %s by the IPv4 address inside (%s)', (address, via, label) => {
-    expect(classifyAddress(address)).toEqual({ public: false, label, via });
-    expect(describeRefusal(address, { label, via })).toBe(`${address} (${via}), ${label}`);
-  });
-
-  it.each([
-    '1.0.0.1', '192.0.1.0', '192.88.98.255', '198.17.255.255', '198.20.0.0', '198.51.99.255', '198.51.101.0',
-    '203.0.112.255', '203.0.114.0', '223.255.255.255', '169.253.255.255', '126.255.255.255', '128.0.0.0',
-    '::ffff:0:808:808', '2002:808:808::', '2000::1', '2001:200::1', '2001:db9::1', '3fff:1000::1', '3fff:ffff::1',
-    '2620:4f:8001::1',
-  ])('takes %s, at the edge of a refused range, as public', (address) => {
-    expect(classifyAddress(address)).toEqual({ public: true });
-  });
 });
 
 describe('checkTarget: hostnames', () => {
@@ -187,6 +93,30 @@ describe('checkTarget: hostnames', () => {
       .resolves.toEqual({ ok: false, reason: 'target_url host nowhere.invalid does not resolve' });
   });
 
+  it('refuses a name whose DNS answer is empty, as one that does not resolve', async () => {
+    await expect(checkTarget('https://empty.example/x', { ...strict, resolve: resolvesTo() }))
+      .resolves.toEqual({ ok: false, reason: 'target_url host empty.example does not resolve' });
+  });
+
+  it('tells a name with no address apart from a lookup that failed and may work later', async () => {
+    const failing = (code?: string): Resolve => async () => {
+      throw Object.assign(new Error('lookup failed'), code ? { code } : {});
+    };
+    await expect(checkTarget('https://nodata.example/x', { ...strict, resolve: failing('ENODATA') }))
+      .resolves.toEqual({ ok: false, reason: 'target_url host nodata.example does not resolve' });
+    await expect(checkTarget('https://flaky.example/x', { ...strict, resolve: failing('EAI_AGAIN') }))
+      .resolves.toEqual({ ok: false, reason: 'target_url host flaky.example could not be resolved (EAI_AGAIN); try again' });
+    await expect(checkTarget('https://odd.example/x', { ...strict, resolve: failing() }))
+      .resolves.toEqual({ ok: false, reason: 'target_url host odd.example could not be resolved (error); try again' });
+  });
+
+  it('takes a name whose every address is public, and names the first one that is not', async () => {
+    await expect(checkTarget('https://hooks.example.com/x', { ...strict, resolve: resolvesTo('54.86.10.1', '2606:4700::1111') }))
+      .resolves.toEqual({ ok: true });
+    await expect(checkTarget('https://hooks.example.com/x', { ...strict, resolve: resolvesTo('54.86.10.1', 'fe80::1', '10.0.0.5') }))
+      .resolves.toEqual({ ok: false, reason: 'target_url host hooks.example.com resolves to fe80::1, a link-local address' });
+  });
+
   it('with allowPrivate takes http and local addresses but still refuses other schemes and credentials', async () => {
     const open = { allowPrivate: true };
     await expect(checkTarget('http://127.0.0.1:4000/hook', open)).resolves.toEqual({ ok: true });
@@ -194,6 +124,58 @@ describe('checkTarget: hostnames', () => {
     await expect(checkTarget('https://10.0.0.5/hook', open)).resolves.toEqual({ ok: true });
     await expect(checkTarget('ftp://127.0.0.1/hook', open)).resolves.toMatchObject({ ok: false });
     await expect(checkTarget('http://a:b@127.0.0.1/hook', open)).resolves.toMatchObject({ ok: false });
+  });
+});
+
+describe('createLookup: the answer a connection gets', () => {
+  type Answer = { err: NodeJS.ErrnoException | null; address: unknown; family?: number };
+  const ask = (lookup: ReturnType<typeof createLookup>, options: object): Promise<Answer> =>
+    new Promise((resolve) => {
+      lookup('dual.example', options as never, ((err: NodeJS.ErrnoException | null, address: unknown, family?: number) =>
+        resolve({ err, address, family })) as never);
+    });
+  const dual = createLookup({ guard: true, resolve: resolvesTo('54.86.10.1', '2606:4700::1111', '93.184.215.14') });
+
+  it('hands back the first address, or the first of the family asked for (by number or by name)', async () => {
+    await expect(ask(dual, {})).resolves.toEqual({ err: null, address: '54.86.10.1', family: 4 });
+    await expect(ask(dual, { family: 4 })).resolves.toEqual({ err: null, address: '54.86.10.1', family: 4 });
+    await expect(ask(dual, { family: 'IPv4' })).resolves.toEqual({ err: null, address: '54.86.10.1', family: 4 });
+    await expect(ask(dual, { family: 6 })).resolves.toEqual({ err: null, address: '2606:4700::1111', family: 6 });
+    await expect(ask(dual, { family: 'IPv6' })).resolves.toEqual({ err: null, address: '2606:4700::1111', family: 6 });
+  });
+
+  it('hands back every address of the family asked for when Node asks for all (family racing)', async () => {
+    await expect(ask(dual, { all: true })).resolves.toMatchObject({
+      err: null,
+      address: [
+        { address: '54.86.10.1', family: 4 }, { address: '2606:4700::1111', family: 6 }, { address: '93.184.215.14', family: 4 },
+      ],
+    });
+    await expect(ask(dual, { all: true, family: 4 })).resolves.toMatchObject({
+      err: null, address: [{ address: '54.86.10.1', family: 4 }, { address: '93.184.215.14', family: 4 }],
+    });
+  });
+
+  it('answers ENOTFOUND when no address of the family asked for exists', async () => {
+    const v4only = createLookup({ guard: true, resolve: resolvesTo('54.86.10.1') });
+    const { err } = await ask(v4only, { family: 6 });
+    expect(err).toMatchObject({ code: 'ENOTFOUND', message: 'dual.example does not resolve' });
+    expect((await ask(createLookup({ guard: true, resolve: resolvesTo() }), {})).err).toMatchObject({ code: 'ENOTFOUND' });
+  });
+
+  it('refuses when any address is not public, even one of the family not asked for', async () => {
+    const mixed = createLookup({ guard: true, resolve: resolvesTo('54.86.10.1', '::1') });
+    const { err } = await ask(mixed, { family: 4 });
+    expect(err).toBeInstanceOf(TargetRefusedError);
+    expect(err).toMatchObject({ code: 'ERR_TARGET_REFUSED', message: 'dual.example resolves to ::1, a loopback address' });
+    const open = createLookup({ guard: false, resolve: resolvesTo('54.86.10.1', '::1') });
+    await expect(ask(open, { family: 6 })).resolves.toEqual({ err: null, address: '::1', family: 6 });
+  });
+
+  it('passes a resolver failure on unchanged', async () => {
+    const failure = Object.assign(new Error('servfail'), { code: 'ESERVFAIL' });
+    const failing = createLookup({ guard: true, resolve: async () => Promise.reject(failure) });
+    await expect(ask(failing, {})).resolves.toMatchObject({ err: failure });
   });
 });
 
