@@ -50,6 +50,44 @@ describe('webhook signatures', () => {
     expect(verifySignature(VECTOR.secret, headers(), VECTOR.body, { nowMs: (VECTOR.timestamp + 299) * 1000 })).toBe(true);
   });
 
+  it('accepts a timestamp exactly at the tolerance either way, and a tolerance of the caller’s choosing', () => {
+    expect(verifySignature(VECTOR.secret, headers(), VECTOR.body, { nowMs: (VECTOR.timestamp + 300) * 1000 })).toBe(true);
+    expect(verifySignature(VECTOR.secret, headers(), VECTOR.body, { nowMs: (VECTOR.timestamp - 300) * 1000 })).toBe(true);
+    expect(verifySignature(VECTOR.secret, headers(), VECTOR.body, { nowMs: (VECTOR.timestamp + 301) * 1000, toleranceSec: 301 })).toBe(true);
+    expect(verifySignature(VECTOR.secret, headers(), VECTOR.body, { nowMs: (VECTOR.timestamp + 2) * 1000, toleranceSec: 1 })).toBe(false);
+  });
+
+  it('checks against the current time unless told otherwise', () => {
+    const secret = generateWebhookSecret();
+    const nowSec = Math.floor(Date.now() / 1000);
+    const fresh = { 'webhook-id': 'evt_1', 'webhook-timestamp': String(nowSec), 'webhook-signature': sign(secret, 'evt_1', nowSec, 'x') };
+    expect(verifySignature(secret, fresh, 'x')).toBe(true);
+    expect(verifySignature(VECTOR.secret, headers(), VECTOR.body)).toBe(false); // signed in 2021
+  });
+
+  it.each([
+    ['no webhook-id', { 'webhook-timestamp': String(VECTOR.timestamp), 'webhook-signature': VECTOR.signature }],
+    ['no webhook-timestamp', { 'webhook-id': VECTOR.id, 'webhook-signature': VECTOR.signature }],
+    ['no webhook-signature', { 'webhook-id': VECTOR.id, 'webhook-timestamp': String(VECTOR.timestamp) }],
+    ['a timestamp with trailing text', headers(VECTOR.signature, `${VECTOR.timestamp}abc`)],
+    ['a timestamp with leading text', headers(VECTOR.signature, `+${VECTOR.timestamp}`)],
+    ['a signature with no value', headers('v1,')],
+    ['a signature with no version', headers(VECTOR.signature.slice(3))],
+    ['a shorter signature', headers('v1,g0hM9SsE')],
+  ])('rejects %s without throwing', (_, given) => {
+    expect(verifySignature(VECTOR.secret, given, VECTOR.body, at)).toBe(false);
+  });
+
+  it('reads the first value of a repeated header', () => {
+    const repeated = { 'webhook-id': [VECTOR.id, 'other'], 'webhook-timestamp': String(VECTOR.timestamp), 'webhook-signature': [VECTOR.signature] };
+    expect(verifySignature(VECTOR.secret, repeated, VECTOR.body, at)).toBe(true);
+  });
+
+  it('keys by the base64 after whsec_, and by plain base64 alike', () => {
+    expect(signingKey(VECTOR.secret)).toEqual(signingKey(VECTOR.secret.slice('whsec_'.length)));
+    expect(signingKey(VECTOR.secret)).toEqual(Buffer.from('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'base64'));
+  });
+
   it('makes secrets of whsec_ and 32 random bytes', () => {
     const secret = generateWebhookSecret();
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
