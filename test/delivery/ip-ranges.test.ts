@@ -2,6 +2,7 @@
  * The address classifier of the SSRF guard (partner-api/net/ip-ranges.ts): every refused range with its
  * reason, the IPv4-in-IPv6 forms, and the edges of each range. target-policy.test.ts covers URLs and DNS.
  */
+import ipaddr from 'ipaddr.js';
 import { classifyAddress, describeRefusal } from '../../partner-api/net/ip-ranges';
 
 describe('classifyAddress: spellings', () => {
@@ -17,11 +18,13 @@ describe('classifyAddress: spellings', () => {
       expect(classifyAddress(same)).toEqual({ public: false, label: 'a loopback address', via: 'IPv4-mapped 127.0.0.1' });
     }
     expect(classifyAddress('fe80::1%eth0')).toEqual({ public: false, label: 'a link-local address' });
+    expect(classifyAddress('[fe80::1%en0.1]')).toEqual({ public: false, label: 'a link-local address' });
+    expect(classifyAddress('169.254.169.254%eth0')).toEqual({ public: false, label: 'a link-local address' });
     expect(classifyAddress('0:0:0:0:0:0:0:0')).toEqual({ public: false, label: 'an unspecified address' });
     expect(classifyAddress('2606:4700:0:0:0:0:0:1111')).toEqual({ public: true });
   });
 
-  it.each(['example.com', '', '10.1', '0177.0.0.1', '1.2.3.4.5', '256.0.0.1', '::g', '1:2:3:4:5:6:7:8:9'])(
+  it.each(['example.com', '', '10.1', '1.2.3.4[', ']1.2.3.4', '[1.2.3.4]x', '2606:4700::1111[', ']2606:4700::1111', '0177.0.0.1', '1.2.3.4.5', '256.0.0.1', '::g', '1:2:3:4:5:6:7:8:9'])(
     'refuses %j as not an IP address (callers hand over canonical forms only)',
     (text) => {
       expect(classifyAddress(text)).toEqual({ public: false, label: 'not an IP address' });
@@ -104,5 +107,37 @@ describe('classifyAddress: every refused range and its reason', () => {
     '2620:4f:8001::1',
   ])('takes %s, at the edge of a refused range, as public', (address) => {
     expect(classifyAddress(address)).toEqual({ public: true });
+  });
+});
+
+describe('classifyAddress: ranges a later ipaddr.js may name', () => {
+  type Ranges = Record<string, unknown>;
+  /** Adds a range to ipaddr.js's own table for one test, as a later version of the library might. */
+  function withLibraryRange(family: 'IPv4' | 'IPv6', name: string, cidr: string, run: () => void): void {
+    const table = (ipaddr[family].prototype as unknown as { SpecialRanges: Ranges }).SpecialRanges;
+    const range = ipaddr[family].parseCIDR(cidr);
+    const existing = table[name] as unknown[] | undefined;
+    const restore = existing ? [...existing] : undefined;
+    table[name] = existing ? [...(Array.isArray(existing[0]) ? existing : [existing]), range] : range;
+    try {
+      run();
+    } finally {
+      if (restore) table[name] = restore;
+      else delete table[name];
+    }
+  }
+
+  it('refuses an address in a range we have no words for, as reserved', () => {
+    withLibraryRange('IPv4', 'futureService', '54.86.10.0/24', () => {
+      expect(classifyAddress('54.86.10.1')).toEqual({ public: false, label: 'a reserved address' });
+    });
+    withLibraryRange('IPv6', 'futureService', '2606:4700::/32', () => {
+      expect(classifyAddress('2606:4700::1111')).toEqual({ public: false, label: 'a reserved address' });
+    });
+    withLibraryRange('IPv6', 'reserved', '2a00:1450::/32', () => {
+      expect(classifyAddress('2a00:1450:4001::200e')).toEqual({ public: false, label: 'a reserved address' });
+    });
+    expect(classifyAddress('54.86.10.1')).toEqual({ public: true });
+    expect(classifyAddress('2a00:1450:4001::200e')).toEqual({ public: true });
   });
 });
