@@ -135,13 +135,16 @@ describe('createLookup: the answer a connection gets', () => {
         resolve({ err, address, family })) as never);
     });
   const dual = createLookup({ guard: true, resolve: resolvesTo('54.86.10.1', '2606:4700::1111', '93.184.215.14') });
+  const v6first = createLookup({ guard: true, resolve: resolvesTo('2606:4700::1111', '54.86.10.1') });
 
   it('hands back the first address, or the first of the family asked for (by number or by name)', async () => {
     await expect(ask(dual, {})).resolves.toEqual({ err: null, address: '54.86.10.1', family: 4 });
-    await expect(ask(dual, { family: 4 })).resolves.toEqual({ err: null, address: '54.86.10.1', family: 4 });
-    await expect(ask(dual, { family: 'IPv4' })).resolves.toEqual({ err: null, address: '54.86.10.1', family: 4 });
+    await expect(ask(v6first, {})).resolves.toEqual({ err: null, address: '2606:4700::1111', family: 6 });
+    await expect(ask(v6first, { family: 4 })).resolves.toEqual({ err: null, address: '54.86.10.1', family: 4 });
+    await expect(ask(v6first, { family: 'IPv4' })).resolves.toEqual({ err: null, address: '54.86.10.1', family: 4 });
     await expect(ask(dual, { family: 6 })).resolves.toEqual({ err: null, address: '2606:4700::1111', family: 6 });
     await expect(ask(dual, { family: 'IPv6' })).resolves.toEqual({ err: null, address: '2606:4700::1111', family: 6 });
+    await expect(ask(dual, { family: 0 })).resolves.toEqual({ err: null, address: '54.86.10.1', family: 4 });
   });
 
   it('hands back every address of the family asked for when Node asks for all (family racing)', async () => {
