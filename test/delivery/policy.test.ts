@@ -35,6 +35,7 @@ describe('what an attempt result means', () => {
     expect(errorFor(300)).toBe('300 redirect (redirects are not followed)');
     expect(errorFor(399)).toBe('399 redirect (redirects are not followed)');
     expect(errorFor(299)).toBeNull();
+    expect(errorFor(199)).toBe('199 response');
     expect(errorFor(400)).toBe('400 response');
     expect(errorFor(503)).toBe('503 response');
   });
