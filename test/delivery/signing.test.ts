@@ -71,6 +71,7 @@ describe('webhook signatures', () => {
     ['no webhook-signature', { 'webhook-id': VECTOR.id, 'webhook-timestamp': String(VECTOR.timestamp) }],
     ['a timestamp with trailing text', headers(VECTOR.signature, `${VECTOR.timestamp}abc`)],
     ['a timestamp with leading text', headers(VECTOR.signature, `+${VECTOR.timestamp}`)],
+    ['a timestamp with trailing space (not the text that was signed)', headers(VECTOR.signature, `${VECTOR.timestamp} `)],
     ['a signature with no value', headers('v1,')],
     ['a signature with no version', headers(VECTOR.signature.slice(3))],
     ['a shorter signature', headers('v1,g0hM9SsE')],
