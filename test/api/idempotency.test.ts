@@ -260,7 +260,12 @@ describe('claims, directly', () => {
     const first = claimIdempotencyKey(server.ctx, workspaceId, 'direct-stale', hashOf('stale'));
     clock.advance(IDEMPOTENCY_STALE_RUNNING_MS - 1);
     expect(() => claimIdempotencyKey(server.ctx, workspaceId, 'direct-stale', hashOf('stale'))).toThrow(
-      expect.objectContaining({ status: 409, code: 'idempotency_request_in_progress', options: { headers: { 'Retry-After': '1' } } }),
+      expect.objectContaining({
+        status: 409,
+        code: 'idempotency_request_in_progress',
+        message: 'A request with this Idempotency-Key is still being processed. Retry in a few seconds.',
+        options: { headers: { 'Retry-After': '1' } },
+      }),
     );
     clock.advance(1);
     const takeover = claimIdempotencyKey(server.ctx, workspaceId, 'direct-stale', hashOf('stale'));
@@ -329,6 +334,8 @@ describe('claims, directly', () => {
     clock.advance(10 * 60_000);
     claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-1', hashOf('t1')); // purges now
     plant('purge-expired-a');
+    claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-same-ms', hashOf('t0'));
+    expect(rowCount('purge-expired-a')).toBe(1); // the same millisecond as the last purge
     clock.advance(10 * 60_000 - 1);
     claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-2', hashOf('t2'));
     expect(rowCount('purge-expired-a')).toBe(1); // within 10 minutes of the last purge
