@@ -34,7 +34,7 @@ module.exports = {
   clearTextReporter: { allowColor: false, logTests: false },
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
   htmlReporter: { fileName: `reports/mutation/${name}.html` },
-  // `npm run test:mutation -- --incremental MODULE` reruns only the mutants whose code or tests changed.
+  // Where Stryker's --incremental mode keeps the last results of this module.
   incrementalFile: `reports/mutation/${name}.incremental.json`,
   tempDirName: '.stryker-tmp',
   ignorePatterns: ['/.tools', '/dist', '/build', '/data', '/coverage', '/.bench-build', '/.scratch', '/.jest-summary'],
