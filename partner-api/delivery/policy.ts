@@ -62,13 +62,15 @@ function retryOrFail(
 
 /**
  * The wait after failed attempt `attempt` (1-based): the schedule's entry ± jitter, stretched to a
- * Retry-After the receiver asked for but never beyond retryAfterMaxMs. null when the schedule is used up.
+ * Retry-After the receiver asked for (ms; NaN is ignored) but never beyond retryAfterMaxMs. null when the
+ * schedule is used up.
  */
 export function retryDelayMs(attempt: number, settings: Schedule, random: () => number, retryAfterMs?: number): number | null {
   const base = settings.retryScheduleMs[attempt - 1];
   if (base === undefined) return null;
   const jittered = Math.round(base * (1 + settings.jitter * (2 * random() - 1)));
-  if (retryAfterMs === undefined) return jittered;
+  // NaN would become the delivery's next attempt time, so the delivery would never be due again.
+  if (retryAfterMs === undefined || Number.isNaN(retryAfterMs)) return jittered;
   return Math.max(jittered, Math.min(retryAfterMs, settings.retryAfterMaxMs));
 }
 

@@ -2,9 +2,12 @@
  * Standard Webhooks signatures (https://www.standardwebhooks.com): a subscription's secret is `whsec_` plus
  * base64 of random bytes, and the HMAC key is those decoded bytes, not the text. Each delivery carries
  * `webhook-signature: v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">`, so a receiver
- * can check both who sent it and that it is not an old message replayed.
+ * can check both who sent it and that it is not an old message replayed. Signing goes through the
+ * `standardwebhooks` package, the reference implementation receivers verify with, so what we send is what
+ * their library expects by construction.
  */
 import crypto from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 
 const PREFIX = 'whsec_';
 /** Receivers accept this much clock skew either way, as the Standard Webhooks libraries do. */
@@ -15,16 +18,18 @@ export function generateWebhookSecret(): string {
   return PREFIX + crypto.randomBytes(32).toString('base64');
 }
 
+/** The HMAC key of a secret: the bytes its base64 (after an optional `whsec_`) decodes to. */
 export function signingKey(secret: string): Buffer {
   return Buffer.from(secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret, 'base64');
 }
 
-/** `v1,<base64>` for one message. */
+/**
+ * `v1,<base64>` for one message. `key` is a secret (`whsec_…`) or its decoded bytes (signingKey, as the
+ * worker passes it); `timestampSec` is Unix seconds, the webhook-timestamp header; `body` is UTF-8 JSON.
+ */
 export function sign(key: Buffer | string, id: string, timestampSec: number, body: Buffer | string): string {
-  const mac = crypto.createHmac('sha256', typeof key === 'string' ? signingKey(key) : key);
-  mac.update(`${id}.${timestampSec}.`);
-  mac.update(body);
-  return `v1,${mac.digest('base64')}`;
+  const webhook = new Webhook(typeof key === 'string' ? signingKey(key) : key, { format: 'raw' });
+  return webhook.sign(id, new Date(timestampSec * 1000), body);
 }
 
 type Headers = Record<string, string | string[] | undefined>;

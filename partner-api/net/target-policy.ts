@@ -57,7 +57,7 @@ export async function checkTarget(
 
 /** The URL's host as node:net wants it: IPv6 literals without their brackets. */
 export function hostOf(url: URL): string {
-  return url.hostname.replace(/^\[|\]$/g, '');
+  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
 }
 
 /** "10.0.0.5, a private address" for the first non-public address, or null when every one is public. */

@@ -2,7 +2,16 @@
  * Idempotency-Key: replays, conflicts, a request still running, a crashed request's stale claim, and
  * the 24-hour memory. The clock is the test's, so expiry and staleness are exact.
  */
-import { IDEMPOTENCY_KEEP_MS, claimIdempotencyKey, completeIdempotencyKey, requestHash } from '../../partner-api/domain/idempotency';
+import crypto from 'node:crypto';
+import {
+  IDEMPOTENCY_KEEP_MS,
+  IDEMPOTENCY_STALE_RUNNING_MS,
+  claimIdempotencyKey,
+  completeIdempotencyKey,
+  purgeExpiredIdempotencyKeys,
+  releaseIdempotencyKey,
+  requestHash,
+} from '../../partner-api/domain/idempotency';
 import { writeTransaction } from '../../partner-api/lib/statements';
 import { recordedEvents, tableCounts } from '../support/api-events';
 import { api, manualClock, startApiServer, type ApiServer } from '../support/api-server';
@@ -190,5 +199,154 @@ describe('24 hours', () => {
     await zap.post('/v1/tickets', { subject: 'later' }, { 'Idempotency-Key': 'fresh' });
     const keys = server.ctx.db.prepare('SELECT key FROM idempotency_keys WHERE workspace_id = ? ORDER BY key').pluck().all(workspace.id);
     expect(keys).toEqual(['fresh']);
+  });
+});
+
+describe('the request hash', () => {
+  const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest('hex');
+
+  it('is SHA-256 of method, path and the body as canonical JSON (keys sorted at every level)', () => {
+    const body = { b: [1, { d: null, c: 'x' }], a: true, e: { g: 2, f: [] } };
+    const canonical = '{"a":true,"b":[1,{"c":"x","d":null}],"e":{"f":[],"g":2}}';
+    expect(requestHash('POST', '/v1/tickets', body)).toBe(sha256(`POST\n/v1/tickets\n${canonical}`));
+    expect(requestHash('POST', '/v1/tickets', { e: { f: [], g: 2 }, a: true, b: [1, { c: 'x', d: null }] })).toBe(
+      requestHash('POST', '/v1/tickets', body),
+    );
+    expect(requestHash('GET', '/v1/tickets', undefined)).toBe(sha256('GET\n/v1/tickets\nnull'));
+    expect(requestHash('GET', '/v1/tickets', null)).toBe(sha256('GET\n/v1/tickets\nnull'));
+  });
+
+  it('differs when the method, the path, an array’s order or any value differs', () => {
+    const hash = requestHash('POST', '/v1/tickets', { tags: ['a', 'b'], n: 1 });
+    expect(requestHash('PATCH', '/v1/tickets', { tags: ['a', 'b'], n: 1 })).not.toBe(hash);
+    expect(requestHash('POST', '/v1/contacts', { tags: ['a', 'b'], n: 1 })).not.toBe(hash);
+    expect(requestHash('POST', '/v1/tickets', { tags: ['b', 'a'], n: 1 })).not.toBe(hash);
+    expect(requestHash('POST', '/v1/tickets', { tags: ['a', 'b'], n: '1' })).not.toBe(hash);
+  });
+});
+
+describe('claims, directly', () => {
+  let workspaceId: string;
+  beforeAll(async () => {
+    workspaceId = (await fresh()).workspace.id;
+  });
+  const hashOf = (subject: string) => requestHash('POST', '/v1/tickets', { subject });
+  const rowCount = (key: string) =>
+    server.ctx.db.prepare('SELECT COUNT(*) FROM idempotency_keys WHERE workspace_id = ? AND key = ?').pluck().get(workspaceId, key);
+  const complete = (key: string, token: number, response: { status: number; body: unknown }) =>
+    writeTransaction(server.ctx.db, () => completeIdempotencyKey(server.ctx, workspaceId, key, token, response));
+
+  it('replays the stored status and body, and claims with the current time as the token', () => {
+    const claim = claimIdempotencyKey(server.ctx, workspaceId, 'direct-1', hashOf('one'));
+    expect(claim).toEqual({ kind: 'claimed', token: clock.now() });
+    if (claim.kind !== 'claimed') throw new Error('expected a claim');
+    complete('direct-1', claim.token, { status: 201, body: { id: 'tkt_1', tags: ['a'] } });
+    expect(claimIdempotencyKey(server.ctx, workspaceId, 'direct-1', hashOf('one'))).toEqual({
+      kind: 'replay', response: { status: 201, body: { id: 'tkt_1', tags: ['a'] } },
+    });
+  });
+
+  it('says what the conflict is', () => {
+    expect(() => claimIdempotencyKey(server.ctx, workspaceId, 'direct-1', hashOf('two'))).toThrow(
+      expect.objectContaining({
+        status: 422,
+        code: 'idempotency_key_conflict',
+        message: 'This Idempotency-Key was already used with a different request. Use a new key for a new request.',
+      }),
+    );
+  });
+
+  it('may take over a running claim exactly when it has been running for the stale limit', () => {
+    const first = claimIdempotencyKey(server.ctx, workspaceId, 'direct-stale', hashOf('stale'));
+    clock.advance(IDEMPOTENCY_STALE_RUNNING_MS - 1);
+    expect(() => claimIdempotencyKey(server.ctx, workspaceId, 'direct-stale', hashOf('stale'))).toThrow(
+      expect.objectContaining({
+        status: 409,
+        code: 'idempotency_request_in_progress',
+        message: 'A request with this Idempotency-Key is still being processed. Retry in a few seconds.',
+        options: { headers: { 'Retry-After': '1' } },
+      }),
+    );
+    clock.advance(1);
+    const takeover = claimIdempotencyKey(server.ctx, workspaceId, 'direct-stale', hashOf('stale'));
+    expect(takeover).toEqual({ kind: 'claimed', token: clock.now() });
+    expect(takeover).not.toEqual(first);
+  });
+
+  it('keeps a key exactly 24 hours, and forgets it one millisecond later', () => {
+    const claim = claimIdempotencyKey(server.ctx, workspaceId, 'direct-day', hashOf('day'));
+    if (claim.kind !== 'claimed') throw new Error('expected a claim');
+    complete('direct-day', claim.token, { status: 201, body: {} });
+    clock.advance(IDEMPOTENCY_KEEP_MS);
+    expect(claimIdempotencyKey(server.ctx, workspaceId, 'direct-day', hashOf('day')).kind).toBe('replay');
+    clock.advance(1);
+    expect(claimIdempotencyKey(server.ctx, workspaceId, 'direct-day', hashOf('another day'))).toEqual({ kind: 'claimed', token: clock.now() });
+  });
+
+  it('completes only inside the transaction of the change', () => {
+    const claim = claimIdempotencyKey(server.ctx, workspaceId, 'direct-tx', hashOf('tx'));
+    if (claim.kind !== 'claimed') throw new Error('expected a claim');
+    expect(() => completeIdempotencyKey(server.ctx, workspaceId, 'direct-tx', claim.token, { status: 201, body: {} })).toThrow(
+      'completeIdempotencyKey must run inside the transaction of the change',
+    );
+    expect(server.ctx.db.prepare("SELECT state FROM idempotency_keys WHERE workspace_id = ? AND key = 'direct-tx'").pluck().get(workspaceId)).toBe('running');
+  });
+
+  it('releases only the claim the caller holds, and never a stored response', () => {
+    const original = claimIdempotencyKey(server.ctx, workspaceId, 'direct-release', hashOf('r'));
+    if (original.kind !== 'claimed') throw new Error('expected a claim');
+    clock.advance(IDEMPOTENCY_STALE_RUNNING_MS);
+    const takeover = claimIdempotencyKey(server.ctx, workspaceId, 'direct-release', hashOf('r'));
+    if (takeover.kind !== 'claimed') throw new Error('expected a claim');
+    releaseIdempotencyKey(server.ctx, workspaceId, 'direct-release', original.token);
+    expect(rowCount('direct-release')).toBe(1);
+    releaseIdempotencyKey(server.ctx, workspaceId, 'direct-release', takeover.token);
+    expect(rowCount('direct-release')).toBe(0);
+
+    const done = claimIdempotencyKey(server.ctx, workspaceId, 'direct-done', hashOf('d'));
+    if (done.kind !== 'claimed') throw new Error('expected a claim');
+    complete('direct-done', done.token, { status: 200, body: {} });
+    releaseIdempotencyKey(server.ctx, workspaceId, 'direct-done', done.token);
+    expect(rowCount('direct-done')).toBe(1);
+  });
+
+  it('purges records older than 24 hours, keeping one exactly 24 hours old, and says how many', () => {
+    const insert = server.ctx.db.prepare(
+      "INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, 'h', 'done', ?)",
+    );
+    const now = clock.now();
+    purgeExpiredIdempotencyKeys(server.ctx, now); // what earlier tests left
+    insert.run(workspaceId, 'purge-old-1', now - IDEMPOTENCY_KEEP_MS - 1);
+    insert.run(workspaceId, 'purge-old-2', now - IDEMPOTENCY_KEEP_MS - 60_000);
+    insert.run(workspaceId, 'purge-edge', now - IDEMPOTENCY_KEEP_MS);
+    expect(purgeExpiredIdempotencyKeys(server.ctx, now)).toBe(2);
+    expect([rowCount('purge-old-1'), rowCount('purge-old-2'), rowCount('purge-edge')]).toEqual([0, 0, 1]);
+    expect(purgeExpiredIdempotencyKeys(server.ctx)).toBe(0); // the clock's own time by default
+    clock.advance(1);
+    expect(purgeExpiredIdempotencyKeys(server.ctx)).toBe(1);
+  });
+
+  it('purges on a claim at most every 10 minutes, and again at once when the clock went back', () => {
+    const plant = (key: string, ageMs = IDEMPOTENCY_KEEP_MS + 1) =>
+      server.ctx.db
+        .prepare("INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, 'h', 'done', ?)")
+        .run(workspaceId, key, clock.now() - ageMs);
+    clock.advance(10 * 60_000);
+    claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-1', hashOf('t1')); // purges now
+    plant('purge-expired-a');
+    claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-same-ms', hashOf('t0'));
+    expect(rowCount('purge-expired-a')).toBe(1); // the same millisecond as the last purge
+    clock.advance(10 * 60_000 - 1);
+    claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-2', hashOf('t2'));
+    expect(rowCount('purge-expired-a')).toBe(1); // within 10 minutes of the last purge
+    clock.advance(1);
+    claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-3', hashOf('t3'));
+    expect(rowCount('purge-expired-a')).toBe(0);
+
+    plant('purge-expired-b', IDEMPOTENCY_KEEP_MS + 120_000); // expired also a minute earlier
+    clock.set(clock.now() - 60_000);
+    claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-4', hashOf('t4'));
+    expect(rowCount('purge-expired-b')).toBe(0);
+    clock.advance(60_000);
   });
 });

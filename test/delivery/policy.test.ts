@@ -17,8 +17,27 @@ describe('what an attempt result means', () => {
     expect(judge(response(status), 1, settings, NOW)).toEqual({ outcome: 'succeeded', next: { status: 'succeeded' }, failure: false, error: null });
   });
 
-  it('410 ends the subscription, whatever the attempt', () => {
-    expect(judge(response(410), 3, settings, NOW, noJitter)).toMatchObject({ outcome: 'gone', next: { status: 'gone' } });
+  it.each([100, 199, 300, 304, 399])('%i, outside 2xx, is not delivered: retried and counted as failing', (status) => {
+    expect(judge(response(status), 1, settings, NOW, noJitter)).toMatchObject({
+      outcome: 'retry', next: { status: 'pending', atMs: NOW + 5_000 }, failure: true,
+    });
+  });
+
+  it('410 ends the subscription, whatever the attempt, and counts as the receiver’s doing', () => {
+    expect(judge(response(410), 3, settings, NOW, noJitter)).toEqual({
+      outcome: 'gone', next: { status: 'gone' }, failure: true, error: '410 Gone: the receiver ended this subscription',
+    });
+  });
+
+  it('says in the error what the receiver answered, naming a redirect’s target', () => {
+    const errorFor = (status: number, location?: string) => judge(response(status, { location }), 1, settings, NOW, noJitter).error;
+    expect(errorFor(301, 'https://elsewhere.example/hook')).toBe('301 redirect to https://elsewhere.example/hook (redirects are not followed)');
+    expect(errorFor(300)).toBe('300 redirect (redirects are not followed)');
+    expect(errorFor(399)).toBe('399 redirect (redirects are not followed)');
+    expect(errorFor(299)).toBeNull();
+    expect(errorFor(199)).toBe('199 response');
+    expect(errorFor(400)).toBe('400 response');
+    expect(errorFor(503)).toBe('503 response');
   });
 
   it.each([301, 302, 307, 308, 400, 401, 404, 409, 422, 429, 500, 502, 503, 504])('%i is retried on the schedule and counts as failing', (status) => {
@@ -39,14 +58,25 @@ describe('what an attempt result means', () => {
 
   it('gives up after the last scheduled retry', () => {
     const last = settings.retryScheduleMs.length + 1;
-    expect(judge(response(500), last, settings, NOW)).toMatchObject({ outcome: 'failed', next: { status: 'failed' }, error: '500 response' });
-    expect(judge(networkError({ refused: true }), last, settings, NOW)).toMatchObject({ outcome: 'refused', next: { status: 'failed' } });
+    expect(judge(response(500), last, settings, NOW)).toEqual({ outcome: 'failed', next: { status: 'failed' }, failure: true, error: '500 response' });
+    expect(judge(networkError({ refused: true }), last, settings, NOW)).toEqual({ outcome: 'refused', next: { status: 'failed' }, failure: true, error: 'boom' });
   });
 
   it('does not honour Retry-After on a plain 4xx', () => {
     expect(judge(response(404, { retryAfter: '600' }), 1, settings, NOW, noJitter)).toMatchObject({ next: { atMs: NOW + 5_000 } });
     expect(judge(response(503, { retryAfter: '600' }), 1, settings, NOW, noJitter)).toMatchObject({ next: { atMs: NOW + 600_000 } });
   });
+
+  it.each([429, 500, 502, 503, 599])('honours Retry-After on %i', (status) => {
+    expect(judge(response(status, { retryAfter: '600' }), 1, settings, NOW, noJitter)).toMatchObject({ next: { atMs: NOW + 600_000 } });
+  });
+
+  it.each(['120abc', '12 0', '1e3', '120.5', '-120', 'soon', 'Soon 5', ''])(
+    'keeps to the schedule when Retry-After is %j, which is not a delay',
+    (retryAfter) => {
+      expect(judge(response(503, { retryAfter }), 1, settings, NOW, noJitter)).toMatchObject({ next: { status: 'pending', atMs: NOW + 5_000 } });
+    },
+  );
 });
 
 describe('retry delays', () => {
@@ -66,6 +96,12 @@ describe('retry delays', () => {
     expect(retryDelayMs(7, settings, noJitter, 60_000)).toBe(36_000_000); // the schedule is never shortened
   });
 
+  it('ignore a Retry-After that is not a number (never a NaN retry time) and cap an endless one', () => {
+    expect(retryDelayMs(1, settings, noJitter, Number.NaN)).toBe(5_000);
+    expect(retryDelayMs(1, settings, noJitter, Number.POSITIVE_INFINITY)).toBe(3_600_000);
+    expect(judge(response(503, { retryAfter: '9'.repeat(400) }), 1, settings, NOW, noJitter)).toMatchObject({ next: { atMs: NOW + 3_600_000 } });
+  });
+
   it('read Retry-After as seconds or as an HTTP date', () => {
     expect(parseRetryAfter('120', NOW)).toBe(120_000);
     expect(parseRetryAfter(' 0 ', NOW)).toBe(0);
@@ -73,6 +109,15 @@ describe('retry delays', () => {
     expect(parseRetryAfter(new Date(NOW - 90_000).toUTCString(), NOW)).toBe(0);
     expect(parseRetryAfter('-5', NOW)).toBeUndefined();
     expect(parseRetryAfter('soon', NOW)).toBeUndefined();
+    // Only whole seconds or an HTTP date, never a prefix of one: "120abc" would otherwise be NaN.
+    expect(parseRetryAfter('120abc', NOW)).toBeUndefined();
+    expect(parseRetryAfter('abc120', NOW)).toBeUndefined();
+    expect(parseRetryAfter('1e3', NOW)).toBeUndefined();
+    // An HTTP date starts with the day's name (RFC 9110 §5.6.7); Date.parse alone takes far looser text.
+    expect(parseRetryAfter('1 Jan 2030 00:00:00 GMT', NOW)).toBeUndefined();
+    expect(parseRetryAfter('Mo, 01 Jan 2030 00:00:00 GMT', NOW)).toBeUndefined();
+    expect(parseRetryAfter('Sunday, 06-Nov-94 08:49:37 GMT', 784_111_777_000 - 5_000)).toBe(5_000);
+    expect(parseRetryAfter('Sun Nov  6 08:49:37 1994', 784_111_777_000 - 5_000)).toBe(5_000);
     expect(parseRetryAfter(undefined, NOW)).toBeUndefined();
   });
 });

@@ -1,7 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkTarget, createLookup, type Resolve } from '../../partner-api/net/target-policy';
-import { classifyAddress, parseIPv6 } from '../../partner-api/net/ip-ranges';
+import { checkTarget, createLookup, TargetRefusedError, type Resolve } from '../../partner-api/net/target-policy';
 
 const strict = { allowPrivate: false };
 const resolvesTo = (...addresses: string[]): Resolve => async () =>
@@ -22,8 +21,16 @@ describe('checkTarget: scheme and shape', () => {
     ['https://user:pw@93.184.215.14/hook', 'target_url must not contain a user name or password'],
     ['https://user@93.184.215.14/hook', 'target_url must not contain a user name or password'],
     [`https://93.184.215.14/${'a'.repeat(2100)}`, 'target_url is longer than 2048 characters'],
+    ['https://:pw@93.184.215.14/hook', 'target_url must not contain a user name or password'],
   ])('refuses %s', async (url, reason) => {
     await expect(checkTarget(url, strict)).resolves.toEqual({ ok: false, reason });
+  });
+
+  it('takes a URL of exactly 2048 characters', async () => {
+    const base = 'https://93.184.215.14/';
+    await expect(checkTarget(base + 'a'.repeat(2048 - base.length), strict)).resolves.toEqual({ ok: true });
+    await expect(checkTarget(base + 'a'.repeat(2049 - base.length), strict))
+      .resolves.toEqual({ ok: false, reason: 'target_url is longer than 2048 characters' });
   });
 });
 
@@ -65,19 +72,6 @@ describe('checkTarget: literal addresses in every spelling', () => {
   ])('refuses %s', async (url, what) => {
     await expect(checkTarget(url, strict)).resolves.toEqual({ ok: false, reason: `target_url points at ${what}` });
   });
-
-  it.each([
-    '172.15.255.255', '172.32.0.0', '100.63.255.255', '100.128.0.0', '11.0.0.1', '9.255.255.255', '8.8.8.8',
-    '::ffff:8.8.8.8', '64:ff9b::8.8.8.8', '2002:808:808::1', '2a00:1450:4001::200e',
-  ])('takes %s, just outside the refused ranges, as public', (address) => {
-    expect(classifyAddress(address)).toEqual({ public: true });
-  });
-
-  it('parses IPv6 in its compressed and dotted forms alike', () => {
-    expect(parseIPv6('::ffff:127.0.0.1')).toEqual(parseIPv6('0:0:0:0:0:ffff:7f00:1'));
-    expect(parseIPv6('1::')).toEqual([0, 1, ...Array(14).fill(0)]);
-    expect(parseIPv6('::')).toEqual(Array(16).fill(0));
-  });
 });
 
 describe('checkTarget: hostnames', () => {
@@ -99,6 +93,30 @@ describe('checkTarget: hostnames', () => {
       .resolves.toEqual({ ok: false, reason: 'target_url host nowhere.invalid does not resolve' });
   });
 
+  it('refuses a name whose DNS answer is empty, as one that does not resolve', async () => {
+    await expect(checkTarget('https://empty.example/x', { ...strict, resolve: resolvesTo() }))
+      .resolves.toEqual({ ok: false, reason: 'target_url host empty.example does not resolve' });
+  });
+
+  it('tells a name with no address apart from a lookup that failed and may work later', async () => {
+    const failing = (code?: string): Resolve => async () => {
+      throw Object.assign(new Error('lookup failed'), code ? { code } : {});
+    };
+    await expect(checkTarget('https://nodata.example/x', { ...strict, resolve: failing('ENODATA') }))
+      .resolves.toEqual({ ok: false, reason: 'target_url host nodata.example does not resolve' });
+    await expect(checkTarget('https://flaky.example/x', { ...strict, resolve: failing('EAI_AGAIN') }))
+      .resolves.toEqual({ ok: false, reason: 'target_url host flaky.example could not be resolved (EAI_AGAIN); try again' });
+    await expect(checkTarget('https://odd.example/x', { ...strict, resolve: failing() }))
+      .resolves.toEqual({ ok: false, reason: 'target_url host odd.example could not be resolved (error); try again' });
+  });
+
+  it('takes a name whose every address is public, and names the first one that is not', async () => {
+    await expect(checkTarget('https://hooks.example.com/x', { ...strict, resolve: resolvesTo('54.86.10.1', '2606:4700::1111') }))
+      .resolves.toEqual({ ok: true });
+    await expect(checkTarget('https://hooks.example.com/x', { ...strict, resolve: resolvesTo('54.86.10.1', 'fe80::1', '10.0.0.5') }))
+      .resolves.toEqual({ ok: false, reason: 'target_url host hooks.example.com resolves to fe80::1, a link-local address' });
+  });
+
   it('with allowPrivate takes http and local addresses but still refuses other schemes and credentials', async () => {
     const open = { allowPrivate: true };
     await expect(checkTarget('http://127.0.0.1:4000/hook', open)).resolves.toEqual({ ok: true });
@@ -106,6 +124,61 @@ describe('checkTarget: hostnames', () => {
     await expect(checkTarget('https://10.0.0.5/hook', open)).resolves.toEqual({ ok: true });
     await expect(checkTarget('ftp://127.0.0.1/hook', open)).resolves.toMatchObject({ ok: false });
     await expect(checkTarget('http://a:b@127.0.0.1/hook', open)).resolves.toMatchObject({ ok: false });
+  });
+});
+
+describe('createLookup: the answer a connection gets', () => {
+  type Answer = { err: NodeJS.ErrnoException | null; address: unknown; family?: number };
+  const ask = (lookup: ReturnType<typeof createLookup>, options: object): Promise<Answer> =>
+    new Promise((resolve) => {
+      lookup('dual.example', options as never, ((err: NodeJS.ErrnoException | null, address: unknown, family?: number) =>
+        resolve({ err, address, family })) as never);
+    });
+  const dual = createLookup({ guard: true, resolve: resolvesTo('54.86.10.1', '2606:4700::1111', '93.184.215.14') });
+  const v6first = createLookup({ guard: true, resolve: resolvesTo('2606:4700::1111', '54.86.10.1') });
+
+  it('hands back the first address, or the first of the family asked for (by number or by name)', async () => {
+    await expect(ask(dual, {})).resolves.toEqual({ err: null, address: '54.86.10.1', family: 4 });
+    await expect(ask(v6first, {})).resolves.toEqual({ err: null, address: '2606:4700::1111', family: 6 });
+    await expect(ask(v6first, { family: 4 })).resolves.toEqual({ err: null, address: '54.86.10.1', family: 4 });
+    await expect(ask(v6first, { family: 'IPv4' })).resolves.toEqual({ err: null, address: '54.86.10.1', family: 4 });
+    await expect(ask(dual, { family: 6 })).resolves.toEqual({ err: null, address: '2606:4700::1111', family: 6 });
+    await expect(ask(dual, { family: 'IPv6' })).resolves.toEqual({ err: null, address: '2606:4700::1111', family: 6 });
+    await expect(ask(dual, { family: 0 })).resolves.toEqual({ err: null, address: '54.86.10.1', family: 4 });
+  });
+
+  it('hands back every address of the family asked for when Node asks for all (family racing)', async () => {
+    await expect(ask(dual, { all: true })).resolves.toMatchObject({
+      err: null,
+      address: [
+        { address: '54.86.10.1', family: 4 }, { address: '2606:4700::1111', family: 6 }, { address: '93.184.215.14', family: 4 },
+      ],
+    });
+    await expect(ask(dual, { all: true, family: 4 })).resolves.toMatchObject({
+      err: null, address: [{ address: '54.86.10.1', family: 4 }, { address: '93.184.215.14', family: 4 }],
+    });
+  });
+
+  it('answers ENOTFOUND when no address of the family asked for exists', async () => {
+    const v4only = createLookup({ guard: true, resolve: resolvesTo('54.86.10.1') });
+    const { err } = await ask(v4only, { family: 6 });
+    expect(err).toMatchObject({ code: 'ENOTFOUND', message: 'dual.example does not resolve' });
+    expect((await ask(createLookup({ guard: true, resolve: resolvesTo() }), {})).err).toMatchObject({ code: 'ENOTFOUND' });
+  });
+
+  it('refuses when any address is not public, even one of the family not asked for', async () => {
+    const mixed = createLookup({ guard: true, resolve: resolvesTo('54.86.10.1', '::1') });
+    const { err } = await ask(mixed, { family: 4 });
+    expect(err).toBeInstanceOf(TargetRefusedError);
+    expect(err).toMatchObject({ code: 'ERR_TARGET_REFUSED', message: 'dual.example resolves to ::1, a loopback address' });
+    const open = createLookup({ guard: false, resolve: resolvesTo('54.86.10.1', '::1') });
+    await expect(ask(open, { family: 6 })).resolves.toEqual({ err: null, address: '::1', family: 6 });
+  });
+
+  it('passes a resolver failure on unchanged', async () => {
+    const failure = Object.assign(new Error('servfail'), { code: 'ESERVFAIL' });
+    const failing = createLookup({ guard: true, resolve: async () => Promise.reject(failure) });
+    await expect(ask(failing, {})).resolves.toMatchObject({ err: failure });
   });
 });
 
