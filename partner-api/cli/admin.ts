@@ -12,6 +12,7 @@ import { loadConfig } from '../config';
 import { DeliverySignal, type AppContext } from '../context';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/api-keys';
 import { ApiError } from '../domain/errors';
+import { emailField } from '../http/validate';
 import { openDatabaseOrExplain } from '../startup-errors';
 import { CliFailure, EXIT, reportCliError, UsageError } from './errors';
 import { isScope, SCOPES, type Scope } from '../domain/keys';
@@ -171,7 +172,7 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
     }
     case 'agent create': {
       noTarget();
-      const agent = createAgent(ctx, workspaceId(ctx, values), { name: required(values.name, '--name'), email: required(values.email, '--email') });
+      const agent = createAgent(ctx, workspaceId(ctx, values), { name: required(values.name, '--name'), email: email(values.email) });
       io.stderr(`Created agent ${agent.id} (${agent.name} <${agent.email}>). Its console token follows; it is shown only once.`);
       io.stdout(agent.token);
       return;
@@ -211,6 +212,13 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
 function required(value: string | undefined, what: string): string {
   if (!value?.trim()) throw new UsageError(`Missing ${what}.`);
   return value.trim();
+}
+
+/** The same email syntax as every API route (http/validate.ts): an agent's address is no different. */
+function email(value: string | undefined): string {
+  const parsed = emailField.safeParse(required(value, '--email'));
+  if (!parsed.success) throw new UsageError(`--email ${JSON.stringify(value)} is not an email address.`);
+  return parsed.data;
 }
 
 function plan(value: string | undefined): Plan {

@@ -113,6 +113,22 @@ describe('assistants and agents', () => {
   });
 });
 
+describe('agent emails', () => {
+  it('takes every address the API takes, and refuses what it refuses, naming --email (exit 2, nothing created)', () => {
+    const id = workspace();
+    for (const valid of ['o&leary@acme.test', 'a&b@example.com', 'x@münchen.de', '"sam doe"@acme.test']) {
+      const res = admin('agent', 'create', '--workspace', id, '--name', 'Sam', '--email', valid);
+      expect({ valid, code: res.code }).toEqual({ valid, code: 0 });
+    }
+    for (const invalid of ['sam', 'sam@', 'Sam <sam@acme.test>', 'sam@localhost']) {
+      const res = admin('agent', 'create', '--workspace', id, '--name', 'Sam', '--email', invalid);
+      expect({ invalid, code: res.code, stdout: res.stdout }).toEqual({ invalid, code: 2, stdout: [] });
+      expect(res.stderr).toMatch(/^error: --email .* is not an email address\./);
+    }
+    expect(admin('agent', 'list', '--workspace', id).stdout).toHaveLength(1 + 4);
+  });
+});
+
 describe('listing assistants and agents, revoking and rotating an agent token', () => {
   it('assistant list and agent list show the ids (for transfer and assistant_id), never a token', () => {
     const id = workspace();
