@@ -11,7 +11,7 @@ import { loadConfig } from '../partner-api/config';
 import { DeliverySignal, type AppContext } from '../partner-api/context';
 import { openDatabase } from '../partner-api/db/open';
 import { createApiKey } from '../partner-api/domain/api-keys';
-import { SCOPES } from '../partner-api/domain/keys';
+import { SCOPES } from '../partner-api/domain/credentials';
 import { createAssistant, createWorkspace } from '../partner-api/domain/workspaces';
 import { fixtureFor } from '../fixtures';
 import { systemClock } from '../partner-api/lib/clock';

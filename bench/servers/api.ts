@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../partner-api/config';
 import { createApiKey } from '../../partner-api/domain/api-keys';
-import { SCOPES } from '../../partner-api/domain/keys';
+import { SCOPES } from '../../partner-api/domain/credentials';
 import { createSubscription } from '../../partner-api/domain/subscriptions';
 import { createAssistant, createWorkspace } from '../../partner-api/domain/workspaces';
 import { startServer } from '../../partner-api/server';

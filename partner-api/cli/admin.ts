@@ -14,7 +14,7 @@ import { createApiKey, listApiKeys, revokeApiKey } from '../domain/api-keys';
 import { ApiError } from '../domain/errors';
 import { openDatabaseOrExplain } from '../startup-errors';
 import { CliFailure, EXIT, reportCliError, UsageError } from './errors';
-import { isScope, SCOPES, type Scope } from '../domain/keys';
+import { isScope, SCOPES, type Scope } from '../domain/credentials';
 import {
   createAgent,
   createAssistant,

@@ -6,7 +6,7 @@ import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { sql, writeTransaction } from '../lib/statements';
 import { ApiError } from './errors';
-import { displayPrefix, generateApiKey, hashSecret, type Scope } from './keys';
+import { displayPrefix, generateApiKey, hashSecret, type Scope } from './credentials';
 import { findWorkspace, type Plan } from './workspaces';
 
 export interface ApiKeySummary {

@@ -5,7 +5,7 @@ import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { sql, writeTransaction } from '../lib/statements';
 import { ApiError } from './errors';
-import { generateAgentToken, hashSecret } from './keys';
+import { generateAgentToken, hashSecret } from './credentials';
 import { hasIntegration, type Plan } from './plans';
 
 export { hasIntegration, INTEGRATION_PLANS, isPlan, PLANS, type Plan } from './plans';

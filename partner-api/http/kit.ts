@@ -1,7 +1,7 @@
 /** What each resource module needs to declare its routes the same way as every other. */
 import type { Express, RequestHandler } from 'express';
 import type { AppContext } from '../context';
-import type { Scope } from '../domain/keys';
+import type { Scope } from '../domain/credentials';
 import type { StoredResponse } from '../domain/idempotency';
 import { requireAgentToken, requireScope, type KeyRouteOptions } from './auth';
 import { rateLimitByAddress, rateLimitByKey, type TokenBucketLimiter } from './rate-limit';

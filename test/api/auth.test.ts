@@ -1,5 +1,5 @@
 /** Authentication in the documented order, the scope × plan matrix, and what a key leaves in logs. */
-import { SCOPES, generateApiKey } from '../../partner-api/domain/keys';
+import { SCOPES, generateApiKey } from '../../partner-api/domain/credentials';
 import { PLANS, revokeAgentToken, rotateAgentToken } from '../../partner-api/domain/workspaces';
 import { AGENT_ENDPOINTS, KEYED_ENDPOINTS, type KeyedEndpoint } from '../support/api-endpoints';
 import { tableCounts } from '../support/api-events';

@@ -16,7 +16,7 @@ import { DeliverySignal, type AppContext } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
 import { verifySignature } from '../../partner-api/delivery/signing';
 import { createApiKey } from '../../partner-api/domain/api-keys';
-import { SCOPES } from '../../partner-api/domain/keys';
+import { SCOPES } from '../../partner-api/domain/credentials';
 import { createSubscription } from '../../partner-api/domain/subscriptions';
 import { createAssistant, createWorkspace } from '../../partner-api/domain/workspaces';
 import { systemClock } from '../../partner-api/lib/clock';

@@ -42,7 +42,7 @@ import { loadConfig, type Config } from '../../partner-api/config';
 import { DeliverySignal, type AppContext, type Logger } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
 import { createApiKey, revokeApiKey } from '../../partner-api/domain/api-keys';
-import { SCOPES, type Scope } from '../../partner-api/domain/keys';
+import { SCOPES, type Scope } from '../../partner-api/domain/credentials';
 import {
   createAgent,
   createAssistant,
