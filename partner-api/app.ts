@@ -9,7 +9,7 @@ import { jsonBody } from './http/body';
 import { registerContactRoutes } from './http/contacts';
 import { registerConversationRoutes } from './http/conversations';
 import { errorHandler, notFoundRoute } from './http/errors';
-import { createRouteKit } from './http/kit';
+import { createRouteKit } from './http/route-builders';
 import { registerLiveChatRoutes } from './http/live-chat';
 import { registerMetaRoutes } from './http/meta';
 import { TokenBucketLimiter } from './http/rate-limit';

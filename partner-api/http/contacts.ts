@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { findContact, upsertContact } from '../domain/contacts';
 import { agentOf, keyOf } from './auth';
-import { created, ok, type RouteKit } from './kit';
+import { created, ok, type RouteKit } from './route-builders';
 import { emailField, optionalLine, optionalText, parseWith } from './validate';
 
 const contactBody = z.strictObject({

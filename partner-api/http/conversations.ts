@@ -7,7 +7,7 @@ import { captureWidgetLead } from '../domain/contacts';
 import { listConversations, postIntegrationMessage, requireConversation, startConversation } from '../domain/conversations';
 import { requestHandoff } from '../domain/live-chat';
 import { keyOf } from './auth';
-import { created, type RouteKit } from './kit';
+import { created, type RouteKit } from './route-builders';
 import { emailField, idField, optionalEmail, limitQuery, optionalEnum, optionalLine, optionalText, parseWith, requiredText } from './validate';
 
 const listQuery = z.strictObject({

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { acceptSession, endSession, transferSession } from '../domain/live-chat';
 import { agentOf } from './auth';
-import { ok, type RouteKit } from './kit';
+import { ok, type RouteKit } from './route-builders';
 import { idField, optionalEnum, optionalText, parseWith } from './validate';
 
 const idParams = z.object({ id: idField });

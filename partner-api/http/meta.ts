@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { listAssistants } from '../domain/workspaces';
 import { keyOf } from './auth';
-import type { RouteKit } from './kit';
+import type { RouteKit } from './route-builders';
 
 export const OPENAPI_PATH = path.join(__dirname, '..', 'openapi.json');
 

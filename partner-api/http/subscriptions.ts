@@ -9,7 +9,7 @@ import { SAMPLES_LIMIT_MAX, samplesFor } from '../domain/samples';
 import { createSubscription, listSubscriptions, unsubscribe, unsubscribeByTarget } from '../domain/subscriptions';
 import { checkTarget } from '../net/target-policy';
 import { keyOf } from './auth';
-import { created, ok, type RouteKit } from './kit';
+import { created, ok, type RouteKit } from './route-builders';
 import { idField, limitQuery, optionalText, parseWith } from './validate';
 
 const targetUrl = z.string().trim().min(1).max(2048);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { TICKET_PRIORITIES, TICKET_STATUSES } from '../../catalog/events';
 import { assignTicket, createTicket, listTickets, setTicketStatus, updateTicket } from '../domain/tickets';
 import { agentOf, keyOf } from './auth';
-import { created, ok, type RouteKit } from './kit';
+import { created, ok, type RouteKit } from './route-builders';
 import { idField, optionalEmail, limitQuery, optionalEnum, optionalText, parseWith, requiredText } from './validate';
 
 const newTicketBody = z.strictObject({

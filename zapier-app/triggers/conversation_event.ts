@@ -7,7 +7,7 @@ import {
   type ConversationEventType,
 } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
-import { restHook, type EventTypeOf } from '../hooks';
+import { restHook, type EventTypeOf } from '../rest-hooks';
 import { assistantFilterField } from '../inputFields';
 import { outputFieldsOf } from '../outputFields';
 

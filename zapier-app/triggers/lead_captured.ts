@@ -2,7 +2,7 @@
 import { defineInputFields, defineTrigger } from 'zapier-platform-core';
 import { LEAD_CAPTURED, LEAD_EVENT } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
-import { restHook } from '../hooks';
+import { restHook } from '../rest-hooks';
 import { assistantFilterField } from '../inputFields';
 import { outputFieldsOf } from '../outputFields';
 
