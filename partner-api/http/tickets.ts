@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { TICKET_PRIORITIES, TICKET_STATUSES } from '../../catalog/events';
 import { assignTicket, createTicket, listTickets, setTicketStatus, updateTicket } from '../domain/tickets';
 import { agentOf, keyOf } from './auth';
-import { created, ok, type RouteKit } from './route-builders';
+import { created, ok, type RouteBuilders } from './route-builders';
 import { idField, optionalEmail, limitQuery, optionalEnum, optionalText, parseWith, requiredText } from './validate';
 
 const newTicketBody = z.strictObject({
@@ -27,7 +27,7 @@ const ticketChanges = z
 const listQuery = z.strictObject({ limit: limitQuery(25, 100), cursor: z.string().max(500).optional() });
 const idParams = z.object({ id: idField });
 
-export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteKit): void {
+export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteBuilders): void {
   app.get('/v1/tickets', ...keyed('tickets:write'), (req, res) => {
     res.json(listTickets(ctx, keyOf(req).workspace.id, parseWith(listQuery, req.query)));
   });
