@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config';
-import { DeliverySignal, type AppContext } from '../context';
+import { createAppContext, type AppContext } from '../context';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/api-keys';
 import { ApiError } from '../domain/errors';
 import { openDatabaseOrExplain } from '../startup-errors';
@@ -30,7 +30,6 @@ import {
   setWorkspacePlan,
   type Plan,
 } from '../domain/workspaces';
-import { systemClock } from '../lib/clock';
 
 export const USAGE = `Usage: npm run admin -- <command> [options]
    or: ./dev admin <command> [options]          the same, without npm's banner: stdout holds only the result
@@ -252,13 +251,11 @@ function openContext(env: NodeJS.ProcessEnv): AppContext {
   } catch (error) {
     throw new CliFailure((error as Error).message);
   }
-  return {
+  return createAppContext({
     db,
-    clock: systemClock,
     config,
-    signal: new DeliverySignal(),
     log: { info: () => undefined, error: (message, fields) => console.error(message, fields ?? '') },
-  };
+  });
 }
 
 if (require.main === module) {

@@ -1,8 +1,9 @@
 /** Create Ticket, Update Ticket and its dropdown, the agent console's ticket operations, and ticket events. */
 import { recordedEvents, tableCounts } from '../support/api-events';
-import { api, manualClock, startApiServer, type ApiServer } from '../support/api-server';
+import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { testClock } from '../support/helpers';
 
-const clock = manualClock();
+const clock = testClock();
 let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer({ clock });
