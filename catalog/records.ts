@@ -6,10 +6,10 @@
  * answers against them strictly.
  */
 import { z } from 'zod';
-import { isoDateTime, LEAD_SOURCES, prefixedId as id } from './events';
+import { isoDateTime, LEAD_SOURCES, prefixedId } from './events';
 
 export const contactSchema = z.object({
-  id: id('con'),
+  id: prefixedId('con'),
   email: z.string(),
   name: z.string().nullable(),
   phone: z.string().nullable(),
@@ -25,8 +25,8 @@ export const contactSchema = z.object({
 export const MESSAGE_SENDER_TYPES = ['visitor', 'assistant', 'agent', 'integration'] as const;
 
 export const messageSchema = z.object({
-  id: id('msg'),
-  conversationId: id('cnv'),
+  id: prefixedId('msg'),
+  conversationId: prefixedId('cnv'),
   body: z.string(),
   /** `integration` for messages a Zap sent. */
   senderType: z.enum(MESSAGE_SENDER_TYPES),
