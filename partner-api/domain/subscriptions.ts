@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { AppContext } from '../context';
 import type { EventType } from '../../catalog/events';
+import type { DeactivationReason, SubscribedRecord, SubscriptionStatusRecord } from '../../catalog/records';
 import { deactivateSubscriptions } from '../delivery/outbox';
 import { generateWebhookSecret } from '../delivery/signing';
 import { isoAt } from '../lib/clock';
@@ -13,15 +14,6 @@ import { newId } from '../lib/ids';
 import { sql, writeTransaction } from '../lib/statements';
 import { ApiError, validationFailed } from './errors';
 import { decodeCursor, toPage, type Page } from './pagination';
-
-export interface SubscriptionRecord {
-  id: string;
-  eventType: EventType;
-  targetUrl: string;
-  assistantId: string | null;
-  active: boolean;
-  createdAt: string;
-}
 
 export interface NewSubscription {
   workspaceId: string;
@@ -49,7 +41,7 @@ export type SubscribeOutcome = 'created' | 'existing' | 'replaced';
 export function createSubscription(
   ctx: AppContext,
   input: NewSubscription,
-): { subscription: SubscriptionRecord & { secret: string }; outcome: SubscribeOutcome } {
+): { subscription: SubscribedRecord; outcome: SubscribeOutcome } {
   return writeTransaction(ctx.db, () => {
     if (input.assistantId) {
       const owned = sql(ctx.db, 'SELECT 1 FROM assistants WHERE id = ? AND workspace_id = ?').get(input.assistantId, input.workspaceId);
@@ -140,15 +132,6 @@ export function unsubscribeByTarget(ctx: AppContext, workspaceId: string, target
   });
 }
 
-/** A subscription as its workspace sees it in GET /v1/subscriptions: its state and why, never its secret. */
-export interface SubscriptionStatus extends SubscriptionRecord {
-  /** unsubscribed | key_revoked | gone | failing | replaced; null while active. */
-  deactivatedReason: string | null;
-  deactivatedAt: string | null;
-  /** The latest failed attempt's error while deliveries are failing (or when they made it stop); else null. */
-  lastDeliveryError: string | null;
-}
-
 interface SubscriptionRow {
   seq: number;
   id: string;
@@ -158,14 +141,14 @@ interface SubscriptionRow {
   active: number;
   created_at: string;
   deactivated_at: string | null;
-  deactivated_reason: string | null;
+  deactivated_reason: DeactivationReason | null;
   last_error: string | null;
 }
 
 const subscriptionCursor = z.tuple([z.string(), z.number().int()]);
 
-/** Every subscription of the workspace, active or not, newest first. */
-export function listSubscriptions(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<SubscriptionStatus> {
+/** Every subscription of the workspace, active or not, newest first: its state and why, never its secret. */
+export function listSubscriptions(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<SubscriptionStatusRecord> {
   const after = query.cursor ? decodeCursor(query.cursor, subscriptionCursor) : null;
   const rows = sql(
     ctx.db,
@@ -178,7 +161,7 @@ export function listSubscriptions(ctx: AppContext, workspaceId: string, query: {
   return toPage(rows, query.limit, toStatus, (r) => [r.created_at, r.seq]);
 }
 
-function toStatus(r: SubscriptionRow): SubscriptionStatus {
+function toStatus(r: SubscriptionRow): SubscriptionStatusRecord {
   return {
     id: r.id,
     eventType: r.event_type,

@@ -13,6 +13,7 @@ import { generateWebhookSecret } from '../../partner-api/delivery/signing';
 import { isoAt } from '../../partner-api/lib/clock';
 import { newId } from '../../partner-api/lib/ids';
 import type { EventType } from '../../catalog/events';
+import type { SubscribedRecord } from '../../catalog/records';
 import { fixtureFor } from '../../fixtures';
 import { capturingLogger, testClock, type LogLine, type TestClock } from '../support/helpers';
 
@@ -77,12 +78,8 @@ export function seedWorkspace(ctx: AppContext): Workspace {
   return { workspaceId, apiKeyId };
 }
 
-export interface Subscription {
-  id: string;
-  secret: string;
-  targetUrl: string;
-  eventType: EventType;
-}
+/** The parts of the catalog's subscription a delivery test needs. */
+export type Subscription = Pick<SubscribedRecord, 'id' | 'secret' | 'targetUrl' | 'eventType'>;
 
 export function subscribe(ctx: AppContext, ws: Workspace, targetUrl: string, eventType: EventType = 'ticket.created'): Subscription {
   const id = newId('sub');
