@@ -1,13 +1,13 @@
 /**
- * REST-hook subscriptions made by Zapier when a Zap is turned on, and removed when it is turned off.
- * Checking the target URL (DNS) is asynchronous and happens before the write; the write itself is one
- * synchronous transaction.
+ * REST-hook subscriptions made by Zapier when a Zap is turned on, and removed when it is turned off; and
+ * every other way one stops (a revoked key, a 410, deliveries failing for too long, a newer subscribe to its
+ * URL), with the deliveries it still owed. Checking the target URL (DNS) is asynchronous and happens before
+ * the write; the write itself is one synchronous transaction.
  */
 import { z } from 'zod';
 import type { AppContext } from '../context';
 import type { EventType } from '../../catalog/events';
 import type { DeactivationReason, SubscribedRecord, SubscriptionStatusRecord } from '../../catalog/records';
-import { deactivateSubscriptions } from '../delivery/outbox';
 import { generateWebhookSecret } from '../delivery/signing';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
@@ -86,6 +86,46 @@ export function createSubscription(
     ).run(record.id, input.workspaceId, input.apiKeyId, record.eventType, record.targetUrl, record.assistantId, record.secret, record.createdAt);
     return { subscription: record, outcome: current ? 'replaced' : 'created' };
   });
+}
+
+/**
+ * Turns subscriptions off and cancels what they still had pending (retries included): nothing more goes
+ * out for them. For a key, the pending deliveries of its subscriptions already inactive are cancelled too,
+ * so a repeat revocation repairs whatever an earlier one left behind. Returns how many were active.
+ */
+export function deactivateSubscriptions(
+  ctx: AppContext,
+  where: { subscriptionId: string } | { apiKeyId: string },
+  reason: DeactivationReason,
+): number {
+  const [column, value] = 'subscriptionId' in where ? ['id', where.subscriptionId] : ['api_key_id', where.apiKeyId];
+  const at = isoAt(ctx.clock.now());
+  return writeTransaction(ctx.db, () => {
+    const deactivated = sql(
+      ctx.db,
+      `UPDATE subscriptions SET active = 0, deactivated_at = ?, deactivated_reason = ? WHERE ${column} = ? AND active = 1`,
+    ).run(at, reason, value).changes;
+    // Every inactive subscription matched, not only those just turned off: a repeat revoke repairs deliveries
+    // left pending by an earlier one. One seek per subscription on the partial pending index.
+    const ended = sql(ctx.db, `SELECT id FROM subscriptions WHERE ${column} = ? AND active = 0`).pluck().all(value) as string[];
+    for (const id of ended) cancelPending(ctx, id, at, `subscription deactivated: ${reason}`);
+    return deactivated;
+  });
+}
+
+function cancelPending(ctx: AppContext, subscriptionId: string, at: string, why: string): number {
+  return sql(
+    ctx.db,
+    `UPDATE deliveries SET status = 'cancelled', finished_at = ?, last_error = ?, claim_token = NULL
+      WHERE subscription_id = ? AND status = 'pending'`,
+  ).run(at, why, subscriptionId).changes;
+}
+
+/** Cancels every delivery still pending for the workspace's subscriptions (its plan fell below Pro). */
+export function cancelPendingDeliveries(ctx: AppContext, where: { workspaceId: string }, why: string): number {
+  const at = isoAt(ctx.clock.now());
+  const ids = sql(ctx.db, 'SELECT id FROM subscriptions WHERE workspace_id = ?').pluck().all(where.workspaceId) as string[];
+  return ids.reduce((cancelled, id) => cancelled + cancelPending(ctx, id, at, why), 0);
 }
 
 interface ActiveSubscriptionRow {
