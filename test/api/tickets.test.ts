@@ -65,6 +65,19 @@ describe('POST /v1/tickets', () => {
     expect(tableCounts(server)).toEqual(before);
   });
 
+  it('tells an agent in the console what to do in the console’s terms, with the same code', async () => {
+    const { workspace } = await fresh();
+    const agentConsole = api(server.url, server.createAgent(workspace.id).token);
+    const before = tableCounts(server);
+    const res = await agentConsole.post('/v1/agent/tickets', { subject: 'Hi', contact_email: 'ghost@example.com' });
+    expect(res.status).toBe(422);
+    expect(res.body.error).toEqual({
+      code: 'contact_not_found',
+      message: 'No contact in this workspace has the email ghost@example.com. Create the contact first, or leave the email out.',
+    });
+    expect(tableCounts(server)).toEqual(before);
+  });
+
   it('treats a blank contact_email as no link', async () => {
     const { client } = await fresh();
     const res = await client.post('/v1/tickets', { subject: 'Hi', contact_email: '' });
