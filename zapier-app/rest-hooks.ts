@@ -1,8 +1,10 @@
 /**
- * The REST hook machinery every instant trigger shares. A trigger only says which event type it subscribes
- * to; subscribing, unsubscribing, reading a delivery and loading sample data work the same for all of them.
+ * The REST hook machinery every instant trigger shares (Zapier's REST hooks: subscribe, unsubscribe, perform,
+ * performList). restHookOperation returns a trigger's whole `operation`: the trigger file only names the event
+ * type it subscribes to, its input and output fields and its sample; subscribing, unsubscribing, reading a
+ * delivery and loading sample data work the same for all of them.
  */
-import type { Bundle, ZObject } from 'zapier-platform-core';
+import type { Bundle, InputFields, OutputFields, ZObject } from 'zapier-platform-core';
 import type { EventType } from '../catalog/events';
 import type { SubscribedRecord } from '../catalog/records';
 import { throwApiError } from './http/middleware';
@@ -57,7 +59,20 @@ function isObject(value: unknown): value is DeliveredRecord {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function restHook(eventTypeOf: EventTypeOf) {
+/** What a trigger names; restHookOperation supplies the rest. */
+export interface RestHookTrigger<$InputFields extends InputFields> {
+  /** The event type to subscribe to and list samples of, from the trigger's input. */
+  eventType: EventTypeOf;
+  inputFields: $InputFields;
+  outputFields: OutputFields;
+  /** The static sample (fixtures/), shown when a Zap is set up without a test. */
+  sample: Record<string, unknown>;
+}
+
+/** A trigger's whole `operation` (type 'hook') over IllumiChat's subscriptions API. */
+export function restHookOperation<const $InputFields extends InputFields>(trigger: RestHookTrigger<$InputFields>) {
+  const { eventType: eventTypeOf, inputFields, outputFields, sample } = trigger;
+
   /** No Idempotency-Key here: a Zap turned off and on again reuses its target URL and must get a new subscription. */
   const performSubscribe = async (z: ZObject, bundle: Bundle): Promise<SubscribedRecord> => {
     const response = await z.request<SubscribedRecord>({
@@ -128,5 +143,5 @@ export function restHook(eventTypeOf: EventTypeOf) {
     return limit ? response.data.data.slice(0, limit) : response.data.data;
   };
 
-  return { type: 'hook' as const, performSubscribe, performUnsubscribe, perform, performList };
+  return { type: 'hook' as const, performSubscribe, performUnsubscribe, perform, performList, inputFields, outputFields, sample };
 }
