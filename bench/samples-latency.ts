@@ -5,6 +5,7 @@
  */
 import { loadConfig } from '../partner-api/config';
 import { startServer } from '../partner-api/server';
+import { silentLogger } from '../partner-api/lib/log';
 import { percentile } from './receiver';
 
 const CALLS = Number(process.env.SAMPLES_CALLS ?? 200);
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   const config = loadConfig({ ...process.env, ILLUMICHAT_DB_PATH: file, ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'silent', PORT: '0',
     // Timing the query, not the per-key rate limit.
     ILLUMICHAT_RATE_LIMIT_PER_MINUTE: '100000000', ILLUMICHAT_RATE_LIMIT_BURST: '100000000' });
-  const running = await startServer(config, { info() {}, error() {} });
+  const running = await startServer(config, silentLogger);
   const startMs = Date.now() - opened;
   const results: Record<string, unknown> = { startMs, unfiltered: await timeCalls(running.url, key, 'event_type=chat.conversation_started') };
   for (const assistant of assistants) {

@@ -8,13 +8,12 @@
  */
 import fs from 'node:fs';
 import { loadConfig } from '../partner-api/config';
-import { DeliverySignal, type AppContext } from '../partner-api/context';
+import { createAppContext } from '../partner-api/context';
 import { openDatabase } from '../partner-api/db/open';
 import { createApiKey } from '../partner-api/domain/api-keys';
-import { SCOPES } from '../partner-api/domain/keys';
+import { SCOPES } from '../partner-api/domain/credentials';
 import { createAssistant, createWorkspace } from '../partner-api/domain/workspaces';
 import { fixtureFor } from '../fixtures';
-import { systemClock } from '../partner-api/lib/clock';
 import { newId } from '../partner-api/lib/ids';
 
 export interface SeededDatabase {
@@ -27,7 +26,7 @@ export interface SeededDatabase {
 export function seedLargeDatabase(file: string, events: number): SeededDatabase {
   fs.rmSync(file, { force: true });
   const db = openDatabase(file);
-  const ctx: AppContext = { db, clock: systemClock, config: loadConfig({}), signal: new DeliverySignal(), log: { info() {}, error() {} } };
+  const ctx = createAppContext({ db, config: loadConfig({}) });
   const workspace = createWorkspace(ctx, { name: 'Large', plan: 'pro' });
   const assistants = ['A', 'B', 'C'].map((name) => createAssistant(ctx, workspace.id, name).id) as [string, string, string];
   const key = createApiKey(ctx, { workspaceId: workspace.id, name: 'bench', scopes: [...SCOPES] }).key;

@@ -7,19 +7,18 @@
 import { z } from 'zod';
 
 export const isoDateTime = z.iso.datetime({ offset: true });
-const id = (prefix: string) => z.string().startsWith(`${prefix}_`);
 /** An id with its type's prefix (`con_…`), as every record in the catalog has. */
-export const prefixedId = id;
+export const prefixedId = (prefix: string) => z.string().startsWith(`${prefix}_`);
 
 export const agentSchema = z.object({
-  id: id('agt'),
+  id: prefixedId('agt'),
   name: z.string(),
   email: z.string(),
 });
 
 /** A conversation as every conversation and live-chat event reports it. */
 export const conversationSchema = z.object({
-  id: id('cnv'),
+  id: prefixedId('cnv'),
   channel: z.enum(['widget', 'in_app']),
   /** `assistant` while the AI answers; `human` while an agent holds it (live-chat takeover). */
   mode: z.enum(['assistant', 'human']),
@@ -34,7 +33,7 @@ export const conversationSchema = z.object({
 });
 
 export const liveChatSessionSchema = z.object({
-  id: id('lcs'),
+  id: prefixedId('lcs'),
   status: z.enum(['queued', 'active', 'ended']),
   queuedAt: isoDateTime,
   assignedAt: isoDateTime.nullable(),
@@ -49,7 +48,7 @@ export const TICKET_PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
 export const TICKET_SOURCES = ['api', 'agent', 'chat'] as const;
 
 export const ticketSchema = z.object({
-  id: id('tkt'),
+  id: prefixedId('tkt'),
   number: z.number().int().positive(),
   subject: z.string(),
   description: z.string().nullable(),
@@ -73,7 +72,7 @@ export const LEAD_SOURCES = ['widget_form', 'crm', 'api'] as const;
 
 /** Lead Captured delivers this flat record: the spec's nine output fields, nothing more. */
 export const leadSchema = z.object({
-  id: id('con'),
+  id: prefixedId('con'),
   name: z.string().nullable(),
   email: z.string(),
   phone: z.string().nullable(),
@@ -88,10 +87,10 @@ export const leadSchema = z.object({
 /** Every conversation event is this envelope; only `data` differs by type. */
 function conversationEvent<T extends z.ZodRawShape>(type: string, data: T) {
   return z.object({
-    id: id('evt'),
+    id: prefixedId('evt'),
     type: z.literal(type),
     createdAt: isoDateTime,
-    workspaceId: id('ws'),
+    workspaceId: prefixedId('ws'),
     assistantId: z.string().nullable(),
     assistantName: z.string().nullable(),
     data: z.object(data),

@@ -1,15 +1,16 @@
 /**
- * The records that the actions and the search return and that no event carries: a contact (Create or
- * Update Contact, Find Contact) and a message (Send Message to Conversation). Tickets, conversations and
- * the rest are in events.ts, because events carry them too. The partner API's answers have these types,
+ * The records that the actions, the search and the instant triggers' subscribe return and that no event
+ * carries: a contact (Create or Update Contact, Find Contact), a message (Send Message to Conversation) and
+ * a REST-hook subscription (what subscribe answers, which Zapier keeps as `bundle.subscribeData`). Tickets,
+ * conversations and the rest are in events.ts, because events carry them too. The partner API's answers have these types,
  * the Zapier app's output samples parse against them, and test/api/records.test.ts checks the API's real
  * answers against them strictly.
  */
 import { z } from 'zod';
-import { isoDateTime, LEAD_SOURCES, prefixedId as id } from './events';
+import { eventTypeSchema, isoDateTime, LEAD_SOURCES, prefixedId } from './events';
 
 export const contactSchema = z.object({
-  id: id('con'),
+  id: prefixedId('con'),
   email: z.string(),
   name: z.string().nullable(),
   phone: z.string().nullable(),
@@ -25,13 +26,50 @@ export const contactSchema = z.object({
 export const MESSAGE_SENDER_TYPES = ['visitor', 'assistant', 'agent', 'integration'] as const;
 
 export const messageSchema = z.object({
-  id: id('msg'),
-  conversationId: id('cnv'),
+  id: prefixedId('msg'),
+  conversationId: prefixedId('cnv'),
   body: z.string(),
   /** `integration` for messages a Zap sent. */
   senderType: z.enum(MESSAGE_SENDER_TYPES),
   createdAt: isoDateTime,
 });
 
+/**
+ * A REST-hook subscription as the API reports it (POST /v1/subscriptions, GET /v1/subscriptions). The
+ * optional `assistantId` filter travels with it, so IllumiChat filters events, not the Zap.
+ */
+export const subscriptionSchema = z.object({
+  id: prefixedId('sub'),
+  eventType: eventTypeSchema,
+  /** The hook URL Zapier handed over; deliveries are POSTed here. */
+  targetUrl: z.string(),
+  assistantId: z.string().nullable(),
+  active: z.boolean(),
+  createdAt: isoDateTime,
+});
+
+/**
+ * What subscribe answers (201, or 200 for the same subscribe again): the subscription with the secret its
+ * deliveries are signed with (Standard Webhooks, `whsec_…`), shown only here. The Zapier app keeps it as
+ * `bundle.subscribeData` and checks each delivery's signature with the secret.
+ */
+export const subscribedSchema = subscriptionSchema.extend({ secret: z.string().startsWith('whsec_') });
+
+/** Why a subscription stopped: unsubscribed (by id or URL), key_revoked, gone (410), failing (disabled), replaced (a newer subscribe to its URL). */
+export const DEACTIVATION_REASONS = ['unsubscribed', 'key_revoked', 'gone', 'failing', 'replaced'] as const;
+
+/** A subscription in GET /v1/subscriptions: its state and why it stopped, never its secret. */
+export const subscriptionStatusSchema = subscriptionSchema.extend({
+  /** Null while active. */
+  deactivatedReason: z.enum(DEACTIVATION_REASONS).nullable(),
+  deactivatedAt: isoDateTime.nullable(),
+  /** The latest failed attempt's error while deliveries are failing (or when they made it stop); else null. */
+  lastDeliveryError: z.string().nullable(),
+});
+
 export type ContactRecord = z.infer<typeof contactSchema>;
 export type MessageRecord = z.infer<typeof messageSchema>;
+export type SubscriptionRecord = z.infer<typeof subscriptionSchema>;
+export type SubscribedRecord = z.infer<typeof subscribedSchema>;
+export type SubscriptionStatusRecord = z.infer<typeof subscriptionStatusSchema>;
+export type DeactivationReason = (typeof DEACTIVATION_REASONS)[number];

@@ -9,7 +9,7 @@ import { jsonBody } from './http/body';
 import { registerContactRoutes } from './http/contacts';
 import { registerConversationRoutes } from './http/conversations';
 import { errorHandler, notFoundRoute } from './http/errors';
-import { createRouteKit } from './http/kit';
+import { createRouteBuilders } from './http/route-builders';
 import { registerLiveChatRoutes } from './http/live-chat';
 import { registerMetaRoutes } from './http/meta';
 import { TokenBucketLimiter } from './http/rate-limit';
@@ -29,16 +29,16 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(jsonBody);
 
   const { rateLimit, publicRateLimit } = ctx.config;
-  const kit = createRouteKit(app, ctx, {
+  const routes = createRouteBuilders(app, ctx, {
     perKey: new TokenBucketLimiter(ctx.clock, rateLimit.perMinute, rateLimit.burst),
     perAddress: new TokenBucketLimiter(ctx.clock, publicRateLimit.perMinute, publicRateLimit.burst),
   });
-  registerMetaRoutes(kit);
-  registerContactRoutes(kit);
-  registerTicketRoutes(kit);
-  registerConversationRoutes(kit);
-  registerLiveChatRoutes(kit);
-  registerSubscriptionRoutes(kit);
+  registerMetaRoutes(routes);
+  registerContactRoutes(routes);
+  registerTicketRoutes(routes);
+  registerConversationRoutes(routes);
+  registerLiveChatRoutes(routes);
+  registerSubscriptionRoutes(routes);
 
   app.use(notFoundRoute);
   app.use(errorHandler(ctx));

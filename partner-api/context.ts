@@ -1,32 +1,13 @@
 /**
  * What every part of the API is handed instead of reaching for globals: the database, the clock, the
- * settings and the signal that wakes the delivery worker. Tests build one per server, so several servers
- * can run in one process without sharing anything.
+ * settings, the log and the signal that wakes the delivery worker. Tests build one per server, so several
+ * servers can run in one process without sharing anything.
  */
-import type { Db } from './db/open';
-import type { Clock } from './lib/clock';
 import type { Config } from './config';
-
-/** Wakes the delivery worker. notify() defers to the next turn of the event loop, so calling it inside a
- * transaction is safe: by the time the worker looks, the transaction has committed or rolled back. */
-export class DeliverySignal {
-  private listeners = new Set<() => void>();
-  private scheduled = false;
-
-  notify(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      for (const listener of this.listeners) listener();
-    });
-  }
-
-  subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-}
+import type { Db } from './db/open';
+import { DeliverySignal } from './delivery/signal';
+import { systemClock, type Clock } from './lib/clock';
+import { silentLogger, type Logger } from './lib/log';
 
 export interface AppContext {
   db: Db;
@@ -36,7 +17,17 @@ export interface AppContext {
   log: Logger;
 }
 
-export interface Logger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
+/**
+ * The one way to build an AppContext: the server, the admin CLI, the benchmarks and every test helper call
+ * this. Takes an open database (the caller decides how to open it and closes it) and the settings; the
+ * clock defaults to the system clock, the log to silence. Each context gets its own delivery signal.
+ */
+export function createAppContext(parts: { db: Db; config: Config; clock?: Clock | undefined; log?: Logger | undefined }): AppContext {
+  return {
+    db: parts.db,
+    clock: parts.clock ?? systemClock,
+    config: parts.config,
+    signal: new DeliverySignal(),
+    log: parts.log ?? silentLogger,
+  };
 }

@@ -10,29 +10,17 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import type { Config } from './config';
-import { DeliverySignal, type AppContext, type Logger } from './context';
+import { createAppContext, type AppContext } from './context';
 import { startCheckpointer } from './db/checkpointer';
 import { convertToIncrementalVacuum, startRetention } from './db/retention';
 import { answerClientErrorsAsJson } from './http/client-errors';
 import { createDeliveryWorker } from './delivery/worker';
-import { systemClock } from './lib/clock';
+import { jsonLogger, type Logger } from './lib/log';
 import { describeDemoSeed, seedDemoIfEmpty } from './seed/demo';
 import { explainListenError, loadConfigOrExplain, openDatabaseOrExplain, StartupError } from './startup-errors';
 
 /** How long shutdown waits for requests in flight before closing their connections. */
 const DRAIN_MS = 5_000;
-
-/** JSON lines: info to stdout, errors to stderr; `silent` prints nothing. */
-export function jsonLogger(level: Config['log']): Logger {
-  const write = (stream: NodeJS.WriteStream, lvl: string, message: string, fields?: Record<string, unknown>) => {
-    if (level === 'silent') return;
-    stream.write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, message, ...fields })}\n`);
-  };
-  return {
-    info: (message, fields) => write(process.stdout, 'info', message, fields),
-    error: (message, fields) => write(process.stderr, 'error', message, fields),
-  };
-}
 
 export interface RunningServer {
   ctx: AppContext;
@@ -43,7 +31,7 @@ export interface RunningServer {
 
 /** The API as it runs in production: the app, the delivery worker and the checkpoint thread on one database. */
 export async function startServer(config: Config, log: Logger, opts: { beforeListen?: (ctx: AppContext) => void } = {}): Promise<RunningServer> {
-  const ctx: AppContext = { db: openDatabaseOrExplain(config.dbPath), clock: systemClock, config, signal: new DeliverySignal(), log };
+  const ctx = createAppContext({ db: openDatabaseOrExplain(config.dbPath), config, log });
   // Before the checkpoint thread opens its connection: VACUUM needs the file to itself.
   if (config.dbPath !== ':memory:') convertToIncrementalVacuum(ctx.db, log, config.retention.vacuumAtStartMaxBytes);
   const checkpointer = config.dbPath === ':memory:' ? null : await startCheckpointer(ctx.db, log);

@@ -13,10 +13,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../partner-api/config';
 import { createApiKey } from '../../partner-api/domain/api-keys';
-import { SCOPES } from '../../partner-api/domain/keys';
+import { SCOPES } from '../../partner-api/domain/credentials';
 import { createSubscription } from '../../partner-api/domain/subscriptions';
 import { createAssistant, createWorkspace } from '../../partner-api/domain/workspaces';
 import { startServer } from '../../partner-api/server';
+import { silentLogger } from '../../partner-api/lib/log';
 
 /** Issue 8 §3's fault: one workspace's 16 Zaps to a receiver that never answers. */
 const STALLED_SUBSCRIPTIONS = 16;
@@ -40,7 +41,7 @@ async function main() {
   let key = '';
   let fanOutAssistant = '';
   let stalledAssistant = '';
-  const running = await startServer(config, { info() {}, error() {} }, {
+  const running = await startServer(config, silentLogger, {
     beforeListen: (ctx) => {
       const workspace = createWorkspace(ctx, { name: 'Bench Workspace', plan: 'pro' });
       const created = createApiKey(ctx, { workspaceId: workspace.id, name: 'bench', scopes: SCOPES });

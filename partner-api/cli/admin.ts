@@ -9,13 +9,13 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config';
-import { DeliverySignal, type AppContext } from '../context';
+import { createAppContext, type AppContext } from '../context';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/api-keys';
 import { ApiError } from '../domain/errors';
 import { emailField } from '../http/validate';
 import { openDatabaseOrExplain } from '../startup-errors';
 import { CliFailure, EXIT, reportCliError, UsageError } from './errors';
-import { isScope, SCOPES, type Scope } from '../domain/keys';
+import { isScope, SCOPES, type Scope } from '../domain/credentials';
 import {
   createAgent,
   createAssistant,
@@ -31,7 +31,6 @@ import {
   setWorkspacePlan,
   type Plan,
 } from '../domain/workspaces';
-import { systemClock } from '../lib/clock';
 
 export const USAGE = `Usage: npm run admin -- <command> [options]
    or: ./dev admin <command> [options]          the same, without npm's banner: stdout holds only the result
@@ -260,13 +259,11 @@ function openContext(env: NodeJS.ProcessEnv): AppContext {
   } catch (error) {
     throw new CliFailure((error as Error).message);
   }
-  return {
+  return createAppContext({
     db,
-    clock: systemClock,
     config,
-    signal: new DeliverySignal(),
     log: { info: () => undefined, error: (message, fields) => console.error(message, fields ?? '') },
-  };
+  });
 }
 
 if (require.main === module) {

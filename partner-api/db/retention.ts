@@ -15,7 +15,8 @@
  * insertion order from a cursor kept in memory, so rows it must keep are read once per pass, not once per
  * batch. A pass ends at the first row younger than the cut-off; the next starts after `idleMs`.
  */
-import type { AppContext, Logger } from '../context';
+import type { AppContext } from '../context';
+import type { Logger } from '../lib/log';
 import { purgeExpiredIdempotencyKeys } from '../domain/idempotency';
 import { SAMPLES_LIMIT_MAX } from '../domain/samples';
 import { isoAt } from '../lib/clock';

@@ -9,7 +9,7 @@ import { payloadSchema, type EventType } from '../../catalog/events';
 import { hasIntegration, type Plan } from '../domain/plans';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
+import { sql } from '../lib/statements';
 
 // Every event goes through here: each strict schema is built once per type (zod compiles a schema on
 // first use, which costs more than the parse itself).
@@ -65,47 +65,4 @@ export function recordEvent(ctx: AppContext, event: NewEvent): { deliveries: num
   for (const subscriptionId of subscriptions) insertDelivery.run(newId('dlv'), event.id, subscriptionId, now, isoAt(now));
   ctx.signal.notify();
   return { deliveries: subscriptions.length };
-}
-
-/** unsubscribed (by id or URL), key_revoked, gone (410), failing (disabled), replaced (a newer subscribe to its URL). */
-export type DeactivationReason = 'unsubscribed' | 'key_revoked' | 'gone' | 'failing' | 'replaced';
-
-/**
- * Turns subscriptions off and cancels what they still had pending (retries included): nothing more goes
- * out for them. For a key, the pending deliveries of its subscriptions already inactive are cancelled too,
- * so a repeat revocation repairs whatever an earlier one left behind. Returns how many were active.
- */
-export function deactivateSubscriptions(
-  ctx: AppContext,
-  where: { subscriptionId: string } | { apiKeyId: string },
-  reason: DeactivationReason,
-): number {
-  const [column, value] = 'subscriptionId' in where ? ['id', where.subscriptionId] : ['api_key_id', where.apiKeyId];
-  const at = isoAt(ctx.clock.now());
-  return writeTransaction(ctx.db, () => {
-    const deactivated = sql(
-      ctx.db,
-      `UPDATE subscriptions SET active = 0, deactivated_at = ?, deactivated_reason = ? WHERE ${column} = ? AND active = 1`,
-    ).run(at, reason, value).changes;
-    // Every inactive subscription matched, not only those just turned off: a repeat revoke repairs deliveries
-    // left pending by an earlier one. One seek per subscription on the partial pending index.
-    const ended = sql(ctx.db, `SELECT id FROM subscriptions WHERE ${column} = ? AND active = 0`).pluck().all(value) as string[];
-    for (const id of ended) cancelPending(ctx, id, at, `subscription deactivated: ${reason}`);
-    return deactivated;
-  });
-}
-
-function cancelPending(ctx: AppContext, subscriptionId: string, at: string, why: string): number {
-  return sql(
-    ctx.db,
-    `UPDATE deliveries SET status = 'cancelled', finished_at = ?, last_error = ?, claim_token = NULL
-      WHERE subscription_id = ? AND status = 'pending'`,
-  ).run(at, why, subscriptionId).changes;
-}
-
-/** Cancels every delivery still pending for the workspace's subscriptions (its plan fell below Pro). */
-export function cancelPendingDeliveries(ctx: AppContext, where: { workspaceId: string }, why: string): number {
-  const at = isoAt(ctx.clock.now());
-  const ids = sql(ctx.db, 'SELECT id FROM subscriptions WHERE workspace_id = ?').pluck().all(where.workspaceId) as string[];
-  return ids.reduce((cancelled, id) => cancelled + cancelPending(ctx, id, at, why), 0);
 }

@@ -1,12 +1,12 @@
 /** Creating, listing, revoking and authenticating workspace API keys. */
 import type { AppContext } from '../context';
 import { isStorageFault } from '../db/faults';
-import { deactivateSubscriptions } from '../delivery/outbox';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { sql, writeTransaction } from '../lib/statements';
 import { ApiError } from './errors';
-import { displayPrefix, generateApiKey, hashSecret, type Scope } from './keys';
+import { displayPrefix, generateApiKey, hashSecret, type Scope } from './credentials';
+import { deactivateSubscriptions } from './subscriptions';
 import { findWorkspace, type Plan } from './workspaces';
 
 export interface ApiKeySummary {

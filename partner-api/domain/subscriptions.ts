@@ -1,27 +1,19 @@
 /**
- * REST-hook subscriptions made by Zapier when a Zap is turned on, and removed when it is turned off.
- * Checking the target URL (DNS) is asynchronous and happens before the write; the write itself is one
- * synchronous transaction.
+ * REST-hook subscriptions made by Zapier when a Zap is turned on, and removed when it is turned off; and
+ * every other way one stops (a revoked key, a 410, deliveries failing for too long, a newer subscribe to its
+ * URL), with the deliveries it still owed. Checking the target URL (DNS) is asynchronous and happens before
+ * the write; the write itself is one synchronous transaction.
  */
 import { z } from 'zod';
 import type { AppContext } from '../context';
 import type { EventType } from '../../catalog/events';
-import { deactivateSubscriptions } from '../delivery/outbox';
+import type { DeactivationReason, SubscribedRecord, SubscriptionStatusRecord } from '../../catalog/records';
 import { generateWebhookSecret } from '../delivery/signing';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { sql, writeTransaction } from '../lib/statements';
 import { ApiError, validationFailed } from './errors';
 import { decodeCursor, toPage, type Page } from './pagination';
-
-export interface SubscriptionRecord {
-  id: string;
-  eventType: EventType;
-  targetUrl: string;
-  assistantId: string | null;
-  active: boolean;
-  createdAt: string;
-}
 
 export interface NewSubscription {
   workspaceId: string;
@@ -49,7 +41,7 @@ export type SubscribeOutcome = 'created' | 'existing' | 'replaced';
 export function createSubscription(
   ctx: AppContext,
   input: NewSubscription,
-): { subscription: SubscriptionRecord & { secret: string }; outcome: SubscribeOutcome } {
+): { subscription: SubscribedRecord; outcome: SubscribeOutcome } {
   return writeTransaction(ctx.db, () => {
     if (input.assistantId) {
       const owned = sql(ctx.db, 'SELECT 1 FROM assistants WHERE id = ? AND workspace_id = ?').get(input.assistantId, input.workspaceId);
@@ -96,6 +88,46 @@ export function createSubscription(
   });
 }
 
+/**
+ * Turns subscriptions off and cancels what they still had pending (retries included): nothing more goes
+ * out for them. For a key, the pending deliveries of its subscriptions already inactive are cancelled too,
+ * so a repeat revocation repairs whatever an earlier one left behind. Returns how many were active.
+ */
+export function deactivateSubscriptions(
+  ctx: AppContext,
+  where: { subscriptionId: string } | { apiKeyId: string },
+  reason: DeactivationReason,
+): number {
+  const [column, value] = 'subscriptionId' in where ? ['id', where.subscriptionId] : ['api_key_id', where.apiKeyId];
+  const at = isoAt(ctx.clock.now());
+  return writeTransaction(ctx.db, () => {
+    const deactivated = sql(
+      ctx.db,
+      `UPDATE subscriptions SET active = 0, deactivated_at = ?, deactivated_reason = ? WHERE ${column} = ? AND active = 1`,
+    ).run(at, reason, value).changes;
+    // Every inactive subscription matched, not only those just turned off: a repeat revoke repairs deliveries
+    // left pending by an earlier one. One seek per subscription on the partial pending index.
+    const ended = sql(ctx.db, `SELECT id FROM subscriptions WHERE ${column} = ? AND active = 0`).pluck().all(value) as string[];
+    for (const id of ended) cancelPending(ctx, id, at, `subscription deactivated: ${reason}`);
+    return deactivated;
+  });
+}
+
+function cancelPending(ctx: AppContext, subscriptionId: string, at: string, why: string): number {
+  return sql(
+    ctx.db,
+    `UPDATE deliveries SET status = 'cancelled', finished_at = ?, last_error = ?, claim_token = NULL
+      WHERE subscription_id = ? AND status = 'pending'`,
+  ).run(at, why, subscriptionId).changes;
+}
+
+/** Cancels every delivery still pending for the workspace's subscriptions (its plan fell below Pro). */
+export function cancelPendingDeliveries(ctx: AppContext, where: { workspaceId: string }, why: string): number {
+  const at = isoAt(ctx.clock.now());
+  const ids = sql(ctx.db, 'SELECT id FROM subscriptions WHERE workspace_id = ?').pluck().all(where.workspaceId) as string[];
+  return ids.reduce((cancelled, id) => cancelled + cancelPending(ctx, id, at, why), 0);
+}
+
 interface ActiveSubscriptionRow {
   id: string;
   api_key_id: string;
@@ -140,15 +172,6 @@ export function unsubscribeByTarget(ctx: AppContext, workspaceId: string, target
   });
 }
 
-/** A subscription as its workspace sees it in GET /v1/subscriptions: its state and why, never its secret. */
-export interface SubscriptionStatus extends SubscriptionRecord {
-  /** unsubscribed | key_revoked | gone | failing | replaced; null while active. */
-  deactivatedReason: string | null;
-  deactivatedAt: string | null;
-  /** The latest failed attempt's error while deliveries are failing (or when they made it stop); else null. */
-  lastDeliveryError: string | null;
-}
-
 interface SubscriptionRow {
   seq: number;
   id: string;
@@ -158,14 +181,14 @@ interface SubscriptionRow {
   active: number;
   created_at: string;
   deactivated_at: string | null;
-  deactivated_reason: string | null;
+  deactivated_reason: DeactivationReason | null;
   last_error: string | null;
 }
 
 const subscriptionCursor = z.tuple([z.string(), z.number().int()]);
 
-/** Every subscription of the workspace, active or not, newest first. */
-export function listSubscriptions(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<SubscriptionStatus> {
+/** Every subscription of the workspace, active or not, newest first: its state and why, never its secret. */
+export function listSubscriptions(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<SubscriptionStatusRecord> {
   const after = query.cursor ? decodeCursor(query.cursor, subscriptionCursor) : null;
   const rows = sql(
     ctx.db,
@@ -178,7 +201,7 @@ export function listSubscriptions(ctx: AppContext, workspaceId: string, query: {
   return toPage(rows, query.limit, toStatus, (r) => [r.created_at, r.seq]);
 }
 
-function toStatus(r: SubscriptionRow): SubscriptionStatus {
+function toStatus(r: SubscriptionRow): SubscriptionStatusRecord {
   return {
     id: r.id,
     eventType: r.event_type,

@@ -28,13 +28,12 @@ export interface NewTicket {
   conversationId?: string;
 }
 
-/** Words for the Zap builder (the spec's troubleshooting answer) and for an agent in the console. */
-export function contactNotFound(email: string, audience: 'zapier' | 'agent'): ApiError {
-  const message =
-    audience === 'zapier'
-      ? `No contact in this workspace has the email ${email}. Add a Find or Create Contact step before Create Ticket, or leave Contact Email blank to create the ticket without a contact link.`
-      : `No contact in this workspace has the email ${email}. Create the contact first, or leave the email out.`;
-  return new ApiError(422, 'contact_not_found', message);
+/**
+ * 422 contact_not_found: states what is missing and no more; what to do next depends on who asked, so each
+ * route adds its own advice (http/tickets.ts) and the Zapier app has its own words for the code.
+ */
+export function contactNotFound(email: string): ApiError {
+  return new ApiError(422, 'contact_not_found', `No contact in this workspace has the email ${email}.`);
 }
 
 function ticketRow(ctx: AppContext, workspaceId: string, id: string): TicketRow | null {
@@ -69,7 +68,7 @@ function emitTicketEvent(ctx: AppContext, ticket: TicketRow, type: 'ticket.creat
 export function createTicket(ctx: AppContext, workspaceId: string, input: NewTicket, source: 'api' | 'agent'): TicketRecord {
   return writeTransaction(ctx.db, () => {
     const contact = input.contactEmail ? findContactRow(ctx, workspaceId, input.contactEmail) : null;
-    if (input.contactEmail && !contact) throw contactNotFound(input.contactEmail, source === 'api' ? 'zapier' : 'agent');
+    if (input.contactEmail && !contact) throw contactNotFound(input.contactEmail);
     if (input.conversationId) requireConversation(ctx, workspaceId, input.conversationId);
     const number = (sql(ctx.db, 'SELECT COALESCE(MAX(number), 0) + 1 FROM tickets WHERE workspace_id = ?').pluck().get(workspaceId)) as number;
     const now = isoAt(ctx.clock.now());

@@ -1,12 +1,12 @@
 /** Workspaces, their plans, and the assistants and agents in them. */
 import type { AppContext } from '../context';
-import { cancelPendingDeliveries } from '../delivery/outbox';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { sql, writeTransaction } from '../lib/statements';
 import { ApiError } from './errors';
-import { generateAgentToken, hashSecret } from './keys';
+import { generateAgentToken, hashSecret } from './credentials';
 import { hasIntegration, type Plan } from './plans';
+import { cancelPendingDeliveries } from './subscriptions';
 
 export { hasIntegration, INTEGRATION_PLANS, isPlan, PLANS, type Plan } from './plans';
 

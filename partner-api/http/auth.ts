@@ -9,7 +9,7 @@ import type { Request, RequestHandler } from 'express';
 import type { AppContext } from '../context';
 import { findKeyById, findKeyBySecret, touchLastUsed, type KeyPrincipal } from '../domain/api-keys';
 import { ApiError } from '../domain/errors';
-import { AGENT_TOKEN_PREFIX, isWellFormedApiKey, type Scope } from '../domain/keys';
+import { AGENT_TOKEN_PREFIX, isWellFormedApiKey, type Scope } from '../domain/credentials';
 import { hasIntegration } from '../domain/plans';
 import { findAgentByToken, type Agent } from '../domain/workspaces';
 

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { findContact, upsertContact } from '../domain/contacts';
 import { agentOf, keyOf } from './auth';
-import { created, ok, type RouteKit } from './kit';
+import { created, ok, type RouteBuilders } from './route-builders';
 import { emailField, optionalLine, optionalText, parseWith } from './validate';
 
 const contactBody = z.strictObject({
@@ -17,7 +17,7 @@ const agentContactBody = contactBody.pick({ email: true, name: true, phone: true
 
 const findQuery = z.strictObject({ email: emailField });
 
-export function registerContactRoutes({ app, ctx, keyed, agent, write }: RouteKit): void {
+export function registerContactRoutes({ app, ctx, keyed, agent, write }: RouteBuilders): void {
   app.post(
     '/v1/contacts',
     ...keyed('contacts:write'),

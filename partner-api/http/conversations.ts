@@ -7,7 +7,7 @@ import { captureWidgetLead } from '../domain/contacts';
 import { listConversations, postIntegrationMessage, requireConversation, startConversation } from '../domain/conversations';
 import { requestHandoff } from '../domain/live-chat';
 import { keyOf } from './auth';
-import { created, type RouteKit } from './kit';
+import { created, type RouteBuilders } from './route-builders';
 import { emailField, idField, optionalEmail, limitQuery, optionalEnum, optionalLine, optionalText, parseWith, requiredText } from './validate';
 
 const listQuery = z.strictObject({
@@ -38,7 +38,7 @@ const handoffBody = z.strictObject({ reason: optionalText(1000) });
 const idParams = z.object({ id: idField });
 const assistantParams = z.object({ assistantId: idField });
 
-export function registerConversationRoutes({ app, ctx, keyed, visitor, write }: RouteKit): void {
+export function registerConversationRoutes({ app, ctx, keyed, visitor, write }: RouteBuilders): void {
   app.get('/v1/conversations', ...keyed('chat:write'), (req, res) => {
     res.json(listConversations(ctx, keyOf(req).workspace.id, parseWith(listQuery, req.query)));
   });

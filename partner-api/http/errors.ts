@@ -47,6 +47,21 @@ function fromRouter(err: unknown): ApiError | null {
   return null;
 }
 
+/**
+ * Runs `fn`; an ApiError with `code` that it throws is thrown again with `advice` after its message. The
+ * domain says what is wrong; the route says what its caller should do next, in the caller's terms.
+ */
+export function withAdvice<T>(code: string, advice: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof ApiError && error.code === code) {
+      throw new ApiError(error.status, error.code, `${error.message} ${advice}`, error.options);
+    }
+    throw error;
+  }
+}
+
 /** 503 `storage_unavailable`: nothing of the request was stored (its transaction rolled back), so a retry is safe. */
 export function storageUnavailable(): ApiError {
   return new ApiError(

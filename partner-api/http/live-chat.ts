@@ -2,14 +2,14 @@
 import { z } from 'zod';
 import { acceptSession, endSession, transferSession } from '../domain/live-chat';
 import { agentOf } from './auth';
-import { ok, type RouteKit } from './kit';
+import { ok, type RouteBuilders } from './route-builders';
 import { idField, optionalEnum, optionalText, parseWith } from './validate';
 
 const idParams = z.object({ id: idField });
 const transferBody = z.strictObject({ to_agent_id: idField, note: optionalText(1000) });
 const endBody = z.strictObject({ ended_by: optionalEnum(['agent', 'visitor', 'system']) });
 
-export function registerLiveChatRoutes({ app, ctx, agent, write }: RouteKit): void {
+export function registerLiveChatRoutes({ app, ctx, agent, write }: RouteBuilders): void {
   app.post(
     '/v1/agent/live-chat/sessions/:id/accept',
     agent,

@@ -3,11 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { listAssistants } from '../domain/workspaces';
 import { keyOf } from './auth';
-import type { RouteKit } from './kit';
+import type { RouteBuilders } from './route-builders';
 
 export const OPENAPI_PATH = path.join(__dirname, '..', 'openapi.json');
 
-export function registerMetaRoutes({ app, ctx, keyed }: RouteKit): void {
+export function registerMetaRoutes({ app, ctx, keyed }: RouteBuilders): void {
   // Read once: the document is part of the build, not something that changes while serving.
   const openapi = JSON.parse(fs.readFileSync(OPENAPI_PATH, 'utf8')) as unknown;
 

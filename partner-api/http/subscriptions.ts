@@ -9,7 +9,7 @@ import { SAMPLES_LIMIT_MAX, samplesFor } from '../domain/samples';
 import { createSubscription, listSubscriptions, unsubscribe, unsubscribeByTarget } from '../domain/subscriptions';
 import { checkTarget } from '../net/target-policy';
 import { keyOf } from './auth';
-import { created, ok, type RouteKit } from './kit';
+import { created, ok, type RouteBuilders } from './route-builders';
 import { idField, limitQuery, optionalText, parseWith } from './validate';
 
 const targetUrl = z.string().trim().min(1).max(2048);
@@ -30,7 +30,7 @@ const samplesQuery = z.strictObject({
   limit: limitQuery(3, SAMPLES_LIMIT_MAX),
 });
 
-export function registerSubscriptionRoutes({ app, ctx, keyed, write }: RouteKit): void {
+export function registerSubscriptionRoutes({ app, ctx, keyed, write }: RouteBuilders): void {
   app.post(
     '/v1/subscriptions',
     ...keyed('events:read'),

@@ -2,8 +2,9 @@
 import { z } from 'zod';
 import { TICKET_PRIORITIES, TICKET_STATUSES } from '../../catalog/events';
 import { assignTicket, createTicket, listTickets, setTicketStatus, updateTicket } from '../domain/tickets';
+import { withAdvice } from './errors';
 import { agentOf, keyOf } from './auth';
-import { created, ok, type RouteKit } from './kit';
+import { created, ok, type RouteBuilders } from './route-builders';
 import { idField, optionalEmail, limitQuery, optionalEnum, optionalText, parseWith, requiredText } from './validate';
 
 const newTicketBody = z.strictObject({
@@ -24,10 +25,16 @@ const ticketChanges = z
   })
   .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'Give at least one of status, priority, subject, description.' });
 
+/** What to do about contact_not_found. Key callers are Zaps (the help page's troubleshooting answer). */
+const ZAP_CONTACT_ADVICE =
+  'Add a Find or Create Contact step before Create Ticket, or leave Contact Email blank to create the ticket without a contact link.';
+/** ...and agents in the console. */
+const AGENT_CONTACT_ADVICE = 'Create the contact first, or leave the email out.';
+
 const listQuery = z.strictObject({ limit: limitQuery(25, 100), cursor: z.string().max(500).optional() });
 const idParams = z.object({ id: idField });
 
-export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteKit): void {
+export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteBuilders): void {
   app.get('/v1/tickets', ...keyed('tickets:write'), (req, res) => {
     res.json(listTickets(ctx, keyOf(req).workspace.id, parseWith(listQuery, req.query)));
   });
@@ -39,7 +46,7 @@ export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteKit
       const body = parseWith(newTicketBody, req.body);
       const workspaceId = keyOf(req).workspace.id;
       const input = { subject: body.subject, description: body.description, priority: body.priority, contactEmail: body.contact_email };
-      return () => created(createTicket(ctx, workspaceId, input, 'api'));
+      return () => created(withAdvice('contact_not_found', ZAP_CONTACT_ADVICE, () => createTicket(ctx, workspaceId, input, 'api')));
     }),
   );
 
@@ -67,7 +74,7 @@ export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteKit
         contactEmail: body.contact_email,
         conversationId: body.conversation_id,
       };
-      return () => created(createTicket(ctx, workspaceId, input, 'agent'));
+      return () => created(withAdvice('contact_not_found', AGENT_CONTACT_ADVICE, () => createTicket(ctx, workspaceId, input, 'agent')));
     }),
   );
 

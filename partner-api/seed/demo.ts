@@ -4,7 +4,7 @@
  */
 import type { AppContext } from '../context';
 import { createApiKey } from '../domain/api-keys';
-import { SCOPES } from '../domain/keys';
+import { SCOPES } from '../domain/credentials';
 import { createAgent, createAssistant, createWorkspace, isEmptyDatabase } from '../domain/workspaces';
 import { writeTransaction } from '../lib/statements';
 

@@ -1,9 +1,10 @@
 /** Authentication in the documented order, the scope × plan matrix, and what a key leaves in logs. */
-import { SCOPES, generateApiKey } from '../../partner-api/domain/keys';
+import { SCOPES, generateApiKey } from '../../partner-api/domain/credentials';
 import { PLANS, revokeAgentToken, rotateAgentToken } from '../../partner-api/domain/workspaces';
 import { AGENT_ENDPOINTS, KEYED_ENDPOINTS, type KeyedEndpoint } from '../support/api-endpoints';
 import { tableCounts } from '../support/api-events';
-import { api, manualClock, startApiServer, type ApiServer } from '../support/api-server';
+import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { testClock } from '../support/helpers';
 
 const PLAN_MESSAGE =
   'The Zapier integration is gated to Pro and above. Upgrade your workspace plan, then reconnect the account in Zapier.';
@@ -203,7 +204,7 @@ describe('agent tokens', () => {
 
 describe('last used', () => {
   it('is written on an authorised request, at most once a minute, and not on a refused one', async () => {
-    const clock = manualClock();
+    const clock = testClock();
     const s = await startApiServer({ clock });
     try {
       const ws = s.createWorkspace();

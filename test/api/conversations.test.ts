@@ -3,9 +3,10 @@
  * form, live chat from handoff to end, and the Send Message action that needs takeover mode.
  */
 import { recordedEvents, tableCounts } from '../support/api-events';
-import { api, manualClock, startApiServer, type ApiServer } from '../support/api-server';
+import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { testClock } from '../support/helpers';
 
-const clock = manualClock();
+const clock = testClock();
 let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer({ clock });

@@ -1,5 +1,6 @@
 /** The one error shape, for everything that can go wrong before or after a handler runs. */
 import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { tableCounts } from '../support/api-events';
 
 let server: ApiServer;
 let key: string;
@@ -18,10 +19,7 @@ function expectErrorShape(body: any, code: string): void {
   expect(body.error.message.length).toBeGreaterThan(10);
 }
 
-function counts(): Record<string, number> {
-  const tables = ['contacts', 'tickets', 'events', 'idempotency_keys', 'subscriptions', 'messages'];
-  return Object.fromEntries(tables.map((t) => [t, server.ctx.db.prepare(`SELECT COUNT(*) FROM ${t}`).pluck().get() as number]));
-}
+const counts = () => tableCounts(server);
 
 describe('request bodies', () => {
   it('answers 413 payload_too_large above 256 KiB and stores nothing', async () => {

@@ -14,9 +14,10 @@ import {
 } from '../../partner-api/domain/idempotency';
 import { writeTransaction } from '../../partner-api/lib/statements';
 import { recordedEvents, tableCounts } from '../support/api-events';
-import { api, manualClock, startApiServer, type ApiServer } from '../support/api-server';
+import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { testClock } from '../support/helpers';
 
-const clock = manualClock();
+const clock = testClock();
 let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer({ clock });

@@ -1,9 +1,10 @@
 /** The per-key token bucket: a burst, then 429 with Retry-After, refilled at the configured rate. */
 import { addressBucket, TokenBucketLimiter } from '../../partner-api/http/rate-limit';
-import { api, manualClock, startApiServer } from '../support/api-server';
+import { api, startApiServer } from '../support/api-server';
+import { testClock } from '../support/helpers';
 
 it('allows the burst, then answers 429 rate_limited with Retry-After, and refills with time, per key', async () => {
-  const clock = manualClock();
+  const clock = testClock();
   const server = await startApiServer({ clock, rateLimit: { perMinute: 6, burst: 3 } });
   try {
     const ws = server.createWorkspace();
@@ -31,7 +32,7 @@ it('allows the burst, then answers 429 rate_limited with Retry-After, and refill
 });
 
 it('limits writes too, and a limited write changes nothing', async () => {
-  const server = await startApiServer({ clock: manualClock(), rateLimit: { perMinute: 60, burst: 1 } });
+  const server = await startApiServer({ clock: testClock(), rateLimit: { perMinute: 60, burst: 1 } });
   try {
     const ws = server.createWorkspace();
     const zap = api(server.url, server.createKey(ws.id));
@@ -47,7 +48,7 @@ it('limits writes too, and a limited write changes nothing', async () => {
 
 describe('the public widget and in-app endpoints, per visitor address', () => {
   it('allow a burst from one address, then 429 rate_limited with Retry-After, and a limited start fires nothing', async () => {
-    const clock = manualClock();
+    const clock = testClock();
     const server = await startApiServer({ clock, publicRateLimit: { perMinute: 6, burst: 2 } });
     try {
       const { assistant, key } = await server.setup();
@@ -78,8 +79,8 @@ describe('the public widget and in-app endpoints, per visitor address', () => {
 
   it('tell visitors apart by X-Forwarded-For only behind trusted proxies', async () => {
     const limits = { publicRateLimit: { perMinute: 60, burst: 1 } };
-    const direct = await startApiServer({ clock: manualClock(), ...limits });
-    const proxied = await startApiServer({ clock: manualClock(), ...limits, config: { trustProxyHops: 1 } });
+    const direct = await startApiServer({ clock: testClock(), ...limits });
+    const proxied = await startApiServer({ clock: testClock(), ...limits, config: { trustProxyHops: 1 } });
     try {
       const startFrom = async (server: typeof direct, address: string) => {
         const { assistant } = await server.setup();
@@ -104,7 +105,7 @@ describe('the public widget and in-app endpoints, per visitor address', () => {
 
 describe('visitor buckets: IPv4 per address, IPv6 per /64, IPv4-mapped IPv6 as its IPv4', () => {
   it('counts every address of one /64 as one visitor, over HTTP behind a trusted proxy', async () => {
-    const server = await startApiServer({ clock: manualClock(), publicRateLimit: { perMinute: 60, burst: 2 }, config: { trustProxyHops: 1 } });
+    const server = await startApiServer({ clock: testClock(), publicRateLimit: { perMinute: 60, burst: 2 }, config: { trustProxyHops: 1 } });
     try {
       const { assistant } = await server.setup();
       const startFrom = (address: string) =>
@@ -145,7 +146,7 @@ describe('visitor buckets: IPv4 per address, IPv6 per /64, IPv4-mapped IPv6 as i
 });
 
 it('remembers a bounded number of clients, forgetting the longest-known first', () => {
-  const limiter = new TokenBucketLimiter(manualClock(), 60, 5);
+  const limiter = new TokenBucketLimiter(testClock(), 60, 5);
   for (let i = 0; i < 50_000; i++) limiter.take(`203.0.${i >> 8}.${i & 255}`);
   expect(limiter.size).toBeLessThanOrEqual(10_000);
   // The most recent client is still remembered: one of its burst of 5 is spent, 4 are left.

@@ -1,9 +1,10 @@
 /**
- * The API's answers for the records no event carries (contacts and messages) are exactly the catalog's
- * shapes: the Zapier app's output fields and samples are built from the same schemas, so a field the API
- * adds, drops or retypes fails here rather than in a Zap.
+ * The API's answers for the records no event carries (contacts, messages, subscriptions) are exactly the
+ * catalog's shapes: the Zapier app's output fields, samples and subscribeData are typed from the same
+ * schemas, so a field the API adds, drops or retypes fails here rather than in a Zap.
  */
-import { contactSchema, messageSchema } from '../../catalog/records';
+import type { z } from 'zod';
+import { contactSchema, messageSchema, subscribedSchema, subscriptionStatusSchema } from '../../catalog/records';
 import { api, startApiServer, type ApiServer } from '../support/api-server';
 
 let server: ApiServer;
@@ -12,8 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const strictly = (schema: typeof contactSchema | typeof messageSchema, body: unknown) =>
-  schema.strict().safeParse(body).error?.issues ?? [];
+const strictly = (schema: z.ZodObject, body: unknown) => schema.strict().safeParse(body).error?.issues ?? [];
 
 it('a contact, created, updated and found, is the catalog’s contact record', async () => {
   const { key } = await server.setup();
@@ -43,4 +43,22 @@ it('a message sent into a taken-over conversation is the catalog’s message rec
   expect(sent.status).toBe(201);
   expect(strictly(messageSchema, sent.body)).toEqual([]);
   expect(sent.body).toMatchObject({ conversationId: conversation.id, senderType: 'integration', body: 'Your order shipped.' });
+});
+
+it('a subscription, as subscribe answers it and as the list shows it active and stopped, is the catalog’s', async () => {
+  const { key, assistant } = await server.setup();
+  const zap = api(server.url, key);
+  const body = { event_type: 'ticket.created', target_url: 'https://hooks.example.com/records/1', assistant_id: assistant.id };
+  const created = await zap.post('/v1/subscriptions', body);
+  expect(created.status).toBe(201);
+  expect(strictly(subscribedSchema, created.body)).toEqual([]);
+  const again = await zap.post('/v1/subscriptions', body);
+  expect(again.status).toBe(200);
+  expect(strictly(subscribedSchema, again.body)).toEqual([]);
+
+  const other = await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: 'https://hooks.example.com/records/2' });
+  expect((await zap.delete(`/v1/subscriptions/${other.body.id}`)).status).toBe(200);
+  const listed = (await zap.get('/v1/subscriptions')).body.data as { active: boolean }[];
+  expect(listed.map((s) => s.active).sort()).toEqual([false, true]);
+  for (const subscription of listed) expect(strictly(subscriptionStatusSchema, subscription)).toEqual([]);
 });

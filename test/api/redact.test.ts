@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { generateWebhookSecret } from '../../partner-api/delivery/signing';
-import { generateAgentToken, generateApiKey } from '../../partner-api/domain/keys';
+import { generateAgentToken, generateApiKey } from '../../partner-api/domain/credentials';
 import { redactFields, redactPath } from '../../partner-api/http/redact';
 import { api, startApiServer, type ApiServer } from '../support/api-server';
 

@@ -3,7 +3,8 @@
  * route pattern, status, duration, key id and the Zapier operation; debug adds to the same line. Never a
  * credential, wherever a client puts one.
  */
-import { api, startApiServer, waitUntil, type ApiServer, type LogEntry } from '../support/api-server';
+import { api, startApiServer, waitUntil, type ApiServer } from '../support/api-server';
+import type { LogLine } from '../support/helpers';
 
 const servers: ApiServer[] = [];
 afterAll(async () => {
@@ -18,7 +19,7 @@ async function server(log: 'info' | 'debug') {
 
 /** The request lines logged so far, after waiting for the `count`th (the line is written when the response closes). */
 async function requestLines(s: ApiServer, count: number): Promise<Record<string, unknown>[]> {
-  const lines = () => s.logs.filter((e: LogEntry) => e.message === 'request').map((e) => e.fields!);
+  const lines = () => s.logs.filter((e: LogLine) => e.message === 'request').map((e) => e.fields!);
   return waitUntil(() => lines().length >= count && lines(), 5000, `${count} request lines`);
 }
 

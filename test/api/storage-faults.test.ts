@@ -8,6 +8,7 @@
 import Database, { SqliteError } from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+import { tableCounts } from '../support/api-events';
 import { api, startApiServer, type ApiResponse, type ApiServer } from '../support/api-server';
 import { fillDisk, mountSmallDisk, smallDiskUnavailable, type SmallDisk } from '../support/small-disk';
 
@@ -52,13 +53,12 @@ describe('injected storage faults', () => {
   it.each(writes)('%s on a full database (SQLITE_FULL) answers 503, stores nothing, and works once there is room', async (_name, write) => {
     const acknowledged = await api(server.url, key).post('/v1/contacts', { email: 'before@example.com' });
     expect(acknowledged.status).toBe(201);
-    const tables = ['contacts', 'tickets', 'conversations', 'events', 'subscriptions', 'idempotency_keys'];
-    const before = tables.map((t) => count(server, t));
+    const before = tableCounts(server);
     const pages = server.ctx.db.pragma('page_count', { simple: true }) as number;
     server.ctx.db.pragma(`max_page_count = ${pages}`); // the file may not grow: SQLite answers SQLITE_FULL
 
     expectStorageUnavailable(await write(server));
-    expect(tables.map((t) => count(server, t))).toEqual(before);
+    expect(tableCounts(server)).toEqual(before);
     expectOneLinePerRefusal(server, 1, /^SQLITE_FULL$/);
     // Reads still work (the key's last-used bookkeeping is skipped, not turned into an error).
     expect((await api(server.url, key).get('/v1/contacts?email=before@example.com')).status).toBe(200);

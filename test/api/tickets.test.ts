@@ -1,8 +1,9 @@
 /** Create Ticket, Update Ticket and its dropdown, the agent console's ticket operations, and ticket events. */
 import { recordedEvents, tableCounts } from '../support/api-events';
-import { api, manualClock, startApiServer, type ApiServer } from '../support/api-server';
+import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { testClock } from '../support/helpers';
 
-const clock = manualClock();
+const clock = testClock();
 let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer({ clock });
@@ -60,6 +61,19 @@ describe('POST /v1/tickets', () => {
       code: 'contact_not_found',
       message:
         'No contact in this workspace has the email ghost@example.com. Add a Find or Create Contact step before Create Ticket, or leave Contact Email blank to create the ticket without a contact link.',
+    });
+    expect(tableCounts(server)).toEqual(before);
+  });
+
+  it('tells an agent in the console what to do in the console’s terms, with the same code', async () => {
+    const { workspace } = await fresh();
+    const agentConsole = api(server.url, server.createAgent(workspace.id).token);
+    const before = tableCounts(server);
+    const res = await agentConsole.post('/v1/agent/tickets', { subject: 'Hi', contact_email: 'ghost@example.com' });
+    expect(res.status).toBe(422);
+    expect(res.body.error).toEqual({
+      code: 'contact_not_found',
+      message: 'No contact in this workspace has the email ghost@example.com. Create the contact first, or leave the email out.',
     });
     expect(tableCounts(server)).toEqual(before);
   });

@@ -3,13 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BroadcastChannel } from 'node:worker_threads';
-import type { Logger } from '../../partner-api/context';
+import { silentLogger, type Logger } from '../../partner-api/lib/log';
 import { waitUntil } from '../support/api-server';
 import { startCheckpointer } from '../../partner-api/db/checkpointer';
 import { INLINE_CHECKPOINT_PAGES, openDatabase } from '../../partner-api/db/open';
 import { fillDisk, mountSmallDisk, smallDiskUnavailable } from '../support/small-disk';
 
-const quiet: Logger = { info() {}, error() {} };
 const scriptedThread = path.join(__dirname, '..', 'support', 'scripted-checkpointer-thread.js');
 
 /** Tells the scripted thread what to do next ('die', 'fail', 'recover'). */
@@ -31,7 +30,7 @@ describe('the checkpoint thread', () => {
   it('keeps the WAL bounded while the connection it serves checkpoints nothing itself', async () => {
     const file = path.join(dir, 'c.db');
     const db = openDatabase(file);
-    const checkpointer = await startCheckpointer(db, quiet, { intervalMs: 10, restartAtPages: 1_000 });
+    const checkpointer = await startCheckpointer(db, silentLogger, { intervalMs: 10, restartAtPages: 1_000 });
     try {
       expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
       const insert = db.prepare(`INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, 'pro', '2026-01-01T00:00:00.000Z')`);
@@ -53,7 +52,7 @@ describe('the checkpoint thread', () => {
 
   it('hands checkpoints back to the connection when it stops', async () => {
     const db = openDatabase(path.join(dir, 'd.db'));
-    const checkpointer = await startCheckpointer(db, quiet);
+    const checkpointer = await startCheckpointer(db, silentLogger);
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
     await checkpointer.stop();
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(INLINE_CHECKPOINT_PAGES);

@@ -7,13 +7,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../partner-api/config';
-import { DeliverySignal, type AppContext } from '../../partner-api/context';
+import { createAppContext, type AppContext } from '../../partner-api/context';
 import { openDatabase, type Db } from '../../partner-api/db/open';
 import { convertToIncrementalVacuum, newCursor, pruneBatch, type RetentionCursor, type RetentionSettings } from '../../partner-api/db/retention';
 import { SAMPLES_LIMIT_MAX, samplesFor } from '../../partner-api/domain/samples';
 import { startServer } from '../../partner-api/server';
 import { waitUntil } from '../support/api-server';
 import { isoAt } from '../../partner-api/lib/clock';
+import { testClock } from '../support/helpers';
 
 const DAY = 24 * 3_600_000;
 const NOW = Date.parse('2026-06-01T00:00:00.000Z');
@@ -246,5 +247,5 @@ describe('the server', () => {
 });
 
 function ctxOf(database: Db): AppContext {
-  return { db: database, clock: { now: () => NOW }, config: loadConfig({}), signal: new DeliverySignal(), log: { info() {}, error() {} } };
+  return createAppContext({ db: database, config: loadConfig({}), clock: testClock(NOW) });
 }

@@ -6,30 +6,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../partner-api/config';
-import { DeliverySignal, type AppContext, type Logger } from '../../partner-api/context';
+import { createAppContext, type AppContext } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
 import { recordEvent } from '../../partner-api/delivery/outbox';
 import { generateWebhookSecret } from '../../partner-api/delivery/signing';
-import { isoAt, type Clock } from '../../partner-api/lib/clock';
+import { isoAt } from '../../partner-api/lib/clock';
 import { newId } from '../../partner-api/lib/ids';
 import type { EventType } from '../../catalog/events';
+import type { SubscribedRecord } from '../../catalog/records';
 import { fixtureFor } from '../../fixtures';
-
-export interface TestClock extends Clock {
-  advance(ms: number): void;
-  set(ms: number): void;
-}
-
-export function testClock(start = Date.now()): TestClock {
-  let t = start;
-  return { now: () => t, advance: (ms) => void (t += ms), set: (ms) => void (t = ms) };
-}
-
-export interface LogLine {
-  level: 'info' | 'error';
-  message: string;
-  fields?: Record<string, unknown>;
-}
+import { capturingLogger, testClock, type LogLine, type TestClock } from '../support/helpers';
 
 export interface TestContext extends AppContext {
   clock: TestClock;
@@ -62,12 +48,10 @@ export function makeContext(opts: ContextOptions = {}): TestContext {
       delivery: { ...base.delivery, pollIntervalMs: 60_000, ...opts.delivery },
     },
   );
-  const logs: LogLine[] = [];
-  const log: Logger = {
-    info: (message, fields) => void logs.push({ level: 'info', message, fields }),
-    error: (message, fields) => void logs.push({ level: 'error', message, fields }),
-  };
-  return { db: openDatabase(file), clock: opts.clock ?? testClock(), config, signal: new DeliverySignal(), log, logs, file };
+  const { log, lines: logs } = capturingLogger();
+  // Real time by default: receivers check the signature's timestamp against their own clock.
+  const clock = opts.clock ?? testClock(Date.now());
+  return { ...createAppContext({ db: openDatabase(file), config, clock, log }), clock, logs, file };
 }
 
 /** Removes every temporary database directory made by this test file. */
@@ -94,12 +78,8 @@ export function seedWorkspace(ctx: AppContext): Workspace {
   return { workspaceId, apiKeyId };
 }
 
-export interface Subscription {
-  id: string;
-  secret: string;
-  targetUrl: string;
-  eventType: EventType;
-}
+/** The parts of the catalog's subscription a delivery test needs. */
+export type Subscription = Pick<SubscribedRecord, 'id' | 'secret' | 'targetUrl' | 'eventType'>;
 
 export function subscribe(ctx: AppContext, ws: Workspace, targetUrl: string, eventType: EventType = 'ticket.created'): Subscription {
   const id = newId('sub');

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
-import { deactivateSubscriptions } from '../../partner-api/delivery/outbox';
+import { deactivateSubscriptions } from '../../partner-api/domain/subscriptions';
 import { verifySignature } from '../../partner-api/delivery/signing';
 import { USER_AGENT } from '../../partner-api/delivery/send';
 import { hang, redirect, reply, reset, retryAfter, startReceiver, trickle, waitUntil, type Receiver } from '../support/receiver';

@@ -2,7 +2,7 @@
  * Connecting an IllumiChat account, end to end: the connection wizard's test against the real API, the
  * account label, and each way a pasted key can be wrong, with the words the builder then reads.
  */
-import { SCOPES } from '../../partner-api/domain/keys';
+import { SCOPES } from '../../partner-api/domain/credentials';
 import { zapierError } from '../support/zapier-live';
 import { useLiveStack } from './live';
 

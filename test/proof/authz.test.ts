@@ -5,7 +5,7 @@
  * the public widget endpoints) is aimed at workspace A's ids, and nothing of A is ever returned or changed.
  */
 import openapi from '../../partner-api/openapi.json';
-import { generateApiKey } from '../../partner-api/domain/keys';
+import { generateApiKey } from '../../partner-api/domain/credentials';
 import { KEYED_ENDPOINTS, type KeyedEndpoint } from '../support/api-endpoints';
 import { api, startApiServer, waitUntil, type ApiClient, type ApiServer } from '../support/api-server';
 import { startReceiver, type Receiver } from '../support/receiver';

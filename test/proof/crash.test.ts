@@ -12,14 +12,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../partner-api/config';
-import { DeliverySignal, type AppContext } from '../../partner-api/context';
+import { createAppContext, type AppContext } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
 import { verifySignature } from '../../partner-api/delivery/signing';
 import { createApiKey } from '../../partner-api/domain/api-keys';
-import { SCOPES } from '../../partner-api/domain/keys';
+import { SCOPES } from '../../partner-api/domain/credentials';
 import { createSubscription } from '../../partner-api/domain/subscriptions';
 import { createAssistant, createWorkspace } from '../../partner-api/domain/workspaces';
-import { systemClock } from '../../partner-api/lib/clock';
 import type { EventType } from '../../catalog/events';
 import { waitUntil } from '../support/api-server';
 import { reply, startReceiver, type Receiver } from '../support/receiver';
@@ -58,7 +57,7 @@ function tempDb(): string {
 /** Opens the file the way the API does (creating and migrating it), runs `fn`, and closes it again. */
 function withContext<T>(dbPath: string, fn: (ctx: AppContext) => T): T {
   const config = loadConfig({ ILLUMICHAT_NO_DEMO: '1' });
-  const ctx: AppContext = { db: openDatabase(dbPath), clock: systemClock, config, signal: new DeliverySignal(), log: { info() {}, error() {} } };
+  const ctx = createAppContext({ db: openDatabase(dbPath), config });
   try {
     return fn(ctx);
   } finally {

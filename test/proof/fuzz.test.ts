@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import fs from 'node:fs';
 import path from 'node:path';
 import openapi from '../../partner-api/openapi.json';
-import { generateApiKey } from '../../partner-api/domain/keys';
+import { generateApiKey } from '../../partner-api/domain/credentials';
 import { api, startApiServer, type ApiServer } from '../support/api-server';
 import { methodOf, pathOf, ROUTES, routesOf, type RouteSpec, type World } from './support/routes';
 import { isErrorShape, snapshot } from './support/state';

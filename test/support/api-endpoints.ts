@@ -3,7 +3,7 @@
  * "who may do what" matrices. Path ids are placeholders: a request that gets past authentication may
  * then be a 404 or 422, which is what tells it apart from an auth refusal.
  */
-import type { Scope } from '../../partner-api/domain/keys';
+import type { Scope } from '../../partner-api/domain/credentials';
 
 export interface KeyedEndpoint {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';

@@ -10,7 +10,7 @@
  *   await server.close();                                   // server, worker, database, temp dir
  *
  * Options (StartOptions):
- *   clock               a Clock; `manualClock()` gives one tests can move (idempotency expiry, rate limits)
+ *   clock               a Clock; `testClock()` (test/support/helpers.ts) gives one tests can move
  *   allowPrivateTargets true unless told otherwise, so subscriptions can target local receivers
  *   rateLimit           { perMinute, burst } per API key; by default so high that no test meets it
  *   publicRateLimit     { perMinute, burst } per visitor address on the widget/in-app endpoints; the same
@@ -39,10 +39,10 @@ import type { Express } from 'express';
 import { createApp } from '../../partner-api/app';
 import { answerClientErrorsAsJson } from '../../partner-api/http/client-errors';
 import { loadConfig, type Config } from '../../partner-api/config';
-import { DeliverySignal, type AppContext, type Logger } from '../../partner-api/context';
+import { createAppContext, type AppContext } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
 import { createApiKey, revokeApiKey } from '../../partner-api/domain/api-keys';
-import { SCOPES, type Scope } from '../../partner-api/domain/keys';
+import { SCOPES, type Scope } from '../../partner-api/domain/credentials';
 import {
   createAgent,
   createAssistant,
@@ -53,32 +53,8 @@ import {
   type Workspace,
 } from '../../partner-api/domain/workspaces';
 import type { DeliveryWorker, DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
-import { systemClock, type Clock } from '../../partner-api/lib/clock';
-
-export interface ManualClock extends Clock {
-  set(ms: number): void;
-  advance(ms: number): void;
-}
-
-/** A clock that only moves when told to. Starts at 2026-01-15T09:00:00.000Z unless given a time. */
-export function manualClock(startMs = Date.parse('2026-01-15T09:00:00.000Z')): ManualClock {
-  let current = startMs;
-  return {
-    now: () => current,
-    set: (ms) => {
-      current = ms;
-    },
-    advance: (ms) => {
-      current += ms;
-    },
-  };
-}
-
-export interface LogEntry {
-  level: 'info' | 'error';
-  message: string;
-  fields?: Record<string, unknown>;
-}
+import type { Clock } from '../../partner-api/lib/clock';
+import { capturingLogger, type LogLine } from './helpers';
 
 export interface StartOptions {
   clock?: Clock;
@@ -95,7 +71,7 @@ export interface ApiServer {
   ctx: AppContext;
   app: Express;
   dbPath: string;
-  logs: LogEntry[];
+  logs: LogLine[];
   worker: DeliveryWorker | null;
   close(): Promise<void>;
   createWorkspace(opts?: { plan?: Plan; name?: string }): Workspace;
@@ -127,12 +103,8 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
       ...opts.config,
     },
   );
-  const logs: LogEntry[] = [];
-  const log: Logger = {
-    info: (message, fields) => void logs.push({ level: 'info', message, fields }),
-    error: (message, fields) => void logs.push({ level: 'error', message, fields }),
-  };
-  const ctx: AppContext = { db: openDatabase(dbPath), clock: opts.clock ?? systemClock, config, signal: new DeliverySignal(), log };
+  const { log, lines: logs } = capturingLogger();
+  const ctx = createAppContext({ db: openDatabase(dbPath), config, clock: opts.clock, log });
   const app = createApp(ctx);
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));

@@ -15,6 +15,7 @@
  */
 import crypto from 'node:crypto';
 import { createAppTester, type Bundle, type ZObject } from 'zapier-platform-core';
+import type { SubscribedRecord } from '../../catalog/records';
 import App from '../../zapier-app';
 import { startApiServer, waitUntil, type ApiServer, type StartOptions } from './api-server';
 import { zapierHookRequest } from './zapier-bundle';
@@ -43,17 +44,6 @@ interface ActionOperation {
   sample?: JsonRecord;
 }
 
-/** What performSubscribe returned; Zapier keeps it as bundle.subscribeData. */
-export interface SubscribeData {
-  id: string;
-  eventType: string;
-  targetUrl: string;
-  assistantId: string | null;
-  secret: string;
-  active: boolean;
-  createdAt: string;
-}
-
 /** A request to a Zap's hook URL: a real delivery, or one a test made up. */
 export type HookRequest = Pick<ReceivedRequest, 'method' | 'headers' | 'body'>;
 
@@ -62,7 +52,7 @@ export interface LiveHook {
   trigger: TriggerKey;
   inputData: Record<string, string>;
   targetUrl: string;
-  subscribeData: SubscribeData;
+  subscribeData: SubscribedRecord;
 }
 
 export const hookOperation = (key: TriggerKey) => App.triggers[key].operation as unknown as HookOperation;
@@ -159,7 +149,7 @@ function connection(tester: Tester, apiKey: string): Connection {
     test: () => run(required(App.authentication, 'authentication').test as Perform),
     label: (testResult) => renderTemplate(String(required(App.authentication, 'authentication').connectionLabel), testResult),
     async turnOn(trigger, inputData, targetUrl) {
-      const subscribeData = await run<SubscribeData>(hookOperation(trigger).performSubscribe, { inputData, targetUrl });
+      const subscribeData = await run<SubscribedRecord>(hookOperation(trigger).performSubscribe, { inputData, targetUrl });
       return { trigger, inputData, targetUrl, subscribeData };
     },
     turnOff: (hook) =>

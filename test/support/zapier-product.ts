@@ -5,7 +5,7 @@
  */
 import type { ConversationEventType } from '../../catalog/events';
 import { findContact } from '../../partner-api/domain/contacts';
-import type { Scope } from '../../partner-api/domain/keys';
+import type { Scope } from '../../partner-api/domain/credentials';
 import type { Assistant, Workspace } from '../../partner-api/domain/workspaces';
 import { api, type ApiClient, type ApiResponse } from './api-server';
 import type { Connection, JsonRecord, LiveStack } from './zapier-live';

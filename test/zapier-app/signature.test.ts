@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { fixtureFor } from '../../fixtures';
 import { generateWebhookSecret, sign as apiSign } from '../../partner-api/delivery/signing';
-import { SKIP_SIGNATURE_CHECK } from '../../zapier-app/hooks';
+import { SKIP_SIGNATURE_CHECK } from '../../zapier-app/rest-hooks';
 import { verifyDelivery } from '../../zapier-app/signature';
 import * as leadCaptured from '../../zapier-app/triggers/lead_captured';
 import { appTester, bundle, rejectionOf, useMockedApi } from './support/app';

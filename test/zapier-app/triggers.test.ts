@@ -1,5 +1,6 @@
 import type { Bundle, ZObject } from 'zapier-platform-core';
-import { CONVERSATION_EVENT_TYPES } from '../../catalog/events';
+import { CONVERSATION_EVENT_TYPES, type EventType } from '../../catalog/events';
+import type { SubscribedRecord } from '../../catalog/records';
 import { fixtureFor } from '../../fixtures';
 import * as conversationEvent from '../../zapier-app/triggers/conversation_event';
 import * as leadCaptured from '../../zapier-app/triggers/lead_captured';
@@ -11,7 +12,8 @@ import { api, appTester, bundle, hookBundle, useZapierCursorStore, rejectionOf, 
 useMockedApi();
 
 const targetUrl = 'https://hooks.zapier.com/hooks/standard/123/abcdef/';
-const subscription = (eventType: string, assistantId: string | null = null) => ({
+/** What the API answers a subscribe with: the catalog's subscribed record. */
+const subscription = (eventType: EventType, assistantId: string | null = null): SubscribedRecord => ({
   id: 'sub_000000000000000000001',
   eventType,
   targetUrl,

@@ -7,7 +7,7 @@ import {
   type ConversationEventType,
 } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
-import { restHook, type EventTypeOf } from '../hooks';
+import { restHookOperation, type EventTypeOf } from '../rest-hooks';
 import { assistantFilterField } from '../inputFields';
 import { outputFieldsOf } from '../outputFields';
 
@@ -51,7 +51,14 @@ export async function eventOutputFields(_z: ZObject, bundle: Bundle): Promise<Pl
   return isConversationEventType(chosen) ? fields : fields.filter((field) => !field.key.startsWith('data__'));
 }
 
-export const { performSubscribe, performUnsubscribe, perform, performList } = restHook(chosenEventType);
+const operation = restHookOperation({
+  eventType: chosenEventType,
+  inputFields,
+  outputFields: [eventOutputFields],
+  sample: fixtureFor(SAMPLE_EVENT_TYPE),
+});
+
+export const { performSubscribe, performUnsubscribe, perform, performList } = operation;
 
 export default defineTrigger({
   key: 'conversation_event',
@@ -60,14 +67,5 @@ export default defineTrigger({
     label: 'Conversation Event',
     description: 'Triggers when the ticket, live chat or conversation event you choose happens.',
   },
-  operation: {
-    type: 'hook',
-    performSubscribe,
-    performUnsubscribe,
-    perform,
-    performList,
-    inputFields,
-    outputFields: [eventOutputFields],
-    sample: fixtureFor(SAMPLE_EVENT_TYPE),
-  },
+  operation,
 });

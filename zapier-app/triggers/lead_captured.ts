@@ -2,13 +2,18 @@
 import { defineInputFields, defineTrigger } from 'zapier-platform-core';
 import { LEAD_CAPTURED, LEAD_EVENT } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
-import { restHook } from '../hooks';
+import { restHookOperation } from '../rest-hooks';
 import { assistantFilterField } from '../inputFields';
 import { outputFieldsOf } from '../outputFields';
 
-const inputFields = defineInputFields([assistantFilterField]);
+const operation = restHookOperation({
+  eventType: () => LEAD_CAPTURED,
+  inputFields: defineInputFields([assistantFilterField]),
+  outputFields: outputFieldsOf(LEAD_EVENT.schema),
+  sample: fixtureFor(LEAD_CAPTURED),
+});
 
-export const { performSubscribe, performUnsubscribe, perform, performList } = restHook(() => LEAD_CAPTURED);
+export const { performSubscribe, performUnsubscribe, perform, performList } = operation;
 
 export default defineTrigger({
   key: 'lead_captured',
@@ -17,14 +22,5 @@ export default defineTrigger({
     label: 'Lead Captured',
     description: 'Triggers when a new contact is created, from the widget lead form or in your CRM.',
   },
-  operation: {
-    type: 'hook',
-    performSubscribe,
-    performUnsubscribe,
-    perform,
-    performList,
-    inputFields,
-    outputFields: outputFieldsOf(LEAD_EVENT.schema),
-    sample: fixtureFor(LEAD_CAPTURED),
-  },
+  operation,
 });

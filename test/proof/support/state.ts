@@ -5,11 +5,7 @@
  */
 import crypto from 'node:crypto';
 import type Database from 'better-sqlite3';
-
-export const TABLES = [
-  'workspaces', 'assistants', 'agents', 'api_keys', 'contacts', 'conversations', 'messages', 'live_chat_sessions',
-  'tickets', 'events', 'subscriptions', 'deliveries', 'delivery_attempts', 'idempotency_keys',
-] as const;
+import { TABLES } from '../../support/helpers';
 
 /**
  * One hash per table over every row and column. api_keys.last_used_at is left out: it records that a key

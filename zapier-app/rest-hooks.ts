@@ -1,25 +1,17 @@
 /**
- * The REST hook machinery every instant trigger shares. A trigger only says which event type it subscribes
- * to; subscribing, unsubscribing, reading a delivery and loading sample data work the same for all of them.
+ * The REST hook machinery every instant trigger shares (Zapier's REST hooks: subscribe, unsubscribe, perform,
+ * performList). restHookOperation returns a trigger's whole `operation`: the trigger file only names the event
+ * type it subscribes to, its input and output fields and its sample; subscribing, unsubscribing, reading a
+ * delivery and loading sample data work the same for all of them.
  */
-import type { Bundle, ZObject } from 'zapier-platform-core';
+import type { Bundle, InputFields, OutputFields, ZObject } from 'zapier-platform-core';
 import type { EventType } from '../catalog/events';
+import type { SubscribedRecord } from '../catalog/records';
 import { throwApiError } from './http/middleware';
 import { verifyDelivery, type RawDelivery } from './signature';
 
 /** For operators only: `zapier-platform env:set <version> ILLUMICHAT_SKIP_SIGNATURE_CHECK=1` if checks misfire. */
 export const SKIP_SIGNATURE_CHECK = 'ILLUMICHAT_SKIP_SIGNATURE_CHECK';
-
-/** What POST /v1/subscriptions answers; Zapier keeps it as `bundle.subscribeData`. */
-export interface Subscription {
-  id: string;
-  eventType: EventType;
-  targetUrl: string;
-  assistantId: string | null;
-  secret: string;
-  active: boolean;
-  createdAt: string;
-}
 
 export type DeliveredRecord = Record<string, unknown>;
 
@@ -67,10 +59,23 @@ function isObject(value: unknown): value is DeliveredRecord {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function restHook(eventTypeOf: EventTypeOf) {
+/** What a trigger names; restHookOperation supplies the rest. */
+export interface RestHookTrigger<$InputFields extends InputFields> {
+  /** The event type to subscribe to and list samples of, from the trigger's input. */
+  eventType: EventTypeOf;
+  inputFields: $InputFields;
+  outputFields: OutputFields;
+  /** The static sample (fixtures/), shown when a Zap is set up without a test. */
+  sample: Record<string, unknown>;
+}
+
+/** A trigger's whole `operation` (type 'hook') over IllumiChat's subscriptions API. */
+export function restHookOperation<const $InputFields extends InputFields>(trigger: RestHookTrigger<$InputFields>) {
+  const { eventType: eventTypeOf, inputFields, outputFields, sample } = trigger;
+
   /** No Idempotency-Key here: a Zap turned off and on again reuses its target URL and must get a new subscription. */
-  const performSubscribe = async (z: ZObject, bundle: Bundle): Promise<Subscription> => {
-    const response = await z.request<Subscription>({
+  const performSubscribe = async (z: ZObject, bundle: Bundle): Promise<SubscribedRecord> => {
+    const response = await z.request<SubscribedRecord>({
       method: 'POST',
       url: '/v1/subscriptions',
       body: { event_type: eventTypeOf(z, bundle), target_url: bundle.targetUrl, ...assistantFilter(bundle) },
@@ -85,7 +90,7 @@ export function restHook(eventTypeOf: EventTypeOf) {
    * or URL is already gone (404): either way nothing is left to deliver, and the Zap must be able to turn off.
    */
   const performUnsubscribe = async (z: ZObject, bundle: Bundle): Promise<{ id: string | null; active: false }> => {
-    const id = (bundle.subscribeData as Partial<Subscription> | undefined)?.id;
+    const id = (bundle.subscribeData as Partial<SubscribedRecord> | undefined)?.id;
     const byId = typeof id === 'string' && id !== '';
     if (!byId && !bundle.targetUrl) {
       throw new z.errors.Error(
@@ -94,7 +99,7 @@ export function restHook(eventTypeOf: EventTypeOf) {
         400,
       );
     }
-    const response = await z.request<Partial<Subscription>>({
+    const response = await z.request<Partial<SubscribedRecord>>({
       method: 'DELETE',
       url: byId ? `/v1/subscriptions/${encodeURIComponent(id)}` : '/v1/subscriptions',
       params: byId ? {} : { target_url: bundle.targetUrl },
@@ -111,7 +116,7 @@ export function restHook(eventTypeOf: EventTypeOf) {
    * request halts: it must not run the Zap, nor count towards switching the Zap off.
    */
   const perform = async (z: ZObject, bundle: Bundle): Promise<DeliveredRecord[]> => {
-    const secret = (bundle.subscribeData as Partial<Subscription> | undefined)?.secret;
+    const secret = (bundle.subscribeData as Partial<SubscribedRecord> | undefined)?.secret;
     if (secret && process.env[SKIP_SIGNATURE_CHECK] !== '1') {
       const verdict = verifyDelivery(secret, (bundle.rawRequest ?? {}) as RawDelivery);
       if (!verdict.ok) {
@@ -138,5 +143,5 @@ export function restHook(eventTypeOf: EventTypeOf) {
     return limit ? response.data.data.slice(0, limit) : response.data.data;
   };
 
-  return { type: 'hook' as const, performSubscribe, performUnsubscribe, perform, performList };
+  return { type: 'hook' as const, performSubscribe, performUnsubscribe, perform, performList, inputFields, outputFields, sample };
 }

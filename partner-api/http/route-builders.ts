@@ -1,13 +1,16 @@
-/** What each resource module needs to declare its routes the same way as every other. */
+/**
+ * What each resource module is handed to declare its routes the same way as every other: the middleware
+ * chains (API key, agent token, visitor) and the transactional write wrapper, and the answers they return.
+ */
 import type { Express, RequestHandler } from 'express';
 import type { AppContext } from '../context';
-import type { Scope } from '../domain/keys';
+import type { Scope } from '../domain/credentials';
 import type { StoredResponse } from '../domain/idempotency';
 import { requireAgentToken, requireScope, type KeyRouteOptions } from './auth';
 import { rateLimitByAddress, rateLimitByKey, type TokenBucketLimiter } from './rate-limit';
 import { writeHandler, type Action } from './write-handler';
 
-export interface RouteKit {
+export interface RouteBuilders {
   app: Express;
   ctx: AppContext;
   /** Workspace API key with `scope` (on a Pro plan or above unless `anyPlan`), then the per-key rate limit. */
@@ -20,7 +23,7 @@ export interface RouteKit {
   write(action: Action): RequestHandler;
 }
 
-export function createRouteKit(app: Express, ctx: AppContext, limiters: { perKey: TokenBucketLimiter; perAddress: TokenBucketLimiter }): RouteKit {
+export function createRouteBuilders(app: Express, ctx: AppContext, limiters: { perKey: TokenBucketLimiter; perAddress: TokenBucketLimiter }): RouteBuilders {
   const limit = rateLimitByKey(limiters.perKey);
   return {
     app,
