@@ -116,7 +116,7 @@ function activeAt(ctx: AppContext, workspaceId: string, targetUrl: string): Acti
 
 /**
  * Unsubscribe is idempotent: a repeat, an unknown id, or another workspace's id all answer the same and
- * change nothing that is not this workspace's own.
+ * change nothing that is not this workspace's own. Raises no ApiError.
  */
 export function unsubscribe(ctx: AppContext, workspaceId: string, id: string): { id: string; active: false } {
   writeTransaction(ctx.db, () => {
@@ -164,7 +164,8 @@ interface SubscriptionRow {
 
 const subscriptionCursor = z.tuple([z.string(), z.number().int()]);
 
-/** Every subscription of the workspace, active or not, newest first. */
+/** Every subscription of the workspace, active or not, newest first; `limit` records per page. Throws 422
+ * validation_failed for a cursor this API did not return. */
 export function listSubscriptions(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<SubscriptionStatus> {
   const after = query.cursor ? decodeCursor(query.cursor, subscriptionCursor) : null;
   const rows = sql(

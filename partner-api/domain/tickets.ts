@@ -28,7 +28,8 @@ export interface NewTicket {
   conversationId?: string;
 }
 
-/** Words for the Zap builder (the spec's troubleshooting answer) and for an agent in the console. */
+/** The 422 contact_not_found error (returned, not thrown), worded for the Zap builder (the spec's
+ * troubleshooting answer) or for an agent in the console. */
 export function contactNotFound(email: string, audience: 'zapier' | 'agent'): ApiError {
   const message =
     audience === 'zapier'
@@ -66,6 +67,11 @@ function emitTicketEvent(ctx: AppContext, ticket: TicketRow, type: 'ticket.creat
   });
 }
 
+/**
+ * Opens a ticket (status new, priority normal unless given, the next number of the workspace) and fires
+ * ticket.created. Throws 422 contact_not_found when contactEmail matches no contact of the workspace, 404
+ * not_found when conversationId is not the workspace's.
+ */
 export function createTicket(ctx: AppContext, workspaceId: string, input: NewTicket, source: 'api' | 'agent'): TicketRecord {
   return writeTransaction(ctx.db, () => {
     const contact = input.contactEmail ? findContactRow(ctx, workspaceId, input.contactEmail) : null;
@@ -95,7 +101,8 @@ export interface TicketChanges {
   description?: string;
 }
 
-/** Update Ticket: any of the four fields; ticket.status_changed fires only when the status really changes. */
+/** Update Ticket: any of the four fields; ticket.status_changed fires only when the status really changes.
+ * Throws 404 not_found when the ticket is not the workspace's. */
 export function updateTicket(ctx: AppContext, workspaceId: string, id: string, changes: TicketChanges): TicketRecord {
   return writeTransaction(ctx.db, () => {
     const before = requireTicket(ctx, workspaceId, id);
@@ -122,11 +129,13 @@ function statusStamps(before: TicketRow, status: TicketStatus, now: string): { r
   return { resolvedAt: null, closedAt: null };
 }
 
+/** The agent console's status change: updateTicket with the status alone (404 not_found likewise). */
 export function setTicketStatus(ctx: AppContext, workspaceId: string, id: string, status: TicketStatus): TicketRecord {
   return updateTicket(ctx, workspaceId, id, { status });
 }
 
-/** Assigns to an agent of the workspace; assigning the current assignee again changes nothing and fires nothing. */
+/** Assigns to an agent of the workspace; assigning the current assignee again changes nothing and fires nothing.
+ * Throws 404 not_found when the ticket or the agent is not the workspace's. */
 export function assignTicket(ctx: AppContext, workspaceId: string, id: string, agentId: string): TicketRecord {
   return writeTransaction(ctx.db, () => {
     const before = requireTicket(ctx, workspaceId, id);
@@ -141,7 +150,8 @@ export function assignTicket(ctx: AppContext, workspaceId: string, id: string, a
 
 const ticketCursor = z.tuple([z.number().int().positive()]);
 
-/** Newest first: ticket numbers grow with every ticket, so they order exactly even within one millisecond. */
+/** Newest first: ticket numbers grow with every ticket, so they order exactly even within one millisecond.
+ * `limit` records per page. Throws 422 validation_failed for a cursor this API did not return. */
 export function listTickets(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<TicketRecord> {
   const before = query.cursor ? decodeCursor(query.cursor, ticketCursor)[0] : null;
   const rows = sql(
