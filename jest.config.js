@@ -16,11 +16,11 @@ module.exports = {
   // DO NOT LOWER THESE. When coverage rises, raise them in the same commit (CONTRIBUTING.md, "Coverage").
   // Jest checks each directory below on its own files, and `global` on every other file (server start-up,
   // config, db, lib, net, cli, catalog…, and the checkpoint thread, which runs only in its worker thread and
-  // so counts 0 %), which is why `global` is the lowest line: the whole run measured 93.8 % statements,
-  // 85.0 % branches, 94.4 % functions and 95.2 % lines.
+  // so counts 0 %), which is why `global` is the lowest line: the whole run measured 93.73 % statements,
+  // 85.32 % branches, 94.46 % functions and 95.1 % lines.
   coverageThreshold: {
     global: { statements: 84, branches: 71, functions: 81, lines: 87 },
-    './partner-api/domain/': { statements: 97, branches: 90, functions: 96, lines: 99 },
+    './partner-api/domain/': { statements: 98, branches: 94, functions: 98, lines: 99 },
     './partner-api/delivery/': { statements: 94, branches: 87, functions: 98, lines: 96 },
     './partner-api/http/': { statements: 98, branches: 89, functions: 100, lines: 98 },
     './zapier-app/': { statements: 99, branches: 92, functions: 100, lines: 99 },
