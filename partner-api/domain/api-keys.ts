@@ -44,7 +44,10 @@ const toSummary = (r: ApiKeyRow): ApiKeySummary => ({
 
 const SUMMARY_COLUMNS = 'id, workspace_id, name, prefix, scopes, created_at, last_used_at, revoked_at';
 
-/** Returns the plaintext key once; only its hash is stored. */
+/**
+ * Makes a key with the given scopes (duplicates dropped) and returns it with its plaintext, this once; only its
+ * SHA-256 is stored. Throws 404 not_found for an unknown workspace.
+ */
 export function createApiKey(
   ctx: AppContext,
   input: { workspaceId: string; name: string; scopes: readonly Scope[] },
@@ -68,11 +71,13 @@ export function createApiKey(
   return { ...toSummary(row), key };
 }
 
+/** The workspace's keys, revoked ones included, oldest first; never a plaintext or a hash. [] for an unknown workspace. */
 export function listApiKeys(ctx: AppContext, workspaceId: string): ApiKeySummary[] {
   const rows = sql(ctx.db, `SELECT ${SUMMARY_COLUMNS} FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id`).all(workspaceId);
   return (rows as ApiKeyRow[]).map(toSummary);
 }
 
+/** The key with this id as a summary, or null; throws nothing of its own. */
 export function findApiKey(ctx: AppContext, id: string): ApiKeySummary | null {
   const row = sql(ctx.db, `SELECT ${SUMMARY_COLUMNS} FROM api_keys WHERE id = ?`).get(id) as ApiKeyRow | undefined;
   return row ? toSummary(row) : null;
@@ -143,8 +148,9 @@ function toPrincipal(ctx: AppContext, row: PrincipalRow): KeyPrincipal {
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-/** Records use at most once a minute per key, so a busy Zap does not turn every read into a write. On a
- * full or failing disk it is skipped: bookkeeping must not turn a read into a 503. */
+/** Records use at most once a minute per key (LAST_USED_RESOLUTION_MS, 60,000 ms of the clock), so a busy Zap
+ * does not turn every read into a write. On a full or failing disk it is skipped: bookkeeping must not turn a
+ * read into a 503. Any other database error is thrown. */
 export function touchLastUsed(ctx: AppContext, principal: KeyPrincipal): void {
   const now = ctx.clock.now();
   if (principal.lastUsedAt && now - Date.parse(principal.lastUsedAt) < LAST_USED_RESOLUTION_MS) return;

@@ -10,6 +10,8 @@ import { sql, writeTransaction } from '../lib/statements';
 import { emitLeadCaptured, type AssistantRef } from './events';
 import { contactRecord, leadRecord, type ContactRecord, type ContactRow } from './records';
 
+/** The form contacts are matched by: trimmed and lower-cased (the whole address, as RFC 5321 leaves the local
+ * part's case to the receiving host, and people expect Ava@ and ava@ to be one contact). */
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
@@ -21,11 +23,13 @@ export interface ContactFields {
   notes?: string;
 }
 
+/** The workspace's contact with this email (case-insensitive), as stored; null when there is none. */
 export function findContactRow(ctx: AppContext, workspaceId: string, email: string): ContactRow | null {
   const row = sql(ctx.db, 'SELECT * FROM contacts WHERE workspace_id = ? AND email_normalized = ?').get(workspaceId, normalizeEmail(email));
   return (row as ContactRow | undefined) ?? null;
 }
 
+/** Find Contact: the workspace's contact with this email as a record, or null (the search answers []). */
 export function findContact(ctx: AppContext, workspaceId: string, email: string): ContactRecord | null {
   const row = findContactRow(ctx, workspaceId, email);
   return row ? contactRecord(row) : null;
@@ -73,7 +77,8 @@ function updateContact(ctx: AppContext, existing: ContactRow, fields: ContactFie
 
 /**
  * Create or update by email. A new contact fires lead.captured with `source` (api for the Zapier action,
- * crm for the agent console) and isNew true; an update fires nothing.
+ * crm for the agent console) and isNew true; an update fires nothing. Given fields replace stored ones; absent
+ * fields keep theirs. `created` tells the caller whether to answer 201 or 200. Raises no ApiError of its own.
  */
 export function upsertContact(
   ctx: AppContext,
@@ -94,6 +99,7 @@ export function upsertContact(
 /**
  * The widget's lead form: always a capture (lead.captured, source widget_form). A known email keeps its
  * contact (isNew false) and only gains the fields it lacked. The conversation is linked to the contact.
+ * The caller has found the conversation (a public endpoint keys on its id); raises no ApiError of its own.
  */
 export function captureWidgetLead(
   ctx: AppContext,

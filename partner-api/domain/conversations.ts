@@ -25,7 +25,10 @@ export interface StartInput {
   pageUrl?: string;
 }
 
-/** Starts a conversation on `channel` with its first visitor message; fires {widget,chat}.conversation_started. */
+/**
+ * Starts a conversation on `channel` with its first visitor message; fires {widget,chat}.conversation_started.
+ * Throws 404 not_found for an unknown assistant.
+ */
 export function startConversation(ctx: AppContext, assistantId: string, channel: 'widget' | 'in_app', input: StartInput): ConversationResource {
   return writeTransaction(ctx.db, () => {
     const assistant = findAssistant(ctx, assistantId);
@@ -53,11 +56,15 @@ export function startConversation(ctx: AppContext, assistantId: string, channel:
   });
 }
 
-/** Any conversation by id: the public widget endpoints key on it. */
+/** Any conversation by id, whatever its workspace (the public widget endpoints key on it); null when none. */
 export function conversationRow(ctx: AppContext, id: string): ConversationRow | null {
   return (sql(ctx.db, `${CONVERSATION_SELECT} WHERE v.id = ?`).get(id) as ConversationRow | undefined) ?? null;
 }
 
+/**
+ * The conversation, checked to be `workspaceId`'s (null: any workspace, for the public endpoints). Throws 404
+ * not_found when there is none, or it is another workspace's: the two are indistinguishable to the caller.
+ */
 export function requireConversation(ctx: AppContext, workspaceId: string | null, id: string): ConversationRow {
   const row = conversationRow(ctx, id);
   if (!row || (workspaceId !== null && row.workspace_id !== workspaceId)) {
@@ -68,7 +75,10 @@ export function requireConversation(ctx: AppContext, workspaceId: string | null,
 
 const conversationCursor = z.tuple([z.string(), z.number().int()]);
 
-/** Newest first (started_at, then insertion order), optionally only one mode. */
+/**
+ * Newest first (started_at, then insertion order), optionally only one mode; `limit` records per page (the
+ * route bounds it, 1-100). Throws 422 validation_failed for a cursor this API did not return.
+ */
 export function listConversations(
   ctx: AppContext,
   workspaceId: string,
@@ -119,7 +129,11 @@ function insertMessage(
 export const NOT_IN_TAKEOVER_MESSAGE =
   'The conversation must be in live-chat takeover mode. The action cannot post into a conversation that the assistant is still handling automatically.';
 
-/** Send Message to Conversation: only into a conversation a human agent has taken over. */
+/**
+ * Send Message to Conversation: only into a conversation a human agent has taken over. The message is the
+ * integration's (sender the key `keyId`) and fires no event. Throws 404 not_found when the conversation is not
+ * this workspace's, 409 conversation_not_in_takeover while the assistant still handles it.
+ */
 export function postIntegrationMessage(ctx: AppContext, workspaceId: string, conversationId: string, body: string, keyId: string): MessageRecord {
   return writeTransaction(ctx.db, () => {
     const conversation = requireConversation(ctx, workspaceId, conversationId);
@@ -128,6 +142,7 @@ export function postIntegrationMessage(ctx: AppContext, workspaceId: string, con
   });
 }
 
+/** Sets the mode without checks or events: for live-chat steps, inside their transaction, which check and fire. */
 export function setConversationMode(ctx: AppContext, conversationId: string, mode: 'assistant' | 'human'): void {
   sql(ctx.db, 'UPDATE conversations SET mode = ?, updated_at = ? WHERE id = ?').run(mode, isoAt(ctx.clock.now()), conversationId);
 }

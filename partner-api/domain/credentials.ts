@@ -18,6 +18,7 @@ const DISPLAY_LENGTH = KEY_PREFIX.length + 4;
 export const SCOPES = ['events:read', 'contacts:write', 'tickets:write', 'chat:write'] as const;
 export type Scope = (typeof SCOPES)[number];
 
+/** True for one of SCOPES' four names, exactly (case-sensitive). */
 export function isScope(value: string): value is Scope {
   return (SCOPES as readonly string[]).includes(value);
 }
@@ -26,6 +27,7 @@ function checksum(random: string): string {
   return toBase62(zlib.crc32(random), CHECKSUM_LENGTH);
 }
 
+/** A new key: `wsk_live_` + 32 random base62 characters + the 6-character checksum (47 characters in all). */
 export function generateApiKey(): string {
   const random = randomBase62(RANDOM_LENGTH);
   return `${KEY_PREFIX}${random}${checksum(random)}`;
@@ -37,10 +39,12 @@ export function isWellFormedApiKey(key: string): boolean {
   return match !== null && checksum(match[1]) === match[2];
 }
 
+/** The SHA-256 of a key or token as 64 lowercase hex characters: what is stored and looked up (ADR 0003). */
 export function hashSecret(secret: string): string {
   return crypto.createHash('sha256').update(secret).digest('hex');
 }
 
+/** The first 13 characters (`wsk_live_` and 4 random ones): safe to show and log, too short to use. */
 export function displayPrefix(key: string): string {
   return key.slice(0, DISPLAY_LENGTH);
 }
@@ -48,6 +52,7 @@ export function displayPrefix(key: string): string {
 /** Agent console tokens: long random secrets, hashed like keys; no checksum, as only the console uses them. */
 export const AGENT_TOKEN_PREFIX = 'agt_tok_';
 
+/** A new agent console token: `agt_tok_` + 38 random base62 characters (46 characters in all). */
 export function generateAgentToken(): string {
   return `${AGENT_TOKEN_PREFIX}${randomBase62(RANDOM_LENGTH + CHECKSUM_LENGTH)}`;
 }

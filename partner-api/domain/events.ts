@@ -13,6 +13,11 @@ export interface AssistantRef {
   name: string;
 }
 
+/**
+ * Records lead.captured with the lead as its whole payload; returns the event id (`evt_…`). Call inside the
+ * change's transaction: throws Error outside one, and a zod error (a bug: the transaction rolls back, 500) when
+ * the payload does not match the catalog.
+ */
 export function emitLeadCaptured(ctx: AppContext, workspaceId: string, lead: LeadRecord): string {
   const id = newId('evt');
   recordEvent(ctx, {
@@ -26,7 +31,11 @@ export function emitLeadCaptured(ctx: AppContext, workspaceId: string, lead: Lea
   return id;
 }
 
-/** The conversation-event envelope: `{ id, type, createdAt, workspaceId, assistantId, assistantName, data }`. */
+/**
+ * The conversation-event envelope: `{ id, type, createdAt, workspaceId, assistantId, assistantName, data }`;
+ * returns the event id. Throws as emitLeadCaptured does: outside a transaction, or on a payload the catalog
+ * refuses.
+ */
 export function emitConversationEvent(
   ctx: AppContext,
   event: { workspaceId: string; type: ConversationEventType; assistant: AssistantRef | null; data: Record<string, unknown> },

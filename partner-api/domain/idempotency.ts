@@ -36,7 +36,7 @@ interface KeyRow {
   created_at_ms: number;
 }
 
-/** Same method, path and JSON body (key order aside) → same hash. */
+/** Same method, path and JSON body (key order aside) → same hash: SHA-256 as 64 lowercase hex characters. */
 export function requestHash(method: string, path: string, body: unknown): string {
   return crypto.createHash('sha256').update(`${method}\n${path}\n${canonicalJson(body)}`).digest('hex');
 }
@@ -54,6 +54,13 @@ function canonicalJson(value: unknown): string {
 
 const lastPurge = new WeakMap<AppContext, number>();
 
+/**
+ * Claims `key` for a request whose hash is `hash`, or finds its stored answer: `claimed` with the claim's token
+ * (the clock's ms at the claim) or `replay` with the response. A key older than 24 h is forgotten first, and
+ * now and then (every 10 min) expired records are purged. Throws 422 idempotency_key_conflict when the key was
+ * used for a different request, 409 idempotency_request_in_progress (Retry-After: 1 s) while another request
+ * holds a claim younger than 30 s. Commits at once, outside any group.
+ */
 export function claimIdempotencyKey(ctx: AppContext, workspaceId: string, key: string, hash: string): Claim {
   const now = ctx.clock.now();
   maybePurge(ctx, now);
@@ -95,7 +102,11 @@ function inProgress(): ApiError {
   );
 }
 
-/** Stores the response; call inside the transaction of the change, so both commit or neither does. */
+/**
+ * Stores the response; call inside the transaction of the change, so both commit or neither does (throws
+ * Error outside one). Throws 409 idempotency_request_in_progress when the claim `token` is no longer ours (it
+ * went stale and another request took the key over), which rolls the change back.
+ */
 export function completeIdempotencyKey(ctx: AppContext, workspaceId: string, key: string, token: number, response: StoredResponse): void {
   if (!ctx.db.inTransaction) throw new Error('completeIdempotencyKey must run inside the transaction of the change');
   const stored = sql(
@@ -107,14 +118,16 @@ export function completeIdempotencyKey(ctx: AppContext, workspaceId: string, key
   if (stored === 0) throw inProgress();
 }
 
-/** A request that failed changed nothing: free its key so a corrected retry can run. */
+/** A request that failed changed nothing: free its key so a corrected retry can run. Deletes only this running
+ * claim (`token`), never a stored response or another request's claim. */
 export function releaseIdempotencyKey(ctx: AppContext, workspaceId: string, key: string, token: number): void {
   sql(ctx.db, `DELETE FROM idempotency_keys WHERE workspace_id = ? AND key = ? AND state = 'running' AND created_at_ms = ?`).run(
     workspaceId, key, token,
   );
 }
 
-/** Deletes up to `limit` expired records, oldest first (by index: migration 005); returns how many. */
+/** Deletes up to `limit` records older than 24 h before `now` (ms), oldest first (by index: migration 005);
+ * returns how many. */
 export function purgeExpiredIdempotencyKeys(ctx: AppContext, now = ctx.clock.now(), limit = PURGE_BATCH): number {
   return sql(
     ctx.db,

@@ -41,7 +41,11 @@ function emitSessionEvent(ctx: AppContext, sessionId: string, type: Conversation
   return session;
 }
 
-/** The visitor asks for a human: a queued session. The assistant keeps the conversation until an agent accepts. */
+/**
+ * The visitor asks for a human: a queued session. The assistant keeps the conversation until an agent accepts.
+ * Throws 404 not_found for an unknown conversation, 409 invalid_state when it is closed or already has a
+ * session that has not ended.
+ */
 export function requestHandoff(ctx: AppContext, conversationId: string, reason: string | null): SessionResource {
   return writeTransaction(ctx.db, () => {
     const conversation = requireConversation(ctx, null, conversationId);
@@ -57,7 +61,10 @@ export function requestHandoff(ctx: AppContext, conversationId: string, reason: 
   });
 }
 
-/** An agent picks up a queued session: takeover begins. */
+/**
+ * An agent picks up a queued session: takeover begins. Throws 404 not_found when the session is not the
+ * agent's workspace's, 409 invalid_state when it is not queued.
+ */
 export function acceptSession(ctx: AppContext, agent: Agent, sessionId: string): SessionResource {
   return writeTransaction(ctx.db, () => {
     const session = requireSession(ctx, agent.workspaceId, sessionId);
@@ -70,7 +77,11 @@ export function acceptSession(ctx: AppContext, agent: Agent, sessionId: string):
   });
 }
 
-/** Hands an active session to another agent of the workspace; the conversation stays in takeover. */
+/**
+ * Hands an active session to another agent of the workspace; the conversation stays in takeover. Throws 404
+ * not_found for a session or agent outside the workspace, 409 invalid_state when the session is not active or
+ * is already with that agent.
+ */
 export function transferSession(ctx: AppContext, by: Agent, sessionId: string, toAgentId: string, note: string | null): SessionResource {
   return writeTransaction(ctx.db, () => {
     const session = requireSession(ctx, by.workspaceId, sessionId);
@@ -88,7 +99,9 @@ export function transferSession(ctx: AppContext, by: Agent, sessionId: string, t
 
 /**
  * Ends a queued or active session; the assistant takes the conversation back. durationSeconds runs from
- * the moment an agent first picked it up (or from queueing, when none did) to the end.
+ * the moment an agent first picked it up (or from queueing, when none did) to the end, in whole seconds, never
+ * negative. Throws 404 not_found for a session outside the agent's workspace, 409 invalid_state when it has
+ * already ended.
  */
 export function endSession(ctx: AppContext, by: Agent, sessionId: string, endedBy: 'agent' | 'visitor' | 'system'): SessionResource {
   return writeTransaction(ctx.db, () => {

@@ -10,10 +10,13 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/** The cursor for a page that ends at this sort key. */
 export function encodeCursor(position: (string | number)[]): string {
   return Buffer.from(JSON.stringify(position)).toString('base64url');
 }
 
+/** The sort key inside a cursor. Throws 422 validation_failed (path `cursor`) for anything this API did not
+ * return, or a cursor of another list (its shape fails `schema`). */
 export function decodeCursor<S extends z.ZodType>(cursor: string, schema: S): z.output<S> {
   try {
     return schema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
@@ -22,7 +25,7 @@ export function decodeCursor<S extends z.ZodType>(cursor: string, schema: S): z.
   }
 }
 
-/** Rows fetched with LIMIT limit+1: the extra row only says whether another page exists. */
+/** Rows fetched with LIMIT limit+1 (`limit` in records): the extra row only says whether another page exists. */
 export function toPage<R, T>(rows: R[], limit: number, map: (row: R) => T, position: (row: R) => (string | number)[]): Page<T> {
   const more = rows.length > limit;
   const kept = more ? rows.slice(0, limit) : rows;

@@ -4,6 +4,7 @@ export type Plan = (typeof PLANS)[number];
 /** The Zapier integration is gated to Pro and above. */
 export const INTEGRATION_PLANS: readonly Plan[] = ['pro', 'business', 'enterprise'];
 
+/** True for one of PLANS' names, exactly. */
 export function isPlan(value: string): value is Plan {
   return (PLANS as readonly string[]).includes(value);
 }

@@ -15,6 +15,11 @@ export interface Samples {
   source: 'live' | 'fixture';
 }
 
+/**
+ * The newest `limit` events of the type (at most SAMPLES_LIMIT_MAX, which the route enforces), newest first,
+ * optionally only one assistant's; or the fixture alone when there are none. Raises no ApiError of its own:
+ * an assistant id of another workspace simply finds nothing.
+ */
 export function samplesFor(ctx: AppContext, workspaceId: string, query: { eventType: EventType; assistantId?: string; limit: number }): Samples {
   // Two statements, not one with `(? IS NULL OR assistant_id = ?)`: that form cannot seek on assistant_id, so
   // a filtered call read every event of the type until it found enough of the assistant's (migration 005).

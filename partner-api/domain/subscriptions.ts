@@ -148,7 +148,7 @@ function activeAt(ctx: AppContext, workspaceId: string, targetUrl: string): Acti
 
 /**
  * Unsubscribe is idempotent: a repeat, an unknown id, or another workspace's id all answer the same and
- * change nothing that is not this workspace's own.
+ * change nothing that is not this workspace's own. Raises no ApiError.
  */
 export function unsubscribe(ctx: AppContext, workspaceId: string, id: string): { id: string; active: false } {
   writeTransaction(ctx.db, () => {
@@ -187,7 +187,8 @@ interface SubscriptionRow {
 
 const subscriptionCursor = z.tuple([z.string(), z.number().int()]);
 
-/** Every subscription of the workspace, active or not, newest first: its state and why, never its secret. */
+/** Every subscription of the workspace, active or not, newest first, `limit` records per page: its state and
+ * why, never its secret. Throws 422 validation_failed for a cursor this API did not return. */
 export function listSubscriptions(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<SubscriptionStatusRecord> {
   const after = query.cursor ? decodeCursor(query.cursor, subscriptionCursor) : null;
   const rows = sql(

@@ -29,7 +29,7 @@ export interface NewTicket {
 }
 
 /**
- * 422 contact_not_found: states what is missing and no more; what to do next depends on who asked, so each
+ * The 422 contact_not_found error (returned, not thrown): states what is missing and no more; what to do next depends on who asked, so each
  * route adds its own advice (http/tickets.ts) and the Zapier app has its own words for the code.
  */
 export function contactNotFound(email: string): ApiError {
@@ -65,6 +65,11 @@ function emitTicketEvent(ctx: AppContext, ticket: TicketRow, type: 'ticket.creat
   });
 }
 
+/**
+ * Opens a ticket (status new, priority normal unless given, the next number of the workspace) and fires
+ * ticket.created. Throws 422 contact_not_found when contactEmail matches no contact of the workspace, 404
+ * not_found when conversationId is not the workspace's.
+ */
 export function createTicket(ctx: AppContext, workspaceId: string, input: NewTicket, source: 'api' | 'agent'): TicketRecord {
   return writeTransaction(ctx.db, () => {
     const contact = input.contactEmail ? findContactRow(ctx, workspaceId, input.contactEmail) : null;
@@ -94,7 +99,8 @@ export interface TicketChanges {
   description?: string;
 }
 
-/** Update Ticket: any of the four fields; ticket.status_changed fires only when the status really changes. */
+/** Update Ticket: any of the four fields; ticket.status_changed fires only when the status really changes.
+ * Throws 404 not_found when the ticket is not the workspace's. */
 export function updateTicket(ctx: AppContext, workspaceId: string, id: string, changes: TicketChanges): TicketRecord {
   return writeTransaction(ctx.db, () => {
     const before = requireTicket(ctx, workspaceId, id);
@@ -121,11 +127,13 @@ function statusStamps(before: TicketRow, status: TicketStatus, now: string): { r
   return { resolvedAt: null, closedAt: null };
 }
 
+/** The agent console's status change: updateTicket with the status alone (404 not_found likewise). */
 export function setTicketStatus(ctx: AppContext, workspaceId: string, id: string, status: TicketStatus): TicketRecord {
   return updateTicket(ctx, workspaceId, id, { status });
 }
 
-/** Assigns to an agent of the workspace; assigning the current assignee again changes nothing and fires nothing. */
+/** Assigns to an agent of the workspace; assigning the current assignee again changes nothing and fires nothing.
+ * Throws 404 not_found when the ticket or the agent is not the workspace's. */
 export function assignTicket(ctx: AppContext, workspaceId: string, id: string, agentId: string): TicketRecord {
   return writeTransaction(ctx.db, () => {
     const before = requireTicket(ctx, workspaceId, id);
@@ -140,7 +148,8 @@ export function assignTicket(ctx: AppContext, workspaceId: string, id: string, a
 
 const ticketCursor = z.tuple([z.number().int().positive()]);
 
-/** Newest first: ticket numbers grow with every ticket, so they order exactly even within one millisecond. */
+/** Newest first: ticket numbers grow with every ticket, so they order exactly even within one millisecond.
+ * `limit` records per page. Throws 422 validation_failed for a cursor this API did not return. */
 export function listTickets(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<TicketRecord> {
   const before = query.cursor ? decodeCursor(query.cursor, ticketCursor)[0] : null;
   const rows = sql(

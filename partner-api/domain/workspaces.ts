@@ -26,6 +26,7 @@ interface WorkspaceRow {
 
 const toWorkspace = (r: WorkspaceRow): Workspace => ({ id: r.id, name: r.name, plan: r.plan, createdAt: r.created_at });
 
+/** Makes a workspace on `plan` (the admin CLI and the demo seed); raises no ApiError. */
 export function createWorkspace(ctx: AppContext, input: { name: string; plan: Plan }): Workspace {
   const workspace = { id: newId('ws'), name: input.name, plan: input.plan, createdAt: isoAt(ctx.clock.now()) };
   sql(ctx.db, 'INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, ?, ?)').run(
@@ -34,11 +35,13 @@ export function createWorkspace(ctx: AppContext, input: { name: string; plan: Pl
   return workspace;
 }
 
+/** The workspace, or null. */
 export function findWorkspace(ctx: AppContext, id: string): Workspace | null {
   const row = sql(ctx.db, 'SELECT * FROM workspaces WHERE id = ?').get(id) as WorkspaceRow | undefined;
   return row ? toWorkspace(row) : null;
 }
 
+/** Every workspace, oldest first (the admin CLI). */
 export function listWorkspaces(ctx: AppContext): Workspace[] {
   return (sql(ctx.db, 'SELECT * FROM workspaces ORDER BY created_at, id').all() as WorkspaceRow[]).map(toWorkspace);
 }
@@ -58,6 +61,7 @@ export function setWorkspacePlan(ctx: AppContext, id: string, plan: Plan): Works
   });
 }
 
+/** True before the first workspace exists: the server then makes the demo workspace. */
 export function isEmptyDatabase(ctx: AppContext): boolean {
   return sql(ctx.db, 'SELECT COUNT(*) FROM workspaces').pluck().get() === 0;
 }
@@ -67,6 +71,7 @@ export interface Assistant {
   name: string;
 }
 
+/** Adds an assistant to the workspace. Throws 404 not_found for an unknown workspace. */
 export function createAssistant(ctx: AppContext, workspaceId: string, name: string): Assistant {
   requireWorkspace(ctx, workspaceId);
   const assistant = { id: newId('ast'), name };
@@ -96,7 +101,8 @@ export interface Agent {
 
 const AGENT_COLUMNS = 'id, workspace_id AS workspaceId, name, email';
 
-/** Creates an agent and returns its console token: shown this once, only its hash is kept. */
+/** Creates an agent and returns its console token: shown this once, only its hash is kept. Throws 404 not_found
+ * for an unknown workspace. */
 export function createAgent(ctx: AppContext, workspaceId: string, input: { name: string; email: string }): Agent & { token: string } {
   requireWorkspace(ctx, workspaceId);
   const token = generateAgentToken();
@@ -123,6 +129,7 @@ export interface AgentSummary extends Agent {
   tokenRevokedAt: string | null;
 }
 
+/** The workspace's agents, oldest first, revoked ones included. Throws 404 not_found for an unknown workspace. */
 export function listAgents(ctx: AppContext, workspaceId: string): AgentSummary[] {
   requireWorkspace(ctx, workspaceId);
   return sql(
