@@ -24,6 +24,10 @@ import { waitUntil } from '../support/api-server';
 import { reply, startReceiver, type Receiver } from '../support/receiver';
 import { killAll, spawnApi, type ApiProcess } from './support/api-process';
 
+// Real processes, thousands of events and a restart: well under a minute on CI's idle two cores, but more
+// than jest's 30 s default when the host is shared. The assertions are about what arrives, not how soon.
+jest.setTimeout(120_000);
+
 /** Sized for CI's two cores: thousands of events, and the whole file in well under a minute. */
 const EVENTS = 2400;
 const KILL_AFTER_ANSWERS = 900;
