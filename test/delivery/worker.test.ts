@@ -476,7 +476,10 @@ describe('authority at send time, against another process', () => {
     const statuses = deliveriesOf(ctx, sub.id).map((d) => d.status);
     expect(statuses).toContain('cancelled');
     expect(new Set(statuses)).toEqual(new Set(['succeeded', 'cancelled']));
-    expect(rx.requests).toHaveLength(statuses.filter((st) => st === 'succeeded').length);
+    // Every POST that arrived is a recorded attempt (all started before the revocation, checked above). Not
+    // "one per succeeded delivery": on a loaded host an attempt can time out after its request arrived, and
+    // that delivery is then cancelled at its retry, which is what the revocation asks for.
+    expect(rx.requests).toHaveLength(started.length);
   });
 });
 
