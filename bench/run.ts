@@ -421,6 +421,9 @@ ${f.fanOutCosts.map(cost).join('\n')}
 
 Peak memory (RSS) of the API process over the whole run: **${fmt(f.peakRssMb)} MB**.
 
+The soak (3 minutes at 1,000 events/s on a million-event database, per 30 s window, and \`GET /v1/samples\`
+there) is \`npm run bench -- --soak\`; its latest published run is in \`docs/benchmarks-soak.md\`.
+
 ## Against the targets
 
 Where a target is missed, \`docs/performance.md\` says what profiling found, what was changed for it, and
