@@ -23,7 +23,7 @@ import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { sql, writeTransaction } from '../lib/statements';
 
-/** Delivery rows written per transaction: about 2 ms of the event loop here, so requests interleave. */
+/** Delivery rows written per transaction: small enough that requests interleave with a large fan-out. */
 export const FANOUT_ROWS_PER_TRANSACTION = 256;
 
 /**
