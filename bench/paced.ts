@@ -26,8 +26,10 @@ let nextSend = 0;
 export interface PacedRun {
   /** Scheduled send time (epoch ms) by send number. */
   scheduled: Map<number, number>;
-  /** Scheduled send → answer, ms, per request. */
+  /** Scheduled send → answer, ms, per request in the order answered. */
   answerMs: number[];
+  /** The same by the phase's send index i (the argument of `url(i)`); NaN for a failed request. */
+  answerByIndex: number[];
   failures: number;
 }
 
@@ -36,7 +38,7 @@ export interface PacedRun {
  * resolves once every request has been answered.
  */
 export async function pacedConversations(url: (i: number) => string, eventsPerSecond: number, seconds: number): Promise<PacedRun> {
-  const run: PacedRun = { scheduled: new Map(), answerMs: [], failures: 0 };
+  const run: PacedRun = { scheduled: new Map(), answerMs: [], answerByIndex: [], failures: 0 };
   const total = Math.round(eventsPerSecond * seconds);
   const began = epochMs();
   const requests: Promise<void>[] = [];
@@ -46,10 +48,16 @@ export async function pacedConversations(url: (i: number) => string, eventsPerSe
     for (; sent < due; sent++) {
       const at = began + (sent * 1000) / eventsPerSecond;
       const n = nextSend++;
+      const i = sent;
       run.scheduled.set(n, at);
+      run.answerByIndex[i] = NaN;
       requests.push(
-        startConversation(url(sent), n).then(
-          () => void run.answerMs.push(epochMs() - at),
+        startConversation(url(i), n).then(
+          () => {
+            const ms = epochMs() - at;
+            run.answerMs.push(ms);
+            run.answerByIndex[i] = ms;
+          },
           () => void (run.failures += 1),
         ),
       );
