@@ -35,12 +35,19 @@ export interface PacedRun {
 
 /**
  * Starts a widget conversation (one event) at `url(i)` every 1/rate s for `seconds`, open loop, and
- * resolves once every request has been answered.
+ * resolves once every request has been answered. The schedule starts at `startAtMs` (epoch ms, default
+ * now): consecutive windows of one long run pass start + k × seconds, so a window that ends late does not
+ * move the next one's schedule, and the next one's sends count from when they were due.
  */
-export async function pacedConversations(url: (i: number) => string, eventsPerSecond: number, seconds: number): Promise<PacedRun> {
+export async function pacedConversations(
+  url: (i: number) => string,
+  eventsPerSecond: number,
+  seconds: number,
+  startAtMs = epochMs(),
+): Promise<PacedRun> {
   const run: PacedRun = { scheduled: new Map(), answerMs: [], answerByIndex: [], failures: 0 };
   const total = Math.round(eventsPerSecond * seconds);
-  const began = epochMs();
+  const began = startAtMs;
   const requests: Promise<void>[] = [];
   let sent = 0;
   while (sent < total) {

@@ -124,19 +124,25 @@ export async function runSoak(compiled: string): Promise<string> {
     await pacedConversations(eventsUrl, RATE / 5, 5);
     await receiver.waitFor(RATE, 30_000);
     await receiver.take();
+    // One schedule for the whole soak: window w's sends are due from start + w × 30 s, and each window starts
+    // sending when it is due, whether or not the previous window's requests have been answered, so the sender
+    // never pauses to let a queue drain unseen. File size, RSS and load are read at each window's end.
+    const soakStart = epochMs();
+    const pending: Promise<PacedRun>[] = [];
     for (let w = 0; w * WINDOW_SECONDS < SOAK_SECONDS; w++) {
-      const run = await pacedConversations(eventsUrl, RATE, WINDOW_SECONDS);
-      runs.push(run);
-      arrivals.push(...(await receiver.take()));
+      pending.push(pacedConversations(eventsUrl, RATE, WINDOW_SECONDS, soakStart + w * WINDOW_SECONDS * 1000));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, soakStart + (w + 1) * WINDOW_SECONDS * 1000 - epochMs())));
       windows.push({
-        index: w + 1, sends: run.scheduled.size, failures: run.failures,
-        ...latencies([], run.scheduled), // filled in once every delivery is in
+        index: w + 1, sends: 0, failures: 0,
+        ...latencies([], new Map()), // filled in once every delivery is in
         dbMb: fileMb(dbPath), rssMb: rssMb(api.info.pid), load: loadAverage(),
       });
       console.error(`  window ${w + 1}: ${Math.round(windows[w].dbMb)} MB, RSS ${Math.round(windows[w].rssMb)} MB, load ${windows[w].load}`);
     }
+    runs.push(...(await Promise.all(pending)));
+    for (const [i, run] of runs.entries()) Object.assign(windows[i], { sends: run.scheduled.size, failures: run.failures });
     const sent = runs.reduce((n, r) => n + r.scheduled.size, 0);
-    await receiver.waitFor(RATE + sent, 60_000);
+    await receiver.waitFor(RATE + sent, 120_000);
     arrivals.push(...(await receiver.take()));
     for (const [i, run] of runs.entries()) Object.assign(windows[i], latencies(arrivals, run.scheduled));
     const delivered = new Set(arrivals.map(([n]) => n)).size;
