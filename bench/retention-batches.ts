@@ -11,7 +11,7 @@ import { loadConfig } from '../partner-api/config';
 import { startCheckpointer } from '../partner-api/db/checkpointer';
 import { openDatabase } from '../partner-api/db/open';
 import { convertToIncrementalVacuum, newCursor, pruneBatch } from '../partner-api/db/retention';
-import { percentile } from './receiver';
+import { percentile } from './paced';
 
 async function main(): Promise<void> {
   const [file, hours] = process.argv.slice(2);

@@ -6,7 +6,7 @@
 import { loadConfig } from '../partner-api/config';
 import { startServer } from '../partner-api/server';
 import { silentLogger } from '../partner-api/lib/log';
-import { percentile } from './receiver';
+import { percentile } from './paced';
 
 const CALLS = Number(process.env.SAMPLES_CALLS ?? 200);
 

@@ -1,9 +1,10 @@
 /**
- * `ts-node bench/seed-large.ts FILE [EVENTS]`: a large database for measuring queries and retention the
+ * `ts-node bench/seed-large.ts FILE [EVENTS] [SPACING_MS]`: a large database for measuring queries and retention the
  * way a long-running install would see them. One Pro workspace with three assistants; EVENTS (default
  * 1,000,000) `chat.conversation_started` events, 90% from assistant A and 10% from B, none from C (the
  * Test-trigger case that used to scan every event of the type), each with one succeeded delivery and its
- * attempt, created one per 100 ms ending now. Prints the workspace, the assistants and an API key (JSON).
+ * attempt, created one per SPACING_MS (default 100) ending now. The soak (bench/soak.ts) uses 1 ms: a million
+ * events span the last 1,000 s, what its 1,000 events/s keep with a retention of that length. Prints the workspace, the assistants and an API key (JSON).
  * Written with plain inserts in 10,000-row transactions: about a minute per million events here.
  */
 import fs from 'node:fs';
@@ -23,7 +24,7 @@ export interface SeededDatabase {
   key: string;
 }
 
-export function seedLargeDatabase(file: string, events: number): SeededDatabase {
+export function seedLargeDatabase(file: string, events: number, spacingMs = 100): SeededDatabase {
   fs.rmSync(file, { force: true });
   const db = openDatabase(file);
   const ctx = createAppContext({ db, config: loadConfig({}) });
@@ -43,14 +44,14 @@ export function seedLargeDatabase(file: string, events: number): SeededDatabase 
   const insertAttempt = db.prepare(
     `INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, status_code, outcome, response_body) VALUES (?, ?, 1, ?, 12, 200, 'succeeded', '{"status":"success"}')`,
   );
-  const startMs = Date.now() - events * 100;
+  const startMs = Date.now() - events * spacingMs;
   const batch = db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) {
-      const at = new Date(startMs + i * 100).toISOString();
+      const at = new Date(startMs + i * spacingMs).toISOString();
       const eventId = newId('evt');
       const deliveryId = newId('dlv');
       insertEvent.run(eventId, workspace.id, i % 10 === 9 ? assistants[1] : assistants[0], payload, at);
-      insertDelivery.run(deliveryId, eventId, subscriptionId, startMs + i * 100, at, at);
+      insertDelivery.run(deliveryId, eventId, subscriptionId, startMs + i * spacingMs, at, at);
       insertAttempt.run(newId('att'), deliveryId, at);
     }
   });
@@ -61,9 +62,9 @@ export function seedLargeDatabase(file: string, events: number): SeededDatabase 
 }
 
 if (require.main === module) {
-  const [file, count] = process.argv.slice(2);
-  if (!file) throw new Error('usage: ts-node bench/seed-large.ts FILE [EVENTS]');
+  const [file, count, spacing] = process.argv.slice(2);
+  if (!file) throw new Error('usage: ts-node bench/seed-large.ts FILE [EVENTS] [SPACING_MS]');
   const started = Date.now();
-  const seeded = seedLargeDatabase(file, Number(count ?? 1_000_000));
+  const seeded = seedLargeDatabase(file, Number(count ?? 1_000_000), Number(spacing ?? 100));
   process.stdout.write(`${JSON.stringify({ ...seeded, seconds: (Date.now() - started) / 1000, bytes: fs.statSync(file).size })}\n`);
 }

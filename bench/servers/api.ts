@@ -6,6 +6,11 @@
  * assistant and BENCH_ASSISTANTS unfiltered subscriptions on the same trigger (several Zaps on one trigger),
  * so each of its events fans out to all of them. A third, the fairness phase's stalled workspace, has one
  * assistant and STALLED_SUBSCRIPTIONS subscriptions to BENCH_HANGING_URL, a receiver that never answers.
+ * For the creating request's cost against its fan-out (issue 12 §3), one Pro workspace per size in
+ * BENCH_FANOUT_SIZES (e.g. `1,100,1000`), each with one assistant and that many unfiltered subscriptions to
+ * BENCH_RECEIVER_URL (the cap on active subscriptions per workspace is raised for it). BENCH_DB_PATH runs
+ * the API on an existing file instead of a fresh one (the soak's pre-filled copy); BENCH_RETENTION_MS sets
+ * how long events and deliveries are kept (the soak's short retention).
  * Prints what the bench needs.
  */
 import fs from 'node:fs';
@@ -24,11 +29,16 @@ const STALLED_SUBSCRIPTIONS = 16;
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'illumichat-bench-'));
+  const base = loadConfig({});
+  const retentionMs = process.env.BENCH_RETENTION_MS ? Number(process.env.BENCH_RETENTION_MS) : undefined;
+  const fanOutSizes = (process.env.BENCH_FANOUT_SIZES ?? '').split(',').filter(Boolean).map(Number);
   const config = loadConfig(
     {},
     {
       port: 0,
-      dbPath: path.join(dir, 'bench.db'),
+      dbPath: process.env.BENCH_DB_PATH ?? path.join(dir, 'bench.db'),
+      maxSubscriptionsPerWorkspace: Math.max(base.maxSubscriptionsPerWorkspace, ...fanOutSizes),
+      retention: retentionMs === undefined ? base.retention : { ...base.retention, eventsMs: retentionMs, deliveriesMs: retentionMs },
       allowPrivateTargets: true,
       rateLimit: { perMinute: 1_000_000_000, burst: 1_000_000_000 },
       // Every widget conversation of the bench comes from one address.
@@ -41,6 +51,7 @@ async function main() {
   let key = '';
   let fanOutAssistant = '';
   let stalledAssistant = '';
+  const fanOutBySize: Record<string, string> = {};
   const running = await startServer(config, silentLogger, {
     beforeListen: (ctx) => {
       const workspace = createWorkspace(ctx, { name: 'Bench Workspace', plan: 'pro' });
@@ -68,6 +79,19 @@ async function main() {
           targetUrl: `${process.env.BENCH_RECEIVER_URL}/fan-out/${i}`,
         });
       }
+      for (const size of fanOutSizes) {
+        const workspace = createWorkspace(ctx, { name: `Bench ${size} Zaps`, plan: 'pro' });
+        const apiKey = createApiKey(ctx, { workspaceId: workspace.id, name: 'bench', scopes: SCOPES });
+        fanOutBySize[size] = createAssistant(ctx, workspace.id, `Bench ${size} Zaps Bot`).id;
+        for (let i = 0; i < size; i++) {
+          createSubscription(ctx, {
+            workspaceId: workspace.id,
+            apiKeyId: apiKey.id,
+            eventType: 'widget.conversation_started',
+            targetUrl: `${process.env.BENCH_RECEIVER_URL}/zaps-${size}/${i}`,
+          });
+        }
+      }
       const stalled = createWorkspace(ctx, { name: 'Bench Stalled Workspace', plan: 'pro' });
       const stalledKey = createApiKey(ctx, { workspaceId: stalled.id, name: 'bench', scopes: SCOPES });
       stalledAssistant = createAssistant(ctx, stalled.id, 'Bench Stalled Bot').id;
@@ -81,7 +105,7 @@ async function main() {
       }
     },
   });
-  process.stdout.write(`${JSON.stringify({ url: running.url, key, assistants, fanOutAssistant, stalledAssistant })}\n`);
+  process.stdout.write(`${JSON.stringify({ url: running.url, key, assistants, fanOutAssistant, stalledAssistant, fanOutBySize, pid: process.pid })}\n`);
   process.on('SIGTERM', () => {
     void running.stop().then(() => {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -107,9 +107,12 @@ function pruneDeliveries(db: Db, cutoff: string, batchSize: number, cursor: Rete
 function pruneEvents(db: Db, cutoff: string, batchSize: number, cursor: RetentionCursor, result: BatchResult): void {
   const rows = sql(
     db,
-    `SELECT seq, id, workspace_id AS workspaceId, type, assistant_id AS assistantId, created_at AS createdAt
+    `SELECT seq, id, workspace_id AS workspaceId, type, assistant_id AS assistantId, created_at AS createdAt,
+            fanout_upto IS NOT NULL AS awaitingFanOut
        FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
-  ).all(cursor.eventSeq, batchSize) as { seq: number; id: string; workspaceId: string; type: string; assistantId: string | null; createdAt: string }[];
+  ).all(cursor.eventSeq, batchSize) as {
+    seq: number; id: string; workspaceId: string; type: string; assistantId: string | null; createdAt: string; awaitingFanOut: number;
+  }[];
   const sampleFloor = new Map<string, number>();
   for (const row of rows) {
     if (row.createdAt >= cutoff) {
@@ -117,6 +120,7 @@ function pruneEvents(db: Db, cutoff: string, batchSize: number, cursor: Retentio
       return;
     }
     cursor.eventSeq = row.seq;
+    if (row.awaitingFanOut) continue; // its deliveries are still to be written (delivery/fanout.ts)
     if (row.seq >= samplesFloor(db, sampleFloor, row.workspaceId, row.type, null)) continue;
     if (row.assistantId !== null && row.seq >= samplesFloor(db, sampleFloor, row.workspaceId, row.type, row.assistantId)) continue;
     if (sql(db, `SELECT 1 FROM deliveries WHERE event_id = ? LIMIT 1`).get(row.id)) continue;

@@ -1,15 +1,14 @@
 /**
- * The outbox: an event and the deliveries it owes are written in the caller's transaction, so a change,
- * its event and its deliveries commit together or not at all (no crash window between "saved" and
- * "queued"). The worker picks the rows up after commit; the signal makes that immediate.
+ * The outbox: an event, and the mark that says it owes deliveries, are written in the caller's
+ * transaction, so a change and what it owes commit together or not at all (no crash window between "saved"
+ * and "queued"). After commit the fan-out (fanout.ts) turns the mark into delivery rows and the worker
+ * sends them; the signal makes both immediate.
  */
 import type { z } from 'zod';
 import type { AppContext } from '../context';
 import { payloadSchema, type EventType } from '../../catalog/events';
-import { hasIntegration, type Plan } from '../domain/plans';
-import { isoAt } from '../lib/clock';
-import { newId } from '../lib/ids';
 import { sql } from '../lib/statements';
+import { markForFanOut } from './fanout';
 
 // Every event goes through here: each strict schema is built once per type (zod compiles a schema on
 // first use, which costs more than the parse itself).
@@ -33,36 +32,20 @@ export interface NewEvent {
 }
 
 /**
- * Stores the event and enqueues one delivery per active matching subscription; none when the workspace is
- * below Pro (the integration is a Pro feature: docs/delivery.md, "Plans below Pro"). The event itself is
- * kept either way (samples, history). Call inside a transaction.
+ * Stores the event, and marks it for the fan-out when it owes deliveries: some active subscription matches
+ * and the workspace is on Pro or above (the integration is a Pro feature: docs/delivery.md, "Plans below
+ * Pro"). The delivery rows themselves are written after commit by the fan-out (fanout.ts), so this costs
+ * the same however many subscriptions match. The event itself is kept either way (samples, history). Call
+ * inside a transaction. Returns whether deliveries are owed.
  */
-export function recordEvent(ctx: AppContext, event: NewEvent): { deliveries: number } {
+export function recordEvent(ctx: AppContext, event: NewEvent): { fanOut: boolean } {
   if (!ctx.db.inTransaction) throw new Error('recordEvent must run inside the transaction of the change');
   // A payload that does not match the catalog is a bug in the API; failing here rolls the change back.
   strictSchema(event.type).parse(event.payload);
-  const now = ctx.clock.now();
-  const db = ctx.db;
-  sql(db, `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`).run(
+  sql(ctx.db, `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`).run(
     event.id, event.workspaceId, event.type, event.assistantId, JSON.stringify(event.payload), event.createdAt,
   );
-  const subscriptions = sql(
-    db,
-    `SELECT id FROM subscriptions
-      WHERE workspace_id = ? AND event_type = ? AND active = 1
-        AND (assistant_id IS NULL OR assistant_id = ?)`,
-  )
-    .pluck()
-    .all(event.workspaceId, event.type, event.assistantId) as string[];
-  if (subscriptions.length === 0) return { deliveries: 0 };
-  // Looked up only when someone is subscribed: most events have no subscriber, and this runs for each.
-  const plan = sql(db, 'SELECT plan FROM workspaces WHERE id = ?').pluck().get(event.workspaceId) as Plan;
-  if (!hasIntegration(plan)) return { deliveries: 0 };
-  const insertDelivery = sql(
-    db,
-    `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at) VALUES (?, ?, ?, 'pending', ?, ?)`,
-  );
-  for (const subscriptionId of subscriptions) insertDelivery.run(newId('dlv'), event.id, subscriptionId, now, isoAt(now));
-  ctx.signal.notify();
-  return { deliveries: subscriptions.length };
+  const fanOut = markForFanOut(ctx.db, event);
+  if (fanOut) ctx.signal.notify(); // deferred: the fan-out looks after this transaction has ended
+  return { fanOut };
 }

@@ -1,8 +1,9 @@
 /**
  * The delivery worker: sends every pending delivery to its subscription, at least once.
  *
- * Fresh events wake it through ctx.signal (the outbox notifies after commit), so a delivery starts within
- * milliseconds; a slower poll picks up retries as they come due and rows left by a worker that stopped or
+ * Fresh events wake it through ctx.signal (the outbox notifies after commit): its fan-out (fanout.ts) writes
+ * their delivery rows, and it claims them as they are written, so a delivery starts within milliseconds; a
+ * slower poll picks up retries as they come due and rows left by a worker that stopped or
  * died. Claims come in batches inside one write transaction (claimer.ts); results are written in batches
  * too, one transaction per turn of the event loop, which keeps SQLite's per-commit cost off the hot path.
  * Concurrency is bounded overall and per workspace, target host and subscription (slots.ts), so one
@@ -19,6 +20,7 @@ import { createSender, RESPONSE_BODY_LIMIT, type SendResult } from './send';
 import { deactivateSubscriptions } from '../domain/subscriptions';
 import { signingKey } from './signing';
 import { createClaimer } from './claimer';
+import { createFanOutExpander } from './fanout';
 import { createSlots } from './slots';
 import { deliveryStore, type ClaimedDelivery } from './store';
 
@@ -36,7 +38,10 @@ export interface DeliveryWorker {
   start(): void;
   /** Stops claiming, waits for attempts in flight (bounded), records them, and closes connections. */
   stop(): Promise<void>;
-  /** Claims what is due now and waits until it and anything else in flight is sent and recorded. */
+  /**
+   * Writes every owed delivery row (fanout.ts), claims what is due now and waits until it and anything else
+   * in flight is sent and recorded.
+   */
   runOnce(): Promise<number>;
   /** Resolves when nothing is in flight or waiting to be recorded. */
   idle(): Promise<void>;
@@ -88,6 +93,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   let stopping = false;
   let stopped: Promise<void> | null = null;
   let unsubscribe: (() => void) | null = null;
+  const fanOut = createFanOutExpander(ctx, () => pump());
   let poll: NodeJS.Timeout | null = null;
 
   /** Claims as much due work as the free slots allow, into `claimed` (so a caller whose transaction fails
@@ -323,6 +329,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   async function stopNow(): Promise<void> {
     stopping = true;
     unsubscribe?.();
+    fanOut.stop();
     if (poll) clearInterval(poll);
     const bound = opts.stopTimeoutMs ?? settings.timeoutMs + 1000;
     let timer: NodeJS.Timeout | undefined;
@@ -341,6 +348,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       if (started || stopping) return;
       started = true;
       unsubscribe = ctx.signal.subscribe(() => pump());
+      fanOut.start(); // resumes events whose fan-out a stopped or killed process left unfinished
       let lastRescan = performance.now();
       poll = setInterval(() => {
         // A safety net for rows written by other processes with other clocks; cheap unless a backlog is large.
@@ -348,6 +356,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
           claimer.rescan();
           lastRescan = performance.now();
         }
+        fanOut.poll(); // events marked by another process on the same file
         pump();
       }, settings.pollIntervalMs);
       poll.unref();
@@ -358,6 +367,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       return stopped;
     },
     async runOnce() {
+      fanOut.drain();
       claimer.rescan();
       const launched = pump();
       await idle();

@@ -287,6 +287,7 @@ describe('a repeat revocation repairs', () => {
         )
         .run(workspace.id, keyId, new Date().toISOString());
       await api(s.url, agent.token).post('/v1/agent/tickets', { subject: 'owed' });
+      s.fanOut();
       s.ctx.db.prepare(`UPDATE deliveries SET attempts = 2 WHERE subscription_id = 'sub_leftover'`).run(); // a retry
       expect(s.ctx.db.prepare(`SELECT status FROM deliveries WHERE subscription_id = 'sub_leftover'`).pluck().all()).toEqual(['pending']);
 

@@ -130,6 +130,7 @@ describe('what a subscription receives', () => {
     const sub = (await zap.post('/v1/subscriptions', { event_type: 'widget.conversation_started', target_url: receiver.url, assistant_id: assistant.id })).body;
     await api(server.url).post(`/v1/widget/assistants/${otherAssistant.id}/conversations`, { message: 'other' });
     const mine = (await api(server.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'mine' })).body;
+    server.fanOut();
     const owed = server.ctx.db
       .prepare('SELECT e.payload FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.subscription_id = ?')
       .pluck()
@@ -146,6 +147,7 @@ describe('DELETE /v1/subscriptions/:id', () => {
     expect(res).toMatchObject({ status: 200, body: { id: sub.id, active: false } });
     expect(subscription(sub.id)).toMatchObject({ active: 0, deactivated_reason: 'unsubscribed' });
     await zap.post('/v1/tickets', { subject: 'after unsubscribe' });
+    server.fanOut();
     expect(server.ctx.db.prepare('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?').pluck().get(sub.id)).toBe(0);
     expect((await zap.delete(`/v1/subscriptions/${sub.id}`)).body).toEqual({ id: sub.id, active: false });
     expect((await zap.delete('/v1/subscriptions/sub_neverexisted')).body).toEqual({ id: 'sub_neverexisted', active: false });
@@ -172,6 +174,7 @@ describe('revoking a key', () => {
       const mine = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiver.url })).body;
       const theirs = (await api(s.url, other.key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${receiver.url}/theirs` })).body;
       await zap.post('/v1/tickets', { subject: 'pending' });
+      s.fanOut();
       const statuses = (subId: string) =>
         s.ctx.db.prepare('SELECT status FROM deliveries WHERE subscription_id = ?').pluck().all(subId);
       expect(statuses(mine.id)).toEqual(['pending']);
@@ -247,6 +250,7 @@ describe('one active subscription per hook URL', () => {
       const url = 'http://127.0.0.1:9/zap';
       const old = (await api(s.url, key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url })).body;
       await api(s.url, key).post('/v1/tickets', { subject: 'owed to the old one' });
+      s.fanOut();
       const body: Record<string, unknown> = { event_type: 'ticket.created', target_url: url };
       if ('event_type' in change) body.event_type = change.event_type;
       if ('assistant_id' in change) body.assistant_id = assistant.id;
@@ -373,12 +377,14 @@ describe('a workspace below Pro', () => {
       const b = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/b' })).body;
       const c = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/c' })).body;
       await zap.post('/v1/tickets', { subject: 'while pro' });
+      s.fanOut();
       expect(owed(c.id)).toBe(1);
 
       s.setPlan(workspace.id, 'free');
       expect(owed(c.id)).toBe(0);
       expect(owed(c.id, 'cancelled')).toBe(1);
       await api(s.url, agent.token).post('/v1/agent/tickets', { subject: 'while free' });
+      s.fanOut();
       expect(s.ctx.db.prepare('SELECT COUNT(*) FROM events WHERE workspace_id = ?').pluck().get(workspace.id)).toBe(2);
       expect(owed(c.id)).toBe(0);
 
@@ -393,6 +399,7 @@ describe('a workspace below Pro', () => {
       s.setPlan(workspace.id, 'pro');
       expect(owed(c.id)).toBe(0); // no backfill of what happened below Pro
       await zap.post('/v1/tickets', { subject: 'pro again' });
+      s.fanOut();
       expect(owed(c.id)).toBe(1);
       expect(owed(a.id) + owed(b.id)).toBe(0);
     } finally {

@@ -29,3 +29,11 @@ it('also updates the tracked docs/benchmarks.md with --write-docs, and refuses a
   expect(tracked('docs/benchmarks.md')).toBe(true);
   expect(() => reportFiles(['--write-doc'])).toThrow(/Unknown argument.*--write-docs/);
 });
+
+it('keeps the soak in files of its own: bench-results/soak-*.md, and docs/benchmarks-soak.md only with --write-docs', () => {
+  const files = rel(reportFiles(['--soak'], new Date('2026-11-29T15:00:00.000Z')));
+  expect(files).toEqual(['bench-results/soak-2026-11-29T15-00-00-000Z.md', 'bench-results/soak-latest.md']);
+  for (const file of files) expect({ file, ignored: ignored(file) }).toEqual({ file, ignored: true });
+  expect(rel(reportFiles(['--soak', '--write-docs']))).toContain('docs/benchmarks-soak.md');
+  expect(rel(reportFiles(['--soak', '--write-docs']))).not.toContain('docs/benchmarks.md');
+});

@@ -33,6 +33,10 @@ import {
 import { api, startApiServer, waitUntil, type ApiServer } from '../support/api-server';
 import { reply, startReceiver, type Receiver } from '../support/receiver';
 import { methodOf, pathOf, ROUTES, type World } from '../proof/support/routes';
+import { expandFanOut } from '../../partner-api/delivery/fanout';
+import { recordEvent } from '../../partner-api/delivery/outbox';
+import { newId } from '../../partner-api/lib/ids';
+import { fixtureFor } from '../../fixtures';
 
 const ROOT = path.join(__dirname, '../..');
 
@@ -97,6 +101,8 @@ const ALLOWED: Record<string, string> = {
     "the same, filtered to one mode (its own index)",
   "SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs FROM deliveries WHERE status = 'pending' AND next_attempt_ms > ? AND next_attempt_ms <= ? AND rowid <= ? ORDER BY next_attempt_ms, rowid":
     'the claimer: rows that came due in the window since its last look; it skips only rows appended since then, which newRows reads next (a few at most)',
+  'SELECT seq, id, workspace_id AS workspaceId, type, assistant_id AS assistantId, fanout_upto AS upto, fanout_after AS after FROM events WHERE fanout_upto IS NOT NULL ORDER BY seq LIMIT 1':
+    'the fan-out: the oldest event still owed deliveries, first entry of a partial index that holds only those (as small as the backlog)',
   "SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= ? AND rowid <= ? ORDER BY next_attempt_ms, rowid":
     'the claimer: every due row, read at start and on a rare rescan; it skips only rows appended during the rescan',
 };
@@ -226,6 +232,14 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
   rx.script(reply(410));
   await zap.post('/v1/tickets', { subject: 'Gone' });
   await waitUntil(() => (s.ctx.db.prepare(`SELECT active FROM subscriptions WHERE id = ?`).pluck().get(hook.id) === 0 ? true : undefined), 10_000, 'the 410');
+  // A fan-out longer than one transaction's share stops and resumes where it stopped (delivery/fanout.ts).
+  for (const q of ['first', 'second']) await zap.post('/v1/subscriptions', { event_type: 'ticket.assigned', target_url: `${rx.url}?${q}` });
+  const eventId = newId('evt');
+  const payload = { ...fixtureFor('ticket.assigned'), id: eventId, createdAt: new Date().toISOString(), workspaceId: setup.workspace.id, assistantId: null, assistantName: null };
+  s.ctx.db.transaction(() =>
+    recordEvent(s.ctx, { id: eventId, workspaceId: setup.workspace.id, type: 'ticket.assigned', assistantId: null, createdAt: payload.createdAt, payload }),
+  )();
+  expandFanOut(s.ctx, 1);
   // A revoked key turns its subscriptions off; a retention pass over the seeded rows.
   const revoked = s.createKeyRecord(setup.workspace.id);
   await api(s.url, revoked.key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: rx.url });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../../partner-api/config';
 import { createAppContext, type AppContext } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
+import { drainFanOut } from '../../partner-api/delivery/fanout';
 import { recordEvent } from '../../partner-api/delivery/outbox';
 import { generateWebhookSecret } from '../../partner-api/delivery/signing';
 import { isoAt } from '../../partner-api/lib/clock';
@@ -93,7 +94,7 @@ export function subscribe(ctx: AppContext, ws: Workspace, targetUrl: string, eve
   return { id, secret, targetUrl, eventType };
 }
 
-/** Records one event of `type` (a fixture with fresh ids) in a transaction, as a domain change would. */
+/** Records one event of `type` (a fixture with fresh ids) in a transaction, as a domain change would, then runs its fan-out. */
 export function emit(ctx: AppContext, ws: Workspace, type: EventType = 'ticket.created'): string {
   const eventId = newId('evt');
   const createdAt = isoAt(ctx.clock.now());
@@ -106,6 +107,7 @@ export function emit(ctx: AppContext, ws: Workspace, type: EventType = 'ticket.c
   ctx.db.transaction(() =>
     recordEvent(ctx, { id: eventId, workspaceId: ws.workspaceId, type, assistantId: null, createdAt, payload }),
   )();
+  drainFanOut(ctx);
   return eventId;
 }
 

@@ -74,7 +74,15 @@ describe('every Zapier-facing endpoint × every refused credential', () => {
 
 /** Every delivery owed so far has been made, so the worker changes nothing while a snapshot is compared. */
 const settled = () =>
-  waitUntil(() => server.ctx.db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = 'pending'`).pluck().get() === 0, 15_000, 'deliveries');
+  waitUntil(
+    () =>
+      server.ctx.db
+        .prepare(`SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') + (SELECT COUNT(*) FROM events WHERE fanout_upto IS NOT NULL)`)
+        .pluck()
+        .get() === 0,
+    15_000,
+    'deliveries',
+  );
 
 /** A workspace with one of everything, made through the API as its Zaps, agents and visitors would. */
 async function populate(label: string) {

@@ -52,6 +52,7 @@ import {
   type Plan,
   type Workspace,
 } from '../../partner-api/domain/workspaces';
+import { drainFanOut } from '../../partner-api/delivery/fanout';
 import type { DeliveryWorker, DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
 import type { Clock } from '../../partner-api/lib/clock';
 import { capturingLogger, type LogLine } from './helpers';
@@ -73,6 +74,8 @@ export interface ApiServer {
   dbPath: string;
   logs: LogLine[];
   worker: DeliveryWorker | null;
+  /** Writes the delivery rows every event so far owes (delivery/fanout.ts), as the worker does after commit. Returns how many. */
+  fanOut(): number;
   close(): Promise<void>;
   createWorkspace(opts?: { plan?: Plan; name?: string }): Workspace;
   setPlan(workspaceId: string, plan: Plan): void;
@@ -128,6 +131,7 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
     dbPath,
     logs,
     worker,
+    fanOut: () => drainFanOut(ctx),
     async close() {
       if (closed) return;
       closed = true;

@@ -1,0 +1,165 @@
+/**
+ * Fan-out after commit (delivery/fanout.ts, issue 12 §3): the request that makes an event writes no
+ * delivery rows, only the event and its mark; the fan-out then writes one row per subscription that matched
+ * at the commit, in transactions of bounded size, resumes a cut-off fan-out without writing a row twice,
+ * and keeps the outbox's rules (below Pro nothing, deactivated nothing, assistant filters). The crash case
+ * (SIGKILL with fan-outs owed) is in test/proof/crash.test.ts.
+ */
+import type { EventType } from '../../catalog/events';
+import { fixtureFor } from '../../fixtures';
+import { newCursor, pruneBatch } from '../../partner-api/db/retention';
+import { drainFanOut, expandFanOut, FANOUT_ROWS_PER_TRANSACTION } from '../../partner-api/delivery/fanout';
+import { recordEvent } from '../../partner-api/delivery/outbox';
+import { createDeliveryWorker, type DeliveryWorker } from '../../partner-api/delivery/worker';
+import { createSubscription, deactivateSubscriptions } from '../../partner-api/domain/subscriptions';
+import { isoAt } from '../../partner-api/lib/clock';
+import { newId } from '../../partner-api/lib/ids';
+import { api, startApiServer } from '../support/api-server';
+import { startReceiver, type Receiver } from '../support/receiver';
+import { makeContext, removeTempDirs, seedWorkspace, subscribe, type TestContext, type Workspace } from './helpers';
+
+const contexts: TestContext[] = [];
+const workers: DeliveryWorker[] = [];
+const receivers: Receiver[] = [];
+afterEach(async () => {
+  for (const rx of receivers.splice(0)) await rx.close();
+  for (const w of workers.splice(0)) await w.stop();
+  for (const ctx of contexts.splice(0)) if (ctx.db.open) ctx.db.close();
+  removeTempDirs();
+});
+
+function context(file?: string): TestContext {
+  const ctx = makeContext({ file });
+  contexts.push(ctx);
+  return ctx;
+}
+
+/** Records an event as a domain change does (in its transaction), and nothing more: the fan-out has not run. */
+function record(ctx: TestContext, ws: Workspace, type: EventType = 'ticket.created'): string {
+  const id = newId('evt');
+  const createdAt = isoAt(ctx.clock.now());
+  const payload = { ...fixtureFor(type), id, createdAt, workspaceId: ws.workspaceId, assistantId: null, assistantName: null };
+  ctx.db.transaction(() => recordEvent(ctx, { id, workspaceId: ws.workspaceId, type, assistantId: null, createdAt, payload }))();
+  return id;
+}
+
+const rowsOf = (ctx: TestContext, eventId: string) =>
+  ctx.db.prepare('SELECT subscription_id FROM deliveries WHERE event_id = ? ORDER BY subscription_id').pluck().all(eventId) as string[];
+const mark = (ctx: TestContext, eventId: string) => ctx.db.prepare('SELECT fanout_upto FROM events WHERE id = ?').pluck().get(eventId);
+
+describe('the creating request', () => {
+  it('writes the event and its mark but no delivery row; the fan-out then writes one per subscription that matches, filters included', async () => {
+    const s = await startApiServer({ config: { maxSubscriptionsPerWorkspace: 1000 } }); // no worker: nothing runs the fan-out by itself
+    try {
+      const { workspace, assistant, keyId } = await s.setup();
+      const otherAssistant = s.createAssistant(workspace.id, 'Other Bot');
+      const other = await s.setup();
+      const sub = (workspaceId: string, apiKeyId: string, eventType: EventType, n: number, assistantId?: string) =>
+        createSubscription(s.ctx, { workspaceId, apiKeyId, eventType, targetUrl: `http://127.0.0.1:9/${newId('hook')}`, assistantId }).subscription.id;
+      const all = Array.from({ length: 120 }, (_, i) => sub(workspace.id, keyId, 'widget.conversation_started', i));
+      const mine = Array.from({ length: 30 }, (_, i) => sub(workspace.id, keyId, 'widget.conversation_started', i, assistant.id));
+      for (let i = 0; i < 20; i++) sub(workspace.id, keyId, 'widget.conversation_started', i, otherAssistant.id);
+      for (let i = 0; i < 10; i++) sub(workspace.id, keyId, 'ticket.created', i);
+      const gone = Array.from({ length: 10 }, (_, i) => sub(workspace.id, keyId, 'widget.conversation_started', i));
+      for (const id of gone) deactivateSubscriptions(s.ctx, { subscriptionId: id }, 'unsubscribed');
+      for (let i = 0; i < 10; i++) sub(other.workspace.id, other.keyId, 'widget.conversation_started', i);
+
+      const res = await api(s.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'hello' });
+      expect(res.status).toBe(201);
+      const eventId = s.ctx.db.prepare(`SELECT id FROM events WHERE workspace_id = ? AND type = 'widget.conversation_started'`).pluck().get(workspace.id) as string;
+      expect(s.ctx.db.prepare('SELECT COUNT(*) FROM deliveries').pluck().get()).toBe(0);
+      expect(s.ctx.db.prepare('SELECT fanout_upto FROM events WHERE id = ?').pluck().get(eventId)).not.toBeNull();
+
+      expect(s.fanOut()).toBe(150);
+      const owed = s.ctx.db.prepare('SELECT subscription_id FROM deliveries WHERE event_id = ?').pluck().all(eventId) as string[];
+      expect(new Set(owed)).toEqual(new Set([...all, ...mine]));
+      expect(s.ctx.db.prepare('SELECT fanout_upto FROM events WHERE id = ?').pluck().get(eventId)).toBeNull();
+      expect(s.fanOut()).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('the fan-out', () => {
+  it('writes at most its share per transaction, and a fan-out cut off between transactions resumes after a restart with no row twice', () => {
+    const ctx = context();
+    const ws = seedWorkspace(ctx);
+    const subs = Array.from({ length: 2 * FANOUT_ROWS_PER_TRANSACTION + 50 }, (_, i) => subscribe(ctx, ws, `http://127.0.0.1:9/${i}`).id);
+    const eventId = record(ctx, ws);
+    const first = expandFanOut(ctx);
+    expect(first).toEqual({ rows: FANOUT_ROWS_PER_TRANSACTION, more: true });
+    expect(mark(ctx, eventId)).not.toBeNull();
+    ctx.db.close(); // the process stops here
+
+    const again = context(ctx.file);
+    const sizes: number[] = [];
+    for (let r = expandFanOut(again); ; r = expandFanOut(again)) {
+      sizes.push(r.rows);
+      if (!r.more) break;
+    }
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(FANOUT_ROWS_PER_TRANSACTION);
+    expect(rowsOf(again, eventId)).toEqual([...subs].sort());
+    expect(mark(again, eventId)).toBeNull();
+  });
+
+  it('skips a subscription made after the event committed, one deactivated before the fan-out ran, and every one once the plan is below Pro', () => {
+    const ctx = context();
+    const ws = seedWorkspace(ctx);
+    const [kept, unsubscribed] = [subscribe(ctx, ws, 'http://127.0.0.1:9/kept').id, subscribe(ctx, ws, 'http://127.0.0.1:9/unsubscribed').id];
+    const eventId = record(ctx, ws);
+    subscribe(ctx, ws, 'http://127.0.0.1:9/later');
+    deactivateSubscriptions(ctx, { subscriptionId: unsubscribed }, 'unsubscribed');
+    expect(drainFanOut(ctx)).toBe(1);
+    expect(rowsOf(ctx, eventId)).toEqual([kept]);
+
+    const beforeDowngrade = record(ctx, ws);
+    ctx.db.prepare(`UPDATE workspaces SET plan = 'free' WHERE id = ?`).run(ws.workspaceId);
+    expect(drainFanOut(ctx)).toBe(0);
+    expect(rowsOf(ctx, beforeDowngrade)).toEqual([]);
+    expect(mark(ctx, beforeDowngrade)).toBeNull();
+  });
+
+  it('marks nothing below Pro or with no subscriber', () => {
+    const ctx = context();
+    const ws = seedWorkspace(ctx);
+    expect(mark(ctx, record(ctx, ws))).toBeNull(); // no subscriber yet
+    subscribe(ctx, ws, 'http://127.0.0.1:9/a');
+    ctx.db.prepare(`UPDATE workspaces SET plan = 'starter' WHERE id = ?`).run(ws.workspaceId);
+    expect(mark(ctx, record(ctx, ws))).toBeNull();
+    ctx.db.prepare(`UPDATE workspaces SET plan = 'pro' WHERE id = ?`).run(ws.workspaceId);
+    expect(mark(ctx, record(ctx, ws))).not.toBeNull();
+  });
+
+  it('keeps an event still owed deliveries from retention, however old', () => {
+    const ctx = context();
+    const ws = seedWorkspace(ctx);
+    subscribe(ctx, ws, 'http://127.0.0.1:9/a');
+    const events = Array.from({ length: 15 }, () => record(ctx, ws)); // more than the samples any Test trigger keeps
+    ctx.clock.advance(365 * 24 * 3600_000);
+    const settings = { ...ctx.config.retention, eventsMs: 1, deliveriesMs: 1, batchSize: 100 };
+    const cursor = newCursor();
+    for (let i = 0; i < 100 && !pruneBatch(ctx.db, ctx.clock.now(), settings, cursor).passDone; i++);
+    expect(ctx.db.prepare('SELECT COUNT(*) FROM events').pluck().get()).toBe(events.length);
+  });
+});
+
+describe('the worker runs the fan-out', () => {
+  it('on the signal after commit, and at start for events left marked; every delivery carries webhook-id = the event id', async () => {
+    const rx = await startReceiver();
+    receivers.push(rx);
+    const ctx = context(); // its poll is 60 s: only the signal and the start can run the fan-out here
+    const ws = seedWorkspace(ctx);
+    const subs = Array.from({ length: 40 }, (_, i) => subscribe(ctx, ws, `${rx.url}/${i}`).id);
+    const leftOver = record(ctx, ws); // as a process that stopped before its fan-out ran would leave it
+    const worker = createDeliveryWorker(ctx);
+    workers.push(worker);
+    worker.start();
+    await rx.waitFor(40);
+    const fresh = record(ctx, ws);
+    await rx.waitFor(80);
+    const seen = new Set(rx.requests.map((r) => `${r.path.split('/').at(-1)} ${String(r.headers['webhook-id'])}`));
+    for (const eventId of [leftOver, fresh]) for (const [i] of subs.entries()) expect(seen.has(`${i} ${eventId}`)).toBe(true);
+    expect(rx.requests).toHaveLength(80);
+  });
+});
