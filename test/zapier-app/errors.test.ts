@@ -250,13 +250,22 @@ describe('reading an answer that is not quite the API’s shape', () => {
     }
   });
 
+  it('reads Retry-After in the obsolete HTTP-date forms, RFC 850 and asctime', () => {
+    const until = (iso: string) => (Date.parse(iso) - Date.now()) / 1000;
+    const rfc850 = parseApiError(429, '', 'Sunday, 06-Nov-33 08:49:37 GMT').retryAfter!;
+    expect(Math.abs(rfc850 - until('2033-11-06T08:49:37Z'))).toBeLessThanOrEqual(2);
+    // asctime has no zone; Date.parse reads it in the local one, so only the day is certain.
+    const asctime = parseApiError(429, '', 'Sun Nov  6 08:49:37 2033').retryAfter!;
+    expect(Math.abs(asctime - until('2033-11-06T08:49:37Z'))).toBeLessThanOrEqual(86_400);
+  });
+
   it('counts a Retry-After date already past as 0 seconds', () => {
     expect(parseApiError(503, '', new Date(Date.now() - 60_000).toUTCString()).retryAfter).toBe(0);
   });
 
   // RFC 9110 §10.2.3: delay-seconds (digits only) or an HTTP-date. Anything else is ignored, so the step waits the
-  // default, never 0 s: Date.parse alone takes "-5" or "1.5" as a year in the past, which read as "retry now".
-  it.each(['120abc', 'abc120', '1.5', '-5', '+10', '10 seconds', 'Foo 12', 'soon', ''])(
+  // default, never 0 s: Date.parse alone takes "-5", "1.5" or "Sun 12" as a date long past, which read as "retry now".
+  it.each(['120abc', 'abc120', '1.5', '-5', '+10', '10 seconds', 'Foo 12', 'Sun 12', 'x Sun 12', 'Sunday 12', 'x Sun, 06 Nov 2033 08:49:37 GMT', 'soon', ''])(
     'ignores a Retry-After of %j, which is neither seconds nor an HTTP date',
     (header) => {
       expect(parseApiError(429, '', header).retryAfter).toBeNull();

@@ -241,6 +241,9 @@ function scopeNamedIn(message: string): string | null {
   return (Object.keys(SCOPES) as Scope[]).find((scope) => message.includes(scope)) ?? null;
 }
 
+/** The shape all three HTTP-date forms share (RFC 9110 §5.6.7): the day's name first, then hh:mm:ss and a space. */
+const HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? .*\d\d:\d\d:\d\d /;
+
 /**
  * Retry-After as seconds: delay-seconds, or an HTTP-date counted from now (RFC 9110 §10.2.3); null when absent
  * or neither, so the caller's default applies.
@@ -249,9 +252,8 @@ function parseRetryAfter(header: string | null | undefined): number | null {
   if (!header) return null;
   const trimmed = header.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  // Every HTTP-date form starts with the day's name; Date.parse alone takes "-5" or "1.5" as a year long past,
-  // which would read as "retry now".
-  if (!/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)/.test(trimmed)) return null;
+  // Date.parse alone takes "-5", "1.5" or "Sun 12" as a date long past, which would read as "retry now".
+  if (!HTTP_DATE.test(trimmed)) return null;
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
