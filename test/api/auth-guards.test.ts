@@ -9,7 +9,7 @@ import { createApiKey, revokeApiKey } from '../../partner-api/domain/api-keys';
 import { ApiError } from '../../partner-api/domain/errors';
 import { generateApiKey, type Scope } from '../../partner-api/domain/keys';
 import { createAgent, createWorkspace, revokeAgentToken, rotateAgentToken, setWorkspacePlan, type Plan } from '../../partner-api/domain/workspaces';
-import { PLAN_UPGRADE_MESSAGE, agentOf, keyOf, presentedCredential, requireAgentToken, requireScope } from '../../partner-api/http/auth';
+import { agentOf, keyOf, presentedCredential, requireAgentToken, requireScope } from '../../partner-api/http/auth';
 import { makeContext, removeTempDirs, type TestContext } from '../delivery/helpers';
 
 const MESSAGES = {
@@ -21,6 +21,7 @@ const MESSAGES = {
   tokenMissing: 'Send the agent console token as "Authorization: Bearer agt_tok_…".',
   tokenInvalid: 'No such agent token.',
   tokenRevoked: 'This agent token was revoked. Ask an administrator for a new one.',
+  planUpgrade: 'The Zapier integration is gated to Pro and above. Upgrade your workspace plan, then reconnect the account in Zapier.',
 };
 
 let ctx: TestContext;
@@ -135,7 +136,7 @@ describe('requireScope: each refusal, in the documented order', () => {
 
   it.each(['free', 'starter'] as const)('403 plan_upgrade_required on %s, before the scope', (plan) => {
     const { key } = newKey(plan, ['chat:write']);
-    expect(guard(guardFor(), request(bearer(key)))).toEqual({ status: 403, code: 'plan_upgrade_required', message: PLAN_UPGRADE_MESSAGE });
+    expect(guard(guardFor(), request(bearer(key)))).toEqual({ status: 403, code: 'plan_upgrade_required', message: MESSAGES.planUpgrade });
   });
 
   it('anyPlan admits a key below Pro, and still checks its scope', () => {
@@ -193,7 +194,7 @@ describe('requireScope: an admitted request', () => {
     guard(requireScope(ctx, 'events:read'), gated);
     guard(requireScope(ctx, 'events:read', { anyPlan: true }), anyPlan);
     setWorkspacePlan(ctx, workspace.id, 'starter');
-    expect(thrownBy(gated.reverifyCaller!)).toEqual({ status: 403, code: 'plan_upgrade_required', message: PLAN_UPGRADE_MESSAGE });
+    expect(thrownBy(gated.reverifyCaller!)).toEqual({ status: 403, code: 'plan_upgrade_required', message: MESSAGES.planUpgrade });
     expect(thrownBy(anyPlan.reverifyCaller!)).toBeNull();
   });
 
