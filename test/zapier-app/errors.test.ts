@@ -333,8 +333,9 @@ describe('message text', () => {
 });
 
 describe('fitWords', () => {
-  it('keeps a text that fits exactly', () => {
+  it('keeps a text that fits exactly as it is, blanks and all', () => {
     expect(fitWords('Exactly twenty chars', 20)).toBe('Exactly twenty chars');
+    expect(fitWords('One.  Two.', 10)).toBe('One.  Two.');
   });
 
   it('keeps as many leading whole sentences as fit, joined by one space', () => {
