@@ -15,6 +15,8 @@ export const MUTATION_MODULES: Record<string, string[]> = {
   'partner-api/delivery/policy.ts': ['test/delivery/policy.test.ts'],
   'partner-api/delivery/signing.ts': ['test/delivery/signing.test.ts'],
   'partner-api/domain/idempotency.ts': ['test/api/idempotency.test.ts'],
+  'partner-api/http/auth.ts': ['test/api/auth-guards.test.ts'],
+  'zapier-app/http/errors.ts': ['test/zapier-app/errors.test.ts'],
 };
 
 const ROOT = path.join(__dirname, '..');

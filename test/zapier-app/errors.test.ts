@@ -8,6 +8,8 @@ import {
   IN_PROGRESS_RETRY_SECONDS,
   MAX_MESSAGE_LENGTH,
   MESSAGES,
+  errorClassOf,
+  fitWords,
   messageText,
   parseApiError,
   scopeMessage,
@@ -201,6 +203,152 @@ describe('reading an error answer', () => {
     const words = withCode('word '.repeat(80), { status: 422, code: 'validation_failed' });
     expect(words.length).toBeLessThanOrEqual(MAX_MESSAGE_LENGTH);
     expect(words).toMatch(/^(word )*word… \(IllumiChat 422 validation_failed\)$/);
+  });
+});
+
+describe('reading an answer that is not quite the API’s shape', () => {
+  it.each(['null', '[]', '"Bad Gateway"', '42', '{"error": null}', '{"error": []}', '{"error": {"code": 7, "message": ""}}'])(
+    'a body of %s still yields the status as code and the body as message',
+    (content) => {
+      expect(parseApiError(502, content, null)).toMatchObject({ code: 'http_502', message: `HTTP 502: ${content}`, details: [] });
+    },
+  );
+
+  it('keeps only the details that are objects, and reads a missing path or message as empty', () => {
+    const body = JSON.stringify({
+      error: { code: 'validation_failed', message: 'Invalid.', details: [null, 'oops', ['a'], { message: 'Required' }, { path: 'email' }] },
+    });
+    expect(parseApiError(422, body, null).details).toEqual([
+      { path: '', message: 'Required' },
+      { path: 'email', message: '' },
+    ]);
+  });
+
+  it('takes the required scope from the error, else from the top level, else from the message, else none', () => {
+    const scopeOf = (body: unknown) => parseApiError(403, JSON.stringify(body), null).requiredScope;
+    expect(scopeOf({ error: { code: 'insufficient_scope', message: 'No.' }, requiredScope: 'chat:write' })).toBe('chat:write');
+    expect(scopeOf({ error: { code: 'insufficient_scope', message: 'This key lacks the contacts:write scope.' } })).toBe('contacts:write');
+    expect(scopeOf({ error: { code: 'insufficient_scope', message: 'This key lacks a scope.' } })).toBeNull();
+  });
+
+  it('quotes an HTML page as its text: tags become spaces, runs of blanks one space', () => {
+    const page = '<html>\n  <p>Bad</p><p>Gateway</p>\n\n\t<i>nginx</i>  1.25</html>';
+    expect(parseApiError(502, page, null).message).toBe('HTTP 502: Bad Gateway nginx 1.25');
+  });
+
+  it('reads Retry-After as whole seconds, blanks around them allowed', () => {
+    expect(parseApiError(429, '', '17').retryAfter).toBe(17);
+    expect(parseApiError(429, '', ' 17 ').retryAfter).toBe(17);
+    expect(parseApiError(429, '', '0').retryAfter).toBe(0);
+  });
+
+  it('reads Retry-After as an HTTP date on every day of the week', () => {
+    for (let day = 1; day <= 7; day++) {
+      const date = new Date(Date.now() + day * 86_400_000);
+      const retryAfter = parseApiError(429, '', date.toUTCString()).retryAfter;
+      expect({ date: date.toUTCString(), near: Math.abs(retryAfter! - day * 86_400) <= 2 }).toEqual({ date: date.toUTCString(), near: true });
+    }
+  });
+
+  it('reads Retry-After in the obsolete HTTP-date forms, RFC 850 and asctime', () => {
+    const until = (iso: string) => (Date.parse(iso) - Date.now()) / 1000;
+    const rfc850 = parseApiError(429, '', 'Sunday, 06-Nov-33 08:49:37 GMT').retryAfter!;
+    expect(Math.abs(rfc850 - until('2033-11-06T08:49:37Z'))).toBeLessThanOrEqual(2);
+    // asctime has no zone; Date.parse reads it in the local one, so only the day is certain.
+    const asctime = parseApiError(429, '', 'Sun Nov  6 08:49:37 2033').retryAfter!;
+    expect(Math.abs(asctime - until('2033-11-06T08:49:37Z'))).toBeLessThanOrEqual(86_400);
+  });
+
+  it('counts a Retry-After date already past as 0 seconds', () => {
+    expect(parseApiError(503, '', new Date(Date.now() - 60_000).toUTCString()).retryAfter).toBe(0);
+  });
+
+  // RFC 9110 §10.2.3: delay-seconds (digits only) or an HTTP-date. Anything else is ignored, so the step waits the
+  // default, never 0 s: Date.parse alone takes "-5", "1.5" or "Sun 12" as a date long past, which read as "retry now".
+  it.each(['120abc', 'abc120', '1.5', '-5', '+10', '10 seconds', 'Foo 12', 'Sun 12', 'x Sun 12', 'Sunday 12', 'x Sun, 06 Nov 2033 08:49:37 GMT', 'soon', ''])(
+    'ignores a Retry-After of %j, which is neither seconds nor an HTTP date',
+    (header) => {
+      expect(parseApiError(429, '', header).retryAfter).toBeNull();
+      const apiError = parseApiError(429, JSON.stringify({ error: { code: 'rate_limited', message: 'Slow down.' } }), header);
+      expect(errorText(toZapierError(zapierErrors, apiError)).delay).toBe(DEFAULT_RETRY_SECONDS);
+    },
+  );
+});
+
+describe('a code the table does not list', () => {
+  const unknown = (status: number, message = 'The API says no.') =>
+    parseApiError(status, JSON.stringify({ error: { code: 'brand_new_code', message } }), null);
+
+  it.each([
+    [401, 'ExpiredAuthError'],
+    [400, 'Error'],
+    [404, 'Error'],
+    [428, 'Error'],
+    [499, 'Error'],
+    [429, 'ThrottledError'],
+    [500, 'ThrottledError'],
+    [503, 'ThrottledError'],
+  ] as const)('at %i is %s', (status, errorClass) => {
+    expect(errorClassOf({ status, code: 'brand_new_code' })).toBe(errorClass);
+  });
+
+  it('at 401 says what the API said, then to reconnect', () => {
+    expect(messageText(unknown(401, 'This key has expired.'))).toBe(
+      'This key has expired. Reconnect your IllumiChat account with a key from Settings → API Keys.',
+    );
+  });
+
+  it('at another 4xx is the API’s own words, unchanged', () => {
+    for (const status of [400, 404, 409, 422, 499]) expect(messageText(unknown(status))).toBe('The API says no.');
+  });
+
+  it('at 429 and 5xx says Zapier will try again', () => {
+    expect(messageText(unknown(429))).toBe("IllumiChat's rate limit for this API key was reached: The API says no.");
+    expect(messageText(unknown(500))).toBe('IllumiChat could not complete the request right now; Zapier will retry. The API says no.');
+  });
+});
+
+describe('message text', () => {
+  it('a validation failure without details quotes the API’s message, without doubling its full stop', () => {
+    const apiError = parseApiError(422, JSON.stringify({ error: { code: 'validation_failed', message: 'The request is not valid. See details.' } }), null);
+    expect(messageText(apiError)).toBe('IllumiChat rejected a value in this step: The request is not valid. See details. Check the fields mapped here.');
+  });
+
+  it('a validation detail without a path is its message alone', () => {
+    const body = { error: { code: 'validation_failed', message: 'x', details: [{ message: 'Body is empty' }, { path: 'email', message: 'Invalid' }] } };
+    expect(messageText(parseApiError(422, JSON.stringify(body), null))).toBe(
+      'IllumiChat rejected a value in this step (Body is empty; email: Invalid). Check the fields mapped here.',
+    );
+  });
+
+  it('a scope no step of this app uses is named without saying which steps need it', () => {
+    expect(scopeMessage('files:read')).toBe(
+      'This API key lacks the files:read scope. Create a key with it in IllumiChat under Settings → API Keys and reconnect your account in Zapier.',
+    );
+  });
+
+  it('withCode drops blanks around the text before adding the code', () => {
+    expect(withCode('  Check the key. \n', { status: 401, code: 'api_key_invalid' })).toBe('Check the key. (IllumiChat 401 api_key_invalid)');
+  });
+});
+
+describe('fitWords', () => {
+  it('keeps a text that fits exactly as it is, blanks and all', () => {
+    expect(fitWords('Exactly twenty chars', 20)).toBe('Exactly twenty chars');
+    expect(fitWords('One.  Two.', 10)).toBe('One.  Two.');
+  });
+
+  it('keeps as many leading whole sentences as fit, joined by one space', () => {
+    const text = 'First sentence. Second one!  Third? Fourth.';
+    expect(fitWords(text, 34)).toBe('First sentence. Second one! Third?');
+    expect(fitWords(text, 33)).toBe('First sentence. Second one!');
+    expect(fitWords(text, 15)).toBe('First sentence.');
+  });
+
+  it('cuts a first sentence too long at the last whole word that fits, without trailing punctuation', () => {
+    expect(fitWords('alpha beta,; gamma delta epsilon', 13)).toBe('alpha beta…');
+    expect(fitWords('Word one,  two', 10)).toBe('Word one…');
+    expect(fitWords('alpha beta,; gamma delta epsilon', 19)).toBe('alpha beta,; gamma…');
   });
 });
 

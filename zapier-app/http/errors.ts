@@ -200,7 +200,9 @@ export function toZapierError(errors: ZapierErrors, apiError: ApiError): Error {
 
 function validationMessage(apiError: ApiError): string {
   const fields = apiError.details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ');
-  return `IllumiChat rejected a value in this step${fields ? ` (${fields})` : `: ${apiError.message}`}. Check the fields mapped here.`;
+  // The API's message ends in a full stop, as does this sentence: one is enough.
+  const said = apiError.message.replace(/\.$/, '');
+  return `IllumiChat rejected a value in this step${fields ? ` (${fields})` : `: ${said}`}. Check the fields mapped here.`;
 }
 
 /**
@@ -239,11 +241,19 @@ function scopeNamedIn(message: string): string | null {
   return (Object.keys(SCOPES) as Scope[]).find((scope) => message.includes(scope)) ?? null;
 }
 
-/** Retry-After as seconds; an HTTP date counts from now. */
+/** The shape all three HTTP-date forms share (RFC 9110 §5.6.7): the day's name first, then hh:mm:ss and a space. */
+const HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? .*\d\d:\d\d:\d\d /;
+
+/**
+ * Retry-After as seconds: delay-seconds, or an HTTP-date counted from now (RFC 9110 §10.2.3); null when absent
+ * or neither, so the caller's default applies.
+ */
 function parseRetryAfter(header: string | null | undefined): number | null {
   if (!header) return null;
   const trimmed = header.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  // Date.parse alone takes "-5", "1.5" or "Sun 12" as a date long past, which would read as "retry now".
+  if (!HTTP_DATE.test(trimmed)) return null;
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
