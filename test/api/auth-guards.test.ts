@@ -7,7 +7,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { createApiKey, revokeApiKey } from '../../partner-api/domain/api-keys';
 import { ApiError } from '../../partner-api/domain/errors';
-import { generateApiKey, type Scope } from '../../partner-api/domain/keys';
+import { generateApiKey, type Scope } from '../../partner-api/domain/credentials';
 import { createAgent, createWorkspace, revokeAgentToken, rotateAgentToken, setWorkspacePlan, type Plan } from '../../partner-api/domain/workspaces';
 import { agentOf, keyOf, presentedCredential, requireAgentToken, requireScope } from '../../partner-api/http/auth';
 import { makeContext, removeTempDirs, type TestContext } from '../delivery/helpers';
