@@ -9,9 +9,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+
 import { startChild } from './child';
-import { measure, type LoadOptions, type LoadResult } from './load';
-import { percentile, startBenchReceiver, startHangingReceiver, type BenchReceiver } from './receiver';
+import { type LoadOptions, type LoadResult, measure } from './load';
+import { type BenchReceiver, percentile, startBenchReceiver, startHangingReceiver } from './receiver';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 10;
@@ -282,7 +283,7 @@ function startConversation(url: string, i: number): Promise<void> {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
-        res.statusCode === 201 ? resolve() : reject(new Error(`starting a conversation answered ${res.statusCode}: ${Buffer.concat(chunks)}`)),
+        res.statusCode === 201 ? resolve() : reject(new Error(`starting a conversation answered ${res.statusCode}: ${Buffer.concat(chunks).toString()}`)),
       );
     });
     req.on('error', reject);

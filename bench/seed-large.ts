@@ -7,13 +7,14 @@
  * Written with plain inserts in 10,000-row transactions: about a minute per million events here.
  */
 import fs from 'node:fs';
+
+import { fixtureFor } from '../fixtures';
 import { loadConfig } from '../partner-api/config';
-import { DeliverySignal, type AppContext } from '../partner-api/context';
+import { type AppContext, DeliverySignal } from '../partner-api/context';
 import { openDatabase } from '../partner-api/db/open';
 import { createApiKey } from '../partner-api/domain/api-keys';
 import { SCOPES } from '../partner-api/domain/keys';
 import { createAssistant, createWorkspace } from '../partner-api/domain/workspaces';
-import { fixtureFor } from '../fixtures';
 import { systemClock } from '../partner-api/lib/clock';
 import { newId } from '../partner-api/lib/ids';
 

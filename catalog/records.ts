@@ -6,6 +6,7 @@
  * answers against them strictly.
  */
 import { z } from 'zod';
+
 import { isoDateTime, LEAD_SOURCES, prefixedId as id } from './events';
 
 export const contactSchema = z.object({

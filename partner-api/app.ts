@@ -4,6 +4,7 @@
  * table can be compared with the OpenAPI document (test/api/openapi.test.ts).
  */
 import express from 'express';
+
 import type { AppContext } from './context';
 import { jsonBody } from './http/body';
 import { registerContactRoutes } from './http/contacts';
@@ -13,8 +14,8 @@ import { createRouteKit } from './http/kit';
 import { registerLiveChatRoutes } from './http/live-chat';
 import { registerMetaRoutes } from './http/meta';
 import { TokenBucketLimiter } from './http/rate-limit';
-import { registerSubscriptionRoutes } from './http/subscriptions';
 import { requestLog } from './http/request-log';
+import { registerSubscriptionRoutes } from './http/subscriptions';
 import { registerTicketRoutes } from './http/tickets';
 
 export function createApp(ctx: AppContext): express.Express {

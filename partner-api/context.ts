@@ -3,9 +3,9 @@
  * settings and the signal that wakes the delivery worker. Tests build one per server, so several servers
  * can run in one process without sharing anything.
  */
+import type { Config } from './config';
 import type { Db } from './db/open';
 import type { Clock } from './lib/clock';
-import type { Config } from './config';
 
 /** Wakes the delivery worker. notify() defers to the next turn of the event loop, so calling it inside a
  * transaction is safe: by the time the worker looks, the transaction has committed or rolled back. */

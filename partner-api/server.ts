@@ -8,13 +8,14 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { createApp } from './app';
 import type { Config } from './config';
-import { DeliverySignal, type AppContext, type Logger } from './context';
+import { type AppContext, DeliverySignal, type Logger } from './context';
 import { startCheckpointer } from './db/checkpointer';
 import { convertToIncrementalVacuum, startRetention } from './db/retention';
-import { answerClientErrorsAsJson } from './http/client-errors';
 import { createDeliveryWorker } from './delivery/worker';
+import { answerClientErrorsAsJson } from './http/client-errors';
 import { systemClock } from './lib/clock';
 import { describeDemoSeed, seedDemoIfEmpty } from './seed/demo';
 import { explainListenError, loadConfigOrExplain, openDatabaseOrExplain, StartupError } from './startup-errors';

@@ -13,7 +13,8 @@
  * not prove; test/e2e/demo.test.ts runs it so it cannot rot.
  */
 import { eventLabel, type EventType } from '../catalog/events';
-import { startReceiver, type Receiver } from '../test/support/receiver';
+import { type Receiver, startReceiver } from '../test/support/receiver';
+import { hookUrl, type JsonRecord, type LiveHook, startLiveStack, waitForDeliveries } from '../test/support/zapier-live';
 import {
   accept,
   handOff,
@@ -21,7 +22,6 @@ import {
   startWidgetConversation,
   submitLeadForm,
 } from '../test/support/zapier-product';
-import { hookUrl, startLiveStack, waitForDeliveries, type JsonRecord, type LiveHook } from '../test/support/zapier-live';
 
 export type Print = (line: string) => void;
 
@@ -41,7 +41,8 @@ export function compact(record: JsonRecord, indent = '      '): string[] {
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
       for (const [key, inner] of Object.entries(value)) walk(inner, path ? `${path}.${key}` : key);
     } else if (value !== null && value !== undefined) {
-      pairs.push(`${path}=${typeof value === 'string' && /\s/.test(value) ? JSON.stringify(value) : String(value)}`);
+      const text = typeof value === 'string' ? value : Array.isArray(value) ? value.join(',') : JSON.stringify(value);
+      pairs.push(`${path}=${typeof value === 'string' && /\s/.test(value) ? JSON.stringify(value) : text}`);
     }
   };
   walk(record, '');

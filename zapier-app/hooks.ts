@@ -3,9 +3,10 @@
  * to; subscribing, unsubscribing, reading a delivery and loading sample data work the same for all of them.
  */
 import type { Bundle, ZObject } from 'zapier-platform-core';
+
 import type { EventType } from '../catalog/events';
 import { throwApiError } from './http/middleware';
-import { verifyDelivery, type RawDelivery } from './signature';
+import { verifyDelivery } from './signature';
 
 /** For operators only: `zapier-platform env:set <version> ILLUMICHAT_SKIP_SIGNATURE_CHECK=1` if checks misfire. */
 export const SKIP_SIGNATURE_CHECK = 'ILLUMICHAT_SKIP_SIGNATURE_CHECK';
@@ -110,10 +111,10 @@ export function restHook(eventTypeOf: EventTypeOf) {
    * signature proves IllumiChat sent it (deliveredRecord says why the raw body, not cleanedRequest). A forged
    * request halts: it must not run the Zap, nor count towards switching the Zap off.
    */
-  const perform = async (z: ZObject, bundle: Bundle): Promise<DeliveredRecord[]> => {
+  const perform = (z: ZObject, bundle: Bundle): DeliveredRecord[] => {
     const secret = (bundle.subscribeData as Partial<Subscription> | undefined)?.secret;
     if (secret && process.env[SKIP_SIGNATURE_CHECK] !== '1') {
-      const verdict = verifyDelivery(secret, (bundle.rawRequest ?? {}) as RawDelivery);
+      const verdict = verifyDelivery(secret, bundle.rawRequest ?? {});
       if (!verdict.ok) {
         throw new z.errors.HaltedError(
           `Ignored a request to this Zap's hook URL that IllumiChat did not sign (${verdict.reason}).`,

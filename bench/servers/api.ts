@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { loadConfig } from '../../partner-api/config';
 import { createApiKey } from '../../partner-api/domain/api-keys';
 import { SCOPES } from '../../partner-api/domain/keys';

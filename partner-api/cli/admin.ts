@@ -8,13 +8,12 @@
  *   ./dev admin key create --workspace ws_… --scopes events:read,contacts:write --name Zapier
  */
 import { parseArgs } from 'node:util';
+
 import { loadConfig } from '../config';
-import { DeliverySignal, type AppContext } from '../context';
+import { type AppContext, DeliverySignal } from '../context';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/api-keys';
 import { ApiError } from '../domain/errors';
-import { openDatabaseOrExplain } from '../startup-errors';
-import { CliFailure, EXIT, reportCliError, UsageError } from './errors';
-import { isScope, SCOPES, type Scope } from '../domain/keys';
+import { isScope, type Scope, SCOPES } from '../domain/keys';
 import {
   createAgent,
   createAssistant,
@@ -24,13 +23,15 @@ import {
   listAgents,
   listAssistants,
   listWorkspaces,
+  type Plan,
   PLANS,
   revokeAgentToken,
   rotateAgentToken,
   setWorkspacePlan,
-  type Plan,
 } from '../domain/workspaces';
 import { systemClock } from '../lib/clock';
+import { openDatabaseOrExplain } from '../startup-errors';
+import { CliFailure, EXIT, reportCliError, UsageError } from './errors';
 
 export const USAGE = `Usage: npm run admin -- <command> [options]
    or: ./dev admin <command> [options]          the same, without npm's banner: stdout holds only the result

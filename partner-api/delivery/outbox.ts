@@ -4,8 +4,9 @@
  * "queued"). The worker picks the rows up after commit; the signal makes that immediate.
  */
 import type { z } from 'zod';
+
+import { type EventType, payloadSchema } from '../../catalog/events';
 import type { AppContext } from '../context';
-import { payloadSchema, type EventType } from '../../catalog/events';
 import { hasIntegration, type Plan } from '../domain/plans';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';

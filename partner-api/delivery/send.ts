@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+
 import { createLookup, firstRefusal, hostOf, type Resolve } from '../net/target-policy';
 import { sign } from './signing';
 

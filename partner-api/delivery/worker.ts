@@ -11,16 +11,17 @@
  * receive (authority.ts): no attempt starts after its key's revocation or a plan change committed.
  */
 import { performance } from 'node:perf_hooks';
+
 import type { AppContext } from '../context';
 import type { Resolve } from '../net/target-policy';
 import { createAuthorityCheck, type Refusal } from './authority';
+import { createClaimer } from './claimer';
 import { deactivateSubscriptions } from './outbox';
 import { judge, type Verdict } from './policy';
 import { createSender, RESPONSE_BODY_LIMIT, type SendResult } from './send';
 import { signingKey } from './signing';
-import { createClaimer } from './claimer';
 import { createSlots } from './slots';
-import { deliveryStore, type ClaimedDelivery } from './store';
+import { type ClaimedDelivery, deliveryStore } from './store';
 
 export interface DeliveryWorkerOptions {
   /** Name resolution for targets (tests make any hostname resolve anywhere). */
@@ -193,7 +194,8 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     } catch (err) {
       sending = Promise.resolve(internalError(err as Error));
     }
-    sending.catch(internalError).then(done);
+    // Nothing to await: done() only queues the result for the next flush and cannot reject.
+    void sending.catch(internalError).then(done);
   }
 
   function keyFor(secret: string): Buffer {

@@ -7,8 +7,8 @@ import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { sql, writeTransaction } from '../lib/statements';
-import { emitLeadCaptured, type AssistantRef } from './events';
-import { contactRecord, leadRecord, type ContactRecord, type ContactRow } from './records';
+import { type AssistantRef, emitLeadCaptured } from './events';
+import { type ContactRecord, contactRecord, type ContactRow, leadRecord } from './records';
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();

@@ -4,6 +4,7 @@
  * an integration post into it.
  */
 import { z } from 'zod';
+
 import type { MessageRecord } from '../../catalog/records';
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
@@ -11,7 +12,7 @@ import { newId } from '../lib/ids';
 import { sql, writeTransaction } from '../lib/statements';
 import { ApiError } from './errors';
 import { emitConversationEvent } from './events';
-import { decodeCursor, toPage, type Page } from './pagination';
+import { decodeCursor, type Page, toPage } from './pagination';
 import { CONVERSATION_SELECT, conversationRecord, conversationResource, type ConversationRow } from './records';
 import { findAssistant } from './workspaces';
 

@@ -8,6 +8,7 @@
  * finishes late finds its claim gone and cannot commit a second time.
  */
 import crypto from 'node:crypto';
+
 import type { AppContext } from '../context';
 import { sql, writeTransaction } from '../lib/statements';
 import { ApiError } from './errors';
@@ -78,7 +79,7 @@ export function claimIdempotencyKey(ctx: AppContext, workspaceId: string, key: s
       );
     }
     if (row.state === 'done') {
-      return { kind: 'replay', response: { status: row.response_status!, body: JSON.parse(row.response_body!) } };
+      return { kind: 'replay', response: { status: row.response_status!, body: JSON.parse(row.response_body!) as unknown } };
     }
     if (now - row.created_at_ms < IDEMPOTENCY_STALE_RUNNING_MS) throw inProgress();
     sql(ctx.db, 'UPDATE idempotency_keys SET created_at_ms = ? WHERE workspace_id = ? AND key = ?').run(now, workspaceId, key);

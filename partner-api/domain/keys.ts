@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
+
 import { randomBase62, toBase62 } from '../lib/base62';
 
 export const KEY_PREFIX = 'wsk_live_';

@@ -2,7 +2,8 @@
  * Keyset pagination, newest first. The cursor is opaque to clients (base64url JSON of the last row's sort
  * key), so the sort can change without breaking them; a cursor that does not decode is a 422.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+
 import { validationFailed } from './errors';
 
 export interface Page<T> {

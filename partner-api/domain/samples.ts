@@ -2,9 +2,9 @@
  * What Zapier's "Test trigger" shows: the most recent real events of a type, exactly as they were
  * delivered (the stored payload), or, when there are none yet, the fixture with placeholder values.
  */
-import type { AppContext } from '../context';
 import type { EventType } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
+import type { AppContext } from '../context';
 import { sql } from '../lib/statements';
 
 /** The most GET /v1/samples returns; the retention keeps this many newest events per Test trigger. */

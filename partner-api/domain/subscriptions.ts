@@ -4,15 +4,16 @@
  * synchronous transaction.
  */
 import { z } from 'zod';
-import type { AppContext } from '../context';
+
 import type { EventType } from '../../catalog/events';
+import type { AppContext } from '../context';
 import { deactivateSubscriptions } from '../delivery/outbox';
 import { generateWebhookSecret } from '../delivery/signing';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { sql, writeTransaction } from '../lib/statements';
 import { ApiError, validationFailed } from './errors';
-import { decodeCursor, toPage, type Page } from './pagination';
+import { decodeCursor, type Page, toPage } from './pagination';
 
 export interface SubscriptionRecord {
   id: string;

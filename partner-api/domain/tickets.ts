@@ -4,16 +4,17 @@
  * ticket moved back to new, open or pending is no longer resolved or closed, so both stamps are cleared.
  */
 import { z } from 'zod';
-import type { AppContext } from '../context';
+
 import type { TicketRecord } from '../../catalog/events';
+import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { sql, writeTransaction } from '../lib/statements';
-import { ApiError } from './errors';
 import { findContactRow } from './contacts';
 import { requireConversation } from './conversations';
-import { emitConversationEvent, type AssistantRef } from './events';
-import { decodeCursor, toPage, type Page } from './pagination';
+import { ApiError } from './errors';
+import { type AssistantRef, emitConversationEvent } from './events';
+import { decodeCursor, type Page, toPage } from './pagination';
 import { TICKET_SELECT, ticketRecord, type TicketRow } from './records';
 import { requireAgent } from './workspaces';
 

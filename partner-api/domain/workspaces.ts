@@ -8,7 +8,7 @@ import { ApiError } from './errors';
 import { generateAgentToken, hashSecret } from './keys';
 import { hasIntegration, type Plan } from './plans';
 
-export { hasIntegration, INTEGRATION_PLANS, isPlan, PLANS, type Plan } from './plans';
+export { hasIntegration, INTEGRATION_PLANS, isPlan, type Plan, PLANS } from './plans';
 
 export interface Workspace {
   id: string;

@@ -3,6 +3,7 @@
  * better-sqlite3, and the hot paths (key lookup, event writes) run thousands of times a second.
  */
 import type { Statement, Transaction } from 'better-sqlite3';
+
 import type { Db } from '../db/open';
 
 const caches = new WeakMap<Db, Map<string, Statement>>();

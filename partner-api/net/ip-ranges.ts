@@ -100,7 +100,7 @@ function contains(r: Range, bytes: number[]): boolean {
   let bits = r.prefix;
   for (let i = 0; bits > 0; i++, bits -= 8) {
     const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if (((bytes[i] as number) & mask) !== ((r.bytes[i] as number) & mask)) return false;
+    if (((bytes[i]) & mask) !== ((r.bytes[i]) & mask)) return false;
   }
   return true;
 }
@@ -117,8 +117,8 @@ export function parseIPv6(text: string): number[] | null {
   const tail: number[] = [];
   const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (dotted) {
-    tail.push(...(parseIPv4(dotted[1] as string) ?? []));
-    head = text.slice(0, -(dotted[1] as string).length);
+    tail.push(...(parseIPv4(dotted[1]) ?? []));
+    head = text.slice(0, -(dotted[1]).length);
     if (head.endsWith(':') && !head.endsWith('::')) head = head.slice(0, -1);
   }
   const [left, right] = head.includes('::') ? head.split('::') : [head, undefined];

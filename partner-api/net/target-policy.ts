@@ -6,6 +6,7 @@
  */
 import dns from 'node:dns';
 import net from 'node:net';
+
 import { classifyAddress, describeRefusal } from './ip-ranges';
 
 export type TargetVerdict = { ok: true } | { ok: false; reason: string };
@@ -94,7 +95,7 @@ export function createLookup(opts: { guard: boolean; resolve?: Resolve }): net.L
         const refusal = opts.guard ? firstRefusal(all.map((a) => a.address)) : null;
         if (refusal) return callback(new TargetRefusedError(`${hostname} resolves to ${refusal}`), '', 0);
         if (options.all) return callback(null, usable);
-        const first = usable[0] as dns.LookupAddress;
+        const first = usable[0];
         callback(null, first.address, first.family);
       },
       (err: NodeJS.ErrnoException) => callback(err, '', 0),

@@ -8,8 +8,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { runAdmin } from '../../partner-api/cli/admin';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
 
 let dir: string;
 let dbPath: string;

@@ -1,9 +1,9 @@
 /** Authentication in the documented order, the scope × plan matrix, and what a key leaves in logs. */
-import { SCOPES, generateApiKey } from '../../partner-api/domain/keys';
+import { generateApiKey, SCOPES } from '../../partner-api/domain/keys';
 import { PLANS, revokeAgentToken, rotateAgentToken } from '../../partner-api/domain/workspaces';
 import { AGENT_ENDPOINTS, KEYED_ENDPOINTS, type KeyedEndpoint } from '../support/api-endpoints';
 import { tableCounts } from '../support/api-events';
-import { api, manualClock, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, manualClock, startApiServer } from '../support/api-server';
 
 const PLAN_MESSAGE =
   'The Zapier integration is gated to Pro and above. Upgrade your workspace plan, then reconnect the account in Zapier.';

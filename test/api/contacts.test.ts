@@ -1,7 +1,7 @@
 /** Create or Update Contact, Find Contact, and the agent console's contacts; with their Lead Captured events. */
 import { leadSchema } from '../../catalog/events';
 import { recordedEvents, tableCounts } from '../support/api-events';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
 
 let server: ApiServer;
 beforeAll(async () => {

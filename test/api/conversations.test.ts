@@ -3,7 +3,7 @@
  * form, live chat from handoff to end, and the Send Message action that needs takeover mode.
  */
 import { recordedEvents, tableCounts } from '../support/api-events';
-import { api, manualClock, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, manualClock, startApiServer } from '../support/api-server';
 
 const clock = manualClock();
 let server: ApiServer;

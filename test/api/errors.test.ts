@@ -1,5 +1,7 @@
 /** The one error shape, for everything that can go wrong before or after a handler runs. */
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import net from 'node:net';
+
+import { api, type ApiServer, startApiServer } from '../support/api-server';
 
 let server: ApiServer;
 let key: string;
@@ -142,7 +144,6 @@ describe('unexpected failures', () => {
 describe('requests the HTTP parser refuses before routing', () => {
   /** Sends raw bytes and reads the whole answer, since fetch would refuse to send these requests. */
   function rawExchange(bytes: string): Promise<string> {
-    const net = require('node:net') as typeof import('node:net');
     const { port } = new URL(server.url);
     return new Promise((resolve, reject) => {
       const socket = net.connect(Number(port), '127.0.0.1', () => socket.end(bytes));

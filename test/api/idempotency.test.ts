@@ -2,10 +2,10 @@
  * Idempotency-Key: replays, conflicts, a request still running, a crashed request's stale claim, and
  * the 24-hour memory. The clock is the test's, so expiry and staleness are exact.
  */
-import { IDEMPOTENCY_KEEP_MS, claimIdempotencyKey, completeIdempotencyKey, requestHash } from '../../partner-api/domain/idempotency';
+import { claimIdempotencyKey, completeIdempotencyKey, IDEMPOTENCY_KEEP_MS, requestHash } from '../../partner-api/domain/idempotency';
 import { writeTransaction } from '../../partner-api/lib/statements';
 import { recordedEvents, tableCounts } from '../support/api-events';
-import { api, manualClock, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, manualClock, startApiServer } from '../support/api-server';
 
 const clock = manualClock();
 let server: ApiServer;

@@ -5,8 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import { agentSchema, conversationSchema, leadSchema, liveChatSessionSchema, ticketSchema } from '../../catalog/events';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
 
 const doc = JSON.parse(fs.readFileSync(path.join(__dirname, '../../partner-api/openapi.json'), 'utf8'));
 const METHODS = ['get', 'post', 'patch', 'put', 'delete'];

@@ -4,7 +4,7 @@
  * adds, drops or retypes fails here rather than in a Zap.
  */
 import { contactSchema, messageSchema } from '../../catalog/records';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
 
 let server: ApiServer;
 beforeAll(async () => {

@@ -3,7 +3,7 @@
  * route pattern, status, duration, key id and the Zapier operation; debug adds to the same line. Never a
  * credential, wherever a client puts one.
  */
-import { api, startApiServer, waitUntil, type ApiServer, type LogEntry } from '../support/api-server';
+import { api, type ApiServer, type LogEntry, startApiServer, waitUntil } from '../support/api-server';
 
 const servers: ApiServer[] = [];
 afterAll(async () => {

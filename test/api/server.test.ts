@@ -2,10 +2,11 @@
  * `npm start` as a process: the demo workspace and its key printed once on an empty database and never
  * again, the delivery worker running in it, and a graceful stop on SIGTERM.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { api, waitUntil } from '../support/api-server';
 import { startReceiver } from '../support/receiver';
 
@@ -37,8 +38,8 @@ async function start(env: Record<string, string>): Promise<Running> {
   });
   children.push(child);
   let out = '';
-  child.stdout!.on('data', (chunk) => (out += chunk));
-  child.stderr!.resume();
+  child.stdout.on('data', (chunk) => (out += chunk));
+  child.stderr.resume();
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = await waitUntil(() => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)?.[1], 20_000, 'the server to listen');
   return { child, url, stdout: () => out, exited };

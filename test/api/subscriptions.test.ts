@@ -2,12 +2,12 @@
  * REST-hook subscriptions as Zapier makes them, what they receive, what the sample list shows, and what
  * unsubscribing and revoking a key stop. Deliveries go to in-process receivers through the real worker.
  */
-import { fixtureFor } from '../../fixtures';
 import { EVENT_TYPES } from '../../catalog/events';
-import { recordedEvents, tableCounts } from '../support/api-events';
+import { fixtureFor } from '../../fixtures';
 import { loadConfig } from '../../partner-api/config';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
-import { startReceiver, type Receiver } from '../support/receiver';
+import { recordedEvents, tableCounts } from '../support/api-events';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
+import { type Receiver, startReceiver } from '../support/receiver';
 
 let server: ApiServer;
 let receiver: Receiver;

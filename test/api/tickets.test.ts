@@ -1,6 +1,6 @@
 /** Create Ticket, Update Ticket and its dropdown, the agent console's ticket operations, and ticket events. */
 import { recordedEvents, tableCounts } from '../support/api-events';
-import { api, manualClock, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, manualClock, startApiServer } from '../support/api-server';
 
 const clock = manualClock();
 let server: ApiServer;

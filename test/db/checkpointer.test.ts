@@ -3,10 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BroadcastChannel } from 'node:worker_threads';
+
 import type { Logger } from '../../partner-api/context';
-import { waitUntil } from '../support/api-server';
 import { startCheckpointer } from '../../partner-api/db/checkpointer';
 import { INLINE_CHECKPOINT_PAGES, openDatabase } from '../../partner-api/db/open';
+import { waitUntil } from '../support/api-server';
 import { fillDisk, mountSmallDisk, smallDiskUnavailable } from '../support/small-disk';
 
 const quiet: Logger = { info() {}, error() {} };
@@ -127,7 +128,7 @@ describe('the checkpoint thread', () => {
           expect(lines[1]).toBe('checkpoint thread recovered; it runs the checkpoints again');
           // Every frame of the log is in the database file now.
           const [state] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
-          expect(state!.checkpointed).toBe(state!.log);
+          expect(state.checkpointed).toBe(state.log);
           expect(db.prepare('SELECT count(*) FROM workspaces').pluck().get()).toBe(20);
         } finally {
           await checkpointer.stop();

@@ -2,18 +2,20 @@
  * Retention (partner-api/db/retention.ts): what is deleted, what never is, and that a file under a steady
  * insert-and-prune load stops growing (page counts, not timing).
  */
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
+import Database from 'better-sqlite3';
+
 import { loadConfig } from '../../partner-api/config';
-import { DeliverySignal, type AppContext } from '../../partner-api/context';
-import { openDatabase, type Db } from '../../partner-api/db/open';
+import { type AppContext, DeliverySignal } from '../../partner-api/context';
+import { type Db, openDatabase } from '../../partner-api/db/open';
 import { convertToIncrementalVacuum, newCursor, pruneBatch, type RetentionCursor, type RetentionSettings } from '../../partner-api/db/retention';
 import { SAMPLES_LIMIT_MAX, samplesFor } from '../../partner-api/domain/samples';
+import { isoAt } from '../../partner-api/lib/clock';
 import { startServer } from '../../partner-api/server';
 import { waitUntil } from '../support/api-server';
-import { isoAt } from '../../partner-api/lib/clock';
 
 const DAY = 24 * 3_600_000;
 const NOW = Date.parse('2026-06-01T00:00:00.000Z');
@@ -186,7 +188,7 @@ describe('retention', () => {
     };
     for (let i = 0; i < 20; i++) runDay(true);
 
-    const level = pages[5]!; // day 6: three days of rows, the steady state
+    const level = pages[5]; // day 6: three days of rows, the steady state
     const last = pages.slice(10);
     expect(Math.max(...last)).toBeLessThanOrEqual(level * 1.1);
     expect(Math.min(...last)).toBeGreaterThanOrEqual(level * 0.8);

@@ -1,5 +1,5 @@
 /** The claimer on its own: which due rows it hands out, in what order, and never twice. */
-import { createClaimer, type ClaimRequest } from '../../partner-api/delivery/claimer';
+import { type ClaimRequest, createClaimer } from '../../partner-api/delivery/claimer';
 import { createSlots, hostKey, type SlotLimits } from '../../partner-api/delivery/slots';
 import { emit, makeContext, removeTempDirs, seedWorkspace, subscribe, type TestContext } from './helpers';
 
@@ -55,7 +55,7 @@ describe('the claimer', () => {
     finish(second.claimed.map((d) => d.id));
     ctx.clock.advance(5_000);
     const retry = claimer.claim(request());
-    expect(retry.claimed.map((d) => [d.id, d.attempt])).toEqual([[first.claimed[0]!.id, 2]]);
+    expect(retry.claimed.map((d) => [d.id, d.attempt])).toEqual([[first.claimed[0].id, 2]]);
     expect(claimer.claim(request()).claimed).toHaveLength(0);
   });
 
@@ -104,6 +104,6 @@ describe('the claimer', () => {
     const [claimed] = claimer.claim(request()).claimed;
     expect(claimed?.eventId).toBe(mine);
     ctx.clock.advance(13_000);
-    expect(claimer.claim(request({ inFlight: new Set([claimed!.id, 'x']) })).claimed.map((d) => d.eventId)).not.toContain(mine);
+    expect(claimer.claim(request({ inFlight: new Set([claimed.id, 'x']) })).claimed.map((d) => d.eventId)).not.toContain(mine);
   });
 });

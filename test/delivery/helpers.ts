@@ -5,15 +5,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, type Config } from '../../partner-api/config';
-import { DeliverySignal, type AppContext, type Logger } from '../../partner-api/context';
+
+import type { EventType } from '../../catalog/events';
+import { fixtureFor } from '../../fixtures';
+import { type Config, loadConfig } from '../../partner-api/config';
+import { type AppContext, DeliverySignal, type Logger } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
 import { recordEvent } from '../../partner-api/delivery/outbox';
 import { generateWebhookSecret } from '../../partner-api/delivery/signing';
-import { isoAt, type Clock } from '../../partner-api/lib/clock';
+import { type Clock, isoAt } from '../../partner-api/lib/clock';
 import { newId } from '../../partner-api/lib/ids';
-import type { EventType } from '../../catalog/events';
-import { fixtureFor } from '../../fixtures';
 
 export interface TestClock extends Clock {
   advance(ms: number): void;

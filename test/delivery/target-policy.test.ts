@@ -1,11 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkTarget, createLookup, type Resolve } from '../../partner-api/net/target-policy';
+
 import { classifyAddress, parseIPv6 } from '../../partner-api/net/ip-ranges';
+import { checkTarget, createLookup, type Resolve } from '../../partner-api/net/target-policy';
 
 const strict = { allowPrivate: false };
-const resolvesTo = (...addresses: string[]): Resolve => async () =>
-  addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+const resolvesTo = (...addresses: string[]): Resolve => () =>
+  Promise.resolve(addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
 
 describe('checkTarget: scheme and shape', () => {
   it('accepts an https URL on a public address', async () => {
@@ -92,9 +93,7 @@ describe('checkTarget: hostnames', () => {
   });
 
   it('refuses a name that does not resolve', async () => {
-    const notFound: Resolve = async () => {
-      throw Object.assign(new Error('nope'), { code: 'ENOTFOUND' });
-    };
+    const notFound: Resolve = () => Promise.reject(Object.assign(new Error('nope'), { code: 'ENOTFOUND' }));
     await expect(checkTarget('https://nowhere.invalid/x', { ...strict, resolve: notFound }))
       .resolves.toEqual({ ok: false, reason: 'target_url host nowhere.invalid does not resolve' });
   });

@@ -1,14 +1,15 @@
 /** The delivery worker end to end: real SQLite, real HTTP to in-process receivers, a clock the test moves. */
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
+
 import { deactivateSubscriptions } from '../../partner-api/delivery/outbox';
-import { verifySignature } from '../../partner-api/delivery/signing';
 import { USER_AGENT } from '../../partner-api/delivery/send';
-import { hang, redirect, reply, reset, retryAfter, startReceiver, trickle, waitUntil, type Receiver } from '../support/receiver';
+import { verifySignature } from '../../partner-api/delivery/signing';
+import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
+import { hang, type Receiver, redirect, reply, reset, retryAfter, startReceiver, trickle, waitUntil } from '../support/receiver';
 import {
-  attemptsOf, deliveriesOf, emit, makeContext, payloadOf, removeTempDirs, seedWorkspace, subscribe, subscriptionRow,
-  type ContextOptions, type TestContext,
+  attemptsOf,   type ContextOptions, deliveriesOf, emit, makeContext, payloadOf, removeTempDirs, seedWorkspace, subscribe, subscriptionRow,
+type TestContext,
 } from './helpers';
 
 // Torn down in this order: receivers (which cuts off hanging requests), then workers, then databases.
@@ -57,13 +58,13 @@ describe('a delivery', () => {
       'x-illumichat-event-type': 'ticket.created',
     });
     expect(request?.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
-    expect(verifySignature(sub.secret, request!.headers, request!.body, { nowMs: ctx.clock.now() })).toBe(true);
-    expect(verifySignature(subscribe(ctx, ws, `${rx.url}/other`).secret, request!.headers, request!.body, { nowMs: ctx.clock.now() })).toBe(false);
+    expect(verifySignature(sub.secret, request.headers, request.body, { nowMs: ctx.clock.now() })).toBe(true);
+    expect(verifySignature(subscribe(ctx, ws, `${rx.url}/other`).secret, request.headers, request.body, { nowMs: ctx.clock.now() })).toBe(false);
 
     await worker.idle();
     const [delivery] = deliveriesOf(ctx, sub.id);
     expect(delivery).toMatchObject({ status: 'succeeded', attempts: 1, claim_token: null, last_error: null });
-    expect(attemptsOf(ctx, delivery!.id)).toEqual([
+    expect(attemptsOf(ctx, delivery.id)).toEqual([
       expect.objectContaining({ attempt: 1, status_code: 200, outcome: 'succeeded', error: null, response_body: 'ok' }),
     ]);
   });
@@ -111,7 +112,7 @@ describe('retries', () => {
     expect(requests[1]?.text).toBe(requests[0]?.text);
     [delivery] = deliveriesOf(ctx, sub.id);
     expect(delivery).toMatchObject({ status: 'succeeded', attempts: 2 });
-    expect(attemptsOf(ctx, delivery!.id).map((a) => [a.attempt, a.status_code, a.outcome, a.response_body])).toEqual([
+    expect(attemptsOf(ctx, delivery.id).map((a) => [a.attempt, a.status_code, a.outcome, a.response_body])).toEqual([
       [1, 500, 'retry', 'database on fire'],
       [2, 200, 'succeeded', 'ok'],
     ]);
@@ -133,9 +134,9 @@ describe('retries', () => {
       expect(delivery).toMatchObject({ status: 'pending', attempts: 1, last_error: 'timeout: no complete answer within 300 ms' });
       const [attempt] = attemptsOf(ctx, delivery.id);
       expect(attempt).toMatchObject({ outcome: 'retry', error: 'timeout: no complete answer within 300 ms' });
-      expect(attempt!.duration_ms).toBeGreaterThanOrEqual(290);
+      expect(attempt.duration_ms).toBeGreaterThanOrEqual(290);
     }
-    expect(attemptsOf(ctx, deliveries[1]!.id)[0]?.status_code).toBeNull();
+    expect(attemptsOf(ctx, deliveries[1].id)[0]?.status_code).toBeNull();
   });
 
   it('retries a reset connection', async () => {
@@ -195,7 +196,7 @@ describe('retries', () => {
     await worker.runOnce();
     const [delivery] = deliveriesOf(ctx, sub.id);
     expect(delivery).toMatchObject({ status: 'pending', last_error: `301 redirect to ${elsewhere.url} (redirects are not followed)` });
-    expect(attemptsOf(ctx, delivery!.id)[0]).toMatchObject({ status_code: 301, outcome: 'retry' });
+    expect(attemptsOf(ctx, delivery.id)[0]).toMatchObject({ status_code: 301, outcome: 'retry' });
     expect(rx.requests).toHaveLength(1);
     expect(elsewhere.requests).toHaveLength(0);
   });
@@ -240,7 +241,7 @@ describe('retries', () => {
     await worker.runOnce();
     for (const planned of schedule) {
       const [delivery] = deliveriesOf(ctx, sub.id);
-      const delay = delivery!.next_attempt_ms - ctx.clock.now();
+      const delay = delivery.next_attempt_ms - ctx.clock.now();
       expect(delay).toBeGreaterThanOrEqual(planned * 0.8);
       expect(delay).toBeLessThanOrEqual(planned * 1.2);
       ctx.clock.advance(delay);
@@ -248,7 +249,7 @@ describe('retries', () => {
     }
     const [delivery] = deliveriesOf(ctx, sub.id);
     expect(delivery).toMatchObject({ status: 'failed', attempts: schedule.length + 1, last_error: '404 response' });
-    expect(attemptsOf(ctx, delivery!.id).map((a) => a.outcome)).toEqual([...schedule.map(() => 'retry'), 'failed']);
+    expect(attemptsOf(ctx, delivery.id).map((a) => a.outcome)).toEqual([...schedule.map(() => 'retry'), 'failed']);
     ctx.clock.advance(schedule.at(-1)! * 2);
     expect(await worker.runOnce()).toBe(0);
     expect(rx.requests).toHaveLength(schedule.length + 1);
@@ -270,7 +271,7 @@ describe('turning subscriptions off', () => {
     await worker.runOnce();
     expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'gone' });
     expect(deliveriesOf(ctx, sub.id).map((d) => d.status)).toEqual(['failed', 'cancelled', 'cancelled']);
-    expect(attemptsOf(ctx, deliveriesOf(ctx, sub.id)[0]!.id)[0]).toMatchObject({ status_code: 410, outcome: 'gone' });
+    expect(attemptsOf(ctx, deliveriesOf(ctx, sub.id)[0].id)[0]).toMatchObject({ status_code: 410, outcome: 'gone' });
 
     emit(ctx, ws);
     ctx.clock.advance(3_600_000);
@@ -383,7 +384,7 @@ describe('authority at send time (defence in depth)', () => {
       ['cancelled', 0, 'not sent: the API key that made this subscription was revoked', null],
       ['cancelled', 0, 'not sent: the API key that made this subscription was revoked', null],
     ]);
-    expect(attemptsOf(ctx, deliveriesOf(ctx, sub.id)[0]!.id)).toEqual([]);
+    expect(attemptsOf(ctx, deliveriesOf(ctx, sub.id)[0].id)).toEqual([]);
     expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'key_revoked' });
   });
 
@@ -451,7 +452,7 @@ describe('authority at send time, against another process', () => {
         db.close();
       }, 150 + Math.floor(Math.random() * 150));`]);
     let out = '';
-    revoker.stdout.on('data', (chunk: Buffer) => (out += chunk));
+    revoker.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => revoker.once('exit', resolve));
     let done = false;
     void exited.then(() => (done = true));
@@ -552,7 +553,7 @@ describe('restarts', () => {
     await worker.idle();
     const [delivery] = deliveriesOf(ctx, sub.id);
     expect(delivery).toMatchObject({ status: 'succeeded', attempts: 2 });
-    expect(attemptsOf(ctx, delivery!.id).map((a) => [a.outcome, a.error])).toEqual([
+    expect(attemptsOf(ctx, delivery.id).map((a) => [a.outcome, a.error])).toEqual([
       ['retry', 'the worker stopped before the attempt finished'],
       ['succeeded', null],
     ]);
@@ -591,7 +592,7 @@ describe('the connect-time SSRF check', () => {
     await worker.runOnce();
 
     expect(deliveriesOf(ctx, byName.id)[0]?.last_error).toBe('target_url host localhost resolves to 127.0.0.1, a loopback address');
-    expect(attemptsOf(ctx, deliveriesOf(ctx, byName.id)[0]!.id)[0]).toMatchObject({ outcome: 'refused', status_code: null });
+    expect(attemptsOf(ctx, deliveriesOf(ctx, byName.id)[0].id)[0]).toMatchObject({ outcome: 'refused', status_code: null });
     expect(deliveriesOf(ctx, literal.id)[0]?.last_error).toBe('target_url points at 127.0.0.1, a loopback address');
     expect(deliveriesOf(ctx, plain.id)[0]?.last_error).toBe('target_url must use https');
     expect(rx.requests).toHaveLength(0);
@@ -599,7 +600,7 @@ describe('the connect-time SSRF check', () => {
 
   it('checks the address a name resolves to at send time (DNS rebinding), and connects when private targets are allowed', async () => {
     const rx = await receiver();
-    const resolve = async () => [{ address: '127.0.0.1', family: 4 }];
+    const resolve = () => Promise.resolve([{ address: '127.0.0.1', family: 4 }]);
     const strict = harness({ allowPrivateTargets: false }, { resolve });
     const ws = seedWorkspace(strict.ctx);
     const sub = subscribe(strict.ctx, ws, `https://hooks.example.test:${rx.port}/hook`);

@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import { z } from 'zod';
 
 const DOC_PATH = path.join(__dirname, '../../docs/api.md');
@@ -32,7 +33,7 @@ function resolve(node: any): any {
 /** The JSON Schema of a documented response, or a message saying why there is none. */
 function responseSchema(method: string, docPath: string, status: string): any {
   // A query string in the table (`?target_url=…`) is a parameter of the path's operation, not its path.
-  const openapiPath = docPath.split('?')[0]!.replace(/:(\w+)/g, '{$1}');
+  const openapiPath = docPath.split('?')[0].replace(/:(\w+)/g, '{$1}');
   const operation = doc.paths[openapiPath]?.[method.toLowerCase()];
   if (!operation) throw new Error(`docs/api.md names ${method} ${docPath}, which openapi.json does not document`);
   const response = resolve(operation.responses[status]);

@@ -6,6 +6,15 @@
  */
 import { createTicket as createTicketInDb } from '../../partner-api/domain/tickets';
 import {
+  type CreateKey,
+  createOperation,
+  flatKeys,
+  hookUrl,
+  searchOperation,
+  waitForDeliveries,
+  zapierError,
+} from '../support/zapier-live';
+import {
   accept,
   endChat,
   handOff,
@@ -14,15 +23,6 @@ import {
   startWidgetConversation,
   takenOverConversation,
 } from '../support/zapier-product';
-import {
-  createOperation,
-  flatKeys,
-  hookUrl,
-  searchOperation,
-  waitForDeliveries,
-  zapierError,
-  type CreateKey,
-} from '../support/zapier-live';
 import { useLiveStack } from './live';
 
 const live = useLiveStack();

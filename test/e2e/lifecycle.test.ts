@@ -5,10 +5,10 @@
  * every chance to receive it too.
  */
 import { runAdmin } from '../../partner-api/cli/admin';
-import { startReceiver, reply } from '../support/receiver';
 import { waitUntil } from '../support/api-server';
-import { agentTicket, newWorkspace, startWidgetConversation, submitLeadForm, type LiveWorkspace } from '../support/zapier-product';
-import { deliveriesTo, hookUrl, verifyWebhook, waitForDeliveries, zapierError, type LiveHook } from '../support/zapier-live';
+import { reply, startReceiver } from '../support/receiver';
+import { deliveriesTo, hookUrl, type LiveHook, verifyWebhook, waitForDeliveries, zapierError } from '../support/zapier-live';
+import { agentTicket, type LiveWorkspace, newWorkspace, startWidgetConversation, submitLeadForm } from '../support/zapier-product';
 import { useLiveStack } from './live';
 
 const live = useLiveStack();

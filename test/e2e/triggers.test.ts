@@ -5,26 +5,26 @@
  * Around it, Test trigger (performList) shows the fixture on a new workspace and the real event afterwards,
  * and the static sample, Test trigger's records and the delivered record all have the output fields' keys.
  */
-import App from '../../zapier-app';
 import { CONVERSATION_EVENT_TYPES, type ConversationEventType, type EventType } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
-import {
-  causeConversationEvent,
-  newWorkspace,
-  ok,
-  startWidgetConversation,
-  submitLeadForm,
-  type LiveWorkspace,
-} from '../support/zapier-product';
+import App from '../../zapier-app';
 import {
   deliveriesTo,
   flatKeys,
   hookUrl,
-  waitForDeliveries,
-  zapierError,
   type LiveHook,
   type TriggerKey,
+  waitForDeliveries,
+  zapierError,
 } from '../support/zapier-live';
+import {
+  causeConversationEvent,
+  type LiveWorkspace,
+  newWorkspace,
+  ok,
+  startWidgetConversation,
+  submitLeadForm,
+} from '../support/zapier-product';
 import { useLiveStack } from './live';
 
 const live = useLiveStack();

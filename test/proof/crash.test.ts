@@ -7,12 +7,15 @@
  *   - In the middle of a stream of idempotent creates: retrying every request with its Idempotency-Key
  *     either replays the committed result or runs it once; never twice (rows counted).
  */
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
+import Database from 'better-sqlite3';
+
+import type { EventType } from '../../catalog/events';
 import { loadConfig } from '../../partner-api/config';
-import { DeliverySignal, type AppContext } from '../../partner-api/context';
+import { type AppContext, DeliverySignal } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
 import { verifySignature } from '../../partner-api/delivery/signing';
 import { createApiKey } from '../../partner-api/domain/api-keys';
@@ -20,10 +23,9 @@ import { SCOPES } from '../../partner-api/domain/keys';
 import { createSubscription } from '../../partner-api/domain/subscriptions';
 import { createAssistant, createWorkspace } from '../../partner-api/domain/workspaces';
 import { systemClock } from '../../partner-api/lib/clock';
-import type { EventType } from '../../catalog/events';
 import { waitUntil } from '../support/api-server';
-import { reply, startReceiver, type Receiver } from '../support/receiver';
-import { killAll, spawnApi, type ApiProcess } from './support/api-process';
+import { type Receiver, reply, startReceiver } from '../support/receiver';
+import { type ApiProcess, killAll, spawnApi } from './support/api-process';
 
 /** Sized for CI's two cores: thousands of events, and the whole file in well under a minute. */
 const EVENTS = 2400;
@@ -94,7 +96,7 @@ async function post(url: string, p: string, body: unknown, headers: Record<strin
 async function drive<T>(items: T[], concurrency: number, send: (item: T) => Promise<void>, halted: () => boolean): Promise<void> {
   let next = 0;
   const lane = async () => {
-    while (next < items.length && !halted()) await send(items[next++]!);
+    while (next < items.length && !halted()) await send(items[next++]);
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
 }
@@ -233,7 +235,7 @@ describe('SIGKILL while thousands of events are being delivered', () => {
           expect(verifySignature(s.secret, r.headers, r.body)).toBe(true);
           seen.set(id, (seen.get(id) ?? 0) + 1);
         }
-        for (const key of owed) if (key.endsWith(s.id)) expect(seen.has(key.split(' ')[0]!)).toBe(true);
+        for (const key of owed) if (key.endsWith(s.id)) expect(seen.has(key.split(' ')[0])).toBe(true);
         for (const n of seen.values()) redelivered += n - 1;
       }
       expect(received()).toBeGreaterThan(receivedAtCrash);

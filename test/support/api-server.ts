@@ -31,29 +31,32 @@
  * tables; test/support/api-endpoints.ts lists every endpoint with its scope.
  */
 import fs from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Server } from 'node:http';
+
 import type { Express } from 'express';
+
 import { createApp } from '../../partner-api/app';
-import { answerClientErrorsAsJson } from '../../partner-api/http/client-errors';
-import { loadConfig, type Config } from '../../partner-api/config';
-import { DeliverySignal, type AppContext, type Logger } from '../../partner-api/context';
+import { type Config, loadConfig } from '../../partner-api/config';
+import { type AppContext, DeliverySignal, type Logger } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
+import type * as deliveryWorker from '../../partner-api/delivery/worker';
+import type { DeliveryWorker, DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
 import { createApiKey, revokeApiKey } from '../../partner-api/domain/api-keys';
-import { SCOPES, type Scope } from '../../partner-api/domain/keys';
+import { type Scope, SCOPES } from '../../partner-api/domain/keys';
 import {
+  type Assistant,
   createAgent,
   createAssistant,
   createWorkspace,
-  setWorkspacePlan,
-  type Assistant,
   type Plan,
+  setWorkspacePlan,
   type Workspace,
 } from '../../partner-api/domain/workspaces';
-import type { DeliveryWorker, DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
-import { systemClock, type Clock } from '../../partner-api/lib/clock';
+import { answerClientErrorsAsJson } from '../../partner-api/http/client-errors';
+import { type Clock, systemClock } from '../../partner-api/lib/clock';
 
 export interface ManualClock extends Clock {
   set(ms: number): void;
@@ -143,7 +146,8 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
   let worker: DeliveryWorker | null = null;
   if (opts.delivery) {
     // Loaded only when asked for, so API-only tests do not load the delivery module.
-    const delivery = require('../../partner-api/delivery/worker') as typeof import('../../partner-api/delivery/worker');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const delivery = require('../../partner-api/delivery/worker') as typeof deliveryWorker;
     worker = delivery.createDeliveryWorker(ctx, opts.delivery === true ? {} : opts.delivery);
     worker.start();
   }
@@ -180,11 +184,11 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
       const agent = createAgent(ctx, workspaceId, { name, email });
       return { id: agent.id, name: agent.name, email: agent.email, token: agent.token };
     },
-    async setup({ plan = 'pro', scopes = SCOPES } = {}) {
+    setup({ plan = 'pro', scopes = SCOPES } = {}) {
       const workspace = handle.createWorkspace({ plan, name: 'Acme Support' });
       const assistant = handle.createAssistant(workspace.id, 'Acme Bot');
       const { id, key } = handle.createKeyRecord(workspace.id, scopes);
-      return { workspace, assistant, key, keyId: id };
+      return Promise.resolve({ workspace, assistant, key, keyId: id });
     },
   };
   return handle;

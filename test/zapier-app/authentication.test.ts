@@ -1,9 +1,10 @@
 import nock from 'nock';
+
 import App from '../../zapier-app';
 import authentication, { API_KEY_HELP_TEXT, testAuth } from '../../zapier-app/authentication';
 import { API_KEYS_SETTINGS_URL, SCOPES } from '../../zapier-app/config';
 import { KEY_PREFIX_MESSAGE } from '../../zapier-app/http/middleware';
-import { API_KEY, api, appTester, bundle, rejectionOf, useMockedApi } from './support/app';
+import { api, API_KEY, appTester, bundle, rejectionOf, useMockedApi } from './support/app';
 
 useMockedApi();
 

@@ -6,7 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { version as coreVersion } from 'zapier-platform-core';
+
 import App from '../../zapier-app';
 import { API_KEYS_SETTINGS_URL, DEFAULT_API_URL } from '../../zapier-app/config';
 
@@ -165,7 +167,7 @@ describe('what a reviewer reads', () => {
     const makers = groups.creates.filter((c) => !/^Updates /.test(c.display.description ?? ''));
     expect(makers.length).toBeGreaterThan(0);
     for (const create of makers) {
-      const field = plainFields(create.operation).find((f) => f.key === 'idempotency_key') as (Field & { required?: boolean }) | undefined;
+      const field: (Field & { required?: boolean }) | undefined = plainFields(create.operation).find((f) => f.key === 'idempotency_key');
       expect({ key: create.key, label: field?.label, required: field?.required }).toEqual({ key: create.key, label: 'Unique Run ID', required: false });
       expect(field?.helpText).toMatch(/trigger’s ID.*replays/);
     }

@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { errors as coreErrors, type ZObject } from 'zapier-platform-core';
+
 import { SCOPES } from '../../zapier-app/config';
 import {
   API_ERROR_CLASSES,
@@ -16,7 +18,7 @@ import {
 } from '../../zapier-app/http/errors';
 import { api, appTester, bundle, errorText, rejectionOf, useMockedApi } from './support/app';
 
-const zapierErrors = coreErrors as unknown as ZObject['errors'];
+const zapierErrors = coreErrors;
 
 useMockedApi();
 

@@ -1,12 +1,13 @@
 import type { Bundle, ZObject } from 'zapier-platform-core';
+
 import { CONVERSATION_EVENT_TYPES } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
-import * as conversationEvent from '../../zapier-app/triggers/conversation_event';
-import * as leadCaptured from '../../zapier-app/triggers/lead_captured';
 import assistantList from '../../zapier-app/triggers/assistant_list';
-import ticketList from '../../zapier-app/triggers/ticket_list';
+import * as conversationEvent from '../../zapier-app/triggers/conversation_event';
 import conversationList, { conversationLabel } from '../../zapier-app/triggers/conversation_list';
-import { api, appTester, bundle, hookBundle, useZapierCursorStore, rejectionOf, useMockedApi } from './support/app';
+import * as leadCaptured from '../../zapier-app/triggers/lead_captured';
+import ticketList from '../../zapier-app/triggers/ticket_list';
+import { api, appTester, bundle, hookBundle, rejectionOf, useMockedApi, useZapierCursorStore } from './support/app';
 
 useMockedApi();
 
@@ -58,7 +59,7 @@ describe('Lead Captured', () => {
   it('without a raw body, returns the cleaned request minus Zapier’s querystring', async () => {
     const delivered = fixtureFor('lead.captured');
     const cleanedRequest = { ...delivered, querystring: { zap: '1' } };
-    const records = await appTester(leadCaptured.perform, bundle({ cleanedRequest, rawRequest: { headers: {} } } as never));
+    const records = await appTester(leadCaptured.perform, bundle({ cleanedRequest, rawRequest: { headers: {} } }));
     expect(records).toEqual([delivered]);
   });
 

@@ -6,6 +6,7 @@
  * stay open).
  */
 import type { ZObject } from 'zapier-platform-core';
+
 import { IDEMPOTENCY_HEADER, idempotencyKey } from '../idempotency';
 
 export interface WriteRequest {

@@ -1,5 +1,6 @@
 /** Lead Captured: a new contact, from the widget lead form, the CRM or the API, as one flat record. */
 import { defineInputFields, defineTrigger } from 'zapier-platform-core';
+
 import { LEAD_CAPTURED, LEAD_EVENT } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
 import { restHook } from '../hooks';

@@ -4,6 +4,7 @@
  * way everywhere.
  */
 import crypto from 'node:crypto';
+
 import type Database from 'better-sqlite3';
 
 export const TABLES = [

@@ -5,8 +5,10 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+
 import nock from 'nock';
-import { createAppTester, type Bundle } from 'zapier-platform-core';
+import { type Bundle, createAppTester } from 'zapier-platform-core';
+
 import App from '../../../zapier-app';
 import { zapierHookRequest } from '../../support/zapier-bundle';
 
@@ -19,7 +21,7 @@ export const appTester = createAppTester(App);
 export type TestBundle = Parameters<typeof appTester>[1];
 
 export function bundle(overrides: Partial<Bundle> = {}): Partial<Bundle> {
-  return { authData: { apiKey: API_KEY }, inputData: {}, ...overrides } as Partial<Bundle>;
+  return { authData: { apiKey: API_KEY }, inputData: {}, ...overrides };
 }
 
 /** A bundle for a hook trigger's perform, as Zapier builds it for a request whose JSON body is `record`. */

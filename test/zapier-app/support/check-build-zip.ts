@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+
 import { zipEntries } from './zip-entries';
 
 const root = join(__dirname, '..', '..', '..');
