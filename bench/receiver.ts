@@ -56,7 +56,7 @@ export async function startBenchReceiver(): Promise<BenchReceiver> {
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)];
+  return sorted[Math.max(0, index)] ?? NaN;
 }
 
 export interface HangingReceiver {

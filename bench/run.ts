@@ -167,23 +167,26 @@ export function reportFiles(args: string[], now = new Date()): string[] {
  * one after the other, a drift in the host's speed once moved the auth check's ratio by 14 points.
  * Requests/s is the mean of the slices, p50 their median, p99 the worst slice's.
  */
-async function measureInterleaved(targets: Omit<LoadOptions, 'seconds' | 'connections'>[]): Promise<LoadResult[]> {
-  const slices: LoadResult[][] = targets.map(() => []);
+async function measureInterleaved<const T extends readonly Omit<LoadOptions, 'seconds' | 'connections'>[]>(
+  targets: T,
+): Promise<{ [K in keyof T]: LoadResult }> {
+  const slices = targets.map((target) => ({ target, runs: [] as LoadResult[] }));
   for (let round = 0; round < SECONDS; round++) {
-    for (const [i, target] of targets.entries()) slices[i].push(await measure({ ...target, connections: CONNECTIONS, seconds: 1 }));
+    for (const { target, runs } of slices) runs.push(await measure({ ...target, connections: CONNECTIONS, seconds: 1 }));
   }
-  return slices.map((runs) => ({
+  // One result per target, in the targets' order: what the mapped tuple type says.
+  return slices.map(({ runs }) => ({
     requestsPerSecond: runs.reduce((sum, r) => sum + r.requestsPerSecond, 0) / runs.length,
     p50Ms: median(runs.map((r) => r.p50Ms)),
     p99Ms: Math.max(...runs.map((r) => r.p99Ms)),
     non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
     errors: runs.reduce((sum, r) => sum + r.errors, 0),
-  }));
+  })) as { [K in keyof T]: LoadResult };
 }
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
 /** Starts widget conversations at a steady rate; each fires one event, delivered to the one subscription filtered to its assistant. */

@@ -98,9 +98,10 @@ export async function runDemo(print: Print = console.log): Promise<DemoResult> {
       for (const hook of hooks) {
         const state = zaps.get(hook)!;
         state.shown += 1;
-        const delivery = (await waitForDeliveries(inbox, hook, state.shown))[state.shown - 1];
+        const delivery = (await waitForDeliveries(inbox, hook, state.shown)).at(state.shown - 1);
+        if (!delivery) throw new Error(`no delivery ${state.shown} to ${hook.targetUrl}`);
         // The harness checks the signature with the subscription's secret before running perform.
-        const [record] = await w.zap.receive(hook, delivery);
+        const [record = {}] = await w.zap.receive(hook, delivery);
         deliveries += 1;
         const type = hook.subscribeData.eventType as EventType;
         print(`    ⇒ Zap "${state.name}" received ${type} (${eventLabel(type)}), signature verified:`);

@@ -131,7 +131,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       store.transaction(() => {
         const refusalOf = new Map<string, Refusal | null>();
         for (; next < claimed.length; next++) {
-          const delivery = claimed[next];
+          const delivery = claimed[next]!; // next < claimed.length
           let refusal = refusalOf.get(delivery.subscriptionId);
           if (refusal === undefined) refusalOf.set(delivery.subscriptionId, (refusal = authority.refusal(delivery.subscriptionId)));
           if (refusal) refuse(delivery, refusal);

@@ -34,8 +34,8 @@ export function generateApiKey(): string {
 
 /** True when `key` has the format and a checksum that matches: a candidate worth looking up. */
 export function isWellFormedApiKey(key: string): boolean {
-  const match = KEY_PATTERN.exec(key);
-  return match !== null && checksum(match[1]) === match[2];
+  const [, body, check] = KEY_PATTERN.exec(key) ?? [];
+  return body !== undefined && checksum(body) === check;
 }
 
 export function hashSecret(secret: string): string {

@@ -100,7 +100,7 @@ function contains(r: Range, bytes: number[]): boolean {
   let bits = r.prefix;
   for (let i = 0; bits > 0; i++, bits -= 8) {
     const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if (((bytes[i]) & mask) !== ((r.bytes[i]) & mask)) return false;
+    if (((bytes[i] ?? 0) & mask) !== ((r.bytes[i] ?? 0) & mask)) return false;
   }
   return true;
 }
@@ -115,10 +115,10 @@ export function parseIPv6(text: string): number[] | null {
   if (!net.isIPv6(text)) return null;
   let head = text;
   const tail: number[] = [];
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted) {
-    tail.push(...(parseIPv4(dotted[1]) ?? []));
-    head = text.slice(0, -(dotted[1]).length);
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)?.[1];
+  if (dotted !== undefined) {
+    tail.push(...(parseIPv4(dotted) ?? []));
+    head = text.slice(0, -dotted.length);
     if (head.endsWith(':') && !head.endsWith('::')) head = head.slice(0, -1);
   }
   const [left, right] = head.includes('::') ? head.split('::') : [head, undefined];

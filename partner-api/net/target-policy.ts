@@ -95,7 +95,7 @@ export function createLookup(opts: { guard: boolean; resolve?: Resolve }): net.L
         const refusal = opts.guard ? firstRefusal(all.map((a) => a.address)) : null;
         if (refusal) return callback(new TargetRefusedError(`${hostname} resolves to ${refusal}`), '', 0);
         if (options.all) return callback(null, usable);
-        const first = usable[0];
+        const [first] = usable as [(typeof usable)[number]]; // not empty: checked above
         callback(null, first.address, first.family);
       },
       (err: NodeJS.ErrnoException) => callback(err, '', 0),

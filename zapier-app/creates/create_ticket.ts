@@ -13,7 +13,7 @@ export const KEY = 'create_ticket';
 export const priorityChoices = TICKET_PRIORITIES.map((priority) => ({
   value: priority,
   sample: priority,
-  label: priority[0].toUpperCase() + priority.slice(1),
+  label: priority.charAt(0).toUpperCase() + priority.slice(1),
 }));
 
 const inputFields = defineInputFields([

@@ -29,7 +29,7 @@ const inputFields = defineInputFields([
     choices: TICKET_STATUSES.map((status) => ({
       value: status,
       sample: status,
-      label: status[0].toUpperCase() + status.slice(1),
+      label: status.charAt(0).toUpperCase() + status.slice(1),
     })),
     helpText: 'Resolved or Closed also record when the ticket was resolved or closed.',
   },
