@@ -104,11 +104,11 @@ function pruneDeliveries(db: Db, cutoff: string, batchSize: number, cursor: Rete
 }
 
 function pruneEvents(db: Db, cutoff: string, batchSize: number, cursor: RetentionCursor, result: BatchResult): void {
-  const rows = sql(
+  const rows = sql<{ seq: number; id: string; workspaceId: string; type: string; assistantId: string | null; createdAt: string }>(
     db,
     `SELECT seq, id, workspace_id AS workspaceId, type, assistant_id AS assistantId, created_at AS createdAt
        FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
-  ).all(cursor.eventSeq, batchSize) as { seq: number; id: string; workspaceId: string; type: string; assistantId: string | null; createdAt: string }[];
+  ).all(cursor.eventSeq, batchSize);
   const sampleFloor = new Map<string, number>();
   for (const row of rows) {
     if (row.createdAt >= cutoff) {

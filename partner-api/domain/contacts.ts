@@ -6,7 +6,7 @@
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { type AssistantRef, emitLeadCaptured } from './events';
 import { type ContactRecord, contactRecord, type ContactRow, leadRecord } from './records';
 
@@ -22,8 +22,7 @@ export interface ContactFields {
 }
 
 export function findContactRow(ctx: AppContext, workspaceId: string, email: string): ContactRow | null {
-  const row = sql(ctx.db, 'SELECT * FROM contacts WHERE workspace_id = ? AND email_normalized = ?').get(workspaceId, normalizeEmail(email));
-  return (row as ContactRow | undefined) ?? null;
+  return selectOne<ContactRow>(ctx.db, 'SELECT * FROM contacts WHERE workspace_id = ? AND email_normalized = ?', workspaceId, normalizeEmail(email));
 }
 
 export function findContact(ctx: AppContext, workspaceId: string, email: string): ContactRecord | null {
@@ -31,8 +30,9 @@ export function findContact(ctx: AppContext, workspaceId: string, email: string)
   return row ? contactRecord(row) : null;
 }
 
+/** The contact just written in this transaction (both callers insert or update it first): the row is there. */
 function contactById(ctx: AppContext, id: string): ContactRow {
-  return sql(ctx.db, 'SELECT * FROM contacts WHERE id = ?').get(id) as ContactRow;
+  return sql<ContactRow>(ctx.db, 'SELECT * FROM contacts WHERE id = ?').get(id)!;
 }
 
 function insertContact(

@@ -9,7 +9,7 @@ import type { MessageRecord } from '../../catalog/records';
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { ApiError } from './errors';
 import { emitConversationEvent } from './events';
 import { decodeCursor, type Page, toPage } from './pagination';
@@ -56,7 +56,7 @@ export function startConversation(ctx: AppContext, assistantId: string, channel:
 
 /** Any conversation by id: the public widget endpoints key on it. */
 export function conversationRow(ctx: AppContext, id: string): ConversationRow | null {
-  return (sql(ctx.db, `${CONVERSATION_SELECT} WHERE v.id = ?`).get(id) as ConversationRow | undefined) ?? null;
+  return selectOne<ConversationRow>(ctx.db, `${CONVERSATION_SELECT} WHERE v.id = ?`, id);
 }
 
 export function requireConversation(ctx: AppContext, workspaceId: string | null, id: string): ConversationRow {

@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 
 import type { AppContext } from '../context';
-import { sql, writeTransaction } from '../lib/statements';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { ApiError } from './errors';
 
 /** Kept at least this long; a key older than this is forgotten. */
@@ -59,10 +59,10 @@ export function claimIdempotencyKey(ctx: AppContext, workspaceId: string, key: s
   const now = ctx.clock.now();
   maybePurge(ctx, now);
   return writeTransaction(ctx.db, () => {
-    let row = sql(ctx.db, 'SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?').get(workspaceId, key) as KeyRow | undefined;
+    let row = selectOne<KeyRow>(ctx.db, 'SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?', workspaceId, key);
     if (row && now - row.created_at_ms > IDEMPOTENCY_KEEP_MS) {
       sql(ctx.db, 'DELETE FROM idempotency_keys WHERE workspace_id = ? AND key = ?').run(workspaceId, key);
-      row = undefined;
+      row = null;
     }
     if (!row) {
       sql(

@@ -7,7 +7,7 @@ import type { ConversationEventType } from '../../catalog/events';
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { conversationRow, requireConversation, setConversationMode } from './conversations';
 import { ApiError, invalidState } from './errors';
 import { emitConversationEvent } from './events';
@@ -17,7 +17,7 @@ import { type Agent, requireAgent } from './workspaces';
 export type SessionResource = ReturnType<typeof sessionRecord> & { conversationId: string; reason: string | null };
 
 function sessionRow(ctx: AppContext, id: string): SessionRow | null {
-  return (sql(ctx.db, `${SESSION_SELECT} WHERE l.id = ?`).get(id) as SessionRow | undefined) ?? null;
+  return selectOne<SessionRow>(ctx.db, `${SESSION_SELECT} WHERE l.id = ?`, id);
 }
 
 function requireSession(ctx: AppContext, workspaceId: string, id: string): SessionRow {

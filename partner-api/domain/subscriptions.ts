@@ -11,7 +11,7 @@ import { deactivateSubscriptions } from '../delivery/outbox';
 import { generateWebhookSecret } from '../delivery/signing';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { ApiError, validationFailed } from './errors';
 import { decodeCursor, type Page, toPage } from './pagination';
 
@@ -107,12 +107,14 @@ interface ActiveSubscriptionRow {
   created_at: string;
 }
 
-function activeAt(ctx: AppContext, workspaceId: string, targetUrl: string): ActiveSubscriptionRow | undefined {
-  return sql(
+function activeAt(ctx: AppContext, workspaceId: string, targetUrl: string): ActiveSubscriptionRow | null {
+  return selectOne<ActiveSubscriptionRow>(
     ctx.db,
     `SELECT id, api_key_id, event_type, target_url, assistant_id, secret, created_at
        FROM subscriptions WHERE workspace_id = ? AND target_url = ? AND active = 1`,
-  ).get(workspaceId, targetUrl) as ActiveSubscriptionRow | undefined;
+    workspaceId,
+    targetUrl,
+  );
 }
 
 /**
@@ -168,14 +170,14 @@ const subscriptionCursor = z.tuple([z.string(), z.number().int()]);
 /** Every subscription of the workspace, active or not, newest first. */
 export function listSubscriptions(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<SubscriptionStatus> {
   const after = query.cursor ? decodeCursor(query.cursor, subscriptionCursor) : null;
-  const rows = sql(
+  const rows = sql<SubscriptionRow>(
     ctx.db,
     `SELECT rowid AS seq, id, event_type, target_url, assistant_id, active, created_at, deactivated_at, deactivated_reason, last_error
        FROM subscriptions
       WHERE workspace_id = ? AND (? IS NULL OR (created_at, rowid) < (?, ?))
       ORDER BY created_at DESC, rowid DESC
       LIMIT ?`,
-  ).all(workspaceId, after ? 1 : null, after?.[0] ?? null, after?.[1] ?? null, query.limit + 1) as SubscriptionRow[];
+  ).all(workspaceId, after ? 1 : null, after?.[0] ?? null, after?.[1] ?? null, query.limit + 1);
   return toPage(rows, query.limit, toStatus, (r) => [r.created_at, r.seq]);
 }
 

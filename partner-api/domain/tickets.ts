@@ -9,7 +9,7 @@ import type { TicketRecord } from '../../catalog/events';
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { findContactRow } from './contacts';
 import { requireConversation } from './conversations';
 import { ApiError } from './errors';
@@ -39,8 +39,7 @@ export function contactNotFound(email: string, audience: 'zapier' | 'agent'): Ap
 }
 
 function ticketRow(ctx: AppContext, workspaceId: string, id: string): TicketRow | null {
-  const row = sql(ctx.db, `${TICKET_SELECT} WHERE t.id = ? AND t.workspace_id = ?`).get(id, workspaceId);
-  return (row as TicketRow | undefined) ?? null;
+  return selectOne<TicketRow>(ctx.db, `${TICKET_SELECT} WHERE t.id = ? AND t.workspace_id = ?`, id, workspaceId);
 }
 
 function requireTicket(ctx: AppContext, workspaceId: string, id: string): TicketRow {
@@ -145,11 +144,11 @@ const ticketCursor = z.tuple([z.number().int().positive()]);
 /** Newest first: ticket numbers grow with every ticket, so they order exactly even within one millisecond. */
 export function listTickets(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<TicketRecord> {
   const before = query.cursor ? decodeCursor(query.cursor, ticketCursor)[0] : null;
-  const rows = sql(
+  const rows = sql<TicketRow>(
     ctx.db,
     // `t.number < ?` always, so it is a range on (workspace_id, number): `(? IS NULL OR …)` cannot seek, and
     // made each page read every newer ticket (test/db/query-plans.test.ts).
     `${TICKET_SELECT} WHERE t.workspace_id = ? AND t.number < ? ORDER BY t.number DESC LIMIT ?`,
-  ).all(workspaceId, before ?? Number.MAX_SAFE_INTEGER, query.limit + 1) as TicketRow[];
+  ).all(workspaceId, before ?? Number.MAX_SAFE_INTEGER, query.limit + 1);
   return toPage(rows, query.limit, ticketRecord, (r) => [r.number]);
 }
