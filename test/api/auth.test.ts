@@ -4,6 +4,7 @@ import { PLANS, revokeAgentToken, rotateAgentToken } from '../../partner-api/dom
 import { AGENT_ENDPOINTS, KEYED_ENDPOINTS, type KeyedEndpoint } from '../support/api-endpoints';
 import { tableCounts } from '../support/api-events';
 import { api, type ApiServer, manualClock, startApiServer } from '../support/api-server';
+import { valueAt } from '../support/items';
 
 const PLAN_MESSAGE =
   'The Zapier integration is gated to Pro and above. Upgrade your workspace plan, then reconnect the account in Zapier.';
@@ -101,7 +102,7 @@ describe('the scope matrix: every Zapier-facing endpoint × every single-scope k
   for (const endpoint of KEYED_ENDPOINTS) {
     it(`${endpoint.method} ${endpoint.path.split('?')[0]} needs ${endpoint.scope}`, async () => {
       for (const scope of SCOPES) {
-        const res = await call(endpoint, bearer(keys[scope]));
+        const res = await call(endpoint, bearer(valueAt(keys, scope)));
         if (scope === endpoint.scope) {
           expect([401, 403]).not.toContain(res.status);
           expect(res.status).toBeLessThan(500);

@@ -86,7 +86,7 @@ describe('request bodies', () => {
 
 describe('routes', () => {
   it('answers unknown routes with 404 not_found in the same shape', async () => {
-    for (const [method, path] of [['GET', '/v2/me'], ['POST', '/v1/nothing'], ['DELETE', '/v1/tickets'], ['GET', '/']]) {
+    for (const [method, path] of [['GET', '/v2/me'], ['POST', '/v1/nothing'], ['DELETE', '/v1/tickets'], ['GET', '/']] as const) {
       const res = await api(server.url).raw(method, path);
       expect(res.status).toBe(404);
       expectErrorShape(res.body, 'not_found');

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { api, waitUntil } from '../support/api-server';
+import { at } from '../support/items';
 import { startReceiver } from '../support/receiver';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -71,7 +72,7 @@ it('seeds the demo workspace once, prints its key once, delivers, and stops clea
   try {
     await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: receiver.url });
     await zap.post('/v1/contacts', { email: 'first.lead@example.com' });
-    const [delivery] = await receiver.waitFor(1, 10_000);
+    const delivery = at(await receiver.waitFor(1, 10_000), 0);
     expect(delivery.json()).toMatchObject({ email: 'first.lead@example.com', source: 'api', isNew: true });
   } finally {
     await receiver.close();

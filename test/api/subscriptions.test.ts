@@ -7,6 +7,7 @@ import { fixtureFor } from '../../fixtures';
 import { loadConfig } from '../../partner-api/config';
 import { recordedEvents, tableCounts } from '../support/api-events';
 import { api, type ApiServer, startApiServer } from '../support/api-server';
+import { at } from '../support/items';
 import { type Receiver, startReceiver } from '../support/receiver';
 
 let server: ApiServer;
@@ -112,8 +113,8 @@ describe('what a subscription receives', () => {
     try {
       const sub = (await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: rx.url })).body;
       await zap.post('/v1/contacts', { email: 'hooked@example.com', name: 'Hooked' });
-      const [delivered] = await rx.waitFor(1);
-      const [event] = recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id });
+      const delivered = at(await rx.waitFor(1), 0);
+      const event = at(recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id }), 0);
       expect(delivered.json()).toEqual(event.payload);
       expect(delivered.headers['webhook-id']).toBe(event.id);
       const samples = await zap.get('/v1/samples?event_type=lead.captured');

@@ -8,6 +8,7 @@ import type { Logger } from '../../partner-api/context';
 import { startCheckpointer } from '../../partner-api/db/checkpointer';
 import { INLINE_CHECKPOINT_PAGES, openDatabase } from '../../partner-api/db/open';
 import { waitUntil } from '../support/api-server';
+import { at } from '../support/items';
 import { fillDisk, mountSmallDisk, smallDiskUnavailable } from '../support/small-disk';
 
 const quiet: Logger = { info() {}, error() {} };
@@ -127,7 +128,7 @@ describe('the checkpoint thread', () => {
           await waitUntil(() => (autocheckpoint(db) === 0 ? true : undefined), 10_000, 'the thread back in charge');
           expect(lines[1]).toBe('checkpoint thread recovered; it runs the checkpoints again');
           // Every frame of the log is in the database file now.
-          const [state] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
+          const state = at(db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[], 0);
           expect(state.checkpointed).toBe(state.log);
           expect(db.prepare('SELECT count(*) FROM workspaces').pluck().get()).toBe(20);
         } finally {

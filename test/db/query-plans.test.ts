@@ -34,6 +34,7 @@ import {
 } from '../../partner-api/domain/workspaces';
 import { methodOf, pathOf, ROUTES, type World } from '../proof/support/routes';
 import { api, type ApiServer, startApiServer, waitUntil } from '../support/api-server';
+import { at } from '../support/items';
 import { type Receiver, reply, startReceiver } from '../support/receiver';
 
 const ROOT = path.join(__dirname, '../..');
@@ -52,7 +53,7 @@ function mockCallSite(): string {
   for (const line of (new Error().stack ?? '').split('\n').slice(2)) {
     const match = /\((.*?):(\d+):\d+\)$/.exec(line) ?? /at (.*?):(\d+):\d+$/.exec(line);
     if (!match) continue;
-    const file = path.relative(path.join(__dirname, '../..'), match[1]);
+    const file = path.relative(path.join(__dirname, '../..'), at(match, 1));
     if (file.startsWith('partner-api/') && file !== 'partner-api/lib/statements.ts') return `${file}:${match[2]}`;
   }
   return '(outside partner-api)';

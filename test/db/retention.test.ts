@@ -16,6 +16,7 @@ import { SAMPLES_LIMIT_MAX, samplesFor } from '../../partner-api/domain/samples'
 import { isoAt } from '../../partner-api/lib/clock';
 import { startServer } from '../../partner-api/server';
 import { waitUntil } from '../support/api-server';
+import { at } from '../support/items';
 
 const DAY = 24 * 3_600_000;
 const NOW = Date.parse('2026-06-01T00:00:00.000Z');
@@ -188,7 +189,7 @@ describe('retention', () => {
     };
     for (let i = 0; i < 20; i++) runDay(true);
 
-    const level = pages[5]; // day 6: three days of rows, the steady state
+    const level = at(pages, 5); // day 6: three days of rows, the steady state
     const last = pages.slice(10);
     expect(Math.max(...last)).toBeLessThanOrEqual(level * 1.1);
     expect(Math.min(...last)).toBeGreaterThanOrEqual(level * 0.8);
@@ -198,7 +199,7 @@ describe('retention', () => {
 
     // The same load without retention keeps growing: the assertion above is not one that cannot fail.
     for (let i = 0; i < 10; i++) runDay(false);
-    expect(pages.at(-1)!).toBeGreaterThan(level * 2);
+    expect(at(pages, -1)).toBeGreaterThan(level * 2);
   });
 
   it('converts a file made before incremental vacuum at start when it is small enough, and only logs when not', () => {

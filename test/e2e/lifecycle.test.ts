@@ -6,6 +6,7 @@
  */
 import { runAdmin } from '../../partner-api/cli/admin';
 import { waitUntil } from '../support/api-server';
+import { at } from '../support/items';
 import { reply, startReceiver } from '../support/receiver';
 import { deliveriesTo, hookUrl, type LiveHook, verifyWebhook, waitForDeliveries, zapierError } from '../support/zapier-live';
 import { agentTicket, type LiveWorkspace, newWorkspace, startWidgetConversation, submitLeadForm } from '../support/zapier-product';
@@ -87,7 +88,7 @@ describe('turning a Zap off', () => {
     expect(after.subscribeData.secret).not.toBe(before.subscribeData.secret);
 
     const lead = await newLead(w, 'again@example.com');
-    const [delivery] = await waitForDeliveries(live.rx, after, 1);
+    const delivery = at(await waitForDeliveries(live.rx, after, 1), 0);
     expect(verifyWebhook(after.subscribeData.secret, delivery)).toBe(true);
     expect(verifyWebhook(before.subscribeData.secret, delivery)).toBe(false);
     expect(await w.zap.receive(after, delivery)).toEqual([expect.objectContaining({ id: lead })]);

@@ -8,6 +8,7 @@ import { generateApiKey } from '../../partner-api/domain/keys';
 import openapi from '../../partner-api/openapi.json';
 import { KEYED_ENDPOINTS, type KeyedEndpoint } from '../support/api-endpoints';
 import { api, type ApiClient, type ApiServer, startApiServer, waitUntil } from '../support/api-server';
+import { at } from '../support/items';
 import { type Receiver, startReceiver } from '../support/receiver';
 import { isErrorShape, snapshot } from './support/state';
 
@@ -33,7 +34,7 @@ describe('every Zapier-facing endpoint × every refused credential', () => {
         .filter(([, op]) => op['x-required-scope'])
         .map(([method]) => `${method.toUpperCase()} ${p}`),
     );
-    const listed = KEYED_ENDPOINTS.map((e) => `${e.method} ${e.path.split('?')[0].replace(/\/(sub|tkt|cnv)_\w+/, '/{id}')}`);
+    const listed = KEYED_ENDPOINTS.map((e) => `${e.method} ${at(e.path.split('?'), 0).replace(/\/(sub|tkt|cnv)_\w+/, '/{id}')}`);
     expect(new Set(listed)).toEqual(new Set(documented));
   });
 
@@ -170,7 +171,7 @@ describe('isolation between workspaces', () => {
   });
 
   it("B unsubscribing A's subscription answers as for any unknown id, and A keeps getting its deliveries", async () => {
-    const [sub] = a.subscriptions;
+    const sub = at(a.subscriptions, 0);
     await settled();
     const before = snapshot(server.ctx.db);
     const res = await b.zap.delete(`/v1/subscriptions/${sub.id}`);

@@ -24,6 +24,7 @@ import { createSubscription } from '../../partner-api/domain/subscriptions';
 import { createAssistant, createWorkspace } from '../../partner-api/domain/workspaces';
 import { systemClock } from '../../partner-api/lib/clock';
 import { waitUntil } from '../support/api-server';
+import { at } from '../support/items';
 import { type Receiver, reply, startReceiver } from '../support/receiver';
 import { type ApiProcess, killAll, spawnApi } from './support/api-process';
 
@@ -96,7 +97,7 @@ async function post(url: string, p: string, body: unknown, headers: Record<strin
 async function drive<T>(items: T[], concurrency: number, send: (item: T) => Promise<void>, halted: () => boolean): Promise<void> {
   let next = 0;
   const lane = async () => {
-    while (next < items.length && !halted()) await send(items[next++]);
+    while (next < items.length && !halted()) await send(at(items, next++));
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
 }
@@ -235,7 +236,7 @@ describe('SIGKILL while thousands of events are being delivered', () => {
           expect(verifySignature(s.secret, r.headers, r.body)).toBe(true);
           seen.set(id, (seen.get(id) ?? 0) + 1);
         }
-        for (const key of owed) if (key.endsWith(s.id)) expect(seen.has(key.split(' ')[0])).toBe(true);
+        for (const key of owed) if (key.endsWith(s.id)) expect(seen.has(at(key.split(' '), 0))).toBe(true);
         for (const n of seen.values()) redelivered += n - 1;
       }
       expect(received()).toBeGreaterThan(receivedAtCrash);

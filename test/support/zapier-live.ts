@@ -19,6 +19,7 @@ import { type Bundle, createAppTester, type ZObject } from 'zapier-platform-core
 
 import App from '../../zapier-app';
 import { type ApiServer, startApiServer, type StartOptions, waitUntil } from './api-server';
+import { at } from './items';
 import type { ReceivedRequest, Receiver } from './receiver';
 import { zapierHookRequest } from './zapier-bundle';
 
@@ -207,7 +208,8 @@ function connection(tester: Tester, apiKey: string): Connection {
     async findOrCreate(key, inputData) {
       const pair = required(App.searchOrCreates?.[key], `searchOrCreates.${key}`);
       const found = await self.search(pair.search, inputData);
-      if (found.length > 0) return { found: true, record: found[0] };
+      const [first] = found;
+      if (first) return { found: true, record: first };
       return { found: false, record: await self.create(pair.create, inputData) };
     },
   };
@@ -295,7 +297,7 @@ export async function zapierError(promise: Promise<unknown>): Promise<{ name: st
     try {
       return { name, ...(JSON.parse(message) as { message: string; code?: string }) };
     } catch {
-      return { name, message: message.split('\nWhat happened:')[0] };
+      return { name, message: at(message.split('\nWhat happened:'), 0) };
     }
   }
   throw new Error('expected the step to fail, and it succeeded');

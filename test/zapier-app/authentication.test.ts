@@ -4,6 +4,7 @@ import App from '../../zapier-app';
 import authentication, { API_KEY_HELP_TEXT, testAuth } from '../../zapier-app/authentication';
 import { API_KEYS_SETTINGS_URL, SCOPES } from '../../zapier-app/config';
 import { KEY_PREFIX_MESSAGE } from '../../zapier-app/http/middleware';
+import { at } from '../support/items';
 import { api, API_KEY, appTester, bundle, rejectionOf, useMockedApi } from './support/app';
 
 useMockedApi();
@@ -91,7 +92,7 @@ describe('connecting an IllumiChat account', () => {
 });
 
 describe('the API Key field', () => {
-  const field = authentication.fields[0];
+  const field = at(authentication.fields, 0);
 
   it('is the one required password field, keyed apiKey', () => {
     expect(authentication.type).toBe('custom');

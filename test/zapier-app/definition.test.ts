@@ -11,6 +11,7 @@ import { version as coreVersion } from 'zapier-platform-core';
 
 import App from '../../zapier-app';
 import { API_KEYS_SETTINGS_URL, DEFAULT_API_URL } from '../../zapier-app/config';
+import { at, valueAt } from '../support/items';
 
 interface Field {
   key: string;
@@ -159,7 +160,7 @@ describe('what a reviewer reads', () => {
   });
 
   it('tells the connection wizard that every key needs events:read, which the connection test uses', () => {
-    const [field] = App.authentication?.fields ?? [];
+    const field = at(App.authentication?.fields ?? [], 0);
     expect(field.helpText).toMatch(/`events:read`[^.]*connection test/);
   });
 
@@ -222,10 +223,10 @@ describe('publishing hygiene', () => {
   });
 
   it('lets every dropdown page through all its records (canPaginate on every trigger a dynamic field uses)', () => {
-    const used = new Set(allInputFields.filter(([, f]) => f.dynamic).map(([, f]) => f.dynamic!.split('.')[0]));
+    const used = new Set(allInputFields.filter(([, f]) => f.dynamic).map(([, f]) => at(f.dynamic!.split('.'), 0)));
     expect(used.size).toBeGreaterThan(0);
     for (const key of used) {
-      const trigger = (App.triggers as Record<string, Step>)[key];
+      const trigger = valueAt(App.triggers as Record<string, Step>, key);
       expect({ key, canPaginate: trigger.operation.canPaginate }).toEqual({ key, canPaginate: true });
     }
   });
@@ -233,15 +234,14 @@ describe('publishing hygiene', () => {
   it('points every dynamic dropdown at an existing hidden trigger and every search link at a search field', () => {
     for (const [name, field] of allInputFields) {
       if (field.dynamic) {
-        const [triggerKey, idKey, labelKey] = field.dynamic.split('.');
+        const [triggerKey = '', idKey, labelKey] = field.dynamic.split('.');
         const trigger = (App.triggers as Record<string, Step>)[triggerKey];
         expect({ name, trigger: trigger?.key, hidden: trigger?.display.hidden }).toEqual({ name, trigger: triggerKey, hidden: true });
         expect([idKey, labelKey]).toEqual(['id', expect.stringMatching(/^(name|label)$/)]);
       }
       if (field.search) {
-        const [searchKey, outputKey] = field.search.split('.');
-        const search = (App.searches as Record<string, Step>)[searchKey];
-        expect(search).toBeDefined();
+        const [searchKey = '', outputKey] = field.search.split('.');
+        const search = valueAt(App.searches as Record<string, Step>, searchKey);
         expect(plainOutputFields(search.operation).map((f) => f.key)).toContain(outputKey);
       }
     }
@@ -287,7 +287,7 @@ describe('publishing hygiene', () => {
 
   it('labels the connection and links the key field to where the key is', () => {
     expect(App.authentication?.connectionLabel).toEqual(expect.stringMatching(/{{\s*\w+\s*}}/));
-    const [field] = App.authentication?.fields ?? [];
+    const field = at(App.authentication?.fields ?? [], 0);
     expect(field.helpText).toContain(`](${API_KEYS_SETTINGS_URL})`);
     expect(API_KEYS_SETTINGS_URL).toMatch(/^https:\/\//);
   });

@@ -16,6 +16,7 @@ import {
   toZapierError,
   withCode,
 } from '../../zapier-app/http/errors';
+import { at } from '../support/items';
 import { api, appTester, bundle, errorText, rejectionOf, useMockedApi } from './support/app';
 
 const zapierErrors = coreErrors;
@@ -264,7 +265,7 @@ describe('the error table', () => {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) walk(path);
         else if (entry.name.endsWith('.ts')) {
-          for (const m of readFileSync(path, 'utf8').matchAll(/new ApiError\(\s*(\d{3}),\s*'([a-z_]+)'/g)) found.push([Number(m[1]), m[2]]);
+          for (const m of readFileSync(path, 'utf8').matchAll(/new ApiError\(\s*(\d{3}),\s*'([a-z_]+)'/g)) found.push([Number(at(m, 1)), at(m, 2)]);
         }
       }
     };

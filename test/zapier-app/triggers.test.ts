@@ -7,6 +7,7 @@ import * as conversationEvent from '../../zapier-app/triggers/conversation_event
 import conversationList, { conversationLabel } from '../../zapier-app/triggers/conversation_list';
 import * as leadCaptured from '../../zapier-app/triggers/lead_captured';
 import ticketList from '../../zapier-app/triggers/ticket_list';
+import { at } from '../support/items';
 import { api, appTester, bundle, hookBundle, rejectionOf, useMockedApi, useZapierCursorStore } from './support/app';
 
 useMockedApi();
@@ -148,7 +149,7 @@ describe('Conversation Event', () => {
   it('offers the nine events by readable name', () => {
     const field = conversationEvent.default.operation.inputFields?.[0] as { choices: { value: string; label: string }[] };
     expect(field.choices.map((c) => c.value)).toEqual(CONVERSATION_EVENT_TYPES);
-    expect(field.choices[0].label).toBe('Ticket Created: a support ticket is opened');
+    expect(at(field.choices, 0).label).toBe('Ticket Created: a support ticket is opened');
   });
 });
 

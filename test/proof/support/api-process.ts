@@ -7,6 +7,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 
+import { at } from '../../support/items';
+
 const ROOT = path.join(__dirname, '..', '..', '..');
 const TS_NODE = require.resolve('ts-node/dist/bin.js');
 const SHIFT_CLOCK = path.join(__dirname, 'shift-clock.js');
@@ -63,7 +65,7 @@ export async function spawnApi(opts: SpawnOptions): Promise<ApiProcess> {
         if (m) {
           clearInterval(poll);
           clearTimeout(timer);
-          resolve(m[1]);
+          resolve(at(m, 1));
         }
       }
     }, 10);

@@ -10,6 +10,7 @@ import nock from 'nock';
 import { type Bundle, createAppTester } from 'zapier-platform-core';
 
 import App from '../../../zapier-app';
+import { at } from '../../support/items';
 import { zapierHookRequest } from '../../support/zapier-bundle';
 
 /** A made-up origin, so a request that escaped nock could never reach a real IllumiChat. */
@@ -49,7 +50,7 @@ export function useZapierCursorStore(): void {
       const call = typeof body === 'string' ? JSON.parse(body) : body;
       const { id, storeKey, method, params } = call as { id: string; storeKey: string | null; method: string; params: string[] };
       if (!storeKey) return { id, error: 'no storeKey: z.cursor needs canPaginate' };
-      if (method === 'set_cursor') cursors.set(storeKey, params[0]);
+      if (method === 'set_cursor') cursors.set(storeKey, at(params, 0));
       return { id, result: method === 'get_cursor' ? (cursors.get(storeKey) ?? null) : null };
     });
 }
@@ -98,7 +99,7 @@ export function errorText(error: unknown): { name: string; message: string; dela
     const parsed = JSON.parse(message) as { message: string; delay?: number; code?: string };
     return { name, ...parsed };
   } catch {
-    return { name, message: message.split('\nWhat happened:')[0] };
+    return { name, message: at(message.split('\nWhat happened:'), 0) };
   }
 }
 
