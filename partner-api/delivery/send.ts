@@ -47,7 +47,7 @@ export interface Sender {
   close(): void;
 }
 
-export function createSender(opts: { timeoutMs: number; allowPrivate: boolean; resolve?: Resolve }): Sender {
+export function createSender(opts: { timeoutMs: number; allowPrivate: boolean; resolve?: Resolve | undefined }): Sender {
   const lookup = createLookup({ guard: !opts.allowPrivate, resolve: opts.resolve });
   // The agent closes an idle socket before the server's advertised Keep-Alive timeout, or after 15 s.
   const agents = {

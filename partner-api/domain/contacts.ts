@@ -15,10 +15,10 @@ export function normalizeEmail(email: string): string {
 }
 
 export interface ContactFields {
-  name?: string;
-  phone?: string;
-  company?: string;
-  notes?: string;
+  name?: string | undefined;
+  phone?: string | undefined;
+  company?: string | undefined;
+  notes?: string | undefined;
 }
 
 export function findContactRow(ctx: AppContext, workspaceId: string, email: string): ContactRow | null {
@@ -98,7 +98,7 @@ export function upsertContact(
 export function captureWidgetLead(
   ctx: AppContext,
   conversation: { id: string; workspaceId: string; assistant: AssistantRef },
-  input: { email: string; name?: string; phone?: string },
+  input: { email: string; name?: string | undefined; phone?: string | undefined },
 ): { contact: ContactRecord; isNew: boolean } {
   return writeTransaction(ctx.db, () => {
     const { email, ...fields } = input;

@@ -20,10 +20,10 @@ export type ConversationResource = ReturnType<typeof conversationResource>;
 
 export interface StartInput {
   message: string;
-  visitorId?: string;
-  visitorName?: string;
-  visitorEmail?: string;
-  pageUrl?: string;
+  visitorId?: string | undefined;
+  visitorName?: string | undefined;
+  visitorEmail?: string | undefined;
+  pageUrl?: string | undefined;
 }
 
 /** Starts a conversation on `channel` with its first visitor message; fires {widget,chat}.conversation_started. */
@@ -73,7 +73,7 @@ const conversationCursor = z.tuple([z.string(), z.number().int()]);
 export function listConversations(
   ctx: AppContext,
   workspaceId: string,
-  query: { mode?: 'assistant' | 'human'; limit: number; cursor?: string },
+  query: { mode?: 'assistant' | 'human' | undefined; limit: number; cursor?: string | undefined },
 ): Page<ConversationResource> {
   const after = query.cursor ? decodeCursor(query.cursor, conversationCursor) : null;
   // Only the conditions that apply, so each of the four statements seeks on its index (migration 005):

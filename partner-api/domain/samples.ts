@@ -15,7 +15,7 @@ export interface Samples {
   source: 'live' | 'fixture';
 }
 
-export function samplesFor(ctx: AppContext, workspaceId: string, query: { eventType: EventType; assistantId?: string; limit: number }): Samples {
+export function samplesFor(ctx: AppContext, workspaceId: string, query: { eventType: EventType; assistantId?: string | undefined; limit: number }): Samples {
   // Two statements, not one with `(? IS NULL OR assistant_id = ?)`: that form cannot seek on assistant_id, so
   // a filtered call read every event of the type until it found enough of the assistant's (migration 005).
   const payloads = (

@@ -29,7 +29,7 @@ export interface NewSubscription {
   apiKeyId: string;
   eventType: EventType;
   targetUrl: string;
-  assistantId?: string;
+  assistantId?: string | undefined;
 }
 
 /** What a subscribe did: made a new subscription, found the same one already active, or replaced another at its URL. */
@@ -168,7 +168,7 @@ interface SubscriptionRow {
 const subscriptionCursor = z.tuple([z.string(), z.number().int()]);
 
 /** Every subscription of the workspace, active or not, newest first. */
-export function listSubscriptions(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<SubscriptionStatus> {
+export function listSubscriptions(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string | undefined }): Page<SubscriptionStatus> {
   const after = query.cursor ? decodeCursor(query.cursor, subscriptionCursor) : null;
   const rows = sql<SubscriptionRow>(
     ctx.db,

@@ -23,10 +23,10 @@ export type TicketPriority = TicketRecord['priority'];
 
 export interface NewTicket {
   subject: string;
-  description?: string;
-  priority?: TicketPriority;
-  contactEmail?: string;
-  conversationId?: string;
+  description?: string | undefined;
+  priority?: TicketPriority | undefined;
+  contactEmail?: string | undefined;
+  conversationId?: string | undefined;
 }
 
 /** Words for the Zap builder (the spec's troubleshooting answer) and for an agent in the console. */
@@ -89,10 +89,10 @@ export function createTicket(ctx: AppContext, workspaceId: string, input: NewTic
 }
 
 export interface TicketChanges {
-  status?: TicketStatus;
-  priority?: TicketPriority;
-  subject?: string;
-  description?: string;
+  status?: TicketStatus | undefined;
+  priority?: TicketPriority | undefined;
+  subject?: string | undefined;
+  description?: string | undefined;
 }
 
 /** Update Ticket: any of the four fields; ticket.status_changed fires only when the status really changes. */
@@ -142,7 +142,7 @@ export function assignTicket(ctx: AppContext, workspaceId: string, id: string, a
 const ticketCursor = z.tuple([z.number().int().positive()]);
 
 /** Newest first: ticket numbers grow with every ticket, so they order exactly even within one millisecond. */
-export function listTickets(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<TicketRecord> {
+export function listTickets(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string | undefined }): Page<TicketRecord> {
   const before = query.cursor ? decodeCursor(query.cursor, ticketCursor)[0] : null;
   const rows = sql<TicketRow>(
     ctx.db,

@@ -80,7 +80,7 @@ export class TargetRefusedError extends Error {
  * so the socket never opens. Node asks with `all: true` when it races address families (the default since
  * Node 20). Literal IP hosts never reach a lookup: callers check those with firstRefusal before connecting.
  */
-export function createLookup(opts: { guard: boolean; resolve?: Resolve }): net.LookupFunction {
+export function createLookup(opts: { guard: boolean; resolve?: Resolve | undefined }): net.LookupFunction {
   const resolve = opts.resolve ?? systemResolve;
   return (hostname, options, callback) => {
     resolve(hostname).then(

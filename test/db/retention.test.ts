@@ -232,7 +232,7 @@ describe('the server', () => {
     for (let i = 0; i < SAMPLES_LIMIT_MAX; i++) event(now - 2 * DAY + i);
     event(now, { status: 'succeeded' });
     db.close();
-    const logged: { message: string; fields?: Record<string, unknown> }[] = [];
+    const logged: { message: string; fields?: Record<string, unknown> | undefined }[] = [];
     const log = { info: (message: string, fields?: Record<string, unknown>) => logged.push({ message, fields }), error: () => {} };
     const config = loadConfig({}, { port: 0, dbPath: path.join(dir, 'r.db'), seedDemo: false, log: 'silent' });
     const running = await startServer({ ...config, retention: { ...config.retention, eventsMs: DAY, intervalMs: 1 } }, log);

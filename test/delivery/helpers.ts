@@ -29,7 +29,7 @@ export function testClock(start = Date.now()): TestClock {
 export interface LogLine {
   level: 'info' | 'error';
   message: string;
-  fields?: Record<string, unknown>;
+  fields?: Record<string, unknown> | undefined;
 }
 
 export interface TestContext extends AppContext {

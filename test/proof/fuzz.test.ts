@@ -82,7 +82,7 @@ interface Request {
   method: string;
   path: string;
   headers: Record<string, string>;
-  body?: string | Uint8Array;
+  body?: string | Uint8Array | undefined;
 }
 
 let counter = 0;

@@ -80,7 +80,7 @@ export function manualClock(startMs = Date.parse('2026-01-15T09:00:00.000Z')): M
 export interface LogEntry {
   level: 'info' | 'error';
   message: string;
-  fields?: Record<string, unknown>;
+  fields?: Record<string, unknown> | undefined;
 }
 
 export interface StartOptions {
@@ -206,7 +206,13 @@ export interface ApiClient {
   patch<T = any>(path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
   delete<T = any>(path: string, headers?: Record<string, string>): Promise<ApiResponse<T>>;
   /** Full control: a raw body (string or bytes, sent as is) and exactly the headers given. */
-  raw<T = any>(method: string, path: string, init?: { body?: string | Uint8Array; headers?: Record<string, string> }): Promise<ApiResponse<T>>;
+  raw<T = any>(method: string, path: string, init?: RawInit): Promise<ApiResponse<T>>;
+}
+
+/** A raw request's body and headers; an undefined body sends none. */
+export interface RawInit {
+  body?: string | Uint8Array | undefined;
+  headers?: Record<string, string> | undefined;
 }
 
 /**
@@ -215,8 +221,8 @@ export interface ApiClient {
  */
 export function api(baseUrl: string, credential?: string): ApiClient {
   const auth: Record<string, string> = credential ? { authorization: `Bearer ${credential}` } : {};
-  const raw = async <T>(method: string, p: string, init: { body?: string | Uint8Array; headers?: Record<string, string> } = {}) => {
-    const res = await fetch(baseUrl + p, { method, body: init.body, headers: init.headers });
+  const raw = async <T>(method: string, p: string, init: RawInit = {}) => {
+    const res = await fetch(baseUrl + p, { method, body: init.body ?? null, headers: init.headers ?? {} });
     const text = await res.text();
     let body: unknown = text;
     if ((res.headers.get('content-type') ?? '').includes('json') && text) body = JSON.parse(text);

@@ -197,7 +197,7 @@ describe('unsubscribing', () => {
   });
 
   it('without an id or a hook URL, says nothing can be removed', async () => {
-    const error = await rejectionOf(appTester(leadCaptured.performUnsubscribe, bundle({ subscribeData: undefined })));
+    const error = await rejectionOf(appTester(leadCaptured.performUnsubscribe, bundle()));
     expect(error.code).toBe('missing_subscription');
   });
 });

@@ -16,7 +16,7 @@ export interface WriteRequest {
   path: string;
   body: Record<string, unknown>;
   /** The mapped Unique Run ID (POST only); undefined sends no Idempotency-Key. */
-  runKey?: string;
+  runKey?: string | undefined;
 }
 
 /** Sends the write and returns the API's record as it answered (201 or 200); API errors throw translated. */
