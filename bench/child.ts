@@ -1,5 +1,6 @@
 /** Starts a bench server in its own process (so its CPU and memory are its own) and reads its first line. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 
@@ -21,7 +22,7 @@ export async function startChild<T>(compiledDir: string, script: string, env: No
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const lines = readline.createInterface({ input: child.stdout! });
+  const lines = readline.createInterface({ input: child.stdout });
   const info = await new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script} did not start within 30 s`)), 30_000);
     child.once('exit', (code) => reject(new Error(`${script} exited early with ${code}`)));
@@ -46,7 +47,6 @@ export async function startChild<T>(compiledDir: string, script: string, env: No
 }
 
 function readPeakRss(pid: number): number {
-  const fs = require('node:fs') as typeof import('node:fs');
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
   return kb * 1024;

@@ -23,12 +23,10 @@ export async function measure(opts: LoadOptions): Promise<LoadResult> {
   const result = await autocannon({
     url: opts.url,
     method: opts.method ?? 'GET',
-    headers: opts.headers,
+    ...(opts.headers && { headers: opts.headers }),
     connections: opts.connections ?? 10,
     duration: opts.seconds ?? 5,
-    requests: opts.body
-      ? [{ setupRequest: (req) => ({ ...req, body: opts.body!() }) }]
-      : undefined,
+    ...(opts.body && { requests: [{ setupRequest: (req) => ({ ...req, body: opts.body!() }) }] }),
   });
   return {
     requestsPerSecond: result.requests.average,

@@ -10,6 +10,7 @@
 import http from 'node:http';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
+
 import type { ArrivalRow } from './servers/receiver';
 
 /** Epoch ms with sub-millisecond precision; the receiver process stamps arrivals on the same clock. */
@@ -83,7 +84,7 @@ export function startConversation(url: string, n: number): Promise<void> {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
-        res.statusCode === 201 ? resolve() : reject(new Error(`starting a conversation answered ${res.statusCode}: ${Buffer.concat(chunks)}`)),
+        res.statusCode === 201 ? resolve() : reject(new Error(`starting a conversation answered ${res.statusCode}: ${Buffer.concat(chunks).toString()}`)),
       );
     });
     req.on('error', reject);
@@ -144,7 +145,7 @@ export function summarize(values: number[]): Summary {
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)];
+  return sorted[Math.max(0, index)] ?? NaN;
 }
 
 /** Both clocks for the arrivals that belong to `scheduled`'s sends. */
@@ -162,5 +163,6 @@ export function latencies(arrivals: ArrivalRow[], scheduled: Map<number, number>
 
 /** The host's 1-minute load average, printed beside each figure (the host is shared). */
 export function loadAverage(): number {
-  return Math.round(os.loadavg()[0] * 10) / 10;
+  const [oneMinute = NaN] = os.loadavg();
+  return Math.round(oneMinute * 10) / 10;
 }

@@ -7,6 +7,7 @@
  * before and after, as JSON. The file is changed: run it on a copy.
  */
 import fs from 'node:fs';
+
 import { loadConfig } from '../partner-api/config';
 import { startCheckpointer } from '../partner-api/db/checkpointer';
 import { openDatabase } from '../partner-api/db/open';

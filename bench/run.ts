@@ -9,12 +9,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+
 import { startChild } from './child';
-import { measure, type LoadOptions, type LoadResult } from './load';
-import { agent, latencies, loadAverage, pacedConversations, receiverClient, startConversation, summarize, type Latencies, type ReceiverClient, type Summary } from './paced';
+import { type LoadOptions, type LoadResult, measure } from './load';
+import { agent, type Latencies, latencies, loadAverage, pacedConversations, type ReceiverClient, receiverClient, startConversation, summarize, type Summary } from './paced';
 import { startHangingReceiver } from './receiver';
 import { runSoak } from './soak';
 
@@ -216,23 +216,26 @@ export function reportFiles(args: string[], now = new Date()): string[] {
  * one after the other, a drift in the host's speed once moved the auth check's ratio by 14 points.
  * Requests/s is the mean of the slices, p50 their median, p99 the worst slice's.
  */
-async function measureInterleaved(targets: Omit<LoadOptions, 'seconds' | 'connections'>[]): Promise<LoadResult[]> {
-  const slices: LoadResult[][] = targets.map(() => []);
+async function measureInterleaved<const T extends readonly Omit<LoadOptions, 'seconds' | 'connections'>[]>(
+  targets: T,
+): Promise<{ [K in keyof T]: LoadResult }> {
+  const slices = targets.map((target) => ({ target, runs: [] as LoadResult[] }));
   for (let round = 0; round < SECONDS; round++) {
-    for (const [i, target] of targets.entries()) slices[i].push(await measure({ ...target, connections: CONNECTIONS, seconds: 1 }));
+    for (const { target, runs } of slices) runs.push(await measure({ ...target, connections: CONNECTIONS, seconds: 1 }));
   }
-  return slices.map((runs) => ({
+  // One result per target, in the targets' order: what the mapped tuple type says.
+  return slices.map(({ runs }) => ({
     requestsPerSecond: runs.reduce((sum, r) => sum + r.requestsPerSecond, 0) / runs.length,
     p50Ms: median(runs.map((r) => r.p50Ms)),
     p99Ms: Math.max(...runs.map((r) => r.p99Ms)),
     non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
     errors: runs.reduce((sum, r) => sum + r.errors, 0),
-  }));
+  })) as { [K in keyof T]: LoadResult };
 }
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
 /**
@@ -260,7 +263,12 @@ async function deliveryLatency(receiver: ReceiverClient, url: (i: number) => str
 async function fanOutCost(receiver: ReceiverClient, targets: { size: number; url: string }[], eventsPerSecond: number, seconds: number): Promise<FanOutCost[]> {
   await receiver.take();
   const before = await receiver.count();
-  const run = await pacedConversations((i) => targets[i % targets.length].url, eventsPerSecond, seconds);
+  const urlOf = (i: number) => {
+    const target = targets[i % targets.length];
+    if (!target) throw new Error('fanOutCost needs at least one target');
+    return target.url;
+  };
+  const run = await pacedConversations(urlOf, eventsPerSecond, seconds);
   const load = loadAverage();
   const owed = targets.reduce((sum, t, k) => sum + t.size * run.answerByIndex.filter((ms, i) => i % targets.length === k && !Number.isNaN(ms)).length, 0);
   const deliveries = (await receiver.waitFor(before + owed, 120_000)) - before;

@@ -4,8 +4,8 @@
  * and with each given assistant. Sequential calls after a warm-up; prints p50/p99/max in ms as JSON.
  */
 import { loadConfig } from '../partner-api/config';
-import { startServer } from '../partner-api/server';
 import { silentLogger } from '../partner-api/lib/log';
+import { startServer } from '../partner-api/server';
 import { percentile } from './paced';
 
 const CALLS = Number(process.env.SAMPLES_CALLS ?? 200);

@@ -8,13 +8,14 @@
  * Written with plain inserts in 10,000-row transactions: about a minute per million events here.
  */
 import fs from 'node:fs';
+
+import { fixtureFor } from '../fixtures';
 import { loadConfig } from '../partner-api/config';
 import { createAppContext } from '../partner-api/context';
 import { openDatabase } from '../partner-api/db/open';
 import { createApiKey } from '../partner-api/domain/api-keys';
 import { SCOPES } from '../partner-api/domain/credentials';
 import { createAssistant, createWorkspace } from '../partner-api/domain/workspaces';
-import { fixtureFor } from '../fixtures';
 import { newId } from '../partner-api/lib/ids';
 
 export interface SeededDatabase {

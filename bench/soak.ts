@@ -13,9 +13,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import Database from 'better-sqlite3';
+
 import { startChild } from './child';
-import { epochMs, latencies, loadAverage, pacedConversations, receiverClient, summarize, type PacedRun, type Summary } from './paced';
+import { epochMs, latencies, loadAverage, pacedConversations, type PacedRun, receiverClient, summarize, type Summary } from './paced';
+import type * as seedLarge from './seed-large';
 
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 180);
 const WINDOW_SECONDS = 30;
@@ -57,8 +60,9 @@ function cachedSeed(): { file: string; seeded: Seeded } {
   if (!fs.existsSync(file) || !fs.existsSync(meta)) {
     console.error(`building the pre-filled database (${SEEDED_EVENTS} events; about 1.5 min per million here)…`);
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    // In this process (ts-node): a one-off, not measured.
-    const { seedLargeDatabase } = require('./seed-large') as typeof import('./seed-large');
+    // In this process (ts-node): a one-off, not measured; loaded only when the cache is cold.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { seedLargeDatabase } = require('./seed-large') as typeof seedLarge;
     const seeded = seedLargeDatabase(file, SEEDED_EVENTS, 1);
     fs.writeFileSync(meta, JSON.stringify(seeded));
   }
@@ -130,19 +134,26 @@ export async function runSoak(compiled: string): Promise<string> {
     for (let w = 0; w * WINDOW_SECONDS < SOAK_SECONDS; w++) {
       pending.push(pacedConversations(eventsUrl, RATE, WINDOW_SECONDS, soakStart + w * WINDOW_SECONDS * 1000));
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, soakStart + (w + 1) * WINDOW_SECONDS * 1000 - epochMs())));
-      windows.push({
+      const window: Window = {
         index: w + 1, sends: 0, failures: 0,
         ...latencies([], new Map()), // filled in once every delivery is in
         dbMb: fileMb(dbPath), rssMb: rssMb(api.info.pid), load: loadAverage(),
-      });
-      console.error(`  window ${w + 1}: ${Math.round(windows[w].dbMb)} MB, RSS ${Math.round(windows[w].rssMb)} MB, load ${windows[w].load}`);
+      };
+      windows.push(window);
+      console.error(`  window ${w + 1}: ${Math.round(window.dbMb)} MB, RSS ${Math.round(window.rssMb)} MB, load ${window.load}`);
     }
     runs.push(...(await Promise.all(pending)));
-    for (const [i, run] of runs.entries()) Object.assign(windows[i], { sends: run.scheduled.size, failures: run.failures });
+    // runs[i] is window i's sends: one window was pushed per run above.
+    const windowOf = (i: number): Window => {
+      const window = windows[i];
+      if (!window) throw new Error(`no window for run ${i}`);
+      return window;
+    };
+    for (const [i, run] of runs.entries()) Object.assign(windowOf(i), { sends: run.scheduled.size, failures: run.failures });
     const sent = runs.reduce((n, r) => n + r.scheduled.size, 0);
     await receiver.waitFor(RATE + sent, 120_000);
     const arrivals = await receiver.take(); // 180,000 rows: too many to spread into push()
-    for (const [i, run] of runs.entries()) Object.assign(windows[i], latencies(arrivals, run.scheduled));
+    for (const [i, run] of runs.entries()) Object.assign(windowOf(i), latencies(arrivals, run.scheduled));
     const delivered = new Set(arrivals.map(([n]) => n)).size;
     const lost = sent - delivered;
 

@@ -2,9 +2,12 @@
  * Renders docs/events.md from the catalog, so the event reference can never drift from what the API
  * delivers and the Zapier app declares. `npm run docs:events` writes it; a test fails when it is stale.
  */
-import { CONVERSATION_EVENTS, CONVERSATION_EVENT_TYPES, LEAD_CAPTURED, LEAD_EVENT, payloadSchema, type EventType } from './events';
-import { payloadFields } from './fields';
+import fs from 'node:fs';
+import path from 'node:path';
+
 import { fixtureFor } from '../fixtures';
+import { CONVERSATION_EVENT_TYPES, CONVERSATION_EVENTS, type EventType, LEAD_CAPTURED, LEAD_EVENT, payloadSchema } from './events';
+import { payloadFields } from './fields';
 
 function fieldTable(type: EventType): string {
   const rows = payloadFields(payloadSchema(type)).map(
@@ -60,7 +63,5 @@ export function renderEventDocs(): string {
 }
 
 if (require.main === module) {
-  const fs = require('node:fs') as typeof import('node:fs');
-  const path = require('node:path') as typeof import('node:path');
   fs.writeFileSync(path.join(__dirname, '..', 'docs', 'events.md'), renderEventDocs());
 }

@@ -49,5 +49,5 @@ export function labelFor(key: string): string {
     .split('__')
     .filter((part, i) => !(i === 0 && part === 'data'))
     .flatMap((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1 $2').split(/[\s_]+/));
-  return words.map((w) => ACRONYMS[w.toLowerCase()] ?? w[0].toUpperCase() + w.slice(1)).join(' ');
+  return words.map((w) => ACRONYMS[w.toLowerCase()] ?? w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
 }

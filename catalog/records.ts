@@ -7,6 +7,7 @@
  * answers against them strictly.
  */
 import { z } from 'zod';
+
 import { eventTypeSchema, isoDateTime, LEAD_SOURCES, prefixedId } from './events';
 
 export const contactSchema = z.object({

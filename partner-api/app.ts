@@ -4,17 +4,18 @@
  * table can be compared with the OpenAPI document (test/api/openapi.test.ts).
  */
 import express from 'express';
+
 import type { AppContext } from './context';
 import { jsonBody } from './http/body';
 import { registerContactRoutes } from './http/contacts';
 import { registerConversationRoutes } from './http/conversations';
 import { errorHandler, notFoundRoute } from './http/errors';
-import { createRouteBuilders } from './http/route-builders';
 import { registerLiveChatRoutes } from './http/live-chat';
 import { registerMetaRoutes } from './http/meta';
 import { TokenBucketLimiter } from './http/rate-limit';
-import { registerSubscriptionRoutes } from './http/subscriptions';
 import { requestLog } from './http/request-log';
+import { createRouteBuilders } from './http/route-builders';
+import { registerSubscriptionRoutes } from './http/subscriptions';
 import { registerTicketRoutes } from './http/tickets';
 
 export function createApp(ctx: AppContext): express.Express {

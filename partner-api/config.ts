@@ -1,5 +1,6 @@
 /** Every setting the API reads from its environment, checked once at start. */
 import { z } from 'zod';
+
 import type { RetentionSettings } from './db/retention';
 
 const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');

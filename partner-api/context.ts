@@ -6,8 +6,8 @@
 import type { Config } from './config';
 import type { Db } from './db/open';
 import { DeliverySignal } from './delivery/signal';
-import { systemClock, type Clock } from './lib/clock';
-import { silentLogger, type Logger } from './lib/log';
+import { type Clock, systemClock } from './lib/clock';
+import { type Logger, silentLogger } from './lib/log';
 
 export interface AppContext {
   db: Db;

@@ -8,13 +8,14 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { createApp } from './app';
 import type { Config } from './config';
-import { createAppContext, type AppContext } from './context';
+import { type AppContext, createAppContext } from './context';
 import { startCheckpointer } from './db/checkpointer';
 import { convertToIncrementalVacuum, startRetention } from './db/retention';
-import { answerClientErrorsAsJson } from './http/client-errors';
 import { createDeliveryWorker } from './delivery/worker';
+import { answerClientErrorsAsJson } from './http/client-errors';
 import { jsonLogger, type Logger } from './lib/log';
 import { describeDemoSeed, seedDemoIfEmpty } from './seed/demo';
 import { explainListenError, loadConfigOrExplain, openDatabaseOrExplain, StartupError } from './startup-errors';

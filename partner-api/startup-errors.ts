@@ -4,9 +4,11 @@
  * of a StartupError alone and exits 1; anything else is a bug and keeps its stack.
  */
 import path from 'node:path';
+
 import { z } from 'zod';
-import { loadConfig, type Config } from './config';
-import { openDatabase, type Db } from './db/open';
+
+import { type Config, loadConfig } from './config';
+import { type Db, openDatabase } from './db/open';
 
 /** A start-up failure whose message is the whole story, one line. */
 export class StartupError extends Error {

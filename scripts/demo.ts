@@ -12,8 +12,9 @@
  * It drives the same harness as the end-to-end tests (test/support/zapier-*.ts), so it shows nothing they do
  * not prove; test/e2e/demo.test.ts runs it so it cannot rot.
  */
-import { eventLabel, type EventType } from '../catalog/events';
-import { startReceiver, type Receiver } from '../test/support/receiver';
+import { eventLabel } from '../catalog/events';
+import { type Receiver, startReceiver } from '../test/support/receiver';
+import { hookUrl, type JsonRecord, type LiveHook, startLiveStack, waitForDeliveries } from '../test/support/zapier-live';
 import {
   accept,
   handOff,
@@ -21,7 +22,6 @@ import {
   startWidgetConversation,
   submitLeadForm,
 } from '../test/support/zapier-product';
-import { hookUrl, startLiveStack, waitForDeliveries, type JsonRecord, type LiveHook } from '../test/support/zapier-live';
 
 export type Print = (line: string) => void;
 
@@ -41,7 +41,8 @@ export function compact(record: JsonRecord, indent = '      '): string[] {
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
       for (const [key, inner] of Object.entries(value)) walk(inner, path ? `${path}.${key}` : key);
     } else if (value !== null && value !== undefined) {
-      pairs.push(`${path}=${typeof value === 'string' && /\s/.test(value) ? JSON.stringify(value) : String(value)}`);
+      const text = typeof value === 'string' ? value : Array.isArray(value) ? value.join(',') : JSON.stringify(value);
+      pairs.push(`${path}=${typeof value === 'string' && /\s/.test(value) ? JSON.stringify(value) : text}`);
     }
   };
   walk(record, '');
@@ -97,11 +98,12 @@ export async function runDemo(print: Print = console.log): Promise<DemoResult> {
       for (const hook of hooks) {
         const state = zaps.get(hook)!;
         state.shown += 1;
-        const delivery = (await waitForDeliveries(inbox, hook, state.shown))[state.shown - 1];
+        const delivery = (await waitForDeliveries(inbox, hook, state.shown)).at(state.shown - 1);
+        if (!delivery) throw new Error(`no delivery ${state.shown} to ${hook.targetUrl}`);
         // The harness checks the signature with the subscription's secret before running perform.
-        const [record] = await w.zap.receive(hook, delivery);
+        const [record = {}] = await w.zap.receive(hook, delivery);
         deliveries += 1;
-        const type = hook.subscribeData.eventType as EventType;
+        const type = hook.subscribeData.eventType;
         print(`    ⇒ Zap "${state.name}" received ${type} (${eventLabel(type)}), signature verified:`);
         for (const line of compact(record)) print(line);
       }

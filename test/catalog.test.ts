@@ -1,5 +1,9 @@
-import { EVENT_TYPES, CONVERSATION_EVENT_TYPES, payloadSchema } from '../catalog/events';
-import { payloadFields, labelFor } from '../catalog/fields';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { renderEventDocs } from '../catalog/docs';
+import { CONVERSATION_EVENT_TYPES, EVENT_TYPES, payloadSchema } from '../catalog/events';
+import { labelFor, payloadFields } from '../catalog/fields';
 import { fixtureFor } from '../fixtures';
 
 describe('the event catalog', () => {
@@ -46,9 +50,6 @@ describe('the event catalog', () => {
 
 describe('docs/events.md', () => {
   it('is what the catalog renders today (run `npm run docs:events` after changing the catalog)', () => {
-    const fs = require('node:fs') as typeof import('node:fs');
-    const path = require('node:path') as typeof import('node:path');
-    const { renderEventDocs } = require('../catalog/docs') as typeof import('../catalog/docs');
     expect(fs.readFileSync(path.join(__dirname, '..', 'docs', 'events.md'), 'utf8')).toBe(renderEventDocs());
   });
 });

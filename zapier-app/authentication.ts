@@ -3,6 +3,7 @@
  * returns the workspace, so the connection label can show its name.
  */
 import type { Authentication, Bundle, ZObject } from 'zapier-platform-core';
+
 import { API_KEY_PREFIX, API_KEYS_SETTINGS_URL, SCOPES } from './config';
 
 export interface Workspace {

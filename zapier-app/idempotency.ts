@@ -13,6 +13,7 @@
  * mapped into two different steps of one Zap never collides into the API's 422 `idempotency_key_conflict`.
  */
 import { createHash } from 'node:crypto';
+
 import { defineInputField } from 'zapier-platform-core';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';

@@ -2,7 +2,8 @@
  * IllumiChat for Zapier. The keys of triggers, creates and searches are a public contract: Zaps store them,
  * so they never change; a retired operation is hidden, not deleted.
  */
-import { version as platformVersion, type App, type Create, type Search, type Trigger } from 'zapier-platform-core';
+import { type App, type Create, type Search, type Trigger, version as platformVersion } from 'zapier-platform-core';
+
 import authentication from './authentication';
 import createOrUpdateContact from './creates/create_or_update_contact';
 import createTicket from './creates/create_ticket';

@@ -3,11 +3,11 @@
  * placeholder values as fixtures/ and parsed against the catalog's schemas (catalog/records.ts for
  * contacts and messages, catalog/events.ts for tickets).
  */
-import { ticketSchema, type TicketRecord } from '../catalog/events';
-import { contactSchema, messageSchema, type ContactRecord, type MessageRecord } from '../catalog/records';
+import { type TicketRecord, ticketSchema } from '../catalog/events';
+import { type ContactRecord, contactSchema, type MessageRecord, messageSchema } from '../catalog/records';
 import { fixtureFor } from '../fixtures';
 
-export { contactSchema, messageSchema, ticketSchema, type ContactRecord, type MessageRecord };
+export { type ContactRecord, contactSchema, type MessageRecord, messageSchema, ticketSchema };
 
 const lead = fixtureFor('lead.captured');
 

@@ -5,10 +5,11 @@
  * delivery and loading sample data work the same for all of them.
  */
 import type { Bundle, InputFields, OutputFields, ZObject } from 'zapier-platform-core';
+
 import type { EventType } from '../catalog/events';
 import type { SubscribedRecord } from '../catalog/records';
 import { throwApiError } from './http/middleware';
-import { verifyDelivery, type RawDelivery } from './signature';
+import { verifyDelivery } from './signature';
 
 /** For operators only: `zapier-platform env:set <version> ILLUMICHAT_SKIP_SIGNATURE_CHECK=1` if checks misfire. */
 export const SKIP_SIGNATURE_CHECK = 'ILLUMICHAT_SKIP_SIGNATURE_CHECK';
@@ -115,10 +116,10 @@ export function restHookOperation<const $InputFields extends InputFields>(trigge
    * signature proves IllumiChat sent it (deliveredRecord says why the raw body, not cleanedRequest). A forged
    * request halts: it must not run the Zap, nor count towards switching the Zap off.
    */
-  const perform = async (z: ZObject, bundle: Bundle): Promise<DeliveredRecord[]> => {
+  const perform = (z: ZObject, bundle: Bundle): DeliveredRecord[] => {
     const secret = (bundle.subscribeData as Partial<SubscribedRecord> | undefined)?.secret;
     if (secret && process.env[SKIP_SIGNATURE_CHECK] !== '1') {
-      const verdict = verifyDelivery(secret, (bundle.rawRequest ?? {}) as RawDelivery);
+      const verdict = verifyDelivery(secret, bundle.rawRequest ?? {});
       if (!verdict.ok) {
         throw new z.errors.HaltedError(
           `Ignored a request to this Zap's hook URL that IllumiChat did not sign (${verdict.reason}).`,

@@ -16,13 +16,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { loadConfig } from '../../partner-api/config';
 import { createApiKey } from '../../partner-api/domain/api-keys';
 import { SCOPES } from '../../partner-api/domain/credentials';
 import { createSubscription } from '../../partner-api/domain/subscriptions';
 import { createAssistant, createWorkspace } from '../../partner-api/domain/workspaces';
-import { startServer } from '../../partner-api/server';
 import { silentLogger } from '../../partner-api/lib/log';
+import { startServer } from '../../partner-api/server';
 
 /** Issue 8 §3's fault: one workspace's 16 Zaps to a receiver that never answers. */
 const STALLED_SUBSCRIPTIONS = 16;

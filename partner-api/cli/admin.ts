@@ -8,14 +8,12 @@
  *   ./dev admin key create --workspace ws_… --scopes events:read,contacts:write --name Zapier
  */
 import { parseArgs } from 'node:util';
+
 import { loadConfig } from '../config';
-import { createAppContext, type AppContext } from '../context';
+import { type AppContext, createAppContext } from '../context';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/api-keys';
+import { isScope, type Scope, SCOPES } from '../domain/credentials';
 import { ApiError } from '../domain/errors';
-import { emailField } from '../http/validate';
-import { openDatabaseOrExplain } from '../startup-errors';
-import { CliFailure, EXIT, reportCliError, UsageError } from './errors';
-import { isScope, SCOPES, type Scope } from '../domain/credentials';
 import {
   createAgent,
   createAssistant,
@@ -25,12 +23,15 @@ import {
   listAgents,
   listAssistants,
   listWorkspaces,
+  type Plan,
   PLANS,
   revokeAgentToken,
   rotateAgentToken,
   setWorkspacePlan,
-  type Plan,
 } from '../domain/workspaces';
+import { emailField } from '../http/validate';
+import { openDatabaseOrExplain } from '../startup-errors';
+import { CliFailure, EXIT, reportCliError, UsageError } from './errors';
 
 export const USAGE = `Usage: npm run admin -- <command> [options]
    or: ./dev admin <command> [options]          the same, without npm's banner: stdout holds only the result
@@ -245,8 +246,8 @@ function printTable(io: Io, header: string[], rows: string[][]): void {
     io.stderr('(none)');
     return;
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
   io.stdout(line(header));
   for (const row of rows) io.stdout(line(row));
 }

@@ -4,8 +4,10 @@
  * says so once, tries again every FAILING_RETRY_MS, and says when a pass succeeds again, so the connection
  * it serves can hand checkpoints back to it (issue 8 §6: one SQLITE_FULL used to stop it for good).
  */
-import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
+
+import Database from 'better-sqlite3';
+
 import type { CheckpointerCommand, CheckpointerMessage, CheckpointerSettings } from './checkpointer';
 
 interface CheckpointResult {
@@ -24,7 +26,8 @@ const db = new Database(file);
 db.pragma('busy_timeout = 5000');
 
 function pass(): void {
-  const [passive] = db.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[];
+  // The pragma answers one row, always.
+  const [passive] = db.pragma('wal_checkpoint(PASSIVE)') as [CheckpointResult];
   if (passive.log >= restartAtPages) db.pragma('wal_checkpoint(RESTART)');
 }
 

@@ -16,6 +16,7 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+
 import type { Logger } from '../lib/log';
 import type { Db } from './open';
 import { INLINE_CHECKPOINT_PAGES } from './open';

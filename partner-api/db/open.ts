@@ -4,9 +4,10 @@
  * `PRAGMA user_version` bump, so a crash never leaves a half-applied schema. A database written by a newer
  * version of the API is refused rather than guessed at.
  */
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+
+import Database from 'better-sqlite3';
 
 export type Db = Database.Database;
 

@@ -16,10 +16,10 @@
  * batch. A pass ends at the first row younger than the cut-off; the next starts after `idleMs`.
  */
 import type { AppContext } from '../context';
-import type { Logger } from '../lib/log';
 import { purgeExpiredIdempotencyKeys } from '../domain/idempotency';
 import { SAMPLES_LIMIT_MAX } from '../domain/samples';
 import { isoAt } from '../lib/clock';
+import type { Logger } from '../lib/log';
 import { sql, writeTransaction } from '../lib/statements';
 import type { Db } from './open';
 
@@ -105,7 +105,7 @@ function pruneDeliveries(db: Db, cutoff: string, batchSize: number, cursor: Rete
 }
 
 function pruneEvents(db: Db, cutoff: string, batchSize: number, cursor: RetentionCursor, result: BatchResult): void {
-  const rows = sql(
+  const rows = sql<{ seq: number; id: string; workspaceId: string; type: string; assistantId: string | null; createdAt: string }>(
     db,
     `SELECT seq, id, workspace_id AS workspaceId, type, assistant_id AS assistantId, created_at AS createdAt,
             fanout_upto IS NOT NULL AS awaitingFanOut

@@ -17,6 +17,7 @@
  * token. SQLite has no SKIP LOCKED: the claim runs in BEGIN IMMEDIATE and re-checks each row there.
  */
 import crypto from 'node:crypto';
+
 import type { Db } from '../db/open';
 import { isoAt } from '../lib/clock';
 import { hostKey, type SlotHolder, type Slots } from './slots';
@@ -123,7 +124,7 @@ export function createClaimer(db: Db): Claimer {
     if (inFlight.has(row.id)) return;
     const { workspaceId } = holderOf(row.subscriptionId);
     let subscriptions = parked.get(workspaceId);
-    if (!subscriptions) parked.set(workspaceId, (subscriptions = new Map()));
+    if (!subscriptions) parked.set(workspaceId, (subscriptions = new Map<string, string[]>()));
     let queue = subscriptions.get(row.subscriptionId);
     if (!queue) subscriptions.set(row.subscriptionId, (queue = []));
     if (queue.length >= PARK_LIMIT_PER_SUBSCRIPTION) overflowed.add(row.subscriptionId);

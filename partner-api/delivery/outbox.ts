@@ -5,8 +5,9 @@
  * sends them; the signal makes both immediate.
  */
 import type { z } from 'zod';
+
+import { type EventType, payloadSchema } from '../../catalog/events';
 import type { AppContext } from '../context';
-import { payloadSchema, type EventType } from '../../catalog/events';
 import { sql } from '../lib/statements';
 import { markForFanOut } from './fanout';
 

@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+
 import { createLookup, firstRefusal, hostOf, type Resolve } from '../net/target-policy';
 import { sign } from './signing';
 
@@ -46,7 +47,7 @@ export interface Sender {
   close(): void;
 }
 
-export function createSender(opts: { timeoutMs: number; allowPrivate: boolean; resolve?: Resolve }): Sender {
+export function createSender(opts: { timeoutMs: number; allowPrivate: boolean; resolve?: Resolve | undefined }): Sender {
   const lookup = createLookup({ guard: !opts.allowPrivate, resolve: opts.resolve });
   // The agent closes an idle socket before the server's advertised Keep-Alive timeout, or after 15 s.
   const agents = {

@@ -7,6 +7,7 @@
  * their library expects by construction.
  */
 import crypto from 'node:crypto';
+
 import { Webhook } from 'standardwebhooks';
 
 const PREFIX = 'whsec_';

@@ -12,17 +12,18 @@
  * receive (authority.ts): no attempt starts after its key's revocation or a plan change committed.
  */
 import { performance } from 'node:perf_hooks';
+
 import type { AppContext } from '../context';
+import { deactivateSubscriptions } from '../domain/subscriptions';
 import type { Resolve } from '../net/target-policy';
 import { createAuthorityCheck, type Refusal } from './authority';
-import { judge, type Verdict } from './policy';
-import { createSender, RESPONSE_BODY_LIMIT, type SendResult } from './send';
-import { deactivateSubscriptions } from '../domain/subscriptions';
-import { signingKey } from './signing';
 import { createClaimer } from './claimer';
 import { createFanOutExpander } from './fanout';
+import { judge, type Verdict } from './policy';
+import { createSender, RESPONSE_BODY_LIMIT, type SendResult } from './send';
+import { signingKey } from './signing';
 import { createSlots } from './slots';
-import { deliveryStore, type ClaimedDelivery } from './store';
+import { type ClaimedDelivery, deliveryStore } from './store';
 
 export interface DeliveryWorkerOptions {
   /** Name resolution for targets (tests make any hostname resolve anywhere). */
@@ -136,7 +137,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       store.transaction(() => {
         const refusalOf = new Map<string, Refusal | null>();
         for (; next < claimed.length; next++) {
-          const delivery = claimed[next];
+          const delivery = claimed[next]!; // next < claimed.length
           let refusal = refusalOf.get(delivery.subscriptionId);
           if (refusal === undefined) refusalOf.set(delivery.subscriptionId, (refusal = authority.refusal(delivery.subscriptionId)));
           if (refusal) refuse(delivery, refusal);
@@ -199,7 +200,8 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     } catch (err) {
       sending = Promise.resolve(internalError(err as Error));
     }
-    sending.catch(internalError).then(done);
+    // Nothing to await: done() only queues the result for the next flush and cannot reject.
+    void sending.catch(internalError).then(done);
   }
 
   function keyFor(secret: string): Buffer {

@@ -3,9 +3,9 @@ import type { AppContext } from '../context';
 import { isStorageFault } from '../db/faults';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
-import { ApiError } from './errors';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { displayPrefix, generateApiKey, hashSecret, type Scope } from './credentials';
+import { ApiError } from './errors';
 import { deactivateSubscriptions } from './subscriptions';
 import { findWorkspace, type Plan } from './workspaces';
 
@@ -73,13 +73,13 @@ export function createApiKey(
 
 /** The workspace's keys, revoked ones included, oldest first; never a plaintext or a hash. [] for an unknown workspace. */
 export function listApiKeys(ctx: AppContext, workspaceId: string): ApiKeySummary[] {
-  const rows = sql(ctx.db, `SELECT ${SUMMARY_COLUMNS} FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id`).all(workspaceId);
-  return (rows as ApiKeyRow[]).map(toSummary);
+  const rows = sql<ApiKeyRow>(ctx.db, `SELECT ${SUMMARY_COLUMNS} FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id`).all(workspaceId);
+  return rows.map(toSummary);
 }
 
 /** The key with this id as a summary, or null; throws nothing of its own. */
 export function findApiKey(ctx: AppContext, id: string): ApiKeySummary | null {
-  const row = sql(ctx.db, `SELECT ${SUMMARY_COLUMNS} FROM api_keys WHERE id = ?`).get(id) as ApiKeyRow | undefined;
+  const row = selectOne<ApiKeyRow>(ctx.db, `SELECT ${SUMMARY_COLUMNS} FROM api_keys WHERE id = ?`, id);
   return row ? toSummary(row) : null;
 }
 
@@ -123,19 +123,20 @@ const PRINCIPAL_COLUMNS = 'id, prefix, scopes, revoked_at, last_used_at, workspa
 
 /** The key whose SHA-256 matches `key` (authentication on arrival); null when there is none. */
 export function findKeyBySecret(ctx: AppContext, key: string): KeyPrincipal | null {
-  const row = sql(ctx.db, `SELECT ${PRINCIPAL_COLUMNS} FROM api_keys WHERE secret_hash = ?`).get(hashSecret(key)) as PrincipalRow | undefined;
+  const row = selectOne<PrincipalRow>(ctx.db, `SELECT ${PRINCIPAL_COLUMNS} FROM api_keys WHERE secret_hash = ?`, hashSecret(key));
   return row ? toPrincipal(ctx, row) : null;
 }
 
 /** The key with this id as the database holds it now (the re-check at commit); null when there is none. */
 export function findKeyById(ctx: AppContext, id: string): KeyPrincipal | null {
-  const row = sql(ctx.db, `SELECT ${PRINCIPAL_COLUMNS} FROM api_keys WHERE id = ?`).get(id) as PrincipalRow | undefined;
+  const row = selectOne<PrincipalRow>(ctx.db, `SELECT ${PRINCIPAL_COLUMNS} FROM api_keys WHERE id = ?`, id);
   return row ? toPrincipal(ctx, row) : null;
 }
 
 function toPrincipal(ctx: AppContext, row: PrincipalRow): KeyPrincipal {
   // Two primary-key lookups, not a join: this runs on every request, and a join cost 8x as much here.
-  const workspace = sql(ctx.db, 'SELECT id, name, plan FROM workspaces WHERE id = ?').get(row.workspace_id) as { id: string; name: string; plan: Plan };
+  // A key's workspace_id is a foreign key, and workspaces are never deleted: the row is there.
+  const workspace = sql<{ id: string; name: string; plan: Plan }>(ctx.db, 'SELECT id, name, plan FROM workspaces WHERE id = ?').get(row.workspace_id)!;
   return {
     keyId: row.id,
     prefix: row.prefix,

@@ -6,9 +6,9 @@
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
-import { emitLeadCaptured, type AssistantRef } from './events';
-import { contactRecord, leadRecord, type ContactRecord, type ContactRow } from './records';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
+import { type AssistantRef, emitLeadCaptured } from './events';
+import { type ContactRecord, contactRecord, type ContactRow, leadRecord } from './records';
 
 /** The form contacts are matched by: trimmed and lower-cased (the whole address, as RFC 5321 leaves the local
  * part's case to the receiving host, and people expect Ava@ and ava@ to be one contact). */
@@ -17,16 +17,15 @@ export function normalizeEmail(email: string): string {
 }
 
 export interface ContactFields {
-  name?: string;
-  phone?: string;
-  company?: string;
-  notes?: string;
+  name?: string | undefined;
+  phone?: string | undefined;
+  company?: string | undefined;
+  notes?: string | undefined;
 }
 
 /** The workspace's contact with this email (case-insensitive), as stored; null when there is none. */
 export function findContactRow(ctx: AppContext, workspaceId: string, email: string): ContactRow | null {
-  const row = sql(ctx.db, 'SELECT * FROM contacts WHERE workspace_id = ? AND email_normalized = ?').get(workspaceId, normalizeEmail(email));
-  return (row as ContactRow | undefined) ?? null;
+  return selectOne<ContactRow>(ctx.db, 'SELECT * FROM contacts WHERE workspace_id = ? AND email_normalized = ?', workspaceId, normalizeEmail(email));
 }
 
 /** Find Contact: the workspace's contact with this email as a record, or null (the search answers []). */
@@ -35,8 +34,9 @@ export function findContact(ctx: AppContext, workspaceId: string, email: string)
   return row ? contactRecord(row) : null;
 }
 
+/** The contact just written in this transaction (both callers insert or update it first): the row is there. */
 function contactById(ctx: AppContext, id: string): ContactRow {
-  return sql(ctx.db, 'SELECT * FROM contacts WHERE id = ?').get(id) as ContactRow;
+  return sql<ContactRow>(ctx.db, 'SELECT * FROM contacts WHERE id = ?').get(id)!;
 }
 
 function insertContact(
@@ -104,7 +104,7 @@ export function upsertContact(
 export function captureWidgetLead(
   ctx: AppContext,
   conversation: { id: string; workspaceId: string; assistant: AssistantRef },
-  input: { email: string; name?: string; phone?: string },
+  input: { email: string; name?: string | undefined; phone?: string | undefined },
 ): { contact: ContactRecord; isNew: boolean } {
   return writeTransaction(ctx.db, () => {
     const { email, ...fields } = input;

@@ -4,14 +4,15 @@
  * an integration post into it.
  */
 import { z } from 'zod';
+
 import type { MessageRecord } from '../../catalog/records';
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { ApiError } from './errors';
 import { emitConversationEvent } from './events';
-import { decodeCursor, toPage, type Page } from './pagination';
+import { decodeCursor, type Page, toPage } from './pagination';
 import { CONVERSATION_SELECT, conversationRecord, conversationResource, type ConversationRow } from './records';
 import { findAssistant } from './workspaces';
 
@@ -19,10 +20,10 @@ export type ConversationResource = ReturnType<typeof conversationResource>;
 
 export interface StartInput {
   message: string;
-  visitorId?: string;
-  visitorName?: string;
-  visitorEmail?: string;
-  pageUrl?: string;
+  visitorId?: string | undefined;
+  visitorName?: string | undefined;
+  visitorEmail?: string | undefined;
+  pageUrl?: string | undefined;
 }
 
 /**
@@ -58,7 +59,7 @@ export function startConversation(ctx: AppContext, assistantId: string, channel:
 
 /** Any conversation by id, whatever its workspace (the public widget endpoints key on it); null when none. */
 export function conversationRow(ctx: AppContext, id: string): ConversationRow | null {
-  return (sql(ctx.db, `${CONVERSATION_SELECT} WHERE v.id = ?`).get(id) as ConversationRow | undefined) ?? null;
+  return selectOne<ConversationRow>(ctx.db, `${CONVERSATION_SELECT} WHERE v.id = ?`, id);
 }
 
 /**
@@ -82,7 +83,7 @@ const conversationCursor = z.tuple([z.string(), z.number().int()]);
 export function listConversations(
   ctx: AppContext,
   workspaceId: string,
-  query: { mode?: 'assistant' | 'human'; limit: number; cursor?: string },
+  query: { mode?: 'assistant' | 'human' | undefined; limit: number; cursor?: string | undefined },
 ): Page<ConversationResource> {
   const after = query.cursor ? decodeCursor(query.cursor, conversationCursor) : null;
   // Only the conditions that apply, so each of the four statements seeks on its index (migration 005):

@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
+
 import { randomBase62, toBase62 } from '../lib/base62';
 
 export const KEY_PREFIX = 'wsk_live_';
@@ -35,8 +36,8 @@ export function generateApiKey(): string {
 
 /** True when `key` has the format and a checksum that matches: a candidate worth looking up. */
 export function isWellFormedApiKey(key: string): boolean {
-  const match = KEY_PATTERN.exec(key);
-  return match !== null && checksum(match[1]) === match[2];
+  const [, body, check] = KEY_PATTERN.exec(key) ?? [];
+  return body !== undefined && checksum(body) === check;
 }
 
 /** The SHA-256 of a key or token as 64 lowercase hex characters: what is stored and looked up (ADR 0003). */

@@ -2,8 +2,8 @@
  * Builds each event's payload in the catalog's exact shape and records it through the outbox, inside the
  * caller's transaction (recordEvent refuses to run outside one and validates the payload strictly).
  */
-import type { AppContext } from '../context';
 import type { ConversationEventType, LeadRecord } from '../../catalog/events';
+import type { AppContext } from '../context';
 import { recordEvent } from '../delivery/outbox';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';

@@ -8,8 +8,9 @@
  * finishes late finds its claim gone and cannot commit a second time.
  */
 import crypto from 'node:crypto';
+
 import type { AppContext } from '../context';
-import { sql, writeTransaction } from '../lib/statements';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { ApiError } from './errors';
 
 /** Kept at least this long; a key older than this is forgotten. */
@@ -65,10 +66,10 @@ export function claimIdempotencyKey(ctx: AppContext, workspaceId: string, key: s
   const now = ctx.clock.now();
   maybePurge(ctx, now);
   return writeTransaction(ctx.db, () => {
-    let row = sql(ctx.db, 'SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?').get(workspaceId, key) as KeyRow | undefined;
+    let row = selectOne<KeyRow>(ctx.db, 'SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?', workspaceId, key);
     if (row && now - row.created_at_ms > IDEMPOTENCY_KEEP_MS) {
       sql(ctx.db, 'DELETE FROM idempotency_keys WHERE workspace_id = ? AND key = ?').run(workspaceId, key);
-      row = undefined;
+      row = null;
     }
     if (!row) {
       sql(
@@ -85,7 +86,7 @@ export function claimIdempotencyKey(ctx: AppContext, workspaceId: string, key: s
       );
     }
     if (row.state === 'done') {
-      return { kind: 'replay', response: { status: row.response_status!, body: JSON.parse(row.response_body!) } };
+      return { kind: 'replay', response: { status: row.response_status!, body: JSON.parse(row.response_body!) as unknown } };
     }
     if (now - row.created_at_ms < IDEMPOTENCY_STALE_RUNNING_MS) throw inProgress();
     sql(ctx.db, 'UPDATE idempotency_keys SET created_at_ms = ? WHERE workspace_id = ? AND key = ?').run(now, workspaceId, key);

@@ -3,21 +3,21 @@
  * conversation's mode becomes `human`), it may be transferred to another agent, and it ends (mode back to
  * `assistant`). Each step fires its live_chat.* event in the same transaction.
  */
+import type { ConversationEventType } from '../../catalog/events';
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
-import type { ConversationEventType } from '../../catalog/events';
-import { ApiError, invalidState } from './errors';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { conversationRow, requireConversation, setConversationMode } from './conversations';
+import { ApiError, invalidState } from './errors';
 import { emitConversationEvent } from './events';
 import { agentRecord, conversationRecord, SESSION_SELECT, sessionRecord, type SessionRow } from './records';
-import { requireAgent, type Agent } from './workspaces';
+import { type Agent, requireAgent } from './workspaces';
 
 export type SessionResource = ReturnType<typeof sessionRecord> & { conversationId: string; reason: string | null };
 
 function sessionRow(ctx: AppContext, id: string): SessionRow | null {
-  return (sql(ctx.db, `${SESSION_SELECT} WHERE l.id = ?`).get(id) as SessionRow | undefined) ?? null;
+  return selectOne<SessionRow>(ctx.db, `${SESSION_SELECT} WHERE l.id = ?`, id);
 }
 
 function requireSession(ctx: AppContext, workspaceId: string, id: string): SessionRow {

@@ -2,7 +2,8 @@
  * Keyset pagination, newest first. The cursor is opaque to clients (base64url JSON of the last row's sort
  * key), so the sort can change without breaking them; a cursor that does not decode is a 422.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+
 import { validationFailed } from './errors';
 
 export interface Page<T> {
@@ -27,7 +28,7 @@ export function decodeCursor<S extends z.ZodType>(cursor: string, schema: S): z.
 
 /** Rows fetched with LIMIT limit+1 (`limit` in records): the extra row only says whether another page exists. */
 export function toPage<R, T>(rows: R[], limit: number, map: (row: R) => T, position: (row: R) => (string | number)[]): Page<T> {
-  const more = rows.length > limit;
-  const kept = more ? rows.slice(0, limit) : rows;
-  return { data: kept.map(map), nextCursor: more ? encodeCursor(position(kept[kept.length - 1])) : null };
+  const kept = rows.slice(0, limit);
+  const last = kept.at(-1);
+  return { data: kept.map(map), nextCursor: rows.length > limit && last !== undefined ? encodeCursor(position(last)) : null };
 }

@@ -2,9 +2,9 @@
  * What Zapier's "Test trigger" shows: the most recent real events of a type, exactly as they were
  * delivered (the stored payload), or, when there are none yet, the fixture with placeholder values.
  */
-import type { AppContext } from '../context';
 import type { EventType } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
+import type { AppContext } from '../context';
 import { sql } from '../lib/statements';
 
 /** The most GET /v1/samples returns; the retention keeps this many newest events per Test trigger. */
@@ -20,7 +20,7 @@ export interface Samples {
  * optionally only one assistant's; or the fixture alone when there are none. Raises no ApiError of its own:
  * an assistant id of another workspace simply finds nothing.
  */
-export function samplesFor(ctx: AppContext, workspaceId: string, query: { eventType: EventType; assistantId?: string; limit: number }): Samples {
+export function samplesFor(ctx: AppContext, workspaceId: string, query: { eventType: EventType; assistantId?: string | undefined; limit: number }): Samples {
   // Two statements, not one with `(? IS NULL OR assistant_id = ?)`: that form cannot seek on assistant_id, so
   // a filtered call read every event of the type until it found enough of the assistant's (migration 005).
   const payloads = (

@@ -5,22 +5,23 @@
  * the write; the write itself is one synchronous transaction.
  */
 import { z } from 'zod';
-import type { AppContext } from '../context';
+
 import type { EventType } from '../../catalog/events';
 import type { DeactivationReason, SubscribedRecord, SubscriptionStatusRecord } from '../../catalog/records';
+import type { AppContext } from '../context';
 import { generateWebhookSecret } from '../delivery/signing';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { ApiError, validationFailed } from './errors';
-import { decodeCursor, toPage, type Page } from './pagination';
+import { decodeCursor, type Page, toPage } from './pagination';
 
 export interface NewSubscription {
   workspaceId: string;
   apiKeyId: string;
   eventType: EventType;
   targetUrl: string;
-  assistantId?: string;
+  assistantId?: string | undefined;
 }
 
 /** What a subscribe did: made a new subscription, found the same one already active, or replaced another at its URL. */
@@ -138,12 +139,14 @@ interface ActiveSubscriptionRow {
   created_at: string;
 }
 
-function activeAt(ctx: AppContext, workspaceId: string, targetUrl: string): ActiveSubscriptionRow | undefined {
-  return sql(
+function activeAt(ctx: AppContext, workspaceId: string, targetUrl: string): ActiveSubscriptionRow | null {
+  return selectOne<ActiveSubscriptionRow>(
     ctx.db,
     `SELECT id, api_key_id, event_type, target_url, assistant_id, secret, created_at
        FROM subscriptions WHERE workspace_id = ? AND target_url = ? AND active = 1`,
-  ).get(workspaceId, targetUrl) as ActiveSubscriptionRow | undefined;
+    workspaceId,
+    targetUrl,
+  );
 }
 
 /**
@@ -189,16 +192,16 @@ const subscriptionCursor = z.tuple([z.string(), z.number().int()]);
 
 /** Every subscription of the workspace, active or not, newest first, `limit` records per page: its state and
  * why, never its secret. Throws 422 validation_failed for a cursor this API did not return. */
-export function listSubscriptions(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<SubscriptionStatusRecord> {
+export function listSubscriptions(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string | undefined }): Page<SubscriptionStatusRecord> {
   const after = query.cursor ? decodeCursor(query.cursor, subscriptionCursor) : null;
-  const rows = sql(
+  const rows = sql<SubscriptionRow>(
     ctx.db,
     `SELECT rowid AS seq, id, event_type, target_url, assistant_id, active, created_at, deactivated_at, deactivated_reason, last_error
        FROM subscriptions
       WHERE workspace_id = ? AND (? IS NULL OR (created_at, rowid) < (?, ?))
       ORDER BY created_at DESC, rowid DESC
       LIMIT ?`,
-  ).all(workspaceId, after ? 1 : null, after?.[0] ?? null, after?.[1] ?? null, query.limit + 1) as SubscriptionRow[];
+  ).all(workspaceId, after ? 1 : null, after?.[0] ?? null, after?.[1] ?? null, query.limit + 1);
   return toPage(rows, query.limit, toStatus, (r) => [r.created_at, r.seq]);
 }
 

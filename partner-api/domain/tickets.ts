@@ -4,16 +4,17 @@
  * ticket moved back to new, open or pending is no longer resolved or closed, so both stamps are cleared.
  */
 import { z } from 'zod';
-import type { AppContext } from '../context';
+
 import type { TicketRecord } from '../../catalog/events';
+import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
-import { ApiError } from './errors';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { findContactRow } from './contacts';
 import { requireConversation } from './conversations';
-import { emitConversationEvent, type AssistantRef } from './events';
-import { decodeCursor, toPage, type Page } from './pagination';
+import { ApiError } from './errors';
+import { type AssistantRef, emitConversationEvent } from './events';
+import { decodeCursor, type Page, toPage } from './pagination';
 import { TICKET_SELECT, ticketRecord, type TicketRow } from './records';
 import { requireAgent } from './workspaces';
 
@@ -22,10 +23,10 @@ export type TicketPriority = TicketRecord['priority'];
 
 export interface NewTicket {
   subject: string;
-  description?: string;
-  priority?: TicketPriority;
-  contactEmail?: string;
-  conversationId?: string;
+  description?: string | undefined;
+  priority?: TicketPriority | undefined;
+  contactEmail?: string | undefined;
+  conversationId?: string | undefined;
 }
 
 /**
@@ -37,8 +38,7 @@ export function contactNotFound(email: string): ApiError {
 }
 
 function ticketRow(ctx: AppContext, workspaceId: string, id: string): TicketRow | null {
-  const row = sql(ctx.db, `${TICKET_SELECT} WHERE t.id = ? AND t.workspace_id = ?`).get(id, workspaceId);
-  return (row as TicketRow | undefined) ?? null;
+  return selectOne<TicketRow>(ctx.db, `${TICKET_SELECT} WHERE t.id = ? AND t.workspace_id = ?`, id, workspaceId);
 }
 
 function requireTicket(ctx: AppContext, workspaceId: string, id: string): TicketRow {
@@ -93,10 +93,10 @@ export function createTicket(ctx: AppContext, workspaceId: string, input: NewTic
 }
 
 export interface TicketChanges {
-  status?: TicketStatus;
-  priority?: TicketPriority;
-  subject?: string;
-  description?: string;
+  status?: TicketStatus | undefined;
+  priority?: TicketPriority | undefined;
+  subject?: string | undefined;
+  description?: string | undefined;
 }
 
 /** Update Ticket: any of the four fields; ticket.status_changed fires only when the status really changes.
@@ -150,13 +150,13 @@ const ticketCursor = z.tuple([z.number().int().positive()]);
 
 /** Newest first: ticket numbers grow with every ticket, so they order exactly even within one millisecond.
  * `limit` records per page. Throws 422 validation_failed for a cursor this API did not return. */
-export function listTickets(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string }): Page<TicketRecord> {
+export function listTickets(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string | undefined }): Page<TicketRecord> {
   const before = query.cursor ? decodeCursor(query.cursor, ticketCursor)[0] : null;
-  const rows = sql(
+  const rows = sql<TicketRow>(
     ctx.db,
     // `t.number < ?` always, so it is a range on (workspace_id, number): `(? IS NULL OR …)` cannot seek, and
     // made each page read every newer ticket (test/db/query-plans.test.ts).
     `${TICKET_SELECT} WHERE t.workspace_id = ? AND t.number < ? ORDER BY t.number DESC LIMIT ?`,
-  ).all(workspaceId, before ?? Number.MAX_SAFE_INTEGER, query.limit + 1) as TicketRow[];
+  ).all(workspaceId, before ?? Number.MAX_SAFE_INTEGER, query.limit + 1);
   return toPage(rows, query.limit, ticketRecord, (r) => [r.number]);
 }

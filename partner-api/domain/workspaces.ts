@@ -2,13 +2,13 @@
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
-import { ApiError } from './errors';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { generateAgentToken, hashSecret } from './credentials';
+import { ApiError } from './errors';
 import { hasIntegration, type Plan } from './plans';
 import { cancelPendingDeliveries } from './subscriptions';
 
-export { hasIntegration, INTEGRATION_PLANS, isPlan, PLANS, type Plan } from './plans';
+export { hasIntegration, INTEGRATION_PLANS, isPlan, type Plan, PLANS } from './plans';
 
 export interface Workspace {
   id: string;
@@ -37,13 +37,13 @@ export function createWorkspace(ctx: AppContext, input: { name: string; plan: Pl
 
 /** The workspace, or null. */
 export function findWorkspace(ctx: AppContext, id: string): Workspace | null {
-  const row = sql(ctx.db, 'SELECT * FROM workspaces WHERE id = ?').get(id) as WorkspaceRow | undefined;
+  const row = selectOne<WorkspaceRow>(ctx.db, 'SELECT * FROM workspaces WHERE id = ?', id);
   return row ? toWorkspace(row) : null;
 }
 
 /** Every workspace, oldest first (the admin CLI). */
 export function listWorkspaces(ctx: AppContext): Workspace[] {
-  return (sql(ctx.db, 'SELECT * FROM workspaces ORDER BY created_at, id').all() as WorkspaceRow[]).map(toWorkspace);
+  return sql<WorkspaceRow>(ctx.db, 'SELECT * FROM workspaces ORDER BY created_at, id').all().map(toWorkspace);
 }
 
 /**
@@ -83,7 +83,7 @@ export function createAssistant(ctx: AppContext, workspaceId: string, name: stri
 
 /** The workspace's assistants by name (GET /v1/assistants, the admin CLI's `assistant list`). */
 export function listAssistants(ctx: AppContext, workspaceId: string): Assistant[] {
-  return sql(ctx.db, 'SELECT id, name FROM assistants WHERE workspace_id = ? ORDER BY name, id').all(workspaceId) as Assistant[];
+  return sql<Assistant>(ctx.db, 'SELECT id, name FROM assistants WHERE workspace_id = ? ORDER BY name, id').all(workspaceId);
 }
 
 /** The assistant and its workspace; null when there is no such assistant (public endpoints key on it). */
@@ -132,10 +132,10 @@ export interface AgentSummary extends Agent {
 /** The workspace's agents, oldest first, revoked ones included. Throws 404 not_found for an unknown workspace. */
 export function listAgents(ctx: AppContext, workspaceId: string): AgentSummary[] {
   requireWorkspace(ctx, workspaceId);
-  return sql(
+  return sql<AgentSummary>(
     ctx.db,
     `SELECT ${AGENT_COLUMNS}, created_at AS createdAt, token_revoked_at AS tokenRevokedAt FROM agents WHERE workspace_id = ? ORDER BY created_at, id`,
-  ).all(workspaceId) as AgentSummary[];
+  ).all(workspaceId);
 }
 
 /**
@@ -162,7 +162,7 @@ export function revokeAgentToken(ctx: AppContext, agentId: string): { agent: Age
 export function rotateAgentToken(ctx: AppContext, agentId: string): Agent & { token: string } {
   const token = generateAgentToken();
   return writeTransaction(ctx.db, () => {
-    const row = sql(ctx.db, `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`).get(agentId) as Agent | undefined;
+    const row = selectOne<Agent>(ctx.db, `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`, agentId);
     if (!row) throw new ApiError(404, 'not_found', `No agent ${agentId}.`);
     sql(ctx.db, 'UPDATE agents SET token_hash = ?, token_revoked_at = NULL WHERE id = ?').run(hashSecret(token), agentId);
     return { ...row, token };

@@ -6,12 +6,13 @@
  * transaction that writes (http/write-handler.ts). A full key or token is never logged or echoed.
  */
 import type { Request, RequestHandler } from 'express';
+
 import type { AppContext } from '../context';
-import { findKeyById, findKeyBySecret, touchLastUsed, type KeyPrincipal } from '../domain/api-keys';
-import { ApiError } from '../domain/errors';
+import { findKeyById, findKeyBySecret, type KeyPrincipal, touchLastUsed } from '../domain/api-keys';
 import { AGENT_TOKEN_PREFIX, isWellFormedApiKey, type Scope } from '../domain/credentials';
+import { ApiError } from '../domain/errors';
 import { hasIntegration } from '../domain/plans';
-import { findAgentByToken, type Agent } from '../domain/workspaces';
+import { type Agent, findAgentByToken } from '../domain/workspaces';
 
 declare module 'express-serve-static-core' {
   interface Request {

@@ -4,6 +4,7 @@
  * handlers always validate an object.
  */
 import express, { type RequestHandler } from 'express';
+
 import { ApiError } from '../domain/errors';
 
 export const BODY_LIMIT_BYTES = 256 * 1024;

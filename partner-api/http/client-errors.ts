@@ -2,7 +2,7 @@
  * Requests Node's HTTP parser rejects before Express sees them (headers over 16 KiB, a malformed request
  * line) would otherwise get Node's bare 400 or 431 with no body. They get the API's one error shape too.
  */
-import { STATUS_CODES, type Server } from 'node:http';
+import { type Server, STATUS_CODES } from 'node:http';
 
 export function answerClientErrorsAsJson(server: Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {

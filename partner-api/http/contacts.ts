@@ -1,5 +1,6 @@
 /** Create or Update Contact, Find Contact, and the agent console's "add contact". */
 import { z } from 'zod';
+
 import { findContact, upsertContact } from '../domain/contacts';
 import { agentOf, keyOf } from './auth';
 import { created, ok, type RouteBuilders } from './route-builders';

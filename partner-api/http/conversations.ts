@@ -3,12 +3,13 @@
  * (keyed by assistant or conversation id; no credential) where conversations, leads and handoffs start.
  */
 import { z } from 'zod';
+
 import { captureWidgetLead } from '../domain/contacts';
 import { listConversations, postIntegrationMessage, requireConversation, startConversation } from '../domain/conversations';
 import { requestHandoff } from '../domain/live-chat';
 import { keyOf } from './auth';
 import { created, type RouteBuilders } from './route-builders';
-import { emailField, idField, optionalEmail, limitQuery, optionalEnum, optionalLine, optionalText, parseWith, requiredText } from './validate';
+import { emailField, idField, limitQuery, optionalEmail, optionalEnum, optionalLine, optionalText, parseWith, requiredText } from './validate';
 
 const listQuery = z.strictObject({
   mode: optionalEnum(['assistant', 'human']),

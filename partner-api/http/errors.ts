@@ -5,6 +5,7 @@
  * with a bare 500 so nothing internal leaks.
  */
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+
 import type { AppContext } from '../context';
 import { isStorageFault, STORAGE_RETRY_AFTER_SECONDS } from '../db/faults';
 import { ApiError } from '../domain/errors';
@@ -18,8 +19,9 @@ export function sendError(res: Response, error: ApiError): void {
 }
 
 /** The body parser's failures, by its `type`, in our words. */
-function fromBodyParser(err: { type?: unknown; status?: unknown }): ApiError | null {
-  switch (err.type) {
+function fromBodyParser(err: unknown): ApiError | null {
+  const type = typeof err === 'object' && err !== null ? (err as { type?: unknown }).type : undefined;
+  switch (type) {
     case 'entity.too.large':
       return new ApiError(413, 'payload_too_large', 'The request body is larger than 256 KiB.');
     case 'entity.parse.failed':
@@ -73,8 +75,9 @@ export function storageUnavailable(): ApiError {
 }
 
 export function errorHandler(ctx: AppContext): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    const known = err instanceof ApiError ? err : (fromRouter(err) ?? fromBodyParser(err ?? {}));
+  // Express tells an error handler by its four parameters, so `_next` stays though it is not called.
+  return (err: unknown, req, res, _next) => {
+    const known = err instanceof ApiError ? err : (fromRouter(err) ?? fromBodyParser(err));
     if (res.headersSent) {
       ctx.log.error('error after the response started', redactFields({ method: req.method, path: req.path, error: describe(err) }));
       res.end();

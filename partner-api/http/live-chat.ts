@@ -1,5 +1,6 @@
 /** The agent console's live-chat operations: accept (takeover), transfer, end. */
 import { z } from 'zod';
+
 import { acceptSession, endSession, transferSession } from '../domain/live-chat';
 import { agentOf } from './auth';
 import { ok, type RouteBuilders } from './route-builders';

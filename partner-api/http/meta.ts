@@ -1,6 +1,7 @@
 /** Liveness, the contract, and the connection test with the trigger's assistant dropdown. */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import { listAssistants } from '../domain/workspaces';
 import { keyOf } from './auth';
 import type { RouteBuilders } from './route-builders';

@@ -5,8 +5,9 @@
  */
 import type { Request, RequestHandler } from 'express';
 import ipaddr from 'ipaddr.js';
-import type { Clock } from '../lib/clock';
+
 import { ApiError } from '../domain/errors';
+import type { Clock } from '../lib/clock';
 
 interface Bucket {
   tokens: number;

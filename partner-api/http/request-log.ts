@@ -11,6 +11,7 @@
  * every client-supplied string passes through redactPath (http/redact.ts) first.
  */
 import type { RequestHandler } from 'express';
+
 import type { AppContext } from '../context';
 import { redactPath } from './redact';
 
@@ -31,7 +32,7 @@ export function requestLog(ctx: AppContext): RequestHandler {
     res.once('close', () => {
       const fields: Record<string, unknown> = {
         method: req.method,
-        route: typeof req.route?.path === 'string' ? req.route.path : null,
+        route: routePath(req.route),
         status: res.statusCode,
         ms: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
       };
@@ -55,4 +56,10 @@ export function requestLog(ctx: AppContext): RequestHandler {
 function numberOrUndefined(value: unknown): number | undefined {
   const n = Number(value);
   return value !== undefined && Number.isFinite(n) ? n : undefined;
+}
+
+/** The matched route's pattern (`/v1/contacts/:id`), or null when no route matched; Express types it `any`. */
+function routePath(route: unknown): string | null {
+  const path = typeof route === 'object' && route !== null ? (route as { path?: unknown }).path : undefined;
+  return typeof path === 'string' ? path : null;
 }

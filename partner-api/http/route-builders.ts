@@ -3,24 +3,25 @@
  * chains (API key, agent token, visitor) and the transactional write wrapper, and the answers they return.
  */
 import type { Express, RequestHandler } from 'express';
+
 import type { AppContext } from '../context';
 import type { Scope } from '../domain/credentials';
 import type { StoredResponse } from '../domain/idempotency';
-import { requireAgentToken, requireScope, type KeyRouteOptions } from './auth';
+import { type KeyRouteOptions, requireAgentToken, requireScope } from './auth';
 import { rateLimitByAddress, rateLimitByKey, type TokenBucketLimiter } from './rate-limit';
-import { writeHandler, type Action } from './write-handler';
+import { type Action, writeHandler } from './write-handler';
 
 export interface RouteBuilders {
   app: Express;
   ctx: AppContext;
   /** Workspace API key with `scope` (on a Pro plan or above unless `anyPlan`), then the per-key rate limit. */
-  keyed(scope: Scope, opts?: KeyRouteOptions): RequestHandler[];
+  keyed: (scope: Scope, opts?: KeyRouteOptions) => RequestHandler[];
   /** An agent console token. */
   agent: RequestHandler;
   /** A public widget or in-app endpoint: no credential, limited per visitor address. */
   visitor: RequestHandler;
   /** A write: transactional, and idempotent when called with a key and an Idempotency-Key. */
-  write(action: Action): RequestHandler;
+  write: (action: Action) => RequestHandler;
 }
 
 export function createRouteBuilders(app: Express, ctx: AppContext, limiters: { perKey: TokenBucketLimiter; perAddress: TokenBucketLimiter }): RouteBuilders {

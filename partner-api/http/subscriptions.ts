@@ -3,6 +3,7 @@
  * workspace sees each subscription's state and why it stopped (a 410, failing deliveries, a revoked key).
  */
 import { z } from 'zod';
+
 import { eventTypeSchema } from '../../catalog/events';
 import { ApiError } from '../domain/errors';
 import { SAMPLES_LIMIT_MAX, samplesFor } from '../domain/samples';

@@ -1,11 +1,12 @@
 /** Create Ticket, Update Ticket and its dropdown, and the agent console's ticket operations. */
 import { z } from 'zod';
+
 import { TICKET_PRIORITIES, TICKET_STATUSES } from '../../catalog/events';
 import { assignTicket, createTicket, listTickets, setTicketStatus, updateTicket } from '../domain/tickets';
-import { withAdvice } from './errors';
 import { agentOf, keyOf } from './auth';
+import { withAdvice } from './errors';
 import { created, ok, type RouteBuilders } from './route-builders';
-import { idField, optionalEmail, limitQuery, optionalEnum, optionalText, parseWith, requiredText } from './validate';
+import { idField, limitQuery, optionalEmail, optionalEnum, optionalText, parseWith, requiredText } from './validate';
 
 const newTicketBody = z.strictObject({
   subject: requiredText(500),

@@ -1,7 +1,8 @@
 /** zod at the boundary: every body, query and path parameter is parsed here, and a failure is a 422. */
 import isEmail from 'validator/lib/isEmail';
 import { z } from 'zod';
-import { validationFailed, type ErrorDetail } from '../domain/errors';
+
+import { type ErrorDetail, validationFailed } from '../domain/errors';
 
 /** Zapier sends a left-blank optional field as "" or null: both mean "not given". */
 function blankToUndefined(value: unknown): unknown {

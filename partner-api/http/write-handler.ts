@@ -13,6 +13,7 @@
  * after (and then sees, and ends, what this one wrote).
  */
 import type { Request, RequestHandler, Response } from 'express';
+
 import type { AppContext } from '../context';
 import { ApiError } from '../domain/errors';
 import {

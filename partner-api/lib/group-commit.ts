@@ -63,7 +63,8 @@ function commitGroup(db: Db): void {
     return;
   }
   group.forEach((pending, i) => {
-    const outcome = outcomes[i];
+    // One outcome per pending write, in order: the transaction maps over the group.
+    const outcome = outcomes[i]!;
     if (outcome.ok) pending.resolve(outcome.value);
     else pending.reject(outcome.error);
   });

@@ -6,6 +6,7 @@
  */
 import dns from 'node:dns';
 import net from 'node:net';
+
 import { classifyAddress, describeRefusal } from './ip-ranges';
 
 export type TargetVerdict = { ok: true } | { ok: false; reason: string };
@@ -79,7 +80,7 @@ export class TargetRefusedError extends Error {
  * so the socket never opens. Node asks with `all: true` when it races address families (the default since
  * Node 20). Literal IP hosts never reach a lookup: callers check those with firstRefusal before connecting.
  */
-export function createLookup(opts: { guard: boolean; resolve?: Resolve }): net.LookupFunction {
+export function createLookup(opts: { guard: boolean; resolve?: Resolve | undefined }): net.LookupFunction {
   const resolve = opts.resolve ?? systemResolve;
   return (hostname, options, callback) => {
     resolve(hostname).then(
@@ -94,7 +95,7 @@ export function createLookup(opts: { guard: boolean; resolve?: Resolve }): net.L
         const refusal = opts.guard ? firstRefusal(all.map((a) => a.address)) : null;
         if (refusal) return callback(new TargetRefusedError(`${hostname} resolves to ${refusal}`), '', 0);
         if (options.all) return callback(null, usable);
-        const first = usable[0] as dns.LookupAddress;
+        const [first] = usable as [(typeof usable)[number]]; // not empty: checked above
         callback(null, first.address, first.family);
       },
       (err: NodeJS.ErrnoException) => callback(err, '', 0),

@@ -8,8 +8,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { runAdmin } from '../../partner-api/cli/admin';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
+import { at } from '../support/items';
 
 let dir: string;
 let dbPath: string;
@@ -35,7 +37,7 @@ function admin(...argv: string[]) {
 function workspace(plan = 'pro'): string {
   const res = admin('workspace', 'create', '--name', 'Acme Support', '--plan', plan);
   expect(res.code).toBe(0);
-  return res.stdout[0];
+  return at(res.stdout, 0);
 }
 
 describe('workspaces', () => {
@@ -44,8 +46,8 @@ describe('workspaces', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toEqual([expect.stringMatching(/^ws_[0-9a-f]{24}$/)]);
     expect(res.stderr).toContain('Acme Support');
-    const id = res.stdout[0];
-    const key = admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier').stdout[0];
+    const id = at(res.stdout, 0);
+    const key = at(admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier').stdout, 0);
     expect((await api(server.url, key).get('/v1/me')).body.error.code).toBe('plan_upgrade_required');
     expect(admin('workspace', 'set-plan', id, '--plan', 'business').code).toBe(0);
     expect((await api(server.url, key).get('/v1/me')).body).toMatchObject({ id, name: 'Acme Support', plan: 'business' });
@@ -67,7 +69,7 @@ describe('keys', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toHaveLength(1);
     expect(res.stdout[0]).toMatch(/^wsk_live_[0-9A-Za-z]{38}$/);
-    expect(res.stderr).not.toContain(res.stdout[0].slice(13));
+    expect(res.stderr).not.toContain(at(res.stdout, 0).slice(13));
     const client = api(server.url, res.stdout[0]);
     expect((await client.get('/v1/me')).body.key.scopes).toEqual(['events:read', 'tickets:write']);
     expect((await client.get('/v1/contacts?email=a@b.co')).body.error.requiredScope).toBe('contacts:write');
@@ -75,7 +77,7 @@ describe('keys', () => {
 
   it('list shows prefix, scopes, last used and revoked, and never the key', async () => {
     const id = workspace();
-    const key = admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier prod').stdout[0];
+    const key = at(admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier prod').stdout, 0);
     const before = admin('key', 'list', '--workspace', id);
     expect(before.stdout[0]).toMatch(/^ID\s+PREFIX\s+SCOPES\s+CREATED\s+LAST USED\s+REVOKED\s+NAME$/);
     expect(before.stdout[1]).toContain(`${key.slice(0, 13)}…`);
@@ -133,7 +135,7 @@ describe('listing assistants and agents, revoking and rotating an agent token', 
   it('assistant list and agent list show the ids (for transfer and assistant_id), never a token', () => {
     const id = workspace();
     const assistant = admin('assistant', 'create', '--workspace', id, '--name', 'Sales Bot').stdout[0];
-    const token = admin('agent', 'create', '--workspace', id, '--name', 'Sam Agent', '--email', 'sam@acme.test').stdout[0];
+    const token = at(admin('agent', 'create', '--workspace', id, '--name', 'Sam Agent', '--email', 'sam@acme.test').stdout, 0);
     const assistants = admin('assistant', 'list', '--workspace', id);
     expect(assistants.code).toBe(0);
     expect(assistants.stdout[0]).toMatch(/^ID\s+NAME$/);
@@ -147,8 +149,8 @@ describe('listing assistants and agents, revoking and rotating an agent token', 
 
   it('agent revoke refuses the token at once (401 agent_token_revoked); rotate prints a new one once and the old one stops working', async () => {
     const id = workspace();
-    const token = admin('agent', 'create', '--workspace', id, '--name', 'Rita', '--email', 'rita@acme.test').stdout[0];
-    const agentId = admin('agent', 'list', '--workspace', id).stdout[1].split(/\s+/)[0];
+    const token = at(admin('agent', 'create', '--workspace', id, '--name', 'Rita', '--email', 'rita@acme.test').stdout, 0);
+    const agentId = at(at(admin('agent', 'list', '--workspace', id).stdout, 1).split(/\s+/), 0);
     expect((await api(server.url, token).post('/v1/agent/tickets', { subject: 'before' })).status).toBe(201);
 
     const revoked = admin('agent', 'revoke', agentId);
@@ -161,10 +163,10 @@ describe('listing assistants and agents, revoking and rotating an agent token', 
     const rotated = admin('agent', 'rotate', agentId);
     expect(rotated.code).toBe(0);
     expect(rotated.stdout).toEqual([expect.stringMatching(/^agt_tok_[0-9A-Za-z]{38}$/)]);
-    expect(rotated.stderr).not.toContain(rotated.stdout[0].slice(8));
+    expect(rotated.stderr).not.toContain(at(rotated.stdout, 0).slice(8));
     expect((await api(server.url, rotated.stdout[0]).post('/v1/agent/tickets', { subject: 'new token' })).status).toBe(201);
     expect((await api(server.url, token).post('/v1/agent/tickets', { subject: 'old token' })).body.error.code).toBe('agent_token_invalid');
-    const again = admin('agent', 'rotate', agentId).stdout[0];
+    const again = at(admin('agent', 'rotate', agentId).stdout, 0);
     expect((await api(server.url, rotated.stdout[0]).post('/v1/agent/tickets', { subject: 'previous' })).body.error.code).toBe('agent_token_invalid');
     expect((await api(server.url, again).post('/v1/agent/tickets', { subject: 'latest' })).status).toBe(201);
   });

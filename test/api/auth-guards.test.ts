@@ -5,10 +5,11 @@
  * `reverifyCaller`. test/api/auth.test.ts checks the same rules over HTTP on every endpoint.
  */
 import type { Request, RequestHandler, Response } from 'express';
+
 import { createApiKey, revokeApiKey } from '../../partner-api/domain/api-keys';
-import { ApiError } from '../../partner-api/domain/errors';
 import { generateApiKey, type Scope } from '../../partner-api/domain/credentials';
-import { createAgent, createWorkspace, revokeAgentToken, rotateAgentToken, setWorkspacePlan, type Plan } from '../../partner-api/domain/workspaces';
+import { ApiError } from '../../partner-api/domain/errors';
+import { createAgent, createWorkspace, type Plan, revokeAgentToken, rotateAgentToken, setWorkspacePlan } from '../../partner-api/domain/workspaces';
 import { agentOf, keyOf, presentedCredential, requireAgentToken, requireScope } from '../../partner-api/http/auth';
 import { makeContext, removeTempDirs, type TestContext } from '../delivery/helpers';
 

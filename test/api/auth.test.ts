@@ -1,10 +1,11 @@
 /** Authentication in the documented order, the scope × plan matrix, and what a key leaves in logs. */
-import { SCOPES, generateApiKey } from '../../partner-api/domain/credentials';
+import { generateApiKey, SCOPES } from '../../partner-api/domain/credentials';
 import { PLANS, revokeAgentToken, rotateAgentToken } from '../../partner-api/domain/workspaces';
 import { AGENT_ENDPOINTS, KEYED_ENDPOINTS, type KeyedEndpoint } from '../support/api-endpoints';
 import { tableCounts } from '../support/api-events';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
 import { testClock } from '../support/helpers';
+import { valueAt } from '../support/items';
 
 const PLAN_MESSAGE =
   'The Zapier integration is gated to Pro and above. Upgrade your workspace plan, then reconnect the account in Zapier.';
@@ -102,7 +103,7 @@ describe('the scope matrix: every Zapier-facing endpoint × every single-scope k
   for (const endpoint of KEYED_ENDPOINTS) {
     it(`${endpoint.method} ${endpoint.path.split('?')[0]} needs ${endpoint.scope}`, async () => {
       for (const scope of SCOPES) {
-        const res = await call(endpoint, bearer(keys[scope]));
+        const res = await call(endpoint, bearer(valueAt(keys, scope)));
         if (scope === endpoint.scope) {
           expect([401, 403]).not.toContain(res.status);
           expect(res.status).toBeLessThan(500);

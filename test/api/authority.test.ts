@@ -5,13 +5,14 @@
  * subscriptions, and a repeat revocation repairs anything left active.
  */
 import dns from 'node:dns';
+
 import { createApiKey, revokeApiKey } from '../../partner-api/domain/api-keys';
 import { revokeAgentToken, rotateAgentToken } from '../../partner-api/domain/workspaces';
 import * as groupCommit from '../../partner-api/lib/group-commit';
 import * as targetPolicy from '../../partner-api/net/target-policy';
-import { api, startApiServer, waitUntil, type ApiServer } from '../support/api-server';
-import { startReceiver, type Receiver } from '../support/receiver';
 import { snapshot } from '../proof/support/state';
+import { api, type ApiServer, startApiServer, waitUntil } from '../support/api-server';
+import { type Receiver, startReceiver } from '../support/receiver';
 
 let server: ApiServer;
 beforeAll(async () => {
@@ -221,7 +222,6 @@ describe('revoking a key while its Zaps subscribe and events flow (concurrent)',
       const { workspace, key, keyId } = await live.setup();
       const agent = live.createAgent(workspace.id);
       const zap = api(live.url, key);
-      let revokedAtMs = 0;
       // Each client subscribes again and again (a new hook URL each time) until its key is refused.
       const client = async (c: number) => {
         for (let i = 0; ; i++) {
@@ -240,7 +240,7 @@ describe('revoking a key while its Zaps subscribe and events flow (concurrent)',
       const clients = Promise.all(Array.from({ length: CLIENTS }, (_, c) => client(c)));
       await waitUntil(() => rx.requests.length > round * 10 + 5, 10_000, 'deliveries before the revocation');
       const result = revokeApiKey(live.ctx, keyId);
-      revokedAtMs = Date.now();
+      const revokedAtMs = Date.now();
       expect(result.alreadyRevoked).toBe(false);
       await clients;
       // More events after the revocation: none may be owed to the revoked key's subscriptions.

@@ -1,7 +1,8 @@
 /** Create or Update Contact, Find Contact, and the agent console's contacts; with their Lead Captured events. */
 import { leadSchema } from '../../catalog/events';
 import { recordedEvents, tableCounts } from '../support/api-events';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
+import { at } from '../support/items';
 
 let server: ApiServer;
 beforeAll(async () => {
@@ -31,7 +32,7 @@ describe('POST /v1/contacts', () => {
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
-    const [event] = recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id });
+    const event = at(recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id }), 0);
     expect(event.payload).toEqual({
       id: res.body.id,
       name: 'Jane',

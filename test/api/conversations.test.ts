@@ -3,8 +3,9 @@
  * form, live chat from handoff to end, and the Send Message action that needs takeover mode.
  */
 import { recordedEvents, tableCounts } from '../support/api-events';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
 import { testClock } from '../support/helpers';
+import { at } from '../support/items';
 
 const clock = testClock();
 let server: ApiServer;
@@ -57,7 +58,7 @@ describe('starting conversations', () => {
       firstMessage: 'Do you ship to Canada?',
       assistantId: assistant.id,
     });
-    const [event] = recordedEvents(server, { type: 'widget.conversation_started', workspaceId: workspace.id });
+    const event = at(recordedEvents(server, { type: 'widget.conversation_started', workspaceId: workspace.id }), 0);
     expect(event.payload).toMatchObject({ assistantId: assistant.id, assistantName: 'Acme Bot', workspaceId: workspace.id });
     const { assistantId, assistantName, updatedAt, ...conversation } = res.body;
     expect(event.payload.data).toEqual({ conversation });
@@ -103,7 +104,7 @@ describe('the widget lead form', () => {
     expect(res.body).toEqual({ conversationId: conversation.id, received: true });
     const contact = server.ctx.db.prepare('SELECT * FROM contacts WHERE workspace_id = ?').get(workspace.id) as any;
     expect(contact).toMatchObject({ email: 'New@Lead.com', source: 'widget_form', assistant_id: assistant.id });
-    const [event] = recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id });
+    const event = at(recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id }), 0);
     expect(event.payload).toEqual({
       id: contact.id,
       name: 'New Lead',
@@ -130,7 +131,7 @@ describe('the widget lead form', () => {
     expect(contact).toEqual({ id: known.id, name: 'CRM Name', phone: '777', source: 'api' });
     const events = recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id });
     expect(events.map((e) => [e.payload.source, e.payload.isNew])).toEqual([['api', true], ['widget_form', false]]);
-    expect(events[1].payload).toMatchObject({ id: known.id, assistantId: assistant.id });
+    expect(at(events, 1).payload).toMatchObject({ id: known.id, assistantId: assistant.id });
   });
 
   it('404s an unknown conversation', async () => {
@@ -179,11 +180,11 @@ describe('live chat, from handoff to end', () => {
       expect(e.payload.data.session.id).toBe(queued.body.id);
       expect(e.payload.data.conversation.id).toBe(conversation.id);
     }
-    expect(events[0].payload.data).toMatchObject({ reason: 'Asked for a human', conversation: { mode: 'assistant' } });
-    expect(events[1].payload.data).toMatchObject({ agent: { id: sam.id, name: 'Sam', email: 'sam@acme.test' }, conversation: { mode: 'human' } });
-    expect(events[2].payload.data).toMatchObject({ fromAgent: { id: sam.id }, toAgent: { id: kim.id }, note: 'Billing', conversation: { mode: 'human' } });
+    expect(at(events, 0).payload.data).toMatchObject({ reason: 'Asked for a human', conversation: { mode: 'assistant' } });
+    expect(at(events, 1).payload.data).toMatchObject({ agent: { id: sam.id, name: 'Sam', email: 'sam@acme.test' }, conversation: { mode: 'human' } });
+    expect(at(events, 2).payload.data).toMatchObject({ fromAgent: { id: sam.id }, toAgent: { id: kim.id }, note: 'Billing', conversation: { mode: 'human' } });
     // From Sam's pickup to the end, across the transfer: 30 s + 60.5 s, in whole seconds.
-    expect(events[3].payload.data).toMatchObject({ endedBy: 'visitor', durationSeconds: 90, conversation: { mode: 'assistant' } });
+    expect(at(events, 3).payload.data).toMatchObject({ endedBy: 'visitor', durationSeconds: 90, conversation: { mode: 'assistant' } });
   });
 
   it('refuses steps that do not fit the state with 409 invalid_state, and changes nothing', async () => {

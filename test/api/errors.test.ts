@@ -1,6 +1,8 @@
 /** The one error shape, for everything that can go wrong before or after a handler runs. */
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import net from 'node:net';
+
 import { tableCounts } from '../support/api-events';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
 
 let server: ApiServer;
 let key: string;
@@ -82,7 +84,7 @@ describe('request bodies', () => {
 
 describe('routes', () => {
   it('answers unknown routes with 404 not_found in the same shape', async () => {
-    for (const [method, path] of [['GET', '/v2/me'], ['POST', '/v1/nothing'], ['DELETE', '/v1/tickets'], ['GET', '/']]) {
+    for (const [method, path] of [['GET', '/v2/me'], ['POST', '/v1/nothing'], ['DELETE', '/v1/tickets'], ['GET', '/']] as const) {
       const res = await api(server.url).raw(method, path);
       expect(res.status).toBe(404);
       expectErrorShape(res.body, 'not_found');
@@ -140,7 +142,6 @@ describe('unexpected failures', () => {
 describe('requests the HTTP parser refuses before routing', () => {
   /** Sends raw bytes and reads the whole answer, since fetch would refuse to send these requests. */
   function rawExchange(bytes: string): Promise<string> {
-    const net = require('node:net') as typeof import('node:net');
     const { port } = new URL(server.url);
     return new Promise((resolve, reject) => {
       const socket = net.connect(Number(port), '127.0.0.1', () => socket.end(bytes));

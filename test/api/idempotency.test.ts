@@ -3,18 +3,19 @@
  * the 24-hour memory. The clock is the test's, so expiry and staleness are exact.
  */
 import crypto from 'node:crypto';
+
 import {
-  IDEMPOTENCY_KEEP_MS,
-  IDEMPOTENCY_STALE_RUNNING_MS,
   claimIdempotencyKey,
   completeIdempotencyKey,
+  IDEMPOTENCY_KEEP_MS,
+  IDEMPOTENCY_STALE_RUNNING_MS,
   purgeExpiredIdempotencyKeys,
   releaseIdempotencyKey,
   requestHash,
 } from '../../partner-api/domain/idempotency';
 import { writeTransaction } from '../../partner-api/lib/statements';
 import { recordedEvents, tableCounts } from '../support/api-events';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
 import { testClock } from '../support/helpers';
 
 const clock = testClock();

@@ -7,8 +7,8 @@
 import emails from '../corpus/emails.json';
 import names from '../corpus/names.json';
 import phones from '../corpus/phones.json';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
 import { recordedEvents, tableCounts } from '../support/api-events';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
 
 type Kind = 'email' | 'name' | 'phone';
 

@@ -4,7 +4,7 @@
  * confirm the id exists.
  */
 import { tableCounts } from '../support/api-events';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
 
 let server: ApiServer;
 let victim: {

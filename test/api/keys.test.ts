@@ -1,7 +1,8 @@
 /** The key format: what a typo, a copy of the stored row, or a guess can and cannot do. */
 import fc from 'fast-check';
+
+import { displayPrefix, generateAgentToken, generateApiKey, hashSecret, isWellFormedApiKey } from '../../partner-api/domain/credentials';
 import { BASE62 } from '../../partner-api/lib/base62';
-import { displayPrefix, generateApiKey, generateAgentToken, hashSecret, isWellFormedApiKey } from '../../partner-api/domain/credentials';
 import { api, startApiServer } from '../support/api-server';
 
 describe('API key format', () => {

@@ -5,8 +5,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import { agentSchema, conversationSchema, leadSchema, liveChatSessionSchema, ticketSchema } from '../../catalog/events';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
+import { at } from '../support/items';
 
 const doc = JSON.parse(fs.readFileSync(path.join(__dirname, '../../partner-api/openapi.json'), 'utf8'));
 const METHODS = ['get', 'post', 'patch', 'put', 'delete'];
@@ -92,10 +94,10 @@ it('lists every error code the code can raise, here and in docs/api.md', () => {
   };
   walk(path.join(__dirname, '../../partner-api'));
   const raised = new Set<string>(['not_found', 'validation_failed', 'invalid_state']);
-  for (const text of sources) for (const m of text.matchAll(/new ApiError\(\s*\d{3},\s*'([a-z_]+)'/g)) raised.add(m[1]);
+  for (const text of sources) for (const m of text.matchAll(/new ApiError\(\s*\d{3},\s*'([a-z_]+)'/g)) raised.add(at(m, 1));
   const documented = new Set<string>();
   for (const response of Object.values(doc.components.responses as Record<string, { description: string }>)) {
-    for (const code of /Codes: ([a-z_, ]+)\./.exec(response.description)![1].split(', ')) documented.add(code);
+    for (const code of at(/Codes: ([a-z_, ]+)\./.exec(response.description)!, 1).split(', ')) documented.add(code);
   }
   const readable = fs.readFileSync(path.join(__dirname, '../../docs/api.md'), 'utf8');
   for (const code of raised) {
@@ -106,7 +108,7 @@ it('lists every error code the code can raise, here and in docs/api.md', () => {
 });
 
 it('has no dangling $ref', () => {
-  const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/([^"]+)"/g)].map((m) => m[1]);
+  const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/([^"]+)"/g)].map((m) => at(m, 1));
   for (const ref of refs) {
     const target = ref.split('/').reduce((node: any, part) => node?.[part], doc);
     expect({ ref, found: target !== undefined }).toEqual({ ref, found: true });

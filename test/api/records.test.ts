@@ -4,8 +4,9 @@
  * schemas, so a field the API adds, drops or retypes fails here rather than in a Zap.
  */
 import type { z } from 'zod';
+
 import { contactSchema, messageSchema, subscribedSchema, subscriptionStatusSchema } from '../../catalog/records';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
 
 let server: ApiServer;
 beforeAll(async () => {

@@ -1,8 +1,10 @@
 import fc from 'fast-check';
+
 import { generateWebhookSecret } from '../../partner-api/delivery/signing';
 import { generateAgentToken, generateApiKey } from '../../partner-api/domain/credentials';
 import { redactFields, redactPath } from '../../partner-api/http/redact';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
+import { at } from '../support/items';
 
 describe('redactPath', () => {
   it('removes an API key and an agent token, leaving the rest of the path', () => {
@@ -82,8 +84,13 @@ describe('redactPath on percent-encoded credentials', () => {
     const encoding = fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.boolean()), { minLength: 80, maxLength: 80 });
     fc.assert(
       fc.property(fc.constantFrom(0, 1, 2), encoding, (which, plan) => {
-        const credential = CREDENTIALS()[which]!;
-        const encoded = [...credential].map((c, i) => encodeChar(c, plan[i]![0] === 3 ? 0 : plan[i]![0], plan[i]![1])).join('');
+        const credential = at(CREDENTIALS(), which);
+        const encoded = [...credential]
+          .map((c, i) => {
+            const [how, upper] = at(plan, i);
+            return encodeChar(c, how === 3 ? 0 : how, upper);
+          })
+          .join('');
         const logged = redactPath(`/v1/subscriptions/${encoded}`);
         for (const piece of secretPieces(credential)) expect(decodedAll(logged)).not.toContain(piece);
       }),

@@ -3,7 +3,7 @@
  * route pattern, status, duration, key id and the Zapier operation; debug adds to the same line. Never a
  * credential, wherever a client puts one.
  */
-import { api, startApiServer, waitUntil, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer, waitUntil } from '../support/api-server';
 import type { LogLine } from '../support/helpers';
 
 const servers: ApiServer[] = [];

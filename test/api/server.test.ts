@@ -2,11 +2,13 @@
  * `npm start` as a process: the demo workspace and its key printed once on an empty database and never
  * again, the delivery worker running in it, and a graceful stop on SIGTERM.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { api, waitUntil } from '../support/api-server';
+import { at } from '../support/items';
 import { startReceiver } from '../support/receiver';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -37,8 +39,8 @@ async function start(env: Record<string, string>): Promise<Running> {
   });
   children.push(child);
   let out = '';
-  child.stdout!.on('data', (chunk) => (out += chunk));
-  child.stderr!.resume();
+  child.stdout.on('data', (chunk) => (out += chunk));
+  child.stderr.resume();
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = await waitUntil(() => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)?.[1], 20_000, 'the server to listen');
   return { child, url, stdout: () => out, exited };
@@ -70,7 +72,7 @@ it('seeds the demo workspace once, prints its key once, delivers, and stops clea
   try {
     await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: receiver.url });
     await zap.post('/v1/contacts', { email: 'first.lead@example.com' });
-    const [delivery] = await receiver.waitFor(1, 10_000);
+    const delivery = at(await receiver.waitFor(1, 10_000), 0);
     expect(delivery.json()).toMatchObject({ email: 'first.lead@example.com', source: 'api', isNew: true });
   } finally {
     await receiver.close();

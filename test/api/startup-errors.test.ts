@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+
 import { loadConfigOrExplain, openDatabaseOrExplain, StartupError } from '../../partner-api/startup-errors';
+import { at } from '../support/items';
 
 const ROOT = path.join(__dirname, '..', '..');
 const TS_NODE = require.resolve('ts-node/dist/bin.js');
@@ -25,7 +27,7 @@ function start(env: Record<string, string>): Promise<{ code: number | null; stde
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
   const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
   return new Promise((resolve) =>
     child.on('exit', (code) => {
@@ -83,7 +85,7 @@ it.each(UNWRITABLE)('an unwritable database path (%s): a StartupError that says 
 });
 
 it('npm start prints that line alone for an unwritable database path', async () => {
-  expectOneLine(await start({ ILLUMICHAT_DB_PATH: UNWRITABLE[0][1]() }), SAYS_DB);
+  expectOneLine(await start({ ILLUMICHAT_DB_PATH: at(UNWRITABLE, 0)[1]() }), SAYS_DB);
 });
 
 it('a schema newer than this build is not dressed up as a path problem', () => {

@@ -5,12 +5,14 @@
  * disk does. The errors are SQLite's own: injected through SQLite (max_page_count, query_only, a function
  * a trigger calls), and on a real tiny filesystem where the tests may mount one.
  */
-import Database, { SqliteError } from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+
+import Database, { SqliteError } from 'better-sqlite3';
+
 import { tableCounts } from '../support/api-events';
-import { api, startApiServer, type ApiResponse, type ApiServer } from '../support/api-server';
-import { fillDisk, mountSmallDisk, smallDiskUnavailable, type SmallDisk } from '../support/small-disk';
+import { api, type ApiResponse, type ApiServer, startApiServer } from '../support/api-server';
+import { mountSmallDisk, type SmallDisk, smallDiskUnavailable } from '../support/small-disk';
 
 function expectStorageUnavailable(res: ApiResponse): void {
   expect(res.status).toBe(503);

@@ -2,12 +2,13 @@
  * REST-hook subscriptions as Zapier makes them, what they receive, what the sample list shows, and what
  * unsubscribing and revoking a key stop. Deliveries go to in-process receivers through the real worker.
  */
-import { fixtureFor } from '../../fixtures';
 import { EVENT_TYPES } from '../../catalog/events';
-import { recordedEvents, tableCounts } from '../support/api-events';
+import { fixtureFor } from '../../fixtures';
 import { loadConfig } from '../../partner-api/config';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
-import { startReceiver, type Receiver } from '../support/receiver';
+import { recordedEvents, tableCounts } from '../support/api-events';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
+import { at } from '../support/items';
+import { type Receiver, startReceiver } from '../support/receiver';
 
 let server: ApiServer;
 let receiver: Receiver;
@@ -112,8 +113,8 @@ describe('what a subscription receives', () => {
     try {
       const sub = (await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: rx.url })).body;
       await zap.post('/v1/contacts', { email: 'hooked@example.com', name: 'Hooked' });
-      const [delivered] = await rx.waitFor(1);
-      const [event] = recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id });
+      const delivered = at(await rx.waitFor(1), 0);
+      const event = at(recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id }), 0);
       expect(delivered.json()).toEqual(event.payload);
       expect(delivered.headers['webhook-id']).toBe(event.id);
       const samples = await zap.get('/v1/samples?event_type=lead.captured');

@@ -1,7 +1,8 @@
 /** Create Ticket, Update Ticket and its dropdown, the agent console's ticket operations, and ticket events. */
 import { recordedEvents, tableCounts } from '../support/api-events';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
 import { testClock } from '../support/helpers';
+import { at } from '../support/items';
 
 const clock = testClock();
 let server: ApiServer;
@@ -32,7 +33,7 @@ describe('POST /v1/tickets', () => {
       resolvedAt: null,
       closedAt: null,
     });
-    const [event] = recordedEvents(server, { type: 'ticket.created', workspaceId: workspace.id });
+    const event = at(recordedEvents(server, { type: 'ticket.created', workspaceId: workspace.id }), 0);
     expect(event.payload).toMatchObject({ type: 'ticket.created', workspaceId: workspace.id, assistantId: null, data: { ticket: res.body } });
     expect(event.payload.id).toBe(event.id);
   });
@@ -97,7 +98,7 @@ describe('PATCH /v1/tickets/:id', () => {
     expect(res.body.updatedAt > ticket.updatedAt).toBe(true);
     const events = recordedEvents(server, { type: 'ticket.status_changed', workspaceId: workspace.id });
     expect(events).toHaveLength(1);
-    expect(events[0].payload.data).toEqual({ ticket: res.body, previousStatus: 'new' });
+    expect(at(events, 0).payload.data).toEqual({ ticket: res.body, previousStatus: 'new' });
   });
 
   it('fires nothing when the status does not change', async () => {
@@ -182,9 +183,9 @@ describe('the agent console', () => {
     expect(events.map((e) => e.type)).toEqual(['ticket.created', 'ticket.assigned', 'ticket.assigned', 'ticket.status_changed']);
     // A ticket from a conversation reports that conversation's assistant, so assistant filters apply.
     for (const e of events) expect(e.payload).toMatchObject({ assistantId: assistant.id, assistantName: 'Acme Bot' });
-    expect(events[1].payload.data.previousAssigneeId).toBeNull();
-    expect(events[2].payload.data).toMatchObject({ previousAssigneeId: kim.id, ticket: reassigned.body });
-    expect(events[3].payload.data).toMatchObject({ previousStatus: 'new', ticket: status.body });
+    expect(at(events, 1).payload.data.previousAssigneeId).toBeNull();
+    expect(at(events, 2).payload.data).toMatchObject({ previousAssigneeId: kim.id, ticket: reassigned.body });
+    expect(at(events, 3).payload.data).toMatchObject({ previousStatus: 'new', ticket: status.body });
   });
 
   it('404s another workspace’s agent or conversation', async () => {

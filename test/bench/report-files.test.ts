@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+
 import { reportFiles } from '../../bench/run';
 
 const ROOT = path.join(__dirname, '..', '..');

@@ -3,10 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BroadcastChannel } from 'node:worker_threads';
-import { silentLogger, type Logger } from '../../partner-api/lib/log';
-import { waitUntil } from '../support/api-server';
+
 import { startCheckpointer } from '../../partner-api/db/checkpointer';
 import { INLINE_CHECKPOINT_PAGES, openDatabase } from '../../partner-api/db/open';
+import { type Logger, silentLogger } from '../../partner-api/lib/log';
+import { waitUntil } from '../support/api-server';
+import { at } from '../support/items';
 import { fillDisk, mountSmallDisk, smallDiskUnavailable } from '../support/small-disk';
 
 const scriptedThread = path.join(__dirname, '..', 'support', 'scripted-checkpointer-thread.js');
@@ -125,8 +127,8 @@ describe('the checkpoint thread', () => {
           await waitUntil(() => (autocheckpoint(db) === 0 ? true : undefined), 10_000, 'the thread back in charge');
           expect(lines[1]).toBe('checkpoint thread recovered; it runs the checkpoints again');
           // Every frame of the log is in the database file now.
-          const [state] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
-          expect(state!.checkpointed).toBe(state!.log);
+          const state = at(db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[], 0);
+          expect(state.checkpointed).toBe(state.log);
           expect(db.prepare('SELECT count(*) FROM workspaces').pluck().get()).toBe(20);
         } finally {
           await checkpointer.stop();

@@ -1,8 +1,10 @@
-import Database, { SqliteError } from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openDatabase, type Db } from '../../partner-api/db/open';
+
+import Database, { SqliteError } from 'better-sqlite3';
+
+import { type Db, openDatabase } from '../../partner-api/db/open';
 import { commitWithGroup } from '../../partner-api/lib/group-commit';
 
 let dir: string;

@@ -3,8 +3,10 @@
  * revocation race) and several active subscriptions at one hook URL (a retried subscribe) are deactivated,
  * their pending deliveries cancelled, and then the schema itself allows one active subscription per URL.
  */
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
+
+import Database from 'better-sqlite3';
+
 import { listMigrations, migrate } from '../../partner-api/db/open';
 
 function databaseAtVersion2(): Database.Database {

@@ -16,10 +16,15 @@
  *   4. no temp B-tree to sort a large table's rows: every matching row is read before LIMIT can apply.
  * Exceptions are in ALLOWED below, each with why it is safe.
  */
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+
+import Database from 'better-sqlite3';
+
+import { fixtureFor } from '../../fixtures';
 import { newCursor, pruneBatch } from '../../partner-api/db/retention';
+import { expandFanOut } from '../../partner-api/delivery/fanout';
+import { recordEvent } from '../../partner-api/delivery/outbox';
 import { listApiKeys, revokeApiKey } from '../../partner-api/domain/api-keys';
 import { IDEMPOTENCY_KEEP_MS, IDEMPOTENCY_STALE_RUNNING_MS, requestHash } from '../../partner-api/domain/idempotency';
 import {
@@ -30,13 +35,11 @@ import {
   rotateAgentToken,
   setWorkspacePlan,
 } from '../../partner-api/domain/workspaces';
-import { api, startApiServer, waitUntil, type ApiServer } from '../support/api-server';
-import { reply, startReceiver, type Receiver } from '../support/receiver';
-import { methodOf, pathOf, ROUTES, type World } from '../proof/support/routes';
-import { expandFanOut } from '../../partner-api/delivery/fanout';
-import { recordEvent } from '../../partner-api/delivery/outbox';
 import { newId } from '../../partner-api/lib/ids';
-import { fixtureFor } from '../../fixtures';
+import { methodOf, pathOf, ROUTES, type World } from '../proof/support/routes';
+import { api, type ApiServer, startApiServer, waitUntil } from '../support/api-server';
+import { at } from '../support/items';
+import { type Receiver, reply, startReceiver } from '../support/receiver';
 
 const ROOT = path.join(__dirname, '../..');
 
@@ -54,7 +57,7 @@ function mockCallSite(): string {
   for (const line of (new Error().stack ?? '').split('\n').slice(2)) {
     const match = /\((.*?):(\d+):\d+\)$/.exec(line) ?? /at (.*?):(\d+):\d+$/.exec(line);
     if (!match) continue;
-    const file = path.relative(path.join(__dirname, '../..'), match[1]!);
+    const file = path.relative(path.join(__dirname, '../..'), at(match, 1));
     if (file.startsWith('partner-api/') && file !== 'partner-api/lib/statements.ts') return `${file}:${match[2]}`;
   }
   return '(outside partner-api)';

@@ -2,19 +2,22 @@
  * Retention (partner-api/db/retention.ts): what is deleted, what never is, and that a file under a steady
  * insert-and-prune load stops growing (page counts, not timing).
  */
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
+import Database from 'better-sqlite3';
+
 import { loadConfig } from '../../partner-api/config';
-import { createAppContext, type AppContext } from '../../partner-api/context';
-import { openDatabase, type Db } from '../../partner-api/db/open';
+import { type AppContext, createAppContext } from '../../partner-api/context';
+import { type Db, openDatabase } from '../../partner-api/db/open';
 import { convertToIncrementalVacuum, newCursor, pruneBatch, type RetentionCursor, type RetentionSettings } from '../../partner-api/db/retention';
 import { SAMPLES_LIMIT_MAX, samplesFor } from '../../partner-api/domain/samples';
+import { isoAt } from '../../partner-api/lib/clock';
 import { startServer } from '../../partner-api/server';
 import { waitUntil } from '../support/api-server';
-import { isoAt } from '../../partner-api/lib/clock';
 import { testClock } from '../support/helpers';
+import { at } from '../support/items';
 
 const DAY = 24 * 3_600_000;
 const NOW = Date.parse('2026-06-01T00:00:00.000Z');
@@ -187,7 +190,7 @@ describe('retention', () => {
     };
     for (let i = 0; i < 20; i++) runDay(true);
 
-    const level = pages[5]!; // day 6: three days of rows, the steady state
+    const level = at(pages, 5); // day 6: three days of rows, the steady state
     const last = pages.slice(10);
     expect(Math.max(...last)).toBeLessThanOrEqual(level * 1.1);
     expect(Math.min(...last)).toBeGreaterThanOrEqual(level * 0.8);
@@ -197,7 +200,7 @@ describe('retention', () => {
 
     // The same load without retention keeps growing: the assertion above is not one that cannot fail.
     for (let i = 0; i < 10; i++) runDay(false);
-    expect(pages.at(-1)!).toBeGreaterThan(level * 2);
+    expect(at(pages, -1)).toBeGreaterThan(level * 2);
   });
 
   it('converts a file made before incremental vacuum at start when it is small enough, and only logs when not', () => {
@@ -230,7 +233,7 @@ describe('the server', () => {
     for (let i = 0; i < SAMPLES_LIMIT_MAX; i++) event(now - 2 * DAY + i);
     event(now, { status: 'succeeded' });
     db.close();
-    const logged: { message: string; fields?: Record<string, unknown> }[] = [];
+    const logged: { message: string; fields?: Record<string, unknown> | undefined }[] = [];
     const log = { info: (message: string, fields?: Record<string, unknown>) => logged.push({ message, fields }), error: () => {} };
     const config = loadConfig({}, { port: 0, dbPath: path.join(dir, 'r.db'), seedDemo: false, log: 'silent' });
     const running = await startServer({ ...config, retention: { ...config.retention, eventsMs: DAY, intervalMs: 1 } }, log);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { openDatabase } from '../../partner-api/db/open';
 
 describe('the write-ahead log', () => {

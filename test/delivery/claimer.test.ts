@@ -1,6 +1,7 @@
 /** The claimer on its own: which due rows it hands out, in what order, and never twice. */
-import { createClaimer, type ClaimRequest } from '../../partner-api/delivery/claimer';
+import { type ClaimRequest, createClaimer } from '../../partner-api/delivery/claimer';
 import { createSlots, hostKey, type SlotLimits } from '../../partner-api/delivery/slots';
+import { at } from '../support/items';
 import { emit, makeContext, removeTempDirs, seedWorkspace, subscribe, type TestContext } from './helpers';
 
 const contexts: TestContext[] = [];
@@ -55,7 +56,7 @@ describe('the claimer', () => {
     finish(second.claimed.map((d) => d.id));
     ctx.clock.advance(5_000);
     const retry = claimer.claim(request());
-    expect(retry.claimed.map((d) => [d.id, d.attempt])).toEqual([[first.claimed[0]!.id, 2]]);
+    expect(retry.claimed.map((d) => [d.id, d.attempt])).toEqual([[at(first.claimed, 0).id, 2]]);
     expect(claimer.claim(request()).claimed).toHaveLength(0);
   });
 
@@ -101,9 +102,9 @@ describe('the claimer', () => {
 
     // Our own attempt outlives its lease (the event loop stalled): the row is due again but ours.
     const mine = emit(ctx, ws, 'ticket.created');
-    const [claimed] = claimer.claim(request()).claimed;
+    const claimed = at(claimer.claim(request()).claimed, 0);
     expect(claimed?.eventId).toBe(mine);
     ctx.clock.advance(13_000);
-    expect(claimer.claim(request({ inFlight: new Set([claimed!.id, 'x']) })).claimed.map((d) => d.eventId)).not.toContain(mine);
+    expect(claimer.claim(request({ inFlight: new Set([claimed.id, 'x']) })).claimed.map((d) => d.eventId)).not.toContain(mine);
   });
 });

@@ -15,7 +15,7 @@ import { createSubscription, deactivateSubscriptions } from '../../partner-api/d
 import { isoAt } from '../../partner-api/lib/clock';
 import { newId } from '../../partner-api/lib/ids';
 import { api, startApiServer } from '../support/api-server';
-import { startReceiver, type Receiver } from '../support/receiver';
+import { type Receiver, startReceiver } from '../support/receiver';
 import { makeContext, removeTempDirs, seedWorkspace, subscribe, type TestContext, type Workspace } from './helpers';
 
 const contexts: TestContext[] = [];

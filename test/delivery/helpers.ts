@@ -5,18 +5,19 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, type Config } from '../../partner-api/config';
-import { createAppContext, type AppContext } from '../../partner-api/context';
+
+import type { EventType } from '../../catalog/events';
+import type { SubscribedRecord } from '../../catalog/records';
+import { fixtureFor } from '../../fixtures';
+import { type Config, loadConfig } from '../../partner-api/config';
+import { type AppContext, createAppContext } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
 import { drainFanOut } from '../../partner-api/delivery/fanout';
 import { recordEvent } from '../../partner-api/delivery/outbox';
 import { generateWebhookSecret } from '../../partner-api/delivery/signing';
 import { isoAt } from '../../partner-api/lib/clock';
 import { newId } from '../../partner-api/lib/ids';
-import type { EventType } from '../../catalog/events';
-import type { SubscribedRecord } from '../../catalog/records';
-import { fixtureFor } from '../../fixtures';
-import { capturingLogger, testClock, type LogLine, type TestClock } from '../support/helpers';
+import { capturingLogger, type LogLine, type TestClock, testClock } from '../support/helpers';
 
 export interface TestContext extends AppContext {
   clock: TestClock;
@@ -29,7 +30,7 @@ export interface ContextOptions {
   allowPrivateTargets?: boolean;
   clock?: TestClock;
   /** Reopen an existing database file (a restart). */
-  file?: string;
+  file?: string | undefined;
 }
 
 const dirs: string[] = [];

@@ -3,6 +3,7 @@
  * reason, the IPv4-in-IPv6 forms, and the edges of each range. target-policy.test.ts covers URLs and DNS.
  */
 import ipaddr from 'ipaddr.js';
+
 import { classifyAddress, describeRefusal } from '../../partner-api/net/ip-ranges';
 
 describe('classifyAddress: spellings', () => {

@@ -1,6 +1,6 @@
+import { loadConfig } from '../../partner-api/config';
 import { judge, parseRetryAfter, retryDelayMs } from '../../partner-api/delivery/policy';
 import type { SendResult } from '../../partner-api/delivery/send';
-import { loadConfig } from '../../partner-api/config';
 
 const settings = loadConfig({}).delivery;
 const NOW = 1_800_000_000_000;

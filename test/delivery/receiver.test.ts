@@ -1,6 +1,7 @@
 /** The test receiver itself: the whole team's end-to-end tests lean on it answering exactly as scripted. */
 import http from 'node:http';
-import { hang, redirect, reply, reset, retryAfter, startReceiver, trickle, type Receiver } from '../support/receiver';
+
+import { hang, type Receiver, redirect, reply, reset, retryAfter, startReceiver, trickle } from '../support/receiver';
 
 function post(url: string, body: string, timeoutMs = 2000): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {

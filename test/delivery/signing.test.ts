@@ -1,4 +1,5 @@
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+
 import { generateWebhookSecret, sign, signingKey, verifySignature } from '../../partner-api/delivery/signing';
 
 // The Standard Webhooks specification's published test vector: a receiver's stock library must accept ours.

@@ -1,10 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkTarget, createLookup, TargetRefusedError, type Resolve } from '../../partner-api/net/target-policy';
+
+import { checkTarget, createLookup, type Resolve, TargetRefusedError } from '../../partner-api/net/target-policy';
 
 const strict = { allowPrivate: false };
-const resolvesTo = (...addresses: string[]): Resolve => async () =>
-  addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+const resolvesTo = (...addresses: string[]): Resolve => () =>
+  Promise.resolve(addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
 
 describe('checkTarget: scheme and shape', () => {
   it('accepts an https URL on a public address', async () => {
@@ -86,9 +87,7 @@ describe('checkTarget: hostnames', () => {
   });
 
   it('refuses a name that does not resolve', async () => {
-    const notFound: Resolve = async () => {
-      throw Object.assign(new Error('nope'), { code: 'ENOTFOUND' });
-    };
+    const notFound: Resolve = () => Promise.reject(Object.assign(new Error('nope'), { code: 'ENOTFOUND' }));
     await expect(checkTarget('https://nowhere.invalid/x', { ...strict, resolve: notFound }))
       .resolves.toEqual({ ok: false, reason: 'target_url host nowhere.invalid does not resolve' });
   });
@@ -99,9 +98,8 @@ describe('checkTarget: hostnames', () => {
   });
 
   it('tells a name with no address apart from a lookup that failed and may work later', async () => {
-    const failing = (code?: string): Resolve => async () => {
-      throw Object.assign(new Error('lookup failed'), code ? { code } : {});
-    };
+    const failing = (code?: string): Resolve => () =>
+      Promise.reject(Object.assign(new Error('lookup failed'), code ? { code } : {}));
     await expect(checkTarget('https://nodata.example/x', { ...strict, resolve: failing('ENODATA') }))
       .resolves.toEqual({ ok: false, reason: 'target_url host nodata.example does not resolve' });
     await expect(checkTarget('https://flaky.example/x', { ...strict, resolve: failing('EAI_AGAIN') }))
@@ -128,11 +126,11 @@ describe('checkTarget: hostnames', () => {
 });
 
 describe('createLookup: the answer a connection gets', () => {
-  type Answer = { err: NodeJS.ErrnoException | null; address: unknown; family?: number };
+  type Answer = { err: NodeJS.ErrnoException | null; address: unknown; family?: number | undefined };
   const ask = (lookup: ReturnType<typeof createLookup>, options: object): Promise<Answer> =>
     new Promise((resolve) => {
-      lookup('dual.example', options as never, ((err: NodeJS.ErrnoException | null, address: unknown, family?: number) =>
-        resolve({ err, address, family })) as never);
+      lookup('dual.example', options, ((err: NodeJS.ErrnoException | null, address: unknown, family?: number) =>
+        resolve({ err, address, family })));
     });
   const dual = createLookup({ guard: true, resolve: resolvesTo('54.86.10.1', '2606:4700::1111', '93.184.215.14') });
   const v6first = createLookup({ guard: true, resolve: resolvesTo('2606:4700::1111', '54.86.10.1') });

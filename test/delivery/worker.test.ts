@@ -1,14 +1,16 @@
 /** The delivery worker end to end: real SQLite, real HTTP to in-process receivers, a clock the test moves. */
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+
+import { USER_AGENT } from '../../partner-api/delivery/send';
+import { verifySignature } from '../../partner-api/delivery/signing';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
 import { deactivateSubscriptions } from '../../partner-api/domain/subscriptions';
-import { verifySignature } from '../../partner-api/delivery/signing';
-import { USER_AGENT } from '../../partner-api/delivery/send';
-import { hang, redirect, reply, reset, retryAfter, startReceiver, trickle, waitUntil, type Receiver } from '../support/receiver';
+import { at } from '../support/items';
+import { hang, type Receiver, redirect, reply, reset, retryAfter, startReceiver, trickle, waitUntil } from '../support/receiver';
 import {
-  attemptsOf, deliveriesOf, emit, makeContext, payloadOf, removeTempDirs, seedWorkspace, subscribe, subscriptionRow,
-  type ContextOptions, type TestContext,
+  attemptsOf, type ContextOptions, deliveriesOf, emit, makeContext, payloadOf, removeTempDirs, seedWorkspace, subscribe,
+  subscriptionRow, type TestContext,
 } from './helpers';
 
 // Torn down in this order: receivers (which cuts off hanging requests), then workers, then databases.
@@ -46,7 +48,7 @@ describe('a delivery', () => {
     worker.start();
 
     const eventId = emit(ctx, ws, 'ticket.created');
-    const [request] = await rx.waitFor(1);
+    const request = at(await rx.waitFor(1), 0);
 
     expect(request?.text).toBe(payloadOf(ctx, eventId));
     expect(request?.headers).toMatchObject({
@@ -57,13 +59,13 @@ describe('a delivery', () => {
       'x-illumichat-event-type': 'ticket.created',
     });
     expect(request?.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
-    expect(verifySignature(sub.secret, request!.headers, request!.body, { nowMs: ctx.clock.now() })).toBe(true);
-    expect(verifySignature(subscribe(ctx, ws, `${rx.url}/other`).secret, request!.headers, request!.body, { nowMs: ctx.clock.now() })).toBe(false);
+    expect(verifySignature(sub.secret, request.headers, request.body, { nowMs: ctx.clock.now() })).toBe(true);
+    expect(verifySignature(subscribe(ctx, ws, `${rx.url}/other`).secret, request.headers, request.body, { nowMs: ctx.clock.now() })).toBe(false);
 
     await worker.idle();
-    const [delivery] = deliveriesOf(ctx, sub.id);
+    const delivery = at(deliveriesOf(ctx, sub.id), 0);
     expect(delivery).toMatchObject({ status: 'succeeded', attempts: 1, claim_token: null, last_error: null });
-    expect(attemptsOf(ctx, delivery!.id)).toEqual([
+    expect(attemptsOf(ctx, delivery.id)).toEqual([
       expect.objectContaining({ attempt: 1, status_code: 200, outcome: 'succeeded', error: null, response_body: 'ok' }),
     ]);
   });
@@ -96,9 +98,9 @@ describe('retries', () => {
 
     expect(await worker.runOnce()).toBe(1);
     const failedAt = ctx.clock.now();
-    let [delivery] = deliveriesOf(ctx, sub.id);
+    let delivery = at(deliveriesOf(ctx, sub.id), 0);
     expect(delivery).toMatchObject({ status: 'pending', attempts: 1, claim_token: null, last_error: '500 response' });
-    expect(delivery?.next_attempt_ms).toBe(failedAt + 5_000); // random 0.5: no jitter
+    expect(delivery.next_attempt_ms).toBe(failedAt + 5_000); // random 0.5: no jitter
     expect(subscriptionRow(ctx, sub.id).failing_since_ms).toBe(failedAt);
 
     ctx.clock.advance(4_999);
@@ -109,9 +111,9 @@ describe('retries', () => {
     const requests = await rx.waitFor(2);
     expect(requests.map((r) => r.headers['webhook-id'])).toEqual([eventId, eventId]);
     expect(requests[1]?.text).toBe(requests[0]?.text);
-    [delivery] = deliveriesOf(ctx, sub.id);
+    delivery = at(deliveriesOf(ctx, sub.id), 0);
     expect(delivery).toMatchObject({ status: 'succeeded', attempts: 2 });
-    expect(attemptsOf(ctx, delivery!.id).map((a) => [a.attempt, a.status_code, a.outcome, a.response_body])).toEqual([
+    expect(attemptsOf(ctx, delivery.id).map((a) => [a.attempt, a.status_code, a.outcome, a.response_body])).toEqual([
       [1, 500, 'retry', 'database on fire'],
       [2, 200, 'succeeded', 'ok'],
     ]);
@@ -131,11 +133,11 @@ describe('retries', () => {
     const deliveries = deliveriesOf(ctx, sub.id);
     for (const delivery of deliveries) {
       expect(delivery).toMatchObject({ status: 'pending', attempts: 1, last_error: 'timeout: no complete answer within 300 ms' });
-      const [attempt] = attemptsOf(ctx, delivery.id);
+      const attempt = at(attemptsOf(ctx, delivery.id), 0);
       expect(attempt).toMatchObject({ outcome: 'retry', error: 'timeout: no complete answer within 300 ms' });
-      expect(attempt!.duration_ms).toBeGreaterThanOrEqual(290);
+      expect(attempt.duration_ms).toBeGreaterThanOrEqual(290);
     }
-    expect(attemptsOf(ctx, deliveries[1]!.id)[0]?.status_code).toBeNull();
+    expect(attemptsOf(ctx, at(deliveries, 1).id)[0]?.status_code).toBeNull();
   });
 
   it('retries a reset connection', async () => {
@@ -193,9 +195,9 @@ describe('retries', () => {
     const sub = subscribe(ctx, ws, rx.url);
     emit(ctx, ws);
     await worker.runOnce();
-    const [delivery] = deliveriesOf(ctx, sub.id);
+    const delivery = at(deliveriesOf(ctx, sub.id), 0);
     expect(delivery).toMatchObject({ status: 'pending', last_error: `301 redirect to ${elsewhere.url} (redirects are not followed)` });
-    expect(attemptsOf(ctx, delivery!.id)[0]).toMatchObject({ status_code: 301, outcome: 'retry' });
+    expect(attemptsOf(ctx, delivery.id)[0]).toMatchObject({ status_code: 301, outcome: 'retry' });
     expect(rx.requests).toHaveLength(1);
     expect(elsewhere.requests).toHaveLength(0);
   });
@@ -239,16 +241,16 @@ describe('retries', () => {
 
     await worker.runOnce();
     for (const planned of schedule) {
-      const [delivery] = deliveriesOf(ctx, sub.id);
-      const delay = delivery!.next_attempt_ms - ctx.clock.now();
+      const delivery = at(deliveriesOf(ctx, sub.id), 0);
+      const delay = delivery.next_attempt_ms - ctx.clock.now();
       expect(delay).toBeGreaterThanOrEqual(planned * 0.8);
       expect(delay).toBeLessThanOrEqual(planned * 1.2);
       ctx.clock.advance(delay);
       expect(await worker.runOnce()).toBe(1);
     }
-    const [delivery] = deliveriesOf(ctx, sub.id);
+    const delivery = at(deliveriesOf(ctx, sub.id), 0);
     expect(delivery).toMatchObject({ status: 'failed', attempts: schedule.length + 1, last_error: '404 response' });
-    expect(attemptsOf(ctx, delivery!.id).map((a) => a.outcome)).toEqual([...schedule.map(() => 'retry'), 'failed']);
+    expect(attemptsOf(ctx, delivery.id).map((a) => a.outcome)).toEqual([...schedule.map(() => 'retry'), 'failed']);
     ctx.clock.advance(schedule.at(-1)! * 2);
     expect(await worker.runOnce()).toBe(0);
     expect(rx.requests).toHaveLength(schedule.length + 1);
@@ -270,7 +272,7 @@ describe('turning subscriptions off', () => {
     await worker.runOnce();
     expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'gone' });
     expect(deliveriesOf(ctx, sub.id).map((d) => d.status)).toEqual(['failed', 'cancelled', 'cancelled']);
-    expect(attemptsOf(ctx, deliveriesOf(ctx, sub.id)[0]!.id)[0]).toMatchObject({ status_code: 410, outcome: 'gone' });
+    expect(attemptsOf(ctx, at(deliveriesOf(ctx, sub.id), 0).id)[0]).toMatchObject({ status_code: 410, outcome: 'gone' });
 
     emit(ctx, ws);
     ctx.clock.advance(3_600_000);
@@ -383,7 +385,7 @@ describe('authority at send time (defence in depth)', () => {
       ['cancelled', 0, 'not sent: the API key that made this subscription was revoked', null],
       ['cancelled', 0, 'not sent: the API key that made this subscription was revoked', null],
     ]);
-    expect(attemptsOf(ctx, deliveriesOf(ctx, sub.id)[0]!.id)).toEqual([]);
+    expect(attemptsOf(ctx, at(deliveriesOf(ctx, sub.id), 0).id)).toEqual([]);
     expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'key_revoked' });
   });
 
@@ -451,7 +453,7 @@ describe('authority at send time, against another process', () => {
         db.close();
       }, 150 + Math.floor(Math.random() * 150));`]);
     let out = '';
-    revoker.stdout.on('data', (chunk: Buffer) => (out += chunk));
+    revoker.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => revoker.once('exit', resolve));
     let done = false;
     void exited.then(() => (done = true));
@@ -554,9 +556,9 @@ describe('restarts', () => {
     const requests = await rx.waitFor(2);
     expect(requests[1]?.headers['webhook-id']).toBe(eventId);
     await worker.idle();
-    const [delivery] = deliveriesOf(ctx, sub.id);
+    const delivery = at(deliveriesOf(ctx, sub.id), 0);
     expect(delivery).toMatchObject({ status: 'succeeded', attempts: 2 });
-    expect(attemptsOf(ctx, delivery!.id).map((a) => [a.outcome, a.error])).toEqual([
+    expect(attemptsOf(ctx, delivery.id).map((a) => [a.outcome, a.error])).toEqual([
       ['retry', 'the worker stopped before the attempt finished'],
       ['succeeded', null],
     ]);
@@ -595,7 +597,7 @@ describe('the connect-time SSRF check', () => {
     await worker.runOnce();
 
     expect(deliveriesOf(ctx, byName.id)[0]?.last_error).toBe('target_url host localhost resolves to 127.0.0.1, a loopback address');
-    expect(attemptsOf(ctx, deliveriesOf(ctx, byName.id)[0]!.id)[0]).toMatchObject({ outcome: 'refused', status_code: null });
+    expect(attemptsOf(ctx, at(deliveriesOf(ctx, byName.id), 0).id)[0]).toMatchObject({ outcome: 'refused', status_code: null });
     expect(deliveriesOf(ctx, literal.id)[0]?.last_error).toBe('target_url points at 127.0.0.1, a loopback address');
     expect(deliveriesOf(ctx, plain.id)[0]?.last_error).toBe('target_url must use https');
     expect(rx.requests).toHaveLength(0);
@@ -603,7 +605,7 @@ describe('the connect-time SSRF check', () => {
 
   it('checks the address a name resolves to at send time (DNS rebinding), and connects when private targets are allowed', async () => {
     const rx = await receiver();
-    const resolve = async () => [{ address: '127.0.0.1', family: 4 }];
+    const resolve = () => Promise.resolve([{ address: '127.0.0.1', family: 4 }]);
     const strict = harness({ allowPrivateTargets: false }, { resolve });
     const ws = seedWorkspace(strict.ctx);
     const sub = subscribe(strict.ctx, ws, `https://hooks.example.test:${rx.port}/hook`);

@@ -9,7 +9,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import { z } from 'zod';
+
+import { at } from '../support/items';
 
 const DOC_PATH = path.join(__dirname, '../../docs/api.md');
 const doc = JSON.parse(fs.readFileSync(path.join(__dirname, '../../partner-api/openapi.json'), 'utf8'));
@@ -32,7 +35,7 @@ function resolve(node: any): any {
 /** The JSON Schema of a documented response, or a message saying why there is none. */
 function responseSchema(method: string, docPath: string, status: string): any {
   // A query string in the table (`?target_url=…`) is a parameter of the path's operation, not its path.
-  const openapiPath = docPath.split('?')[0]!.replace(/:(\w+)/g, '{$1}');
+  const openapiPath = at(docPath.split('?'), 0).replace(/:(\w+)/g, '{$1}');
   const operation = doc.paths[openapiPath]?.[method.toLowerCase()];
   if (!operation) throw new Error(`docs/api.md names ${method} ${docPath}, which openapi.json does not document`);
   const response = resolve(operation.responses[status]);
@@ -57,7 +60,7 @@ interface Example {
 function jsonExamples(): Example[] {
   const examples: Example[] = [];
   for (let i = 0; i < lines.length; i++) {
-    if (lines[i].trim() !== '```json') continue;
+    if (at(lines, i).trim() !== '```json') continue;
     const end = lines.indexOf('```', i + 1);
     examples.push({ line: i + 1, label: lines[i - 1] ?? '', json: lines.slice(i + 1, end).join('\n') });
     i = end;
@@ -74,8 +77,9 @@ it('docs/api.md has response examples, and each names its route and status', () 
 });
 
 it.each(jsonExamples().map((e) => [`line ${e.line}: ${e.label}`, e] as const))('the example at %s parses against its OpenAPI schema', (_name, example) => {
-  const [, method, docPath] = ROUTE.exec(example.label)!;
-  const status = /→ (\d{3})/.exec(example.label)![1];
+  const route = ROUTE.exec(example.label)!;
+  const [method, docPath] = [at(route, 1), at(route, 2)];
+  const status = at(/→ (\d{3})/.exec(example.label)!, 1);
   const result = toZod(responseSchema(method, docPath, status)).safeParse(JSON.parse(example.json));
   expect({ line: example.line, issues: result.error?.issues ?? [] }).toEqual({ line: example.line, issues: [] });
 });
@@ -83,7 +87,7 @@ it.each(jsonExamples().map((e) => [`line ${e.line}: ${e.label}`, e] as const))('
 /** `{ id, active: false }` → [['id'], ['active', false]] */
 function shorthandFields(body: string): [string, unknown?][] {
   return body.split(',').map((part) => {
-    const [name, value] = part.split(':').map((s) => s.trim());
+    const [name = '', value] = part.split(':').map((s) => s.trim());
     return value === undefined ? [name] : [name, JSON.parse(value)];
   });
 }
@@ -91,7 +95,7 @@ function shorthandFields(body: string): [string, unknown?][] {
 const shorthands = lines.flatMap((text, i) => {
   const route = ROUTE.exec(text);
   const answer = /→ (\d{3}) `\{ ([^`]+) \}`/.exec(text);
-  return route && answer ? [{ line: i + 1, method: route[1], docPath: route[2], status: answer[1], fields: shorthandFields(answer[2]) }] : [];
+  return route && answer ? [{ line: i + 1, method: at(route, 1), docPath: at(route, 2), status: at(answer, 1), fields: shorthandFields(at(answer, 2)) }] : [];
 });
 
 it('finds the shorthand answers in the route tables', () => {

@@ -10,7 +10,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import { APP_VERSION } from '../../zapier-app/version';
+import { at } from '../support/items';
 
 const ROOT = path.join(__dirname, '..', '..');
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
@@ -33,11 +35,11 @@ function entries(markdown: string): Entry[] {
       const match = HEADING.exec(line);
       if (!match) throw new Error(`CHANGELOG.md: "${line}" is not "## X.Y.Z (YYYY-MM-DD)"`);
       const version = [Number(match[1]), Number(match[2]), Number(match[3])] as [number, number, number];
-      found.push({ version, text: version.join('.'), date: match[4], labels: new Set() });
+      found.push({ version, text: version.join('.'), date: at(match, 4), labels: new Set() });
       continue;
     }
     const label = LABEL.exec(line);
-    if (label && found.length > 0) found[found.length - 1].labels.add(label[1]);
+    if (label && found.length > 0) at(found, -1).labels.add(at(label, 1));
   }
   return found;
 }
@@ -54,7 +56,7 @@ const changelog = entries(read('CHANGELOG.md'));
 describe('CHANGELOG.md and the app version', () => {
   it('has the current version as its newest entry', () => {
     expect(changelog.length).toBeGreaterThan(0);
-    expect(changelog[0].text).toBe(APP_VERSION);
+    expect(at(changelog, 0).text).toBe(APP_VERSION);
   });
 
   it('carries the same version in package.json and package-lock.json', () => {
@@ -77,8 +79,9 @@ describe('CHANGELOG.md and the app version', () => {
 
   it('lists versions newest first, with dates that never go forward down the file', () => {
     for (let i = 1; i < changelog.length; i++) {
-      expect({ [changelog[i].text]: bump(changelog[i].version, changelog[i - 1].version) }).not.toEqual({ [changelog[i].text]: 'none' });
-      expect(changelog[i].date <= changelog[i - 1].date).toBe(true);
+      const [entry, newer] = [at(changelog, i), at(changelog, i - 1)];
+      expect({ [entry.text]: bump(entry.version, newer.version) }).not.toEqual({ [entry.text]: 'none' });
+      expect(entry.date <= newer.date).toBe(true);
     }
   });
 

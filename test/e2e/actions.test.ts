@@ -5,6 +5,16 @@
  * Unique Run ID mapped) creating nothing twice.
  */
 import { createTicket as createTicketInDb } from '../../partner-api/domain/tickets';
+import { at } from '../support/items';
+import {
+  type CreateKey,
+  createOperation,
+  flatKeys,
+  hookUrl,
+  searchOperation,
+  waitForDeliveries,
+  zapierError,
+} from '../support/zapier-live';
 import {
   accept,
   endChat,
@@ -14,15 +24,6 @@ import {
   startWidgetConversation,
   takenOverConversation,
 } from '../support/zapier-product';
-import {
-  createOperation,
-  flatKeys,
-  hookUrl,
-  searchOperation,
-  waitForDeliveries,
-  zapierError,
-  type CreateKey,
-} from '../support/zapier-live';
 import { useLiveStack } from './live';
 
 const live = useLiveStack();
@@ -123,7 +124,7 @@ describe('Update Ticket', () => {
     expect(resolved).toMatchObject({ id: ticket.id, status: 'resolved', resolvedAt: expect.stringMatching(ISO), closedAt: null });
     expect(flatKeys(resolved)).toEqual(outputKeysOf(createOperation('update_ticket')));
 
-    const [delivery] = await waitForDeliveries(live.rx, changes, 1);
+    const delivery = at(await waitForDeliveries(live.rx, changes, 1), 0);
     const [record] = await w.zap.receive(changes, delivery);
     expect(record).toMatchObject({
       type: 'ticket.status_changed',

@@ -3,6 +3,7 @@
  * Zaps received, and leaves nothing behind (no temporary database, no API URL left in the environment).
  */
 import fs from 'node:fs';
+
 import { runDemo } from '../../scripts/demo';
 import { useRealNetwork } from './live';
 

@@ -5,10 +5,11 @@
  * every chance to receive it too.
  */
 import { runAdmin } from '../../partner-api/cli/admin';
-import { startReceiver, reply } from '../support/receiver';
 import { waitUntil } from '../support/api-server';
-import { agentTicket, newWorkspace, startWidgetConversation, submitLeadForm, type LiveWorkspace } from '../support/zapier-product';
-import { deliveriesTo, hookUrl, verifyWebhook, waitForDeliveries, zapierError, type LiveHook } from '../support/zapier-live';
+import { at } from '../support/items';
+import { reply, startReceiver } from '../support/receiver';
+import { deliveriesTo, hookUrl, type LiveHook, verifyWebhook, waitForDeliveries, zapierError } from '../support/zapier-live';
+import { agentTicket, type LiveWorkspace, newWorkspace, startWidgetConversation, submitLeadForm } from '../support/zapier-product';
 import { useLiveStack } from './live';
 
 const live = useLiveStack();
@@ -87,7 +88,7 @@ describe('turning a Zap off', () => {
     expect(after.subscribeData.secret).not.toBe(before.subscribeData.secret);
 
     const lead = await newLead(w, 'again@example.com');
-    const [delivery] = await waitForDeliveries(live.rx, after, 1);
+    const delivery = at(await waitForDeliveries(live.rx, after, 1), 0);
     expect(verifyWebhook(after.subscribeData.secret, delivery)).toBe(true);
     expect(verifyWebhook(before.subscribeData.secret, delivery)).toBe(false);
     expect(await w.zap.receive(after, delivery)).toEqual([expect.objectContaining({ id: lead })]);

@@ -2,9 +2,11 @@
  * Jest wiring for the end-to-end files: one live stack (real API, delivery worker, app tester) and one
  * receiver per file, closed after it.
  */
-import { startReceiver, type Receiver } from '../support/receiver';
+import type * as nockModule from 'nock';
+
 import type { StartOptions } from '../support/api-server';
-import { startLiveStack, type LiveStack } from '../support/zapier-live';
+import { type Receiver, startReceiver } from '../support/receiver';
+import { type LiveStack, startLiveStack } from '../support/zapier-live';
 
 export interface LiveFile {
   readonly stack: LiveStack;
@@ -16,7 +18,9 @@ export interface LiveFile {
  * it on, these tests must reach the real server rather than fail on a disallowed connection.
  */
 export function useRealNetwork(): void {
-  const nock = require('nock') as typeof import('nock');
+  // Required here, not imported at the top: loading nock starts its interception, which only this caller wants.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nock = require('nock') as typeof nockModule;
   nock.cleanAll();
   nock.enableNetConnect();
   nock.restore();

@@ -5,26 +5,27 @@
  * Around it, Test trigger (performList) shows the fixture on a new workspace and the real event afterwards,
  * and the static sample, Test trigger's records and the delivered record all have the output fields' keys.
  */
-import App from '../../zapier-app';
 import { CONVERSATION_EVENT_TYPES, type ConversationEventType, type EventType } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
-import {
-  causeConversationEvent,
-  newWorkspace,
-  ok,
-  startWidgetConversation,
-  submitLeadForm,
-  type LiveWorkspace,
-} from '../support/zapier-product';
+import App from '../../zapier-app';
+import { at, firstItems } from '../support/items';
 import {
   deliveriesTo,
   flatKeys,
   hookUrl,
-  waitForDeliveries,
-  zapierError,
   type LiveHook,
   type TriggerKey,
+  waitForDeliveries,
+  zapierError,
 } from '../support/zapier-live';
+import {
+  causeConversationEvent,
+  type LiveWorkspace,
+  newWorkspace,
+  ok,
+  startWidgetConversation,
+  submitLeadForm,
+} from '../support/zapier-product';
 import { useLiveStack } from './live';
 
 const live = useLiveStack();
@@ -50,13 +51,13 @@ async function turnOn(w: LiveWorkspace, trigger: TriggerKey, inputData: Record<s
 
 /** Waits for the Zap's nth delivery and runs the Zap on it: the one record perform returns. */
 async function runOnDelivery(w: LiveWorkspace, hook: LiveHook, n = 1): Promise<{ record: Record<string, any>; body: unknown; webhookId: string }> {
-  const delivery = (await waitForDeliveries(live.rx, hook, n))[n - 1];
+  const delivery = at(await waitForDeliveries(live.rx, hook, n), n - 1);
   expect(delivery.headers['content-type']).toBe('application/json');
   const records = await w.zap.receive(hook, delivery); // throws unless the signature verifies
   expect(records).toHaveLength(1);
   // What the Zap runs on is exactly what IllumiChat sent.
-  expect(records[0]).toEqual(delivery.json());
-  return { record: records[0], body: delivery.json(), webhookId: String(delivery.headers['webhook-id']) };
+  expect(records).toEqual([delivery.json()]);
+  return { record: at(records, 0), body: delivery.json(), webhookId: String(delivery.headers['webhook-id']) };
 }
 
 /** Test trigger on a workspace where nothing has happened yet: the fixture, with the output fields' keys. */
@@ -108,7 +109,7 @@ describe('Conversation Event', () => {
     const fromOurs = await startWidgetConversation(w, w.assistant.id, 'Support question');
 
     // Both happened and reached the unfiltered Zap: the filtered one had every chance to get both.
-    const [first, second] = await waitForDeliveries(live.rx, everyAssistant, 2);
+    const [first, second] = firstItems(await waitForDeliveries(live.rx, everyAssistant, 2), 2);
     expect([first.json(), second.json()].map((r: any) => r.data.conversation.id).sort()).toEqual([fromOther.id, fromOurs.id].sort());
     const { record } = await runOnDelivery(w, filtered);
     expect(record).toMatchObject({ assistantId: w.assistant.id, data: { conversation: { id: fromOurs.id } } });
@@ -129,7 +130,7 @@ describe('a request to the hook URL that IllumiChat did not sign', () => {
     const otherZap = await turnOn(w, 'lead_captured');
     const conversation = await startWidgetConversation(w);
     await submitLeadForm(w, conversation.id, { email: 'jane@example.com', name: 'Jane Visitor' });
-    const [real] = await waitForDeliveries(live.rx, leads, 1);
+    const real = at(await waitForDeliveries(live.rx, leads, 1), 0);
     await expect(w.zap.perform(leads, real)).resolves.toEqual([real.json()]);
 
     const tampered = { ...real, body: Buffer.from(real.text.replace('jane@example.com', 'mallory@example.com')) };

@@ -4,11 +4,12 @@
  * above all isolation. Two populated workspaces; everything workspace B can reach (its key, its agents,
  * the public widget endpoints) is aimed at workspace A's ids, and nothing of A is ever returned or changed.
  */
-import openapi from '../../partner-api/openapi.json';
 import { generateApiKey } from '../../partner-api/domain/credentials';
+import openapi from '../../partner-api/openapi.json';
 import { KEYED_ENDPOINTS, type KeyedEndpoint } from '../support/api-endpoints';
-import { api, startApiServer, waitUntil, type ApiClient, type ApiServer } from '../support/api-server';
-import { startReceiver, type Receiver } from '../support/receiver';
+import { api, type ApiClient, type ApiServer, startApiServer, waitUntil } from '../support/api-server';
+import { at } from '../support/items';
+import { type Receiver, startReceiver } from '../support/receiver';
 import { isErrorShape, snapshot } from './support/state';
 
 let server: ApiServer;
@@ -33,7 +34,7 @@ describe('every Zapier-facing endpoint × every refused credential', () => {
         .filter(([, op]) => op['x-required-scope'])
         .map(([method]) => `${method.toUpperCase()} ${p}`),
     );
-    const listed = KEYED_ENDPOINTS.map((e) => `${e.method} ${e.path.split('?')[0]!.replace(/\/(sub|tkt|cnv)_\w+/, '/{id}')}`);
+    const listed = KEYED_ENDPOINTS.map((e) => `${e.method} ${at(e.path.split('?'), 0).replace(/\/(sub|tkt|cnv)_\w+/, '/{id}')}`);
     expect(new Set(listed)).toEqual(new Set(documented));
   });
 
@@ -102,20 +103,20 @@ async function populate(label: string) {
   const subscriptions = [];
   for (const eventType of ['lead.captured', 'ticket.created', 'ticket.status_changed', 'widget.conversation_started']) {
     // One hook URL per Zap, as Zapier's are: a second subscribe to one URL would replace the first.
-    subscriptions.push(ok(await zap.post('/v1/subscriptions', { event_type: eventType, target_url: `${rx.url}/${eventType}` })) as { id: string });
+    subscriptions.push(ok<{ id: string }>(await zap.post('/v1/subscriptions', { event_type: eventType, target_url: `${rx.url}/${eventType}` })));
   }
   const email = `vip@${label}.example`;
-  const contact = ok(
+  const contact = ok<{ id: string }>(
     await zap.post('/v1/contacts', { email, name: `${label} VIP`, phone: '+1 555 0100', company: `${label} Corp`, notes: `${label} secret notes` }),
-  ) as { id: string };
-  const ticket = ok(await zap.post('/v1/tickets', { subject: `${label} ticket`, contact_email: email }, { 'Idempotency-Key': 'shared-key' })) as {
-    id: string;
-  };
-  const conversation = ok(await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: `${label} hello` })) as { id: string };
-  const active = ok(await visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {})) as { id: string };
+  );
+  const ticket = ok<{ id: string }>(
+    await zap.post('/v1/tickets', { subject: `${label} ticket`, contact_email: email }, { 'Idempotency-Key': 'shared-key' }),
+  );
+  const conversation = ok<{ id: string }>(await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: `${label} hello` }));
+  const active = ok<{ id: string }>(await visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {}));
   ok(await console.post(`/v1/agent/live-chat/sessions/${active.id}/accept`), 200);
-  const other = ok(await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: `${label} again` })) as { id: string };
-  const queued = ok(await visitor.post(`/v1/widget/conversations/${other.id}/handoff`, {})) as { id: string };
+  const other = ok<{ id: string }>(await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: `${label} again` }));
+  const queued = ok<{ id: string }>(await visitor.post(`/v1/widget/conversations/${other.id}/handoff`, {}));
   ok(await zap.post(`/v1/conversations/${conversation.id}/messages`, { message: `${label} from a Zap` }));
   ok(await zap.patch(`/v1/tickets/${ticket.id}`, { status: 'open' }), 200);
   return {
@@ -178,11 +179,11 @@ describe('isolation between workspaces', () => {
   });
 
   it("B unsubscribing A's subscription answers as for any unknown id, and A keeps getting its deliveries", async () => {
-    const [sub] = a.subscriptions;
+    const sub = at(a.subscriptions, 0);
     await settled();
     const before = snapshot(server.ctx.db);
-    const res = await b.zap.delete(`/v1/subscriptions/${sub!.id}`);
-    expect(res).toMatchObject({ status: 200, body: { id: sub!.id, active: false } });
+    const res = await b.zap.delete(`/v1/subscriptions/${sub.id}`);
+    expect(res).toMatchObject({ status: 200, body: { id: sub.id, active: false } });
     expect(snapshot(server.ctx.db)).toEqual(before);
     const made = await a.zap.post('/v1/contacts', { email: 'after-unsubscribe@alpha.example' });
     await waitUntil(() => a.rx.requests.some((r) => r.text.includes(made.body.id)), 15_000, "A's delivery");

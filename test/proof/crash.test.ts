@@ -7,22 +7,25 @@
  *   - In the middle of a stream of idempotent creates: retrying every request with its Idempotency-Key
  *     either replays the committed result or runs it once; never twice (rows counted).
  */
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
+import Database from 'better-sqlite3';
+
+import type { EventType } from '../../catalog/events';
 import { loadConfig } from '../../partner-api/config';
-import { createAppContext, type AppContext } from '../../partner-api/context';
+import { type AppContext, createAppContext } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
 import { verifySignature } from '../../partner-api/delivery/signing';
 import { createApiKey } from '../../partner-api/domain/api-keys';
 import { SCOPES } from '../../partner-api/domain/credentials';
 import { createSubscription } from '../../partner-api/domain/subscriptions';
 import { createAssistant, createWorkspace } from '../../partner-api/domain/workspaces';
-import type { EventType } from '../../catalog/events';
 import { waitUntil } from '../support/api-server';
-import { reply, startReceiver, type Receiver } from '../support/receiver';
-import { killAll, spawnApi, type ApiProcess } from './support/api-process';
+import { at } from '../support/items';
+import { type Receiver, reply, startReceiver } from '../support/receiver';
+import { type ApiProcess, killAll, spawnApi } from './support/api-process';
 
 // Real processes, thousands of events and a restart: well under a minute on CI's idle two cores, but more
 // than jest's 30 s default when the host is shared. The assertions are about what arrives, not how soon.
@@ -97,7 +100,7 @@ async function post(url: string, p: string, body: unknown, headers: Record<strin
 async function drive<T>(items: T[], concurrency: number, send: (item: T) => Promise<void>, halted: () => boolean): Promise<void> {
   let next = 0;
   const lane = async () => {
-    while (next < items.length && !halted()) await send(items[next++]!);
+    while (next < items.length && !halted()) await send(at(items, next++));
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
 }
@@ -236,7 +239,7 @@ describe('SIGKILL while thousands of events are being delivered', () => {
           expect(verifySignature(s.secret, r.headers, r.body)).toBe(true);
           seen.set(id, (seen.get(id) ?? 0) + 1);
         }
-        for (const key of owed) if (key.endsWith(s.id)) expect(seen.has(key.split(' ')[0]!)).toBe(true);
+        for (const key of owed) if (key.endsWith(s.id)) expect(seen.has(at(key.split(' '), 0))).toBe(true);
         for (const n of seen.values()) redelivered += n - 1;
       }
       expect(received()).toBeGreaterThan(receivedAtCrash);

@@ -5,10 +5,11 @@
  * followed, and a subscription that keeps failing is disabled with its reason visible in GET /v1/subscriptions.
  * test/delivery/worker.test.ts proves each rule on the worker alone with a moved clock; this is the system.
  */
-import { loadConfig, type Config } from '../../partner-api/config';
+import { type Config, loadConfig } from '../../partner-api/config';
 import { verifySignature } from '../../partner-api/delivery/signing';
-import { api, startApiServer, waitUntil, type ApiClient, type ApiServer } from '../support/api-server';
-import { hang, redirect, reply, reset, retryAfter, startReceiver, trickle, type Receiver } from '../support/receiver';
+import { api, type ApiClient, type ApiServer, startApiServer, waitUntil } from '../support/api-server';
+import { at, firstItems } from '../support/items';
+import { hang, type Receiver, redirect, reply, reset, retryAfter, startReceiver, trickle } from '../support/receiver';
 
 const servers: ApiServer[] = [];
 const receivers: Receiver[] = [];
@@ -21,7 +22,7 @@ afterAll(async () => {
 async function receiver(...script: Parameters<Receiver['script']>): Promise<Receiver> {
   const rx = await startReceiver();
   receivers.push(rx);
-  if (script.length > 0) rx.setDefault(script[0]!);
+  if (script.length > 0) rx.setDefault(at(script, 0));
   return rx;
 }
 
@@ -118,7 +119,7 @@ describe('misbehaving receivers beside healthy ones', () => {
       15_000,
       'a second attempt at every misbehaving endpoint',
     );
-    const first = (name: keyof typeof rx) => firstDeliveryAttempts(server, subs[name].id)[0]!;
+    const first = (name: keyof typeof rx) => at(firstDeliveryAttempts(server, subs[name].id), 0);
     expect(first('hang')).toMatchObject({ outcome: 'retry', status_code: null, error: expect.stringMatching(/^timeout/) });
     expect(first('hang').duration_ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
     expect(first('trickle')).toMatchObject({ outcome: 'retry', error: expect.stringMatching(/^timeout/) });
@@ -131,9 +132,9 @@ describe('misbehaving receivers beside healthy ones', () => {
 
     // Backoff: the second attempt waits the schedule's 1 s after the first one ended; the 429 its Retry-After's 3 s.
     for (const name of faulty) {
-      const [a1, a2] = firstDeliveryAttempts(server, subs[name].id);
+      const [a1, a2] = firstItems(firstDeliveryAttempts(server, subs[name].id), 2);
       const wait = name === 'throttled' ? 3000 : 1000;
-      expect({ name, waited: a2!.started_ms - a1!.started_ms - a1!.duration_ms >= wait - 5 }).toEqual({ name, waited: true });
+      expect({ name, waited: a2.started_ms - a1.started_ms - a1.duration_ms >= wait - 5 }).toEqual({ name, waited: true });
     }
 
     // 410: deactivated at once, and nothing more is sent there.
@@ -179,15 +180,15 @@ describe('backoff', () => {
     const attempts = firstDeliveryAttempts(server, subs.failing.id);
     expect(attempts.map((a) => a.outcome)).toEqual(['retry', 'retry', 'retry', 'failed']);
     for (let i = 0; i < schedule.length; i++) {
-      const gap = arrivals[i + 1]! - arrivals[i]!;
+      const gap = at(arrivals, i + 1) - at(arrivals, i);
       // Never early; late only by the poll and the work around it (bounded loosely, not a speed test).
-      expect({ retry: i + 1, early: gap < schedule[i]! }).toEqual({ retry: i + 1, early: false });
-      expect({ retry: i + 1, late: gap > schedule[i]! + 1500 }).toEqual({ retry: i + 1, late: false });
+      expect({ retry: i + 1, early: gap < at(schedule, i) }).toEqual({ retry: i + 1, early: false });
+      expect({ retry: i + 1, late: gap > at(schedule, i) + 1500 }).toEqual({ retry: i + 1, late: false });
     }
 
     await slowDown.waitFor(2, 10_000);
     await tooLong.waitFor(2, 10_000);
-    const gapOf = (rx: Receiver) => rx.requests[1]!.receivedAt - rx.requests[0]!.receivedAt;
+    const gapOf = (rx: Receiver) => at(rx.requests, 1).receivedAt - at(rx.requests, 0).receivedAt;
     expect(gapOf(slowDown)).toBeGreaterThanOrEqual(1000);
     expect(gapOf(tooLong)).toBeGreaterThanOrEqual(1500);
     expect(gapOf(tooLong)).toBeLessThan(3_600_000);
@@ -240,7 +241,7 @@ describe('GET /v1/subscriptions', () => {
     const { server, zap, workspace, subscribe } = await start({});
     const [rx, rx2, rx3] = [await receiver(), await receiver(), await receiver()]; // one hook URL per subscription, as Zapier's
     const made = [await subscribe(rx, 'lead.captured'), await subscribe(rx2, 'ticket.created'), await subscribe(rx3, 'ticket.assigned')];
-    await zap.delete(`/v1/subscriptions/${made[0]!.id}`);
+    await zap.delete(`/v1/subscriptions/${at(made, 0).id}`);
     // A key revoked ends the subscriptions made with it; another key of the workspace still sees them.
     const other = server.createKeyRecord(workspace.id, ['events:read']);
     const viaOther = await api(server.url, other.key).post('/v1/subscriptions', { event_type: 'lead.captured', target_url: rx.url });
@@ -252,7 +253,7 @@ describe('GET /v1/subscriptions', () => {
     const page2 = await zap.get(`/v1/subscriptions?limit=2&cursor=${page1.body.nextCursor}`);
     expect(page2.body.nextCursor).toBeNull();
     const all = [...page1.body.data, ...page2.body.data];
-    expect(all.map((s: { id: string }) => s.id)).toEqual([viaOther.body.id, made[2]!.id, made[1]!.id, made[0]!.id]);
+    expect(all.map((s: { id: string }) => s.id)).toEqual([viaOther.body.id, at(made, 2).id, at(made, 1).id, at(made, 0).id]);
     expect(all.map((s: { active: boolean; deactivatedReason: string | null }) => [s.active, s.deactivatedReason])).toEqual([
       [false, 'key_revoked'],
       [true, null],

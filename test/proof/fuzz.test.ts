@@ -9,12 +9,15 @@
  *   - and at the end, the logs (at debug level, every request logged) hold no API key, agent token or
  *     signing secret, though the fuzz also sends them in bodies, queries and paths.
  */
-import fc from 'fast-check';
 import fs from 'node:fs';
 import path from 'node:path';
-import openapi from '../../partner-api/openapi.json';
+
+import fc from 'fast-check';
+
 import { generateApiKey } from '../../partner-api/domain/credentials';
-import { api, startApiServer, type ApiServer } from '../support/api-server';
+import openapi from '../../partner-api/openapi.json';
+import { api, type ApiServer, startApiServer } from '../support/api-server';
+import { at, valueAt } from '../support/items';
 import { methodOf, pathOf, ROUTES, routesOf, type RouteSpec, type World } from './support/routes';
 import { isErrorShape, snapshot } from './support/state';
 
@@ -79,14 +82,14 @@ interface Request {
   method: string;
   path: string;
   headers: Record<string, string>;
-  body?: string | Uint8Array;
+  body?: string | Uint8Array | undefined;
 }
 
 let counter = 0;
 
 /** A well-formed request to `route`: the right credential, real ids, a valid body and query. */
 function wellFormed(route: string, overrides: { params?: Record<string, string>; query?: string } = {}): Request {
-  const spec = ROUTES[route]!;
+  const spec = valueAt(ROUTES, route);
   const params = Object.fromEntries(Object.entries(spec.params ?? {}).map(([name, of]) => [name, encodeURIComponent(of(world))]));
   const query = overrides.query ?? new URLSearchParams(spec.query?.(world) ?? {}).toString();
   const headers: Record<string, string> = { ...credentialFor(spec) };
@@ -141,11 +144,11 @@ function diff(a: Record<string, string>, b: Record<string, string>): string {
 // Arbitraries
 
 const ALL = Object.keys(ROUTES);
-const WITH_BODY = ALL.filter((r) => ROUTES[r]!.body);
-const KEYED_WRITES = WITH_BODY.filter((r) => ROUTES[r]!.auth === 'key').concat(['DELETE /v1/subscriptions', 'DELETE /v1/subscriptions/:id']);
-const WITH_QUERY = ALL.filter((r) => methodOf(r) === 'GET' || ROUTES[r]!.query);
-const WITH_PARAMS = ALL.filter((r) => ROUTES[r]!.params);
-const GUARDED = ALL.filter((r) => ROUTES[r]!.auth !== 'public');
+const WITH_BODY = ALL.filter((r) => valueAt(ROUTES, r).body);
+const KEYED_WRITES = WITH_BODY.filter((r) => valueAt(ROUTES, r).auth === 'key').concat(['DELETE /v1/subscriptions', 'DELETE /v1/subscriptions/:id']);
+const WITH_QUERY = ALL.filter((r) => methodOf(r) === 'GET' || valueAt(ROUTES, r).query);
+const WITH_PARAMS = ALL.filter((r) => valueAt(ROUTES, r).params);
+const GUARDED = ALL.filter((r) => valueAt(ROUTES, r).auth !== 'public');
 
 /** Strings that have broken parsers, databases, logs and terminals. The secrets are in here on purpose. */
 const oddString = ({ huge = true } = {}) =>
@@ -167,7 +170,7 @@ const oddString = ({ huge = true } = {}) =>
 function withSecrets(s: string): string {
   if (s === 'KEY') return key;
   if (s === 'AGENT') return agentToken;
-  if (s === 'SECRET') return secrets[3]!;
+  if (s === 'SECRET') return at(secrets, 3);
   return s;
 }
 
@@ -209,7 +212,7 @@ function mutate(valid: Record<string, unknown>, mutations: Mutation[]): { text: 
     else if (entries.length > 0) {
       const i = m.field % entries.length;
       if (m.kind === 'drop') entries.splice(i, 1);
-      else entries[i] = [entries[i]![0], m.value];
+      else entries[i] = [at(entries, i)[0], m.value];
     }
   }
   if (entries === null) return { text: JSON.stringify(whole) ?? 'null', unknownKeys: null };
@@ -283,7 +286,7 @@ const queryFor = (route: string) =>
       raw: fc.option(fc.constantFrom('%', '%zz', '&&&', '=', 'limit', 'limit=1&limit=2', 'a[b]=c', '%ff%fe', 'email=%00')),
     })
     .map(({ limit, cursor, repeatLimit, extra, raw }) => {
-      const params = new URLSearchParams(ROUTES[route]!.query?.(world) ?? {});
+      const params = new URLSearchParams(valueAt(ROUTES, route).query?.(world) ?? {});
       if (limit !== null) params.set('limit', limit);
       if (cursor !== null) params.set('cursor', cursor);
       if (repeatLimit) params.append('limit', '2');
@@ -299,7 +302,7 @@ const paramValue = fc.oneof(
   // A credential with each character percent-encoded zero, one or two times over, in either hex case.
   fc
     .tuple(fc.constantFrom('KEY', 'AGENT', 'SECRET'), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 80, maxLength: 80 }), fc.boolean())
-    .map(([which, plan, upper]) => [...withSecrets(which)].map((c, i) => percentEncoded(c, plan[i]!, upper)).join('')),
+    .map(([which, plan, upper]) => [...withSecrets(which)].map((c, i) => percentEncoded(c, at(plan, i), upper)).join('')),
 ).map(withSecrets);
 
 function percentEncoded(c: string, times: number, upper: boolean): string {
@@ -354,7 +357,7 @@ describe('fuzzing', () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...WITH_BODY), fc.array(mutation, { minLength: 1, maxLength: 3 }), async (route, mutations) => {
         const req = wellFormed(route);
-        const valid = ROUTES[route]!.body!(world, ++counter);
+        const valid = valueAt(ROUTES, route).body!(world, ++counter);
         const { text, unknownKeys } = mutate(valid, mutations);
         const res = await send({ ...req, body: text });
         // A field that is not the route's is always refused, and named (unless a bigger problem came first).
@@ -411,7 +414,7 @@ describe('fuzzing', () => {
 
   it('odd path parameters', async () => {
     const arb = fc.constantFrom(...WITH_PARAMS).chain((route) =>
-      fc.tuple(fc.constant(route), fc.dictionary(fc.constantFrom(...Object.keys(ROUTES[route]!.params!)), paramValue, { minKeys: 1 })),
+      fc.tuple(fc.constant(route), fc.dictionary(fc.constantFrom(...Object.keys(valueAt(ROUTES, route).params!)), paramValue, { minKeys: 1 })),
     );
     await fc.assert(
       fc.asyncProperty(arb, async ([route, params]) => {
@@ -433,7 +436,7 @@ describe('fuzzing', () => {
     await fc.assert(
       fc.asyncProperty(arb, async ({ route, depth, shape, inField, idempotencyKey }) => {
         const inner = nestedJson(depth, shape);
-        const valid = ROUTES[route]!.body!(world, ++counter);
+        const valid = valueAt(ROUTES, route).body!(world, ++counter);
         const field = Object.keys(valid)[0];
         const text = inField && field ? JSON.stringify({ ...valid, [field]: null }).replace('null', inner) : inner;
         const req = wellFormed(route);
@@ -450,7 +453,7 @@ describe('fuzzing', () => {
   it('the reported body: 6 KB nested 3,000 levels with an Idempotency-Key is 400 body_too_deep, not a stack overflow', async () => {
     const body = nestedJson(3000, 'array');
     expect(body.length).toBe(6000);
-    for (const route of KEYED_WRITES.filter((r) => ROUTES[r]!.body)) {
+    for (const route of KEYED_WRITES.filter((r) => valueAt(ROUTES, r).body)) {
       for (const headers of [{ 'idempotency-key': `deep-${route}` }, {} as Record<string, string>]) {
         const req = wellFormed(route);
         const res = await send({ ...req, body, headers: { ...req.headers, ...headers } });

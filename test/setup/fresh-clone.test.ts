@@ -8,10 +8,11 @@
  * rather than the whole suite inside the suite. The clone holds the working tree's tracked files, so the
  * test checks what is about to be committed. It takes a fresh npm ci or two (about a minute each here).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { waitUntil } from '../support/api-server';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -43,8 +44,8 @@ function dev(args: string[], env: NodeJS.ProcessEnv = userEnv()): Run {
   const child = spawn('./dev', args, { cwd: clone, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, output: () => output, exited };
 }

@@ -2,7 +2,7 @@
  * Reading what the API recorded: the events table, each payload parsed and checked strictly against the
  * catalog, so a test that looks at an event has also proved it is exactly the shape Zapier receives.
  */
-import { payloadSchema, type EventType } from '../../catalog/events';
+import { type EventType, payloadSchema } from '../../catalog/events';
 import type { ApiServer } from './api-server';
 import { TABLES } from './helpers';
 

@@ -31,29 +31,32 @@
  * tables; test/support/api-endpoints.ts lists every endpoint with its scope.
  */
 import fs from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Server } from 'node:http';
+
 import type { Express } from 'express';
+
 import { createApp } from '../../partner-api/app';
-import { answerClientErrorsAsJson } from '../../partner-api/http/client-errors';
-import { loadConfig, type Config } from '../../partner-api/config';
-import { createAppContext, type AppContext } from '../../partner-api/context';
+import { type Config, loadConfig } from '../../partner-api/config';
+import { type AppContext, createAppContext } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
+import { drainFanOut } from '../../partner-api/delivery/fanout';
+import type * as deliveryWorker from '../../partner-api/delivery/worker';
+import type { DeliveryWorker, DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
 import { createApiKey, revokeApiKey } from '../../partner-api/domain/api-keys';
-import { SCOPES, type Scope } from '../../partner-api/domain/credentials';
+import { type Scope, SCOPES } from '../../partner-api/domain/credentials';
 import {
+  type Assistant,
   createAgent,
   createAssistant,
   createWorkspace,
-  setWorkspacePlan,
-  type Assistant,
   type Plan,
+  setWorkspacePlan,
   type Workspace,
 } from '../../partner-api/domain/workspaces';
-import { drainFanOut } from '../../partner-api/delivery/fanout';
-import type { DeliveryWorker, DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
+import { answerClientErrorsAsJson } from '../../partner-api/http/client-errors';
 import type { Clock } from '../../partner-api/lib/clock';
 import { capturingLogger, type LogLine } from './helpers';
 
@@ -118,7 +121,8 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
   let worker: DeliveryWorker | null = null;
   if (opts.delivery) {
     // Loaded only when asked for, so API-only tests do not load the delivery module.
-    const delivery = require('../../partner-api/delivery/worker') as typeof import('../../partner-api/delivery/worker');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const delivery = require('../../partner-api/delivery/worker') as typeof deliveryWorker;
     worker = delivery.createDeliveryWorker(ctx, opts.delivery === true ? {} : opts.delivery);
     worker.start();
   }
@@ -156,11 +160,11 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
       const agent = createAgent(ctx, workspaceId, { name, email });
       return { id: agent.id, name: agent.name, email: agent.email, token: agent.token };
     },
-    async setup({ plan = 'pro', scopes = SCOPES } = {}) {
+    setup({ plan = 'pro', scopes = SCOPES } = {}) {
       const workspace = handle.createWorkspace({ plan, name: 'Acme Support' });
       const assistant = handle.createAssistant(workspace.id, 'Acme Bot');
       const { id, key } = handle.createKeyRecord(workspace.id, scopes);
-      return { workspace, assistant, key, keyId: id };
+      return Promise.resolve({ workspace, assistant, key, keyId: id });
     },
   };
   return handle;
@@ -178,7 +182,13 @@ export interface ApiClient {
   patch<T = any>(path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
   delete<T = any>(path: string, headers?: Record<string, string>): Promise<ApiResponse<T>>;
   /** Full control: a raw body (string or bytes, sent as is) and exactly the headers given. */
-  raw<T = any>(method: string, path: string, init?: { body?: string | Uint8Array; headers?: Record<string, string> }): Promise<ApiResponse<T>>;
+  raw<T = any>(method: string, path: string, init?: RawInit): Promise<ApiResponse<T>>;
+}
+
+/** A raw request's body and headers; an undefined body sends none. */
+export interface RawInit {
+  body?: string | Uint8Array | undefined;
+  headers?: Record<string, string> | undefined;
 }
 
 /**
@@ -187,8 +197,8 @@ export interface ApiClient {
  */
 export function api(baseUrl: string, credential?: string): ApiClient {
   const auth: Record<string, string> = credential ? { authorization: `Bearer ${credential}` } : {};
-  const raw = async <T>(method: string, p: string, init: { body?: string | Uint8Array; headers?: Record<string, string> } = {}) => {
-    const res = await fetch(baseUrl + p, { method, body: init.body, headers: init.headers });
+  const raw = async <T>(method: string, p: string, init: RawInit = {}) => {
+    const res = await fetch(baseUrl + p, { method, body: init.body ?? null, headers: init.headers ?? {} });
     const text = await res.text();
     let body: unknown = text;
     if ((res.headers.get('content-type') ?? '').includes('json') && text) body = JSON.parse(text);

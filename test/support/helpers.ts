@@ -35,7 +35,7 @@ export function testClock(startMs = TEST_EPOCH_MS): TestClock {
 export interface LogLine {
   level: 'info' | 'error';
   message: string;
-  fields?: Record<string, unknown>;
+  fields?: Record<string, unknown> | undefined;
 }
 
 /** A logger that prints nothing and keeps every line in `lines`, in order, for a test to assert on. */

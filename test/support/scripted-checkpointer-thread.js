@@ -1,9 +1,10 @@
 // A checkpoint thread that says it is ready and then does what the test tells it on the
 // 'scripted-checkpointer' broadcast channel: 'die' (an uncaught error), 'fail' or 'recover' (the messages
 // the real thread posts when its passes start failing and succeed again). Nothing depends on timing.
-const { BroadcastChannel, parentPort } = require('node:worker_threads');
+const workerThreads = require('node:worker_threads');
 
-const channel = new BroadcastChannel('scripted-checkpointer');
+const { parentPort } = workerThreads;
+const channel = new workerThreads.BroadcastChannel('scripted-checkpointer');
 channel.onmessage = ({ data }) => {
   if (data === 'die') setImmediate(() => {
     throw new Error('the checkpoint thread fell over');

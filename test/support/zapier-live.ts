@@ -14,12 +14,15 @@
  * The app reads ILLUMICHAT_API_URL on every request; the stack points it at its server while it runs.
  */
 import crypto from 'node:crypto';
-import { createAppTester, type Bundle, type ZObject } from 'zapier-platform-core';
+
+import { type Bundle, createAppTester, type ZObject } from 'zapier-platform-core';
+
 import type { SubscribedRecord } from '../../catalog/records';
 import App from '../../zapier-app';
-import { startApiServer, waitUntil, type ApiServer, type StartOptions } from './api-server';
-import { zapierHookRequest } from './zapier-bundle';
+import { type ApiServer, startApiServer, type StartOptions, waitUntil } from './api-server';
+import { at } from './items';
 import type { ReceivedRequest, Receiver } from './receiver';
+import { zapierHookRequest } from './zapier-bundle';
 
 export type TriggerKey = 'lead_captured' | 'conversation_event';
 export type DropdownKey = 'assistant_list' | 'ticket_list' | 'conversation_list';
@@ -129,10 +132,10 @@ export async function startLiveStack(opts: StartOptions = {}): Promise<LiveStack
 function cursorStore(): ZObject['cursor'] {
   let stored = '';
   return {
-    get: async () => stored,
-    set: async (cursor: string) => {
+    get: () => Promise.resolve(stored),
+    set: (cursor: string) => {
       stored = cursor;
-      return null;
+      return Promise.resolve(null);
     },
   };
 }
@@ -194,9 +197,10 @@ function connection(tester: Tester, apiKey: string): Connection {
     search: (key, inputData) => run(searchOperation(key).perform, { inputData }),
     async findOrCreate(key, inputData) {
       const pair = required(App.searchOrCreates?.[key], `searchOrCreates.${key}`);
-      const found = await self.search(pair.search as 'find_contact', inputData);
-      if (found.length > 0) return { found: true, record: found[0] };
-      return { found: false, record: await self.create(pair.create as CreateKey, inputData) };
+      const found = await self.search(pair.search, inputData);
+      const [first] = found;
+      if (first) return { found: true, record: first };
+      return { found: false, record: await self.create(pair.create, inputData) };
     },
   };
   return self;
@@ -265,7 +269,8 @@ export function renderTemplate(template: string, data: JsonRecord): string {
       .replace(/^bundle\.inputData\./, '')
       .split('.')
       .reduce<unknown>((v, k) => (v as JsonRecord | undefined)?.[k], data);
-    return value === undefined || value === null ? '' : String(value);
+    if (value === undefined || value === null) return '';
+    return typeof value === 'string' ? value : JSON.stringify(value);
   });
 }
 
@@ -282,7 +287,7 @@ export async function zapierError(promise: Promise<unknown>): Promise<{ name: st
     try {
       return { name, ...(JSON.parse(message) as { message: string; code?: string }) };
     } catch {
-      return { name, message: message.split('\nWhat happened:')[0] };
+      return { name, message: at(message.split('\nWhat happened:'), 0) };
     }
   }
   throw new Error('expected the step to fail, and it succeeded');

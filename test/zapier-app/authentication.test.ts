@@ -1,9 +1,11 @@
 import nock from 'nock';
+
 import App from '../../zapier-app';
 import authentication, { API_KEY_HELP_TEXT, testAuth } from '../../zapier-app/authentication';
 import { API_KEYS_SETTINGS_URL, SCOPES } from '../../zapier-app/config';
 import { KEY_PREFIX_MESSAGE } from '../../zapier-app/http/middleware';
-import { API_KEY, api, appTester, bundle, rejectionOf, useMockedApi } from './support/app';
+import { at } from '../support/items';
+import { api, API_KEY, appTester, bundle, rejectionOf, useMockedApi } from './support/app';
 
 useMockedApi();
 
@@ -90,7 +92,7 @@ describe('connecting an IllumiChat account', () => {
 });
 
 describe('the API Key field', () => {
-  const field = authentication.fields[0];
+  const field = at(authentication.fields, 0);
 
   it('is the one required password field, keyed apiKey', () => {
     expect(authentication.type).toBe('custom');

@@ -1,5 +1,6 @@
-import type { Bundle, ZObject } from 'zapier-platform-core';
 import nock from 'nock';
+import type { Bundle, ZObject } from 'zapier-platform-core';
+
 import { perform as createOrUpdateContact } from '../../zapier-app/creates/create_or_update_contact';
 import { perform as createTicket } from '../../zapier-app/creates/create_ticket';
 import { perform as sendMessage } from '../../zapier-app/creates/send_message';

@@ -6,9 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { version as coreVersion } from 'zapier-platform-core';
+
 import App from '../../zapier-app';
 import { API_KEYS_SETTINGS_URL, DEFAULT_API_URL } from '../../zapier-app/config';
+import { at, valueAt } from '../support/items';
 
 interface Field {
   key: string;
@@ -157,7 +160,7 @@ describe('what a reviewer reads', () => {
   });
 
   it('tells the connection wizard that every key needs events:read, which the connection test uses', () => {
-    const [field] = App.authentication?.fields ?? [];
+    const field = at(App.authentication?.fields ?? [], 0);
     expect(field.helpText).toMatch(/`events:read`[^.]*connection test/);
   });
 
@@ -165,7 +168,7 @@ describe('what a reviewer reads', () => {
     const makers = groups.creates.filter((c) => !/^Updates /.test(c.display.description ?? ''));
     expect(makers.length).toBeGreaterThan(0);
     for (const create of makers) {
-      const field = plainFields(create.operation).find((f) => f.key === 'idempotency_key') as (Field & { required?: boolean }) | undefined;
+      const field: (Field & { required?: boolean }) | undefined = plainFields(create.operation).find((f) => f.key === 'idempotency_key');
       expect({ key: create.key, label: field?.label, required: field?.required }).toEqual({ key: create.key, label: 'Unique Run ID', required: false });
       expect(field?.helpText).toMatch(/trigger’s ID.*replays/);
     }
@@ -220,10 +223,10 @@ describe('publishing hygiene', () => {
   });
 
   it('lets every dropdown page through all its records (canPaginate on every trigger a dynamic field uses)', () => {
-    const used = new Set(allInputFields.filter(([, f]) => f.dynamic).map(([, f]) => f.dynamic!.split('.')[0]));
+    const used = new Set(allInputFields.filter(([, f]) => f.dynamic).map(([, f]) => at(f.dynamic!.split('.'), 0)));
     expect(used.size).toBeGreaterThan(0);
     for (const key of used) {
-      const trigger = (App.triggers as Record<string, Step>)[key];
+      const trigger = valueAt(App.triggers as Record<string, Step>, key);
       expect({ key, canPaginate: trigger.operation.canPaginate }).toEqual({ key, canPaginate: true });
     }
   });
@@ -231,15 +234,14 @@ describe('publishing hygiene', () => {
   it('points every dynamic dropdown at an existing hidden trigger and every search link at a search field', () => {
     for (const [name, field] of allInputFields) {
       if (field.dynamic) {
-        const [triggerKey, idKey, labelKey] = field.dynamic.split('.');
+        const [triggerKey = '', idKey, labelKey] = field.dynamic.split('.');
         const trigger = (App.triggers as Record<string, Step>)[triggerKey];
         expect({ name, trigger: trigger?.key, hidden: trigger?.display.hidden }).toEqual({ name, trigger: triggerKey, hidden: true });
         expect([idKey, labelKey]).toEqual(['id', expect.stringMatching(/^(name|label)$/)]);
       }
       if (field.search) {
-        const [searchKey, outputKey] = field.search.split('.');
-        const search = (App.searches as Record<string, Step>)[searchKey];
-        expect(search).toBeDefined();
+        const [searchKey = '', outputKey] = field.search.split('.');
+        const search = valueAt(App.searches as Record<string, Step>, searchKey);
         expect(plainOutputFields(search.operation).map((f) => f.key)).toContain(outputKey);
       }
     }
@@ -285,7 +287,7 @@ describe('publishing hygiene', () => {
 
   it('labels the connection and links the key field to where the key is', () => {
     expect(App.authentication?.connectionLabel).toEqual(expect.stringMatching(/{{\s*\w+\s*}}/));
-    const [field] = App.authentication?.fields ?? [];
+    const field = at(App.authentication?.fields ?? [], 0);
     expect(field.helpText).toContain(`](${API_KEYS_SETTINGS_URL})`);
     expect(API_KEYS_SETTINGS_URL).toMatch(/^https:\/\//);
   });

@@ -1,24 +1,27 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { errors as coreErrors, type ZObject } from 'zapier-platform-core';
+
 import { SCOPES } from '../../zapier-app/config';
 import {
   API_ERROR_CLASSES,
   DEFAULT_RETRY_SECONDS,
+  errorClassOf,
+  fitWords,
   IN_PROGRESS_RETRY_SECONDS,
   MAX_MESSAGE_LENGTH,
   MESSAGES,
-  errorClassOf,
-  fitWords,
   messageText,
   parseApiError,
   scopeMessage,
   toZapierError,
   withCode,
 } from '../../zapier-app/http/errors';
+import { at } from '../support/items';
 import { api, appTester, bundle, errorText, rejectionOf, useMockedApi } from './support/app';
 
-const zapierErrors = coreErrors as unknown as ZObject['errors'];
+const zapierErrors = coreErrors;
 
 useMockedApi();
 
@@ -410,7 +413,7 @@ describe('the error table', () => {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) walk(path);
         else if (entry.name.endsWith('.ts')) {
-          for (const m of readFileSync(path, 'utf8').matchAll(/new ApiError\(\s*(\d{3}),\s*'([a-z_]+)'/g)) found.push([Number(m[1]), m[2]]);
+          for (const m of readFileSync(path, 'utf8').matchAll(/new ApiError\(\s*(\d{3}),\s*'([a-z_]+)'/g)) found.push([Number(at(m, 1)), at(m, 2)]);
         }
       }
     };

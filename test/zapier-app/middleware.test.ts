@@ -1,10 +1,11 @@
 import nock from 'nock';
 import type { Bundle, ZObject } from 'zapier-platform-core';
-import { DEFAULT_API_URL, apiBaseUrl } from '../../zapier-app/config';
+
+import { apiBaseUrl, DEFAULT_API_URL } from '../../zapier-app/config';
+import { perform as createTicket } from '../../zapier-app/creates/create_ticket';
 import { OPERATION_HEADER, operationName } from '../../zapier-app/http/middleware';
 import { performSubscribe } from '../../zapier-app/triggers/lead_captured';
-import { perform as createTicket } from '../../zapier-app/creates/create_ticket';
-import { API_KEY, API_URL, api, appTester, bundle, useMockedApi } from './support/app';
+import { api, API_KEY, API_URL, appTester, bundle, useMockedApi } from './support/app';
 
 useMockedApi();
 

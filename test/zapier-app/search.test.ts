@@ -1,6 +1,6 @@
 import App from '../../zapier-app';
-import { perform as findContact } from '../../zapier-app/searches/find_contact';
 import { contactSample } from '../../zapier-app/records';
+import { perform as findContact } from '../../zapier-app/searches/find_contact';
 import { api, appTester, bundle, useMockedApi } from './support/app';
 
 useMockedApi();

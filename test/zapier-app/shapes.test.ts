@@ -5,11 +5,12 @@
  * action's and search's sample has exactly the keys of its output fields.
  */
 import type { PlainOutputField } from 'zapier-platform-core';
-import App from '../../zapier-app';
-import { CONVERSATION_EVENT_TYPES, payloadSchema, type EventType } from '../../catalog/events';
+
+import { CONVERSATION_EVENT_TYPES, type EventType, payloadSchema } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
-import { SAMPLE_EVENT_TYPE, eventOutputFields } from '../../zapier-app/triggers/conversation_event';
+import App from '../../zapier-app';
 import * as conversationEvent from '../../zapier-app/triggers/conversation_event';
+import { eventOutputFields, SAMPLE_EVENT_TYPE } from '../../zapier-app/triggers/conversation_event';
 import * as leadCaptured from '../../zapier-app/triggers/lead_captured';
 import { api, appTester, bundle, hookBundle, useMockedApi } from './support/app';
 
@@ -29,7 +30,7 @@ const keysOf = (fields: unknown[]) => (fields as PlainOutputField[]).map((f) => 
 
 /** A payload as IllumiChat delivers it: valid for its type under the catalog's strict schema. */
 function deliveredPayload(type: EventType): Record<string, unknown> {
-  return payloadSchema(type).strict().parse(fixtureFor(type)) as Record<string, unknown>;
+  return payloadSchema(type).strict().parse(fixtureFor(type));
 }
 
 async function sampleList(type: EventType, performList: typeof leadCaptured.performList) {

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+
 import { fixtureFor } from '../../fixtures';
 import { generateWebhookSecret, sign as apiSign } from '../../partner-api/delivery/signing';
 import { SKIP_SIGNATURE_CHECK } from '../../zapier-app/rest-hooks';

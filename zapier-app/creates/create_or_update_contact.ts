@@ -1,9 +1,10 @@
 /** Create or Update Contact: an upsert matched by email, so re-sending a lead never makes a second contact. */
-import { defineCreate, defineInputFields, type CreatePerform, type InferInputData } from 'zapier-platform-core';
-import { cleanEmail, presentValues } from '../inputFields';
+import { type CreatePerform, defineCreate, defineInputFields, type InferInputData } from 'zapier-platform-core';
+
 import { runKeyField, runKeyOf } from '../idempotency';
+import { cleanEmail, presentValues } from '../inputFields';
 import { outputFieldsOf } from '../outputFields';
-import { contactSample, contactSchema, type ContactRecord } from '../records';
+import { type ContactRecord, contactSample, contactSchema } from '../records';
 import { writeRecord } from './write';
 
 export const KEY = 'create_or_update_contact';

@@ -1,8 +1,9 @@
 /** Create Ticket: a support ticket with status `new` and source `api`, optionally linked to a contact. */
-import { defineCreate, defineInputFields, type CreatePerform, type InferInputData } from 'zapier-platform-core';
+import { type CreatePerform, defineCreate, defineInputFields, type InferInputData } from 'zapier-platform-core';
+
 import { TICKET_PRIORITIES, type TicketRecord } from '../../catalog/events';
-import { cleanEmail, presentValues } from '../inputFields';
 import { runKeyField, runKeyOf } from '../idempotency';
+import { cleanEmail, presentValues } from '../inputFields';
 import { outputFieldsOf } from '../outputFields';
 import { ticketSample, ticketSchema } from '../records';
 import { writeRecord } from './write';
@@ -12,7 +13,7 @@ export const KEY = 'create_ticket';
 export const priorityChoices = TICKET_PRIORITIES.map((priority) => ({
   value: priority,
   sample: priority,
-  label: priority[0].toUpperCase() + priority.slice(1),
+  label: priority.charAt(0).toUpperCase() + priority.slice(1),
 }));
 
 const inputFields = defineInputFields([

@@ -1,8 +1,9 @@
 /** Send Message to Conversation: posts into a conversation a human agent has taken over. */
-import { defineCreate, defineInputFields, type CreatePerform, type InferInputData } from 'zapier-platform-core';
+import { type CreatePerform, defineCreate, defineInputFields, type InferInputData } from 'zapier-platform-core';
+
 import { runKeyField, runKeyOf } from '../idempotency';
 import { outputFieldsOf } from '../outputFields';
-import { messageSample, messageSchema, type MessageRecord } from '../records';
+import { type MessageRecord, messageSample, messageSchema } from '../records';
 import { writeRecord } from './write';
 
 export const KEY = 'send_message';

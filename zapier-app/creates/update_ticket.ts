@@ -1,5 +1,6 @@
 /** Update Ticket: changes only the fields the builder fills; resolved or closed stamp the ticket's time. */
-import { defineCreate, defineInputFields, type CreatePerform, type InferInputData } from 'zapier-platform-core';
+import { type CreatePerform, defineCreate, defineInputFields, type InferInputData } from 'zapier-platform-core';
+
 import { TICKET_STATUSES, type TicketRecord } from '../../catalog/events';
 import { presentValues } from '../inputFields';
 import { outputFieldsOf } from '../outputFields';
@@ -28,7 +29,7 @@ const inputFields = defineInputFields([
     choices: TICKET_STATUSES.map((status) => ({
       value: status,
       sample: status,
-      label: status[0].toUpperCase() + status.slice(1),
+      label: status.charAt(0).toUpperCase() + status.slice(1),
     })),
     helpText: 'Resolved or Closed also record when the ticket was resolved or closed.',
   },

@@ -6,6 +6,7 @@
  * stay open).
  */
 import type { ZObject } from 'zapier-platform-core';
+
 import { IDEMPOTENCY_HEADER, idempotencyKey } from '../idempotency';
 
 export interface WriteRequest {
@@ -15,7 +16,7 @@ export interface WriteRequest {
   path: string;
   body: Record<string, unknown>;
   /** The mapped Unique Run ID (POST only); undefined sends no Idempotency-Key. */
-  runKey?: string;
+  runKey?: string | undefined;
 }
 
 /** Sends the write and returns the API's record as it answered (201 or 200); API errors throw translated. */

@@ -14,7 +14,8 @@
  * Every message ends with the HTTP status and the API's code, so support can grep logs for it.
  */
 import type { ZObject } from 'zapier-platform-core';
-import { SCOPES, type Scope } from '../config';
+
+import { type Scope, SCOPES } from '../config';
 
 export interface ApiErrorDetail {
   path: string;
@@ -90,7 +91,7 @@ export function parseApiError(status: number, content: string, retryAfterHeader:
   const message =
     typeof error.message === 'string' && error.message ? error.message : fallbackMessage(status, content);
   const details = Array.isArray(error.details)
-    ? error.details.filter(isRecord).map((d) => ({ path: String(d.path ?? ''), message: String(d.message ?? '') }))
+    ? error.details.filter(isRecord).map((d) => ({ path: textOf(d.path), message: textOf(d.message) }))
     : [];
   const scope = error.requiredScope ?? (isRecord(body) ? body.requiredScope : undefined);
   return {
@@ -260,4 +261,10 @@ function parseRetryAfter(header: string | null | undefined): number | null {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A detail's field as text: the API sends strings; anything else is shown as JSON, never as [object Object]. */
+function textOf(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }

@@ -9,6 +9,7 @@ import type {
   HttpResponse,
   ZObject,
 } from 'zapier-platform-core';
+
 import { API_KEY_PREFIX, API_KEYS_SETTINGS_URL, apiBaseUrl } from '../config';
 import { parseApiError, toZapierError } from './errors';
 

@@ -1,8 +1,9 @@
 /** Find Contact: exact email (any letter case); no match is an empty result, which Zapier shows as "not found". */
 import { defineInputFields, defineSearch, type InferInputData, type SearchPerform } from 'zapier-platform-core';
+
 import { cleanEmail } from '../inputFields';
 import { outputFieldsOf } from '../outputFields';
-import { contactSample, contactSchema, type ContactRecord } from '../records';
+import { type ContactRecord, contactSample, contactSchema } from '../records';
 
 export const KEY = 'find_contact';
 

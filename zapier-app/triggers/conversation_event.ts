@@ -1,15 +1,16 @@
 /** Conversation Event: one trigger for the conversation lifecycle; the builder picks which event fires it. */
-import { defineInputFields, defineTrigger, type Bundle, type PlainOutputField, type ZObject } from 'zapier-platform-core';
+import { type Bundle, defineInputFields, defineTrigger, type PlainOutputField, type ZObject } from 'zapier-platform-core';
+
 import {
   CONVERSATION_EVENT_TYPES,
   CONVERSATION_EVENTS,
-  payloadSchema,
   type ConversationEventType,
+  payloadSchema,
 } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
-import { restHookOperation, type EventTypeOf } from '../rest-hooks';
 import { assistantFilterField } from '../inputFields';
 import { outputFieldsOf } from '../outputFields';
+import { type EventTypeOf, restHookOperation } from '../rest-hooks';
 
 /** The static sample: a new ticket, the event most Zaps start from. */
 export const SAMPLE_EVENT_TYPE: ConversationEventType = 'ticket.created';
@@ -45,10 +46,10 @@ const chosenEventType: EventTypeOf = (z, bundle) => {
 };
 
 /** The delivered record's fields for the chosen event; before one is chosen, the envelope every event shares. */
-export async function eventOutputFields(_z: ZObject, bundle: Bundle): Promise<PlainOutputField[]> {
+export function eventOutputFields(_z: ZObject, bundle: Bundle): Promise<PlainOutputField[]> {
   const chosen = bundle.inputData.event_type;
   const fields = outputFieldsOf(payloadSchema(isConversationEventType(chosen) ? chosen : SAMPLE_EVENT_TYPE));
-  return isConversationEventType(chosen) ? fields : fields.filter((field) => !field.key.startsWith('data__'));
+  return Promise.resolve(isConversationEventType(chosen) ? fields : fields.filter((field) => !field.key.startsWith('data__')));
 }
 
 const operation = restHookOperation({

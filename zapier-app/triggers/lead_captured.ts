@@ -1,10 +1,11 @@
 /** Lead Captured: a new contact, from the widget lead form, the CRM or the API, as one flat record. */
 import { defineInputFields, defineTrigger } from 'zapier-platform-core';
+
 import { LEAD_CAPTURED, LEAD_EVENT } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
-import { restHookOperation } from '../rest-hooks';
 import { assistantFilterField } from '../inputFields';
 import { outputFieldsOf } from '../outputFields';
+import { restHookOperation } from '../rest-hooks';
 
 const operation = restHookOperation({
   eventType: () => LEAD_CAPTURED,

@@ -3,9 +3,11 @@
  * a test can SIGKILL it mid-work and start it again on the same SQLite file. Its JSON log lines are kept.
  * Every child started here is killed by killAll(), which a test file calls in afterAll.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
+
+import { at } from '../../support/items';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const TS_NODE = require.resolve('ts-node/dist/bin.js');
@@ -53,7 +55,7 @@ export async function spawnApi(opts: SpawnOptions): Promise<ApiProcess> {
   void exited.then(() => children.delete(child));
   const lines: string[] = [];
   // Both pipes are read to the end, always: a full pipe would block the child.
-  for (const stream of [child.stdout!, child.stderr!]) readline.createInterface({ input: stream }).on('line', (line) => lines.push(line));
+  for (const stream of [child.stdout, child.stderr]) readline.createInterface({ input: stream }).on('line', (line) => lines.push(line));
 
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the API did not start within 30 s:\n${lines.join('\n')}`)), 30_000);
@@ -63,7 +65,7 @@ export async function spawnApi(opts: SpawnOptions): Promise<ApiProcess> {
         if (m) {
           clearInterval(poll);
           clearTimeout(timer);
-          resolve(m[1]!);
+          resolve(at(m, 1));
         }
       }
     }, 10);

@@ -5,6 +5,8 @@
  */
 import type { Express } from 'express';
 
+import { at } from '../../support/items';
+
 export type Auth = 'key' | 'agent' | 'public';
 
 export interface World {
@@ -109,10 +111,10 @@ export function routesOf(app: Express): string[] {
 }
 
 export function methodOf(route: string): string {
-  return route.split(' ')[0]!;
+  return at(route.split(' '), 0);
 }
 
 /** The route's path with `params` (already encoded) in place of its parameters. */
 export function pathOf(route: string, params: Record<string, string>): string {
-  return route.split(' ')[1]!.replace(/:(\w+)/g, (_, name: string) => params[name] ?? '');
+  return at(route.split(' '), 1).replace(/:(\w+)/g, (_, name: string) => params[name] ?? '');
 }

@@ -4,7 +4,9 @@
  * way everywhere.
  */
 import crypto from 'node:crypto';
+
 import type Database from 'better-sqlite3';
+
 import { TABLES } from '../../support/helpers';
 
 /**

@@ -5,9 +5,12 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+
 import nock from 'nock';
-import { createAppTester, type Bundle } from 'zapier-platform-core';
+import { type Bundle, createAppTester } from 'zapier-platform-core';
+
 import App from '../../../zapier-app';
+import { at } from '../../support/items';
 import { zapierHookRequest } from '../../support/zapier-bundle';
 
 /** A made-up origin, so a request that escaped nock could never reach a real IllumiChat. */
@@ -19,7 +22,7 @@ export const appTester = createAppTester(App);
 export type TestBundle = Parameters<typeof appTester>[1];
 
 export function bundle(overrides: Partial<Bundle> = {}): Partial<Bundle> {
-  return { authData: { apiKey: API_KEY }, inputData: {}, ...overrides } as Partial<Bundle>;
+  return { authData: { apiKey: API_KEY }, inputData: {}, ...overrides };
 }
 
 /** A bundle for a hook trigger's perform, as Zapier builds it for a request whose JSON body is `record`. */
@@ -47,7 +50,7 @@ export function useZapierCursorStore(): void {
       const call = typeof body === 'string' ? JSON.parse(body) : body;
       const { id, storeKey, method, params } = call as { id: string; storeKey: string | null; method: string; params: string[] };
       if (!storeKey) return { id, error: 'no storeKey: z.cursor needs canPaginate' };
-      if (method === 'set_cursor') cursors.set(storeKey, params[0]);
+      if (method === 'set_cursor') cursors.set(storeKey, at(params, 0));
       return { id, result: method === 'get_cursor' ? (cursors.get(storeKey) ?? null) : null };
     });
 }
@@ -96,7 +99,7 @@ export function errorText(error: unknown): { name: string; message: string; dela
     const parsed = JSON.parse(message) as { message: string; delay?: number; code?: string };
     return { name, ...parsed };
   } catch {
-    return { name, message: message.split('\nWhat happened:')[0] };
+    return { name, message: at(message.split('\nWhat happened:'), 0) };
   }
 }
 

@@ -6,6 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+
+import { at } from '../../support/items';
 import { zipEntries } from './zip-entries';
 
 const root = join(__dirname, '..', '..', '..');
@@ -49,7 +51,7 @@ function runtimePackages(): Set<string> {
 /** `node_modules/a/node_modules/@s/b/x.js` → `@s/b`: the innermost package a file belongs to. */
 function packageOf(entry: string): string {
   const rest = entry.slice(entry.lastIndexOf('node_modules/') + 'node_modules/'.length).split('/');
-  return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+  return at(rest, 0).startsWith('@') ? `${at(rest, 0)}/${at(rest, 1)}` : at(rest, 0);
 }
 
 function check(zipPath: string): string[] {
