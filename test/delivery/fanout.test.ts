@@ -8,13 +8,13 @@
 import type { EventType } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
 import { newCursor, pruneBatch } from '../../partner-api/db/retention';
-import { drainFanOut, expandFanOut, FANOUT_ROWS_PER_TRANSACTION } from '../../partner-api/delivery/fanout';
+import { createFanOutExpander, drainFanOut, expandFanOut, FANOUT_ROWS_PER_TRANSACTION } from '../../partner-api/delivery/fanout';
 import { recordEvent } from '../../partner-api/delivery/outbox';
 import { createDeliveryWorker, type DeliveryWorker } from '../../partner-api/delivery/worker';
 import { createSubscription, deactivateSubscriptions } from '../../partner-api/domain/subscriptions';
 import { isoAt } from '../../partner-api/lib/clock';
 import { newId } from '../../partner-api/lib/ids';
-import { api, startApiServer } from '../support/api-server';
+import { api, startApiServer, waitUntil } from '../support/api-server';
 import { type Receiver, startReceiver } from '../support/receiver';
 import { makeContext, removeTempDirs, seedWorkspace, subscribe, type TestContext, type Workspace } from './helpers';
 
@@ -145,6 +145,31 @@ describe('the fan-out', () => {
 });
 
 describe('the worker runs the fan-out', () => {
+  it('keeps the mark through a storage fault (one log line, no row written) and writes every row once the disk takes writes again', async () => {
+    const ctx = context();
+    const ws = seedWorkspace(ctx);
+    const subs = Array.from({ length: 3 }, (_, i) => subscribe(ctx, ws, `http://127.0.0.1:9/${i}`).id);
+    const eventId = record(ctx, ws);
+    ctx.db.pragma('query_only = ON'); // every write now fails with SQLITE_READONLY, as a failing disk would
+    let written = 0;
+    const expander = createFanOutExpander(ctx, () => (written += 1));
+    try {
+      expander.start();
+      await waitUntil(() => ctx.logs.some((l) => l.message === 'fan-out failed; will retry'));
+      expect(rowsOf(ctx, eventId)).toEqual([]);
+      expect(mark(ctx, eventId)).not.toBeNull();
+      expect(written).toBe(0);
+
+      ctx.db.pragma('query_only = OFF');
+      expander.poll();
+      await waitUntil(() => mark(ctx, eventId) === null);
+      expect(rowsOf(ctx, eventId)).toEqual([...subs].sort());
+      expect(written).toBe(1);
+    } finally {
+      expander.stop();
+    }
+  });
+
   it('on the signal after commit, and at start for events left marked; every delivery carries webhook-id = the event id', async () => {
     const rx = await startReceiver();
     receivers.push(rx);
