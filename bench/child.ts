@@ -16,7 +16,11 @@ export interface BenchChild<T> {
  * The servers run as compiled JavaScript, as in production: under ts-node the TypeScript compiler itself
  * would sit in the measured process's memory. `compiledDir` is where `tsc` wrote the project.
  */
-export async function startChild<T>(compiledDir: string, script: string, env: NodeJS.ProcessEnv = {}): Promise<BenchChild<T>> {
+export async function startChild<T>(
+  compiledDir: string,
+  script: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<BenchChild<T>> {
   const entry = path.join(compiledDir, 'bench', script.replace(/\.ts$/, '.js'));
   const child = spawn(process.execPath, [entry], {
     env: { ...process.env, ...env },

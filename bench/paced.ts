@@ -80,13 +80,25 @@ export async function pacedConversations(
 export function startConversation(url: string, n: number): Promise<void> {
   const body = JSON.stringify({ message: `Hello from visitor ${n}`, visitor_id: `bench-${n}` });
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        res.statusCode === 201 ? resolve() : reject(new Error(`starting a conversation answered ${res.statusCode}: ${Buffer.concat(chunks).toString()}`)),
-      );
-    });
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          res.statusCode === 201
+            ? resolve()
+            : reject(
+                new Error(`starting a conversation answered ${res.statusCode}: ${Buffer.concat(chunks).toString()}`),
+              ),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -139,7 +151,12 @@ export interface Summary {
 
 export function summarize(values: number[]): Summary {
   const sorted = [...values].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN };
+  return {
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? NaN,
+  };
 }
 
 export function percentile(sorted: number[], p: number): number {

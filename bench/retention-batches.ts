@@ -17,7 +17,12 @@ import { percentile } from './paced';
 async function main(): Promise<void> {
   const [file, hours] = process.argv.slice(2);
   if (!file) throw new Error('usage: ts-node bench/retention-batches.ts FILE [RETENTION_HOURS]');
-  const log = { info() {}, error(message: string) { process.stderr.write(`${message}\n`); } };
+  const log = {
+    info() {},
+    error(message: string) {
+      process.stderr.write(`${message}\n`);
+    },
+  };
   const bytesAtStart = fs.statSync(file).size;
   const db = openDatabase(file);
   let started = Date.now();
@@ -47,11 +52,22 @@ async function main(): Promise<void> {
   times.sort((a, b) => a - b);
   const round = (ms: number) => Math.round(ms * 10) / 10;
   process.stdout.write(
-    `${JSON.stringify({
-      conversion, vacuumMs, bytesAtStart, batchSize: settings.batchSize, batches: times.length, passMs,
-      batchMs: { p50: round(percentile(times, 50)), p99: round(percentile(times, 99)), max: round(times.at(-1)!) },
-      deleted, freelistPagesLeft: freelist, bytesAtEnd: fs.statSync(file).size,
-    }, null, 1)}\n`,
+    `${JSON.stringify(
+      {
+        conversion,
+        vacuumMs,
+        bytesAtStart,
+        batchSize: settings.batchSize,
+        batches: times.length,
+        passMs,
+        batchMs: { p50: round(percentile(times, 50)), p99: round(percentile(times, 99)), max: round(times.at(-1)!) },
+        deleted,
+        freelistPagesLeft: freelist,
+        bytesAtEnd: fs.statSync(file).size,
+      },
+      null,
+      1,
+    )}\n`,
   );
 }
 

@@ -14,7 +14,18 @@ import path from 'node:path';
 
 import { startChild } from './child';
 import { type LoadOptions, type LoadResult, measure } from './load';
-import { agent, type Latencies, latencies, loadAverage, pacedConversations, type ReceiverClient, receiverClient, startConversation, summarize, type Summary } from './paced';
+import {
+  agent,
+  type Latencies,
+  latencies,
+  loadAverage,
+  pacedConversations,
+  type ReceiverClient,
+  receiverClient,
+  startConversation,
+  summarize,
+  type Summary,
+} from './paced';
 import { startHangingReceiver } from './receiver';
 import { runSoak } from './soak';
 
@@ -89,7 +100,11 @@ function compile(): string {
   const outDir = path.join(__dirname, '..', '.bench-build');
   fs.rmSync(outDir, { recursive: true, force: true });
   const tsc = require.resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', path.join(__dirname, '..', 'tsconfig.json'), '--noEmit', 'false', '--outDir', outDir], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [tsc, '-p', path.join(__dirname, '..', 'tsconfig.json'), '--noEmit', 'false', '--outDir', outDir],
+    { stdio: 'inherit' },
+  );
   // Files the API reads at run time that the compiler does not copy.
   for (const asset of ['partner-api/db/migrations', 'partner-api/openapi.json']) {
     fs.cpSync(path.join(__dirname, '..', asset), path.join(outDir, asset), { recursive: true });
@@ -113,7 +128,9 @@ async function main() {
     }
     return;
   }
-  console.error(`Benchmarks: ${SECONDS} s per HTTP endpoint in 1 s slices, ${CONNECTIONS} connections, ${SUBSCRIPTIONS} subscriptions`);
+  console.error(
+    `Benchmarks: ${SECONDS} s per HTTP endpoint in 1 s slices, ${CONNECTIONS} connections, ${SUBSCRIPTIONS} subscriptions`,
+  );
 
   const nodeHttpChild = await startChild<{ port: number }>(compiled, 'servers/node-http-hello.ts');
   const expressChild = await startChild<{ port: number }>(compiled, 'servers/express-hello.ts');
@@ -149,7 +166,8 @@ async function main() {
     await Promise.all([nodeHttpChild.stop(), expressChild.stop()]);
 
     // Round-robin over the assistants: every subscription gets its share of the events.
-    const eventsUrl = (i: number) => `${base}/v1/widget/assistants/${api.info.assistants[i % SUBSCRIPTIONS]}/conversations`;
+    const eventsUrl = (i: number) =>
+      `${base}/v1/widget/assistants/${api.info.assistants[i % SUBSCRIPTIONS]}/conversations`;
     console.error('delivery latency at 200 events/s…');
     const at200 = await deliveryLatency(receiver, eventsUrl, 200, Math.max(5, SECONDS * 2));
     console.error('delivery latency at 1,000 events/s…');
@@ -161,18 +179,38 @@ async function main() {
     const sustainedFanOut = await sustainedDeliveries(receiver, fanOutUrl, 8000 / SUBSCRIPTIONS, SUBSCRIPTIONS);
     const zapsUrl = (size: number) => `${base}/v1/widget/assistants/${api.info.fanOutBySize[size]}/conversations`;
     console.error(`the creating request with ${COMPARED_SIZES.join(' and ')} matching subscriptions, interleaved…`);
-    const fanOutCosts = await fanOutCost(receiver, COMPARED_SIZES.map((size) => ({ size, url: zapsUrl(size) })), 10, 30);
+    const fanOutCosts = await fanOutCost(
+      receiver,
+      COMPARED_SIZES.map((size) => ({ size, url: zapsUrl(size) })),
+      10,
+      30,
+    );
     for (const size of FANOUT_SIZES.filter((n) => !COMPARED_SIZES.includes(n))) {
       console.error(`the creating request with ${size} matching subscriptions…`);
       fanOutCosts.push(...(await fanOutCost(receiver, [{ size, url: zapsUrl(size) }], 1, 10)));
     }
     // Last: the stalled workspace's attempts and retries go on for minutes after.
-    console.error(`delivery latency at 200 events/s while another workspace's ${STALLED_SUBSCRIPTIONS} endpoints hang…`);
+    console.error(
+      `delivery latency at 200 events/s while another workspace's ${STALLED_SUBSCRIPTIONS} endpoints hang…`,
+    );
     const stalledUrl = () => `${base}/v1/widget/assistants/${api.info.stalledAssistant}/conversations`;
     const fairness = await underStall(receiver, hanging, stalledUrl, eventsUrl);
     const peakRssMb = api.peakRssBytes() / 1024 / 1024;
 
-    const report = render({ nodeHttp, expressHello, authCheck, contactUpsert, at200, at1000, sustained, sustainedFanOut, fanOutCosts, fairness, peakRssMb, seconds: (Date.now() - started) / 1000 });
+    const report = render({
+      nodeHttp,
+      expressHello,
+      authCheck,
+      contactUpsert,
+      at200,
+      at1000,
+      sustained,
+      sustainedFanOut,
+      fanOutCosts,
+      fairness,
+      peakRssMb,
+      seconds: (Date.now() - started) / 1000,
+    });
     writeReport(outputs, report);
   } finally {
     agent.destroy();
@@ -200,13 +238,19 @@ function writeReport(outputs: string[], report: string): void {
 export function reportFiles(args: string[], now = new Date()): string[] {
   const unknown = args.filter((a) => a !== '--write-docs' && a !== '--soak');
   if (unknown.length) {
-    throw new Error(`Unknown argument(s): ${unknown.join(' ')}. Use --write-docs to update docs/benchmarks.md, --soak for the soak.`);
+    throw new Error(
+      `Unknown argument(s): ${unknown.join(' ')}. Use --write-docs to update docs/benchmarks.md, --soak for the soak.`,
+    );
   }
   const root = path.join(__dirname, '..');
   const stamp = now.toISOString().replace(/[:.]/g, '-');
   const prefix = args.includes('--soak') ? 'soak-' : '';
-  const files = [path.join(root, 'bench-results', `${prefix}${stamp}.md`), path.join(root, 'bench-results', `${prefix}latest.md`)];
-  if (args.includes('--write-docs')) files.push(path.join(root, 'docs', prefix ? 'benchmarks-soak.md' : 'benchmarks.md'));
+  const files = [
+    path.join(root, 'bench-results', `${prefix}${stamp}.md`),
+    path.join(root, 'bench-results', `${prefix}latest.md`),
+  ];
+  if (args.includes('--write-docs'))
+    files.push(path.join(root, 'docs', prefix ? 'benchmarks-soak.md' : 'benchmarks.md'));
   return files;
 }
 
@@ -221,7 +265,8 @@ async function measureInterleaved<const T extends readonly Omit<LoadOptions, 'se
 ): Promise<{ [K in keyof T]: LoadResult }> {
   const slices = targets.map((target) => ({ target, runs: [] as LoadResult[] }));
   for (let round = 0; round < SECONDS; round++) {
-    for (const { target, runs } of slices) runs.push(await measure({ ...target, connections: CONNECTIONS, seconds: 1 }));
+    for (const { target, runs } of slices)
+      runs.push(await measure({ ...target, connections: CONNECTIONS, seconds: 1 }));
   }
   // One result per target, in the targets' order: what the mapped tuple type says.
   return slices.map(({ runs }) => ({
@@ -243,7 +288,12 @@ function median(values: number[]): number {
  * to the one subscription filtered to its assistant. Times each delivery from its send's scheduled time and
  * from its commit.
  */
-async function deliveryLatency(receiver: ReceiverClient, url: (i: number) => string, eventsPerSecond: number, seconds: number): Promise<DeliveryLatency> {
+async function deliveryLatency(
+  receiver: ReceiverClient,
+  url: (i: number) => string,
+  eventsPerSecond: number,
+  seconds: number,
+): Promise<DeliveryLatency> {
   await receiver.take(); // forget what came before
   const before = await receiver.count();
   const run = await pacedConversations(url, eventsPerSecond, seconds);
@@ -260,7 +310,12 @@ async function deliveryLatency(receiver: ReceiverClient, url: (i: number) => str
  * loop at a low rate, to each target in turn (send i to targets[i % n]), so the sizes compared share the
  * same moments of the host; every delivery is awaited before the phase ends.
  */
-async function fanOutCost(receiver: ReceiverClient, targets: { size: number; url: string }[], eventsPerSecond: number, seconds: number): Promise<FanOutCost[]> {
+async function fanOutCost(
+  receiver: ReceiverClient,
+  targets: { size: number; url: string }[],
+  eventsPerSecond: number,
+  seconds: number,
+): Promise<FanOutCost[]> {
   await receiver.take();
   const before = await receiver.count();
   const urlOf = (i: number) => {
@@ -270,7 +325,11 @@ async function fanOutCost(receiver: ReceiverClient, targets: { size: number; url
   };
   const run = await pacedConversations(urlOf, eventsPerSecond, seconds);
   const load = loadAverage();
-  const owed = targets.reduce((sum, t, k) => sum + t.size * run.answerByIndex.filter((ms, i) => i % targets.length === k && !Number.isNaN(ms)).length, 0);
+  const owed = targets.reduce(
+    (sum, t, k) =>
+      sum + t.size * run.answerByIndex.filter((ms, i) => i % targets.length === k && !Number.isNaN(ms)).length,
+    0,
+  );
   const deliveries = (await receiver.waitFor(before + owed, 120_000)) - before;
   await receiver.take();
   return targets.map((t, k) => {
@@ -320,7 +379,12 @@ async function underStall(
  * Makes `events` events as fast as the API takes them (16 senders, each waiting for its answer), each
  * owing `fanOut` deliveries, and times how quickly every delivery arrives.
  */
-async function sustainedDeliveries(receiver: ReceiverClient, url: (i: number) => string, events: number, fanOut: number): Promise<Sustained> {
+async function sustainedDeliveries(
+  receiver: ReceiverClient,
+  url: (i: number) => string,
+  events: number,
+  fanOut: number,
+): Promise<Sustained> {
   const before = await receiver.count();
   const began = performance.now();
   let next = 0;
@@ -335,7 +399,15 @@ async function sustainedDeliveries(receiver: ReceiverClient, url: (i: number) =>
   const arrived = (await receiver.waitFor(before + expected, 60_000)) - before;
   const seconds = (performance.now() - began) / 1000;
   await receiver.take();
-  return { events, fanOut, deliveries: arrived, lost: expected - arrived, seconds, deliveriesPerSecond: arrived / seconds, load: loadAverage() };
+  return {
+    events,
+    fanOut,
+    deliveries: arrived,
+    lost: expected - arrived,
+    seconds,
+    deliveriesPerSecond: arrived / seconds,
+    load: loadAverage(),
+  };
 }
 
 interface Figures {
@@ -353,11 +425,13 @@ interface Figures {
   seconds: number;
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
 
 function render(f: Figures): string {
-  const ratio = (r: LoadResult) => `${fmt((r.requestsPerSecond / f.expressHello.requestsPerSecond) * 100)}% of Express, ${fmt((r.requestsPerSecond / f.nodeHttp.requestsPerSecond) * 100)}% of node:http`;
+  const ratio = (r: LoadResult) =>
+    `${fmt((r.requestsPerSecond / f.expressHello.requestsPerSecond) * 100)}% of Express, ${fmt((r.requestsPerSecond / f.nodeHttp.requestsPerSecond) * 100)}% of node:http`;
   const http = (name: string, r: LoadResult, vs: string) =>
     `| ${name} | ${fmt(r.requestsPerSecond)} | ${fmt(r.p50Ms, 1)} | ${fmt(r.p99Ms, 1)} | ${r.non2xx + r.errors} | ${vs} |`;
   const lat = (d: DeliveryLatency) =>

@@ -10,7 +10,11 @@ import { percentile } from './paced';
 
 const CALLS = Number(process.env.SAMPLES_CALLS ?? 200);
 
-async function timeCalls(url: string, key: string, query: string): Promise<{ p50Ms: number; p99Ms: number; maxMs: number; source: string }> {
+async function timeCalls(
+  url: string,
+  key: string,
+  query: string,
+): Promise<{ p50Ms: number; p99Ms: number; maxMs: number; source: string }> {
   const times: number[] = [];
   let source = '';
   for (let i = 0; i < CALLS + 5; i++) {
@@ -23,21 +27,40 @@ async function timeCalls(url: string, key: string, query: string): Promise<{ p50
   }
   times.sort((a, b) => a - b);
   const round = (ms: number) => Math.round(ms * 100) / 100;
-  return { p50Ms: round(percentile(times, 50)), p99Ms: round(percentile(times, 99)), maxMs: round(times.at(-1)!), source };
+  return {
+    p50Ms: round(percentile(times, 50)),
+    p99Ms: round(percentile(times, 99)),
+    maxMs: round(times.at(-1)!),
+    source,
+  };
 }
 
 async function main(): Promise<void> {
   const [file, key, ...assistants] = process.argv.slice(2);
   if (!file || !key) throw new Error('usage: ts-node bench/samples-latency.ts FILE KEY ASSISTANT…');
   const opened = Date.now();
-  const config = loadConfig({ ...process.env, ILLUMICHAT_DB_PATH: file, ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'silent', PORT: '0',
+  const config = loadConfig({
+    ...process.env,
+    ILLUMICHAT_DB_PATH: file,
+    ILLUMICHAT_NO_DEMO: '1',
+    ILLUMICHAT_LOG: 'silent',
+    PORT: '0',
     // Timing the query, not the per-key rate limit.
-    ILLUMICHAT_RATE_LIMIT_PER_MINUTE: '100000000', ILLUMICHAT_RATE_LIMIT_BURST: '100000000' });
+    ILLUMICHAT_RATE_LIMIT_PER_MINUTE: '100000000',
+    ILLUMICHAT_RATE_LIMIT_BURST: '100000000',
+  });
   const running = await startServer(config, silentLogger);
   const startMs = Date.now() - opened;
-  const results: Record<string, unknown> = { startMs, unfiltered: await timeCalls(running.url, key, 'event_type=chat.conversation_started') };
+  const results: Record<string, unknown> = {
+    startMs,
+    unfiltered: await timeCalls(running.url, key, 'event_type=chat.conversation_started'),
+  };
   for (const assistant of assistants) {
-    results[assistant] = await timeCalls(running.url, key, `event_type=chat.conversation_started&assistant_id=${assistant}`);
+    results[assistant] = await timeCalls(
+      running.url,
+      key,
+      `event_type=chat.conversation_started&assistant_id=${assistant}`,
+    );
   }
   await running.stop();
   process.stdout.write(`${JSON.stringify(results, null, 1)}\n`);

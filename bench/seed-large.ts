@@ -30,7 +30,11 @@ export function seedLargeDatabase(file: string, events: number, spacingMs = 100)
   const db = openDatabase(file);
   const ctx = createAppContext({ db, config: loadConfig({}) });
   const workspace = createWorkspace(ctx, { name: 'Large', plan: 'pro' });
-  const assistants = ['A', 'B', 'C'].map((name) => createAssistant(ctx, workspace.id, name).id) as [string, string, string];
+  const assistants = ['A', 'B', 'C'].map((name) => createAssistant(ctx, workspace.id, name).id) as [
+    string,
+    string,
+    string,
+  ];
   const key = createApiKey(ctx, { workspaceId: workspace.id, name: 'bench', scopes: [...SCOPES] }).key;
   const subscriptionId = newId('sub');
   db.prepare(
@@ -38,7 +42,9 @@ export function seedLargeDatabase(file: string, events: number, spacingMs = 100)
      SELECT ?, ?, id, 'chat.conversation_started', 'https://hooks.example.com/x', 'whsec_x', 0, ?, ?, 'unsubscribed' FROM api_keys LIMIT 1`,
   ).run(subscriptionId, workspace.id, new Date().toISOString(), new Date().toISOString());
   const payload = JSON.stringify(fixtureFor('chat.conversation_started'));
-  const insertEvent = db.prepare(`INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, 'chat.conversation_started', ?, ?, ?)`);
+  const insertEvent = db.prepare(
+    `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, 'chat.conversation_started', ?, ?, ?)`,
+  );
   const insertDelivery = db.prepare(
     `INSERT INTO deliveries (id, event_id, subscription_id, status, attempts, next_attempt_ms, created_at, finished_at) VALUES (?, ?, ?, 'succeeded', 1, ?, ?, ?)`,
   );
@@ -67,5 +73,7 @@ if (require.main === module) {
   if (!file) throw new Error('usage: ts-node bench/seed-large.ts FILE [EVENTS] [SPACING_MS]');
   const started = Date.now();
   const seeded = seedLargeDatabase(file, Number(count ?? 1_000_000), Number(spacing ?? 100));
-  process.stdout.write(`${JSON.stringify({ ...seeded, seconds: (Date.now() - started) / 1000, bytes: fs.statSync(file).size })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ ...seeded, seconds: (Date.now() - started) / 1000, bytes: fs.statSync(file).size })}\n`,
+  );
 }

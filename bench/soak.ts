@@ -17,7 +17,16 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 
 import { startChild } from './child';
-import { epochMs, latencies, loadAverage, pacedConversations, type PacedRun, receiverClient, summarize, type Summary } from './paced';
+import {
+  epochMs,
+  latencies,
+  loadAverage,
+  pacedConversations,
+  type PacedRun,
+  receiverClient,
+  summarize,
+  type Summary,
+} from './paced';
 import type * as seedLarge from './seed-large';
 
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 180);
@@ -69,8 +78,10 @@ function cachedSeed(): { file: string; seeded: Seeded } {
   return { file, seeded: JSON.parse(fs.readFileSync(meta, 'utf8')) as Seeded };
 }
 
-const fileMb = (file: string) => ['', '-wal'].reduce((sum, ext) => sum + (fs.existsSync(file + ext) ? fs.statSync(file + ext).size : 0), 0) / 2 ** 20;
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const fileMb = (file: string) =>
+  ['', '-wal'].reduce((sum, ext) => sum + (fs.existsSync(file + ext) ? fs.statSync(file + ext).size : 0), 0) / 2 ** 20;
+const rssMb = (pid: number) =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 async function timeSamples(url: string, key: string, query: string): Promise<SamplesTiming> {
   const times: number[] = [];
@@ -97,8 +108,13 @@ export async function runSoak(compiled: string): Promise<string> {
   const span = (() => {
     const db = new Database(dbPath, { readonly: true });
     try {
-      const at = (order: string) => Date.parse(db.prepare(`SELECT created_at FROM events ORDER BY seq ${order} LIMIT 1`).pluck().get() as string);
-      return { oldest: at('ASC'), newest: at('DESC'), events: db.prepare('SELECT max(seq) FROM events').pluck().get() as number };
+      const at = (order: string) =>
+        Date.parse(db.prepare(`SELECT created_at FROM events ORDER BY seq ${order} LIMIT 1`).pluck().get() as string);
+      return {
+        oldest: at('ASC'),
+        newest: at('DESC'),
+        events: db.prepare('SELECT max(seq) FROM events').pluck().get() as number,
+      };
     } finally {
       db.close();
     }
@@ -117,11 +133,14 @@ export async function runSoak(compiled: string): Promise<string> {
     BENCH_RETENTION_MS: String(retentionMs),
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=8`,
   });
-  const eventsUrl = (i: number) => `${api.info.url}/v1/widget/assistants/${api.info.assistants[i % api.info.assistants.length]}/conversations`;
+  const eventsUrl = (i: number) =>
+    `${api.info.url}/v1/widget/assistants/${api.info.assistants[i % api.info.assistants.length]}/conversations`;
   const windows: Window[] = [];
   const runs: PacedRun[] = [];
   try {
-    console.error(`soak: ${SOAK_SECONDS} s at ${RATE} events/s on ${span.events} pre-filled events (${Math.round(startMb)} MB), retention ${Math.round(retentionMs / 1000)} s…`);
+    console.error(
+      `soak: ${SOAK_SECONDS} s at ${RATE} events/s on ${span.events} pre-filled events (${Math.round(startMb)} MB), retention ${Math.round(retentionMs / 1000)} s…`,
+    );
     // Warm-up, not counted: the API's first seconds (JIT, caches of a cold file) at a fifth of the rate.
     await pacedConversations(eventsUrl, RATE / 5, 5);
     await receiver.waitFor(RATE, 30_000);
@@ -133,14 +152,22 @@ export async function runSoak(compiled: string): Promise<string> {
     const pending: Promise<PacedRun>[] = [];
     for (let w = 0; w * WINDOW_SECONDS < SOAK_SECONDS; w++) {
       pending.push(pacedConversations(eventsUrl, RATE, WINDOW_SECONDS, soakStart + w * WINDOW_SECONDS * 1000));
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, soakStart + (w + 1) * WINDOW_SECONDS * 1000 - epochMs())));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, soakStart + (w + 1) * WINDOW_SECONDS * 1000 - epochMs())),
+      );
       const window: Window = {
-        index: w + 1, sends: 0, failures: 0,
+        index: w + 1,
+        sends: 0,
+        failures: 0,
         ...latencies([], new Map()), // filled in once every delivery is in
-        dbMb: fileMb(dbPath), rssMb: rssMb(api.info.pid), load: loadAverage(),
+        dbMb: fileMb(dbPath),
+        rssMb: rssMb(api.info.pid),
+        load: loadAverage(),
       };
       windows.push(window);
-      console.error(`  window ${w + 1}: ${Math.round(window.dbMb)} MB, RSS ${Math.round(window.rssMb)} MB, load ${window.load}`);
+      console.error(
+        `  window ${w + 1}: ${Math.round(window.dbMb)} MB, RSS ${Math.round(window.rssMb)} MB, load ${window.load}`,
+      );
     }
     runs.push(...(await Promise.all(pending)));
     // runs[i] is window i's sends: one window was pushed per run above.
@@ -149,7 +176,8 @@ export async function runSoak(compiled: string): Promise<string> {
       if (!window) throw new Error(`no window for run ${i}`);
       return window;
     };
-    for (const [i, run] of runs.entries()) Object.assign(windowOf(i), { sends: run.scheduled.size, failures: run.failures });
+    for (const [i, run] of runs.entries())
+      Object.assign(windowOf(i), { sends: run.scheduled.size, failures: run.failures });
     const sent = runs.reduce((n, r) => n + r.scheduled.size, 0);
     await receiver.waitFor(RATE + sent, 120_000);
     const arrivals = await receiver.take(); // 180,000 rows: too many to spread into push()
@@ -160,11 +188,29 @@ export async function runSoak(compiled: string): Promise<string> {
     console.error('GET /v1/samples on the million-event workspace…');
     const samples = [
       await timeSamples(api.info.url, seeded.key, 'event_type=chat.conversation_started'),
-      await timeSamples(api.info.url, seeded.key, `event_type=chat.conversation_started&assistant_id=${seeded.assistants[0]}`),
-      await timeSamples(api.info.url, seeded.key, `event_type=chat.conversation_started&assistant_id=${seeded.assistants[2]}`),
+      await timeSamples(
+        api.info.url,
+        seeded.key,
+        `event_type=chat.conversation_started&assistant_id=${seeded.assistants[0]}`,
+      ),
+      await timeSamples(
+        api.info.url,
+        seeded.key,
+        `event_type=chat.conversation_started&assistant_id=${seeded.assistants[2]}`,
+      ),
     ];
     const peakRssMb = api.peakRssBytes() / 2 ** 20;
-    return renderSoak({ windows, lost, sent, samples, peakRssMb, startMb, retentionMs, seededEvents: span.events, seconds: (Date.now() - began) / 1000 });
+    return renderSoak({
+      windows,
+      lost,
+      sent,
+      samples,
+      peakRssMb,
+      startMb,
+      retentionMs,
+      seededEvents: span.events,
+      seconds: (Date.now() - began) / 1000,
+    });
   } finally {
     await api.stop();
     await receiverChild.stop();
@@ -184,7 +230,8 @@ interface SoakFigures {
   seconds: number;
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
 
 function renderSoak(f: SoakFigures): string {
@@ -197,7 +244,8 @@ function renderSoak(f: SoakFigures): string {
   const worstSamples = Math.max(...f.samples.map((s) => s.p99));
   const row = (w: Window) =>
     `| ${w.index} (${fmt((w.index - 1) * WINDOW_SECONDS)}-${fmt(w.index * WINDOW_SECONDS)} s) | ${fmt(w.sends)} | ${w.failures} | ${fmt(w.sendToArrival.p50)} | **${fmt(w.sendToArrival.p99)}** | ${fmt(w.sendToArrival.max)} | ${fmt(w.commitToArrival.p50)} | ${fmt(w.commitToArrival.p99)} | ${fmt(w.dbMb)} | ${fmt(w.rssMb)} | ${fmt(w.load, 1)} |`;
-  const samplesRow = (s: SamplesTiming) => `| \`${s.query.replace(/assistant_id=\w+/, (m) => m.slice(0, 17) + '…')}\` | ${s.source} | ${fmt(s.p50, 2)} | **${fmt(s.p99, 2)}** | ${fmt(s.max, 2)} |`;
+  const samplesRow = (s: SamplesTiming) =>
+    `| \`${s.query.replace(/assistant_id=\w+/, (m) => m.slice(0, 17) + '…')}\` | ${s.source} | ${fmt(s.p50, 2)} | **${fmt(s.p99, 2)}** | ${fmt(s.max, 2)} |`;
   return `# Benchmarks: the soak
 
 <!-- Written by \`npm run bench -- --soak --write-docs\` (\`./dev bench --soak --write-docs\`); rerun it to refresh. -->

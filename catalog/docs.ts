@@ -6,7 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { fixtureFor } from '../fixtures';
-import { CONVERSATION_EVENT_TYPES, CONVERSATION_EVENTS, type EventType, LEAD_CAPTURED, LEAD_EVENT, payloadSchema } from './events';
+import {
+  CONVERSATION_EVENT_TYPES,
+  CONVERSATION_EVENTS,
+  type EventType,
+  LEAD_CAPTURED,
+  LEAD_EVENT,
+  payloadSchema,
+} from './events';
 import { payloadFields } from './fields';
 
 function fieldTable(type: EventType): string {
@@ -56,9 +63,14 @@ export function renderEventDocs(): string {
     '',
     '| event type | label | fires when |',
     '|---|---|---|',
-    ...CONVERSATION_EVENT_TYPES.map((t) => `| \`${t}\` | ${CONVERSATION_EVENTS[t].label} | ${CONVERSATION_EVENTS[t].firesWhen} |`),
+    ...CONVERSATION_EVENT_TYPES.map(
+      (t) => `| \`${t}\` | ${CONVERSATION_EVENTS[t].label} | ${CONVERSATION_EVENTS[t].firesWhen} |`,
+    ),
     '',
-    ...CONVERSATION_EVENT_TYPES.flatMap((t) => [section(t, CONVERSATION_EVENTS[t].label, CONVERSATION_EVENTS[t].firesWhen), '']),
+    ...CONVERSATION_EVENT_TYPES.flatMap((t) => [
+      section(t, CONVERSATION_EVENTS[t].label, CONVERSATION_EVENTS[t].firesWhen),
+      '',
+    ]),
   ].join('\n');
 }
 

@@ -94,7 +94,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dbPath: e.ILLUMICHAT_DB_PATH,
     allowPrivateTargets: e.ILLUMICHAT_ALLOW_PRIVATE_TARGETS,
     rateLimit: { perMinute: e.ILLUMICHAT_RATE_LIMIT_PER_MINUTE, burst: e.ILLUMICHAT_RATE_LIMIT_BURST },
-    publicRateLimit: { perMinute: e.ILLUMICHAT_PUBLIC_RATE_LIMIT_PER_MINUTE, burst: e.ILLUMICHAT_PUBLIC_RATE_LIMIT_BURST },
+    publicRateLimit: {
+      perMinute: e.ILLUMICHAT_PUBLIC_RATE_LIMIT_PER_MINUTE,
+      burst: e.ILLUMICHAT_PUBLIC_RATE_LIMIT_BURST,
+    },
     trustProxyHops: e.ILLUMICHAT_TRUST_PROXY_HOPS,
     maxSubscriptionsPerWorkspace: e.ILLUMICHAT_MAX_SUBSCRIPTIONS_PER_WORKSPACE,
     delivery: {
@@ -104,7 +107,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       // per workspace keeps 3/4 for everyone else; a host that hangs for every workspace holds half. 512 in
       // all keeps one workspace's 128, what its four subscriptions had before (an eighth of 256, 32, made
       // the bench's 1,000 events/s queue: ~30 ms round trips × 32 ≈ 1,000/s).
-      perWorkspaceConcurrency: e.ILLUMICHAT_DELIVERY_WORKSPACE_CONCURRENCY ?? Math.ceil(e.ILLUMICHAT_DELIVERY_CONCURRENCY / 4),
+      perWorkspaceConcurrency:
+        e.ILLUMICHAT_DELIVERY_WORKSPACE_CONCURRENCY ?? Math.ceil(e.ILLUMICHAT_DELIVERY_CONCURRENCY / 4),
       perHostConcurrency: e.ILLUMICHAT_DELIVERY_HOST_CONCURRENCY ?? Math.ceil(e.ILLUMICHAT_DELIVERY_CONCURRENCY / 2),
       // 8 capped one busy Zap at ~250 deliveries/s on loopback (the bench); 32 is a quarter of a
       // workspace's share, so one hanging Zap leaves its workspace's other Zaps room.

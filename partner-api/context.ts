@@ -22,7 +22,12 @@ export interface AppContext {
  * this. Takes an open database (the caller decides how to open it and closes it) and the settings; the
  * clock defaults to the system clock, the log to silence. Each context gets its own delivery signal.
  */
-export function createAppContext(parts: { db: Db; config: Config; clock?: Clock | undefined; log?: Logger | undefined }): AppContext {
+export function createAppContext(parts: {
+  db: Db;
+  config: Config;
+  clock?: Clock | undefined;
+  log?: Logger | undefined;
+}): AppContext {
   return {
     db: parts.db,
     clock: parts.clock ?? systemClock,

@@ -31,7 +31,11 @@ export interface RunningServer {
 }
 
 /** The API as it runs in production: the app, the delivery worker and the checkpoint thread on one database. */
-export async function startServer(config: Config, log: Logger, opts: { beforeListen?: (ctx: AppContext) => void } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  log: Logger,
+  opts: { beforeListen?: (ctx: AppContext) => void } = {},
+): Promise<RunningServer> {
   const ctx = createAppContext({ db: openDatabaseOrExplain(config.dbPath), config, log });
   // Before the checkpoint thread opens its connection: VACUUM needs the file to itself.
   if (config.dbPath !== ':memory:') convertToIncrementalVacuum(ctx.db, log, config.retention.vacuumAtStartMaxBytes);
@@ -107,7 +111,12 @@ export async function main(): Promise<void> {
 if (require.main === module) {
   main().catch((error: unknown) => {
     // A StartupError says in one line what is wrong and which setting fixes it; anything else is a bug.
-    const text = error instanceof StartupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    const text =
+      error instanceof StartupError
+        ? error.message
+        : error instanceof Error
+          ? (error.stack ?? error.message)
+          : String(error);
     process.stderr.write(`${text}\n`);
     process.exit(1);
   });

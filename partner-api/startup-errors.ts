@@ -71,10 +71,16 @@ export function explainListenError(error: unknown, host: string, port: number): 
         { cause: error },
       );
     case 'EACCES':
-      return new StartupError(`Not allowed to listen on ${where} (ports below 1024 need privileges). Choose another port: PORT=3000 ./dev start`, { cause: error });
+      return new StartupError(
+        `Not allowed to listen on ${where} (ports below 1024 need privileges). Choose another port: PORT=3000 ./dev start`,
+        { cause: error },
+      );
     case 'EADDRNOTAVAIL':
     case 'ENOTFOUND':
-      return new StartupError(`HOST ${host} is not an address of this machine. Choose one that is: HOST=127.0.0.1 ./dev start`, { cause: error });
+      return new StartupError(
+        `HOST ${host} is not an address of this machine. Choose one that is: HOST=127.0.0.1 ./dev start`,
+        { cause: error },
+      );
     default:
       return error;
   }
@@ -86,7 +92,12 @@ export function loadConfigOrExplain(env: NodeJS.ProcessEnv = process.env): Confi
     return loadConfig(env);
   } catch (error) {
     if (!(error instanceof z.ZodError)) throw error;
-    const problems = error.issues.map((issue) => `${issue.path.join('.')}=${JSON.stringify(env[String(issue.path[0])] ?? '')}: ${issue.message}`);
-    throw new StartupError(`Invalid setting ${problems.join('; ')}. The README's configuration table lists what each accepts.`, { cause: error });
+    const problems = error.issues.map(
+      (issue) => `${issue.path.join('.')}=${JSON.stringify(env[String(issue.path[0])] ?? '')}: ${issue.message}`,
+    );
+    throw new StartupError(
+      `Invalid setting ${problems.join('; ')}. The README's configuration table lists what each accepts.`,
+      { cause: error },
+    );
   }
 }

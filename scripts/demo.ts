@@ -14,14 +14,14 @@
  */
 import { eventLabel } from '../catalog/events';
 import { type Receiver, startReceiver } from '../test/support/receiver';
-import { hookUrl, type JsonRecord, type LiveHook, startLiveStack, waitForDeliveries } from '../test/support/zapier-live';
 import {
-  accept,
-  handOff,
-  newWorkspace,
-  startWidgetConversation,
-  submitLeadForm,
-} from '../test/support/zapier-product';
+  hookUrl,
+  type JsonRecord,
+  type LiveHook,
+  startLiveStack,
+  waitForDeliveries,
+} from '../test/support/zapier-live';
+import { accept, handOff, newWorkspace, startWidgetConversation, submitLeadForm } from '../test/support/zapier-product';
 
 export type Print = (line: string) => void;
 
@@ -72,12 +72,16 @@ export async function runDemo(print: Print = console.log): Promise<DemoResult> {
     print(`Zapier's hook inbox (a local receiver) on http://127.0.0.1:${inbox.port}/hooks/…`);
 
     const w = await newWorkspace(stack);
-    print(`\nWorkspace "${w.workspace.name}" (${w.workspace.plan}) with assistant "${w.assistant.name}" and agent ${w.sam.name}.`);
+    print(
+      `\nWorkspace "${w.workspace.name}" (${w.workspace.plan}) with assistant "${w.assistant.name}" and agent ${w.sam.name}.`,
+    );
     print(`An admin creates an API key in Settings → API Keys: ${w.key.slice(0, 13)}… (all four scopes).`);
 
     step('Connect IllumiChat in Zapier: the connection test');
     const me = await w.zap.test();
-    print(`    connected; account label "${w.zap.label(me)}" (${me.id}, plan ${me.plan}, scopes ${me.key.scopes.join(', ')})`);
+    print(
+      `    connected; account label "${w.zap.label(me)}" (${me.id}, plan ${me.plan}, scopes ${me.key.scopes.join(', ')})`,
+    );
 
     step('Turn on Zaps: Lead Captured, and a Conversation Event Zap per event type used below');
     const zap = async (name: string, trigger: LiveHook['trigger'], inputData: Record<string, string> = {}) => {
@@ -136,7 +140,9 @@ export async function runDemo(print: Print = console.log): Promise<DemoResult> {
 
     step('Zap action Update Ticket: status resolved');
     const resolved = await w.zap.create('update_ticket', { ticket_id: ticket.id, status: 'resolved' });
-    print(`    Update Ticket returned: #${resolved.number} status=${resolved.status} resolvedAt=${resolved.resolvedAt}`);
+    print(
+      `    Update Ticket returned: #${resolved.number} status=${resolved.status} resolvedAt=${resolved.resolvedAt}`,
+    );
     await received(statuses);
 
     step('Zap action Send Message to Conversation, into the taken-over chat');

@@ -64,7 +64,9 @@ function main(argv: string[]): number {
 /** Reads the module's JSON report (mutation-testing-report-schema); `passed` is Stryker's own verdict. */
 function scoreOf(module: string, passed: boolean): Score {
   const file = path.join(ROOT, 'reports', 'mutation', `${module.replace(/\.ts$/, '').replaceAll('/', '.')}.json`);
-  const report = JSON.parse(fs.readFileSync(file, 'utf8')) as { files: Record<string, { mutants: { status: string }[] }> };
+  const report = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    files: Record<string, { mutants: { status: string }[] }>;
+  };
   const count: Record<string, number> = {};
   for (const { mutants } of Object.values(report.files)) {
     for (const { status } of mutants) count[status] = (count[status] ?? 0) + 1;

@@ -9,9 +9,15 @@ import { fixtureFor } from '../fixtures';
 describe('the event catalog', () => {
   it('has the spec’s nine conversation events and Lead Captured', () => {
     expect(CONVERSATION_EVENT_TYPES).toEqual([
-      'ticket.created', 'ticket.assigned', 'ticket.status_changed',
-      'live_chat.session_queued', 'live_chat.agent_assigned', 'live_chat.session_transferred', 'live_chat.session_ended',
-      'chat.conversation_started', 'widget.conversation_started',
+      'ticket.created',
+      'ticket.assigned',
+      'ticket.status_changed',
+      'live_chat.session_queued',
+      'live_chat.agent_assigned',
+      'live_chat.session_transferred',
+      'live_chat.session_ended',
+      'chat.conversation_started',
+      'widget.conversation_started',
     ]);
     expect(EVENT_TYPES).toContain('lead.captured');
   });
@@ -23,7 +29,15 @@ describe('the event catalog', () => {
 
   it('gives Lead Captured exactly the spec’s output fields', () => {
     expect(payloadFields(payloadSchema('lead.captured')).map((f) => f.key)).toEqual([
-      'id', 'name', 'email', 'phone', 'source', 'isNew', 'createdAt', 'assistantId', 'assistantName',
+      'id',
+      'name',
+      'email',
+      'phone',
+      'source',
+      'isNew',
+      'createdAt',
+      'assistantId',
+      'assistantName',
     ]);
   });
 
@@ -35,7 +49,10 @@ describe('the event catalog', () => {
 
   it('types fields and labels them for people', () => {
     const fields = payloadFields(payloadSchema('live_chat.session_ended'));
-    expect(fields.find((f) => f.key === 'data__durationSeconds')).toMatchObject({ type: 'integer', label: 'Duration Seconds' });
+    expect(fields.find((f) => f.key === 'data__durationSeconds')).toMatchObject({
+      type: 'integer',
+      label: 'Duration Seconds',
+    });
     expect(fields.find((f) => f.key === 'createdAt')).toMatchObject({ type: 'datetime' });
     expect(labelFor('data__ticket__assigneeEmail')).toBe('Ticket Assignee Email');
     expect(labelFor('data__conversation__pageUrl')).toBe('Conversation Page URL');

@@ -31,9 +31,7 @@ export async function testAuth(z: ZObject, _bundle: Bundle): Promise<Workspace> 
 
 export default {
   type: 'custom',
-  fields: [
-    { key: 'apiKey', label: 'API Key', type: 'password', required: true, helpText: API_KEY_HELP_TEXT },
-  ],
+  fields: [{ key: 'apiKey', label: 'API Key', type: 'password', required: true, helpText: API_KEY_HELP_TEXT }],
   test: testAuth,
   // The test returns the workspace itself, so its fields are top-level in the label template.
   connectionLabel: '{{name}}',

@@ -41,7 +41,13 @@ export function runKeyOf(inputData: Record<string, unknown>): string | undefined
  * `zapier-<operation>-<sha256 hex>` over the run ID, method, path and canonical body: at most 255 printable
  * ASCII characters whatever the run ID holds, as the API requires (docs/api.md).
  */
-export function idempotencyKey(runKey: string, operationKey: string, method: string, path: string, body: unknown): string {
+export function idempotencyKey(
+  runKey: string,
+  operationKey: string,
+  method: string,
+  path: string,
+  body: unknown,
+): string {
   const digest = createHash('sha256')
     .update(`${runKey}\n${method.toUpperCase()} ${path}\n${canonicalJson(body)}`)
     .digest('hex');

@@ -139,10 +139,23 @@ export function restHookOperation<const $InputFields extends InputFields>(trigge
     const limit = sampleLimit(bundle);
     const response = await z.request<{ data: DeliveredRecord[] }>({
       url: '/v1/samples',
-      params: { event_type: eventTypeOf(z, bundle), ...assistantFilter(bundle), ...(limit ? { limit: String(limit) } : {}) },
+      params: {
+        event_type: eventTypeOf(z, bundle),
+        ...assistantFilter(bundle),
+        ...(limit ? { limit: String(limit) } : {}),
+      },
     });
     return limit ? response.data.data.slice(0, limit) : response.data.data;
   };
 
-  return { type: 'hook' as const, performSubscribe, performUnsubscribe, perform, performList, inputFields, outputFields, sample };
+  return {
+    type: 'hook' as const,
+    performSubscribe,
+    performUnsubscribe,
+    perform,
+    performList,
+    inputFields,
+    outputFields,
+    sample,
+  };
 }

@@ -20,7 +20,10 @@ export interface RawDelivery {
 function headerReader(headers: Record<string, unknown>): (name: string) => string | undefined {
   const normalised = new Map<string, string>();
   for (const [key, value] of Object.entries(headers)) {
-    const name = key.toLowerCase().replace(/^http[-_]/, '').replace(/_/g, '-');
+    const name = key
+      .toLowerCase()
+      .replace(/^http[-_]/, '')
+      .replace(/_/g, '-');
     normalised.set(name, Array.isArray(value) ? String(value[0]) : String(value));
   }
   return (name) => normalised.get(name);
@@ -31,7 +34,8 @@ export function verifyDelivery(secret: string, raw: RawDelivery): Verdict {
   const id = header('webhook-id');
   const timestamp = header('webhook-timestamp');
   const signatures = header('webhook-signature');
-  if (!id || !timestamp || !signatures) return { ok: false, reason: 'no webhook-id, webhook-timestamp or webhook-signature header' };
+  if (!id || !timestamp || !signatures)
+    return { ok: false, reason: 'no webhook-id, webhook-timestamp or webhook-signature header' };
   if (typeof raw.content !== 'string') return { ok: false, reason: 'no raw body to check' };
 
   const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');

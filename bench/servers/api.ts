@@ -39,7 +39,10 @@ async function main() {
       port: 0,
       dbPath: process.env.BENCH_DB_PATH ?? path.join(dir, 'bench.db'),
       maxSubscriptionsPerWorkspace: Math.max(base.maxSubscriptionsPerWorkspace, ...fanOutSizes),
-      retention: retentionMs === undefined ? base.retention : { ...base.retention, eventsMs: retentionMs, deliveriesMs: retentionMs },
+      retention:
+        retentionMs === undefined
+          ? base.retention
+          : { ...base.retention, eventsMs: retentionMs, deliveriesMs: retentionMs },
       allowPrivateTargets: true,
       rateLimit: { perMinute: 1_000_000_000, burst: 1_000_000_000 },
       // Every widget conversation of the bench comes from one address.
@@ -106,7 +109,9 @@ async function main() {
       }
     },
   });
-  process.stdout.write(`${JSON.stringify({ url: running.url, key, assistants, fanOutAssistant, stalledAssistant, fanOutBySize, pid: process.pid })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ url: running.url, key, assistants, fanOutAssistant, stalledAssistant, fanOutBySize, pid: process.pid })}\n`,
+  );
   process.on('SIGTERM', () => {
     void running.stop().then(() => {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -33,7 +33,13 @@ const server = http.createServer((req, res) => {
     const path = req.url ?? '';
     const createdAt = (JSON.parse(text) as { createdAt?: string }).createdAt;
     const send = /"visitorId":"bench-(\d+)"/.exec(text)?.[1];
-    arrivals.push([send === undefined ? -1 : Number(send), arrivedMs, createdAt ? Date.parse(createdAt) : NaN, webhookId, path]);
+    arrivals.push([
+      send === undefined ? -1 : Number(send),
+      arrivedMs,
+      createdAt ? Date.parse(createdAt) : NaN,
+      webhookId,
+      path,
+    ]);
     seen.add(`${path} ${webhookId}`);
   });
 });

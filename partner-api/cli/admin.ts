@@ -63,8 +63,18 @@ export interface Io {
 }
 
 const COMMANDS = [
-  'workspace create', 'workspace set-plan', 'workspace list', 'assistant create', 'assistant list',
-  'agent create', 'agent list', 'agent revoke', 'agent rotate', 'key create', 'key list', 'key revoke',
+  'workspace create',
+  'workspace set-plan',
+  'workspace list',
+  'assistant create',
+  'assistant list',
+  'agent create',
+  'agent list',
+  'agent revoke',
+  'agent rotate',
+  'key create',
+  'key list',
+  'key revoke',
 ];
 
 const OPTIONS = {
@@ -146,12 +156,22 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
     }
     case 'assistant list': {
       noTarget();
-      printTable(io, ['ID', 'NAME'], listAssistants(ctx, workspaceId(ctx, values)).map((a) => [a.id, a.name]));
+      printTable(
+        io,
+        ['ID', 'NAME'],
+        listAssistants(ctx, workspaceId(ctx, values)).map((a) => [a.id, a.name]),
+      );
       return;
     }
     case 'agent list': {
       noTarget();
-      const rows = listAgents(ctx, workspaceId(ctx, values)).map((a) => [a.id, a.createdAt, a.tokenRevokedAt ?? '-', a.email, a.name]);
+      const rows = listAgents(ctx, workspaceId(ctx, values)).map((a) => [
+        a.id,
+        a.createdAt,
+        a.tokenRevokedAt ?? '-',
+        a.email,
+        a.name,
+      ]);
       printTable(io, ['ID', 'CREATED', 'TOKEN REVOKED', 'EMAIL', 'NAME'], rows);
       return;
     }
@@ -166,28 +186,47 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
     }
     case 'agent rotate': {
       const agent = rotateAgentToken(ctx, expectTarget('an agent id'));
-      io.stderr(`New console token for agent ${agent.id} (${agent.name}); the old one no longer works. It follows; it is shown only once.`);
+      io.stderr(
+        `New console token for agent ${agent.id} (${agent.name}); the old one no longer works. It follows; it is shown only once.`,
+      );
       io.stdout(agent.token);
       return;
     }
     case 'agent create': {
       noTarget();
-      const agent = createAgent(ctx, workspaceId(ctx, values), { name: required(values.name, '--name'), email: email(values.email) });
-      io.stderr(`Created agent ${agent.id} (${agent.name} <${agent.email}>). Its console token follows; it is shown only once.`);
+      const agent = createAgent(ctx, workspaceId(ctx, values), {
+        name: required(values.name, '--name'),
+        email: email(values.email),
+      });
+      io.stderr(
+        `Created agent ${agent.id} (${agent.name} <${agent.email}>). Its console token follows; it is shown only once.`,
+      );
       io.stdout(agent.token);
       return;
     }
     case 'key create': {
       noTarget();
-      const key = createApiKey(ctx, { workspaceId: workspaceId(ctx, values), name: required(values.name, '--name'), scopes: scopes(values.scopes) });
-      io.stderr(`Created API key ${key.id} (${key.prefix}…) with scopes ${key.scopes.join(', ')}. It follows; it is shown only once.`);
+      const key = createApiKey(ctx, {
+        workspaceId: workspaceId(ctx, values),
+        name: required(values.name, '--name'),
+        scopes: scopes(values.scopes),
+      });
+      io.stderr(
+        `Created API key ${key.id} (${key.prefix}…) with scopes ${key.scopes.join(', ')}. It follows; it is shown only once.`,
+      );
       io.stdout(key.key);
       return;
     }
     case 'key list': {
       noTarget();
       const rows = listApiKeys(ctx, workspaceId(ctx, values)).map((k) => [
-        k.id, `${k.prefix}…`, k.scopes.join(','), k.createdAt, k.lastUsedAt ?? 'never', k.revokedAt ?? '-', k.name,
+        k.id,
+        `${k.prefix}…`,
+        k.scopes.join(','),
+        k.createdAt,
+        k.lastUsedAt ?? 'never',
+        k.revokedAt ?? '-',
+        k.name,
       ]);
       printTable(io, ['ID', 'PREFIX', 'SCOPES', 'CREATED', 'LAST USED', 'REVOKED', 'NAME'], rows);
       return;
@@ -228,7 +267,10 @@ function plan(value: string | undefined): Plan {
 }
 
 function scopes(value: string | undefined): Scope[] {
-  const given = required(value, '--scopes').split(',').map((s) => s.trim()).filter(Boolean);
+  const given = required(value, '--scopes')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = given.filter((s) => !isScope(s));
   if (unknown.length) throw new UsageError(`Unknown scope(s): ${unknown.join(', ')}. Scopes: ${SCOPES.join(', ')}.`);
   if (given.length === 0) throw new UsageError('Give at least one scope.');
@@ -247,7 +289,8 @@ function printTable(io: Io, header: string[], rows: string[][]): void {
     return;
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
   io.stdout(line(header));
   for (const row of rows) io.stdout(line(row));
 }

@@ -51,7 +51,10 @@ export async function startCheckpointer(db: Db, log: Logger, opts: CheckpointerO
     intervalMs: opts.intervalMs ?? 100,
     restartAtPages: opts.restartAtPages ?? 4_000,
   };
-  const worker = startThread(opts.threadFile ?? path.join(__dirname, `checkpointer-thread${path.extname(__filename)}`), settings);
+  const worker = startThread(
+    opts.threadFile ?? path.join(__dirname, `checkpointer-thread${path.extname(__filename)}`),
+    settings,
+  );
   let stopping = false;
   let ready = false;
   /** The thread is gone: inline checkpoints for good. */

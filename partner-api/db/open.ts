@@ -51,7 +51,9 @@ export function migrate(db: Db): void {
   const migrations = listMigrations();
   const latest = migrations.at(-1)?.version ?? 0;
   if (current > latest) {
-    throw new Error(`database schema version ${current} is newer than this build knows (${latest}); refusing to open it`);
+    throw new Error(
+      `database schema version ${current} is newer than this build knows (${latest}); refusing to open it`,
+    );
   }
   for (const { version, file } of migrations) {
     if (version <= current) continue;

@@ -72,7 +72,8 @@ export function newCursor(): RetentionCursor {
 export function pruneBatch(db: Db, nowMs: number, settings: RetentionSettings, cursor: RetentionCursor): BatchResult {
   const result: BatchResult = { deliveries: 0, attempts: 0, events: 0, pagesFreed: 0, passDone: false };
   writeTransaction(db, () => {
-    if (!cursor.deliveriesDone) pruneDeliveries(db, isoAt(nowMs - settings.deliveriesMs), settings.batchSize, cursor, result);
+    if (!cursor.deliveriesDone)
+      pruneDeliveries(db, isoAt(nowMs - settings.deliveriesMs), settings.batchSize, cursor, result);
     else if (!cursor.eventsDone) pruneEvents(db, isoAt(nowMs - settings.eventsMs), settings.batchSize, cursor, result);
   });
   result.pagesFreed = giveBackFreePages(db, settings);
@@ -83,11 +84,17 @@ export function pruneBatch(db: Db, nowMs: number, settings: RetentionSettings, c
   return result;
 }
 
-function pruneDeliveries(db: Db, cutoff: string, batchSize: number, cursor: RetentionCursor, result: BatchResult): void {
-  const rows = sql(db, `SELECT rowid, id, status, created_at AS createdAt FROM deliveries WHERE rowid > ? ORDER BY rowid LIMIT ?`).all(
-    cursor.deliveryRowid,
-    batchSize,
-  ) as { rowid: number; id: string; status: string; createdAt: string }[];
+function pruneDeliveries(
+  db: Db,
+  cutoff: string,
+  batchSize: number,
+  cursor: RetentionCursor,
+  result: BatchResult,
+): void {
+  const rows = sql(
+    db,
+    `SELECT rowid, id, status, created_at AS createdAt FROM deliveries WHERE rowid > ? ORDER BY rowid LIMIT ?`,
+  ).all(cursor.deliveryRowid, batchSize) as { rowid: number; id: string; status: string; createdAt: string }[];
   // The newest row is never deleted: deliveries has no AUTOINCREMENT, so deleting it would let the next
   // insert reuse its rowid, which the claimer (delivery/claimer.ts) has already seen and would skip.
   const newest = sql(db, `SELECT max(rowid) FROM deliveries`).pluck().get() as number | null;
@@ -105,13 +112,26 @@ function pruneDeliveries(db: Db, cutoff: string, batchSize: number, cursor: Rete
 }
 
 function pruneEvents(db: Db, cutoff: string, batchSize: number, cursor: RetentionCursor, result: BatchResult): void {
-  const rows = sql<{ seq: number; id: string; workspaceId: string; type: string; assistantId: string | null; createdAt: string }>(
+  const rows = sql<{
+    seq: number;
+    id: string;
+    workspaceId: string;
+    type: string;
+    assistantId: string | null;
+    createdAt: string;
+  }>(
     db,
     `SELECT seq, id, workspace_id AS workspaceId, type, assistant_id AS assistantId, created_at AS createdAt,
             fanout_upto IS NOT NULL AS awaitingFanOut
        FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
   ).all(cursor.eventSeq, batchSize) as {
-    seq: number; id: string; workspaceId: string; type: string; assistantId: string | null; createdAt: string; awaitingFanOut: number;
+    seq: number;
+    id: string;
+    workspaceId: string;
+    type: string;
+    assistantId: string | null;
+    createdAt: string;
+    awaitingFanOut: number;
   }[];
   const sampleFloor = new Map<string, number>();
   for (const row of rows) {
@@ -122,7 +142,11 @@ function pruneEvents(db: Db, cutoff: string, batchSize: number, cursor: Retentio
     cursor.eventSeq = row.seq;
     if (row.awaitingFanOut) continue; // its deliveries are still to be written (delivery/fanout.ts)
     if (row.seq >= samplesFloor(db, sampleFloor, row.workspaceId, row.type, null)) continue;
-    if (row.assistantId !== null && row.seq >= samplesFloor(db, sampleFloor, row.workspaceId, row.type, row.assistantId)) continue;
+    if (
+      row.assistantId !== null &&
+      row.seq >= samplesFloor(db, sampleFloor, row.workspaceId, row.type, row.assistantId)
+    )
+      continue;
     if (sql(db, `SELECT 1 FROM deliveries WHERE event_id = ? LIMIT 1`).get(row.id)) continue;
     result.events += sql(db, `DELETE FROM events WHERE seq = ?`).run(row.seq).changes;
   }
@@ -133,7 +157,13 @@ function pruneEvents(db: Db, cutoff: string, batchSize: number, cursor: Retentio
  * The seq of the oldest event GET /v1/samples can still show for this workspace, type and assistant filter
  * (null: unfiltered): the SAMPLES_LIMIT_MAX-th newest. Events at or above it are kept. Cached per batch.
  */
-function samplesFloor(db: Db, cache: Map<string, number>, workspaceId: string, type: string, assistantId: string | null): number {
+function samplesFloor(
+  db: Db,
+  cache: Map<string, number>,
+  workspaceId: string,
+  type: string,
+  assistantId: string | null,
+): number {
   const key = `${workspaceId}\n${type}\n${assistantId ?? ''}`;
   let floor = cache.get(key);
   if (floor === undefined) {
@@ -142,7 +172,10 @@ function samplesFloor(db: Db, cache: Map<string, number>, workspaceId: string, t
         ? sql(db, `SELECT seq FROM events WHERE workspace_id = ? AND type = ? ORDER BY seq DESC LIMIT 1 OFFSET ?`)
             .pluck()
             .get(workspaceId, type, SAMPLES_LIMIT_MAX - 1)
-        : sql(db, `SELECT seq FROM events WHERE workspace_id = ? AND type = ? AND assistant_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?`)
+        : sql(
+            db,
+            `SELECT seq FROM events WHERE workspace_id = ? AND type = ? AND assistant_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?`,
+          )
             .pluck()
             .get(workspaceId, type, assistantId, SAMPLES_LIMIT_MAX - 1);
     // Fewer than SAMPLES_LIMIT_MAX events: every one of them is a sample.
@@ -172,9 +205,14 @@ const AUTO_VACUUM_INCREMENTAL = 2;
  * offline. Without the conversion retention still bounds the file: freed pages are reused by new rows,
  * they are only not given back. Returns what it did.
  */
-export function convertToIncrementalVacuum(db: Db, log: Logger, maxBytes: number): 'already' | 'converted' | 'too_large' {
+export function convertToIncrementalVacuum(
+  db: Db,
+  log: Logger,
+  maxBytes: number,
+): 'already' | 'converted' | 'too_large' {
   if ((db.pragma('auto_vacuum', { simple: true }) as number) === AUTO_VACUUM_INCREMENTAL) return 'already';
-  const bytes = (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+  const bytes =
+    (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
   if (bytes > maxBytes) {
     log.error('database file not converted to incremental vacuum: too large to rewrite at start', {
       bytes,
@@ -204,7 +242,15 @@ export function startRetention(ctx: AppContext, settings: RetentionSettings): Re
   const cursor = newCursor();
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
-  const pass = { deliveries: 0, attempts: 0, events: 0, idempotencyKeys: 0, pagesFreed: 0, batches: 0, longestBatchMs: 0 };
+  const pass = {
+    deliveries: 0,
+    attempts: 0,
+    events: 0,
+    idempotencyKeys: 0,
+    pagesFreed: 0,
+    batches: 0,
+    longestBatchMs: 0,
+  };
   const schedule = (ms: number) => {
     if (stopped) return;
     timer = setTimeout(tick, ms);
@@ -234,7 +280,15 @@ export function startRetention(ctx: AppContext, settings: RetentionSettings): Re
     if (pass.deliveries + pass.events + pass.idempotencyKeys + pass.pagesFreed > 0) {
       ctx.log.info('retention pass', { ...pass, longestBatchMs: Math.round(pass.longestBatchMs * 10) / 10 });
     }
-    Object.assign(pass, { deliveries: 0, attempts: 0, events: 0, idempotencyKeys: 0, pagesFreed: 0, batches: 0, longestBatchMs: 0 });
+    Object.assign(pass, {
+      deliveries: 0,
+      attempts: 0,
+      events: 0,
+      idempotencyKeys: 0,
+      pagesFreed: 0,
+      batches: 0,
+      longestBatchMs: 0,
+    });
     schedule(settings.idleMs);
   };
   schedule(settings.intervalMs);

@@ -28,7 +28,10 @@ export function createAuthorityCheck(db: Db): { refusal(subscriptionId: string):
         return { kind: 'key_revoked', message: 'not sent: the API key that made this subscription was revoked' };
       }
       if (!INTEGRATION_PLANS.includes(row.plan)) {
-        return { kind: 'plan', message: `not sent: the workspace's plan (${row.plan}) is below Pro, which the integration needs` };
+        return {
+          kind: 'plan',
+          message: `not sent: the workspace's plan (${row.plan}) is below Pro, which the integration needs`,
+        };
       }
       return null;
     },

@@ -78,7 +78,10 @@ export function createClaimer(db: Db): Claimer {
      WHERE status = 'pending' AND next_attempt_ms <= ? AND rowid <= ?
      ORDER BY next_attempt_ms, rowid`);
   const maxRowid = db.prepare<[], number>(`SELECT coalesce(max(rowid), 0) FROM deliveries`).pluck();
-  const take = db.prepare<[string, number, number, string, number], { attempts: number; eventId: string; subscriptionId: string }>(`
+  const take = db.prepare<
+    [string, number, number, string, number],
+    { attempts: number; eventId: string; subscriptionId: string }
+  >(`
     UPDATE deliveries SET claim_token = ?, claimed_at_ms = ?, next_attempt_ms = ?, attempts = attempts + 1
      WHERE id = ? AND status = 'pending' AND next_attempt_ms <= ?
     RETURNING attempts, event_id AS eventId, subscription_id AS subscriptionId`);

@@ -32,7 +32,10 @@ export const FANOUT_ROWS_PER_TRANSACTION = 256;
  * enqueued: docs/delivery.md, "Plans below Pro"). A constant number of index seeks, however many match.
  * Returns true when marked.
  */
-export function markForFanOut(db: Db, event: { id: string; workspaceId: string; type: string; assistantId: string | null }): boolean {
+export function markForFanOut(
+  db: Db,
+  event: { id: string; workspaceId: string; type: string; assistantId: string | null },
+): boolean {
   const matches = sql(
     db,
     `SELECT 1 FROM subscriptions
@@ -83,7 +86,10 @@ export function expandFanOut(ctx: AppContext, maxRows = FANOUT_ROWS_PER_TRANSACT
                 AND (assistant_id IS NULL OR assistant_id = ?)
                 AND rowid > ? AND rowid <= ?
               ORDER BY rowid LIMIT ?`,
-          ).all(event.workspaceId, event.type, event.assistantId, event.after, event.upto, budget + 1) as { rowid: number; id: string }[])
+          ).all(event.workspaceId, event.type, event.assistantId, event.after, event.upto, budget + 1) as {
+            rowid: number;
+            id: string;
+          }[])
         : [];
       const chunk = subscriptions.slice(0, budget);
       const insert = sql(

@@ -43,9 +43,10 @@ export function recordEvent(ctx: AppContext, event: NewEvent): { fanOut: boolean
   if (!ctx.db.inTransaction) throw new Error('recordEvent must run inside the transaction of the change');
   // A payload that does not match the catalog is a bug in the API; failing here rolls the change back.
   strictSchema(event.type).parse(event.payload);
-  sql(ctx.db, `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`).run(
-    event.id, event.workspaceId, event.type, event.assistantId, JSON.stringify(event.payload), event.createdAt,
-  );
+  sql(
+    ctx.db,
+    `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+  ).run(event.id, event.workspaceId, event.type, event.assistantId, JSON.stringify(event.payload), event.createdAt);
   const fanOut = markForFanOut(ctx.db, event);
   if (fanOut) ctx.signal.notify(); // deferred: the fan-out looks after this transaction has ended
   return { fanOut };

@@ -29,13 +29,20 @@ export function judge(
   random: () => number = Math.random,
 ): Verdict {
   if (result.kind === 'error') {
-    if (result.aborted) return { outcome: 'retry', next: { status: 'pending', atMs: nowMs }, failure: false, error: result.error };
+    if (result.aborted)
+      return { outcome: 'retry', next: { status: 'pending', atMs: nowMs }, failure: false, error: result.error };
     return retryOrFail(result.refused ? 'refused' : 'retry', result.error, attempt, settings, nowMs, random);
   }
   const status = result.status;
-  if (status >= 200 && status < 300) return { outcome: 'succeeded', next: { status: 'succeeded' }, failure: false, error: null };
+  if (status >= 200 && status < 300)
+    return { outcome: 'succeeded', next: { status: 'succeeded' }, failure: false, error: null };
   if (status === 410) {
-    return { outcome: 'gone', next: { status: 'gone' }, failure: true, error: '410 Gone: the receiver ended this subscription' };
+    return {
+      outcome: 'gone',
+      next: { status: 'gone' },
+      failure: true,
+      error: '410 Gone: the receiver ended this subscription',
+    };
   }
   const error =
     status >= 300 && status < 400
@@ -56,7 +63,8 @@ function retryOrFail(
   retryAfterMs?: number,
 ): Verdict {
   const delay = retryDelayMs(attempt, settings, random, retryAfterMs);
-  if (delay === null) return { outcome: outcome === 'refused' ? 'refused' : 'failed', next: { status: 'failed' }, failure: true, error };
+  if (delay === null)
+    return { outcome: outcome === 'refused' ? 'refused' : 'failed', next: { status: 'failed' }, failure: true, error };
   return { outcome, next: { status: 'pending', atMs: nowMs + delay }, failure: true, error };
 }
 
@@ -65,7 +73,12 @@ function retryOrFail(
  * Retry-After the receiver asked for (ms; NaN is ignored) but never beyond retryAfterMaxMs. null when the
  * schedule is used up.
  */
-export function retryDelayMs(attempt: number, settings: Schedule, random: () => number, retryAfterMs?: number): number | null {
+export function retryDelayMs(
+  attempt: number,
+  settings: Schedule,
+  random: () => number,
+  retryAfterMs?: number,
+): number | null {
   const base = settings.retryScheduleMs[attempt - 1];
   if (base === undefined) return null;
   const jittered = Math.round(base * (1 + settings.jitter * (2 * random() - 1)));

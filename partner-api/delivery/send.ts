@@ -47,7 +47,11 @@ export interface Sender {
   close(): void;
 }
 
-export function createSender(opts: { timeoutMs: number; allowPrivate: boolean; resolve?: Resolve | undefined }): Sender {
+export function createSender(opts: {
+  timeoutMs: number;
+  allowPrivate: boolean;
+  resolve?: Resolve | undefined;
+}): Sender {
   const lookup = createLookup({ guard: !opts.allowPrivate, resolve: opts.resolve });
   // The agent closes an idle socket before the server's advertised Keep-Alive timeout, or after 15 s.
   const agents = {
@@ -197,7 +201,14 @@ function failure(
   durationMs: number,
   flags: { refused?: boolean; timedOut?: boolean; aborted?: boolean } = {},
 ): SendResult {
-  return { kind: 'error', error, refused: !!flags.refused, timedOut: !!flags.timedOut, aborted: !!flags.aborted, durationMs };
+  return {
+    kind: 'error',
+    error,
+    refused: !!flags.refused,
+    timedOut: !!flags.timedOut,
+    aborted: !!flags.aborted,
+    durationMs,
+  };
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

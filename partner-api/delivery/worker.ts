@@ -139,7 +139,8 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
         for (; next < claimed.length; next++) {
           const delivery = claimed[next]!; // next < claimed.length
           let refusal = refusalOf.get(delivery.subscriptionId);
-          if (refusal === undefined) refusalOf.set(delivery.subscriptionId, (refusal = authority.refusal(delivery.subscriptionId)));
+          if (refusal === undefined)
+            refusalOf.set(delivery.subscriptionId, (refusal = authority.refusal(delivery.subscriptionId)));
           if (refusal) refuse(delivery, refusal);
           else launch(delivery);
         }
@@ -281,7 +282,11 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     for (const { delivery, refusal } of refused) {
       store.cancel(delivery, ctx.clock.now(), refusal.message);
       if (refusal.kind === 'key_revoked') revoked.add(delivery.subscriptionId);
-      ctx.log.info('webhook delivery not sent', { deliveryId: delivery.id, subscriptionId: delivery.subscriptionId, reason: refusal.kind });
+      ctx.log.info('webhook delivery not sent', {
+        deliveryId: delivery.id,
+        subscriptionId: delivery.subscriptionId,
+        reason: refusal.kind,
+      });
     }
     for (const subscriptionId of revoked) deactivateSubscriptions(ctx, { subscriptionId }, 'key_revoked');
   }

@@ -52,7 +52,8 @@ export function createApiKey(
   ctx: AppContext,
   input: { workspaceId: string; name: string; scopes: readonly Scope[] },
 ): ApiKeySummary & { key: string } {
-  if (!findWorkspace(ctx, input.workspaceId)) throw new ApiError(404, 'not_found', `No workspace ${input.workspaceId}.`);
+  if (!findWorkspace(ctx, input.workspaceId))
+    throw new ApiError(404, 'not_found', `No workspace ${input.workspaceId}.`);
   const key = generateApiKey();
   const row: ApiKeyRow = {
     id: newId('key'),
@@ -73,7 +74,10 @@ export function createApiKey(
 
 /** The workspace's keys, revoked ones included, oldest first; never a plaintext or a hash. [] for an unknown workspace. */
 export function listApiKeys(ctx: AppContext, workspaceId: string): ApiKeySummary[] {
-  const rows = sql<ApiKeyRow>(ctx.db, `SELECT ${SUMMARY_COLUMNS} FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id`).all(workspaceId);
+  const rows = sql<ApiKeyRow>(
+    ctx.db,
+    `SELECT ${SUMMARY_COLUMNS} FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id`,
+  ).all(workspaceId);
   return rows.map(toSummary);
 }
 
@@ -90,11 +94,15 @@ export function findApiKey(ctx: AppContext, id: string): ApiKeySummary | null {
  * Revoking again keeps the first revocation time and repairs anything left active under the key.
  * Throws 404 not_found for an unknown key id.
  */
-export function revokeApiKey(ctx: AppContext, id: string): { key: ApiKeySummary; subscriptionsDeactivated: number; alreadyRevoked: boolean } {
+export function revokeApiKey(
+  ctx: AppContext,
+  id: string,
+): { key: ApiKeySummary; subscriptionsDeactivated: number; alreadyRevoked: boolean } {
   return writeTransaction(ctx.db, () => {
     const existing = findApiKey(ctx, id);
     if (!existing) throw new ApiError(404, 'not_found', `No API key ${id}.`);
-    if (!existing.revokedAt) sql(ctx.db, 'UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(isoAt(ctx.clock.now()), id);
+    if (!existing.revokedAt)
+      sql(ctx.db, 'UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(isoAt(ctx.clock.now()), id);
     const subscriptionsDeactivated = deactivateSubscriptions(ctx, { apiKeyId: id }, 'key_revoked');
     return { key: findApiKey(ctx, id)!, subscriptionsDeactivated, alreadyRevoked: existing.revokedAt !== null };
   });
@@ -123,7 +131,11 @@ const PRINCIPAL_COLUMNS = 'id, prefix, scopes, revoked_at, last_used_at, workspa
 
 /** The key whose SHA-256 matches `key` (authentication on arrival); null when there is none. */
 export function findKeyBySecret(ctx: AppContext, key: string): KeyPrincipal | null {
-  const row = selectOne<PrincipalRow>(ctx.db, `SELECT ${PRINCIPAL_COLUMNS} FROM api_keys WHERE secret_hash = ?`, hashSecret(key));
+  const row = selectOne<PrincipalRow>(
+    ctx.db,
+    `SELECT ${PRINCIPAL_COLUMNS} FROM api_keys WHERE secret_hash = ?`,
+    hashSecret(key),
+  );
   return row ? toPrincipal(ctx, row) : null;
 }
 
@@ -136,7 +148,10 @@ export function findKeyById(ctx: AppContext, id: string): KeyPrincipal | null {
 function toPrincipal(ctx: AppContext, row: PrincipalRow): KeyPrincipal {
   // Two primary-key lookups, not a join: this runs on every request, and a join cost 8x as much here.
   // A key's workspace_id is a foreign key, and workspaces are never deleted: the row is there.
-  const workspace = sql<{ id: string; name: string; plan: Plan }>(ctx.db, 'SELECT id, name, plan FROM workspaces WHERE id = ?').get(row.workspace_id)!;
+  const workspace = sql<{ id: string; name: string; plan: Plan }>(
+    ctx.db,
+    'SELECT id, name, plan FROM workspaces WHERE id = ?',
+  ).get(row.workspace_id)!;
   return {
     keyId: row.id,
     prefix: row.prefix,

@@ -25,7 +25,12 @@ export interface ContactFields {
 
 /** The workspace's contact with this email (case-insensitive), as stored; null when there is none. */
 export function findContactRow(ctx: AppContext, workspaceId: string, email: string): ContactRow | null {
-  return selectOne<ContactRow>(ctx.db, 'SELECT * FROM contacts WHERE workspace_id = ? AND email_normalized = ?', workspaceId, normalizeEmail(email));
+  return selectOne<ContactRow>(
+    ctx.db,
+    'SELECT * FROM contacts WHERE workspace_id = ? AND email_normalized = ?',
+    workspaceId,
+    normalizeEmail(email),
+  );
 }
 
 /** Find Contact: the workspace's contact with this email as a record, or null (the search answers []). */
@@ -53,14 +58,29 @@ function insertContact(
     `INSERT INTO contacts (id, workspace_id, email, email_normalized, name, phone, company, notes, source, assistant_id, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
-    id, workspaceId, email.trim(), normalizeEmail(email), fields.name ?? null, fields.phone ?? null, fields.company ?? null,
-    fields.notes ?? null, origin.source, origin.assistant?.id ?? null, now, now,
+    id,
+    workspaceId,
+    email.trim(),
+    normalizeEmail(email),
+    fields.name ?? null,
+    fields.phone ?? null,
+    fields.company ?? null,
+    fields.notes ?? null,
+    origin.source,
+    origin.assistant?.id ?? null,
+    now,
+    now,
   );
   return contactById(ctx, id);
 }
 
 /** Sets the given fields; `fillBlanksOnly` keeps what the CRM already has (a visitor's form must not overwrite it). */
-function updateContact(ctx: AppContext, existing: ContactRow, fields: ContactFields, fillBlanksOnly: boolean): ContactRow {
+function updateContact(
+  ctx: AppContext,
+  existing: ContactRow,
+  fields: ContactFields,
+  fillBlanksOnly: boolean,
+): ContactRow {
   const pick = (current: string | null, given: string | undefined) =>
     given === undefined || (fillBlanksOnly && current !== null) ? current : given;
   const next = {
@@ -70,7 +90,12 @@ function updateContact(ctx: AppContext, existing: ContactRow, fields: ContactFie
     notes: pick(existing.notes, fields.notes),
   };
   sql(ctx.db, 'UPDATE contacts SET name = ?, phone = ?, company = ?, notes = ?, updated_at = ? WHERE id = ?').run(
-    next.name, next.phone, next.company, next.notes, isoAt(ctx.clock.now()), existing.id,
+    next.name,
+    next.phone,
+    next.company,
+    next.notes,
+    isoAt(ctx.clock.now()),
+    existing.id,
   );
   return contactById(ctx, existing.id);
 }
@@ -111,7 +136,10 @@ export function captureWidgetLead(
     const existing = findContactRow(ctx, conversation.workspaceId, email);
     const row = existing
       ? updateContact(ctx, existing, fields, true)
-      : insertContact(ctx, conversation.workspaceId, email, fields, { source: 'widget_form', assistant: conversation.assistant });
+      : insertContact(ctx, conversation.workspaceId, email, fields, {
+          source: 'widget_form',
+          assistant: conversation.assistant,
+        });
     sql(
       ctx.db,
       `UPDATE conversations
@@ -119,7 +147,11 @@ export function captureWidgetLead(
         WHERE id = ?`,
     ).run(row.id, row.email, row.name, isoAt(ctx.clock.now()), conversation.id);
     const isNew = existing === null;
-    emitLeadCaptured(ctx, conversation.workspaceId, leadRecord(row, { source: 'widget_form', isNew, assistant: conversation.assistant }));
+    emitLeadCaptured(
+      ctx,
+      conversation.workspaceId,
+      leadRecord(row, { source: 'widget_form', isNew, assistant: conversation.assistant }),
+    );
     return { contact: contactRecord(row), isNew };
   });
 }

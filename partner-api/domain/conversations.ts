@@ -30,7 +30,12 @@ export interface StartInput {
  * Starts a conversation on `channel` with its first visitor message; fires {widget,chat}.conversation_started.
  * Throws 404 not_found for an unknown assistant.
  */
-export function startConversation(ctx: AppContext, assistantId: string, channel: 'widget' | 'in_app', input: StartInput): ConversationResource {
+export function startConversation(
+  ctx: AppContext,
+  assistantId: string,
+  channel: 'widget' | 'in_app',
+  input: StartInput,
+): ConversationResource {
   return writeTransaction(ctx.db, () => {
     const assistant = findAssistant(ctx, assistantId);
     if (!assistant) throw new ApiError(404, 'not_found', `No assistant ${assistantId}.`);
@@ -42,10 +47,25 @@ export function startConversation(ctx: AppContext, assistantId: string, channel:
                                   page_url, contact_id, first_message, started_at, updated_at)
        VALUES (?, ?, ?, ?, 'assistant', 'open', ?, ?, ?, ?, NULL, ?, ?, ?)`,
     ).run(
-      id, assistant.workspaceId, assistant.id, channel, input.visitorId ?? null, input.visitorName ?? null,
-      input.visitorEmail ?? null, input.pageUrl ?? null, input.message, now, now,
+      id,
+      assistant.workspaceId,
+      assistant.id,
+      channel,
+      input.visitorId ?? null,
+      input.visitorName ?? null,
+      input.visitorEmail ?? null,
+      input.pageUrl ?? null,
+      input.message,
+      now,
+      now,
     );
-    insertMessage(ctx, { workspaceId: assistant.workspaceId, conversationId: id, senderType: 'visitor', senderId: input.visitorId ?? null, body: input.message });
+    insertMessage(ctx, {
+      workspaceId: assistant.workspaceId,
+      conversationId: id,
+      senderType: 'visitor',
+      senderId: input.visitorId ?? null,
+      body: input.message,
+    });
     const row = conversationRow(ctx, id)!;
     emitConversationEvent(ctx, {
       workspaceId: assistant.workspaceId,
@@ -110,7 +130,13 @@ export function listConversations(
 
 function insertMessage(
   ctx: AppContext,
-  m: { workspaceId: string; conversationId: string; senderType: MessageRecord['senderType']; senderId: string | null; body: string },
+  m: {
+    workspaceId: string;
+    conversationId: string;
+    senderType: MessageRecord['senderType'];
+    senderId: string | null;
+    body: string;
+  },
 ): MessageRecord {
   const record: MessageRecord = {
     id: newId('msg'),
@@ -135,7 +161,13 @@ export const NOT_IN_TAKEOVER_MESSAGE =
  * integration's (sender the key `keyId`) and fires no event. Throws 404 not_found when the conversation is not
  * this workspace's, 409 conversation_not_in_takeover while the assistant still handles it.
  */
-export function postIntegrationMessage(ctx: AppContext, workspaceId: string, conversationId: string, body: string, keyId: string): MessageRecord {
+export function postIntegrationMessage(
+  ctx: AppContext,
+  workspaceId: string,
+  conversationId: string,
+  body: string,
+  keyId: string,
+): MessageRecord {
   return writeTransaction(ctx.db, () => {
     const conversation = requireConversation(ctx, workspaceId, conversationId);
     if (conversation.mode !== 'human') throw new ApiError(409, 'conversation_not_in_takeover', NOT_IN_TAKEOVER_MESSAGE);
@@ -145,5 +177,9 @@ export function postIntegrationMessage(ctx: AppContext, workspaceId: string, con
 
 /** Sets the mode without checks or events: for live-chat steps, inside their transaction, which check and fire. */
 export function setConversationMode(ctx: AppContext, conversationId: string, mode: 'assistant' | 'human'): void {
-  sql(ctx.db, 'UPDATE conversations SET mode = ?, updated_at = ? WHERE id = ?').run(mode, isoAt(ctx.clock.now()), conversationId);
+  sql(ctx.db, 'UPDATE conversations SET mode = ?, updated_at = ? WHERE id = ?').run(
+    mode,
+    isoAt(ctx.clock.now()),
+    conversationId,
+  );
 }

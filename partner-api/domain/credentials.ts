@@ -57,4 +57,3 @@ export const AGENT_TOKEN_PREFIX = 'agt_tok_';
 export function generateAgentToken(): string {
   return `${AGENT_TOKEN_PREFIX}${randomBase62(RANDOM_LENGTH + CHECKSUM_LENGTH)}`;
 }
-

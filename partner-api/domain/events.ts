@@ -38,7 +38,12 @@ export function emitLeadCaptured(ctx: AppContext, workspaceId: string, lead: Lea
  */
 export function emitConversationEvent(
   ctx: AppContext,
-  event: { workspaceId: string; type: ConversationEventType; assistant: AssistantRef | null; data: Record<string, unknown> },
+  event: {
+    workspaceId: string;
+    type: ConversationEventType;
+    assistant: AssistantRef | null;
+    data: Record<string, unknown>;
+  },
 ): string {
   const id = newId('evt');
   const createdAt = isoAt(ctx.clock.now());

@@ -39,7 +39,10 @@ interface KeyRow {
 
 /** Same method, path and JSON body (key order aside) → same hash: SHA-256 as 64 lowercase hex characters. */
 export function requestHash(method: string, path: string, body: unknown): string {
-  return crypto.createHash('sha256').update(`${method}\n${path}\n${canonicalJson(body)}`).digest('hex');
+  return crypto
+    .createHash('sha256')
+    .update(`${method}\n${path}\n${canonicalJson(body)}`)
+    .digest('hex');
 }
 
 function canonicalJson(value: unknown): string {
@@ -66,7 +69,12 @@ export function claimIdempotencyKey(ctx: AppContext, workspaceId: string, key: s
   const now = ctx.clock.now();
   maybePurge(ctx, now);
   return writeTransaction(ctx.db, () => {
-    let row = selectOne<KeyRow>(ctx.db, 'SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?', workspaceId, key);
+    let row = selectOne<KeyRow>(
+      ctx.db,
+      'SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?',
+      workspaceId,
+      key,
+    );
     if (row && now - row.created_at_ms > IDEMPOTENCY_KEEP_MS) {
       sql(ctx.db, 'DELETE FROM idempotency_keys WHERE workspace_id = ? AND key = ?').run(workspaceId, key);
       row = null;
@@ -86,10 +94,17 @@ export function claimIdempotencyKey(ctx: AppContext, workspaceId: string, key: s
       );
     }
     if (row.state === 'done') {
-      return { kind: 'replay', response: { status: row.response_status!, body: JSON.parse(row.response_body!) as unknown } };
+      return {
+        kind: 'replay',
+        response: { status: row.response_status!, body: JSON.parse(row.response_body!) as unknown },
+      };
     }
     if (now - row.created_at_ms < IDEMPOTENCY_STALE_RUNNING_MS) throw inProgress();
-    sql(ctx.db, 'UPDATE idempotency_keys SET created_at_ms = ? WHERE workspace_id = ? AND key = ?').run(now, workspaceId, key);
+    sql(ctx.db, 'UPDATE idempotency_keys SET created_at_ms = ? WHERE workspace_id = ? AND key = ?').run(
+      now,
+      workspaceId,
+      key,
+    );
     return { kind: 'claimed', token: now };
   });
 }
@@ -108,7 +123,13 @@ function inProgress(): ApiError {
  * Error outside one). Throws 409 idempotency_request_in_progress when the claim `token` is no longer ours (it
  * went stale and another request took the key over), which rolls the change back.
  */
-export function completeIdempotencyKey(ctx: AppContext, workspaceId: string, key: string, token: number, response: StoredResponse): void {
+export function completeIdempotencyKey(
+  ctx: AppContext,
+  workspaceId: string,
+  key: string,
+  token: number,
+  response: StoredResponse,
+): void {
   if (!ctx.db.inTransaction) throw new Error('completeIdempotencyKey must run inside the transaction of the change');
   const stored = sql(
     ctx.db,
@@ -122,9 +143,10 @@ export function completeIdempotencyKey(ctx: AppContext, workspaceId: string, key
 /** A request that failed changed nothing: free its key so a corrected retry can run. Deletes only this running
  * claim (`token`), never a stored response or another request's claim. */
 export function releaseIdempotencyKey(ctx: AppContext, workspaceId: string, key: string, token: number): void {
-  sql(ctx.db, `DELETE FROM idempotency_keys WHERE workspace_id = ? AND key = ? AND state = 'running' AND created_at_ms = ?`).run(
-    workspaceId, key, token,
-  );
+  sql(
+    ctx.db,
+    `DELETE FROM idempotency_keys WHERE workspace_id = ? AND key = ? AND state = 'running' AND created_at_ms = ?`,
+  ).run(workspaceId, key, token);
 }
 
 /** Deletes up to `limit` records older than 24 h before `now` (ms), oldest first (by index: migration 005);

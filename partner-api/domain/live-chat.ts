@@ -22,14 +22,24 @@ function sessionRow(ctx: AppContext, id: string): SessionRow | null {
 
 function requireSession(ctx: AppContext, workspaceId: string, id: string): SessionRow {
   const row = sessionRow(ctx, id);
-  if (!row || row.workspace_id !== workspaceId) throw new ApiError(404, 'not_found', `No live-chat session ${id} in this workspace.`);
+  if (!row || row.workspace_id !== workspaceId)
+    throw new ApiError(404, 'not_found', `No live-chat session ${id} in this workspace.`);
   return row;
 }
 
-const resource = (r: SessionRow): SessionResource => ({ ...sessionRecord(r), conversationId: r.conversation_id, reason: r.reason });
+const resource = (r: SessionRow): SessionResource => ({
+  ...sessionRecord(r),
+  conversationId: r.conversation_id,
+  reason: r.reason,
+});
 
 /** Emits `type` with the session and its conversation as they are now, plus the event's own fields. */
-function emitSessionEvent(ctx: AppContext, sessionId: string, type: ConversationEventType, extra: Record<string, unknown>): SessionRow {
+function emitSessionEvent(
+  ctx: AppContext,
+  sessionId: string,
+  type: ConversationEventType,
+  extra: Record<string, unknown>,
+): SessionRow {
   const session = sessionRow(ctx, sessionId)!;
   const conversation = conversationRow(ctx, session.conversation_id)!;
   emitConversationEvent(ctx, {
@@ -50,7 +60,10 @@ export function requestHandoff(ctx: AppContext, conversationId: string, reason: 
   return writeTransaction(ctx.db, () => {
     const conversation = requireConversation(ctx, null, conversationId);
     if (conversation.status !== 'open') throw invalidState('This conversation is closed.');
-    const live = sql(ctx.db, `SELECT id FROM live_chat_sessions WHERE conversation_id = ? AND status IN ('queued', 'active')`).get(conversationId);
+    const live = sql(
+      ctx.db,
+      `SELECT id FROM live_chat_sessions WHERE conversation_id = ? AND status IN ('queued', 'active')`,
+    ).get(conversationId);
     if (live) throw invalidState('This conversation already has a live-chat session that has not ended.');
     const id = newId('lcs');
     sql(
@@ -68,9 +81,12 @@ export function requestHandoff(ctx: AppContext, conversationId: string, reason: 
 export function acceptSession(ctx: AppContext, agent: Agent, sessionId: string): SessionResource {
   return writeTransaction(ctx.db, () => {
     const session = requireSession(ctx, agent.workspaceId, sessionId);
-    if (session.status !== 'queued') throw invalidState(`Only a queued session can be accepted; this one is ${session.status}.`);
+    if (session.status !== 'queued')
+      throw invalidState(`Only a queued session can be accepted; this one is ${session.status}.`);
     sql(ctx.db, `UPDATE live_chat_sessions SET status = 'active', agent_id = ?, assigned_at = ? WHERE id = ?`).run(
-      agent.id, isoAt(ctx.clock.now()), sessionId,
+      agent.id,
+      isoAt(ctx.clock.now()),
+      sessionId,
     );
     setConversationMode(ctx, session.conversation_id, 'human');
     return resource(emitSessionEvent(ctx, sessionId, 'live_chat.agent_assigned', { agent: agentRecord(agent) }));
@@ -82,17 +98,28 @@ export function acceptSession(ctx: AppContext, agent: Agent, sessionId: string):
  * not_found for a session or agent outside the workspace, 409 invalid_state when the session is not active or
  * is already with that agent.
  */
-export function transferSession(ctx: AppContext, by: Agent, sessionId: string, toAgentId: string, note: string | null): SessionResource {
+export function transferSession(
+  ctx: AppContext,
+  by: Agent,
+  sessionId: string,
+  toAgentId: string,
+  note: string | null,
+): SessionResource {
   return writeTransaction(ctx.db, () => {
     const session = requireSession(ctx, by.workspaceId, sessionId);
-    if (session.status !== 'active') throw invalidState(`Only an active session can be transferred; this one is ${session.status}.`);
+    if (session.status !== 'active')
+      throw invalidState(`Only an active session can be transferred; this one is ${session.status}.`);
     const to = requireAgent(ctx, by.workspaceId, toAgentId);
     if (to.id === session.agent_id) throw invalidState('The session is already with this agent.');
     const from = requireAgent(ctx, by.workspaceId, session.agent_id!);
     // assigned_at stays the first pickup: the session's duration covers every agent who held it.
     sql(ctx.db, 'UPDATE live_chat_sessions SET agent_id = ? WHERE id = ?').run(to.id, sessionId);
     return resource(
-      emitSessionEvent(ctx, sessionId, 'live_chat.session_transferred', { fromAgent: agentRecord(from), toAgent: agentRecord(to), note }),
+      emitSessionEvent(ctx, sessionId, 'live_chat.session_transferred', {
+        fromAgent: agentRecord(from),
+        toAgent: agentRecord(to),
+        note,
+      }),
     );
   });
 }
@@ -103,7 +130,12 @@ export function transferSession(ctx: AppContext, by: Agent, sessionId: string, t
  * negative. Throws 404 not_found for a session outside the agent's workspace, 409 invalid_state when it has
  * already ended.
  */
-export function endSession(ctx: AppContext, by: Agent, sessionId: string, endedBy: 'agent' | 'visitor' | 'system'): SessionResource {
+export function endSession(
+  ctx: AppContext,
+  by: Agent,
+  sessionId: string,
+  endedBy: 'agent' | 'visitor' | 'system',
+): SessionResource {
   return writeTransaction(ctx.db, () => {
     const session = requireSession(ctx, by.workspaceId, sessionId);
     if (session.status === 'ended') throw invalidState('This session has already ended.');

@@ -27,8 +27,16 @@ export function decodeCursor<S extends z.ZodType>(cursor: string, schema: S): z.
 }
 
 /** Rows fetched with LIMIT limit+1 (`limit` in records): the extra row only says whether another page exists. */
-export function toPage<R, T>(rows: R[], limit: number, map: (row: R) => T, position: (row: R) => (string | number)[]): Page<T> {
+export function toPage<R, T>(
+  rows: R[],
+  limit: number,
+  map: (row: R) => T,
+  position: (row: R) => (string | number)[],
+): Page<T> {
   const kept = rows.slice(0, limit);
   const last = kept.at(-1);
-  return { data: kept.map(map), nextCursor: rows.length > limit && last !== undefined ? encodeCursor(position(last)) : null };
+  return {
+    data: kept.map(map),
+    nextCursor: rows.length > limit && last !== undefined ? encodeCursor(position(last)) : null,
+  };
 }

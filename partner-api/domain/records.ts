@@ -159,7 +159,12 @@ export function conversationRecord(r: ConversationRow): ConversationRecord {
 
 /** What the API answers about a conversation: the event record plus where it belongs. */
 export function conversationResource(r: ConversationRow) {
-  return { ...conversationRecord(r), assistantId: r.assistant_id, assistantName: r.assistant_name, updatedAt: r.updated_at };
+  return {
+    ...conversationRecord(r),
+    assistantId: r.assistant_id,
+    assistantName: r.assistant_name,
+    updatedAt: r.updated_at,
+  };
 }
 
 export interface SessionRow {

@@ -20,7 +20,11 @@ export interface Samples {
  * optionally only one assistant's; or the fixture alone when there are none. Raises no ApiError of its own:
  * an assistant id of another workspace simply finds nothing.
  */
-export function samplesFor(ctx: AppContext, workspaceId: string, query: { eventType: EventType; assistantId?: string | undefined; limit: number }): Samples {
+export function samplesFor(
+  ctx: AppContext,
+  workspaceId: string,
+  query: { eventType: EventType; assistantId?: string | undefined; limit: number },
+): Samples {
   // Two statements, not one with `(? IS NULL OR assistant_id = ?)`: that form cannot seek on assistant_id, so
   // a filtered call read every event of the type until it found enough of the assistant's (migration 005).
   const payloads = (
@@ -28,7 +32,10 @@ export function samplesFor(ctx: AppContext, workspaceId: string, query: { eventT
       ? sql(ctx.db, `SELECT payload FROM events WHERE workspace_id = ? AND type = ? ORDER BY seq DESC LIMIT ?`)
           .pluck()
           .all(workspaceId, query.eventType, query.limit)
-      : sql(ctx.db, `SELECT payload FROM events WHERE workspace_id = ? AND type = ? AND assistant_id = ? ORDER BY seq DESC LIMIT ?`)
+      : sql(
+          ctx.db,
+          `SELECT payload FROM events WHERE workspace_id = ? AND type = ? AND assistant_id = ? ORDER BY seq DESC LIMIT ?`,
+        )
           .pluck()
           .all(workspaceId, query.eventType, query.assistantId, query.limit)
   ) as string[];

@@ -45,22 +45,41 @@ export function createSubscription(
 ): { subscription: SubscribedRecord; outcome: SubscribeOutcome } {
   return writeTransaction(ctx.db, () => {
     if (input.assistantId) {
-      const owned = sql(ctx.db, 'SELECT 1 FROM assistants WHERE id = ? AND workspace_id = ?').get(input.assistantId, input.workspaceId);
-      if (!owned) throw validationFailed([{ path: 'assistant_id', message: 'No assistant with this id in this workspace.' }]);
+      const owned = sql(ctx.db, 'SELECT 1 FROM assistants WHERE id = ? AND workspace_id = ?').get(
+        input.assistantId,
+        input.workspaceId,
+      );
+      if (!owned)
+        throw validationFailed([{ path: 'assistant_id', message: 'No assistant with this id in this workspace.' }]);
     }
     const assistantId = input.assistantId ?? null;
     const current = activeAt(ctx, input.workspaceId, input.targetUrl);
-    if (current && current.event_type === input.eventType && current.assistant_id === assistantId && current.api_key_id === input.apiKeyId) {
+    if (
+      current &&
+      current.event_type === input.eventType &&
+      current.assistant_id === assistantId &&
+      current.api_key_id === input.apiKeyId
+    ) {
       const { id, event_type, target_url, assistant_id, secret, created_at } = current;
       return {
-        subscription: { id, eventType: event_type, targetUrl: target_url, assistantId: assistant_id, secret, active: true, createdAt: created_at },
+        subscription: {
+          id,
+          eventType: event_type,
+          targetUrl: target_url,
+          assistantId: assistant_id,
+          secret,
+          active: true,
+          createdAt: created_at,
+        },
         outcome: 'existing',
       };
     }
     if (current) {
       deactivateSubscriptions(ctx, { subscriptionId: current.id }, 'replaced');
     } else {
-      const active = sql(ctx.db, 'SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ? AND active = 1').pluck().get(input.workspaceId) as number;
+      const active = sql(ctx.db, 'SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ? AND active = 1')
+        .pluck()
+        .get(input.workspaceId) as number;
       const max = ctx.config.maxSubscriptionsPerWorkspace;
       if (active >= max) {
         throw new ApiError(
@@ -84,7 +103,16 @@ export function createSubscription(
       ctx.db,
       `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, assistant_id, secret, active, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)`,
-    ).run(record.id, input.workspaceId, input.apiKeyId, record.eventType, record.targetUrl, record.assistantId, record.secret, record.createdAt);
+    ).run(
+      record.id,
+      input.workspaceId,
+      input.apiKeyId,
+      record.eventType,
+      record.targetUrl,
+      record.assistantId,
+      record.secret,
+      record.createdAt,
+    );
     return { subscription: record, outcome: current ? 'replaced' : 'created' };
   });
 }
@@ -108,7 +136,9 @@ export function deactivateSubscriptions(
     ).run(at, reason, value).changes;
     // Every inactive subscription matched, not only those just turned off: a repeat revoke repairs deliveries
     // left pending by an earlier one. One seek per subscription on the partial pending index.
-    const ended = sql(ctx.db, `SELECT id FROM subscriptions WHERE ${column} = ? AND active = 0`).pluck().all(value) as string[];
+    const ended = sql(ctx.db, `SELECT id FROM subscriptions WHERE ${column} = ? AND active = 0`)
+      .pluck()
+      .all(value) as string[];
     for (const id of ended) cancelPending(ctx, id, at, `subscription deactivated: ${reason}`);
     return deactivated;
   });
@@ -125,7 +155,9 @@ function cancelPending(ctx: AppContext, subscriptionId: string, at: string, why:
 /** Cancels every delivery still pending for the workspace's subscriptions (its plan fell below Pro). */
 export function cancelPendingDeliveries(ctx: AppContext, where: { workspaceId: string }, why: string): number {
   const at = isoAt(ctx.clock.now());
-  const ids = sql(ctx.db, 'SELECT id FROM subscriptions WHERE workspace_id = ?').pluck().all(where.workspaceId) as string[];
+  const ids = sql(ctx.db, 'SELECT id FROM subscriptions WHERE workspace_id = ?')
+    .pluck()
+    .all(where.workspaceId) as string[];
   return ids.reduce((cancelled, id) => cancelled + cancelPending(ctx, id, at, why), 0);
 }
 
@@ -166,7 +198,11 @@ export function unsubscribe(ctx: AppContext, workspaceId: string, id: string): {
  * hands over no subscription id) and answers as `unsubscribe` does. Throws 404 not_found when none is
  * active there (so a caller can tell "nothing was listening" from "stopped").
  */
-export function unsubscribeByTarget(ctx: AppContext, workspaceId: string, targetUrl: string): { id: string; active: false } {
+export function unsubscribeByTarget(
+  ctx: AppContext,
+  workspaceId: string,
+  targetUrl: string,
+): { id: string; active: false } {
   return writeTransaction(ctx.db, () => {
     const current = activeAt(ctx, workspaceId, targetUrl);
     if (!current) throw new ApiError(404, 'not_found', 'No active subscription of this workspace has this target URL.');
@@ -192,7 +228,11 @@ const subscriptionCursor = z.tuple([z.string(), z.number().int()]);
 
 /** Every subscription of the workspace, active or not, newest first, `limit` records per page: its state and
  * why, never its secret. Throws 422 validation_failed for a cursor this API did not return. */
-export function listSubscriptions(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string | undefined }): Page<SubscriptionStatusRecord> {
+export function listSubscriptions(
+  ctx: AppContext,
+  workspaceId: string,
+  query: { limit: number; cursor?: string | undefined },
+): Page<SubscriptionStatusRecord> {
   const after = query.cursor ? decodeCursor(query.cursor, subscriptionCursor) : null;
   const rows = sql<SubscriptionRow>(
     ctx.db,

@@ -50,13 +50,19 @@ function requireTicket(ctx: AppContext, workspaceId: string, id: string): Ticket
 /** The assistant of the ticket's conversation, which ticket events report (null for tickets outside chat). */
 function ticketAssistant(ctx: AppContext, ticket: TicketRow): AssistantRef | null {
   if (!ticket.conversation_id) return null;
-  const row = sql(ctx.db, 'SELECT a.id, a.name FROM conversations v JOIN assistants a ON a.id = v.assistant_id WHERE v.id = ?').get(
-    ticket.conversation_id,
-  );
+  const row = sql(
+    ctx.db,
+    'SELECT a.id, a.name FROM conversations v JOIN assistants a ON a.id = v.assistant_id WHERE v.id = ?',
+  ).get(ticket.conversation_id);
   return (row as AssistantRef | undefined) ?? null;
 }
 
-function emitTicketEvent(ctx: AppContext, ticket: TicketRow, type: 'ticket.created' | 'ticket.assigned' | 'ticket.status_changed', extra = {}): void {
+function emitTicketEvent(
+  ctx: AppContext,
+  ticket: TicketRow,
+  type: 'ticket.created' | 'ticket.assigned' | 'ticket.status_changed',
+  extra = {},
+): void {
   emitConversationEvent(ctx, {
     workspaceId: ticket.workspace_id,
     type,
@@ -70,12 +76,19 @@ function emitTicketEvent(ctx: AppContext, ticket: TicketRow, type: 'ticket.creat
  * ticket.created. Throws 422 contact_not_found when contactEmail matches no contact of the workspace, 404
  * not_found when conversationId is not the workspace's.
  */
-export function createTicket(ctx: AppContext, workspaceId: string, input: NewTicket, source: 'api' | 'agent'): TicketRecord {
+export function createTicket(
+  ctx: AppContext,
+  workspaceId: string,
+  input: NewTicket,
+  source: 'api' | 'agent',
+): TicketRecord {
   return writeTransaction(ctx.db, () => {
     const contact = input.contactEmail ? findContactRow(ctx, workspaceId, input.contactEmail) : null;
     if (input.contactEmail && !contact) throw contactNotFound(input.contactEmail);
     if (input.conversationId) requireConversation(ctx, workspaceId, input.conversationId);
-    const number = (sql(ctx.db, 'SELECT COALESCE(MAX(number), 0) + 1 FROM tickets WHERE workspace_id = ?').pluck().get(workspaceId)) as number;
+    const number = sql(ctx.db, 'SELECT COALESCE(MAX(number), 0) + 1 FROM tickets WHERE workspace_id = ?')
+      .pluck()
+      .get(workspaceId) as number;
     const now = isoAt(ctx.clock.now());
     const id = newId('tkt');
     sql(
@@ -83,8 +96,17 @@ export function createTicket(ctx: AppContext, workspaceId: string, input: NewTic
       `INSERT INTO tickets (id, workspace_id, number, subject, description, status, priority, source, contact_id, conversation_id, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)`,
     ).run(
-      id, workspaceId, number, input.subject, input.description ?? null, input.priority ?? 'normal', source,
-      contact?.id ?? null, input.conversationId ?? null, now, now,
+      id,
+      workspaceId,
+      number,
+      input.subject,
+      input.description ?? null,
+      input.priority ?? 'normal',
+      source,
+      contact?.id ?? null,
+      input.conversationId ?? null,
+      now,
+      now,
     );
     const ticket = requireTicket(ctx, workspaceId, id);
     emitTicketEvent(ctx, ticket, 'ticket.created');
@@ -111,16 +133,27 @@ export function updateTicket(ctx: AppContext, workspaceId: string, id: string, c
       ctx.db,
       `UPDATE tickets SET subject = ?, description = ?, priority = ?, status = ?, resolved_at = ?, closed_at = ?, updated_at = ? WHERE id = ?`,
     ).run(
-      changes.subject ?? before.subject, changes.description ?? before.description, changes.priority ?? before.priority,
-      status, stamps.resolvedAt, stamps.closedAt, now, id,
+      changes.subject ?? before.subject,
+      changes.description ?? before.description,
+      changes.priority ?? before.priority,
+      status,
+      stamps.resolvedAt,
+      stamps.closedAt,
+      now,
+      id,
     );
     const after = requireTicket(ctx, workspaceId, id);
-    if (status !== before.status) emitTicketEvent(ctx, after, 'ticket.status_changed', { previousStatus: before.status });
+    if (status !== before.status)
+      emitTicketEvent(ctx, after, 'ticket.status_changed', { previousStatus: before.status });
     return ticketRecord(after);
   });
 }
 
-function statusStamps(before: TicketRow, status: TicketStatus, now: string): { resolvedAt: string | null; closedAt: string | null } {
+function statusStamps(
+  before: TicketRow,
+  status: TicketStatus,
+  now: string,
+): { resolvedAt: string | null; closedAt: string | null } {
   if (status === before.status) return { resolvedAt: before.resolved_at, closedAt: before.closed_at };
   if (status === 'resolved') return { resolvedAt: now, closedAt: null };
   if (status === 'closed') return { resolvedAt: before.resolved_at, closedAt: now };
@@ -139,7 +172,11 @@ export function assignTicket(ctx: AppContext, workspaceId: string, id: string, a
     const before = requireTicket(ctx, workspaceId, id);
     const agent = requireAgent(ctx, workspaceId, agentId);
     if (before.assignee_id === agent.id) return ticketRecord(before);
-    sql(ctx.db, 'UPDATE tickets SET assignee_id = ?, updated_at = ? WHERE id = ?').run(agent.id, isoAt(ctx.clock.now()), id);
+    sql(ctx.db, 'UPDATE tickets SET assignee_id = ?, updated_at = ? WHERE id = ?').run(
+      agent.id,
+      isoAt(ctx.clock.now()),
+      id,
+    );
     const after = requireTicket(ctx, workspaceId, id);
     emitTicketEvent(ctx, after, 'ticket.assigned', { previousAssigneeId: before.assignee_id });
     return ticketRecord(after);
@@ -150,7 +187,11 @@ const ticketCursor = z.tuple([z.number().int().positive()]);
 
 /** Newest first: ticket numbers grow with every ticket, so they order exactly even within one millisecond.
  * `limit` records per page. Throws 422 validation_failed for a cursor this API did not return. */
-export function listTickets(ctx: AppContext, workspaceId: string, query: { limit: number; cursor?: string | undefined }): Page<TicketRecord> {
+export function listTickets(
+  ctx: AppContext,
+  workspaceId: string,
+  query: { limit: number; cursor?: string | undefined },
+): Page<TicketRecord> {
   const before = query.cursor ? decodeCursor(query.cursor, ticketCursor)[0] : null;
   const rows = sql<TicketRow>(
     ctx.db,

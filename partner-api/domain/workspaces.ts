@@ -30,7 +30,10 @@ const toWorkspace = (r: WorkspaceRow): Workspace => ({ id: r.id, name: r.name, p
 export function createWorkspace(ctx: AppContext, input: { name: string; plan: Plan }): Workspace {
   const workspace = { id: newId('ws'), name: input.name, plan: input.plan, createdAt: isoAt(ctx.clock.now()) };
   sql(ctx.db, 'INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, ?, ?)').run(
-    workspace.id, workspace.name, workspace.plan, workspace.createdAt,
+    workspace.id,
+    workspace.name,
+    workspace.plan,
+    workspace.createdAt,
   );
   return workspace;
 }
@@ -76,14 +79,19 @@ export function createAssistant(ctx: AppContext, workspaceId: string, name: stri
   requireWorkspace(ctx, workspaceId);
   const assistant = { id: newId('ast'), name };
   sql(ctx.db, 'INSERT INTO assistants (id, workspace_id, name, created_at) VALUES (?, ?, ?, ?)').run(
-    assistant.id, workspaceId, name, isoAt(ctx.clock.now()),
+    assistant.id,
+    workspaceId,
+    name,
+    isoAt(ctx.clock.now()),
   );
   return assistant;
 }
 
 /** The workspace's assistants by name (GET /v1/assistants, the admin CLI's `assistant list`). */
 export function listAssistants(ctx: AppContext, workspaceId: string): Assistant[] {
-  return sql<Assistant>(ctx.db, 'SELECT id, name FROM assistants WHERE workspace_id = ? ORDER BY name, id').all(workspaceId);
+  return sql<Assistant>(ctx.db, 'SELECT id, name FROM assistants WHERE workspace_id = ? ORDER BY name, id').all(
+    workspaceId,
+  );
 }
 
 /** The assistant and its workspace; null when there is no such assistant (public endpoints key on it). */
@@ -103,21 +111,27 @@ const AGENT_COLUMNS = 'id, workspace_id AS workspaceId, name, email';
 
 /** Creates an agent and returns its console token: shown this once, only its hash is kept. Throws 404 not_found
  * for an unknown workspace. */
-export function createAgent(ctx: AppContext, workspaceId: string, input: { name: string; email: string }): Agent & { token: string } {
+export function createAgent(
+  ctx: AppContext,
+  workspaceId: string,
+  input: { name: string; email: string },
+): Agent & { token: string } {
   requireWorkspace(ctx, workspaceId);
   const token = generateAgentToken();
   const agent = { id: newId('agt'), workspaceId, name: input.name, email: input.email };
-  sql(ctx.db, 'INSERT INTO agents (id, workspace_id, name, email, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(
-    agent.id, workspaceId, agent.name, agent.email, hashSecret(token), isoAt(ctx.clock.now()),
-  );
+  sql(
+    ctx.db,
+    'INSERT INTO agents (id, workspace_id, name, email, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  ).run(agent.id, workspaceId, agent.name, agent.email, hashSecret(token), isoAt(ctx.clock.now()));
   return { ...agent, token };
 }
 
 /** The agent a console token belongs to and whether that token was revoked; null for an unknown token. */
 export function findAgentByToken(ctx: AppContext, token: string): { agent: Agent; revoked: boolean } | null {
-  const row = sql(ctx.db, `SELECT ${AGENT_COLUMNS}, token_revoked_at AS revokedAt FROM agents WHERE token_hash = ?`).get(hashSecret(token)) as
-    | (Agent & { revokedAt: string | null })
-    | undefined;
+  const row = sql(
+    ctx.db,
+    `SELECT ${AGENT_COLUMNS}, token_revoked_at AS revokedAt FROM agents WHERE token_hash = ?`,
+  ).get(hashSecret(token)) as (Agent & { revokedAt: string | null }) | undefined;
   if (!row) return null;
   const { revokedAt, ...agent } = row;
   return { agent, revoked: revokedAt !== null };
@@ -145,12 +159,13 @@ export function listAgents(ctx: AppContext, workspaceId: string): AgentSummary[]
  */
 export function revokeAgentToken(ctx: AppContext, agentId: string): { agent: Agent; alreadyRevoked: boolean } {
   return writeTransaction(ctx.db, () => {
-    const row = sql(ctx.db, `SELECT ${AGENT_COLUMNS}, token_revoked_at AS revokedAt FROM agents WHERE id = ?`).get(agentId) as
-      | (Agent & { revokedAt: string | null })
-      | undefined;
+    const row = sql(ctx.db, `SELECT ${AGENT_COLUMNS}, token_revoked_at AS revokedAt FROM agents WHERE id = ?`).get(
+      agentId,
+    ) as (Agent & { revokedAt: string | null }) | undefined;
     if (!row) throw new ApiError(404, 'not_found', `No agent ${agentId}.`);
     const { revokedAt, ...agent } = row;
-    if (revokedAt === null) sql(ctx.db, 'UPDATE agents SET token_revoked_at = ? WHERE id = ?').run(isoAt(ctx.clock.now()), agentId);
+    if (revokedAt === null)
+      sql(ctx.db, 'UPDATE agents SET token_revoked_at = ? WHERE id = ?').run(isoAt(ctx.clock.now()), agentId);
     return { agent, alreadyRevoked: revokedAt !== null };
   });
 }
@@ -164,14 +179,20 @@ export function rotateAgentToken(ctx: AppContext, agentId: string): Agent & { to
   return writeTransaction(ctx.db, () => {
     const row = selectOne<Agent>(ctx.db, `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`, agentId);
     if (!row) throw new ApiError(404, 'not_found', `No agent ${agentId}.`);
-    sql(ctx.db, 'UPDATE agents SET token_hash = ?, token_revoked_at = NULL WHERE id = ?').run(hashSecret(token), agentId);
+    sql(ctx.db, 'UPDATE agents SET token_hash = ?, token_revoked_at = NULL WHERE id = ?').run(
+      hashSecret(token),
+      agentId,
+    );
     return { ...row, token };
   });
 }
 
 /** An agent of this workspace, or 404: another workspace's agent is as unknown as a made-up id. */
 export function requireAgent(ctx: AppContext, workspaceId: string, agentId: string): Agent {
-  const row = sql(ctx.db, `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ? AND workspace_id = ?`).get(agentId, workspaceId);
+  const row = sql(ctx.db, `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ? AND workspace_id = ?`).get(
+    agentId,
+    workspaceId,
+  );
   if (!row) throw new ApiError(404, 'not_found', `No agent ${agentId} in this workspace.`);
   return row as Agent;
 }

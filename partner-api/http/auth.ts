@@ -70,15 +70,24 @@ function presentedKey(ctx: AppContext, req: Request): KeyPrincipal {
  */
 function admit(principal: KeyPrincipal, scope: Scope, opts: KeyRouteOptions): void {
   if (principal.revoked) {
-    throw new ApiError(401, 'api_key_revoked', 'This API key was revoked in Settings → API Keys. Create a new key and reconnect.');
+    throw new ApiError(
+      401,
+      'api_key_revoked',
+      'This API key was revoked in Settings → API Keys. Create a new key and reconnect.',
+    );
   }
   if (!opts.anyPlan && !hasIntegration(principal.workspace.plan)) {
     throw new ApiError(403, 'plan_upgrade_required', PLAN_UPGRADE_MESSAGE);
   }
   if (!principal.scopes.includes(scope)) {
-    throw new ApiError(403, 'insufficient_scope', `This API key lacks the ${scope} scope. Create a key that has it and reconnect.`, {
-      fields: { requiredScope: scope },
-    });
+    throw new ApiError(
+      403,
+      'insufficient_scope',
+      `This API key lacks the ${scope} scope. Create a key that has it and reconnect.`,
+      {
+        fields: { requiredScope: scope },
+      },
+    );
   }
 }
 
@@ -100,10 +109,16 @@ export function requireScope(ctx: AppContext, scope: Scope, opts: KeyRouteOption
 /** The agent whose console token `req` presents; throws 401 agent_token_missing, _invalid or _revoked. */
 function authenticateAgent(ctx: AppContext, req: Request): Agent {
   const token = presentedCredential(req);
-  if (!token) throw new ApiError(401, 'agent_token_missing', 'Send the agent console token as "Authorization: Bearer agt_tok_…".');
+  if (!token)
+    throw new ApiError(
+      401,
+      'agent_token_missing',
+      'Send the agent console token as "Authorization: Bearer agt_tok_…".',
+    );
   const found = token.startsWith(AGENT_TOKEN_PREFIX) ? findAgentByToken(ctx, token) : null;
   if (!found) throw new ApiError(401, 'agent_token_invalid', 'No such agent token.');
-  if (found.revoked) throw new ApiError(401, 'agent_token_revoked', 'This agent token was revoked. Ask an administrator for a new one.');
+  if (found.revoked)
+    throw new ApiError(401, 'agent_token_revoked', 'This agent token was revoked. Ask an administrator for a new one.');
   return found.agent;
 }
 

@@ -61,7 +61,13 @@ export function jsonDepth(value: unknown, limit: number): number {
  */
 const refuseDeepBodies: RequestHandler = (req, _res, next) => {
   if (jsonDepth(req.body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
-    next(new ApiError(400, 'body_too_deep', `The request body nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays.`));
+    next(
+      new ApiError(
+        400,
+        'body_too_deep',
+        `The request body nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays.`,
+      ),
+    );
     return;
   }
   next();

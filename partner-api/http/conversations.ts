@@ -5,11 +5,26 @@
 import { z } from 'zod';
 
 import { captureWidgetLead } from '../domain/contacts';
-import { listConversations, postIntegrationMessage, requireConversation, startConversation } from '../domain/conversations';
+import {
+  listConversations,
+  postIntegrationMessage,
+  requireConversation,
+  startConversation,
+} from '../domain/conversations';
 import { requestHandoff } from '../domain/live-chat';
 import { keyOf } from './auth';
 import { created, type RouteBuilders } from './route-builders';
-import { emailField, idField, limitQuery, optionalEmail, optionalEnum, optionalLine, optionalText, parseWith, requiredText } from './validate';
+import {
+  emailField,
+  idField,
+  limitQuery,
+  optionalEmail,
+  optionalEnum,
+  optionalLine,
+  optionalText,
+  parseWith,
+  requiredText,
+} from './validate';
 
 const listQuery = z.strictObject({
   mode: optionalEnum(['assistant', 'human']),
@@ -61,7 +76,13 @@ export function registerConversationRoutes({ app, ctx, keyed, visitor, write }: 
     write((req) => {
       const { assistantId } = parseWith(assistantParams, req.params);
       const b = parseWith(widgetStart, req.body);
-      const input = { message: b.message, visitorId: b.visitor_id, visitorName: b.visitor_name, visitorEmail: b.visitor_email, pageUrl: b.page_url };
+      const input = {
+        message: b.message,
+        visitorId: b.visitor_id,
+        visitorName: b.visitor_name,
+        visitorEmail: b.visitor_email,
+        pageUrl: b.page_url,
+      };
       return () => created(startConversation(ctx, assistantId, 'widget', input));
     }),
   );

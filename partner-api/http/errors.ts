@@ -28,7 +28,11 @@ function fromBodyParser(err: unknown): ApiError | null {
       return new ApiError(400, 'invalid_json', 'The request body is not valid JSON (an object or array was expected).');
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new ApiError(415, 'unsupported_media_type', 'Send the body as UTF-8 JSON (Content-Type: application/json).');
+      return new ApiError(
+        415,
+        'unsupported_media_type',
+        'Send the body as UTF-8 JSON (Content-Type: application/json).',
+      );
     case 'request.aborted':
     case 'request.size.invalid':
     case 'stream.encoding.set':
@@ -79,7 +83,10 @@ export function errorHandler(ctx: AppContext): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const known = err instanceof ApiError ? err : (fromRouter(err) ?? fromBodyParser(err));
     if (res.headersSent) {
-      ctx.log.error('error after the response started', redactFields({ method: req.method, path: req.path, error: describe(err) }));
+      ctx.log.error(
+        'error after the response started',
+        redactFields({ method: req.method, path: req.path, error: describe(err) }),
+      );
       res.end();
       return;
     }
@@ -89,7 +96,10 @@ export function errorHandler(ctx: AppContext): ErrorRequestHandler {
     }
     if (isStorageFault(err)) {
       // An operating condition, not a bug: one line with SQLite's code, no stack.
-      ctx.log.error('storage unavailable: request refused', redactFields({ method: req.method, path: req.path, code: err.code, error: err.message }));
+      ctx.log.error(
+        'storage unavailable: request refused',
+        redactFields({ method: req.method, path: req.path, code: err.code, error: err.message }),
+      );
       sendError(res, storageUnavailable());
       return;
     }

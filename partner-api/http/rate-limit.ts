@@ -74,15 +74,24 @@ export class TokenBucketLimiter {
 }
 
 /** One token per request from the client `clientOf` names (none named: not limited), else 429 with Retry-After. */
-function rateLimitBy(limiter: TokenBucketLimiter, clientOf: (req: Request) => string | undefined, whose: string): RequestHandler {
+function rateLimitBy(
+  limiter: TokenBucketLimiter,
+  clientOf: (req: Request) => string | undefined,
+  whose: string,
+): RequestHandler {
   return (req, _res, next) => {
     const client = clientOf(req);
     if (client !== undefined) {
       const verdict = limiter.take(client);
       if (!verdict.ok) {
-        throw new ApiError(429, 'rate_limited', `Too many requests ${whose}. Retry in ${verdict.retryAfterSeconds} s.`, {
-          headers: { 'Retry-After': String(verdict.retryAfterSeconds) },
-        });
+        throw new ApiError(
+          429,
+          'rate_limited',
+          `Too many requests ${whose}. Retry in ${verdict.retryAfterSeconds} s.`,
+          {
+            headers: { 'Retry-After': String(verdict.retryAfterSeconds) },
+          },
+        );
       }
     }
     next();

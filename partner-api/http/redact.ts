@@ -38,7 +38,10 @@ function fullyDecoded(text: string): string {
 export function redactText(text: string): string {
   const decoded = fullyDecoded(text);
   if (!CREDENTIAL_PREFIX.test(decoded)) return text;
-  return decoded.replace(CREDENTIAL, (_match, keyPrefix?: string, secretPrefix?: string) => `${keyPrefix ?? secretPrefix}[redacted]`);
+  return decoded.replace(
+    CREDENTIAL,
+    (_match, keyPrefix?: string, secretPrefix?: string) => `${keyPrefix ?? secretPrefix}[redacted]`,
+  );
 }
 
 /** A request path (req.path, raw as it arrived) for a log line. */
@@ -48,5 +51,7 @@ export function redactPath(path: string): string {
 
 /** Every string value of a log line's fields redacted (one level: log fields are flat). */
 export function redactFields(fields: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(fields).map(([name, value]) => [name, typeof value === 'string' ? redactText(value) : value]));
+  return Object.fromEntries(
+    Object.entries(fields).map(([name, value]) => [name, typeof value === 'string' ? redactText(value) : value]),
+  );
 }

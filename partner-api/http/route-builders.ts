@@ -24,7 +24,11 @@ export interface RouteBuilders {
   write: (action: Action) => RequestHandler;
 }
 
-export function createRouteBuilders(app: Express, ctx: AppContext, limiters: { perKey: TokenBucketLimiter; perAddress: TokenBucketLimiter }): RouteBuilders {
+export function createRouteBuilders(
+  app: Express,
+  ctx: AppContext,
+  limiters: { perKey: TokenBucketLimiter; perAddress: TokenBucketLimiter },
+): RouteBuilders {
   const limit = rateLimitByKey(limiters.perKey);
   return {
     app,

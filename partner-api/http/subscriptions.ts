@@ -41,8 +41,11 @@ export function registerSubscriptionRoutes({ app, ctx, keyed, write }: RouteBuil
       const verdict = await checkTarget(body.target_url, { allowPrivate: ctx.config.allowPrivateTargets });
       if (!verdict.ok) {
         // When the development setting would allow this target (http, loopback, private), say which it is.
-        const devSettingAllows = !ctx.config.allowPrivateTargets && (await checkTarget(body.target_url, { allowPrivate: true })).ok;
-        const hint = devSettingAllows ? ' For local development only, ILLUMICHAT_ALLOW_PRIVATE_TARGETS=1 on the API allows http and loopback or private targets.' : '';
+        const devSettingAllows =
+          !ctx.config.allowPrivateTargets && (await checkTarget(body.target_url, { allowPrivate: true })).ok;
+        const hint = devSettingAllows
+          ? ' For local development only, ILLUMICHAT_ALLOW_PRIVATE_TARGETS=1 on the API allows http and loopback or private targets.'
+          : '';
         throw new ApiError(422, 'target_url_refused', `The target URL was refused: ${verdict.reason}.${hint}`, {
           details: [{ path: 'target_url', message: verdict.reason }],
         });
@@ -89,6 +92,12 @@ export function registerSubscriptionRoutes({ app, ctx, keyed, write }: RouteBuil
 
   app.get('/v1/samples', ...keyed('events:read'), (req, res) => {
     const query = parseWith(samplesQuery, req.query);
-    res.json(samplesFor(ctx, keyOf(req).workspace.id, { eventType: query.event_type, assistantId: query.assistant_id, limit: query.limit }));
+    res.json(
+      samplesFor(ctx, keyOf(req).workspace.id, {
+        eventType: query.event_type,
+        assistantId: query.assistant_id,
+        limit: query.limit,
+      }),
+    );
   });
 }

@@ -24,7 +24,9 @@ const ticketChanges = z
     subject: z.preprocess((v) => (v === null || v === '' ? undefined : v), requiredText(500).optional()),
     description: optionalText(20_000),
   })
-  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'Give at least one of status, priority, subject, description.' });
+  .refine((b) => Object.values(b).some((v) => v !== undefined), {
+    message: 'Give at least one of status, priority, subject, description.',
+  });
 
 /** What to do about contact_not_found. Key callers are Zaps (the help page's troubleshooting answer). */
 const ZAP_CONTACT_ADVICE =
@@ -46,8 +48,16 @@ export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteBui
     write((req) => {
       const body = parseWith(newTicketBody, req.body);
       const workspaceId = keyOf(req).workspace.id;
-      const input = { subject: body.subject, description: body.description, priority: body.priority, contactEmail: body.contact_email };
-      return () => created(withAdvice('contact_not_found', ZAP_CONTACT_ADVICE, () => createTicket(ctx, workspaceId, input, 'api')));
+      const input = {
+        subject: body.subject,
+        description: body.description,
+        priority: body.priority,
+        contactEmail: body.contact_email,
+      };
+      return () =>
+        created(
+          withAdvice('contact_not_found', ZAP_CONTACT_ADVICE, () => createTicket(ctx, workspaceId, input, 'api')),
+        );
     }),
   );
 
@@ -75,7 +85,10 @@ export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteBui
         contactEmail: body.contact_email,
         conversationId: body.conversation_id,
       };
-      return () => created(withAdvice('contact_not_found', AGENT_CONTACT_ADVICE, () => createTicket(ctx, workspaceId, input, 'agent')));
+      return () =>
+        created(
+          withAdvice('contact_not_found', AGENT_CONTACT_ADVICE, () => createTicket(ctx, workspaceId, input, 'agent')),
+        );
     }),
   );
 

@@ -52,10 +52,12 @@ export function writeHandler(ctx: AppContext, action: Action): RequestHandler {
   return async (req, res) => {
     const workspaceId = req.apiKey?.workspace.id;
     const key = workspaceId ? idempotencyKeyOf(req) : undefined;
-    const authorized = (commit: Commit): Commit => () => {
-      req.reverifyCaller?.();
-      return commit();
-    };
+    const authorized =
+      (commit: Commit): Commit =>
+      () => {
+        req.reverifyCaller?.();
+        return commit();
+      };
     if (!workspaceId || key === undefined) {
       const commit = await action(req);
       send(res, await commitWithGroup(ctx.db, authorized(commit)));

@@ -80,7 +80,9 @@ export function classifyAddress(address: string): AddressVerdict {
   const bare = address.replace(/^\[|\]$/g, '').split('%')[0] as string; // a zone (%eth0) never changes the verdict
   // IPv6 always has a colon, IPv4 never; deciding first spares ipaddr.js's IPv4 parser a slow miss (~57 µs).
   if (!bare.includes(':')) {
-    return ipaddr.IPv4.isValidFourPartDecimal(bare) ? classifyIPv4(ipaddr.IPv4.parse(bare)) : { public: false, label: 'not an IP address' };
+    return ipaddr.IPv4.isValidFourPartDecimal(bare)
+      ? classifyIPv4(ipaddr.IPv4.parse(bare))
+      : { public: false, label: 'not an IP address' };
   }
   // ipaddr.js reads "::1.2.3.4" as IPv4-mapped (::ffff:1.2.3.4); it is IPv4-compatible (::102:304), and
   // "0::1.2.3.4", the same address, it reads right.
@@ -105,13 +107,15 @@ export function describeRefusal(address: string, verdict: { label: string; via?:
 function classifyIPv4(address: IPv4): AddressVerdict {
   const range = address.range();
   if (range === 'unicast') return { public: true };
-  const label = range === 'reserved' ? ipaddr.subnetMatch(address, IPV4_RESERVED_WORDS, 'a reserved address') : IPV4_REASONS[range];
+  const label =
+    range === 'reserved' ? ipaddr.subnetMatch(address, IPV4_RESERVED_WORDS, 'a reserved address') : IPV4_REASONS[range];
   return { public: false, label: label ?? 'a reserved address' };
 }
 
 function classifyIPv6(address: IPv6): AddressVerdict {
   const range: string = address.range();
-  if (range === 'reserved') return { public: false, label: ipaddr.subnetMatch(address, IPV6_RESERVED_WORDS, 'a reserved address') };
+  if (range === 'reserved')
+    return { public: false, label: ipaddr.subnetMatch(address, IPV6_RESERVED_WORDS, 'a reserved address') };
   if (range !== 'unicast') return { public: false, label: IPV6_REASONS[range] ?? 'a reserved address' };
   if (address.match(IPV6_IPV4_COMPATIBLE)) return { public: false, label: 'a reserved (IPv4-compatible) address' };
   if (!address.match(IPV6_GLOBAL_UNICAST)) return { public: false, label: 'a reserved address' };

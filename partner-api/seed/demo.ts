@@ -20,7 +20,10 @@ export function seedDemoIfEmpty(ctx: AppContext): DemoSeed | null {
   return writeTransaction(ctx.db, () => {
     if (!isEmptyDatabase(ctx)) return null;
     const workspace = createWorkspace(ctx, { name: 'Demo Workspace', plan: 'pro' });
-    const assistants = [createAssistant(ctx, workspace.id, 'Website Assistant'), createAssistant(ctx, workspace.id, 'In-App Assistant')];
+    const assistants = [
+      createAssistant(ctx, workspace.id, 'Website Assistant'),
+      createAssistant(ctx, workspace.id, 'In-App Assistant'),
+    ];
     const agents = [
       createAgent(ctx, workspace.id, { name: 'Sam Rivera', email: 'sam@demo.illumichat.test' }),
       createAgent(ctx, workspace.id, { name: 'Kim Lee', email: 'kim@demo.illumichat.test' }),

@@ -30,7 +30,11 @@ afterAll(async () => {
 function admin(...argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = runAdmin(argv, { stdout: (l) => out.push(l), stderr: (l) => err.push(l), env: { ILLUMICHAT_DB_PATH: dbPath } });
+  const code = runAdmin(argv, {
+    stdout: (l) => out.push(l),
+    stderr: (l) => err.push(l),
+    env: { ILLUMICHAT_DB_PATH: dbPath },
+  });
   return { code, stdout: out, stderr: err.join('\n') };
 }
 
@@ -50,7 +54,11 @@ describe('workspaces', () => {
     const key = at(admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier').stdout, 0);
     expect((await api(server.url, key).get('/v1/me')).body.error.code).toBe('plan_upgrade_required');
     expect(admin('workspace', 'set-plan', id, '--plan', 'business').code).toBe(0);
-    expect((await api(server.url, key).get('/v1/me')).body).toMatchObject({ id, name: 'Acme Support', plan: 'business' });
+    expect((await api(server.url, key).get('/v1/me')).body).toMatchObject({
+      id,
+      name: 'Acme Support',
+      plan: 'business',
+    });
     expect(admin('workspace', 'set-plan', '--workspace', id, '--plan', 'pro').code).toBe(0);
   });
 
@@ -77,7 +85,10 @@ describe('keys', () => {
 
   it('list shows prefix, scopes, last used and revoked, and never the key', async () => {
     const id = workspace();
-    const key = at(admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier prod').stdout, 0);
+    const key = at(
+      admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier prod').stdout,
+      0,
+    );
     const before = admin('key', 'list', '--workspace', id);
     expect(before.stdout[0]).toMatch(/^ID\s+PREFIX\s+SCOPES\s+CREATED\s+LAST USED\s+REVOKED\s+NAME$/);
     expect(before.stdout[1]).toContain(`${key.slice(0, 13)}…`);
@@ -92,13 +103,23 @@ describe('keys', () => {
     const id = workspace();
     const key = admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier').stdout[0];
     const keyId = (await api(server.url, key).get('/v1/me')).body.key.id;
-    const sub = (await api(server.url, key).post('/v1/subscriptions', { event_type: 'lead.captured', target_url: 'http://127.0.0.1:9/x' })).body;
+    const sub = (
+      await api(server.url, key).post('/v1/subscriptions', {
+        event_type: 'lead.captured',
+        target_url: 'http://127.0.0.1:9/x',
+      })
+    ).body;
     const res = admin('key', 'revoke', keyId);
     expect(res).toMatchObject({ code: 0, stdout: [] });
     expect(res.stderr).toContain('1 subscription(s)');
     expect((await api(server.url, key).get('/v1/me')).body.error.code).toBe('api_key_revoked');
-    expect(server.ctx.db.prepare('SELECT deactivated_reason FROM subscriptions WHERE id = ?').pluck().get(sub.id)).toBe('key_revoked');
-    expect(admin('key', 'revoke', keyId)).toMatchObject({ code: 0, stderr: expect.stringContaining('already revoked') });
+    expect(server.ctx.db.prepare('SELECT deactivated_reason FROM subscriptions WHERE id = ?').pluck().get(sub.id)).toBe(
+      'key_revoked',
+    );
+    expect(admin('key', 'revoke', keyId)).toMatchObject({
+      code: 0,
+      stderr: expect.stringContaining('already revoked'),
+    });
     expect(admin('key', 'list', '--workspace', id).stdout[1]).toMatch(/\d{4}-\d\d-\d\dT.*Zapier$/);
   });
 });
@@ -135,7 +156,10 @@ describe('listing assistants and agents, revoking and rotating an agent token', 
   it('assistant list and agent list show the ids (for transfer and assistant_id), never a token', () => {
     const id = workspace();
     const assistant = admin('assistant', 'create', '--workspace', id, '--name', 'Sales Bot').stdout[0];
-    const token = at(admin('agent', 'create', '--workspace', id, '--name', 'Sam Agent', '--email', 'sam@acme.test').stdout, 0);
+    const token = at(
+      admin('agent', 'create', '--workspace', id, '--name', 'Sam Agent', '--email', 'sam@acme.test').stdout,
+      0,
+    );
     const assistants = admin('assistant', 'list', '--workspace', id);
     expect(assistants.code).toBe(0);
     expect(assistants.stdout[0]).toMatch(/^ID\s+NAME$/);
@@ -149,25 +173,40 @@ describe('listing assistants and agents, revoking and rotating an agent token', 
 
   it('agent revoke refuses the token at once (401 agent_token_revoked); rotate prints a new one once and the old one stops working', async () => {
     const id = workspace();
-    const token = at(admin('agent', 'create', '--workspace', id, '--name', 'Rita', '--email', 'rita@acme.test').stdout, 0);
+    const token = at(
+      admin('agent', 'create', '--workspace', id, '--name', 'Rita', '--email', 'rita@acme.test').stdout,
+      0,
+    );
     const agentId = at(at(admin('agent', 'list', '--workspace', id).stdout, 1).split(/\s+/), 0);
     expect((await api(server.url, token).post('/v1/agent/tickets', { subject: 'before' })).status).toBe(201);
 
     const revoked = admin('agent', 'revoke', agentId);
     expect(revoked).toMatchObject({ code: 0, stdout: [] });
     const refused = await api(server.url, token).post('/v1/agent/tickets', { subject: 'after revoke' });
-    expect({ status: refused.status, code: refused.body.error.code }).toEqual({ status: 401, code: 'agent_token_revoked' });
+    expect({ status: refused.status, code: refused.body.error.code }).toEqual({
+      status: 401,
+      code: 'agent_token_revoked',
+    });
     expect(admin('agent', 'list', '--workspace', id).stdout[1]).toMatch(/\s\d{4}-\d\d-\d\dT\S+\s+rita@acme\.test/);
-    expect(admin('agent', 'revoke', agentId)).toMatchObject({ code: 0, stderr: expect.stringContaining('already revoked') });
+    expect(admin('agent', 'revoke', agentId)).toMatchObject({
+      code: 0,
+      stderr: expect.stringContaining('already revoked'),
+    });
 
     const rotated = admin('agent', 'rotate', agentId);
     expect(rotated.code).toBe(0);
     expect(rotated.stdout).toEqual([expect.stringMatching(/^agt_tok_[0-9A-Za-z]{38}$/)]);
     expect(rotated.stderr).not.toContain(at(rotated.stdout, 0).slice(8));
-    expect((await api(server.url, rotated.stdout[0]).post('/v1/agent/tickets', { subject: 'new token' })).status).toBe(201);
-    expect((await api(server.url, token).post('/v1/agent/tickets', { subject: 'old token' })).body.error.code).toBe('agent_token_invalid');
+    expect((await api(server.url, rotated.stdout[0]).post('/v1/agent/tickets', { subject: 'new token' })).status).toBe(
+      201,
+    );
+    expect((await api(server.url, token).post('/v1/agent/tickets', { subject: 'old token' })).body.error.code).toBe(
+      'agent_token_invalid',
+    );
     const again = at(admin('agent', 'rotate', agentId).stdout, 0);
-    expect((await api(server.url, rotated.stdout[0]).post('/v1/agent/tickets', { subject: 'previous' })).body.error.code).toBe('agent_token_invalid');
+    expect(
+      (await api(server.url, rotated.stdout[0]).post('/v1/agent/tickets', { subject: 'previous' })).body.error.code,
+    ).toBe('agent_token_invalid');
     expect((await api(server.url, again).post('/v1/agent/tickets', { subject: 'latest' })).status).toBe(201);
   });
 
@@ -177,11 +216,18 @@ describe('listing assistants and agents, revoking and rotating an agent token', 
     const keyId = (await api(server.url, key).get('/v1/me')).body.key.id;
     expect(admin('key', 'revoke', keyId).code).toBe(0);
     server.ctx.db
-      .prepare(`INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, created_at) VALUES (?, ?, ?, 'ticket.created', 'http://127.0.0.1:9/left', 'whsec_x', ?)`)
+      .prepare(
+        `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, created_at) VALUES (?, ?, ?, 'ticket.created', 'http://127.0.0.1:9/left', 'whsec_x', ?)`,
+      )
       .run(`sub_left_${keyId}`, id, keyId, new Date().toISOString());
     const again = admin('key', 'revoke', keyId);
-    expect(again).toMatchObject({ code: 0, stderr: expect.stringContaining('Ended 1 subscription(s) still active under it.') });
-    expect(server.ctx.db.prepare('SELECT active FROM subscriptions WHERE id = ?').pluck().get(`sub_left_${keyId}`)).toBe(0);
+    expect(again).toMatchObject({
+      code: 0,
+      stderr: expect.stringContaining('Ended 1 subscription(s) still active under it.'),
+    });
+    expect(
+      server.ctx.db.prepare('SELECT active FROM subscriptions WHERE id = ?').pluck().get(`sub_left_${keyId}`),
+    ).toBe(0);
   });
 });
 
@@ -233,7 +279,10 @@ describe('mistakes', () => {
   it('a database that cannot be opened exits 3 with one line naming the setting to change', () => {
     fs.writeFileSync(path.join(dir, 'a-file'), '');
     const env = { ILLUMICHAT_DB_PATH: path.join(dir, 'a-file', 'admin.db') };
-    for (const argv of [['workspace', 'list'], ['key', 'revoke', 'key_x']]) {
+    for (const argv of [
+      ['workspace', 'list'],
+      ['key', 'revoke', 'key_x'],
+    ]) {
       const out: string[] = [];
       const err: string[] = [];
       const code = runAdmin(argv, { stdout: (l) => out.push(l), stderr: (l) => err.push(l), env });
@@ -250,7 +299,12 @@ describe('mistakes', () => {
 it('runs as `npm run admin` on the database in ILLUMICHAT_DB_PATH', () => {
   const env = { ...process.env, ILLUMICHAT_DB_PATH: dbPath };
   const npm = (...args: string[]) =>
-    spawnSync('npm', ['run', '--silent', 'admin', '--', ...args], { cwd: path.join(__dirname, '..', '..'), env, encoding: 'utf8', timeout: 60_000 });
+    spawnSync('npm', ['run', '--silent', 'admin', '--', ...args], {
+      cwd: path.join(__dirname, '..', '..'),
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
   const created = npm('workspace', 'create', '--name', 'From npm', '--plan', 'pro');
   expect(created.status).toBe(0);
   expect(created.stdout).toMatch(/^ws_[0-9a-f]{24}\n$/);
@@ -261,11 +315,19 @@ it('runs as `npm run admin` on the database in ILLUMICHAT_DB_PATH', () => {
 
 it('`./dev admin key create` prints only the key, so a script can capture it; errors leave stdout empty', () => {
   const env = { ...process.env, ILLUMICHAT_DB_PATH: dbPath };
-  const sh = (script: string) => spawnSync('bash', ['-c', script], { cwd: path.join(__dirname, '..', '..'), env, encoding: 'utf8', timeout: 60_000 });
+  const sh = (script: string) =>
+    spawnSync('bash', ['-c', script], {
+      cwd: path.join(__dirname, '..', '..'),
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
   const ws = sh('./dev admin workspace create --name "From ./dev" --plan pro');
   expect(ws.status).toBe(0);
   expect(ws.stdout).toMatch(/^ws_[0-9a-f]{24}\n$/);
-  const captured = sh(`key="$(./dev admin key create --workspace ${ws.stdout.trim()} --scopes events:read --name Script)" && printf '[%s]' "$key"`);
+  const captured = sh(
+    `key="$(./dev admin key create --workspace ${ws.stdout.trim()} --scopes events:read --name Script)" && printf '[%s]' "$key"`,
+  );
   expect(captured.status).toBe(0);
   expect(captured.stdout).toMatch(/^\[wsk_live_[0-9A-Za-z]{38}\]$/);
   expect(captured.stderr).toContain('shown only once');

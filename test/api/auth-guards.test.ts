@@ -9,7 +9,14 @@ import type { Request, RequestHandler, Response } from 'express';
 import { createApiKey, revokeApiKey } from '../../partner-api/domain/api-keys';
 import { generateApiKey, type Scope } from '../../partner-api/domain/credentials';
 import { ApiError } from '../../partner-api/domain/errors';
-import { createAgent, createWorkspace, type Plan, revokeAgentToken, rotateAgentToken, setWorkspacePlan } from '../../partner-api/domain/workspaces';
+import {
+  createAgent,
+  createWorkspace,
+  type Plan,
+  revokeAgentToken,
+  rotateAgentToken,
+  setWorkspacePlan,
+} from '../../partner-api/domain/workspaces';
 import { agentOf, keyOf, presentedCredential, requireAgentToken, requireScope } from '../../partner-api/http/auth';
 import { makeContext, removeTempDirs, type TestContext } from '../delivery/helpers';
 
@@ -22,7 +29,8 @@ const MESSAGES = {
   tokenMissing: 'Send the agent console token as "Authorization: Bearer agt_tok_…".',
   tokenInvalid: 'No such agent token.',
   tokenRevoked: 'This agent token was revoked. Ask an administrator for a new one.',
-  planUpgrade: 'The Zapier integration is gated to Pro and above. Upgrade your workspace plan, then reconnect the account in Zapier.',
+  planUpgrade:
+    'The Zapier integration is gated to Pro and above. Upgrade your workspace plan, then reconnect the account in Zapier.',
 };
 
 let ctx: TestContext;
@@ -60,7 +68,12 @@ interface Refusal {
 
 function refusalOf(error: unknown): Refusal {
   if (!(error instanceof ApiError)) throw error;
-  return { status: error.status, code: error.code, message: error.message, ...(error.options.fields ? { fields: error.options.fields } : {}) };
+  return {
+    status: error.status,
+    code: error.code,
+    message: error.message,
+    ...(error.options.fields ? { fields: error.options.fields } : {}),
+  };
 }
 
 /** What `fn` throws, as a refusal; `null` when it returns. */
@@ -80,7 +93,8 @@ function newKey(plan: Plan = 'pro', scopes: readonly Scope[] = ['events:read']) 
 }
 
 const bearer = (credential: string) => ({ Authorization: `Bearer ${credential}` });
-const lastUsedAt = (keyId: string) => ctx.db.prepare('SELECT last_used_at FROM api_keys WHERE id = ?').pluck().get(keyId);
+const lastUsedAt = (keyId: string) =>
+  ctx.db.prepare('SELECT last_used_at FROM api_keys WHERE id = ?').pluck().get(keyId);
 
 describe('presentedCredential', () => {
   it.each([
@@ -88,8 +102,16 @@ describe('presentedCredential', () => {
     ['the scheme in any case', { Authorization: 'bEARER wsk_live_abc' }, 'wsk_live_abc'],
     ['spaces and tabs around it', { Authorization: ' \tBearer \t wsk_live_abc \t' }, 'wsk_live_abc'],
     ['X-API-Key, trimmed', { 'X-API-Key': '  wsk_live_abc ' }, 'wsk_live_abc'],
-    ['Authorization before X-API-Key', { Authorization: 'Bearer from-bearer', 'X-API-Key': 'from-header' }, 'from-bearer'],
-    ['X-API-Key when Authorization is another scheme', { Authorization: 'Basic dXNlcjpwYXNz', 'X-API-Key': 'from-header' }, 'from-header'],
+    [
+      'Authorization before X-API-Key',
+      { Authorization: 'Bearer from-bearer', 'X-API-Key': 'from-header' },
+      'from-bearer',
+    ],
+    [
+      'X-API-Key when Authorization is another scheme',
+      { Authorization: 'Basic dXNlcjpwYXNz', 'X-API-Key': 'from-header' },
+      'from-header',
+    ],
   ])('reads %s', (_label, headers, expected) => {
     expect(presentedCredential(request(headers))).toBe(expected);
   });
@@ -112,39 +134,62 @@ describe('requireScope: each refusal, in the documented order', () => {
   const guardFor = (opts?: { anyPlan?: boolean }) => requireScope(ctx, 'events:read', opts);
 
   it('401 api_key_missing when no key is presented', () => {
-    expect(guard(guardFor(), request())).toEqual({ status: 401, code: 'api_key_missing', message: MESSAGES.keyMissing });
+    expect(guard(guardFor(), request())).toEqual({
+      status: 401,
+      code: 'api_key_missing',
+      message: MESSAGES.keyMissing,
+    });
   });
 
   it('401 api_key_malformed for a wrong prefix, a wrong length or a checksum that does not match', () => {
     const key = generateApiKey();
     const typo = key.slice(0, 20) + (key[20] === 'a' ? 'b' : 'a') + key.slice(21);
     for (const bad of ['hello', key.replace('wsk_live_', 'wsk_test_'), key.slice(0, -1), typo]) {
-      expect(guard(guardFor(), request(bearer(bad)))).toEqual({ status: 401, code: 'api_key_malformed', message: MESSAGES.keyMalformed });
+      expect(guard(guardFor(), request(bearer(bad)))).toEqual({
+        status: 401,
+        code: 'api_key_malformed',
+        message: MESSAGES.keyMalformed,
+      });
     }
   });
 
   it('401 api_key_invalid for a well-formed key that does not exist', () => {
-    expect(guard(guardFor(), request(bearer(generateApiKey())))).toEqual({ status: 401, code: 'api_key_invalid', message: MESSAGES.keyInvalid });
+    expect(guard(guardFor(), request(bearer(generateApiKey())))).toEqual({
+      status: 401,
+      code: 'api_key_invalid',
+      message: MESSAGES.keyInvalid,
+    });
   });
 
   it('401 api_key_revoked for a revoked key, before the plan and the scope (even with anyPlan)', () => {
     const { keyId, key } = newKey('free', ['chat:write']);
     revokeApiKey(ctx, keyId);
     for (const opts of [{}, { anyPlan: true }]) {
-      expect(guard(guardFor(opts), request(bearer(key)))).toEqual({ status: 401, code: 'api_key_revoked', message: MESSAGES.keyRevoked });
+      expect(guard(guardFor(opts), request(bearer(key)))).toEqual({
+        status: 401,
+        code: 'api_key_revoked',
+        message: MESSAGES.keyRevoked,
+      });
     }
   });
 
   it.each(['free', 'starter'] as const)('403 plan_upgrade_required on %s, before the scope', (plan) => {
     const { key } = newKey(plan, ['chat:write']);
-    expect(guard(guardFor(), request(bearer(key)))).toEqual({ status: 403, code: 'plan_upgrade_required', message: MESSAGES.planUpgrade });
+    expect(guard(guardFor(), request(bearer(key)))).toEqual({
+      status: 403,
+      code: 'plan_upgrade_required',
+      message: MESSAGES.planUpgrade,
+    });
   });
 
   it('anyPlan admits a key below Pro, and still checks its scope', () => {
     const { key } = newKey('free', ['events:read']);
     expect(guard(guardFor({ anyPlan: true }), request(bearer(key)))).toEqual({ next: [[]] });
     const { key: otherScope } = newKey('free', ['chat:write']);
-    expect(guard(guardFor({ anyPlan: true }), request(bearer(otherScope)))).toMatchObject({ status: 403, code: 'insufficient_scope' });
+    expect(guard(guardFor({ anyPlan: true }), request(bearer(otherScope)))).toMatchObject({
+      status: 403,
+      code: 'insufficient_scope',
+    });
   });
 
   it('403 insufficient_scope names the scope the route needs, in the message and as requiredScope', () => {
@@ -185,7 +230,11 @@ describe('requireScope: an admitted request', () => {
     guard(requireScope(ctx, 'events:read'), req);
     expect(thrownBy(req.reverifyCaller!)).toBeNull();
     revokeApiKey(ctx, keyId);
-    expect(thrownBy(req.reverifyCaller!)).toEqual({ status: 401, code: 'api_key_revoked', message: MESSAGES.keyRevoked });
+    expect(thrownBy(req.reverifyCaller!)).toEqual({
+      status: 401,
+      code: 'api_key_revoked',
+      message: MESSAGES.keyRevoked,
+    });
   });
 
   it('reverifyCaller refuses once the plan is lowered, unless the route admits any plan', () => {
@@ -195,7 +244,11 @@ describe('requireScope: an admitted request', () => {
     guard(requireScope(ctx, 'events:read'), gated);
     guard(requireScope(ctx, 'events:read', { anyPlan: true }), anyPlan);
     setWorkspacePlan(ctx, workspace.id, 'starter');
-    expect(thrownBy(gated.reverifyCaller!)).toEqual({ status: 403, code: 'plan_upgrade_required', message: MESSAGES.planUpgrade });
+    expect(thrownBy(gated.reverifyCaller!)).toEqual({
+      status: 403,
+      code: 'plan_upgrade_required',
+      message: MESSAGES.planUpgrade,
+    });
     expect(thrownBy(anyPlan.reverifyCaller!)).toBeNull();
   });
 
@@ -211,7 +264,11 @@ describe('requireAgentToken', () => {
   }
 
   it('401 agent_token_missing when no token is presented', () => {
-    expect(guard(requireAgentToken(ctx), request())).toEqual({ status: 401, code: 'agent_token_missing', message: MESSAGES.tokenMissing });
+    expect(guard(requireAgentToken(ctx), request())).toEqual({
+      status: 401,
+      code: 'agent_token_missing',
+      message: MESSAGES.tokenMissing,
+    });
   });
 
   it('401 agent_token_invalid for an unknown token, a workspace API key, or a token rotated away', () => {
@@ -219,14 +276,22 @@ describe('requireAgentToken', () => {
     const rotated = newAgent();
     rotateAgentToken(ctx, rotated.id);
     for (const token of ['agt_tok_nope', apiKey, rotated.token]) {
-      expect(guard(requireAgentToken(ctx), request(bearer(token)))).toEqual({ status: 401, code: 'agent_token_invalid', message: MESSAGES.tokenInvalid });
+      expect(guard(requireAgentToken(ctx), request(bearer(token)))).toEqual({
+        status: 401,
+        code: 'agent_token_invalid',
+        message: MESSAGES.tokenInvalid,
+      });
     }
   });
 
   it('401 agent_token_revoked for a revoked token', () => {
     const agent = newAgent();
     revokeAgentToken(ctx, agent.id);
-    expect(guard(requireAgentToken(ctx), request(bearer(agent.token)))).toEqual({ status: 401, code: 'agent_token_revoked', message: MESSAGES.tokenRevoked });
+    expect(guard(requireAgentToken(ctx), request(bearer(agent.token)))).toEqual({
+      status: 401,
+      code: 'agent_token_revoked',
+      message: MESSAGES.tokenRevoked,
+    });
   });
 
   it('admits a valid token (also from X-API-Key): calls next once and carries the agent for agentOf', () => {
@@ -249,8 +314,16 @@ describe('requireAgentToken', () => {
     });
     revokeAgentToken(ctx, revoked.id);
     rotateAgentToken(ctx, rotated.id);
-    expect(thrownBy(requests[0]!.reverifyCaller!)).toEqual({ status: 401, code: 'agent_token_revoked', message: MESSAGES.tokenRevoked });
-    expect(thrownBy(requests[1]!.reverifyCaller!)).toEqual({ status: 401, code: 'agent_token_invalid', message: MESSAGES.tokenInvalid });
+    expect(thrownBy(requests[0]!.reverifyCaller!)).toEqual({
+      status: 401,
+      code: 'agent_token_revoked',
+      message: MESSAGES.tokenRevoked,
+    });
+    expect(thrownBy(requests[1]!.reverifyCaller!)).toEqual({
+      status: 401,
+      code: 'agent_token_invalid',
+      message: MESSAGES.tokenInvalid,
+    });
   });
 
   it('agentOf refuses a route that has no requireAgentToken', () => {

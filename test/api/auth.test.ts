@@ -28,7 +28,12 @@ const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 describe('each failure has its own 401', () => {
   it('api_key_missing: no header, an empty Bearer, or another scheme', async () => {
-    const cases: Record<string, string>[] = [{}, { authorization: 'Bearer ' }, { authorization: 'Basic dXNlcjpwYXNz' }, { 'x-api-key': '' }];
+    const cases: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer ' },
+      { authorization: 'Basic dXNlcjpwYXNz' },
+      { 'x-api-key': '' },
+    ];
     for (const headers of cases) {
       const res = await api(server.url).raw('GET', '/v1/me', { headers });
       expect(res.status).toBe(401);
@@ -170,7 +175,10 @@ describe('agent tokens', () => {
       const missing = await api(server.url).raw(endpoint.method, endpoint.path, { body, headers });
       expect(missing.body.error.code).toBe('agent_token_missing');
       for (const wrong of ['agt_tok_nope', apiKey]) {
-        const res = await api(server.url).raw(endpoint.method, endpoint.path, { body, headers: { ...headers, ...bearer(wrong) } });
+        const res = await api(server.url).raw(endpoint.method, endpoint.path, {
+          body,
+          headers: { ...headers, ...bearer(wrong) },
+        });
         expect(res.status).toBe(401);
         expect(res.body.error.code).toBe('agent_token_invalid');
       }
@@ -187,9 +195,19 @@ describe('agent tokens', () => {
     for (const endpoint of AGENT_ENDPOINTS) {
       const body = endpoint.body === undefined ? undefined : JSON.stringify(endpoint.body);
       const headers: Record<string, string> = body ? { 'content-type': 'application/json' } : {};
-      for (const [token, code] of [[revoked.token, 'agent_token_revoked'], [rotated.token, 'agent_token_invalid']] as const) {
-        const res = await api(server.url).raw(endpoint.method, endpoint.path, { body, headers: { ...headers, ...bearer(token) } });
-        expect({ path: endpoint.path, status: res.status, code: res.body.error.code }).toEqual({ path: endpoint.path, status: 401, code });
+      for (const [token, code] of [
+        [revoked.token, 'agent_token_revoked'],
+        [rotated.token, 'agent_token_invalid'],
+      ] as const) {
+        const res = await api(server.url).raw(endpoint.method, endpoint.path, {
+          body,
+          headers: { ...headers, ...bearer(token) },
+        });
+        expect({ path: endpoint.path, status: res.status, code: res.body.error.code }).toEqual({
+          path: endpoint.path,
+          status: 401,
+          code,
+        });
       }
     }
     expect(tableCounts(server)).toEqual(before);
@@ -242,7 +260,8 @@ describe('logs', () => {
       await api(s.url, key.slice(0, -1)).get('/v1/me');
       const logged = JSON.stringify(s.logs);
       expect(s.logs.length).toBeGreaterThanOrEqual(4);
-      for (const secret of [key, unknown, key.slice(13, 40), unknown.slice(13, 40)]) expect(logged).not.toContain(secret);
+      for (const secret of [key, unknown, key.slice(13, 40), unknown.slice(13, 40)])
+        expect(logged).not.toContain(secret);
     } finally {
       await s.close();
     }

@@ -22,7 +22,10 @@ afterAll(() => server.close());
 afterEach(() => jest.restoreAllMocks());
 
 const activeUnder = (s: ApiServer, keyId: string) =>
-  s.ctx.db.prepare('SELECT COUNT(*) FROM subscriptions WHERE api_key_id = ? AND active = 1').pluck().get(keyId) as number;
+  s.ctx.db
+    .prepare('SELECT COUNT(*) FROM subscriptions WHERE api_key_id = ? AND active = 1')
+    .pluck()
+    .get(keyId) as number;
 
 describe('a subscribe whose key is revoked while its target is being checked (the deterministic form)', () => {
   const SLOW_HOST = 'hooks.slow-dns.example';
@@ -58,7 +61,11 @@ describe('a subscribe whose key is revoked while its target is being checked (th
     const dnsCheck = slowResolution();
     const { key, keyId } = await strict.setup();
     const zap = api(strict.url, key);
-    const pending = zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: `https://${SLOW_HOST}/zap` }, headers);
+    const pending = zap.post(
+      '/v1/subscriptions',
+      { event_type: 'lead.captured', target_url: `https://${SLOW_HOST}/zap` },
+      headers,
+    );
     await dnsCheck.resolving;
     await new Promise((r) => setTimeout(r, 100));
     strict.revokeKey(keyId);
@@ -67,19 +74,32 @@ describe('a subscribe whose key is revoked while its target is being checked (th
     expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 401, code: 'api_key_revoked' });
     expect(strict.ctx.db.prepare('SELECT COUNT(*) FROM subscriptions WHERE api_key_id = ?').pluck().get(keyId)).toBe(0);
     // Nothing was stored under the Idempotency-Key either: a retry is refused the same way, not replayed.
-    expect((await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: `https://${SLOW_HOST}/zap` }, headers)).status).toBe(401);
+    expect(
+      (
+        await zap.post(
+          '/v1/subscriptions',
+          { event_type: 'lead.captured', target_url: `https://${SLOW_HOST}/zap` },
+          headers,
+        )
+      ).status,
+    ).toBe(401);
   });
 
   it('a plan lowered below Pro mid-flight refuses it too (403 plan_upgrade_required)', async () => {
     const dnsCheck = slowResolution();
     const { workspace, key } = await strict.setup();
-    const pending = api(strict.url, key).post('/v1/subscriptions', { event_type: 'lead.captured', target_url: `https://${SLOW_HOST}/plan` });
+    const pending = api(strict.url, key).post('/v1/subscriptions', {
+      event_type: 'lead.captured',
+      target_url: `https://${SLOW_HOST}/plan`,
+    });
     await dnsCheck.resolving;
     await new Promise((r) => setTimeout(r, 100));
     strict.setPlan(workspace.id, 'starter');
     const res = await pending;
     expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 403, code: 'plan_upgrade_required' });
-    expect(strict.ctx.db.prepare('SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ?').pluck().get(workspace.id)).toBe(0);
+    expect(
+      strict.ctx.db.prepare('SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ?').pluck().get(workspace.id),
+    ).toBe(0);
   });
 });
 
@@ -118,22 +138,67 @@ interface WriteRoute {
 }
 
 const KEY_WRITES: WriteRoute[] = [
-  { name: 'subscribe', method: 'POST', path: () => '/v1/subscriptions', body: (w) => ({ event_type: 'lead.captured', target_url: `${w.hook}/new` }) },
+  {
+    name: 'subscribe',
+    method: 'POST',
+    path: () => '/v1/subscriptions',
+    body: (w) => ({ event_type: 'lead.captured', target_url: `${w.hook}/new` }),
+  },
   { name: 'unsubscribe by id', method: 'DELETE', path: (w) => `/v1/subscriptions/${w.subscription.id}`, anyPlan: true },
-  { name: 'unsubscribe by URL', method: 'DELETE', path: (w) => `/v1/subscriptions?target_url=${encodeURIComponent(w.hook)}`, anyPlan: true },
+  {
+    name: 'unsubscribe by URL',
+    method: 'DELETE',
+    path: (w) => `/v1/subscriptions?target_url=${encodeURIComponent(w.hook)}`,
+    anyPlan: true,
+  },
   { name: 'create contact', method: 'POST', path: () => '/v1/contacts', body: () => ({ email: 'new@example.com' }) },
   { name: 'create ticket', method: 'POST', path: () => '/v1/tickets', body: () => ({ subject: 'New' }) },
-  { name: 'update ticket', method: 'PATCH', path: (w) => `/v1/tickets/${w.ticket.id}`, body: () => ({ status: 'open' }) },
-  { name: 'send message', method: 'POST', path: (w) => `/v1/conversations/${w.conversation.id}/messages`, body: () => ({ message: 'From a Zap' }) },
+  {
+    name: 'update ticket',
+    method: 'PATCH',
+    path: (w) => `/v1/tickets/${w.ticket.id}`,
+    body: () => ({ status: 'open' }),
+  },
+  {
+    name: 'send message',
+    method: 'POST',
+    path: (w) => `/v1/conversations/${w.conversation.id}/messages`,
+    body: () => ({ message: 'From a Zap' }),
+  },
 ];
 
 const AGENT_WRITES: WriteRoute[] = [
-  { name: 'add contact', method: 'POST', path: () => '/v1/agent/contacts', body: () => ({ email: 'console@example.com' }) },
+  {
+    name: 'add contact',
+    method: 'POST',
+    path: () => '/v1/agent/contacts',
+    body: () => ({ email: 'console@example.com' }),
+  },
   { name: 'create ticket', method: 'POST', path: () => '/v1/agent/tickets', body: () => ({ subject: 'Console' }) },
-  { name: 'assign ticket', method: 'POST', path: (w) => `/v1/agent/tickets/${w.ticket.id}/assign`, body: (w) => ({ agent_id: w.other.id }) },
-  { name: 'ticket status', method: 'POST', path: (w) => `/v1/agent/tickets/${w.ticket.id}/status`, body: () => ({ status: 'pending' }) },
-  { name: 'accept', method: 'POST', path: (w) => `/v1/agent/live-chat/sessions/${w.queued.id}/accept`, body: () => ({}) },
-  { name: 'transfer', method: 'POST', path: (w) => `/v1/agent/live-chat/sessions/${w.active.id}/transfer`, body: (w) => ({ to_agent_id: w.other.id }) },
+  {
+    name: 'assign ticket',
+    method: 'POST',
+    path: (w) => `/v1/agent/tickets/${w.ticket.id}/assign`,
+    body: (w) => ({ agent_id: w.other.id }),
+  },
+  {
+    name: 'ticket status',
+    method: 'POST',
+    path: (w) => `/v1/agent/tickets/${w.ticket.id}/status`,
+    body: () => ({ status: 'pending' }),
+  },
+  {
+    name: 'accept',
+    method: 'POST',
+    path: (w) => `/v1/agent/live-chat/sessions/${w.queued.id}/accept`,
+    body: () => ({}),
+  },
+  {
+    name: 'transfer',
+    method: 'POST',
+    path: (w) => `/v1/agent/live-chat/sessions/${w.active.id}/transfer`,
+    body: (w) => ({ to_agent_id: w.other.id }),
+  },
   { name: 'end', method: 'POST', path: (w) => `/v1/agent/live-chat/sessions/${w.active.id}/end`, body: () => ({}) },
 ];
 
@@ -141,7 +206,10 @@ function send(route: WriteRoute, w: World, credential: string) {
   const body = route.body?.(w);
   return api(server.url).raw(route.method, route.path(w), {
     body: body === undefined ? undefined : JSON.stringify(body),
-    headers: { authorization: `Bearer ${credential}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${credential}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
   });
 }
 
@@ -184,13 +252,16 @@ describe('every write route re-checks its caller in the transaction that writes'
         expect({ status: res.status < 300, body: res.body }).toEqual({ status: true, body: res.body });
       });
 
-      it.each(changes)('with %s in flight: refused with the arrival check’s code, and nothing is written', async (_what, change, status, code) => {
-        if (route.anyPlan && code === 'plan_upgrade_required') return; // unsubscribing works below Pro (see subscriptions.test.ts)
-        const w = await world();
-        const { res, afterChange } = await withChangeInFlight(route, w, credentialOf(w), () => change(w));
-        expect({ status: res.status, code: res.body.error?.code }).toEqual({ status, code });
-        expect(snapshot(server.ctx.db)).toEqual(afterChange);
-      });
+      it.each(changes)(
+        'with %s in flight: refused with the arrival check’s code, and nothing is written',
+        async (_what, change, status, code) => {
+          if (route.anyPlan && code === 'plan_upgrade_required') return; // unsubscribing works below Pro (see subscriptions.test.ts)
+          const w = await world();
+          const { res, afterChange } = await withChangeInFlight(route, w, credentialOf(w), () => change(w));
+          expect({ status: res.status, code: res.body.error?.code }).toEqual({ status, code });
+          expect(snapshot(server.ctx.db)).toEqual(afterChange);
+        },
+      );
     });
   }
 });
@@ -225,9 +296,15 @@ describe('revoking a key while its Zaps subscribe and events flow (concurrent)',
       // Each client subscribes again and again (a new hook URL each time) until its key is refused.
       const client = async (c: number) => {
         for (let i = 0; ; i++) {
-          const res = await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${rx.url}/${round}/${c}/${i}` });
+          const res = await zap.post('/v1/subscriptions', {
+            event_type: 'ticket.created',
+            target_url: `${rx.url}/${round}/${c}/${i}`,
+          });
           if (res.status === 401) return;
-          if (res.status === 201) await zap.delete(`/v1/subscriptions/${res.body.id}`).then((d) => d.status === 200 || d.status === 401 || fail(d));
+          if (res.status === 201)
+            await zap
+              .delete(`/v1/subscriptions/${res.body.id}`)
+              .then((d) => d.status === 200 || d.status === 401 || fail(d));
           else if (res.status !== 409) throw new Error(`unexpected ${res.status} ${JSON.stringify(res.body)}`);
         }
       };
@@ -248,7 +325,10 @@ describe('revoking a key while its Zaps subscribe and events flow (concurrent)',
       for (let i = 0; i < 5; i++) await console.post('/v1/agent/tickets', { subject: 'after' });
       stopEvents = true;
       await events;
-      const subscriptions = live.ctx.db.prepare('SELECT id FROM subscriptions WHERE api_key_id = ?').pluck().all(keyId) as string[];
+      const subscriptions = live.ctx.db
+        .prepare('SELECT id FROM subscriptions WHERE api_key_id = ?')
+        .pluck()
+        .all(keyId) as string[];
       revoked.push({ keyId, atMs: revokedAtMs, subscriptions });
     }
     await live.worker!.runOnce();
@@ -264,7 +344,9 @@ describe('revoking a key while its Zaps subscribe and events flow (concurrent)',
         .get(JSON.stringify(subscriptions), new Date(atMs).toISOString());
       expect({ keyId, attemptsAfterRevocation: late }).toEqual({ keyId, attemptsAfterRevocation: 0 });
       const owed = live.ctx.db
-        .prepare(`SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND subscription_id IN (SELECT value FROM json_each(?))`)
+        .prepare(
+          `SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND subscription_id IN (SELECT value FROM json_each(?))`,
+        )
         .pluck()
         .get(JSON.stringify(subscriptions));
       expect({ keyId, owed }).toEqual({ keyId, owed: 0 });
@@ -289,15 +371,21 @@ describe('a repeat revocation repairs', () => {
       await api(s.url, agent.token).post('/v1/agent/tickets', { subject: 'owed' });
       s.fanOut();
       s.ctx.db.prepare(`UPDATE deliveries SET attempts = 2 WHERE subscription_id = 'sub_leftover'`).run(); // a retry
-      expect(s.ctx.db.prepare(`SELECT status FROM deliveries WHERE subscription_id = 'sub_leftover'`).pluck().all()).toEqual(['pending']);
+      expect(
+        s.ctx.db.prepare(`SELECT status FROM deliveries WHERE subscription_id = 'sub_leftover'`).pluck().all(),
+      ).toEqual(['pending']);
 
       const again = revokeApiKey(s.ctx, keyId);
       expect(again).toMatchObject({ alreadyRevoked: true, subscriptionsDeactivated: 1 });
-      expect(s.ctx.db.prepare(`SELECT active, deactivated_reason FROM subscriptions WHERE id = 'sub_leftover'`).get()).toEqual({
+      expect(
+        s.ctx.db.prepare(`SELECT active, deactivated_reason FROM subscriptions WHERE id = 'sub_leftover'`).get(),
+      ).toEqual({
         active: 0,
         deactivated_reason: 'key_revoked',
       });
-      expect(s.ctx.db.prepare(`SELECT status FROM deliveries WHERE subscription_id = 'sub_leftover'`).pluck().all()).toEqual(['cancelled']);
+      expect(
+        s.ctx.db.prepare(`SELECT status FROM deliveries WHERE subscription_id = 'sub_leftover'`).pluck().all(),
+      ).toEqual(['cancelled']);
     } finally {
       await s.close();
     }
@@ -306,7 +394,12 @@ describe('a repeat revocation repairs', () => {
   it('a revoked key of another workspace is untouched by it', async () => {
     const { workspace } = await server.setup();
     const other = createApiKey(server.ctx, { workspaceId: workspace.id, name: 'other', scopes: ['events:read'] });
-    const sub = (await api(server.url, other.key).post('/v1/subscriptions', { event_type: 'lead.captured', target_url: 'http://127.0.0.1:9/keep' })).body;
+    const sub = (
+      await api(server.url, other.key).post('/v1/subscriptions', {
+        event_type: 'lead.captured',
+        target_url: 'http://127.0.0.1:9/keep',
+      })
+    ).body;
     const { keyId } = await server.setup();
     revokeApiKey(server.ctx, keyId);
     revokeApiKey(server.ctx, keyId);

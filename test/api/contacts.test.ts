@@ -18,7 +18,13 @@ async function fresh() {
 describe('POST /v1/contacts', () => {
   it('creates a contact (201) and fires lead.captured with source api, isNew true, as the flat lead record', async () => {
     const { workspace, client } = await fresh();
-    const res = await client.post('/v1/contacts', { email: 'Jane@Example.com', name: 'Jane', phone: '+1 555', company: 'Acme', notes: 'VIP' });
+    const res = await client.post('/v1/contacts', {
+      email: 'Jane@Example.com',
+      name: 'Jane',
+      phone: '+1 555',
+      company: 'Acme',
+      notes: 'VIP',
+    });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({
       id: expect.stringMatching(/^con_/),
@@ -50,9 +56,19 @@ describe('POST /v1/contacts', () => {
   it('updates the contact matched by email, case-insensitively (200), and fires nothing', async () => {
     const { workspace, client } = await fresh();
     const created = await client.post('/v1/contacts', { email: 'sam@example.com', name: 'Sam', company: 'Old Co' });
-    const updated = await client.post('/v1/contacts', { email: '  SAM@EXAMPLE.COM ', phone: '+44 20', company: 'New Co' });
+    const updated = await client.post('/v1/contacts', {
+      email: '  SAM@EXAMPLE.COM ',
+      phone: '+44 20',
+      company: 'New Co',
+    });
     expect(updated.status).toBe(200);
-    expect(updated.body).toMatchObject({ id: created.body.id, email: 'sam@example.com', name: 'Sam', phone: '+44 20', company: 'New Co' });
+    expect(updated.body).toMatchObject({
+      id: created.body.id,
+      email: 'sam@example.com',
+      name: 'Sam',
+      phone: '+44 20',
+      company: 'New Co',
+    });
     expect(recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id })).toHaveLength(1);
   });
 
@@ -66,7 +82,13 @@ describe('POST /v1/contacts', () => {
   it('refuses a missing or invalid email with 422 and stores nothing', async () => {
     const { client } = await fresh();
     const before = tableCounts(server);
-    for (const body of [{}, { email: 'not-an-email' }, { email: 42 }, { email: 'a@b.co', name: 'x'.repeat(201) }, { email: 'a@b.co', extra: 1 }]) {
+    for (const body of [
+      {},
+      { email: 'not-an-email' },
+      { email: 42 },
+      { email: 'a@b.co', name: 'x'.repeat(201) },
+      { email: 'a@b.co', extra: 1 },
+    ]) {
       const res = await client.post('/v1/contacts', body);
       expect(res.status).toBe(422);
       expect(res.body.error.code).toBe('validation_failed');
@@ -82,7 +104,9 @@ describe('GET /v1/contacts?email=', () => {
     const created = await client.post('/v1/contacts', { email: 'find.me@example.com', name: 'Found' });
     expect((await client.get('/v1/contacts?email=FIND.ME@example.com')).body).toEqual({ data: [created.body] });
     expect((await client.get('/v1/contacts?email=find@example.com')).body).toEqual({ data: [] });
-    expect((await client.get(`/v1/contacts?email=${encodeURIComponent('find.me@example.co')}`)).body).toEqual({ data: [] });
+    expect((await client.get(`/v1/contacts?email=${encodeURIComponent('find.me@example.co')}`)).body).toEqual({
+      data: [],
+    });
   });
 
   it('needs the email', async () => {
@@ -104,6 +128,8 @@ describe('POST /v1/agent/contacts', () => {
     const again = await agentConsole.post('/v1/agent/contacts', { email: 'CRM@example.com', phone: '123' });
     expect(again.status).toBe(200);
     const events = recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id });
-    expect(events.map((e) => e.payload)).toEqual([expect.objectContaining({ id: created.body.id, source: 'crm', isNew: true })]);
+    expect(events.map((e) => e.payload)).toEqual([
+      expect.objectContaining({ id: created.body.id, source: 'crm', isNew: true }),
+    ]);
   });
 });

@@ -59,12 +59,16 @@ describe('starting conversations', () => {
       assistantId: assistant.id,
     });
     const event = at(recordedEvents(server, { type: 'widget.conversation_started', workspaceId: workspace.id }), 0);
-    expect(event.payload).toMatchObject({ assistantId: assistant.id, assistantName: 'Acme Bot', workspaceId: workspace.id });
+    expect(event.payload).toMatchObject({
+      assistantId: assistant.id,
+      assistantName: 'Acme Bot',
+      workspaceId: workspace.id,
+    });
     const { assistantId, assistantName, updatedAt, ...conversation } = res.body;
     expect(event.payload.data).toEqual({ conversation });
-    expect(server.ctx.db.prepare('SELECT sender_type, body FROM messages WHERE conversation_id = ?').all(res.body.id)).toEqual([
-      { sender_type: 'visitor', body: 'Do you ship to Canada?' },
-    ]);
+    expect(
+      server.ctx.db.prepare('SELECT sender_type, body FROM messages WHERE conversation_id = ?').all(res.body.id),
+    ).toEqual([{ sender_type: 'visitor', body: 'Do you ship to Canada?' }]);
   });
 
   it('an in-app user starts one: chat.conversation_started', async () => {
@@ -90,7 +94,10 @@ describe('starting conversations', () => {
     expect((await visitor.post(`/v1/in-app/assistants/ast_nope/conversations`, { message: 'hi' })).status).toBe(404);
     const invalid = await visitor.post(widgetStart(assistant.id), { visitor_email: 'nope' });
     expect(invalid.status).toBe(422);
-    expect(invalid.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(['message', 'visitor_email']);
+    expect(invalid.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual([
+      'message',
+      'visitor_email',
+    ]);
     expect(tableCounts(server)).toEqual(before);
   });
 });
@@ -99,7 +106,11 @@ describe('the widget lead form', () => {
   it('creates a contact and fires lead.captured (widget_form, isNew true, the conversation’s assistant)', async () => {
     const { workspace, assistant, visitor } = await fresh();
     const conversation = (await visitor.post(widgetStart(assistant.id), { message: 'Hi' })).body;
-    const res = await visitor.post(`/v1/widget/conversations/${conversation.id}/lead`, { email: 'New@Lead.com', name: 'New Lead', phone: '555' });
+    const res = await visitor.post(`/v1/widget/conversations/${conversation.id}/lead`, {
+      email: 'New@Lead.com',
+      name: 'New Lead',
+      phone: '555',
+    });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({ conversationId: conversation.id, received: true });
     const contact = server.ctx.db.prepare('SELECT * FROM contacts WHERE workspace_id = ?').get(workspace.id) as any;
@@ -117,7 +128,9 @@ describe('the widget lead form', () => {
       assistantName: 'Acme Bot',
     });
     expect(event.assistantId).toBe(assistant.id);
-    const linked = server.ctx.db.prepare('SELECT contact_id, visitor_email FROM conversations WHERE id = ?').get(conversation.id);
+    const linked = server.ctx.db
+      .prepare('SELECT contact_id, visitor_email FROM conversations WHERE id = ?')
+      .get(conversation.id);
     expect(linked).toEqual({ contact_id: contact.id, visitor_email: 'New@Lead.com' });
   });
 
@@ -125,12 +138,19 @@ describe('the widget lead form', () => {
     const { workspace, assistant, visitor, zap } = await fresh();
     const known = (await zap.post('/v1/contacts', { email: 'known@example.com', name: 'CRM Name' })).body;
     const conversation = (await visitor.post(widgetStart(assistant.id), { message: 'Hi' })).body;
-    const res = await visitor.post(`/v1/widget/conversations/${conversation.id}/lead`, { email: 'KNOWN@example.com', name: 'Typed Name', phone: '777' });
+    const res = await visitor.post(`/v1/widget/conversations/${conversation.id}/lead`, {
+      email: 'KNOWN@example.com',
+      name: 'Typed Name',
+      phone: '777',
+    });
     expect(res.body).toEqual({ conversationId: conversation.id, received: true }); // nothing of the CRM's record
     const contact = server.ctx.db.prepare('SELECT id, name, phone, source FROM contacts WHERE id = ?').get(known.id);
     expect(contact).toEqual({ id: known.id, name: 'CRM Name', phone: '777', source: 'api' });
     const events = recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id });
-    expect(events.map((e) => [e.payload.source, e.payload.isNew])).toEqual([['api', true], ['widget_form', false]]);
+    expect(events.map((e) => [e.payload.source, e.payload.isNew])).toEqual([
+      ['api', true],
+      ['widget_form', false],
+    ]);
     expect(at(events, 1).payload).toMatchObject({ id: known.id, assistantId: assistant.id });
   });
 
@@ -145,21 +165,37 @@ describe('live chat, from handoff to end', () => {
   it('queues, takes over, transfers and ends, with the four events and the mode at each step', async () => {
     const { workspace, assistant, visitor, sam, kim, samConsole, kimConsole } = await fresh();
     const conversation = (await visitor.post(widgetStart(assistant.id), { message: 'I need a human' })).body;
-    const mode = () => server.ctx.db.prepare('SELECT mode FROM conversations WHERE id = ?').pluck().get(conversation.id);
+    const mode = () =>
+      server.ctx.db.prepare('SELECT mode FROM conversations WHERE id = ?').pluck().get(conversation.id);
 
-    const queued = await visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, { reason: 'Asked for a human' });
+    const queued = await visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {
+      reason: 'Asked for a human',
+    });
     expect(queued.status).toBe(201);
-    expect(queued.body).toMatchObject({ id: expect.stringMatching(/^lcs_/), status: 'queued', agentId: null, reason: 'Asked for a human' });
+    expect(queued.body).toMatchObject({
+      id: expect.stringMatching(/^lcs_/),
+      status: 'queued',
+      agentId: null,
+      reason: 'Asked for a human',
+    });
     expect(mode()).toBe('assistant');
 
     clock.advance(5_000);
     const accepted = await samConsole.post(`/v1/agent/live-chat/sessions/${queued.body.id}/accept`);
     expect(accepted.status).toBe(200);
-    expect(accepted.body).toMatchObject({ status: 'active', agentId: sam.id, agentName: 'Sam', agentEmail: 'sam@acme.test' });
+    expect(accepted.body).toMatchObject({
+      status: 'active',
+      agentId: sam.id,
+      agentName: 'Sam',
+      agentEmail: 'sam@acme.test',
+    });
     expect(mode()).toBe('human');
 
     clock.advance(30_000);
-    const transferred = await samConsole.post(`/v1/agent/live-chat/sessions/${queued.body.id}/transfer`, { to_agent_id: kim.id, note: 'Billing' });
+    const transferred = await samConsole.post(`/v1/agent/live-chat/sessions/${queued.body.id}/transfer`, {
+      to_agent_id: kim.id,
+      note: 'Billing',
+    });
     expect(transferred.body).toMatchObject({ status: 'active', agentId: kim.id, assignedAt: accepted.body.assignedAt });
     expect(mode()).toBe('human');
 
@@ -180,11 +216,26 @@ describe('live chat, from handoff to end', () => {
       expect(e.payload.data.session.id).toBe(queued.body.id);
       expect(e.payload.data.conversation.id).toBe(conversation.id);
     }
-    expect(at(events, 0).payload.data).toMatchObject({ reason: 'Asked for a human', conversation: { mode: 'assistant' } });
-    expect(at(events, 1).payload.data).toMatchObject({ agent: { id: sam.id, name: 'Sam', email: 'sam@acme.test' }, conversation: { mode: 'human' } });
-    expect(at(events, 2).payload.data).toMatchObject({ fromAgent: { id: sam.id }, toAgent: { id: kim.id }, note: 'Billing', conversation: { mode: 'human' } });
+    expect(at(events, 0).payload.data).toMatchObject({
+      reason: 'Asked for a human',
+      conversation: { mode: 'assistant' },
+    });
+    expect(at(events, 1).payload.data).toMatchObject({
+      agent: { id: sam.id, name: 'Sam', email: 'sam@acme.test' },
+      conversation: { mode: 'human' },
+    });
+    expect(at(events, 2).payload.data).toMatchObject({
+      fromAgent: { id: sam.id },
+      toAgent: { id: kim.id },
+      note: 'Billing',
+      conversation: { mode: 'human' },
+    });
     // From Sam's pickup to the end, across the transfer: 30 s + 60.5 s, in whole seconds.
-    expect(at(events, 3).payload.data).toMatchObject({ endedBy: 'visitor', durationSeconds: 90, conversation: { mode: 'assistant' } });
+    expect(at(events, 3).payload.data).toMatchObject({
+      endedBy: 'visitor',
+      durationSeconds: 90,
+      conversation: { mode: 'assistant' },
+    });
   });
 
   it('refuses steps that do not fit the state with 409 invalid_state, and changes nothing', async () => {
@@ -216,7 +267,9 @@ describe('live chat, from handoff to end', () => {
     const session = (await a.visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {})).body;
     const res = await b.samConsole.post(`/v1/agent/live-chat/sessions/${session.id}/accept`);
     expect(res.status).toBe(404);
-    expect(server.ctx.db.prepare('SELECT status FROM live_chat_sessions WHERE id = ?').pluck().get(session.id)).toBe('queued');
+    expect(server.ctx.db.prepare('SELECT status FROM live_chat_sessions WHERE id = ?').pluck().get(session.id)).toBe(
+      'queued',
+    );
   });
 });
 
@@ -274,7 +327,10 @@ describe('GET /v1/conversations', () => {
     const rest = await zap.get(`/v1/conversations?limit=3&cursor=${all.body.nextCursor}`);
     expect(rest.body).toEqual({ data: [expect.objectContaining({ id: ids[0] })], nextCursor: null });
     const human = await zap.get('/v1/conversations?mode=human');
-    expect(human.body.data.map((c: { id: string; mode: string }) => [c.id, c.mode])).toEqual([[ids[3], 'human'], [ids[1], 'human']]);
+    expect(human.body.data.map((c: { id: string; mode: string }) => [c.id, c.mode])).toEqual([
+      [ids[3], 'human'],
+      [ids[1], 'human'],
+    ]);
     expect((await zap.get('/v1/conversations?mode=robot')).status).toBe(422);
   });
 });

@@ -36,7 +36,10 @@ describe('request bodies', () => {
   });
 
   it('accepts a body just under the limit (the limit is on bytes, not on a field)', async () => {
-    const res = await api(server.url, key).post('/v1/contacts', { email: 'under@example.com', notes: 'y'.repeat(10_000) });
+    const res = await api(server.url, key).post('/v1/contacts', {
+      email: 'under@example.com',
+      notes: 'y'.repeat(10_000),
+    });
     expect(res.status).toBe(201);
   });
 
@@ -60,7 +63,10 @@ describe('request bodies', () => {
 
   it('answers 415 unsupported_media_type for a body that is not application/json', async () => {
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1']) {
-      const res = await api(server.url).raw('POST', '/v1/tickets', { body: 'subject=hi', headers: { ...authed(), 'content-type': type } });
+      const res = await api(server.url).raw('POST', '/v1/tickets', {
+        body: 'subject=hi',
+        headers: { ...authed(), 'content-type': type },
+      });
       expect(res.status).toBe(415);
       expectErrorShape(res.body, 'unsupported_media_type');
     }
@@ -74,7 +80,11 @@ describe('request bodies', () => {
   });
 
   it('names every bad field in details: missing, wrong type, out of range, unknown', async () => {
-    const res = await api(server.url, key).post('/v1/tickets', { priority: 'someday', description: 42, contact_mail: 'a@b.co' });
+    const res = await api(server.url, key).post('/v1/tickets', {
+      priority: 'someday',
+      description: 42,
+      contact_mail: 'a@b.co',
+    });
     expect(res.status).toBe(422);
     const paths = res.body.error.details.map((d: { path: string }) => d.path).sort();
     expect(paths).toEqual(['contact_mail', 'description', 'priority', 'subject']);
@@ -84,7 +94,12 @@ describe('request bodies', () => {
 
 describe('routes', () => {
   it('answers unknown routes with 404 not_found in the same shape', async () => {
-    for (const [method, path] of [['GET', '/v2/me'], ['POST', '/v1/nothing'], ['DELETE', '/v1/tickets'], ['GET', '/']] as const) {
+    for (const [method, path] of [
+      ['GET', '/v2/me'],
+      ['POST', '/v1/nothing'],
+      ['DELETE', '/v1/tickets'],
+      ['GET', '/'],
+    ] as const) {
       const res = await api(server.url).raw(method, path);
       expect(res.status).toBe(404);
       expectErrorShape(res.body, 'not_found');
@@ -129,10 +144,15 @@ describe('unexpected failures', () => {
       expect(res.status).toBe(500);
       expect(res.body).toEqual({ error: { code: 'internal_error', message: expect.any(String) } });
       const logged = s.logs.find((l) => l.level === 'error');
-      expect(logged).toMatchObject({ message: 'unhandled error', fields: { method: 'PATCH', path: `/v1/tickets/${ticket.id}` } });
+      expect(logged).toMatchObject({
+        message: 'unhandled error',
+        fields: { method: 'PATCH', path: `/v1/tickets/${ticket.id}` },
+      });
       expect(String(logged!.fields!.error)).toMatch(/ZodError[\s\S]*\n\s+at .*outbox/);
       expect(s.ctx.db.prepare('SELECT status FROM tickets WHERE id = ?').pluck().get(ticket.id)).toBe('new');
-      expect(s.ctx.db.prepare("SELECT COUNT(*) FROM events WHERE type = 'ticket.status_changed'").pluck().get()).toBe(0);
+      expect(s.ctx.db.prepare("SELECT COUNT(*) FROM events WHERE type = 'ticket.status_changed'").pluck().get()).toBe(
+        0,
+      );
     } finally {
       await s.close();
     }

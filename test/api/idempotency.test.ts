@@ -36,8 +36,16 @@ const ticketCount = (workspaceId: string) =>
 describe('replay', () => {
   it('the same key and request replays the first response, and the change happens once', async () => {
     const { workspace, zap } = await fresh();
-    const first = await zap.post('/v1/tickets', { subject: 'Once', priority: 'high' }, { 'Idempotency-Key': 'zap-step-1' });
-    const again = await zap.post('/v1/tickets', { priority: 'high', subject: 'Once' }, { 'Idempotency-Key': 'zap-step-1' });
+    const first = await zap.post(
+      '/v1/tickets',
+      { subject: 'Once', priority: 'high' },
+      { 'Idempotency-Key': 'zap-step-1' },
+    );
+    const again = await zap.post(
+      '/v1/tickets',
+      { priority: 'high', subject: 'Once' },
+      { 'Idempotency-Key': 'zap-step-1' },
+    );
     expect(first.status).toBe(201);
     expect(first.headers.get('idempotent-replayed')).toBeNull();
     expect(again.status).toBe(201);
@@ -117,7 +125,9 @@ describe('a failed request', () => {
     const body = { subject: 'Needs contact', contact_email: 'later@example.com' };
     const failed = await zap.post('/v1/tickets', body, { 'Idempotency-Key': 'retry-me' });
     expect(failed.body.error.code).toBe('contact_not_found');
-    expect(server.ctx.db.prepare('SELECT COUNT(*) FROM idempotency_keys WHERE workspace_id = ?').pluck().get(workspace.id)).toBe(0);
+    expect(
+      server.ctx.db.prepare('SELECT COUNT(*) FROM idempotency_keys WHERE workspace_id = ?').pluck().get(workspace.id),
+    ).toBe(0);
     await zap.post('/v1/contacts', { email: 'later@example.com' });
     const retried = await zap.post('/v1/tickets', body, { 'Idempotency-Key': 'retry-me' });
     expect(retried.status).toBe(201);
@@ -168,7 +178,9 @@ describe('a request still running, or whose process died', () => {
     if (original.kind !== 'claimed') throw new Error('expected a claim');
     const lateCommit = () =>
       writeTransaction(server.ctx.db, () => {
-        server.ctx.db.prepare("INSERT INTO assistants (id, workspace_id, name, created_at) VALUES ('ast_late', ?, 'late', 'x')").run(workspace.id);
+        server.ctx.db
+          .prepare("INSERT INTO assistants (id, workspace_id, name, created_at) VALUES ('ast_late', ?, 'late', 'x')")
+          .run(workspace.id);
         completeIdempotencyKey(server.ctx, workspace.id, 'slow', original.token, { status: 201, body: {} });
       });
     let thrown: unknown;
@@ -188,9 +200,9 @@ describe('24 hours', () => {
     const { workspace, zap } = await fresh();
     await zap.post('/v1/tickets', { subject: 'Day one' }, { 'Idempotency-Key': 'daily' });
     clock.advance(IDEMPOTENCY_KEEP_MS - 1_000);
-    expect((await zap.post('/v1/tickets', { subject: 'Day two' }, { 'Idempotency-Key': 'daily' })).body.error.code).toBe(
-      'idempotency_key_conflict',
-    );
+    expect(
+      (await zap.post('/v1/tickets', { subject: 'Day two' }, { 'Idempotency-Key': 'daily' })).body.error.code,
+    ).toBe('idempotency_key_conflict');
     clock.advance(2_000);
     const reused = await zap.post('/v1/tickets', { subject: 'Day two' }, { 'Idempotency-Key': 'daily' });
     expect(reused.status).toBe(201);
@@ -199,7 +211,10 @@ describe('24 hours', () => {
     await zap.post('/v1/tickets', { subject: 'old' }, { 'Idempotency-Key': 'will-expire' });
     clock.advance(IDEMPOTENCY_KEEP_MS + 11 * 60_000);
     await zap.post('/v1/tickets', { subject: 'later' }, { 'Idempotency-Key': 'fresh' });
-    const keys = server.ctx.db.prepare('SELECT key FROM idempotency_keys WHERE workspace_id = ? ORDER BY key').pluck().all(workspace.id);
+    const keys = server.ctx.db
+      .prepare('SELECT key FROM idempotency_keys WHERE workspace_id = ? ORDER BY key')
+      .pluck()
+      .all(workspace.id);
     expect(keys).toEqual(['fresh']);
   });
 });
@@ -234,7 +249,10 @@ describe('claims, directly', () => {
   });
   const hashOf = (subject: string) => requestHash('POST', '/v1/tickets', { subject });
   const rowCount = (key: string) =>
-    server.ctx.db.prepare('SELECT COUNT(*) FROM idempotency_keys WHERE workspace_id = ? AND key = ?').pluck().get(workspaceId, key);
+    server.ctx.db
+      .prepare('SELECT COUNT(*) FROM idempotency_keys WHERE workspace_id = ? AND key = ?')
+      .pluck()
+      .get(workspaceId, key);
   const complete = (key: string, token: number, response: { status: number; body: unknown }) =>
     writeTransaction(server.ctx.db, () => completeIdempotencyKey(server.ctx, workspaceId, key, token, response));
 
@@ -244,7 +262,8 @@ describe('claims, directly', () => {
     if (claim.kind !== 'claimed') throw new Error('expected a claim');
     complete('direct-1', claim.token, { status: 201, body: { id: 'tkt_1', tags: ['a'] } });
     expect(claimIdempotencyKey(server.ctx, workspaceId, 'direct-1', hashOf('one'))).toEqual({
-      kind: 'replay', response: { status: 201, body: { id: 'tkt_1', tags: ['a'] } },
+      kind: 'replay',
+      response: { status: 201, body: { id: 'tkt_1', tags: ['a'] } },
     });
   });
 
@@ -282,16 +301,24 @@ describe('claims, directly', () => {
     clock.advance(IDEMPOTENCY_KEEP_MS);
     expect(claimIdempotencyKey(server.ctx, workspaceId, 'direct-day', hashOf('day')).kind).toBe('replay');
     clock.advance(1);
-    expect(claimIdempotencyKey(server.ctx, workspaceId, 'direct-day', hashOf('another day'))).toEqual({ kind: 'claimed', token: clock.now() });
+    expect(claimIdempotencyKey(server.ctx, workspaceId, 'direct-day', hashOf('another day'))).toEqual({
+      kind: 'claimed',
+      token: clock.now(),
+    });
   });
 
   it('completes only inside the transaction of the change', () => {
     const claim = claimIdempotencyKey(server.ctx, workspaceId, 'direct-tx', hashOf('tx'));
     if (claim.kind !== 'claimed') throw new Error('expected a claim');
-    expect(() => completeIdempotencyKey(server.ctx, workspaceId, 'direct-tx', claim.token, { status: 201, body: {} })).toThrow(
-      'completeIdempotencyKey must run inside the transaction of the change',
-    );
-    expect(server.ctx.db.prepare("SELECT state FROM idempotency_keys WHERE workspace_id = ? AND key = 'direct-tx'").pluck().get(workspaceId)).toBe('running');
+    expect(() =>
+      completeIdempotencyKey(server.ctx, workspaceId, 'direct-tx', claim.token, { status: 201, body: {} }),
+    ).toThrow('completeIdempotencyKey must run inside the transaction of the change');
+    expect(
+      server.ctx.db
+        .prepare("SELECT state FROM idempotency_keys WHERE workspace_id = ? AND key = 'direct-tx'")
+        .pluck()
+        .get(workspaceId),
+    ).toBe('running');
   });
 
   it('releases only the claim the caller holds, and never a stored response', () => {
@@ -331,7 +358,9 @@ describe('claims, directly', () => {
   it('purges on a claim at most every 10 minutes, and again at once when the clock went back', () => {
     const plant = (key: string, ageMs = IDEMPOTENCY_KEEP_MS + 1) =>
       server.ctx.db
-        .prepare("INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, 'h', 'done', ?)")
+        .prepare(
+          "INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, 'h', 'done', ?)",
+        )
         .run(workspaceId, key, clock.now() - ageMs);
     clock.advance(10 * 60_000);
     claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-1', hashOf('t1')); // purges now

@@ -45,7 +45,9 @@ beforeAll(async () => {
   const console_ = api(server.url, agent.token);
   const visitor = api(server.url);
   // One conversation for every lead form, made now, so that a refused lead leaves every table as it was.
-  const conversationId = (await visitor.post(`/v1/widget/assistants/${site.assistant.id}/conversations`, { message: 'Hi' })).body.id;
+  const conversationId = (
+    await visitor.post(`/v1/widget/assistants/${site.assistant.id}/conversations`, { message: 'Hi' })
+  ).body.id;
   const lead = (v: unknown) => visitor.post(`/v1/widget/conversations/${conversationId}/lead`, v);
   /** The newest lead.captured payload for this address (matched as the API matches: case-insensitively). */
   const leadEvent = (email: string) =>
@@ -55,13 +57,54 @@ beforeAll(async () => {
       .find((p) => p.email.toLowerCase() === email.toLowerCase());
 
   sites = [
-    { name: 'POST /v1/contacts', kind: 'email', field: 'email', send: (v) => zap.post('/v1/contacts', { email: v }), stored: (r) => r.body.email },
-    { name: 'POST /v1/contacts', kind: 'name', field: 'name', send: (v, n) => zap.post('/v1/contacts', { email: fresh(n), name: v }), stored: (r) => r.body.name },
-    { name: 'POST /v1/contacts', kind: 'phone', field: 'phone', send: (v, n) => zap.post('/v1/contacts', { email: fresh(n), phone: v }), stored: (r) => r.body.phone },
-    { name: 'GET /v1/contacts', kind: 'email', field: 'email', send: (v) => zap.get(`/v1/contacts?email=${encodeURIComponent(String(v))}`) },
-    { name: 'POST /v1/agent/contacts', kind: 'email', field: 'email', send: (v) => console_.post('/v1/agent/contacts', { email: v }), stored: (r) => r.body.email },
-    { name: 'POST /v1/agent/contacts', kind: 'name', field: 'name', send: (v, n) => console_.post('/v1/agent/contacts', { email: fresh(n), name: v }), stored: (r) => r.body.name },
-    { name: 'POST /v1/agent/contacts', kind: 'phone', field: 'phone', send: (v, n) => console_.post('/v1/agent/contacts', { email: fresh(n), phone: v }), stored: (r) => r.body.phone },
+    {
+      name: 'POST /v1/contacts',
+      kind: 'email',
+      field: 'email',
+      send: (v) => zap.post('/v1/contacts', { email: v }),
+      stored: (r) => r.body.email,
+    },
+    {
+      name: 'POST /v1/contacts',
+      kind: 'name',
+      field: 'name',
+      send: (v, n) => zap.post('/v1/contacts', { email: fresh(n), name: v }),
+      stored: (r) => r.body.name,
+    },
+    {
+      name: 'POST /v1/contacts',
+      kind: 'phone',
+      field: 'phone',
+      send: (v, n) => zap.post('/v1/contacts', { email: fresh(n), phone: v }),
+      stored: (r) => r.body.phone,
+    },
+    {
+      name: 'GET /v1/contacts',
+      kind: 'email',
+      field: 'email',
+      send: (v) => zap.get(`/v1/contacts?email=${encodeURIComponent(String(v))}`),
+    },
+    {
+      name: 'POST /v1/agent/contacts',
+      kind: 'email',
+      field: 'email',
+      send: (v) => console_.post('/v1/agent/contacts', { email: v }),
+      stored: (r) => r.body.email,
+    },
+    {
+      name: 'POST /v1/agent/contacts',
+      kind: 'name',
+      field: 'name',
+      send: (v, n) => console_.post('/v1/agent/contacts', { email: fresh(n), name: v }),
+      stored: (r) => r.body.name,
+    },
+    {
+      name: 'POST /v1/agent/contacts',
+      kind: 'phone',
+      field: 'phone',
+      send: (v, n) => console_.post('/v1/agent/contacts', { email: fresh(n), phone: v }),
+      stored: (r) => r.body.phone,
+    },
     {
       name: 'POST /v1/widget/conversations/:id/lead',
       kind: 'email',
@@ -87,28 +130,32 @@ beforeAll(async () => {
       name: 'POST /v1/widget/assistants/:assistantId/conversations',
       kind: 'email',
       field: 'visitor_email',
-      send: (v) => visitor.post(`/v1/widget/assistants/${site.assistant.id}/conversations`, { message: 'Hi', visitor_email: v }),
+      send: (v) =>
+        visitor.post(`/v1/widget/assistants/${site.assistant.id}/conversations`, { message: 'Hi', visitor_email: v }),
       stored: (r) => r.body.visitorEmail,
     },
     {
       name: 'POST /v1/widget/assistants/:assistantId/conversations',
       kind: 'name',
       field: 'visitor_name',
-      send: (v) => visitor.post(`/v1/widget/assistants/${site.assistant.id}/conversations`, { message: 'Hi', visitor_name: v }),
+      send: (v) =>
+        visitor.post(`/v1/widget/assistants/${site.assistant.id}/conversations`, { message: 'Hi', visitor_name: v }),
       stored: (r) => r.body.visitorName,
     },
     {
       name: 'POST /v1/in-app/assistants/:assistantId/conversations',
       kind: 'email',
       field: 'user_email',
-      send: (v) => visitor.post(`/v1/in-app/assistants/${site.assistant.id}/conversations`, { message: 'Hi', user_email: v }),
+      send: (v) =>
+        visitor.post(`/v1/in-app/assistants/${site.assistant.id}/conversations`, { message: 'Hi', user_email: v }),
       stored: (r) => r.body.visitorEmail,
     },
     {
       name: 'POST /v1/in-app/assistants/:assistantId/conversations',
       kind: 'name',
       field: 'user_name',
-      send: (v) => visitor.post(`/v1/in-app/assistants/${site.assistant.id}/conversations`, { message: 'Hi', user_name: v }),
+      send: (v) =>
+        visitor.post(`/v1/in-app/assistants/${site.assistant.id}/conversations`, { message: 'Hi', user_name: v }),
       stored: (r) => r.body.visitorName,
     },
     // A ticket's contact email must name a known contact: the contacts site above runs first and creates it.
@@ -141,11 +188,15 @@ describe.each(['email', 'name', 'phone'] as const)('every valid %s', (kind) => {
         const n = ++counter;
         const res = await site.send(value, n);
         if (res.status >= 300) {
-          refused.push(`${site.name} ${site.field}=${JSON.stringify(value)} → ${res.status} ${JSON.stringify(res.body.error)}`);
+          refused.push(
+            `${site.name} ${site.field}=${JSON.stringify(value)} → ${res.status} ${JSON.stringify(res.body.error)}`,
+          );
           continue;
         }
         if (site.stored && site.stored(res, value, n) !== value) {
-          refused.push(`${site.name} ${site.field}=${JSON.stringify(value)} stored as ${JSON.stringify(site.stored(res, value, n))}`);
+          refused.push(
+            `${site.name} ${site.field}=${JSON.stringify(value)} stored as ${JSON.stringify(site.stored(res, value, n))}`,
+          );
         }
       }
     }
@@ -160,15 +211,22 @@ describe('a valid email', () => {
     for (const email of emails.valid) {
       const made = await zap.post('/v1/contacts', { email });
       // Letter-case variants that lower-case back to the same address (ß upper-cases to SS, which does not).
-      const variants = [email, email.toUpperCase(), email.toLowerCase()].filter((v) => v.toLowerCase() === email.toLowerCase());
+      const variants = [email, email.toUpperCase(), email.toLowerCase()].filter(
+        (v) => v.toLowerCase() === email.toLowerCase(),
+      );
       for (const variant of variants) {
         const found = await zap.get(`/v1/contacts?email=${encodeURIComponent(variant)}`);
         if (found.status !== 200 || found.body.data[0]?.id !== made.body.id || found.body.data[0]?.email !== email) {
-          misses.push(`search ${JSON.stringify(variant)} → ${found.status} ${JSON.stringify(found.body).slice(0, 200)}`);
+          misses.push(
+            `search ${JSON.stringify(variant)} → ${found.status} ${JSON.stringify(found.body).slice(0, 200)}`,
+          );
         }
       }
-      const again = await zap.post('/v1/contacts', { email: email.toUpperCase().toLowerCase() === email.toLowerCase() ? email.toUpperCase() : email });
-      if (again.status !== 200 || again.body.id !== made.body.id) misses.push(`upsert ${JSON.stringify(email)} made a second contact`);
+      const again = await zap.post('/v1/contacts', {
+        email: email.toUpperCase().toLowerCase() === email.toLowerCase() ? email.toUpperCase() : email,
+      });
+      if (again.status !== 200 || again.body.id !== made.body.id)
+        misses.push(`upsert ${JSON.stringify(email)} made a second contact`);
     }
     expect(misses).toEqual([]);
   });
@@ -177,11 +235,17 @@ describe('a valid email', () => {
     const site = await server.setup();
     const visitor = api(server.url);
     for (const email of new Set(['a&b@example.com', 'o&leary@example.com', ...emails.valid.slice(0, 20)])) {
-      const conversation = (await visitor.post(`/v1/widget/assistants/${site.assistant.id}/conversations`, { message: 'Hi' })).body;
+      const conversation = (
+        await visitor.post(`/v1/widget/assistants/${site.assistant.id}/conversations`, { message: 'Hi' })
+      ).body;
       const res = await visitor.post(`/v1/widget/conversations/${conversation.id}/lead`, { email, name: 'Visitor' });
       expect({ email, status: res.status }).toEqual({ email, status: 201 });
-      const captured = recordedEvents(server, { type: 'lead.captured', workspaceId: site.workspace.id }).map((e) => e.payload.data ?? e.payload);
-      expect(captured.filter((p) => p.email === email)).toEqual([expect.objectContaining({ email, isNew: true, source: 'widget_form' })]);
+      const captured = recordedEvents(server, { type: 'lead.captured', workspaceId: site.workspace.id }).map(
+        (e) => e.payload.data ?? e.payload,
+      );
+      expect(captured.filter((p) => p.email === email)).toEqual([
+        expect.objectContaining({ email, isNew: true, source: 'widget_form' }),
+      ]);
     }
   });
 });
@@ -199,7 +263,9 @@ describe.each(['email', 'name', 'phone'] as const)('every invalid %s', (kind) =>
         const res = await site.send(value, ++counter);
         const paths = (res.body?.error?.details ?? []).map((d: { path: string }) => d.path);
         if (res.status !== 422 || res.body.error.code !== 'validation_failed' || !paths.includes(site.field)) {
-          wrong.push(`${site.name} ${site.field}=${JSON.stringify(value).slice(0, 80)} → ${res.status} ${JSON.stringify(res.body.error ?? res.body).slice(0, 200)}`);
+          wrong.push(
+            `${site.name} ${site.field}=${JSON.stringify(value).slice(0, 80)} → ${res.status} ${JSON.stringify(res.body.error ?? res.body).slice(0, 200)}`,
+          );
         }
       }
     }

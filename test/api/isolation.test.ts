@@ -26,11 +26,17 @@ beforeAll(async () => {
   const zap = api(server.url, v.key);
   const agent = server.createAgent(v.workspace.id);
   await zap.post('/v1/contacts', { email: 'secret.customer@victim.test', name: 'Secret' });
-  const ticket = (await zap.post('/v1/tickets', { subject: 'Private matter', contact_email: 'secret.customer@victim.test' })).body;
-  const conversation = (await api(server.url).post(`/v1/widget/assistants/${v.assistant.id}/conversations`, { message: 'private' })).body;
+  const ticket = (
+    await zap.post('/v1/tickets', { subject: 'Private matter', contact_email: 'secret.customer@victim.test' })
+  ).body;
+  const conversation = (
+    await api(server.url).post(`/v1/widget/assistants/${v.assistant.id}/conversations`, { message: 'private' })
+  ).body;
   const session = (await api(server.url).post(`/v1/widget/conversations/${conversation.id}/handoff`, {})).body;
   await api(server.url, agent.token).post(`/v1/agent/live-chat/sessions/${session.id}/accept`);
-  const subscription = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/victim' })).body;
+  const subscription = (
+    await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/victim' })
+  ).body;
   victim = {
     workspaceId: v.workspace.id,
     assistantId: v.assistant.id,
@@ -61,15 +67,17 @@ function victimState() {
 }
 
 it('lists show only the caller’s own records', async () => {
-  const everything = JSON.stringify([
-    await attacker.get('/v1/tickets'),
-    await attacker.get('/v1/conversations'),
-    await attacker.get('/v1/conversations?mode=human'),
-    await attacker.get('/v1/assistants'),
-    await attacker.get(`/v1/contacts?email=${victim.contactEmail}`),
-    await attacker.get('/v1/samples?event_type=ticket.created'),
-    await attacker.get(`/v1/samples?event_type=widget.conversation_started&assistant_id=${victim.assistantId}`),
-  ].map((r) => r.body));
+  const everything = JSON.stringify(
+    [
+      await attacker.get('/v1/tickets'),
+      await attacker.get('/v1/conversations'),
+      await attacker.get('/v1/conversations?mode=human'),
+      await attacker.get('/v1/assistants'),
+      await attacker.get(`/v1/contacts?email=${victim.contactEmail}`),
+      await attacker.get('/v1/samples?event_type=ticket.created'),
+      await attacker.get(`/v1/samples?event_type=widget.conversation_started&assistant_id=${victim.assistantId}`),
+    ].map((r) => r.body),
+  );
   for (const id of Object.values(victim)) expect(everything).not.toContain(id);
   expect(everything).not.toContain('Private matter');
 });
@@ -86,7 +94,9 @@ it('writes aimed at the other workspace’s ids are 404s or no-ops, and change n
   await expect404(attackerConsole.post(`/v1/agent/tickets/${victim.ticketId}/assign`, { agent_id: victim.agentId }));
   await expect404(attackerConsole.post(`/v1/agent/tickets/${victim.ticketId}/status`, { status: 'closed' }));
   await expect404(attackerConsole.post(`/v1/agent/live-chat/sessions/${victim.sessionId}/end`));
-  await expect404(attackerConsole.post(`/v1/agent/live-chat/sessions/${victim.sessionId}/transfer`, { to_agent_id: victim.agentId }));
+  await expect404(
+    attackerConsole.post(`/v1/agent/live-chat/sessions/${victim.sessionId}/transfer`, { to_agent_id: victim.agentId }),
+  );
   await expect404(attackerConsole.post('/v1/agent/tickets', { subject: 'x', conversation_id: victim.conversationId }));
 
   const unsubscribe = await attacker.delete(`/v1/subscriptions/${victim.subscriptionId}`);

@@ -1,7 +1,13 @@
 /** The key format: what a typo, a copy of the stored row, or a guess can and cannot do. */
 import fc from 'fast-check';
 
-import { displayPrefix, generateAgentToken, generateApiKey, hashSecret, isWellFormedApiKey } from '../../partner-api/domain/credentials';
+import {
+  displayPrefix,
+  generateAgentToken,
+  generateApiKey,
+  hashSecret,
+  isWellFormedApiKey,
+} from '../../partner-api/domain/credentials';
 import { BASE62 } from '../../partner-api/lib/base62';
 import { api, startApiServer } from '../support/api-server';
 
@@ -50,7 +56,14 @@ describe('API key format', () => {
 
   it('refuses other prefixes, lengths and characters', () => {
     const key = generateApiKey();
-    for (const bad of [key.replace('wsk_live_', 'wsk_test_'), key.slice(0, -1), `${key}a`, key.replace(/.$/, '-'), ` ${key}`, '']) {
+    for (const bad of [
+      key.replace('wsk_live_', 'wsk_test_'),
+      key.slice(0, -1),
+      `${key}a`,
+      key.replace(/.$/, '-'),
+      ` ${key}`,
+      '',
+    ]) {
       expect(isWellFormedApiKey(bad)).toBe(false);
     }
   });

@@ -41,7 +41,11 @@ function documentedOperations(): { key: string; path: string; method: string; op
 
 it('is OpenAPI 3.1 and documents exactly the routes the app registers', () => {
   expect(doc.openapi).toBe('3.1.0');
-  expect(documentedOperations().map((o) => o.key).sort()).toEqual(appRoutes());
+  expect(
+    documentedOperations()
+      .map((o) => o.key)
+      .sort(),
+  ).toEqual(appRoutes());
   expect(appRoutes().length).toBeGreaterThanOrEqual(25);
 });
 
@@ -53,12 +57,18 @@ it('states for every operation the scope the API demands, its security, and its 
     const concrete = p.replace(/\{\w+\}/g, 'x_placeholder');
     const hasBody = method !== 'GET' && method !== 'DELETE';
     const send = (headers: Record<string, string>) =>
-      api(server.url).raw(method, concrete, { body: hasBody ? '{}' : undefined, headers: { ...(hasBody ? { 'content-type': 'application/json' } : {}), ...headers } });
+      api(server.url).raw(method, concrete, {
+        body: hasBody ? '{}' : undefined,
+        headers: { ...(hasBody ? { 'content-type': 'application/json' } : {}), ...headers },
+      });
     const schemes = (op.security as Record<string, string[]>[]).map((s) => Object.keys(s)[0]);
     if (op['x-required-scope']) {
       expect({ key, schemes }).toEqual({ key, schemes: ['apiKey', 'apiKeyHeader'] });
       const res = await send({ authorization: `Bearer ${scopeless}` });
-      expect({ key, requiredScope: res.body.error?.requiredScope }).toEqual({ key, requiredScope: op['x-required-scope'] });
+      expect({ key, requiredScope: res.body.error?.requiredScope }).toEqual({
+        key,
+        requiredScope: op['x-required-scope'],
+      });
       expect(op.responses['403']).toBeDefined();
     } else if (schemes.includes('agentToken')) {
       expect((await send({})).body.error.code).toBe('agent_token_missing');
@@ -94,7 +104,8 @@ it('lists every error code the code can raise, here and in docs/api.md', () => {
   };
   walk(path.join(__dirname, '../../partner-api'));
   const raised = new Set<string>(['not_found', 'validation_failed', 'invalid_state']);
-  for (const text of sources) for (const m of text.matchAll(/new ApiError\(\s*\d{3},\s*'([a-z_]+)'/g)) raised.add(at(m, 1));
+  for (const text of sources)
+    for (const m of text.matchAll(/new ApiError\(\s*\d{3},\s*'([a-z_]+)'/g)) raised.add(at(m, 1));
   const documented = new Set<string>();
   for (const response of Object.values(doc.components.responses as Record<string, { description: string }>)) {
     for (const code of at(/Codes: ([a-z_, ]+)\./.exec(response.description)!, 1).split(', ')) documented.add(code);

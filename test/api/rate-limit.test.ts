@@ -57,14 +57,23 @@ describe('the public widget and in-app endpoints, per visitor address', () => {
       expect((await start()).status).toBe(201);
       expect((await start()).status).toBe(201);
       const events = () => server.ctx.db.prepare('SELECT COUNT(*) FROM events').pluck().get();
-      const before = { conversations: server.ctx.db.prepare('SELECT COUNT(*) FROM conversations').pluck().get(), events: events() };
+      const before = {
+        conversations: server.ctx.db.prepare('SELECT COUNT(*) FROM conversations').pluck().get(),
+        events: events(),
+      };
 
       // The lead form and the in-app SDK share the address's bucket: one visitor, one allowance.
       const limited = await visitor.post(`/v1/in-app/assistants/${assistant.id}/conversations`, { message: 'Hi' });
       expect(limited.status).toBe(429);
-      expect(limited.body.error).toEqual({ code: 'rate_limited', message: 'Too many requests from this address. Retry in 10 s.' });
+      expect(limited.body.error).toEqual({
+        code: 'rate_limited',
+        message: 'Too many requests from this address. Retry in 10 s.',
+      });
       expect(limited.headers.get('retry-after')).toBe('10');
-      expect({ conversations: server.ctx.db.prepare('SELECT COUNT(*) FROM conversations').pluck().get(), events: events() }).toEqual(before);
+      expect({
+        conversations: server.ctx.db.prepare('SELECT COUNT(*) FROM conversations').pluck().get(),
+        events: events(),
+      }).toEqual(before);
 
       // The Zapier-facing API is limited per key, not per address.
       expect((await api(server.url, key).get('/v1/me')).status).toBe(200);
@@ -105,7 +114,11 @@ describe('the public widget and in-app endpoints, per visitor address', () => {
 
 describe('visitor buckets: IPv4 per address, IPv6 per /64, IPv4-mapped IPv6 as its IPv4', () => {
   it('counts every address of one /64 as one visitor, over HTTP behind a trusted proxy', async () => {
-    const server = await startApiServer({ clock: testClock(), publicRateLimit: { perMinute: 60, burst: 2 }, config: { trustProxyHops: 1 } });
+    const server = await startApiServer({
+      clock: testClock(),
+      publicRateLimit: { perMinute: 60, burst: 2 },
+      config: { trustProxyHops: 1 },
+    });
     try {
       const { assistant } = await server.setup();
       const startFrom = (address: string) =>

@@ -36,20 +36,34 @@ it('a message sent into a taken-over conversation is the catalog’s message rec
   const { workspace, key, assistant } = await server.setup();
   const agent = server.createAgent(workspace.id, { name: 'Sam' });
   const visitor = api(server.url);
-  const conversation = (await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'A human, please' })).body;
+  const conversation = (
+    await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'A human, please' })
+  ).body;
   const session = (await visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {})).body;
-  expect((await api(server.url, agent.token).post(`/v1/agent/live-chat/sessions/${session.id}/accept`)).status).toBe(200);
+  expect((await api(server.url, agent.token).post(`/v1/agent/live-chat/sessions/${session.id}/accept`)).status).toBe(
+    200,
+  );
 
-  const sent = await api(server.url, key).post(`/v1/conversations/${conversation.id}/messages`, { message: 'Your order shipped.' });
+  const sent = await api(server.url, key).post(`/v1/conversations/${conversation.id}/messages`, {
+    message: 'Your order shipped.',
+  });
   expect(sent.status).toBe(201);
   expect(strictly(messageSchema, sent.body)).toEqual([]);
-  expect(sent.body).toMatchObject({ conversationId: conversation.id, senderType: 'integration', body: 'Your order shipped.' });
+  expect(sent.body).toMatchObject({
+    conversationId: conversation.id,
+    senderType: 'integration',
+    body: 'Your order shipped.',
+  });
 });
 
 it('a subscription, as subscribe answers it and as the list shows it active and stopped, is the catalog’s', async () => {
   const { key, assistant } = await server.setup();
   const zap = api(server.url, key);
-  const body = { event_type: 'ticket.created', target_url: 'https://hooks.example.com/records/1', assistant_id: assistant.id };
+  const body = {
+    event_type: 'ticket.created',
+    target_url: 'https://hooks.example.com/records/1',
+    assistant_id: assistant.id,
+  };
   const created = await zap.post('/v1/subscriptions', body);
   expect(created.status).toBe(201);
   expect(strictly(subscribedSchema, created.body)).toEqual([]);
@@ -57,7 +71,10 @@ it('a subscription, as subscribe answers it and as the list shows it active and 
   expect(again.status).toBe(200);
   expect(strictly(subscribedSchema, again.body)).toEqual([]);
 
-  const other = await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: 'https://hooks.example.com/records/2' });
+  const other = await zap.post('/v1/subscriptions', {
+    event_type: 'lead.captured',
+    target_url: 'https://hooks.example.com/records/2',
+  });
   expect((await zap.delete(`/v1/subscriptions/${other.body.id}`)).status).toBe(200);
   const listed = (await zap.get('/v1/subscriptions')).body.data as { active: boolean }[];
   expect(listed.map((s) => s.active).sort()).toEqual([false, true]);

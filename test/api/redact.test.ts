@@ -52,7 +52,9 @@ function secretPieces(credential: string): string[] {
 function decodedAll(text: string): string {
   let current = text;
   for (;;) {
-    const next = current.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('latin1'));
+    const next = current.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) =>
+      Buffer.from(run.replace(/%/g, ''), 'hex').toString('latin1'),
+    );
     if (next === current) return current;
     current = next;
   }
@@ -99,14 +101,24 @@ describe('redactPath on percent-encoded credentials', () => {
   });
 
   it('leaves a path without a credential exactly as it came, escapes and all', () => {
-    for (const path of ['/v1/tickets/tkt_%41bc', '/v1/contacts/%ff%fe', '/v1/x/%E0%A4%A', '/v1/caf%C3%A9', '/v1/wsk_/%5F']) {
+    for (const path of [
+      '/v1/tickets/tkt_%41bc',
+      '/v1/contacts/%ff%fe',
+      '/v1/x/%E0%A4%A',
+      '/v1/caf%C3%A9',
+      '/v1/wsk_/%5F',
+    ]) {
       expect(redactPath(path)).toBe(path);
     }
   });
 
   it('redacts every string field of a log line, not only the path', () => {
     const key = generateApiKey();
-    const fields = redactFields({ path: '/v1/x', error: `URIError: Failed to decode param '%77${key.slice(1)}%ff'`, status: 404 });
+    const fields = redactFields({
+      path: '/v1/x',
+      error: `URIError: Failed to decode param '%77${key.slice(1)}%ff'`,
+      status: 404,
+    });
     expect(fields.status).toBe(404);
     expect(decodedAll(String(fields.error))).not.toContain(key.slice(-12));
   });
@@ -124,8 +136,12 @@ describe('the debug request log, over HTTP', () => {
   it('holds no percent-encoded credential sent in a path, on any route, whatever the answer', async () => {
     const [leaked, token, secret] = CREDENTIALS() as [string, string, string];
     const forms = [
-      `%77${leaked.slice(1)}`, leaked.replace('wsk_', 'wsk%5F'), token.replace('agt_', 'agt%5f'),
-      secret.replace('whsec_', 'whsec%5F').replace(/\//g, '%2F'), `%2577${leaked.slice(1)}`, `%77${leaked.slice(1)}%ff`,
+      `%77${leaked.slice(1)}`,
+      leaked.replace('wsk_', 'wsk%5F'),
+      token.replace('agt_', 'agt%5f'),
+      secret.replace('whsec_', 'whsec%5F').replace(/\//g, '%2F'),
+      `%2577${leaked.slice(1)}`,
+      `%77${leaked.slice(1)}%ff`,
     ];
     const client = api(server.url, key);
     for (const form of forms) {

@@ -26,7 +26,11 @@ async function requestLines(s: ApiServer, count: number): Promise<Record<string,
 it('logs one info line per request: method, route pattern, status, ms, key id, Zapier operation', async () => {
   const { s, key, keyId } = await server('info');
   const zap = api(s.url, key);
-  const ticket = await zap.post('/v1/tickets', { subject: 'Printer on fire' }, { 'X-IllumiChat-Zapier-Operation': 'creates.create_ticket.perform' });
+  const ticket = await zap.post(
+    '/v1/tickets',
+    { subject: 'Printer on fire' },
+    { 'X-IllumiChat-Zapier-Operation': 'creates.create_ticket.perform' },
+  );
   expect(ticket.status).toBe(201);
   await zap.patch(`/v1/tickets/${ticket.body.id}`, { priority: 'high' });
   await zap.patch('/v1/tickets/tkt_missing', { priority: 'high' });
@@ -35,7 +39,14 @@ it('logs one info line per request: method, route pattern, status, ms, key id, Z
 
   const lines = await requestLines(s, 5);
   expect(lines).toHaveLength(5);
-  expect(lines[0]).toEqual({ method: 'POST', route: '/v1/tickets', status: 201, ms: expect.any(Number), keyId, zapierOperation: 'creates.create_ticket.perform' });
+  expect(lines[0]).toEqual({
+    method: 'POST',
+    route: '/v1/tickets',
+    status: 201,
+    ms: expect.any(Number),
+    keyId,
+    zapierOperation: 'creates.create_ticket.perform',
+  });
   expect(lines[1]).toEqual({ method: 'PATCH', route: '/v1/tickets/:id', status: 200, ms: expect.any(Number), keyId });
   expect(lines[2]).toMatchObject({ route: '/v1/tickets/:id', status: 404, keyId });
   expect(lines[3]).toEqual({ method: 'GET', route: '/v1/me', status: 401, ms: expect.any(Number) });
@@ -58,7 +69,11 @@ it('logs a body the JSON parser refused, and a request from an agent token', asy
 it('debug adds the path, sizes and user agent to the same line, and redacts any credential a client put there', async () => {
   const { s, key } = await server('debug');
   const secretInPath = `/v1/tickets/${key}`;
-  await api(s.url, key).patch(secretInPath, { priority: 'high' }, { 'user-agent': `Zapier ${key}`, 'X-IllumiChat-Zapier-Operation': `oops ${key}` });
+  await api(s.url, key).patch(
+    secretInPath,
+    { priority: 'high' },
+    { 'user-agent': `Zapier ${key}`, 'X-IllumiChat-Zapier-Operation': `oops ${key}` },
+  );
   const [line] = await requestLines(s, 1);
   expect(line).toMatchObject({
     method: 'PATCH',

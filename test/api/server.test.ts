@@ -34,7 +34,14 @@ afterAll(() => {
 async function start(env: Record<string, string>): Promise<Running> {
   const child = spawn(process.execPath, [TS_NODE, '--transpile-only', 'partner-api/server.ts'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ILLUMICHAT_ALLOW_PRIVATE_TARGETS: '1', ILLUMICHAT_LOG: 'info', ...env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ILLUMICHAT_ALLOW_PRIVATE_TARGETS: '1',
+      ILLUMICHAT_LOG: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -42,7 +49,11 @@ async function start(env: Record<string, string>): Promise<Running> {
   child.stdout.on('data', (chunk) => (out += chunk));
   child.stderr.resume();
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = await waitUntil(() => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)?.[1], 20_000, 'the server to listen');
+  const url = await waitUntil(
+    () => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)?.[1],
+    20_000,
+    'the server to listen',
+  );
   return { child, url, stdout: () => out, exited };
 }
 
@@ -60,11 +71,17 @@ it('seeds the demo workspace once, prints its key once, delivers, and stops clea
   expect(keysIn(first.stdout())).toHaveLength(1);
   expect(first.stdout()).toMatch(/shown ONCE/);
   expect(first.stdout().match(/agt_tok_[0-9A-Za-z]+/g)).toHaveLength(2);
-  expect(first.stdout()).toMatch(/^Lost them\? \.\/dev admin key create --workspace ws_\w+ --scopes events:read,contacts:write,tickets:write,chat:write/m);
+  expect(first.stdout()).toMatch(
+    /^Lost them\? \.\/dev admin key create --workspace ws_\w+ --scopes events:read,contacts:write,tickets:write,chat:write/m,
+  );
 
   const zap = api(first.url, key);
   const me = await zap.get('/v1/me');
-  expect(me.body).toMatchObject({ name: 'Demo Workspace', plan: 'pro', key: { scopes: ['events:read', 'contacts:write', 'tickets:write', 'chat:write'] } });
+  expect(me.body).toMatchObject({
+    name: 'Demo Workspace',
+    plan: 'pro',
+    key: { scopes: ['events:read', 'contacts:write', 'tickets:write', 'chat:write'] },
+  });
   expect((await zap.get('/v1/assistants')).body.data).toHaveLength(2);
 
   // The worker runs in the server: a subscription receives the event its change caused.
@@ -85,10 +102,27 @@ it('seeds the demo workspace once, prints its key once, delivers, and stops clea
   try {
     expect(keysIn(second.stdout())).toEqual([]);
     expect(second.stdout()).not.toMatch(/agt_tok_/);
-    expect((await api(second.url, key).get('/v1/me', { 'X-IllumiChat-Zapier-Operation': 'authentication.test' })).status).toBe(200);
+    expect(
+      (await api(second.url, key).get('/v1/me', { 'X-IllumiChat-Zapier-Operation': 'authentication.test' })).status,
+    ).toBe(200);
     // The request log, as the process writes it at the default level: one JSON line, no credential.
-    const line = await waitUntil(() => second.stdout().split('\n').find((l) => l.includes('"message":"request"')), 5000, 'the request line');
-    expect(JSON.parse(line)).toMatchObject({ level: 'info', method: 'GET', route: '/v1/me', status: 200, keyId: expect.stringMatching(/^key_/), zapierOperation: 'authentication.test' });
+    const line = await waitUntil(
+      () =>
+        second
+          .stdout()
+          .split('\n')
+          .find((l) => l.includes('"message":"request"')),
+      5000,
+      'the request line',
+    );
+    expect(JSON.parse(line)).toMatchObject({
+      level: 'info',
+      method: 'GET',
+      route: '/v1/me',
+      status: 200,
+      keyId: expect.stringMatching(/^key_/),
+      zapierOperation: 'authentication.test',
+    });
     expect(second.stdout()).not.toContain(key);
   } finally {
     expect(await stop(second)).toBe(0);

@@ -23,7 +23,15 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 function start(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [TS_NODE, '--transpile-only', 'partner-api/server.ts'], {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'info', ILLUMICHAT_DB_PATH: path.join(dir, 'ok.db'), ...env },
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      ILLUMICHAT_NO_DEMO: '1',
+      ILLUMICHAT_LOG: 'info',
+      ILLUMICHAT_DB_PATH: path.join(dir, 'ok.db'),
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -49,7 +57,10 @@ it('a port already in use: says so and how to choose another port', async () => 
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
   const port = (taken.address() as net.AddressInfo).port;
   try {
-    expectOneLine(await start({ PORT: String(port) }), new RegExp(`^Port ${port} is already in use on 127\\.0\\.0\\.1.*PORT=\\d+ \\./dev start$`, 'm'));
+    expectOneLine(
+      await start({ PORT: String(port) }),
+      new RegExp(`^Port ${port} is already in use on 127\\.0\\.0\\.1.*PORT=\\d+ \\./dev start$`, 'm'),
+    );
   } finally {
     taken.close();
   }
@@ -57,32 +68,41 @@ it('a port already in use: says so and how to choose another port', async () => 
 
 /** Paths no process here can open for writing, root included (root writes anywhere but /proc). */
 const UNWRITABLE: [string, () => string][] = [
-  ['under a file, not a directory', () => {
-    fs.writeFileSync(path.join(dir, 'a-file'), '');
-    return path.join(dir, 'a-file', 'illumichat.db');
-  }],
+  [
+    'under a file, not a directory',
+    () => {
+      fs.writeFileSync(path.join(dir, 'a-file'), '');
+      return path.join(dir, 'a-file', 'illumichat.db');
+    },
+  ],
   ['a directory', () => fs.mkdtempSync(path.join(dir, 'a-dir-'))],
-  ['in a directory nobody may write to', () => {
-    if (process.getuid?.() === 0) return '/proc/illumichat-test.db';
-    const locked = fs.mkdtempSync(path.join(dir, 'locked-'));
-    fs.chmodSync(locked, 0o500);
-    return path.join(locked, 'illumichat.db');
-  }],
+  [
+    'in a directory nobody may write to',
+    () => {
+      if (process.getuid?.() === 0) return '/proc/illumichat-test.db';
+      const locked = fs.mkdtempSync(path.join(dir, 'locked-'));
+      fs.chmodSync(locked, 0o500);
+      return path.join(locked, 'illumichat.db');
+    },
+  ],
 ];
 const SAYS_DB = /^Cannot open the database .+ for writing \(.+\)\. .*ILLUMICHAT_DB_PATH=\S+$/m;
 
-it.each(UNWRITABLE)('an unwritable database path (%s): a StartupError that says so and which setting to change', (_case, makePath) => {
-  const dbPath = makePath();
-  let thrown: unknown;
-  try {
-    openDatabaseOrExplain(dbPath).close();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(StartupError);
-  expect((thrown as Error).message).toMatch(SAYS_DB);
-  expect((thrown as Error).message).toContain(path.resolve(dbPath));
-});
+it.each(UNWRITABLE)(
+  'an unwritable database path (%s): a StartupError that says so and which setting to change',
+  (_case, makePath) => {
+    const dbPath = makePath();
+    let thrown: unknown;
+    try {
+      openDatabaseOrExplain(dbPath).close();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(StartupError);
+    expect((thrown as Error).message).toMatch(SAYS_DB);
+    expect((thrown as Error).message).toContain(path.resolve(dbPath));
+  },
+);
 
 it('npm start prints that line alone for an unwritable database path', async () => {
   expectOneLine(await start({ ILLUMICHAT_DB_PATH: at(UNWRITABLE, 0)[1]() }), SAYS_DB);
@@ -97,6 +117,8 @@ it('a schema newer than this build is not dressed up as a path problem', () => {
 
 it('a setting of the wrong kind is named in one line', () => {
   expect(() => loadConfigOrExplain({ PORT: 'eighty' })).toThrow(StartupError);
-  expect(() => loadConfigOrExplain({ PORT: 'eighty', ILLUMICHAT_LOG: 'loud' })).toThrow(/^Invalid setting PORT="eighty": .+; ILLUMICHAT_LOG="loud": .+\. The README's configuration table/);
+  expect(() => loadConfigOrExplain({ PORT: 'eighty', ILLUMICHAT_LOG: 'loud' })).toThrow(
+    /^Invalid setting PORT="eighty": .+; ILLUMICHAT_LOG="loud": .+\. The README's configuration table/,
+  );
   expect(loadConfigOrExplain({ PORT: '8080' }).port).toBe(8080);
 });

@@ -17,7 +17,9 @@ import { mountSmallDisk, type SmallDisk, smallDiskUnavailable } from '../support
 function expectStorageUnavailable(res: ApiResponse): void {
   expect(res.status).toBe(503);
   expect(res.headers.get('retry-after')).toBe('30');
-  expect(res.body).toEqual({ error: { code: 'storage_unavailable', message: expect.stringMatching(/disk is full or failing/) } });
+  expect(res.body).toEqual({
+    error: { code: 'storage_unavailable', message: expect.stringMatching(/disk is full or failing/) },
+  });
 }
 
 function expectOneLinePerRefusal(server: ApiServer, refusals: number, code: RegExp): void {
@@ -29,7 +31,8 @@ function expectOneLinePerRefusal(server: ApiServer, refusals: number, code: RegE
   }
 }
 
-const count = (server: ApiServer, table: string) => server.ctx.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+const count = (server: ApiServer, table: string) =>
+  server.ctx.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
 
 describe('injected storage faults', () => {
   let server: ApiServer;
@@ -45,30 +48,47 @@ describe('injected storage faults', () => {
 
   // Kinds of write: keyed, keyed with an Idempotency-Key, the public widget. Each row needs new pages.
   const writes: [string, (s: ApiServer) => Promise<ApiResponse>][] = [
-    ['POST /v1/contacts', () => api(server.url, key).post('/v1/contacts', { email: 'full@example.com', notes: 'n'.repeat(9_000) })],
-    ['POST /v1/tickets with an Idempotency-Key', () =>
-      api(server.url, key).post('/v1/tickets', { subject: 'Disk', description: 'd'.repeat(9_000) }, { 'idempotency-key': 'disk-1' })],
-    ['POST /v1/widget/…/conversations (public)', () =>
-      api(server.url).post(`/v1/widget/assistants/${assistantId}/conversations`, { message: 'm'.repeat(9_000) })],
+    [
+      'POST /v1/contacts',
+      () => api(server.url, key).post('/v1/contacts', { email: 'full@example.com', notes: 'n'.repeat(9_000) }),
+    ],
+    [
+      'POST /v1/tickets with an Idempotency-Key',
+      () =>
+        api(server.url, key).post(
+          '/v1/tickets',
+          { subject: 'Disk', description: 'd'.repeat(9_000) },
+          { 'idempotency-key': 'disk-1' },
+        ),
+    ],
+    [
+      'POST /v1/widget/…/conversations (public)',
+      () => api(server.url).post(`/v1/widget/assistants/${assistantId}/conversations`, { message: 'm'.repeat(9_000) }),
+    ],
   ];
 
-  it.each(writes)('%s on a full database (SQLITE_FULL) answers 503, stores nothing, and works once there is room', async (_name, write) => {
-    const acknowledged = await api(server.url, key).post('/v1/contacts', { email: 'before@example.com' });
-    expect(acknowledged.status).toBe(201);
-    const before = tableCounts(server);
-    const pages = server.ctx.db.pragma('page_count', { simple: true }) as number;
-    server.ctx.db.pragma(`max_page_count = ${pages}`); // the file may not grow: SQLite answers SQLITE_FULL
+  it.each(writes)(
+    '%s on a full database (SQLITE_FULL) answers 503, stores nothing, and works once there is room',
+    async (_name, write) => {
+      const acknowledged = await api(server.url, key).post('/v1/contacts', { email: 'before@example.com' });
+      expect(acknowledged.status).toBe(201);
+      const before = tableCounts(server);
+      const pages = server.ctx.db.pragma('page_count', { simple: true }) as number;
+      server.ctx.db.pragma(`max_page_count = ${pages}`); // the file may not grow: SQLite answers SQLITE_FULL
 
-    expectStorageUnavailable(await write(server));
-    expect(tableCounts(server)).toEqual(before);
-    expectOneLinePerRefusal(server, 1, /^SQLITE_FULL$/);
-    // Reads still work (the key's last-used bookkeeping is skipped, not turned into an error).
-    expect((await api(server.url, key).get('/v1/contacts?email=before@example.com')).status).toBe(200);
+      expectStorageUnavailable(await write(server));
+      expect(tableCounts(server)).toEqual(before);
+      expectOneLinePerRefusal(server, 1, /^SQLITE_FULL$/);
+      // Reads still work (the key's last-used bookkeeping is skipped, not turned into an error).
+      expect((await api(server.url, key).get('/v1/contacts?email=before@example.com')).status).toBe(200);
 
-    server.ctx.db.pragma('max_page_count = 1073741823');
-    expect((await write(server)).status).toBe(201);
-    expect(JSON.stringify((await api(server.url, key).get('/v1/contacts?email=before@example.com')).body)).toContain('"before@example.com"');
-  });
+      server.ctx.db.pragma('max_page_count = 1073741823');
+      expect((await write(server)).status).toBe(201);
+      expect(JSON.stringify((await api(server.url, key).get('/v1/contacts?email=before@example.com')).body)).toContain(
+        '"before@example.com"',
+      );
+    },
+  );
 
   it('answers 503 on a read-only database (SQLITE_READONLY) while reads keep working', async () => {
     server.ctx.db.pragma('query_only = ON');
@@ -81,8 +101,15 @@ describe('injected storage faults', () => {
 
   // The whole kind: every storage code SQLite can raise mid-write, raised from inside the INSERT.
   it.each([
-    'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_FSYNC', 'SQLITE_IOERR_SHORT_READ', 'SQLITE_IOERR_NOMEM',
-    'SQLITE_READONLY', 'SQLITE_READONLY_DBMOVED', 'SQLITE_CANTOPEN',
+    'SQLITE_FULL',
+    'SQLITE_IOERR',
+    'SQLITE_IOERR_WRITE',
+    'SQLITE_IOERR_FSYNC',
+    'SQLITE_IOERR_SHORT_READ',
+    'SQLITE_IOERR_NOMEM',
+    'SQLITE_READONLY',
+    'SQLITE_READONLY_DBMOVED',
+    'SQLITE_CANTOPEN',
   ])('answers 503 for %s raised inside the write, and stores nothing', async (code) => {
     const db = server.ctx.db;
     db.function('storage_fault', () => {
@@ -109,52 +136,61 @@ describe('injected storage faults', () => {
   });
 });
 
-(smallDiskUnavailable ? describe.skip : describe)(`a full disk (a 3 MB tmpfs)${smallDiskUnavailable ? `: skipped, ${smallDiskUnavailable}` : ''}`, () => {
-  let disk: SmallDisk;
-  afterEach(() => disk?.remove());
+(smallDiskUnavailable ? describe.skip : describe)(
+  `a full disk (a 3 MB tmpfs)${smallDiskUnavailable ? `: skipped, ${smallDiskUnavailable}` : ''}`,
+  () => {
+    let disk: SmallDisk;
+    afterEach(() => disk?.remove());
 
-  it('answers 503 once the disk is full, loses none of what it acknowledged, and takes writes again once there is room', async () => {
-    disk = mountSmallDisk(3 * 1024 * 1024);
-    const spare = path.join(disk.dir, 'spare');
-    fs.writeFileSync(spare, Buffer.alloc(512 * 1024)); // freed later, as an operator would
-    const dbPath = path.join(disk.dir, 'api.db');
-    const server = await startApiServer({ dbPath });
-    let closed = false;
-    try {
-      const { key } = await server.setup();
-      const client = api(server.url, key);
-      const acknowledged: string[] = [];
-      let refused: ApiResponse | undefined;
-      // Contacts of 9 KB, ten at a time (so several share a group commit), until the disk refuses.
-      for (let round = 0; round < 100 && !refused; round++) {
-        const batch = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => client.post('/v1/contacts', { email: `c${round}-${i}@example.com`, notes: 'x'.repeat(9_000) })),
-        );
-        for (const res of batch) {
-          if (res.status === 201) acknowledged.push(res.body.email);
-          else refused ??= res;
+    it('answers 503 once the disk is full, loses none of what it acknowledged, and takes writes again once there is room', async () => {
+      disk = mountSmallDisk(3 * 1024 * 1024);
+      const spare = path.join(disk.dir, 'spare');
+      fs.writeFileSync(spare, Buffer.alloc(512 * 1024)); // freed later, as an operator would
+      const dbPath = path.join(disk.dir, 'api.db');
+      const server = await startApiServer({ dbPath });
+      let closed = false;
+      try {
+        const { key } = await server.setup();
+        const client = api(server.url, key);
+        const acknowledged: string[] = [];
+        let refused: ApiResponse | undefined;
+        // Contacts of 9 KB, ten at a time (so several share a group commit), until the disk refuses.
+        for (let round = 0; round < 100 && !refused; round++) {
+          const batch = await Promise.all(
+            Array.from({ length: 10 }, (_, i) =>
+              client.post('/v1/contacts', { email: `c${round}-${i}@example.com`, notes: 'x'.repeat(9_000) }),
+            ),
+          );
+          for (const res of batch) {
+            if (res.status === 201) acknowledged.push(res.body.email);
+            else refused ??= res;
+          }
+          for (const res of batch) expect([201, 503]).toContain(res.status);
         }
-        for (const res of batch) expect([201, 503]).toContain(res.status);
+        expect(refused).toBeDefined();
+        expectStorageUnavailable(refused!);
+        expect(server.logs.filter((l) => l.message === 'unhandled error')).toEqual([]);
+        expect(
+          server.logs
+            .filter((l) => l.level === 'error')
+            .every((l) => l.message === 'storage unavailable: request refused'),
+        ).toBe(true);
+        expect(acknowledged.length).toBeGreaterThan(10);
+
+        fs.rmSync(spare); // room again
+        const after = await client.post('/v1/contacts', { email: 'after@example.com' });
+        expect(after.status).toBe(201);
+        acknowledged.push(after.body.email);
+
+        await server.close();
+        closed = true;
+        const reopened = new Database(dbPath, { readonly: true });
+        const stored = new Set(reopened.prepare('SELECT email FROM contacts').pluck().all() as string[]);
+        reopened.close();
+        expect(acknowledged.filter((email) => !stored.has(email))).toEqual([]);
+      } finally {
+        if (!closed) await server.close();
       }
-      expect(refused).toBeDefined();
-      expectStorageUnavailable(refused!);
-      expect(server.logs.filter((l) => l.message === 'unhandled error')).toEqual([]);
-      expect(server.logs.filter((l) => l.level === 'error').every((l) => l.message === 'storage unavailable: request refused')).toBe(true);
-      expect(acknowledged.length).toBeGreaterThan(10);
-
-      fs.rmSync(spare); // room again
-      const after = await client.post('/v1/contacts', { email: 'after@example.com' });
-      expect(after.status).toBe(201);
-      acknowledged.push(after.body.email);
-
-      await server.close();
-      closed = true;
-      const reopened = new Database(dbPath, { readonly: true });
-      const stored = new Set(reopened.prepare('SELECT email FROM contacts').pluck().all() as string[]);
-      reopened.close();
-      expect(acknowledged.filter((email) => !stored.has(email))).toEqual([]);
-    } finally {
-      if (!closed) await server.close();
-    }
-  });
-});
+    });
+  },
+);

@@ -36,7 +36,11 @@ const subscription = (id: string) =>
 describe('POST /v1/subscriptions', () => {
   it('subscribes (201) with a Standard Webhooks secret, shown once, tied to the key that made it', async () => {
     const { zap, keyId, assistant } = await fresh();
-    const res = await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiver.url, assistant_id: assistant.id });
+    const res = await zap.post('/v1/subscriptions', {
+      event_type: 'ticket.created',
+      target_url: receiver.url,
+      assistant_id: assistant.id,
+    });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({
       id: expect.stringMatching(/^sub_/),
@@ -81,17 +85,35 @@ describe('POST /v1/subscriptions', () => {
     try {
       const { key } = await strict.setup();
       const zap = api(strict.url, key);
-      for (const target of ['http://93.184.216.34/hook', 'https://127.0.0.1/hook', 'https://10.0.0.5/hook', 'https://169.254.169.254/latest', 'not a url']) {
+      for (const target of [
+        'http://93.184.216.34/hook',
+        'https://127.0.0.1/hook',
+        'https://10.0.0.5/hook',
+        'https://169.254.169.254/latest',
+        'not a url',
+      ]) {
         const res = await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: target });
         expect(res.status).toBe(422);
-        expect(res.body.error).toMatchObject({ code: 'target_url_refused', details: [{ path: 'target_url', message: expect.any(String) }] });
+        expect(res.body.error).toMatchObject({
+          code: 'target_url_refused',
+          details: [{ path: 'target_url', message: expect.any(String) }],
+        });
         expect(res.body.error.message).toContain(res.body.error.details[0].message);
       }
-      expect((await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: 'https://93.184.216.34/hook' })).status).toBe(201);
+      expect(
+        (await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: 'https://93.184.216.34/hook' }))
+          .status,
+      ).toBe(201);
       expect(tableCounts(strict).subscriptions).toBe(1);
       // What the development setting allows (http, loopback, private) names it; what it would not allow does not.
       const hint = 'ILLUMICHAT_ALLOW_PRIVATE_TARGETS=1';
-      for (const target of ['http://93.184.216.34/hook', 'http://localhost:4000/hook', 'https://127.0.0.1/hook', 'https://[::1]/hook', 'https://192.168.1.20/hook']) {
+      for (const target of [
+        'http://93.184.216.34/hook',
+        'http://localhost:4000/hook',
+        'https://127.0.0.1/hook',
+        'https://[::1]/hook',
+        'https://192.168.1.20/hook',
+      ]) {
         const res = await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: target });
         expect({ target, message: res.body.error.message }).toEqual({ target, message: expect.stringContaining(hint) });
       }
@@ -128,9 +150,17 @@ describe('what a subscription receives', () => {
   it('filtered to an assistant, it gets only that assistant’s events', async () => {
     const { zap, workspace, assistant } = await fresh();
     const otherAssistant = server.createAssistant(workspace.id, 'Other Bot');
-    const sub = (await zap.post('/v1/subscriptions', { event_type: 'widget.conversation_started', target_url: receiver.url, assistant_id: assistant.id })).body;
+    const sub = (
+      await zap.post('/v1/subscriptions', {
+        event_type: 'widget.conversation_started',
+        target_url: receiver.url,
+        assistant_id: assistant.id,
+      })
+    ).body;
     await api(server.url).post(`/v1/widget/assistants/${otherAssistant.id}/conversations`, { message: 'other' });
-    const mine = (await api(server.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'mine' })).body;
+    const mine = (
+      await api(server.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'mine' })
+    ).body;
     server.fanOut();
     const owed = server.ctx.db
       .prepare('SELECT e.payload FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.subscription_id = ?')
@@ -149,15 +179,21 @@ describe('DELETE /v1/subscriptions/:id', () => {
     expect(subscription(sub.id)).toMatchObject({ active: 0, deactivated_reason: 'unsubscribed' });
     await zap.post('/v1/tickets', { subject: 'after unsubscribe' });
     server.fanOut();
-    expect(server.ctx.db.prepare('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?').pluck().get(sub.id)).toBe(0);
+    expect(server.ctx.db.prepare('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?').pluck().get(sub.id)).toBe(
+      0,
+    );
     expect((await zap.delete(`/v1/subscriptions/${sub.id}`)).body).toEqual({ id: sub.id, active: false });
-    expect((await zap.delete('/v1/subscriptions/sub_neverexisted')).body).toEqual({ id: 'sub_neverexisted', active: false });
+    expect((await zap.delete('/v1/subscriptions/sub_neverexisted')).body).toEqual({
+      id: 'sub_neverexisted',
+      active: false,
+    });
   });
 
   it('another workspace’s subscription id answers the same and stays active', async () => {
     const a = await fresh();
     const b = await fresh();
-    const sub = (await b.zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiver.url })).body;
+    const sub = (await b.zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiver.url }))
+      .body;
     const res = await a.zap.delete(`/v1/subscriptions/${sub.id}`);
     expect(res).toMatchObject({ status: 200, body: { id: sub.id, active: false } });
     expect(subscription(sub.id).active).toBe(1);
@@ -172,8 +208,14 @@ describe('revoking a key', () => {
       const { workspace, key, keyId } = await s.setup();
       const other = s.createKeyRecord(workspace.id);
       const zap = api(s.url, key);
-      const mine = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiver.url })).body;
-      const theirs = (await api(s.url, other.key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${receiver.url}/theirs` })).body;
+      const mine = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiver.url }))
+        .body;
+      const theirs = (
+        await api(s.url, other.key).post('/v1/subscriptions', {
+          event_type: 'ticket.created',
+          target_url: `${receiver.url}/theirs`,
+        })
+      ).body;
       await zap.post('/v1/tickets', { subject: 'pending' });
       s.fanOut();
       const statuses = (subId: string) =>
@@ -213,7 +255,10 @@ describe('revoking a key', () => {
 
 describe('one active subscription per hook URL', () => {
   const activeAt = (workspaceId: string, url: string) =>
-    server.ctx.db.prepare('SELECT id FROM subscriptions WHERE workspace_id = ? AND target_url = ? AND active = 1').pluck().all(workspaceId, url) as string[];
+    server.ctx.db
+      .prepare('SELECT id FROM subscriptions WHERE workspace_id = ? AND target_url = ? AND active = 1')
+      .pluck()
+      .all(workspaceId, url) as string[];
 
   it('the same subscribe again (Zapier retrying a lost answer) answers 200 with the same id and secret, and one event makes one delivery', async () => {
     const { zap, workspace, assistant } = await fresh();
@@ -229,7 +274,10 @@ describe('one active subscription per hook URL', () => {
       // Filtered to an assistant: the same filter again is the same subscription too.
       const filtered = { event_type: 'lead.captured', target_url: `${rx.url}/zap-2`, assistant_id: assistant.id };
       const one = (await zap.post('/v1/subscriptions', filtered)).body;
-      expect(await zap.post('/v1/subscriptions', filtered)).toMatchObject({ status: 200, body: { id: one.id, secret: one.secret } });
+      expect(await zap.post('/v1/subscriptions', filtered)).toMatchObject({
+        status: 200,
+        body: { id: one.id, secret: one.secret },
+      });
 
       await zap.post('/v1/tickets', { subject: 'once' });
       await rx.waitFor(1);
@@ -244,31 +292,41 @@ describe('one active subscription per hook URL', () => {
     ['another event type', { event_type: 'ticket.status_changed' }],
     ['an assistant filter', { assistant_id: 'ASSISTANT' }],
     ['another key of the workspace', { key: true }],
-  ])('a subscribe to the same URL with %s replaces the old one: deactivated (replaced), its pending deliveries cancelled, 201', async (_what, change) => {
-    const s = await startApiServer(); // no worker, so the old one's delivery stays pending until cancelled
-    try {
-      const { workspace, key, assistant } = await s.setup();
-      const url = 'http://127.0.0.1:9/zap';
-      const old = (await api(s.url, key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url })).body;
-      await api(s.url, key).post('/v1/tickets', { subject: 'owed to the old one' });
-      s.fanOut();
-      const body: Record<string, unknown> = { event_type: 'ticket.created', target_url: url };
-      if ('event_type' in change) body.event_type = change.event_type;
-      if ('assistant_id' in change) body.assistant_id = assistant.id;
-      const client = api(s.url, 'key' in change ? s.createKey(workspace.id) : key);
-      const res = await client.post('/v1/subscriptions', body);
-      expect(res.status).toBe(201);
-      expect(res.body.id).not.toBe(old.id);
-      expect(res.body.secret).not.toBe(old.secret);
-      const row = s.ctx.db.prepare('SELECT active, deactivated_reason FROM subscriptions WHERE id = ?');
-      expect(row.get(old.id)).toEqual({ active: 0, deactivated_reason: 'replaced' });
-      expect(s.ctx.db.prepare('SELECT status FROM deliveries WHERE subscription_id = ?').pluck().all(old.id)).toEqual(['cancelled']);
-      expect(s.ctx.db.prepare('SELECT id FROM subscriptions WHERE target_url = ? AND active = 1').pluck().all(url)).toEqual([res.body.id]);
-      expect((await client.get('/v1/subscriptions')).body.data.find((x: { id: string }) => x.id === old.id)).toMatchObject({ deactivatedReason: 'replaced' });
-    } finally {
-      await s.close();
-    }
-  });
+  ])(
+    'a subscribe to the same URL with %s replaces the old one: deactivated (replaced), its pending deliveries cancelled, 201',
+    async (_what, change) => {
+      const s = await startApiServer(); // no worker, so the old one's delivery stays pending until cancelled
+      try {
+        const { workspace, key, assistant } = await s.setup();
+        const url = 'http://127.0.0.1:9/zap';
+        const old = (await api(s.url, key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url }))
+          .body;
+        await api(s.url, key).post('/v1/tickets', { subject: 'owed to the old one' });
+        s.fanOut();
+        const body: Record<string, unknown> = { event_type: 'ticket.created', target_url: url };
+        if ('event_type' in change) body.event_type = change.event_type;
+        if ('assistant_id' in change) body.assistant_id = assistant.id;
+        const client = api(s.url, 'key' in change ? s.createKey(workspace.id) : key);
+        const res = await client.post('/v1/subscriptions', body);
+        expect(res.status).toBe(201);
+        expect(res.body.id).not.toBe(old.id);
+        expect(res.body.secret).not.toBe(old.secret);
+        const row = s.ctx.db.prepare('SELECT active, deactivated_reason FROM subscriptions WHERE id = ?');
+        expect(row.get(old.id)).toEqual({ active: 0, deactivated_reason: 'replaced' });
+        expect(s.ctx.db.prepare('SELECT status FROM deliveries WHERE subscription_id = ?').pluck().all(old.id)).toEqual(
+          ['cancelled'],
+        );
+        expect(
+          s.ctx.db.prepare('SELECT id FROM subscriptions WHERE target_url = ? AND active = 1').pluck().all(url),
+        ).toEqual([res.body.id]);
+        expect(
+          (await client.get('/v1/subscriptions')).body.data.find((x: { id: string }) => x.id === old.id),
+        ).toMatchObject({ deactivatedReason: 'replaced' });
+      } finally {
+        await s.close();
+      }
+    },
+  );
 
   it('the same URL in two workspaces is two subscriptions (the rule is per workspace)', async () => {
     const a = await fresh();
@@ -283,14 +341,22 @@ describe('one active subscription per hook URL', () => {
   it('concurrent subscribes to one URL leave exactly one active subscription, identical ones all get its id', async () => {
     const { zap, workspace } = await fresh();
     const url = `${receiver.url}/concurrent-same`;
-    const same = await Promise.all(Array.from({ length: 24 }, () => zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url })));
+    const same = await Promise.all(
+      Array.from({ length: 24 }, () =>
+        zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url }),
+      ),
+    );
     expect(same.filter((r) => r.status === 201)).toHaveLength(1);
     expect(same.filter((r) => r.status === 200)).toHaveLength(23);
     expect(new Set(same.map((r) => r.body.id))).toEqual(new Set(activeAt(workspace.id, url)));
 
     const types = ['lead.captured', 'ticket.created', 'ticket.assigned', 'ticket.status_changed'] as const;
     const url2 = `${receiver.url}/concurrent-mixed`;
-    const mixed = await Promise.all(Array.from({ length: 24 }, (_, i) => zap.post('/v1/subscriptions', { event_type: types[i % 4], target_url: url2 })));
+    const mixed = await Promise.all(
+      Array.from({ length: 24 }, (_, i) =>
+        zap.post('/v1/subscriptions', { event_type: types[i % 4], target_url: url2 }),
+      ),
+    );
     expect(mixed.every((r) => r.status === 200 || r.status === 201)).toBe(true);
     expect(activeAt(workspace.id, url2)).toHaveLength(1);
   });
@@ -301,7 +367,9 @@ describe('DELETE /v1/subscriptions?target_url=… (unsubscribe by hook URL)', ()
     const { zap } = await fresh();
     const url = `${receiver.url}/by-url?zap=1&step=a%20b`;
     const sub = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url })).body;
-    const near = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${receiver.url}/by-url?zap=1` })).body;
+    const near = (
+      await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${receiver.url}/by-url?zap=1` })
+    ).body;
     const res = await zap.delete(`/v1/subscriptions?target_url=${encodeURIComponent(url)}`);
     expect(res).toMatchObject({ status: 200, body: { id: sub.id, active: false } });
     expect(res.body).toEqual((await zap.delete(`/v1/subscriptions/${sub.id}`)).body);
@@ -320,7 +388,11 @@ describe('DELETE /v1/subscriptions?target_url=… (unsubscribe by hook URL)', ()
     expect(subscription(sub.id).active).toBe(1);
     for (const q of ['', '?target_url=', `?target_url=${encodeURIComponent(url)}&id=${sub.id}`]) {
       const res = await a.zap.delete(`/v1/subscriptions${q}`);
-      expect({ q, status: res.status, code: res.body.error.code }).toEqual({ q, status: 422, code: 'validation_failed' });
+      expect({ q, status: res.status, code: res.body.error.code }).toEqual({
+        q,
+        status: 422,
+        code: 'validation_failed',
+      });
     }
   });
 });
@@ -337,25 +409,58 @@ describe('the cap on active subscriptions per workspace', () => {
     const { key } = await capped.setup();
     const zap = api(capped.url, key);
     const subs = [];
-    for (let i = 0; i < CAP; i++) subs.push((await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `http://127.0.0.1:9/cap/${i}` })).body);
-    const over = await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/cap/over' });
+    for (let i = 0; i < CAP; i++)
+      subs.push(
+        (
+          await zap.post('/v1/subscriptions', {
+            event_type: 'ticket.created',
+            target_url: `http://127.0.0.1:9/cap/${i}`,
+          })
+        ).body,
+      );
+    const over = await zap.post('/v1/subscriptions', {
+      event_type: 'ticket.created',
+      target_url: 'http://127.0.0.1:9/cap/over',
+    });
     expect(over.status).toBe(409);
-    expect(over.body.error).toMatchObject({ code: 'subscription_limit_reached', limit: CAP, message: expect.stringContaining(String(CAP)) });
-    expect((await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/cap/0' })).status).toBe(200);
-    expect((await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: 'http://127.0.0.1:9/cap/1' })).status).toBe(201);
+    expect(over.body.error).toMatchObject({
+      code: 'subscription_limit_reached',
+      limit: CAP,
+      message: expect.stringContaining(String(CAP)),
+    });
+    expect(
+      (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/cap/0' }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: 'http://127.0.0.1:9/cap/1' }))
+        .status,
+    ).toBe(201);
     await zap.delete(`/v1/subscriptions/${subs[2].id}`);
-    expect((await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/cap/over' })).status).toBe(201);
+    expect(
+      (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/cap/over' }))
+        .status,
+    ).toBe(201);
   });
 
   it('holds under concurrent subscribes: 40 at once leave exactly the cap active, the rest 409', async () => {
     const { key, workspace } = await capped.setup();
     const zap = api(capped.url, key);
     const results = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `http://127.0.0.1:9/burst/${i}` })),
+      Array.from({ length: 40 }, (_, i) =>
+        zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `http://127.0.0.1:9/burst/${i}` }),
+      ),
     );
     expect(results.filter((r) => r.status === 201)).toHaveLength(CAP);
-    expect(results.filter((r) => r.status === 409 && r.body.error.code === 'subscription_limit_reached')).toHaveLength(40 - CAP);
-    expect(capped.ctx.db.prepare('SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ? AND active = 1').pluck().get(workspace.id)).toBe(CAP);
+    expect(results.filter((r) => r.status === 409 && r.body.error.code === 'subscription_limit_reached')).toHaveLength(
+      40 - CAP,
+    );
+    expect(
+      capped.ctx.db
+        .prepare('SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ? AND active = 1')
+        .pluck()
+        .get(workspace.id),
+    ).toBe(CAP);
   });
 
   it('defaults to 100, set by ILLUMICHAT_MAX_SUBSCRIPTIONS_PER_WORKSPACE', () => {
@@ -373,10 +478,19 @@ describe('a workspace below Pro', () => {
       const agent = s.createAgent(workspace.id);
       const zap = api(s.url, key);
       const owed = (subId: string, status = 'pending'): number =>
-        s.ctx.db.prepare('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ? AND status = ?').pluck().get(subId, status) as number;
-      const a = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/a' })).body;
-      const b = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/b' })).body;
-      const c = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/c' })).body;
+        s.ctx.db
+          .prepare('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ? AND status = ?')
+          .pluck()
+          .get(subId, status) as number;
+      const a = (
+        await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/a' })
+      ).body;
+      const b = (
+        await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/b' })
+      ).body;
+      const c = (
+        await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/c' })
+      ).body;
       await zap.post('/v1/tickets', { subject: 'while pro' });
       s.fanOut();
       expect(owed(c.id)).toBe(1);
@@ -392,10 +506,18 @@ describe('a workspace below Pro', () => {
       for (const path of ['/v1/me', '/v1/subscriptions', '/v1/samples?event_type=ticket.created']) {
         expect((await zap.get(path)).body.error.code).toBe('plan_upgrade_required');
       }
-      expect((await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/d' })).status).toBe(403);
+      expect(
+        (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/d' }))
+          .status,
+      ).toBe(403);
       expect((await zap.post('/v1/tickets', { subject: 'action' })).status).toBe(403);
-      expect(await zap.delete(`/v1/subscriptions/${a.id}`)).toMatchObject({ status: 200, body: { id: a.id, active: false } });
-      expect(await zap.delete(`/v1/subscriptions?target_url=${encodeURIComponent('http://127.0.0.1:9/b')}`)).toMatchObject({ status: 200, body: { id: b.id } });
+      expect(await zap.delete(`/v1/subscriptions/${a.id}`)).toMatchObject({
+        status: 200,
+        body: { id: a.id, active: false },
+      });
+      expect(
+        await zap.delete(`/v1/subscriptions?target_url=${encodeURIComponent('http://127.0.0.1:9/b')}`),
+      ).toMatchObject({ status: 200, body: { id: b.id } });
 
       s.setPlan(workspace.id, 'pro');
       expect(owed(c.id)).toBe(0); // no backfill of what happened below Pro
@@ -419,8 +541,13 @@ describe('GET /v1/samples', () => {
   it('shows the most recent real events, newest first, 3 by default and at most 10', async () => {
     const { zap, workspace } = await fresh();
     for (let i = 1; i <= 12; i++) await zap.post('/v1/tickets', { subject: `S${i}` });
-    const recorded = recordedEvents(server, { type: 'ticket.created', workspaceId: workspace.id }).map((e) => e.payload).reverse();
-    expect((await zap.get('/v1/samples?event_type=ticket.created')).body).toEqual({ data: recorded.slice(0, 3), source: 'live' });
+    const recorded = recordedEvents(server, { type: 'ticket.created', workspaceId: workspace.id })
+      .map((e) => e.payload)
+      .reverse();
+    expect((await zap.get('/v1/samples?event_type=ticket.created')).body).toEqual({
+      data: recorded.slice(0, 3),
+      source: 'live',
+    });
     expect((await zap.get('/v1/samples?event_type=ticket.created&limit=10')).body.data).toEqual(recorded.slice(0, 10));
     expect((await zap.get('/v1/samples?event_type=ticket.created&limit=11')).status).toBe(422);
   });
@@ -428,7 +555,9 @@ describe('GET /v1/samples', () => {
   it('filters by assistant: another assistant’s events are not samples of this one', async () => {
     const { zap, workspace, assistant } = await fresh();
     const quiet = server.createAssistant(workspace.id, 'Quiet Bot');
-    const started = (await api(server.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'hi' })).body;
+    const started = (
+      await api(server.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'hi' })
+    ).body;
     const mine = await zap.get(`/v1/samples?event_type=widget.conversation_started&assistant_id=${assistant.id}`);
     expect(mine.body.source).toBe('live');
     expect(mine.body.data.map((e: any) => e.data.conversation.id)).toEqual([started.id]);
@@ -451,4 +580,3 @@ describe('GET /v1/samples', () => {
     }
   });
 });
-

@@ -19,7 +19,11 @@ async function fresh() {
 describe('POST /v1/tickets', () => {
   it('creates a ticket in status new with source api, and fires ticket.created carrying data.ticket.id', async () => {
     const { workspace, client } = await fresh();
-    const res = await client.post('/v1/tickets', { subject: 'Cannot log in', description: 'Since Monday', priority: 'high' });
+    const res = await client.post('/v1/tickets', {
+      subject: 'Cannot log in',
+      description: 'Since Monday',
+      priority: 'high',
+    });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       id: expect.stringMatching(/^tkt_/),
@@ -34,7 +38,12 @@ describe('POST /v1/tickets', () => {
       closedAt: null,
     });
     const event = at(recordedEvents(server, { type: 'ticket.created', workspaceId: workspace.id }), 0);
-    expect(event.payload).toMatchObject({ type: 'ticket.created', workspaceId: workspace.id, assistantId: null, data: { ticket: res.body } });
+    expect(event.payload).toMatchObject({
+      type: 'ticket.created',
+      workspaceId: workspace.id,
+      assistantId: null,
+      data: { ticket: res.body },
+    });
     expect(event.payload.id).toBe(event.id);
   });
 
@@ -50,7 +59,11 @@ describe('POST /v1/tickets', () => {
     const { client } = await fresh();
     const contact = await client.post('/v1/contacts', { email: 'linked@example.com', name: 'Linked' });
     const res = await client.post('/v1/tickets', { subject: 'Hi', contact_email: 'LINKED@example.com' });
-    expect(res.body).toMatchObject({ contactId: contact.body.id, contactName: 'Linked', contactEmail: 'linked@example.com' });
+    expect(res.body).toMatchObject({
+      contactId: contact.body.id,
+      contactName: 'Linked',
+      contactEmail: 'linked@example.com',
+    });
   });
 
   it('fails with 422 contact_not_found and the spec’s advice when no contact matches; nothing is stored', async () => {
@@ -74,7 +87,8 @@ describe('POST /v1/tickets', () => {
     expect(res.status).toBe(422);
     expect(res.body.error).toEqual({
       code: 'contact_not_found',
-      message: 'No contact in this workspace has the email ghost@example.com. Create the contact first, or leave the email out.',
+      message:
+        'No contact in this workspace has the email ghost@example.com. Create the contact first, or leave the email out.',
     });
     expect(tableCounts(server)).toEqual(before);
   });
@@ -92,9 +106,20 @@ describe('PATCH /v1/tickets/:id', () => {
     const { workspace, client } = await fresh();
     const ticket = (await client.post('/v1/tickets', { subject: 'Old' })).body;
     clock.advance(1000);
-    const res = await client.patch(`/v1/tickets/${ticket.id}`, { status: 'open', priority: 'urgent', subject: 'New', description: 'More' });
+    const res = await client.patch(`/v1/tickets/${ticket.id}`, {
+      status: 'open',
+      priority: 'urgent',
+      subject: 'New',
+      description: 'More',
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id: ticket.id, status: 'open', priority: 'urgent', subject: 'New', description: 'More' });
+    expect(res.body).toMatchObject({
+      id: ticket.id,
+      status: 'open',
+      priority: 'urgent',
+      subject: 'New',
+      description: 'More',
+    });
     expect(res.body.updatedAt > ticket.updatedAt).toBe(true);
     const events = recordedEvents(server, { type: 'ticket.status_changed', workspaceId: workspace.id });
     expect(events).toHaveLength(1);
@@ -153,7 +178,15 @@ describe('GET /v1/tickets', () => {
     const { client } = await fresh();
     for (let i = 0; i < 26; i++) await client.post('/v1/tickets', { subject: `T${i}` });
     expect((await client.get('/v1/tickets')).body.data).toHaveLength(25);
-    for (const query of ['limit=0', 'limit=101', 'limit=abc', 'limit=2.5', 'cursor=garbage', 'cursor=W10', 'sort=asc']) {
+    for (const query of [
+      'limit=0',
+      'limit=101',
+      'limit=abc',
+      'limit=2.5',
+      'cursor=garbage',
+      'cursor=W10',
+      'sort=asc',
+    ]) {
       const res = await client.get(`/v1/tickets?${query}`);
       expect(res.status).toBe(422);
       expect(res.body.error.code).toBe('validation_failed');
@@ -167,8 +200,13 @@ describe('the agent console', () => {
     const sam = server.createAgent(workspace.id, { name: 'Sam', email: 'sam@acme.test' });
     const kim = server.createAgent(workspace.id, { name: 'Kim', email: 'kim@acme.test' });
     const agentConsole = api(server.url, sam.token);
-    const conversation = (await api(server.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'Help' })).body;
-    const created = await agentConsole.post('/v1/agent/tickets', { subject: 'From chat', conversation_id: conversation.id });
+    const conversation = (
+      await api(server.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'Help' })
+    ).body;
+    const created = await agentConsole.post('/v1/agent/tickets', {
+      subject: 'From chat',
+      conversation_id: conversation.id,
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ source: 'agent', status: 'new', conversationId: conversation.id });
 
@@ -180,7 +218,12 @@ describe('the agent console', () => {
     expect(status.body.status).toBe('pending');
 
     const events = recordedEvents(server, { workspaceId: workspace.id }).filter((e) => e.type.startsWith('ticket.'));
-    expect(events.map((e) => e.type)).toEqual(['ticket.created', 'ticket.assigned', 'ticket.assigned', 'ticket.status_changed']);
+    expect(events.map((e) => e.type)).toEqual([
+      'ticket.created',
+      'ticket.assigned',
+      'ticket.assigned',
+      'ticket.status_changed',
+    ]);
     // A ticket from a conversation reports that conversation's assistant, so assistant filters apply.
     for (const e of events) expect(e.payload).toMatchObject({ assistantId: assistant.id, assistantName: 'Acme Bot' });
     expect(at(events, 1).payload.data.previousAssigneeId).toBeNull();
@@ -192,10 +235,16 @@ describe('the agent console', () => {
     const { workspace } = await fresh();
     const other = await fresh();
     const otherAgent = server.createAgent(other.workspace.id);
-    const otherConversation = (await api(server.url).post(`/v1/widget/assistants/${other.assistant.id}/conversations`, { message: 'x' })).body;
+    const otherConversation = (
+      await api(server.url).post(`/v1/widget/assistants/${other.assistant.id}/conversations`, { message: 'x' })
+    ).body;
     const agentConsole = api(server.url, server.createAgent(workspace.id).token);
-    expect((await agentConsole.post('/v1/agent/tickets', { subject: 'x', conversation_id: otherConversation.id })).status).toBe(404);
+    expect(
+      (await agentConsole.post('/v1/agent/tickets', { subject: 'x', conversation_id: otherConversation.id })).status,
+    ).toBe(404);
     const ticket = (await agentConsole.post('/v1/agent/tickets', { subject: 'x' })).body;
-    expect((await agentConsole.post(`/v1/agent/tickets/${ticket.id}/assign`, { agent_id: otherAgent.id })).status).toBe(404);
+    expect((await agentConsole.post(`/v1/agent/tickets/${ticket.id}/assign`, { agent_id: otherAgent.id })).status).toBe(
+      404,
+    );
   });
 });

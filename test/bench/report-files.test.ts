@@ -9,7 +9,8 @@ import { reportFiles } from '../../bench/run';
 
 const ROOT = path.join(__dirname, '..', '..');
 const rel = (files: string[]) => files.map((f) => path.relative(ROOT, f));
-const tracked = (file: string) => execFileSync('git', ['ls-files', file], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+const tracked = (file: string) =>
+  execFileSync('git', ['ls-files', file], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
 const ignored = (file: string) => {
   try {
     execFileSync('git', ['check-ignore', '-q', file], { cwd: ROOT });
@@ -22,7 +23,8 @@ const ignored = (file: string) => {
 it('writes only to gitignored bench-results/ by default', () => {
   const files = rel(reportFiles([], new Date('2026-11-29T15:00:00.000Z')));
   expect(files).toEqual(['bench-results/2026-11-29T15-00-00-000Z.md', 'bench-results/latest.md']);
-  for (const file of files) expect({ file, ignored: ignored(file), tracked: tracked(file) }).toEqual({ file, ignored: true, tracked: false });
+  for (const file of files)
+    expect({ file, ignored: ignored(file), tracked: tracked(file) }).toEqual({ file, ignored: true, tracked: false });
 });
 
 it('also updates the tracked docs/benchmarks.md with --write-docs, and refuses an unknown argument', () => {

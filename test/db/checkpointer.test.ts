@@ -35,7 +35,9 @@ describe('the checkpoint thread', () => {
     const checkpointer = await startCheckpointer(db, silentLogger, { intervalMs: 10, restartAtPages: 1_000 });
     try {
       expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
-      const insert = db.prepare(`INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, 'pro', '2026-01-01T00:00:00.000Z')`);
+      const insert = db.prepare(
+        `INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, 'pro', '2026-01-01T00:00:00.000Z')`,
+      );
       let peak = 0;
       // 90 MB of rows, one commit each, in rounds with a breath between them as a server's event loop has.
       for (let round = 0; round < 30; round++) {
@@ -71,21 +73,34 @@ describe('the checkpoint thread', () => {
     const checkpointer = await startCheckpointer(db, log, { threadFile: scriptedThread });
     expect(autocheckpoint(db)).toBe(0);
     tellThread('die');
-    await waitUntil(() => (autocheckpoint(db) === INLINE_CHECKPOINT_PAGES ? true : undefined), 10_000, 'inline checkpoints back on');
+    await waitUntil(
+      () => (autocheckpoint(db) === INLINE_CHECKPOINT_PAGES ? true : undefined),
+      10_000,
+      'inline checkpoints back on',
+    );
     await checkpointer.stop(); // waits for the exit that follows the error: it adds no second line
-    expect(errors).toEqual(['checkpoint thread stopped; checkpoints run inline again: the checkpoint thread fell over']);
+    expect(errors).toEqual([
+      'checkpoint thread stopped; checkpoints run inline again: the checkpoint thread fell over',
+    ]);
     db.close();
   });
 
   it("hands checkpoints back while the thread's passes fail, and takes them back when one succeeds", async () => {
     const db = openDatabase(path.join(dir, 'f.db'));
     const lines: string[] = [];
-    const log: Logger = { info: (message) => lines.push(message), error: (message, fields) => lines.push(`${message}: ${String(fields?.error)}`) };
+    const log: Logger = {
+      info: (message) => lines.push(message),
+      error: (message, fields) => lines.push(`${message}: ${String(fields?.error)}`),
+    };
     const checkpointer = await startCheckpointer(db, log, { threadFile: scriptedThread });
     try {
       for (let round = 0; round < 2; round++) {
         tellThread('fail');
-        await waitUntil(() => (autocheckpoint(db) === INLINE_CHECKPOINT_PAGES ? true : undefined), 10_000, 'inline checkpoints on');
+        await waitUntil(
+          () => (autocheckpoint(db) === INLINE_CHECKPOINT_PAGES ? true : undefined),
+          10_000,
+          'inline checkpoints on',
+        );
         tellThread('recover');
         await waitUntil(() => (autocheckpoint(db) === 0 ? true : undefined), 10_000, 'the thread back in charge');
       }
@@ -111,17 +126,28 @@ describe('the checkpoint thread', () => {
       try {
         const db = openDatabase(path.join(disk.dir, 'full.db'));
         // 200 KB of rows (about 100 new pages) in the WAL that the database file has no room for yet…
-        const insert = db.prepare(`INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, 'pro', '2026-01-01T00:00:00.000Z')`);
+        const insert = db.prepare(
+          `INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, 'pro', '2026-01-01T00:00:00.000Z')`,
+        );
         for (let i = 0; i < 20; i++) insert.run(`ws_${i}`, 'x'.repeat(10_000));
         // …and then none at all.
         const spare = path.join(disk.dir, 'spare');
         fillDisk(spare);
         const lines: string[] = [];
-        const log: Logger = { info: (message) => lines.push(message), error: (message, fields) => lines.push(`${message}: ${String(fields?.error)}`) };
+        const log: Logger = {
+          info: (message) => lines.push(message),
+          error: (message, fields) => lines.push(`${message}: ${String(fields?.error)}`),
+        };
         const checkpointer = await startCheckpointer(db, log, { intervalMs: 10 });
         try {
-          await waitUntil(() => (autocheckpoint(db) === INLINE_CHECKPOINT_PAGES ? true : undefined), 10_000, 'the failed pass reported');
-          expect(lines).toEqual([expect.stringMatching(/^checkpoint failed; checkpoints run inline until the thread succeeds again: /)]);
+          await waitUntil(
+            () => (autocheckpoint(db) === INLINE_CHECKPOINT_PAGES ? true : undefined),
+            10_000,
+            'the failed pass reported',
+          );
+          expect(lines).toEqual([
+            expect.stringMatching(/^checkpoint failed; checkpoints run inline until the thread succeeds again: /),
+          ]);
 
           fs.rmSync(spare);
           await waitUntil(() => (autocheckpoint(db) === 0 ? true : undefined), 10_000, 'the thread back in charge');

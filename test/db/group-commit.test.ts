@@ -22,7 +22,9 @@ afterEach(() => {
 });
 
 const insert = (id: string) => () => {
-  db.prepare(`INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, 'n', 'pro', '2026-01-01T00:00:00.000Z')`).run(id);
+  db.prepare(
+    `INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, 'n', 'pro', '2026-01-01T00:00:00.000Z')`,
+  ).run(id);
   return id;
 };
 const committed = () => other.prepare('SELECT id FROM workspaces ORDER BY id').pluck().all();
@@ -65,7 +67,11 @@ describe('group commit', () => {
     const results = await Promise.allSettled([
       commitWithGroup(db, insert('ws_a')),
       commitWithGroup(db, () =>
-        db.prepare(`INSERT INTO assistants (id, workspace_id, name, created_at) VALUES ('ast_x', 'ws_missing', 'n', 'now')`).run(),
+        db
+          .prepare(
+            `INSERT INTO assistants (id, workspace_id, name, created_at) VALUES ('ast_x', 'ws_missing', 'n', 'now')`,
+          )
+          .run(),
       ),
     ]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);

@@ -45,9 +45,13 @@ it('deactivates duplicates (the newest stays) and subscriptions under revoked ke
   migrate(db);
   expect(db.pragma('user_version', { simple: true })).toBeGreaterThanOrEqual(3);
   const subs = Object.fromEntries(
-    (db.prepare('SELECT id, active, deactivated_reason AS reason FROM subscriptions').all() as { id: string; active: number; reason: string | null }[]).map(
-      (r) => [r.id, `${r.active}:${r.reason}`],
-    ),
+    (
+      db.prepare('SELECT id, active, deactivated_reason AS reason FROM subscriptions').all() as {
+        id: string;
+        active: number;
+        reason: string | null;
+      }[]
+    ).map((r) => [r.id, `${r.active}:${r.reason}`]),
   );
   expect(subs).toEqual({
     sub_old: '0:replaced',
@@ -58,9 +62,21 @@ it('deactivates duplicates (the newest stays) and subscriptions under revoked ke
     sub_b: '1:null',
     sub_revoked: '0:key_revoked',
   });
-  const deliveries = Object.fromEntries((db.prepare('SELECT id, status FROM deliveries').all() as { id: string; status: string }[]).map((r) => [r.id, r.status]));
-  expect(deliveries).toEqual({ dlv_old: 'cancelled', dlv_retry: 'cancelled', dlv_revoked: 'cancelled', dlv_other: 'pending' });
-  expect(db.prepare(`SELECT finished_at FROM deliveries WHERE id = 'dlv_old'`).pluck().get()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  const deliveries = Object.fromEntries(
+    (db.prepare('SELECT id, status FROM deliveries').all() as { id: string; status: string }[]).map((r) => [
+      r.id,
+      r.status,
+    ]),
+  );
+  expect(deliveries).toEqual({
+    dlv_old: 'cancelled',
+    dlv_retry: 'cancelled',
+    dlv_revoked: 'cancelled',
+    dlv_other: 'pending',
+  });
+  expect(db.prepare(`SELECT finished_at FROM deliveries WHERE id = 'dlv_old'`).pluck().get()).toMatch(
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
+  );
 
   const insert = db.prepare(
     `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, active, created_at) VALUES (?, 'ws_a', 'key_live', 'ticket.created', ?, 's', ?, '2026-02-01T00:00:00.000Z')`,

@@ -90,18 +90,27 @@ afterAll(() => {
 // What counts, and the deliberate exceptions
 
 /** Tables whose rows grow with traffic, not with the number of customers. */
-const LARGE = new Set(['events', 'deliveries', 'delivery_attempts', 'contacts', 'conversations', 'messages', 'live_chat_sessions', 'tickets', 'idempotency_keys']);
+const LARGE = new Set([
+  'events',
+  'deliveries',
+  'delivery_attempts',
+  'contacts',
+  'conversations',
+  'messages',
+  'live_chat_sessions',
+  'tickets',
+  'idempotency_keys',
+]);
 
 /** Statement text (whitespace collapsed) → why its scan or skipping loop is fine. */
 const ALLOWED: Record<string, string> = {
   'SELECT * FROM workspaces ORDER BY created_at, id':
     'admin CLI `workspace list` only, which lists them all by design; one row per customer',
-  'SELECT COUNT(*) FROM workspaces':
-    'once at start (is the database empty, for the demo seed); one row per customer',
+  'SELECT COUNT(*) FROM workspaces': 'once at start (is the database empty, for the demo seed); one row per customer',
   'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
     "a page after the first: the seek is on started_at; it skips only the rows with the cursor's own started_at (one millisecond) that the previous page returned",
-  "SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.mode = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?":
-    "the same, filtered to one mode (its own index)",
+  'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.mode = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
+    'the same, filtered to one mode (its own index)',
   "SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs FROM deliveries WHERE status = 'pending' AND next_attempt_ms > ? AND next_attempt_ms <= ? AND rowid <= ? ORDER BY next_attempt_ms, rowid":
     'the claimer: rows that came due in the window since its last look; it skips only rows appended since then, which newRows reads next (a few at most)',
   'SELECT seq, id, workspace_id AS workspaceId, type, assistant_id AS assistantId, fanout_upto AS upto, fanout_after AS after FROM events WHERE fanout_upto IS NOT NULL ORDER BY seq LIMIT 1':
@@ -134,15 +143,29 @@ function seedLargeTables(s: ApiServer): void {
   const keyId = s.createKeyRecord(ws.id).id;
   const db = s.ctx.db;
   const at = '2026-01-01T00:00:00.000Z';
-  db.prepare(`INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, active, created_at) VALUES ('sub_seed', ?, ?, 'ticket.created', 'https://x.example/', 'whsec_x', 0, ?)`).run(ws.id, keyId, at);
+  db.prepare(
+    `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, active, created_at) VALUES ('sub_seed', ?, ?, 'ticket.created', 'https://x.example/', 'whsec_x', 0, ?)`,
+  ).run(ws.id, keyId, at);
   db.transaction(() => {
     for (let i = 0; i < 5_000; i++) {
-      db.prepare(`INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, 'ticket.created', ?, '{}', ?)`).run(`evt_seed${i}`, ws.id, assistant.id, at);
-      db.prepare(`INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at) VALUES (?, ?, 'sub_seed', 'succeeded', 0, ?)`).run(`dlv_seed${i}`, `evt_seed${i}`, at);
-      db.prepare(`INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, outcome) VALUES (?, ?, 1, ?, 1, 'succeeded')`).run(`att_seed${i}`, `dlv_seed${i}`, at);
-      db.prepare(`INSERT INTO contacts (id, workspace_id, email, email_normalized, source, created_at, updated_at) VALUES (?, ?, ?, ?, 'api', ?, ?)`).run(`con_seed${i}`, ws.id, `s${i}@example.com`, `s${i}@example.com`, at, at);
-      db.prepare(`INSERT INTO conversations (id, workspace_id, assistant_id, channel, mode, status, started_at, updated_at) VALUES (?, ?, ?, 'widget', 'assistant', 'open', ?, ?)`).run(`cnv_seed${i}`, ws.id, assistant.id, at, at);
-      db.prepare(`INSERT INTO tickets (id, workspace_id, number, subject, status, priority, source, created_at, updated_at) VALUES (?, ?, ?, 's', 'new', 'normal', 'api', ?, ?)`).run(`tkt_seed${i}`, ws.id, i + 1, at, at);
+      db.prepare(
+        `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, 'ticket.created', ?, '{}', ?)`,
+      ).run(`evt_seed${i}`, ws.id, assistant.id, at);
+      db.prepare(
+        `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at) VALUES (?, ?, 'sub_seed', 'succeeded', 0, ?)`,
+      ).run(`dlv_seed${i}`, `evt_seed${i}`, at);
+      db.prepare(
+        `INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, outcome) VALUES (?, ?, 1, ?, 1, 'succeeded')`,
+      ).run(`att_seed${i}`, `dlv_seed${i}`, at);
+      db.prepare(
+        `INSERT INTO contacts (id, workspace_id, email, email_normalized, source, created_at, updated_at) VALUES (?, ?, ?, ?, 'api', ?, ?)`,
+      ).run(`con_seed${i}`, ws.id, `s${i}@example.com`, `s${i}@example.com`, at, at);
+      db.prepare(
+        `INSERT INTO conversations (id, workspace_id, assistant_id, channel, mode, status, started_at, updated_at) VALUES (?, ?, ?, 'widget', 'assistant', 'open', ?, ?)`,
+      ).run(`cnv_seed${i}`, ws.id, assistant.id, at, at);
+      db.prepare(
+        `INSERT INTO tickets (id, workspace_id, number, subject, status, priority, source, created_at, updated_at) VALUES (?, ?, ?, 's', 'new', 'normal', 'api', ?, ?)`,
+      ).run(`tkt_seed${i}`, ws.id, i + 1, at, at);
     }
   })();
 }
@@ -164,7 +187,8 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
   const waiting = (await start()).body;
   const idle = (await start()).body;
   const queued = (await visitor.post(`/v1/widget/conversations/${waiting.id}/handoff`, {})).body;
-  const doomed = (await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: `${rx.url}?doomed` })).body;
+  const doomed = (await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: `${rx.url}?doomed` }))
+    .body;
   const world: World = {
     assistantId: setup.assistant.id,
     agentId: agent.id,
@@ -181,7 +205,9 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
   // Every route, well-formed, in the order listed (DELETE last among the subscription routes).
   let n = 0;
   for (const [route, spec] of Object.entries(ROUTES)) {
-    const params = Object.fromEntries(Object.entries(spec.params ?? {}).map(([name, of]) => [name, encodeURIComponent(of(world))]));
+    const params = Object.fromEntries(
+      Object.entries(spec.params ?? {}).map(([name, of]) => [name, encodeURIComponent(of(world))]),
+    );
     const query = new URLSearchParams(spec.query?.(world) ?? {}).toString();
     const credential = spec.auth === 'key' ? setup.key : spec.auth === 'agent' ? agent.token : undefined;
     const res = await api(s.url, credential).raw(methodOf(route), pathOf(route, params) + (query ? `?${query}` : ''), {
@@ -193,7 +219,10 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
       },
     });
     if (res.status >= 400) throw new Error(`${route}: ${res.status} ${JSON.stringify(res.body)}`);
-    if (spec.paged && res.body.nextCursor) await api(s.url, credential).get(`${pathOf(route, params)}?limit=1&cursor=${encodeURIComponent(res.body.nextCursor)}`);
+    if (spec.paged && res.body.nextCursor)
+      await api(s.url, credential).get(
+        `${pathOf(route, params)}?limit=1&cursor=${encodeURIComponent(res.body.nextCursor)}`,
+      );
   }
   // The variants the table does not reach: samples unfiltered, a contact updated, an Idempotency-Key
   // replayed, refused, released after a failure, taken over when stale and replaced when expired.
@@ -213,7 +242,12 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
   const keyRow = s.ctx.db.prepare(
     `INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, ?, 'running', ?)`,
   );
-  keyRow.run(setup.workspace.id, 'stale', requestHash('POST', '/v1/tickets', { subject: 'Stale' }), now - IDEMPOTENCY_STALE_RUNNING_MS - 1);
+  keyRow.run(
+    setup.workspace.id,
+    'stale',
+    requestHash('POST', '/v1/tickets', { subject: 'Stale' }),
+    now - IDEMPOTENCY_STALE_RUNNING_MS - 1,
+  );
   keyRow.run(setup.workspace.id, 'expired', 'another request', now - IDEMPOTENCY_KEEP_MS - 1);
   await zap.post('/v1/tickets', { subject: 'Stale' }, { 'Idempotency-Key': 'stale' });
   await zap.post('/v1/tickets', { subject: 'Expired' }, { 'Idempotency-Key': 'expired' });
@@ -234,13 +268,33 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
   await s.worker!.runOnce();
   rx.script(reply(410));
   await zap.post('/v1/tickets', { subject: 'Gone' });
-  await waitUntil(() => (s.ctx.db.prepare(`SELECT active FROM subscriptions WHERE id = ?`).pluck().get(hook.id) === 0 ? true : undefined), 10_000, 'the 410');
+  await waitUntil(
+    () =>
+      s.ctx.db.prepare(`SELECT active FROM subscriptions WHERE id = ?`).pluck().get(hook.id) === 0 ? true : undefined,
+    10_000,
+    'the 410',
+  );
   // A fan-out longer than one transaction's share stops and resumes where it stopped (delivery/fanout.ts).
-  for (const q of ['first', 'second']) await zap.post('/v1/subscriptions', { event_type: 'ticket.assigned', target_url: `${rx.url}?${q}` });
+  for (const q of ['first', 'second'])
+    await zap.post('/v1/subscriptions', { event_type: 'ticket.assigned', target_url: `${rx.url}?${q}` });
   const eventId = newId('evt');
-  const payload = { ...fixtureFor('ticket.assigned'), id: eventId, createdAt: new Date().toISOString(), workspaceId: setup.workspace.id, assistantId: null, assistantName: null };
+  const payload = {
+    ...fixtureFor('ticket.assigned'),
+    id: eventId,
+    createdAt: new Date().toISOString(),
+    workspaceId: setup.workspace.id,
+    assistantId: null,
+    assistantName: null,
+  };
   s.ctx.db.transaction(() =>
-    recordEvent(s.ctx, { id: eventId, workspaceId: setup.workspace.id, type: 'ticket.assigned', assistantId: null, createdAt: payload.createdAt, payload }),
+    recordEvent(s.ctx, {
+      id: eventId,
+      workspaceId: setup.workspace.id,
+      type: 'ticket.assigned',
+      assistantId: null,
+      createdAt: payload.createdAt,
+      payload,
+    }),
   )();
   expandFanOut(s.ctx, 1);
   // A revoked key turns its subscriptions off; a retention pass over the seeded rows.
@@ -305,7 +359,9 @@ function callSites(): string[] {
 
 /** Root page → table name, for both a table's and an index's pages. */
 function tablesByRootPage(): Map<number, string> {
-  const rows = server.ctx.db.prepare(`SELECT rootpage, tbl_name AS tableName FROM sqlite_schema WHERE rootpage > 0`).all() as { rootpage: number; tableName: string }[];
+  const rows = server.ctx.db
+    .prepare(`SELECT rootpage, tbl_name AS tableName FROM sqlite_schema WHERE rootpage > 0`)
+    .all() as { rootpage: number; tableName: string }[];
   return new Map(rows.map((r) => [r.rootpage, r.tableName]));
 }
 
@@ -320,7 +376,8 @@ interface Op {
 /** Cursor number → the table it reads (through the table or one of its indexes). */
 function cursorTables(ops: Op[], rootPages: Map<number, string>): Map<number, string> {
   const cursorTable = new Map<number, string>();
-  for (const op of ops) if (op.opcode === 'OpenRead' || op.opcode === 'OpenWrite') cursorTable.set(op.p1, rootPages.get(op.p2) ?? '?');
+  for (const op of ops)
+    if (op.opcode === 'OpenRead' || op.opcode === 'OpenWrite') cursorTable.set(op.p1, rootPages.get(op.p2) ?? '?');
   return cursorTable;
 }
 
@@ -328,7 +385,24 @@ function tablesOpened(text: string, rootPages: Map<number, string>): string[] {
   return [...cursorTables(explain('EXPLAIN', text) as unknown as Op[], rootPages).values()];
 }
 
-const JUMPS_ON_A_ROW = new Set(['Eq', 'Ne', 'Lt', 'Le', 'Gt', 'Ge', 'If', 'IfNot', 'IsNull', 'NotNull', 'IsType', 'IfNullRow', 'NotFound', 'Found', 'SeekRowid', 'NotExists']);
+const JUMPS_ON_A_ROW = new Set([
+  'Eq',
+  'Ne',
+  'Lt',
+  'Le',
+  'Gt',
+  'Ge',
+  'If',
+  'IfNot',
+  'IsNull',
+  'NotNull',
+  'IsType',
+  'IfNullRow',
+  'NotFound',
+  'Found',
+  'SeekRowid',
+  'NotExists',
+]);
 
 /**
  * Loops over a large table's rows (or one of its indexes) that reject rows: a row-dependent jump inside the
@@ -361,7 +435,8 @@ describe('query plans of every statement the API prepares', () => {
       if (ALLOWED[text]) continue;
       for (const row of explain('EXPLAIN QUERY PLAN', text)) {
         const detail = String(row.detail);
-        if (/^SCAN (?!CONSTANT ROW)/.test(detail)) scans.push(`${detail}\n    ${text}\n    at ${[...sites].join(', ')}`);
+        if (/^SCAN (?!CONSTANT ROW)/.test(detail))
+          scans.push(`${detail}\n    ${text}\n    at ${[...sites].join(', ')}`);
       }
     }
     expect(scans).toEqual([]);
@@ -385,7 +460,8 @@ describe('query plans of every statement the API prepares', () => {
       if (ALLOWED[text]) continue;
       const plan = explain('EXPLAIN QUERY PLAN', text).map((row) => String(row.detail));
       const touchesLarge = tablesOpened(text, rootPages).some((table) => LARGE.has(table));
-      if (touchesLarge && plan.some((detail) => detail.startsWith('USE TEMP B-TREE'))) sorting.push(`${plan.join(' | ')}\n    ${text}\n    at ${[...sites].join(', ')}`);
+      if (touchesLarge && plan.some((detail) => detail.startsWith('USE TEMP B-TREE')))
+        sorting.push(`${plan.join(' | ')}\n    ${text}\n    at ${[...sites].join(', ')}`);
     }
     expect(sorting).toEqual([]);
   });
@@ -395,7 +471,9 @@ describe('query plans of every statement the API prepares', () => {
     const rootPages = tablesByRootPage();
     for (const text of Object.keys(ALLOWED)) {
       expect({ text, ran: seen.has(text) }).toEqual({ text, ran: true });
-      const scans = explain('EXPLAIN QUERY PLAN', text).some((row) => /^SCAN (?!CONSTANT ROW)|^USE TEMP B-TREE/.test(String(row.detail)));
+      const scans = explain('EXPLAIN QUERY PLAN', text).some((row) =>
+        /^SCAN (?!CONSTANT ROW)|^USE TEMP B-TREE/.test(String(row.detail)),
+      );
       expect({ text, needed: scans || skippingLoops(text, rootPages).length > 0 }).toEqual({ text, needed: true });
     }
   });

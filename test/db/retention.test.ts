@@ -11,7 +11,13 @@ import Database from 'better-sqlite3';
 import { loadConfig } from '../../partner-api/config';
 import { type AppContext, createAppContext } from '../../partner-api/context';
 import { type Db, openDatabase } from '../../partner-api/db/open';
-import { convertToIncrementalVacuum, newCursor, pruneBatch, type RetentionCursor, type RetentionSettings } from '../../partner-api/db/retention';
+import {
+  convertToIncrementalVacuum,
+  newCursor,
+  pruneBatch,
+  type RetentionCursor,
+  type RetentionSettings,
+} from '../../partner-api/db/retention';
 import { SAMPLES_LIMIT_MAX, samplesFor } from '../../partner-api/domain/samples';
 import { isoAt } from '../../partner-api/lib/clock';
 import { startServer } from '../../partner-api/server';
@@ -58,22 +64,31 @@ interface Made {
 }
 
 /** An event created at `atMs`, with a delivery in `status` and one attempt when status is given. */
-function event(atMs: number, opts: { workspace?: string; type?: string; assistant?: string | null; status?: string; payloadBytes?: number } = {}): Made {
+function event(
+  atMs: number,
+  opts: { workspace?: string; type?: string; assistant?: string | null; status?: string; payloadBytes?: number } = {},
+): Made {
   n += 1;
   const eventId = `evt_${n}`;
   const at = isoAt(atMs);
-  db.prepare(`INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`).run(
-    eventId, opts.workspace ?? 'ws_a', opts.type ?? 'ticket.created', opts.assistant === undefined ? 'ast_1' : opts.assistant,
-    JSON.stringify({ n, pad: 'x'.repeat(opts.payloadBytes ?? 10) }), at,
+  db.prepare(
+    `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+  ).run(
+    eventId,
+    opts.workspace ?? 'ws_a',
+    opts.type ?? 'ticket.created',
+    opts.assistant === undefined ? 'ast_1' : opts.assistant,
+    JSON.stringify({ n, pad: 'x'.repeat(opts.payloadBytes ?? 10) }),
+    at,
   );
   if (!opts.status) return { eventId, deliveryId: null };
   const deliveryId = `dlv_${n}`;
-  db.prepare(`INSERT INTO deliveries (id, event_id, subscription_id, status, attempts, next_attempt_ms, created_at) VALUES (?, ?, 'sub_1', ?, 1, ?, ?)`).run(
-    deliveryId, eventId, opts.status, atMs, at,
-  );
-  db.prepare(`INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, status_code, outcome, response_body) VALUES (?, ?, 1, ?, 5, 200, 'succeeded', ?)`).run(
-    `att_${n}`, deliveryId, at, 'y'.repeat(opts.payloadBytes ?? 10),
-  );
+  db.prepare(
+    `INSERT INTO deliveries (id, event_id, subscription_id, status, attempts, next_attempt_ms, created_at) VALUES (?, ?, 'sub_1', ?, 1, ?, ?)`,
+  ).run(deliveryId, eventId, opts.status, atMs, at);
+  db.prepare(
+    `INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, status_code, outcome, response_body) VALUES (?, ?, 1, ?, 5, 200, 'succeeded', ?)`,
+  ).run(`att_${n}`, deliveryId, at, 'y'.repeat(opts.payloadBytes ?? 10));
   return { eventId, deliveryId };
 }
 
@@ -108,7 +123,9 @@ describe('retention', () => {
 
     for (const made of [...old, weekOld]) {
       expect(exists('deliveries', made.deliveryId!)).toBe(false);
-      expect(db.prepare('SELECT count(*) FROM delivery_attempts WHERE delivery_id = ?').pluck().get(made.deliveryId)).toBe(0);
+      expect(
+        db.prepare('SELECT count(*) FROM delivery_attempts WHERE delivery_id = ?').pluck().get(made.deliveryId),
+      ).toBe(0);
     }
     for (const made of [...old, oldBare]) expect(exists('events', made.eventId)).toBe(false);
     // Its delivery is past 7 days, the event not past 30: the event stays.
@@ -128,7 +145,9 @@ describe('retention', () => {
     prunePass(NOW); // a second pass meets it again and still keeps it
 
     expect(exists('deliveries', pending.deliveryId!)).toBe(true);
-    expect(db.prepare('SELECT count(*) FROM delivery_attempts WHERE delivery_id = ?').pluck().get(pending.deliveryId)).toBe(1);
+    expect(
+      db.prepare('SELECT count(*) FROM delivery_attempts WHERE delivery_id = ?').pluck().get(pending.deliveryId),
+    ).toBe(1);
     expect(exists('events', pending.eventId)).toBe(true);
   });
 
@@ -137,11 +156,26 @@ describe('retention', () => {
     const fromOne = Array.from({ length: 25 }, (_, i) => event(NOW - 100 * DAY + i, { assistant: 'ast_1' }));
     const fromTwo = Array.from({ length: 3 }, (_, i) => event(NOW - 90 * DAY + i, { assistant: 'ast_2' }));
     const noAssistant = Array.from({ length: 2 }, (_, i) => event(NOW - 80 * DAY + i, { assistant: null }));
-    const otherType = Array.from({ length: 12 }, (_, i) => event(NOW - 80 * DAY + i, { type: 'lead.captured', assistant: 'ast_2' }));
-    const otherWorkspace = Array.from({ length: 2 }, (_, i) => event(NOW - 80 * DAY + i, { workspace: 'ws_b', assistant: null }));
+    const otherType = Array.from({ length: 12 }, (_, i) =>
+      event(NOW - 80 * DAY + i, { type: 'lead.captured', assistant: 'ast_2' }),
+    );
+    const otherWorkspace = Array.from({ length: 2 }, (_, i) =>
+      event(NOW - 80 * DAY + i, { workspace: 'ws_b', assistant: null }),
+    );
     const before = (filter: { type?: 'ticket.created' | 'lead.captured'; workspace?: string; assistant?: string }) =>
-      samplesFor(ctxOf(db), filter.workspace ?? 'ws_a', { eventType: filter.type ?? 'ticket.created', assistantId: filter.assistant, limit: SAMPLES_LIMIT_MAX });
-    const filters = [{}, { assistant: 'ast_1' }, { assistant: 'ast_2' }, { type: 'lead.captured' as const }, { type: 'lead.captured' as const, assistant: 'ast_2' }, { workspace: 'ws_b' }];
+      samplesFor(ctxOf(db), filter.workspace ?? 'ws_a', {
+        eventType: filter.type ?? 'ticket.created',
+        assistantId: filter.assistant,
+        limit: SAMPLES_LIMIT_MAX,
+      });
+    const filters = [
+      {},
+      { assistant: 'ast_1' },
+      { assistant: 'ast_2' },
+      { type: 'lead.captured' as const },
+      { type: 'lead.captured' as const, assistant: 'ast_2' },
+      { workspace: 'ws_b' },
+    ];
     const shown = filters.map((f) => before(f));
 
     prunePass(NOW);
@@ -195,7 +229,9 @@ describe('retention', () => {
     expect(Math.max(...last)).toBeLessThanOrEqual(level * 1.1);
     expect(Math.min(...last)).toBeGreaterThanOrEqual(level * 0.8);
     // What is free beyond the kept slack is given back: the file holds little besides live rows.
-    expect(db.pragma('freelist_count', { simple: true })).toBeLessThanOrEqual(settings.freePagesKept + settings.vacuumPagesPerBatch);
+    expect(db.pragma('freelist_count', { simple: true })).toBeLessThanOrEqual(
+      settings.freePagesKept + settings.vacuumPagesPerBatch,
+    );
     expect(fs.statSync(db.name).size).toBe(last.at(-1)! * 4096);
 
     // The same load without retention keeps growing: the assertion above is not one that cannot fail.
@@ -234,11 +270,21 @@ describe('the server', () => {
     event(now, { status: 'succeeded' });
     db.close();
     const logged: { message: string; fields?: Record<string, unknown> | undefined }[] = [];
-    const log = { info: (message: string, fields?: Record<string, unknown>) => logged.push({ message, fields }), error: () => {} };
+    const log = {
+      info: (message: string, fields?: Record<string, unknown>) => logged.push({ message, fields }),
+      error: () => {},
+    };
     const config = loadConfig({}, { port: 0, dbPath: path.join(dir, 'r.db'), seedDemo: false, log: 'silent' });
-    const running = await startServer({ ...config, retention: { ...config.retention, eventsMs: DAY, intervalMs: 1 } }, log);
+    const running = await startServer(
+      { ...config, retention: { ...config.retention, eventsMs: DAY, intervalMs: 1 } },
+      log,
+    );
     try {
-      const pass = await waitUntil(() => logged.find((l) => l.message === 'retention pass'), 10_000, 'a retention pass');
+      const pass = await waitUntil(
+        () => logged.find((l) => l.message === 'retention pass'),
+        10_000,
+        'a retention pass',
+      );
       // Events past a day: the old one and the 10 two days old; the newest 10 of all 12 are samples.
       expect(pass.fields).toMatchObject({ deliveries: 1, attempts: 1, events: 2 });
       expect(running.ctx.db.prepare('SELECT count(*) FROM events WHERE id = ?').pluck().get(old.eventId)).toBe(0);

@@ -10,7 +10,9 @@ describe('the write-ahead log', () => {
     try {
       const file = path.join(dir, 'w.db');
       const db = openDatabase(file);
-      const insert = db.prepare(`INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, 'pro', '2026-01-01T00:00:00.000Z')`);
+      const insert = db.prepare(
+        `INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, 'pro', '2026-01-01T00:00:00.000Z')`,
+      );
       let peak = 0;
       // About 70 MB of WAL frames in all: more than the autocheckpoint threshold and the size limit.
       for (let i = 0; i < 7000; i++) {

@@ -30,7 +30,8 @@ function setup() {
   /** Slots where the slow subscription already holds its whole share. */
   const slowIsBusy = () => {
     const busy = slots();
-    for (let i = 0; i < 8; i++) busy.take({ subscriptionId: slow.id, workspaceId: ws.workspaceId, host: hostKey(slow.targetUrl) });
+    for (let i = 0; i < 8; i++)
+      busy.take({ subscriptionId: slow.id, workspaceId: ws.workspaceId, host: hostKey(slow.targetUrl) });
     return busy;
   };
   const finish = (ids: string[]) => {
@@ -71,7 +72,10 @@ describe('the claimer', () => {
     expect(claimed.map((d) => [d.subscriptionId, d.eventId])).toEqual(fresh.map((e) => [healthy.id, e]));
 
     const slowOnes = claimer.claim(request({ slots: slots({ overall: 3 }) })).claimed;
-    const oldest = ctx.db.prepare(`SELECT id FROM deliveries WHERE subscription_id = ? ORDER BY rowid LIMIT 3`).pluck().all(slow.id);
+    const oldest = ctx.db
+      .prepare(`SELECT id FROM deliveries WHERE subscription_id = ? ORDER BY rowid LIMIT 3`)
+      .pluck()
+      .all(slow.id);
     expect(slowOnes.map((d) => d.id)).toEqual(oldest);
   });
 
@@ -90,7 +94,12 @@ describe('the claimer', () => {
       finish(claimed.map((d) => d.id));
     }
     expect(seen.size).toBe(2_600);
-    expect(ctx.db.prepare(`SELECT count(*) FROM deliveries WHERE subscription_id = ? AND status = 'pending'`).pluck().get(slow.id)).toBe(0);
+    expect(
+      ctx.db
+        .prepare(`SELECT count(*) FROM deliveries WHERE subscription_id = ? AND status = 'pending'`)
+        .pluck()
+        .get(slow.id),
+    ).toBe(0);
   });
 
   it('drops a queued row that another worker claimed meanwhile, and never takes one of its own in flight', () => {
@@ -105,6 +114,8 @@ describe('the claimer', () => {
     const claimed = at(claimer.claim(request()).claimed, 0);
     expect(claimed?.eventId).toBe(mine);
     ctx.clock.advance(13_000);
-    expect(claimer.claim(request({ inFlight: new Set([claimed.id, 'x']) })).claimed.map((d) => d.eventId)).not.toContain(mine);
+    expect(
+      claimer.claim(request({ inFlight: new Set([claimed.id, 'x']) })).claimed.map((d) => d.eventId),
+    ).not.toContain(mine);
   });
 });

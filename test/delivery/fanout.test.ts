@@ -8,7 +8,12 @@
 import type { EventType } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
 import { newCursor, pruneBatch } from '../../partner-api/db/retention';
-import { createFanOutExpander, drainFanOut, expandFanOut, FANOUT_ROWS_PER_TRANSACTION } from '../../partner-api/delivery/fanout';
+import {
+  createFanOutExpander,
+  drainFanOut,
+  expandFanOut,
+  FANOUT_ROWS_PER_TRANSACTION,
+} from '../../partner-api/delivery/fanout';
 import { recordEvent } from '../../partner-api/delivery/outbox';
 import { createDeliveryWorker, type DeliveryWorker } from '../../partner-api/delivery/worker';
 import { createSubscription, deactivateSubscriptions } from '../../partner-api/domain/subscriptions';
@@ -38,14 +43,27 @@ function context(file?: string): TestContext {
 function record(ctx: TestContext, ws: Workspace, type: EventType = 'ticket.created'): string {
   const id = newId('evt');
   const createdAt = isoAt(ctx.clock.now());
-  const payload = { ...fixtureFor(type), id, createdAt, workspaceId: ws.workspaceId, assistantId: null, assistantName: null };
-  ctx.db.transaction(() => recordEvent(ctx, { id, workspaceId: ws.workspaceId, type, assistantId: null, createdAt, payload }))();
+  const payload = {
+    ...fixtureFor(type),
+    id,
+    createdAt,
+    workspaceId: ws.workspaceId,
+    assistantId: null,
+    assistantName: null,
+  };
+  ctx.db.transaction(() =>
+    recordEvent(ctx, { id, workspaceId: ws.workspaceId, type, assistantId: null, createdAt, payload }),
+  )();
   return id;
 }
 
 const rowsOf = (ctx: TestContext, eventId: string) =>
-  ctx.db.prepare('SELECT subscription_id FROM deliveries WHERE event_id = ? ORDER BY subscription_id').pluck().all(eventId) as string[];
-const mark = (ctx: TestContext, eventId: string) => ctx.db.prepare('SELECT fanout_upto FROM events WHERE id = ?').pluck().get(eventId);
+  ctx.db
+    .prepare('SELECT subscription_id FROM deliveries WHERE event_id = ? ORDER BY subscription_id')
+    .pluck()
+    .all(eventId) as string[];
+const mark = (ctx: TestContext, eventId: string) =>
+  ctx.db.prepare('SELECT fanout_upto FROM events WHERE id = ?').pluck().get(eventId);
 
 describe('the creating request', () => {
   it('writes the event and its mark but no delivery row; the fan-out then writes one per subscription that matches, filters included', async () => {
@@ -55,9 +73,17 @@ describe('the creating request', () => {
       const otherAssistant = s.createAssistant(workspace.id, 'Other Bot');
       const other = await s.setup();
       const sub = (workspaceId: string, apiKeyId: string, eventType: EventType, n: number, assistantId?: string) =>
-        createSubscription(s.ctx, { workspaceId, apiKeyId, eventType, targetUrl: `http://127.0.0.1:9/${newId('hook')}`, assistantId }).subscription.id;
+        createSubscription(s.ctx, {
+          workspaceId,
+          apiKeyId,
+          eventType,
+          targetUrl: `http://127.0.0.1:9/${newId('hook')}`,
+          assistantId,
+        }).subscription.id;
       const all = Array.from({ length: 120 }, (_, i) => sub(workspace.id, keyId, 'widget.conversation_started', i));
-      const mine = Array.from({ length: 30 }, (_, i) => sub(workspace.id, keyId, 'widget.conversation_started', i, assistant.id));
+      const mine = Array.from({ length: 30 }, (_, i) =>
+        sub(workspace.id, keyId, 'widget.conversation_started', i, assistant.id),
+      );
       for (let i = 0; i < 20; i++) sub(workspace.id, keyId, 'widget.conversation_started', i, otherAssistant.id);
       for (let i = 0; i < 10; i++) sub(workspace.id, keyId, 'ticket.created', i);
       const gone = Array.from({ length: 10 }, (_, i) => sub(workspace.id, keyId, 'widget.conversation_started', i));
@@ -66,12 +92,18 @@ describe('the creating request', () => {
 
       const res = await api(s.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'hello' });
       expect(res.status).toBe(201);
-      const eventId = s.ctx.db.prepare(`SELECT id FROM events WHERE workspace_id = ? AND type = 'widget.conversation_started'`).pluck().get(workspace.id) as string;
+      const eventId = s.ctx.db
+        .prepare(`SELECT id FROM events WHERE workspace_id = ? AND type = 'widget.conversation_started'`)
+        .pluck()
+        .get(workspace.id) as string;
       expect(s.ctx.db.prepare('SELECT COUNT(*) FROM deliveries').pluck().get()).toBe(0);
       expect(s.ctx.db.prepare('SELECT fanout_upto FROM events WHERE id = ?').pluck().get(eventId)).not.toBeNull();
 
       expect(s.fanOut()).toBe(150);
-      const owed = s.ctx.db.prepare('SELECT subscription_id FROM deliveries WHERE event_id = ?').pluck().all(eventId) as string[];
+      const owed = s.ctx.db
+        .prepare('SELECT subscription_id FROM deliveries WHERE event_id = ?')
+        .pluck()
+        .all(eventId) as string[];
       expect(new Set(owed)).toEqual(new Set([...all, ...mine]));
       expect(s.ctx.db.prepare('SELECT fanout_upto FROM events WHERE id = ?').pluck().get(eventId)).toBeNull();
       expect(s.fanOut()).toBe(0);
@@ -85,7 +117,10 @@ describe('the fan-out', () => {
   it('writes at most its share per transaction, and a fan-out cut off between transactions resumes after a restart with no row twice', () => {
     const ctx = context();
     const ws = seedWorkspace(ctx);
-    const subs = Array.from({ length: 2 * FANOUT_ROWS_PER_TRANSACTION + 50 }, (_, i) => subscribe(ctx, ws, `http://127.0.0.1:9/${i}`).id);
+    const subs = Array.from(
+      { length: 2 * FANOUT_ROWS_PER_TRANSACTION + 50 },
+      (_, i) => subscribe(ctx, ws, `http://127.0.0.1:9/${i}`).id,
+    );
     const eventId = record(ctx, ws);
     const first = expandFanOut(ctx);
     expect(first).toEqual({ rows: FANOUT_ROWS_PER_TRANSACTION, more: true });
@@ -106,7 +141,10 @@ describe('the fan-out', () => {
   it('skips a subscription made after the event committed, one deactivated before the fan-out ran, and every one once the plan is below Pro', () => {
     const ctx = context();
     const ws = seedWorkspace(ctx);
-    const [kept, unsubscribed] = [subscribe(ctx, ws, 'http://127.0.0.1:9/kept').id, subscribe(ctx, ws, 'http://127.0.0.1:9/unsubscribed').id];
+    const [kept, unsubscribed] = [
+      subscribe(ctx, ws, 'http://127.0.0.1:9/kept').id,
+      subscribe(ctx, ws, 'http://127.0.0.1:9/unsubscribed').id,
+    ];
     const eventId = record(ctx, ws);
     subscribe(ctx, ws, 'http://127.0.0.1:9/later');
     deactivateSubscriptions(ctx, { subscriptionId: unsubscribed }, 'unsubscribed');
@@ -184,7 +222,8 @@ describe('the worker runs the fan-out', () => {
     const fresh = record(ctx, ws);
     await rx.waitFor(80);
     const seen = new Set(rx.requests.map((r) => `${r.path.split('/').at(-1)} ${String(r.headers['webhook-id'])}`));
-    for (const eventId of [leftOver, fresh]) for (const [i] of subs.entries()) expect(seen.has(`${i} ${eventId}`)).toBe(true);
+    for (const eventId of [leftOver, fresh])
+      for (const [i] of subs.entries()) expect(seen.has(`${i} ${eventId}`)).toBe(true);
     expect(rx.requests).toHaveLength(80);
   });
 });

@@ -70,7 +70,9 @@ export function seedWorkspace(ctx: AppContext): Workspace {
   const workspaceId = newId('ws');
   const apiKeyId = newId('key');
   const at = isoAt(ctx.clock.now());
-  ctx.db.prepare(`INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, 'Acme Support', 'pro', ?)`).run(workspaceId, at);
+  ctx.db
+    .prepare(`INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, 'Acme Support', 'pro', ?)`)
+    .run(workspaceId, at);
   ctx.db
     .prepare(
       `INSERT INTO api_keys (id, workspace_id, name, prefix, secret_hash, scopes, created_at)
@@ -83,7 +85,12 @@ export function seedWorkspace(ctx: AppContext): Workspace {
 /** The parts of the catalog's subscription a delivery test needs. */
 export type Subscription = Pick<SubscribedRecord, 'id' | 'secret' | 'targetUrl' | 'eventType'>;
 
-export function subscribe(ctx: AppContext, ws: Workspace, targetUrl: string, eventType: EventType = 'ticket.created'): Subscription {
+export function subscribe(
+  ctx: AppContext,
+  ws: Workspace,
+  targetUrl: string,
+  eventType: EventType = 'ticket.created',
+): Subscription {
   const id = newId('sub');
   const secret = generateWebhookSecret();
   ctx.db
@@ -103,7 +110,13 @@ export function emit(ctx: AppContext, ws: Workspace, type: EventType = 'ticket.c
   if (type === 'lead.captured') {
     Object.assign(payload, { id: newId('con'), createdAt, assistantId: null, assistantName: null });
   } else {
-    Object.assign(payload, { id: eventId, createdAt, workspaceId: ws.workspaceId, assistantId: null, assistantName: null });
+    Object.assign(payload, {
+      id: eventId,
+      createdAt,
+      workspaceId: ws.workspaceId,
+      assistantId: null,
+      assistantName: null,
+    });
   }
   ctx.db.transaction(() =>
     recordEvent(ctx, { id: eventId, workspaceId: ws.workspaceId, type, assistantId: null, createdAt, payload }),
@@ -135,7 +148,9 @@ export interface AttemptRow {
 }
 
 export function deliveriesOf(ctx: AppContext, subscriptionId: string): DeliveryRow[] {
-  return ctx.db.prepare(`SELECT * FROM deliveries WHERE subscription_id = ? ORDER BY rowid`).all(subscriptionId) as DeliveryRow[];
+  return ctx.db
+    .prepare(`SELECT * FROM deliveries WHERE subscription_id = ? ORDER BY rowid`)
+    .all(subscriptionId) as DeliveryRow[];
 }
 
 export function attemptsOf(ctx: AppContext, deliveryId: string): AttemptRow[] {
@@ -144,12 +159,17 @@ export function attemptsOf(ctx: AppContext, deliveryId: string): AttemptRow[] {
     .all(deliveryId) as AttemptRow[];
 }
 
-export function subscriptionRow(ctx: AppContext, id: string): {
+export function subscriptionRow(
+  ctx: AppContext,
+  id: string,
+): {
   active: number;
   deactivated_reason: string | null;
   failing_since_ms: number | null;
 } {
-  return ctx.db.prepare(`SELECT active, deactivated_reason, failing_since_ms FROM subscriptions WHERE id = ?`).get(id) as never;
+  return ctx.db
+    .prepare(`SELECT active, deactivated_reason, failing_since_ms FROM subscriptions WHERE id = ?`)
+    .get(id) as never;
 }
 
 export function payloadOf(ctx: AppContext, eventId: string): string {

@@ -8,15 +8,28 @@ import { classifyAddress, describeRefusal } from '../../partner-api/net/ip-range
 
 describe('classifyAddress: spellings', () => {
   it.each([
-    '172.15.255.255', '172.32.0.0', '100.63.255.255', '100.128.0.0', '11.0.0.1', '9.255.255.255', '8.8.8.8',
-    '::ffff:8.8.8.8', '64:ff9b::8.8.8.8', '2002:808:808::1', '2a00:1450:4001::200e',
+    '172.15.255.255',
+    '172.32.0.0',
+    '100.63.255.255',
+    '100.128.0.0',
+    '11.0.0.1',
+    '9.255.255.255',
+    '8.8.8.8',
+    '::ffff:8.8.8.8',
+    '64:ff9b::8.8.8.8',
+    '2002:808:808::1',
+    '2a00:1450:4001::200e',
   ])('takes %s, just outside the refused ranges, as public', (address) => {
     expect(classifyAddress(address)).toEqual({ public: true });
   });
 
   it('judges an IPv6 address the same in its compressed, full and dotted forms, with brackets or a zone', () => {
     for (const same of ['0:0:0:0:0:ffff:7f00:1', '::ffff:127.0.0.1', '[::ffff:7f00:1]', '::FFFF:7F00:1']) {
-      expect(classifyAddress(same)).toEqual({ public: false, label: 'a loopback address', via: 'IPv4-mapped 127.0.0.1' });
+      expect(classifyAddress(same)).toEqual({
+        public: false,
+        label: 'a loopback address',
+        via: 'IPv4-mapped 127.0.0.1',
+      });
     }
     expect(classifyAddress('fe80::1%eth0')).toEqual({ public: false, label: 'a link-local address' });
     expect(classifyAddress('[fe80::1%en0.1]')).toEqual({ public: false, label: 'a link-local address' });
@@ -25,12 +38,23 @@ describe('classifyAddress: spellings', () => {
     expect(classifyAddress('2606:4700:0:0:0:0:0:1111')).toEqual({ public: true });
   });
 
-  it.each(['example.com', '', '10.1', '1.2.3.4[', ']1.2.3.4', '[1.2.3.4]x', '2606:4700::1111[', ']2606:4700::1111', '0177.0.0.1', '1.2.3.4.5', '256.0.0.1', '::g', '1:2:3:4:5:6:7:8:9'])(
-    'refuses %j as not an IP address (callers hand over canonical forms only)',
-    (text) => {
-      expect(classifyAddress(text)).toEqual({ public: false, label: 'not an IP address' });
-    },
-  );
+  it.each([
+    'example.com',
+    '',
+    '10.1',
+    '1.2.3.4[',
+    ']1.2.3.4',
+    '[1.2.3.4]x',
+    '2606:4700::1111[',
+    ']2606:4700::1111',
+    '0177.0.0.1',
+    '1.2.3.4.5',
+    '256.0.0.1',
+    '::g',
+    '1:2:3:4:5:6:7:8:9',
+  ])('refuses %j as not an IP address (callers hand over canonical forms only)', (text) => {
+    expect(classifyAddress(text)).toEqual({ public: false, label: 'not an IP address' });
+  });
 });
 
 /**
@@ -102,9 +126,26 @@ describe('classifyAddress: every refused range and its reason', () => {
   });
 
   it.each([
-    '1.0.0.1', '192.0.1.0', '192.88.98.255', '198.17.255.255', '198.20.0.0', '198.51.99.255', '198.51.101.0',
-    '203.0.112.255', '203.0.114.0', '223.255.255.255', '169.253.255.255', '126.255.255.255', '128.0.0.0',
-    '::ffff:0:808:808', '2002:808:808::', '2000::1', '2001:200::1', '2001:db9::1', '3fff:1000::1', '3fff:ffff::1',
+    '1.0.0.1',
+    '192.0.1.0',
+    '192.88.98.255',
+    '198.17.255.255',
+    '198.20.0.0',
+    '198.51.99.255',
+    '198.51.101.0',
+    '203.0.112.255',
+    '203.0.114.0',
+    '223.255.255.255',
+    '169.253.255.255',
+    '126.255.255.255',
+    '128.0.0.0',
+    '::ffff:0:808:808',
+    '2002:808:808::',
+    '2000::1',
+    '2001:200::1',
+    '2001:db9::1',
+    '3fff:1000::1',
+    '3fff:ffff::1',
     '2620:4f:8001::1',
   ])('takes %s, at the edge of a refused range, as public', (address) => {
     expect(classifyAddress(address)).toEqual({ public: true });

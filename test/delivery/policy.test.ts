@@ -5,33 +5,58 @@ import type { SendResult } from '../../partner-api/delivery/send';
 const settings = loadConfig({}).delivery;
 const NOW = 1_800_000_000_000;
 const response = (status: number, extra: Partial<Extract<SendResult, { kind: 'response' }>> = {}): SendResult => ({
-  kind: 'response', status, retryAfter: undefined, location: undefined, body: '', durationMs: 5, ...extra,
+  kind: 'response',
+  status,
+  retryAfter: undefined,
+  location: undefined,
+  body: '',
+  durationMs: 5,
+  ...extra,
 });
 const networkError = (flags: { refused?: boolean; timedOut?: boolean; aborted?: boolean } = {}): SendResult => ({
-  kind: 'error', error: 'boom', refused: false, timedOut: false, aborted: false, durationMs: 5, ...flags,
+  kind: 'error',
+  error: 'boom',
+  refused: false,
+  timedOut: false,
+  aborted: false,
+  durationMs: 5,
+  ...flags,
 });
 const noJitter = () => 0.5;
 
 describe('what an attempt result means', () => {
   it.each([200, 201, 202, 204, 299])('%i succeeds', (status) => {
-    expect(judge(response(status), 1, settings, NOW)).toEqual({ outcome: 'succeeded', next: { status: 'succeeded' }, failure: false, error: null });
+    expect(judge(response(status), 1, settings, NOW)).toEqual({
+      outcome: 'succeeded',
+      next: { status: 'succeeded' },
+      failure: false,
+      error: null,
+    });
   });
 
   it.each([100, 199, 300, 304, 399])('%i, outside 2xx, is not delivered: retried and counted as failing', (status) => {
     expect(judge(response(status), 1, settings, NOW, noJitter)).toMatchObject({
-      outcome: 'retry', next: { status: 'pending', atMs: NOW + 5_000 }, failure: true,
+      outcome: 'retry',
+      next: { status: 'pending', atMs: NOW + 5_000 },
+      failure: true,
     });
   });
 
   it('410 ends the subscription, whatever the attempt, and counts as the receiver’s doing', () => {
     expect(judge(response(410), 3, settings, NOW, noJitter)).toEqual({
-      outcome: 'gone', next: { status: 'gone' }, failure: true, error: '410 Gone: the receiver ended this subscription',
+      outcome: 'gone',
+      next: { status: 'gone' },
+      failure: true,
+      error: '410 Gone: the receiver ended this subscription',
     });
   });
 
   it('says in the error what the receiver answered, naming a redirect’s target', () => {
-    const errorFor = (status: number, location?: string) => judge(response(status, { location }), 1, settings, NOW, noJitter).error;
-    expect(errorFor(301, 'https://elsewhere.example/hook')).toBe('301 redirect to https://elsewhere.example/hook (redirects are not followed)');
+    const errorFor = (status: number, location?: string) =>
+      judge(response(status, { location }), 1, settings, NOW, noJitter).error;
+    expect(errorFor(301, 'https://elsewhere.example/hook')).toBe(
+      '301 redirect to https://elsewhere.example/hook (redirects are not followed)',
+    );
     expect(errorFor(300)).toBe('300 redirect (redirects are not followed)');
     expect(errorFor(399)).toBe('399 redirect (redirects are not followed)');
     expect(errorFor(299)).toBeNull();
@@ -40,41 +65,75 @@ describe('what an attempt result means', () => {
     expect(errorFor(503)).toBe('503 response');
   });
 
-  it.each([301, 302, 307, 308, 400, 401, 404, 409, 422, 429, 500, 502, 503, 504])('%i is retried on the schedule and counts as failing', (status) => {
-    expect(judge(response(status), 1, settings, NOW, noJitter)).toMatchObject({
-      outcome: 'retry', next: { status: 'pending', atMs: NOW + 5_000 }, failure: true,
+  it.each([301, 302, 307, 308, 400, 401, 404, 409, 422, 429, 500, 502, 503, 504])(
+    '%i is retried on the schedule and counts as failing',
+    (status) => {
+      expect(judge(response(status), 1, settings, NOW, noJitter)).toMatchObject({
+        outcome: 'retry',
+        next: { status: 'pending', atMs: NOW + 5_000 },
+        failure: true,
+      });
+    },
+  );
+
+  it('network errors, timeouts and refused targets are retried; refused ones say so', () => {
+    expect(judge(networkError(), 2, settings, NOW, noJitter)).toMatchObject({
+      outcome: 'retry',
+      next: { atMs: NOW + 300_000 },
+    });
+    expect(judge(networkError({ timedOut: true }), 1, settings, NOW, noJitter)).toMatchObject({ outcome: 'retry' });
+    expect(judge(networkError({ refused: true }), 1, settings, NOW, noJitter)).toMatchObject({
+      outcome: 'refused',
+      next: { status: 'pending' },
+      failure: true,
     });
   });
 
-  it('network errors, timeouts and refused targets are retried; refused ones say so', () => {
-    expect(judge(networkError(), 2, settings, NOW, noJitter)).toMatchObject({ outcome: 'retry', next: { atMs: NOW + 300_000 } });
-    expect(judge(networkError({ timedOut: true }), 1, settings, NOW, noJitter)).toMatchObject({ outcome: 'retry' });
-    expect(judge(networkError({ refused: true }), 1, settings, NOW, noJitter)).toMatchObject({ outcome: 'refused', next: { status: 'pending' }, failure: true });
-  });
-
   it('an attempt cut off by the worker stopping is due again at once and is not the receiver’s failure', () => {
-    expect(judge(networkError({ aborted: true }), 4, settings, NOW)).toMatchObject({ outcome: 'retry', next: { status: 'pending', atMs: NOW }, failure: false });
+    expect(judge(networkError({ aborted: true }), 4, settings, NOW)).toMatchObject({
+      outcome: 'retry',
+      next: { status: 'pending', atMs: NOW },
+      failure: false,
+    });
   });
 
   it('gives up after the last scheduled retry', () => {
     const last = settings.retryScheduleMs.length + 1;
-    expect(judge(response(500), last, settings, NOW)).toEqual({ outcome: 'failed', next: { status: 'failed' }, failure: true, error: '500 response' });
-    expect(judge(networkError({ refused: true }), last, settings, NOW)).toEqual({ outcome: 'refused', next: { status: 'failed' }, failure: true, error: 'boom' });
+    expect(judge(response(500), last, settings, NOW)).toEqual({
+      outcome: 'failed',
+      next: { status: 'failed' },
+      failure: true,
+      error: '500 response',
+    });
+    expect(judge(networkError({ refused: true }), last, settings, NOW)).toEqual({
+      outcome: 'refused',
+      next: { status: 'failed' },
+      failure: true,
+      error: 'boom',
+    });
   });
 
   it('does not honour Retry-After on a plain 4xx', () => {
-    expect(judge(response(404, { retryAfter: '600' }), 1, settings, NOW, noJitter)).toMatchObject({ next: { atMs: NOW + 5_000 } });
-    expect(judge(response(503, { retryAfter: '600' }), 1, settings, NOW, noJitter)).toMatchObject({ next: { atMs: NOW + 600_000 } });
+    expect(judge(response(404, { retryAfter: '600' }), 1, settings, NOW, noJitter)).toMatchObject({
+      next: { atMs: NOW + 5_000 },
+    });
+    expect(judge(response(503, { retryAfter: '600' }), 1, settings, NOW, noJitter)).toMatchObject({
+      next: { atMs: NOW + 600_000 },
+    });
   });
 
   it.each([429, 500, 502, 503, 599])('honours Retry-After on %i', (status) => {
-    expect(judge(response(status, { retryAfter: '600' }), 1, settings, NOW, noJitter)).toMatchObject({ next: { atMs: NOW + 600_000 } });
+    expect(judge(response(status, { retryAfter: '600' }), 1, settings, NOW, noJitter)).toMatchObject({
+      next: { atMs: NOW + 600_000 },
+    });
   });
 
   it.each(['120abc', '12 0', '1e3', '120.5', '-120', 'soon', 'Soon 5', ''])(
     'keeps to the schedule when Retry-After is %j, which is not a delay',
     (retryAfter) => {
-      expect(judge(response(503, { retryAfter }), 1, settings, NOW, noJitter)).toMatchObject({ next: { status: 'pending', atMs: NOW + 5_000 } });
+      expect(judge(response(503, { retryAfter }), 1, settings, NOW, noJitter)).toMatchObject({
+        next: { status: 'pending', atMs: NOW + 5_000 },
+      });
     },
   );
 });
@@ -99,7 +158,9 @@ describe('retry delays', () => {
   it('ignore a Retry-After that is not a number (never a NaN retry time) and cap an endless one', () => {
     expect(retryDelayMs(1, settings, noJitter, Number.NaN)).toBe(5_000);
     expect(retryDelayMs(1, settings, noJitter, Number.POSITIVE_INFINITY)).toBe(3_600_000);
-    expect(judge(response(503, { retryAfter: '9'.repeat(400) }), 1, settings, NOW, noJitter)).toMatchObject({ next: { atMs: NOW + 3_600_000 } });
+    expect(judge(response(503, { retryAfter: '9'.repeat(400) }), 1, settings, NOW, noJitter)).toMatchObject({
+      next: { atMs: NOW + 3_600_000 },
+    });
   });
 
   it('read Retry-After as seconds or as an HTTP date', () => {

@@ -3,15 +3,23 @@ import http from 'node:http';
 
 import { hang, type Receiver, redirect, reply, reset, retryAfter, startReceiver, trickle } from '../support/receiver';
 
-function post(url: string, body: string, timeoutMs = 2000): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function post(
+  url: string,
+  body: string,
+  timeoutMs = 2000,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(timeoutMs, () => req.destroy(new Error('client timeout')));
     req.on('error', reject);
     req.end(body);
@@ -34,7 +42,11 @@ describe('test receiver', () => {
     expect(statuses[2]?.headers.location).toBe('http://example.com/elsewhere');
     const requests = await rx.waitFor(4);
     expect(requests.map((r) => r.json())).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }]);
-    expect(requests[0]).toMatchObject({ method: 'POST', path: '/hook', headers: { 'content-type': 'application/json' } });
+    expect(requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/hook',
+      headers: { 'content-type': 'application/json' },
+    });
   });
 
   it('resets, hangs and trickles on request', async () => {

@@ -4,15 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { checkTarget, createLookup, type Resolve, TargetRefusedError } from '../../partner-api/net/target-policy';
 
 const strict = { allowPrivate: false };
-const resolvesTo = (...addresses: string[]): Resolve => () =>
-  Promise.resolve(addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
+const resolvesTo =
+  (...addresses: string[]): Resolve =>
+  () =>
+    Promise.resolve(addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
 
 describe('checkTarget: scheme and shape', () => {
   it('accepts an https URL on a public address', async () => {
     await expect(checkTarget('https://93.184.215.14/hooks/standard/1/abc', strict)).resolves.toEqual({ ok: true });
     await expect(checkTarget('https://[2606:4700::1111]/hook', strict)).resolves.toEqual({ ok: true });
-    await expect(checkTarget('https://hooks.zapier.com/hooks/standard/1/abc', { ...strict, resolve: resolvesTo('54.86.10.1') }))
-      .resolves.toEqual({ ok: true });
+    await expect(
+      checkTarget('https://hooks.zapier.com/hooks/standard/1/abc', { ...strict, resolve: resolvesTo('54.86.10.1') }),
+    ).resolves.toEqual({ ok: true });
   });
 
   it.each([
@@ -30,8 +33,10 @@ describe('checkTarget: scheme and shape', () => {
   it('takes a URL of exactly 2048 characters', async () => {
     const base = 'https://93.184.215.14/';
     await expect(checkTarget(base + 'a'.repeat(2048 - base.length), strict)).resolves.toEqual({ ok: true });
-    await expect(checkTarget(base + 'a'.repeat(2049 - base.length), strict))
-      .resolves.toEqual({ ok: false, reason: 'target_url is longer than 2048 characters' });
+    await expect(checkTarget(base + 'a'.repeat(2049 - base.length), strict)).resolves.toEqual({
+      ok: false,
+      reason: 'target_url is longer than 2048 characters',
+    });
   });
 });
 
@@ -77,42 +82,70 @@ describe('checkTarget: literal addresses in every spelling', () => {
 
 describe('checkTarget: hostnames', () => {
   it('refuses a name when any of its addresses is not public', async () => {
-    const verdict = await checkTarget('https://hooks.example.com/x', { ...strict, resolve: resolvesTo('54.86.10.1', '10.0.0.5') });
-    expect(verdict).toEqual({ ok: false, reason: 'target_url host hooks.example.com resolves to 10.0.0.5, a private address' });
+    const verdict = await checkTarget('https://hooks.example.com/x', {
+      ...strict,
+      resolve: resolvesTo('54.86.10.1', '10.0.0.5'),
+    });
+    expect(verdict).toEqual({
+      ok: false,
+      reason: 'target_url host hooks.example.com resolves to 10.0.0.5, a private address',
+    });
   });
 
   it('refuses localhost through the system resolver', async () => {
     const verdict = await checkTarget('https://localhost:8443/x', strict);
-    expect(verdict).toMatchObject({ ok: false, reason: expect.stringMatching(/^target_url host localhost resolves to .*a loopback address$/) });
+    expect(verdict).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^target_url host localhost resolves to .*a loopback address$/),
+    });
   });
 
   it('refuses a name that does not resolve', async () => {
     const notFound: Resolve = () => Promise.reject(Object.assign(new Error('nope'), { code: 'ENOTFOUND' }));
-    await expect(checkTarget('https://nowhere.invalid/x', { ...strict, resolve: notFound }))
-      .resolves.toEqual({ ok: false, reason: 'target_url host nowhere.invalid does not resolve' });
+    await expect(checkTarget('https://nowhere.invalid/x', { ...strict, resolve: notFound })).resolves.toEqual({
+      ok: false,
+      reason: 'target_url host nowhere.invalid does not resolve',
+    });
   });
 
   it('refuses a name whose DNS answer is empty, as one that does not resolve', async () => {
-    await expect(checkTarget('https://empty.example/x', { ...strict, resolve: resolvesTo() }))
-      .resolves.toEqual({ ok: false, reason: 'target_url host empty.example does not resolve' });
+    await expect(checkTarget('https://empty.example/x', { ...strict, resolve: resolvesTo() })).resolves.toEqual({
+      ok: false,
+      reason: 'target_url host empty.example does not resolve',
+    });
   });
 
   it('tells a name with no address apart from a lookup that failed and may work later', async () => {
-    const failing = (code?: string): Resolve => () =>
-      Promise.reject(Object.assign(new Error('lookup failed'), code ? { code } : {}));
-    await expect(checkTarget('https://nodata.example/x', { ...strict, resolve: failing('ENODATA') }))
-      .resolves.toEqual({ ok: false, reason: 'target_url host nodata.example does not resolve' });
-    await expect(checkTarget('https://flaky.example/x', { ...strict, resolve: failing('EAI_AGAIN') }))
-      .resolves.toEqual({ ok: false, reason: 'target_url host flaky.example could not be resolved (EAI_AGAIN); try again' });
-    await expect(checkTarget('https://odd.example/x', { ...strict, resolve: failing() }))
-      .resolves.toEqual({ ok: false, reason: 'target_url host odd.example could not be resolved (error); try again' });
+    const failing =
+      (code?: string): Resolve =>
+      () =>
+        Promise.reject(Object.assign(new Error('lookup failed'), code ? { code } : {}));
+    await expect(checkTarget('https://nodata.example/x', { ...strict, resolve: failing('ENODATA') })).resolves.toEqual({
+      ok: false,
+      reason: 'target_url host nodata.example does not resolve',
+    });
+    await expect(checkTarget('https://flaky.example/x', { ...strict, resolve: failing('EAI_AGAIN') })).resolves.toEqual(
+      { ok: false, reason: 'target_url host flaky.example could not be resolved (EAI_AGAIN); try again' },
+    );
+    await expect(checkTarget('https://odd.example/x', { ...strict, resolve: failing() })).resolves.toEqual({
+      ok: false,
+      reason: 'target_url host odd.example could not be resolved (error); try again',
+    });
   });
 
   it('takes a name whose every address is public, and names the first one that is not', async () => {
-    await expect(checkTarget('https://hooks.example.com/x', { ...strict, resolve: resolvesTo('54.86.10.1', '2606:4700::1111') }))
-      .resolves.toEqual({ ok: true });
-    await expect(checkTarget('https://hooks.example.com/x', { ...strict, resolve: resolvesTo('54.86.10.1', 'fe80::1', '10.0.0.5') }))
-      .resolves.toEqual({ ok: false, reason: 'target_url host hooks.example.com resolves to fe80::1, a link-local address' });
+    await expect(
+      checkTarget('https://hooks.example.com/x', { ...strict, resolve: resolvesTo('54.86.10.1', '2606:4700::1111') }),
+    ).resolves.toEqual({ ok: true });
+    await expect(
+      checkTarget('https://hooks.example.com/x', {
+        ...strict,
+        resolve: resolvesTo('54.86.10.1', 'fe80::1', '10.0.0.5'),
+      }),
+    ).resolves.toEqual({
+      ok: false,
+      reason: 'target_url host hooks.example.com resolves to fe80::1, a link-local address',
+    });
   });
 
   it('with allowPrivate takes http and local addresses but still refuses other schemes and credentials', async () => {
@@ -129,8 +162,9 @@ describe('createLookup: the answer a connection gets', () => {
   type Answer = { err: NodeJS.ErrnoException | null; address: unknown; family?: number | undefined };
   const ask = (lookup: ReturnType<typeof createLookup>, options: object): Promise<Answer> =>
     new Promise((resolve) => {
-      lookup('dual.example', options, ((err: NodeJS.ErrnoException | null, address: unknown, family?: number) =>
-        resolve({ err, address, family })));
+      lookup('dual.example', options, (err: NodeJS.ErrnoException | null, address: unknown, family?: number) =>
+        resolve({ err, address, family }),
+      );
     });
   const dual = createLookup({ guard: true, resolve: resolvesTo('54.86.10.1', '2606:4700::1111', '93.184.215.14') });
   const v6first = createLookup({ guard: true, resolve: resolvesTo('2606:4700::1111', '54.86.10.1') });
@@ -149,11 +183,17 @@ describe('createLookup: the answer a connection gets', () => {
     await expect(ask(dual, { all: true })).resolves.toMatchObject({
       err: null,
       address: [
-        { address: '54.86.10.1', family: 4 }, { address: '2606:4700::1111', family: 6 }, { address: '93.184.215.14', family: 4 },
+        { address: '54.86.10.1', family: 4 },
+        { address: '2606:4700::1111', family: 6 },
+        { address: '93.184.215.14', family: 4 },
       ],
     });
     await expect(ask(dual, { all: true, family: 4 })).resolves.toMatchObject({
-      err: null, address: [{ address: '54.86.10.1', family: 4 }, { address: '93.184.215.14', family: 4 }],
+      err: null,
+      address: [
+        { address: '54.86.10.1', family: 4 },
+        { address: '93.184.215.14', family: 4 },
+      ],
     });
   });
 
@@ -161,14 +201,19 @@ describe('createLookup: the answer a connection gets', () => {
     const v4only = createLookup({ guard: true, resolve: resolvesTo('54.86.10.1') });
     const { err } = await ask(v4only, { family: 6 });
     expect(err).toMatchObject({ code: 'ENOTFOUND', message: 'dual.example does not resolve' });
-    expect((await ask(createLookup({ guard: true, resolve: resolvesTo() }), {})).err).toMatchObject({ code: 'ENOTFOUND' });
+    expect((await ask(createLookup({ guard: true, resolve: resolvesTo() }), {})).err).toMatchObject({
+      code: 'ENOTFOUND',
+    });
   });
 
   it('refuses when any address is not public, even one of the family not asked for', async () => {
     const mixed = createLookup({ guard: true, resolve: resolvesTo('54.86.10.1', '::1') });
     const { err } = await ask(mixed, { family: 4 });
     expect(err).toBeInstanceOf(TargetRefusedError);
-    expect(err).toMatchObject({ code: 'ERR_TARGET_REFUSED', message: 'dual.example resolves to ::1, a loopback address' });
+    expect(err).toMatchObject({
+      code: 'ERR_TARGET_REFUSED',
+      message: 'dual.example resolves to ::1, a loopback address',
+    });
     const open = createLookup({ guard: false, resolve: resolvesTo('54.86.10.1', '::1') });
     await expect(ask(open, { family: 6 })).resolves.toEqual({ err: null, address: '::1', family: 6 });
   });

@@ -4,13 +4,36 @@ import { performance } from 'node:perf_hooks';
 
 import { USER_AGENT } from '../../partner-api/delivery/send';
 import { verifySignature } from '../../partner-api/delivery/signing';
-import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
+import {
+  createDeliveryWorker,
+  type DeliveryWorker,
+  type DeliveryWorkerOptions,
+} from '../../partner-api/delivery/worker';
 import { deactivateSubscriptions } from '../../partner-api/domain/subscriptions';
 import { at } from '../support/items';
-import { hang, type Receiver, redirect, reply, reset, retryAfter, startReceiver, trickle, waitUntil } from '../support/receiver';
 import {
-  attemptsOf, type ContextOptions, deliveriesOf, emit, makeContext, payloadOf, removeTempDirs, seedWorkspace, subscribe,
-  subscriptionRow, type TestContext,
+  hang,
+  type Receiver,
+  redirect,
+  reply,
+  reset,
+  retryAfter,
+  startReceiver,
+  trickle,
+  waitUntil,
+} from '../support/receiver';
+import {
+  attemptsOf,
+  type ContextOptions,
+  deliveriesOf,
+  emit,
+  makeContext,
+  payloadOf,
+  removeTempDirs,
+  seedWorkspace,
+  subscribe,
+  subscriptionRow,
+  type TestContext,
 } from './helpers';
 
 // Torn down in this order: receivers (which cuts off hanging requests), then workers, then databases.
@@ -31,7 +54,10 @@ async function receiver(): Promise<Receiver> {
 }
 
 /** A context and a worker, torn down after the test: receivers close first, then the worker, then the db. */
-function harness(opts: ContextOptions = {}, workerOpts: DeliveryWorkerOptions = {}): { ctx: TestContext; worker: DeliveryWorker } {
+function harness(
+  opts: ContextOptions = {},
+  workerOpts: DeliveryWorkerOptions = {},
+): { ctx: TestContext; worker: DeliveryWorker } {
   const ctx = makeContext(opts);
   const worker = createDeliveryWorker(ctx, { random: () => 0.5, ...workerOpts });
   contexts.push(ctx);
@@ -60,7 +86,11 @@ describe('a delivery', () => {
     });
     expect(request?.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
     expect(verifySignature(sub.secret, request.headers, request.body, { nowMs: ctx.clock.now() })).toBe(true);
-    expect(verifySignature(subscribe(ctx, ws, `${rx.url}/other`).secret, request.headers, request.body, { nowMs: ctx.clock.now() })).toBe(false);
+    expect(
+      verifySignature(subscribe(ctx, ws, `${rx.url}/other`).secret, request.headers, request.body, {
+        nowMs: ctx.clock.now(),
+      }),
+    ).toBe(false);
 
     await worker.idle();
     const delivery = at(deliveriesOf(ctx, sub.id), 0);
@@ -132,7 +162,11 @@ describe('retries', () => {
     await worker.runOnce();
     const deliveries = deliveriesOf(ctx, sub.id);
     for (const delivery of deliveries) {
-      expect(delivery).toMatchObject({ status: 'pending', attempts: 1, last_error: 'timeout: no complete answer within 300 ms' });
+      expect(delivery).toMatchObject({
+        status: 'pending',
+        attempts: 1,
+        last_error: 'timeout: no complete answer within 300 ms',
+      });
       const attempt = at(attemptsOf(ctx, delivery.id), 0);
       expect(attempt).toMatchObject({ outcome: 'retry', error: 'timeout: no complete answer within 300 ms' });
       expect(attempt.duration_ms).toBeGreaterThanOrEqual(290);
@@ -182,7 +216,11 @@ describe('retries', () => {
     const good = emit(ctx, ws);
     await worker.runOnce();
     const [bad, fine] = deliveriesOf(ctx, sub.id);
-    expect(bad).toMatchObject({ status: 'pending', attempts: 1, last_error: expect.stringMatching(/^ERR_INVALID_CHAR/) });
+    expect(bad).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      last_error: expect.stringMatching(/^ERR_INVALID_CHAR/),
+    });
     expect(fine).toMatchObject({ status: 'succeeded' });
     expect(rx.requests.map((r) => r.headers['webhook-id'])).toEqual([good]);
   });
@@ -196,7 +234,10 @@ describe('retries', () => {
     emit(ctx, ws);
     await worker.runOnce();
     const delivery = at(deliveriesOf(ctx, sub.id), 0);
-    expect(delivery).toMatchObject({ status: 'pending', last_error: `301 redirect to ${elsewhere.url} (redirects are not followed)` });
+    expect(delivery).toMatchObject({
+      status: 'pending',
+      last_error: `301 redirect to ${elsewhere.url} (redirects are not followed)`,
+    });
     expect(attemptsOf(ctx, delivery.id)[0]).toMatchObject({ status_code: 301, outcome: 'retry' });
     expect(rx.requests).toHaveLength(1);
     expect(elsewhere.requests).toHaveLength(0);
@@ -215,7 +256,10 @@ describe('retries', () => {
     const sub = subscribe(ctx, ws, rx.url);
     emit(ctx, ws);
     await worker.runOnce();
-    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({ status: 'pending', next_attempt_ms: ctx.clock.now() + expectedDelay });
+    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({
+      status: 'pending',
+      next_attempt_ms: ctx.clock.now() + expectedDelay,
+    });
   });
 
   it('honours a Retry-After given as an HTTP date on a 503', async () => {
@@ -272,7 +316,10 @@ describe('turning subscriptions off', () => {
     await worker.runOnce();
     expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'gone' });
     expect(deliveriesOf(ctx, sub.id).map((d) => d.status)).toEqual(['failed', 'cancelled', 'cancelled']);
-    expect(attemptsOf(ctx, at(deliveriesOf(ctx, sub.id), 0).id)[0]).toMatchObject({ status_code: 410, outcome: 'gone' });
+    expect(attemptsOf(ctx, at(deliveriesOf(ctx, sub.id), 0).id)[0]).toMatchObject({
+      status_code: 410,
+      outcome: 'gone',
+    });
 
     emit(ctx, ws);
     ctx.clock.advance(3_600_000);
@@ -294,7 +341,10 @@ describe('turning subscriptions off', () => {
     deactivateSubscriptions(ctx, { subscriptionId: sub.id }, 'unsubscribed');
     ctx.clock.advance(60_000);
     expect(await worker.runOnce()).toBe(0);
-    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({ status: 'cancelled', last_error: 'subscription deactivated: unsubscribed' });
+    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({
+      status: 'cancelled',
+      last_error: 'subscription deactivated: unsubscribed',
+    });
     expect(rx.requests).toHaveLength(1);
   });
 
@@ -307,7 +357,10 @@ describe('turning subscriptions off', () => {
     // Turned off behind the outbox's back: no cancel of its pending rows.
     ctx.db.prepare(`UPDATE subscriptions SET active = 0 WHERE id = ?`).run(sub.id);
     expect(await worker.runOnce()).toBe(0);
-    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({ status: 'cancelled', last_error: 'subscription is no longer active' });
+    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({
+      status: 'cancelled',
+      last_error: 'subscription is no longer active',
+    });
     expect(rx.requests).toHaveLength(0);
   });
 
@@ -334,11 +387,15 @@ describe('turning subscriptions off', () => {
     expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'failing' });
     const statuses = deliveriesOf(ctx, sub.id).map((d) => d.status);
     expect(statuses).not.toContain('pending');
-    expect(deliveriesOf(ctx, sub.id).find((d) => d.status === 'cancelled')?.last_error).toBe('subscription deactivated: failing');
-    expect(ctx.logs).toContainEqual(expect.objectContaining({
-      message: 'webhook subscription deactivated',
-      fields: expect.objectContaining({ subscriptionId: sub.id, reason: 'failing', lastError: '503 response' }),
-    }));
+    expect(deliveriesOf(ctx, sub.id).find((d) => d.status === 'cancelled')?.last_error).toBe(
+      'subscription deactivated: failing',
+    );
+    expect(ctx.logs).toContainEqual(
+      expect.objectContaining({
+        message: 'webhook subscription deactivated',
+        fields: expect.objectContaining({ subscriptionId: sub.id, reason: 'failing', lastError: '503 response' }),
+      }),
+    );
     const sent = rx.requests.length;
     ctx.clock.advance(3_600_000);
     expect(await worker.runOnce()).toBe(0);
@@ -369,7 +426,9 @@ describe('authority at send time (defence in depth)', () => {
   // Rows the API should never leave behind (a subscription active under a revoked key, or in a workspace
   // below Pro) are made here directly: the worker must not send for them however they came to be.
   const revokeBehindTheApiBack = (ctx: TestContext, apiKeyId: string) =>
-    ctx.db.prepare(`UPDATE api_keys SET revoked_at = ? WHERE id = ?`).run(new Date(ctx.clock.now()).toISOString(), apiKeyId);
+    ctx.db
+      .prepare(`UPDATE api_keys SET revoked_at = ? WHERE id = ?`)
+      .run(new Date(ctx.clock.now()).toISOString(), apiKeyId);
 
   it('sends nothing for a subscription whose key is revoked, cancels with the reason, and turns it off', async () => {
     const rx = await receiver();
@@ -389,30 +448,34 @@ describe('authority at send time (defence in depth)', () => {
     expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'key_revoked' });
   });
 
-  it.each(['free', 'starter'])('sends nothing while the workspace is on the %s plan, and delivers again once it is on Pro', async (plan) => {
-    const rx = await receiver();
-    const { ctx, worker } = harness();
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    const setPlan = (p: string) => ctx.db.prepare(`UPDATE workspaces SET plan = ? WHERE id = ?`).run(p, ws.workspaceId);
-    // Enqueued while on Pro, then the plan drops behind the domain's back (no cancel in the same transaction,
-    // as setWorkspacePlan does): only the worker's own check stands between the row and a send.
-    emit(ctx, ws);
-    setPlan(plan);
-    await worker.runOnce();
-    expect(rx.requests).toHaveLength(0);
-    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({
-      status: 'cancelled',
-      attempts: 0,
-      last_error: `not sent: the workspace's plan (${plan}) is below Pro, which the integration needs`,
-    });
-    expect(subscriptionRow(ctx, sub.id).active).toBe(1); // the Zap is still there for when the plan is back
+  it.each(['free', 'starter'])(
+    'sends nothing while the workspace is on the %s plan, and delivers again once it is on Pro',
+    async (plan) => {
+      const rx = await receiver();
+      const { ctx, worker } = harness();
+      const ws = seedWorkspace(ctx);
+      const sub = subscribe(ctx, ws, rx.url);
+      const setPlan = (p: string) =>
+        ctx.db.prepare(`UPDATE workspaces SET plan = ? WHERE id = ?`).run(p, ws.workspaceId);
+      // Enqueued while on Pro, then the plan drops behind the domain's back (no cancel in the same transaction,
+      // as setWorkspacePlan does): only the worker's own check stands between the row and a send.
+      emit(ctx, ws);
+      setPlan(plan);
+      await worker.runOnce();
+      expect(rx.requests).toHaveLength(0);
+      expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({
+        status: 'cancelled',
+        attempts: 0,
+        last_error: `not sent: the workspace's plan (${plan}) is below Pro, which the integration needs`,
+      });
+      expect(subscriptionRow(ctx, sub.id).active).toBe(1); // the Zap is still there for when the plan is back
 
-    setPlan('business');
-    const eventId = emit(ctx, ws);
-    await worker.runOnce();
-    expect(rx.requests.map((r) => r.headers['webhook-id'])).toEqual([eventId]);
-  });
+      setPlan('business');
+      const eventId = emit(ctx, ws);
+      await worker.runOnce();
+      expect(rx.requests.map((r) => r.headers['webhook-id'])).toEqual([eventId]);
+    },
+  );
 
   it('starts no attempt after a revocation commits, even for rows already claimed or retried', async () => {
     const rx = await receiver();
@@ -443,7 +506,9 @@ describe('authority at send time, against another process', () => {
     const sub = subscribe(ctx, ws, rx.url);
     worker.start();
     // Another process waits a moment of its own choosing, revokes the key, and says when its commit returned.
-    const revoker = spawn(process.execPath, ['-e', `
+    const revoker = spawn(process.execPath, [
+      '-e',
+      `
       const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
       const db = new Database(${JSON.stringify(ctx.file)});
       db.pragma('busy_timeout = 5000');
@@ -451,7 +516,8 @@ describe('authority at send time, against another process', () => {
         db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(new Date().toISOString(), ${JSON.stringify(ws.apiKeyId)});
         process.stdout.write(String(Date.now()));
         db.close();
-      }, 150 + Math.floor(Math.random() * 150));`]);
+      }, 150 + Math.floor(Math.random() * 150));`,
+    ]);
     let out = '';
     revoker.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => revoker.once('exit', resolve));
@@ -459,7 +525,7 @@ describe('authority at send time, against another process', () => {
     void exited.then(() => (done = true));
     // Events keep coming before, during and after the revocation: until the revoker has exited, however long
     // its start takes on a loaded host (a fixed count of events could all be delivered before it revoked).
-    for (const until = Date.now() + 20_000; !done && Date.now() < until; ) {
+    for (const until = Date.now() + 20_000; !done && Date.now() < until;) {
       emit(ctx, ws);
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
@@ -470,7 +536,9 @@ describe('authority at send time, against another process', () => {
     await worker.idle();
 
     const started = ctx.db
-      .prepare(`SELECT a.started_at FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = ?`)
+      .prepare(
+        `SELECT a.started_at FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = ?`,
+      )
       .pluck()
       .all(sub.id) as string[];
     expect(started.length).toBeGreaterThan(0); // deliveries did flow before the revocation
@@ -501,7 +569,14 @@ describe('fairness and limits', () => {
     await healthy.waitFor(10);
     // All ten healthy deliveries went through while the slow endpoint's first two still hang.
     expect(slow.requests.length).toBeLessThanOrEqual(2);
-    expect(ctx.db.prepare(`SELECT count(*) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = ?`).pluck().get(slowSub.id)).toBe(0);
+    expect(
+      ctx.db
+        .prepare(
+          `SELECT count(*) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = ?`,
+        )
+        .pluck()
+        .get(slowSub.id),
+    ).toBe(0);
     expect(deliveriesOf(ctx, slowSub.id).filter((d) => d.claim_token !== null)).toHaveLength(2);
   });
 
@@ -573,7 +648,9 @@ describe('restarts', () => {
     const claimedAt = ctx.clock.now();
     // What a worker that was killed mid-send leaves behind.
     ctx.db
-      .prepare(`UPDATE deliveries SET claim_token = 'dead-worker', claimed_at_ms = ?, next_attempt_ms = ?, attempts = 1`)
+      .prepare(
+        `UPDATE deliveries SET claim_token = 'dead-worker', claimed_at_ms = ?, next_attempt_ms = ?, attempts = 1`,
+      )
       .run(claimedAt, claimedAt + 3_000);
 
     ctx.clock.advance(2_999);
@@ -596,8 +673,13 @@ describe('the connect-time SSRF check', () => {
     emit(ctx, ws);
     await worker.runOnce();
 
-    expect(deliveriesOf(ctx, byName.id)[0]?.last_error).toBe('target_url host localhost resolves to 127.0.0.1, a loopback address');
-    expect(attemptsOf(ctx, at(deliveriesOf(ctx, byName.id), 0).id)[0]).toMatchObject({ outcome: 'refused', status_code: null });
+    expect(deliveriesOf(ctx, byName.id)[0]?.last_error).toBe(
+      'target_url host localhost resolves to 127.0.0.1, a loopback address',
+    );
+    expect(attemptsOf(ctx, at(deliveriesOf(ctx, byName.id), 0).id)[0]).toMatchObject({
+      outcome: 'refused',
+      status_code: null,
+    });
     expect(deliveriesOf(ctx, literal.id)[0]?.last_error).toBe('target_url points at 127.0.0.1, a loopback address');
     expect(deliveriesOf(ctx, plain.id)[0]?.last_error).toBe('target_url must use https');
     expect(rx.requests).toHaveLength(0);
@@ -667,7 +749,13 @@ describe('shares of the delivery slots', () => {
     const [hanging, healthy] = [await receiver(), await receiver()];
     hanging.setDefault(hang());
     const { ctx, worker } = harness({
-      delivery: { concurrency: 12, perWorkspaceConcurrency: 3, perHostConcurrency: 6, perSubscriptionConcurrency: 2, timeoutMs: 5_000 },
+      delivery: {
+        concurrency: 12,
+        perWorkspaceConcurrency: 3,
+        perHostConcurrency: 6,
+        perSubscriptionConcurrency: 2,
+        timeoutMs: 5_000,
+      },
     });
     // Four workspaces, each with two subscriptions at the same hanging host, each owing five events.
     const tenants = Array.from({ length: 4 }, () => seedWorkspace(ctx));
@@ -681,7 +769,9 @@ describe('shares of the delivery slots', () => {
 
     // The host's share is full (6 of 12), and no workspace holds more than its 3, no subscription its 2.
     const held = ctx.db
-      .prepare(`SELECT s.workspace_id AS ws, s.id AS sub FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id WHERE d.claim_token IS NOT NULL`)
+      .prepare(
+        `SELECT s.workspace_id AS ws, s.id AS sub FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id WHERE d.claim_token IS NOT NULL`,
+      )
       .all() as { ws: string; sub: string }[];
     expect(held).toHaveLength(6);
     const most = (key: 'ws' | 'sub') => {

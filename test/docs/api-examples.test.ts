@@ -48,7 +48,10 @@ function responseSchema(method: string, docPath: string, status: string): any {
 /** A zod schema for a JSON Schema of openapi.json, its component $refs turned into $defs. */
 function toZod(schema: unknown): z.ZodType {
   const text = JSON.stringify(schema).replaceAll('#/components/schemas/', '#/$defs/');
-  return z.fromJSONSchema({ ...JSON.parse(text), $defs: JSON.parse(JSON.stringify(doc.components.schemas).replaceAll('#/components/schemas/', '#/$defs/')) });
+  return z.fromJSONSchema({
+    ...JSON.parse(text),
+    $defs: JSON.parse(JSON.stringify(doc.components.schemas).replaceAll('#/components/schemas/', '#/$defs/')),
+  });
 }
 
 interface Example {
@@ -72,17 +75,23 @@ it('docs/api.md has response examples, and each names its route and status', () 
   const examples = jsonExamples();
   expect(examples.length).toBeGreaterThanOrEqual(2);
   for (const { line, label } of examples) {
-    expect({ line, label }).toEqual({ line, label: expect.stringMatching(/^`(GET|POST|PATCH|PUT|DELETE) \/\S*` → \d{3}\b/) });
+    expect({ line, label }).toEqual({
+      line,
+      label: expect.stringMatching(/^`(GET|POST|PATCH|PUT|DELETE) \/\S*` → \d{3}\b/),
+    });
   }
 });
 
-it.each(jsonExamples().map((e) => [`line ${e.line}: ${e.label}`, e] as const))('the example at %s parses against its OpenAPI schema', (_name, example) => {
-  const route = ROUTE.exec(example.label)!;
-  const [method, docPath] = [at(route, 1), at(route, 2)];
-  const status = at(/→ (\d{3})/.exec(example.label)!, 1);
-  const result = toZod(responseSchema(method, docPath, status)).safeParse(JSON.parse(example.json));
-  expect({ line: example.line, issues: result.error?.issues ?? [] }).toEqual({ line: example.line, issues: [] });
-});
+it.each(jsonExamples().map((e) => [`line ${e.line}: ${e.label}`, e] as const))(
+  'the example at %s parses against its OpenAPI schema',
+  (_name, example) => {
+    const route = ROUTE.exec(example.label)!;
+    const [method, docPath] = [at(route, 1), at(route, 2)];
+    const status = at(/→ (\d{3})/.exec(example.label)!, 1);
+    const result = toZod(responseSchema(method, docPath, status)).safeParse(JSON.parse(example.json));
+    expect({ line: example.line, issues: result.error?.issues ?? [] }).toEqual({ line: example.line, issues: [] });
+  },
+);
 
 /** `{ id, active: false }` → [['id'], ['active', false]] */
 function shorthandFields(body: string): [string, unknown?][] {
@@ -95,7 +104,17 @@ function shorthandFields(body: string): [string, unknown?][] {
 const shorthands = lines.flatMap((text, i) => {
   const route = ROUTE.exec(text);
   const answer = /→ (\d{3}) `\{ ([^`]+) \}`/.exec(text);
-  return route && answer ? [{ line: i + 1, method: at(route, 1), docPath: at(route, 2), status: at(answer, 1), fields: shorthandFields(at(answer, 2)) }] : [];
+  return route && answer
+    ? [
+        {
+          line: i + 1,
+          method: at(route, 1),
+          docPath: at(route, 2),
+          status: at(answer, 1),
+          fields: shorthandFields(at(answer, 2)),
+        },
+      ]
+    : [];
 });
 
 it('finds the shorthand answers in the route tables', () => {
@@ -109,7 +128,12 @@ it.each(shorthands.map((s) => [`line ${s.line}: ${s.method} ${s.docPath} → ${s
     const properties: Record<string, unknown> = schema.properties ?? {};
     for (const [name, ...value] of fields) {
       expect({ line, field: name, documented: name in properties }).toEqual({ line, field: name, documented: true });
-      if (value.length) expect({ line, field: name, valid: toZod(properties[name]).safeParse(value[0]).success }).toEqual({ line, field: name, valid: true });
+      if (value.length)
+        expect({ line, field: name, valid: toZod(properties[name]).safeParse(value[0]).success }).toEqual({
+          line,
+          field: name,
+          valid: true,
+        });
     }
   },
 );

@@ -69,7 +69,13 @@ describe('CHANGELOG.md and the app version', () => {
   });
 
   it('names the current version in every env:set example', () => {
-    const docs = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const docs = [
+      'README.md',
+      ...fs
+        .readdirSync(path.join(ROOT, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+    ];
     const named = docs.flatMap((file) =>
       [...read(file).matchAll(/zapier-platform env:set (\d+\.\d+\.\d+)/g)].map((m) => ({ file, version: m[1] })),
     );
@@ -92,7 +98,8 @@ describe('CHANGELOG.md and the app version', () => {
       if (!previous) return;
       const step = bump(previous.version, entry.version);
       if (entry.labels.has('Breaking')) expect({ [entry.text]: step }).toEqual({ [entry.text]: 'major' });
-      else if (entry.labels.has('New')) expect({ [entry.text]: step === 'major' || step === 'minor' }).toEqual({ [entry.text]: true });
+      else if (entry.labels.has('New'))
+        expect({ [entry.text]: step === 'major' || step === 'minor' }).toEqual({ [entry.text]: true });
     });
   });
 });

@@ -21,7 +21,10 @@ describe('the docs can be found', () => {
   it('names every page of docs/, CHANGELOG.md and CONTRIBUTING.md in the README’s Docs section', () => {
     const docsSection = section(read('README.md'), 'Docs');
     const pages = [
-      ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`),
+      ...fs
+        .readdirSync(path.join(ROOT, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
       'docs/adr/',
       'CHANGELOG.md',
       'CONTRIBUTING.md',

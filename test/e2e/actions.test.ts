@@ -35,8 +35,11 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const outputKeysOf = (operation: { outputFields?: unknown[] }) =>
   (operation.outputFields as { key: string }[]).map((f) => f.key).sort();
 
-const count = (sql: string, ...params: unknown[]) => live.stack.server.ctx.db.prepare(sql).pluck().get(...params) as number;
-
+const count = (sql: string, ...params: unknown[]) =>
+  live.stack.server.ctx.db
+    .prepare(sql)
+    .pluck()
+    .get(...params) as number;
 
 describe('Create or Update Contact', () => {
   it('creates a contact, then updates the same one when the email differs only in letter case', async () => {
@@ -64,7 +67,11 @@ describe('Create or Update Contact', () => {
     });
     expect(flatKeys(created)).toEqual(outputKeysOf(createOperation('create_or_update_contact')));
 
-    const updated = await w.zap.create('create_or_update_contact', { email: 'ava.brooks@example.COM', name: 'Ava B. Brooks', phone: '' });
+    const updated = await w.zap.create('create_or_update_contact', {
+      email: 'ava.brooks@example.COM',
+      name: 'Ava B. Brooks',
+      phone: '',
+    });
     expect(updated).toMatchObject({ id: created.id, name: 'Ava B. Brooks', phone: '+1 555 0101', company: 'Acme' });
     expect(count('SELECT COUNT(*) FROM contacts WHERE workspace_id = ?', w.workspace.id)).toBe(1);
 
@@ -78,7 +85,11 @@ describe('Create or Update Contact', () => {
 describe('Create Ticket', () => {
   it('creates a ticket with status new and source api', async () => {
     const w = await newWorkspace(live.stack);
-    const ticket = await w.zap.create('create_ticket', { subject: 'Angry review', description: 'Two stars', priority: 'high' });
+    const ticket = await w.zap.create('create_ticket', {
+      subject: 'Angry review',
+      description: 'Two stars',
+      priority: 'high',
+    });
     expect(ticket).toMatchObject({
       id: expect.stringMatching(/^tkt_/),
       number: 1,
@@ -96,13 +107,22 @@ describe('Create Ticket', () => {
   it('links the ticket to the contact with the Contact Email', async () => {
     const w = await newWorkspace(live.stack);
     const contact = await w.zap.create('create_or_update_contact', { email: 'jane@example.com', name: 'Jane Visitor' });
-    const ticket = await w.zap.create('create_ticket', { subject: 'Where is my order?', contact_email: 'JANE@example.com' });
-    expect(ticket).toMatchObject({ contactId: contact.id, contactName: 'Jane Visitor', contactEmail: 'jane@example.com' });
+    const ticket = await w.zap.create('create_ticket', {
+      subject: 'Where is my order?',
+      contact_email: 'JANE@example.com',
+    });
+    expect(ticket).toMatchObject({
+      contactId: contact.id,
+      contactName: 'Jane Visitor',
+      contactEmail: 'jane@example.com',
+    });
   });
 
   it('errors with the contact_not_found advice when no contact has the email, and creates nothing', async () => {
     const w = await newWorkspace(live.stack);
-    const error = await zapierError(w.zap.create('create_ticket', { subject: 'Orphan', contact_email: 'nobody@example.com' }));
+    const error = await zapierError(
+      w.zap.create('create_ticket', { subject: 'Orphan', contact_email: 'nobody@example.com' }),
+    );
     // An error, not a halt: the builder must fix the Zap, and a halted run alerts nobody.
     expect(error.name).toBe('AppError');
     expect(error.message).toContain('Add a Find or Create Contact step before this one, or leave Contact Email blank');
@@ -121,7 +141,12 @@ describe('Update Ticket', () => {
     expect(listed).toMatchObject({ id: ticket.id, label: '#1 Cannot log in (new)' });
 
     const resolved = await w.zap.create('update_ticket', { ticket_id: ticket.id, status: 'resolved' });
-    expect(resolved).toMatchObject({ id: ticket.id, status: 'resolved', resolvedAt: expect.stringMatching(ISO), closedAt: null });
+    expect(resolved).toMatchObject({
+      id: ticket.id,
+      status: 'resolved',
+      resolvedAt: expect.stringMatching(ISO),
+      closedAt: null,
+    });
     expect(flatKeys(resolved)).toEqual(outputKeysOf(createOperation('update_ticket')));
 
     const delivery = at(await waitForDeliveries(live.rx, changes, 1), 0);
@@ -132,7 +157,12 @@ describe('Update Ticket', () => {
     });
 
     const closed = await w.zap.create('update_ticket', { ticket_id: ticket.id, status: 'closed', priority: 'low' });
-    expect(closed).toMatchObject({ status: 'closed', priority: 'low', resolvedAt: resolved.resolvedAt, closedAt: expect.stringMatching(ISO) });
+    expect(closed).toMatchObject({
+      status: 'closed',
+      priority: 'low',
+      resolvedAt: resolved.resolvedAt,
+      closedAt: expect.stringMatching(ISO),
+    });
   });
 
   it('resolves a ticket again after an agent reopened it, on the same day and with the same input', async () => {
@@ -143,7 +173,9 @@ describe('Update Ticket', () => {
     const again = await w.zap.create('update_ticket', { ticket_id: ticket.id, status: 'resolved' });
     expect(again).toMatchObject({ id: ticket.id, status: 'resolved' });
     // What IllumiChat holds, not only what the action answered: a replayed answer would say resolved too.
-    expect(live.stack.server.ctx.db.prepare('SELECT status FROM tickets WHERE id = ?').pluck().get(ticket.id)).toBe('resolved');
+    expect(live.stack.server.ctx.db.prepare('SELECT status FROM tickets WHERE id = ?').pluck().get(ticket.id)).toBe(
+      'resolved',
+    );
   });
 
   it('changing only the subject fires no status event', async () => {
@@ -161,7 +193,8 @@ describe('Send Message to Conversation', () => {
   it('is refused with the takeover explanation until an agent accepts, then posted as the integration', async () => {
     const w = await newWorkspace(live.stack);
     const conversation = await startWidgetConversation(w);
-    const send = () => w.zap.create('send_message', { conversation_id: conversation.id, message: 'An agent will follow up today.' });
+    const send = () =>
+      w.zap.create('send_message', { conversation_id: conversation.id, message: 'An agent will follow up today.' });
 
     const whileAssistant = await zapierError(send());
     expect(whileAssistant.name).toBe('AppError');
@@ -185,7 +218,9 @@ describe('Send Message to Conversation', () => {
     expect(flatKeys(message)).toEqual(outputKeysOf(createOperation('send_message')));
 
     await endChat(w.sam, queued.id);
-    const afterEnd = await zapierError(w.zap.create('send_message', { conversation_id: conversation.id, message: 'Anyone there?' }));
+    const afterEnd = await zapierError(
+      w.zap.create('send_message', { conversation_id: conversation.id, message: 'Anyone there?' }),
+    );
     expect(afterEnd.message).toContain('not in live-chat takeover');
   });
 });
@@ -235,7 +270,9 @@ describe('separate runs with the same input each act', () => {
     const first = await w.zap.create('send_message', inputData);
     const second = await w.zap.create('send_message', inputData);
     expect(second.id).not.toBe(first.id);
-    expect(count(`SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND sender_type = 'integration'`, conversation.id)).toBe(2);
+    expect(
+      count(`SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND sender_type = 'integration'`, conversation.id),
+    ).toBe(2);
   });
 
   it('a Create or Update Contact run writes its values even when an earlier run sent the same ones', async () => {
@@ -245,7 +282,9 @@ describe('separate runs with the same input each act', () => {
     await w.zap.create('create_or_update_contact', { email: 'ops@example.com', name: 'Bea Ops' });
     const again = await w.zap.create('create_or_update_contact', ava);
     expect(again.name).toBe('Ava Ops');
-    expect(await w.zap.search('find_contact', { email: 'ops@example.com' })).toEqual([expect.objectContaining({ name: 'Ava Ops' })]);
+    expect(await w.zap.search('find_contact', { email: 'ops@example.com' })).toEqual([
+      expect.objectContaining({ name: 'Ava Ops' }),
+    ]);
   });
 });
 
@@ -253,7 +292,11 @@ describe('a replayed run, with the trigger’s ID mapped into Unique Run ID, act
   it('running Create Ticket again with the same bundle, as autoreplay does, returns the first ticket', async () => {
     const w = await newWorkspace(live.stack);
     const created = await w.zap.turnOn('conversation_event', { event_type: 'ticket.created' }, url('created'));
-    const inputData = { subject: 'Chargeback on order #1042', priority: 'urgent', idempotency_key: 'con_trigger_record_1' };
+    const inputData = {
+      subject: 'Chargeback on order #1042',
+      priority: 'urgent',
+      idempotency_key: 'con_trigger_record_1',
+    };
 
     const first = await w.zap.create('create_ticket', inputData);
     const replay = await w.zap.create('create_ticket', inputData);
@@ -271,17 +314,27 @@ describe('a replayed run, with the trigger’s ID mapped into Unique Run ID, act
   it('replaying Send Message posts the message once', async () => {
     const w = await newWorkspace(live.stack);
     const { conversation } = await takenOverConversation(w);
-    const inputData = { conversation_id: conversation.id, message: 'Your refund was issued.', idempotency_key: 'evt_refund_1' };
+    const inputData = {
+      conversation_id: conversation.id,
+      message: 'Your refund was issued.',
+      idempotency_key: 'evt_refund_1',
+    };
     const first = await w.zap.create('send_message', inputData);
     expect(await w.zap.create('send_message', inputData)).toEqual(first);
-    expect(count(`SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND sender_type = 'integration'`, conversation.id)).toBe(1);
+    expect(
+      count(`SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND sender_type = 'integration'`, conversation.id),
+    ).toBe(1);
   });
 
   it('the same trigger ID in two steps of one Zap runs both steps', async () => {
     const w = await newWorkspace(live.stack);
     const runKey = { idempotency_key: 'con_lead_7' };
     const contact = await w.zap.create('create_or_update_contact', { email: 'lead7@example.com', ...runKey });
-    const ticket = await w.zap.create('create_ticket', { subject: 'Call the new lead', contact_email: 'lead7@example.com', ...runKey });
+    const ticket = await w.zap.create('create_ticket', {
+      subject: 'Call the new lead',
+      contact_email: 'lead7@example.com',
+      ...runKey,
+    });
     expect(ticket.contactId).toBe(contact.id);
   });
 });
@@ -297,7 +350,10 @@ describe('scopes', () => {
     const w = await newWorkspace(live.stack, { scopes: ['events:read'] });
     const step = key === 'find_contact' ? w.zap.search(key, inputData) : w.zap.create(key, inputData);
     const error = await zapierError(step);
-    expect(error).toMatchObject({ code: 'insufficient_scope', message: expect.stringContaining(`lacks the ${scope} scope`) });
+    expect(error).toMatchObject({
+      code: 'insufficient_scope',
+      message: expect.stringContaining(`lacks the ${scope} scope`),
+    });
   });
 });
 
@@ -305,7 +361,10 @@ describe('the dropdowns', () => {
   it('page through every ticket with Load more, beyond the newest 100', async () => {
     const w = await newWorkspace(live.stack);
     const ctx = live.stack.server.ctx;
-    const made = Array.from({ length: 130 }, (_, i) => createTicketInDb(ctx, w.workspace.id, { subject: `Ticket ${i + 1}` }, 'api').id);
+    const made = Array.from(
+      { length: 130 },
+      (_, i) => createTicketInDb(ctx, w.workspace.id, { subject: `Ticket ${i + 1}` }, 'api').id,
+    );
 
     const first = await w.zap.dropdown('ticket_list', 0);
     const second = await w.zap.dropdown('ticket_list', 1);

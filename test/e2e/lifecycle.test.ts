@@ -8,8 +8,21 @@ import { runAdmin } from '../../partner-api/cli/admin';
 import { waitUntil } from '../support/api-server';
 import { at } from '../support/items';
 import { reply, startReceiver } from '../support/receiver';
-import { deliveriesTo, hookUrl, type LiveHook, verifyWebhook, waitForDeliveries, zapierError } from '../support/zapier-live';
-import { agentTicket, type LiveWorkspace, newWorkspace, startWidgetConversation, submitLeadForm } from '../support/zapier-product';
+import {
+  deliveriesTo,
+  hookUrl,
+  type LiveHook,
+  verifyWebhook,
+  waitForDeliveries,
+  zapierError,
+} from '../support/zapier-live';
+import {
+  agentTicket,
+  type LiveWorkspace,
+  newWorkspace,
+  startWidgetConversation,
+  submitLeadForm,
+} from '../support/zapier-product';
 import { useLiveStack } from './live';
 
 const live = useLiveStack();
@@ -114,7 +127,9 @@ describe('revoking the key a Zap is connected with', () => {
 
     const test = await zapierError(w.zap.test());
     expect(test.name).toBe('ExpiredAuthError');
-    expect(test.message).toContain('This API key was revoked in IllumiChat (Settings → API Keys). Reconnect your IllumiChat account');
+    expect(test.message).toContain(
+      'This API key was revoked in IllumiChat (Settings → API Keys). Reconnect your IllumiChat account',
+    );
     // Every other step with the dead key asks the same.
     const action = await zapierError(w.zap.create('create_ticket', { subject: 'After the revoke' }));
     expect(action.name).toBe('ExpiredAuthError');

@@ -32,10 +32,17 @@ const live = useLiveStack();
 let zaps = 0;
 
 const deliveryRows = (hook: LiveHook) =>
-  live.stack.server.ctx.db.prepare('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?').pluck().get(hook.subscribeData.id);
+  live.stack.server.ctx.db
+    .prepare('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?')
+    .pluck()
+    .get(hook.subscribeData.id);
 
 /** Turns a Zap on, checking what subscribing returned: the subscription, with a secret to verify deliveries. */
-async function turnOn(w: LiveWorkspace, trigger: TriggerKey, inputData: Record<string, string> = {}): Promise<LiveHook> {
+async function turnOn(
+  w: LiveWorkspace,
+  trigger: TriggerKey,
+  inputData: Record<string, string> = {},
+): Promise<LiveHook> {
   const hook = await w.zap.turnOn(trigger, inputData, hookUrl(live.rx, `${trigger}-${++zaps}`));
   const eventType: EventType = trigger === 'lead_captured' ? 'lead.captured' : (inputData.event_type as EventType);
   expect(hook.subscribeData).toMatchObject({
@@ -50,7 +57,11 @@ async function turnOn(w: LiveWorkspace, trigger: TriggerKey, inputData: Record<s
 }
 
 /** Waits for the Zap's nth delivery and runs the Zap on it: the one record perform returns. */
-async function runOnDelivery(w: LiveWorkspace, hook: LiveHook, n = 1): Promise<{ record: Record<string, any>; body: unknown; webhookId: string }> {
+async function runOnDelivery(
+  w: LiveWorkspace,
+  hook: LiveHook,
+  n = 1,
+): Promise<{ record: Record<string, any>; body: unknown; webhookId: string }> {
   const delivery = at(await waitForDeliveries(live.rx, hook, n), n - 1);
   expect(delivery.headers['content-type']).toBe('application/json');
   const records = await w.zap.receive(hook, delivery); // throws unless the signature verifies
@@ -61,35 +72,43 @@ async function runOnDelivery(w: LiveWorkspace, hook: LiveHook, n = 1): Promise<{
 }
 
 /** Test trigger on a workspace where nothing has happened yet: the fixture, with the output fields' keys. */
-async function expectFixtureOnTestTrigger(w: LiveWorkspace, trigger: TriggerKey, type: EventType, inputData: Record<string, string>) {
+async function expectFixtureOnTestTrigger(
+  w: LiveWorkspace,
+  trigger: TriggerKey,
+  type: EventType,
+  inputData: Record<string, string>,
+) {
   const listed = await w.zap.testTrigger(trigger, inputData);
   expect(listed).toEqual([fixtureFor(type)]);
   expect(flatKeys(listed[0])).toEqual(await w.zap.outputKeys(trigger, inputData));
 }
 
 describe('Conversation Event', () => {
-  it.each(CONVERSATION_EVENT_TYPES)('%s: delivered when it happens, signed, and run by the Zap', async (type: ConversationEventType) => {
-    const w = await newWorkspace(live.stack);
-    const inputData = { event_type: type };
-    const outputKeys = await w.zap.outputKeys('conversation_event', inputData);
-    if (type.startsWith('ticket.')) expect(outputKeys).toContain('data__ticket__id');
-    await expectFixtureOnTestTrigger(w, 'conversation_event', type, inputData);
-    const hook = await turnOn(w, 'conversation_event', inputData);
+  it.each(CONVERSATION_EVENT_TYPES)(
+    '%s: delivered when it happens, signed, and run by the Zap',
+    async (type: ConversationEventType) => {
+      const w = await newWorkspace(live.stack);
+      const inputData = { event_type: type };
+      const outputKeys = await w.zap.outputKeys('conversation_event', inputData);
+      if (type.startsWith('ticket.')) expect(outputKeys).toContain('data__ticket__id');
+      await expectFixtureOnTestTrigger(w, 'conversation_event', type, inputData);
+      const hook = await turnOn(w, 'conversation_event', inputData);
 
-    const expected = await causeConversationEvent(w, type);
+      const expected = await causeConversationEvent(w, type);
 
-    const { record, webhookId } = await runOnDelivery(w, hook);
-    expect(record).toMatchObject(expected);
-    expect(record.id).toMatch(/^evt_/);
-    expect(webhookId).toBe(record.id); // the receiver's de-duplication key is the event's id
-    expect(flatKeys(record)).toEqual(outputKeys);
-    // Only the chosen type reaches this Zap, though the steps before it fired other events.
-    expect(deliveryRows(hook)).toBe(1);
+      const { record, webhookId } = await runOnDelivery(w, hook);
+      expect(record).toMatchObject(expected);
+      expect(record.id).toMatch(/^evt_/);
+      expect(webhookId).toBe(record.id); // the receiver's de-duplication key is the event's id
+      expect(flatKeys(record)).toEqual(outputKeys);
+      // Only the chosen type reaches this Zap, though the steps before it fired other events.
+      expect(deliveryRows(hook)).toBe(1);
 
-    const listed = await w.zap.testTrigger('conversation_event', inputData);
-    expect(listed[0]).toEqual(record);
-    expect(listed.every((r) => flatKeys(r).join() === outputKeys.join())).toBe(true);
-  });
+      const listed = await w.zap.testTrigger('conversation_event', inputData);
+      expect(listed[0]).toEqual(record);
+      expect(listed.every((r) => flatKeys(r).join() === outputKeys.join())).toBe(true);
+    },
+  );
 
   it('has a static sample with the output fields of its sample event type', async () => {
     const w = await newWorkspace(live.stack);
@@ -110,7 +129,9 @@ describe('Conversation Event', () => {
 
     // Both happened and reached the unfiltered Zap: the filtered one had every chance to get both.
     const [first, second] = firstItems(await waitForDeliveries(live.rx, everyAssistant, 2), 2);
-    expect([first.json(), second.json()].map((r: any) => r.data.conversation.id).sort()).toEqual([fromOther.id, fromOurs.id].sort());
+    expect([first.json(), second.json()].map((r: any) => r.data.conversation.id).sort()).toEqual(
+      [fromOther.id, fromOurs.id].sort(),
+    );
     const { record } = await runOnDelivery(w, filtered);
     expect(record).toMatchObject({ assistantId: w.assistant.id, data: { conversation: { id: fromOurs.id } } });
     await live.stack.server.worker!.idle();
@@ -147,7 +168,17 @@ describe('Lead Captured', () => {
   it('has a static sample with exactly the spec’s nine output fields', async () => {
     const w = await newWorkspace(live.stack);
     const outputKeys = await w.zap.outputKeys('lead_captured');
-    expect(outputKeys).toEqual(['assistantId', 'assistantName', 'createdAt', 'email', 'id', 'isNew', 'name', 'phone', 'source']);
+    expect(outputKeys).toEqual([
+      'assistantId',
+      'assistantName',
+      'createdAt',
+      'email',
+      'id',
+      'isNew',
+      'name',
+      'phone',
+      'source',
+    ]);
     expect(flatKeys(App.triggers.lead_captured.operation.sample)).toEqual(outputKeys);
   });
 
@@ -157,7 +188,11 @@ describe('Lead Captured', () => {
     const hook = await turnOn(w, 'lead_captured');
 
     const conversation = await startWidgetConversation(w);
-    const { contact } = await submitLeadForm(w, conversation.id, { email: 'jane@example.com', name: 'Jane Visitor', phone: '+1 555 0100' });
+    const { contact } = await submitLeadForm(w, conversation.id, {
+      email: 'jane@example.com',
+      name: 'Jane Visitor',
+      phone: '+1 555 0100',
+    });
 
     const { record, webhookId } = await runOnDelivery(w, hook);
     expect(record).toEqual({
@@ -184,10 +219,18 @@ describe('Lead Captured', () => {
 
     const crm = await ok(w.sam.console.post('/v1/agent/contacts', { email: 'crm@example.com', name: 'Casey CRM' }));
     const first = await runOnDelivery(w, hook, 1);
-    const viaApi = await ok(w.partner.post('/v1/contacts', { email: 'api@example.com', name: 'Avery API', company: 'Globex' }));
+    const viaApi = await ok(
+      w.partner.post('/v1/contacts', { email: 'api@example.com', name: 'Avery API', company: 'Globex' }),
+    );
     const second = await runOnDelivery(w, hook, 2);
 
-    expect(first.record).toMatchObject({ id: crm.id, source: 'crm', isNew: true, assistantId: null, assistantName: null });
+    expect(first.record).toMatchObject({
+      id: crm.id,
+      source: 'crm',
+      isNew: true,
+      assistantId: null,
+      assistantName: null,
+    });
     expect(second.record).toMatchObject({ id: viaApi.id, source: 'api', isNew: true, name: 'Avery API' });
     const outputKeys = await w.zap.outputKeys('lead_captured');
     expect(flatKeys(first.record)).toEqual(outputKeys);
@@ -215,6 +258,8 @@ describe('Lead Captured', () => {
     expect(deliveriesTo(live.rx, filtered)).toHaveLength(1);
     expect(deliveryRows(filtered)).toBe(1);
 
-    expect((await w.zap.testTrigger('lead_captured', { assistant_id: other.id })).map((r) => r.id)).toEqual([salesLead.id]);
+    expect((await w.zap.testTrigger('lead_captured', { assistant_id: other.id })).map((r) => r.id)).toEqual([
+      salesLead.id,
+    ]);
   });
 });

@@ -24,17 +24,24 @@ afterAll(async () => {
 
 function call(client: ApiClient, endpoint: KeyedEndpoint, headers: Record<string, string> = {}) {
   const body = endpoint.body === undefined ? undefined : JSON.stringify(endpoint.body);
-  return client.raw(endpoint.method, endpoint.path, { body, headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) } });
+  return client.raw(endpoint.method, endpoint.path, {
+    body,
+    headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) },
+  });
 }
 
 describe('every Zapier-facing endpoint × every refused credential', () => {
   it('covers every operation the OpenAPI document says needs a key', () => {
-    const documented = Object.entries(openapi.paths as Record<string, Record<string, { 'x-required-scope'?: string }>>).flatMap(([p, item]) =>
+    const documented = Object.entries(
+      openapi.paths as Record<string, Record<string, { 'x-required-scope'?: string }>>,
+    ).flatMap(([p, item]) =>
       Object.entries(item)
         .filter(([, op]) => op['x-required-scope'])
         .map(([method]) => `${method.toUpperCase()} ${p}`),
     );
-    const listed = KEYED_ENDPOINTS.map((e) => `${e.method} ${at(e.path.split('?'), 0).replace(/\/(sub|tkt|cnv)_\w+/, '/{id}')}`);
+    const listed = KEYED_ENDPOINTS.map(
+      (e) => `${e.method} ${at(e.path.split('?'), 0).replace(/\/(sub|tkt|cnv)_\w+/, '/{id}')}`,
+    );
     expect(new Set(listed)).toEqual(new Set(documented));
   });
 
@@ -66,7 +73,12 @@ describe('every Zapier-facing endpoint × every refused credential', () => {
           expect({ what, refusedByAuth: [401, 403].includes(res.status) }).toEqual({ what, refusedByAuth: false });
           continue;
         }
-        expect({ what, shape: isErrorShape(res.body), status: res.status, code: res.body.error?.code }).toEqual({ what, shape: true, status, code });
+        expect({ what, shape: isErrorShape(res.body), status: res.status, code: res.body.error?.code }).toEqual({
+          what,
+          shape: true,
+          status,
+          code,
+        });
       }
     }
     expect(snapshot(server.ctx.db)).toEqual(before);
@@ -78,7 +90,9 @@ const settled = () =>
   waitUntil(
     () =>
       server.ctx.db
-        .prepare(`SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') + (SELECT COUNT(*) FROM events WHERE fanout_upto IS NOT NULL)`)
+        .prepare(
+          `SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') + (SELECT COUNT(*) FROM events WHERE fanout_upto IS NOT NULL)`,
+        )
         .pluck()
         .get() === 0,
     15_000,
@@ -103,28 +117,79 @@ async function populate(label: string) {
   const subscriptions = [];
   for (const eventType of ['lead.captured', 'ticket.created', 'ticket.status_changed', 'widget.conversation_started']) {
     // One hook URL per Zap, as Zapier's are: a second subscribe to one URL would replace the first.
-    subscriptions.push(ok<{ id: string }>(await zap.post('/v1/subscriptions', { event_type: eventType, target_url: `${rx.url}/${eventType}` })));
+    subscriptions.push(
+      ok<{ id: string }>(
+        await zap.post('/v1/subscriptions', { event_type: eventType, target_url: `${rx.url}/${eventType}` }),
+      ),
+    );
   }
   const email = `vip@${label}.example`;
   const contact = ok<{ id: string }>(
-    await zap.post('/v1/contacts', { email, name: `${label} VIP`, phone: '+1 555 0100', company: `${label} Corp`, notes: `${label} secret notes` }),
+    await zap.post('/v1/contacts', {
+      email,
+      name: `${label} VIP`,
+      phone: '+1 555 0100',
+      company: `${label} Corp`,
+      notes: `${label} secret notes`,
+    }),
   );
   const ticket = ok<{ id: string }>(
-    await zap.post('/v1/tickets', { subject: `${label} ticket`, contact_email: email }, { 'Idempotency-Key': 'shared-key' }),
+    await zap.post(
+      '/v1/tickets',
+      { subject: `${label} ticket`, contact_email: email },
+      { 'Idempotency-Key': 'shared-key' },
+    ),
   );
-  const conversation = ok<{ id: string }>(await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: `${label} hello` }));
+  const conversation = ok<{ id: string }>(
+    await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: `${label} hello` }),
+  );
   const active = ok<{ id: string }>(await visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {}));
   ok(await console.post(`/v1/agent/live-chat/sessions/${active.id}/accept`), 200);
-  const other = ok<{ id: string }>(await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: `${label} again` }));
+  const other = ok<{ id: string }>(
+    await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: `${label} again` }),
+  );
   const queued = ok<{ id: string }>(await visitor.post(`/v1/widget/conversations/${other.id}/handoff`, {}));
   ok(await zap.post(`/v1/conversations/${conversation.id}/messages`, { message: `${label} from a Zap` }));
   ok(await zap.patch(`/v1/tickets/${ticket.id}`, { status: 'open' }), 200);
   return {
-    label, workspace, assistant, key, agent, agent2, zap, console, visitor, rx, email, contact, ticket, conversation, other, active, queued, subscriptions,
+    label,
+    workspace,
+    assistant,
+    key,
+    agent,
+    agent2,
+    zap,
+    console,
+    visitor,
+    rx,
+    email,
+    contact,
+    ticket,
+    conversation,
+    other,
+    active,
+    queued,
+    subscriptions,
     /** Everything that identifies this workspace's data; none may appear in an answer to the other one. */
     markers: [
-      workspace.id, assistant.id, agent.id, agent2.id, agent.email, contact.id, email, `${label} VIP`, `${label} Corp`, `${label} secret`,
-      ticket.id, conversation.id, other.id, active.id, queued.id, `${label} hello`, `${label} ticket`, `${label} from a Zap`,
+      workspace.id,
+      assistant.id,
+      agent.id,
+      agent2.id,
+      agent.email,
+      contact.id,
+      email,
+      `${label} VIP`,
+      `${label} Corp`,
+      `${label} secret`,
+      ticket.id,
+      conversation.id,
+      other.id,
+      active.id,
+      queued.id,
+      `${label} hello`,
+      `${label} ticket`,
+      `${label} from a Zap`,
       ...subscriptions.map((s) => s.id),
     ],
   };
@@ -141,16 +206,27 @@ describe('isolation between workspaces', () => {
   /** What B may not see: A's markers, except the id B itself sent (an error may name what it was asked). */
   function expectNothingOfA(res: { body: unknown }, sent: string): void {
     const text = JSON.stringify(res.body);
-    for (const marker of a.markers) if (!sent.includes(marker)) expect({ marker, leaked: text.includes(marker) }).toEqual({ marker, leaked: false });
+    for (const marker of a.markers)
+      if (!sent.includes(marker)) expect({ marker, leaked: text.includes(marker) }).toEqual({ marker, leaked: false });
   }
 
   /** A request from B aimed at A: the expected status and code, nothing of A returned, nothing stored changed. */
-  async function refused(credential: string, method: string, path: string, body: unknown, status: number, code: string) {
+  async function refused(
+    credential: string,
+    method: string,
+    path: string,
+    body: unknown,
+    status: number,
+    code: string,
+  ) {
     await settled();
     const before = snapshot(server.ctx.db);
     const res = await api(server.url).raw(method, path, {
       body: body === undefined ? undefined : JSON.stringify(body),
-      headers: { authorization: `Bearer ${credential}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${credential}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
     });
     expect({ path, status: res.status, code: res.body?.error?.code }).toEqual({ path, status, code });
     expectNothingOfA(res, path + JSON.stringify(body ?? null));
@@ -160,9 +236,23 @@ describe('isolation between workspaces', () => {
   it("B's key cannot change or act on A's tickets, conversations, contacts or assistants", async () => {
     const key = b.key;
     await refused(key, 'PATCH', `/v1/tickets/${a.ticket.id}`, { status: 'closed', subject: 'pwned' }, 404, 'not_found');
-    await refused(key, 'POST', `/v1/conversations/${a.conversation.id}/messages`, { message: 'hi from B' }, 404, 'not_found');
+    await refused(
+      key,
+      'POST',
+      `/v1/conversations/${a.conversation.id}/messages`,
+      { message: 'hi from B' },
+      404,
+      'not_found',
+    );
     await refused(key, 'POST', '/v1/tickets', { subject: 'x', contact_email: a.email }, 422, 'contact_not_found');
-    await refused(key, 'POST', '/v1/subscriptions', { event_type: 'lead.captured', target_url: b.rx.url, assistant_id: a.assistant.id }, 422, 'validation_failed');
+    await refused(
+      key,
+      'POST',
+      '/v1/subscriptions',
+      { event_type: 'lead.captured', target_url: b.rx.url, assistant_id: a.assistant.id },
+      422,
+      'validation_failed',
+    );
   });
 
   it("B's agents cannot touch A's tickets, sessions, conversations or agents, nor hand B's work to A's agents", async () => {
@@ -170,12 +260,40 @@ describe('isolation between workspaces', () => {
     await refused(agent, 'POST', `/v1/agent/tickets/${a.ticket.id}/assign`, { agent_id: b.agent.id }, 404, 'not_found');
     await refused(agent, 'POST', `/v1/agent/tickets/${a.ticket.id}/status`, { status: 'closed' }, 404, 'not_found');
     await refused(agent, 'POST', `/v1/agent/tickets/${b.ticket.id}/assign`, { agent_id: a.agent.id }, 404, 'not_found');
-    await refused(agent, 'POST', '/v1/agent/tickets', { subject: 'x', conversation_id: a.conversation.id }, 404, 'not_found');
-    await refused(agent, 'POST', '/v1/agent/tickets', { subject: 'x', contact_email: a.email }, 422, 'contact_not_found');
+    await refused(
+      agent,
+      'POST',
+      '/v1/agent/tickets',
+      { subject: 'x', conversation_id: a.conversation.id },
+      404,
+      'not_found',
+    );
+    await refused(
+      agent,
+      'POST',
+      '/v1/agent/tickets',
+      { subject: 'x', contact_email: a.email },
+      422,
+      'contact_not_found',
+    );
     await refused(agent, 'POST', `/v1/agent/live-chat/sessions/${a.queued.id}/accept`, undefined, 404, 'not_found');
-    await refused(agent, 'POST', `/v1/agent/live-chat/sessions/${a.active.id}/transfer`, { to_agent_id: b.agent2.id }, 404, 'not_found');
+    await refused(
+      agent,
+      'POST',
+      `/v1/agent/live-chat/sessions/${a.active.id}/transfer`,
+      { to_agent_id: b.agent2.id },
+      404,
+      'not_found',
+    );
     await refused(agent, 'POST', `/v1/agent/live-chat/sessions/${a.active.id}/end`, {}, 404, 'not_found');
-    await refused(agent, 'POST', `/v1/agent/live-chat/sessions/${b.active.id}/transfer`, { to_agent_id: a.agent.id }, 404, 'not_found');
+    await refused(
+      agent,
+      'POST',
+      `/v1/agent/live-chat/sessions/${b.active.id}/transfer`,
+      { to_agent_id: a.agent.id },
+      404,
+      'not_found',
+    );
   });
 
   it("B unsubscribing A's subscription answers as for any unknown id, and A keeps getting its deliveries", async () => {
@@ -202,7 +320,13 @@ describe('isolation between workspaces', () => {
       `/v1/conversations?cursor=${cursorAt(['9999-12-31T00:00:00.000Z', 1_000_000])}`,
       `/v1/contacts?email=${encodeURIComponent(a.email)}`,
       `/v1/contacts?email=${encodeURIComponent(a.email.toUpperCase())}`,
-      ...['lead.captured', 'ticket.created', 'ticket.status_changed', 'widget.conversation_started', 'live_chat.agent_assigned'].flatMap((t) => [
+      ...[
+        'lead.captured',
+        'ticket.created',
+        'ticket.status_changed',
+        'widget.conversation_started',
+        'live_chat.agent_assigned',
+      ].flatMap((t) => [
         `/v1/samples?event_type=${t}&limit=10`,
         `/v1/samples?event_type=${t}&assistant_id=${a.assistant.id}`,
       ]),
@@ -214,7 +338,9 @@ describe('isolation between workspaces', () => {
     }
     // And each list does hold B's own records, so the filter is not simply "nothing".
     expect((await b.zap.get('/v1/tickets')).body.data.map((t: { id: string }) => t.id)).toContain(b.ticket.id);
-    expect((await b.zap.get('/v1/conversations?mode=human')).body.data.map((c: { id: string }) => c.id)).toEqual([b.conversation.id]);
+    expect((await b.zap.get('/v1/conversations?mode=human')).body.data.map((c: { id: string }) => c.id)).toEqual([
+      b.conversation.id,
+    ]);
     expect((await b.zap.get(`/v1/contacts?email=${b.email}`)).body.data[0].id).toBe(b.contact.id);
     const samples = await b.zap.get(`/v1/samples?event_type=ticket.created&assistant_id=${a.assistant.id}`);
     expect(samples.body.source).toBe('fixture');
@@ -224,7 +350,10 @@ describe('isolation between workspaces', () => {
     const contactA = () => server.ctx.db.prepare('SELECT * FROM contacts WHERE id = ?').get(a.contact.id);
     const before = contactA();
     // The first creates B's own contact with that email; the second finds B's, not A's.
-    for (const [client, path, status] of [[b.zap, '/v1/contacts', 201], [b.console, '/v1/agent/contacts', 200]] as const) {
+    for (const [client, path, status] of [
+      [b.zap, '/v1/contacts', 201],
+      [b.console, '/v1/agent/contacts', 200],
+    ] as const) {
       const res = await client.post(path, { email: a.email.toUpperCase(), name: 'Mallory' });
       expect(res.status).toBe(status);
       expectNothingOfA(res, a.email.toUpperCase());
@@ -238,14 +367,18 @@ describe('isolation between workspaces', () => {
     expect(fromB.headers.get('idempotent-replayed')).toBeNull();
     expect(fromB.body.id).not.toBe(fromA.body.id);
     expectNothingOfA(fromB, '');
-    expect(server.ctx.db.prepare('SELECT workspace_id FROM tickets WHERE id = ?').pluck().get(fromB.body.id)).toBe(b.workspace.id);
+    expect(server.ctx.db.prepare('SELECT workspace_id FROM tickets WHERE id = ?').pluck().get(fromB.body.id)).toBe(
+      b.workspace.id,
+    );
   });
 
   it("A's events are delivered only to A's subscriptions, and B's only to B's", async () => {
     await a.zap.post('/v1/tickets', { subject: 'alpha late' });
     await b.zap.post('/v1/tickets', { subject: 'bravo late' });
     const eventsOf = (workspaceId: string) =>
-      new Set(server.ctx.db.prepare('SELECT id FROM events WHERE workspace_id = ?').pluck().all(workspaceId) as string[]);
+      new Set(
+        server.ctx.db.prepare('SELECT id FROM events WHERE workspace_id = ?').pluck().all(workspaceId) as string[],
+      );
     const owed = (workspaceId: string) =>
       server.ctx.db
         .prepare(`SELECT COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.workspace_id = ?`)
@@ -269,8 +402,13 @@ describe('the public widget endpoints', () => {
   });
 
   it('a visitor who submits a known email on the lead form learns nothing the CRM holds about it', async () => {
-    const conversation = (await a.visitor.post(`/v1/widget/assistants/${a.assistant.id}/conversations`, { message: 'hi' })).body;
-    const res = await a.visitor.post(`/v1/widget/conversations/${conversation.id}/lead`, { email: a.email, name: 'Someone Else' });
+    const conversation = (
+      await a.visitor.post(`/v1/widget/assistants/${a.assistant.id}/conversations`, { message: 'hi' })
+    ).body;
+    const res = await a.visitor.post(`/v1/widget/conversations/${conversation.id}/lead`, {
+      email: a.email,
+      name: 'Someone Else',
+    });
     expect(res.status).toBe(201);
     const text = JSON.stringify(res.body);
     const held = [a.contact.id, 'charlie VIP', '+1 555 0100', 'charlie Corp', 'charlie secret notes'];
@@ -278,13 +416,23 @@ describe('the public widget endpoints', () => {
   });
 
   it('starting a conversation or asking for a human answers with that conversation alone', async () => {
-    const started = await a.visitor.post(`/v1/widget/assistants/${a.assistant.id}/conversations`, { message: 'new visitor' });
+    const started = await a.visitor.post(`/v1/widget/assistants/${a.assistant.id}/conversations`, {
+      message: 'new visitor',
+    });
     const handoff = await a.visitor.post(`/v1/widget/conversations/${started.body.id}/handoff`, {});
     const inApp = await a.visitor.post(`/v1/in-app/assistants/${a.assistant.id}/conversations`, { message: 'in app' });
     for (const res of [started, handoff, inApp]) {
       expect(res.status).toBe(201);
       const text = JSON.stringify(res.body);
-      for (const held of [a.workspace.id, a.contact.id, a.email, a.conversation.id, a.ticket.id, a.agent.id, a.agent.email]) {
+      for (const held of [
+        a.workspace.id,
+        a.contact.id,
+        a.email,
+        a.conversation.id,
+        a.ticket.id,
+        a.agent.id,
+        a.agent.email,
+      ]) {
         expect({ held, leaked: text.includes(held) }).toEqual({ held, leaked: false });
       }
     }
@@ -300,7 +448,8 @@ describe('the public widget endpoints', () => {
       const res = await a.visitor.post(`/v1/widget/assistants/${id}/conversations`, { message: 'x' });
       const lead = await a.visitor.post(`/v1/widget/conversations/${id}/lead`, { email: 'x@y.example' });
       const handoff = await a.visitor.post(`/v1/widget/conversations/${id}/handoff`, {});
-      for (const r of [res, lead, handoff]) expect({ id, status: r.status, code: r.body.error.code }).toEqual({ id, status: 404, code: 'not_found' });
+      for (const r of [res, lead, handoff])
+        expect({ id, status: r.status, code: r.body.error.code }).toEqual({ id, status: 404, code: 'not_found' });
       expect(snapshot(server.ctx.db)).toEqual(before);
     }
   });

@@ -75,7 +75,10 @@ function withContext<T>(dbPath: string, fn: (ctx: AppContext) => T, env: Record<
 function checkIntegrity(dbPath: string): { integrity: unknown; foreignKeys: unknown[] } {
   const db = new Database(dbPath, { fileMustExist: true });
   try {
-    return { integrity: db.pragma('integrity_check', { simple: true }), foreignKeys: db.pragma('foreign_key_check') as unknown[] };
+    return {
+      integrity: db.pragma('integrity_check', { simple: true }),
+      foreignKeys: db.pragma('foreign_key_check') as unknown[],
+    };
   } finally {
     db.close();
   }
@@ -89,7 +92,11 @@ interface Outcome {
 
 async function post(url: string, p: string, body: unknown, headers: Record<string, string> = {}): Promise<Outcome> {
   try {
-    const res = await fetch(url + p, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+    const res = await fetch(url + p, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', ...headers },
+    });
     return { status: res.status, body: await res.json(), replayed: res.headers.get('idempotent-replayed') === 'true' };
   } catch {
     return { status: 'no answer' }; // the process died with the request in flight: its outcome is unknown
@@ -97,7 +104,12 @@ async function post(url: string, p: string, body: unknown, headers: Record<strin
 }
 
 /** Runs `send` over items with `concurrency` in flight until the items run out or `halted()` says stop. */
-async function drive<T>(items: T[], concurrency: number, send: (item: T) => Promise<void>, halted: () => boolean): Promise<void> {
+async function drive<T>(
+  items: T[],
+  concurrency: number,
+  send: (item: T) => Promise<void>,
+  halted: () => boolean,
+): Promise<void> {
   let next = 0;
   const lane = async () => {
     while (next < items.length && !halted()) await send(at(items, next++));
@@ -135,7 +147,12 @@ async function crashWhileClaimed(api: ApiProcess, dbPath: string): Promise<numbe
 describe('SIGKILL while thousands of events are being delivered', () => {
   it('delivers every event to every matching subscription at least once, with the same webhook-id, after a restart on the same file', async () => {
     const dbPath = tempDb();
-    const rx = { widgetAll: await startReceiver(), widgetOne: await startReceiver(), leads: await startReceiver(), tickets: await startReceiver() };
+    const rx = {
+      widgetAll: await startReceiver(),
+      widgetOne: await startReceiver(),
+      leads: await startReceiver(),
+      tickets: await startReceiver(),
+    };
     for (const r of Object.values(rx)) {
       receivers.push(r);
       r.setDefault(reply(200, { delayMs: 5 })); // a little latency, so deliveries are in flight when the kill lands
@@ -146,7 +163,8 @@ describe('SIGKILL while thousands of events are being delivered', () => {
       const support = createAssistant(ctx, workspace.id, 'Support Bot');
       const { id: apiKeyId, key } = createApiKey(ctx, { workspaceId: workspace.id, name: 'Zapier', scopes: SCOPES });
       const sub = (eventType: EventType, r: Receiver, assistantId?: string) =>
-        createSubscription(ctx, { workspaceId: workspace.id, apiKeyId, eventType, targetUrl: r.url, assistantId }).subscription;
+        createSubscription(ctx, { workspaceId: workspace.id, apiKeyId, eventType, targetUrl: r.url, assistantId })
+          .subscription;
       const subs = {
         widgetAll: sub('widget.conversation_started', rx.widgetAll),
         widgetOne: sub('widget.conversation_started', rx.widgetOne, sales.id),
@@ -158,13 +176,32 @@ describe('SIGKILL while thousands of events are being delivered', () => {
     const auth = { authorization: `Bearer ${setup.key}` };
 
     // Four kinds of change, each firing its event in the transaction of the change.
-    type Job = { i: number; kind: 'widget' | 'lead' | 'ticket'; path: string; body: object; headers: Record<string, string> };
+    type Job = {
+      i: number;
+      kind: 'widget' | 'lead' | 'ticket';
+      path: string;
+      body: object;
+      headers: Record<string, string>;
+    };
     const jobs: Job[] = Array.from({ length: EVENTS }, (_, i) => {
       if (i % 4 < 2) {
         const assistant = i % 4 === 0 ? setup.sales : setup.support;
-        return { i, kind: 'widget', path: `/v1/widget/assistants/${assistant.id}/conversations`, body: { message: `crash ${i}` }, headers: {} };
+        return {
+          i,
+          kind: 'widget',
+          path: `/v1/widget/assistants/${assistant.id}/conversations`,
+          body: { message: `crash ${i}` },
+          headers: {},
+        };
       }
-      if (i % 4 === 2) return { i, kind: 'lead', path: '/v1/contacts', body: { email: `lead${i}@example.com`, name: `Lead ${i}` }, headers: auth };
+      if (i % 4 === 2)
+        return {
+          i,
+          kind: 'lead',
+          path: '/v1/contacts',
+          body: { email: `lead${i}@example.com`, name: `Lead ${i}` },
+          headers: auth,
+        };
       return { i, kind: 'ticket', path: '/v1/tickets', body: { subject: `crash ${i}` }, headers: auth };
     });
     const outcomes = new Map<number, Outcome>();
@@ -180,14 +217,21 @@ describe('SIGKILL while thousands of events are being delivered', () => {
         await api.crash();
       }
     };
-    await drive(jobs, CONCURRENCY, sendTo(() => api), () => crashed);
+    await drive(
+      jobs,
+      CONCURRENCY,
+      sendTo(() => api),
+      () => crashed,
+    );
     expect(api.child.signalCode).toBe('SIGKILL');
     const firstLines = api.lines;
 
     // The file as the crash left it: consistent, with deliveries cut off mid-flight.
     expect(checkIntegrity(dbPath)).toEqual({ integrity: 'ok', foreignKeys: [] });
     const atCrash = withContext(dbPath, (ctx) =>
-      ctx.db.prepare(`SELECT COUNT(*) AS claimed FROM deliveries WHERE status = 'pending' AND claim_token IS NOT NULL`).get(),
+      ctx.db
+        .prepare(`SELECT COUNT(*) AS claimed FROM deliveries WHERE status = 'pending' AND claim_token IS NOT NULL`)
+        .get(),
     ) as { claimed: number };
     expect(atCrash.claimed).toBeGreaterThan(0);
     const receivedAtCrash = received();
@@ -195,20 +239,31 @@ describe('SIGKILL while thousands of events are being delivered', () => {
     // Started again on the same file; the rest of the load goes to it.
     api = await spawnApi({ dbPath, env: ENV });
     const rest = jobs.filter((j) => !outcomes.has(j.i));
-    await drive(rest, CONCURRENCY, sendTo(() => api), () => false);
+    await drive(
+      rest,
+      CONCURRENCY,
+      sendTo(() => api),
+      () => false,
+    );
 
     const db = new Database(dbPath, { fileMustExist: true });
     try {
-      const unfinished = () => db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status <> 'succeeded'`).pluck().get() as number;
+      const unfinished = () =>
+        db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status <> 'succeeded'`).pluck().get() as number;
       await waitUntil(() => unfinished() === 0, 60_000, 'every delivery to succeed');
 
       const events = db.prepare('SELECT id, type, assistant_id AS assistantId, payload FROM events').all() as {
-        id: string; type: EventType; assistantId: string | null; payload: string;
+        id: string;
+        type: EventType;
+        assistantId: string | null;
+        payload: string;
       }[];
       const subs = Object.entries(setup.subs).map(([name, s]) => ({ name: name as keyof typeof rx, ...s }));
       const owed = new Set<string>();
       for (const e of events) {
-        for (const s of subs) if (s.eventType === e.type && (s.assistantId === null || s.assistantId === e.assistantId)) owed.add(`${e.id} ${s.id}`);
+        for (const s of subs)
+          if (s.eventType === e.type && (s.assistantId === null || s.assistantId === e.assistantId))
+            owed.add(`${e.id} ${s.id}`);
       }
       const rows = db.prepare(`SELECT event_id || ' ' || subscription_id FROM deliveries`).pluck().all() as string[];
       expect(rows.length).toBe(owed.size);
@@ -222,7 +277,8 @@ describe('SIGKILL while thousands of events are being delivered', () => {
       }
       const acknowledged = jobs.filter((j) => outcomes.get(j.i)?.status === 201);
       expect(acknowledged.length).toBeGreaterThan(EVENTS * 0.9);
-      for (const j of acknowledged) expect({ i: j.i, event: eventOf.has(outcomes.get(j.i)!.body.id) }).toEqual({ i: j.i, event: true });
+      for (const j of acknowledged)
+        expect({ i: j.i, event: eventOf.has(outcomes.get(j.i)!.body.id) }).toEqual({ i: j.i, event: true });
       // Nothing was answered with anything but 201 or a cut-off connection.
       expect([...outcomes.values()].filter((o) => o.status !== 201 && o.status !== 'no answer')).toEqual([]);
       expect(events.length).toBeGreaterThanOrEqual(acknowledged.length);
@@ -262,7 +318,10 @@ describe('SIGKILL in the middle of idempotent creates', () => {
       const workspace = createWorkspace(ctx, { name: 'Idempotent', plan: 'pro' });
       return createApiKey(ctx, { workspaceId: workspace.id, name: 'Zapier', scopes: SCOPES });
     });
-    const request = (i: number) => ({ body: { subject: `idem ${i}`, priority: 'high' }, headers: { authorization: `Bearer ${key}`, 'idempotency-key': `zap-step-${i}` } });
+    const request = (i: number) => ({
+      body: { subject: `idem ${i}`, priority: 'high' },
+      headers: { authorization: `Bearer ${key}`, 'idempotency-key': `zap-step-${i}` },
+    });
     const indexes = Array.from({ length: IDEMPOTENT_REQUESTS }, (_, i) => i);
     const first = new Map<number, Outcome>();
 
@@ -271,15 +330,20 @@ describe('SIGKILL in the middle of idempotent creates', () => {
     let crashed = false;
     let caughtRunning = 0;
     // One lane probes for the moment to kill while the others keep the API busy.
-    await drive(indexes, CONCURRENCY, async (i) => {
-      const { body, headers } = request(i);
-      first.set(i, await post(api.url, '/v1/tickets', body, headers));
-      if (!probing && first.size >= IDEMPOTENT_REQUESTS / 4) {
-        probing = true;
-        caughtRunning = await crashWhileClaimed(api, dbPath);
-        crashed = true;
-      }
-    }, () => crashed);
+    await drive(
+      indexes,
+      CONCURRENCY,
+      async (i) => {
+        const { body, headers } = request(i);
+        first.set(i, await post(api.url, '/v1/tickets', body, headers));
+        if (!probing && first.size >= IDEMPOTENT_REQUESTS / 4) {
+          probing = true;
+          caughtRunning = await crashWhileClaimed(api, dbPath);
+          crashed = true;
+        }
+      },
+      () => crashed,
+    );
     expect(api.child.signalCode).toBe('SIGKILL');
     expect(caughtRunning).toBeGreaterThan(0); // the kill did land inside a claimed, uncommitted request
     expect(checkIntegrity(dbPath)).toEqual({ integrity: 'ok', foreignKeys: [] });
@@ -288,10 +352,15 @@ describe('SIGKILL in the middle of idempotent creates', () => {
     // when a claim left 'running' by a request that died with the process has gone stale.
     const answered = (o: Outcome | undefined) => o !== undefined && o.status !== 'no answer';
     const settle = async (process: ApiProcess, round: Map<number, Outcome>) => {
-      await drive(indexes, CONCURRENCY, async (i) => {
-        const { body, headers } = request(i);
-        round.set(i, await post(process.url, '/v1/tickets', body, headers));
-      }, () => false);
+      await drive(
+        indexes,
+        CONCURRENCY,
+        async (i) => {
+          const { body, headers } = request(i);
+          round.set(i, await post(process.url, '/v1/tickets', body, headers));
+        },
+        () => false,
+      );
     };
     api = await spawnApi({ dbPath, env: ENV });
     const second = new Map<number, Outcome>();
@@ -311,11 +380,16 @@ describe('SIGKILL in the middle of idempotent creates', () => {
         expect(a!.status).toBe(201);
         expect({ i, b: [b.status, b.replayed, b.body] }).toEqual({ i, b: [201, true, a!.body] });
       } else if (b.status === 201) {
-        if (b.replayed) replayedAfterCrash += 1; // committed, but the answer was lost with the process
+        if (b.replayed)
+          replayedAfterCrash += 1; // committed, but the answer was lost with the process
         else ranOnRetry += 1; // never committed: it ran now, once
       } else {
         // Its claim was left running by the dead process: refused until the claim goes stale.
-        expect({ i, status: b.status, code: b.body?.error?.code }).toEqual({ i, status: 409, code: 'idempotency_request_in_progress' });
+        expect({ i, status: b.status, code: b.body?.error?.code }).toEqual({
+          i,
+          status: 409,
+          code: 'idempotency_request_in_progress',
+        });
         inProgress += 1;
       }
       // 31 s later every key has exactly one result, and replays it.
@@ -327,11 +401,18 @@ describe('SIGKILL in the middle of idempotent creates', () => {
 
     const db = new Database(dbPath, { fileMustExist: true });
     try {
-      const perSubject = db.prepare(`SELECT subject, COUNT(*) AS n FROM tickets GROUP BY subject`).all() as { subject: string; n: number }[];
+      const perSubject = db.prepare(`SELECT subject, COUNT(*) AS n FROM tickets GROUP BY subject`).all() as {
+        subject: string;
+        n: number;
+      }[];
       expect(perSubject).toHaveLength(IDEMPOTENT_REQUESTS);
       expect(perSubject.filter((r) => r.n !== 1)).toEqual([]);
-      expect(db.prepare(`SELECT COUNT(*) FROM events WHERE type = 'ticket.created'`).pluck().get()).toBe(IDEMPOTENT_REQUESTS);
-      expect(db.prepare(`SELECT state, COUNT(*) AS n FROM idempotency_keys GROUP BY state`).all()).toEqual([{ state: 'done', n: IDEMPOTENT_REQUESTS }]);
+      expect(db.prepare(`SELECT COUNT(*) FROM events WHERE type = 'ticket.created'`).pluck().get()).toBe(
+        IDEMPOTENT_REQUESTS,
+      );
+      expect(db.prepare(`SELECT state, COUNT(*) AS n FROM idempotency_keys GROUP BY state`).all()).toEqual([
+        { state: 'done', n: IDEMPOTENT_REQUESTS },
+      ]);
       // Each stored answer is the ticket that exists.
       for (const i of indexes) {
         const stored = third.get(i)!.body;
@@ -342,7 +423,9 @@ describe('SIGKILL in the middle of idempotent creates', () => {
     }
     expect(checkIntegrity(dbPath)).toEqual({ integrity: 'ok', foreignKeys: [] });
     expect(first.size).toBeLessThan(IDEMPOTENT_REQUESTS); // the kill did cut the stream short
-    expect(replayedAfterCrash + ranOnRetry + inProgress).toBe(IDEMPOTENT_REQUESTS - [...first.values()].filter(answered).length);
+    expect(replayedAfterCrash + ranOnRetry + inProgress).toBe(
+      IDEMPOTENT_REQUESTS - [...first.values()].filter(answered).length,
+    );
   });
 });
 
@@ -366,7 +449,11 @@ describe('SIGKILL while events wait for their fan-out (delivery/fanout.ts)', () 
         try {
           return markedNow.get() as number;
         } catch (error) {
-          if ((error as { code?: string }).code === 'SQLITE_PROTOCOL' || (error as { code?: string }).code === 'SQLITE_BUSY') return -1;
+          if (
+            (error as { code?: string }).code === 'SQLITE_PROTOCOL' ||
+            (error as { code?: string }).code === 'SQLITE_BUSY'
+          )
+            return -1;
           throw error;
         }
       };
@@ -392,23 +479,39 @@ describe('SIGKILL while events wait for their fan-out (delivery/fanout.ts)', () 
     const rx = await startReceiver();
     receivers.push(rx);
     const env = { ...ENV, ILLUMICHAT_MAX_SUBSCRIPTIONS_PER_WORKSPACE: String(SUBSCRIBERS + 1) };
-    const setup = withContext(dbPath, (ctx) => {
-      const workspace = createWorkspace(ctx, { name: 'Fan-out Crash', plan: 'pro' });
-      const { id: apiKeyId, key } = createApiKey(ctx, { workspaceId: workspace.id, name: 'Zapier', scopes: SCOPES });
-      const subs = Array.from({ length: SUBSCRIBERS }, (_, i) =>
-        createSubscription(ctx, { workspaceId: workspace.id, apiKeyId, eventType: 'ticket.created', targetUrl: `${rx.url}/zap/${i}` }).subscription,
-      );
-      return { key, workspaceId: workspace.id, apiKeyId, subs };
-    }, env);
+    const setup = withContext(
+      dbPath,
+      (ctx) => {
+        const workspace = createWorkspace(ctx, { name: 'Fan-out Crash', plan: 'pro' });
+        const { id: apiKeyId, key } = createApiKey(ctx, { workspaceId: workspace.id, name: 'Zapier', scopes: SCOPES });
+        const subs = Array.from(
+          { length: SUBSCRIBERS },
+          (_, i) =>
+            createSubscription(ctx, {
+              workspaceId: workspace.id,
+              apiKeyId,
+              eventType: 'ticket.created',
+              targetUrl: `${rx.url}/zap/${i}`,
+            }).subscription,
+        );
+        return { key, workspaceId: workspace.id, apiKeyId, subs };
+      },
+      env,
+    );
     const auth = { authorization: `Bearer ${setup.key}` };
 
     let api: ApiProcess = await spawnApi({ dbPath, env });
     let answered = 0;
     let killed = false;
-    const sending = drive(Array.from({ length: FANOUT_EVENTS }, (_, i) => i), 8, async (i) => {
-      const outcome = await post(api.url, '/v1/tickets', { subject: `fan-out ${i}` }, auth);
-      if (outcome.status === 201) answered += 1;
-    }, () => killed);
+    const sending = drive(
+      Array.from({ length: FANOUT_EVENTS }, (_, i) => i),
+      8,
+      async (i) => {
+        const outcome = await post(api.url, '/v1/tickets', { subject: `fan-out ${i}` }, auth);
+        if (outcome.status === 201) answered += 1;
+      },
+      () => killed,
+    );
     const markedAtKill = await crashWithFanOutPending(api, dbPath, () => answered);
     killed = true;
     await sending;
@@ -422,8 +525,15 @@ describe('SIGKILL while events wait for their fan-out (delivery/fanout.ts)', () 
     expect(atKill.rows).toBeLessThan(atKill.events * SUBSCRIBERS);
 
     // A subscription made while the process is down did not exist when those events committed.
-    const late = withContext(dbPath, (ctx) =>
-      createSubscription(ctx, { workspaceId: setup.workspaceId, apiKeyId: setup.apiKeyId, eventType: 'ticket.created', targetUrl: `${rx.url}/late` }).subscription,
+    const late = withContext(
+      dbPath,
+      (ctx) =>
+        createSubscription(ctx, {
+          workspaceId: setup.workspaceId,
+          apiKeyId: setup.apiKeyId,
+          eventType: 'ticket.created',
+          targetUrl: `${rx.url}/late`,
+        }).subscription,
       env,
     );
 
@@ -433,11 +543,19 @@ describe('SIGKILL while events wait for their fan-out (delivery/fanout.ts)', () 
       const events = db.prepare('SELECT id FROM events').pluck().all() as string[];
       const owed = events.length * SUBSCRIBERS;
       const succeeded = db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = 'succeeded'`).pluck();
-      await waitUntil(() => (db.prepare('SELECT COUNT(*) FROM events WHERE fanout_upto IS NOT NULL').pluck().get() as number) === 0 && succeeded.get() === owed, 60_000, 'every owed delivery to succeed');
+      await waitUntil(
+        () =>
+          (db.prepare('SELECT COUNT(*) FROM events WHERE fanout_upto IS NOT NULL').pluck().get() as number) === 0 &&
+          succeeded.get() === owed,
+        60_000,
+        'every owed delivery to succeed',
+      );
       expect(db.prepare('SELECT COUNT(*) FROM deliveries').pluck().get()).toBe(owed);
       const pairs = new Set(rx.requests.map((r) => `${r.path} ${String(r.headers['webhook-id'])}`));
       const base = new URL(rx.url).pathname;
-      const missing = setup.subs.flatMap((_, i) => events.map((id) => `${base}/zap/${i} ${id}`)).filter((pair) => !pairs.has(pair));
+      const missing = setup.subs
+        .flatMap((_, i) => events.map((id) => `${base}/zap/${i} ${id}`))
+        .filter((pair) => !pairs.has(pair));
       expect({ missing: missing.slice(0, 3), count: missing.length }).toEqual({ missing: [], count: 0 });
       expect(rx.requests.filter((r) => r.path.endsWith('/late'))).toEqual([]);
       expect(db.prepare('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?').pluck().get(late.id)).toBe(0);

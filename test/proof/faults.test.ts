@@ -74,7 +74,11 @@ describe('misbehaving receivers beside healthy ones', () => {
   const EVENTS = 30;
 
   it('healthy subscriptions get every event before a single hung attempt has even timed out; each fault is recorded as what it was', async () => {
-    const { server, zap, subscribe } = await start({ timeoutMs: TIMEOUT_MS, retryScheduleMs: [1000, 60_000], claimMarginMs: 500 });
+    const { server, zap, subscribe } = await start({
+      timeoutMs: TIMEOUT_MS,
+      retryScheduleMs: [1000, 60_000],
+      claimMarginMs: 500,
+    });
     const canary = await receiver();
     const rx = {
       healthy1: await receiver(),
@@ -105,7 +109,10 @@ describe('misbehaving receivers beside healthy ones', () => {
     expect(firstDeliveryAttempts(server, subs.trickle.id)).toEqual([]);
 
     // Every healthy delivery: each event once, signed, the webhook-id its event id.
-    const eventIds = server.ctx.db.prepare(`SELECT id FROM events WHERE type = 'ticket.created'`).pluck().all() as string[];
+    const eventIds = server.ctx.db
+      .prepare(`SELECT id FROM events WHERE type = 'ticket.created'`)
+      .pluck()
+      .all() as string[];
     for (const name of ['healthy1', 'healthy2'] as const) {
       const got = rx[name].requests;
       expect(got.map((r) => r.headers['webhook-id']).sort()).toEqual([...eventIds].sort());
@@ -120,21 +127,36 @@ describe('misbehaving receivers beside healthy ones', () => {
       'a second attempt at every misbehaving endpoint',
     );
     const first = (name: keyof typeof rx) => at(firstDeliveryAttempts(server, subs[name].id), 0);
-    expect(first('hang')).toMatchObject({ outcome: 'retry', status_code: null, error: expect.stringMatching(/^timeout/) });
+    expect(first('hang')).toMatchObject({
+      outcome: 'retry',
+      status_code: null,
+      error: expect.stringMatching(/^timeout/),
+    });
     expect(first('hang').duration_ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
     expect(first('trickle')).toMatchObject({ outcome: 'retry', error: expect.stringMatching(/^timeout/) });
-    expect(first('reset')).toMatchObject({ outcome: 'retry', status_code: null, error: 'connection reset by the receiver' });
+    expect(first('reset')).toMatchObject({
+      outcome: 'retry',
+      status_code: null,
+      error: 'connection reset by the receiver',
+    });
     expect(first('error500')).toMatchObject({ outcome: 'retry', status_code: 500, error: '500 response' });
     expect(first('error503')).toMatchObject({ outcome: 'retry', status_code: 503 });
     expect(first('throttled')).toMatchObject({ outcome: 'retry', status_code: 429 });
-    expect(first('moved')).toMatchObject({ outcome: 'retry', status_code: 301, error: `301 redirect to ${canary.url} (redirects are not followed)` });
+    expect(first('moved')).toMatchObject({
+      outcome: 'retry',
+      status_code: 301,
+      error: `301 redirect to ${canary.url} (redirects are not followed)`,
+    });
     expect(canary.requests).toHaveLength(0);
 
     // Backoff: the second attempt waits the schedule's 1 s after the first one ended; the 429 its Retry-After's 3 s.
     for (const name of faulty) {
       const [a1, a2] = firstItems(firstDeliveryAttempts(server, subs[name].id), 2);
       const wait = name === 'throttled' ? 3000 : 1000;
-      expect({ name, waited: a2.started_ms - a1.started_ms - a1.duration_ms >= wait - 5 }).toEqual({ name, waited: true });
+      expect({ name, waited: a2.started_ms - a1.started_ms - a1.duration_ms >= wait - 5 }).toEqual({
+        name,
+        waited: true,
+      });
     }
 
     // 410: deactivated at once, and nothing more is sent there.
@@ -150,10 +172,18 @@ describe('misbehaving receivers beside healthy ones', () => {
     expect(goneRequests).toBeLessThanOrEqual(8); // at most the first batch in flight together
     const late = await zap.post('/v1/tickets', { subject: 'After the 410' });
     await rx.healthy1.waitFor(EVENTS + 1);
-    expect(server.ctx.db.prepare('SELECT COUNT(*) FROM deliveries WHERE event_id = ? AND subscription_id = ?').pluck().get(
-      server.ctx.db.prepare(`SELECT id FROM events WHERE json_extract(payload, '$.data.ticket.id') = ?`).pluck().get(late.body.id),
-      subs.gone.id,
-    )).toBe(0);
+    expect(
+      server.ctx.db
+        .prepare('SELECT COUNT(*) FROM deliveries WHERE event_id = ? AND subscription_id = ?')
+        .pluck()
+        .get(
+          server.ctx.db
+            .prepare(`SELECT id FROM events WHERE json_extract(payload, '$.data.ticket.id') = ?`)
+            .pluck()
+            .get(late.body.id),
+          subs.gone.id,
+        ),
+    ).toBe(0);
     expect(rx.gone.requests).toHaveLength(goneRequests);
 
     // The workspace sees each subscription's state and its latest error; healthy ones have none.
@@ -171,10 +201,22 @@ describe('backoff', () => {
     const failing = await receiver(reply(500));
     const slowDown = await receiver(retryAfter(503, 1)); // 1 s, more than the schedule's 300 ms
     const tooLong = await receiver(retryAfter(429, 3600)); // an hour, capped at 1.5 s
-    const subs = { failing: await subscribe(failing), slowDown: await subscribe(slowDown), tooLong: await subscribe(tooLong) };
+    const subs = {
+      failing: await subscribe(failing),
+      slowDown: await subscribe(slowDown),
+      tooLong: await subscribe(tooLong),
+    };
     await zap.post('/v1/tickets', { subject: 'Backoff' });
 
-    await waitUntil(() => server.ctx.db.prepare(`SELECT status FROM deliveries WHERE subscription_id = ?`).pluck().get(subs.failing.id) === 'failed', 10_000, 'the schedule to run out');
+    await waitUntil(
+      () =>
+        server.ctx.db
+          .prepare(`SELECT status FROM deliveries WHERE subscription_id = ?`)
+          .pluck()
+          .get(subs.failing.id) === 'failed',
+      10_000,
+      'the schedule to run out',
+    );
     const arrivals = failing.requests.map((r) => r.receivedAt);
     expect(arrivals).toHaveLength(schedule.length + 1);
     const attempts = firstDeliveryAttempts(server, subs.failing.id);
@@ -197,7 +239,10 @@ describe('backoff', () => {
 
 describe('disabling a subscription that keeps failing', () => {
   it('turns it off after the failing period with its reason visible, while one that sometimes succeeds stays on', async () => {
-    const { server, subscribe, zap } = await start({ retryScheduleMs: Array(100).fill(100), disableAfterFailingMs: 1500 });
+    const { server, subscribe, zap } = await start({
+      retryScheduleMs: Array(100).fill(100),
+      disableAfterFailingMs: 1500,
+    });
     const broken = await receiver(reset());
     let n = 0;
     const flaky = await receiver(() => (n++ % 2 === 0 ? reply(500) : reply(200)));
@@ -206,12 +251,16 @@ describe('disabling a subscription that keeps failing', () => {
     await zap.post('/v1/tickets', { subject: 'Keeps failing' });
 
     let listed: Record<string, any> = {};
-    await waitUntil(async () => {
-      listed = await listSubscriptions(zap);
-      if (listed[subs.broken.id].active === false) return true;
-      await zap.post('/v1/tickets', { subject: 'More' }); // fresh events keep being owed while it fails
-      return false;
-    }, 10_000, 'the failing subscription to be disabled');
+    await waitUntil(
+      async () => {
+        listed = await listSubscriptions(zap);
+        if (listed[subs.broken.id].active === false) return true;
+        await zap.post('/v1/tickets', { subject: 'More' }); // fresh events keep being owed while it fails
+        return false;
+      },
+      10_000,
+      'the failing subscription to be disabled',
+    );
 
     expect(listed[subs.broken.id]).toEqual({
       id: subs.broken.id,
@@ -227,12 +276,20 @@ describe('disabling a subscription that keeps failing', () => {
     expect(Date.parse(listed[subs.broken.id].deactivatedAt) - firstAt).toBeGreaterThanOrEqual(1500);
     expect(listed[subs.flaky.id]).toMatchObject({ active: true, deactivatedReason: null });
     // Its pending deliveries were cancelled with the reason, and new events owe it nothing.
-    const statuses = server.ctx.db.prepare(`SELECT DISTINCT status FROM deliveries WHERE subscription_id = ?`).pluck().all(subs.broken.id);
+    const statuses = server.ctx.db
+      .prepare(`SELECT DISTINCT status FROM deliveries WHERE subscription_id = ?`)
+      .pluck()
+      .all(subs.broken.id);
     expect(statuses).not.toContain('pending');
-    const owedBefore = server.ctx.db.prepare(`SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?`).pluck().get(subs.broken.id);
+    const owedBefore = server.ctx.db
+      .prepare(`SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?`)
+      .pluck()
+      .get(subs.broken.id);
     await zap.post('/v1/tickets', { subject: 'After disabling' });
     await flaky.waitFor(flaky.requests.length + 1);
-    expect(server.ctx.db.prepare(`SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?`).pluck().get(subs.broken.id)).toBe(owedBefore);
+    expect(
+      server.ctx.db.prepare(`SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?`).pluck().get(subs.broken.id),
+    ).toBe(owedBefore);
   });
 });
 
@@ -240,11 +297,18 @@ describe('GET /v1/subscriptions', () => {
   it("lists the workspace's own subscriptions newest first, paged, with why each stopped, and never a secret", async () => {
     const { server, zap, workspace, subscribe } = await start({});
     const [rx, rx2, rx3] = [await receiver(), await receiver(), await receiver()]; // one hook URL per subscription, as Zapier's
-    const made = [await subscribe(rx, 'lead.captured'), await subscribe(rx2, 'ticket.created'), await subscribe(rx3, 'ticket.assigned')];
+    const made = [
+      await subscribe(rx, 'lead.captured'),
+      await subscribe(rx2, 'ticket.created'),
+      await subscribe(rx3, 'ticket.assigned'),
+    ];
     await zap.delete(`/v1/subscriptions/${at(made, 0).id}`);
     // A key revoked ends the subscriptions made with it; another key of the workspace still sees them.
     const other = server.createKeyRecord(workspace.id, ['events:read']);
-    const viaOther = await api(server.url, other.key).post('/v1/subscriptions', { event_type: 'lead.captured', target_url: rx.url });
+    const viaOther = await api(server.url, other.key).post('/v1/subscriptions', {
+      event_type: 'lead.captured',
+      target_url: rx.url,
+    });
     server.revokeKey(other.id);
     const elsewhere = await start({});
     await elsewhere.subscribe(rx);
@@ -253,17 +317,32 @@ describe('GET /v1/subscriptions', () => {
     const page2 = await zap.get(`/v1/subscriptions?limit=2&cursor=${page1.body.nextCursor}`);
     expect(page2.body.nextCursor).toBeNull();
     const all = [...page1.body.data, ...page2.body.data];
-    expect(all.map((s: { id: string }) => s.id)).toEqual([viaOther.body.id, at(made, 2).id, at(made, 1).id, at(made, 0).id]);
-    expect(all.map((s: { active: boolean; deactivatedReason: string | null }) => [s.active, s.deactivatedReason])).toEqual([
+    expect(all.map((s: { id: string }) => s.id)).toEqual([
+      viaOther.body.id,
+      at(made, 2).id,
+      at(made, 1).id,
+      at(made, 0).id,
+    ]);
+    expect(
+      all.map((s: { active: boolean; deactivatedReason: string | null }) => [s.active, s.deactivatedReason]),
+    ).toEqual([
       [false, 'key_revoked'],
       [true, null],
       [true, null],
       [false, 'unsubscribed'],
     ]);
     for (const s of all) {
-      expect(Object.keys(s).sort()).toEqual(
-        ['active', 'assistantId', 'createdAt', 'deactivatedAt', 'deactivatedReason', 'eventType', 'id', 'lastDeliveryError', 'targetUrl'],
-      );
+      expect(Object.keys(s).sort()).toEqual([
+        'active',
+        'assistantId',
+        'createdAt',
+        'deactivatedAt',
+        'deactivatedReason',
+        'eventType',
+        'id',
+        'lastDeliveryError',
+        'targetUrl',
+      ]);
     }
     const text = JSON.stringify([page1.body, page2.body]);
     expect(text).not.toMatch(/whsec_|secret/);

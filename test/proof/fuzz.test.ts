@@ -22,7 +22,16 @@ import { methodOf, pathOf, ROUTES, routesOf, type RouteSpec, type World } from '
 import { isErrorShape, snapshot } from './support/state';
 
 /** Kept small enough for CI (about 1,500 requests in all), large enough to meet every kind of input. */
-const RUNS = { garbage: 200, fields: 300, types: 60, idempotency: 120, query: 200, params: 120, credentials: 100, deep: 120 };
+const RUNS = {
+  garbage: 200,
+  fields: 300,
+  types: 60,
+  idempotency: 120,
+  query: 200,
+  params: 120,
+  credentials: 100,
+  deep: 120,
+};
 
 let server: ApiServer;
 let world: World;
@@ -32,7 +41,9 @@ let secrets: string[];
 
 /** (status, code) pairs documented in docs/api.md's error table. */
 const DOCUMENTED = new Set(
-  [...fs.readFileSync(path.join(__dirname, '../../docs/api.md'), 'utf8').matchAll(/^\| (\d{3}) \| `([a-z_]+)` \|/gm)].map((m) => `${m[1]} ${m[2]}`),
+  [
+    ...fs.readFileSync(path.join(__dirname, '../../docs/api.md'), 'utf8').matchAll(/^\| (\d{3}) \| `([a-z_]+)` \|/gm),
+  ].map((m) => `${m[1]} ${m[2]}`),
 );
 
 beforeAll(async () => {
@@ -55,7 +66,8 @@ beforeAll(async () => {
   const idle = (await start()).body;
   const queued = (await visitor.post(`/v1/widget/conversations/${waiting.id}/handoff`, {})).body;
   const receiverUrl = 'http://127.0.0.1:9/hook';
-  const subscription = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiverUrl })).body;
+  const subscription = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiverUrl }))
+    .body;
   world = {
     assistantId: setup.assistant.id,
     agentId: agent.id,
@@ -90,7 +102,9 @@ let counter = 0;
 /** A well-formed request to `route`: the right credential, real ids, a valid body and query. */
 function wellFormed(route: string, overrides: { params?: Record<string, string>; query?: string } = {}): Request {
   const spec = valueAt(ROUTES, route);
-  const params = Object.fromEntries(Object.entries(spec.params ?? {}).map(([name, of]) => [name, encodeURIComponent(of(world))]));
+  const params = Object.fromEntries(
+    Object.entries(spec.params ?? {}).map(([name, of]) => [name, encodeURIComponent(of(world))]),
+  );
   const query = overrides.query ?? new URLSearchParams(spec.query?.(world) ?? {}).toString();
   const headers: Record<string, string> = { ...credentialFor(spec) };
   let body: string | undefined;
@@ -98,7 +112,13 @@ function wellFormed(route: string, overrides: { params?: Record<string, string>;
     body = JSON.stringify(spec.body(world, ++counter));
     headers['content-type'] = 'application/json';
   }
-  return { route, method: methodOf(route), path: pathOf(route, { ...params, ...overrides.params }) + (query ? `?${query}` : ''), headers, body };
+  return {
+    route,
+    method: methodOf(route),
+    path: pathOf(route, { ...params, ...overrides.params }) + (query ? `?${query}` : ''),
+    headers,
+    body,
+  };
 }
 
 function credentialFor(spec: RouteSpec): Record<string, string> {
@@ -120,11 +140,14 @@ async function send(req: Request) {
     const pair = `${res.status} ${res.body.error.code}`;
     if (!DOCUMENTED.has(pair)) throw new Error(`undocumented error ${pair}: ${what}`);
     // An unknown route is a 404 wherever it is; anything else the operation must list.
-    if (res.body.error.code !== 'not_found' && !(String(res.status) in responses)) throw new Error(`status not in the operation: ${what}`);
+    if (res.body.error.code !== 'not_found' && !(String(res.status) in responses))
+      throw new Error(`status not in the operation: ${what}`);
     const after = snapshot(server.ctx.db);
-    if (JSON.stringify(after) !== JSON.stringify(before)) throw new Error(`a refused request changed ${diff(before, after)}: ${what}`);
+    if (JSON.stringify(after) !== JSON.stringify(before))
+      throw new Error(`a refused request changed ${diff(before, after)}: ${what}`);
   } else {
-    if (![200, 201].includes(res.status) || !(String(res.status) in responses)) throw new Error(`undocumented success: ${what}`);
+    if (![200, 201].includes(res.status) || !(String(res.status) in responses))
+      throw new Error(`undocumented success: ${what}`);
     if (typeof res.body !== 'object' || res.body === null) throw new Error(`success without a JSON body: ${what}`);
   }
   return res;
@@ -132,12 +155,16 @@ async function send(req: Request) {
 
 function operationOf(route: string): { responses: Record<string, unknown> } | undefined {
   const [method, p] = route.split(' ') as [string, string];
-  const item = (openapi.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)[p.replace(/:(\w+)/g, '{$1}')];
+  const item = (openapi.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)[
+    p.replace(/:(\w+)/g, '{$1}')
+  ];
   return item?.[method.toLowerCase()];
 }
 
 function diff(a: Record<string, string>, b: Record<string, string>): string {
-  return Object.keys(a).filter((t) => a[t] !== b[t]).join(', ');
+  return Object.keys(a)
+    .filter((t) => a[t] !== b[t])
+    .join(', ');
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -145,26 +172,58 @@ function diff(a: Record<string, string>, b: Record<string, string>): string {
 
 const ALL = Object.keys(ROUTES);
 const WITH_BODY = ALL.filter((r) => valueAt(ROUTES, r).body);
-const KEYED_WRITES = WITH_BODY.filter((r) => valueAt(ROUTES, r).auth === 'key').concat(['DELETE /v1/subscriptions', 'DELETE /v1/subscriptions/:id']);
+const KEYED_WRITES = WITH_BODY.filter((r) => valueAt(ROUTES, r).auth === 'key').concat([
+  'DELETE /v1/subscriptions',
+  'DELETE /v1/subscriptions/:id',
+]);
 const WITH_QUERY = ALL.filter((r) => methodOf(r) === 'GET' || valueAt(ROUTES, r).query);
 const WITH_PARAMS = ALL.filter((r) => valueAt(ROUTES, r).params);
 const GUARDED = ALL.filter((r) => valueAt(ROUTES, r).auth !== 'public');
 
 /** Strings that have broken parsers, databases, logs and terminals. The secrets are in here on purpose. */
 const oddString = ({ huge = true } = {}) =>
-  fc.oneof(
-    fc.constantFrom(
-      '', ' ', '\u0000', 'a\u0000b', '\ud800', '\udfff', 'x\ud83d', '\ud83d\ude00', '\u202eevil\u202c', '\u200f\u200e\u200b',
-      '🧑‍🚀👩🏽‍💻🏳️‍🌈', 'Z̷̡̛a̸l̶g̵o̴', '\ufeff', '\uffff', '\r\n\t', '<script>alert(1)</script>', "'; DROP TABLE contacts;--",
-      '%00', '../../etc/passwd', 'ａｂｃ@ｅｘａｍｐｌｅ.com', 'δοκιμή@παράδειγμα.δοκιμή', '\\u0000', '{"a":1}', '1e309', '-0',
-      'null', 'true', '__proto__', 'constructor', 'x'.repeat(1000), ...['KEY', 'AGENT', 'SECRET'],
-    ),
-    fc.string({ unit: 'binary', maxLength: 40 }),
-    fc.string({ unit: 'grapheme', maxLength: 20 }),
-    // Up to 600 KB: some over the 256 KiB body limit. Never in a URL or header: past Node's 16 KiB header
-    // limit, Node itself answers 431 with no body before the app sees the request.
-    huge ? fc.integer({ min: 1, max: 300_000 }).map((n) => 'é'.repeat(n)) : fc.constant('é'.repeat(500)),
-  ).map(withSecrets);
+  fc
+    .oneof(
+      fc.constantFrom(
+        '',
+        ' ',
+        '\u0000',
+        'a\u0000b',
+        '\ud800',
+        '\udfff',
+        'x\ud83d',
+        '\ud83d\ude00',
+        '\u202eevil\u202c',
+        '\u200f\u200e\u200b',
+        '🧑‍🚀👩🏽‍💻🏳️‍🌈',
+        'Z̷̡̛a̸l̶g̵o̴',
+        '\ufeff',
+        '\uffff',
+        '\r\n\t',
+        '<script>alert(1)</script>',
+        "'; DROP TABLE contacts;--",
+        '%00',
+        '../../etc/passwd',
+        'ａｂｃ@ｅｘａｍｐｌｅ.com',
+        'δοκιμή@παράδειγμα.δοκιμή',
+        '\\u0000',
+        '{"a":1}',
+        '1e309',
+        '-0',
+        'null',
+        'true',
+        '__proto__',
+        'constructor',
+        'x'.repeat(1000),
+        ...['KEY', 'AGENT', 'SECRET'],
+      ),
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.string({ unit: 'grapheme', maxLength: 20 }),
+      // Up to 600 KB: some over the 256 KiB body limit. Never in a URL or header: past Node's 16 KiB header
+      // limit, Node itself answers 431 with no body before the app sees the request.
+      huge ? fc.integer({ min: 1, max: 300_000 }).map((n) => 'é'.repeat(n)) : fc.constant('é'.repeat(500)),
+    )
+    .map(withSecrets);
 
 /** The placeholders become the real credentials, once the world exists. */
 function withSecrets(s: string): string {
@@ -174,7 +233,8 @@ function withSecrets(s: string): string {
   return s;
 }
 
-const anyValue = () => fc.oneof(fc.jsonValue({ maxDepth: 3 }), oddString(), fc.constantFrom(null, true, 0, -1, 1e308, [], {}));
+const anyValue = () =>
+  fc.oneof(fc.jsonValue({ maxDepth: 3 }), oddString(), fc.constantFrom(null, true, 0, -1, 1e308, [], {}));
 
 type Mutation =
   | { kind: 'drop'; field: number }
@@ -188,7 +248,10 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('set' as const), field: fc.nat(), value: oddString() }),
   fc.record({
     kind: fc.constant('extra' as const),
-    name: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'workspace_id', 'id')),
+    name: fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'workspace_id', 'id'),
+    ),
     value: anyValue(),
   }),
   fc.record({ kind: fc.constant('whole' as const), value: anyValue() }),
@@ -229,8 +292,25 @@ const garbageBody: fc.Arbitrary<string | Uint8Array> = fc.oneof(
   fc.json().chain((text) => fc.nat({ max: Math.max(0, text.length - 1) }).map((cut) => text.slice(0, cut))), // truncated
   fc.json().map((text) => `${text}}`), // one brace too many
   fc.constantFrom(
-    '{', '[', '{"a":', '{"a":1,}', "{'a':1}", '{"a":1}{"b":2}', 'null', 'true', '1', '"x"', '[]', '{}', '{"__proto__":{"polluted":1}}',
-    '{"constructor":{"prototype":{"polluted":1}}}', '\ufeff{}', 'NaN', '{"a":NaN}', '{"a":Infinity}', '{"a":1e999999}',
+    '{',
+    '[',
+    '{"a":',
+    '{"a":1,}',
+    "{'a':1}",
+    '{"a":1}{"b":2}',
+    'null',
+    'true',
+    '1',
+    '"x"',
+    '[]',
+    '{}',
+    '{"__proto__":{"polluted":1}}',
+    '{"constructor":{"prototype":{"polluted":1}}}',
+    '\ufeff{}',
+    'NaN',
+    '{"a":NaN}',
+    '{"a":Infinity}',
+    '{"a":1e999999}',
     `${'['.repeat(50_000)}${']'.repeat(50_000)}`, // deep nesting, under the size limit
     `{"email":"${'\\u0000'.repeat(1000)}"}`,
   ),
@@ -239,41 +319,86 @@ const garbageBody: fc.Arbitrary<string | Uint8Array> = fc.oneof(
 
 /** JSON nested `depth` levels: arrays, objects, or the two alternating. */
 function nestedJson(depth: number, shape: 'array' | 'object' | 'mixed'): string {
-  const opens = Array.from({ length: depth }, (_, i) => (shape === 'array' || (shape === 'mixed' && i % 2 === 1) ? '[' : '{"a":'));
+  const opens = Array.from({ length: depth }, (_, i) =>
+    shape === 'array' || (shape === 'mixed' && i % 2 === 1) ? '[' : '{"a":',
+  );
   const innermost = opens[depth - 1] === '[' ? '' : '1';
-  return opens.join('') + innermost + opens.reverse().map((o) => (o === '[' ? ']' : '}')).join('');
+  return (
+    opens.join('') +
+    innermost +
+    opens
+      .reverse()
+      .map((o) => (o === '[' ? ']' : '}'))
+      .join('')
+  );
 }
 
 const contentTypes = fc.constantFrom(
-  'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'text/html',
-  'application/json; charset=utf-16', 'application/json; charset=latin1', 'application/json; charset=utf-8', 'APPLICATION/JSON',
-  'application/jsonx', 'application/vnd.api+json', 'json', '*/*', 'application/octet-stream', 'application/json, text/plain',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/xml',
+  'text/html',
+  'application/json; charset=utf-16',
+  'application/json; charset=latin1',
+  'application/json; charset=utf-8',
+  'APPLICATION/JSON',
+  'application/jsonx',
+  'application/vnd.api+json',
+  'json',
+  '*/*',
+  'application/octet-stream',
+  'application/json, text/plain',
 );
 
-const idempotencyKey = fc.oneof(
-  fc.string({ minLength: 1, maxLength: 255, unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)) }), // valid
-  fc.string({ maxLength: 300, unit: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)) }), // latin-1: mostly not
-  fc.integer({ min: 256, max: 8000 }).map((n) => 'k'.repeat(n)), // too long, still within HTTP's header limit
-  fc.constantFrom('a\tb', 'é', 'ÿ'.repeat(10), 'KEY'),
-)
+const idempotencyKey = fc
+  .oneof(
+    fc.string({
+      minLength: 1,
+      maxLength: 255,
+      unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)),
+    }), // valid
+    fc.string({ maxLength: 300, unit: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)) }), // latin-1: mostly not
+    fc.integer({ min: 256, max: 8000 }).map((n) => 'k'.repeat(n)), // too long, still within HTTP's header limit
+    fc.constantFrom('a\tb', 'é', 'ÿ'.repeat(10), 'KEY'),
+  )
   // fetch itself refuses to send an empty value or a DEL character
   .filter((v) => v.replace(/^[ \t]+|[ \t]+$/g, '') !== '' && !v.includes('\x7f'))
   .map(withSecrets);
 
 const limitValue = fc.oneof(
-  fc.constantFrom('-1', '0', '1', '100', '101', '1e9', '1e2', 'abc', '1.5', '', ' 5', '0x10', 'NaN', 'Infinity', '99999999999999999999', '٣'),
+  fc.constantFrom(
+    '-1',
+    '0',
+    '1',
+    '100',
+    '101',
+    '1e9',
+    '1e2',
+    'abc',
+    '1.5',
+    '',
+    ' 5',
+    '0x10',
+    'NaN',
+    'Infinity',
+    '99999999999999999999',
+    '٣',
+  ),
   fc.integer().map(String),
   fc.string({ maxLength: 10 }),
 );
 
-const cursorValue = fc.oneof(
-  fc.string({ maxLength: 50 }),
-  fc.string({ unit: 'binary', maxLength: 20 }),
-  fc.jsonValue({ maxDepth: 2 }).map((v) => Buffer.from(JSON.stringify(v) ?? 'null').toString('base64url')),
-  fc.tuple(fc.string(), fc.integer()).map((v) => Buffer.from(JSON.stringify(v)).toString('base64url')),
-  fc.integer({ min: 400, max: 2000 }).map((n) => 'A'.repeat(n)),
-  fc.constantFrom('KEY', '%00', '%ff', 'W10', 'WyJ4Il0'),
-).map(withSecrets);
+const cursorValue = fc
+  .oneof(
+    fc.string({ maxLength: 50 }),
+    fc.string({ unit: 'binary', maxLength: 20 }),
+    fc.jsonValue({ maxDepth: 2 }).map((v) => Buffer.from(JSON.stringify(v) ?? 'null').toString('base64url')),
+    fc.tuple(fc.string(), fc.integer()).map((v) => Buffer.from(JSON.stringify(v)).toString('base64url')),
+    fc.integer({ min: 400, max: 2000 }).map((n) => 'A'.repeat(n)),
+    fc.constantFrom('KEY', '%00', '%ff', 'W10', 'WyJ4Il0'),
+  )
+  .map(withSecrets);
 
 /** A query string: the route's valid parameters, some replaced or repeated, plus unknown ones. */
 const queryFor = (route: string) =>
@@ -283,7 +408,9 @@ const queryFor = (route: string) =>
       cursor: fc.option(cursorValue),
       repeatLimit: fc.boolean(),
       extra: fc.option(fc.tuple(fc.string({ maxLength: 10 }), oddString({ huge: false }))),
-      raw: fc.option(fc.constantFrom('%', '%zz', '&&&', '=', 'limit', 'limit=1&limit=2', 'a[b]=c', '%ff%fe', 'email=%00')),
+      raw: fc.option(
+        fc.constantFrom('%', '%zz', '&&&', '=', 'limit', 'limit=1&limit=2', 'a[b]=c', '%ff%fe', 'email=%00'),
+      ),
     })
     .map(({ limit, cursor, repeatLimit, extra, raw }) => {
       const params = new URLSearchParams(valueAt(ROUTES, route).query?.(world) ?? {});
@@ -294,27 +421,50 @@ const queryFor = (route: string) =>
       return [params.toString(), raw].filter(Boolean).join('&');
     });
 
-const paramValue = fc.oneof(
-  fc.string({ maxLength: 30 }).map(encodeURIComponent),
-  fc.string({ unit: 'binary', maxLength: 20 }).map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, 'x'))),
-  fc.integer({ min: 90, max: 400 }).map((n) => 'a'.repeat(n)),
-  fc.constantFrom('%00', '%ff', '%E0%A4%A', '..', '.', '%2F', '%2e%2e', 'tkt_000000000000000000000000', 'KEY', 'AGENT', 'SECRET'),
-  // A credential with each character percent-encoded zero, one or two times over, in either hex case.
-  fc
-    .tuple(fc.constantFrom('KEY', 'AGENT', 'SECRET'), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 80, maxLength: 80 }), fc.boolean())
-    .map(([which, plan, upper]) => [...withSecrets(which)].map((c, i) => percentEncoded(c, at(plan, i), upper)).join('')),
-).map(withSecrets);
+const paramValue = fc
+  .oneof(
+    fc.string({ maxLength: 30 }).map(encodeURIComponent),
+    fc.string({ unit: 'binary', maxLength: 20 }).map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, 'x'))),
+    fc.integer({ min: 90, max: 400 }).map((n) => 'a'.repeat(n)),
+    fc.constantFrom(
+      '%00',
+      '%ff',
+      '%E0%A4%A',
+      '..',
+      '.',
+      '%2F',
+      '%2e%2e',
+      'tkt_000000000000000000000000',
+      'KEY',
+      'AGENT',
+      'SECRET',
+    ),
+    // A credential with each character percent-encoded zero, one or two times over, in either hex case.
+    fc
+      .tuple(
+        fc.constantFrom('KEY', 'AGENT', 'SECRET'),
+        fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 80, maxLength: 80 }),
+        fc.boolean(),
+      )
+      .map(([which, plan, upper]) =>
+        [...withSecrets(which)].map((c, i) => percentEncoded(c, at(plan, i), upper)).join(''),
+      ),
+  )
+  .map(withSecrets);
 
 function percentEncoded(c: string, times: number, upper: boolean): string {
   let out = c;
-  for (let i = 0; i < times; i++) out = [...Buffer.from(out)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+  for (let i = 0; i < times; i++)
+    out = [...Buffer.from(out)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
   return upper ? out.toUpperCase() : out;
 }
 
 /** Percent-decoded until nothing more decodes, as someone reading the logs could. */
 function fullyDecoded(text: string): string {
   for (;;) {
-    const next = text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('latin1'));
+    const next = text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) =>
+      Buffer.from(run.replace(/%/g, ''), 'hex').toString('latin1'),
+    );
     if (next === text) return text;
     text = next;
   }
@@ -322,7 +472,14 @@ function fullyDecoded(text: string): string {
 
 const authorization = fc.oneof(
   fc.string({ maxLength: 60, unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)) }),
-  fc.constantFrom('Bearer', 'Bearer ', 'Basic Zm9vOmJhcg==', 'bearer wsk_live_', 'Bearer agt_tok_', 'Bearer wsk_live_' + 'A'.repeat(38)),
+  fc.constantFrom(
+    'Bearer',
+    'Bearer ',
+    'Basic Zm9vOmJhcg==',
+    'bearer wsk_live_',
+    'Bearer agt_tok_',
+    'Bearer wsk_live_' + 'A'.repeat(38),
+  ),
   fc.constant(`Bearer ${generateApiKey()}`), // well-formed, unknown
   fc.string({ minLength: 1, maxLength: 60 }).map((s) => `Bearer wsk_live_${s.replace(/[^\x21-\x7e]/g, 'x')}`),
 );
@@ -355,20 +512,24 @@ describe('fuzzing', () => {
 
   it('wrong types, missing and extra fields, huge and odd Unicode strings', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...WITH_BODY), fc.array(mutation, { minLength: 1, maxLength: 3 }), async (route, mutations) => {
-        const req = wellFormed(route);
-        const valid = valueAt(ROUTES, route).body!(world, ++counter);
-        const { text, unknownKeys } = mutate(valid, mutations);
-        const res = await send({ ...req, body: text });
-        // A field that is not the route's is always refused, and named (unless a bigger problem came first).
-        if (unknownKeys && unknownKeys.length > 0) {
-          expect(res.status).toBeGreaterThanOrEqual(400);
-          if (res.status === 422 && res.body.error.code === 'validation_failed') {
-            const paths = (res.body.error.details ?? []).map((d: { path: string }) => d.path);
-            expect(unknownKeys.every((k) => paths.includes(k))).toBe(true);
+      fc.asyncProperty(
+        fc.constantFrom(...WITH_BODY),
+        fc.array(mutation, { minLength: 1, maxLength: 3 }),
+        async (route, mutations) => {
+          const req = wellFormed(route);
+          const valid = valueAt(ROUTES, route).body!(world, ++counter);
+          const { text, unknownKeys } = mutate(valid, mutations);
+          const res = await send({ ...req, body: text });
+          // A field that is not the route's is always refused, and named (unless a bigger problem came first).
+          if (unknownKeys && unknownKeys.length > 0) {
+            expect(res.status).toBeGreaterThanOrEqual(400);
+            if (res.status === 422 && res.body.error.code === 'validation_failed') {
+              const paths = (res.body.error.details ?? []).map((d: { path: string }) => d.path);
+              expect(unknownKeys.every((k) => paths.includes(k))).toBe(true);
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: RUNS.fields },
     );
   });
@@ -390,7 +551,10 @@ describe('fuzzing', () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...KEYED_WRITES), idempotencyKey, fc.boolean(), async (route, value, legacy) => {
         const req = wellFormed(route);
-        const res = await send({ ...req, headers: { ...req.headers, [legacy ? 'x-idempotency-key' : 'idempotency-key']: value } });
+        const res = await send({
+          ...req,
+          headers: { ...req.headers, [legacy ? 'x-idempotency-key' : 'idempotency-key']: value },
+        });
         // HTTP drops the spaces and tabs around a header value before the API sees it.
         const valid = /^[\x20-\x7e]{1,255}$/.test(value.replace(/^[ \t]+|[ \t]+$/g, ''));
         if (!valid) {
@@ -413,9 +577,14 @@ describe('fuzzing', () => {
   });
 
   it('odd path parameters', async () => {
-    const arb = fc.constantFrom(...WITH_PARAMS).chain((route) =>
-      fc.tuple(fc.constant(route), fc.dictionary(fc.constantFrom(...Object.keys(valueAt(ROUTES, route).params!)), paramValue, { minKeys: 1 })),
-    );
+    const arb = fc
+      .constantFrom(...WITH_PARAMS)
+      .chain((route) =>
+        fc.tuple(
+          fc.constant(route),
+          fc.dictionary(fc.constantFrom(...Object.keys(valueAt(ROUTES, route).params!)), paramValue, { minKeys: 1 }),
+        ),
+      );
     await fc.assert(
       fc.asyncProperty(arb, async ([route, params]) => {
         await send(wellFormed(route, { params }));
@@ -443,7 +612,12 @@ describe('fuzzing', () => {
         const headers = idempotencyKey ? { ...req.headers, 'idempotency-key': idempotencyKey } : req.headers;
         const res = await send({ ...req, body: text, headers });
         const total = inField && field ? depth + 1 : depth;
-        if (total > 32) expect({ total, status: res.status, code: res.body.error?.code }).toEqual({ total, status: 400, code: 'body_too_deep' });
+        if (total > 32)
+          expect({ total, status: res.status, code: res.body.error?.code }).toEqual({
+            total,
+            status: 400,
+            code: 'body_too_deep',
+          });
         else expect(res.body.error?.code).not.toBe('body_too_deep');
       }),
       { numRuns: RUNS.deep },
@@ -457,7 +631,11 @@ describe('fuzzing', () => {
       for (const headers of [{ 'idempotency-key': `deep-${route}` }, {} as Record<string, string>]) {
         const req = wellFormed(route);
         const res = await send({ ...req, body, headers: { ...req.headers, ...headers } });
-        expect({ route, status: res.status, code: res.body.error.code }).toEqual({ route, status: 400, code: 'body_too_deep' });
+        expect({ route, status: res.status, code: res.body.error.code }).toEqual({
+          route,
+          status: 400,
+          code: 'body_too_deep',
+        });
       }
     }
   });
@@ -480,7 +658,9 @@ describe('after all of it', () => {
     expect(server.logs.filter((l) => l.message === 'request').length).toBeGreaterThan(RUNS.fields);
     for (const secret of secrets) {
       const part = secret.replace(/^(wsk_live_|agt_tok_|whsec_)/, '').slice(0, 24);
-      const leaks = server.logs.filter((l) => fullyDecoded(JSON.stringify(l)).includes(part)).map((l) => JSON.stringify(l).slice(0, 300));
+      const leaks = server.logs
+        .filter((l) => fullyDecoded(JSON.stringify(l)).includes(part))
+        .map((l) => JSON.stringify(l).slice(0, 300));
       expect({ secret: secret.slice(0, 12), leaks }).toEqual({ secret: secret.slice(0, 12), leaks: [] });
     }
   });

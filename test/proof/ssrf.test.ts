@@ -56,7 +56,11 @@ const REFUSED: [url: string, reason: RegExp][] = [
 ];
 
 /** Public targets (literal, so no DNS is needed offline): the refusal is not a blanket one. */
-const PUBLIC = ['https://93.184.215.14/hooks/catch/1/abc', 'https://[2606:4700::1111]/hook', 'https://8.8.8.8:8443/x?y=1'];
+const PUBLIC = [
+  'https://93.184.215.14/hooks/catch/1/abc',
+  'https://[2606:4700::1111]/hook',
+  'https://8.8.8.8:8443/x?y=1',
+];
 
 const dirs: string[] = [];
 const servers: ApiServer[] = [];
@@ -111,7 +115,10 @@ describe('POST /v1/subscriptions with ILLUMICHAT_ALLOW_PRIVATE_TARGETS=1', () =>
     const server = await start({ allowPrivateTargets: true });
     const { key } = await server.setup();
     for (const [url] of REFUSED) {
-      const res = await api(server.url, key).post('/v1/subscriptions', { event_type: 'lead.captured', target_url: url });
+      const res = await api(server.url, key).post('/v1/subscriptions', {
+        event_type: 'lead.captured',
+        target_url: url,
+      });
       const alwaysRefused = /^(file|gopher):|^not a url|user:pw@/.test(url);
       expect({ url, status: res.status }).toEqual({ url, status: alwaysRefused ? 422 : 201 });
     }
@@ -135,7 +142,12 @@ describe('the connect-time re-check', () => {
     await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
     closers.push(() => new Promise<void>((resolve) => tcp.close(() => resolve())));
     const tls = (tcp.address() as net.AddressInfo).port;
-    const delivery = { ...loadConfig({}).delivery, pollIntervalMs: 50, retryScheduleMs: [100, 100, 100, 100, 100], jitter: 0 };
+    const delivery = {
+      ...loadConfig({}).delivery,
+      pollIntervalMs: 50,
+      retryScheduleMs: [100, 100, 100, 100, 100],
+      jitter: 0,
+    };
 
     // Stored while allowed, as in development: each points at a local listener.
     const open = await start({ allowPrivateTargets: true, dbPath });
@@ -168,7 +180,11 @@ describe('the connect-time re-check', () => {
         )
         .all(subscriptionId) as { outcome: string; status_code: number | null; error: string }[];
     // Two attempts each: the first, and a retry that is refused again.
-    await waitUntil(() => Object.values(subs).every((id) => attempts(strict, id).length >= 2), 10_000, 'two attempts per subscription');
+    await waitUntil(
+      () => Object.values(subs).every((id) => attempts(strict, id).length >= 2),
+      10_000,
+      'two attempts per subscription',
+    );
     const expected: Record<string, RegExp> = {
       literal: /^target_url points at 127\.0\.0\.1, a loopback address$/,
       decimal: /^target_url points at 127\.0\.0\.1, a loopback address$/,
@@ -179,7 +195,12 @@ describe('the connect-time re-check', () => {
     };
     for (const [name, id] of Object.entries(subs)) {
       for (const attempt of attempts(strict, id)) {
-        expect({ name, ...attempt }).toEqual({ name, outcome: 'refused', status_code: null, error: expect.stringMatching(valueAt(expected, name)) });
+        expect({ name, ...attempt }).toEqual({
+          name,
+          outcome: 'refused',
+          status_code: null,
+          error: expect.stringMatching(valueAt(expected, name)),
+        });
       }
     }
     expect(rx.requests).toHaveLength(0);
@@ -190,8 +211,14 @@ describe('the connect-time re-check', () => {
     // connect (and fail the TLS handshake with a plain-http receiver): the refusal was the policy's alone.
     const reopened = await start({ allowPrivateTargets: true, dbPath, delivery: true, config: { delivery } });
     const eventId = reopened.ctx.db.prepare(`SELECT id FROM events WHERE type = 'ticket.created'`).pluck().get();
-    const status = (id: string) => reopened.ctx.db.prepare('SELECT status FROM deliveries WHERE subscription_id = ?').pluck().get(id);
-    await waitUntil(() => status(valueAt(subs, 'plainHttp')) === 'succeeded' && status(valueAt(subs, 'plainHttpByName')) === 'succeeded', 10_000, 'http deliveries');
+    const status = (id: string) =>
+      reopened.ctx.db.prepare('SELECT status FROM deliveries WHERE subscription_id = ?').pluck().get(id);
+    await waitUntil(
+      () =>
+        status(valueAt(subs, 'plainHttp')) === 'succeeded' && status(valueAt(subs, 'plainHttpByName')) === 'succeeded',
+      10_000,
+      'http deliveries',
+    );
     await waitUntil(() => connections >= 3, 10_000, 'the https targets to be connected to');
     expect(rx.requests.map((r) => r.headers['webhook-id'])).toEqual([eventId, eventId]);
   });

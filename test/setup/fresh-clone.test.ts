@@ -25,7 +25,8 @@ const children: ChildProcess[] = [];
 /** The environment of a new user's shell: no Node 22 or node_modules/.bin of this checkout on PATH, no npm run variables. */
 function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!/^npm_/i.test(name) && name !== 'INIT_CWD') env[name] = value;
+  for (const [name, value] of Object.entries(process.env))
+    if (!/^npm_/i.test(name) && name !== 'INIT_CWD') env[name] = value;
   env.PATH = (process.env.PATH ?? '')
     .split(path.delimiter)
     .filter((entry) => !entry.startsWith(ROOT) && !entry.includes('node-gyp-bin'))
@@ -87,46 +88,63 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-it('both README commands started at once in a fresh clone succeed', async () => {
-  const start = dev(['start'], userEnv({ PORT: '0' }));
-  const test = dev(CHECK);
+it(
+  'both README commands started at once in a fresh clone succeed',
+  async () => {
+    const start = dev(['start'], userEnv({ PORT: '0' }));
+    const test = dev(CHECK);
 
-  const url = await waitUntil(() => {
-    if (start.child.exitCode !== null) throw new Error(`./dev start exited (${start.child.exitCode}) before listening:\n${start.output()}\n--- test side:\n${test.output()}`);
-    return /"url":"(http:\/\/[^"]+)"/.exec(start.output())?.[1];
-  }, 8 * MINUTES, 'the API to listen');
-  expect(start.output()).toMatch(/^wsk_live_[0-9A-Za-z]{38}$/m);
-  expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const url = await waitUntil(
+      () => {
+        if (start.child.exitCode !== null)
+          throw new Error(
+            `./dev start exited (${start.child.exitCode}) before listening:\n${start.output()}\n--- test side:\n${test.output()}`,
+          );
+        return /"url":"(http:\/\/[^"]+)"/.exec(start.output())?.[1];
+      },
+      8 * MINUTES,
+      'the API to listen',
+    );
+    expect(start.output()).toMatch(/^wsk_live_[0-9A-Za-z]{38}$/m);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
 
-  const code = await test.exited;
-  expect({ code, output: test.output() }).toEqual({ code: 0, output: expect.stringMatching(/^ready$/m) });
-  expect(fs.readFileSync(stamp(), 'utf8')).toBe(fs.readFileSync(path.join(clone, 'package-lock.json'), 'utf8'));
-  execFileSync('./dev', ['npm', 'ls', '--all'], { cwd: clone, env: userEnv(), stdio: 'ignore' }); // throws unless the tree is whole
+    const code = await test.exited;
+    expect({ code, output: test.output() }).toEqual({ code: 0, output: expect.stringMatching(/^ready$/m) });
+    expect(fs.readFileSync(stamp(), 'utf8')).toBe(fs.readFileSync(path.join(clone, 'package-lock.json'), 'utf8'));
+    execFileSync('./dev', ['npm', 'ls', '--all'], { cwd: clone, env: userEnv(), stdio: 'ignore' }); // throws unless the tree is whole
 
-  killGroup(start.child, 'SIGTERM');
-  await start.exited;
-}, 10 * MINUTES);
+    killGroup(start.child, 'SIGTERM');
+    await start.exited;
+  },
+  10 * MINUTES,
+);
 
-it('an install killed half-way (SIGKILL, lock still held) is repaired by the next command', async () => {
-  fs.rmSync(path.join(clone, 'node_modules'), { recursive: true, force: true });
-  const interrupted = dev(CHECK);
-  // Half-way: npm ci has unpacked some packages but not finished.
-  await waitUntil(
-    () => {
-      const entries = fs.existsSync(path.join(clone, 'node_modules')) ? fs.readdirSync(path.join(clone, 'node_modules')) : [];
-      return entries.length >= 20 || undefined;
-    },
-    5 * MINUTES,
-    'npm ci to be half-way',
-  );
-  killGroup(interrupted.child, 'SIGKILL');
-  await interrupted.exited;
-  expect(fs.existsSync(stamp())).toBe(false);
-  expect(fs.existsSync(path.join(clone, '.tools', 'setup.lock'))).toBe(true);
+it(
+  'an install killed half-way (SIGKILL, lock still held) is repaired by the next command',
+  async () => {
+    fs.rmSync(path.join(clone, 'node_modules'), { recursive: true, force: true });
+    const interrupted = dev(CHECK);
+    // Half-way: npm ci has unpacked some packages but not finished.
+    await waitUntil(
+      () => {
+        const entries = fs.existsSync(path.join(clone, 'node_modules'))
+          ? fs.readdirSync(path.join(clone, 'node_modules'))
+          : [];
+        return entries.length >= 20 || undefined;
+      },
+      5 * MINUTES,
+      'npm ci to be half-way',
+    );
+    killGroup(interrupted.child, 'SIGKILL');
+    await interrupted.exited;
+    expect(fs.existsSync(stamp())).toBe(false);
+    expect(fs.existsSync(path.join(clone, '.tools', 'setup.lock'))).toBe(true);
 
-  const next = dev(CHECK);
-  const code = await next.exited;
-  expect({ code, output: next.output() }).toEqual({ code: 0, output: expect.stringMatching(/^ready$/m) });
-  expect(fs.existsSync(path.join(clone, '.tools', 'setup.lock'))).toBe(false);
-  expect(fs.readFileSync(stamp(), 'utf8')).toBe(fs.readFileSync(path.join(clone, 'package-lock.json'), 'utf8'));
-}, 10 * MINUTES);
+    const next = dev(CHECK);
+    const code = await next.exited;
+    expect({ code, output: next.output() }).toEqual({ code: 0, output: expect.stringMatching(/^ready$/m) });
+    expect(fs.existsSync(path.join(clone, '.tools', 'setup.lock'))).toBe(false);
+    expect(fs.readFileSync(stamp(), 'utf8')).toBe(fs.readFileSync(path.join(clone, 'package-lock.json'), 'utf8'));
+  },
+  10 * MINUTES,
+);

@@ -17,27 +17,55 @@ export interface KeyedEndpoint {
 export const KEYED_ENDPOINTS: KeyedEndpoint[] = [
   { method: 'GET', path: '/v1/me', scope: 'events:read' },
   { method: 'GET', path: '/v1/assistants', scope: 'events:read' },
-  { method: 'POST', path: '/v1/subscriptions', scope: 'events:read', body: { event_type: 'lead.captured', target_url: 'http://127.0.0.1:9/hook' } },
+  {
+    method: 'POST',
+    path: '/v1/subscriptions',
+    scope: 'events:read',
+    body: { event_type: 'lead.captured', target_url: 'http://127.0.0.1:9/hook' },
+  },
   { method: 'GET', path: '/v1/subscriptions', scope: 'events:read' },
   { method: 'DELETE', path: '/v1/subscriptions/sub_000000000000000000000000', scope: 'events:read', anyPlan: true },
-  { method: 'DELETE', path: '/v1/subscriptions?target_url=http%3A%2F%2F127.0.0.1%3A9%2Fnone', scope: 'events:read', anyPlan: true },
+  {
+    method: 'DELETE',
+    path: '/v1/subscriptions?target_url=http%3A%2F%2F127.0.0.1%3A9%2Fnone',
+    scope: 'events:read',
+    anyPlan: true,
+  },
   { method: 'GET', path: '/v1/samples?event_type=ticket.created', scope: 'events:read' },
   { method: 'POST', path: '/v1/contacts', scope: 'contacts:write', body: { email: 'matrix@example.com' } },
   { method: 'GET', path: '/v1/contacts?email=matrix@example.com', scope: 'contacts:write' },
   { method: 'GET', path: '/v1/tickets', scope: 'tickets:write' },
   { method: 'POST', path: '/v1/tickets', scope: 'tickets:write', body: { subject: 'Matrix' } },
-  { method: 'PATCH', path: '/v1/tickets/tkt_000000000000000000000000', scope: 'tickets:write', body: { status: 'open' } },
+  {
+    method: 'PATCH',
+    path: '/v1/tickets/tkt_000000000000000000000000',
+    scope: 'tickets:write',
+    body: { status: 'open' },
+  },
   { method: 'GET', path: '/v1/conversations?mode=human', scope: 'chat:write' },
-  { method: 'POST', path: '/v1/conversations/cnv_000000000000000000000000/messages', scope: 'chat:write', body: { message: 'Hi' } },
+  {
+    method: 'POST',
+    path: '/v1/conversations/cnv_000000000000000000000000/messages',
+    scope: 'chat:write',
+    body: { message: 'Hi' },
+  },
 ];
 
 /** The agent console's endpoints (agt_tok_ tokens). */
 export const AGENT_ENDPOINTS: { method: 'POST'; path: string; body?: unknown }[] = [
   { method: 'POST', path: '/v1/agent/contacts', body: { email: 'agent@example.com' } },
   { method: 'POST', path: '/v1/agent/tickets', body: { subject: 'From the console' } },
-  { method: 'POST', path: '/v1/agent/tickets/tkt_000000000000000000000000/assign', body: { agent_id: 'agt_000000000000000000000000' } },
+  {
+    method: 'POST',
+    path: '/v1/agent/tickets/tkt_000000000000000000000000/assign',
+    body: { agent_id: 'agt_000000000000000000000000' },
+  },
   { method: 'POST', path: '/v1/agent/tickets/tkt_000000000000000000000000/status', body: { status: 'open' } },
   { method: 'POST', path: '/v1/agent/live-chat/sessions/lcs_000000000000000000000000/accept' },
-  { method: 'POST', path: '/v1/agent/live-chat/sessions/lcs_000000000000000000000000/transfer', body: { to_agent_id: 'agt_000000000000000000000000' } },
+  {
+    method: 'POST',
+    path: '/v1/agent/live-chat/sessions/lcs_000000000000000000000000/transfer',
+    body: { to_agent_id: 'agt_000000000000000000000000' },
+  },
   { method: 'POST', path: '/v1/agent/live-chat/sessions/lcs_000000000000000000000000/end' },
 ];

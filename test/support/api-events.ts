@@ -14,7 +14,10 @@ export interface RecordedEvent {
   payload: any;
 }
 
-export function recordedEvents(server: ApiServer, filter: { type?: EventType; workspaceId?: string } = {}): RecordedEvent[] {
+export function recordedEvents(
+  server: ApiServer,
+  filter: { type?: EventType; workspaceId?: string } = {},
+): RecordedEvent[] {
   const rows = server.ctx.db
     .prepare(
       `SELECT id, workspace_id, type, assistant_id, payload FROM events
@@ -41,5 +44,7 @@ export function recordedEvents(server: ApiServer, filter: { type?: EventType; wo
  */
 export function tableCounts(server: ApiServer): Record<string, number> {
   const tables = TABLES.filter((table) => table !== 'delivery_attempts');
-  return Object.fromEntries(tables.map((t) => [t, server.ctx.db.prepare(`SELECT COUNT(*) FROM ${t}`).pluck().get() as number]));
+  return Object.fromEntries(
+    tables.map((t) => [t, server.ctx.db.prepare(`SELECT COUNT(*) FROM ${t}`).pluck().get() as number]),
+  );
 }

@@ -86,8 +86,14 @@ export interface ApiServer {
   createKeyRecord(workspaceId: string, scopes?: readonly Scope[]): { id: string; key: string };
   revokeKey(keyId: string): void;
   createAssistant(workspaceId: string, name?: string): Assistant;
-  createAgent(workspaceId: string, opts?: { name?: string; email?: string }): { id: string; name: string; email: string; token: string };
-  setup(opts?: { plan?: Plan; scopes?: readonly Scope[] }): Promise<{ workspace: Workspace; assistant: Assistant; key: string; keyId: string }>;
+  createAgent(
+    workspaceId: string,
+    opts?: { name?: string; email?: string },
+  ): { id: string; name: string; email: string; token: string };
+  setup(opts?: {
+    plan?: Plan;
+    scopes?: readonly Scope[];
+  }): Promise<{ workspace: Workspace; assistant: Assistant; key: string; keyId: string }>;
 }
 
 const UNLIMITED = { perMinute: 1_000_000_000, burst: 1_000_000_000 };
@@ -219,7 +225,11 @@ export function api(baseUrl: string, credential?: string): ApiClient {
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitUntil<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+export async function waitUntil<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -52,8 +52,20 @@ export function capturingLogger(): { log: Logger; lines: LogLine[] } {
 
 /** Every table the migrations create (partner-api/db/migrations), for tests that prove a request changed nothing. */
 export const TABLES = [
-  'workspaces', 'assistants', 'agents', 'api_keys', 'contacts', 'conversations', 'messages', 'live_chat_sessions',
-  'tickets', 'events', 'subscriptions', 'deliveries', 'delivery_attempts', 'idempotency_keys',
+  'workspaces',
+  'assistants',
+  'agents',
+  'api_keys',
+  'contacts',
+  'conversations',
+  'messages',
+  'live_chat_sessions',
+  'tickets',
+  'events',
+  'subscriptions',
+  'deliveries',
+  'delivery_attempts',
+  'idempotency_keys',
 ] as const;
 
 export type Table = (typeof TABLES)[number];

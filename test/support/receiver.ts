@@ -115,7 +115,11 @@ export async function startReceiver(opts: { default?: Behaviour } = {}): Promise
     });
   });
 
-  function answer(b: Exclude<Behaviour, (r: ReceivedRequest) => Behaviour>, req: http.IncomingMessage, res: http.ServerResponse) {
+  function answer(
+    b: Exclude<Behaviour, (r: ReceivedRequest) => Behaviour>,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ) {
     switch (b.kind) {
       case 'reply': {
         const send = () => {

@@ -6,9 +6,10 @@ const workerThreads = require('node:worker_threads');
 const { parentPort } = workerThreads;
 const channel = new workerThreads.BroadcastChannel('scripted-checkpointer');
 channel.onmessage = ({ data }) => {
-  if (data === 'die') setImmediate(() => {
-    throw new Error('the checkpoint thread fell over');
-  });
+  if (data === 'die')
+    setImmediate(() => {
+      throw new Error('the checkpoint thread fell over');
+    });
   if (data === 'fail') parentPort.postMessage({ kind: 'failed', error: 'database or disk is full' });
   if (data === 'recover') parentPort.postMessage({ kind: 'recovered' });
 };

@@ -100,7 +100,10 @@ export interface Connection {
   create<T = JsonRecord>(key: CreateKey, inputData: Record<string, unknown>): Promise<T>;
   search<T = JsonRecord>(key: 'find_contact', inputData: Record<string, unknown>): Promise<T[]>;
   /** Zapier's searchOrCreate: the search, and the create with the same input when the search finds nothing. */
-  findOrCreate(key: 'find_contact', inputData: Record<string, unknown>): Promise<{ found: boolean; record: JsonRecord }>;
+  findOrCreate(
+    key: 'find_contact',
+    inputData: Record<string, unknown>,
+  ): Promise<{ found: boolean; record: JsonRecord }>;
 }
 
 export interface LiveStack {
@@ -150,9 +153,13 @@ function connection(tester: Tester, apiKey: string): Connection {
     authData,
     run,
     test: () => run(required(App.authentication, 'authentication').test as Perform),
-    label: (testResult) => renderTemplate(String(required(App.authentication, 'authentication').connectionLabel), testResult),
+    label: (testResult) =>
+      renderTemplate(String(required(App.authentication, 'authentication').connectionLabel), testResult),
     async turnOn(trigger, inputData, targetUrl) {
-      const subscribeData = await run<SubscribedRecord>(hookOperation(trigger).performSubscribe, { inputData, targetUrl });
+      const subscribeData = await run<SubscribedRecord>(hookOperation(trigger).performSubscribe, {
+        inputData,
+        targetUrl,
+      });
       return { trigger, inputData, targetUrl, subscribeData };
     },
     turnOff: (hook) =>
@@ -164,7 +171,9 @@ function connection(tester: Tester, apiKey: string): Connection {
     testTrigger: (trigger, inputData = {}) => run(hookOperation(trigger).performList, { inputData }),
     async receive(hook, delivery) {
       if (!verifyWebhook(hook.subscribeData.secret, delivery)) {
-        throw new Error(`delivery ${String(delivery.headers['webhook-id'])} is not signed with the subscription's secret`);
+        throw new Error(
+          `delivery ${String(delivery.headers['webhook-id'])} is not signed with the subscription's secret`,
+        );
       }
       return self.perform(hook, delivery);
     },
@@ -187,11 +196,16 @@ function connection(tester: Tester, apiKey: string): Connection {
       return keys.sort();
     },
     dropdown(key, page = 0) {
-      const { perform, canPaginate } = App.triggers[key].operation as unknown as { perform: Perform; canPaginate?: boolean };
+      const { perform, canPaginate } = App.triggers[key].operation as unknown as {
+        perform: Perform;
+        canPaginate?: boolean;
+      };
       if (page > 0 && !canPaginate) return Promise.resolve([]); // Zapier offers no "Load more" without it
       if (page === 0 || !cursors.has(key)) cursors.set(key, cursorStore());
       const cursor = cursors.get(key)!;
-      return run((z, bundle) => perform(Object.assign(z, { cursor }), bundle), { meta: { page, limit: -1 } } as Partial<Bundle>);
+      return run((z, bundle) => perform(Object.assign(z, { cursor }), bundle), {
+        meta: { page, limit: -1 },
+      } as Partial<Bundle>);
     },
     create: (key, inputData) => run(createOperation(key).perform, { inputData }),
     search: (key, inputData) => run(searchOperation(key).perform, { inputData }),
@@ -241,7 +255,12 @@ export function deliveriesTo(receiver: Receiver, hook: LiveHook): ReceivedReques
   return receiver.requests.filter((r) => r.path === path);
 }
 
-export async function waitForDeliveries(receiver: Receiver, hook: LiveHook, n: number, timeoutMs = 5000): Promise<ReceivedRequest[]> {
+export async function waitForDeliveries(
+  receiver: Receiver,
+  hook: LiveHook,
+  n: number,
+  timeoutMs = 5000,
+): Promise<ReceivedRequest[]> {
   return waitUntil(
     () => {
       const got = deliveriesTo(receiver, hook);
@@ -279,7 +298,9 @@ export function renderTemplate(template: string, data: JsonRecord): string {
  * Core's Error and ThrottledError carry their fields as JSON in `message`; the other classes carry text
  * followed by a "What happened" trail for the developer.
  */
-export async function zapierError(promise: Promise<unknown>): Promise<{ name: string; message: string; code?: string }> {
+export async function zapierError(
+  promise: Promise<unknown>,
+): Promise<{ name: string; message: string; code?: string }> {
   try {
     await promise;
   } catch (error) {

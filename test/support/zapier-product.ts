@@ -61,7 +61,11 @@ export async function ok<T = JsonRecord>(request: Promise<ApiResponse<T>>): Prom
   return res.body;
 }
 
-export const startWidgetConversation = (w: LiveWorkspace, assistantId = w.assistant.id, message = 'Do you ship to Canada?') =>
+export const startWidgetConversation = (
+  w: LiveWorkspace,
+  assistantId = w.assistant.id,
+  message = 'Do you ship to Canada?',
+) =>
   ok(
     w.visitor.post(`/v1/widget/assistants/${assistantId}/conversations`, {
       message,
@@ -72,14 +76,24 @@ export const startWidgetConversation = (w: LiveWorkspace, assistantId = w.assist
   );
 
 export const startInAppConversation = (w: LiveWorkspace, message = 'Where is my invoice?') =>
-  ok(w.visitor.post(`/v1/in-app/assistants/${w.assistant.id}/conversations`, { message, user_id: 'u_42', user_name: 'Lee Park' }));
+  ok(
+    w.visitor.post(`/v1/in-app/assistants/${w.assistant.id}/conversations`, {
+      message,
+      user_id: 'u_42',
+      user_name: 'Lee Park',
+    }),
+  );
 
 /**
  * The visitor's form. Its public answer only acknowledges (it must not tell an anonymous visitor what the
  * CRM holds), so the contact is then read the way the workspace would see it, without a key: the key may
  * be revoked in the scenario.
  */
-export async function submitLeadForm(w: LiveWorkspace, conversationId: string, lead: { email: string; name?: string; phone?: string }) {
+export async function submitLeadForm(
+  w: LiveWorkspace,
+  conversationId: string,
+  lead: { email: string; name?: string; phone?: string },
+) {
   await ok(w.visitor.post(`/v1/widget/conversations/${conversationId}/lead`, lead));
   const contact = findContact(w.stack.server.ctx, w.workspace.id, lead.email);
   if (!contact) throw new Error(`no contact ${lead.email} after the lead form`);
@@ -89,7 +103,8 @@ export async function submitLeadForm(w: LiveWorkspace, conversationId: string, l
 export const handOff = (w: LiveWorkspace, conversationId: string, reason = 'Asked for a human') =>
   ok(w.visitor.post(`/v1/widget/conversations/${conversationId}/handoff`, { reason }));
 
-export const accept = (agent: Agent, sessionId: string) => ok(agent.console.post(`/v1/agent/live-chat/sessions/${sessionId}/accept`));
+export const accept = (agent: Agent, sessionId: string) =>
+  ok(agent.console.post(`/v1/agent/live-chat/sessions/${sessionId}/accept`));
 
 export const transfer = (from: Agent, sessionId: string, to: Agent, note = 'Billing question') =>
   ok(from.console.post(`/v1/agent/live-chat/sessions/${sessionId}/transfer`, { to_agent_id: to.id, note }));
@@ -107,7 +122,9 @@ export const setTicketStatus = (by: Agent, ticketId: string, status: string) =>
   ok(by.console.post(`/v1/agent/tickets/${ticketId}/status`, { status }));
 
 /** A conversation a human agent has taken over: widget start, handoff, Sam accepts. */
-export async function takenOverConversation(w: LiveWorkspace): Promise<{ conversation: JsonRecord; session: JsonRecord }> {
+export async function takenOverConversation(
+  w: LiveWorkspace,
+): Promise<{ conversation: JsonRecord; session: JsonRecord }> {
   const conversation = await startWidgetConversation(w, w.assistant.id, 'I need to talk to a person');
   const queued = await handOff(w, conversation.id);
   return { conversation, session: await accept(w.sam, queued.id) };
@@ -127,7 +144,10 @@ export async function causeConversationEvent(w: LiveWorkspace, type: Conversatio
   switch (type) {
     case 'widget.conversation_started': {
       const c = await startWidgetConversation(w);
-      return { ...envelope, data: { conversation: { id: c.id, channel: 'widget', mode: 'assistant', firstMessage: c.firstMessage } } };
+      return {
+        ...envelope,
+        data: { conversation: { id: c.id, channel: 'widget', mode: 'assistant', firstMessage: c.firstMessage } },
+      };
     }
     case 'chat.conversation_started': {
       const c = await startInAppConversation(w);
@@ -135,13 +155,27 @@ export async function causeConversationEvent(w: LiveWorkspace, type: Conversatio
     }
     case 'live_chat.session_queued': {
       const { conversation, queued } = await session();
-      return { ...envelope, data: { session: { id: queued.id, status: 'queued' }, conversation: { id: conversation.id }, reason: 'Asked for a human' } };
+      return {
+        ...envelope,
+        data: {
+          session: { id: queued.id, status: 'queued' },
+          conversation: { id: conversation.id },
+          reason: 'Asked for a human',
+        },
+      };
     }
     case 'live_chat.agent_assigned': {
       const { conversation, queued } = await session();
       await accept(w.sam, queued.id);
       const agent = { id: w.sam.id, name: w.sam.name, email: w.sam.email };
-      return { ...envelope, data: { session: { id: queued.id, status: 'active', agentId: w.sam.id }, conversation: { id: conversation.id, mode: 'human' }, agent } };
+      return {
+        ...envelope,
+        data: {
+          session: { id: queued.id, status: 'active', agentId: w.sam.id },
+          conversation: { id: conversation.id, mode: 'human' },
+          agent,
+        },
+      };
     }
     case 'live_chat.session_transferred': {
       const { queued } = await session();
@@ -149,28 +183,51 @@ export async function causeConversationEvent(w: LiveWorkspace, type: Conversatio
       await transfer(w.sam, queued.id, w.kim);
       return {
         ...envelope,
-        data: { session: { id: queued.id, agentId: w.kim.id }, fromAgent: { id: w.sam.id }, toAgent: { id: w.kim.id }, note: 'Billing question' },
+        data: {
+          session: { id: queued.id, agentId: w.kim.id },
+          fromAgent: { id: w.sam.id },
+          toAgent: { id: w.kim.id },
+          note: 'Billing question',
+        },
       };
     }
     case 'live_chat.session_ended': {
       const { queued } = await session();
       await accept(w.sam, queued.id);
       await endChat(w.sam, queued.id);
-      return { ...envelope, data: { session: { id: queued.id, status: 'ended' }, conversation: { mode: 'assistant' }, endedBy: 'agent' } };
+      return {
+        ...envelope,
+        data: { session: { id: queued.id, status: 'ended' }, conversation: { mode: 'assistant' }, endedBy: 'agent' },
+      };
     }
     case 'ticket.created': {
       const t = await ticket();
-      return { ...envelope, assistantId: null, assistantName: null, data: { ticket: { id: t.id, status: 'new', source: 'agent', priority: 'high' } } };
+      return {
+        ...envelope,
+        assistantId: null,
+        assistantName: null,
+        data: { ticket: { id: t.id, status: 'new', source: 'agent', priority: 'high' } },
+      };
     }
     case 'ticket.assigned': {
       const t = await ticket();
       await assignTicket(w.sam, t.id, w.kim);
-      return { ...envelope, assistantId: null, assistantName: null, data: { ticket: { id: t.id, assigneeId: w.kim.id }, previousAssigneeId: null } };
+      return {
+        ...envelope,
+        assistantId: null,
+        assistantName: null,
+        data: { ticket: { id: t.id, assigneeId: w.kim.id }, previousAssigneeId: null },
+      };
     }
     case 'ticket.status_changed': {
       const t = await ticket();
       await setTicketStatus(w.sam, t.id, 'open');
-      return { ...envelope, assistantId: null, assistantName: null, data: { ticket: { id: t.id, status: 'open' }, previousStatus: 'new' } };
+      return {
+        ...envelope,
+        assistantId: null,
+        assistantName: null,
+        data: { ticket: { id: t.id, status: 'open' }, previousStatus: 'new' },
+      };
     }
   }
 }

@@ -60,7 +60,9 @@ describe('connecting an IllumiChat account', () => {
   });
 
   it('asks to reconnect with a new key when the key was revoked', async () => {
-    api().get('/v1/me').reply(401, { error: { code: 'api_key_revoked', message: 'This API key was revoked.' } });
+    api()
+      .get('/v1/me')
+      .reply(401, { error: { code: 'api_key_revoked', message: 'This API key was revoked.' } });
     const error = await rejectionOf(appTester(testAuth, bundle()));
     expect(error.name).toBe('ExpiredAuthError');
     expect(error.message).toBe(
@@ -69,7 +71,9 @@ describe('connecting an IllumiChat account', () => {
   });
 
   it('gives the spec’s Pro-plan answer to a workspace below Pro', async () => {
-    api().get('/v1/me').reply(403, { error: { code: 'plan_upgrade_required', message: 'Upgrade to Pro.' } });
+    api()
+      .get('/v1/me')
+      .reply(403, { error: { code: 'plan_upgrade_required', message: 'Upgrade to Pro.' } });
     const error = await rejectionOf(appTester(testAuth, bundle()));
     expect(error.message).toContain(
       'The Zapier integration is gated to Pro and above. Upgrade your workspace plan, then reconnect the account in Zapier.',
@@ -86,7 +90,9 @@ describe('connecting an IllumiChat account', () => {
     expect(error.message).toMatch(/lacks the events:read scope/);
     expect(error.message).toMatch(/Create a key with it .*reconnect your account/);
     // Whole, to the last word: the reason (the connection test needs it) included, nothing cut off.
-    expect(error.message).toMatch(/It is needed for the connection test, all triggers and their sample data\. \(IllumiChat 403 insufficient_scope\)$/);
+    expect(error.message).toMatch(
+      /It is needed for the connection test, all triggers and their sample data\. \(IllumiChat 403 insufficient_scope\)$/,
+    );
     expect(error.message).not.toContain('…');
   });
 });
@@ -104,7 +110,8 @@ describe('the API Key field', () => {
     expect(API_KEY_HELP_TEXT).toContain(`[Settings → API Keys](${API_KEYS_SETTINGS_URL})`);
     expect(API_KEYS_SETTINGS_URL).toMatch(/^https:\/\//);
     expect(API_KEY_HELP_TEXT).toContain('wsk_live_');
-    for (const [scope, usedBy] of Object.entries(SCOPES)) expect(API_KEY_HELP_TEXT).toContain(`\`${scope}\` for ${usedBy}`);
+    for (const [scope, usedBy] of Object.entries(SCOPES))
+      expect(API_KEY_HELP_TEXT).toContain(`\`${scope}\` for ${usedBy}`);
     expect(SCOPES['events:read']).toMatch(/connection test.*all triggers/);
     // A key made for actions alone cannot connect: the field says so before the wizard fails.
     expect(API_KEY_HELP_TEXT).toMatch(/Every key needs `events:read`: the connection test uses it/);

@@ -38,8 +38,13 @@ describe('Create or Update Contact', () => {
   });
 
   it('treats an update (200) the same as a creation', async () => {
-    api().post('/v1/contacts').reply(200, { ...contactSample, name: 'Updated' });
-    const contact = await appTester(createOrUpdateContact, bundle({ inputData: { email: 'jane.visitor@example.com' } }));
+    api()
+      .post('/v1/contacts')
+      .reply(200, { ...contactSample, name: 'Updated' });
+    const contact = await appTester(
+      createOrUpdateContact,
+      bundle({ inputData: { email: 'jane.visitor@example.com' } }),
+    );
     expect(contact).toMatchObject({ name: 'Updated' });
   });
 });
@@ -79,7 +84,9 @@ describe('Create Ticket', () => {
 
 describe('Update Ticket', () => {
   it('patches only the fields filled in this run', async () => {
-    api().patch('/v1/tickets/tkt_123', { status: 'resolved' }).reply(200, { ...ticketSample, status: 'resolved' });
+    api()
+      .patch('/v1/tickets/tkt_123', { status: 'resolved' })
+      .reply(200, { ...ticketSample, status: 'resolved' });
     const ticket = await appTester(
       updateTicket,
       bundle({ inputData: { ticket_id: 'tkt_123', status: 'resolved', priority: '', subject: '  ' } }),
@@ -94,7 +101,9 @@ describe('Update Ticket', () => {
 
   it('halts before any request when there is nothing to change', async () => {
     const patch = api().patch('/v1/tickets/tkt_123').reply(200, ticketSample);
-    const error = await rejectionOf(appTester(updateTicket, bundle({ inputData: { ticket_id: 'tkt_123', status: '' } })));
+    const error = await rejectionOf(
+      appTester(updateTicket, bundle({ inputData: { ticket_id: 'tkt_123', status: '' } })),
+    );
     expect(error).toEqual({ name: 'HaltedError', message: NOTHING_TO_UPDATE });
     expect(patch.isDone()).toBe(false);
     nock.cleanAll();
@@ -119,34 +128,56 @@ describe('the Idempotency-Key', () => {
   type AnyPerform = (z: ZObject, bundle: Bundle) => Promise<unknown>;
   const creates: [string, AnyPerform, string, Record<string, string>][] = [
     ['create_ticket', createTicket as AnyPerform, '/v1/tickets', { subject: 'Daily backup check' }],
-    ['send_message', sendMessage as AnyPerform, '/v1/conversations/cnv_1/messages', { conversation_id: 'cnv_1', message: 'Backup done.' }],
-    ['create_or_update_contact', createOrUpdateContact as AnyPerform, '/v1/contacts', { email: 'ops@example.com', name: 'Ops' }],
+    [
+      'send_message',
+      sendMessage as AnyPerform,
+      '/v1/conversations/cnv_1/messages',
+      { conversation_id: 'cnv_1', message: 'Backup done.' },
+    ],
+    [
+      'create_or_update_contact',
+      createOrUpdateContact as AnyPerform,
+      '/v1/contacts',
+      { email: 'ops@example.com', name: 'Ops' },
+    ],
   ];
 
-  it.each(creates)('%s: two runs with identical input send no key, so IllumiChat acts twice', async (_, perform, path, inputData) => {
-    const seen = keysSeen();
-    api().post(path).times(2).reply(function () {
-      seen.record.call(this);
-      return [201, {}];
-    });
-    await appTester(perform, bundle({ inputData: { ...inputData } }));
-    await appTester(perform, bundle({ inputData: { ...inputData, idempotency_key: '   ' } }));
-    expect(seen.keys).toEqual(['undefined', 'undefined']);
-  });
+  it.each(creates)(
+    '%s: two runs with identical input send no key, so IllumiChat acts twice',
+    async (_, perform, path, inputData) => {
+      const seen = keysSeen();
+      api()
+        .post(path)
+        .times(2)
+        .reply(function () {
+          seen.record.call(this);
+          return [201, {}];
+        });
+      await appTester(perform, bundle({ inputData: { ...inputData } }));
+      await appTester(perform, bundle({ inputData: { ...inputData, idempotency_key: '   ' } }));
+      expect(seen.keys).toEqual(['undefined', 'undefined']);
+    },
+  );
 
-  it.each(creates)('%s: with a Unique Run ID mapped, a replay of the run sends the same key', async (operation, perform, path, inputData) => {
-    const seen = keysSeen();
-    api().post(path, (body) => !('idempotency_key' in body)).times(3).reply(function () {
-      seen.record.call(this);
-      return [201, {}];
-    });
-    await appTester(perform, bundle({ inputData: { ...inputData, idempotency_key: 'evt_01' } }));
-    await appTester(perform, bundle({ inputData: { ...inputData, idempotency_key: ' evt_01 ' } }));
-    await appTester(perform, bundle({ inputData: { ...inputData, idempotency_key: 'evt_02' } }));
-    expect(seen.keys[0]).toMatch(new RegExp(`^zapier-${operation}-[0-9a-f]{64}$`));
-    expect(seen.keys[1]).toBe(seen.keys[0]);
-    expect(seen.keys[2]).not.toBe(seen.keys[0]); // another run of the trigger: another record
-  });
+  it.each(creates)(
+    '%s: with a Unique Run ID mapped, a replay of the run sends the same key',
+    async (operation, perform, path, inputData) => {
+      const seen = keysSeen();
+      api()
+        .post(path, (body) => !('idempotency_key' in body))
+        .times(3)
+        .reply(function () {
+          seen.record.call(this);
+          return [201, {}];
+        });
+      await appTester(perform, bundle({ inputData: { ...inputData, idempotency_key: 'evt_01' } }));
+      await appTester(perform, bundle({ inputData: { ...inputData, idempotency_key: ' evt_01 ' } }));
+      await appTester(perform, bundle({ inputData: { ...inputData, idempotency_key: 'evt_02' } }));
+      expect(seen.keys[0]).toMatch(new RegExp(`^zapier-${operation}-[0-9a-f]{64}$`));
+      expect(seen.keys[1]).toBe(seen.keys[0]);
+      expect(seen.keys[2]).not.toBe(seen.keys[0]); // another run of the trigger: another record
+    },
+  );
 
   it('never gives one run ID the same key in two steps or for two requests, so the API cannot answer a conflict', async () => {
     const seen = keysSeen();
@@ -166,26 +197,37 @@ describe('the Idempotency-Key', () => {
 
   it('ignores blank fields and their order, which do not change the request', async () => {
     const seen = keysSeen();
-    api().post('/v1/tickets').times(2).reply(function () {
-      seen.record.call(this);
-      return [201, ticketSample];
-    });
+    api()
+      .post('/v1/tickets')
+      .times(2)
+      .reply(function () {
+        seen.record.call(this);
+        return [201, ticketSample];
+      });
     await appTester(createTicket, bundle({ inputData: { ...input, idempotency_key: 'evt_01' } }));
     await appTester(
       createTicket,
-      bundle({ inputData: { priority: 'normal', description: '', subject: 'Daily backup check', idempotency_key: 'evt_01' } }),
+      bundle({
+        inputData: { priority: 'normal', description: '', subject: 'Daily backup check', idempotency_key: 'evt_01' },
+      }),
     );
     expect(seen.keys[0]).toBe(seen.keys[1]);
   });
 
   it('is not sent by Update Ticket, whose repeat is harmless and whose remembered answer could be stale', async () => {
     const seen = keysSeen();
-    api().patch('/v1/tickets/tkt_1').times(2).reply(function () {
-      seen.record.call(this);
-      return [200, ticketSample];
-    });
+    api()
+      .patch('/v1/tickets/tkt_1')
+      .times(2)
+      .reply(function () {
+        seen.record.call(this);
+        return [200, ticketSample];
+      });
     await appTester(updateTicket, bundle({ inputData: { ticket_id: 'tkt_1', status: 'resolved' } }));
-    await appTester(updateTicket, bundle({ inputData: { ticket_id: 'tkt_1', status: 'resolved', idempotency_key: 'evt_01' } }));
+    await appTester(
+      updateTicket,
+      bundle({ inputData: { ticket_id: 'tkt_1', status: 'resolved', idempotency_key: 'evt_01' } }),
+    );
     expect(seen.keys).toEqual(['undefined', 'undefined']);
   });
 
@@ -193,6 +235,8 @@ describe('the Idempotency-Key', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null }, e: undefined })).toBe(
       '{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}',
     );
-    expect(idempotencyKey('r', 'x', 'post', '/p', { a: 1, b: 2 })).toBe(idempotencyKey('r', 'x', 'POST', '/p', { b: 2, a: 1 }));
+    expect(idempotencyKey('r', 'x', 'post', '/p', { a: 1, b: 2 })).toBe(
+      idempotencyKey('r', 'x', 'POST', '/p', { b: 2, a: 1 }),
+    );
   });
 });

@@ -52,7 +52,24 @@ const plainFields = (op: Operation) => (op.inputFields ?? []).filter(isPlain);
 const plainOutputFields = (op: Operation) => (op.outputFields ?? []).filter(isPlain);
 const allInputFields = allSteps.flatMap((s) => plainFields(s.operation).map((f) => [`${s.key}.${f.key}`, f] as const));
 
-const SMALL_WORDS = new Set(['a', 'an', 'and', 'as', 'at', 'but', 'by', 'for', 'in', 'nor', 'of', 'on', 'or', 'the', 'to', 'with']);
+const SMALL_WORDS = new Set([
+  'a',
+  'an',
+  'and',
+  'as',
+  'at',
+  'but',
+  'by',
+  'for',
+  'in',
+  'nor',
+  'of',
+  'on',
+  'or',
+  'the',
+  'to',
+  'with',
+]);
 
 function isTitleCase(label: string): boolean {
   const words = label.split(' ');
@@ -67,7 +84,9 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}
 function flatEntries(record: unknown, prefix = ''): [string, unknown][] {
   return Object.entries(record as Record<string, unknown>).flatMap(([key, value]) => {
     const path = prefix ? `${prefix}__${key}` : key;
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? flatEntries(value, path) : [[path, value]];
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? flatEntries(value, path)
+      : [[path, value]];
   });
 }
 
@@ -81,19 +100,42 @@ describe('the public contract of keys', () => {
     );
     expect(Object.keys(App.searches)).toEqual(['find_contact']);
     expect(Object.keys(App.searchOrCreates ?? {})).toEqual(['find_contact']);
-    for (const [key, step] of Object.entries({ ...App.triggers, ...App.creates, ...App.searches })) expect(step.key).toBe(key);
-    expect(allSteps.filter((s) => s.display.hidden).map((s) => s.key).sort()).toEqual(
-      ['assistant_list', 'conversation_list', 'ticket_list'],
-    );
+    for (const [key, step] of Object.entries({ ...App.triggers, ...App.creates, ...App.searches }))
+      expect(step.key).toBe(key);
+    expect(
+      allSteps
+        .filter((s) => s.display.hidden)
+        .map((s) => s.key)
+        .sort(),
+    ).toEqual(['assistant_list', 'conversation_list', 'ticket_list']);
   });
 
   it('names the input fields issue 3 lists', () => {
     const keys = (step: Step) => plainFields(step.operation).map((f) => f.key);
     expect(keys(App.triggers.lead_captured as Step)).toEqual(['assistant_id']);
     expect(keys(App.triggers.conversation_event as Step)).toEqual(['event_type', 'assistant_id']);
-    expect(keys(App.creates.create_or_update_contact as Step)).toEqual(['email', 'name', 'phone', 'company', 'notes', 'idempotency_key']);
-    expect(keys(App.creates.create_ticket as Step)).toEqual(['subject', 'description', 'priority', 'contact_email', 'idempotency_key']);
-    expect(keys(App.creates.update_ticket as Step)).toEqual(['ticket_id', 'status', 'priority', 'subject', 'description']);
+    expect(keys(App.creates.create_or_update_contact as Step)).toEqual([
+      'email',
+      'name',
+      'phone',
+      'company',
+      'notes',
+      'idempotency_key',
+    ]);
+    expect(keys(App.creates.create_ticket as Step)).toEqual([
+      'subject',
+      'description',
+      'priority',
+      'contact_email',
+      'idempotency_key',
+    ]);
+    expect(keys(App.creates.update_ticket as Step)).toEqual([
+      'ticket_id',
+      'status',
+      'priority',
+      'subject',
+      'description',
+    ]);
     expect(keys(App.creates.send_message as Step)).toEqual(['conversation_id', 'message', 'idempotency_key']);
     expect(keys(App.searches.find_contact as Step)).toEqual(['email']);
   });
@@ -113,7 +155,9 @@ describe('the public contract of keys', () => {
 /** Every description the app shows, with where it comes from. */
 const descriptions: [string, string][] = [
   ...allSteps.map((step) => [step.key, step.display.description ?? ''] as [string, string]),
-  ...Object.entries(App.searchOrCreates ?? {}).map(([key, pair]) => [`searchOrCreates.${key}`, pair.display.description] as [string, string]),
+  ...Object.entries(App.searchOrCreates ?? {}).map(
+    ([key, pair]) => [`searchOrCreates.${key}`, pair.display.description] as [string, string],
+  ),
 ];
 const helpTexts: [string, string][] = [
   ...allInputFields.map(([name, f]) => [name, f.helpText ?? ''] as [string, string]),
@@ -134,19 +178,29 @@ describe('what a reviewer reads', () => {
         description,
         opening: true,
       });
-      expect({ key: trigger.key, words: words(description) <= 20, sentences: description.split(/[.!?](\s|$)/).filter((p) => p?.trim()).length })
-        .toEqual({ key: trigger.key, words: true, sentences: 1 });
+      expect({
+        key: trigger.key,
+        words: words(description) <= 20,
+        sentences: description.split(/[.!?](\s|$)/).filter((p) => p?.trim()).length,
+      }).toEqual({ key: trigger.key, words: true, sentences: 1 });
     }
   });
 
   it('uses “a” and “an” as English does, in every description, label and help text', () => {
-    const texts = [...descriptions, ...helpTexts, ...allSteps.map((step) => [step.key, step.display.label ?? ''] as [string, string])];
+    const texts = [
+      ...descriptions,
+      ...helpTexts,
+      ...allSteps.map((step) => [step.key, step.display.label ?? ''] as [string, string]),
+    ];
     // Words spelt with a vowel but said with a consonant (a one-line, a unique, a user) take “a”.
     const aBeforeVowel = /\ba (?!one\b|one-|once\b|uni|use|eu)[aeiou]/i;
     const anBeforeConsonant = /\ban (?!hour|honest)[b-df-hj-np-tv-z]/i;
     const wrong = texts.filter(([, text]) => aBeforeVowel.test(text) || anBeforeConsonant.test(text));
     expect(wrong).toEqual([]);
-    expect([aBeforeVowel.test('Triggers when a assistant is added'), aBeforeVowel.test('a one-line summary')]).toEqual([true, false]);
+    expect([aBeforeVowel.test('Triggers when a assistant is added'), aBeforeVowel.test('a one-line summary')]).toEqual([
+      true,
+      false,
+    ]);
   });
 
   it('writes every help text as sentences: capitalised, ending with a period, not opening with its label', () => {
@@ -155,7 +209,10 @@ describe('what a reviewer reads', () => {
     }
     for (const [name, field] of allInputFields) {
       const help = (field.helpText ?? '').toLowerCase();
-      expect({ name, opensWithLabel: help.startsWith(`${(field.label ?? '').toLowerCase()} `) }).toEqual({ name, opensWithLabel: false });
+      expect({ name, opensWithLabel: help.startsWith(`${(field.label ?? '').toLowerCase()} `) }).toEqual({
+        name,
+        opensWithLabel: false,
+      });
     }
   });
 
@@ -168,12 +225,19 @@ describe('what a reviewer reads', () => {
     const makers = groups.creates.filter((c) => !/^Updates /.test(c.display.description ?? ''));
     expect(makers.length).toBeGreaterThan(0);
     for (const create of makers) {
-      const field: (Field & { required?: boolean }) | undefined = plainFields(create.operation).find((f) => f.key === 'idempotency_key');
-      expect({ key: create.key, label: field?.label, required: field?.required }).toEqual({ key: create.key, label: 'Unique Run ID', required: false });
+      const field: (Field & { required?: boolean }) | undefined = plainFields(create.operation).find(
+        (f) => f.key === 'idempotency_key',
+      );
+      expect({ key: create.key, label: field?.label, required: field?.required }).toEqual({
+        key: create.key,
+        label: 'Unique Run ID',
+        required: false,
+      });
       expect(field?.helpText).toMatch(/trigger’s ID.*replays/);
     }
     const updates = groups.creates.filter((c) => /^Updates /.test(c.display.description ?? ''));
-    for (const update of updates) expect(plainFields(update.operation).map((f) => f.key)).not.toContain('idempotency_key');
+    for (const update of updates)
+      expect(plainFields(update.operation).map((f) => f.key)).not.toContain('idempotency_key');
   });
 });
 
@@ -236,7 +300,11 @@ describe('publishing hygiene', () => {
       if (field.dynamic) {
         const [triggerKey = '', idKey, labelKey] = field.dynamic.split('.');
         const trigger = (App.triggers as Record<string, Step>)[triggerKey];
-        expect({ name, trigger: trigger?.key, hidden: trigger?.display.hidden }).toEqual({ name, trigger: triggerKey, hidden: true });
+        expect({ name, trigger: trigger?.key, hidden: trigger?.display.hidden }).toEqual({
+          name,
+          trigger: triggerKey,
+          hidden: true,
+        });
         expect([idKey, labelKey]).toEqual(['id', expect.stringMatching(/^(name|label)$/)]);
       }
       if (field.search) {
@@ -260,7 +328,12 @@ describe('publishing hygiene', () => {
     const hooks = groups.triggers.filter((t) => t.operation.type === 'hook');
     expect(hooks.map((t) => t.key).sort()).toEqual(['conversation_event', 'lead_captured']);
     for (const { operation } of hooks) {
-      for (const fn of [operation.perform, operation.performList, operation.performSubscribe, operation.performUnsubscribe]) {
+      for (const fn of [
+        operation.perform,
+        operation.performList,
+        operation.performSubscribe,
+        operation.performUnsubscribe,
+      ]) {
         expect(fn).toEqual(expect.any(Function));
       }
     }
@@ -269,11 +342,18 @@ describe('publishing hygiene', () => {
   it('writes every date-time of every sample in ISO-8601', () => {
     for (const step of visibleSteps) {
       const datetimeKeys = new Set(
-        plainOutputFields(step.operation).filter((f) => f.type === 'datetime').map((f) => f.key),
+        plainOutputFields(step.operation)
+          .filter((f) => f.type === 'datetime')
+          .map((f) => f.key),
       );
       for (const [key, value] of flatEntries(step.operation.sample)) {
         if (datetimeKeys.has(key) || /At$/.test(key)) {
-          if (value !== null) expect({ step: step.key, key, value }).toEqual({ step: step.key, key, value: expect.stringMatching(ISO_8601) });
+          if (value !== null)
+            expect({ step: step.key, key, value }).toEqual({
+              step: step.key,
+              key,
+              value: expect.stringMatching(ISO_8601),
+            });
         }
       }
     }

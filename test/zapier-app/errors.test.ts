@@ -42,8 +42,18 @@ interface Case {
 
 const cases: Case[] = [
   { name: 'a revoked key', reply: answer(401, 'api_key_revoked'), error: 'ExpiredAuthError', says: MESSAGES.revoked },
-  { name: 'a mistyped key', reply: answer(401, 'api_key_malformed'), error: 'ExpiredAuthError', says: MESSAGES.malformed },
-  { name: 'an unknown key', reply: answer(401, 'api_key_invalid'), error: 'ExpiredAuthError', says: MESSAGES.unknownKey },
+  {
+    name: 'a mistyped key',
+    reply: answer(401, 'api_key_malformed'),
+    error: 'ExpiredAuthError',
+    says: MESSAGES.malformed,
+  },
+  {
+    name: 'an unknown key',
+    reply: answer(401, 'api_key_invalid'),
+    error: 'ExpiredAuthError',
+    says: MESSAGES.unknownKey,
+  },
   { name: 'no key', reply: answer(401, 'api_key_missing'), error: 'ExpiredAuthError', says: MESSAGES.missingKey },
   {
     name: 'a plan below Pro',
@@ -122,7 +132,10 @@ const cases: Case[] = [
   },
   {
     name: 'storage unavailable, with Retry-After',
-    reply: { ...answer(503, 'storage_unavailable', 'Storage is unavailable right now.'), headers: { 'Retry-After': '30' } },
+    reply: {
+      ...answer(503, 'storage_unavailable', 'Storage is unavailable right now.'),
+      headers: { 'Retry-After': '30' },
+    },
     error: 'ThrottledError',
     says: /Zapier will retry\. Storage is unavailable right now\./,
     delay: 30,
@@ -141,7 +154,11 @@ const cases: Case[] = [
   },
   {
     name: 'a proxy’s HTML 503 with Retry-After',
-    reply: { status: 503, body: '<html><body><h1>503 Service Unavailable</h1></body></html>', headers: { 'Retry-After': '120' } },
+    reply: {
+      status: 503,
+      body: '<html><body><h1>503 Service Unavailable</h1></body></html>',
+      headers: { 'Retry-After': '120' },
+    },
     error: 'ThrottledError',
     says: /HTTP 503: 503 Service Unavailable/,
     delay: 120,
@@ -150,7 +167,9 @@ const cases: Case[] = [
 
 describe('IllumiChat’s errors, as Zapier shows them', () => {
   it.each(cases)('$name → $error', async ({ reply, error, says, delay }) => {
-    api().post('/v1/tickets').reply(reply.status, reply.body as object, reply.headers);
+    api()
+      .post('/v1/tickets')
+      .reply(reply.status, reply.body as object, reply.headers);
 
     const thrown = await rejectionOf(appTester(callApi, bundle()));
 
@@ -168,7 +187,12 @@ describe('IllumiChat’s errors, as Zapier shows them', () => {
 describe('reading an error answer', () => {
   it('takes the code, message, details and required scope from the API’s shape', () => {
     const body = JSON.stringify({
-      error: { code: 'insufficient_scope', message: 'Nope', requiredScope: 'chat:write', details: [{ path: 'a', message: 'b' }] },
+      error: {
+        code: 'insufficient_scope',
+        message: 'Nope',
+        requiredScope: 'chat:write',
+        details: [{ path: 'a', message: 'b' }],
+      },
     });
     expect(parseApiError(403, body, null)).toEqual({
       status: 403,
@@ -197,7 +221,10 @@ describe('reading an error answer', () => {
   });
 
   it('survives an empty answer', () => {
-    expect(parseApiError(502, '', undefined)).toMatchObject({ code: 'http_502', message: 'HTTP 502 with no error body.' });
+    expect(parseApiError(502, '', undefined)).toMatchObject({
+      code: 'http_502',
+      message: 'HTTP 502 with no error body.',
+    });
   });
 
   it('shortens a long message at a word, never inside one, and keeps the code whole', () => {
@@ -210,16 +237,29 @@ describe('reading an error answer', () => {
 });
 
 describe('reading an answer that is not quite the API’s shape', () => {
-  it.each(['null', '[]', '"Bad Gateway"', '42', '{"error": null}', '{"error": []}', '{"error": {"code": 7, "message": ""}}'])(
-    'a body of %s still yields the status as code and the body as message',
-    (content) => {
-      expect(parseApiError(502, content, null)).toMatchObject({ code: 'http_502', message: `HTTP 502: ${content}`, details: [] });
-    },
-  );
+  it.each([
+    'null',
+    '[]',
+    '"Bad Gateway"',
+    '42',
+    '{"error": null}',
+    '{"error": []}',
+    '{"error": {"code": 7, "message": ""}}',
+  ])('a body of %s still yields the status as code and the body as message', (content) => {
+    expect(parseApiError(502, content, null)).toMatchObject({
+      code: 'http_502',
+      message: `HTTP 502: ${content}`,
+      details: [],
+    });
+  });
 
   it('keeps only the details that are objects, and reads a missing path or message as empty', () => {
     const body = JSON.stringify({
-      error: { code: 'validation_failed', message: 'Invalid.', details: [null, 'oops', ['a'], { message: 'Required' }, { path: 'email' }] },
+      error: {
+        code: 'validation_failed',
+        message: 'Invalid.',
+        details: [null, 'oops', ['a'], { message: 'Required' }, { path: 'email' }],
+      },
     });
     expect(parseApiError(422, body, null).details).toEqual([
       { path: '', message: 'Required' },
@@ -229,8 +269,12 @@ describe('reading an answer that is not quite the API’s shape', () => {
 
   it('takes the required scope from the error, else from the top level, else from the message, else none', () => {
     const scopeOf = (body: unknown) => parseApiError(403, JSON.stringify(body), null).requiredScope;
-    expect(scopeOf({ error: { code: 'insufficient_scope', message: 'No.' }, requiredScope: 'chat:write' })).toBe('chat:write');
-    expect(scopeOf({ error: { code: 'insufficient_scope', message: 'This key lacks the contacts:write scope.' } })).toBe('contacts:write');
+    expect(scopeOf({ error: { code: 'insufficient_scope', message: 'No.' }, requiredScope: 'chat:write' })).toBe(
+      'chat:write',
+    );
+    expect(
+      scopeOf({ error: { code: 'insufficient_scope', message: 'This key lacks the contacts:write scope.' } }),
+    ).toBe('contacts:write');
     expect(scopeOf({ error: { code: 'insufficient_scope', message: 'This key lacks a scope.' } })).toBeNull();
   });
 
@@ -249,7 +293,10 @@ describe('reading an answer that is not quite the API’s shape', () => {
     for (let day = 1; day <= 7; day++) {
       const date = new Date(Date.now() + day * 86_400_000);
       const retryAfter = parseApiError(429, '', date.toUTCString()).retryAfter;
-      expect({ date: date.toUTCString(), near: Math.abs(retryAfter! - day * 86_400) <= 2 }).toEqual({ date: date.toUTCString(), near: true });
+      expect({ date: date.toUTCString(), near: Math.abs(retryAfter! - day * 86_400) <= 2 }).toEqual({
+        date: date.toUTCString(),
+        near: true,
+      });
     }
   });
 
@@ -268,14 +315,29 @@ describe('reading an answer that is not quite the API’s shape', () => {
 
   // RFC 9110 §10.2.3: delay-seconds (digits only) or an HTTP-date. Anything else is ignored, so the step waits the
   // default, never 0 s: Date.parse alone takes "-5", "1.5" or "Sun 12" as a date long past, which read as "retry now".
-  it.each(['120abc', 'abc120', '1.5', '-5', '+10', '10 seconds', 'Foo 12', 'Sun 12', 'x Sun 12', 'Sunday 12', 'x Sun, 06 Nov 2033 08:49:37 GMT', 'soon', ''])(
-    'ignores a Retry-After of %j, which is neither seconds nor an HTTP date',
-    (header) => {
-      expect(parseApiError(429, '', header).retryAfter).toBeNull();
-      const apiError = parseApiError(429, JSON.stringify({ error: { code: 'rate_limited', message: 'Slow down.' } }), header);
-      expect(errorText(toZapierError(zapierErrors, apiError)).delay).toBe(DEFAULT_RETRY_SECONDS);
-    },
-  );
+  it.each([
+    '120abc',
+    'abc120',
+    '1.5',
+    '-5',
+    '+10',
+    '10 seconds',
+    'Foo 12',
+    'Sun 12',
+    'x Sun 12',
+    'Sunday 12',
+    'x Sun, 06 Nov 2033 08:49:37 GMT',
+    'soon',
+    '',
+  ])('ignores a Retry-After of %j, which is neither seconds nor an HTTP date', (header) => {
+    expect(parseApiError(429, '', header).retryAfter).toBeNull();
+    const apiError = parseApiError(
+      429,
+      JSON.stringify({ error: { code: 'rate_limited', message: 'Slow down.' } }),
+      header,
+    );
+    expect(errorText(toZapierError(zapierErrors, apiError)).delay).toBe(DEFAULT_RETRY_SECONDS);
+  });
 });
 
 describe('a code the table does not list', () => {
@@ -307,18 +369,32 @@ describe('a code the table does not list', () => {
 
   it('at 429 and 5xx says Zapier will try again', () => {
     expect(messageText(unknown(429))).toBe("IllumiChat's rate limit for this API key was reached: The API says no.");
-    expect(messageText(unknown(500))).toBe('IllumiChat could not complete the request right now; Zapier will retry. The API says no.');
+    expect(messageText(unknown(500))).toBe(
+      'IllumiChat could not complete the request right now; Zapier will retry. The API says no.',
+    );
   });
 });
 
 describe('message text', () => {
   it('a validation failure without details quotes the API’s message, without doubling its full stop', () => {
-    const apiError = parseApiError(422, JSON.stringify({ error: { code: 'validation_failed', message: 'The request is not valid. See details.' } }), null);
-    expect(messageText(apiError)).toBe('IllumiChat rejected a value in this step: The request is not valid. See details. Check the fields mapped here.');
+    const apiError = parseApiError(
+      422,
+      JSON.stringify({ error: { code: 'validation_failed', message: 'The request is not valid. See details.' } }),
+      null,
+    );
+    expect(messageText(apiError)).toBe(
+      'IllumiChat rejected a value in this step: The request is not valid. See details. Check the fields mapped here.',
+    );
   });
 
   it('a validation detail without a path is its message alone', () => {
-    const body = { error: { code: 'validation_failed', message: 'x', details: [{ message: 'Body is empty' }, { path: 'email', message: 'Invalid' }] } };
+    const body = {
+      error: {
+        code: 'validation_failed',
+        message: 'x',
+        details: [{ message: 'Body is empty' }, { path: 'email', message: 'Invalid' }],
+      },
+    };
     expect(messageText(parseApiError(422, JSON.stringify(body), null))).toBe(
       'IllumiChat rejected a value in this step (Body is empty; email: Invalid). Check the fields mapped here.',
     );
@@ -331,7 +407,9 @@ describe('message text', () => {
   });
 
   it('withCode drops blanks around the text before adding the code', () => {
-    expect(withCode('  Check the key. \n', { status: 401, code: 'api_key_invalid' })).toBe('Check the key. (IllumiChat 401 api_key_invalid)');
+    expect(withCode('  Check the key. \n', { status: 401, code: 'api_key_invalid' })).toBe(
+      'Check the key. (IllumiChat 401 api_key_invalid)',
+    );
   });
 });
 
@@ -362,13 +440,18 @@ const bodyOf = (message: string) => message.replace(/ \(IllumiChat \d{3} [\w]+\)
 function cutAtWord(full: string, shown: string): boolean {
   if (shown === full) return true;
   const kept = shown.endsWith('…') ? shown.slice(0, -1) : shown;
-  return full.startsWith(kept) && /^[\s,;:]/.test(full.slice(kept.length)) && (shown.endsWith('…') || /[.!?]$/.test(kept));
+  return (
+    full.startsWith(kept) && /^[\s,;:]/.test(full.slice(kept.length)) && (shown.endsWith('…') || /[.!?]$/.test(kept))
+  );
 }
 
 describe('no message is cut inside a word', () => {
   /** Long API messages of many word lengths, so every cut position is tried. */
-  const longMessages = Array.from({ length: 40 }, (_, i) =>
-    Array.from({ length: 60 }, (_, w) => 'abcdefghijklmnopqrstuvwxyz'.slice(0, 1 + ((w * 7 + i) % 13))).join(' ') + '.',
+  const longMessages = Array.from(
+    { length: 40 },
+    (_, i) =>
+      Array.from({ length: 60 }, (_, w) => 'abcdefghijklmnopqrstuvwxyz'.slice(0, 1 + ((w * 7 + i) % 13))).join(' ') +
+      '.',
   );
 
   it.each(Object.entries(API_ERROR_CLASSES))('%s, however long the API’s words', (code, { status }) => {
@@ -385,7 +468,11 @@ describe('no message is cut inside a word', () => {
   });
 
   it.each(Object.keys(SCOPES))('the refusal of a key lacking %s is whole, and says which steps need it', (scope) => {
-    const apiError = parseApiError(403, JSON.stringify({ error: { code: 'insufficient_scope', message: 'x', requiredScope: scope } }), null);
+    const apiError = parseApiError(
+      403,
+      JSON.stringify({ error: { code: 'insufficient_scope', message: 'x', requiredScope: scope } }),
+      null,
+    );
     const { message } = errorText(toZapierError(zapierErrors, apiError));
     expect(message).toBe(`${scopeMessage(scope)} (IllumiChat 403 insufficient_scope)`);
     expect(message).not.toContain('…');
@@ -413,7 +500,8 @@ describe('the error table', () => {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) walk(path);
         else if (entry.name.endsWith('.ts')) {
-          for (const m of readFileSync(path, 'utf8').matchAll(/new ApiError\(\s*(\d{3}),\s*'([a-z_]+)'/g)) found.push([Number(at(m, 1)), at(m, 2)]);
+          for (const m of readFileSync(path, 'utf8').matchAll(/new ApiError\(\s*(\d{3}),\s*'([a-z_]+)'/g))
+            found.push([Number(at(m, 1)), at(m, 2)]);
         }
       }
     };
@@ -425,20 +513,28 @@ describe('the error table', () => {
     const codes = [...apiErrorCodes(), ...CONTRACT_CODES];
     expect(codes.length).toBeGreaterThan(20);
     for (const [status, code] of codes) {
-      expect({ code, status: (API_ERROR_CLASSES as Record<string, { status: number }>)[code]?.status }).toEqual({ code, status });
+      expect({ code, status: (API_ERROR_CLASSES as Record<string, { status: number }>)[code]?.status }).toEqual({
+        code,
+        status,
+      });
     }
   });
 
   it('gives each code the class the table names', () => {
     for (const [code, { status, errorClass }] of Object.entries(API_ERROR_CLASSES)) {
-      const thrown = toZapierError(zapierErrors, parseApiError(status, JSON.stringify({ error: { code, message: 'm.' } }), null));
+      const thrown = toZapierError(
+        zapierErrors,
+        parseApiError(status, JSON.stringify({ error: { code, message: 'm.' } }), null),
+      );
       const name = errorClass === 'Error' ? 'AppError' : errorClass;
       expect({ code, name: thrown.name }).toEqual({ code, name });
     }
   });
 
   it('halts no API error: a misconfigured Zap must error, so its owner hears of it', () => {
-    expect(Object.entries(API_ERROR_CLASSES).filter(([, row]) => (row.errorClass as string) === 'HaltedError')).toEqual([]);
+    expect(Object.entries(API_ERROR_CLASSES).filter(([, row]) => (row.errorClass as string) === 'HaltedError')).toEqual(
+      [],
+    );
   });
 
   it('is the table docs/zapier-app.md shows, row for row', () => {

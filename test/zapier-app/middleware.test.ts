@@ -46,8 +46,13 @@ describe('every request to IllumiChat', () => {
   });
 
   it('never sends the key to any other host', async () => {
-    nock('https://elsewhere.example', { badheaders: ['authorization'] }).get('/file').reply(200, 'ok');
-    await appTester(async (z: ZObject) => (await z.request({ url: 'https://elsewhere.example/file' })).content, bundle());
+    nock('https://elsewhere.example', { badheaders: ['authorization'] })
+      .get('/file')
+      .reply(200, 'ok');
+    await appTester(
+      async (z: ZObject) => (await z.request({ url: 'https://elsewhere.example/file' })).content,
+      bundle(),
+    );
   });
 
   it('names operations without the schema’s `operation` segment', () => {
@@ -57,7 +62,9 @@ describe('every request to IllumiChat', () => {
   });
 
   it('passes successful answers through untouched', async () => {
-    api().get('/v1/ping').reply(200, { deep: { value: [1, 2] } });
+    api()
+      .get('/v1/ping')
+      .reply(200, { deep: { value: [1, 2] } });
     const data = await appTester(
       async (z: ZObject, _b: Bundle) => (await z.request({ url: '/v1/ping' })).data,
       bundle(),

@@ -33,7 +33,9 @@ describe('Find Contact', () => {
     });
     // Zapier fills the create's fields from the search's: both are keyed `email`.
     const searchKeys = App.searches.find_contact.operation.inputFields?.map((f) => (f as { key: string }).key);
-    const createKeys = App.creates.create_or_update_contact.operation.inputFields?.map((f) => (f as { key: string }).key);
+    const createKeys = App.creates.create_or_update_contact.operation.inputFields?.map(
+      (f) => (f as { key: string }).key,
+    );
     expect(createKeys).toEqual(expect.arrayContaining(searchKeys ?? []));
   });
 });

@@ -34,7 +34,10 @@ function deliveredPayload(type: EventType): Record<string, unknown> {
 }
 
 async function sampleList(type: EventType, performList: typeof leadCaptured.performList) {
-  api().get('/v1/samples').query({ event_type: type }).reply(200, { data: [fixtureFor(type)], source: 'fixture' });
+  api()
+    .get('/v1/samples')
+    .query({ event_type: type })
+    .reply(200, { data: [fixtureFor(type)], source: 'fixture' });
   const records = await appTester(performList, bundle({ inputData: { event_type: type } }));
   expect(records).toHaveLength(1);
   return records[0];
@@ -82,7 +85,8 @@ describe('Conversation Event', () => {
   it('shows the envelope every event shares before an event type is chosen', async () => {
     const envelope = await outputKeysFor();
     expect(envelope).toEqual(['assistantId', 'assistantName', 'createdAt', 'id', 'type', 'workspaceId']);
-    for (const type of CONVERSATION_EVENT_TYPES) expect(await outputKeysFor(type)).toEqual(expect.arrayContaining(envelope));
+    for (const type of CONVERSATION_EVENT_TYPES)
+      expect(await outputKeysFor(type)).toEqual(expect.arrayContaining(envelope));
   });
 });
 

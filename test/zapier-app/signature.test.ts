@@ -20,14 +20,21 @@ function signature(key: string, id: string, timestamp: string, content: string):
 
 /** How Zapier hands a delivery's headers to perform: `Http-` and Title-Case. */
 function zapierHeaders(id: string, timestamp: string, sig: string): Record<string, string> {
-  return { 'Http-Webhook-Id': id, 'Http-Webhook-Timestamp': timestamp, 'Http-Webhook-Signature': sig, 'Http-Content-Type': 'application/json' };
+  return {
+    'Http-Webhook-Id': id,
+    'Http-Webhook-Timestamp': timestamp,
+    'Http-Webhook-Signature': sig,
+    'Http-Content-Type': 'application/json',
+  };
 }
 
 describe('checking a delivery’s signature', () => {
   const sig = signature(secret, 'evt_1', '1790000000', body);
 
   it('accepts a delivery signed with the subscription’s secret, in Zapier’s header form or the plain one', () => {
-    expect(verifyDelivery(secret, { headers: zapierHeaders('evt_1', '1790000000', sig), content: body })).toEqual({ ok: true });
+    expect(verifyDelivery(secret, { headers: zapierHeaders('evt_1', '1790000000', sig), content: body })).toEqual({
+      ok: true,
+    });
     const plain = { 'webhook-id': 'evt_1', 'webhook-timestamp': '1790000000', 'webhook-signature': sig };
     expect(verifyDelivery(secret, { headers: plain, content: body })).toEqual({ ok: true });
   });
@@ -38,10 +45,19 @@ describe('checking a delivery’s signature', () => {
   });
 
   it.each([
-    ['a changed body', { headers: zapierHeaders('evt_1', '1790000000', sig), content: body.replace('Jane', 'Mallory') }],
+    [
+      'a changed body',
+      { headers: zapierHeaders('evt_1', '1790000000', sig), content: body.replace('Jane', 'Mallory') },
+    ],
     ['a changed event id', { headers: zapierHeaders('evt_2', '1790000000', sig), content: body }],
     ['a changed timestamp', { headers: zapierHeaders('evt_1', '1790000001', sig), content: body }],
-    ['another secret', { headers: zapierHeaders('evt_1', '1790000000', signature(generateWebhookSecret(), 'evt_1', '1790000000', body)), content: body }],
+    [
+      'another secret',
+      {
+        headers: zapierHeaders('evt_1', '1790000000', signature(generateWebhookSecret(), 'evt_1', '1790000000', body)),
+        content: body,
+      },
+    ],
     ['another scheme', { headers: zapierHeaders('evt_1', '1790000000', sig.replace('v1,', 'v2,')), content: body }],
     ['no signature headers', { headers: { 'Http-Content-Type': 'application/json' }, content: body }],
     ['no raw body', { headers: zapierHeaders('evt_1', '1790000000', sig) }],
@@ -59,7 +75,10 @@ describe('checking a delivery’s signature', () => {
 describe('perform with a signed subscription', () => {
   const subscribeData = { id: 'sub_1', secret };
   const delivered = fixtureFor('lead.captured');
-  const signed = { content: body, headers: zapierHeaders('evt_1', '1790000000', signature(secret, 'evt_1', '1790000000', body)) };
+  const signed = {
+    content: body,
+    headers: zapierHeaders('evt_1', '1790000000', signature(secret, 'evt_1', '1790000000', body)),
+  };
   /** Zapier's cleaned request: the parsed body plus the hook URL's parsed query string. */
   const cleanedRequest = { ...delivered, querystring: {} };
 
@@ -68,7 +87,10 @@ describe('perform with a signed subscription', () => {
   });
 
   it('returns the record of a genuine delivery', async () => {
-    const records = await appTester(leadCaptured.perform, bundle({ subscribeData, cleanedRequest, rawRequest: signed }));
+    const records = await appTester(
+      leadCaptured.perform,
+      bundle({ subscribeData, cleanedRequest, rawRequest: signed }),
+    );
     expect(records).toEqual([delivered]);
   });
 

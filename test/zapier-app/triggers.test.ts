@@ -45,7 +45,9 @@ describe('Lead Captured', () => {
   });
 
   it('unsubscribes by the id subscribe returned', async () => {
-    api().delete('/v1/subscriptions/sub_000000000000000000001').reply(200, { id: 'sub_000000000000000000001', active: false });
+    api()
+      .delete('/v1/subscriptions/sub_000000000000000000001')
+      .reply(200, { id: 'sub_000000000000000000001', active: false });
     const result = await appTester(
       leadCaptured.performUnsubscribe,
       bundle({ subscribeData: { id: 'sub_000000000000000000001' } }),
@@ -83,13 +85,19 @@ describe('Lead Captured', () => {
 
   it('returns no more records than bundle.meta.limit asks for, and asks the API for no more', async () => {
     const live = [1, 2, 3].map((n) => ({ ...fixtureFor('lead.captured'), id: `con_live${n}` }));
-    api().get('/v1/samples').query({ event_type: 'lead.captured', limit: '1' }).reply(200, { data: live, source: 'live' });
+    api()
+      .get('/v1/samples')
+      .query({ event_type: 'lead.captured', limit: '1' })
+      .reply(200, { data: live, source: 'live' });
     const records = await appTester(leadCaptured.performList, bundle({ meta: { limit: 1, page: 0 } } as never));
     expect(records).toEqual([live[0]]);
   });
 
   it('asks for at most the API’s 10 samples, and for its default when Zapier sets no limit (-1)', async () => {
-    api().get('/v1/samples').query({ event_type: 'lead.captured', limit: '10' }).reply(200, { data: [], source: 'live' });
+    api()
+      .get('/v1/samples')
+      .query({ event_type: 'lead.captured', limit: '10' })
+      .reply(200, { data: [], source: 'live' });
     await appTester(leadCaptured.performList, bundle({ meta: { limit: 50, page: 0 } } as never));
     api().get('/v1/samples').query({ event_type: 'lead.captured' }).reply(200, { data: [], source: 'live' });
     await appTester(leadCaptured.performList, bundle({ meta: { limit: -1, page: 0 } } as never));
@@ -149,7 +157,9 @@ describe('Conversation Event', () => {
   });
 
   it('offers the nine events by readable name', () => {
-    const field = conversationEvent.default.operation.inputFields?.[0] as { choices: { value: string; label: string }[] };
+    const field = conversationEvent.default.operation.inputFields?.[0] as {
+      choices: { value: string; label: string }[];
+    };
     expect(field.choices.map((c) => c.value)).toEqual(CONVERSATION_EVENT_TYPES);
     expect(at(field.choices, 0).label).toBe('Ticket Created: a support ticket is opened');
   });
@@ -160,14 +170,20 @@ describe('unsubscribing', () => {
     [404, 'not_found'],
     [401, 'api_key_revoked'],
   ])('treats %i %s as done: nothing is left to deliver and the Zap must turn off', async (status, code) => {
-    api().delete('/v1/subscriptions/sub_gone').reply(status, { error: { code, message: '…' } });
+    api()
+      .delete('/v1/subscriptions/sub_gone')
+      .reply(status, { error: { code, message: '…' } });
     const result = await appTester(conversationEvent.performUnsubscribe, bundle({ subscribeData: { id: 'sub_gone' } }));
     expect(result).toEqual({ id: 'sub_gone', active: false });
   });
 
   it('reports other failures, translated', async () => {
-    api().delete('/v1/subscriptions/sub_1').reply(503, { error: { code: 'unavailable', message: 'Down for a moment.' } });
-    const error = await rejectionOf(appTester(leadCaptured.performUnsubscribe, bundle({ subscribeData: { id: 'sub_1' } })));
+    api()
+      .delete('/v1/subscriptions/sub_1')
+      .reply(503, { error: { code: 'unavailable', message: 'Down for a moment.' } });
+    const error = await rejectionOf(
+      appTester(leadCaptured.performUnsubscribe, bundle({ subscribeData: { id: 'sub_1' } })),
+    );
     expect(error.name).toBe('ThrottledError');
     expect(error.message).toContain('(IllumiChat 503 unavailable)');
   });
@@ -187,14 +203,25 @@ describe('unsubscribing', () => {
   });
 
   it('by the hook URL, treats 404 (nothing active there) as done', async () => {
-    api().delete('/v1/subscriptions').query({ target_url: targetUrl }).reply(404, { error: { code: 'not_found', message: '…' } });
-    const result = await appTester(conversationEvent.performUnsubscribe, bundle({ targetUrl, subscribeData: {} } as never));
+    api()
+      .delete('/v1/subscriptions')
+      .query({ target_url: targetUrl })
+      .reply(404, { error: { code: 'not_found', message: '…' } });
+    const result = await appTester(
+      conversationEvent.performUnsubscribe,
+      bundle({ targetUrl, subscribeData: {} } as never),
+    );
     expect(result).toEqual({ id: null, active: false });
   });
 
   it('by the hook URL, reports other failures, translated', async () => {
-    api().delete('/v1/subscriptions').query({ target_url: targetUrl }).reply(403, { error: { code: 'insufficient_scope', message: 'x', requiredScope: 'events:read' } });
-    const error = await rejectionOf(appTester(leadCaptured.performUnsubscribe, bundle({ targetUrl, subscribeData: {} } as never)));
+    api()
+      .delete('/v1/subscriptions')
+      .query({ target_url: targetUrl })
+      .reply(403, { error: { code: 'insufficient_scope', message: 'x', requiredScope: 'events:read' } });
+    const error = await rejectionOf(
+      appTester(leadCaptured.performUnsubscribe, bundle({ targetUrl, subscribeData: {} } as never)),
+    );
     expect(error).toMatchObject({ name: 'AppError', code: 'insufficient_scope' });
   });
 
@@ -219,7 +246,10 @@ describe('the hidden dropdown triggers', () => {
 
   it('lists recent tickets with number, subject and status', async () => {
     const ticket = (fixtureFor('ticket.created') as { data: { ticket: Record<string, unknown> } }).data.ticket;
-    api().get('/v1/tickets').query({ limit: '100' }).reply(200, { data: [ticket], nextCursor: 'next' });
+    api()
+      .get('/v1/tickets')
+      .query({ limit: '100' })
+      .reply(200, { data: [ticket], nextCursor: 'next' });
     const [choice] = (await appTester(ticketList.operation.perform, bundle())) as Record<string, unknown>[];
     expect(choice).toMatchObject({ id: ticket.id, label: '#1042 Sample ticket: cannot log in (new)' });
   });
@@ -227,7 +257,10 @@ describe('the hidden dropdown triggers', () => {
   it('lists only conversations a human agent holds', async () => {
     const conversation = (fixtureFor('live_chat.agent_assigned') as { data: { conversation: Record<string, unknown> } })
       .data.conversation;
-    api().get('/v1/conversations').query({ mode: 'human', limit: '100' }).reply(200, { data: [conversation], nextCursor: null });
+    api()
+      .get('/v1/conversations')
+      .query({ mode: 'human', limit: '100' })
+      .reply(200, { data: [conversation], nextCursor: null });
     const [choice] = (await appTester(conversationList.operation.perform, bundle())) as Record<string, unknown>[];
     expect(choice).toMatchObject({ id: conversation.id, label: 'Jane Visitor: Hi, do you offer annual billing?' });
   });
@@ -235,36 +268,61 @@ describe('the hidden dropdown triggers', () => {
   it.each([
     ['ticket_list', ticketList, '/v1/tickets', {}],
     ['conversation_list', conversationList, '/v1/conversations', { mode: 'human' }],
-  ] as const)('%s pages through every record with Load more: page n asks for the cursor page n-1 returned', async (_, trigger, path, params) => {
-    const record = (id: string) => ({ id, number: 1, subject: 's', status: 'open', visitorName: 'V', visitorEmail: null, firstMessage: null });
-    api().get(path).query({ ...params, limit: '100' }).reply(200, { data: [record('rec_1')], nextCursor: 'c2' });
-    api().get(path).query({ ...params, limit: '100', cursor: 'c2' }).reply(200, { data: [record('rec_2')], nextCursor: 'c3' });
-    api().get(path).query({ ...params, limit: '100', cursor: 'c3' }).reply(200, { data: [record('rec_3')], nextCursor: null });
-    const perform = trigger.operation.perform as unknown as (z: ZObject, b: Bundle) => Promise<{ id: string }[]>;
-    const page = async (n: number) =>
-      ((await appTester(perform, bundle({ meta: { page: n, limit: -1 } } as never))) as { id: string }[]).map((c) => c.id);
+  ] as const)(
+    '%s pages through every record with Load more: page n asks for the cursor page n-1 returned',
+    async (_, trigger, path, params) => {
+      const record = (id: string) => ({
+        id,
+        number: 1,
+        subject: 's',
+        status: 'open',
+        visitorName: 'V',
+        visitorEmail: null,
+        firstMessage: null,
+      });
+      api()
+        .get(path)
+        .query({ ...params, limit: '100' })
+        .reply(200, { data: [record('rec_1')], nextCursor: 'c2' });
+      api()
+        .get(path)
+        .query({ ...params, limit: '100', cursor: 'c2' })
+        .reply(200, { data: [record('rec_2')], nextCursor: 'c3' });
+      api()
+        .get(path)
+        .query({ ...params, limit: '100', cursor: 'c3' })
+        .reply(200, { data: [record('rec_3')], nextCursor: null });
+      const perform = trigger.operation.perform as unknown as (z: ZObject, b: Bundle) => Promise<{ id: string }[]>;
+      const page = async (n: number) =>
+        ((await appTester(perform, bundle({ meta: { page: n, limit: -1 } } as never))) as { id: string }[]).map(
+          (c) => c.id,
+        );
 
-    expect(await page(0)).toEqual(['rec_1']);
-    expect(await page(1)).toEqual(['rec_2']);
-    expect(await page(2)).toEqual(['rec_3']);
-    expect(await page(3)).toEqual([]); // the last page said there is no next one: no request
-  });
+      expect(await page(0)).toEqual(['rec_1']);
+      expect(await page(1)).toEqual(['rec_2']);
+      expect(await page(2)).toEqual(['rec_3']);
+      expect(await page(3)).toEqual([]); // the last page said there is no next one: no request
+    },
+  );
 
   it('the assistant list comes whole on page 0, and Load more adds nothing', async () => {
-    api().get('/v1/assistants').query({ limit: '100' }).reply(200, { data: [{ id: 'ast_1', name: 'Sales Bot' }] });
-    const page = (n: number) => appTester(assistantList.operation.perform, bundle({ meta: { page: n, limit: -1 } } as never));
+    api()
+      .get('/v1/assistants')
+      .query({ limit: '100' })
+      .reply(200, { data: [{ id: 'ast_1', name: 'Sales Bot' }] });
+    const page = (n: number) =>
+      appTester(assistantList.operation.perform, bundle({ meta: { page: n, limit: -1 } } as never));
     expect(await page(0)).toEqual([{ id: 'ast_1', name: 'Sales Bot', label: 'Sales Bot' }]);
     expect(await page(1)).toEqual([]);
   });
-
 });
 
 describe('dropdown labels', () => {
   it('labels conversations without a name or a first message', () => {
     const base = { visitorName: null, visitorEmail: null, firstMessage: null } as never;
     expect(conversationLabel(base)).toBe('Visitor');
-    expect(conversationLabel({ ...(base as object), visitorEmail: 'a@b.co', firstMessage: 'x'.repeat(100) } as never)).toBe(
-      `a@b.co: ${'x'.repeat(59)}…`,
-    );
+    expect(
+      conversationLabel({ ...(base as object), visitorEmail: 'a@b.co', firstMessage: 'x'.repeat(100) } as never),
+    ).toBe(`a@b.co: ${'x'.repeat(59)}…`);
   });
 });

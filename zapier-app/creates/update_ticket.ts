@@ -33,7 +33,13 @@ const inputFields = defineInputFields([
     })),
     helpText: 'Resolved or Closed also record when the ticket was resolved or closed.',
   },
-  { key: 'priority', label: 'Priority', required: false, choices: priorityChoices, helpText: 'Leave blank to keep it.' },
+  {
+    key: 'priority',
+    label: 'Priority',
+    required: false,
+    choices: priorityChoices,
+    helpText: 'Leave blank to keep it.',
+  },
   { key: 'subject', label: 'Subject', required: false, helpText: 'A new one-line summary; leave blank to keep it.' },
   {
     key: 'description',

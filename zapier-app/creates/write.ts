@@ -20,9 +20,14 @@ export interface WriteRequest {
 }
 
 /** Sends the write and returns the API's record as it answered (201 or 200); API errors throw translated. */
-export async function writeRecord<T>(z: ZObject, { operationKey, method, path, body, runKey }: WriteRequest): Promise<T> {
+export async function writeRecord<T>(
+  z: ZObject,
+  { operationKey, method, path, body, runKey }: WriteRequest,
+): Promise<T> {
   const headers: Record<string, string> =
-    method === 'POST' && runKey ? { [IDEMPOTENCY_HEADER]: idempotencyKey(runKey, operationKey, method, path, body) } : {};
+    method === 'POST' && runKey
+      ? { [IDEMPOTENCY_HEADER]: idempotencyKey(runKey, operationKey, method, path, body) }
+      : {};
   const response = await z.request<T>({ method, url: path, body, headers });
   return response.data;
 }

@@ -88,8 +88,7 @@ export function parseApiError(status: number, content: string, retryAfterHeader:
   }
   const error = isRecord(body) && isRecord(body.error) ? body.error : {};
   const code = typeof error.code === 'string' && error.code ? error.code : `http_${status}`;
-  const message =
-    typeof error.message === 'string' && error.message ? error.message : fallbackMessage(status, content);
+  const message = typeof error.message === 'string' && error.message ? error.message : fallbackMessage(status, content);
   const details = Array.isArray(error.details)
     ? error.details.filter(isRecord).map((d) => ({ path: textOf(d.path), message: textOf(d.message) }))
     : [];
@@ -156,7 +155,9 @@ export function errorClassOf(apiError: Pick<ApiError, 'status' | 'code'>): Zapie
 export function messageText(apiError: ApiError): string {
   const { status, code } = apiError;
   if (status === 401) {
-    return KEY_PROBLEMS[code] ?? `${apiError.message} Reconnect your IllumiChat account with a key from Settings → API Keys.`;
+    return (
+      KEY_PROBLEMS[code] ?? `${apiError.message} Reconnect your IllumiChat account with a key from Settings → API Keys.`
+    );
   }
   switch (code) {
     case 'plan_upgrade_required':
@@ -177,7 +178,8 @@ export function messageText(apiError: ApiError): string {
       return MESSAGES.tooLarge;
   }
   if (status === 429) return `IllumiChat's rate limit for this API key was reached: ${apiError.message}`;
-  if (status >= 500) return `IllumiChat could not complete the request right now; Zapier will retry. ${apiError.message}`;
+  if (status >= 500)
+    return `IllumiChat could not complete the request right now; Zapier will retry. ${apiError.message}`;
   // Anything else: IllumiChat's own words, which say what was wrong with the request.
   return apiError.message;
 }
@@ -189,7 +191,8 @@ export function toZapierError(errors: ZapierErrors, apiError: ApiError): Error {
     case 'ExpiredAuthError':
       return new errors.ExpiredAuthError(message);
     case 'ThrottledError': {
-      const fallback = apiError.code === 'idempotency_request_in_progress' ? IN_PROGRESS_RETRY_SECONDS : DEFAULT_RETRY_SECONDS;
+      const fallback =
+        apiError.code === 'idempotency_request_in_progress' ? IN_PROGRESS_RETRY_SECONDS : DEFAULT_RETRY_SECONDS;
       return new errors.ThrottledError(message, apiError.retryAfter ?? fallback);
     }
     case 'HaltedError':
@@ -234,7 +237,13 @@ export function fitWords(text: string, room: number): string {
 }
 
 function fallbackMessage(status: number, content: string): string {
-  const snippet = fitWords(content.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim(), 120);
+  const snippet = fitWords(
+    content
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim(),
+    120,
+  );
   return snippet ? `HTTP ${status}: ${snippet}` : `HTTP ${status} with no error body.`;
 }
 

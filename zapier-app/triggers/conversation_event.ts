@@ -1,5 +1,11 @@
 /** Conversation Event: one trigger for the conversation lifecycle; the builder picks which event fires it. */
-import { type Bundle, defineInputFields, defineTrigger, type PlainOutputField, type ZObject } from 'zapier-platform-core';
+import {
+  type Bundle,
+  defineInputFields,
+  defineTrigger,
+  type PlainOutputField,
+  type ZObject,
+} from 'zapier-platform-core';
 
 import {
   CONVERSATION_EVENT_TYPES,
@@ -49,7 +55,9 @@ const chosenEventType: EventTypeOf = (z, bundle) => {
 export function eventOutputFields(_z: ZObject, bundle: Bundle): Promise<PlainOutputField[]> {
   const chosen = bundle.inputData.event_type;
   const fields = outputFieldsOf(payloadSchema(isConversationEventType(chosen) ? chosen : SAMPLE_EVENT_TYPE));
-  return Promise.resolve(isConversationEventType(chosen) ? fields : fields.filter((field) => !field.key.startsWith('data__')));
+  return Promise.resolve(
+    isConversationEventType(chosen) ? fields : fields.filter((field) => !field.key.startsWith('data__')),
+  );
 }
 
 const operation = restHookOperation({

@@ -55,10 +55,14 @@ export async function spawnApi(opts: SpawnOptions): Promise<ApiProcess> {
   void exited.then(() => children.delete(child));
   const lines: string[] = [];
   // Both pipes are read to the end, always: a full pipe would block the child.
-  for (const stream of [child.stdout, child.stderr]) readline.createInterface({ input: stream }).on('line', (line) => lines.push(line));
+  for (const stream of [child.stdout, child.stderr])
+    readline.createInterface({ input: stream }).on('line', (line) => lines.push(line));
 
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the API did not start within 30 s:\n${lines.join('\n')}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`the API did not start within 30 s:\n${lines.join('\n')}`)),
+      30_000,
+    );
     const poll = setInterval(() => {
       for (const line of lines) {
         const m = /"message":"listening","url":"([^"]+)"/.exec(line);

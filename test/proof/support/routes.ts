@@ -44,7 +44,13 @@ export const ROUTES: Record<string, RouteSpec> = {
   'GET /v1/assistants': { auth: 'key' },
   'POST /v1/contacts': {
     auth: 'key',
-    body: (_w, n) => ({ email: `fuzz${n}@example.com`, name: 'Fuzz', phone: '+1 555', company: 'Fuzz Inc', notes: 'n' }),
+    body: (_w, n) => ({
+      email: `fuzz${n}@example.com`,
+      name: 'Fuzz',
+      phone: '+1 555',
+      company: 'Fuzz Inc',
+      notes: 'n',
+    }),
   },
   'GET /v1/contacts': { auth: 'key', query: (w) => ({ email: w.contactEmail }) },
   'GET /v1/tickets': { auth: 'key', query: () => ({ limit: '5' }), paged: true },
@@ -58,7 +64,11 @@ export const ROUTES: Record<string, RouteSpec> = {
     body: () => ({ status: 'pending', priority: 'low', subject: 'Fuzzed', description: 'x' }),
   },
   'GET /v1/conversations': { auth: 'key', query: () => ({ mode: 'human', limit: '5' }), paged: true },
-  'POST /v1/conversations/:id/messages': { auth: 'key', params: { id: (w) => w.conversationId }, body: () => ({ message: 'hello' }) },
+  'POST /v1/conversations/:id/messages': {
+    auth: 'key',
+    params: { id: (w) => w.conversationId },
+    body: () => ({ message: 'hello' }),
+  },
   'GET /v1/subscriptions': { auth: 'key', query: () => ({ limit: '5' }), paged: true },
   'POST /v1/subscriptions': {
     auth: 'key',
@@ -67,11 +77,20 @@ export const ROUTES: Record<string, RouteSpec> = {
   // After the POST above, so a subscription is active at the receiver URL when this runs first.
   'DELETE /v1/subscriptions': { auth: 'key', query: (w) => ({ target_url: w.receiverUrl }) },
   'DELETE /v1/subscriptions/:id': { auth: 'key', params: { id: (w) => w.subscriptionId } },
-  'GET /v1/samples': { auth: 'key', query: (w) => ({ event_type: 'ticket.created', assistant_id: w.assistantId, limit: '2' }) },
+  'GET /v1/samples': {
+    auth: 'key',
+    query: (w) => ({ event_type: 'ticket.created', assistant_id: w.assistantId, limit: '2' }),
+  },
   'POST /v1/widget/assistants/:assistantId/conversations': {
     auth: 'public',
     params: { assistantId: (w) => w.assistantId },
-    body: () => ({ message: 'Hi', visitor_id: 'v1', visitor_name: 'V', visitor_email: 'v@example.com', page_url: 'https://x.example/' }),
+    body: () => ({
+      message: 'Hi',
+      visitor_id: 'v1',
+      visitor_name: 'V',
+      visitor_email: 'v@example.com',
+      page_url: 'https://x.example/',
+    }),
   },
   'POST /v1/in-app/assistants/:assistantId/conversations': {
     auth: 'public',
@@ -83,27 +102,58 @@ export const ROUTES: Record<string, RouteSpec> = {
     params: { id: (w) => w.idleConversationId },
     body: (_w, n) => ({ email: `lead${n}@example.com`, name: 'Lead', phone: '1' }),
   },
-  'POST /v1/widget/conversations/:id/handoff': { auth: 'public', params: { id: (w) => w.idleConversationId }, body: () => ({ reason: 'human' }) },
-  'POST /v1/agent/contacts': { auth: 'agent', body: (_w, n) => ({ email: `crm${n}@example.com`, name: 'C', phone: '2' }) },
+  'POST /v1/widget/conversations/:id/handoff': {
+    auth: 'public',
+    params: { id: (w) => w.idleConversationId },
+    body: () => ({ reason: 'human' }),
+  },
+  'POST /v1/agent/contacts': {
+    auth: 'agent',
+    body: (_w, n) => ({ email: `crm${n}@example.com`, name: 'C', phone: '2' }),
+  },
   'POST /v1/agent/tickets': {
     auth: 'agent',
-    body: (w) => ({ subject: 'S', description: 'D', priority: 'urgent', contact_email: w.contactEmail, conversation_id: w.conversationId }),
+    body: (w) => ({
+      subject: 'S',
+      description: 'D',
+      priority: 'urgent',
+      contact_email: w.contactEmail,
+      conversation_id: w.conversationId,
+    }),
   },
-  'POST /v1/agent/tickets/:id/assign': { auth: 'agent', params: { id: (w) => w.ticketId }, body: (w) => ({ agent_id: w.otherAgentId }) },
-  'POST /v1/agent/tickets/:id/status': { auth: 'agent', params: { id: (w) => w.ticketId }, body: () => ({ status: 'open' }) },
-  'POST /v1/agent/live-chat/sessions/:id/accept': { auth: 'agent', params: { id: (w) => w.queuedSessionId }, body: () => ({}) },
+  'POST /v1/agent/tickets/:id/assign': {
+    auth: 'agent',
+    params: { id: (w) => w.ticketId },
+    body: (w) => ({ agent_id: w.otherAgentId }),
+  },
+  'POST /v1/agent/tickets/:id/status': {
+    auth: 'agent',
+    params: { id: (w) => w.ticketId },
+    body: () => ({ status: 'open' }),
+  },
+  'POST /v1/agent/live-chat/sessions/:id/accept': {
+    auth: 'agent',
+    params: { id: (w) => w.queuedSessionId },
+    body: () => ({}),
+  },
   'POST /v1/agent/live-chat/sessions/:id/transfer': {
     auth: 'agent',
     params: { id: (w) => w.activeSessionId },
     body: (w) => ({ to_agent_id: w.otherAgentId, note: 'n' }),
   },
-  'POST /v1/agent/live-chat/sessions/:id/end': { auth: 'agent', params: { id: (w) => w.activeSessionId }, body: () => ({ ended_by: 'agent' }) },
+  'POST /v1/agent/live-chat/sessions/:id/end': {
+    auth: 'agent',
+    params: { id: (w) => w.activeSessionId },
+    body: () => ({ ended_by: 'agent' }),
+  },
 };
 
 /** "METHOD /path/:param" for every route the app registers. */
 export function routesOf(app: Express): string[] {
   const routes: string[] = [];
-  for (const layer of (app as unknown as { router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] } }).router.stack) {
+  for (const layer of (
+    app as unknown as { router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] } }
+  ).router.stack) {
     if (!layer.route) continue;
     for (const method of Object.keys(layer.route.methods)) routes.push(`${method.toUpperCase()} ${layer.route.path}`);
   }

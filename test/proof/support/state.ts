@@ -18,7 +18,8 @@ export function snapshot(db: Database.Database): Record<string, string> {
   for (const table of TABLES) {
     const rows = db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all() as Record<string, unknown>[];
     if (table === 'api_keys') for (const row of rows) delete row.last_used_at;
-    out[table] = `${rows.length}:${crypto.createHash('sha256').update(JSON.stringify(rows)).digest('hex').slice(0, 16)}`;
+    out[table] =
+      `${rows.length}:${crypto.createHash('sha256').update(JSON.stringify(rows)).digest('hex').slice(0, 16)}`;
   }
   return out;
 }
@@ -38,6 +39,8 @@ export function isErrorShape(body: unknown): body is ErrorBody {
   if (details === undefined) return true;
   return (
     Array.isArray(details) &&
-    details.every((d) => typeof d === 'object' && d !== null && typeof d.path === 'string' && typeof d.message === 'string')
+    details.every(
+      (d) => typeof d === 'object' && d !== null && typeof d.path === 'string' && typeof d.message === 'string',
+    )
   );
 }

@@ -48,7 +48,12 @@ export function useZapierCursorStore(): void {
     .post('/cli')
     .reply(200, (_uri, body) => {
       const call = typeof body === 'string' ? JSON.parse(body) : body;
-      const { id, storeKey, method, params } = call as { id: string; storeKey: string | null; method: string; params: string[] };
+      const { id, storeKey, method, params } = call as {
+        id: string;
+        storeKey: string | null;
+        method: string;
+        params: string[];
+      };
       if (!storeKey) return { id, error: 'no storeKey: z.cursor needs canPaginate' };
       if (method === 'set_cursor') cursors.set(storeKey, at(params, 0));
       return { id, result: method === 'get_cursor' ? (cursors.get(storeKey) ?? null) : null };
