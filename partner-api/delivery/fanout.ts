@@ -21,7 +21,7 @@ import type { Db } from '../db/open';
 import { hasIntegration, type Plan } from '../domain/plans';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
 
 /** Delivery rows written per transaction: small enough that requests interleave with a large fan-out. */
 export const FANOUT_ROWS_PER_TRANSACTION = 256;
@@ -71,11 +71,11 @@ export function expandFanOut(ctx: AppContext, maxRows = FANOUT_ROWS_PER_TRANSACT
     let rows = 0;
     let budget = maxRows;
     while (budget > 0) {
-      const event = sql(
+      const event = selectOne<AwaitingEvent>(
         db,
         `SELECT seq, id, workspace_id AS workspaceId, type, assistant_id AS assistantId, fanout_upto AS upto, fanout_after AS after
            FROM events WHERE fanout_upto IS NOT NULL ORDER BY seq LIMIT 1`,
-      ).get() as AwaitingEvent | undefined;
+      );
       if (!event) return { rows, more: false };
       const plan = sql(db, 'SELECT plan FROM workspaces WHERE id = ?').pluck().get(event.workspaceId) as Plan;
       const subscriptions = hasIntegration(plan)

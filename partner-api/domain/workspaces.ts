@@ -128,10 +128,11 @@ export function createAgent(
 
 /** The agent a console token belongs to and whether that token was revoked; null for an unknown token. */
 export function findAgentByToken(ctx: AppContext, token: string): { agent: Agent; revoked: boolean } | null {
-  const row = sql(
+  const row = selectOne<Agent & { revokedAt: string | null }>(
     ctx.db,
     `SELECT ${AGENT_COLUMNS}, token_revoked_at AS revokedAt FROM agents WHERE token_hash = ?`,
-  ).get(hashSecret(token)) as (Agent & { revokedAt: string | null }) | undefined;
+    hashSecret(token),
+  );
   if (!row) return null;
   const { revokedAt, ...agent } = row;
   return { agent, revoked: revokedAt !== null };
