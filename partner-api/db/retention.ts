@@ -233,6 +233,11 @@ export interface RetentionRunner {
   stop(): void;
 }
 
+/** The counts one retention pass logs when it ends; a new pass starts from these. */
+function emptyPass() {
+  return { deliveries: 0, attempts: 0, events: 0, idempotencyKeys: 0, pagesFreed: 0, batches: 0, longestBatchMs: 0 };
+}
+
 /**
  * Runs pruneBatch on a timer for the server: a batch every intervalMs while a pass has work, then idleMs of
  * rest. Each batch also purges up to batchSize expired Idempotency-Key records (domain/idempotency.ts). Logs each pass that deleted something, with its longest batch in ms. A batch that throws (disk
@@ -242,15 +247,7 @@ export function startRetention(ctx: AppContext, settings: RetentionSettings): Re
   const cursor = newCursor();
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
-  const pass = {
-    deliveries: 0,
-    attempts: 0,
-    events: 0,
-    idempotencyKeys: 0,
-    pagesFreed: 0,
-    batches: 0,
-    longestBatchMs: 0,
-  };
+  const pass = emptyPass();
   const schedule = (ms: number) => {
     if (stopped) return;
     timer = setTimeout(tick, ms);
@@ -280,15 +277,7 @@ export function startRetention(ctx: AppContext, settings: RetentionSettings): Re
     if (pass.deliveries + pass.events + pass.idempotencyKeys + pass.pagesFreed > 0) {
       ctx.log.info('retention pass', { ...pass, longestBatchMs: Math.round(pass.longestBatchMs * 10) / 10 });
     }
-    Object.assign(pass, {
-      deliveries: 0,
-      attempts: 0,
-      events: 0,
-      idempotencyKeys: 0,
-      pagesFreed: 0,
-      batches: 0,
-      longestBatchMs: 0,
-    });
+    Object.assign(pass, emptyPass());
     schedule(settings.idleMs);
   };
   schedule(settings.intervalMs);
