@@ -20,6 +20,9 @@ export default tseslint.config(
       '.scratch/',
       'bench-results/',
       'docs/',
+      // npm run test:mutation: Stryker's sandbox copy of the tree, and its reports.
+      '.stryker-tmp/',
+      'reports/',
     ],
   },
   js.configs.recommended,
