@@ -178,6 +178,13 @@ export function latencies(arrivals: ArrivalRow[], scheduled: Map<number, number>
   return { deliveries: send.length, sendToArrival: summarize(send), commitToArrival: summarize(commit) };
 }
 
+/** A figure for the report: thousands separated, `digits` decimals. */
+export const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** A target's verdict in the report's last column. */
+export const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
+
 /** The host's 1-minute load average, printed beside each figure (the host is shared). */
 export function loadAverage(): number {
   const [oneMinute = NaN] = os.loadavg();

@@ -16,6 +16,7 @@ import { startChild } from './child';
 import { type LoadOptions, type LoadResult, measure } from './load';
 import {
   agent,
+  fmt,
   type Latencies,
   latencies,
   loadAverage,
@@ -25,6 +26,7 @@ import {
   startConversation,
   summarize,
   type Summary,
+  verdict,
 } from './paced';
 import { startHangingReceiver } from './receiver';
 import { runSoak } from './soak';
@@ -424,10 +426,6 @@ interface Figures {
   peakRssMb: number;
   seconds: number;
 }
-
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
 
 function render(f: Figures): string {
   const ratio = (r: LoadResult) =>

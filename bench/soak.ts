@@ -19,6 +19,7 @@ import Database from 'better-sqlite3';
 import { startChild } from './child';
 import {
   epochMs,
+  fmt,
   latencies,
   loadAverage,
   pacedConversations,
@@ -26,6 +27,7 @@ import {
   receiverClient,
   summarize,
   type Summary,
+  verdict,
 } from './paced';
 import type * as seedLarge from './seed-large';
 
@@ -229,10 +231,6 @@ interface SoakFigures {
   seededEvents: number;
   seconds: number;
 }
-
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
 
 function renderSoak(f: SoakFigures): string {
   const lastHalf = f.windows.slice(Math.floor(f.windows.length / 2));

@@ -119,20 +119,13 @@ function pruneEvents(db: Db, cutoff: string, batchSize: number, cursor: Retentio
     type: string;
     assistantId: string | null;
     createdAt: string;
+    awaitingFanOut: number;
   }>(
     db,
     `SELECT seq, id, workspace_id AS workspaceId, type, assistant_id AS assistantId, created_at AS createdAt,
             fanout_upto IS NOT NULL AS awaitingFanOut
        FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
-  ).all(cursor.eventSeq, batchSize) as {
-    seq: number;
-    id: string;
-    workspaceId: string;
-    type: string;
-    assistantId: string | null;
-    createdAt: string;
-    awaitingFanOut: number;
-  }[];
+  ).all(cursor.eventSeq, batchSize);
   const sampleFloor = new Map<string, number>();
   for (const row of rows) {
     if (row.createdAt >= cutoff) {
