@@ -1,7 +1,8 @@
 /**
  * Flattens a payload schema into the field list Zapier shows: nested keys joined with `__`
- * (Zapier's own convention, so `data__ticket__id` maps `data.ticket.id`), each with a readable label. A
- * record of workspace-chosen keys (a contact's custom `attributes`) has no static fields and is left out.
+ * (Zapier's own convention, so `data__ticket__id` maps `data.ticket.id`), each with a readable label. A list of
+ * records becomes Zapier's line items (`recentMessages[]body`); a record of workspace-chosen keys (a contact's
+ * custom `attributes`) has no static fields and is left out.
  */
 import { z } from 'zod';
 
@@ -33,8 +34,9 @@ export function payloadFields(schema: z.ZodObject, prefix = ''): PayloadField[] 
       // Keys chosen per workspace (custom attributes): no static field; the Zapier app lists them live.
       continue;
     } else if (inner instanceof z.ZodArray && inner.element instanceof z.ZodObject) {
-      // A list of records (a conversation's recent messages): Zapier shows it as line items, undeclared.
-      continue;
+      // A list of records (a conversation's recent messages): Zapier's line items, keyed `list[]field`.
+      for (const item of payloadFields(inner.element))
+        fields.push({ ...item, key: `${key}[]${item.key}`, label: labelFor(`${key}__${item.key}`), list: true });
     } else if (inner instanceof z.ZodArray) {
       fields.push({ key, label: labelFor(key), type: fieldType(inner.element as z.ZodType), nullable, list: true });
     } else {

@@ -58,6 +58,15 @@ export const noteSchema = z.object({
   createdAt: isoDateTime,
 });
 
+/**
+ * The form two tags are compared in, by the API (one tag per form on a record) and by Tag Added's filter:
+ * trimmed, Unicode NFC (a precomposed and a decomposed "é" are one), then upper- and lower-cased, which is
+ * full case folding for every script JavaScript folds ("ß" matches "SS", "Σ" matches "σ").
+ */
+export function tagKey(tag: string): string {
+  return tag.trim().normalize('NFC').toUpperCase().toLowerCase();
+}
+
 /** What tagging or untagging answers: the record's kind and id and all its tags now. */
 export const tagsResultSchema = z.object({
   recordType: z.enum(['contact', 'conversation']),

@@ -1,12 +1,12 @@
 /**
  * Tags on contacts and conversations. A tag is one line of 1 to TAG_MAX_LENGTH characters, trimmed, in any
- * script; two tags are the same when their matching forms are (tagKey: Unicode NFC, then full case folding),
+ * script; two tags are the same when their matching forms are (catalog/records.ts tagKey: NFC, case folding),
  * so "VIP", "vip" and " Vip " are one tag and "Straße" matches "STRASSE". A record keeps the spelling its tag
  * was first added with, and holds at most TAGS_PER_RECORD tags. Adding a tag fires tag.added in the same
  * transaction; adding one the record already has, or removing one it lacks, changes nothing and fires nothing.
  */
 import type { TaggedRecordType } from '../../catalog/events';
-import type { TagsResultRecord } from '../../catalog/records';
+import { tagKey, type TagsResultRecord } from '../../catalog/records';
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { sql, writeTransaction } from '../lib/statements';
@@ -19,13 +19,6 @@ export const TAG_MAX_LENGTH = 50;
 /** Tags one contact or conversation may hold; the next add is 409 tag_limit_reached. */
 export const TAGS_PER_RECORD = 100;
 
-/**
- * The form tags are matched by: NFC (so a precomposed and a decomposed "é" are one), then upper- and
- * lower-cased, which is Unicode's full case folding for every script JavaScript folds ("ß" and "SS" match).
- */
-export function tagKey(tag: string): string {
-  return tag.normalize('NFC').toUpperCase().toLowerCase();
-}
 
 /** The record a tag goes on, found and checked by the caller inside the same transaction. */
 export interface TagTarget {
