@@ -6,9 +6,9 @@
 import { type TicketRecord, ticketSchema } from '../catalog/events';
 import {
   type ContactRecord,
+  contactSchema,
   type ConversationDetailRecord,
   conversationDetailSchema,
-  contactSchema,
   type MessageRecord,
   messageSchema,
   type NoteRecord,
@@ -20,9 +20,9 @@ import { fixtureFor } from '../fixtures';
 
 export {
   type ContactRecord,
+  contactSchema,
   type ConversationDetailRecord,
   conversationDetailSchema,
-  contactSchema,
   type MessageRecord,
   messageSchema,
   type NoteRecord,

@@ -34,23 +34,18 @@ function flatKeys(record: unknown, prefix = ''): string[] {
 
 const keysOf = (fields: unknown[]) => (fields as PlainOutputField[]).map((f) => f.key).sort();
 
-/** The attributes the fixtures' records carry, as GET /v1/contact-attributes lists them. */
-const SAMPLE_ATTRIBUTES = [
-  { key: 'plan', label: 'Plan', type: 'text', createdAt: '2026-01-15T09:00:00.000Z' },
-  { key: 'renewal_date', label: 'Renewal Date', type: 'date', createdAt: '2026-01-15T09:00:00.000Z' },
-  { key: 'seats', label: 'Seats', type: 'number', createdAt: '2026-01-15T09:00:00.000Z' },
-  { key: 'trial', label: 'On Trial', type: 'boolean', createdAt: '2026-01-15T09:00:00.000Z' },
-];
-
-/** Every output field's key: plain fields, and those a field function lists (the workspace's attributes). */
-async function outputKeysOf(fields: unknown[]): Promise<string[]> {
+/**
+ * Every output field's key: plain fields, and those a field function lists (the workspace's attributes, here
+ * `attributes`: none by default, as on a workspace that defined none, which is what the samples show).
+ */
+async function outputKeysOf(fields: unknown[], attributes: { key: string }[] = []): Promise<string[]> {
   const keys: string[] = [];
   for (const field of fields) {
     if (typeof field !== 'function') {
       keys.push((field as PlainOutputField).key);
       continue;
     }
-    api().get('/v1/contact-attributes').reply(200, { data: SAMPLE_ATTRIBUTES });
+    api().get('/v1/contact-attributes').reply(200, { data: attributes });
     const listed = (await appTester(field as Parameters<typeof appTester>[0], bundle())) as PlainOutputField[];
     keys.push(...listed.map((f) => f.key));
   }
@@ -79,20 +74,15 @@ describe('Lead Captured', () => {
     outputKeys = await outputKeysOf(operation.outputFields ?? []);
   });
 
-  it('has the spec’s nine output fields, and the workspace’s custom attributes (issue 14)', () => {
-    expect(outputKeys).toEqual(
-      [
-        'id',
-        'name',
-        'email',
-        'phone',
-        'source',
-        'isNew',
-        'createdAt',
-        'assistantId',
-        'assistantName',
-        ...SAMPLE_ATTRIBUTES.map((a) => `attributes__${a.key}`),
-      ].sort(),
+  it('has the spec’s nine output fields, and the workspace’s custom attributes (issue 14)', async () => {
+    const spec = ['id', 'name', 'email', 'phone', 'source', 'isNew', 'createdAt', 'assistantId', 'assistantName'];
+    expect(outputKeys).toEqual(spec.sort());
+    const attributes = [
+      { key: 'plan', label: 'Plan', type: 'text', createdAt: '2026-01-15T09:00:00.000Z' },
+      { key: 'seats', label: 'Seats', type: 'number', createdAt: '2026-01-15T09:00:00.000Z' },
+    ];
+    expect(await outputKeysOf(operation.outputFields ?? [], attributes)).toEqual(
+      [...spec, 'attributes__plan', 'attributes__seats'].sort(),
     );
   });
 

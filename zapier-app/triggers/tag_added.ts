@@ -36,7 +36,8 @@ const inputFields = defineInputFields([
 export function acceptsTag(bundle: Bundle, record: DeliveredRecord): boolean {
   const data = (record.data ?? {}) as { tag?: unknown; recordType?: unknown };
   const { tag, record_type: recordType } = bundle.inputData as { tag?: unknown; record_type?: unknown };
-  if (typeof tag === 'string' && tag.trim() && tagKey(tag) !== tagKey(String(data.tag ?? ''))) return false;
+  const delivered = typeof data.tag === 'string' ? data.tag : '';
+  if (typeof tag === 'string' && tag.trim() && tagKey(tag) !== tagKey(delivered)) return false;
   if (typeof recordType === 'string' && recordType.trim() && recordType.trim() !== data.recordType) return false;
   return true;
 }
