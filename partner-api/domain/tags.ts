@@ -19,7 +19,6 @@ export const TAG_MAX_LENGTH = 50;
 /** Tags one contact or conversation may hold; the next add is 409 tag_limit_reached. */
 export const TAGS_PER_RECORD = 100;
 
-
 /** The record a tag goes on, found and checked by the caller inside the same transaction. */
 export interface TagTarget {
   workspaceId: string;
