@@ -3,7 +3,7 @@
  * rules (Tag Added's filters, attribute values converted by type, searches' not-found as an empty result).
  */
 import { fixtureFor } from '../../fixtures';
-import { attributeInputFields, attributeValue } from '../../zapier-app/attributes';
+import { attributeInputFields, attributeOutputFields, attributeValue } from '../../zapier-app/attributes';
 import { perform as addNote } from '../../zapier-app/creates/add_note_to_contact';
 import { perform as createOrUpdateContact } from '../../zapier-app/creates/create_or_update_contact';
 import { addToContact, addToConversation, removeFromContact } from '../../zapier-app/creates/tags';
@@ -100,6 +100,8 @@ describe('custom attributes in Create or Update Contact', () => {
     ['date', '2027-02-28', '2027-02-28'],
     ['date', 'next week', 'next week'],
     ['text', ' as typed ', ' as typed '],
+    ['number', 25, 25],
+    ['boolean', true, true],
   ] as const)('converts a mapped %s %j to %j', (type, raw, expected) => {
     expect(attributeValue(type, raw)).toEqual(expected);
   });
@@ -125,6 +127,21 @@ describe('custom attributes in Create or Update Contact', () => {
         },
       }),
     );
+  });
+
+  it('sends a field of an attribute deleted since as given, so IllumiChat’s 422 names it', async () => {
+    api().get('/v1/contact-attributes').reply(200, { data: [] });
+    api()
+      .post('/v1/contacts', { email: 'ava@example.com', attributes: { gone: 'x' } })
+      .reply(200, contactSample);
+    await appTester(createOrUpdateContact, bundle({ inputData: { email: 'ava@example.com', attribute_gone: 'x' } }));
+  });
+
+  it('lists no attribute output fields, rather than failing the editor, for a key without contacts:write', async () => {
+    api()
+      .get('/v1/contact-attributes')
+      .reply(403, { error: { code: 'insufficient_scope', message: 'x', requiredScope: 'contacts:write' } });
+    expect(await appTester(attributeOutputFields, bundle())).toEqual([]);
   });
 
   it('asks for no attribute list when no attribute field is filled', async () => {
@@ -174,6 +191,12 @@ describe('Find Ticket', () => {
       .query({ number: '42' })
       .reply(200, { data: [ticketSample], nextCursor: null });
     expect(await appTester(findTicket, bundle({ inputData: { ticket } }))).toEqual([ticketSample]);
+  });
+
+  it('reads a number Zapier passes as a number, and asks nothing for a blank input', async () => {
+    api().get('/v1/tickets').query({ number: '7' }).reply(200, { data: [], nextCursor: null });
+    expect(await appTester(findTicket, bundle({ inputData: { ticket: 7 } }))).toEqual([]);
+    expect(await appTester(findTicket, bundle({ inputData: { ticket: '  ' } }))).toEqual([]);
   });
 
   it('reads anything else as an ID; a 404 is "not found" (an empty result), not an error', async () => {
