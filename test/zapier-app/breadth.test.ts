@@ -6,7 +6,7 @@ import { fixtureFor } from '../../fixtures';
 import { attributeInputFields, attributeOutputFields, attributeValue } from '../../zapier-app/attributes';
 import { perform as addNote } from '../../zapier-app/creates/add_note_to_contact';
 import { perform as createOrUpdateContact } from '../../zapier-app/creates/create_or_update_contact';
-import { addToContact, addToConversation, removeFromContact } from '../../zapier-app/creates/tags';
+import { addToContact, addToConversation, NO_TAG_TO_REMOVE, removeFromContact } from '../../zapier-app/creates/tags';
 import {
   contactSample,
   contactTagsSample,
@@ -46,6 +46,13 @@ describe('tag and note actions', () => {
       .delete('/v1/contacts/con_1/tags/Sales%20%2F%20EMEA')
       .reply(200, { ...contactTagsSample, changed: true });
     await appTester(removeFromContact, bundle({ inputData: { contact_id: 'con_1', tag: ' Sales / EMEA ' } }));
+  });
+
+  it('Remove Tag from Contact with a blank mapped tag errors saying so, asking nothing', async () => {
+    const error = await rejectionOf(
+      appTester(removeFromContact, bundle({ inputData: { contact_id: 'con_1', tag: '  ' } })),
+    );
+    expect(error.message).toBe(NO_TAG_TO_REMOVE);
   });
 
   it('Add Tag to Conversation posts to the conversation', async () => {

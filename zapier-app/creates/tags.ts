@@ -60,12 +60,19 @@ export const addToContact = (async (z: ZObject, bundle: Bundle<Inputs>) =>
     body: { tag: bundle.inputData.tag },
   })) satisfies CreatePerform<Inputs>;
 
-export const removeFromContact = (async (z: ZObject, bundle: Bundle<Inputs>) =>
-  writeRecord<TagsResultRecord>(z, {
+export const NO_TAG_TO_REMOVE =
+  'Tag is blank in this run: map or type the tag to remove (the tag is part of the address, so a blank one cannot be sent).';
+
+export const removeFromContact = (async (z: ZObject, bundle: Bundle<Inputs>) => {
+  const tag = typeof bundle.inputData.tag === 'string' ? bundle.inputData.tag.trim() : '';
+  // A blank tag would make the path IllumiChat's contact tag list itself, which no route answers.
+  if (!tag) throw new z.errors.Error(NO_TAG_TO_REMOVE, 'missing_tag', 400);
+  return writeRecord<TagsResultRecord>(z, {
     operationKey: REMOVE_FROM_CONTACT,
     method: 'DELETE',
-    path: `/v1/contacts/${idOf(bundle.inputData.contact_id)}/tags/${encodeURIComponent(String(bundle.inputData.tag).trim())}`,
-  })) satisfies CreatePerform<Inputs>;
+    path: `/v1/contacts/${idOf(bundle.inputData.contact_id)}/tags/${encodeURIComponent(tag)}`,
+  });
+}) satisfies CreatePerform<Inputs>;
 
 type ConversationInputs = InferInputData<typeof conversationInputs>;
 
