@@ -16,7 +16,7 @@ const contactBody = z.strictObject({
   attributes: z.preprocess((v) => (v === null ? undefined : v), z.record(z.string().max(100), z.unknown()).optional()),
 });
 
-const agentContactBody = contactBody.pick({ email: true, name: true, phone: true });
+const agentContactBody = contactBody.pick({ email: true, name: true, phone: true, attributes: true });
 
 const findQuery = z.strictObject({ email: emailField });
 

@@ -123,6 +123,14 @@ describe('attribute values on contacts', () => {
     },
   );
 
+  it('an agent sets them too, with the same checks', async () => {
+    const w = await fresh();
+    const made = await w.console.post('/v1/agent/contacts', { email: 'kim@example.com', attributes: { seats: 3 } });
+    expect(made).toMatchObject({ status: 201, body: { attributes: { seats: 3 } } });
+    const wrong = await w.console.post('/v1/agent/contacts', { email: 'kim@example.com', attributes: { seats: '3' } });
+    expect(wrong.body.error.details).toEqual([{ path: 'attributes.seats', message: 'Must be a number.' }]);
+  });
+
   it("another workspace's attributes are not this one's", async () => {
     const a = await fresh();
     const { key } = await server.setup();
