@@ -13,6 +13,8 @@ import {
   LEAD_CAPTURED,
   LEAD_EVENT,
   payloadSchema,
+  TAG_ADDED,
+  TAG_ADDED_EVENT,
 } from './events';
 import { payloadFields } from './fields';
 
@@ -55,6 +57,14 @@ export function renderEventDocs(): string {
     '## Lead Captured trigger',
     '',
     section(LEAD_CAPTURED, LEAD_EVENT.label, LEAD_EVENT.firesWhen),
+    '',
+    '`attributes` holds the contact’s values of the workspace’s custom attributes, by key (text and dates as',
+    '`YYYY-MM-DD` strings, numbers, booleans); the keys are each workspace’s own, so the Zapier app lists them as',
+    'output fields `attributes__<key>` from the workspace (GET /v1/contact-attributes) rather than from this table.',
+    '',
+    '## Tag Added trigger',
+    '',
+    section(TAG_ADDED, TAG_ADDED_EVENT.label, TAG_ADDED_EVENT.firesWhen),
     '',
     '## Conversation Event trigger',
     '',

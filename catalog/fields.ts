@@ -1,6 +1,8 @@
 /**
  * Flattens a payload schema into the field list Zapier shows: nested keys joined with `__`
- * (Zapier's own convention, so `data__ticket__id` maps `data.ticket.id`), each with a readable label.
+ * (Zapier's own convention, so `data__ticket__id` maps `data.ticket.id`), each with a readable label. A list of
+ * records becomes Zapier's line items (`recentMessages[]body`); a record of workspace-chosen keys (a contact's
+ * custom `attributes`) has no static fields and is left out.
  */
 import { z } from 'zod';
 
@@ -12,6 +14,8 @@ export interface PayloadField {
   nullable: boolean;
   /** The allowed values, for enum fields. */
   choices?: string[];
+  /** A list of values of `type` (a record's tags). */
+  list?: true;
 }
 
 export function payloadFields(schema: z.ZodObject, prefix = ''): PayloadField[] {
@@ -26,6 +30,15 @@ export function payloadFields(schema: z.ZodObject, prefix = ''): PayloadField[] 
     }
     if (inner instanceof z.ZodObject) {
       fields.push(...payloadFields(inner, key));
+    } else if (inner instanceof z.ZodRecord) {
+      // Keys chosen per workspace (custom attributes): no static field; the Zapier app lists them live.
+      continue;
+    } else if (inner instanceof z.ZodArray && inner.element instanceof z.ZodObject) {
+      // A list of records (a conversation's recent messages): Zapier's line items, keyed `list[]field`.
+      for (const item of payloadFields(inner.element))
+        fields.push({ ...item, key: `${key}[]${item.key}`, label: labelFor(`${key}__${item.key}`), list: true });
+    } else if (inner instanceof z.ZodArray) {
+      fields.push({ key, label: labelFor(key), type: fieldType(inner.element as z.ZodType), nullable, list: true });
     } else {
       const choices = inner instanceof z.ZodEnum ? (inner.options as string[]) : undefined;
       fields.push({ key, label: labelFor(key), type: fieldType(inner), nullable, ...(choices && { choices }) });

@@ -16,6 +16,7 @@ import { TokenBucketLimiter } from './http/rate-limit';
 import { requestLog } from './http/request-log';
 import { createRouteBuilders } from './http/route-builders';
 import { registerSubscriptionRoutes } from './http/subscriptions';
+import { registerTagRoutes } from './http/tags';
 import { registerTicketRoutes } from './http/tickets';
 
 export function createApp(ctx: AppContext): express.Express {
@@ -40,6 +41,7 @@ export function createApp(ctx: AppContext): express.Express {
   registerConversationRoutes(routes);
   registerLiveChatRoutes(routes);
   registerSubscriptionRoutes(routes);
+  registerTagRoutes(routes);
 
   app.use(notFoundRoute);
   app.use(errorHandler(ctx));

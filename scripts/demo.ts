@@ -5,7 +5,8 @@
  * the way Zapier does (the connection test, through zapier-platform-core's app tester), turns on Zaps for
  * both triggers with a local receiver standing in for hooks.zapier.com, and then plays a support story:
  * a visitor chats and leaves their details, asks for a human, an agent takes over, a Zap creates a ticket,
- * another resolves it, and a third posts into the taken-over chat. After each step it prints what the Zaps
+ * another resolves it, a third posts into the taken-over chat, a fourth tags the lead VIP (which a Tag Added
+ * Zap picks up), and the agent closes the conversation. After each step it prints what the Zaps
  * received: each delivery's signature checked with its subscription's secret and run through the trigger's
  * perform, exactly as a Zap would see it.
  *
@@ -21,7 +22,15 @@ import {
   startLiveStack,
   waitForDeliveries,
 } from '../test/support/zapier-live';
-import { accept, handOff, newWorkspace, startWidgetConversation, submitLeadForm } from '../test/support/zapier-product';
+import {
+  accept,
+  closeConversation,
+  endChat,
+  handOff,
+  newWorkspace,
+  startWidgetConversation,
+  submitLeadForm,
+} from '../test/support/zapier-product';
 
 export type Print = (line: string) => void;
 
@@ -83,7 +92,7 @@ export async function runDemo(print: Print = console.log): Promise<DemoResult> {
       `    connected; account label "${w.zap.label(me)}" (${me.id}, plan ${me.plan}, scopes ${me.key.scopes.join(', ')})`,
     );
 
-    step('Turn on Zaps: Lead Captured, and a Conversation Event Zap per event type used below');
+    step('Turn on Zaps: Lead Captured, a Conversation Event Zap per event type used below, and Tag Added');
     const zap = async (name: string, trigger: LiveHook['trigger'], inputData: Record<string, string> = {}) => {
       const hook = await w.zap.turnOn(trigger, inputData, hookUrl(inbox, name));
       print(`    ${name.padEnd(28)} → subscription ${hook.subscribeData.id} (${hook.subscribeData.eventType})`);
@@ -96,6 +105,8 @@ export async function runDemo(print: Print = console.log): Promise<DemoResult> {
     const pickedUp = await zap('live-chat-picked-up', 'conversation_event', { event_type: 'live_chat.agent_assigned' });
     const newTickets = await zap('ticket-created', 'conversation_event', { event_type: 'ticket.created' });
     const statuses = await zap('ticket-status-changed', 'conversation_event', { event_type: 'ticket.status_changed' });
+    const closed = await zap('conversation-closed', 'conversation_event', { event_type: 'conversation.closed' });
+    const vip = await zap('vip-contact-tagged', 'tag_added', { tag: 'VIP', record_type: 'contact' });
 
     /** Waits for the next delivery of each Zap, runs the Zap on it, and prints what it received. */
     const received = async (...hooks: LiveHook[]) => {
@@ -152,6 +163,20 @@ export async function runDemo(print: Print = console.log): Promise<DemoResult> {
     });
     print('    Send Message returned:');
     for (const line of compact(message)) print(line);
+
+    step('Zap actions Find Contact, then Add Tag to Contact: vip');
+    const [contact] = await w.zap.search('find_contact', { email: 'jane@example.com' });
+    if (!contact) throw new Error('Find Contact found no contact for jane@example.com');
+    const tagged = await w.zap.create('add_tag_to_contact', { contact_id: contact.id, tag: 'vip' });
+    print(
+      `    Add Tag to Contact returned: recordId=${tagged.recordId} tag=${tagged.tag} tags=${tagged.tags.join(',')}`,
+    );
+    await received(vip);
+
+    step('Agent Sam ends the live chat and closes the conversation');
+    await endChat(w.sam, session.id);
+    await closeConversation(w.sam, conversation.id);
+    await received(closed);
 
     print(`\nDone: ${deliveries} deliveries received, each signed and run by its Zap.`);
     return { deliveries, dbPath: server.dbPath };

@@ -7,7 +7,7 @@ import { labelFor, payloadFields } from '../catalog/fields';
 import { fixtureFor } from '../fixtures';
 
 describe('the event catalog', () => {
-  it('has the spec’s nine conversation events and Lead Captured', () => {
+  it('has the spec’s nine conversation events, Conversation Closed (issue 14), Lead Captured and Tag Added', () => {
     expect(CONVERSATION_EVENT_TYPES).toEqual([
       'ticket.created',
       'ticket.assigned',
@@ -18,8 +18,10 @@ describe('the event catalog', () => {
       'live_chat.session_ended',
       'chat.conversation_started',
       'widget.conversation_started',
+      'conversation.closed',
     ]);
     expect(EVENT_TYPES).toContain('lead.captured');
+    expect(EVENT_TYPES).toContain('tag.added');
   });
 
   it.each(EVENT_TYPES)('the %s fixture is a valid payload of its type', (type) => {

@@ -68,11 +68,16 @@ export interface RestHookTrigger<$InputFields extends InputFields> {
   outputFields: OutputFields;
   /** The static sample (fixtures/), shown when a Zap is set up without a test. */
   sample: Record<string, unknown>;
+  /**
+   * A filter the subscription cannot carry (Tag Added's tag and record kind): a delivered record it refuses
+   * does not run the Zap (perform returns nothing), and Test trigger shows only records it accepts.
+   */
+  accepts?: (bundle: Bundle, record: DeliveredRecord) => boolean;
 }
 
 /** A trigger's whole `operation` (type 'hook') over IllumiChat's subscriptions API. */
 export function restHookOperation<const $InputFields extends InputFields>(trigger: RestHookTrigger<$InputFields>) {
-  const { eventType: eventTypeOf, inputFields, outputFields, sample } = trigger;
+  const { eventType: eventTypeOf, inputFields, outputFields, sample, accepts } = trigger;
 
   /** No Idempotency-Key here: a Zap turned off and on again reuses its target URL and must get a new subscription. */
   const performSubscribe = async (z: ZObject, bundle: Bundle): Promise<SubscribedRecord> => {
@@ -128,7 +133,7 @@ export function restHookOperation<const $InputFields extends InputFields>(trigge
     }
     const record = deliveredRecord(bundle);
     if (!record) throw new z.errors.Error('The IllumiChat delivery carried no JSON record.', 'invalid_delivery', 400);
-    return [record];
+    return !accepts || accepts(bundle, record) ? [record] : [];
   };
 
   /**
@@ -137,15 +142,18 @@ export function restHookOperation<const $InputFields extends InputFields>(trigge
    */
   const performList = async (z: ZObject, bundle: Bundle): Promise<DeliveredRecord[]> => {
     const limit = sampleLimit(bundle);
+    // With a filter of the app's own, the most samples there are, so that some pass it.
+    const asked = accepts ? MAX_SAMPLES : limit;
     const response = await z.request<{ data: DeliveredRecord[] }>({
       url: '/v1/samples',
       params: {
         event_type: eventTypeOf(z, bundle),
         ...assistantFilter(bundle),
-        ...(limit ? { limit: String(limit) } : {}),
+        ...(asked ? { limit: String(asked) } : {}),
       },
     });
-    return limit ? response.data.data.slice(0, limit) : response.data.data;
+    const records = accepts ? response.data.data.filter((record) => accepts(bundle, record)) : response.data.data;
+    return limit ? records.slice(0, limit) : records;
   };
 
   return {

@@ -4,4 +4,4 @@
  * and test/docs/changelog.test.ts check that they agree. Kept here rather than importing package.json, which
  * would copy it into dist/.
  */
-export const APP_VERSION = '1.1.0';
+export const APP_VERSION = '1.2.0';

@@ -7,8 +7,11 @@ import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { selectOne, sql, writeTransaction } from '../lib/statements';
+import { applyAttributeValues, parseAttributeValues } from './attributes';
+import { ApiError } from './errors';
 import { type AssistantRef, emitLeadCaptured } from './events';
 import { type ContactRecord, contactRecord, type ContactRow, leadRecord } from './records';
+import { tagsOf, type TagTarget } from './tags';
 
 /** The form contacts are matched by: trimmed and lower-cased (the whole address, as RFC 5321 leaves the local
  * part's case to the receiving host, and people expect Ava@ and ava@ to be one contact). */
@@ -21,6 +24,28 @@ export interface ContactFields {
   phone?: string | undefined;
   company?: string | undefined;
   notes?: string | undefined;
+  /** Custom attribute values to set (null removes one); checked against the workspace's definitions. */
+  attributes?: Record<string, unknown> | undefined;
+}
+
+/** The contact as the API answers it: the row with its tags and how many notes it has. */
+export function contactResource(ctx: AppContext, row: ContactRow): ContactRecord {
+  const notesCount = sql(ctx.db, 'SELECT COUNT(*) FROM contact_notes WHERE contact_id = ?')
+    .pluck()
+    .get(row.id) as number;
+  return contactRecord(row, { tags: tagsOf(ctx, row.id), notesCount });
+}
+
+/** The workspace's contact `id`; throws 404 not_found when there is none or it is another workspace's. */
+export function requireContact(ctx: AppContext, workspaceId: string, id: string): ContactRow {
+  const row = selectOne<ContactRow>(
+    ctx.db,
+    'SELECT * FROM contacts WHERE id = ? AND workspace_id = ?',
+    id,
+    workspaceId,
+  );
+  if (!row) throw new ApiError(404, 'not_found', `No contact ${id} in this workspace.`);
+  return row;
 }
 
 /** The workspace's contact with this email (case-insensitive), as stored; null when there is none. */
@@ -36,7 +61,7 @@ export function findContactRow(ctx: AppContext, workspaceId: string, email: stri
 /** Find Contact: the workspace's contact with this email as a record, or null (the search answers []). */
 export function findContact(ctx: AppContext, workspaceId: string, email: string): ContactRecord | null {
   const row = findContactRow(ctx, workspaceId, email);
-  return row ? contactRecord(row) : null;
+  return row ? contactResource(ctx, row) : null;
 }
 
 /** The contact just written in this transaction (both callers insert or update it first): the row is there. */
@@ -53,10 +78,11 @@ function insertContact(
 ): ContactRow {
   const now = isoAt(ctx.clock.now());
   const id = newId('con');
+  const attributes = fields.attributes ? applyAttributeValues(ctx, workspaceId, {}, fields.attributes) : {};
   sql(
     ctx.db,
-    `INSERT INTO contacts (id, workspace_id, email, email_normalized, name, phone, company, notes, source, assistant_id, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO contacts (id, workspace_id, email, email_normalized, name, phone, company, notes, source, assistant_id, attributes, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     id,
     workspaceId,
@@ -68,6 +94,7 @@ function insertContact(
     fields.notes ?? null,
     origin.source,
     origin.assistant?.id ?? null,
+    JSON.stringify(attributes),
     now,
     now,
   );
@@ -89,11 +116,18 @@ function updateContact(
     company: pick(existing.company, fields.company),
     notes: pick(existing.notes, fields.notes),
   };
-  sql(ctx.db, 'UPDATE contacts SET name = ?, phone = ?, company = ?, notes = ?, updated_at = ? WHERE id = ?').run(
+  const attributes = fields.attributes
+    ? applyAttributeValues(ctx, existing.workspace_id, parseAttributeValues(existing.attributes), fields.attributes)
+    : parseAttributeValues(existing.attributes);
+  sql(
+    ctx.db,
+    'UPDATE contacts SET name = ?, phone = ?, company = ?, notes = ?, attributes = ?, updated_at = ? WHERE id = ?',
+  ).run(
     next.name,
     next.phone,
     next.company,
     next.notes,
+    JSON.stringify(attributes),
     isoAt(ctx.clock.now()),
     existing.id,
   );
@@ -103,7 +137,9 @@ function updateContact(
 /**
  * Create or update by email. A new contact fires lead.captured with `source` (api for the Zapier action,
  * crm for the agent console) and isNew true; an update fires nothing. Given fields replace stored ones; absent
- * fields keep theirs. `created` tells the caller whether to answer 201 or 200. Raises no ApiError of its own.
+ * fields keep theirs; given attribute values are merged into the stored ones. `created` tells the caller whether
+ * to answer 201 or 200. Throws 422 validation_failed for an attribute the workspace has not defined or a value
+ * not of its type (domain/attributes.ts).
  */
 export function upsertContact(
   ctx: AppContext,
@@ -114,10 +150,10 @@ export function upsertContact(
   return writeTransaction(ctx.db, () => {
     const { email, ...fields } = input;
     const existing = findContactRow(ctx, workspaceId, email);
-    if (existing) return { contact: contactRecord(updateContact(ctx, existing, fields, false)), created: false };
+    if (existing) return { contact: contactResource(ctx, updateContact(ctx, existing, fields, false)), created: false };
     const row = insertContact(ctx, workspaceId, email, fields, { source, assistant: null });
     emitLeadCaptured(ctx, workspaceId, leadRecord(row, { source, isNew: true, assistant: null }));
-    return { contact: contactRecord(row), created: true };
+    return { contact: contactResource(ctx, row), created: true };
   });
 }
 
@@ -143,15 +179,30 @@ export function captureWidgetLead(
     sql(
       ctx.db,
       `UPDATE conversations
-          SET contact_id = ?, visitor_email = COALESCE(visitor_email, ?), visitor_name = COALESCE(visitor_name, ?), updated_at = ?
+          SET contact_id = ?, visitor_email = COALESCE(visitor_email, ?),
+              visitor_email_normalized = COALESCE(visitor_email_normalized, ?),
+              visitor_name = COALESCE(visitor_name, ?), updated_at = ?
         WHERE id = ?`,
-    ).run(row.id, row.email, row.name, isoAt(ctx.clock.now()), conversation.id);
+    ).run(row.id, row.email, normalizeEmail(row.email), row.name, isoAt(ctx.clock.now()), conversation.id);
     const isNew = existing === null;
     emitLeadCaptured(
       ctx,
       conversation.workspaceId,
       leadRecord(row, { source: 'widget_form', isNew, assistant: conversation.assistant }),
     );
-    return { contact: contactRecord(row), isNew };
+    return { contact: contactResource(ctx, row), isNew };
   });
+}
+
+/** The workspace's contact `id` as a tag's target; throws 404 not_found as requireContact does. */
+export function contactTagTarget(ctx: AppContext, workspaceId: string, id: string): TagTarget {
+  const row = requireContact(ctx, workspaceId, id);
+  return {
+    workspaceId,
+    recordType: 'contact',
+    recordId: row.id,
+    assistant: null,
+    contact: { id: row.id, email: row.email, name: row.name },
+    conversationId: null,
+  };
 }

@@ -5,16 +5,19 @@
  */
 import { z } from 'zod';
 
-import type { MessageRecord } from '../../catalog/records';
+import type { CloserRecord } from '../../catalog/events';
+import type { ConversationDetailRecord, MessageRecord } from '../../catalog/records';
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { selectOne, sql, writeTransaction } from '../lib/statements';
-import { ApiError } from './errors';
+import { normalizeEmail } from './contacts';
+import { ApiError, invalidState } from './errors';
 import { emitConversationEvent } from './events';
 import { decodeCursor, type Page, toPage } from './pagination';
 import { CONVERSATION_SELECT, conversationRecord, conversationResource, type ConversationRow } from './records';
-import { findAssistant } from './workspaces';
+import { tagsOf, type TagTarget } from './tags';
+import { type Agent, findAssistant } from './workspaces';
 
 export type ConversationResource = ReturnType<typeof conversationResource>;
 
@@ -44,8 +47,8 @@ export function startConversation(
     sql(
       ctx.db,
       `INSERT INTO conversations (id, workspace_id, assistant_id, channel, mode, status, visitor_id, visitor_name, visitor_email,
-                                  page_url, contact_id, first_message, started_at, updated_at)
-       VALUES (?, ?, ?, ?, 'assistant', 'open', ?, ?, ?, ?, NULL, ?, ?, ?)`,
+                                  visitor_email_normalized, page_url, contact_id, first_message, started_at, updated_at)
+       VALUES (?, ?, ?, ?, 'assistant', 'open', ?, ?, ?, ?, ?, NULL, ?, ?, ?)`,
     ).run(
       id,
       assistant.workspaceId,
@@ -54,6 +57,7 @@ export function startConversation(
       input.visitorId ?? null,
       input.visitorName ?? null,
       input.visitorEmail ?? null,
+      input.visitorEmail === undefined ? null : normalizeEmail(input.visitorEmail),
       input.pageUrl ?? null,
       input.message,
       now,
@@ -103,13 +107,52 @@ const conversationCursor = z.tuple([z.string(), z.number().int()]);
 export function listConversations(
   ctx: AppContext,
   workspaceId: string,
-  query: { mode?: 'assistant' | 'human' | undefined; limit: number; cursor?: string | undefined },
+  query: {
+    mode?: 'assistant' | 'human' | undefined;
+    visitorEmail?: string | undefined;
+    limit: number;
+    cursor?: string | undefined;
+  },
 ): Page<ConversationResource> {
+  if (query.visitorEmail !== undefined)
+    return conversationsOfVisitor(ctx, workspaceId, { ...query, visitorEmail: query.visitorEmail });
   const after = query.cursor ? decodeCursor(query.cursor, conversationCursor) : null;
   // Only the conditions that apply, so each of the four statements seeks on its index (migration 005):
   // `(? IS NULL OR …)` cannot, and made a filtered or later page read every conversation of the workspace.
   const params: unknown[] = [workspaceId];
   let where = 'v.workspace_id = ?';
+  if (query.mode) {
+    where += ' AND v.mode = ?';
+    params.push(query.mode);
+  }
+  if (after) {
+    where += ' AND (v.started_at, v.rowid) < (?, ?)';
+    params.push(after[0], after[1]);
+  }
+  const rows = sql(
+    ctx.db,
+    `SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name
+       FROM conversations v WHERE ${where}
+      ORDER BY v.started_at DESC, v.rowid DESC
+      LIMIT ?`,
+  ).all(...params, query.limit + 1) as (ConversationRow & { seq: number })[];
+  return toPage(rows, query.limit, conversationResource, (r) => [r.started_at, r.seq]);
+}
+
+/**
+ * Find Conversation's "latest by visitor email": the conversations whose visitor gave this email (in the widget
+ * or on the lead form; matched as contacts' emails are), newest first, seeking on conversations_by_visitor_email
+ * (migration 008). A mode filter applies on top; the cursor is as listConversations's.
+ */
+function conversationsOfVisitor(
+  ctx: AppContext,
+  workspaceId: string,
+  query: { mode?: 'assistant' | 'human' | undefined; visitorEmail: string; limit: number; cursor?: string | undefined },
+): Page<ConversationResource> {
+  const after = query.cursor ? decodeCursor(query.cursor, conversationCursor) : null;
+  const params: unknown[] = [workspaceId, normalizeEmail(query.visitorEmail)];
+  // A visitor has few conversations, so the mode is checked on the index's rows rather than given an index.
+  let where = 'v.workspace_id = ? AND v.visitor_email_normalized = ?';
   if (query.mode) {
     where += ' AND v.mode = ?';
     params.push(query.mode);
@@ -182,4 +225,118 @@ export function setConversationMode(ctx: AppContext, conversationId: string, mod
     isoAt(ctx.clock.now()),
     conversationId,
   );
+}
+
+/** Messages GET /v1/conversations/{id} shows, newest last. */
+export const RECENT_MESSAGES = 20;
+
+/**
+ * A conversation as GET /v1/conversations/{id} (Find Conversation) and closing answer it: the resource with
+ * when and by whom it was closed, its tags, its message count and its RECENT_MESSAGES latest messages, oldest
+ * first.
+ */
+export function conversationDetail(ctx: AppContext, row: ConversationRow): ConversationDetailRecord {
+  const messageCount = countMessages(ctx, row.id);
+  const recent = sql<{
+    id: string;
+    conversation_id: string;
+    body: string;
+    sender_type: MessageRecord['senderType'];
+    created_at: string;
+  }>(
+    ctx.db,
+    `SELECT id, conversation_id, body, sender_type, created_at FROM messages
+      WHERE conversation_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+  ).all(row.id, RECENT_MESSAGES);
+  return {
+    ...conversationResource(row),
+    closedAt: row.closed_at,
+    closedBy: closerOf(ctx, row),
+    tags: tagsOf(ctx, row.id),
+    messageCount,
+    recentMessages: recent.reverse().map((m) => ({
+      id: m.id,
+      conversationId: m.conversation_id,
+      body: m.body,
+      senderType: m.sender_type,
+      createdAt: m.created_at,
+    })),
+  };
+}
+
+function countMessages(ctx: AppContext, conversationId: string): number {
+  return sql(ctx.db, 'SELECT COUNT(*) FROM messages WHERE conversation_id = ?').pluck().get(conversationId) as number;
+}
+
+/** Who closed it (agent or assistant, with the name they have now), or null while it is open. */
+function closerOf(ctx: AppContext, row: ConversationRow): CloserRecord | null {
+  if (!row.closed_by_type || !row.closed_by_id) return null;
+  if (row.closed_by_type === 'assistant') return { type: 'assistant', id: row.assistant_id, name: row.assistant_name };
+  const name = sql(ctx.db, 'SELECT name FROM agents WHERE id = ?').pluck().get(row.closed_by_id) as string;
+  return { type: 'agent', id: row.closed_by_id, name };
+}
+
+/** Who closes: an agent of the conversation's workspace, or its assistant (the widget, docs/api.md). */
+export type Closer = { type: 'agent'; agent: Agent } | { type: 'assistant' };
+
+/**
+ * Closes an open conversation and fires conversation.closed with who closed it, the message count and the
+ * duration (from its start, whole seconds, never negative). An agent closes only its own workspace's
+ * conversations. Throws 404 not_found when the conversation is unknown (or, for an agent, another
+ * workspace's), 409 invalid_state when it is already closed or a live chat in it is queued or active (end
+ * that first: the visitor is waiting for a person).
+ */
+export function closeConversation(ctx: AppContext, conversationId: string, closer: Closer): ConversationDetailRecord {
+  return writeTransaction(ctx.db, () => {
+    const workspaceId = closer.type === 'agent' ? closer.agent.workspaceId : null;
+    const conversation = requireConversation(ctx, workspaceId, conversationId);
+    if (conversation.status === 'closed') throw invalidState('This conversation is already closed.');
+    const live = sql(
+      ctx.db,
+      `SELECT id FROM live_chat_sessions WHERE conversation_id = ? AND status IN ('queued', 'active')`,
+    ).get(conversationId);
+    if (live) throw invalidState('This conversation has a live chat that has not ended. End the live chat first.');
+    const now = ctx.clock.now();
+    const closedAt = isoAt(now);
+    const closedById = closer.type === 'agent' ? closer.agent.id : conversation.assistant_id;
+    sql(
+      ctx.db,
+      `UPDATE conversations SET status = 'closed', closed_at = ?, closed_by_type = ?, closed_by_id = ?, updated_at = ? WHERE id = ?`,
+    ).run(closedAt, closer.type, closedById, closedAt, conversationId);
+    const row = conversationRow(ctx, conversationId)!;
+    const detail = conversationDetail(ctx, row);
+    emitConversationEvent(ctx, {
+      workspaceId: row.workspace_id,
+      type: 'conversation.closed',
+      assistant: { id: row.assistant_id, name: row.assistant_name },
+      data: {
+        conversation: conversationRecord(row),
+        closedBy: detail.closedBy,
+        closedAt,
+        messageCount: detail.messageCount,
+        durationSeconds: Math.max(0, Math.floor((now - Date.parse(row.started_at)) / 1000)),
+      },
+    });
+    return detail;
+  });
+}
+
+/** The workspace's conversation `id` as a tag's target; throws 404 not_found as requireConversation does. */
+export function conversationTagTarget(ctx: AppContext, workspaceId: string, id: string): TagTarget {
+  const row = requireConversation(ctx, workspaceId, id);
+  const contact = row.contact_id
+    ? selectOne<{ id: string; email: string; name: string | null }>(
+        ctx.db,
+        'SELECT id, email, name FROM contacts WHERE id = ?',
+        row.contact_id,
+      )
+    : null;
+  return {
+    workspaceId,
+    recordType: 'conversation',
+    recordId: row.id,
+    assistant: { id: row.assistant_id, name: row.assistant_name },
+    contact,
+    conversationId: row.id,
+  };
 }

@@ -2,7 +2,7 @@
  * Builds each event's payload in the catalog's exact shape and records it through the outbox, inside the
  * caller's transaction (recordEvent refuses to run outside one and validates the payload strictly).
  */
-import type { ConversationEventType, LeadRecord } from '../../catalog/events';
+import { type ConversationEventType, type LeadRecord, TAG_ADDED } from '../../catalog/events';
 import type { AppContext } from '../context';
 import { recordEvent } from '../delivery/outbox';
 import { isoAt } from '../lib/clock';
@@ -40,7 +40,7 @@ export function emitConversationEvent(
   ctx: AppContext,
   event: {
     workspaceId: string;
-    type: ConversationEventType;
+    type: ConversationEventType | typeof TAG_ADDED;
     assistant: AssistantRef | null;
     data: Record<string, unknown>;
   },
@@ -64,4 +64,15 @@ export function emitConversationEvent(
     },
   });
   return id;
+}
+
+/**
+ * tag.added, in the conversation events' envelope (its own trigger, Tag Added, subscribes to it); returns the
+ * event id. Throws as emitLeadCaptured does.
+ */
+export function emitTagAdded(
+  ctx: AppContext,
+  event: { workspaceId: string; assistant: AssistantRef | null; data: Record<string, unknown> },
+): string {
+  return emitConversationEvent(ctx, { ...event, type: TAG_ADDED });
 }

@@ -10,6 +10,7 @@ import type {
   TicketRecord,
 } from '../../catalog/events';
 import type { ContactRecord } from '../../catalog/records';
+import { parseAttributeValues } from './attributes';
 
 export type { ContactRecord };
 
@@ -23,11 +24,14 @@ export interface ContactRow {
   notes: string | null;
   source: LeadRecord['source'];
   assistant_id: string | null;
+  /** JSON: the custom attribute values (domain/attributes.ts). */
+  attributes: string;
   created_at: string;
   updated_at: string;
 }
 
-export function contactRecord(r: ContactRow): ContactRecord {
+/** The contact record; its tags and notes count live in their own tables, so the caller reads them (domain/contacts.ts). */
+export function contactRecord(r: ContactRow, related: { tags: string[]; notesCount: number }): ContactRecord {
   return {
     id: r.id,
     email: r.email,
@@ -39,6 +43,9 @@ export function contactRecord(r: ContactRow): ContactRecord {
     assistantId: r.assistant_id,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    tags: related.tags,
+    attributes: parseAttributeValues(r.attributes),
+    notesCount: related.notesCount,
   };
 }
 
@@ -60,6 +67,7 @@ export function leadRecord(
     createdAt: contact.created_at,
     assistantId: capture.assistant?.id ?? null,
     assistantName: capture.assistant?.name ?? null,
+    attributes: parseAttributeValues(contact.attributes),
   };
 }
 
@@ -135,6 +143,9 @@ export interface ConversationRow {
   first_message: string | null;
   started_at: string;
   updated_at: string;
+  closed_at: string | null;
+  closed_by_type: 'agent' | 'assistant' | null;
+  closed_by_id: string | null;
 }
 
 export const CONVERSATION_SELECT = `

@@ -41,6 +41,22 @@ function ticketRow(ctx: AppContext, workspaceId: string, id: string): TicketRow 
   return selectOne<TicketRow>(ctx.db, `${TICKET_SELECT} WHERE t.id = ? AND t.workspace_id = ?`, id, workspaceId);
 }
 
+/** Find Ticket by id (GET /v1/tickets/{id}); throws 404 not_found when it is not the workspace's. */
+export function getTicket(ctx: AppContext, workspaceId: string, id: string): TicketRecord {
+  return ticketRecord(requireTicket(ctx, workspaceId, id));
+}
+
+/** Find Ticket by number (GET /v1/tickets?number=…): the workspace's ticket with it, or null. */
+export function ticketByNumber(ctx: AppContext, workspaceId: string, number: number): TicketRecord | null {
+  const row = selectOne<TicketRow>(
+    ctx.db,
+    `${TICKET_SELECT} WHERE t.workspace_id = ? AND t.number = ?`,
+    workspaceId,
+    number,
+  );
+  return row ? ticketRecord(row) : null;
+}
+
 function requireTicket(ctx: AppContext, workspaceId: string, id: string): TicketRow {
   const row = ticketRow(ctx, workspaceId, id);
   if (!row) throw new ApiError(404, 'not_found', `No ticket ${id} in this workspace.`);

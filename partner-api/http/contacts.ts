@@ -1,10 +1,10 @@
 /** Create or Update Contact, Find Contact, and the agent console's "add contact". */
 import { z } from 'zod';
 
-import { findContact, upsertContact } from '../domain/contacts';
+import { contactResource, findContact, requireContact, upsertContact } from '../domain/contacts';
 import { agentOf, keyOf } from './auth';
 import { created, ok, type RouteBuilders } from './route-builders';
-import { emailField, optionalLine, optionalText, parseWith } from './validate';
+import { emailField, idField, optionalLine, optionalText, parseWith } from './validate';
 
 const contactBody = z.strictObject({
   email: emailField,
@@ -12,9 +12,11 @@ const contactBody = z.strictObject({
   phone: optionalLine(50),
   company: optionalText(200),
   notes: optionalText(10_000),
+  /** Custom attribute values by key (domain/attributes.ts checks them against the workspace's definitions). */
+  attributes: z.preprocess((v) => (v === null ? undefined : v), z.record(z.string().max(100), z.unknown()).optional()),
 });
 
-const agentContactBody = contactBody.pick({ email: true, name: true, phone: true });
+const agentContactBody = contactBody.pick({ email: true, name: true, phone: true, attributes: true });
 
 const findQuery = z.strictObject({ email: emailField });
 
@@ -36,6 +38,11 @@ export function registerContactRoutes({ app, ctx, keyed, agent, write }: RouteBu
     const { email } = parseWith(findQuery, req.query);
     const contact = findContact(ctx, keyOf(req).workspace.id, email);
     res.json({ data: contact ? [contact] : [] });
+  });
+
+  app.get('/v1/contacts/:id', ...keyed('contacts:write'), (req, res) => {
+    const { id } = parseWith(z.object({ id: idField }), req.params);
+    res.json(contactResource(ctx, requireContact(ctx, keyOf(req).workspace.id, id)));
   });
 
   app.post(

@@ -6,14 +6,16 @@ import { z } from 'zod';
 
 import { captureWidgetLead } from '../domain/contacts';
 import {
+  closeConversation,
+  conversationDetail,
   listConversations,
   postIntegrationMessage,
   requireConversation,
   startConversation,
 } from '../domain/conversations';
 import { requestHandoff } from '../domain/live-chat';
-import { keyOf } from './auth';
-import { created, type RouteBuilders } from './route-builders';
+import { agentOf, keyOf } from './auth';
+import { created, ok, type RouteBuilders } from './route-builders';
 import {
   emailField,
   idField,
@@ -28,6 +30,8 @@ import {
 
 const listQuery = z.strictObject({
   mode: optionalEnum(['assistant', 'human']),
+  /** Only this visitor's conversations (Find Conversation's "latest by visitor email"). */
+  visitor_email: optionalEmail,
   limit: limitQuery(25, 100),
   cursor: z.string().max(500).optional(),
 });
@@ -54,10 +58,42 @@ const handoffBody = z.strictObject({ reason: optionalText(1000) });
 const idParams = z.object({ id: idField });
 const assistantParams = z.object({ assistantId: idField });
 
-export function registerConversationRoutes({ app, ctx, keyed, visitor, write }: RouteBuilders): void {
+export function registerConversationRoutes({ app, ctx, keyed, agent, visitor, write }: RouteBuilders): void {
   app.get('/v1/conversations', ...keyed('chat:write'), (req, res) => {
-    res.json(listConversations(ctx, keyOf(req).workspace.id, parseWith(listQuery, req.query)));
+    const { visitor_email, ...query } = parseWith(listQuery, req.query);
+    res.json(listConversations(ctx, keyOf(req).workspace.id, { ...query, visitorEmail: visitor_email }));
   });
+
+  app.get('/v1/conversations/:id', ...keyed('chat:write'), (req, res) => {
+    const { id } = parseWith(idParams, req.params);
+    res.json(conversationDetail(ctx, requireConversation(ctx, keyOf(req).workspace.id, id)));
+  });
+
+  app.post(
+    '/v1/agent/conversations/:id/close',
+    agent,
+    write((req) => {
+      const { id } = parseWith(idParams, req.params);
+      parseWith(z.strictObject({}), req.body);
+      const by = agentOf(req);
+      return () => ok(closeConversation(ctx, id, { type: 'agent', agent: by }));
+    }),
+  );
+
+  // The widget closes a conversation its assistant has resolved (docs/api.md): closedBy is the assistant.
+  app.post(
+    '/v1/widget/conversations/:id/close',
+    visitor,
+    write((req) => {
+      const { id } = parseWith(idParams, req.params);
+      parseWith(z.strictObject({}), req.body);
+      return () => {
+        const closed = closeConversation(ctx, id, { type: 'assistant' });
+        // The public caller learns only that it is closed, as the lead form's answer (nothing the CRM holds).
+        return ok({ conversationId: closed.id, status: closed.status, closedAt: closed.closedAt });
+      };
+    }),
+  );
 
   app.post(
     '/v1/conversations/:id/messages',

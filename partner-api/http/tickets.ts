@@ -2,7 +2,15 @@
 import { z } from 'zod';
 
 import { TICKET_PRIORITIES, TICKET_STATUSES } from '../../catalog/events';
-import { assignTicket, createTicket, listTickets, setTicketStatus, updateTicket } from '../domain/tickets';
+import {
+  assignTicket,
+  createTicket,
+  getTicket,
+  listTickets,
+  setTicketStatus,
+  ticketByNumber,
+  updateTicket,
+} from '../domain/tickets';
 import { agentOf, keyOf } from './auth';
 import { withAdvice } from './errors';
 import { created, ok, type RouteBuilders } from './route-builders';
@@ -34,12 +42,32 @@ const ZAP_CONTACT_ADVICE =
 /** ...and agents in the console. */
 const AGENT_CONTACT_ADVICE = 'Create the contact first, or leave the email out.';
 
-const listQuery = z.strictObject({ limit: limitQuery(25, 100), cursor: z.string().max(500).optional() });
+const listQuery = z.strictObject({
+  limit: limitQuery(25, 100),
+  cursor: z.string().max(500).optional(),
+  /** Only the ticket with this number (Find Ticket); `#42` is read as 42. */
+  number: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim().replace(/^#/, '') || undefined : v),
+    z.coerce.number().int('Must be a whole number.').positive().max(Number.MAX_SAFE_INTEGER).optional(),
+  ),
+});
 const idParams = z.object({ id: idField });
 
 export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteBuilders): void {
   app.get('/v1/tickets', ...keyed('tickets:write'), (req, res) => {
-    res.json(listTickets(ctx, keyOf(req).workspace.id, parseWith(listQuery, req.query)));
+    const { number, ...page } = parseWith(listQuery, req.query);
+    const workspaceId = keyOf(req).workspace.id;
+    if (number === undefined) {
+      res.json(listTickets(ctx, workspaceId, page));
+      return;
+    }
+    const ticket = ticketByNumber(ctx, workspaceId, number);
+    res.json({ data: ticket ? [ticket] : [], nextCursor: null });
+  });
+
+  app.get('/v1/tickets/:id', ...keyed('tickets:write'), (req, res) => {
+    const { id } = parseWith(idParams, req.params);
+    res.json(getTicket(ctx, keyOf(req).workspace.id, id));
   });
 
   app.post(

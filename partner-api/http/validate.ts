@@ -34,17 +34,24 @@ const CONTROL = /\p{Cc}/u;
 /** With the u flag a surrogate pair is one code point, so only a lone surrogate matches. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
+function line(max: number) {
+  return z
+    .string()
+    .trim()
+    .max(max)
+    .refine((v) => !CONTROL.test(v), 'Must be one line without control characters.')
+    .refine((v) => !LONE_SURROGATE.test(v), 'Must be valid Unicode text (a lone surrogate is not).');
+}
+
 export function optionalLine(max: number) {
-  return z.preprocess(
-    blankToUndefined,
-    z
-      .string()
-      .trim()
-      .max(max)
-      .refine((v) => !CONTROL.test(v), 'Must be one line without control characters.')
-      .refine((v) => !LONE_SURROGATE.test(v), 'Must be valid Unicode text (a lone surrogate is not).')
-      .optional(),
-  );
+  return z.preprocess(blankToUndefined, line(max).optional());
+}
+
+/** As optionalLine, but required and not blank; `max` counts code points (an emoji is one), not UTF-16 units. */
+export function requiredLine(max: number) {
+  return line(4 * max)
+    .min(1, 'Must not be blank.')
+    .refine((v) => [...v].length <= max, `Must be at most ${max} characters.`);
 }
 
 /**

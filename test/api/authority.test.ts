@@ -124,7 +124,25 @@ async function world() {
   await must(api(server.url, agent.token).post(`/v1/agent/live-chat/sessions/${active.id}/accept`, {}));
   const waiting = await start();
   const queued = await must(visitor.post(`/v1/widget/conversations/${waiting.id}/handoff`, {}));
-  return { workspace, key, keyId, agent, other, ticket, hook, subscription, conversation: taken, active, queued };
+  const contact = await must(zap.post('/v1/contacts', { email: 'tagged@example.com' }));
+  await must(zap.post(`/v1/contacts/${contact.id}/tags`, { tag: 'old' }));
+  await must(zap.post(`/v1/conversations/${taken.id}/tags`, { tag: 'old' }));
+  const idle = await start();
+  return {
+    workspace,
+    key,
+    keyId,
+    agent,
+    other,
+    ticket,
+    hook,
+    subscription,
+    conversation: taken,
+    active,
+    queued,
+    contact,
+    idle,
+  };
 }
 type World = Awaited<ReturnType<typeof world>>;
 
@@ -165,6 +183,26 @@ const KEY_WRITES: WriteRoute[] = [
     path: (w) => `/v1/conversations/${w.conversation.id}/messages`,
     body: () => ({ message: 'From a Zap' }),
   },
+  {
+    name: 'tag contact',
+    method: 'POST',
+    path: (w) => `/v1/contacts/${w.contact.id}/tags`,
+    body: () => ({ tag: 'VIP' }),
+  },
+  { name: 'untag contact', method: 'DELETE', path: (w) => `/v1/contacts/${w.contact.id}/tags/old` },
+  {
+    name: 'tag conversation',
+    method: 'POST',
+    path: (w) => `/v1/conversations/${w.conversation.id}/tags`,
+    body: () => ({ tag: 'VIP' }),
+  },
+  { name: 'untag conversation', method: 'DELETE', path: (w) => `/v1/conversations/${w.conversation.id}/tags/old` },
+  {
+    name: 'note on contact',
+    method: 'POST',
+    path: (w) => `/v1/contacts/${w.contact.id}/notes`,
+    body: () => ({ body: 'Called back' }),
+  },
 ];
 
 const AGENT_WRITES: WriteRoute[] = [
@@ -200,6 +238,31 @@ const AGENT_WRITES: WriteRoute[] = [
     body: (w) => ({ to_agent_id: w.other.id }),
   },
   { name: 'end', method: 'POST', path: (w) => `/v1/agent/live-chat/sessions/${w.active.id}/end`, body: () => ({}) },
+  { name: 'close', method: 'POST', path: (w) => `/v1/agent/conversations/${w.idle.id}/close`, body: () => ({}) },
+  {
+    name: 'tag contact',
+    method: 'POST',
+    path: (w) => `/v1/agent/contacts/${w.contact.id}/tags`,
+    body: () => ({ tag: 'VIP' }),
+  },
+  {
+    name: 'tag conversation',
+    method: 'POST',
+    path: (w) => `/v1/agent/conversations/${w.conversation.id}/tags`,
+    body: () => ({ tag: 'VIP' }),
+  },
+  {
+    name: 'note on contact',
+    method: 'POST',
+    path: (w) => `/v1/agent/contacts/${w.contact.id}/notes`,
+    body: () => ({ body: 'Called back' }),
+  },
+  {
+    name: 'define attribute',
+    method: 'POST',
+    path: () => '/v1/agent/contact-attributes',
+    body: () => ({ key: 'plan', label: 'Plan', type: 'text' }),
+  },
 ];
 
 function send(route: WriteRoute, w: World, credential: string) {

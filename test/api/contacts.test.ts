@@ -37,6 +37,9 @@ describe('POST /v1/contacts', () => {
       assistantId: null,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
+      tags: [],
+      attributes: {},
+      notesCount: 0,
     });
     const event = at(recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id }), 0);
     expect(event.payload).toEqual({
@@ -49,6 +52,7 @@ describe('POST /v1/contacts', () => {
       createdAt: res.body.createdAt,
       assistantId: null,
       assistantName: null,
+      attributes: {},
     });
     expect(Object.keys(event.payload)).toEqual(Object.keys(leadSchema.shape));
   });

@@ -126,6 +126,7 @@ describe('the widget lead form', () => {
       createdAt: contact.created_at,
       assistantId: assistant.id,
       assistantName: 'Acme Bot',
+      attributes: {},
     });
     expect(event.assistantId).toBe(assistant.id);
     const linked = server.ctx.db

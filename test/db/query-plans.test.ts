@@ -111,6 +111,12 @@ const ALLOWED: Record<string, string> = {
     "a page after the first: the seek is on started_at; it skips only the rows with the cursor's own started_at (one millisecond) that the previous page returned",
   'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.mode = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
     'the same, filtered to one mode (its own index)',
+  'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.visitor_email_normalized = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
+    "one visitor's conversations (Find Conversation), a page after the first: as above, on conversations_by_visitor_email",
+  'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.visitor_email_normalized = ? AND v.mode = ? ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
+    "one visitor's conversations filtered to a mode: it skips only that visitor's conversations in the other mode (one person's chats)",
+  'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.visitor_email_normalized = ? AND v.mode = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
+    'the same, a page after the first',
   "SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs FROM deliveries WHERE status = 'pending' AND next_attempt_ms > ? AND next_attempt_ms <= ? AND rowid <= ? ORDER BY next_attempt_ms, rowid":
     'the claimer: rows that came due in the window since its last look; it skips only rows appended since then, which newRows reads next (a few at most)',
   'SELECT seq, id, workspace_id AS workspaceId, type, assistant_id AS assistantId, fanout_upto AS upto, fanout_after AS after FROM events WHERE fanout_upto IS NOT NULL ORDER BY seq LIMIT 1':
@@ -177,7 +183,7 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
   const zap = api(s.url, setup.key);
   const visitor = api(s.url);
   const contactEmail = 'known@example.com';
-  await zap.post('/v1/contacts', { email: contactEmail, name: 'Known' });
+  const contact = (await zap.post('/v1/contacts', { email: contactEmail, name: 'Known' })).body;
   const hook = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: rx.url })).body;
   const ticket = (await zap.post('/v1/tickets', { subject: 'Seed' })).body;
   const start = () => visitor.post(`/v1/widget/assistants/${setup.assistant.id}/conversations`, { message: 'hi' });
@@ -186,6 +192,8 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
   await api(s.url, agent.token).post(`/v1/agent/live-chat/sessions/${active.id}/accept`);
   const waiting = (await start()).body;
   const idle = (await start()).body;
+  const agentClosable = (await start()).body;
+  const widgetClosable = (await start()).body;
   const queued = (await visitor.post(`/v1/widget/conversations/${waiting.id}/handoff`, {})).body;
   const doomed = (await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: `${rx.url}?doomed` }))
     .body;
@@ -200,6 +208,9 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
     activeSessionId: active.id,
     subscriptionId: doomed.id,
     contactEmail,
+    contactId: contact.id,
+    agentClosableConversationId: agentClosable.id,
+    widgetClosableConversationId: widgetClosable.id,
     receiverUrl: rx.url,
   };
   // Every route, well-formed, in the order listed (DELETE last among the subscription routes).
@@ -229,6 +240,28 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
   await zap.get('/v1/samples?event_type=ticket.created');
   await zap.get('/v1/samples?event_type=lead.captured');
   await zap.post('/v1/contacts', { email: contactEmail, name: 'Known Again' });
+  // Issue 14's variants: a tag the record already has, an attribute defined again and given a value, a ticket
+  // by number, a visitor's conversations (with a mode, and a second page), a closed conversation read back.
+  await zap.post(`/v1/contacts/${contact.id}/tags`, { tag: 'Again' });
+  await zap.post(`/v1/contacts/${contact.id}/tags`, { tag: 'AGAIN' });
+  await api(s.url, agent.token).post('/v1/agent/contact-attributes', { key: 'plan', label: 'Plan tier', type: 'text' });
+  await zap.post('/v1/contacts', { email: contactEmail, attributes: { plan: 'pro' } });
+  await zap.get('/v1/tickets?number=1');
+  for (const email of ['v@example.com', 'nobody@example.com']) {
+    await visitor.post(`/v1/widget/assistants/${setup.assistant.id}/conversations`, {
+      message: 'hi',
+      visitor_email: email,
+    });
+    for (const filter of ['', 'mode=assistant&']) {
+      const page = (await zap.get(`/v1/conversations?${filter}visitor_email=${email}&limit=1`)).body;
+      if (page.nextCursor)
+        await zap.get(
+          `/v1/conversations?${filter}visitor_email=${email}&limit=1&cursor=${encodeURIComponent(page.nextCursor)}`,
+        );
+    }
+  }
+  await zap.get(`/v1/conversations/${world.agentClosableConversationId}`);
+  await zap.get(`/v1/conversations/${world.widgetClosableConversationId}`);
   for (const filter of ['', 'mode=assistant&']) {
     const first = (await zap.get(`/v1/conversations?${filter}limit=1`)).body;
     if (!first.nextCursor) throw new Error('the workload needs a second page of conversations');

@@ -44,7 +44,12 @@ async function turnOn(
   inputData: Record<string, string> = {},
 ): Promise<LiveHook> {
   const hook = await w.zap.turnOn(trigger, inputData, hookUrl(live.rx, `${trigger}-${++zaps}`));
-  const eventType: EventType = trigger === 'lead_captured' ? 'lead.captured' : (inputData.event_type as EventType);
+  const eventType: EventType =
+    trigger === 'lead_captured'
+      ? 'lead.captured'
+      : trigger === 'tag_added'
+        ? 'tag.added'
+        : (inputData.event_type as EventType);
   expect(hook.subscribeData).toMatchObject({
     id: expect.stringMatching(/^sub_/),
     eventType,
@@ -205,6 +210,7 @@ describe('Lead Captured', () => {
       createdAt: contact.createdAt,
       assistantId: w.assistant.id,
       assistantName: 'Acme Bot',
+      attributes: {},
     });
     expect(webhookId).toMatch(/^evt_/);
     expect(flatKeys(record)).toEqual(await w.zap.outputKeys('lead_captured'));

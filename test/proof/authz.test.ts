@@ -40,7 +40,10 @@ describe('every Zapier-facing endpoint × every refused credential', () => {
         .map(([method]) => `${method.toUpperCase()} ${p}`),
     );
     const listed = KEYED_ENDPOINTS.map(
-      (e) => `${e.method} ${at(e.path.split('?'), 0).replace(/\/(sub|tkt|cnv)_\w+/, '/{id}')}`,
+      (e) =>
+        `${e.method} ${at(e.path.split('?'), 0)
+          .replace(/\/(sub|tkt|cnv|con)_\w+/, '/{id}')
+          .replace(/\/tags\/[^/]+$/, '/tags/{tag}')}`,
     );
     expect(new Set(listed)).toEqual(new Set(documented));
   });
@@ -141,7 +144,23 @@ async function populate(label: string) {
     ),
   );
   const conversation = ok<{ id: string }>(
-    await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: `${label} hello` }),
+    await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, {
+      message: `${label} hello`,
+      visitor_email: email,
+    }),
+  );
+  ok(await zap.post(`/v1/contacts/${contact.id}/tags`, { tag: `${label} secret tag` }));
+  ok(await zap.post(`/v1/conversations/${conversation.id}/tags`, { tag: `${label} secret tag` }));
+  ok(await console.post(`/v1/agent/contacts/${contact.id}/notes`, { body: `${label} secret note` }));
+  ok(
+    await console.post('/v1/agent/contact-attributes', {
+      key: `${label}_secret`,
+      label: `${label} secret`,
+      type: 'text',
+    }),
+  );
+  const closable = ok<{ id: string }>(
+    await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: `${label} closable` }),
   );
   const active = ok<{ id: string }>(await visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {}));
   ok(await console.post(`/v1/agent/live-chat/sessions/${active.id}/accept`), 200);
@@ -166,6 +185,7 @@ async function populate(label: string) {
     contact,
     ticket,
     conversation,
+    closable,
     other,
     active,
     queued,
@@ -184,6 +204,8 @@ async function populate(label: string) {
       `${label} secret`,
       ticket.id,
       conversation.id,
+      closable.id,
+      `${label}_secret`,
       other.id,
       active.id,
       queued.id,
@@ -245,6 +267,29 @@ describe('isolation between workspaces', () => {
       'not_found',
     );
     await refused(key, 'POST', '/v1/tickets', { subject: 'x', contact_email: a.email }, 422, 'contact_not_found');
+    await refused(key, 'GET', `/v1/contacts/${a.contact.id}`, undefined, 404, 'not_found');
+    await refused(key, 'POST', `/v1/contacts/${a.contact.id}/tags`, { tag: 'pwned' }, 404, 'not_found');
+    await refused(key, 'DELETE', `/v1/contacts/${a.contact.id}/tags/alpha%20secret%20tag`, undefined, 404, 'not_found');
+    await refused(key, 'POST', `/v1/contacts/${a.contact.id}/notes`, { body: 'pwned' }, 404, 'not_found');
+    await refused(key, 'GET', `/v1/tickets/${a.ticket.id}`, undefined, 404, 'not_found');
+    await refused(key, 'GET', `/v1/conversations/${a.conversation.id}`, undefined, 404, 'not_found');
+    await refused(key, 'POST', `/v1/conversations/${a.conversation.id}/tags`, { tag: 'pwned' }, 404, 'not_found');
+    await refused(
+      key,
+      'DELETE',
+      `/v1/conversations/${a.conversation.id}/tags/alpha%20secret%20tag`,
+      undefined,
+      404,
+      'not_found',
+    );
+    await refused(
+      key,
+      'POST',
+      '/v1/contacts',
+      { email: 'x@bravo.example', attributes: { alpha_secret: 'x' } },
+      422,
+      'validation_failed',
+    );
     await refused(
       key,
       'POST',
@@ -286,6 +331,17 @@ describe('isolation between workspaces', () => {
       'not_found',
     );
     await refused(agent, 'POST', `/v1/agent/live-chat/sessions/${a.active.id}/end`, {}, 404, 'not_found');
+    await refused(agent, 'POST', `/v1/agent/conversations/${a.closable.id}/close`, {}, 404, 'not_found');
+    await refused(agent, 'POST', `/v1/agent/contacts/${a.contact.id}/tags`, { tag: 'pwned' }, 404, 'not_found');
+    await refused(
+      agent,
+      'POST',
+      `/v1/agent/conversations/${a.conversation.id}/tags`,
+      { tag: 'pwned' },
+      404,
+      'not_found',
+    );
+    await refused(agent, 'POST', `/v1/agent/contacts/${a.contact.id}/notes`, { body: 'pwned' }, 404, 'not_found');
     await refused(
       agent,
       'POST',
@@ -320,12 +376,18 @@ describe('isolation between workspaces', () => {
       `/v1/conversations?cursor=${cursorAt(['9999-12-31T00:00:00.000Z', 1_000_000])}`,
       `/v1/contacts?email=${encodeURIComponent(a.email)}`,
       `/v1/contacts?email=${encodeURIComponent(a.email.toUpperCase())}`,
+      `/v1/conversations?visitor_email=${encodeURIComponent(a.email)}`,
+      '/v1/tickets?number=1',
+      '/v1/tickets?number=2',
+      '/v1/contact-attributes',
       ...[
         'lead.captured',
         'ticket.created',
         'ticket.status_changed',
         'widget.conversation_started',
         'live_chat.agent_assigned',
+        'tag.added',
+        'conversation.closed',
       ].flatMap((t) => [
         `/v1/samples?event_type=${t}&limit=10`,
         `/v1/samples?event_type=${t}&assistant_id=${a.assistant.id}`,

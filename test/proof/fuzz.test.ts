@@ -56,7 +56,7 @@ beforeAll(async () => {
   const zap = api(server.url, key);
   const visitor = api(server.url);
   const contactEmail = 'known@example.com';
-  await zap.post('/v1/contacts', { email: contactEmail, name: 'Known' });
+  const contact = (await zap.post('/v1/contacts', { email: contactEmail, name: 'Known' })).body;
   const ticket = (await zap.post('/v1/tickets', { subject: 'Seed' })).body;
   const start = () => visitor.post(`/v1/widget/assistants/${setup.assistant.id}/conversations`, { message: 'hi' });
   const conversation = (await start()).body;
@@ -64,6 +64,8 @@ beforeAll(async () => {
   await api(server.url, agentToken).post(`/v1/agent/live-chat/sessions/${active.id}/accept`);
   const waiting = (await start()).body;
   const idle = (await start()).body;
+  const agentClosable = (await start()).body;
+  const widgetClosable = (await start()).body;
   const queued = (await visitor.post(`/v1/widget/conversations/${waiting.id}/handoff`, {})).body;
   const receiverUrl = 'http://127.0.0.1:9/hook';
   const subscription = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiverUrl }))
@@ -79,6 +81,9 @@ beforeAll(async () => {
     activeSessionId: active.id,
     subscriptionId: subscription.id,
     contactEmail,
+    contactId: contact.id,
+    agentClosableConversationId: agentClosable.id,
+    widgetClosableConversationId: widgetClosable.id,
     receiverUrl,
   };
   secrets = [key, agentToken, other.token, subscription.secret];

@@ -49,6 +49,32 @@ export const KEYED_ENDPOINTS: KeyedEndpoint[] = [
     scope: 'chat:write',
     body: { message: 'Hi' },
   },
+  { method: 'GET', path: '/v1/contacts/con_000000000000000000000000', scope: 'contacts:write' },
+  {
+    method: 'POST',
+    path: '/v1/contacts/con_000000000000000000000000/tags',
+    scope: 'contacts:write',
+    body: { tag: 'VIP' },
+  },
+  { method: 'DELETE', path: '/v1/contacts/con_000000000000000000000000/tags/vip', scope: 'contacts:write' },
+  {
+    method: 'POST',
+    path: '/v1/contacts/con_000000000000000000000000/notes',
+    scope: 'contacts:write',
+    body: { body: 'A note' },
+  },
+  { method: 'GET', path: '/v1/contact-attributes', scope: 'contacts:write' },
+  { method: 'GET', path: '/v1/tickets/tkt_000000000000000000000000', scope: 'tickets:write' },
+  { method: 'GET', path: '/v1/tickets?number=1', scope: 'tickets:write' },
+  { method: 'GET', path: '/v1/conversations/cnv_000000000000000000000000', scope: 'chat:write' },
+  { method: 'GET', path: '/v1/conversations?visitor_email=ava@example.com', scope: 'chat:write' },
+  {
+    method: 'POST',
+    path: '/v1/conversations/cnv_000000000000000000000000/tags',
+    scope: 'chat:write',
+    body: { tag: 'VIP' },
+  },
+  { method: 'DELETE', path: '/v1/conversations/cnv_000000000000000000000000/tags/vip', scope: 'chat:write' },
 ];
 
 /** The agent console's endpoints (agt_tok_ tokens). */
@@ -68,4 +94,9 @@ export const AGENT_ENDPOINTS: { method: 'POST'; path: string; body?: unknown }[]
     body: { to_agent_id: 'agt_000000000000000000000000' },
   },
   { method: 'POST', path: '/v1/agent/live-chat/sessions/lcs_000000000000000000000000/end' },
+  { method: 'POST', path: '/v1/agent/conversations/cnv_000000000000000000000000/close' },
+  { method: 'POST', path: '/v1/agent/contacts/con_000000000000000000000000/tags', body: { tag: 'VIP' } },
+  { method: 'POST', path: '/v1/agent/conversations/cnv_000000000000000000000000/tags', body: { tag: 'VIP' } },
+  { method: 'POST', path: '/v1/agent/contacts/con_000000000000000000000000/notes', body: { body: 'A note' } },
+  { method: 'POST', path: '/v1/agent/contact-attributes', body: { key: 'plan', label: 'Plan', type: 'text' } },
 ];

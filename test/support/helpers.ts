@@ -66,6 +66,9 @@ export const TABLES = [
   'deliveries',
   'delivery_attempts',
   'idempotency_keys',
+  'record_tags',
+  'contact_notes',
+  'contact_attributes',
 ] as const;
 
 export type Table = (typeof TABLES)[number];

@@ -24,9 +24,18 @@ import { at } from './items';
 import type { ReceivedRequest, Receiver } from './receiver';
 import { zapierHookRequest } from './zapier-bundle';
 
-export type TriggerKey = 'lead_captured' | 'conversation_event';
+export type TriggerKey = 'lead_captured' | 'conversation_event' | 'tag_added';
 export type DropdownKey = 'assistant_list' | 'ticket_list' | 'conversation_list';
-export type CreateKey = 'create_or_update_contact' | 'create_ticket' | 'update_ticket' | 'send_message';
+export type CreateKey =
+  | 'create_or_update_contact'
+  | 'create_ticket'
+  | 'update_ticket'
+  | 'send_message'
+  | 'add_tag_to_contact'
+  | 'remove_tag_from_contact'
+  | 'add_tag_to_conversation'
+  | 'add_note_to_contact';
+export type SearchKey = 'find_contact' | 'find_ticket' | 'find_conversation';
 export type JsonRecord = Record<string, any>;
 
 type Perform = (z: ZObject, bundle: Bundle) => unknown;
@@ -60,7 +69,7 @@ export interface LiveHook {
 
 export const hookOperation = (key: TriggerKey) => App.triggers[key].operation as unknown as HookOperation;
 export const createOperation = (key: CreateKey) => App.creates[key].operation as unknown as ActionOperation;
-export const searchOperation = (key: 'find_contact') => App.searches[key].operation as unknown as ActionOperation;
+export const searchOperation = (key: SearchKey) => App.searches[key].operation as unknown as ActionOperation;
 
 /** The connection and find-or-create parts the app must define; their absence is a broken app. */
 function required<T>(value: T | undefined, what: string): T {
@@ -98,10 +107,12 @@ export interface Connection {
    */
   dropdown(key: DropdownKey, page?: number): Promise<{ id: string; label: string }[]>;
   create<T = JsonRecord>(key: CreateKey, inputData: Record<string, unknown>): Promise<T>;
-  search<T = JsonRecord>(key: 'find_contact', inputData: Record<string, unknown>): Promise<T[]>;
+  search<T = JsonRecord>(key: SearchKey, inputData: Record<string, unknown>): Promise<T[]>;
+  /** The input fields Zapier shows for a create: static ones, and those its field functions list. */
+  inputKeys(key: CreateKey): Promise<{ key: string; type?: string }[]>;
   /** Zapier's searchOrCreate: the search, and the create with the same input when the search finds nothing. */
   findOrCreate(
-    key: 'find_contact',
+    key: 'find_contact' | 'find_ticket',
     inputData: Record<string, unknown>,
   ): Promise<{ found: boolean; record: JsonRecord }>;
 }
@@ -208,6 +219,15 @@ function connection(tester: Tester, apiKey: string): Connection {
       } as Partial<Bundle>);
     },
     create: (key, inputData) => run(createOperation(key).perform, { inputData }),
+    async inputKeys(key) {
+      const fields: { key: string; type?: string }[] = [];
+      for (const entry of (createOperation(key) as { inputFields?: unknown[] }).inputFields ?? []) {
+        if (typeof entry === 'function')
+          fields.push(...(await run<{ key: string; type?: string }[]>(entry as Perform)));
+        else fields.push(entry as { key: string; type?: string });
+      }
+      return fields.map((f) => ({ key: f.key, ...(f.type && { type: f.type }) }));
+    },
     search: (key, inputData) => run(searchOperation(key).perform, { inputData }),
     async findOrCreate(key, inputData) {
       const pair = required(App.searchOrCreates?.[key], `searchOrCreates.${key}`);

@@ -112,6 +112,9 @@ export const transfer = (from: Agent, sessionId: string, to: Agent, note = 'Bill
 export const endChat = (agent: Agent, sessionId: string) =>
   ok(agent.console.post(`/v1/agent/live-chat/sessions/${sessionId}/end`, { ended_by: 'agent' }));
 
+export const closeConversation = (agent: Agent, conversationId: string) =>
+  ok(agent.console.post(`/v1/agent/conversations/${conversationId}/close`, {}));
+
 export const agentTicket = (agent: Agent, subject = 'Refund for order #1042') =>
   ok(agent.console.post('/v1/agent/tickets', { subject, priority: 'high' }));
 
@@ -198,6 +201,18 @@ export async function causeConversationEvent(w: LiveWorkspace, type: Conversatio
       return {
         ...envelope,
         data: { session: { id: queued.id, status: 'ended' }, conversation: { mode: 'assistant' }, endedBy: 'agent' },
+      };
+    }
+    case 'conversation.closed': {
+      const c = await startWidgetConversation(w);
+      await closeConversation(w.sam, c.id);
+      return {
+        ...envelope,
+        data: {
+          conversation: { id: c.id, status: 'closed' },
+          closedBy: { type: 'agent', id: w.sam.id, name: w.sam.name },
+          messageCount: 1,
+        },
       };
     }
     case 'ticket.created': {

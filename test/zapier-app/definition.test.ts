@@ -61,6 +61,7 @@ const SMALL_WORDS = new Set([
   'but',
   'by',
   'for',
+  'from',
   'in',
   'nor',
   'of',
@@ -91,15 +92,25 @@ function flatEntries(record: unknown, prefix = ''): [string, unknown][] {
 }
 
 describe('the public contract of keys', () => {
-  it('has exactly the triggers, creates, search and find-or-create of issue 3', () => {
+  it('has exactly the triggers, creates, searches and find-or-creates of issues 3 and 14', () => {
     expect(Object.keys(App.triggers).sort()).toEqual(
-      ['assistant_list', 'conversation_event', 'conversation_list', 'lead_captured', 'ticket_list'].sort(),
+      ['assistant_list', 'conversation_event', 'conversation_list', 'lead_captured', 'ticket_list', 'tag_added'].sort(),
     );
     expect(Object.keys(App.creates).sort()).toEqual(
-      ['create_or_update_contact', 'create_ticket', 'send_message', 'update_ticket'].sort(),
+      [
+        'create_or_update_contact',
+        'create_ticket',
+        'send_message',
+        'update_ticket',
+        'add_tag_to_contact',
+        'remove_tag_from_contact',
+        'add_tag_to_conversation',
+        'add_note_to_contact',
+      ].sort(),
     );
-    expect(Object.keys(App.searches)).toEqual(['find_contact']);
-    expect(Object.keys(App.searchOrCreates ?? {})).toEqual(['find_contact']);
+    expect(Object.keys(App.searches)).toEqual(['find_contact', 'find_ticket', 'find_conversation']);
+    expect(Object.keys(App.searchOrCreates ?? {})).toEqual(['find_contact', 'find_ticket']);
+    expect(App.searchOrCreates.find_ticket).toMatchObject({ search: 'find_ticket', create: 'create_ticket' });
     for (const [key, step] of Object.entries({ ...App.triggers, ...App.creates, ...App.searches }))
       expect(step.key).toBe(key);
     expect(
@@ -138,6 +149,15 @@ describe('the public contract of keys', () => {
     ]);
     expect(keys(App.creates.send_message as Step)).toEqual(['conversation_id', 'message', 'idempotency_key']);
     expect(keys(App.searches.find_contact as Step)).toEqual(['email']);
+    // Issue 14's: new keys only, and Create or Update Contact's static fields stay first (then its attributes).
+    expect(keys(App.triggers.tag_added as Step)).toEqual(['tag', 'record_type']);
+    expect(keys(App.creates.add_tag_to_contact as Step)).toEqual(['contact_id', 'tag']);
+    expect(keys(App.creates.remove_tag_from_contact as Step)).toEqual(['contact_id', 'tag']);
+    expect(keys(App.creates.add_tag_to_conversation as Step)).toEqual(['conversation_id', 'tag']);
+    expect(keys(App.creates.add_note_to_contact as Step)).toEqual(['contact_id', 'body', 'idempotency_key']);
+    expect(keys(App.searches.find_ticket as Step)).toEqual(['ticket']);
+    expect(keys(App.searches.find_conversation as Step)).toEqual(['conversation_id', 'visitor_email']);
+    expect(App.creates.create_or_update_contact.operation.inputFields?.at(-1)).toEqual(expect.any(Function));
   });
 
   it('sets the flags the error mapping and the tests rely on', () => {
@@ -247,7 +267,7 @@ describe('publishing hygiene', () => {
       ...allSteps.map((s) => s.display.label ?? ''),
       ...allInputFields.map(([, f]) => f.label ?? ''),
       ...(App.authentication?.fields ?? []).map((f) => f.label ?? ''),
-      App.searchOrCreates?.find_contact.display.label ?? '',
+      ...Object.values(App.searchOrCreates ?? {}).map((pair) => pair.display.label),
     ];
     expect(labels.filter((l) => !isTitleCase(l))).toEqual([]);
     expect(isTitleCase('Create or Update Contact')).toBe(true);
@@ -258,7 +278,7 @@ describe('publishing hygiene', () => {
     for (const t of groups.triggers) expect(t.display.description).toMatch(/^Triggers when /);
     for (const c of groups.creates) expect(c.display.description).toMatch(/^(Creates|Updates) /);
     for (const s of groups.searches) expect(s.display.description).toMatch(/^Finds /);
-    expect(App.searchOrCreates?.find_contact.display.description).toMatch(/^Finds /);
+    for (const pair of Object.values(App.searchOrCreates ?? {})) expect(pair.display.description).toMatch(/^Finds /);
     for (const step of allSteps) expect(step.display.description?.endsWith('.')).toBe(true);
   });
 
@@ -326,7 +346,7 @@ describe('publishing hygiene', () => {
 
   it('makes every REST hook trigger complete: perform, performList, performSubscribe, performUnsubscribe', () => {
     const hooks = groups.triggers.filter((t) => t.operation.type === 'hook');
-    expect(hooks.map((t) => t.key).sort()).toEqual(['conversation_event', 'lead_captured']);
+    expect(hooks.map((t) => t.key).sort()).toEqual(['conversation_event', 'lead_captured', 'tag_added']);
     for (const { operation } of hooks) {
       for (const fn of [
         operation.perform,

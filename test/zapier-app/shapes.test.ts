@@ -12,21 +12,45 @@ import App from '../../zapier-app';
 import * as conversationEvent from '../../zapier-app/triggers/conversation_event';
 import { eventOutputFields, SAMPLE_EVENT_TYPE } from '../../zapier-app/triggers/conversation_event';
 import * as leadCaptured from '../../zapier-app/triggers/lead_captured';
+import * as tagAdded from '../../zapier-app/triggers/tag_added';
 import { api, appTester, bundle, hookBundle, useMockedApi } from './support/app';
 
 useMockedApi();
 
-/** The keys Zapier shows for a record: nested objects flattened with `__`, as output field keys are. */
+/**
+ * The keys Zapier shows for a record: nested objects flattened with `__`, as output field keys are, and a list
+ * of objects as line items (`recentMessages[]body`, the keys of its first item).
+ */
 function flatKeys(record: unknown, prefix = ''): string[] {
   return Object.entries(record as Record<string, unknown>)
     .flatMap(([key, value]) => {
       const path = prefix ? `${prefix}__${key}` : key;
+      if (Array.isArray(value) && typeof value[0] === 'object' && value[0] !== null)
+        return flatKeys(value[0]).map((item) => `${path}[]${item}`);
       return value !== null && typeof value === 'object' && !Array.isArray(value) ? flatKeys(value, path) : [path];
     })
     .sort();
 }
 
 const keysOf = (fields: unknown[]) => (fields as PlainOutputField[]).map((f) => f.key).sort();
+
+/**
+ * Every output field's key: plain fields, and those a field function lists (the workspace's attributes, here
+ * `attributes`: none by default, as on a workspace that defined none, which is what the samples show).
+ */
+async function outputKeysOf(fields: unknown[], attributes: { key: string }[] = []): Promise<string[]> {
+  const keys: string[] = [];
+  for (const field of fields) {
+    if (typeof field !== 'function') {
+      keys.push((field as PlainOutputField).key);
+      continue;
+    }
+    api().get('/v1/contact-attributes').reply(200, { data: attributes });
+    const listed = (await appTester(field as Parameters<typeof appTester>[0], bundle())) as PlainOutputField[];
+    keys.push(...listed.map((f) => f.key));
+  }
+  return keys.sort();
+}
 
 /** A payload as IllumiChat delivers it: valid for its type under the catalog's strict schema. */
 function deliveredPayload(type: EventType): Record<string, unknown> {
@@ -36,7 +60,7 @@ function deliveredPayload(type: EventType): Record<string, unknown> {
 async function sampleList(type: EventType, performList: typeof leadCaptured.performList) {
   api()
     .get('/v1/samples')
-    .query({ event_type: type })
+    .query((query) => query.event_type === type)
     .reply(200, { data: [fixtureFor(type)], source: 'fixture' });
   const records = await appTester(performList, bundle({ inputData: { event_type: type } }));
   expect(records).toHaveLength(1);
@@ -45,11 +69,20 @@ async function sampleList(type: EventType, performList: typeof leadCaptured.perf
 
 describe('Lead Captured', () => {
   const operation = App.triggers.lead_captured.operation;
-  const outputKeys = keysOf(operation.outputFields ?? []);
+  let outputKeys: string[];
+  beforeAll(async () => {
+    outputKeys = await outputKeysOf(operation.outputFields ?? []);
+  });
 
-  it('has exactly the spec’s nine output fields', () => {
-    expect(outputKeys).toEqual(
-      ['id', 'name', 'email', 'phone', 'source', 'isNew', 'createdAt', 'assistantId', 'assistantName'].sort(),
+  it('has the spec’s nine output fields, and the workspace’s custom attributes (issue 14)', async () => {
+    const spec = ['id', 'name', 'email', 'phone', 'source', 'isNew', 'createdAt', 'assistantId', 'assistantName'];
+    expect(outputKeys).toEqual(spec.sort());
+    const attributes = [
+      { key: 'plan', label: 'Plan', type: 'text', createdAt: '2026-01-15T09:00:00.000Z' },
+      { key: 'seats', label: 'Seats', type: 'number', createdAt: '2026-01-15T09:00:00.000Z' },
+    ];
+    expect(await outputKeysOf(operation.outputFields ?? [], attributes)).toEqual(
+      [...spec, 'attributes__plan', 'attributes__seats'].sort(),
     );
   });
 
@@ -57,6 +90,19 @@ describe('Lead Captured', () => {
     expect(flatKeys(operation.sample)).toEqual(outputKeys);
     expect(flatKeys(await sampleList('lead.captured', leadCaptured.performList))).toEqual(outputKeys);
     const [delivered] = await appTester(leadCaptured.perform, hookBundle(deliveredPayload('lead.captured')));
+    expect(flatKeys(delivered)).toEqual(outputKeys);
+  });
+});
+
+describe('Tag Added', () => {
+  const operation = App.triggers.tag_added.operation;
+  const outputKeys = keysOf(operation.outputFields ?? []);
+
+  it('has a static sample, a Test trigger record and a delivered record with its output fields’ keys', async () => {
+    expect(outputKeys).toContain('data__tag');
+    expect(flatKeys(operation.sample)).toEqual(outputKeys);
+    expect(flatKeys(await sampleList('tag.added', tagAdded.performList))).toEqual(outputKeys);
+    const [delivered] = await appTester(tagAdded.perform, hookBundle(deliveredPayload('tag.added')));
     expect(flatKeys(delivered)).toEqual(outputKeys);
   });
 });
@@ -96,7 +142,7 @@ describe('actions and the search', () => {
     ...Object.values(App.searches).map((s) => [`searches.${s.key}`, s.operation] as const),
   ];
 
-  it.each(operations)('%s has a sample with exactly its output fields', (_, operation) => {
-    expect(flatKeys(operation.sample)).toEqual(keysOf(operation.outputFields ?? []));
+  it.each(operations)('%s has a sample with exactly its output fields', async (_, operation) => {
+    expect(flatKeys(operation.sample)).toEqual(await outputKeysOf(operation.outputFields ?? []));
   });
 });

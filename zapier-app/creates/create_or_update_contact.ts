@@ -1,6 +1,7 @@
 /** Create or Update Contact: an upsert matched by email, so re-sending a lead never makes a second contact. */
 import { type CreatePerform, defineCreate, defineInputFields, type InferInputData } from 'zapier-platform-core';
 
+import { attributeInputFields, attributeOutputFields, attributeValues } from '../attributes';
 import { runKeyField, runKeyOf } from '../idempotency';
 import { cleanEmail, presentValues } from '../inputFields';
 import { outputFieldsOf } from '../outputFields';
@@ -27,15 +28,18 @@ const inputFields = defineInputFields([
     helpText: 'Free text for your agents. Blank fields never overwrite what the contact already has.',
   },
   runKeyField,
+  // The workspace's custom attributes, typed, after the static fields (attributes.ts).
+  attributeInputFields,
 ]);
 
 export const perform = (async (z, bundle) => {
   const { email, name, phone, company, notes } = bundle.inputData;
+  const attributes = await attributeValues(z, bundle.inputData);
   return writeRecord<ContactRecord>(z, {
     operationKey: KEY,
     method: 'POST',
     path: '/v1/contacts',
-    body: presentValues({ email: cleanEmail(email), name, phone, company, notes }),
+    body: presentValues({ email: cleanEmail(email), name, phone, company, notes, attributes }),
     runKey: runKeyOf(bundle.inputData),
   });
 }) satisfies CreatePerform<InferInputData<typeof inputFields>>;
@@ -47,5 +51,10 @@ export default defineCreate({
     label: 'Create or Update Contact',
     description: 'Creates a contact in your CRM, or updates the one with the same email address.',
   },
-  operation: { perform, inputFields, outputFields: outputFieldsOf(contactSchema), sample: contactSample },
+  operation: {
+    perform,
+    inputFields,
+    outputFields: [...outputFieldsOf(contactSchema), attributeOutputFields],
+    sample: contactSample,
+  },
 });

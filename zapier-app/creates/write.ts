@@ -12,9 +12,10 @@ import { IDEMPOTENCY_HEADER, idempotencyKey } from '../idempotency';
 export interface WriteRequest {
   /** The create's key: it namespaces the Idempotency-Key, so two operations never share one. */
   operationKey: string;
-  method: 'POST' | 'PATCH';
+  method: 'POST' | 'PATCH' | 'DELETE';
   path: string;
-  body: Record<string, unknown>;
+  /** Absent for a DELETE. */
+  body?: Record<string, unknown>;
   /** The mapped Unique Run ID (POST only); undefined sends no Idempotency-Key. */
   runKey?: string | undefined;
 }
@@ -26,8 +27,8 @@ export async function writeRecord<T>(
 ): Promise<T> {
   const headers: Record<string, string> =
     method === 'POST' && runKey
-      ? { [IDEMPOTENCY_HEADER]: idempotencyKey(runKey, operationKey, method, path, body) }
+      ? { [IDEMPOTENCY_HEADER]: idempotencyKey(runKey, operationKey, method, path, body ?? {}) }
       : {};
-  const response = await z.request<T>({ method, url: path, body, headers });
+  const response = await z.request<T>({ method, url: path, ...(body && { body }), headers });
   return response.data;
 }

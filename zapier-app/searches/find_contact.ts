@@ -1,6 +1,7 @@
 /** Find Contact: exact email (any letter case); no match is an empty result, which Zapier shows as "not found". */
 import { defineInputFields, defineSearch, type InferInputData, type SearchPerform } from 'zapier-platform-core';
 
+import { attributeOutputFields } from '../attributes';
 import { cleanEmail } from '../inputFields';
 import { outputFieldsOf } from '../outputFields';
 import { type ContactRecord, contactSample, contactSchema } from '../records';
@@ -30,5 +31,10 @@ export default defineSearch({
     label: 'Find Contact',
     description: 'Finds a contact in your CRM by exact email address.',
   },
-  operation: { perform, inputFields, outputFields: outputFieldsOf(contactSchema), sample: contactSample },
+  operation: {
+    perform,
+    inputFields,
+    outputFields: [...outputFieldsOf(contactSchema), attributeOutputFields],
+    sample: contactSample,
+  },
 });

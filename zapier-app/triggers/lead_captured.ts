@@ -3,6 +3,7 @@ import { defineInputFields, defineTrigger } from 'zapier-platform-core';
 
 import { LEAD_CAPTURED, LEAD_EVENT } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
+import { attributeOutputFields } from '../attributes';
 import { assistantFilterField } from '../inputFields';
 import { outputFieldsOf } from '../outputFields';
 import { restHookOperation } from '../rest-hooks';
@@ -10,7 +11,7 @@ import { restHookOperation } from '../rest-hooks';
 const operation = restHookOperation({
   eventType: () => LEAD_CAPTURED,
   inputFields: defineInputFields([assistantFilterField]),
-  outputFields: outputFieldsOf(LEAD_EVENT.schema),
+  outputFields: [...outputFieldsOf(LEAD_EVENT.schema), attributeOutputFields],
   sample: fixtureFor(LEAD_CAPTURED),
 });
 

@@ -22,6 +22,11 @@ export interface World {
   activeSessionId: string;
   subscriptionId: string;
   contactEmail: string;
+  /** The contact with contactEmail. */
+  contactId: string;
+  /** Open conversations with no live chat, for an agent and for the widget to close. */
+  agentClosableConversationId: string;
+  widgetClosableConversationId: string;
   receiverUrl: string;
 }
 
@@ -53,7 +58,17 @@ export const ROUTES: Record<string, RouteSpec> = {
     }),
   },
   'GET /v1/contacts': { auth: 'key', query: (w) => ({ email: w.contactEmail }) },
+  'GET /v1/contacts/:id': { auth: 'key', params: { id: (w) => w.contactId } },
+  'POST /v1/contacts/:id/tags': { auth: 'key', params: { id: (w) => w.contactId }, body: () => ({ tag: 'VIP' }) },
+  'DELETE /v1/contacts/:id/tags/:tag': { auth: 'key', params: { id: (w) => w.contactId, tag: () => 'vip' } },
+  'POST /v1/contacts/:id/notes': {
+    auth: 'key',
+    params: { id: (w) => w.contactId },
+    body: () => ({ body: 'Called back; wants the annual plan.' }),
+  },
+  'GET /v1/contact-attributes': { auth: 'key' },
   'GET /v1/tickets': { auth: 'key', query: () => ({ limit: '5' }), paged: true },
+  'GET /v1/tickets/:id': { auth: 'key', params: { id: (w) => w.ticketId } },
   'POST /v1/tickets': {
     auth: 'key',
     body: (w) => ({ subject: 'Fuzz', description: 'd', priority: 'high', contact_email: w.contactEmail }),
@@ -64,6 +79,16 @@ export const ROUTES: Record<string, RouteSpec> = {
     body: () => ({ status: 'pending', priority: 'low', subject: 'Fuzzed', description: 'x' }),
   },
   'GET /v1/conversations': { auth: 'key', query: () => ({ mode: 'human', limit: '5' }), paged: true },
+  'GET /v1/conversations/:id': { auth: 'key', params: { id: (w) => w.conversationId } },
+  'POST /v1/conversations/:id/tags': {
+    auth: 'key',
+    params: { id: (w) => w.conversationId },
+    body: () => ({ tag: 'Billing' }),
+  },
+  'DELETE /v1/conversations/:id/tags/:tag': {
+    auth: 'key',
+    params: { id: (w) => w.conversationId, tag: () => 'billing' },
+  },
   'POST /v1/conversations/:id/messages': {
     auth: 'key',
     params: { id: (w) => w.conversationId },
@@ -106,6 +131,35 @@ export const ROUTES: Record<string, RouteSpec> = {
     auth: 'public',
     params: { id: (w) => w.idleConversationId },
     body: () => ({ reason: 'human' }),
+  },
+  'POST /v1/widget/conversations/:id/close': {
+    auth: 'public',
+    params: { id: (w) => w.widgetClosableConversationId },
+    body: () => ({}),
+  },
+  'POST /v1/agent/conversations/:id/close': {
+    auth: 'agent',
+    params: { id: (w) => w.agentClosableConversationId },
+    body: () => ({}),
+  },
+  'POST /v1/agent/contacts/:id/tags': {
+    auth: 'agent',
+    params: { id: (w) => w.contactId },
+    body: () => ({ tag: 'Renewal' }),
+  },
+  'POST /v1/agent/conversations/:id/tags': {
+    auth: 'agent',
+    params: { id: (w) => w.conversationId },
+    body: () => ({ tag: 'Urgent' }),
+  },
+  'POST /v1/agent/contacts/:id/notes': {
+    auth: 'agent',
+    params: { id: (w) => w.contactId },
+    body: () => ({ body: 'Spoke on the phone.' }),
+  },
+  'POST /v1/agent/contact-attributes': {
+    auth: 'agent',
+    body: () => ({ key: 'plan', label: 'Plan', type: 'text' }),
   },
   'POST /v1/agent/contacts': {
     auth: 'agent',

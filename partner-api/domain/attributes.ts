@@ -1,0 +1,157 @@
+/**
+ * The workspace's custom contact attributes: each has a key (`plan`, `renewal_date`), a label Zap builders
+ * see, and a type (text, number, boolean, date), and contacts carry a value per attribute, validated by type.
+ * Values are JSON in contacts.attributes; a contact without a value for an attribute has no key for it.
+ */
+import type { AttributeValues } from '../../catalog/events';
+import type { AttributeDefinitionRecord, AttributeType } from '../../catalog/records';
+import type { AppContext } from '../context';
+import { isoAt } from '../lib/clock';
+import { sql, writeTransaction } from '../lib/statements';
+import { ApiError, type ErrorDetail, invalidState, validationFailed } from './errors';
+
+/** Attributes one workspace may define: Zapier shows each as an input field of Create or Update Contact. */
+export const ATTRIBUTES_PER_WORKSPACE = 50;
+/** Characters a text value may have. */
+export const ATTRIBUTE_TEXT_MAX = 1000;
+/** A key: a lower-case letter, then lower-case letters, digits and underscores, 40 in all (a Zapier field key). */
+export const ATTRIBUTE_KEY = /^[a-z][a-z0-9_]{0,39}$/;
+
+interface AttributeRow {
+  key: string;
+  label: string;
+  type: AttributeType;
+  created_at: string;
+}
+
+const record = (r: AttributeRow): AttributeDefinitionRecord => ({
+  key: r.key,
+  label: r.label,
+  type: r.type,
+  createdAt: r.created_at,
+});
+
+/** The workspace's attributes in key order (the primary key's order). */
+export function listAttributes(ctx: AppContext, workspaceId: string): AttributeDefinitionRecord[] {
+  return sql<AttributeRow>(
+    ctx.db,
+    'SELECT key, label, type, created_at FROM contact_attributes WHERE workspace_id = ? ORDER BY key',
+  )
+    .all(workspaceId)
+    .map(record);
+}
+
+/**
+ * Defines an attribute, or renames the label of one already defined with the same type (`created` false).
+ * Throws 409 invalid_state for a key already defined with another type (stored values would no longer fit
+ * it), 409 attribute_limit_reached beyond ATTRIBUTES_PER_WORKSPACE.
+ */
+export function defineAttribute(
+  ctx: AppContext,
+  workspaceId: string,
+  input: { key: string; label: string; type: AttributeType },
+): { attribute: AttributeDefinitionRecord; created: boolean } {
+  return writeTransaction(ctx.db, () => {
+    const existing = sql<AttributeRow>(
+      ctx.db,
+      'SELECT key, label, type, created_at FROM contact_attributes WHERE workspace_id = ? AND key = ?',
+    ).get(workspaceId, input.key);
+    if (existing) {
+      if (existing.type !== input.type) {
+        throw invalidState(
+          `The attribute ${input.key} is already defined as ${existing.type}; an attribute's type cannot change.`,
+        );
+      }
+      sql(ctx.db, 'UPDATE contact_attributes SET label = ? WHERE workspace_id = ? AND key = ?').run(
+        input.label,
+        workspaceId,
+        input.key,
+      );
+      return { attribute: record({ ...existing, label: input.label }), created: false };
+    }
+    const count = sql(ctx.db, 'SELECT COUNT(*) FROM contact_attributes WHERE workspace_id = ?')
+      .pluck()
+      .get(workspaceId) as number;
+    if (count >= ATTRIBUTES_PER_WORKSPACE) {
+      throw new ApiError(
+        409,
+        'attribute_limit_reached',
+        `This workspace already has ${ATTRIBUTES_PER_WORKSPACE} contact attributes, the most it may define.`,
+        { fields: { limit: ATTRIBUTES_PER_WORKSPACE } },
+      );
+    }
+    const row: AttributeRow = { ...input, created_at: isoAt(ctx.clock.now()) };
+    sql(
+      ctx.db,
+      'INSERT INTO contact_attributes (workspace_id, key, label, type, created_at) VALUES (?, ?, ?, ?, ?)',
+    ).run(workspaceId, row.key, row.label, row.type, row.created_at);
+    return { attribute: record(row), created: true };
+  });
+}
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A real calendar date as YYYY-MM-DD (so 2026-02-30 is refused, not rolled into March). */
+function isCalendarDate(value: string): boolean {
+  const m = DATE.exec(value);
+  if (!m) return false;
+  const date = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return date.toISOString().slice(0, 10) === value;
+}
+
+/** Why `value` is not a value of `type`, or null when it is. */
+function typeProblem(type: AttributeType, value: unknown): string | null {
+  switch (type) {
+    case 'text':
+      if (typeof value !== 'string') return 'Must be text.';
+      if (value.length > ATTRIBUTE_TEXT_MAX) return `Must be at most ${ATTRIBUTE_TEXT_MAX} characters.`;
+      return /\p{Cs}/u.test(value) ? 'Must be valid Unicode text (a lone surrogate is not).' : null;
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) ? null : 'Must be a number.';
+    case 'boolean':
+      return typeof value === 'boolean' ? null : 'Must be true or false.';
+    case 'date':
+      return typeof value === 'string' && isCalendarDate(value) ? null : 'Must be a date as YYYY-MM-DD.';
+  }
+}
+
+/**
+ * The contact's values after applying `given` to `current`: a value sets the attribute, null removes it, and
+ * text is trimmed (blank text counts as not given, as every optional field does). Call inside the write's
+ * transaction. Throws 422 validation_failed naming `attributes.<key>` for each key the workspace has not
+ * defined and each value not of its attribute's type.
+ */
+export function applyAttributeValues(
+  ctx: AppContext,
+  workspaceId: string,
+  current: AttributeValues,
+  given: Record<string, unknown>,
+): AttributeValues {
+  const types = new Map(listAttributes(ctx, workspaceId).map((a) => [a.key, a.type]));
+  const next: AttributeValues = { ...current };
+  const details: ErrorDetail[] = [];
+  for (const [key, raw] of Object.entries(given)) {
+    const type = types.get(key);
+    const path = `attributes.${key}`;
+    if (!type) {
+      details.push({ path, message: 'No such attribute in this workspace. Define it first.' });
+      continue;
+    }
+    if (raw === null) {
+      delete next[key];
+      continue;
+    }
+    const value = typeof raw === 'string' ? raw.trim() : raw;
+    if (value === '') continue;
+    const problem = typeProblem(type, value);
+    if (problem) details.push({ path, message: problem });
+    else next[key] = value as string | number | boolean;
+  }
+  if (details.length > 0) throw validationFailed(details);
+  return next;
+}
+
+/** Parses a stored attributes column (written only by applyAttributeValues). */
+export function parseAttributeValues(json: string): AttributeValues {
+  return JSON.parse(json) as AttributeValues;
+}
