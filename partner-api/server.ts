@@ -84,7 +84,7 @@ export async function main(): Promise<void> {
     beforeListen: (ctx) => {
       if (!config.seedDemo) return;
       const seed = seedDemoIfEmpty(ctx);
-      if (seed) process.stdout.write(describeDemoSeed(seed));
+      if (seed) process.stdout.write(describeDemoSeed(seed, `http://${config.host}:${config.port}`));
     },
   });
   log.info('listening', { url: running.url, db: config.dbPath });

@@ -258,3 +258,32 @@ function toStatus(r: SubscriptionRow): SubscriptionStatusRecord {
     createdAt: r.created_at,
   };
 }
+
+/** A subscription as Settings → Connected Zaps shows it: its status record and the key that made it. */
+export interface ConnectedZap extends SubscriptionStatusRecord {
+  apiKeyId: string;
+}
+
+/** Every subscription of the workspace with the key that made it, newest first, `limit` per page (as
+ * listSubscriptions). Throws 422 validation_failed for a cursor this API did not return. */
+export function listConnectedZaps(
+  ctx: AppContext,
+  workspaceId: string,
+  query: { limit: number; cursor?: string | undefined },
+): Page<ConnectedZap> {
+  const after = query.cursor ? decodeCursor(query.cursor, subscriptionCursor) : null;
+  const rows = sql<SubscriptionRow & { api_key_id: string }>(
+    ctx.db,
+    `SELECT rowid AS seq, id, api_key_id, event_type, target_url, assistant_id, active, created_at, deactivated_at, deactivated_reason, last_error
+       FROM subscriptions
+      WHERE workspace_id = ? AND (? IS NULL OR (created_at, rowid) < (?, ?))
+      ORDER BY created_at DESC, rowid DESC
+      LIMIT ?`,
+  ).all(workspaceId, after ? 1 : null, after?.[0] ?? null, after?.[1] ?? null, query.limit + 1);
+  return toPage(
+    rows,
+    query.limit,
+    (r) => ({ ...toStatus(r), apiKeyId: r.api_key_id }),
+    (r) => [r.created_at, r.seq],
+  );
+}
