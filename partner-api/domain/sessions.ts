@@ -11,6 +11,20 @@ import { isoAt } from '../lib/clock';
 import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { hashSecret } from './credentials';
 import { ApiError } from './errors';
+
+/**
+ * A refused sign-in link (400) or a session whose agent may not open Settings (403). Not an API error code:
+ * only the settings pages (HTML) meet it, never a /v1 client, so it has no `code` in the API's table.
+ */
+export class SettingsAccessError extends Error {
+  constructor(
+    readonly status: 400 | 403,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SettingsAccessError';
+  }
+}
 import { type Agent, type AgentRole, findAgent, findWorkspace, type Workspace } from './workspaces';
 
 /** A sign-in link works for 15 minutes (ms), once: long enough to open from a chat message, short if leaked. */
@@ -74,12 +88,12 @@ function linkRow(ctx: AppContext, token: string): LinkRow | null {
   );
 }
 
-/** The agent a still-usable link signs in, without using it (the confirmation page). Throws 400 sign_in_link_invalid. */
+/** The agent a still-usable link signs in, without using it (the confirmation page). Throws SettingsAccessError 400. */
 export function peekSignInLink(ctx: AppContext, token: string): Agent {
   const row = linkRow(ctx, token);
   const refusal = linkRefusal(row, ctx.clock.now());
   const agent = row && findAgent(ctx, row.agent_id);
-  if (refusal || !agent) throw new ApiError(400, 'sign_in_link_invalid', refusal ?? 'This sign-in link is not valid.');
+  if (refusal || !agent) throw new SettingsAccessError(400, refusal ?? 'This sign-in link is not valid.');
   return agent;
 }
 
@@ -91,8 +105,8 @@ export interface NewSession {
 
 /**
  * Uses the link (once: the check and the mark are one write transaction) and starts a session for its agent.
- * Throws 400 sign_in_link_invalid for an unknown, used or expired link, and 403 settings_forbidden when the
- * agent is not an owner or admin (the link stays used).
+ * Throws SettingsAccessError 400 for an unknown, used or expired link, and 403 when the agent is not an
+ * owner or admin (then nothing is written: the link still works once the agent's role allows it).
  */
 export function signIn(ctx: AppContext, token: string): NewSession {
   const now = ctx.clock.now();
@@ -100,7 +114,7 @@ export function signIn(ctx: AppContext, token: string): NewSession {
   return writeTransaction(ctx.db, () => {
     const row = linkRow(ctx, token);
     const refusal = linkRefusal(row, now);
-    if (refusal || !row) throw new ApiError(400, 'sign_in_link_invalid', refusal ?? 'This sign-in link is not valid.');
+    if (refusal || !row) throw new SettingsAccessError(400, refusal ?? 'This sign-in link is not valid.');
     sql(ctx.db, 'UPDATE sign_in_links SET used_at = ? WHERE token_hash = ?').run(isoAt(now), hashSecret(token));
     const agent = findAgent(ctx, row.agent_id)!; // a link's agent_id is a foreign key; agents are never deleted
     requireSettingsRole(agent.role);
@@ -116,9 +130,8 @@ export function signIn(ctx: AppContext, token: string): NewSession {
 
 function requireSettingsRole(role: AgentRole): void {
   if (role !== 'owner' && role !== 'admin') {
-    throw new ApiError(
+    throw new SettingsAccessError(
       403,
-      'settings_forbidden',
       "Only the workspace's owners and admins may open Settings. Ask an owner to make you an admin.",
     );
   }
@@ -133,7 +146,7 @@ export interface Session {
 }
 
 /**
- * The live session with this cookie value, or null (unknown, expired or ended). Throws 403 settings_forbidden
+ * The live session with this cookie value, or null (unknown, expired or ended). Throws SettingsAccessError 403
  * when its agent is no longer an owner or admin: a role taken away ends access at once, not at expiry.
  */
 export function findSession(ctx: AppContext, sessionId: string): Session | null {

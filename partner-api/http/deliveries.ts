@@ -50,6 +50,7 @@ export function registerDeliveryRoutes({ app, ctx, keyed, write }: RouteBuilders
     ...keyed('events:read'),
     write(async (req) => {
       const { id } = parseWith(byId, req.params);
+      parseWith(z.strictObject({}), req.body); // no fields: an unknown one is refused, not ignored
       const commit = await replayDelivery(ctx, keyOf(req).workspace.id, id);
       return () => ok(commit());
     }),

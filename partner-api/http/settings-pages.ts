@@ -43,6 +43,7 @@ import {
   findSession,
   peekSignInLink,
   type Session,
+  SettingsAccessError,
   SESSION_TTL_MS,
   signIn,
 } from '../domain/sessions';
@@ -402,6 +403,10 @@ export function settingsPages(ctx: AppContext): Router {
   router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) {
       next(err);
+      return;
+    }
+    if (err instanceof SettingsAccessError) {
+      render(res, 'message', { title: err.status === 400 ? 'Sign-in link refused' : 'Not allowed', message: err.message }, err.status);
       return;
     }
     if (err instanceof ApiError) {

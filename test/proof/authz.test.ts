@@ -40,7 +40,7 @@ describe('every Zapier-facing endpoint × every refused credential', () => {
         .map(([method]) => `${method.toUpperCase()} ${p}`),
     );
     const listed = KEYED_ENDPOINTS.map(
-      (e) => `${e.method} ${at(e.path.split('?'), 0).replace(/\/(sub|tkt|cnv)_\w+/, '/{id}')}`,
+      (e) => `${e.method} ${at(e.path.split('?'), 0).replace(/\/(sub|tkt|cnv|dlv|evt)_\w+/, '/{id}')}`,
     );
     expect(new Set(listed)).toEqual(new Set(documented));
   });
