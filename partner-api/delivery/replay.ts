@@ -70,7 +70,10 @@ export async function replayDelivery(
       `This delivery is still pending: it is sent automatically at ${isoAt(row.next_attempt_ms)}. Replay it once it has finished.`,
     );
   }
-  const sender = createSender({ timeoutMs: ctx.config.delivery.timeoutMs, allowPrivate: ctx.config.allowPrivateTargets });
+  const sender = createSender({
+    timeoutMs: ctx.config.delivery.timeoutMs,
+    allowPrivate: ctx.config.allowPrivateTargets,
+  });
   const startedAtMs = ctx.clock.now();
   let result: SendResult;
   try {
@@ -106,8 +109,7 @@ function recordManualAttempt(ctx: AppContext, row: ReplayRow, startedAtMs: numbe
   writeTransaction(ctx.db, () => {
     const attempt =
       (sql(ctx.db, 'SELECT MAX(attempt) FROM delivery_attempts WHERE delivery_id = ?').pluck().get(row.id) as
-        | number
-        | null) ?? 0;
+        number | null) ?? 0;
     sql(
       ctx.db,
       `INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, status_code, outcome, error, response_body, manual)

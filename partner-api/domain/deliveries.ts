@@ -239,7 +239,13 @@ export interface EventRecordView {
 
 /** One of the workspace's events, with the payload its deliveries carry. Throws 404 not_found for any other id. */
 export function findEvent(ctx: AppContext, workspaceId: string, id: string): EventRecordView {
-  const row = selectOne<{ id: string; type: EventType; assistant_id: string | null; payload: string; created_at: string }>(
+  const row = selectOne<{
+    id: string;
+    type: EventType;
+    assistant_id: string | null;
+    payload: string;
+    created_at: string;
+  }>(
     ctx.db,
     'SELECT id, type, assistant_id, payload, created_at FROM events WHERE id = ? AND workspace_id = ?',
     id,

@@ -144,15 +144,18 @@ export function settingsPages(ctx: AppContext): Router {
 
   function render(res: Response, view: string, data: Record<string, unknown>, status = 200): void {
     const session = res.req.session;
-    res.status(status).type('html').send(
-      eta.render(view, {
-        ...helpers,
-        session: session ?? null,
-        csrf: session?.csrfToken ?? '',
-        notice: null,
-        ...data,
-      }),
-    );
+    res
+      .status(status)
+      .type('html')
+      .send(
+        eta.render(view, {
+          ...helpers,
+          session: session ?? null,
+          csrf: session?.csrfToken ?? '',
+          notice: null,
+          ...data,
+        }),
+      );
   }
 
   const sessionOf = (req: Request): Session => {
@@ -201,7 +204,10 @@ export function settingsPages(ctx: AppContext): Router {
       render(
         res,
         'message',
-        { title: 'Form expired', message: 'This form is not from your current session. Reload the page and try again.' },
+        {
+          title: 'Form expired',
+          message: 'This form is not from your current session. Reload the page and try again.',
+        },
         403,
       );
       return;
@@ -250,7 +256,16 @@ export function settingsPages(ctx: AppContext): Router {
     render(
       res,
       'keys',
-      { title: 'API Keys', tab: 'keys', keys, scopes: SCOPES, neededFor: SCOPE_NEEDED_FOR, form: {}, errors: {}, ...extra },
+      {
+        title: 'API Keys',
+        tab: 'keys',
+        keys,
+        scopes: SCOPES,
+        neededFor: SCOPE_NEEDED_FOR,
+        form: {},
+        errors: {},
+        ...extra,
+      },
       status,
     );
   }
@@ -270,7 +285,12 @@ export function settingsPages(ctx: AppContext): Router {
     if (!parsed.success) {
       const errors: Record<string, string> = {};
       for (const issue of parsed.error.issues) errors[String(issue.path[0] ?? 'form')] ??= issue.message;
-      renderKeys(req, res, { form: { name: typeof body.name === 'string' ? body.name : '', scopes: [body.scopes].flat() }, errors }, 422);
+      renderKeys(
+        req,
+        res,
+        { form: { name: typeof body.name === 'string' ? body.name : '', scopes: [body.scopes].flat() }, errors },
+        422,
+      );
       return;
     }
     const created = createApiKey(ctx, {
@@ -285,7 +305,8 @@ export function settingsPages(ctx: AppContext): Router {
   function ownKey(req: Request) {
     const { id } = parseWith(z.object({ id: idField }), req.params);
     const key = findApiKey(ctx, id);
-    if (!key || key.workspaceId !== sessionOf(req).workspace.id) throw new ApiError(404, 'not_found', 'No such API key.');
+    if (!key || key.workspaceId !== sessionOf(req).workspace.id)
+      throw new ApiError(404, 'not_found', 'No such API key.');
     return key;
   }
 
@@ -375,7 +396,8 @@ export function settingsPages(ctx: AppContext): Router {
     } catch (error) {
       if (!(error instanceof ApiError)) throw error; // the event was pruned: the log still shows its attempts
     }
-    const notice = typeof req.query.replayed === 'string' ? 'Replayed: the newest attempt below is the manual one.' : null;
+    const notice =
+      typeof req.query.replayed === 'string' ? 'Replayed: the newest attempt below is the manual one.' : null;
     render(res, 'delivery', { title: 'Delivery', tab: 'deliveries', delivery, payload, notice });
   });
 
@@ -406,12 +428,22 @@ export function settingsPages(ctx: AppContext): Router {
       return;
     }
     if (err instanceof SettingsAccessError) {
-      render(res, 'message', { title: err.status === 400 ? 'Sign-in link refused' : 'Not allowed', message: err.message }, err.status);
+      render(
+        res,
+        'message',
+        { title: err.status === 400 ? 'Sign-in link refused' : 'Not allowed', message: err.message },
+        err.status,
+      );
       return;
     }
     if (err instanceof ApiError) {
       const detail = err.options.details?.map((d) => `${d.path}: ${d.message}`).join(' ') ?? '';
-      render(res, 'message', { title: err.code === 'not_found' ? 'Not found' : 'Refused', message: `${err.message} ${detail}`.trim() }, err.status);
+      render(
+        res,
+        'message',
+        { title: err.code === 'not_found' ? 'Not found' : 'Refused', message: `${err.message} ${detail}`.trim() },
+        err.status,
+      );
       return;
     }
     const status = (err as { status?: unknown }).status;
@@ -420,11 +452,24 @@ export function settingsPages(ctx: AppContext): Router {
       return;
     }
     if (isStorageFault(err)) {
-      render(res, 'message', { title: 'Unavailable', message: 'Storage is unavailable right now. Try again shortly.' }, 503);
+      render(
+        res,
+        'message',
+        { title: 'Unavailable', message: 'Storage is unavailable right now. Try again shortly.' },
+        503,
+      );
       return;
     }
-    ctx.log.error('unhandled settings page error', redactFields({ method: req.method, path: req.path, error: String((err as Error)?.stack ?? err) }));
-    render(res, 'message', { title: 'Something went wrong', message: 'Something went wrong on our side. Try again shortly.' }, 500);
+    ctx.log.error(
+      'unhandled settings page error',
+      redactFields({ method: req.method, path: req.path, error: String((err as Error)?.stack ?? err) }),
+    );
+    render(
+      res,
+      'message',
+      { title: 'Something went wrong', message: 'Something went wrong on our side. Try again shortly.' },
+      500,
+    );
   });
 
   return router;

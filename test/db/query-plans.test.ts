@@ -350,7 +350,9 @@ async function settingsPagesWorkload(s: ApiServer, rx: Receiver, workspaceId: st
   await page(`/sign-in?token=${token}`);
   const signedIn = await page('/sign-in', { method: 'POST', body: new URLSearchParams({ token }) });
   const cookie = at((signedIn.headers.get('set-cookie') ?? '').split(';'), 0);
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(await (await page('/settings/keys', { headers: { cookie } })).text())?.[1];
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(
+    await (await page('/settings/keys', { headers: { cookie } })).text(),
+  )?.[1];
   const form = (path: string, fields: Record<string, string>) =>
     page(path, { method: 'POST', headers: { cookie }, body: new URLSearchParams({ _csrf: csrf ?? '', ...fields }) });
   for (const path of [

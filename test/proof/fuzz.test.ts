@@ -72,7 +72,9 @@ beforeAll(async () => {
   await zap.post('/v1/tickets', { subject: 'Delivered' });
   server.fanOut();
   const delivery = server.ctx.db
-    .prepare(`UPDATE deliveries SET status = 'failed', finished_at = created_at WHERE subscription_id = ? RETURNING id, event_id`)
+    .prepare(
+      `UPDATE deliveries SET status = 'failed', finished_at = created_at WHERE subscription_id = ? RETURNING id, event_id`,
+    )
     .get(subscription.id) as { id: string; event_id: string };
   world = {
     assistantId: setup.assistant.id,

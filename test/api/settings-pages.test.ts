@@ -1,0 +1,347 @@
+/**
+ * The settings pages over HTTP, as a browser without JavaScript uses them (issue 11 §1, §2, §4): who may
+ * open them, sign-in links (once, short-lived), the session cookie, CSRF on every form, the security headers,
+ * and hostile text from receivers, visitors and key names rendered only escaped. The real-browser flow is
+ * test/e2e/settings-browser.test.ts.
+ */
+import { createApiKey } from '../../partner-api/domain/api-keys';
+import { createSignInLink, SESSION_TTL_MS, SIGN_IN_LINK_TTL_MS } from '../../partner-api/domain/sessions';
+import { createAgent, setAgentRole } from '../../partner-api/domain/workspaces';
+import { api, type ApiServer, startApiServer, waitUntil } from '../support/api-server';
+import { testClock } from '../support/helpers';
+import { type Receiver, reply, startReceiver } from '../support/receiver';
+import { fetchPage, formBody, sessionCookieOf, signInAs } from '../support/settings-session';
+
+const clock = testClock();
+let server: ApiServer;
+let rx: Receiver;
+beforeAll(async () => {
+  server = await startApiServer({ clock });
+  rx = await startReceiver();
+});
+afterAll(async () => {
+  await rx.close();
+  await server.close();
+});
+
+function workspaceWithOwner(name = 'Acme Support') {
+  const workspace = server.createWorkspace({ plan: 'pro', name });
+  const owner = createAgent(server.ctx, workspace.id, {
+    name: 'Olive Owner',
+    email: 'olive@example.com',
+    role: 'owner',
+  });
+  return { workspace, owner };
+}
+
+const PAGES = ['/settings/keys', '/settings/zaps', '/settings/deliveries', '/settings/workspace'];
+
+describe('the landing page and the security headers', () => {
+  it('GET / is a page that points to sign-in, the docs and the OpenAPI document', async () => {
+    const page = await fetchPage(`${server.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.html).toContain('href="/openapi.json"');
+    expect(page.html).toContain('sign-in-link');
+    expect(page.html).toContain('docs/settings.md');
+  });
+
+  it('every page refuses framing and inline script, and is not cached', async () => {
+    const { owner } = workspaceWithOwner();
+    const browser = await signInAs(server, owner.id);
+    for (const path of ['/', ...PAGES]) {
+      const page = path === '/' ? await fetchPage(`${server.url}/`) : await browser.get(path);
+      const csp = page.headers.get('content-security-policy') ?? '';
+      expect({ path, status: page.status }).toEqual({ path, status: 200 });
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).not.toContain('unsafe-inline');
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(page.headers.get('x-frame-options')).toBe('DENY');
+      expect(page.headers.get('cache-control')).toBe('no-store');
+      expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+      // The only script is the external copy button.
+      for (const tag of page.html.match(/<script[^>]*>/g) ?? [])
+        expect(tag).toBe('<script src="/settings/assets/copy.js">');
+    }
+  });
+});
+
+describe('sign-in links and sessions', () => {
+  it('a link signs in once; the cookie is HttpOnly, SameSite=Strict, expires, and sign-out ends it', async () => {
+    const { owner } = workspaceWithOwner();
+    const { token } = createSignInLink(server.ctx, owner.id);
+    const confirm = await fetchPage(`${server.url}/sign-in?token=${token}`);
+    expect(confirm.status).toBe(200);
+    expect(confirm.html).toContain('Olive Owner');
+    const first = await fetchPage(`${server.url}/sign-in`, { method: 'POST', body: formBody({ token }) });
+    expect(first.status).toBe(303);
+    expect(first.headers.get('location')).toBe('/settings/keys');
+    const setCookie = first.headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Strict/);
+    expect(setCookie).toMatch(new RegExp(`Max-Age=${SESSION_TTL_MS / 1000}`));
+    expect(setCookie).not.toMatch(/Secure/); // plain http here; see the https test
+    const cookie = sessionCookieOf(first);
+    expect((await fetchPage(`${server.url}/settings/keys`, { headers: { cookie } })).status).toBe(200);
+
+    // Used: refused on the confirmation page and on the form, and no second session is made.
+    const again = await fetchPage(`${server.url}/sign-in`, { method: 'POST', body: formBody({ token }) });
+    expect(again.status).toBe(400);
+    expect(again.html).toContain('already used');
+    expect(again.headers.get('set-cookie')).toBeNull();
+    expect((await fetchPage(`${server.url}/sign-in?token=${token}`)).status).toBe(400);
+
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(
+      (await fetchPage(`${server.url}/settings/keys`, { headers: { cookie } })).html,
+    )?.[1];
+    const out = await fetchPage(`${server.url}/sign-out`, {
+      method: 'POST',
+      headers: { cookie },
+      body: formBody({ _csrf: csrf ?? '' }),
+    });
+    expect(out.status).toBe(303);
+    expect((await fetchPage(`${server.url}/settings/keys`, { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('an expired link, an unknown one and a made-up one are refused; the session ends after its lifetime', async () => {
+    const { owner } = workspaceWithOwner();
+    const { token } = createSignInLink(server.ctx, owner.id);
+    clock.advance(SIGN_IN_LINK_TTL_MS + 1);
+    const expired = await fetchPage(`${server.url}/sign-in`, { method: 'POST', body: formBody({ token }) });
+    expect(expired.status).toBe(400);
+    expect(expired.html).toContain('expired');
+    for (const bad of ['', 'sgn_tok_nope', token.slice(0, -1), '<script>alert(1)</script>']) {
+      const page = await fetchPage(`${server.url}/sign-in`, { method: 'POST', body: formBody({ token: bad }) });
+      expect({ bad, status: page.status, cookie: page.headers.get('set-cookie') }).toEqual({
+        bad,
+        status: 400,
+        cookie: null,
+      });
+    }
+    const browser = await signInAs(server, owner.id);
+    clock.advance(SESSION_TTL_MS - 1000);
+    expect((await browser.get('/settings/keys')).status).toBe(200);
+    clock.advance(1000);
+    expect((await browser.get('/settings/keys')).status).toBe(401);
+  });
+
+  it('is Secure when served over https (behind the trusted proxy)', async () => {
+    const behindProxy = await startApiServer({ config: { trustProxyHops: 1 } });
+    try {
+      const ws = behindProxy.createWorkspace();
+      const owner = createAgent(behindProxy.ctx, ws.id, { name: 'O', email: 'o@example.com', role: 'owner' });
+      const { token } = createSignInLink(behindProxy.ctx, owner.id);
+      const page = await fetchPage(`${behindProxy.url}/sign-in`, {
+        method: 'POST',
+        headers: { 'x-forwarded-proto': 'https' },
+        body: formBody({ token }),
+      });
+      expect(page.headers.get('set-cookie')).toMatch(/; Secure/);
+    } finally {
+      await behindProxy.close();
+    }
+  });
+
+  it('only owners and admins get in; a role taken away ends access at once', async () => {
+    const { workspace } = workspaceWithOwner();
+    const agent = createAgent(server.ctx, workspace.id, { name: 'Ann Agent', email: 'ann@example.com' });
+    const { token } = createSignInLink(server.ctx, agent.id);
+    const refused = await fetchPage(`${server.url}/sign-in`, { method: 'POST', body: formBody({ token }) });
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('set-cookie')).toBeNull();
+    setAgentRole(server.ctx, agent.id, 'admin');
+    const browser = await signInAs(server, agent.id);
+    expect((await browser.get('/settings/keys')).status).toBe(200);
+    setAgentRole(server.ctx, agent.id, 'agent');
+    expect((await browser.get('/settings/keys')).status).toBe(403);
+  });
+
+  it('API keys and agent tokens do not open the pages, and a session does not open the API', async () => {
+    const { workspace, owner } = workspaceWithOwner();
+    const key = server.createKey(workspace.id);
+    const agentToken = server.createAgent(workspace.id).token;
+    for (const credential of [key, agentToken]) {
+      for (const path of PAGES) {
+        const page = await fetchPage(`${server.url}${path}`, { headers: { authorization: `Bearer ${credential}` } });
+        expect({ path, status: page.status }).toEqual({ path, status: 401 });
+      }
+    }
+    const browser = await signInAs(server, owner.id);
+    for (const path of ['/v1/me', '/v1/deliveries', '/v1/subscriptions']) {
+      const res = await fetch(`${server.url}${path}`, { headers: { cookie: browser.cookie } });
+      expect({
+        path,
+        status: res.status,
+        code: ((await res.json()) as { error: { code: string } }).error.code,
+      }).toEqual({
+        path,
+        status: 401,
+        code: 'api_key_missing',
+      });
+    }
+  });
+
+  it("a session reaches its own workspace only: another's key, delivery and subscription are unknown", async () => {
+    const mine = workspaceWithOwner('Mine');
+    const theirs = workspaceWithOwner('Theirs');
+    const theirKey = createApiKey(server.ctx, {
+      workspaceId: theirs.workspace.id,
+      name: 'Their key',
+      scopes: ['events:read'],
+    });
+    const theirZap = api(server.url, theirKey.key);
+    const sub = (
+      await theirZap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: `${rx.url}/theirs` })
+    ).body as { id: string };
+    const browser = await signInAs(server, mine.owner.id);
+    expect((await browser.get(`/settings/keys/${theirKey.id}/revoke`)).status).toBe(404);
+    expect((await browser.post(`/settings/keys/${theirKey.id}/revoke`)).status).toBe(404);
+    expect((await browser.post(`/settings/zaps/${sub.id}/replay`, { since: '2026-01-01T00:00' })).status).toBe(404);
+    expect((await browser.get('/settings/keys')).html).not.toContain('Their key');
+    expect((await browser.get('/settings/zaps')).html).not.toContain(sub.id);
+    expect((await theirZap.get('/v1/me')).status).toBe(200); // not revoked
+  });
+});
+
+describe('forms', () => {
+  it('every state-changing form refuses a missing or foreign CSRF token and changes nothing', async () => {
+    const { workspace, owner } = workspaceWithOwner();
+    const other = workspaceWithOwner('Other');
+    const mine = await signInAs(server, owner.id);
+    const foreign = await signInAs(server, other.owner.id);
+    const key = createApiKey(server.ctx, { workspaceId: workspace.id, name: 'Keep me', scopes: ['events:read'] });
+    const count = () =>
+      server.ctx.db.prepare('SELECT COUNT(*) FROM api_keys WHERE workspace_id = ?').pluck().get(workspace.id);
+    const before = count();
+    const forms: [string, Record<string, string | string[]>][] = [
+      ['/settings/keys', { name: 'Sneaky', scopes: ['events:read'] }],
+      [`/settings/keys/${key.id}/revoke`, {}],
+      ['/settings/deliveries/dlv_000000000000000000000000/replay', {}],
+      ['/settings/zaps/sub_000000000000000000000000/replay', { since: '2026-01-01T00:00' }],
+      ['/sign-out', {}],
+    ];
+    for (const [path, fields] of forms) {
+      for (const csrf of [null, '', foreign.csrf, `${mine.csrf}x`]) {
+        const page = await mine.post(path, fields, { csrf });
+        expect({ path, csrf, status: page.status }).toEqual({ path, csrf, status: 403 });
+      }
+    }
+    expect(count()).toBe(before);
+    expect(server.ctx.db.prepare('SELECT revoked_at FROM api_keys WHERE id = ?').pluck().get(key.id)).toBeNull();
+    expect((await mine.get('/settings/keys')).status).toBe(200); // still signed in
+    // A form of another type is refused unread.
+    const json = await fetchPage(`${server.url}/settings/keys`, {
+      method: 'POST',
+      headers: { cookie: mine.cookie, 'content-type': 'application/json' },
+      body: JSON.stringify({ _csrf: mine.csrf, name: 'x', scopes: ['events:read'] }),
+    });
+    expect(json.status).toBe(415);
+    expect(count()).toBe(before);
+  });
+
+  it('creates a key with the chosen scopes and shows it once; names the problem when the form is incomplete', async () => {
+    const { workspace, owner } = workspaceWithOwner();
+    const browser = await signInAs(server, owner.id);
+    const keysPage = await browser.get('/settings/keys');
+    for (const text of [
+      'All triggers (Lead Captured, Conversation Event) and sample data',
+      'The Send Message to Conversation action',
+    ])
+      expect(keysPage.html).toContain(text);
+    const created = await browser.post('/settings/keys', { name: 'Zapier', scopes: ['events:read', 'tickets:write'] });
+    expect(created.status).toBe(201);
+    const plaintext = /value="(wsk_live_\w+)"/.exec(created.html)?.[1];
+    expect(plaintext).toBeDefined();
+    expect(created.html).toContain('you will only see it once');
+    const me = await api(server.url, plaintext).get('/v1/me');
+    expect(me.body).toMatchObject({ id: workspace.id, key: { scopes: ['events:read', 'tickets:write'] } });
+    expect((await browser.get('/settings/keys')).html).not.toContain(plaintext!);
+
+    const noScopes = await browser.post('/settings/keys', { name: 'None' });
+    expect(noScopes.status).toBe(422);
+    expect(noScopes.html).toContain('Choose at least one scope.');
+    const noName = await browser.post('/settings/keys', { name: '  ', scopes: 'chat:write' });
+    expect(noName.status).toBe(422);
+    expect(noName.html).toContain('aria-invalid="true"');
+    const badScope = await browser.post('/settings/keys', { name: 'X', scopes: 'admin:all' });
+    expect(badScope.status).toBe(422);
+  });
+
+  it('revoking says how many Zaps disconnect, then disconnects them', async () => {
+    const { workspace, owner } = workspaceWithOwner();
+    const key = createApiKey(server.ctx, { workspaceId: workspace.id, name: 'Busy', scopes: ['events:read'] });
+    const zap = api(server.url, key.key);
+    for (const n of [1, 2])
+      await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: `${rx.url}/z${n}` });
+    const browser = await signInAs(server, owner.id);
+    expect((await browser.get('/settings/keys')).html).toMatch(/<td>2<\/td>/);
+    const confirm = await browser.get(`/settings/keys/${key.id}/revoke`);
+    expect(confirm.html).toContain('2 Zaps will disconnect');
+    const done = await browser.post(`/settings/keys/${key.id}/revoke`);
+    expect(done.status).toBe(303);
+    const active = server.ctx.db
+      .prepare('SELECT COUNT(*) FROM subscriptions WHERE api_key_id = ? AND active = 1')
+      .pluck();
+    expect(active.get(key.id)).toBe(0);
+    expect((await zap.get('/v1/me')).body.error.code).toBe('api_key_revoked');
+    const zaps = await browser.get('/settings/zaps');
+    expect(zaps.html).toContain('Its API key was revoked');
+  });
+});
+
+describe('hostile text is shown, escaped, never run', () => {
+  const SCRIPT = '<script>alert(1)</script>';
+  const ATTRIBUTE = `"'><img src=x onerror=alert(2)>`;
+
+  it('in a receiver response, a contact name, a key name and a hook URL, on every page', async () => {
+    const delivering = await startApiServer({ delivery: true });
+    const hostile = await startReceiver();
+    try {
+      const { workspace, key } = await delivering.setup();
+      const owner = createAgent(delivering.ctx, workspace.id, {
+        name: `Owner ${ATTRIBUTE}`,
+        email: 'o@example.com',
+        role: 'owner',
+      });
+      createApiKey(delivering.ctx, {
+        workspaceId: workspace.id,
+        name: `Key ${SCRIPT}${ATTRIBUTE}`,
+        scopes: ['events:read'],
+      });
+      hostile.setDefault(reply(500, { body: `Oops ${SCRIPT} ${ATTRIBUTE}` }));
+      const zap = api(delivering.url, key);
+      await zap.post('/v1/subscriptions', {
+        event_type: 'lead.captured',
+        target_url: `${hostile.url}/${encodeURIComponent(ATTRIBUTE)}`,
+      });
+      await zap.post('/v1/contacts', { email: 'mallory@example.com', name: `Mallory ${SCRIPT}${ATTRIBUTE}` });
+      await hostile.waitFor(1);
+      const deliveryId = await waitUntil(
+        () =>
+          delivering.ctx.db.prepare('SELECT delivery_id FROM delivery_attempts').pluck().get() as string | undefined,
+        10_000,
+        'the failed attempt',
+      );
+      const browser = await signInAs(delivering, owner.id);
+      const pages = [...PAGES, `/settings/deliveries/${deliveryId}`, '/settings/deliveries?status=%3Cscript%3E'];
+      let shownEscaped = 0;
+      for (const path of pages) {
+        const { html } = await browser.get(path);
+        expect({ path, raw: html.includes(SCRIPT) || html.includes('<img') || html.includes(`"'>`) }).toEqual({
+          path,
+          raw: false,
+        });
+        if (html.includes('&lt;script&gt;alert(1)&lt;/script&gt;')) shownEscaped++;
+      }
+      const detail = (await browser.get(`/settings/deliveries/${deliveryId}`)).html;
+      expect(detail).toContain(
+        'Oops &lt;script&gt;alert(1)&lt;/script&gt; &quot;&#39;&gt;&lt;img src=x onerror=alert(2)&gt;',
+      );
+      expect(detail).toContain('Mallory &lt;script&gt;');
+      expect(shownEscaped).toBeGreaterThanOrEqual(3); // keys, the log, the delivery: the text is there, as text
+    } finally {
+      await hostile.close();
+      await delivering.close();
+    }
+  });
+});
