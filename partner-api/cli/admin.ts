@@ -14,11 +14,12 @@ import { type AppContext, createAppContext } from '../context';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/api-keys';
 import { isScope, type Scope, SCOPES } from '../domain/credentials';
 import { ApiError } from '../domain/errors';
+import { createSignInLink, signInUrl } from '../domain/sessions';
 import {
-  createAgent,
-  createAssistant,
   AGENT_ROLES,
   type AgentRole,
+  createAgent,
+  createAssistant,
   createWorkspace,
   findWorkspace,
   isAgentRole,
@@ -34,7 +35,6 @@ import {
   setAgentRole,
   setWorkspacePlan,
 } from '../domain/workspaces';
-import { createSignInLink, signInUrl } from '../domain/sessions';
 import { emailField } from '../http/validate';
 import { openDatabaseOrExplain } from '../startup-errors';
 import { CliFailure, EXIT, reportCliError, UsageError } from './errors';

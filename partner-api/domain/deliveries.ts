@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 
-import { type EventType } from '../../catalog/events';
+import type { EventType } from '../../catalog/events';
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { selectOne, sql } from '../lib/statements';

@@ -8,8 +8,8 @@
 import { z } from 'zod';
 
 import { eventTypeSchema } from '../../catalog/events';
-import { DELIVERY_STATUSES, findDelivery, findEvent, listDeliveries } from '../domain/deliveries';
 import { replayDelivery, replayFailedSince } from '../delivery/replay';
+import { DELIVERY_STATUSES, findDelivery, findEvent, listDeliveries } from '../domain/deliveries';
 import { keyOf } from './auth';
 import { ok, type RouteBuilders } from './route-builders';
 import { idField, limitQuery, optionalEnum, parseWith } from './validate';

@@ -8,7 +8,14 @@ import fc from 'fast-check';
 
 import { loadConfig } from '../../partner-api/config';
 import { verifySignature } from '../../partner-api/delivery/signing';
-import { api, type ApiClient, type ApiServer, startApiServer, waitUntil } from '../support/api-server';
+import {
+  api,
+  type ApiClient,
+  type ApiResponse,
+  type ApiServer,
+  startApiServer,
+  waitUntil,
+} from '../support/api-server';
 import { type Receiver, reply, startReceiver } from '../support/receiver';
 
 /** One attempt and done: a failure is final at once, so tests see failed deliveries without waiting. */
@@ -59,7 +66,7 @@ async function allPages(zap: ApiClient, query: string, limit: number): Promise<D
   const seen: Delivery[] = [];
   let cursor: string | null = null;
   do {
-    const res = await zap.get(
+    const res: ApiResponse = await zap.get(
       `/v1/deliveries?${query}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
     );
     expect(res.status).toBe(200);
@@ -136,6 +143,7 @@ describe('the delivery log', () => {
     for (const query of ['status=done', 'event_type=nope', 'limit=0', 'cursor=abc', 'extra=1']) {
       expect((await zap.get(`/v1/deliveries?${query}`)).body.error.code).toBe('validation_failed');
     }
+    expect((await zap.get('/v1/deliveries?event_type=&status=')).status).toBe(200); // blank is any
   });
 });
 
@@ -167,6 +175,20 @@ describe('replay', () => {
     const again = await zap.post(`/v1/deliveries/${failed!.id}/replay`, {});
     expect(again.body).toMatchObject({ status: 'succeeded', nextAttemptAt: null });
     expect(again.body.attempts.at(-1)).toMatchObject({ attempt: 3, manual: true, statusCode: 500, outcome: 'failed' });
+  });
+
+  it('a 410 to a replay ends the subscription, as it would from the worker', async () => {
+    const zap = api(server.url, (await server.setup()).key);
+    const sub = await subscribe(zap, 'lead.captured', 'gone');
+    rx.setDefault(reply(500));
+    await zap.post('/v1/contacts', { email: 'gone@example.com' });
+    await settled();
+    const [failed] = (await zap.get(`/v1/deliveries?subscription_id=${sub.id}`)).body.data as Delivery[];
+    rx.setDefault(reply(410));
+    const res = await zap.post(`/v1/deliveries/${failed!.id}/replay`, {});
+    expect(res.body.attempts.at(-1)).toMatchObject({ manual: true, statusCode: 410, outcome: 'gone' });
+    const [status] = (await zap.get('/v1/subscriptions')).body.data as { id: string; deactivatedReason: string }[];
+    expect(status).toMatchObject({ id: sub.id, active: false, deactivatedReason: 'gone' });
   });
 
   it('replays a subscription’s failed deliveries since a time, and only those', async () => {

@@ -4,9 +4,11 @@
  * and hostile text from receivers, visitors and key names rendered only escaped. The real-browser flow is
  * test/e2e/settings-browser.test.ts.
  */
+import * as apiKeys from '../../partner-api/domain/api-keys';
 import { createApiKey } from '../../partner-api/domain/api-keys';
 import { createSignInLink, SESSION_TTL_MS, SIGN_IN_LINK_TTL_MS } from '../../partner-api/domain/sessions';
 import { createAgent, setAgentRole } from '../../partner-api/domain/workspaces';
+import { maskedTarget } from '../../partner-api/http/settings-pages';
 import { api, type ApiServer, startApiServer, waitUntil } from '../support/api-server';
 import { testClock } from '../support/helpers';
 import { type Receiver, reply, startReceiver } from '../support/receiver';
@@ -286,6 +288,93 @@ describe('forms', () => {
     expect((await zap.get('/v1/me')).body.error.code).toBe('api_key_revoked');
     const zaps = await browser.get('/settings/zaps');
     expect(zaps.html).toContain('Its API key was revoked');
+  });
+});
+
+describe('the delivery log and replay from the pages', () => {
+  it('filters and pages the log, and replays a Zap’s failed deliveries since a time', async () => {
+    const { workspace, owner } = workspaceWithOwner();
+    const key = server.createKey(workspace.id);
+    const zap = api(server.url, key);
+    const sub = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${rx.url}/bulk` }))
+      .body as { id: string };
+    for (let i = 0; i < 27; i++) await zap.post('/v1/tickets', { subject: `Page ${i}` });
+    server.fanOut(); // no worker here: the deliveries are as a worker that failed them all would leave them
+    server.ctx.db
+      .prepare(`UPDATE deliveries SET status = 'failed', finished_at = created_at WHERE subscription_id = ?`)
+      .run(sub.id);
+    const browser = await signInAs(server, owner.id);
+    const first = await browser.get(
+      `/settings/deliveries?status=failed&subscription=${sub.id}&event_type=ticket.created`,
+    );
+    expect(first.html.match(/<tr>\s*<td><a href="\/settings\/deliveries\/dlv_/g)).toHaveLength(25);
+    const next = /href="(\/settings\/deliveries\?[^"]*cursor=[^"]+)"/.exec(first.html)?.[1]?.replace(/&amp;/g, '&');
+    expect(next).toContain(`subscription=${sub.id}`);
+    const second = await browser.get(next!);
+    expect(second.html.match(/<tr>\s*<td><a href="\/settings\/deliveries\/dlv_/g)).toHaveLength(2);
+    expect((await browser.get('/settings/deliveries?status=lost')).status).toBe(422);
+
+    const replayed = await browser.post(`/settings/zaps/${sub.id}/replay`, { since: '2026-01-01T00:00' });
+    expect(replayed.status).toBe(303);
+    const notice = await browser.get(replayed.headers.get('location')!);
+    expect(notice.html).toContain(
+      'Replayed 25 failed deliveries: 25 succeeded, 0 failed. More are left: replay again.',
+    );
+    const rest = await browser.post(`/settings/zaps/${sub.id}/replay`, { since: '2026-01-01T00:00:00Z' });
+    expect((await browser.get(rest.headers.get('location')!)).html).toContain('Replayed 2 failed deliveries');
+    const none = await browser.post(`/settings/zaps/${sub.id}/replay`, { since: '2026-01-01T00:00' });
+    expect((await browser.get(none.headers.get('location')!)).html).toContain(
+      'No failed deliveries of this Zap since then.',
+    );
+    expect((await browser.post(`/settings/zaps/${sub.id}/replay`, { since: 'last week' })).status).toBe(422);
+    expect(rx.requests.filter((r) => r.path === '/hook/bulk')).toHaveLength(27);
+  });
+});
+
+describe('odd requests get pages, never a stack trace', () => {
+  it('an unknown page or asset, a bad cursor, an oversized form', async () => {
+    const { owner } = workspaceWithOwner();
+    const browser = await signInAs(server, owner.id);
+    const script = await browser.get('/settings/assets/copy.js');
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toMatch(/javascript/);
+    expect((await browser.get('/settings/assets/nope.js')).status).toBe(404);
+    expect((await browser.get('/settings/nope')).status).toBe(404);
+    expect((await browser.get('/settings')).headers.get('location')).toBe('/settings/keys');
+    expect((await browser.get('/settings/zaps?cursor=bogus')).status).toBe(422);
+    expect((await browser.get('/settings/deliveries/dlv_unknown')).status).toBe(404);
+    const huge = await browser.post('/settings/keys', { name: 'x'.repeat(20_000), scopes: 'events:read' });
+    expect(huge.status).toBe(400);
+    expect(huge.html).toContain('could not be read');
+  });
+
+  it('a storage fault is a 503 page and a bug a bare 500 page, logged without a credential', async () => {
+    const { owner } = workspaceWithOwner();
+    const browser = await signInAs(server, owner.id);
+    const spy = jest.spyOn(apiKeys, 'listApiKeys');
+    try {
+      spy.mockImplementationOnce(() => {
+        throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      });
+      const full = await browser.get('/settings/keys');
+      expect(full.status).toBe(503);
+      spy.mockImplementationOnce(() => {
+        throw new Error('boom wsk_live_secretsecretsecret');
+      });
+      const bug = await browser.get('/settings/keys');
+      expect(bug.status).toBe(500);
+      expect(bug.html).not.toContain('boom');
+      const line = server.logs.find((l) => l.message === 'unhandled settings page error');
+      expect(JSON.stringify(line)).toContain('boom');
+      expect(JSON.stringify(line)).not.toContain('secretsecret');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('masks a hook URL to its scheme and host', () => {
+    expect(maskedTarget('https://hooks.zapier.com/hooks/standard/123/abc/')).toBe('https://hooks.zapier.com/…');
+    expect(maskedTarget('not a url')).toBe('(not a valid URL)');
   });
 });
 
