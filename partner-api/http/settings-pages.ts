@@ -27,13 +27,7 @@ import { isStorageFault } from '../db/faults';
 import { BULK_REPLAY_MAX, replayDelivery, replayFailedSince } from '../delivery/replay';
 import { activeZapsByKey, createApiKey, findApiKey, listApiKeys, revokeApiKey } from '../domain/api-keys';
 import { SCOPES } from '../domain/credentials';
-import {
-  DELIVERY_STATUSES,
-  findDelivery,
-  findEvent,
-  lastDeliveryOf,
-  listDeliveries,
-} from '../domain/deliveries';
+import { DELIVERY_STATUSES, findDelivery, findEvent, lastDeliveryOf, listDeliveries } from '../domain/deliveries';
 import { ApiError } from '../domain/errors';
 import { hasIntegration } from '../domain/plans';
 import {
