@@ -25,7 +25,7 @@ export class SettingsAccessError extends Error {
     this.name = 'SettingsAccessError';
   }
 }
-import { type Agent, type AgentRole, findAgent, findWorkspace, type Workspace } from './workspaces';
+import { type Agent, type AgentRole, findAgent, findWorkspace, mayManageSettings, type Workspace } from './workspaces';
 
 /** A sign-in link works for 15 minutes (ms), once: long enough to open from a chat message, short if leaked. */
 export const SIGN_IN_LINK_TTL_MS = 15 * 60_000;
@@ -72,29 +72,29 @@ interface LinkRow {
   used_at: string | null;
 }
 
-/** Why a sign-in link is refused, in words for the person holding it. */
-function linkRefusal(row: LinkRow | null, nowMs: number): string | null {
-  if (!row) return 'This sign-in link is not valid. Ask an administrator for a new one.';
-  if (row.used_at !== null) return 'This sign-in link was already used: each link signs in once. Ask for a new one.';
-  if (row.expires_at_ms <= nowMs) return 'This sign-in link has expired. Ask an administrator for a new one.';
-  return null;
-}
-
-function linkRow(ctx: AppContext, token: string): LinkRow | null {
-  return selectOne<LinkRow>(
+/** The link `token` opens if it is usable at `nowMs`; else SettingsAccessError 400 saying why, in words for
+ * the person holding it (unknown, used or expired). */
+function usableLink(ctx: AppContext, token: string, nowMs: number): LinkRow {
+  const row = selectOne<LinkRow>(
     ctx.db,
     'SELECT agent_id, expires_at_ms, used_at FROM sign_in_links WHERE token_hash = ?',
     hashSecret(token),
   );
+  if (!row) throw new SettingsAccessError(400, 'This sign-in link is not valid. Ask an administrator for a new one.');
+  if (row.used_at !== null)
+    throw new SettingsAccessError(
+      400,
+      'This sign-in link was already used: each link signs in once. Ask for a new one.',
+    );
+  if (row.expires_at_ms <= nowMs)
+    throw new SettingsAccessError(400, 'This sign-in link has expired. Ask an administrator for a new one.');
+  return row;
 }
 
 /** The agent a still-usable link signs in, without using it (the confirmation page). Throws SettingsAccessError 400. */
 export function peekSignInLink(ctx: AppContext, token: string): Agent {
-  const row = linkRow(ctx, token);
-  const refusal = linkRefusal(row, ctx.clock.now());
-  const agent = row && findAgent(ctx, row.agent_id);
-  if (refusal || !agent) throw new SettingsAccessError(400, refusal ?? 'This sign-in link is not valid.');
-  return agent;
+  const row = usableLink(ctx, token, ctx.clock.now());
+  return findAgent(ctx, row.agent_id)!; // a link's agent_id is a foreign key; agents are never deleted
 }
 
 export interface NewSession {
@@ -112,9 +112,7 @@ export function signIn(ctx: AppContext, token: string): NewSession {
   const now = ctx.clock.now();
   const sessionId = randomSecret();
   return writeTransaction(ctx.db, () => {
-    const row = linkRow(ctx, token);
-    const refusal = linkRefusal(row, now);
-    if (refusal || !row) throw new SettingsAccessError(400, refusal ?? 'This sign-in link is not valid.');
+    const row = usableLink(ctx, token, now);
     sql(ctx.db, 'UPDATE sign_in_links SET used_at = ? WHERE token_hash = ?').run(isoAt(now), hashSecret(token));
     const agent = findAgent(ctx, row.agent_id)!; // a link's agent_id is a foreign key; agents are never deleted
     requireSettingsRole(agent.role);
@@ -129,7 +127,7 @@ export function signIn(ctx: AppContext, token: string): NewSession {
 }
 
 function requireSettingsRole(role: AgentRole): void {
-  if (role !== 'owner' && role !== 'admin') {
+  if (!mayManageSettings(role)) {
     throw new SettingsAccessError(
       403,
       "Only the workspace's owners and admins may open Settings. Ask an owner to make you an admin.",
@@ -156,9 +154,9 @@ export function findSession(ctx: AppContext, sessionId: string): Session | null 
     hashSecret(sessionId),
   );
   if (!row || row.expires_at_ms <= ctx.clock.now()) return null;
-  const agent = findAgent(ctx, row.agent_id);
-  const workspace = findWorkspace(ctx, row.workspace_id);
-  if (!agent || !workspace || agent.workspaceId !== workspace.id) return null;
+  // Foreign keys, and neither agents nor workspaces are ever deleted; an agent never changes workspace.
+  const agent = findAgent(ctx, row.agent_id)!;
+  const workspace = findWorkspace(ctx, row.workspace_id)!;
   requireSettingsRole(agent.role);
   return { agent, workspace, csrfToken: row.csrf_token, expiresAtMs: row.expires_at_ms };
 }

@@ -22,6 +22,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { z } from 'zod';
 
 import { EVENT_TYPES, eventLabel, type EventType } from '../../catalog/events';
+import type { DeactivationReason } from '../../catalog/records';
 import type { AppContext } from '../context';
 import { isStorageFault } from '../db/faults';
 import { BULK_REPLAY_MAX, replayDelivery, replayFailedSince } from '../delivery/replay';
@@ -58,13 +59,16 @@ export const SCOPE_NEEDED_FOR: Record<(typeof SCOPES)[number], string> = {
   'chat:write': 'The Send Message to Conversation action',
 };
 
-const DEACTIVATION_WORDS: Record<string, string> = {
+const DEACTIVATION_WORDS: Record<DeactivationReason, string> = {
   unsubscribed: 'Turned off in Zapier',
   key_revoked: 'Its API key was revoked',
   gone: 'The hook answered 410 Gone',
   failing: 'Deliveries kept failing',
   replaced: 'Replaced by a newer subscribe to the same hook',
 };
+
+/** Characters of a response excerpt the delivery log's list shows. */
+const EXCERPT_IN_LIST = 160;
 
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
@@ -76,9 +80,9 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
-/** "2026-01-15 09:00:00 UTC" for an ISO time; "—" for none. */
-function formatTime(iso: string | null | undefined): string {
-  return iso ? `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC` : '—';
+/** "2026-01-15 09:00:00 UTC" for an ISO time (the views show "—" where there is none). */
+function formatTime(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 }
 
 /** The hook URL as the page shows it: scheme and host; the path (Zapier's hook id, a credential) masked. */
@@ -93,10 +97,10 @@ export function maskedTarget(url: string): string {
 
 const helpers = {
   time: formatTime,
-  label: (type: string) => ((EVENT_TYPES as readonly string[]).includes(type) ? eventLabel(type as EventType) : type),
+  label: eventLabel,
   masked: maskedTarget,
-  excerpt: (text: string | null, max = 160) =>
-    text === null ? '' : text.length > max ? `${text.slice(0, max)}…` : text,
+  /** The log's list shows the start of a response; the delivery's page shows all of what was kept (4 KiB). */
+  excerpt: (text: string) => (text.length > EXCERPT_IN_LIST ? `${text.slice(0, EXCERPT_IN_LIST)}…` : text),
 };
 
 const createKeyForm = z.object({
@@ -151,10 +155,9 @@ export function settingsPages(ctx: AppContext): Router {
       );
   }
 
-  const sessionOf = (req: Request): Session => {
-    if (!req.session) throw new Error('route is missing requireSession');
-    return req.session;
-  };
+  // Every route that calls this is behind requireSession, which sets it or answers 401.
+  const sessionOf = (req: Request): Session => req.session!;
+  const sessionCookie = (req: Request): string | undefined => parseCookie(req.get('cookie') ?? '')[SESSION_COOKIE];
 
   router.use((_req, res, next) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
@@ -181,7 +184,7 @@ export function settingsPages(ctx: AppContext): Router {
 
   /** A signed-in owner or admin of the workspace; else the sign-in explanation (401) or 403. */
   const requireSession = (req: Request, res: Response, next: NextFunction) => {
-    const id = parseCookie(req.get('cookie') ?? '')[SESSION_COOKIE];
+    const id = sessionCookie(req);
     const session = id ? findSession(ctx, id) : null;
     if (!session) {
       render(res, 'signed-out', { title: 'Sign in to Settings' }, 401);
@@ -231,8 +234,7 @@ export function settingsPages(ctx: AppContext): Router {
   });
 
   router.post('/sign-out', requireSession, formBody, requireCsrf, (req, res) => {
-    const id = parseCookie(req.get('cookie') ?? '')[SESSION_COOKIE];
-    if (id) endSession(ctx, id);
+    endSession(ctx, sessionCookie(req)!); // requireSession found it
     res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
     res.redirect(303, '/');
   });
@@ -241,7 +243,7 @@ export function settingsPages(ctx: AppContext): Router {
 
   router.get('/settings', (_req, res) => res.redirect(303, '/settings/keys'));
 
-  function renderKeys(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200): void {
+  function renderKeys(req: Request, res: Response, extra: Record<string, unknown>, status: number): void {
     const workspaceId = sessionOf(req).workspace.id;
     const zaps = activeZapsByKey(ctx, workspaceId);
     const keys = listApiKeys(ctx, workspaceId)
@@ -270,7 +272,7 @@ export function settingsPages(ctx: AppContext): Router {
       revoked && revoked.workspaceId === sessionOf(req).workspace.id && revoked.revokedAt
         ? `Revoked “${revoked.name}”. Zaps that used it are disconnected.`
         : null;
-    renderKeys(req, res, { notice });
+    renderKeys(req, res, { notice }, 200);
   });
 
   router.post('/settings/keys', formBody, requireCsrf, (req, res) => {
@@ -278,7 +280,7 @@ export function settingsPages(ctx: AppContext): Router {
     const parsed = createKeyForm.safeParse(body);
     if (!parsed.success) {
       const errors: Record<string, string> = {};
-      for (const issue of parsed.error.issues) errors[String(issue.path[0] ?? 'form')] ??= issue.message;
+      for (const issue of parsed.error.issues) errors[String(issue.path[0])] ??= issue.message;
       renderKeys(
         req,
         res,
@@ -323,9 +325,9 @@ export function settingsPages(ctx: AppContext): Router {
     const keys = new Map(listApiKeys(ctx, workspaceId).map((k) => [k.id, k]));
     const zaps = page.data.map((zap) => ({
       ...zap,
-      key: keys.get(zap.apiKeyId) ?? null,
+      key: keys.get(zap.apiKeyId)!, // keys are revoked, never deleted
       last: lastDeliveryOf(ctx, zap.id, zap.eventType),
-      reason: zap.deactivatedReason ? (DEACTIVATION_WORDS[zap.deactivatedReason] ?? zap.deactivatedReason) : null,
+      reason: zap.deactivatedReason ? DEACTIVATION_WORDS[zap.deactivatedReason] : null,
     }));
     const dayAgo = new Date(ctx.clock.now() - 24 * 60 * 60_000).toISOString().slice(0, 16);
     const notice = typeof req.query.replayed === 'string' ? req.query.replayed : null;
@@ -448,7 +450,7 @@ export function settingsPages(ctx: AppContext): Router {
     }
     ctx.log.error(
       'unhandled settings page error',
-      redactFields({ method: req.method, path: req.path, error: String((err as Error)?.stack ?? err) }),
+      redactFields({ method: req.method, path: req.path, error: err instanceof Error ? err.stack : String(err) }),
     );
     render(
       res,
