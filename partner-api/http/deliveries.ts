@@ -7,22 +7,23 @@
  */
 import { z } from 'zod';
 
-import { eventTypeSchema } from '../../catalog/events';
+import { EVENT_TYPES, type EventType } from '../../catalog/events';
 import { replayDelivery, replayFailedSince } from '../delivery/replay';
 import { DELIVERY_STATUSES, findDelivery, findEvent, listDeliveries } from '../domain/deliveries';
 import { keyOf } from './auth';
 import { ok, type RouteBuilders } from './route-builders';
-import { idField, limitQuery, optionalEnum, parseWith } from './validate';
+import { idField, limitQuery, optionalEnum, optionalText, parseWith } from './validate';
 
 const listQuery = z.strictObject({
   limit: limitQuery(25, 100),
   cursor: z.string().max(500).optional(),
+  // Blank is no filter, as a form's "any" sends it.
   status: optionalEnum(DELIVERY_STATUSES),
-  subscription_id: idField.optional(),
-  event_type: z.preprocess((v) => (v === '' ? undefined : v), eventTypeSchema.optional()),
+  subscription_id: optionalText(100),
+  event_type: optionalEnum(EVENT_TYPES as [EventType, ...EventType[]]),
 });
 
-export const replaySinceBody = z.strictObject({ since: z.iso.datetime({ offset: true }) });
+const replaySinceBody = z.strictObject({ since: z.iso.datetime({ offset: true }) });
 
 const byId = z.object({ id: idField });
 

@@ -44,7 +44,7 @@ import {
 import { listConnectedZaps } from '../domain/subscriptions';
 import { PLAN_UPGRADE_MESSAGE } from './auth';
 import { redactFields } from './redact';
-import { idField, optionalLine, parseWith } from './validate';
+import { idField, optionalEnum, optionalLine, optionalText, parseWith } from './validate';
 
 export const SESSION_COOKIE = 'illumichat_session';
 
@@ -113,9 +113,10 @@ const createKeyForm = z.object({
 });
 
 const logQuery = z.object({
-  status: z.preprocess((v) => (v === '' ? undefined : v), z.enum(DELIVERY_STATUSES).optional()),
-  subscription: z.preprocess((v) => (v === '' ? undefined : v), idField.optional()),
-  event_type: z.preprocess((v) => (v === '' ? undefined : v), z.enum(EVENT_TYPES as [EventType]).optional()),
+  // Blank is no filter: the filter form's "Any".
+  status: optionalEnum(DELIVERY_STATUSES),
+  subscription: optionalText(100),
+  event_type: optionalEnum(EVENT_TYPES as [EventType, ...EventType[]]),
   cursor: z.string().max(500).optional(),
 });
 
