@@ -169,6 +169,12 @@ export function settingsPages(ctx: AppContext): Router {
   const forms = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
   /** POSTs here are forms: anything else is refused before it is read. */
   const formBody = (req: Request, res: Response, next: NextFunction) => {
+    // Defence in depth beside the CSRF token and SameSite: a browser marks a form posted from another site
+    // (Fetch Metadata), which also covers the sign-in form, whose proof is the link's token, not a session.
+    if (req.get('sec-fetch-site') === 'cross-site') {
+      render(res, 'message', { title: 'Form refused', message: 'Forms are accepted only from these pages.' }, 403);
+      return;
+    }
     if (req.get('content-length') !== '0' && req.is('application/x-www-form-urlencoded') === false) {
       render(res, 'message', { title: 'Unsupported form', message: 'Send this form from the page.' }, 415);
       return;

@@ -105,6 +105,35 @@ describe('sign-in links and sessions', () => {
     expect((await fetchPage(`${server.url}/settings/keys`, { headers: { cookie } })).status).toBe(401);
   });
 
+  it('a link used by many requests at once signs in exactly one of them', async () => {
+    const { owner } = workspaceWithOwner();
+    const { token } = createSignInLink(server.ctx, owner.id);
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        fetchPage(`${server.url}/sign-in`, { method: 'POST', body: formBody({ token }) }),
+      ),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([303, ...Array<number>(11).fill(400)]);
+    expect(answers.filter((a) => sessionCookieOf(a) !== '')).toHaveLength(1);
+  });
+
+  it('a form posted from another site is refused, sign-in included (Fetch Metadata)', async () => {
+    const { owner } = workspaceWithOwner();
+    const { token } = createSignInLink(server.ctx, owner.id);
+    const crossSite = await fetchPage(`${server.url}/sign-in`, {
+      method: 'POST',
+      headers: { 'sec-fetch-site': 'cross-site' },
+      body: formBody({ token }),
+    });
+    expect(crossSite.status).toBe(403);
+    const sameOrigin = await fetchPage(`${server.url}/sign-in`, {
+      method: 'POST',
+      headers: { 'sec-fetch-site': 'same-origin' },
+      body: formBody({ token }),
+    });
+    expect(sameOrigin.status).toBe(303); // the refused one did not use the link
+  });
+
   it('an expired link, an unknown one and a made-up one are refused; the session ends after its lifetime', async () => {
     const { owner } = workspaceWithOwner();
     const { token } = createSignInLink(server.ctx, owner.id);
