@@ -8,8 +8,9 @@
  * below Pro. A manual attempt schedules no retry and does not count toward disabling a failing subscription;
  * a 2xx marks the delivery succeeded, and a 410 ends the subscription as it would from the worker.
  *
- * Split as writes are (http/write-handler.ts): the returned promise sends, and the commit it resolves to
- * records the attempt (synchronous, in the caller's transaction).
+ * Shaped as writes are (http/write-handler.ts): the returned promise sends and records the attempt, and
+ * resolves to the commit that answers with the delivery as it then is (synchronous, in the caller's
+ * transaction, with the caller's Idempotency-Key record).
  */
 import type { AppContext } from '../context';
 import { type DeliveryRecord, findDelivery } from '../domain/deliveries';
@@ -45,8 +46,8 @@ function refused(message: string): ApiError {
 }
 
 /**
- * Sends the workspace's delivery `deliveryId` again and resolves to the commit that records it, which
- * returns the delivery as it then is. Throws 404 not_found for another workspace's or an unknown delivery,
+ * Sends the workspace's delivery `deliveryId` again, records the manual attempt, and resolves to the commit
+ * that returns the delivery as it then is. Throws 404 not_found for another workspace's or an unknown delivery,
  * 409 replay_refused while it is still pending (the worker owns it) or when its subscription may not receive
  * (turned off, key revoked, plan below Pro). A failed HTTP exchange is not an error: it is the attempt's
  * outcome.
@@ -95,10 +96,10 @@ export async function replayDelivery(
   } finally {
     sender.close();
   }
-  return () => {
-    recordManualAttempt(ctx, row, startedAtMs, result);
-    return findDelivery(ctx, workspaceId, row.id);
-  };
+  // Recorded at once, in its own transaction: what was sent is in the log even if the caller's commit is then
+  // refused (a key revoked while the request was in flight).
+  recordManualAttempt(ctx, row, startedAtMs, result);
+  return () => findDelivery(ctx, workspaceId, row.id);
 }
 
 function recordManualAttempt(ctx: AppContext, row: ReplayRow, startedAtMs: number, result: SendResult): void {
@@ -153,7 +154,7 @@ export interface BulkReplay {
 
 /**
  * Replays the subscription's failed deliveries created at or after `since` (ISO-8601), oldest first, at
- * most BULK_REPLAY_MAX per call, and resolves to the commit that records them all. Throws 404 not_found for
+ * most BULK_REPLAY_MAX per call (each recorded as it completes), and resolves to the commit that sums them up. Throws 404 not_found for
  * another workspace's or an unknown subscription and 409 replay_refused when it may not receive.
  */
 export async function replayFailedSince(

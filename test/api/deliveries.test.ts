@@ -177,6 +177,25 @@ describe('replay', () => {
     expect(again.body.attempts.at(-1)).toMatchObject({ attempt: 3, manual: true, statusCode: 500, outcome: 'failed' });
   });
 
+  it('a key revoked while its replay is in flight: the answer is 401, and the attempt that went out is in the log', async () => {
+    const { workspace, key, keyId } = await server.setup();
+    const zap = api(server.url, key);
+    const sub = await subscribe(zap, 'lead.captured', 'in-flight');
+    rx.setDefault(reply(500));
+    await zap.post('/v1/contacts', { email: 'in-flight@example.com' });
+    await settled();
+    const [failed] = (await zap.get(`/v1/deliveries?subscription_id=${sub.id}`)).body.data as Delivery[];
+    const sent = rx.requests.length;
+    rx.setDefault(reply(200, { delayMs: 300 }));
+    const replaying = zap.post(`/v1/deliveries/${failed!.id}/replay`, {});
+    await waitUntil(() => rx.requests.length > sent, 5_000, 'the replay to arrive');
+    server.revokeKey(keyId);
+    expect((await replaying).body.error.code).toBe('api_key_revoked');
+    const other = api(server.url, server.createKey(workspace.id));
+    const after = (await other.get(`/v1/deliveries/${failed!.id}`)).body;
+    expect(after.attempts.at(-1)).toMatchObject({ manual: true, statusCode: 200, outcome: 'succeeded' });
+  });
+
   it('a 410 to a replay ends the subscription, as it would from the worker', async () => {
     const zap = api(server.url, (await server.setup()).key);
     const sub = await subscribe(zap, 'lead.captured', 'gone');
