@@ -63,6 +63,11 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // The settings pages' one script runs in the browser (partner-api/settings/assets/copy.js).
+    files: ['partner-api/settings/assets/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { ...globals.browser } },
+  },
+  {
     // scripts/demo.ts drives the integration through the same test helpers and prints what they answer.
     files: ['test/**/*.ts', 'scripts/demo.ts'],
     rules: {

@@ -9,12 +9,14 @@ import type { AppContext } from './context';
 import { jsonBody } from './http/body';
 import { registerContactRoutes } from './http/contacts';
 import { registerConversationRoutes } from './http/conversations';
+import { registerDeliveryRoutes } from './http/deliveries';
 import { errorHandler, notFoundRoute } from './http/errors';
 import { registerLiveChatRoutes } from './http/live-chat';
 import { registerMetaRoutes } from './http/meta';
 import { TokenBucketLimiter } from './http/rate-limit';
 import { requestLog } from './http/request-log';
 import { createRouteBuilders } from './http/route-builders';
+import { settingsPages } from './http/settings-pages';
 import { registerSubscriptionRoutes } from './http/subscriptions';
 import { registerTagRoutes } from './http/tags';
 import { registerTicketRoutes } from './http/tickets';
@@ -28,6 +30,8 @@ export function createApp(ctx: AppContext): express.Express {
   // as many hops deep as there are proxies we run, or a visitor could name any address to dodge the limit.
   if (ctx.config.trustProxyHops > 0) app.set('trust proxy', ctx.config.trustProxyHops);
   app.use(requestLog(ctx)); // first, so a body the parser refuses is logged too
+  // The settings pages (HTML forms, their own session and CSRF checks) before the JSON-only body parser.
+  app.use(settingsPages(ctx));
   app.use(jsonBody);
 
   const { rateLimit, publicRateLimit } = ctx.config;
@@ -41,6 +45,7 @@ export function createApp(ctx: AppContext): express.Express {
   registerConversationRoutes(routes);
   registerLiveChatRoutes(routes);
   registerSubscriptionRoutes(routes);
+  registerDeliveryRoutes(routes);
   registerTagRoutes(routes);
 
   app.use(notFoundRoute);

@@ -17,7 +17,7 @@ import { convertToIncrementalVacuum, startRetention } from './db/retention';
 import { createDeliveryWorker } from './delivery/worker';
 import { answerClientErrorsAsJson } from './http/client-errors';
 import { jsonLogger, type Logger } from './lib/log';
-import { describeDemoSeed, seedDemoIfEmpty } from './seed/demo';
+import { type DemoSeed, describeDemoSeed, seedDemoIfEmpty } from './seed/demo';
 import { explainListenError, loadConfigOrExplain, openDatabaseOrExplain, StartupError } from './startup-errors';
 
 /** How long shutdown waits for requests in flight before closing their connections. */
@@ -80,13 +80,14 @@ export async function startServer(
 export async function main(): Promise<void> {
   const config = loadConfigOrExplain();
   const log = jsonLogger(config.log);
+  let seed: DemoSeed | null = null;
   const running = await startServer(config, log, {
     beforeListen: (ctx) => {
-      if (!config.seedDemo) return;
-      const seed = seedDemoIfEmpty(ctx);
-      if (seed) process.stdout.write(describeDemoSeed(seed));
+      if (config.seedDemo) seed = seedDemoIfEmpty(ctx);
     },
   });
+  // Printed once listening, so the Settings sign-in link names the address really served.
+  if (seed) process.stdout.write(describeDemoSeed(seed, running.url));
   log.info('listening', { url: running.url, db: config.dbPath });
   if (config.log === 'silent') process.stdout.write(`Listening on ${running.url}\n`);
 

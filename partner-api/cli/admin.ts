@@ -14,19 +14,25 @@ import { type AppContext, createAppContext } from '../context';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/api-keys';
 import { isScope, type Scope, SCOPES } from '../domain/credentials';
 import { ApiError } from '../domain/errors';
+import { createSignInLink, signInUrl } from '../domain/sessions';
 import {
+  AGENT_ROLES,
+  type AgentRole,
   createAgent,
   createAssistant,
   createWorkspace,
   findWorkspace,
+  isAgentRole,
   isPlan,
   listAgents,
   listAssistants,
   listWorkspaces,
+  mayManageSettings,
   type Plan,
   PLANS,
   revokeAgentToken,
   rotateAgentToken,
+  setAgentRole,
   setWorkspacePlan,
 } from '../domain/workspaces';
 import { emailField } from '../http/validate';
@@ -41,8 +47,10 @@ export const USAGE = `Usage: npm run admin -- <command> [options]
   workspace list
   assistant create --workspace ID --name NAME   prints the new assistant id
   assistant list --workspace ID
-  agent create --workspace ID --name NAME --email EMAIL
+  agent create --workspace ID --name NAME --email EMAIL [--role owner|admin|agent]
                                                 prints the agent's console token (shown once)
+  agent set-role AGENT_ID --role ROLE           owners and admins may open Settings; agents may not
+  agent sign-in-link AGENT_ID [--base-url URL]  prints a one-time link to Settings (15 minutes, single use)
   agent list --workspace ID                     never shows a token
   agent revoke AGENT_ID                         its console token is refused from now on
   agent rotate AGENT_ID                         prints a new console token (shown once); the old one stops working
@@ -72,6 +80,8 @@ const COMMANDS = [
   'agent list',
   'agent revoke',
   'agent rotate',
+  'agent set-role',
+  'agent sign-in-link',
   'key create',
   'key list',
   'key revoke',
@@ -83,6 +93,8 @@ const OPTIONS = {
   workspace: { type: 'string' },
   scopes: { type: 'string' },
   email: { type: 'string' },
+  role: { type: 'string' },
+  'base-url': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -113,7 +125,15 @@ export function runAdmin(argv: string[], io: Io): number {
   }
 }
 
-type Values = { name?: string; plan?: string; workspace?: string; scopes?: string; email?: string };
+type Values = {
+  name?: string;
+  plan?: string;
+  workspace?: string;
+  scopes?: string;
+  email?: string;
+  role?: string;
+  'base-url'?: string;
+};
 
 function run(ctx: AppContext, positionals: string[], values: Values, io: Io): void {
   const [noun, verb, target, ...extra] = positionals;
@@ -168,11 +188,12 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
       const rows = listAgents(ctx, workspaceId(ctx, values)).map((a) => [
         a.id,
         a.createdAt,
+        a.role,
         a.tokenRevokedAt ?? '-',
         a.email,
         a.name,
       ]);
-      printTable(io, ['ID', 'CREATED', 'TOKEN REVOKED', 'EMAIL', 'NAME'], rows);
+      printTable(io, ['ID', 'CREATED', 'ROLE', 'TOKEN REVOKED', 'EMAIL', 'NAME'], rows);
       return;
     }
     case 'agent revoke': {
@@ -192,11 +213,28 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
       io.stdout(agent.token);
       return;
     }
+    case 'agent set-role': {
+      const agent = setAgentRole(ctx, expectTarget('an agent id'), role(values.role));
+      io.stderr(`Agent ${agent.id} (${agent.name}) is now ${agent.role}.`);
+      return;
+    }
+    case 'agent sign-in-link': {
+      const link = createSignInLink(ctx, expectTarget('an agent id'));
+      if (!mayManageSettings(link.agent.role)) {
+        io.stderr(
+          `Note: ${link.agent.name} is ${link.agent.role === 'agent' ? 'an agent' : link.agent.role}; only owners and admins may open Settings (agent set-role).`,
+        );
+      }
+      io.stderr(`One-time sign-in link for ${link.agent.name} <${link.agent.email}>, valid until ${link.expiresAt}:`);
+      io.stdout(signInUrl(values['base-url'] ?? `http://${ctx.config.host}:${ctx.config.port}`, link.token));
+      return;
+    }
     case 'agent create': {
       noTarget();
       const agent = createAgent(ctx, workspaceId(ctx, values), {
         name: required(values.name, '--name'),
         email: email(values.email),
+        role: values.role === undefined ? undefined : role(values.role),
       });
       io.stderr(
         `Created agent ${agent.id} (${agent.name} <${agent.email}>). Its console token follows; it is shown only once.`,
@@ -258,6 +296,11 @@ function email(value: string | undefined): string {
   const parsed = emailField.safeParse(required(value, '--email'));
   if (!parsed.success) throw new UsageError(`--email ${JSON.stringify(value)} is not an email address.`);
   return parsed.data;
+}
+
+function role(value: string | undefined): AgentRole {
+  if (!value || !isAgentRole(value)) throw new UsageError(`--role must be one of ${AGENT_ROLES.join(', ')}.`);
+  return value;
 }
 
 function plan(value: string | undefined): Plan {

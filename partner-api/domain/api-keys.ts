@@ -176,3 +176,12 @@ export function touchLastUsed(ctx: AppContext, principal: KeyPrincipal): void {
     if (!isStorageFault(error)) throw error;
   }
 }
+
+/** How many active subscriptions (Zaps) each of the workspace's keys has: key id → count; keys with none absent. */
+export function activeZapsByKey(ctx: AppContext, workspaceId: string): Map<string, number> {
+  const rows = sql<{ api_key_id: string; zaps: number }>(
+    ctx.db,
+    'SELECT api_key_id, COUNT(*) AS zaps FROM subscriptions WHERE workspace_id = ? AND active = 1 GROUP BY api_key_id',
+  ).all(workspaceId);
+  return new Map(rows.map((r) => [r.api_key_id, r.zaps]));
+}

@@ -214,6 +214,7 @@ export function unsubscribeByTarget(
 interface SubscriptionRow {
   seq: number;
   id: string;
+  api_key_id: string;
   event_type: EventType;
   target_url: string;
   assistant_id: string | null;
@@ -233,16 +234,25 @@ export function listSubscriptions(
   workspaceId: string,
   query: { limit: number; cursor?: string | undefined },
 ): Page<SubscriptionStatusRecord> {
+  return pageOfSubscriptions(ctx, workspaceId, query, toStatus);
+}
+
+function pageOfSubscriptions<T>(
+  ctx: AppContext,
+  workspaceId: string,
+  query: { limit: number; cursor?: string | undefined },
+  map: (row: SubscriptionRow) => T,
+): Page<T> {
   const after = query.cursor ? decodeCursor(query.cursor, subscriptionCursor) : null;
   const rows = sql<SubscriptionRow>(
     ctx.db,
-    `SELECT rowid AS seq, id, event_type, target_url, assistant_id, active, created_at, deactivated_at, deactivated_reason, last_error
+    `SELECT rowid AS seq, id, api_key_id, event_type, target_url, assistant_id, active, created_at, deactivated_at, deactivated_reason, last_error
        FROM subscriptions
       WHERE workspace_id = ? AND (? IS NULL OR (created_at, rowid) < (?, ?))
       ORDER BY created_at DESC, rowid DESC
       LIMIT ?`,
   ).all(workspaceId, after ? 1 : null, after?.[0] ?? null, after?.[1] ?? null, query.limit + 1);
-  return toPage(rows, query.limit, toStatus, (r) => [r.created_at, r.seq]);
+  return toPage(rows, query.limit, map, (r) => [r.created_at, r.seq]);
 }
 
 function toStatus(r: SubscriptionRow): SubscriptionStatusRecord {
@@ -257,4 +267,19 @@ function toStatus(r: SubscriptionRow): SubscriptionStatusRecord {
     lastDeliveryError: r.last_error,
     createdAt: r.created_at,
   };
+}
+
+/** A subscription as Settings → Connected Zaps shows it: its status record and the key that made it. */
+export interface ConnectedZap extends SubscriptionStatusRecord {
+  apiKeyId: string;
+}
+
+/** Every subscription of the workspace with the key that made it, newest first, `limit` per page (as
+ * listSubscriptions). Throws 422 validation_failed for a cursor this API did not return. */
+export function listConnectedZaps(
+  ctx: AppContext,
+  workspaceId: string,
+  query: { limit: number; cursor?: string | undefined },
+): Page<ConnectedZap> {
+  return pageOfSubscriptions(ctx, workspaceId, query, (r) => ({ ...toStatus(r), apiKeyId: r.api_key_id }));
 }

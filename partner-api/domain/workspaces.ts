@@ -100,30 +100,58 @@ export function findAssistant(ctx: AppContext, id: string): (Assistant & { works
   return (row as (Assistant & { workspaceId: string }) | undefined) ?? null;
 }
 
+/** An agent's role in its workspace (migration 007): owners and admins may open the settings pages. */
+export const AGENT_ROLES = ['owner', 'admin', 'agent'] as const;
+export type AgentRole = (typeof AGENT_ROLES)[number];
+
+export function isAgentRole(value: string): value is AgentRole {
+  return (AGENT_ROLES as readonly string[]).includes(value);
+}
+
+/** True for the roles that may open Settings (API keys, connected Zaps, the delivery log). */
+export function mayManageSettings(role: AgentRole): boolean {
+  return role === 'owner' || role === 'admin';
+}
+
 export interface Agent {
   id: string;
   workspaceId: string;
   name: string;
   email: string;
+  role: AgentRole;
 }
 
-const AGENT_COLUMNS = 'id, workspace_id AS workspaceId, name, email';
+const AGENT_COLUMNS = 'id, workspace_id AS workspaceId, name, email, role';
 
-/** Creates an agent and returns its console token: shown this once, only its hash is kept. Throws 404 not_found
- * for an unknown workspace. */
+/** Creates an agent (role `agent` unless given) and returns its console token: shown this once, only its hash
+ * is kept. Throws 404 not_found for an unknown workspace. */
 export function createAgent(
   ctx: AppContext,
   workspaceId: string,
-  input: { name: string; email: string },
+  input: { name: string; email: string; role?: AgentRole | undefined },
 ): Agent & { token: string } {
   requireWorkspace(ctx, workspaceId);
   const token = generateAgentToken();
-  const agent = { id: newId('agt'), workspaceId, name: input.name, email: input.email };
+  const agent = { id: newId('agt'), workspaceId, name: input.name, email: input.email, role: input.role ?? 'agent' };
   sql(
     ctx.db,
-    'INSERT INTO agents (id, workspace_id, name, email, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-  ).run(agent.id, workspaceId, agent.name, agent.email, hashSecret(token), isoAt(ctx.clock.now()));
+    'INSERT INTO agents (id, workspace_id, name, email, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  ).run(agent.id, workspaceId, agent.name, agent.email, agent.role, hashSecret(token), isoAt(ctx.clock.now()));
   return { ...agent, token };
+}
+
+/** Gives the agent `role`. Throws 404 not_found for an unknown agent id. */
+export function setAgentRole(ctx: AppContext, agentId: string, role: AgentRole): Agent {
+  return writeTransaction(ctx.db, () => {
+    if (sql(ctx.db, 'UPDATE agents SET role = ? WHERE id = ?').run(role, agentId).changes === 0)
+      throw new ApiError(404, 'not_found', `No agent ${agentId}.`);
+    return selectOne<Agent>(ctx.db, `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`, agentId)!;
+  });
+}
+
+/** The agent with this id, or null (any workspace: the admin CLI's sign-in link). */
+export function findAgent(ctx: AppContext, agentId: string): Agent | null {
+  return selectOne<Agent>(ctx.db, `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`, agentId);
 }
 
 /** The agent a console token belongs to and whether that token was revoked; null for an unknown token. */

@@ -1,7 +1,8 @@
 /**
  * Logs must never hold a credential. Headers are never logged, but a path can carry one: a Zap that maps
  * its API key into an id field, or a token pasted into a URL. Whatever follows a credential prefix is
- * replaced before a path is logged: base62 for keys and agent tokens; for signing secrets, base64, whose
+ * replaced before a path is logged: base62 for keys and agent tokens, base64url for sign-in link tokens
+ * (`sgn_tok_`, domain/sessions.ts); for signing secrets, base64, whose
  * alphabet includes `/`, so the match runs across what a router would call path segments.
  *
  * A credential can arrive percent-encoded (`/v1/tickets/%77sk_live_…`, `wsk%5Flive_…`, `%2577sk…` twice
@@ -9,8 +10,8 @@
  * more decodes. A text with no credential is returned exactly as given; one with a credential is returned
  * decoded, with the credential replaced.
  */
-const CREDENTIAL = /(wsk_live_|agt_tok_)[A-Za-z0-9%]*|(whsec_)[A-Za-z0-9+/=%]*/gi;
-const CREDENTIAL_PREFIX = /wsk_live_|agt_tok_|whsec_/i;
+const CREDENTIAL = /(wsk_live_|agt_tok_)[A-Za-z0-9%]*|(sgn_tok_)[A-Za-z0-9_%-]*|(whsec_)[A-Za-z0-9+/=%]*/gi;
+const CREDENTIAL_PREFIX = /wsk_live_|agt_tok_|sgn_tok_|whsec_/i;
 /** A run of percent-escapes, decoded together so that a multi-byte UTF-8 character comes out whole. */
 const ESCAPES = /(?:%[0-9A-Fa-f]{2})+/g;
 /** Each layer is at least 2 characters shorter per escape; the bound only stops pathological input early. */
@@ -40,7 +41,8 @@ export function redactText(text: string): string {
   if (!CREDENTIAL_PREFIX.test(decoded)) return text;
   return decoded.replace(
     CREDENTIAL,
-    (_match, keyPrefix?: string, secretPrefix?: string) => `${keyPrefix ?? secretPrefix}[redacted]`,
+    (_match, keyPrefix?: string, linkPrefix?: string, secretPrefix?: string) =>
+      `${keyPrefix ?? linkPrefix ?? secretPrefix}[redacted]`,
   );
 }
 

@@ -5,6 +5,7 @@
 import type { AppContext } from '../context';
 import { createApiKey } from '../domain/api-keys';
 import { SCOPES } from '../domain/credentials';
+import { createSignInLink, signInUrl } from '../domain/sessions';
 import { createAgent, createAssistant, createWorkspace, isEmptyDatabase } from '../domain/workspaces';
 import { writeTransaction } from '../lib/statements';
 
@@ -13,6 +14,8 @@ export interface DemoSeed {
   apiKey: { id: string; key: string; scopes: readonly string[] };
   assistants: { id: string; name: string }[];
   agents: { id: string; name: string; email: string; token: string }[];
+  /** A one-time sign-in token to Settings for the first agent, the workspace's owner. */
+  ownerSignIn: { agentId: string; token: string; expiresAt: string };
 }
 
 /** Seeds only an empty database (no workspace at all); null otherwise. One transaction, so two starts cannot both seed. */
@@ -25,21 +28,25 @@ export function seedDemoIfEmpty(ctx: AppContext): DemoSeed | null {
       createAssistant(ctx, workspace.id, 'In-App Assistant'),
     ];
     const agents = [
-      createAgent(ctx, workspace.id, { name: 'Sam Rivera', email: 'sam@demo.illumichat.test' }),
+      createAgent(ctx, workspace.id, { name: 'Sam Rivera', email: 'sam@demo.illumichat.test', role: 'owner' }),
       createAgent(ctx, workspace.id, { name: 'Kim Lee', email: 'kim@demo.illumichat.test' }),
     ].map(({ id, name, email, token }) => ({ id, name, email, token }));
     const key = createApiKey(ctx, { workspaceId: workspace.id, name: 'Demo key (all scopes)', scopes: SCOPES });
+    const owner = agents[0]!; // made just above
+    const link = createSignInLink(ctx, owner.id);
     return {
       workspace: { id: workspace.id, name: workspace.name, plan: workspace.plan },
       apiKey: { id: key.id, key: key.key, scopes: key.scopes },
       assistants,
       agents,
+      ownerSignIn: { agentId: owner.id, token: link.token, expiresAt: link.expiresAt },
     };
   });
 }
 
-/** For people: labelled, with the API key alone on its own line so a script can pick it out. */
-export function describeDemoSeed(seed: DemoSeed): string {
+/** For people: labelled, with the API key alone on its own line so a script can pick it out. `baseUrl` is
+ * where the API listens (for the Settings sign-in link). */
+export function describeDemoSeed(seed: DemoSeed, baseUrl: string): string {
   return [
     '',
     '=== First start: created the demo workspace. These secrets are shown ONCE; only their hashes are kept. ===',
@@ -49,6 +56,9 @@ export function describeDemoSeed(seed: DemoSeed): string {
     seed.apiKey.key,
     'Agent console tokens (for the /v1/agent/... endpoints):',
     ...seed.agents.map((a) => `  ${a.name} <${a.email}> (${a.id}): ${a.token}`),
+    `Settings (API keys, connected Zaps, delivery log): sign in as the owner, ${seed.agents[0]?.name ?? ''}, with this one-time link (until ${seed.ownerSignIn.expiresAt}):`,
+    `  ${signInUrl(baseUrl, seed.ownerSignIn.token)}`,
+    `  A new link: ./dev admin agent sign-in-link ${seed.ownerSignIn.agentId}`,
     `Lost them? ./dev admin key create --workspace ${seed.workspace.id} --scopes ${seed.apiKey.scopes.join(',')} --name Demo`,
     `      and ./dev admin agent create --workspace ${seed.workspace.id} --name NAME --email EMAIL make new ones.`,
     '==========================================================================================================',

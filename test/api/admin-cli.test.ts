@@ -165,8 +165,8 @@ describe('listing assistants and agents, revoking and rotating an agent token', 
     expect(assistants.stdout[0]).toMatch(/^ID\s+NAME$/);
     expect(assistants.stdout[1]).toMatch(new RegExp(`^${assistant}\\s+Sales Bot$`));
     const agents = admin('agent', 'list', '--workspace', id);
-    expect(agents.stdout[0]).toMatch(/^ID\s+CREATED\s+TOKEN REVOKED\s+EMAIL\s+NAME$/);
-    expect(agents.stdout[1]).toMatch(/^agt_[0-9a-f]{24}\s+\d{4}-.*\s+-\s+sam@acme\.test\s+Sam Agent$/);
+    expect(agents.stdout[0]).toMatch(/^ID\s+CREATED\s+ROLE\s+TOKEN REVOKED\s+EMAIL\s+NAME$/);
+    expect(agents.stdout[1]).toMatch(/^agt_[0-9a-f]{24}\s+\d{4}-.*\s+agent\s+-\s+sam@acme\.test\s+Sam Agent$/);
     expect(JSON.stringify([assistants, agents])).not.toContain(token.slice(8));
     expect(admin('assistant', 'list', '--workspace', workspace()).stderr).toBe('(none)');
   });
@@ -228,6 +228,45 @@ describe('listing assistants and agents, revoking and rotating an agent token', 
     expect(
       server.ctx.db.prepare('SELECT active FROM subscriptions WHERE id = ?').pluck().get(`sub_left_${keyId}`),
     ).toBe(0);
+  });
+});
+
+describe('roles and sign-in links to Settings', () => {
+  it('sign-in-link prints a one-time link that opens Settings for an owner; set-role decides who may', async () => {
+    const id = workspace();
+    admin('agent', 'create', '--workspace', id, '--name', 'Olive', '--email', 'olive@acme.test', '--role', 'owner');
+    admin('agent', 'create', '--workspace', id, '--name', 'Ann', '--email', 'ann@acme.test');
+    const [owner, agent] = admin('agent', 'list', '--workspace', id)
+      .stdout.slice(1)
+      .map((line) => at(line.split(/\s+/), 0));
+    const link = admin('agent', 'sign-in-link', owner!, '--base-url', `${server.url}/`);
+    expect(link.code).toBe(0);
+    expect(link.stdout).toEqual([
+      expect.stringMatching(new RegExp(`^${server.url}/sign-in\\?token=sgn_tok_[\\w-]{43}$`)),
+    ]);
+    expect(link.stderr).toContain('Olive <olive@acme.test>');
+    const signIn = (url: string) =>
+      fetch(`${server.url}/sign-in`, {
+        method: 'POST',
+        redirect: 'manual',
+        body: new URLSearchParams({ token: new URL(url).searchParams.get('token')! }),
+      });
+    expect((await signIn(at(link.stdout, 0))).status).toBe(303);
+    expect((await signIn(at(link.stdout, 0))).status).toBe(400); // once
+
+    const forAgent = admin('agent', 'sign-in-link', agent!);
+    expect(forAgent.stderr).toContain('only owners and admins may open Settings');
+    expect(forAgent.stdout[0]).toMatch(/^http:\/\/127\.0\.0\.1:3000\/sign-in\?token=/); // the configured address
+    expect((await signIn(at(forAgent.stdout, 0))).status).toBe(403);
+    expect(admin('agent', 'set-role', agent!, '--role', 'admin').stderr).toContain('is now admin');
+    expect((await signIn(at(forAgent.stdout, 0))).status).toBe(303); // the refused link was not used up
+
+    expect(admin('agent', 'set-role', agent!, '--role', 'boss')).toMatchObject({ code: 2 });
+    expect(admin('agent', 'set-role', 'agt_nope', '--role', 'admin')).toMatchObject({ code: 1 });
+    expect(admin('agent', 'sign-in-link', 'agt_nope')).toMatchObject({ code: 1, stdout: [] });
+    expect(
+      admin('agent', 'create', '--workspace', id, '--name', 'X', '--email', 'x@acme.test', '--role', 'root'),
+    ).toMatchObject({ code: 2 });
   });
 });
 

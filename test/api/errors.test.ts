@@ -98,7 +98,7 @@ describe('routes', () => {
       ['GET', '/v2/me'],
       ['POST', '/v1/nothing'],
       ['DELETE', '/v1/tickets'],
-      ['GET', '/'],
+      ['GET', '/v1'], // `/` itself is the landing page now (issue 11; test/api/settings-pages.test.ts)
     ] as const) {
       const res = await api(server.url).raw(method, path);
       expect(res.status).toBe(404);

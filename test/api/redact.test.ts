@@ -12,6 +12,12 @@ describe('redactPath', () => {
     expect(redactPath('/v1/agent/agt_tok_Zz9?x=1')).toBe('/v1/agent/agt_tok_[redacted]?x=1');
   });
 
+  it('removes the whole of a Settings sign-in token (base64url: - and _ included), as a path or a query', () => {
+    const token = 'sgn_tok_Ab-c_D3-_xYz0123456789abcdefghijklmnopqrstuv';
+    expect(redactPath(`/sign-in/${token}/x`)).toBe('/sign-in/sgn_tok_[redacted]/x');
+    expect(redactPath(`/sign-in?token=${encodeURIComponent(token)}`)).toBe('/sign-in?token=sgn_tok_[redacted]');
+  });
+
   it('removes the whole of a signing secret, although base64 may put a slash inside it', () => {
     const secret = 'whsec_ab/cd+ef/gh==';
     expect(redactPath(`/v1/subscriptions/${secret}`)).toBe('/v1/subscriptions/whsec_[redacted]');

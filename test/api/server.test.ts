@@ -70,6 +70,18 @@ it('seeds the demo workspace once, prints its key once, delivers, and stops clea
   const [key] = keysIn(first.stdout());
   expect(keysIn(first.stdout())).toHaveLength(1);
   expect(first.stdout()).toMatch(/shown ONCE/);
+  // How to open Settings as the demo workspace's owner: a one-time sign-in link on this server's address.
+  const link = /^\s+(http:\/\/127\.0\.0\.1:\d+\/sign-in\?token=sgn_tok_[\w-]+)$/m.exec(first.stdout())?.[1];
+  expect(first.stdout()).toMatch(/Settings .*sign in as the owner, Sam Rivera/);
+  expect(first.stdout()).toMatch(/A new link: \.\/dev admin agent sign-in-link agt_\w+/);
+  const token = new URL(link!).searchParams.get('token')!;
+  expect(new URL(link!).origin).toBe(first.url);
+  const signIn = await fetch(`${first.url}/sign-in`, {
+    method: 'POST',
+    redirect: 'manual',
+    body: new URLSearchParams({ token }),
+  });
+  expect(signIn.status).toBe(303);
   expect(first.stdout().match(/agt_tok_[0-9A-Za-z]+/g)).toHaveLength(2);
   expect(first.stdout()).toMatch(
     /^Lost them\? \.\/dev admin key create --workspace ws_\w+ --scopes events:read,contacts:write,tickets:write,chat:write/m,

@@ -27,12 +27,15 @@ import { expandFanOut } from '../../partner-api/delivery/fanout';
 import { recordEvent } from '../../partner-api/delivery/outbox';
 import { listApiKeys, revokeApiKey } from '../../partner-api/domain/api-keys';
 import { IDEMPOTENCY_KEEP_MS, IDEMPOTENCY_STALE_RUNNING_MS, requestHash } from '../../partner-api/domain/idempotency';
+import { createSignInLink } from '../../partner-api/domain/sessions';
 import {
+  createAgent,
   isEmptyDatabase,
   listAgents,
   listWorkspaces,
   revokeAgentToken,
   rotateAgentToken,
+  setAgentRole,
   setWorkspacePlan,
 } from '../../partner-api/domain/workspaces';
 import { newId } from '../../partner-api/lib/ids';
@@ -111,6 +114,10 @@ const ALLOWED: Record<string, string> = {
     "a page after the first: the seek is on started_at; it skips only the rows with the cursor's own started_at (one millisecond) that the previous page returned",
   'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.mode = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
     'the same, filtered to one mode (its own index)',
+  'SELECT rowid AS seq, id, event_id, subscription_id, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries WHERE subscription_id = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
+    "the delivery log's page after the first, per subscription: the seek is on created_at; it skips only the rows with the cursor's own created_at (one millisecond) that the previous page returned",
+  'SELECT rowid AS seq, id, event_id, subscription_id, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries WHERE subscription_id = ? AND status = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
+    'the same, filtered to one status (its own index)',
   'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.visitor_email_normalized = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
     "one visitor's conversations (Find Conversation), a page after the first: as above, on conversations_by_visitor_email",
   'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.visitor_email_normalized = ? AND v.mode = ? ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
@@ -197,6 +204,14 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
   const queued = (await visitor.post(`/v1/widget/conversations/${waiting.id}/handoff`, {})).body;
   const doomed = (await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: `${rx.url}?doomed` }))
     .body;
+  const delivered = await waitUntil(
+    () =>
+      s.ctx.db
+        .prepare(`SELECT id, event_id FROM deliveries WHERE subscription_id = ? AND status = 'succeeded'`)
+        .get(hook.id) as { id: string; event_id: string } | undefined,
+    10_000,
+    'the first delivery',
+  );
   const world: World = {
     assistantId: setup.assistant.id,
     agentId: agent.id,
@@ -207,12 +222,28 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
     queuedSessionId: queued.id,
     activeSessionId: active.id,
     subscriptionId: doomed.id,
+    deliveryId: delivered.id,
+    eventId: delivered.event_id,
     contactEmail,
     contactId: contact.id,
     agentClosableConversationId: agentClosable.id,
     widgetClosableConversationId: widgetClosable.id,
     receiverUrl: rx.url,
   };
+  // The delivery log's variants: any status, a second page (with and without a status), one event type.
+  for (const filter of ['', 'status=succeeded&', `event_type=ticket.created&subscription_id=${hook.id}&`]) {
+    await zap.post('/v1/tickets', { subject: 'Another delivery' });
+    const first = await waitUntil(
+      async () => {
+        const page = (await zap.get(`/v1/deliveries?${filter}limit=1`)).body;
+        return page.nextCursor ? page : undefined;
+      },
+      10_000,
+      'a second page of deliveries',
+    );
+    await zap.get(`/v1/deliveries?${filter}limit=1&cursor=${encodeURIComponent(first.nextCursor)}`);
+  }
+  await settingsPagesWorkload(s, rx, setup.workspace.id, world);
   // Every route, well-formed, in the order listed (DELETE last among the subscription routes).
   let n = 0;
   for (const [route, spec] of Object.entries(ROUTES)) {
@@ -338,6 +369,47 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
   const settings = { ...s.ctx.config.retention, eventsMs: 0, deliveriesMs: 0, batchSize: 100 };
   for (let i = 0; i < 1000 && !pruneBatch(s.ctx.db, s.ctx.clock.now(), settings, cursor).passDone; i++);
   await s.worker!.idle();
+}
+
+/** Every settings page and form (http/settings-pages.ts), as an owner signed in with a link would use them. */
+async function settingsPagesWorkload(s: ApiServer, rx: Receiver, workspaceId: string, world: World): Promise<void> {
+  const owner = createAgent(s.ctx, workspaceId, { name: 'Owner', email: 'owner@example.com', role: 'owner' });
+  const { token } = createSignInLink(s.ctx, owner.id);
+  const page = (path: string, init: RequestInit = {}) =>
+    fetch(`${s.url}${path}`, { redirect: 'manual', ...init }).then(async (res) => {
+      if (res.status >= 400) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+      return res;
+    });
+  await page(`/sign-in?token=${token}`);
+  const signedIn = await page('/sign-in', { method: 'POST', body: new URLSearchParams({ token }) });
+  const cookie = at((signedIn.headers.get('set-cookie') ?? '').split(';'), 0);
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(
+    await (await page('/settings/keys', { headers: { cookie } })).text(),
+  )?.[1];
+  const form = (path: string, fields: Record<string, string>) =>
+    page(path, { method: 'POST', headers: { cookie }, body: new URLSearchParams({ _csrf: csrf ?? '', ...fields }) });
+  for (const path of [
+    '/settings/zaps',
+    '/settings/deliveries',
+    '/settings/deliveries?status=succeeded',
+    `/settings/deliveries/${world.deliveryId}`,
+    '/settings/workspace',
+  ])
+    await page(path, { headers: { cookie } });
+  const created = await (await form('/settings/keys', { name: 'Pages', scopes: 'events:read' })).text();
+  const keyId = /\/settings\/keys\/(key_\w+)\/revoke/.exec(
+    await (await page('/settings/keys', { headers: { cookie } })).text(),
+  )?.[1];
+  if (!created.includes('wsk_live_') || !keyId) throw new Error('the settings workload could not create a key');
+  await page(`/settings/keys/${keyId}/revoke`, { headers: { cookie } });
+  await form(`/settings/keys/${keyId}/revoke`, {});
+  await page(`/settings/keys?revoked=${keyId}`, { headers: { cookie } });
+  await form(`/settings/deliveries/${world.deliveryId}/replay`, {});
+  rx.script(reply(500)); // a replay that fails
+  await form(`/settings/deliveries/${world.deliveryId}/replay`, {});
+  setAgentRole(s.ctx, owner.id, 'admin');
+  await form(`/settings/zaps/${world.subscriptionId}/replay`, { since: '2026-01-01T00:00' });
+  await form('/sign-out', {});
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ describe('every Zapier-facing endpoint × every refused credential', () => {
     const listed = KEYED_ENDPOINTS.map(
       (e) =>
         `${e.method} ${at(e.path.split('?'), 0)
-          .replace(/\/(sub|tkt|cnv|con)_\w+/, '/{id}')
+          .replace(/\/(sub|tkt|cnv|con|dlv|evt)_\w+/, '/{id}')
           .replace(/\/tags\/[^/]+$/, '/tags/{tag}')}`,
     );
     expect(new Set(listed)).toEqual(new Set(documented));

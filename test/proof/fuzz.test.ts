@@ -70,6 +70,14 @@ beforeAll(async () => {
   const receiverUrl = 'http://127.0.0.1:9/hook';
   const subscription = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiverUrl }))
     .body;
+  // A delivery the worker (not running here) would have failed: its replay goes to the receiver URL again.
+  await zap.post('/v1/tickets', { subject: 'Delivered' });
+  server.fanOut();
+  const delivery = server.ctx.db
+    .prepare(
+      `UPDATE deliveries SET status = 'failed', finished_at = created_at WHERE subscription_id = ? RETURNING id, event_id`,
+    )
+    .get(subscription.id) as { id: string; event_id: string };
   world = {
     assistantId: setup.assistant.id,
     agentId: agent.id,
@@ -80,6 +88,8 @@ beforeAll(async () => {
     queuedSessionId: queued.id,
     activeSessionId: active.id,
     subscriptionId: subscription.id,
+    deliveryId: delivery.id,
+    eventId: delivery.event_id,
     contactEmail,
     contactId: contact.id,
     agentClosableConversationId: agentClosable.id,

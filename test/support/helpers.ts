@@ -66,6 +66,8 @@ export const TABLES = [
   'deliveries',
   'delivery_attempts',
   'idempotency_keys',
+  'sign_in_links',
+  'sessions',
   'record_tags',
   'contact_notes',
   'contact_attributes',

@@ -126,6 +126,7 @@ export const API_ERROR_CLASSES = {
   conversation_not_in_takeover: { status: 409, errorClass: 'Error' },
   invalid_state: { status: 409, errorClass: 'Error' },
   subscription_limit_reached: { status: 409, errorClass: 'Error' },
+  replay_refused: { status: 409, errorClass: 'Error' },
   tag_limit_reached: { status: 409, errorClass: 'Error' },
   attribute_limit_reached: { status: 409, errorClass: 'Error' },
   target_url_refused: { status: 422, errorClass: 'Error' },

@@ -21,6 +21,10 @@ export interface World {
   queuedSessionId: string;
   activeSessionId: string;
   subscriptionId: string;
+  /** A finished delivery of an active subscription, so a replay can be sent. */
+  deliveryId: string;
+  /** Its event. */
+  eventId: string;
   contactEmail: string;
   /** The contact with contactEmail. */
   contactId: string;
@@ -94,6 +98,16 @@ export const ROUTES: Record<string, RouteSpec> = {
     params: { id: (w) => w.conversationId },
     body: () => ({ message: 'hello' }),
   },
+  // Before the subscription routes: their POST replaces the subscription these deliveries belong to.
+  'GET /v1/deliveries': { auth: 'key', query: () => ({ status: 'failed', limit: '5' }), paged: true },
+  'GET /v1/deliveries/:id': { auth: 'key', params: { id: (w) => w.deliveryId } },
+  'POST /v1/deliveries/:id/replay': { auth: 'key', params: { id: (w) => w.deliveryId }, body: () => ({}) },
+  'POST /v1/subscriptions/:id/replay': {
+    auth: 'key',
+    params: { id: (w) => w.subscriptionId },
+    body: () => ({ since: '2026-01-01T00:00:00Z' }),
+  },
+  'GET /v1/events/:id': { auth: 'key', params: { id: (w) => w.eventId } },
   'GET /v1/subscriptions': { auth: 'key', query: () => ({ limit: '5' }), paged: true },
   'POST /v1/subscriptions': {
     auth: 'key',

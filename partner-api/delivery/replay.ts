@@ -1,0 +1,194 @@
+/**
+ * Replay (issue 11 §2): sends a finished delivery again, now, as a manual attempt. It goes out exactly as
+ * the worker's attempts do: the same sender (send.ts: the target policy's SSRF guard, the timeout, the
+ * response excerpt), the same Standard Webhooks signature with the subscription's secret, and the same
+ * `webhook-id` (the event id), so a receiver that already processed the event can tell it is a repeat.
+ * The authority check (authority.ts) and the start of the request are one synchronous step inside a write
+ * transaction, as in the worker: nothing is sent for a subscription turned off, a revoked key or a plan
+ * below Pro. A manual attempt schedules no retry and does not count toward disabling a failing subscription;
+ * a 2xx marks the delivery succeeded, and a 410 ends the subscription as it would from the worker.
+ *
+ * Shaped as writes are (http/write-handler.ts): the returned promise sends and records the attempt, and
+ * resolves to the commit that answers with the delivery as it then is (synchronous, in the caller's
+ * transaction, with the caller's Idempotency-Key record).
+ */
+import type { AppContext } from '../context';
+import { type DeliveryRecord, findDelivery } from '../domain/deliveries';
+import { ApiError } from '../domain/errors';
+import { deactivateSubscriptions } from '../domain/subscriptions';
+import { isoAt } from '../lib/clock';
+import { newId } from '../lib/ids';
+import { selectOne, sql, writeTransaction } from '../lib/statements';
+import { createAuthorityCheck } from './authority';
+import { judge } from './policy';
+import { createSender, RESPONSE_BODY_LIMIT, type SendResult } from './send';
+import { signingKey } from './signing';
+
+/** At most this many deliveries per bulk replay request (each may take up to the delivery timeout). */
+export const BULK_REPLAY_MAX = 25;
+/** Bulk replays in flight at once. */
+const BULK_REPLAY_CONCURRENCY = 5;
+
+interface ReplayRow {
+  id: string;
+  status: string;
+  next_attempt_ms: number;
+  event_id: string;
+  event_type: string;
+  payload: string;
+  subscription_id: string;
+  target_url: string;
+  secret: string;
+}
+
+function refused(message: string): ApiError {
+  return new ApiError(409, 'replay_refused', message);
+}
+
+/**
+ * Sends the workspace's delivery `deliveryId` again, records the manual attempt, and resolves to the commit
+ * that returns the delivery as it then is. Throws 404 not_found for another workspace's or an unknown delivery,
+ * 409 replay_refused while it is still pending (the worker owns it) or when its subscription may not receive
+ * (turned off, key revoked, plan below Pro). A failed HTTP exchange is not an error: it is the attempt's
+ * outcome.
+ */
+export async function replayDelivery(
+  ctx: AppContext,
+  workspaceId: string,
+  deliveryId: string,
+): Promise<() => DeliveryRecord> {
+  const row = selectOne<ReplayRow>(
+    ctx.db,
+    `SELECT d.id, d.status, d.next_attempt_ms, d.event_id, s.event_type, e.payload, d.subscription_id, s.target_url, s.secret
+       FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id JOIN events e ON e.id = d.event_id
+      WHERE d.id = ? AND s.workspace_id = ?`,
+    deliveryId,
+    workspaceId,
+  );
+  if (!row) throw new ApiError(404, 'not_found', `No delivery ${deliveryId} in this workspace.`);
+  if (row.status === 'pending') {
+    throw refused(
+      `This delivery is still pending: it is sent automatically at ${isoAt(row.next_attempt_ms)}. Replay it once it has finished.`,
+    );
+  }
+  const sender = createSender({
+    timeoutMs: ctx.config.delivery.timeoutMs,
+    allowPrivate: ctx.config.allowPrivateTargets,
+  });
+  const startedAtMs = ctx.clock.now();
+  let result: SendResult;
+  try {
+    // Wrapped: a transaction function may not return a promise (the request starts inside it all the same).
+    const { sending } = writeTransaction(ctx.db, () => {
+      const refusal = createAuthorityCheck(ctx.db).refusal(row.subscription_id);
+      if (refusal) throw refused(`Not replayed: ${refusal.message.replace(/^not sent: /, '')}.`);
+      const started = sender.send({
+        url: row.target_url,
+        eventId: row.event_id,
+        eventType: row.event_type,
+        body: Buffer.from(row.payload, 'utf8'),
+        key: signingKey(row.secret),
+        timestampSec: Math.floor(startedAtMs / 1000),
+      });
+      return { sending: started };
+    });
+    result = await sending;
+  } finally {
+    sender.close();
+  }
+  // Recorded at once, in its own transaction: what was sent is in the log even if the caller's commit is then
+  // refused (a key revoked while the request was in flight).
+  recordManualAttempt(ctx, row, startedAtMs, result);
+  return () => findDelivery(ctx, workspaceId, row.id);
+}
+
+function recordManualAttempt(ctx: AppContext, row: ReplayRow, startedAtMs: number, result: SendResult): void {
+  const now = ctx.clock.now();
+  const settings = ctx.config.delivery;
+  // An attempt number past the retry schedule: the verdict is final (no retry is scheduled for a replay).
+  const verdict = judge(result, settings.retryScheduleMs.length + 1, settings, now);
+  writeTransaction(ctx.db, () => {
+    const attempt =
+      (sql(ctx.db, 'SELECT MAX(attempt) FROM delivery_attempts WHERE delivery_id = ?').pluck().get(row.id) as
+        number | null) ?? 0;
+    sql(
+      ctx.db,
+      `INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, status_code, outcome, error, response_body, manual)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+    ).run(
+      newId('att'),
+      row.id,
+      attempt + 1,
+      isoAt(startedAtMs),
+      result.durationMs,
+      result.kind === 'response' ? result.status : null,
+      verdict.outcome,
+      verdict.error,
+      result.kind === 'response' ? result.body.slice(0, RESPONSE_BODY_LIMIT) : null,
+    );
+    if (verdict.outcome === 'succeeded') {
+      sql(
+        ctx.db,
+        `UPDATE deliveries SET status = 'succeeded', finished_at = ?, last_error = NULL WHERE id = ? AND status != 'pending'`,
+      ).run(isoAt(now), row.id);
+      sql(
+        ctx.db,
+        'UPDATE subscriptions SET failing_since_ms = NULL, last_error = NULL WHERE id = ? AND failing_since_ms IS NOT NULL',
+      ).run(row.subscription_id);
+      return;
+    }
+    sql(ctx.db, `UPDATE deliveries SET last_error = ? WHERE id = ? AND status != 'pending'`).run(verdict.error, row.id);
+    if (verdict.outcome === 'gone') deactivateSubscriptions(ctx, { subscriptionId: row.subscription_id }, 'gone');
+  });
+}
+
+export interface BulkReplay {
+  subscriptionId: string;
+  /** Deliveries replayed by this request. */
+  replayed: number;
+  succeeded: number;
+  failed: number;
+  /** True when more failed deliveries since `since` are left: send the request again. */
+  more: boolean;
+}
+
+/**
+ * Replays the subscription's failed deliveries created at or after `since` (ISO-8601), oldest first, at
+ * most BULK_REPLAY_MAX per call (each recorded as it completes), and resolves to the commit that sums them up. Throws 404 not_found for
+ * another workspace's or an unknown subscription and 409 replay_refused when it may not receive.
+ */
+export async function replayFailedSince(
+  ctx: AppContext,
+  workspaceId: string,
+  subscriptionId: string,
+  since: string,
+): Promise<() => BulkReplay> {
+  const owned = sql(ctx.db, 'SELECT 1 FROM subscriptions WHERE id = ? AND workspace_id = ?').get(
+    subscriptionId,
+    workspaceId,
+  );
+  if (!owned) throw new ApiError(404, 'not_found', `No subscription ${subscriptionId} in this workspace.`);
+  const ids = sql(
+    ctx.db,
+    `SELECT id FROM deliveries WHERE subscription_id = ? AND status = 'failed' AND created_at >= ? ORDER BY created_at LIMIT ?`,
+  )
+    .pluck()
+    .all(subscriptionId, since, BULK_REPLAY_MAX + 1) as string[];
+  const chosen = ids.slice(0, BULK_REPLAY_MAX);
+  const commits: (() => DeliveryRecord)[] = [];
+  for (let i = 0; i < chosen.length; i += BULK_REPLAY_CONCURRENCY) {
+    const batch = chosen.slice(i, i + BULK_REPLAY_CONCURRENCY);
+    commits.push(...(await Promise.all(batch.map((id) => replayDelivery(ctx, workspaceId, id)))));
+  }
+  return () => {
+    const records = commits.map((commit) => commit());
+    const succeeded = records.filter((r) => r.status === 'succeeded').length;
+    return {
+      subscriptionId,
+      replayed: records.length,
+      succeeded,
+      failed: records.length - succeeded,
+      more: ids.length > BULK_REPLAY_MAX,
+    };
+  };
+}
