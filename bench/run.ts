@@ -98,7 +98,7 @@ interface Sustained {
 }
 
 /** Compiles the project once, inside the repo so node_modules resolve, and every server runs as JavaScript. */
-function compile(): string {
+export function compile(): string {
   const outDir = path.join(__dirname, '..', '.bench-build');
   fs.rmSync(outDir, { recursive: true, force: true });
   const tsc = require.resolve('typescript/bin/tsc');
