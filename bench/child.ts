@@ -20,15 +20,20 @@ export async function startChild<T>(
   compiledDir: string,
   script: string,
   env: NodeJS.ProcessEnv = {},
+  /** A command that runs Node for it, e.g. `['valgrind', '--tool=callgrind']` (bench/cpu.ts). */
+  wrapper: string[] = [],
 ): Promise<BenchChild<T>> {
   const entry = path.join(compiledDir, 'bench', script.replace(/\.ts$/, '.js'));
-  const child = spawn(process.execPath, [entry], {
+  const [command = process.execPath, ...args] = [...wrapper, process.execPath, entry];
+  const child = spawn(command, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = readline.createInterface({ input: child.stdout });
   const info = await new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start within 30 s`)), 30_000);
+    // Under valgrind, starting takes minutes rather than a second.
+    const startMs = wrapper.length ? 600_000 : 30_000;
+    const timer = setTimeout(() => reject(new Error(`${script} did not start within ${startMs / 1000} s`)), startMs);
     child.once('exit', (code) => reject(new Error(`${script} exited early with ${code}`)));
     lines.once('line', (line) => {
       clearTimeout(timer);

@@ -9,9 +9,9 @@
  *   - the SAMPLES_LIMIT_MAX newest events of each (workspace, event type) and of each (workspace, event
  *     type, assistant): what GET /v1/samples shows a Test trigger, unfiltered or filtered to an assistant.
  *
- * Every batch is its own short write transaction of at most `batchSize` rows read, found through indexes
- * (the query-plan guard, test/db/query-plans.test.ts, checks them), with the event loop free between
- * batches: requests and deliveries interleave with pruning instead of waiting for it. The walk goes in
+ * Every batch is its own short write transaction of at most `batchSize` rows read and at most
+ * `batchBudgetMs` spent on them, found through indexes (the query-plan guard, test/db/query-plans.test.ts,
+ * checks them), with the event loop free between batches: requests and deliveries interleave with pruning instead of waiting for it. The walk goes in
  * insertion order from a cursor kept in memory, so rows it must keep are read once per pass, not once per
  * batch. A pass ends at the first row younger than the cut-off; the next starts after `idleMs`.
  */
@@ -30,6 +30,11 @@ export interface RetentionSettings {
   deliveriesMs: number;
   /** Rows read per batch (one transaction). */
   batchSize: number;
+  /**
+   * CPU time a batch may spend on its rows, in ms: past it the batch commits what it did and the next one
+   * resumes there. Bounds how long a request can wait behind a batch (the event loop is busy meanwhile).
+   */
+  batchBudgetMs: number;
   /** Pause between batches while a pass has work left, in ms. */
   intervalMs: number;
   /** Pause after a pass reached rows younger than the cut-off, in ms. */
@@ -71,10 +76,10 @@ export function newCursor(): RetentionCursor {
  */
 export function pruneBatch(db: Db, nowMs: number, settings: RetentionSettings, cursor: RetentionCursor): BatchResult {
   const result: BatchResult = { deliveries: 0, attempts: 0, events: 0, pagesFreed: 0, passDone: false };
+  const limits = { batchSize: settings.batchSize, deadline: performance.now() + settings.batchBudgetMs };
   writeTransaction(db, () => {
-    if (!cursor.deliveriesDone)
-      pruneDeliveries(db, isoAt(nowMs - settings.deliveriesMs), settings.batchSize, cursor, result);
-    else if (!cursor.eventsDone) pruneEvents(db, isoAt(nowMs - settings.eventsMs), settings.batchSize, cursor, result);
+    if (!cursor.deliveriesDone) pruneDeliveries(db, isoAt(nowMs - settings.deliveriesMs), limits, cursor, result);
+    else if (!cursor.eventsDone) pruneEvents(db, isoAt(nowMs - settings.eventsMs), limits, cursor, result);
   });
   result.pagesFreed = giveBackFreePages(db, settings);
   if (cursor.deliveriesDone && cursor.eventsDone) {
@@ -84,10 +89,16 @@ export function pruneBatch(db: Db, nowMs: number, settings: RetentionSettings, c
   return result;
 }
 
+/** A batch's bounds: rows read, and the performance.now() past which it stops after the row at hand. */
+interface BatchLimits {
+  batchSize: number;
+  deadline: number;
+}
+
 function pruneDeliveries(
   db: Db,
   cutoff: string,
-  batchSize: number,
+  { batchSize, deadline }: BatchLimits,
   cursor: RetentionCursor,
   result: BatchResult,
 ): void {
@@ -107,11 +118,18 @@ function pruneDeliveries(
     if (!FINISHED.has(row.status) || row.rowid === newest) continue;
     result.attempts += sql(db, `DELETE FROM delivery_attempts WHERE delivery_id = ?`).run(row.id).changes;
     result.deliveries += sql(db, `DELETE FROM deliveries WHERE rowid = ?`).run(row.rowid).changes;
+    if (performance.now() > deadline) return; // out of time: the next batch resumes after this row
   }
   if (rows.length < batchSize) cursor.deliveriesDone = true;
 }
 
-function pruneEvents(db: Db, cutoff: string, batchSize: number, cursor: RetentionCursor, result: BatchResult): void {
+function pruneEvents(
+  db: Db,
+  cutoff: string,
+  { batchSize, deadline }: BatchLimits,
+  cursor: RetentionCursor,
+  result: BatchResult,
+): void {
   const rows = sql<{
     seq: number;
     id: string;
@@ -142,6 +160,7 @@ function pruneEvents(db: Db, cutoff: string, batchSize: number, cursor: Retentio
       continue;
     if (sql(db, `SELECT 1 FROM deliveries WHERE event_id = ? LIMIT 1`).get(row.id)) continue;
     result.events += sql(db, `DELETE FROM events WHERE seq = ?`).run(row.seq).changes;
+    if (performance.now() > deadline) return; // out of time: the next batch resumes after this row
   }
   if (rows.length < batchSize) cursor.eventsDone = true;
 }

@@ -23,7 +23,7 @@ import Database from 'better-sqlite3';
 
 import { fixtureFor } from '../../fixtures';
 import { newCursor, pruneBatch } from '../../partner-api/db/retention';
-import { expandFanOut } from '../../partner-api/delivery/fanout';
+import { expandFanOut, INLINE_FANOUT_LIMIT } from '../../partner-api/delivery/fanout';
 import { recordEvent } from '../../partner-api/delivery/outbox';
 import { listApiKeys, revokeApiKey } from '../../partner-api/domain/api-keys';
 import { IDEMPOTENCY_KEEP_MS, IDEMPOTENCY_STALE_RUNNING_MS, requestHash } from '../../partner-api/domain/idempotency';
@@ -126,8 +126,6 @@ const ALLOWED: Record<string, string> = {
     'the same, a page after the first',
   "SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs FROM deliveries WHERE status = 'pending' AND next_attempt_ms > ? AND next_attempt_ms <= ? AND rowid <= ? ORDER BY next_attempt_ms, rowid":
     'the claimer: rows that came due in the window since its last look; it skips only rows appended since then, which newRows reads next (a few at most)',
-  'SELECT seq, id, workspace_id AS workspaceId, type, assistant_id AS assistantId, fanout_upto AS upto, fanout_after AS after FROM events WHERE fanout_upto IS NOT NULL ORDER BY seq LIMIT 1':
-    'the fan-out: the oldest event still owed deliveries, first entry of a partial index that holds only those (as small as the backlog)',
   "SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= ? AND rowid <= ? ORDER BY next_attempt_ms, rowid":
     'the claimer: every due row, read at start and on a rare rescan; it skips only rows appended during the rescan',
 };
@@ -338,8 +336,9 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
     10_000,
     'the 410',
   );
-  // A fan-out longer than one transaction's share stops and resumes where it stopped (delivery/fanout.ts).
-  for (const q of ['first', 'second'])
+  // Past INLINE_FANOUT_LIMIT matching subscriptions an event is marked, and a fan-out longer than one
+  // transaction's share stops and resumes where it stopped (delivery/fanout.ts).
+  for (let q = 0; q <= INLINE_FANOUT_LIMIT; q++)
     await zap.post('/v1/subscriptions', { event_type: 'ticket.assigned', target_url: `${rx.url}?${q}` });
   const eventId = newId('evt');
   const payload = {

@@ -32,6 +32,7 @@ const SETTINGS: RetentionSettings = {
   eventsMs: 30 * DAY,
   deliveriesMs: 7 * DAY,
   batchSize: 50,
+  batchBudgetMs: Number.POSITIVE_INFINITY, // batches bounded by rows only, unless a test says otherwise
   intervalMs: 0,
   idleMs: 0,
   freePagesKept: 64,
@@ -204,6 +205,21 @@ describe('retention', () => {
     expect(pass.deliveries + first.deliveries).toBe(500);
     expect(pass.events).toBe(501 - SAMPLES_LIMIT_MAX); // the newest 10 of all 501 stay, the young one among them
     expect(pass.batches).toBeGreaterThanOrEqual((2 * 500) / SETTINGS.batchSize - 1);
+  });
+
+  it('stops a batch once its time budget is spent, after the row at hand, and the next batch resumes there', () => {
+    for (let i = 0; i < 30; i++) event(NOW - 50 * DAY + i, { status: 'succeeded' });
+    event(NOW, { status: 'succeeded' });
+    // Spent before the first row: each batch deletes exactly one row and stops.
+    const spent = { ...SETTINGS, batchBudgetMs: -1 };
+    const cursor = newCursor();
+    const first = pruneBatch(db, NOW, spent, cursor);
+    expect([first.deliveries, first.attempts, first.passDone]).toEqual([1, 1, false]);
+    const pass = prunePass(NOW, spent, cursor);
+    // Nothing skipped, nothing deleted twice: the same result as unbounded batches.
+    expect(pass.deliveries + first.deliveries).toBe(30);
+    expect(pass.events).toBe(31 - SAMPLES_LIMIT_MAX);
+    expect(pass.batches).toBeGreaterThanOrEqual(30 + 31 - SAMPLES_LIMIT_MAX - 1);
   });
 
   it('levels the file off under a steady insert-and-prune load, and gives pages back', () => {

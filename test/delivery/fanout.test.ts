@@ -13,6 +13,7 @@ import {
   drainFanOut,
   expandFanOut,
   FANOUT_ROWS_PER_TRANSACTION,
+  INLINE_FANOUT_LIMIT,
 } from '../../partner-api/delivery/fanout';
 import { recordEvent } from '../../partner-api/delivery/outbox';
 import { createDeliveryWorker, type DeliveryWorker } from '../../partner-api/delivery/worker';
@@ -141,15 +142,18 @@ describe('the fan-out', () => {
   it('skips a subscription made after the event committed, one deactivated before the fan-out ran, and every one once the plan is below Pro', () => {
     const ctx = context();
     const ws = seedWorkspace(ctx);
-    const [kept, unsubscribed] = [
-      subscribe(ctx, ws, 'http://127.0.0.1:9/kept').id,
-      subscribe(ctx, ws, 'http://127.0.0.1:9/unsubscribed').id,
-    ];
+    // Enough that the event is marked rather than written inline.
+    const kept = Array.from(
+      { length: INLINE_FANOUT_LIMIT },
+      (_, i) => subscribe(ctx, ws, `http://127.0.0.1:9/${i}`).id,
+    );
+    const unsubscribed = subscribe(ctx, ws, 'http://127.0.0.1:9/unsubscribed').id;
     const eventId = record(ctx, ws);
+    expect(mark(ctx, eventId)).not.toBeNull();
     subscribe(ctx, ws, 'http://127.0.0.1:9/later');
     deactivateSubscriptions(ctx, { subscriptionId: unsubscribed }, 'unsubscribed');
-    expect(drainFanOut(ctx)).toBe(1);
-    expect(rowsOf(ctx, eventId)).toEqual([kept]);
+    expect(drainFanOut(ctx)).toBe(INLINE_FANOUT_LIMIT);
+    expect(rowsOf(ctx, eventId)).toEqual([...kept].sort());
 
     const beforeDowngrade = record(ctx, ws);
     ctx.db.prepare(`UPDATE workspaces SET plan = 'free' WHERE id = ?`).run(ws.workspaceId);
@@ -158,15 +162,73 @@ describe('the fan-out', () => {
     expect(mark(ctx, beforeDowngrade)).toBeNull();
   });
 
-  it('marks nothing below Pro or with no subscriber', () => {
+  it('queues nothing below Pro or with no subscriber', () => {
     const ctx = context();
     const ws = seedWorkspace(ctx);
-    expect(mark(ctx, record(ctx, ws))).toBeNull(); // no subscriber yet
-    subscribe(ctx, ws, 'http://127.0.0.1:9/a');
+    const none = record(ctx, ws); // no subscriber yet
+    expect([mark(ctx, none), rowsOf(ctx, none)]).toEqual([null, []]);
+    for (let i = 0; i <= INLINE_FANOUT_LIMIT; i++) subscribe(ctx, ws, `http://127.0.0.1:9/${i}`);
     ctx.db.prepare(`UPDATE workspaces SET plan = 'starter' WHERE id = ?`).run(ws.workspaceId);
-    expect(mark(ctx, record(ctx, ws))).toBeNull();
+    const belowPro = record(ctx, ws);
+    expect([mark(ctx, belowPro), rowsOf(ctx, belowPro)]).toEqual([null, []]);
     ctx.db.prepare(`UPDATE workspaces SET plan = 'pro' WHERE id = ?`).run(ws.workspaceId);
     expect(mark(ctx, record(ctx, ws))).not.toBeNull();
+  });
+
+  it('up to INLINE_FANOUT_LIMIT matching subscriptions, the change writes the rows itself: they commit or roll back with it, no mark, no fan-out transaction', () => {
+    const ctx = context();
+    const ws = seedWorkspace(ctx);
+    const matching = Array.from(
+      { length: INLINE_FANOUT_LIMIT },
+      (_, i) => subscribe(ctx, ws, `http://127.0.0.1:9/${i}`).id,
+    );
+    subscribe(ctx, ws, 'http://127.0.0.1:9/other-type', 'ticket.assigned');
+    const eventId = record(ctx, ws);
+    expect(mark(ctx, eventId)).toBeNull();
+    expect(rowsOf(ctx, eventId)).toEqual([...matching].sort());
+    expect(drainFanOut(ctx)).toBe(0);
+
+    // A change that fails after its event was recorded leaves neither the event nor its rows.
+    const failed = newId('evt');
+    const createdAt = isoAt(ctx.clock.now());
+    const payload = { ...fixtureFor('ticket.created'), id: failed, createdAt, workspaceId: ws.workspaceId };
+    expect(() =>
+      ctx.db.transaction(() => {
+        recordEvent(ctx, {
+          id: failed,
+          workspaceId: ws.workspaceId,
+          type: 'ticket.created',
+          assistantId: null,
+          createdAt,
+          payload: { ...payload, assistantId: null, assistantName: null },
+        });
+        throw new Error('the change fails after its event');
+      })(),
+    ).toThrow('the change fails');
+    expect(rowsOf(ctx, failed)).toEqual([]);
+    expect(ctx.db.prepare('SELECT COUNT(*) FROM events WHERE id = ?').pluck().get(failed)).toBe(0);
+  });
+
+  it("takes marked events round-robin across workspaces: one workspace's burst does not hold back another's first rows", () => {
+    const ctx = context();
+    const busy = seedWorkspace(ctx);
+    const quiet = seedWorkspace(ctx);
+    const zaps = INLINE_FANOUT_LIMIT + 2;
+    for (let i = 0; i < zaps; i++) subscribe(ctx, busy, `http://127.0.0.1:9/busy/${i}`);
+    for (let i = 0; i < zaps; i++) subscribe(ctx, quiet, `http://127.0.0.1:9/quiet/${i}`);
+    // The burst owes several transactions' worth of rows, all marked before the quiet workspace's event.
+    const burst = Array.from({ length: Math.ceil((3 * FANOUT_ROWS_PER_TRANSACTION) / zaps) }, () => record(ctx, busy));
+    const quietEvent = record(ctx, quiet);
+
+    expandFanOut(ctx);
+    expect(rowsOf(ctx, quietEvent)).toHaveLength(zaps);
+    // Within a workspace, oldest first: what the burst got so far is its first events.
+    const done = burst.map((id) => mark(ctx, id) === null);
+    expect(done.indexOf(false)).toBeGreaterThan(0);
+    expect(done.slice(done.indexOf(false)).every((d) => !d)).toBe(true);
+
+    drainFanOut(ctx);
+    for (const id of burst) expect(rowsOf(ctx, id)).toHaveLength(zaps);
   });
 
   it('keeps an event still owed deliveries from retention, however old', () => {
@@ -186,7 +248,10 @@ describe('the worker runs the fan-out', () => {
   it('keeps the mark through a storage fault (one log line, no row written) and writes every row once the disk takes writes again', async () => {
     const ctx = context();
     const ws = seedWorkspace(ctx);
-    const subs = Array.from({ length: 3 }, (_, i) => subscribe(ctx, ws, `http://127.0.0.1:9/${i}`).id);
+    const subs = Array.from(
+      { length: INLINE_FANOUT_LIMIT + 1 },
+      (_, i) => subscribe(ctx, ws, `http://127.0.0.1:9/${i}`).id,
+    );
     const eventId = record(ctx, ws);
     ctx.db.pragma('query_only = ON'); // every write now fails with SQLITE_READONLY, as a failing disk would
     let written = 0;
