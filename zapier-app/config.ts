@@ -1,4 +1,5 @@
 /** Where the app finds IllumiChat, and what an API key must look like before it is ever sent. */
+import { SCOPE_USES } from '../catalog/scopes';
 
 export const DEFAULT_API_URL = 'https://api.illumichat.com';
 
@@ -13,12 +14,7 @@ export const API_KEY_PREFIX = 'wsk_live_';
 /** Where a workspace admin creates keys; linked from the connection wizard. */
 export const API_KEYS_SETTINGS_URL = 'https://app.illumichat.com/settings/api-keys';
 
-/** The scope each step needs, as the spec's table lists them. */
-export const SCOPES = {
-  'events:read': 'the connection test, all triggers and their sample data',
-  'contacts:write': 'Create or Update Contact and Find Contact',
-  'tickets:write': 'Create Ticket and Update Ticket',
-  'chat:write': 'Send Message to Conversation',
-} as const;
+/** The operations each scope is needed for (catalog/scopes.ts, the one list the API's Settings shows too). */
+export const SCOPES = SCOPE_USES;
 
 export type Scope = keyof typeof SCOPES;

@@ -23,6 +23,7 @@ import { z } from 'zod';
 
 import { EVENT_TYPES, eventLabel, type EventType } from '../../catalog/events';
 import type { DeactivationReason } from '../../catalog/records';
+import { SCOPE_USES } from '../../catalog/scopes';
 import type { AppContext } from '../context';
 import { isStorageFault } from '../db/faults';
 import { BULK_REPLAY_MAX, replayDelivery, replayFailedSince } from '../delivery/replay';
@@ -51,13 +52,8 @@ export const SESSION_COOKIE = 'illumichat_session';
 const VIEWS = path.join(__dirname, '..', 'settings', 'views');
 const ASSETS = path.join(__dirname, '..', 'settings', 'assets');
 
-/** What each scope is needed for, in the spec's words (its "API Key Scopes" table). */
-export const SCOPE_NEEDED_FOR: Record<(typeof SCOPES)[number], string> = {
-  'events:read': 'All triggers (Lead Captured, Conversation Event) and sample data',
-  'contacts:write': 'The Create or Update Contact action and Find Contact search',
-  'tickets:write': 'The Create Ticket and Update Ticket actions',
-  'chat:write': 'The Send Message to Conversation action',
-};
+/** What each scope is needed for: catalog/scopes.ts, the same words the Zapier app's connection wizard shows. */
+export const SCOPE_NEEDED_FOR: Record<(typeof SCOPES)[number], string> = SCOPE_USES;
 
 const DEACTIVATION_WORDS: Record<DeactivationReason, string> = {
   unsubscribed: 'Turned off in Zapier',

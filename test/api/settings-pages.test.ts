@@ -4,6 +4,7 @@
  * and hostile text from receivers, visitors and key names rendered only escaped. The real-browser flow is
  * test/e2e/settings-browser.test.ts.
  */
+import { SCOPE_USES } from '../../catalog/scopes';
 import * as apiKeys from '../../partner-api/domain/api-keys';
 import { createApiKey } from '../../partner-api/domain/api-keys';
 import { createSignInLink, SESSION_TTL_MS, SIGN_IN_LINK_TTL_MS } from '../../partner-api/domain/sessions';
@@ -280,11 +281,9 @@ describe('forms', () => {
     const { workspace, owner } = workspaceWithOwner();
     const browser = await signInAs(server, owner.id);
     const keysPage = await browser.get('/settings/keys');
-    for (const text of [
-      'All triggers (Lead Captured, Conversation Event) and sample data',
-      'The Send Message to Conversation action',
-    ])
-      expect(keysPage.html).toContain(text);
+    // The same words the Zapier app's connection wizard shows (catalog/scopes.ts), each scope's own.
+    for (const [scope, uses] of Object.entries(SCOPE_USES))
+      expect(keysPage.html).toContain(`<code>${scope}</code> · Needed for: ${uses}`);
     const created = await browser.post('/settings/keys', { name: 'Zapier', scopes: ['events:read', 'tickets:write'] });
     expect(created.status).toBe(201);
     const plaintext = /value="(wsk_live_\w+)"/.exec(created.html)?.[1];

@@ -88,10 +88,10 @@ describe('connecting an IllumiChat account', () => {
       });
     const error = await rejectionOf(appTester(testAuth, bundle()));
     expect(error.message).toMatch(/lacks the events:read scope/);
-    expect(error.message).toMatch(/Create a key with it .*reconnect your account/);
+    expect(error.message).toMatch(/Create a key with it under Settings → API Keys and reconnect\./);
     // Whole, to the last word: the reason (the connection test needs it) included, nothing cut off.
     expect(error.message).toMatch(
-      /It is needed for the connection test, all triggers and their sample data\. \(IllumiChat 403 insufficient_scope\)$/,
+      /It is needed for the connection test and every trigger \(.*\)\. \(IllumiChat 403 insufficient_scope\)$/,
     );
     expect(error.message).not.toContain('…');
   });
@@ -112,7 +112,7 @@ describe('the API Key field', () => {
     expect(API_KEY_HELP_TEXT).toContain('wsk_live_');
     for (const [scope, usedBy] of Object.entries(SCOPES))
       expect(API_KEY_HELP_TEXT).toContain(`\`${scope}\` for ${usedBy}`);
-    expect(SCOPES['events:read']).toMatch(/connection test.*all triggers/);
+    expect(SCOPES['events:read']).toMatch(/connection test.*every trigger/);
     // A key made for actions alone cannot connect: the field says so before the wizard fails.
     expect(API_KEY_HELP_TEXT).toMatch(/Every key needs `events:read`: the connection test uses it/);
     expect(SCOPES['contacts:write']).toMatch(/Create or Update Contact.*Find Contact/);
@@ -120,5 +120,15 @@ describe('the API Key field', () => {
     expect(SCOPES['chat:write']).toMatch(/Send Message to Conversation/);
     expect(field.helpText).toBe(API_KEY_HELP_TEXT);
     expect(API_KEY_HELP_TEXT.length).toBeLessThanOrEqual(1000);
+  });
+
+  it('names every operation a Zap builder can pick under the scope it needs, so a new one cannot be left out', () => {
+    const visible = [App.triggers, App.creates, App.searches]
+      .flatMap((operations) => Object.values(operations ?? {}))
+      .filter((operation) => operation.display.hidden !== true)
+      .map((operation) => operation.display.label);
+    expect(visible).toEqual(expect.arrayContaining(['Tag Added', 'Find Ticket', 'Add Note to Contact']));
+    const listed = Object.values(SCOPES).join('; ');
+    for (const label of visible) expect(listed).toContain(label);
   });
 });

@@ -65,7 +65,7 @@ const cases: Case[] = [
     name: 'a missing scope',
     reply: answer(403, 'insufficient_scope', 'Needs tickets:write.', { requiredScope: 'tickets:write' }),
     error: 'AppError',
-    says: /lacks the tickets:write scope\. Create a key with it .*reconnect your account in Zapier\. It is needed for Create Ticket/,
+    says: /lacks the tickets:write scope\. Create a key with it under Settings → API Keys and reconnect\. It is needed for Create Ticket/,
   },
   {
     name: 'a missing scope named only in the message',
@@ -402,7 +402,7 @@ describe('message text', () => {
 
   it('a scope no step of this app uses is named without saying which steps need it', () => {
     expect(scopeMessage('files:read')).toBe(
-      'This API key lacks the files:read scope. Create a key with it in IllumiChat under Settings → API Keys and reconnect your account in Zapier.',
+      'This API key lacks the files:read scope. Create a key with it under Settings → API Keys and reconnect.',
     );
   });
 
@@ -467,16 +467,37 @@ describe('no message is cut inside a word', () => {
     }
   });
 
-  it.each(Object.keys(SCOPES))('the refusal of a key lacking %s is whole, and says which steps need it', (scope) => {
-    const apiError = parseApiError(
-      403,
-      JSON.stringify({ error: { code: 'insufficient_scope', message: 'x', requiredScope: scope } }),
-      null,
-    );
-    const { message } = errorText(toZapierError(zapierErrors, apiError));
-    expect(message).toBe(`${scopeMessage(scope)} (IllumiChat 403 insufficient_scope)`);
-    expect(message).not.toContain('…');
-    expect(message).toContain(SCOPES[scope as keyof typeof SCOPES]);
+  it.each(Object.keys(SCOPES))(
+    'the refusal of a key lacking %s is whole: what to do, then which steps need it where Zapier leaves room',
+    (scope) => {
+      const apiError = parseApiError(
+        403,
+        JSON.stringify({ error: { code: 'insufficient_scope', message: 'x', requiredScope: scope } }),
+        null,
+      );
+      const { message } = errorText(toZapierError(zapierErrors, apiError));
+      const suffix = ' (IllumiChat 403 insufficient_scope)';
+      const whole = `${scopeMessage(scope)}${suffix}`;
+      const needs = ` It is needed for ${SCOPES[scope as keyof typeof SCOPES]}.`;
+      // The list of steps is the last sentence: it is dropped whole when the message would pass Zapier's limit
+      // (the help text and Settings → API Keys show it in full), never cut, and what to do always stays.
+      expect(message).toBe(whole.length <= MAX_MESSAGE_LENGTH ? whole : whole.replace(needs, ''));
+      expect(message).toContain(
+        `This API key lacks the ${scope} scope. Create a key with it under Settings → API Keys`,
+      );
+      expect(message).not.toContain('…');
+    },
+  );
+
+  it('names the steps in the refusal for the scopes whose list fits', () => {
+    for (const scope of ['events:read', 'tickets:write', 'chat:write'] as const) {
+      const apiError = parseApiError(
+        403,
+        JSON.stringify({ error: { code: 'insufficient_scope', message: 'x', requiredScope: scope } }),
+        null,
+      );
+      expect(errorText(toZapierError(zapierErrors, apiError)).message).toContain(SCOPES[scope]);
+    }
   });
 
   it('tells a key without events:read that the connection test needs it', () => {

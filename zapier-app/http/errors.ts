@@ -71,8 +71,8 @@ export function scopeMessage(scope: string): string {
   const usedBy = (SCOPES as Record<string, string>)[scope];
   // What to do comes first: a message too long for Zapier loses its last sentence, never a word.
   return (
-    `This API key lacks the ${scope} scope. Create a key with it in IllumiChat under Settings → API Keys and ` +
-    `reconnect your account in Zapier.${usedBy ? ` It is needed for ${usedBy}.` : ''}`
+    `This API key lacks the ${scope} scope. Create a key with it under Settings → API Keys and reconnect.` +
+    `${usedBy ? ` It is needed for ${usedBy}.` : ''}`
   );
 }
 
