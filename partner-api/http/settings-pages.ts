@@ -41,7 +41,7 @@ import {
   SettingsAccessError,
   signIn,
 } from '../domain/sessions';
-import { listConnectedZaps } from '../domain/subscriptions';
+import { findConnectedZap, listConnectedZaps } from '../domain/subscriptions';
 import { PLAN_UPGRADE_MESSAGE } from './auth';
 import { redactFields } from './redact';
 import { idField, optionalEnum, optionalLine, optionalText, parseWith } from './validate';
@@ -410,6 +410,12 @@ export function settingsPages(ctx: AppContext): Router {
       eventType: filters.event_type,
     });
     const subscriptions = listConnectedZaps(ctx, workspaceId, { limit: 100 }).data;
+    // The Zap filter may be older than the 100 newest (a Connected Zaps link): the form shows what the list applies.
+    const chosen = filters.subscription;
+    if (chosen && !subscriptions.some((s) => s.id === chosen)) {
+      const zap = findConnectedZap(ctx, workspaceId, chosen);
+      if (zap) subscriptions.push(zap);
+    }
     const keep = new URLSearchParams();
     if (filters.status) keep.set('status', filters.status);
     if (filters.subscription) keep.set('subscription', filters.subscription);

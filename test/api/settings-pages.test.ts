@@ -376,6 +376,31 @@ describe('the delivery log and replay from the pages', () => {
   });
 });
 
+describe('the delivery log filter', () => {
+  it('keeps a Zap filter chosen from Connected Zaps even when the Zap is older than the 100 newest', async () => {
+    const { workspace, owner } = workspaceWithOwner();
+    const zap = api(server.url, server.createKey(workspace.id));
+    const old = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${rx.url}/old` }))
+      .body as { id: string };
+    for (let i = 0; i < 100; i++) {
+      clock.advance(1);
+      const sub = await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: `${rx.url}/n${i}` });
+      expect(sub.status).toBe(201);
+      await zap.delete(`/v1/subscriptions/${(sub.body as { id: string }).id}`); // under the active cap
+    }
+    const browser = await signInAs(server, owner.id);
+    const page = await browser.get(`/settings/deliveries?subscription=${old.id}`);
+    expect(page.status).toBe(200);
+    // The form shows the filter the list applies, so changing another filter keeps it.
+    expect(page.html).toMatch(new RegExp(`<option value="${old.id}" selected>`));
+    // Another workspace's subscription id is not offered, only filtered on (nothing matches).
+    const other = workspaceWithOwner('Other');
+    const stranger = await (await signInAs(server, other.owner.id)).get(`/settings/deliveries?subscription=${old.id}`);
+    expect(stranger.html).not.toContain(`value="${old.id}"`);
+    expect(stranger.html).toContain('No deliveries match.');
+  });
+});
+
 describe('the bulk replay form and its notice', () => {
   it('refuses a day or time that is not in the calendar instead of rolling it over to another day', async () => {
     const { workspace, owner } = workspaceWithOwner();
