@@ -219,14 +219,16 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
       return;
     }
     case 'agent sign-in-link': {
-      const link = createSignInLink(ctx, expectTarget('an agent id'));
+      const agentId = expectTarget('an agent id');
+      const baseUrl = values['base-url'] === undefined ? undefined : linkBase(values['base-url']);
+      const link = createSignInLink(ctx, agentId);
       if (!mayManageSettings(link.agent.role)) {
         io.stderr(
           `Note: ${link.agent.name} is ${link.agent.role === 'agent' ? 'an agent' : link.agent.role}; only owners and admins may open Settings (agent set-role).`,
         );
       }
       io.stderr(`One-time sign-in link for ${link.agent.name} <${link.agent.email}>, valid until ${link.expiresAt}:`);
-      io.stdout(signInUrl(values['base-url'] ?? `http://${ctx.config.host}:${ctx.config.port}`, link.token));
+      io.stdout(signInUrl(baseUrl ?? `http://${ctx.config.host}:${ctx.config.port}`, link.token));
       return;
     }
     case 'agent create': {
@@ -296,6 +298,25 @@ function email(value: string | undefined): string {
   const parsed = emailField.safeParse(required(value, '--email'));
   if (!parsed.success) throw new UsageError(`--email ${JSON.stringify(value)} is not an email address.`);
   return parsed.data;
+}
+
+/**
+ * The address a sign-in link starts with: an http(s) URL, maybe with a path (a server behind a prefix), and
+ * nothing the token would land after (a query, a fragment) or that a browser would refuse or ask about
+ * (credentials). Returned as given; throws UsageError (exit 2) otherwise, before any link is made.
+ */
+function linkBase(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--base-url must be a web address such as https://api.illumichat.example, not "${value}".`);
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || /[?#]/.test(value) || url.username || url.password)
+    throw new UsageError(
+      `--base-url must be an http or https address without a query, fragment or credentials, not "${value}".`,
+    );
+  return value;
 }
 
 function role(value: string | undefined): AgentRole {

@@ -57,6 +57,25 @@ export async function replayDelivery(
   workspaceId: string,
   deliveryId: string,
 ): Promise<() => DeliveryRecord> {
+  const commit = await replayUnlessBusy(ctx, workspaceId, deliveryId, 'finished');
+  if (!commit) {
+    throw refused(
+      'This delivery is being replayed right now: its attempt will be in the log when the receiver answers. Replay it again after that.',
+    );
+  }
+  return commit;
+}
+
+/**
+ * As replayDelivery, but resolves to null, sending nothing, while another replay of the delivery is in flight,
+ * or, for `'failed'`, once it is no longer failed (another bulk replay got it through since this one chose it).
+ */
+async function replayUnlessBusy(
+  ctx: AppContext,
+  workspaceId: string,
+  deliveryId: string,
+  when: 'finished' | 'failed',
+): Promise<(() => DeliveryRecord) | null> {
   const row = selectOne<ReplayRow>(
     ctx.db,
     `SELECT d.id, d.status, d.next_attempt_ms, d.event_id, s.event_type, e.payload, d.subscription_id, s.target_url, s.secret
@@ -76,12 +95,14 @@ export async function replayDelivery(
     allowPrivate: ctx.config.allowPrivateTargets,
   });
   const startedAtMs = ctx.clock.now();
-  let result: SendResult;
+  const claim = newId('rpl');
+  let result: SendResult | undefined;
   try {
     // Wrapped: a transaction function may not return a promise (the request starts inside it all the same).
     const { sending } = writeTransaction(ctx.db, () => {
       const refusal = createAuthorityCheck(ctx.db).refusal(row.subscription_id);
       if (refusal) throw refused(`Not replayed: ${refusal.message.replace(/^not sent: /, '')}.`);
+      if (!claimForReplay(ctx, row.id, claim, startedAtMs, when)) return { sending: null };
       const started = sender.send({
         url: row.target_url,
         eventId: row.event_id,
@@ -92,22 +113,64 @@ export async function replayDelivery(
       });
       return { sending: started };
     });
+    if (!sending) return null;
     result = await sending;
   } finally {
     sender.close();
+    // The sender answers every failure as a result; should it throw all the same, the claim is let go.
+    if (!result) releaseClaim(ctx, row.id, claim);
   }
   // Recorded at once, in its own transaction: what was sent is in the log even if the caller's commit is then
   // refused (a key revoked while the request was in flight).
-  recordManualAttempt(ctx, row, startedAtMs, result);
+  recordManualAttempt(ctx, row, startedAtMs, result, claim);
   return () => findDelivery(ctx, workspaceId, row.id);
 }
 
-function recordManualAttempt(ctx: AppContext, row: ReplayRow, startedAtMs: number, result: SendResult): void {
+/**
+ * Takes the finished delivery for one replay (its claim_token, as the worker claims a pending one), so two
+ * replays at once (a double click, two bulk replays of one Zap) send it once: Zapier does not de-duplicate
+ * instant triggers, so each send would be another Zap run. False when another replay holds it. A claim whose
+ * process died is taken over after the delivery timeout and the worker's claim margin, as the worker's are.
+ * Runs inside the caller's write transaction.
+ */
+function claimForReplay(
+  ctx: AppContext,
+  deliveryId: string,
+  claim: string,
+  nowMs: number,
+  when: 'finished' | 'failed',
+): boolean {
+  const { timeoutMs, claimMarginMs } = ctx.config.delivery;
+  const status = when === 'failed' ? `status = 'failed'` : `status != 'pending'`;
+  return (
+    sql(
+      ctx.db,
+      `UPDATE deliveries SET claim_token = ?, claimed_at_ms = ?
+        WHERE id = ? AND ${status} AND (claim_token IS NULL OR claimed_at_ms < ?)`,
+    ).run(claim, nowMs, deliveryId, nowMs - timeoutMs - claimMarginMs).changes === 1
+  );
+}
+
+function releaseClaim(ctx: AppContext, deliveryId: string, claim: string): void {
+  sql(ctx.db, 'UPDATE deliveries SET claim_token = NULL, claimed_at_ms = NULL WHERE id = ? AND claim_token = ?').run(
+    deliveryId,
+    claim,
+  );
+}
+
+function recordManualAttempt(
+  ctx: AppContext,
+  row: ReplayRow,
+  startedAtMs: number,
+  result: SendResult,
+  claim: string,
+): void {
   const now = ctx.clock.now();
   const settings = ctx.config.delivery;
   // An attempt number past the retry schedule: the verdict is final (no retry is scheduled for a replay).
   const verdict = judge(result, settings.retryScheduleMs.length + 1, settings, now);
   writeTransaction(ctx.db, () => {
+    releaseClaim(ctx, row.id, claim);
     const attempt =
       (sql(ctx.db, 'SELECT MAX(attempt) FROM delivery_attempts WHERE delivery_id = ?').pluck().get(row.id) as
         number | null) ?? 0;
@@ -178,7 +241,9 @@ export async function replayFailedSince(
   const commits: (() => DeliveryRecord)[] = [];
   for (let i = 0; i < chosen.length; i += BULK_REPLAY_CONCURRENCY) {
     const batch = chosen.slice(i, i + BULK_REPLAY_CONCURRENCY);
-    commits.push(...(await Promise.all(batch.map((id) => replayDelivery(ctx, workspaceId, id)))));
+    // One another replay is sending right now, or has got through since, is left: not sent twice, not counted.
+    for (const commit of await Promise.all(batch.map((id) => replayUnlessBusy(ctx, workspaceId, id, 'failed'))))
+      if (commit) commits.push(commit);
   }
   return () => {
     const records = commits.map((commit) => commit());

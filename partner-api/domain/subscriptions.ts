@@ -237,6 +237,18 @@ export function listSubscriptions(
   return pageOfSubscriptions(ctx, workspaceId, query, toStatus);
 }
 
+/** The workspace's subscription `id` as Connected Zaps shows it, or null (unknown, or another workspace's). */
+export function findConnectedZap(ctx: AppContext, workspaceId: string, id: string): ConnectedZap | null {
+  const row = selectOne<SubscriptionRow>(
+    ctx.db,
+    `SELECT rowid AS seq, id, api_key_id, event_type, target_url, assistant_id, active, created_at, deactivated_at, deactivated_reason, last_error
+       FROM subscriptions WHERE id = ? AND workspace_id = ?`,
+    id,
+    workspaceId,
+  );
+  return row ? { ...toStatus(row), apiKeyId: row.api_key_id } : null;
+}
+
 function pageOfSubscriptions<T>(
   ctx: AppContext,
   workspaceId: string,

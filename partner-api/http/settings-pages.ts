@@ -42,7 +42,7 @@ import {
   SettingsAccessError,
   signIn,
 } from '../domain/sessions';
-import { listConnectedZaps } from '../domain/subscriptions';
+import { findConnectedZap, listConnectedZaps } from '../domain/subscriptions';
 import { PLAN_UPGRADE_MESSAGE } from './auth';
 import { redactFields } from './redact';
 import { idField, optionalEnum, optionalLine, optionalText, parseWith } from './validate';
@@ -116,15 +116,55 @@ const logQuery = z.object({
   cursor: z.string().max(500).optional(),
 });
 
-/** datetime-local ("2026-01-15T09:00", read as UTC) or a full ISO-8601 time. */
+/**
+ * datetime-local ("2026-01-15T09:00", read as UTC) or a full ISO-8601 time. Only real calendar days and
+ * clock times: `new Date()` would quietly read 2026-02-30 as 2026-03-02 and T24:00 as the next day, replaying
+ * from a moment nobody chose. The day is checked as POST /v1/subscriptions/{id}/replay checks it (zod's ISO date).
+ */
 const replaySinceForm = z.object({
   since: z
     .string()
     .trim()
-    .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?$/, 'Give a date and time.')
+    .regex(
+      /^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,3})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?$/,
+      'Give a date and time.',
+    )
+    .refine((v) => z.iso.date().safeParse(v.slice(0, 10)).success, 'Give a day that is in the calendar.')
     .transform((v) => new Date(/Z|[+-]\d{2}:\d{2}$/.test(v) ? v : `${v}Z`))
     .refine((d) => !Number.isNaN(d.getTime()), 'Give a real date and time.'),
 });
+
+/**
+ * What a bulk replay reports to the Connected Zaps page: its counts, carried in the redirect's query and put
+ * into words here, so the page never shows text a link brought (a crafted `?replayed=…` would otherwise be a
+ * message on a trusted page). Counts that are not whole numbers or do not add up are no summary at all.
+ */
+const bulkReplaySummary = z
+  .object({
+    replayed: z
+      .string()
+      .regex(/^\d{1,4}$/)
+      .transform(Number),
+    succeeded: z
+      .string()
+      .regex(/^\d{1,4}$/)
+      .transform(Number),
+    failed: z
+      .string()
+      .regex(/^\d{1,4}$/)
+      .transform(Number),
+    more: z.literal('1').optional(),
+  })
+  .refine((r) => r.succeeded + r.failed === r.replayed && r.replayed <= BULK_REPLAY_MAX);
+
+function bulkReplayWords(query: unknown): string | null {
+  const parsed = bulkReplaySummary.safeParse(query);
+  if (!parsed.success) return null;
+  const { replayed, succeeded, failed, more } = parsed.data;
+  return replayed === 0
+    ? 'No failed deliveries of this Zap since then.'
+    : `Replayed ${replayed} failed deliver${replayed === 1 ? 'y' : 'ies'}: ${succeeded} succeeded, ${failed} failed.${more ? ' More are left: replay again.' : ''}`;
+}
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -333,7 +373,7 @@ export function settingsPages(ctx: AppContext): Router {
       reason: zap.deactivatedReason ? DEACTIVATION_WORDS[zap.deactivatedReason] : null,
     }));
     const dayAgo = new Date(ctx.clock.now() - 24 * 60 * 60_000).toISOString().slice(0, 16);
-    const notice = typeof req.query.replayed === 'string' ? req.query.replayed : null;
+    const notice = bulkReplayWords(req.query);
     render(res, 'zaps', {
       title: 'Connected Zaps',
       tab: 'zaps',
@@ -349,12 +389,10 @@ export function settingsPages(ctx: AppContext): Router {
     const { id } = parseWith(z.object({ id: idField }), req.params);
     const { since } = parseWith(replaySinceForm, req.body);
     const commit = await replayFailedSince(ctx, sessionOf(req).workspace.id, id, since.toISOString());
-    const result = commit();
-    const words =
-      result.replayed === 0
-        ? 'No failed deliveries of this Zap since then.'
-        : `Replayed ${result.replayed} failed deliver${result.replayed === 1 ? 'y' : 'ies'}: ${result.succeeded} succeeded, ${result.failed} failed.${result.more ? ' More are left: replay again.' : ''}`;
-    res.redirect(303, `/settings/zaps?replayed=${encodeURIComponent(words)}`);
+    const { replayed, succeeded, failed, more } = commit();
+    const summary = new URLSearchParams({ replayed: `${replayed}`, succeeded: `${succeeded}`, failed: `${failed}` });
+    if (more) summary.set('more', '1');
+    res.redirect(303, `/settings/zaps?${summary.toString()}`);
   });
 
   router.get('/settings/deliveries', (req, res) => {
@@ -368,6 +406,12 @@ export function settingsPages(ctx: AppContext): Router {
       eventType: filters.event_type,
     });
     const subscriptions = listConnectedZaps(ctx, workspaceId, { limit: 100 }).data;
+    // The Zap filter may be older than the 100 newest (a Connected Zaps link): the form shows what the list applies.
+    const chosen = filters.subscription;
+    if (chosen && !subscriptions.some((s) => s.id === chosen)) {
+      const zap = findConnectedZap(ctx, workspaceId, chosen);
+      if (zap) subscriptions.push(zap);
+    }
     const keep = new URLSearchParams();
     if (filters.status) keep.set('status', filters.status);
     if (filters.subscription) keep.set('subscription', filters.subscription);

@@ -270,6 +270,43 @@ describe('roles and sign-in links to Settings', () => {
   });
 });
 
+describe('a sign-in link for another address', () => {
+  it('--base-url must be an http(s) origin, maybe with a path; anything else is wrong usage and makes no link', () => {
+    const id = workspace();
+    admin('agent', 'create', '--workspace', id, '--name', 'Bo', '--email', 'bo@acme.test', '--role', 'owner');
+    const owner = at(admin('agent', 'list', '--workspace', id).stdout[1]!.split(/\s+/), 0);
+    const links = () => server.ctx.db.prepare('SELECT COUNT(*) FROM sign_in_links').pluck().get();
+    const before = links();
+    // A link that is not a web address (a missing scheme, a typo), or whose token would land in a fragment or
+    // after another query, is one nobody can open: said at once, not printed as if it worked.
+    for (const baseUrl of [
+      'api.illumichat.example',
+      'not a url',
+      'javascript:alert(1)//',
+      'ftp://api.illumichat.example',
+      'https://api.illumichat.example/?next=1',
+      'https://api.illumichat.example/#top',
+      'https://api.illumichat.example/?',
+      'https://user:secret@api.illumichat.example',
+      '',
+    ]) {
+      const refused = admin('agent', 'sign-in-link', owner, '--base-url', baseUrl);
+      expect({ baseUrl, code: refused.code, stdout: refused.stdout }).toEqual({ baseUrl, code: 2, stdout: [] });
+      expect(refused.stderr).toContain('--base-url');
+    }
+    expect(links()).toBe(before);
+    for (const [baseUrl, printed] of [
+      ['https://api.illumichat.example', 'https://api.illumichat.example/sign-in?token='],
+      ['https://api.illumichat.example/partner/', 'https://api.illumichat.example/partner/sign-in?token='],
+      ['http://[::1]:8080', 'http://[::1]:8080/sign-in?token='],
+    ] as const) {
+      const ok = admin('agent', 'sign-in-link', owner, '--base-url', baseUrl);
+      expect(ok.code).toBe(0);
+      expect(at(ok.stdout, 0).startsWith(printed)).toBe(true);
+    }
+  });
+});
+
 describe('mistakes', () => {
   it('wrong usage exits 2 with the usage text; nothing is created', () => {
     const id = workspace();

@@ -234,6 +234,54 @@ describe('replay', () => {
     expect((await zap.post(`/v1/subscriptions/${sub.id}/replay`, { since: 'yesterday' })).status).toBe(422);
   });
 
+  it('two replays of one delivery at once send it once: the second is refused while the first is in flight', async () => {
+    const zap = api(server.url, (await server.setup()).key);
+    const sub = await subscribe(zap, 'lead.captured', 'twice');
+    rx.setDefault(reply(500));
+    await zap.post('/v1/contacts', { email: 'twice@example.com' });
+    await settled();
+    const [failed] = (await zap.get(`/v1/deliveries?subscription_id=${sub.id}`)).body.data as Delivery[];
+    const sentTo = () => rx.requests.filter((r) => r.path === '/hook/twice').length;
+    const before = sentTo();
+    rx.setDefault(reply(200, { delayMs: 300 }));
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => zap.post(`/v1/deliveries/${failed!.id}/replay`, {})),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409, 409, 409, 409, 409]);
+    for (const refused of answers.filter((a) => a.status === 409))
+      expect(refused.body.error).toMatchObject({ code: 'replay_refused', message: expect.stringMatching(/right now/) });
+    expect(sentTo() - before).toBe(1);
+    const after = (await zap.get(`/v1/deliveries/${failed!.id}`)).body;
+    expect(after.attempts.filter((a: { manual: boolean }) => a.manual)).toHaveLength(1);
+    // Once it is answered, it may be replayed again.
+    expect((await zap.post(`/v1/deliveries/${failed!.id}/replay`, {})).status).toBe(200);
+    expect(sentTo() - before).toBe(2);
+  });
+
+  it('a bulk replay sent twice at once (a double click) sends each failed delivery once', async () => {
+    const zap = api(server.url, (await server.setup()).key);
+    const sub = await subscribe(zap, 'ticket.created', 'double-click');
+    rx.setDefault(reply(500));
+    for (let i = 0; i < 12; i++) await zap.post('/v1/tickets', { subject: `Double ${i}` });
+    await settled();
+    const sentTo = () => rx.requests.filter((r) => r.path === '/hook/double-click');
+    const before = sentTo().length;
+    rx.setDefault(reply(200, { delayMs: 300 }));
+    const since = '2000-01-01T00:00:00Z';
+    const [a, b] = await Promise.all([
+      zap.post(`/v1/subscriptions/${sub.id}/replay`, { since }),
+      zap.post(`/v1/subscriptions/${sub.id}/replay`, { since }),
+    ]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(a.body.replayed + b.body.replayed).toBe(12);
+    const replayedIds = sentTo()
+      .slice(before)
+      .map((r) => r.headers['webhook-id']);
+    expect(replayedIds).toHaveLength(12);
+    expect(new Set(replayedIds).size).toBe(12);
+    expect((await zap.get(`/v1/deliveries?subscription_id=${sub.id}&status=failed`)).body.data).toEqual([]);
+  });
+
   it('is refused while the delivery is pending, and for a subscription turned off or a revoked key; nothing is sent', async () => {
     const { workspace, key, keyId } = await server.setup();
     const zap = api(server.url, key);

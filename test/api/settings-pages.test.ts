@@ -375,6 +375,79 @@ describe('the delivery log and replay from the pages', () => {
   });
 });
 
+describe('the delivery log filter', () => {
+  it('keeps a Zap filter chosen from Connected Zaps even when the Zap is older than the 100 newest', async () => {
+    const { workspace, owner } = workspaceWithOwner();
+    const zap = api(server.url, server.createKey(workspace.id));
+    const old = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${rx.url}/old` }))
+      .body as { id: string };
+    for (let i = 0; i < 100; i++) {
+      clock.advance(1);
+      const sub = await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: `${rx.url}/n${i}` });
+      expect(sub.status).toBe(201);
+      await zap.delete(`/v1/subscriptions/${(sub.body as { id: string }).id}`); // under the active cap
+    }
+    const browser = await signInAs(server, owner.id);
+    const page = await browser.get(`/settings/deliveries?subscription=${old.id}`);
+    expect(page.status).toBe(200);
+    // The form shows the filter the list applies, so changing another filter keeps it.
+    expect(page.html).toMatch(new RegExp(`<option value="${old.id}" selected>`));
+    // Another workspace's subscription id is not offered, only filtered on (nothing matches).
+    const other = workspaceWithOwner('Other');
+    const stranger = await (await signInAs(server, other.owner.id)).get(`/settings/deliveries?subscription=${old.id}`);
+    expect(stranger.html).not.toContain(`value="${old.id}"`);
+    expect(stranger.html).toContain('No deliveries match.');
+  });
+});
+
+describe('the bulk replay form and its notice', () => {
+  it('refuses a day or time that is not in the calendar instead of rolling it over to another day', async () => {
+    const { workspace, owner } = workspaceWithOwner();
+    const zap = api(server.url, server.createKey(workspace.id));
+    const sub = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${rx.url}/cal` }))
+      .body as { id: string };
+    const browser = await signInAs(server, owner.id);
+    // new Date() reads each of these as another moment (2026-02-30 is 2026-03-02): each is refused, naming it.
+    for (const since of [
+      '2026-02-30T09:00',
+      '2026-02-29T09:00',
+      '2026-04-31T00:00',
+      '2026-13-01T00:00',
+      '2026-01-15T24:00',
+      '2026-01-15T09:60',
+      '2026-01-15T09:00:60Z',
+      '2026-01-15T09:00+24:00',
+    ]) {
+      const refused = await browser.post(`/settings/zaps/${sub.id}/replay`, { since });
+      expect({ since, status: refused.status }).toEqual({ since, status: 422 });
+      expect(refused.html).toContain('since');
+    }
+    for (const since of ['2028-02-29T09:00', '2026-12-31T23:59:59.999Z', '2026-01-15T09:00-05:30']) {
+      const accepted = await browser.post(`/settings/zaps/${sub.id}/replay`, { since });
+      expect({ since, status: accepted.status }).toEqual({ since, status: 303 });
+    }
+  });
+
+  it('shows only a summary the server made: text from a link is not shown as a notice', async () => {
+    const { owner } = workspaceWithOwner();
+    const browser = await signInAs(server, owner.id);
+    const forged = 'Your session expired. Sign in again at https://illumichat-login.example';
+    for (const query of [
+      `replayed=${encodeURIComponent(forged)}`,
+      `replayed=3&succeeded=${encodeURIComponent(forged)}&failed=0`,
+      `replayed=1&succeeded=1&failed=0&more=${encodeURIComponent(forged)}`,
+    ]) {
+      const page = await browser.get(`/settings/zaps?${query}`);
+      expect(page.status).toBe(200);
+      expect(page.html).not.toContain('illumichat-login.example');
+    }
+    // Counts that do not add up, or are not counts, are no summary at all.
+    for (const query of ['replayed=2&succeeded=5&failed=0', 'replayed=-1&succeeded=0&failed=0', 'replayed=1e3']) {
+      expect((await browser.get(`/settings/zaps?${query}`)).html).not.toContain('class="notice"');
+    }
+  });
+});
+
 describe('odd requests get pages, never a stack trace', () => {
   it('an unknown page or asset, a bad cursor, an oversized form', async () => {
     const { owner } = workspaceWithOwner();
