@@ -19,8 +19,15 @@ import { agentOf, keyOf } from './auth';
 import { created, ok, type RouteBuilders } from './route-builders';
 import { idField, parseWith, requiredLine, requiredText } from './validate';
 
-/** One line, 1 to TAG_MAX_LENGTH code points after trimming, any script. */
-export const tagField = requiredLine(TAG_MAX_LENGTH);
+/**
+ * One line, 1 to TAG_MAX_LENGTH code points after trimming, any script; not `.` or `..`, which a URL path
+ * cannot carry as a segment (WHATWG URL and RFC 3986 remove dot segments, even as `%2E`), so no client could
+ * remove such a tag through DELETE …/tags/:tag.
+ */
+export const tagField = requiredLine(TAG_MAX_LENGTH).refine(
+  (tag) => tag !== '.' && tag !== '..',
+  'Must not be only “.” or “..”: such a tag could not be put in a URL to remove it.',
+);
 
 const tagBody = z.strictObject({ tag: tagField });
 const noteBody = z.strictObject({ body: requiredText(NOTE_MAX_LENGTH) });

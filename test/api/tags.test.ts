@@ -118,6 +118,10 @@ describe('adding a tag to a contact', () => {
     ['a lone surrogate', 'x\ud800'],
     ['51 characters', 'x'.repeat(51)],
     ['51 emoji', '🦄'.repeat(51)],
+    // A URL path cannot carry these two as a segment (URL parsers drop them, even as %2E), so no client could
+    // remove them with DELETE …/tags/:tag.
+    ['a dot', '.'],
+    ['two dots', ' .. '],
   ])('refuses %s with 422 validation_failed naming `tag`, storing nothing', async (_what, tag) => {
     const w = await fresh();
     const before = tableCounts(server);
@@ -159,6 +163,13 @@ describe('adding a tag to a contact', () => {
 });
 
 describe('removing a tag from a contact', () => {
+  it.each(['...', '.NET', '%2e', '..%2F'])('removes %j, dots and percent signs included, through its percent-encoded path', async (tag) => {
+    const w = await fresh();
+    expect((await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag })).status).toBe(201);
+    const removed = await w.zap.delete(`/v1/contacts/${w.contact.id}/tags/${encodeURIComponent(tag)}`);
+    expect(removed.body).toMatchObject({ changed: true, tags: [] });
+  });
+
   it('matches it case-insensitively (percent-encoded in the path), fires nothing, and a second remove is a no-op', async () => {
     const w = await fresh();
     await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag: 'Sales / EMEA' });
