@@ -6,6 +6,9 @@ import { fixtureFor } from '../../fixtures';
 import { attributeInputFields, attributeOutputFields, attributeValue } from '../../zapier-app/attributes';
 import { perform as addNote } from '../../zapier-app/creates/add_note_to_contact';
 import { perform as createOrUpdateContact } from '../../zapier-app/creates/create_or_update_contact';
+import { perform as sendMessage } from '../../zapier-app/creates/send_message';
+import { perform as updateTicket } from '../../zapier-app/creates/update_ticket';
+import { DOT_SEGMENT_VALUE } from '../../zapier-app/http/middleware';
 import { addToContact, addToConversation, NO_TAG_TO_REMOVE, removeFromContact } from '../../zapier-app/creates/tags';
 import {
   contactSample,
@@ -81,6 +84,28 @@ describe('tag and note actions', () => {
     const error = await rejectionOf(appTester(addToContact, bundle({ inputData: { contact_id: 'con_1', tag: 'x' } })));
     expect(error.name).toBe('AppError'); // z.errors.Error: the run errors and its owner is alerted
     expect(error.message).toMatch(/100 tags.*\(IllumiChat 409 tag_limit_reached\)$/);
+  });
+});
+
+describe('a mapped ID or tag that is only dots', () => {
+  // URL parsers drop `.` and `..` path segments (even as %2E): `/v1/tickets/.` asked the ticket LIST, which Find
+  // Ticket then returned as the ticket it found; `/v1/contacts/../tags` asked another route. No mock is set: a
+  // request sent would fail on nock's "no match" instead of this message.
+
+  it.each([
+    ['Find Ticket', { ticket: ' . ' }, findTicket],
+    ['Find Ticket', { ticket: '..' }, findTicket],
+    ['Find Conversation', { conversation_id: '.' }, findConversation],
+    ['Add Tag to Contact', { contact_id: '..', tag: 'VIP' }, addToContact],
+    ['Remove Tag from Contact', { contact_id: 'con_1', tag: '.' }, removeFromContact],
+    ['Remove Tag from Contact', { contact_id: '.', tag: 'VIP' }, removeFromContact],
+    ['Add Tag to Conversation', { conversation_id: '..', tag: 'VIP' }, addToConversation],
+    ['Add Note to Contact', { contact_id: '.', body: 'hi' }, addNote],
+    ['Update Ticket', { ticket_id: '.', status: 'open' }, updateTicket],
+    ['Send Message', { conversation_id: '..', message: 'hi' }, sendMessage],
+  ] as const)('%s with %j errors saying so, and sends nothing', async (_name, inputData, perform) => {
+    const error = await rejectionOf(appTester(perform as never, bundle({ inputData })));
+    expect(error.message).toBe(DOT_SEGMENT_VALUE);
   });
 });
 

@@ -32,7 +32,27 @@ export function operationName(method: string | undefined): string {
   return method ? method.replace('.operation.', '.') : 'unknown';
 }
 
+export const DOT_SEGMENT_VALUE =
+  'An ID or tag mapped into this step is only “.” or “..”, which cannot be sent to IllumiChat: web addresses drop ' +
+  'such a part. Check the value mapped here (it should be an ID such as con_…, or a tag with other characters).';
+
+/** A path segment `.` or `..`, also percent-encoded (`%2E`): WHATWG URL and RFC 3986 remove it. */
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+
+/**
+ * Throws (before any request) when a path built from mapped values holds a dot segment: the URL parser would
+ * remove it and the request would reach another route (`/v1/tickets/.` is the ticket list, `/v1/contacts/../tags`
+ * is `/v1/tags`), so an operation would act on, or return, something it never asked for.
+ */
+function refuseDotSegments(z: ZObject, path: string): void {
+  const pathname = path.split(/[?#]/, 1)[0] ?? '';
+  if (pathname.split('/').some((segment) => DOT_SEGMENT.test(segment))) {
+    throw new z.errors.Error(DOT_SEGMENT_VALUE, 'invalid_path_value', 400);
+  }
+}
+
 export const addApiContext: BeforeRequestMiddleware = (request, z, bundle) => {
+  if (request.url.startsWith('/')) refuseDotSegments(z, request.url);
   const base = apiBaseUrl();
   const url = request.url.startsWith('/') ? base + request.url : request.url;
   // The key goes to IllumiChat only, never to a URL some other code path might request.
