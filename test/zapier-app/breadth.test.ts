@@ -125,6 +125,13 @@ describe('custom attributes in Create or Update Contact', () => {
     ['number', ' 25 ', 25],
     ['number', '4.5', 4.5],
     ['number', 'many', 'many'],
+    ['number', '-2.5', -2.5],
+    ['number', '.5', 0.5],
+    ['number', '1e3', 1000],
+    // JavaScript's Number() reads these as 16, 3 and 7; a person typing them meant no such number.
+    ['number', '0x10', '0x10'],
+    ['number', '0b11', '0b11'],
+    ['number', '0o7', '0o7'],
     ['boolean', 'true', true],
     ['boolean', 'No', false],
     ['boolean', 'maybe', 'maybe'],
@@ -229,6 +236,10 @@ describe('Find Ticket', () => {
     api().get('/v1/tickets').query({ number: '7' }).reply(200, { data: [], nextCursor: null });
     expect(await appTester(findTicket, bundle({ inputData: { ticket: 7 } }))).toEqual([]);
     expect(await appTester(findTicket, bundle({ inputData: { ticket: '  ' } }))).toEqual([]);
+  });
+
+  it.each(['0', '#0', ' # 000 '])('finds nothing for %j, asking nothing (ticket numbers start at 1)', async (ticket) => {
+    expect(await appTester(findTicket, bundle({ inputData: { ticket } }))).toEqual([]);
   });
 
   it('reads anything else as an ID; a 404 is "not found" (an empty result), not an error', async () => {
