@@ -89,6 +89,9 @@ export function defineAttribute(
   });
 }
 
+/** Why a key given in `attributes` is refused when the workspace has not defined it. */
+export const UNKNOWN_ATTRIBUTE = 'No such attribute in this workspace. Define it first.';
+
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** A real calendar date as YYYY-MM-DD (so 2026-02-30 is refused, not rolled into March). */
@@ -134,7 +137,7 @@ export function applyAttributeValues(
     const type = types.get(key);
     const path = `attributes.${key}`;
     if (!type) {
-      details.push({ path, message: 'No such attribute in this workspace. Define it first.' });
+      details.push({ path, message: UNKNOWN_ATTRIBUTE });
       continue;
     }
     if (raw === null) {

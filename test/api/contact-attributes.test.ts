@@ -108,6 +108,9 @@ describe('attribute values on contacts', () => {
     ['an object', { plan: { nested: true } }],
     ['an attribute never defined', { favourite_colour: 'blue' }],
     ['a key of Object.prototype', { constructor: 'x' }],
+    // Own "__proto__" keys, as JSON.parse makes them (a literal would set the prototype instead).
+    ['the key __proto__ given text', JSON.parse('{"__proto__":"Pro"}') as Record<string, unknown>],
+    ['the key __proto__ given an object', JSON.parse('{"__proto__":{"plan":"Pro"}}') as Record<string, unknown>],
   ])(
     'refuses %s with 422 naming attributes.<key>, and stores nothing (no contact, no event)',
     async (_what, attributes) => {
