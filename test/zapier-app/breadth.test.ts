@@ -202,6 +202,10 @@ describe('Tag Added filters', () => {
     [{ tag: 'vip' }, 'Billing', 'contact', 0],
     [{ record_type: 'conversation' }, 'VIP', 'contact', 0],
     [{ record_type: 'contact', tag: 'VIP' }, 'VIP', 'contact', 1],
+    // A custom value typed into the dropdown, as its label reads.
+    [{ record_type: ' Contact ' }, 'VIP', 'contact', 1],
+    [{ record_type: 'CONVERSATION' }, 'VIP', 'conversation', 1],
+    [{ record_type: 'Conversation' }, 'VIP', 'contact', 0],
   ])('with %j, a delivery of %j on a %s runs the Zap %i time(s)', async (inputData, tag, recordType, runs) => {
     const records = await appTester(tagAdded.perform, hookBundle(delivered(tag, recordType), { inputData }));
     expect(records).toHaveLength(runs);
