@@ -131,6 +131,12 @@ describe('adding a tag to a contact', () => {
     expect(tableCounts(server)).toEqual(before);
   });
 
+  it.each([60, 201, 10_000])('refuses %i characters saying the limit is 50, once', async (length) => {
+    const w = await fresh();
+    const res = await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag: 'x'.repeat(length) });
+    expect(res.body.error.details).toEqual([{ path: 'tag', message: 'Must be at most 50 characters.' }]);
+  });
+
   it('takes 50 characters, counting an emoji as one', async () => {
     const w = await fresh();
     for (const tag of ['x'.repeat(50), '🦄'.repeat(50)])
@@ -163,12 +169,15 @@ describe('adding a tag to a contact', () => {
 });
 
 describe('removing a tag from a contact', () => {
-  it.each(['...', '.NET', '%2e', '..%2F'])('removes %j, dots and percent signs included, through its percent-encoded path', async (tag) => {
-    const w = await fresh();
-    expect((await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag })).status).toBe(201);
-    const removed = await w.zap.delete(`/v1/contacts/${w.contact.id}/tags/${encodeURIComponent(tag)}`);
-    expect(removed.body).toMatchObject({ changed: true, tags: [] });
-  });
+  it.each(['...', '.NET', '%2e', '..%2F'])(
+    'removes %j, dots and percent signs included, through its percent-encoded path',
+    async (tag) => {
+      const w = await fresh();
+      expect((await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag })).status).toBe(201);
+      const removed = await w.zap.delete(`/v1/contacts/${w.contact.id}/tags/${encodeURIComponent(tag)}`);
+      expect(removed.body).toMatchObject({ changed: true, tags: [] });
+    },
+  );
 
   it('matches it case-insensitively (percent-encoded in the path), fires nothing, and a second remove is a no-op', async () => {
     const w = await fresh();
