@@ -8,7 +8,7 @@ import { perform as addNote } from '../../zapier-app/creates/add_note_to_contact
 import { perform as createOrUpdateContact } from '../../zapier-app/creates/create_or_update_contact';
 import { perform as sendMessage } from '../../zapier-app/creates/send_message';
 import { perform as updateTicket } from '../../zapier-app/creates/update_ticket';
-import { DOT_SEGMENT_VALUE } from '../../zapier-app/http/middleware';
+import { BLANK_PATH_VALUE, DOT_SEGMENT_VALUE } from '../../zapier-app/http/middleware';
 import { addToContact, addToConversation, NO_TAG_TO_REMOVE, removeFromContact } from '../../zapier-app/creates/tags';
 import {
   contactSample,
@@ -106,6 +106,22 @@ describe('a mapped ID or tag that is only dots', () => {
   ] as const)('%s with %j errors saying so, and sends nothing', async (_name, inputData, perform) => {
     const error = await rejectionOf(appTester(perform as never, bundle({ inputData })));
     expect(error.message).toBe(DOT_SEGMENT_VALUE);
+  });
+});
+
+describe('a mapped ID that is blank in this run', () => {
+  // Required fields can still be blank at run time (an earlier step found nothing); the path then had an empty
+  // segment and IllumiChat answered "No route POST /v1/contacts//tags".
+  it.each([
+    ['Add Tag to Contact', { contact_id: '', tag: 'VIP' }, addToContact],
+    ['Remove Tag from Contact', { contact_id: ' ', tag: 'VIP' }, removeFromContact],
+    ['Add Tag to Conversation', { conversation_id: '', tag: 'VIP' }, addToConversation],
+    ['Add Note to Contact', { contact_id: '  ', body: 'hi' }, addNote],
+    ['Update Ticket', { ticket_id: '', status: 'open' }, updateTicket],
+    ['Send Message', { conversation_id: '', message: 'hi' }, sendMessage],
+  ] as const)('%s with %j errors saying so, and sends nothing', async (_name, inputData, perform) => {
+    const error = await rejectionOf(appTester(perform as never, bundle({ inputData })));
+    expect(error.message).toBe(BLANK_PATH_VALUE);
   });
 });
 
@@ -242,9 +258,12 @@ describe('Find Ticket', () => {
     expect(await appTester(findTicket, bundle({ inputData: { ticket: '  ' } }))).toEqual([]);
   });
 
-  it.each(['0', '#0', ' # 000 '])('finds nothing for %j, asking nothing (ticket numbers start at 1)', async (ticket) => {
-    expect(await appTester(findTicket, bundle({ inputData: { ticket } }))).toEqual([]);
-  });
+  it.each(['0', '#0', ' # 000 '])(
+    'finds nothing for %j, asking nothing (ticket numbers start at 1)',
+    async (ticket) => {
+      expect(await appTester(findTicket, bundle({ inputData: { ticket } }))).toEqual([]);
+    },
+  );
 
   it('reads anything else as an ID; a 404 is "not found" (an empty result), not an error', async () => {
     api().get('/v1/tickets/tkt_1').reply(200, ticketSample);
