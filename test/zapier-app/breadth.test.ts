@@ -7,9 +7,9 @@ import { attributeInputFields, attributeOutputFields, attributeValue } from '../
 import { perform as addNote } from '../../zapier-app/creates/add_note_to_contact';
 import { perform as createOrUpdateContact } from '../../zapier-app/creates/create_or_update_contact';
 import { perform as sendMessage } from '../../zapier-app/creates/send_message';
+import { addToContact, addToConversation, NO_TAG_TO_REMOVE, removeFromContact } from '../../zapier-app/creates/tags';
 import { perform as updateTicket } from '../../zapier-app/creates/update_ticket';
 import { BLANK_PATH_VALUE, DOT_SEGMENT_VALUE } from '../../zapier-app/http/middleware';
-import { addToContact, addToConversation, NO_TAG_TO_REMOVE, removeFromContact } from '../../zapier-app/creates/tags';
 import {
   contactSample,
   contactTagsSample,
