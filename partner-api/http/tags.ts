@@ -40,7 +40,8 @@ const attributeBody = z.strictObject({
   type: z.enum(ATTRIBUTE_TYPES),
 });
 const idParams = z.object({ id: idField });
-const tagParams = z.object({ id: idField, tag: tagField });
+/** Removing takes any tag a record may hold, a `.` stored before tagField refused it included. */
+const tagParams = z.object({ id: idField, tag: requiredLine(TAG_MAX_LENGTH) });
 
 type TargetOf = (ctx: AppContext, workspaceId: string, id: string) => TagTarget;
 /** The caller's workspace, and the actor it is (read at commit: an API key's name comes from the database). */
