@@ -98,7 +98,9 @@ const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 function isCalendarDate(value: string): boolean {
   const m = DATE.exec(value);
   if (!m) return false;
-  const date = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0 to 99 as 1900 to 1999, which refused 0050-06-15.
+  const date = new Date(0);
+  date.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
   return date.toISOString().slice(0, 10) === value;
 }
 
