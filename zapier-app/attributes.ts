@@ -64,6 +64,8 @@ export async function attributeOutputFields(z: ZObject, _bundle: Bundle): Promis
 const TRUE = new Set(['true', 'yes', '1', 'on']);
 const FALSE = new Set(['false', 'no', '0', 'off']);
 const ISO_DAY = /^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$/;
+/** A decimal number as people type it (`25`, `-2.5`, `.5`, `1e3`); not Number()'s `0x10`, `0b11` or `0o7`. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
 
 /**
  * The value IllumiChat expects for `type` from what Zapier sent (mapped values arrive as text): numbers and
@@ -75,7 +77,7 @@ export function attributeValue(type: AttributeType, raw: unknown): unknown {
   const text = raw.trim();
   switch (type) {
     case 'number':
-      return text !== '' && Number.isFinite(Number(text)) ? Number(text) : raw;
+      return DECIMAL.test(text) && Number.isFinite(Number(text)) ? Number(text) : raw;
     case 'boolean':
       return TRUE.has(text.toLowerCase()) ? true : FALSE.has(text.toLowerCase()) ? false : raw;
     case 'date':

@@ -89,13 +89,18 @@ export function defineAttribute(
   });
 }
 
+/** Why a key given in `attributes` is refused when the workspace has not defined it. */
+export const UNKNOWN_ATTRIBUTE = 'No such attribute in this workspace. Define it first.';
+
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** A real calendar date as YYYY-MM-DD (so 2026-02-30 is refused, not rolled into March). */
 function isCalendarDate(value: string): boolean {
   const m = DATE.exec(value);
   if (!m) return false;
-  const date = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0 to 99 as 1900 to 1999, which refused 0050-06-15.
+  const date = new Date(0);
+  date.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
   return date.toISOString().slice(0, 10) === value;
 }
 
@@ -134,7 +139,7 @@ export function applyAttributeValues(
     const type = types.get(key);
     const path = `attributes.${key}`;
     if (!type) {
-      details.push({ path, message: 'No such attribute in this workspace. Define it first.' });
+      details.push({ path, message: UNKNOWN_ATTRIBUTE });
       continue;
     }
     if (raw === null) {

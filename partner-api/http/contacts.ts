@@ -1,6 +1,7 @@
 /** Create or Update Contact, Find Contact, and the agent console's "add contact". */
 import { z } from 'zod';
 
+import { UNKNOWN_ATTRIBUTE } from '../domain/attributes';
 import { contactResource, findContact, requireContact, upsertContact } from '../domain/contacts';
 import { agentOf, keyOf } from './auth';
 import { created, ok, type RouteBuilders } from './route-builders';
@@ -13,7 +14,16 @@ const contactBody = z.strictObject({
   company: optionalText(200),
   notes: optionalText(10_000),
   /** Custom attribute values by key (domain/attributes.ts checks them against the workspace's definitions). */
-  attributes: z.preprocess((v) => (v === null ? undefined : v), z.record(z.string().max(100), z.unknown()).optional()),
+  attributes: z.preprocess(
+    (v, check) => {
+      // zod's record drops an own "__proto__" key (JSON.parse makes one) without an issue; it is never an
+      // attribute key (ATTRIBUTE_KEY), so it is refused as every other undefined key is, not silently ignored.
+      if (typeof v === 'object' && v !== null && Object.hasOwn(v, '__proto__'))
+        check.addIssue({ code: 'custom', path: ['__proto__'], message: UNKNOWN_ATTRIBUTE });
+      return v === null ? undefined : v;
+    },
+    z.record(z.string().max(100), z.unknown()).optional(),
+  ),
 });
 
 const agentContactBody = contactBody.pick({ email: true, name: true, phone: true, attributes: true });

@@ -19,8 +19,15 @@ import { agentOf, keyOf } from './auth';
 import { created, ok, type RouteBuilders } from './route-builders';
 import { idField, parseWith, requiredLine, requiredText } from './validate';
 
-/** One line, 1 to TAG_MAX_LENGTH code points after trimming, any script. */
-export const tagField = requiredLine(TAG_MAX_LENGTH);
+/**
+ * One line, 1 to TAG_MAX_LENGTH code points after trimming, any script; not `.` or `..`, which a URL path
+ * cannot carry as a segment (WHATWG URL and RFC 3986 remove dot segments, even as `%2E`), so no client could
+ * remove such a tag through DELETE …/tags/:tag.
+ */
+export const tagField = requiredLine(TAG_MAX_LENGTH).refine(
+  (tag) => tag !== '.' && tag !== '..',
+  'Must not be only “.” or “..”: such a tag could not be put in a URL to remove it.',
+);
 
 const tagBody = z.strictObject({ tag: tagField });
 const noteBody = z.strictObject({ body: requiredText(NOTE_MAX_LENGTH) });
@@ -33,7 +40,8 @@ const attributeBody = z.strictObject({
   type: z.enum(ATTRIBUTE_TYPES),
 });
 const idParams = z.object({ id: idField });
-const tagParams = z.object({ id: idField, tag: tagField });
+/** Removing takes any tag a record may hold, a `.` stored before tagField refused it included. */
+const tagParams = z.object({ id: idField, tag: requiredLine(TAG_MAX_LENGTH) });
 
 type TargetOf = (ctx: AppContext, workspaceId: string, id: string) => TagTarget;
 /** The caller's workspace, and the actor it is (read at commit: an API key's name comes from the database). */

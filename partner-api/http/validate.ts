@@ -34,11 +34,11 @@ const CONTROL = /\p{Cc}/u;
 /** With the u flag a surrogate pair is one code point, so only a lone surrogate matches. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
-function line(max: number) {
+function line(max: number, tooLong?: { message: string; abort: true }) {
   return z
     .string()
     .trim()
-    .max(max)
+    .max(max, tooLong)
     .refine((v) => !CONTROL.test(v), 'Must be one line without control characters.')
     .refine((v) => !LONE_SURROGATE.test(v), 'Must be valid Unicode text (a lone surrogate is not).');
 }
@@ -49,9 +49,12 @@ export function optionalLine(max: number) {
 
 /** As optionalLine, but required and not blank; `max` counts code points (an emoji is one), not UTF-16 units. */
 export function requiredLine(max: number) {
-  return line(4 * max)
+  const tooLong = `Must be at most ${max} characters.`;
+  // The UTF-16 bound (4 units a character, twice what any code point takes) only spares counting a huge value;
+  // it says the same limit and stops there, so a long value gets one detail with the documented number.
+  return line(4 * max, { message: tooLong, abort: true })
     .min(1, 'Must not be blank.')
-    .refine((v) => [...v].length <= max, `Must be at most ${max} characters.`);
+    .refine((v) => [...v].length <= max, tooLong);
 }
 
 /**

@@ -103,11 +103,15 @@ describe('attribute values on contacts', () => {
     ['boolean given "true"', { trial: 'true' }],
     ['boolean given 1', { trial: 1 }],
     ['date not a calendar day', { renewal_date: '2027-02-30' }],
+    ['date not a calendar day, before year 100', { renewal_date: '0050-02-29' }],
     ['date with a time', { renewal_date: '2027-02-28T10:00:00Z' }],
     ['date in another format', { renewal_date: '28/02/2027' }],
     ['an object', { plan: { nested: true } }],
     ['an attribute never defined', { favourite_colour: 'blue' }],
     ['a key of Object.prototype', { constructor: 'x' }],
+    // Own "__proto__" keys, as JSON.parse makes them (a literal would set the prototype instead).
+    ['the key __proto__ given text', JSON.parse('{"__proto__":"Pro"}') as Record<string, unknown>],
+    ['the key __proto__ given an object', JSON.parse('{"__proto__":{"plan":"Pro"}}') as Record<string, unknown>],
   ])(
     'refuses %s with 422 naming attributes.<key>, and stores nothing (no contact, no event)',
     async (_what, attributes) => {
@@ -120,6 +124,16 @@ describe('attribute values on contacts', () => {
         `attributes.${Object.keys(attributes)[0]}`,
       ]);
       expect(tableCounts(server)).toEqual(before);
+    },
+  );
+
+  it.each(['0050-06-15', '0004-02-29', '1900-01-01', '9999-12-31'])(
+    'takes %s, a real calendar day (years before 100 too)',
+    async (day) => {
+      const w = await fresh();
+      const res = await w.zap.post('/v1/contacts', { email: 'old@example.com', attributes: { renewal_date: day } });
+      expect(res.status).toBe(201);
+      expect(res.body.attributes).toEqual({ renewal_date: day });
     },
   );
 

@@ -3,6 +3,8 @@
  * case-insensitively after trimming (NFC, full case folding), in any script, with a length limit and a
  * per-record count limit; tag.added fires once per tag really added, in the same transaction.
  */
+import http from 'node:http';
+
 import names from '../corpus/names.json';
 import { recordedEvents, tableCounts } from '../support/api-events';
 import { api, type ApiServer, startApiServer } from '../support/api-server';
@@ -118,6 +120,10 @@ describe('adding a tag to a contact', () => {
     ['a lone surrogate', 'x\ud800'],
     ['51 characters', 'x'.repeat(51)],
     ['51 emoji', '🦄'.repeat(51)],
+    // A URL path cannot carry these two as a segment (URL parsers drop them, even as %2E), so no client could
+    // remove them with DELETE …/tags/:tag.
+    ['a dot', '.'],
+    ['two dots', ' .. '],
   ])('refuses %s with 422 validation_failed naming `tag`, storing nothing', async (_what, tag) => {
     const w = await fresh();
     const before = tableCounts(server);
@@ -125,6 +131,12 @@ describe('adding a tag to a contact', () => {
     expect(res.status).toBe(422);
     expect(res.body.error).toMatchObject({ code: 'validation_failed', details: [{ path: 'tag' }] });
     expect(tableCounts(server)).toEqual(before);
+  });
+
+  it.each([60, 201, 10_000])('refuses %i characters saying the limit is 50, once', async (length) => {
+    const w = await fresh();
+    const res = await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag: 'x'.repeat(length) });
+    expect(res.body.error.details).toEqual([{ path: 'tag', message: 'Must be at most 50 characters.' }]);
   });
 
   it('takes 50 characters, counting an emoji as one', async () => {
@@ -159,6 +171,44 @@ describe('adding a tag to a contact', () => {
 });
 
 describe('removing a tag from a contact', () => {
+  it('still removes a `.` tag stored before such tags were refused, for a client that can send %2E', async () => {
+    const w = await fresh();
+    await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag: 'VIP' });
+    server.ctx.db
+      .prepare(
+        `INSERT INTO record_tags (record_id, tag_key, workspace_id, record_type, tag, added_by_type, added_by_id, created_at)
+         SELECT record_id, '.', workspace_id, record_type, '.', added_by_type, added_by_id, created_at FROM record_tags
+         WHERE record_id = ?`,
+      )
+      .run(w.contact.id);
+    // node's http sends the path as written; fetch and Zapier's client would drop the dot segment.
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = http.request(`${server.url}/v1/contacts/${w.contact.id}/tags/%2E`, {
+        method: 'DELETE',
+        path: `/v1/contacts/${w.contact.id}/tags/%2E`,
+        headers: { Authorization: `Bearer ${w.key}` },
+      });
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(JSON.parse(body)).toMatchObject({ tag: '.', changed: true, tags: ['VIP'] });
+  });
+
+  it.each(['...', '.NET', '%2e', '..%2F'])(
+    'removes %j, dots and percent signs included, through its percent-encoded path',
+    async (tag) => {
+      const w = await fresh();
+      expect((await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag })).status).toBe(201);
+      const removed = await w.zap.delete(`/v1/contacts/${w.contact.id}/tags/${encodeURIComponent(tag)}`);
+      expect(removed.body).toMatchObject({ changed: true, tags: [] });
+    },
+  );
+
   it('matches it case-insensitively (percent-encoded in the path), fires nothing, and a second remove is a no-op', async () => {
     const w = await fresh();
     await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag: 'Sales / EMEA' });

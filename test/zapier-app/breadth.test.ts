@@ -6,7 +6,10 @@ import { fixtureFor } from '../../fixtures';
 import { attributeInputFields, attributeOutputFields, attributeValue } from '../../zapier-app/attributes';
 import { perform as addNote } from '../../zapier-app/creates/add_note_to_contact';
 import { perform as createOrUpdateContact } from '../../zapier-app/creates/create_or_update_contact';
+import { perform as sendMessage } from '../../zapier-app/creates/send_message';
 import { addToContact, addToConversation, NO_TAG_TO_REMOVE, removeFromContact } from '../../zapier-app/creates/tags';
+import { perform as updateTicket } from '../../zapier-app/creates/update_ticket';
+import { BLANK_PATH_VALUE, DOT_SEGMENT_VALUE } from '../../zapier-app/http/middleware';
 import {
   contactSample,
   contactTagsSample,
@@ -84,6 +87,44 @@ describe('tag and note actions', () => {
   });
 });
 
+describe('a mapped ID or tag that is only dots', () => {
+  // URL parsers drop `.` and `..` path segments (even as %2E): `/v1/tickets/.` asked the ticket LIST, which Find
+  // Ticket then returned as the ticket it found; `/v1/contacts/../tags` asked another route. No mock is set: a
+  // request sent would fail on nock's "no match" instead of this message.
+
+  it.each([
+    ['Find Ticket', { ticket: ' . ' }, findTicket],
+    ['Find Ticket', { ticket: '..' }, findTicket],
+    ['Find Conversation', { conversation_id: '.' }, findConversation],
+    ['Add Tag to Contact', { contact_id: '..', tag: 'VIP' }, addToContact],
+    ['Remove Tag from Contact', { contact_id: 'con_1', tag: '.' }, removeFromContact],
+    ['Remove Tag from Contact', { contact_id: '.', tag: 'VIP' }, removeFromContact],
+    ['Add Tag to Conversation', { conversation_id: '..', tag: 'VIP' }, addToConversation],
+    ['Add Note to Contact', { contact_id: '.', body: 'hi' }, addNote],
+    ['Update Ticket', { ticket_id: '.', status: 'open' }, updateTicket],
+    ['Send Message', { conversation_id: '..', message: 'hi' }, sendMessage],
+  ] as const)('%s with %j errors saying so, and sends nothing', async (_name, inputData, perform) => {
+    const error = await rejectionOf(appTester(perform as never, bundle({ inputData })));
+    expect(error.message).toBe(DOT_SEGMENT_VALUE);
+  });
+});
+
+describe('a mapped ID that is blank in this run', () => {
+  // Required fields can still be blank at run time (an earlier step found nothing); the path then had an empty
+  // segment and IllumiChat answered "No route POST /v1/contacts//tags".
+  it.each([
+    ['Add Tag to Contact', { contact_id: '', tag: 'VIP' }, addToContact],
+    ['Remove Tag from Contact', { contact_id: ' ', tag: 'VIP' }, removeFromContact],
+    ['Add Tag to Conversation', { conversation_id: '', tag: 'VIP' }, addToConversation],
+    ['Add Note to Contact', { contact_id: '  ', body: 'hi' }, addNote],
+    ['Update Ticket', { ticket_id: '', status: 'open' }, updateTicket],
+    ['Send Message', { conversation_id: '', message: 'hi' }, sendMessage],
+  ] as const)('%s with %j errors saying so, and sends nothing', async (_name, inputData, perform) => {
+    const error = await rejectionOf(appTester(perform as never, bundle({ inputData })));
+    expect(error.message).toBe(BLANK_PATH_VALUE);
+  });
+});
+
 describe('custom attributes in Create or Update Contact', () => {
   it('lists one typed optional field per attribute, keyed attribute_<key>', async () => {
     api().get('/v1/contact-attributes').reply(200, { data: ATTRIBUTES });
@@ -100,6 +141,13 @@ describe('custom attributes in Create or Update Contact', () => {
     ['number', ' 25 ', 25],
     ['number', '4.5', 4.5],
     ['number', 'many', 'many'],
+    ['number', '-2.5', -2.5],
+    ['number', '.5', 0.5],
+    ['number', '1e3', 1000],
+    // JavaScript's Number() reads these as 16, 3 and 7; a person typing them meant no such number.
+    ['number', '0x10', '0x10'],
+    ['number', '0b11', '0b11'],
+    ['number', '0o7', '0o7'],
     ['boolean', 'true', true],
     ['boolean', 'No', false],
     ['boolean', 'maybe', 'maybe'],
@@ -170,6 +218,10 @@ describe('Tag Added filters', () => {
     [{ tag: 'vip' }, 'Billing', 'contact', 0],
     [{ record_type: 'conversation' }, 'VIP', 'contact', 0],
     [{ record_type: 'contact', tag: 'VIP' }, 'VIP', 'contact', 1],
+    // A custom value typed into the dropdown, as its label reads.
+    [{ record_type: ' Contact ' }, 'VIP', 'contact', 1],
+    [{ record_type: 'CONVERSATION' }, 'VIP', 'conversation', 1],
+    [{ record_type: 'Conversation' }, 'VIP', 'contact', 0],
   ])('with %j, a delivery of %j on a %s runs the Zap %i time(s)', async (inputData, tag, recordType, runs) => {
     const records = await appTester(tagAdded.perform, hookBundle(delivered(tag, recordType), { inputData }));
     expect(records).toHaveLength(runs);
@@ -205,6 +257,13 @@ describe('Find Ticket', () => {
     expect(await appTester(findTicket, bundle({ inputData: { ticket: 7 } }))).toEqual([]);
     expect(await appTester(findTicket, bundle({ inputData: { ticket: '  ' } }))).toEqual([]);
   });
+
+  it.each(['0', '#0', ' # 000 '])(
+    'finds nothing for %j, asking nothing (ticket numbers start at 1)',
+    async (ticket) => {
+      expect(await appTester(findTicket, bundle({ inputData: { ticket } }))).toEqual([]);
+    },
+  );
 
   it('reads anything else as an ID; a 404 is "not found" (an empty result), not an error', async () => {
     api().get('/v1/tickets/tkt_1').reply(200, ticketSample);

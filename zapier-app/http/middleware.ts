@@ -32,7 +32,36 @@ export function operationName(method: string | undefined): string {
   return method ? method.replace('.operation.', '.') : 'unknown';
 }
 
+export const DOT_SEGMENT_VALUE =
+  'An ID or tag mapped into this step is only “.” or “..”, which cannot be sent to IllumiChat: web addresses drop ' +
+  'such a part. Check the value mapped here (it should be an ID such as con_…, or a tag with other characters).';
+
+/** A path segment `.` or `..`, also percent-encoded (`%2E`): WHATWG URL and RFC 3986 remove it. */
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+
+export const BLANK_PATH_VALUE =
+  'An ID mapped into this step is blank in this run, so there is nothing to send it to. Check the step that ' +
+  'should provide it (a search that found nothing, or a field left empty in the trigger’s data).';
+
+/**
+ * Throws (before any request) when a path built from mapped values cannot reach the record it names: a
+ * blank value leaves an empty segment (`/v1/contacts//tags`, `/v1/tickets/`), and a dot segment is removed by
+ * the URL parser, so the request would reach another route (`/v1/tickets/.` is the ticket list,
+ * `/v1/contacts/../tags` is `/v1/tags`) and an operation would act on, or return, something it never asked for.
+ * No path of ours has an empty segment after its leading `/`.
+ */
+function refuseUnsendablePath(z: ZObject, path: string): void {
+  const segments = (path.split(/[?#]/, 1)[0] ?? '').split('/').slice(1);
+  if (segments.some((segment) => segment === '')) {
+    throw new z.errors.Error(BLANK_PATH_VALUE, 'blank_path_value', 400);
+  }
+  if (segments.some((segment) => DOT_SEGMENT.test(segment))) {
+    throw new z.errors.Error(DOT_SEGMENT_VALUE, 'invalid_path_value', 400);
+  }
+}
+
 export const addApiContext: BeforeRequestMiddleware = (request, z, bundle) => {
+  if (request.url.startsWith('/')) refuseUnsendablePath(z, request.url);
   const base = apiBaseUrl();
   const url = request.url.startsWith('/') ? base + request.url : request.url;
   // The key goes to IllumiChat only, never to a URL some other code path might request.

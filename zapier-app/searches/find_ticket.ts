@@ -28,6 +28,8 @@ export const perform = (async (z, bundle) => {
   const ticket = textOf(bundle.inputData.ticket);
   if (!ticket) return [];
   const number = TICKET_NUMBER.exec(ticket)?.[1];
+  // Numbering starts at 1, and IllumiChat refuses 0 as a number: #0 is a ticket that does not exist.
+  if (number && Number(number) === 0) return [];
   if (number) {
     const response = await z.request<{ data: TicketRecord[] }>({ url: '/v1/tickets', params: { number } });
     return response.data.data;

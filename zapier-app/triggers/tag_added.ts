@@ -38,7 +38,9 @@ export function acceptsTag(bundle: Bundle, record: DeliveredRecord): boolean {
   const { tag, record_type: recordType } = bundle.inputData as { tag?: unknown; record_type?: unknown };
   const delivered = typeof data.tag === 'string' ? data.tag : '';
   if (typeof tag === 'string' && tag.trim() && tagKey(tag) !== tagKey(delivered)) return false;
-  if (typeof recordType === 'string' && recordType.trim() && recordType.trim() !== data.recordType) return false;
+  // Any letter case: a custom value typed into the dropdown reads as its label does ("Contact").
+  const kind = typeof recordType === 'string' ? recordType.trim().toLowerCase() : '';
+  if (kind && kind !== data.recordType) return false;
   return true;
 }
 
