@@ -100,59 +100,35 @@ export function requireConversation(ctx: AppContext, workspaceId: string | null,
 
 const conversationCursor = z.tuple([z.string(), z.number().int()]);
 
+type ConversationQuery = {
+  mode?: 'assistant' | 'human' | undefined;
+  visitorEmail?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+};
+
 /**
- * Newest first (started_at, then insertion order), optionally only one mode; `limit` records per page (the
- * route bounds it, 1-100). Throws 422 validation_failed for a cursor this API did not return.
+ * Newest first (started_at, then insertion order), optionally only one mode, or only the conversations whose
+ * visitor gave `visitorEmail` (Find Conversation's "latest by visitor email"; in the widget or on the lead form,
+ * matched as contacts' emails are); `limit` records per page (the route bounds it, 1-100). Throws 422
+ * validation_failed for a cursor this API did not return.
  */
 export function listConversations(
   ctx: AppContext,
   workspaceId: string,
-  query: {
-    mode?: 'assistant' | 'human' | undefined;
-    visitorEmail?: string | undefined;
-    limit: number;
-    cursor?: string | undefined;
-  },
+  query: ConversationQuery,
 ): Page<ConversationResource> {
-  if (query.visitorEmail !== undefined)
-    return conversationsOfVisitor(ctx, workspaceId, { ...query, visitorEmail: query.visitorEmail });
   const after = query.cursor ? decodeCursor(query.cursor, conversationCursor) : null;
-  // Only the conditions that apply, so each of the four statements seeks on its index (migration 005):
-  // `(? IS NULL OR …)` cannot, and made a filtered or later page read every conversation of the workspace.
+  // Only the conditions that apply, so each statement seeks on its index (migration 005; by visitor email,
+  // conversations_by_visitor_email of migration 008): `(? IS NULL OR …)` cannot, and made a filtered or later
+  // page read every conversation of the workspace. A visitor has few conversations, so there the mode is
+  // checked on the index's rows rather than given an index of its own.
   const params: unknown[] = [workspaceId];
   let where = 'v.workspace_id = ?';
-  if (query.mode) {
-    where += ' AND v.mode = ?';
-    params.push(query.mode);
+  if (query.visitorEmail !== undefined) {
+    where += ' AND v.visitor_email_normalized = ?';
+    params.push(normalizeEmail(query.visitorEmail));
   }
-  if (after) {
-    where += ' AND (v.started_at, v.rowid) < (?, ?)';
-    params.push(after[0], after[1]);
-  }
-  const rows = sql(
-    ctx.db,
-    `SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name
-       FROM conversations v WHERE ${where}
-      ORDER BY v.started_at DESC, v.rowid DESC
-      LIMIT ?`,
-  ).all(...params, query.limit + 1) as (ConversationRow & { seq: number })[];
-  return toPage(rows, query.limit, conversationResource, (r) => [r.started_at, r.seq]);
-}
-
-/**
- * Find Conversation's "latest by visitor email": the conversations whose visitor gave this email (in the widget
- * or on the lead form; matched as contacts' emails are), newest first, seeking on conversations_by_visitor_email
- * (migration 008). A mode filter applies on top; the cursor is as listConversations's.
- */
-function conversationsOfVisitor(
-  ctx: AppContext,
-  workspaceId: string,
-  query: { mode?: 'assistant' | 'human' | undefined; visitorEmail: string; limit: number; cursor?: string | undefined },
-): Page<ConversationResource> {
-  const after = query.cursor ? decodeCursor(query.cursor, conversationCursor) : null;
-  const params: unknown[] = [workspaceId, normalizeEmail(query.visitorEmail)];
-  // A visitor has few conversations, so the mode is checked on the index's rows rather than given an index.
-  let where = 'v.workspace_id = ? AND v.visitor_email_normalized = ?';
   if (query.mode) {
     where += ' AND v.mode = ?';
     params.push(query.mode);
