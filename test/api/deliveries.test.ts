@@ -333,8 +333,8 @@ describe('replay', () => {
         `INSERT INTO events (id, workspace_id, type, payload, created_at) VALUES ('evt_private', ?, 'lead.captured', '{}', ?)`,
       ).run(workspace.id, now);
       db.prepare(
-        `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at) VALUES ('dlv_private', 'evt_private', 'sub_private', 'failed', 0, ?)`,
-      ).run(now);
+        `INSERT INTO deliveries (id, event_id, subscription_id, workspace_id, event_type, status, next_attempt_ms, created_at) VALUES ('dlv_private', 'evt_private', 'sub_private', ?, 'lead.captured', 'failed', 0, ?)`,
+      ).run(workspace.id, now);
       const before = rx.requests.length;
       const res = await api(strict.url, key).post('/v1/deliveries/dlv_private/replay', {});
       expect(res.status).toBe(200);

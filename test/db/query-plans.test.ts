@@ -114,9 +114,19 @@ const ALLOWED: Record<string, string> = {
     "a page after the first: the seek is on started_at; it skips only the rows with the cursor's own started_at (one millisecond) that the previous page returned",
   'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.mode = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
     'the same, filtered to one mode (its own index)',
-  'SELECT rowid AS seq, id, event_id, subscription_id, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries WHERE subscription_id = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
-    "the delivery log's page after the first, per subscription: the seek is on created_at; it skips only the rows with the cursor's own created_at (one millisecond) that the previous page returned",
-  'SELECT rowid AS seq, id, event_id, subscription_id, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries WHERE subscription_id = ? AND status = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
+  'SELECT rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries INDEXED BY deliveries_by_workspace WHERE workspace_id = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
+    "the delivery log's page after the first: the seek is on created_at; it skips only the rows with the cursor's own created_at (one millisecond) that the previous page returned",
+  'SELECT rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries INDEXED BY deliveries_by_workspace_status WHERE workspace_id = ? AND status = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
+    'the same, filtered to one status (its own index)',
+  'SELECT rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries INDEXED BY deliveries_by_workspace_type WHERE workspace_id = ? AND event_type = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
+    'the same, filtered to one event type (its own index)',
+  'SELECT rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries INDEXED BY deliveries_by_workspace_status WHERE workspace_id = ? AND status = ? AND event_type = ? ORDER BY created_at DESC, rowid DESC LIMIT ?':
+    "a status and an event type at once (the log's filters combined): the range of the status skips its rows of other event types, the workspace's own deliveries, never more than retention keeps; the cost of a third index per combination on every delivery insert is not worth it",
+  'SELECT rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries INDEXED BY deliveries_by_workspace_status WHERE workspace_id = ? AND status = ? AND event_type = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
+    'the same, a page after the first',
+  'SELECT rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries INDEXED BY deliveries_by_subscription WHERE subscription_id = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
+    "one Zap's log, a page after the first: as the workspace's",
+  'SELECT rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries INDEXED BY deliveries_by_subscription_status WHERE subscription_id = ? AND status = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
     'the same, filtered to one status (its own index)',
   'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.visitor_email_normalized = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
     "one visitor's conversations (Find Conversation), a page after the first: as above, on conversations_by_visitor_email",
@@ -228,8 +238,15 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
     widgetClosableConversationId: widgetClosable.id,
     receiverUrl: rx.url,
   };
-  // The delivery log's variants: any status, a second page (with and without a status), one event type.
-  for (const filter of ['', 'status=succeeded&', `event_type=ticket.created&subscription_id=${hook.id}&`]) {
+  // The delivery log's variants: any status, a second page (with and without a status), one event type, one Zap.
+  for (const filter of [
+    '',
+    'status=succeeded&',
+    'event_type=ticket.created&',
+    'status=succeeded&event_type=ticket.created&',
+    `subscription_id=${hook.id}&`,
+    `event_type=ticket.created&subscription_id=${hook.id}&status=succeeded&`,
+  ]) {
     await zap.post('/v1/tickets', { subject: 'Another delivery' });
     const first = await waitUntil(
       async () => {
