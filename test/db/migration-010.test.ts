@@ -28,6 +28,16 @@ function databaseAtVersion9(): Database.Database {
     INSERT INTO deliveries (id, event_id, subscription_id, status, attempts, next_attempt_ms, created_at) VALUES
       ('dlv_1', 'evt_1', 'sub_a', 'failed', 1, 0, '2026-01-04T00:00:00.000Z'),
       ('dlv_2', 'evt_2', 'sub_b', 'pending', 0, 0, '2026-01-04T00:00:00.000Z');
+    INSERT INTO agents (id, workspace_id, name, email, token_hash, created_at, role, token_revoked_at) VALUES
+      ('agt_live', 'ws_a', 'Live', 'l@example.com', 't1', '2026-01-01T00:00:00.000Z', 'owner', NULL),
+      ('agt_gone', 'ws_a', 'Gone', 'g@example.com', 't2', '2026-01-01T00:00:00.000Z', 'admin', '2026-01-02T00:00:00.000Z');
+    INSERT INTO sessions (id_hash, agent_id, workspace_id, csrf_token, created_at, expires_at_ms) VALUES
+      ('s_live', 'agt_live', 'ws_a', 'c', '2026-01-03T00:00:00.000Z', 9e12),
+      ('s_gone', 'agt_gone', 'ws_a', 'c', '2026-01-03T00:00:00.000Z', 9e12);
+    INSERT INTO sign_in_links (token_hash, agent_id, created_at, expires_at_ms, used_at) VALUES
+      ('l_live', 'agt_live', '2026-01-03T00:00:00.000Z', 9e12, NULL),
+      ('l_gone', 'agt_gone', '2026-01-03T00:00:00.000Z', 9e12, NULL),
+      ('l_gone_used', 'agt_gone', '2026-01-01T00:00:00.000Z', 9e12, '2026-01-01T00:00:01.000Z');
   `);
   return db;
 }
@@ -53,4 +63,14 @@ it("gives every delivery its subscription's workspace and event type, and indexe
       'deliveries_by_subscription_status',
     ]),
   );
+});
+
+it('ends the sessions and voids the unused sign-in links of agents revoked before it', () => {
+  const db = databaseAtVersion9();
+  migrate(db);
+  expect(db.prepare('SELECT id_hash FROM sessions ORDER BY 1').pluck().all()).toEqual(['s_live']);
+  expect(db.prepare('SELECT token_hash FROM sign_in_links ORDER BY 1').pluck().all()).toEqual([
+    'l_gone_used',
+    'l_live',
+  ]);
 });

@@ -423,6 +423,8 @@ async function settingsPagesWorkload(s: ApiServer, rx: Receiver, workspaceId: st
   await form(`/settings/deliveries/${world.deliveryId}/replay`, {});
   rx.script(reply(500)); // a replay that fails
   await form(`/settings/deliveries/${world.deliveryId}/replay`, {});
+  // Another owner first: the last owner able to sign in may not step down (domain/workspaces.ts).
+  createAgent(s.ctx, workspaceId, { name: 'Second owner', email: 'owner2@example.com', role: 'owner' });
   setAgentRole(s.ctx, owner.id, 'admin');
   await form(`/settings/zaps/${world.subscriptionId}/replay`, { since: '2026-01-01T00:00' });
   await form('/sign-out', {});

@@ -17,3 +17,11 @@ UPDATE deliveries
 CREATE INDEX deliveries_by_workspace ON deliveries(workspace_id, created_at);
 CREATE INDEX deliveries_by_workspace_status ON deliveries(workspace_id, status, created_at);
 CREATE INDEX deliveries_by_workspace_type ON deliveries(workspace_id, event_type, created_at);
+
+-- (issue 11 follow-up 3) Revoking or rotating an agent ends its Settings sessions and voids its unused sign-in
+-- links in the same transaction (domain/settings-access.ts): both are found by agent. Sessions and unused
+-- links that agents revoked before this version still hold end here.
+CREATE INDEX sessions_by_agent ON sessions(agent_id);
+CREATE INDEX sign_in_links_by_agent ON sign_in_links(agent_id) WHERE used_at IS NULL;
+DELETE FROM sessions WHERE agent_id IN (SELECT id FROM agents WHERE token_revoked_at IS NOT NULL);
+DELETE FROM sign_in_links WHERE used_at IS NULL AND agent_id IN (SELECT id FROM agents WHERE token_revoked_at IS NOT NULL);
