@@ -175,12 +175,24 @@ function toRecord(ctx: AppContext, r: DeliveryRow): DeliveryRecord {
   };
 }
 
-/** The workspace's delivery with every attempt, oldest first. Throws 404 not_found for any other id. */
+/**
+ * Attempts a delivery's page and GET /v1/deliveries/{id} show: the latest ones. Replays are capped at 20 per
+ * delivery (delivery/replay.ts MANUAL_ATTEMPTS_MAX), so with the default retry schedule (8 automatic attempts)
+ * every attempt is shown; this bounds the view (30 × 4 KiB excerpts) whatever the schedule, and for a delivery
+ * replayed more often before the cap existed.
+ */
+export const ATTEMPTS_SHOWN = 30;
+
+/**
+ * The workspace's delivery with its latest ATTEMPTS_SHOWN attempts, oldest first, and `attemptsTotal`, every
+ * attempt recorded (older ones are not paged: the latest say how the receiver answers now). Throws 404
+ * not_found for any other id.
+ */
 export function findDelivery(
   ctx: AppContext,
   workspaceId: string,
   id: string,
-): DeliveryRecord & { attempts: AttemptRecord[] } {
+): DeliveryRecord & { attempts: AttemptRecord[]; attemptsTotal: number } {
   const row = selectOne<DeliveryRow>(
     ctx.db,
     `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ? AND workspace_id = ?`,
@@ -188,11 +200,12 @@ export function findDelivery(
     workspaceId,
   );
   if (!row) throw new ApiError(404, 'not_found', `No delivery ${id} in this workspace.`);
-  const attempts = sql<AttemptRow>(
+  const latest = sql<AttemptRow>(
     ctx.db,
-    `SELECT ${ATTEMPT_COLUMNS} FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt`,
-  ).all(id);
-  return { ...toRecord(ctx, row), attempts: attempts.map(toAttempt) };
+    `SELECT ${ATTEMPT_COLUMNS} FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt DESC LIMIT ?`,
+  ).all(id, ATTEMPTS_SHOWN);
+  const attemptsTotal = sql(ctx.db, 'SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id = ?').pluck().get(id);
+  return { ...toRecord(ctx, row), attempts: latest.reverse().map(toAttempt), attemptsTotal: attemptsTotal as number };
 }
 
 export interface EventRecordView {

@@ -134,6 +134,10 @@ const ALLOWED: Record<string, string> = {
     "one visitor's conversations filtered to a mode: it skips only that visitor's conversations in the other mode (one person's chats)",
   'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.visitor_email_normalized = ? AND v.mode = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
     'the same, a page after the first',
+  'SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id = ? AND manual = 1':
+    "a replay counts the delivery's manual attempts (delivery/replay.ts MANUAL_ATTEMPTS_MAX): it skips only the delivery's automatic ones, at most the retry schedule's length + 1",
+  "SELECT id FROM deliveries d WHERE subscription_id = ? AND status = 'failed' AND created_at >= ? AND (SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = d.id AND a.manual = 1) < ? ORDER BY created_at LIMIT ?":
+    "the bulk replay's choice: it skips only the Zap's failed deliveries already replayed the maximum 20 times (each one 20 deliberate, rate-limited replays that really sent), and per delivery its few automatic attempts",
   "SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs FROM deliveries WHERE status = 'pending' AND next_attempt_ms > ? AND next_attempt_ms <= ? AND rowid <= ? ORDER BY next_attempt_ms, rowid":
     'the claimer: rows that came due in the window since its last look; it skips only rows appended since then, which newRows reads next (a few at most)',
   "SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= ? AND rowid <= ? ORDER BY next_attempt_ms, rowid":
