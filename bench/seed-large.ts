@@ -46,7 +46,7 @@ export function seedLargeDatabase(file: string, events: number, spacingMs = 100)
     `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, 'chat.conversation_started', ?, ?, ?)`,
   );
   const insertDelivery = db.prepare(
-    `INSERT INTO deliveries (id, event_id, subscription_id, status, attempts, next_attempt_ms, created_at, finished_at) VALUES (?, ?, ?, 'succeeded', 1, ?, ?, ?)`,
+    `INSERT INTO deliveries (id, event_id, subscription_id, workspace_id, event_type, status, attempts, next_attempt_ms, created_at, finished_at) VALUES (?, ?, ?, ?, 'chat.conversation_started', 'succeeded', 1, ?, ?, ?)`,
   );
   const insertAttempt = db.prepare(
     `INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, status_code, outcome, response_body) VALUES (?, ?, 1, ?, 12, 200, 'succeeded', '{"status":"success"}')`,
@@ -58,7 +58,7 @@ export function seedLargeDatabase(file: string, events: number, spacingMs = 100)
       const eventId = newId('evt');
       const deliveryId = newId('dlv');
       insertEvent.run(eventId, workspace.id, i % 10 === 9 ? assistants[1] : assistants[0], payload, at);
-      insertDelivery.run(deliveryId, eventId, subscriptionId, startMs + i * spacingMs, at, at);
+      insertDelivery.run(deliveryId, eventId, subscriptionId, workspace.id, startMs + i * spacingMs, at, at);
       insertAttempt.run(newId('att'), deliveryId, at);
     }
   });

@@ -49,11 +49,14 @@ export const USAGE = `Usage: npm run admin -- <command> [options]
   assistant list --workspace ID
   agent create --workspace ID --name NAME --email EMAIL [--role owner|admin|agent]
                                                 prints the agent's console token (shown once)
-  agent set-role AGENT_ID --role ROLE           owners and admins may open Settings; agents may not
+  agent set-role AGENT_ID --role ROLE           owners and admins may open Settings; agents may not (their
+                                                sessions end). The last owner able to sign in stays one
   agent sign-in-link AGENT_ID [--base-url URL]  prints a one-time link to Settings (15 minutes, single use)
   agent list --workspace ID                     never shows a token
-  agent revoke AGENT_ID                         its console token is refused from now on
-  agent rotate AGENT_ID                         prints a new console token (shown once); the old one stops working
+  agent revoke AGENT_ID                         its console token, Settings sessions and unused sign-in links
+                                                stop working now; refused for the last owner able to sign in
+  agent rotate AGENT_ID                         prints a new console token (shown once); the old one, its
+                                                Settings sessions and unused sign-in links stop working
   key create --workspace ID --scopes a,b --name NAME
                                                 prints the API key (shown once; only its hash is kept)
   key list --workspace ID                       never shows a key, only its prefix
@@ -201,14 +204,14 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
       io.stderr(
         result.alreadyRevoked
           ? `Agent ${result.agent.id}'s console token was already revoked.`
-          : `Revoked the console token of agent ${result.agent.id} (${result.agent.name}); \`agent rotate\` issues a new one.`,
+          : `Revoked agent ${result.agent.id} (${result.agent.name}): its console token, Settings sessions and unused sign-in links no longer work; \`agent rotate\` issues a new token.`,
       );
       return;
     }
     case 'agent rotate': {
       const agent = rotateAgentToken(ctx, expectTarget('an agent id'));
       io.stderr(
-        `New console token for agent ${agent.id} (${agent.name}); the old one no longer works. It follows; it is shown only once.`,
+        `New console token for agent ${agent.id} (${agent.name}); the old one, its Settings sessions and unused sign-in links no longer work. It follows; it is shown only once.`,
       );
       io.stdout(agent.token);
       return;

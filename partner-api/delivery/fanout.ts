@@ -35,7 +35,8 @@ export const FANOUT_ROWS_PER_TRANSACTION = 256;
  */
 export const INLINE_FANOUT_LIMIT = 8;
 
-const INSERT_DELIVERY = `INSERT OR IGNORE INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at) VALUES (?, ?, ?, 'pending', ?, ?)`;
+/** Also the subscription's workspace and the event's type, for the workspace's delivery log (migration 010). */
+const INSERT_DELIVERY = `INSERT OR IGNORE INTO deliveries (id, event_id, subscription_id, workspace_id, event_type, status, next_attempt_ms, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`;
 
 /**
  * Queues the deliveries an event just stored (inside the change's transaction) owes: one per active
@@ -64,7 +65,8 @@ export function enqueueDeliveries(
     return 'marked';
   }
   const insert = sql(db, INSERT_DELIVERY);
-  for (const s of matching) insert.run(newId('dlv'), event.id, s.id, nowMs, event.createdAt);
+  for (const s of matching)
+    insert.run(newId('dlv'), event.id, s.id, event.workspaceId, event.type, nowMs, event.createdAt);
   return 'written';
 }
 
@@ -133,7 +135,8 @@ export function expandFanOut(ctx: AppContext, maxRows = FANOUT_ROWS_PER_TRANSACT
         : [];
       const chunk = subscriptions.slice(0, budget);
       const insert = sql(db, INSERT_DELIVERY);
-      for (const s of chunk) rows += insert.run(newId('dlv'), event.id, s.id, now, createdAt).changes;
+      for (const s of chunk)
+        rows += insert.run(newId('dlv'), event.id, s.id, event.workspaceId, event.type, now, createdAt).changes;
       budget -= chunk.length;
       if (subscriptions.length > chunk.length) {
         // More owed than this transaction's share: resume after the last one written.

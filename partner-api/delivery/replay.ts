@@ -28,6 +28,19 @@ import { signingKey } from './signing';
 export const BULK_REPLAY_MAX = 25;
 /** Bulk replays in flight at once. */
 const BULK_REPLAY_CONCURRENCY = 5;
+/**
+ * Replays one delivery may have; one more is refused (409 replay_refused). With the automatic attempts (the
+ * retry schedule's length + 1) this bounds a delivery's attempts, which its page and GET /v1/deliveries/{id}
+ * show with their excerpts (up to 4 KiB each): without it every replay added one, 2,000 replays ≈ 8 MB a view.
+ */
+export const MANUAL_ATTEMPTS_MAX = 20;
+
+/** The delivery's manual attempts: one seek, skipping only its automatic ones (a handful). */
+function manualAttemptsOf(ctx: AppContext, deliveryId: string): number {
+  return sql(ctx.db, 'SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id = ? AND manual = 1')
+    .pluck()
+    .get(deliveryId) as number;
+}
 
 interface ReplayRow {
   id: string;
@@ -48,8 +61,9 @@ function refused(message: string): ApiError {
 /**
  * Sends the workspace's delivery `deliveryId` again, records the manual attempt, and resolves to the commit
  * that returns the delivery as it then is. Throws 404 not_found for another workspace's or an unknown delivery,
- * 409 replay_refused while it is still pending (the worker owns it) or when its subscription may not receive
- * (turned off, key revoked, plan below Pro). A failed HTTP exchange is not an error: it is the attempt's
+ * 409 replay_refused while it is still pending (the worker owns it), when it was already replayed
+ * MANUAL_ATTEMPTS_MAX times, or when its subscription may not receive (turned off, key revoked, plan below
+ * Pro). A failed HTTP exchange is not an error: it is the attempt's
  * outcome.
  */
 export async function replayDelivery(
@@ -68,7 +82,8 @@ export async function replayDelivery(
 
 /**
  * As replayDelivery, but resolves to null, sending nothing, while another replay of the delivery is in flight,
- * or, for `'failed'`, once it is no longer failed (another bulk replay got it through since this one chose it).
+ * or, for `'failed'`, once it is no longer failed (another bulk replay got it through since this one chose it)
+ * or has been replayed MANUAL_ATTEMPTS_MAX times meanwhile.
  */
 async function replayUnlessBusy(
   ctx: AppContext,
@@ -102,6 +117,13 @@ async function replayUnlessBusy(
     const { sending } = writeTransaction(ctx.db, () => {
       const refusal = createAuthorityCheck(ctx.db).refusal(row.subscription_id);
       if (refusal) throw refused(`Not replayed: ${refusal.message.replace(/^not sent: /, '')}.`);
+      // In the write transaction: a replay in flight holds the claim below until its attempt is recorded.
+      if (manualAttemptsOf(ctx, row.id) >= MANUAL_ATTEMPTS_MAX) {
+        if (when === 'failed') return { sending: null };
+        throw refused(
+          `Not replayed: this delivery was already replayed ${MANUAL_ATTEMPTS_MAX} times, the most one delivery may be. Fix what the receiving Zap or endpoint answers (see its attempts), then replay a newer delivery or let new events through.`,
+        );
+      }
       if (!claimForReplay(ctx, row.id, claim, startedAtMs, when)) return { sending: null };
       const started = sender.send({
         url: row.target_url,
@@ -217,7 +239,7 @@ export interface BulkReplay {
 
 /**
  * Replays the subscription's failed deliveries created at or after `since` (ISO-8601), oldest first, at
- * most BULK_REPLAY_MAX per call (each recorded as it completes), and resolves to the commit that sums them up. Throws 404 not_found for
+ * most BULK_REPLAY_MAX per call, skipping those already replayed MANUAL_ATTEMPTS_MAX times (each recorded as it completes), and resolves to the commit that sums them up. Throws 404 not_found for
  * another workspace's or an unknown subscription and 409 replay_refused when it may not receive.
  */
 export async function replayFailedSince(
@@ -233,10 +255,12 @@ export async function replayFailedSince(
   if (!owned) throw new ApiError(404, 'not_found', `No subscription ${subscriptionId} in this workspace.`);
   const ids = sql(
     ctx.db,
-    `SELECT id FROM deliveries WHERE subscription_id = ? AND status = 'failed' AND created_at >= ? ORDER BY created_at LIMIT ?`,
+    `SELECT id FROM deliveries d WHERE subscription_id = ? AND status = 'failed' AND created_at >= ?
+        AND (SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = d.id AND a.manual = 1) < ?
+      ORDER BY created_at LIMIT ?`,
   )
     .pluck()
-    .all(subscriptionId, since, BULK_REPLAY_MAX + 1) as string[];
+    .all(subscriptionId, since, MANUAL_ATTEMPTS_MAX, BULK_REPLAY_MAX + 1) as string[];
   const chosen = ids.slice(0, BULK_REPLAY_MAX);
   const commits: (() => DeliveryRecord)[] = [];
   for (let i = 0; i < chosen.length; i += BULK_REPLAY_CONCURRENCY) {

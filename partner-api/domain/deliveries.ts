@@ -5,9 +5,10 @@
  * of its attempts; and one event. Everything is scoped to the workspace: another workspace's id is as
  * unknown as a made-up one (404 not_found).
  *
- * deliveries has no workspace column (the fan-out writes them hot, delivery/fanout.ts), so the workspace's
- * log is a merge of its subscriptions' own pages, each one seek on deliveries_by_subscription(_status)
- * (migration 007): cost grows with the workspace's subscriptions, never with other workspaces' traffic.
+ * Every page is one index range (migration 010): deliveries carry their workspace and event type, so the
+ * workspace-wide log reads deliveries_by_workspace(_status|_type) and one Zap's reads 007's
+ * deliveries_by_subscription(_status). The cost is the page's rows, never the number of subscriptions the
+ * workspace has had (deactivated ones are kept), nor other workspaces' traffic.
  */
 import { z } from 'zod';
 
@@ -58,6 +59,7 @@ interface DeliveryRow {
   id: string;
   event_id: string;
   subscription_id: string;
+  event_type: EventType;
   status: DeliveryStatus;
   attempts: number;
   next_attempt_ms: number;
@@ -78,7 +80,7 @@ interface AttemptRow {
 }
 
 const DELIVERY_COLUMNS =
-  'rowid AS seq, id, event_id, subscription_id, status, attempts, next_attempt_ms, last_error, created_at, finished_at';
+  'rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at';
 const ATTEMPT_COLUMNS = 'attempt, started_at, duration_ms, status_code, outcome, error, response_body, manual';
 
 export interface DeliveryQuery {
@@ -93,82 +95,50 @@ const deliveryCursor = z.tuple([z.string(), z.number().int()]);
 
 /**
  * The workspace's deliveries, newest first (created_at, then insertion order), `limit` per page, filtered
- * by status, subscription and event type. Throws 422 validation_failed for a cursor this API did not
- * return. An unknown subscription id (or another workspace's) gives an empty page.
+ * by status, subscription and event type: one index range, `limit` + 1 rows read (with both a status and an
+ * event type, also the type's rows of other statuses in between). Throws 422 validation_failed for a cursor
+ * this API did not return. An unknown subscription id (or another workspace's) gives an empty page.
  */
 export function listDeliveries(ctx: AppContext, workspaceId: string, query: DeliveryQuery): Page<DeliveryRecord> {
   const after = query.cursor ? decodeCursor(query.cursor, deliveryCursor) : null;
-  const subscriptions = subscriptionsOf(ctx, workspaceId, query);
-  const rows: (DeliveryRow & { event_type: EventType })[] = [];
-  for (const { id, event_type } of subscriptions) {
-    for (const row of pageOf(ctx, id, query.status, after, query.limit + 1)) rows.push({ ...row, event_type });
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const filter = (clause: string, ...values: unknown[]) => {
+    where.push(clause);
+    params.push(...values);
+  };
+  let index: string;
+  if (query.subscriptionId) {
+    // One Zap's own index. Its workspace and event type are checked once here, not per row: a Zap has one
+    // event type, and a filter that rejects it (or another workspace's Zap) would otherwise read all its rows.
+    const eventType = sql(ctx.db, 'SELECT event_type FROM subscriptions WHERE id = ? AND workspace_id = ?')
+      .pluck()
+      .get(query.subscriptionId, workspaceId) as EventType | undefined;
+    if (!eventType || (query.eventType && query.eventType !== eventType)) return { data: [], nextCursor: null };
+    filter('subscription_id = ?', query.subscriptionId);
+    if (query.status) filter('status = ?', query.status);
+    index = query.status ? 'deliveries_by_subscription_status' : 'deliveries_by_subscription';
+  } else {
+    filter('workspace_id = ?', workspaceId);
+    if (query.status) filter('status = ?', query.status);
+    if (query.eventType) filter('event_type = ?', query.eventType);
+    index = query.status
+      ? 'deliveries_by_workspace_status'
+      : query.eventType
+        ? 'deliveries_by_workspace_type'
+        : 'deliveries_by_workspace';
   }
-  rows.sort((a, b) => (a.created_at === b.created_at ? b.seq - a.seq : a.created_at < b.created_at ? 1 : -1));
+  if (after) filter('(created_at, rowid) < (?, ?)', after[0], after[1]);
+  const rows = sql<DeliveryRow>(
+    ctx.db,
+    `SELECT ${DELIVERY_COLUMNS} FROM deliveries INDEXED BY ${index} WHERE ${where.join(' AND ')} ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+  ).all(...params, query.limit + 1);
   const kept = rows.slice(0, query.limit);
   const last = kept.at(-1);
   return {
-    data: kept.map((row) => toRecord(ctx, row, row.event_type)),
+    data: kept.map((row) => toRecord(ctx, row)),
     nextCursor: rows.length > query.limit && last ? encodeCursor([last.created_at, last.seq]) : null,
   };
-}
-
-function subscriptionsOf(
-  ctx: AppContext,
-  workspaceId: string,
-  query: DeliveryQuery,
-): { id: string; event_type: EventType }[] {
-  if (query.subscriptionId) {
-    const one = selectOne<{ id: string; event_type: EventType }>(
-      ctx.db,
-      'SELECT id, event_type FROM subscriptions WHERE id = ? AND workspace_id = ?',
-      query.subscriptionId,
-      workspaceId,
-    );
-    return one && (!query.eventType || one.event_type === query.eventType) ? [one] : [];
-  }
-  if (query.eventType) {
-    return sql<{ id: string; event_type: EventType }>(
-      ctx.db,
-      'SELECT id, event_type FROM subscriptions WHERE workspace_id = ? AND event_type = ?',
-    ).all(workspaceId, query.eventType);
-  }
-  return sql<{ id: string; event_type: EventType }>(
-    ctx.db,
-    'SELECT id, event_type FROM subscriptions WHERE workspace_id = ?',
-  ).all(workspaceId);
-}
-
-/** One subscription's newest `limit` deliveries before `after`, of one status or any: one index seek each. */
-function pageOf(
-  ctx: AppContext,
-  subscriptionId: string,
-  status: DeliveryStatus | undefined,
-  after: [string, number] | null,
-  limit: number,
-): DeliveryRow[] {
-  const order = 'ORDER BY created_at DESC, rowid DESC LIMIT ?';
-  if (status && after) {
-    return sql<DeliveryRow>(
-      ctx.db,
-      `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE subscription_id = ? AND status = ? AND (created_at, rowid) < (?, ?) ${order}`,
-    ).all(subscriptionId, status, after[0], after[1], limit);
-  }
-  if (status) {
-    return sql<DeliveryRow>(
-      ctx.db,
-      `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE subscription_id = ? AND status = ? ${order}`,
-    ).all(subscriptionId, status, limit);
-  }
-  if (after) {
-    return sql<DeliveryRow>(
-      ctx.db,
-      `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE subscription_id = ? AND (created_at, rowid) < (?, ?) ${order}`,
-    ).all(subscriptionId, after[0], after[1], limit);
-  }
-  return sql<DeliveryRow>(ctx.db, `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE subscription_id = ? ${order}`).all(
-    subscriptionId,
-    limit,
-  );
 }
 
 function toAttempt(r: AttemptRow): AttemptRecord {
@@ -184,7 +154,7 @@ function toAttempt(r: AttemptRow): AttemptRecord {
   };
 }
 
-function toRecord(ctx: AppContext, r: DeliveryRow, eventType: EventType): DeliveryRecord {
+function toRecord(ctx: AppContext, r: DeliveryRow): DeliveryRecord {
   const last = selectOne<AttemptRow>(
     ctx.db,
     `SELECT ${ATTEMPT_COLUMNS} FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt DESC LIMIT 1`,
@@ -193,7 +163,7 @@ function toRecord(ctx: AppContext, r: DeliveryRow, eventType: EventType): Delive
   return {
     id: r.id,
     eventId: r.event_id,
-    eventType,
+    eventType: r.event_type,
     subscriptionId: r.subscription_id,
     status: r.status,
     attemptCount: r.attempts,
@@ -205,27 +175,37 @@ function toRecord(ctx: AppContext, r: DeliveryRow, eventType: EventType): Delive
   };
 }
 
-/** The workspace's delivery with every attempt, oldest first. Throws 404 not_found for any other id. */
+/**
+ * Attempts a delivery's page and GET /v1/deliveries/{id} show: the latest ones. Replays are capped at 20 per
+ * delivery (delivery/replay.ts MANUAL_ATTEMPTS_MAX), so with the default retry schedule (8 automatic attempts)
+ * every attempt is shown; this bounds the view (30 × 4 KiB excerpts) whatever the schedule, and for a delivery
+ * replayed more often before the cap existed.
+ */
+export const ATTEMPTS_SHOWN = 30;
+
+/**
+ * The workspace's delivery with its latest ATTEMPTS_SHOWN attempts, oldest first, and `attemptsTotal`, every
+ * attempt recorded (older ones are not paged: the latest say how the receiver answers now). Throws 404
+ * not_found for any other id.
+ */
 export function findDelivery(
   ctx: AppContext,
   workspaceId: string,
   id: string,
-): DeliveryRecord & { attempts: AttemptRecord[] } {
-  const row = selectOne<DeliveryRow & { event_type: EventType }>(
+): DeliveryRecord & { attempts: AttemptRecord[]; attemptsTotal: number } {
+  const row = selectOne<DeliveryRow>(
     ctx.db,
-    `SELECT d.rowid AS seq, d.id, d.event_id, d.subscription_id, d.status, d.attempts, d.next_attempt_ms, d.last_error,
-            d.created_at, d.finished_at, s.event_type
-       FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
-      WHERE d.id = ? AND s.workspace_id = ?`,
+    `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ? AND workspace_id = ?`,
     id,
     workspaceId,
   );
   if (!row) throw new ApiError(404, 'not_found', `No delivery ${id} in this workspace.`);
-  const attempts = sql<AttemptRow>(
+  const latest = sql<AttemptRow>(
     ctx.db,
-    `SELECT ${ATTEMPT_COLUMNS} FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt`,
-  ).all(id);
-  return { ...toRecord(ctx, row, row.event_type), attempts: attempts.map(toAttempt) };
+    `SELECT ${ATTEMPT_COLUMNS} FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt DESC LIMIT ?`,
+  ).all(id, ATTEMPTS_SHOWN);
+  const attemptsTotal = sql(ctx.db, 'SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id = ?').pluck().get(id);
+  return { ...toRecord(ctx, row), attempts: latest.reverse().map(toAttempt), attemptsTotal: attemptsTotal as number };
 }
 
 export interface EventRecordView {
@@ -262,7 +242,11 @@ export function findEvent(ctx: AppContext, workspaceId: string, id: string): Eve
 }
 
 /** The subscription's newest delivery with its latest attempt (Settings → Connected Zaps), or null. */
-export function lastDeliveryOf(ctx: AppContext, subscriptionId: string, eventType: EventType): DeliveryRecord | null {
-  const [row] = pageOf(ctx, subscriptionId, undefined, null, 1);
-  return row ? toRecord(ctx, row, eventType) : null;
+export function lastDeliveryOf(ctx: AppContext, subscriptionId: string): DeliveryRecord | null {
+  const row = selectOne<DeliveryRow>(
+    ctx.db,
+    `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE subscription_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+    subscriptionId,
+  );
+  return row ? toRecord(ctx, row) : null;
 }

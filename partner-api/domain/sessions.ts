@@ -10,7 +10,7 @@ import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { hashSecret } from './credentials';
-import { ApiError } from './errors';
+import { ApiError, invalidState } from './errors';
 
 /**
  * A refused sign-in link (400) or a session whose agent may not open Settings (403). Not an API error code:
@@ -25,7 +25,15 @@ export class SettingsAccessError extends Error {
     this.name = 'SettingsAccessError';
   }
 }
-import { type Agent, type AgentRole, findAgent, findWorkspace, mayManageSettings, type Workspace } from './workspaces';
+import {
+  type Agent,
+  type AgentRole,
+  findAgent,
+  findWorkspace,
+  isAgentRevoked,
+  mayManageSettings,
+  type Workspace,
+} from './workspaces';
 
 /** A sign-in link works for 15 minutes (ms), once: long enough to open from a chat message, short if leaked. */
 export const SIGN_IN_LINK_TTL_MS = 15 * 60_000;
@@ -42,7 +50,9 @@ function randomSecret(): string {
 /**
  * A new one-time sign-in link token for the agent: `sgn_tok_` + 43 base64url characters, valid for
  * SIGN_IN_LINK_TTL_MS. Returns the token (shown once; only its hash is stored) and when it expires.
- * Throws 404 not_found for an unknown agent. Expired links of any agent are deleted on the way.
+ * Throws 404 not_found for an unknown agent and 409 invalid_state for a revoked one (revoking ends its Settings
+ * access: workspaces.ts revokeAgentToken; `agent rotate` restores it). Expired links of any agent are deleted
+ * on the way.
  */
 export function createSignInLink(ctx: AppContext, agentId: string): { token: string; agent: Agent; expiresAt: string } {
   const now = ctx.clock.now();
@@ -50,6 +60,10 @@ export function createSignInLink(ctx: AppContext, agentId: string): { token: str
   return writeTransaction(ctx.db, () => {
     const agent = findAgent(ctx, agentId);
     if (!agent) throw new ApiError(404, 'not_found', `No agent ${agentId}.`);
+    if (isAgentRevoked(ctx, agentId))
+      throw invalidState(
+        `Agent ${agentId} (${agent.name}) is revoked: a revoked agent may not sign in to Settings. \`agent rotate\` gives it a new token and access back.`,
+      );
     sql(ctx.db, 'DELETE FROM sign_in_links WHERE expires_at_ms < ?').run(now);
     sql(ctx.db, 'INSERT INTO sign_in_links (token_hash, agent_id, created_at, expires_at_ms) VALUES (?, ?, ?, ?)').run(
       hashSecret(token),
@@ -116,6 +130,9 @@ export function signIn(ctx: AppContext, token: string): NewSession {
     sql(ctx.db, 'UPDATE sign_in_links SET used_at = ? WHERE token_hash = ?').run(isoAt(now), hashSecret(token));
     const agent = findAgent(ctx, row.agent_id)!; // a link's agent_id is a foreign key; agents are never deleted
     requireSettingsRole(agent.role);
+    // Revoking voids the agent's links in its own commit; this guards a link made by an older version.
+    if (isAgentRevoked(ctx, agent.id))
+      throw new SettingsAccessError(403, 'Your access was revoked. Ask an administrator for a new sign-in link.');
     sql(ctx.db, 'DELETE FROM sessions WHERE expires_at_ms < ?').run(now);
     const expiresAtMs = now + SESSION_TTL_MS;
     sql(

@@ -4,8 +4,9 @@ import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { generateAgentToken, hashSecret } from './credentials';
-import { ApiError } from './errors';
+import { ApiError, invalidState } from './errors';
 import { hasIntegration, type Plan } from './plans';
+import { endSettingsAccess } from './settings-access';
 import { cancelPendingDeliveries } from './subscriptions';
 
 export { hasIntegration, INTEGRATION_PLANS, isPlan, type Plan, PLANS } from './plans';
@@ -140,13 +141,61 @@ export function createAgent(
   return { ...agent, token };
 }
 
-/** Gives the agent `role`. Throws 404 not_found for an unknown agent id. */
+/**
+ * Gives the agent `role`. A role without Settings access (`agent`) ends its Settings access at the next
+ * request: every request re-checks the role (sessions.ts findSession). Throws 404 not_found for an unknown
+ * agent id, and 409 invalid_state when the agent is its workspace's last owner able to sign in and
+ * `role` is not owner (requireOwnerLeft): every workspace keeps someone who can open Settings.
+ */
 export function setAgentRole(ctx: AppContext, agentId: string, role: AgentRole): Agent {
   return writeTransaction(ctx.db, () => {
-    if (sql(ctx.db, 'UPDATE agents SET role = ? WHERE id = ?').run(role, agentId).changes === 0)
-      throw new ApiError(404, 'not_found', `No agent ${agentId}.`);
-    return selectOne<Agent>(ctx.db, `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`, agentId)!;
+    const agent = findAgentWithToken(ctx, agentId);
+    if (role !== 'owner')
+      requireOwnerLeft(ctx, agent, `make ${agent.id} ${role === 'admin' ? 'an admin' : 'an agent'}`);
+    sql(ctx.db, 'UPDATE agents SET role = ? WHERE id = ?').run(role, agentId);
+    return { ...withoutToken(agent), role };
   });
+}
+
+interface AgentWithToken extends Agent {
+  revokedAt: string | null;
+}
+
+function findAgentWithToken(ctx: AppContext, agentId: string): AgentWithToken {
+  const row = selectOne<AgentWithToken>(
+    ctx.db,
+    `SELECT ${AGENT_COLUMNS}, token_revoked_at AS revokedAt FROM agents WHERE id = ?`,
+    agentId,
+  );
+  if (!row) throw new ApiError(404, 'not_found', `No agent ${agentId}.`);
+  return row;
+}
+
+function withoutToken({ revokedAt: _revokedAt, ...agent }: AgentWithToken): Agent {
+  return agent;
+}
+
+/**
+ * Refuses (409 invalid_state) a change that would leave `agent`'s workspace with no owner able to sign in to
+ * Settings, i.e. an owner whose console token is not revoked (a revoked agent gets no sign-in link:
+ * sessions.ts). Passes when `agent` is not such an owner itself, or another one exists. `what` names the change.
+ */
+function requireOwnerLeft(ctx: AppContext, agent: AgentWithToken, what: string): void {
+  if (agent.role !== 'owner' || agent.revokedAt !== null) return;
+  const another = sql(
+    ctx.db,
+    `SELECT 1 FROM agents WHERE workspace_id = ? AND role = 'owner' AND token_revoked_at IS NULL AND id != ? LIMIT 1`,
+  ).get(agent.workspaceId, agent.id);
+  if (!another) {
+    throw invalidState(
+      `Refused to ${what}: ${agent.name} (${agent.id}) is the last owner of workspace ${agent.workspaceId} who can sign in to Settings. Make another agent owner first (agent set-role AGENT_ID --role owner).`,
+    );
+  }
+}
+
+/** True when the agent's console token is revoked (it may not sign in to Settings until rotated); false for an unknown id. */
+export function isAgentRevoked(ctx: AppContext, agentId: string): boolean {
+  return sql(ctx.db, 'SELECT token_revoked_at IS NOT NULL FROM agents WHERE id = ?').pluck().get(agentId) === 1;
 }
 
 /** The agent with this id, or null (any workspace: the admin CLI's sign-in link). */
@@ -182,37 +231,41 @@ export function listAgents(ctx: AppContext, workspaceId: string): AgentSummary[]
 }
 
 /**
- * Revokes the agent's console token: from this commit on it is refused (401 agent_token_revoked), also for
- * writes already in flight, which re-check their caller in the transaction that writes. A repeat changes
- * nothing. Throws 404 not_found for an unknown agent id.
+ * Revokes the agent: its console token is refused from this commit on (401 agent_token_revoked), also for
+ * writes already in flight, which re-check their caller in the transaction that writes; in the same commit its
+ * Settings sessions end and its unused sign-in links are voided, and it gets no new link until rotated. A
+ * repeat changes nothing. Throws 404 not_found for an unknown agent id, and 409 invalid_state when it is its
+ * workspace's last owner able to sign in (requireOwnerLeft).
  */
 export function revokeAgentToken(ctx: AppContext, agentId: string): { agent: Agent; alreadyRevoked: boolean } {
   return writeTransaction(ctx.db, () => {
-    const row = sql(ctx.db, `SELECT ${AGENT_COLUMNS}, token_revoked_at AS revokedAt FROM agents WHERE id = ?`).get(
-      agentId,
-    ) as (Agent & { revokedAt: string | null }) | undefined;
-    if (!row) throw new ApiError(404, 'not_found', `No agent ${agentId}.`);
-    const { revokedAt, ...agent } = row;
-    if (revokedAt === null)
+    const row = findAgentWithToken(ctx, agentId);
+    if (row.revokedAt === null) {
+      requireOwnerLeft(ctx, row, `revoke ${row.id}`);
       sql(ctx.db, 'UPDATE agents SET token_revoked_at = ? WHERE id = ?').run(isoAt(ctx.clock.now()), agentId);
-    return { agent, alreadyRevoked: revokedAt !== null };
+    }
+    // Also on a repeat: access left by a revocation made before sessions were ended with it.
+    endSettingsAccess(ctx, agentId);
+    return { agent: withoutToken(row), alreadyRevoked: row.revokedAt !== null };
   });
 }
 
 /**
  * Gives the agent a new console token and returns it (shown this once; only its hash is kept). The old token
- * stops working in the same commit; a revoked agent is usable again with the new one. 404 for an unknown id.
+ * stops working in the same commit; a revoked agent is usable again with the new one. A rotation answers a
+ * credential that may have leaked, so it also ends the agent's Settings sessions and voids its unused sign-in
+ * links in that commit: the agent signs in again with a new link. 404 for an unknown id.
  */
 export function rotateAgentToken(ctx: AppContext, agentId: string): Agent & { token: string } {
   const token = generateAgentToken();
   return writeTransaction(ctx.db, () => {
-    const row = selectOne<Agent>(ctx.db, `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`, agentId);
-    if (!row) throw new ApiError(404, 'not_found', `No agent ${agentId}.`);
+    const row = findAgentWithToken(ctx, agentId);
     sql(ctx.db, 'UPDATE agents SET token_hash = ?, token_revoked_at = NULL WHERE id = ?').run(
       hashSecret(token),
       agentId,
     );
-    return { ...row, token };
+    endSettingsAccess(ctx, agentId);
+    return { ...withoutToken(row), token };
   });
 }
 

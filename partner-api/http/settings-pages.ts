@@ -369,7 +369,7 @@ export function settingsPages(ctx: AppContext): Router {
     const zaps = page.data.map((zap) => ({
       ...zap,
       key: keys.get(zap.apiKeyId)!, // keys are revoked, never deleted
-      last: lastDeliveryOf(ctx, zap.id, zap.eventType),
+      last: lastDeliveryOf(ctx, zap.id),
       reason: zap.deactivatedReason ? DEACTIVATION_WORDS[zap.deactivatedReason] : null,
     }));
     const dayAgo = new Date(ctx.clock.now() - 24 * 60 * 60_000).toISOString().slice(0, 16);

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { runAdmin } from '../../partner-api/cli/admin';
 import { api, type ApiServer, startApiServer } from '../support/api-server';
 import { at } from '../support/items';
+import { fetchPage, formBody, type SettingsBrowser, signInAs } from '../support/settings-session';
 
 let dir: string;
 let dbPath: string;
@@ -410,4 +411,94 @@ it('`./dev admin key create` prints only the key, so a script can capture it; er
   const refused = sh('./dev admin key create --workspace ws_nope --scopes events:read --name K');
   expect({ status: refused.status, stdout: refused.stdout }).toEqual({ status: 1, stdout: '' });
   expect(refused.stderr).toMatch(/^error: No workspace ws_nope\.\n$/);
+});
+
+describe('revoking, rotating and demoting an agent end its Settings access; every workspace keeps an owner', () => {
+  /** Creates agents with these roles (first listed first) and returns their ids. */
+  function agents(id: string, ...roles: string[]): string[] {
+    for (const [i, role] of roles.entries())
+      admin('agent', 'create', '--workspace', id, '--name', `A${i}`, '--email', `a${i}@acme.test`, '--role', role);
+    return admin('agent', 'list', '--workspace', id)
+      .stdout.slice(1)
+      .map((line) => at(line.split(/\s+/), 0));
+  }
+  const link = (agentId: string) => new URL(at(admin('agent', 'sign-in-link', agentId).stdout, 0)).searchParams;
+  const signIn = (token: string) => fetchPage(`${server.url}/sign-in`, { method: 'POST', body: formBody({ token }) });
+  const keysPage = (browser: SettingsBrowser) => browser.get('/settings/keys').then((p) => p.status);
+  const sessionsOf = (agentId: string) =>
+    server.ctx.db.prepare('SELECT COUNT(*) FROM sessions WHERE agent_id = ?').pluck().get(agentId);
+
+  it.each(['revoke', 'rotate'])(
+    '%s ends the agent’s open sessions and voids its unused links in the same commit',
+    async (verb) => {
+      const id = workspace();
+      const [, adminId] = agents(id, 'owner', 'admin');
+      const first = await signInAs(server, adminId!);
+      const second = await signInAs(server, adminId!);
+      const unused = link(adminId!).get('token')!;
+      expect([await keysPage(first), await keysPage(second)]).toEqual([200, 200]);
+
+      expect(admin('agent', verb, adminId!).code).toBe(0);
+      expect([await keysPage(first), await keysPage(second)]).toEqual([401, 401]);
+      expect(sessionsOf(adminId!)).toBe(0);
+      expect((await signIn(unused)).status).toBe(400);
+      if (verb === 'revoke') {
+        // A revoked agent gets no new link until rotated; rotating gives access back.
+        expect(admin('agent', 'sign-in-link', adminId!)).toMatchObject({
+          code: 1,
+          stdout: [],
+          stderr: expect.stringMatching(/^error: .*revoked.*agent rotate/),
+        });
+        expect(admin('agent', 'rotate', adminId!).code).toBe(0);
+      }
+      expect((await signIn(link(adminId!).get('token')!)).status).toBe(303);
+    },
+  );
+
+  it('a role without Settings access ends it at the next request, however the role was changed', async () => {
+    const id = workspace();
+    const [, adminId] = agents(id, 'owner', 'admin');
+    const browser = await signInAs(server, adminId!);
+    expect(await keysPage(browser)).toBe(200);
+    // Changed behind the CLI's back: the role is re-checked on every request.
+    server.ctx.db.prepare(`UPDATE agents SET role = 'agent' WHERE id = ?`).run(adminId);
+    expect(await keysPage(browser)).toBe(403);
+    expect((await browser.post('/settings/keys', { name: 'Sneaky', scopes: ['events:read'] })).status).toBe(403);
+    server.ctx.db.prepare(`UPDATE agents SET role = 'admin' WHERE id = ?`).run(adminId);
+    expect(await keysPage(browser)).toBe(200);
+    // Through the CLI, the same.
+    expect(admin('agent', 'set-role', adminId!, '--role', 'agent').code).toBe(0);
+    expect(await keysPage(browser)).toBe(403);
+  });
+
+  it('refuses to demote or revoke the last owner who can sign in (exit 1, one error line, nothing changed)', () => {
+    const id = workspace();
+    const [olive, otto] = agents(id, 'owner', 'owner');
+    const refusedLastOwner = { code: 1, stdout: [], stderr: expect.stringMatching(/^error: .*last owner/) };
+    const roles = () =>
+      admin('agent', 'list', '--workspace', id)
+        .stdout.slice(1)
+        .map((line) => line.split(/\s+/).slice(2, 4).join(' ')); // ROLE and TOKEN REVOKED
+
+    expect(admin('agent', 'set-role', olive!, '--role', 'admin').code).toBe(0); // Otto is still an owner
+    for (const role of ['admin', 'agent'])
+      expect(admin('agent', 'set-role', otto!, '--role', role)).toMatchObject(refusedLastOwner);
+    expect(admin('agent', 'revoke', otto!)).toMatchObject(refusedLastOwner);
+    expect(admin('agent', 'set-role', otto!, '--role', 'owner').code).toBe(0); // no change: allowed
+
+    // A revoked owner cannot sign in, so it does not count: Otto stays the last one able to.
+    expect(admin('agent', 'set-role', olive!, '--role', 'owner').code).toBe(0);
+    expect(admin('agent', 'revoke', olive!).code).toBe(0);
+    expect(admin('agent', 'set-role', otto!, '--role', 'agent')).toMatchObject(refusedLastOwner);
+    expect(admin('agent', 'revoke', otto!)).toMatchObject(refusedLastOwner);
+    expect(roles()).toEqual([expect.stringMatching(/^owner \d{4}-/), 'owner -']);
+
+    // Rotating Olive makes her able to sign in again; then Otto may step down.
+    expect(admin('agent', 'rotate', olive!).code).toBe(0);
+    expect(admin('agent', 'set-role', otto!, '--role', 'agent').code).toBe(0);
+    // A revoked owner may be demoted: it leaves the number of owners able to sign in as it was.
+    const [, , spare] = agents(id, 'owner');
+    expect(admin('agent', 'revoke', spare!).code).toBe(0);
+    expect(admin('agent', 'set-role', spare!, '--role', 'agent').code).toBe(0);
+  });
 });

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 
 import { loadConfig } from '../../partner-api/config';
 import { verifySignature } from '../../partner-api/delivery/signing';
+import { createAgent } from '../../partner-api/domain/workspaces';
 import {
   api,
   type ApiClient,
@@ -17,6 +18,7 @@ import {
   waitUntil,
 } from '../support/api-server';
 import { type Receiver, reply, startReceiver } from '../support/receiver';
+import { signInAs } from '../support/settings-session';
 
 /** One attempt and done: a failure is final at once, so tests see failed deliveries without waiting. */
 const NO_RETRIES = { delivery: { ...loadConfig({}).delivery, retryScheduleMs: [] } };
@@ -282,6 +284,69 @@ describe('replay', () => {
     expect((await zap.get(`/v1/deliveries?subscription_id=${sub.id}&status=failed`)).body.data).toEqual([]);
   });
 
+  it('a delivery is replayed 20 times at most: the 21st is refused and sends nothing; a bulk replay skips it', async () => {
+    const zap = api(server.url, (await server.setup()).key);
+    const sub = await subscribe(zap, 'lead.captured', 'capped');
+    rx.setDefault(reply(500));
+    await zap.post('/v1/contacts', { email: 'capped@example.com' });
+    await zap.post('/v1/contacts', { email: 'capped2@example.com' });
+    await settled();
+    const [, capped] = (await zap.get(`/v1/deliveries?subscription_id=${sub.id}`)).body.data as Delivery[];
+    const sentTo = () => rx.requests.filter((r) => r.path === '/hook/capped').length;
+    for (let i = 0; i < 20; i++) expect((await zap.post(`/v1/deliveries/${capped!.id}/replay`, {})).status).toBe(200);
+    const before = sentTo();
+    const refused = await zap.post(`/v1/deliveries/${capped!.id}/replay`, {});
+    expect(refused).toMatchObject({ status: 409, body: { error: { code: 'replay_refused' } } });
+    expect(refused.body.error.message).toMatch(/already replayed 20 times/);
+    expect(sentTo()).toBe(before);
+    const detail = (await zap.get(`/v1/deliveries/${capped!.id}`)).body;
+    expect({ shown: detail.attempts.length, total: detail.attemptsTotal }).toEqual({ shown: 21, total: 21 });
+
+    rx.setDefault(reply(200));
+    const bulk = { since: '2000-01-01T00:00:00Z' };
+    expect((await zap.post(`/v1/subscriptions/${sub.id}/replay`, bulk)).body).toMatchObject({
+      replayed: 1,
+      more: false,
+    });
+    expect(sentTo()).toBe(before + 1);
+    expect((await zap.post(`/v1/subscriptions/${sub.id}/replay`, bulk)).body).toMatchObject({
+      replayed: 0,
+      more: false,
+    });
+    expect(sentTo()).toBe(before + 1);
+  });
+
+  it('one delivery with thousands of attempts (replayed before the cap) shows its latest 30, and how many in all', async () => {
+    const { workspace, key } = await server.setup();
+    const zap = api(server.url, key);
+    await subscribe(zap, 'lead.captured', 'many-attempts');
+    rx.setDefault(reply(500));
+    await zap.post('/v1/contacts', { email: 'many@example.com' });
+    await settled();
+    const [delivery] = (await zap.get('/v1/deliveries')).body.data as Delivery[];
+    const excerpt = 'x'.repeat(4096);
+    const insert = server.ctx.db.prepare(
+      `INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, status_code, outcome, response_body, manual)
+       VALUES (?, ?, ?, ?, 5, 500, 'failed', ?, 1)`,
+    );
+    server.ctx.db.transaction(() => {
+      for (let n = 2; n <= 2001; n++) insert.run(`att_many${n}`, delivery!.id, n, new Date().toISOString(), excerpt);
+    })();
+    const res = await zap.get(`/v1/deliveries/${delivery!.id}`);
+    expect(res.status).toBe(200);
+    expect(res.body.attemptsTotal).toBe(2001);
+    expect(res.body.attempts.map((a: { attempt: number }) => a.attempt)).toEqual(
+      Array.from({ length: 30 }, (_, i) => 1972 + i),
+    );
+    expect(JSON.stringify(res.body).length).toBeLessThan(31 * 4096 + 20_000);
+
+    const owner = createAgent(server.ctx, workspace.id, { name: 'Olive', email: 'olive@example.com', role: 'owner' });
+    const page = await (await signInAs(server, owner.id)).get(`/settings/deliveries/${delivery!.id}`);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('The latest 30 of 2001 attempts');
+    expect(page.html.match(/<pre class="excerpt">/g)).toHaveLength(30);
+  });
+
   it('is refused while the delivery is pending, and for a subscription turned off or a revoked key; nothing is sent', async () => {
     const { workspace, key, keyId } = await server.setup();
     const zap = api(server.url, key);
@@ -333,8 +398,8 @@ describe('replay', () => {
         `INSERT INTO events (id, workspace_id, type, payload, created_at) VALUES ('evt_private', ?, 'lead.captured', '{}', ?)`,
       ).run(workspace.id, now);
       db.prepare(
-        `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at) VALUES ('dlv_private', 'evt_private', 'sub_private', 'failed', 0, ?)`,
-      ).run(now);
+        `INSERT INTO deliveries (id, event_id, subscription_id, workspace_id, event_type, status, next_attempt_ms, created_at) VALUES ('dlv_private', 'evt_private', 'sub_private', ?, 'lead.captured', 'failed', 0, ?)`,
+      ).run(workspace.id, now);
       const before = rx.requests.length;
       const res = await api(strict.url, key).post('/v1/deliveries/dlv_private/replay', {});
       expect(res.status).toBe(200);

@@ -114,9 +114,19 @@ const ALLOWED: Record<string, string> = {
     "a page after the first: the seek is on started_at; it skips only the rows with the cursor's own started_at (one millisecond) that the previous page returned",
   'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.mode = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
     'the same, filtered to one mode (its own index)',
-  'SELECT rowid AS seq, id, event_id, subscription_id, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries WHERE subscription_id = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
-    "the delivery log's page after the first, per subscription: the seek is on created_at; it skips only the rows with the cursor's own created_at (one millisecond) that the previous page returned",
-  'SELECT rowid AS seq, id, event_id, subscription_id, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries WHERE subscription_id = ? AND status = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
+  'SELECT rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries INDEXED BY deliveries_by_workspace WHERE workspace_id = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
+    "the delivery log's page after the first: the seek is on created_at; it skips only the rows with the cursor's own created_at (one millisecond) that the previous page returned",
+  'SELECT rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries INDEXED BY deliveries_by_workspace_status WHERE workspace_id = ? AND status = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
+    'the same, filtered to one status (its own index)',
+  'SELECT rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries INDEXED BY deliveries_by_workspace_type WHERE workspace_id = ? AND event_type = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
+    'the same, filtered to one event type (its own index)',
+  'SELECT rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries INDEXED BY deliveries_by_workspace_status WHERE workspace_id = ? AND status = ? AND event_type = ? ORDER BY created_at DESC, rowid DESC LIMIT ?':
+    "a status and an event type at once (the log's filters combined): the range of the status skips its rows of other event types, the workspace's own deliveries, never more than retention keeps; the cost of a third index per combination on every delivery insert is not worth it",
+  'SELECT rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries INDEXED BY deliveries_by_workspace_status WHERE workspace_id = ? AND status = ? AND event_type = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
+    'the same, a page after the first',
+  'SELECT rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries INDEXED BY deliveries_by_subscription WHERE subscription_id = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
+    "one Zap's log, a page after the first: as the workspace's",
+  'SELECT rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at FROM deliveries INDEXED BY deliveries_by_subscription_status WHERE subscription_id = ? AND status = ? AND (created_at, rowid) < (?, ?) ORDER BY created_at DESC, rowid DESC LIMIT ?':
     'the same, filtered to one status (its own index)',
   'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.visitor_email_normalized = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
     "one visitor's conversations (Find Conversation), a page after the first: as above, on conversations_by_visitor_email",
@@ -124,6 +134,10 @@ const ALLOWED: Record<string, string> = {
     "one visitor's conversations filtered to a mode: it skips only that visitor's conversations in the other mode (one person's chats)",
   'SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name FROM conversations v WHERE v.workspace_id = ? AND v.visitor_email_normalized = ? AND v.mode = ? AND (v.started_at, v.rowid) < (?, ?) ORDER BY v.started_at DESC, v.rowid DESC LIMIT ?':
     'the same, a page after the first',
+  'SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id = ? AND manual = 1':
+    "a replay counts the delivery's manual attempts (delivery/replay.ts MANUAL_ATTEMPTS_MAX): it skips only the delivery's automatic ones, at most the retry schedule's length + 1",
+  "SELECT id FROM deliveries d WHERE subscription_id = ? AND status = 'failed' AND created_at >= ? AND (SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = d.id AND a.manual = 1) < ? ORDER BY created_at LIMIT ?":
+    "the bulk replay's choice: it skips only the Zap's failed deliveries already replayed the maximum 20 times (each one 20 deliberate, rate-limited replays that really sent), and per delivery its few automatic attempts",
   "SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs FROM deliveries WHERE status = 'pending' AND next_attempt_ms > ? AND next_attempt_ms <= ? AND rowid <= ? ORDER BY next_attempt_ms, rowid":
     'the claimer: rows that came due in the window since its last look; it skips only rows appended since then, which newRows reads next (a few at most)',
   "SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= ? AND rowid <= ? ORDER BY next_attempt_ms, rowid":
@@ -228,8 +242,15 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
     widgetClosableConversationId: widgetClosable.id,
     receiverUrl: rx.url,
   };
-  // The delivery log's variants: any status, a second page (with and without a status), one event type.
-  for (const filter of ['', 'status=succeeded&', `event_type=ticket.created&subscription_id=${hook.id}&`]) {
+  // The delivery log's variants: any status, a second page (with and without a status), one event type, one Zap.
+  for (const filter of [
+    '',
+    'status=succeeded&',
+    'event_type=ticket.created&',
+    'status=succeeded&event_type=ticket.created&',
+    `subscription_id=${hook.id}&`,
+    `event_type=ticket.created&subscription_id=${hook.id}&status=succeeded&`,
+  ]) {
     await zap.post('/v1/tickets', { subject: 'Another delivery' });
     const first = await waitUntil(
       async () => {
@@ -406,6 +427,8 @@ async function settingsPagesWorkload(s: ApiServer, rx: Receiver, workspaceId: st
   await form(`/settings/deliveries/${world.deliveryId}/replay`, {});
   rx.script(reply(500)); // a replay that fails
   await form(`/settings/deliveries/${world.deliveryId}/replay`, {});
+  // Another owner first: the last owner able to sign in may not step down (domain/workspaces.ts).
+  createAgent(s.ctx, workspaceId, { name: 'Second owner', email: 'owner2@example.com', role: 'owner' });
   setAgentRole(s.ctx, owner.id, 'admin');
   await form(`/settings/zaps/${world.subscriptionId}/replay`, { since: '2026-01-01T00:00' });
   await form('/sign-out', {});

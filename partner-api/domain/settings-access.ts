@@ -1,0 +1,19 @@
+/**
+ * Ending an agent's access to the settings pages (issue 11 follow-up 3): its browser sessions
+ * (domain/sessions.ts) and its sign-in links not used yet. Called inside the write transaction that revokes or
+ * rotates the agent's credentials, so no request after that commit finds a
+ * session or a link that still works. Each is one seek: sessions_by_agent, sign_in_links_by_agent (migration 010).
+ */
+import type { AppContext } from '../context';
+import { sql } from '../lib/statements';
+
+/**
+ * Deletes the agent's sessions and voids (deletes) its unused sign-in links. Used links stay as
+ * the record of the sign-in they started. Returns how many of each ended. Call inside a write transaction.
+ */
+export function endSettingsAccess(ctx: AppContext, agentId: string): { sessions: number; links: number } {
+  return {
+    sessions: sql(ctx.db, 'DELETE FROM sessions WHERE agent_id = ?').run(agentId).changes,
+    links: sql(ctx.db, 'DELETE FROM sign_in_links WHERE agent_id = ? AND used_at IS NULL').run(agentId).changes,
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * The delivery log's cost does not grow with the subscriptions a workspace has had (issue 11 follow-up 1).
+ * Deactivated subscriptions are kept, and a key holder can make tens of thousands with subscribe and
+ * unsubscribe; the log used to run one look-up per subscription (0.40-0.47 s of blocked event loop per call
+ * at 30,000). Here a workspace with thousands of deactivated Zaps, each with deliveries, and one live Zap:
+ * every filter of the log, first page and next, runs the same statements as in a workspace with one Zap
+ * (one range on an index, one latest-attempt look-up per delivery shown), and the plan is an index SEARCH
+ * with no sort. Counted, not timed.
+ */
+import { fixtureFor } from '../../fixtures';
+import { recordEvent } from '../../partner-api/delivery/outbox';
+import { type DeliveryQuery, listDeliveries } from '../../partner-api/domain/deliveries';
+import { newId } from '../../partner-api/lib/ids';
+import { writeTransaction } from '../../partner-api/lib/statements';
+import { type ApiServer, startApiServer } from '../support/api-server';
+
+const mockRun: string[] = [];
+jest.mock('../../partner-api/lib/statements', () => {
+  const actual = jest.requireActual('../../partner-api/lib/statements');
+  return {
+    ...actual,
+    sql: (db: unknown, text: string) => {
+      mockRun.push(text);
+      return actual.sql(db, text);
+    },
+  };
+});
+
+const DEACTIVATED = 3_000;
+const PAGE = 5;
+
+let server: ApiServer;
+beforeAll(async () => {
+  server = await startApiServer();
+}, 60_000);
+afterAll(() => server.close());
+
+/** A workspace with `deactivated` Zaps that each received one ticket.created, then ended, and one live Zap. */
+function workspaceWithHistory(deactivated: number): { workspaceId: string; liveId: string } {
+  const ctx = server.ctx;
+  const db = ctx.db;
+  const ws = server.createWorkspace({ plan: 'pro' });
+  const keyId = server.createKeyRecord(ws.id).id;
+  const subscribe = db.prepare(
+    `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, active, created_at)
+     VALUES (?, ?, ?, ?, ?, 'whsec_x', 1, '2026-01-01T00:00:00.000Z')`,
+  );
+  const event = (type: 'ticket.created' | 'lead.captured', at: string) =>
+    writeTransaction(db, () =>
+      recordEvent(ctx, {
+        id: newId('evt'),
+        workspaceId: ws.id,
+        type,
+        assistantId: null,
+        createdAt: at,
+        payload: fixtureFor(type),
+      }),
+    );
+  db.transaction(() => {
+    for (let i = 0; i < deactivated; i++)
+      subscribe.run(`sub_old${ws.id}${i}`, ws.id, keyId, 'ticket.created', `https://hooks.example/${ws.id}/${i}`);
+  })();
+  event('ticket.created', '2026-01-02T00:00:00.000Z');
+  server.fanOut(); // one delivery to each of them: the real fan-out writes the rows
+  db.prepare(
+    `UPDATE subscriptions SET active = 0, deactivated_at = '2026-01-03T00:00:00.000Z', deactivated_reason = 'unsubscribed' WHERE workspace_id = ?`,
+  ).run(ws.id);
+  const liveId = `sub_live${ws.id}`;
+  subscribe.run(liveId, ws.id, keyId, 'lead.captured', `https://hooks.example/${ws.id}/live`);
+  for (let i = 0; i < PAGE * 2 + 1; i++) event('lead.captured', `2026-02-01T00:00:${String(i).padStart(2, '0')}.000Z`);
+  server.fanOut();
+  db.prepare(`UPDATE deliveries SET status = 'failed' WHERE subscription_id = ? AND rowid % 2 = 0`).run(liveId);
+  return { workspaceId: ws.id, liveId };
+}
+
+/** Statements run to read the first page and the next with `query`. */
+function statementsFor(workspaceId: string, query: Omit<DeliveryQuery, 'limit'>): { count: number; texts: string[] } {
+  mockRun.length = 0;
+  const first = listDeliveries(server.ctx, workspaceId, { ...query, limit: PAGE });
+  listDeliveries(server.ctx, workspaceId, { ...query, limit: PAGE, cursor: first.nextCursor ?? undefined });
+  return { count: mockRun.length, texts: [...new Set(mockRun)] };
+}
+
+const filters = (liveId: string): Omit<DeliveryQuery, 'limit'>[] => [
+  {},
+  { status: 'succeeded' },
+  { status: 'failed' },
+  { eventType: 'ticket.created' },
+  { eventType: 'lead.captured' },
+  { status: 'failed', eventType: 'lead.captured' },
+  { subscriptionId: liveId },
+  { subscriptionId: liveId, status: 'failed' },
+  { subscriptionId: liveId, eventType: 'ticket.created' },
+];
+
+it('runs a bounded number of statements with thousands of deactivated Zaps, for every filter', () => {
+  const { workspaceId, liveId } = workspaceWithHistory(DEACTIVATED);
+  // Per page at most: the subscription check, the range, and one latest attempt per delivery shown.
+  const counts = filters(liveId).map((query) => ({ query, statements: statementsFor(workspaceId, query).count }));
+  expect(counts.filter((c) => c.statements > 2 * (2 + PAGE))).toEqual([]);
+  expect(counts.every((c) => c.statements >= 2)).toBe(true);
+});
+
+it('reads each page as one index range with no sort', () => {
+  const { workspaceId, liveId } = workspaceWithHistory(10);
+  const db = server.ctx.db;
+  for (const query of filters(liveId)) {
+    const { texts } = statementsFor(workspaceId, query);
+    const page = texts.filter((t) => t.includes('FROM deliveries'));
+    // A Zap with another event type than the filter's is answered from the subscription alone.
+    if (!(query.subscriptionId && query.eventType)) expect(page.length).toBeGreaterThan(0);
+    for (const text of page) {
+      const plan = (
+        db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...Array(countParams(text)).fill(null)) as {
+          detail: string;
+        }[]
+      ).map((r) => r.detail);
+      expect({ query, plan }).toEqual({
+        query,
+        plan: [expect.stringMatching(/^SEARCH deliveries USING INDEX deliveries_by_/)],
+      });
+    }
+  }
+});
+
+it('still pages the whole log in order across many Zaps, missing and repeating nothing', () => {
+  const { workspaceId } = workspaceWithHistory(40);
+  const db = server.ctx.db;
+  const expected = db
+    .prepare(`SELECT id FROM deliveries WHERE workspace_id = ? ORDER BY created_at DESC, rowid DESC`)
+    .pluck()
+    .all(workspaceId);
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = listDeliveries(server.ctx, workspaceId, { limit: 7, cursor });
+    seen.push(...page.data.map((d) => d.id));
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  expect(seen).toEqual(expected);
+  expect(seen).toHaveLength(40 + PAGE * 2 + 1);
+});
+
+function countParams(text: string): number {
+  return (text.match(/\?/g) ?? []).length;
+}
