@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
-import { reportFiles } from '../../bench/run';
+import { reportFiles, soakTargets } from '../../bench/run';
 
 const ROOT = path.join(__dirname, '..', '..');
 const rel = (files: string[]) => files.map((f) => path.relative(ROOT, f));
@@ -39,4 +39,23 @@ it('keeps the soak in files of its own: bench-results/soak-*.md, and docs/benchm
   for (const file of files) expect({ file, ignored: ignored(file) }).toEqual({ file, ignored: true });
   expect(rel(reportFiles(['--soak', '--write-docs']))).toContain('docs/benchmarks-soak.md');
   expect(rel(reportFiles(['--soak', '--write-docs']))).not.toContain('docs/benchmarks.md');
+});
+
+it("carries the soak's targets table into docs/benchmarks.md, with the day the soak measured them", () => {
+  const soak = [
+    '# Benchmarks: the soak',
+    '',
+    'Measured 2026-11-29 on 2 cores.',
+    '',
+    '## Against the targets',
+    '',
+    '| target | figure | |',
+    '|---|---|---|',
+    '| none lost | 0 | met |',
+    '',
+  ].join('\n');
+  expect(soakTargets(soak)).toBe(
+    '\nIts targets, from that run (measured 2026-11-29):\n\n| target | figure | |\n|---|---|---|\n| none lost | 0 | met |\n',
+  );
+  expect(soakTargets('# no soak published yet')).toBe('');
 });
