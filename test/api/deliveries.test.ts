@@ -14,6 +14,7 @@ import {
   type ApiClient,
   type ApiResponse,
   type ApiServer,
+  deliveriesSettled,
   startApiServer,
   waitUntil,
 } from '../support/api-server';
@@ -35,18 +36,7 @@ afterAll(async () => {
 });
 afterEach(() => rx.setDefault(reply(200)));
 
-const settled = () =>
-  waitUntil(
-    () =>
-      server.ctx.db
-        .prepare(
-          `SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') + (SELECT COUNT(*) FROM events WHERE fanout_upto IS NOT NULL)`,
-        )
-        .pluck()
-        .get() === 0,
-    10_000,
-    'deliveries to finish',
-  );
+const settled = () => deliveriesSettled(server, 10_000);
 
 async function subscribe(zap: ApiClient, eventType: string, path: string): Promise<{ id: string; secret: string }> {
   const res = await zap.post('/v1/subscriptions', { event_type: eventType, target_url: `${rx.url}/${path}` });

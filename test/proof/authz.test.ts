@@ -7,7 +7,14 @@
 import { generateApiKey } from '../../partner-api/domain/credentials';
 import openapi from '../../partner-api/openapi.json';
 import { KEYED_ENDPOINTS, type KeyedEndpoint } from '../support/api-endpoints';
-import { api, type ApiClient, type ApiServer, startApiServer, waitUntil } from '../support/api-server';
+import {
+  api,
+  type ApiClient,
+  type ApiServer,
+  deliveriesSettled,
+  startApiServer,
+  waitUntil,
+} from '../support/api-server';
 import { at } from '../support/items';
 import { type Receiver, startReceiver } from '../support/receiver';
 import { isErrorShape, snapshot } from './support/state';
@@ -88,19 +95,7 @@ describe('every Zapier-facing endpoint × every refused credential', () => {
   });
 });
 
-/** Every delivery owed so far has been made, so the worker changes nothing while a snapshot is compared. */
-const settled = () =>
-  waitUntil(
-    () =>
-      server.ctx.db
-        .prepare(
-          `SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') + (SELECT COUNT(*) FROM events WHERE fanout_upto IS NOT NULL)`,
-        )
-        .pluck()
-        .get() === 0,
-    15_000,
-    'deliveries',
-  );
+const settled = () => deliveriesSettled(server, 15_000);
 
 /** A workspace with one of everything, made through the API as its Zaps, agents and visitors would. */
 async function populate(label: string) {

@@ -238,3 +238,16 @@ export async function waitUntil<T>(
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * Resolves once every delivery owed so far has been made: nothing pending and no event still marked for
+ * fan-out (delivery/fanout.ts), so the worker changes nothing while a test compares what it sees.
+ */
+export function deliveriesSettled(server: ApiServer, timeoutMs = 10_000): Promise<true> {
+  const owed = server.ctx.db
+    .prepare(
+      `SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') + (SELECT COUNT(*) FROM events WHERE fanout_upto IS NOT NULL)`,
+    )
+    .pluck();
+  return waitUntil(() => owed.get() === 0, timeoutMs, 'every owed delivery to be made');
+}
