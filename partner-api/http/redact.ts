@@ -10,8 +10,18 @@
  * more decodes. A text with no credential is returned exactly as given; one with a credential is returned
  * decoded, with the credential replaced.
  */
-const CREDENTIAL = /(wsk_live_|agt_tok_)[A-Za-z0-9%]*|(sgn_tok_)[A-Za-z0-9_%-]*|(whsec_)[A-Za-z0-9+/=%]*/gi;
-const CREDENTIAL_PREFIX = /wsk_live_|agt_tok_|sgn_tok_|whsec_/i;
+const PREFIXES = 'wsk_live_|agt_tok_|sgn_tok_|whsec_';
+/**
+ * A credential's body runs until a character outside its alphabet or the start of another credential: a
+ * signing secret written straight against an agent token (`whsec_…agt_tok_…`, as the fuzz sent) would
+ * otherwise swallow the token's `agt`, leave `_tok_…` unmatched, and log most of the token.
+ */
+const body = (alphabet: string) => `(?:(?!${PREFIXES})[${alphabet}])*`;
+const CREDENTIAL = new RegExp(
+  `(wsk_live_|agt_tok_)${body('A-Za-z0-9%')}|(sgn_tok_)${body('A-Za-z0-9_%-')}|(whsec_)${body('A-Za-z0-9+/=%')}`,
+  'gi',
+);
+const CREDENTIAL_PREFIX = new RegExp(PREFIXES, 'i');
 /** A run of percent-escapes, decoded together so that a multi-byte UTF-8 character comes out whole. */
 const ESCAPES = /(?:%[0-9A-Fa-f]{2})+/g;
 /** Each layer is at least 2 characters shorter per escape; the bound only stops pathological input early. */

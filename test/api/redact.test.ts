@@ -30,6 +30,45 @@ describe('redactPath', () => {
   });
 });
 
+describe('redactPath on credentials written one against another', () => {
+  /** One of each kind, its prefix in any letter case (the prefixes match case-insensitively). */
+  const kinds = () => [
+    generateApiKey(),
+    generateAgentToken(),
+    generateWebhookSecret(),
+    `sgn_tok_${generateAgentToken().slice('agt_tok_'.length)}`,
+  ];
+  const bodyOf = (credential: string) => credential.slice(credential.indexOf('_', 4) + 1);
+  const recase = (credential: string, upper: boolean) => {
+    const cut = credential.indexOf('_', 4) + 1;
+    const prefix = credential.slice(0, cut);
+    return (upper ? prefix.toUpperCase() : prefix.replace(/^./, (c) => c.toUpperCase())) + credential.slice(cut);
+  };
+
+  it("redacts the fuzz's find: a signing secret run straight into an agent token (whSEc_…agt_tok_…)", () => {
+    const secret = generateWebhookSecret().replace('whsec_', 'whSEc_');
+    const token = generateAgentToken();
+    const logged = redactPath(`/v1/conversations/${secret}${token}`);
+    expect(logged).toBe('/v1/conversations/whSEc_[redacted]agt_tok_[redacted]');
+  });
+
+  it('redacts every ordered pair of kinds, touching, in any prefix case: no 8 characters of either body remain', () => {
+    for (let round = 0; round < 10; round++) {
+      for (const first of kinds())
+        for (const second of kinds()) {
+          const a = recase(first, round % 2 === 0);
+          const b = recase(second, round % 3 === 0);
+          const logged = redactPath(`/v1/tickets/${a}${b}/x`);
+          for (const body of [bodyOf(first), bodyOf(second)])
+            expect({ logged, leaked: logged.includes(body.slice(-8)) || logged.includes(body.slice(0, 8)) }).toEqual({
+              logged,
+              leaked: false,
+            });
+        }
+    }
+  });
+});
+
 /**
  * A credential can be percent-encoded in a path, and the router decodes it into a parameter: every
  * encoding of every character (lower- or upper-case hex, once or several times over) must be redacted.
