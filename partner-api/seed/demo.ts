@@ -58,7 +58,8 @@ export function describeDemoSeed(seed: DemoSeed, baseUrl: string): string {
     ...seed.agents.map((a) => `  ${a.name} <${a.email}> (${a.id}): ${a.token}`),
     `Settings (API keys, connected Zaps, delivery log): sign in as the owner, ${seed.agents[0]?.name ?? ''}, with this one-time link (until ${seed.ownerSignIn.expiresAt}):`,
     `  ${signInUrl(baseUrl, seed.ownerSignIn.token)}`,
-    `  A new link: ./dev admin agent sign-in-link ${seed.ownerSignIn.agentId}`,
+    // --base-url: the CLI's own default is PORT/HOST of its environment, not this server's (started with PORT=…).
+    `  A new link: ./dev admin agent sign-in-link ${seed.ownerSignIn.agentId} --base-url ${baseUrl}`,
     `Lost them? ./dev admin key create --workspace ${seed.workspace.id} --scopes ${seed.apiKey.scopes.join(',')} --name Demo`,
     `      and ./dev admin agent create --workspace ${seed.workspace.id} --name NAME --email EMAIL make new ones.`,
     '==========================================================================================================',

@@ -73,7 +73,10 @@ it('seeds the demo workspace once, prints its key once, delivers, and stops clea
   // How to open Settings as the demo workspace's owner: a one-time sign-in link on this server's address.
   const link = /^\s+(http:\/\/127\.0\.0\.1:\d+\/sign-in\?token=sgn_tok_[\w-]+)$/m.exec(first.stdout())?.[1];
   expect(first.stdout()).toMatch(/Settings .*sign in as the owner, Sam Rivera/);
-  expect(first.stdout()).toMatch(/A new link: \.\/dev admin agent sign-in-link agt_\w+/);
+  // The command for a new link names this server's address: the admin CLI alone would default to port 3000,
+  // which is another server (or none) when the API was started with PORT.
+  const again = /A new link: (\.\/dev admin agent sign-in-link agt_\w+.*)$/m.exec(first.stdout())?.[1];
+  expect(again).toBe(`./dev admin agent sign-in-link ${/agt_\w+/.exec(again ?? '')?.[0]} --base-url ${first.url}`);
   const token = new URL(link!).searchParams.get('token')!;
   expect(new URL(link!).origin).toBe(first.url);
   const signIn = await fetch(`${first.url}/sign-in`, {
