@@ -38,14 +38,17 @@ export function tagsOf(ctx: AppContext, recordId: string): string[] {
 }
 
 /**
- * Adds `tag` (trimmed and checked by the route) to the target; fires tag.added when the record did not have it.
+ * Adds `tag` (trimmed and checked by the route) to the target; fires tag.added when the record did not have it,
+ * and otherwise answers with the spelling already stored.
  * Call inside the write's transaction. Throws 409 tag_limit_reached when the record already has TAGS_PER_RECORD.
  */
 export function addTag(ctx: AppContext, target: TagTarget, tag: string, by: Actor): TagsResultRecord {
   return writeTransaction(ctx.db, () => {
     const key = tagKey(tag);
-    const had = sql(ctx.db, 'SELECT 1 FROM record_tags WHERE record_id = ? AND tag_key = ?').get(target.recordId, key);
-    if (had) return result(ctx, target, tag, false);
+    const stored = sql(ctx.db, 'SELECT tag FROM record_tags WHERE record_id = ? AND tag_key = ?')
+      .pluck()
+      .get(target.recordId, key) as string | undefined;
+    if (stored !== undefined) return result(ctx, target, stored, false);
     const count = sql(ctx.db, 'SELECT COUNT(*) FROM record_tags WHERE record_id = ?')
       .pluck()
       .get(target.recordId) as number;
@@ -80,14 +83,16 @@ export function addTag(ctx: AppContext, target: TagTarget, tag: string, by: Acto
   });
 }
 
-/** Removes the tag (matched case-insensitively) if the record has it; fires no event. Raises no ApiError. */
+/**
+ * Removes the tag (matched case-insensitively) if the record has it; fires no event. Raises no ApiError. The
+ * answer's `tag` is the spelling that was stored (as an add answers), or `tag` as given when there was none.
+ */
 export function removeTag(ctx: AppContext, target: TagTarget, tag: string): TagsResultRecord {
   return writeTransaction(ctx.db, () => {
-    const { changes } = sql(ctx.db, 'DELETE FROM record_tags WHERE record_id = ? AND tag_key = ?').run(
-      target.recordId,
-      tagKey(tag),
-    );
-    return result(ctx, target, tag, changes > 0);
+    const removed = sql(ctx.db, 'DELETE FROM record_tags WHERE record_id = ? AND tag_key = ? RETURNING tag')
+      .pluck()
+      .get(target.recordId, tagKey(tag)) as string | undefined;
+    return result(ctx, target, removed ?? tag, removed !== undefined);
   });
 }
 
