@@ -24,6 +24,11 @@ export interface ErrorIo {
   stderr(line: string): void;
 }
 
+/** What an operator with a mistyped or stale id does next: the lists that show the real ones. */
+export const NOT_FOUND_HINT =
+  'The ids are listed by `./dev admin workspace list`, and per workspace by `agent list`, `assistant list` and ' +
+  '`key list --workspace ws_…`.';
+
 /** Prints `error` in the one format and returns the exit code for it. */
 export function reportCliError(error: unknown, io: ErrorIo, usage: string): number {
   if (error instanceof UsageError) {
@@ -31,7 +36,7 @@ export function reportCliError(error: unknown, io: ErrorIo, usage: string): numb
     return EXIT.usage;
   }
   if (error instanceof ApiError) {
-    io.stderr(`error: ${error.message}`);
+    io.stderr(`error: ${error.message}${error.status === 404 ? ` ${NOT_FOUND_HINT}` : ''}`);
     return EXIT.refused;
   }
   if (error instanceof CliFailure) {

@@ -349,7 +349,9 @@ describe('mistakes', () => {
     ]) {
       const res = admin(...argv);
       expect(res.code).toBe(1);
-      expect(res.stderr).toMatch(/^error: No (workspace|API key|agent) \w+_nope\.$/);
+      expect(res.stderr).toMatch(
+        /^error: No (workspace|API key|agent) \w+_nope\. The ids are listed by `\.\/dev admin workspace list`[^\n]*$/,
+      );
     }
   });
 
@@ -410,7 +412,10 @@ it('`./dev admin key create` prints only the key, so a script can capture it; er
   expect(captured.stderr).toContain('shown only once');
   const refused = sh('./dev admin key create --workspace ws_nope --scopes events:read --name K');
   expect({ status: refused.status, stdout: refused.stdout }).toEqual({ status: 1, stdout: '' });
-  expect(refused.stderr).toMatch(/^error: No workspace ws_nope\.\n$/);
+  // One line, saying what is wrong and where the real ids are.
+  expect(refused.stderr).toMatch(
+    /^error: No workspace ws_nope\. The ids are listed by `\.\/dev admin workspace list`.*\n$/,
+  );
 });
 
 describe('revoking, rotating and demoting an agent end its Settings access; every workspace keeps an owner', () => {
