@@ -20,6 +20,15 @@ const envSchema = z.object({
   ILLUMICHAT_TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   ILLUMICHAT_DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(10_000).default(10_000),
   ILLUMICHAT_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(512),
+  /**
+   * Delays before each retry in ms, comma-separated, at most 20 (default RETRY_SCHEDULE_MS, Svix's). Empty: no
+   * retries, a failed attempt is final at once, so the delivery log's replay can be tried locally in seconds.
+   */
+  ILLUMICHAT_RETRY_SCHEDULE_MS: z
+    .string()
+    .regex(/^(\d{1,9}(,\d{1,9}){0,19})?$/, 'Must be up to 20 delays in ms, comma-separated, or empty for none.')
+    .transform((v) => (v === '' ? [] : v.split(',').map(Number)))
+    .optional(),
   /** Attempts one workspace may have in flight; default a quarter of the concurrency (delivery/slots.ts). */
   ILLUMICHAT_DELIVERY_WORKSPACE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).optional(),
   /** Attempts in flight to one target host (scheme, host, port), all workspaces together; default half. */
@@ -115,7 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       perSubscriptionConcurrency: 32,
       pollIntervalMs: 500,
       claimMarginMs: 2_000,
-      retryScheduleMs: RETRY_SCHEDULE_MS,
+      retryScheduleMs: e.ILLUMICHAT_RETRY_SCHEDULE_MS ?? RETRY_SCHEDULE_MS,
       jitter: 0.2,
       retryAfterMaxMs: 3_600_000,
       disableAfterFailingMs: 5 * 24 * 3_600_000,

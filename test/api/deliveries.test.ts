@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 
-import { loadConfig } from '../../partner-api/config';
+import { loadConfig, RETRY_SCHEDULE_MS } from '../../partner-api/config';
 import { verifySignature } from '../../partner-api/delivery/signing';
 import { createAgent } from '../../partner-api/domain/workspaces';
 import {
@@ -399,5 +399,15 @@ describe('replay', () => {
     } finally {
       await strict.close();
     }
+  });
+});
+
+describe('ILLUMICHAT_RETRY_SCHEDULE_MS', () => {
+  it('sets the retry delays, or none when empty, so a failed delivery can be replayed locally at once', () => {
+    expect(loadConfig({}).delivery.retryScheduleMs).toEqual(RETRY_SCHEDULE_MS);
+    expect(loadConfig({ ILLUMICHAT_RETRY_SCHEDULE_MS: '1000,5000' }).delivery.retryScheduleMs).toEqual([1000, 5000]);
+    expect(loadConfig({ ILLUMICHAT_RETRY_SCHEDULE_MS: '' }).delivery.retryScheduleMs).toEqual([]);
+    for (const bad of ['5s', '1000,', ',1000', '-1', '1 000', Array.from({ length: 21 }, () => '1').join(',')])
+      expect(() => loadConfig({ ILLUMICHAT_RETRY_SCHEDULE_MS: bad })).toThrow(/ILLUMICHAT_RETRY_SCHEDULE_MS|delays/);
   });
 });
