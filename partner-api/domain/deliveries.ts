@@ -17,7 +17,7 @@ import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { selectOne, sql } from '../lib/statements';
 import { ApiError } from './errors';
-import { decodeCursor, encodeCursor, type Page } from './pagination';
+import { decodeCursor, type Page, toPage } from './pagination';
 
 export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed', 'cancelled'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -133,12 +133,12 @@ export function listDeliveries(ctx: AppContext, workspaceId: string, query: Deli
     ctx.db,
     `SELECT ${DELIVERY_COLUMNS} FROM deliveries INDEXED BY ${index} WHERE ${where.join(' AND ')} ORDER BY created_at DESC, rowid DESC LIMIT ?`,
   ).all(...params, query.limit + 1);
-  const kept = rows.slice(0, query.limit);
-  const last = kept.at(-1);
-  return {
-    data: kept.map((row) => toRecord(ctx, row)),
-    nextCursor: rows.length > query.limit && last ? encodeCursor([last.created_at, last.seq]) : null,
-  };
+  return toPage(
+    rows,
+    query.limit,
+    (row) => toRecord(ctx, row),
+    (row) => [row.created_at, row.seq],
+  );
 }
 
 function toAttempt(r: AttemptRow): AttemptRecord {
