@@ -3,18 +3,14 @@
  * revocation race) and several active subscriptions at one hook URL (a retried subscribe) are deactivated,
  * their pending deliveries cancelled, and then the schema itself allows one active subscription per URL.
  */
-import fs from 'node:fs';
 
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 
-import { listMigrations, migrate } from '../../partner-api/db/open';
+import { migrate } from '../../partner-api/db/open';
+import { databaseAtVersion } from '../support/migrations';
 
 function databaseAtVersion2(): Database.Database {
-  const db = new Database(':memory:');
-  for (const { version, file } of listMigrations().filter((m) => m.version <= 2)) {
-    db.exec(fs.readFileSync(file, 'utf8'));
-    db.pragma(`user_version = ${version}`);
-  }
+  const db = databaseAtVersion(2);
   db.exec(`
     INSERT INTO workspaces VALUES ('ws_a', 'A', 'pro', '2026-01-01T00:00:00.000Z'), ('ws_b', 'B', 'pro', '2026-01-01T00:00:00.000Z');
     INSERT INTO api_keys (id, workspace_id, name, prefix, secret_hash, scopes, created_at, revoked_at) VALUES

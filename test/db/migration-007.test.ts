@@ -3,18 +3,14 @@
  * workspace (by creation time) becoming its owner so someone can open Settings, and the others `agent`;
  * the role is constrained; earlier delivery attempts count as automatic.
  */
-import fs from 'node:fs';
 
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 
-import { listMigrations, migrate } from '../../partner-api/db/open';
+import { migrate } from '../../partner-api/db/open';
+import { databaseAtVersion } from '../support/migrations';
 
 function databaseAtVersion6(): Database.Database {
-  const db = new Database(':memory:');
-  for (const { version, file } of listMigrations().filter((m) => m.version <= 6)) {
-    db.exec(fs.readFileSync(file, 'utf8'));
-    db.pragma(`user_version = ${version}`);
-  }
+  const db = databaseAtVersion(6);
   db.exec(`
     INSERT INTO workspaces VALUES ('ws_a', 'A', 'pro', '2026-01-01T00:00:00.000Z'), ('ws_b', 'B', 'pro', '2026-01-01T00:00:00.000Z'),
                                   ('ws_empty', 'E', 'pro', '2026-01-01T00:00:00.000Z');

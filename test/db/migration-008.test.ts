@@ -3,18 +3,14 @@
  * attribute values, existing conversations stay open with no closer, and their visitor emails become findable
  * by Find Conversation (trimmed, lower-cased), through the new partial index.
  */
-import fs from 'node:fs';
 
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 
-import { listMigrations, migrate } from '../../partner-api/db/open';
+import { migrate } from '../../partner-api/db/open';
+import { databaseAtVersion } from '../support/migrations';
 
 function databaseAtVersion6(): Database.Database {
-  const db = new Database(':memory:');
-  for (const { version, file } of listMigrations().filter((m) => m.version <= 6)) {
-    db.exec(fs.readFileSync(file, 'utf8'));
-    db.pragma(`user_version = ${version}`);
-  }
+  const db = databaseAtVersion(6);
   const at = '2026-01-01T00:00:00.000Z';
   db.exec(`
     INSERT INTO workspaces VALUES ('ws_a', 'A', 'pro', '${at}');

@@ -2,18 +2,14 @@
  * Migration 010 on a database as version 9 left it: every delivery gets its subscription's workspace and
  * event type (the delivery log reads them by workspace), and the log's indexes exist.
  */
-import fs from 'node:fs';
 
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 
-import { listMigrations, migrate } from '../../partner-api/db/open';
+import { migrate } from '../../partner-api/db/open';
+import { databaseAtVersion } from '../support/migrations';
 
 function databaseAtVersion9(): Database.Database {
-  const db = new Database(':memory:');
-  for (const { version, file } of listMigrations().filter((m) => m.version <= 9)) {
-    db.exec(fs.readFileSync(file, 'utf8'));
-    db.pragma(`user_version = ${version}`);
-  }
+  const db = databaseAtVersion(9);
   db.exec(`
     INSERT INTO workspaces VALUES ('ws_a', 'A', 'pro', '2026-01-01T00:00:00.000Z'), ('ws_b', 'B', 'pro', '2026-01-01T00:00:00.000Z');
     INSERT INTO api_keys (id, workspace_id, name, prefix, secret_hash, scopes, created_at) VALUES
