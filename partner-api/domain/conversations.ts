@@ -98,7 +98,7 @@ export function requireConversation(ctx: AppContext, workspaceId: string | null,
   return row;
 }
 
-const conversationCursor = z.tuple([z.string(), z.number().int()]);
+const conversationCursor = z.tuple([z.string(), z.string()]);
 
 type ConversationQuery = {
   mode?: 'assistant' | 'human' | undefined;
@@ -108,8 +108,8 @@ type ConversationQuery = {
 };
 
 /**
- * Newest first (started_at, then insertion order), optionally only one mode, or only the conversations whose
- * visitor gave `visitorEmail` (Find Conversation's "latest by visitor email"; in the widget or on the lead form,
+ * Newest first (started_at, then id: creation order within a process, lib/ids.ts), optionally only one
+ * mode, or only the conversations whose visitor gave `visitorEmail` (Find Conversation's "latest by visitor email"; in the widget or on the lead form,
  * matched as contacts' emails are); `limit` records per page (the route bounds it, 1-100). Throws 422
  * validation_failed for a cursor this API did not return.
  */
@@ -134,17 +134,17 @@ export function listConversations(
     params.push(query.mode);
   }
   if (after) {
-    where += ' AND (v.started_at, v.rowid) < (?, ?)';
+    where += ' AND (v.started_at, v.id) < (?, ?)';
     params.push(after[0], after[1]);
   }
   const rows = sql(
     ctx.db,
-    `SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name
+    `SELECT v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name
        FROM conversations v WHERE ${where}
-      ORDER BY v.started_at DESC, v.rowid DESC
+      ORDER BY v.started_at DESC, v.id DESC
       LIMIT ?`,
-  ).all(...params, query.limit + 1) as (ConversationRow & { seq: number })[];
-  return toPage(rows, query.limit, conversationResource, (r) => [r.started_at, r.seq]);
+  ).all(...params, query.limit + 1) as ConversationRow[];
+  return toPage(rows, query.limit, conversationResource, (r) => [r.started_at, r.id]);
 }
 
 function insertMessage(
@@ -222,7 +222,7 @@ export function conversationDetail(ctx: AppContext, row: ConversationRow): Conve
   }>(
     ctx.db,
     `SELECT id, conversation_id, body, sender_type, created_at FROM messages
-      WHERE conversation_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+      WHERE conversation_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
   ).all(row.id, RECENT_MESSAGES);
   return {
     ...conversationResource(row),
