@@ -14,6 +14,7 @@ import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { normalizeEmail } from './contacts';
 import { ApiError, invalidState } from './errors';
 import { emitConversationEvent } from './events';
+import { lockOpenConversation } from './locks';
 import { decodeCursor, type Page, toPage } from './pagination';
 import { CONVERSATION_SELECT, conversationRecord, conversationResource, type ConversationRow } from './records';
 import { tagsOf, type TagTarget } from './tags';
@@ -266,7 +267,9 @@ export function closeConversation(ctx: AppContext, conversationId: string, close
   return writeTransaction(ctx.db, () => {
     const workspaceId = closer.type === 'agent' ? closer.agent.workspaceId : null;
     const conversation = requireConversation(ctx, workspaceId, conversationId);
-    if (conversation.status === 'closed') throw invalidState('This conversation is already closed.');
+    // The conversation's row lock first (as a handoff takes it), then the check for a live chat.
+    if (conversation.status === 'closed' || !lockOpenConversation(ctx, conversationId))
+      throw invalidState('This conversation is already closed.');
     const live = sql(
       ctx.db,
       `SELECT id FROM live_chat_sessions WHERE conversation_id = ? AND status IN ('queued', 'active')`,

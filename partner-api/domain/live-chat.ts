@@ -11,6 +11,7 @@ import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { conversationRow, requireConversation, setConversationMode } from './conversations';
 import { ApiError, invalidState } from './errors';
 import { emitConversationEvent } from './events';
+import { lockOpenConversation } from './locks';
 import { agentRecord, conversationRecord, SESSION_SELECT, sessionRecord, type SessionRow } from './records';
 import { type Agent, requireAgent } from './workspaces';
 
@@ -59,7 +60,8 @@ function emitSessionEvent(
 export function requestHandoff(ctx: AppContext, conversationId: string, reason: string | null): SessionResource {
   return writeTransaction(ctx.db, () => {
     const conversation = requireConversation(ctx, null, conversationId);
-    if (conversation.status !== 'open') throw invalidState('This conversation is closed.');
+    if (conversation.status !== 'open' || !lockOpenConversation(ctx, conversationId))
+      throw invalidState('This conversation is closed.');
     // One session in progress per conversation is the unique index live_chat_sessions_one_live (migration
     // 011): of two requests at once, on either engine, one inserts and the other changes nothing.
     const id = newId('lcs');

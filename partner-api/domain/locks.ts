@@ -24,3 +24,18 @@ export function lockLiveApiKey(ctx: AppContext, keyId: string): boolean {
       .changes === 1
   );
 }
+
+/** Locks the conversation while it is open; false when it is closed (or unknown). Closing and asking for a
+ * human both take it first, so a close cannot miss a live chat queued at the same moment. */
+export function lockOpenConversation(ctx: AppContext, conversationId: string): boolean {
+  return (
+    sql(ctx.db, `UPDATE conversations SET status = status WHERE id = ? AND status = 'open'`).run(conversationId)
+      .changes === 1
+  );
+}
+
+/** Serialises tag writers of one record (the per-record limit is a count). `recordId` is a contact's or a
+ * conversation's id, as `table` says. */
+export function lockTaggedRecord(ctx: AppContext, table: 'contacts' | 'conversations', recordId: string): void {
+  sql(ctx.db, `UPDATE ${table} SET updated_at = updated_at WHERE id = ?`).run(recordId);
+}
