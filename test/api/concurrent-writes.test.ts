@@ -190,7 +190,7 @@ describe('the mechanisms, directly', () => {
         server.ctx.db,
         `INSERT INTO live_chat_sessions (id, workspace_id, conversation_id, status, queued_at) VALUES ('lcs_dup', ?, ?, 'queued', '2026-01-01T00:00:00.000Z')`,
       ).run(w.workspace.id, conversation.id),
-    ).toThrow(/UNIQUE/);
+    ).toThrow(/unique/i); // SQLite: "UNIQUE constraint failed"; PostgreSQL: "violates unique constraint"
   });
 
   it("ticket numbers continue from the workspace's counter row, which each ticket advances", async () => {
