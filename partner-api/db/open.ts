@@ -19,7 +19,7 @@ export const INLINE_CHECKPOINT_PAGES = 10_000;
 export function listMigrations(): { version: number; file: string }[] {
   return fs
     .readdirSync(MIGRATIONS_DIR)
-    .filter((f) => /^\d{3}_.+\.sql$/.test(f))
+    .filter((f) => /^\d{3}_.+\.sql$/.test(f) && !f.endsWith('.pg.sql'))
     .sort()
     .map((file) => ({ version: Number(file.slice(0, 3)), file: path.join(MIGRATIONS_DIR, file) }));
 }

@@ -104,7 +104,7 @@ function pruneDeliveries(
 ): void {
   const rows = sql(
     db,
-    `SELECT rowid, id, status, created_at AS createdAt FROM deliveries WHERE rowid > ? ORDER BY rowid LIMIT ?`,
+    `SELECT rowid, id, status, created_at AS "createdAt" FROM deliveries WHERE rowid > ? ORDER BY rowid LIMIT ?`,
   ).all(cursor.deliveryRowid, batchSize) as { rowid: number; id: string; status: string; createdAt: string }[];
   // The newest row is never deleted: deliveries has no AUTOINCREMENT, so deleting it would let the next
   // insert reuse its rowid, which the claimer (delivery/claimer.ts) has already seen and would skip.
@@ -140,8 +140,8 @@ function pruneEvents(
     awaitingFanOut: number;
   }>(
     db,
-    `SELECT seq, id, workspace_id AS workspaceId, type, assistant_id AS assistantId, created_at AS createdAt,
-            fanout_upto IS NOT NULL AS awaitingFanOut
+    `SELECT seq, id, workspace_id AS "workspaceId", type, assistant_id AS "assistantId", created_at AS "createdAt",
+            CASE WHEN fanout_upto IS NOT NULL THEN 1 ELSE 0 END AS "awaitingFanOut"
        FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
   ).all(cursor.eventSeq, batchSize);
   const sampleFloor = new Map<string, number>();

@@ -19,7 +19,7 @@ export function createAuthorityCheck(db: Db): { refusal(subscriptionId: string):
   // Three primary-key lookups rather than one three-table join: 9 µs against 14 µs a check here, and the
   // worker makes one per subscription per batch of sends.
   const subscriptionOf = db.prepare<[string], { active: number; apiKeyId: string; workspaceId: string }>(
-    `SELECT active, api_key_id AS apiKeyId, workspace_id AS workspaceId FROM subscriptions WHERE id = ?`,
+    `SELECT active, api_key_id AS "apiKeyId", workspace_id AS "workspaceId" FROM subscriptions WHERE id = ?`,
   );
   const revokedAt = db.prepare<[string], string | null>(`SELECT revoked_at FROM api_keys WHERE id = ?`).pluck();
   const planOf = db.prepare<[string], Plan>(`SELECT plan FROM workspaces WHERE id = ?`).pluck();

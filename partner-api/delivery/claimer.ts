@@ -65,15 +65,15 @@ interface SeenRow {
 
 export function createClaimer(db: Db): Claimer {
   const newRows = db.prepare<[number], SeenRow>(`
-    SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs
+    SELECT rowid, id, subscription_id AS "subscriptionId", status, next_attempt_ms AS "dueMs"
       FROM deliveries WHERE rowid > ? ORDER BY rowid`);
   const cameDue = db.prepare<[number, number, number], SeenRow>(`
-    SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs
+    SELECT rowid, id, subscription_id AS "subscriptionId", status, next_attempt_ms AS "dueMs"
       FROM deliveries
      WHERE status = 'pending' AND next_attempt_ms > ? AND next_attempt_ms <= ? AND rowid <= ?
      ORDER BY next_attempt_ms, rowid`);
   const allDue = db.prepare<[number, number], SeenRow>(`
-    SELECT rowid, id, subscription_id AS subscriptionId, status, next_attempt_ms AS dueMs
+    SELECT rowid, id, subscription_id AS "subscriptionId", status, next_attempt_ms AS "dueMs"
       FROM deliveries
      WHERE status = 'pending' AND next_attempt_ms <= ? AND rowid <= ?
      ORDER BY next_attempt_ms, rowid`);
@@ -84,16 +84,16 @@ export function createClaimer(db: Db): Claimer {
   >(`
     UPDATE deliveries SET claim_token = ?, claimed_at_ms = ?, next_attempt_ms = ?, attempts = attempts + 1
      WHERE id = ? AND status = 'pending' AND next_attempt_ms <= ?
-    RETURNING attempts, event_id AS eventId, subscription_id AS subscriptionId`);
+    RETURNING attempts, event_id AS "eventId", subscription_id AS "subscriptionId"`);
   // Two primary-key lookups rather than a join, which cost several times as much per claim here.
   const eventOf = db.prepare<[string], { eventType: string; payload: string }>(
-    `SELECT type AS eventType, payload FROM events WHERE id = ?`,
+    `SELECT type AS "eventType", payload FROM events WHERE id = ?`,
   );
   const subscriptionOf = db.prepare<[string], { targetUrl: string; secret: string; active: number }>(
-    `SELECT target_url AS targetUrl, secret, active FROM subscriptions WHERE id = ?`,
+    `SELECT target_url AS "targetUrl", secret, active FROM subscriptions WHERE id = ?`,
   );
   const holderRow = db.prepare<[string], { workspaceId: string; targetUrl: string }>(
-    `SELECT workspace_id AS workspaceId, target_url AS targetUrl FROM subscriptions WHERE id = ?`,
+    `SELECT workspace_id AS "workspaceId", target_url AS "targetUrl" FROM subscriptions WHERE id = ?`,
   );
   const cancel = db.prepare(`
     UPDATE deliveries SET status = 'cancelled', finished_at = ?, claim_token = NULL,

@@ -7,7 +7,7 @@
  *
  * The outbox guarantee holds: the mark commits with the change, and it is cleared only in the transaction
  * that writes the last of the event's delivery rows. A process killed in between leaves the mark, and the
- * next start (or any other process's expander) resumes from `fanout_after`; `INSERT OR IGNORE` on
+ * next start (or any other process's expander) resumes from `fanout_after`; `ON CONFLICT DO NOTHING` on
  * UNIQUE(event_id, subscription_id) makes a repeated chunk harmless.
  *
  * Who receives: the subscriptions that matched when the event committed, i.e. active, same workspace and
@@ -36,7 +36,7 @@ export const FANOUT_ROWS_PER_TRANSACTION = 256;
 export const INLINE_FANOUT_LIMIT = 8;
 
 /** Also the subscription's workspace and the event's type, for the workspace's delivery log (migration 010). */
-const INSERT_DELIVERY = `INSERT OR IGNORE INTO deliveries (id, event_id, subscription_id, workspace_id, event_type, status, next_attempt_ms, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`;
+const INSERT_DELIVERY = `INSERT INTO deliveries (id, event_id, subscription_id, workspace_id, event_type, status, next_attempt_ms, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (event_id, subscription_id) DO NOTHING`;
 
 /**
  * Queues the deliveries an event just stored (inside the change's transaction) owes: one per active
@@ -91,7 +91,7 @@ function nextAwaiting(db: Db, afterWorkspace: string): AwaitingEvent | null {
   const next = (after: string) =>
     selectOne<AwaitingEvent>(
       db,
-      `SELECT seq, id, workspace_id AS workspaceId, type, assistant_id AS assistantId, fanout_upto AS upto, fanout_after AS after
+      `SELECT seq, id, workspace_id AS "workspaceId", type, assistant_id AS "assistantId", fanout_upto AS upto, fanout_after AS after
          FROM events WHERE fanout_upto IS NOT NULL AND workspace_id > ? ORDER BY workspace_id, seq LIMIT 1`,
       after,
     );

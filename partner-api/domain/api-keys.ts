@@ -101,8 +101,11 @@ export function revokeApiKey(
   return writeTransaction(ctx.db, () => {
     const existing = findApiKey(ctx, id);
     if (!existing) throw new ApiError(404, 'not_found', `No API key ${id}.`);
-    if (!existing.revokedAt)
-      sql(ctx.db, 'UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(isoAt(ctx.clock.now()), id);
+    // Conditional, so of two revocations at once one sets the time; both then turn the subscriptions off.
+    sql(ctx.db, 'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(
+      isoAt(ctx.clock.now()),
+      id,
+    );
     const subscriptionsDeactivated = deactivateSubscriptions(ctx, { apiKeyId: id }, 'key_revoked');
     return { key: findApiKey(ctx, id)!, subscriptionsDeactivated, alreadyRevoked: existing.revokedAt !== null };
   });

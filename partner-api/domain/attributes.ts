@@ -9,6 +9,7 @@ import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
 import { sql, writeTransaction } from '../lib/statements';
 import { ApiError, type ErrorDetail, invalidState, validationFailed } from './errors';
+import { lockWorkspace } from './locks';
 
 /** Attributes one workspace may define: Zapier shows each as an input field of Create or Update Contact. */
 export const ATTRIBUTES_PER_WORKSPACE = 50;
@@ -52,6 +53,8 @@ export function defineAttribute(
   input: { key: string; label: string; type: AttributeType },
 ): { attribute: AttributeDefinitionRecord; created: boolean } {
   return writeTransaction(ctx.db, () => {
+    // The workspace's row lock makes the count against the limit exact with many writers (domain/locks.ts).
+    lockWorkspace(ctx, workspaceId);
     const existing = sql<AttributeRow>(
       ctx.db,
       'SELECT key, label, type, created_at FROM contact_attributes WHERE workspace_id = ? AND key = ?',

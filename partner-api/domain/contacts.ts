@@ -69,21 +69,29 @@ function contactById(ctx: AppContext, id: string): ContactRow {
   return sql<ContactRow>(ctx.db, 'SELECT * FROM contacts WHERE id = ?').get(id)!;
 }
 
-function insertContact(
+/**
+ * The workspace's contact with this email, inserted with `fields` when there is none (`created` true). Safe
+ * with many writers on either engine: the unique (workspace_id, email_normalized) decides which of two
+ * concurrent inserts creates the contact, and the other's DO UPDATE (which changes nothing) takes the row's
+ * lock on PostgreSQL, so the caller's read-merge-update of an existing contact cannot lose a concurrent one.
+ */
+function insertOrLockContact(
   ctx: AppContext,
   workspaceId: string,
   email: string,
   fields: ContactFields,
   origin: { source: ContactRow['source']; assistant: AssistantRef | null },
-): ContactRow {
+): { row: ContactRow; created: boolean } {
   const now = isoAt(ctx.clock.now());
   const id = newId('con');
   const attributes = fields.attributes ? applyAttributeValues(ctx, workspaceId, {}, fields.attributes) : {};
-  sql(
+  const stored = sql<{ id: string }>(
     ctx.db,
     `INSERT INTO contacts (id, workspace_id, email, email_normalized, name, phone, company, notes, source, assistant_id, attributes, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (workspace_id, email_normalized) DO UPDATE SET email_normalized = excluded.email_normalized
+     RETURNING id`,
+  ).get(
     id,
     workspaceId,
     email.trim(),
@@ -97,8 +105,8 @@ function insertContact(
     JSON.stringify(attributes),
     now,
     now,
-  );
-  return contactById(ctx, id);
+  )!;
+  return { row: contactById(ctx, stored.id), created: stored.id === id };
 }
 
 /** Sets the given fields; `fillBlanksOnly` keeps what the CRM already has (a visitor's form must not overwrite it). */
@@ -149,9 +157,9 @@ export function upsertContact(
 ): { contact: ContactRecord; created: boolean } {
   return writeTransaction(ctx.db, () => {
     const { email, ...fields } = input;
-    const existing = findContactRow(ctx, workspaceId, email);
-    if (existing) return { contact: contactResource(ctx, updateContact(ctx, existing, fields, false)), created: false };
-    const row = insertContact(ctx, workspaceId, email, fields, { source, assistant: null });
+    const { row: stored, created } = insertOrLockContact(ctx, workspaceId, email, fields, { source, assistant: null });
+    if (!created) return { contact: contactResource(ctx, updateContact(ctx, stored, fields, false)), created: false };
+    const row = stored;
     emitLeadCaptured(ctx, workspaceId, leadRecord(row, { source, isNew: true, assistant: null }));
     return { contact: contactResource(ctx, row), created: true };
   });
@@ -169,13 +177,11 @@ export function captureWidgetLead(
 ): { contact: ContactRecord; isNew: boolean } {
   return writeTransaction(ctx.db, () => {
     const { email, ...fields } = input;
-    const existing = findContactRow(ctx, conversation.workspaceId, email);
-    const row = existing
-      ? updateContact(ctx, existing, fields, true)
-      : insertContact(ctx, conversation.workspaceId, email, fields, {
-          source: 'widget_form',
-          assistant: conversation.assistant,
-        });
+    const { row: stored, created } = insertOrLockContact(ctx, conversation.workspaceId, email, fields, {
+      source: 'widget_form',
+      assistant: conversation.assistant,
+    });
+    const row = created ? stored : updateContact(ctx, stored, fields, true);
     sql(
       ctx.db,
       `UPDATE conversations
@@ -184,7 +190,7 @@ export function captureWidgetLead(
               visitor_name = COALESCE(visitor_name, ?), updated_at = ?
         WHERE id = ?`,
     ).run(row.id, row.email, normalizeEmail(row.email), row.name, isoAt(ctx.clock.now()), conversation.id);
-    const isNew = existing === null;
+    const isNew = created;
     emitLeadCaptured(
       ctx,
       conversation.workspaceId,

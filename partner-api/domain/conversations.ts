@@ -14,6 +14,7 @@ import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { normalizeEmail } from './contacts';
 import { ApiError, invalidState } from './errors';
 import { emitConversationEvent } from './events';
+import { lockOpenConversation } from './locks';
 import { decodeCursor, type Page, toPage } from './pagination';
 import { CONVERSATION_SELECT, conversationRecord, conversationResource, type ConversationRow } from './records';
 import { tagsOf, type TagTarget } from './tags';
@@ -98,7 +99,7 @@ export function requireConversation(ctx: AppContext, workspaceId: string | null,
   return row;
 }
 
-const conversationCursor = z.tuple([z.string(), z.number().int()]);
+const conversationCursor = z.tuple([z.string(), z.string()]);
 
 type ConversationQuery = {
   mode?: 'assistant' | 'human' | undefined;
@@ -108,8 +109,8 @@ type ConversationQuery = {
 };
 
 /**
- * Newest first (started_at, then insertion order), optionally only one mode, or only the conversations whose
- * visitor gave `visitorEmail` (Find Conversation's "latest by visitor email"; in the widget or on the lead form,
+ * Newest first (started_at, then id: creation order within a process, lib/ids.ts), optionally only one
+ * mode, or only the conversations whose visitor gave `visitorEmail` (Find Conversation's "latest by visitor email"; in the widget or on the lead form,
  * matched as contacts' emails are); `limit` records per page (the route bounds it, 1-100). Throws 422
  * validation_failed for a cursor this API did not return.
  */
@@ -134,17 +135,17 @@ export function listConversations(
     params.push(query.mode);
   }
   if (after) {
-    where += ' AND (v.started_at, v.rowid) < (?, ?)';
+    where += ' AND (v.started_at, v.id) < (?, ?)';
     params.push(after[0], after[1]);
   }
   const rows = sql(
     ctx.db,
-    `SELECT v.rowid AS seq, v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name
+    `SELECT v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name
        FROM conversations v WHERE ${where}
-      ORDER BY v.started_at DESC, v.rowid DESC
+      ORDER BY v.started_at DESC, v.id DESC
       LIMIT ?`,
-  ).all(...params, query.limit + 1) as (ConversationRow & { seq: number })[];
-  return toPage(rows, query.limit, conversationResource, (r) => [r.started_at, r.seq]);
+  ).all(...params, query.limit + 1) as ConversationRow[];
+  return toPage(rows, query.limit, conversationResource, (r) => [r.started_at, r.id]);
 }
 
 function insertMessage(
@@ -222,7 +223,7 @@ export function conversationDetail(ctx: AppContext, row: ConversationRow): Conve
   }>(
     ctx.db,
     `SELECT id, conversation_id, body, sender_type, created_at FROM messages
-      WHERE conversation_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+      WHERE conversation_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
   ).all(row.id, RECENT_MESSAGES);
   return {
     ...conversationResource(row),
@@ -266,7 +267,9 @@ export function closeConversation(ctx: AppContext, conversationId: string, close
   return writeTransaction(ctx.db, () => {
     const workspaceId = closer.type === 'agent' ? closer.agent.workspaceId : null;
     const conversation = requireConversation(ctx, workspaceId, conversationId);
-    if (conversation.status === 'closed') throw invalidState('This conversation is already closed.');
+    // The conversation's row lock first (as a handoff takes it), then the check for a live chat.
+    if (conversation.status === 'closed' || !lockOpenConversation(ctx, conversationId))
+      throw invalidState('This conversation is already closed.');
     const live = sql(
       ctx.db,
       `SELECT id FROM live_chat_sessions WHERE conversation_id = ? AND status IN ('queued', 'active')`,

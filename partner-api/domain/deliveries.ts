@@ -55,7 +55,6 @@ export interface DeliveryRecord {
 }
 
 interface DeliveryRow {
-  seq: number;
   id: string;
   event_id: string;
   subscription_id: string;
@@ -80,7 +79,7 @@ interface AttemptRow {
 }
 
 const DELIVERY_COLUMNS =
-  'rowid AS seq, id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at';
+  'id, event_id, subscription_id, event_type, status, attempts, next_attempt_ms, last_error, created_at, finished_at';
 const ATTEMPT_COLUMNS = 'attempt, started_at, duration_ms, status_code, outcome, error, response_body, manual';
 
 export interface DeliveryQuery {
@@ -91,10 +90,10 @@ export interface DeliveryQuery {
   eventType?: EventType | undefined;
 }
 
-const deliveryCursor = z.tuple([z.string(), z.number().int()]);
+const deliveryCursor = z.tuple([z.string(), z.string()]);
 
 /**
- * The workspace's deliveries, newest first (created_at, then insertion order), `limit` per page, filtered
+ * The workspace's deliveries, newest first (created_at, then id: creation order within a process, lib/ids.ts), `limit` per page, filtered
  * by status, subscription and event type: one index range, `limit` + 1 rows read (with both a status and an
  * event type, also the type's rows of other statuses in between). Throws 422 validation_failed for a cursor
  * this API did not return. An unknown subscription id (or another workspace's) gives an empty page.
@@ -128,16 +127,16 @@ export function listDeliveries(ctx: AppContext, workspaceId: string, query: Deli
         ? 'deliveries_by_workspace_type'
         : 'deliveries_by_workspace';
   }
-  if (after) filter('(created_at, rowid) < (?, ?)', after[0], after[1]);
+  if (after) filter('(created_at, id) < (?, ?)', after[0], after[1]);
   const rows = sql<DeliveryRow>(
     ctx.db,
-    `SELECT ${DELIVERY_COLUMNS} FROM deliveries INDEXED BY ${index} WHERE ${where.join(' AND ')} ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+    `SELECT ${DELIVERY_COLUMNS} FROM deliveries INDEXED BY ${index} WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`,
   ).all(...params, query.limit + 1);
   return toPage(
     rows,
     query.limit,
     (row) => toRecord(ctx, row),
-    (row) => [row.created_at, row.seq],
+    (row) => [row.created_at, row.id],
   );
 }
 
@@ -245,7 +244,7 @@ export function findEvent(ctx: AppContext, workspaceId: string, id: string): Eve
 export function lastDeliveryOf(ctx: AppContext, subscriptionId: string): DeliveryRecord | null {
   const row = selectOne<DeliveryRow>(
     ctx.db,
-    `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE subscription_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+    `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE subscription_id = ? ORDER BY created_at DESC, id DESC LIMIT 1`,
     subscriptionId,
   );
   return row ? toRecord(ctx, row) : null;

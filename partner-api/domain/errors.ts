@@ -45,3 +45,12 @@ export function validationFailed(details: ErrorDetail[], message = 'The request 
 export function invalidState(message: string): ApiError {
   return new ApiError(409, 'invalid_state', message);
 }
+
+/** 401 api_key_revoked: the key was revoked in Settings → API Keys (before the request, or while it ran). */
+export function apiKeyRevoked(): ApiError {
+  return new ApiError(
+    401,
+    'api_key_revoked',
+    'This API key was revoked in Settings → API Keys. Create a new key and reconnect.',
+  );
+}

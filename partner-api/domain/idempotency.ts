@@ -69,43 +69,57 @@ export function claimIdempotencyKey(ctx: AppContext, workspaceId: string, key: s
   const now = ctx.clock.now();
   maybePurge(ctx, now);
   return writeTransaction(ctx.db, () => {
-    let row = selectOne<KeyRow>(
-      ctx.db,
-      'SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?',
-      workspaceId,
-      key,
-    );
-    if (row && now - row.created_at_ms > IDEMPOTENCY_KEEP_MS) {
-      sql(ctx.db, 'DELETE FROM idempotency_keys WHERE workspace_id = ? AND key = ?').run(workspaceId, key);
-      row = null;
-    }
-    if (!row) {
-      sql(
+    // Race-free with many writers on either engine: the primary key decides which insert claims a new key, and
+    // a takeover is an UPDATE conditional on the created_at_ms that was read, so of two takeovers one changes
+    // the row and the other, re-reading, finds a fresh claim. Each lost race re-reads; the loop is bounded.
+    for (let round = 0; round < 3; round++) {
+      const inserted = sql(
         ctx.db,
-        `INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, ?, 'running', ?)`,
-      ).run(workspaceId, key, hash, now);
-      return { kind: 'claimed', token: now };
-    }
-    if (row.request_hash !== hash) {
-      throw new ApiError(
-        422,
-        'idempotency_key_conflict',
-        'This Idempotency-Key was already used with a different request. Use a new key for a new request.',
+        `INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, ?, 'running', ?)
+         ON CONFLICT (workspace_id, key) DO NOTHING`,
+      ).run(workspaceId, key, hash, now).changes;
+      if (inserted === 1) return { kind: 'claimed', token: now };
+      const row = selectOne<KeyRow>(
+        ctx.db,
+        'SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?',
+        workspaceId,
+        key,
       );
+      if (!row) continue; // purged between the insert and the read
+      if (now - row.created_at_ms > IDEMPOTENCY_KEEP_MS) {
+        // Forgotten after 24 h: the key starts over for this request.
+        const renewed = sql(
+          ctx.db,
+          `UPDATE idempotency_keys
+              SET request_hash = ?, state = 'running', response_status = NULL, response_body = NULL, created_at_ms = ?
+            WHERE workspace_id = ? AND key = ? AND created_at_ms = ?`,
+        ).run(hash, now, workspaceId, key, row.created_at_ms).changes;
+        if (renewed === 1) return { kind: 'claimed', token: now };
+        continue;
+      }
+      if (row.request_hash !== hash) {
+        throw new ApiError(
+          422,
+          'idempotency_key_conflict',
+          'This Idempotency-Key was already used with a different request. Use a new key for a new request.',
+        );
+      }
+      if (row.state === 'done') {
+        return {
+          kind: 'replay',
+          response: { status: row.response_status!, body: JSON.parse(row.response_body!) as unknown },
+        };
+      }
+      if (now - row.created_at_ms < IDEMPOTENCY_STALE_RUNNING_MS) throw inProgress();
+      // A stale claim (its request died): taken over, unless another request took it over first.
+      const taken = sql(
+        ctx.db,
+        `UPDATE idempotency_keys SET created_at_ms = ?
+          WHERE workspace_id = ? AND key = ? AND state = 'running' AND created_at_ms = ?`,
+      ).run(now, workspaceId, key, row.created_at_ms).changes;
+      if (taken === 1) return { kind: 'claimed', token: now };
     }
-    if (row.state === 'done') {
-      return {
-        kind: 'replay',
-        response: { status: row.response_status!, body: JSON.parse(row.response_body!) as unknown },
-      };
-    }
-    if (now - row.created_at_ms < IDEMPOTENCY_STALE_RUNNING_MS) throw inProgress();
-    sql(ctx.db, 'UPDATE idempotency_keys SET created_at_ms = ? WHERE workspace_id = ? AND key = ?').run(
-      now,
-      workspaceId,
-      key,
-    );
-    return { kind: 'claimed', token: now };
+    throw inProgress();
   });
 }
 
@@ -154,7 +168,7 @@ export function releaseIdempotencyKey(ctx: AppContext, workspaceId: string, key:
 export function purgeExpiredIdempotencyKeys(ctx: AppContext, now = ctx.clock.now(), limit = PURGE_BATCH): number {
   return sql(
     ctx.db,
-    'DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?)',
+    'DELETE FROM idempotency_keys WHERE (workspace_id, key) IN (SELECT workspace_id, key FROM idempotency_keys WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?)',
   ).run(now - IDEMPOTENCY_KEEP_MS, limit).changes;
 }
 

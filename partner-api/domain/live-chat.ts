@@ -11,6 +11,7 @@ import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { conversationRow, requireConversation, setConversationMode } from './conversations';
 import { ApiError, invalidState } from './errors';
 import { emitConversationEvent } from './events';
+import { lockOpenConversation } from './locks';
 import { agentRecord, conversationRecord, SESSION_SELECT, sessionRecord, type SessionRow } from './records';
 import { type Agent, requireAgent } from './workspaces';
 
@@ -59,17 +60,17 @@ function emitSessionEvent(
 export function requestHandoff(ctx: AppContext, conversationId: string, reason: string | null): SessionResource {
   return writeTransaction(ctx.db, () => {
     const conversation = requireConversation(ctx, null, conversationId);
-    if (conversation.status !== 'open') throw invalidState('This conversation is closed.');
-    const live = sql(
-      ctx.db,
-      `SELECT id FROM live_chat_sessions WHERE conversation_id = ? AND status IN ('queued', 'active')`,
-    ).get(conversationId);
-    if (live) throw invalidState('This conversation already has a live-chat session that has not ended.');
+    if (conversation.status !== 'open' || !lockOpenConversation(ctx, conversationId))
+      throw invalidState('This conversation is closed.');
+    // One session in progress per conversation is the unique index live_chat_sessions_one_live (migration
+    // 011): of two requests at once, on either engine, one inserts and the other changes nothing.
     const id = newId('lcs');
-    sql(
+    const inserted = sql(
       ctx.db,
-      `INSERT INTO live_chat_sessions (id, workspace_id, conversation_id, status, reason, queued_at) VALUES (?, ?, ?, 'queued', ?, ?)`,
-    ).run(id, conversation.workspace_id, conversationId, reason, isoAt(ctx.clock.now()));
+      `INSERT INTO live_chat_sessions (id, workspace_id, conversation_id, status, reason, queued_at) VALUES (?, ?, ?, 'queued', ?, ?)
+       ON CONFLICT (conversation_id) WHERE status IN ('queued', 'active') DO NOTHING`,
+    ).run(id, conversation.workspace_id, conversationId, reason, isoAt(ctx.clock.now())).changes;
+    if (inserted === 0) throw invalidState('This conversation already has a live-chat session that has not ended.');
     return resource(emitSessionEvent(ctx, id, 'live_chat.session_queued', { reason }));
   });
 }
@@ -83,11 +84,13 @@ export function acceptSession(ctx: AppContext, agent: Agent, sessionId: string):
     const session = requireSession(ctx, agent.workspaceId, sessionId);
     if (session.status !== 'queued')
       throw invalidState(`Only a queued session can be accepted; this one is ${session.status}.`);
-    sql(ctx.db, `UPDATE live_chat_sessions SET status = 'active', agent_id = ?, assigned_at = ? WHERE id = ?`).run(
-      agent.id,
-      isoAt(ctx.clock.now()),
-      sessionId,
-    );
+    // Conditional on the state read, so of two agents accepting at once exactly one does (either engine).
+    const accepted = sql(
+      ctx.db,
+      `UPDATE live_chat_sessions SET status = 'active', agent_id = ?, assigned_at = ? WHERE id = ? AND status = 'queued'`,
+    ).run(agent.id, isoAt(ctx.clock.now()), sessionId).changes;
+    if (accepted === 0)
+      throw invalidState('Only a queued session can be accepted; another agent accepted or ended it.');
     setConversationMode(ctx, session.conversation_id, 'human');
     return resource(emitSessionEvent(ctx, sessionId, 'live_chat.agent_assigned', { agent: agentRecord(agent) }));
   });
@@ -113,7 +116,11 @@ export function transferSession(
     if (to.id === session.agent_id) throw invalidState('The session is already with this agent.');
     const from = requireAgent(ctx, by.workspaceId, session.agent_id!);
     // assigned_at stays the first pickup: the session's duration covers every agent who held it.
-    sql(ctx.db, 'UPDATE live_chat_sessions SET agent_id = ? WHERE id = ?').run(to.id, sessionId);
+    const moved = sql(
+      ctx.db,
+      `UPDATE live_chat_sessions SET agent_id = ? WHERE id = ? AND status = 'active' AND agent_id = ?`,
+    ).run(to.id, sessionId, session.agent_id).changes;
+    if (moved === 0) throw invalidState('The session was transferred or ended meanwhile; reload it and try again.');
     return resource(
       emitSessionEvent(ctx, sessionId, 'live_chat.session_transferred', {
         fromAgent: agentRecord(from),
@@ -140,7 +147,11 @@ export function endSession(
     const session = requireSession(ctx, by.workspaceId, sessionId);
     if (session.status === 'ended') throw invalidState('This session has already ended.');
     const now = ctx.clock.now();
-    sql(ctx.db, `UPDATE live_chat_sessions SET status = 'ended', ended_at = ? WHERE id = ?`).run(isoAt(now), sessionId);
+    const ended = sql(
+      ctx.db,
+      `UPDATE live_chat_sessions SET status = 'ended', ended_at = ? WHERE id = ? AND status IN ('queued', 'active')`,
+    ).run(isoAt(now), sessionId).changes;
+    if (ended === 0) throw invalidState('This session has already ended.');
     setConversationMode(ctx, session.conversation_id, 'assistant');
     const startedMs = Date.parse(session.assigned_at ?? session.queued_at);
     const durationSeconds = Math.max(0, Math.floor((now - startedMs) / 1000));

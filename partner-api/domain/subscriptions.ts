@@ -13,7 +13,8 @@ import { generateWebhookSecret } from '../delivery/signing';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { selectOne, sql, writeTransaction } from '../lib/statements';
-import { ApiError, validationFailed } from './errors';
+import { ApiError, apiKeyRevoked, invalidState, validationFailed } from './errors';
+import { lockLiveApiKey, lockWorkspace } from './locks';
 import { decodeCursor, type Page, toPage } from './pagination';
 
 export interface NewSubscription {
@@ -53,67 +54,80 @@ export function createSubscription(
         throw validationFailed([{ path: 'assistant_id', message: 'No assistant with this id in this workspace.' }]);
     }
     const assistantId = input.assistantId ?? null;
-    const current = activeAt(ctx, input.workspaceId, input.targetUrl);
-    if (
-      current &&
-      current.event_type === input.eventType &&
-      current.assistant_id === assistantId &&
-      current.api_key_id === input.apiKeyId
-    ) {
-      const { id, event_type, target_url, assistant_id, secret, created_at } = current;
-      return {
-        subscription: {
-          id,
-          eventType: event_type,
-          targetUrl: target_url,
-          assistantId: assistant_id,
-          secret,
-          active: true,
-          createdAt: created_at,
-        },
-        outcome: 'existing',
-      };
-    }
-    if (current) {
-      deactivateSubscriptions(ctx, { subscriptionId: current.id }, 'replaced');
-    } else {
-      const active = sql(ctx.db, 'SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ? AND active = 1')
-        .pluck()
-        .get(input.workspaceId) as number;
-      const max = ctx.config.maxSubscriptionsPerWorkspace;
-      if (active >= max) {
-        throw new ApiError(
-          409,
-          'subscription_limit_reached',
-          `This workspace already has ${max} active subscriptions, the most it may have. Turn off Zaps you no longer use, then try again.`,
-          { fields: { limit: max } },
-        );
+    // The key must still be live when this commits: its row lock orders this against a revocation (which
+    // then turns this subscription off too). The workspace's row lock orders concurrent subscribes, so the
+    // count below cannot be read alike by two of them on PostgreSQL.
+    if (!lockLiveApiKey(ctx, input.apiKeyId)) throw apiKeyRevoked();
+    lockWorkspace(ctx, input.workspaceId);
+    // The partial unique index of migration 003 decides between two inserts at one URL: the one that finds
+    // the URL taken reads the winner and answers as if it had come second. Bounded: each round either
+    // answers or saw another writer commit.
+    for (let round = 0; round < 3; round++) {
+      const current = activeAt(ctx, input.workspaceId, input.targetUrl);
+      if (
+        current &&
+        current.event_type === input.eventType &&
+        current.assistant_id === assistantId &&
+        current.api_key_id === input.apiKeyId
+      ) {
+        const { id, event_type, target_url, assistant_id, secret, created_at } = current;
+        return {
+          subscription: {
+            id,
+            eventType: event_type,
+            targetUrl: target_url,
+            assistantId: assistant_id,
+            secret,
+            active: true,
+            createdAt: created_at,
+          },
+          outcome: 'existing',
+        };
       }
+      if (current) {
+        deactivateSubscriptions(ctx, { subscriptionId: current.id }, 'replaced');
+      } else {
+        const active = sql(ctx.db, 'SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ? AND active = 1')
+          .pluck()
+          .get(input.workspaceId) as number;
+        const max = ctx.config.maxSubscriptionsPerWorkspace;
+        if (active >= max) {
+          throw new ApiError(
+            409,
+            'subscription_limit_reached',
+            `This workspace already has ${max} active subscriptions, the most it may have. Turn off Zaps you no longer use, then try again.`,
+            { fields: { limit: max } },
+          );
+        }
+      }
+      const record = {
+        id: newId('sub'),
+        eventType: input.eventType,
+        targetUrl: input.targetUrl,
+        assistantId,
+        secret: generateWebhookSecret(),
+        active: true,
+        createdAt: isoAt(ctx.clock.now()),
+      };
+      const inserted = sql(
+        ctx.db,
+        `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, assistant_id, secret, active, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)
+         ON CONFLICT (workspace_id, target_url) WHERE active = 1 DO NOTHING`,
+      ).run(
+        record.id,
+        input.workspaceId,
+        input.apiKeyId,
+        record.eventType,
+        record.targetUrl,
+        record.assistantId,
+        record.secret,
+        record.createdAt,
+      ).changes;
+      if (inserted === 1) return { subscription: record, outcome: current ? 'replaced' : 'created' };
     }
-    const record = {
-      id: newId('sub'),
-      eventType: input.eventType,
-      targetUrl: input.targetUrl,
-      assistantId,
-      secret: generateWebhookSecret(),
-      active: true,
-      createdAt: isoAt(ctx.clock.now()),
-    };
-    sql(
-      ctx.db,
-      `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, assistant_id, secret, active, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)`,
-    ).run(
-      record.id,
-      input.workspaceId,
-      input.apiKeyId,
-      record.eventType,
-      record.targetUrl,
-      record.assistantId,
-      record.secret,
-      record.createdAt,
-    );
-    return { subscription: record, outcome: current ? 'replaced' : 'created' };
+    // Unreachable while the workspace lock holds; a clear answer rather than a 500 if it ever does not.
+    throw invalidState('Other subscribes to this target URL changed it while this one ran. Try again.');
   });
 }
 
@@ -212,7 +226,6 @@ export function unsubscribeByTarget(
 }
 
 interface SubscriptionRow {
-  seq: number;
   id: string;
   api_key_id: string;
   event_type: EventType;
@@ -225,7 +238,10 @@ interface SubscriptionRow {
   last_error: string | null;
 }
 
-const subscriptionCursor = z.tuple([z.string(), z.number().int()]);
+const SUBSCRIPTION_COLUMNS =
+  'id, api_key_id, event_type, target_url, assistant_id, active, created_at, deactivated_at, deactivated_reason, last_error';
+
+const subscriptionCursor = z.tuple([z.string(), z.string()]);
 
 /** Every subscription of the workspace, active or not, newest first, `limit` records per page: its state and
  * why, never its secret. Throws 422 validation_failed for a cursor this API did not return. */
@@ -241,8 +257,7 @@ export function listSubscriptions(
 export function findConnectedZap(ctx: AppContext, workspaceId: string, id: string): ConnectedZap | null {
   const row = selectOne<SubscriptionRow>(
     ctx.db,
-    `SELECT rowid AS seq, id, api_key_id, event_type, target_url, assistant_id, active, created_at, deactivated_at, deactivated_reason, last_error
-       FROM subscriptions WHERE id = ? AND workspace_id = ?`,
+    `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ? AND workspace_id = ?`,
     id,
     workspaceId,
   );
@@ -256,15 +271,20 @@ function pageOfSubscriptions<T>(
   map: (row: SubscriptionRow) => T,
 ): Page<T> {
   const after = query.cursor ? decodeCursor(query.cursor, subscriptionCursor) : null;
-  const rows = sql<SubscriptionRow>(
-    ctx.db,
-    `SELECT rowid AS seq, id, api_key_id, event_type, target_url, assistant_id, active, created_at, deactivated_at, deactivated_reason, last_error
-       FROM subscriptions
-      WHERE workspace_id = ? AND (? IS NULL OR (created_at, rowid) < (?, ?))
-      ORDER BY created_at DESC, rowid DESC
-      LIMIT ?`,
-  ).all(workspaceId, after ? 1 : null, after?.[0] ?? null, after?.[1] ?? null, query.limit + 1);
-  return toPage(rows, query.limit, map, (r) => [r.created_at, r.seq]);
+  // Newest first by (created_at, id), on subscriptions_by_workspace (migration 011); a later page is its own
+  // statement so that each seeks on the index.
+  const rows = after
+    ? sql<SubscriptionRow>(
+        ctx.db,
+        `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions
+          WHERE workspace_id = ? AND (created_at, id) < (?, ?)
+          ORDER BY created_at DESC, id DESC LIMIT ?`,
+      ).all(workspaceId, after[0], after[1], query.limit + 1)
+    : sql<SubscriptionRow>(
+        ctx.db,
+        `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE workspace_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
+      ).all(workspaceId, query.limit + 1);
+  return toPage(rows, query.limit, map, (r) => [r.created_at, r.id]);
 }
 
 function toStatus(r: SubscriptionRow): SubscriptionStatusRecord {

@@ -13,6 +13,7 @@ import { sql, writeTransaction } from '../lib/statements';
 import type { Actor } from './actors';
 import { ApiError } from './errors';
 import { type AssistantRef, emitTagAdded } from './events';
+import { lockTaggedRecord } from './locks';
 
 /** Characters (code points) a tag may have, after trimming. Intercom allows 190; one line of a chip is enough. */
 export const TAG_MAX_LENGTH = 50;
@@ -45,9 +46,14 @@ export function tagsOf(ctx: AppContext, recordId: string): string[] {
 export function addTag(ctx: AppContext, target: TagTarget, tag: string, by: Actor): TagsResultRecord {
   return writeTransaction(ctx.db, () => {
     const key = tagKey(tag);
-    const stored = sql(ctx.db, 'SELECT tag FROM record_tags WHERE record_id = ? AND tag_key = ?')
-      .pluck()
-      .get(target.recordId, key) as string | undefined;
+    // The record's row lock makes the count below exact with many writers; the primary key (record_id,
+    // tag_key) decides between two adds of one tag.
+    lockTaggedRecord(ctx, target.recordType === 'contact' ? 'contacts' : 'conversations', target.recordId);
+    const storedSpelling = () =>
+      sql(ctx.db, 'SELECT tag FROM record_tags WHERE record_id = ? AND tag_key = ?')
+        .pluck()
+        .get(target.recordId, key) as string | undefined;
+    const stored = storedSpelling();
     if (stored !== undefined) return result(ctx, target, stored, false);
     const count = sql(ctx.db, 'SELECT COUNT(*) FROM record_tags WHERE record_id = ?')
       .pluck()
@@ -60,11 +66,22 @@ export function addTag(ctx: AppContext, target: TagTarget, tag: string, by: Acto
         { fields: { limit: TAGS_PER_RECORD } },
       );
     }
-    sql(
+    const inserted = sql(
       ctx.db,
       `INSERT INTO record_tags (record_id, tag_key, workspace_id, record_type, tag, added_by_type, added_by_id, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(target.recordId, key, target.workspaceId, target.recordType, tag, by.type, by.id, isoAt(ctx.clock.now()));
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_id, tag_key) DO NOTHING`,
+    ).run(
+      target.recordId,
+      key,
+      target.workspaceId,
+      target.recordType,
+      tag,
+      by.type,
+      by.id,
+      isoAt(ctx.clock.now()),
+    ).changes;
+    // Another add of the same tag committed first (possible only without the lock above): its spelling stands.
+    if (inserted === 0) return result(ctx, target, storedSpelling()!, false);
     emitTagAdded(ctx, {
       workspaceId: target.workspaceId,
       assistant: target.assistant,

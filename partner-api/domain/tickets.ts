@@ -102,7 +102,14 @@ export function createTicket(
     const contact = input.contactEmail ? findContactRow(ctx, workspaceId, input.contactEmail) : null;
     if (input.contactEmail && !contact) throw contactNotFound(input.contactEmail);
     if (input.conversationId) requireConversation(ctx, workspaceId, input.conversationId);
-    const number = sql(ctx.db, 'SELECT COALESCE(MAX(number), 0) + 1 FROM tickets WHERE workspace_id = ?')
+    // The workspace's counter row (migration 011), taken and advanced in one statement: two writers on
+    // PostgreSQL wait on the row and get distinct numbers, where MAX(number) + 1 gave both the same.
+    const number = sql(
+      ctx.db,
+      `INSERT INTO ticket_counters (workspace_id, last_number) VALUES (?, 1)
+       ON CONFLICT (workspace_id) DO UPDATE SET last_number = ticket_counters.last_number + 1
+       RETURNING last_number`,
+    )
       .pluck()
       .get(workspaceId) as number;
     const now = isoAt(ctx.clock.now());

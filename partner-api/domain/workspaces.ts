@@ -97,7 +97,7 @@ export function listAssistants(ctx: AppContext, workspaceId: string): Assistant[
 
 /** The assistant and its workspace; null when there is no such assistant (public endpoints key on it). */
 export function findAssistant(ctx: AppContext, id: string): (Assistant & { workspaceId: string }) | null {
-  const row = sql(ctx.db, 'SELECT id, name, workspace_id AS workspaceId FROM assistants WHERE id = ?').get(id);
+  const row = sql(ctx.db, 'SELECT id, name, workspace_id AS "workspaceId" FROM assistants WHERE id = ?').get(id);
   return (row as (Assistant & { workspaceId: string }) | undefined) ?? null;
 }
 
@@ -122,7 +122,7 @@ export interface Agent {
   role: AgentRole;
 }
 
-const AGENT_COLUMNS = 'id, workspace_id AS workspaceId, name, email, role';
+const AGENT_COLUMNS = 'id, workspace_id AS "workspaceId", name, email, role';
 
 /** Creates an agent (role `agent` unless given) and returns its console token: shown this once, only its hash
  * is kept. Throws 404 not_found for an unknown workspace. */
@@ -164,7 +164,7 @@ interface AgentWithToken extends Agent {
 function findAgentWithToken(ctx: AppContext, agentId: string): AgentWithToken {
   const row = selectOne<AgentWithToken>(
     ctx.db,
-    `SELECT ${AGENT_COLUMNS}, token_revoked_at AS revokedAt FROM agents WHERE id = ?`,
+    `SELECT ${AGENT_COLUMNS}, token_revoked_at AS "revokedAt" FROM agents WHERE id = ?`,
     agentId,
   );
   if (!row) throw new ApiError(404, 'not_found', `No agent ${agentId}.`);
@@ -195,7 +195,11 @@ function requireOwnerLeft(ctx: AppContext, agent: AgentWithToken, what: string):
 
 /** True when the agent's console token is revoked (it may not sign in to Settings until rotated); false for an unknown id. */
 export function isAgentRevoked(ctx: AppContext, agentId: string): boolean {
-  return sql(ctx.db, 'SELECT token_revoked_at IS NOT NULL FROM agents WHERE id = ?').pluck().get(agentId) === 1;
+  return (
+    sql(ctx.db, 'SELECT CASE WHEN token_revoked_at IS NOT NULL THEN 1 ELSE 0 END FROM agents WHERE id = ?')
+      .pluck()
+      .get(agentId) === 1
+  );
 }
 
 /** The agent with this id, or null (any workspace: the admin CLI's sign-in link). */
@@ -207,7 +211,7 @@ export function findAgent(ctx: AppContext, agentId: string): Agent | null {
 export function findAgentByToken(ctx: AppContext, token: string): { agent: Agent; revoked: boolean } | null {
   const row = selectOne<Agent & { revokedAt: string | null }>(
     ctx.db,
-    `SELECT ${AGENT_COLUMNS}, token_revoked_at AS revokedAt FROM agents WHERE token_hash = ?`,
+    `SELECT ${AGENT_COLUMNS}, token_revoked_at AS "revokedAt" FROM agents WHERE token_hash = ?`,
     hashSecret(token),
   );
   if (!row) return null;
@@ -226,7 +230,7 @@ export function listAgents(ctx: AppContext, workspaceId: string): AgentSummary[]
   requireWorkspace(ctx, workspaceId);
   return sql<AgentSummary>(
     ctx.db,
-    `SELECT ${AGENT_COLUMNS}, created_at AS createdAt, token_revoked_at AS tokenRevokedAt FROM agents WHERE workspace_id = ? ORDER BY created_at, id`,
+    `SELECT ${AGENT_COLUMNS}, created_at AS "createdAt", token_revoked_at AS "tokenRevokedAt" FROM agents WHERE workspace_id = ? ORDER BY created_at, id`,
   ).all(workspaceId);
 }
 

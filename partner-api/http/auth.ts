@@ -10,7 +10,7 @@ import type { Request, RequestHandler } from 'express';
 import type { AppContext } from '../context';
 import { findKeyById, findKeyBySecret, type KeyPrincipal, touchLastUsed } from '../domain/api-keys';
 import { AGENT_TOKEN_PREFIX, isWellFormedApiKey, type Scope } from '../domain/credentials';
-import { ApiError } from '../domain/errors';
+import { ApiError, apiKeyRevoked } from '../domain/errors';
 import { hasIntegration } from '../domain/plans';
 import { type Agent, findAgentByToken } from '../domain/workspaces';
 
@@ -69,13 +69,7 @@ function presentedKey(ctx: AppContext, req: Request): KeyPrincipal {
  * throws 401 api_key_revoked, 403 plan_upgrade_required (unless `anyPlan`) or 403 insufficient_scope.
  */
 function admit(principal: KeyPrincipal, scope: Scope, opts: KeyRouteOptions): void {
-  if (principal.revoked) {
-    throw new ApiError(
-      401,
-      'api_key_revoked',
-      'This API key was revoked in Settings → API Keys. Create a new key and reconnect.',
-    );
-  }
+  if (principal.revoked) throw apiKeyRevoked();
   if (!opts.anyPlan && !hasIntegration(principal.workspace.plan)) {
     throw new ApiError(403, 'plan_upgrade_required', PLAN_UPGRADE_MESSAGE);
   }

@@ -1,15 +1,30 @@
 import crypto from 'node:crypto';
 
 /**
- * A prefixed id: 48 bits of milliseconds then 48 random bits, as 24 hex characters (`tkt_019a…`).
+ * A prefixed id: 48 bits of milliseconds then 48 bits that start random, as 24 hex characters (`tkt_019a…`).
  * Time first makes every index insert land on the rightmost page instead of a random one, which cut the
  * WAL written per event by about a quarter. Ids are not credentials (every lookup is scoped to the caller's
- * workspace); the random half keeps ids made in the same millisecond apart.
+ * workspace); the random half keeps ids made in the same millisecond apart, across processes too.
+ *
+ * Within one process ids only grow: in the same millisecond (or if the clock steps back) the low half is the
+ * previous one plus one. Lists page by (time, id) on both engines, so records made in one millisecond keep
+ * the order they were made in, as SQLite's rowid kept it before (migration 011).
  */
 export function newId(prefix: string): string {
-  const time = Date.now().toString(16).padStart(12, '0').slice(-12);
-  return `${prefix}_${time}${randomHex6()}`;
+  const now = Date.now();
+  if (now > lastMs) {
+    lastMs = now;
+    // 47 random bits: 2^47 increments of headroom within one millisecond before the 48 bits would overflow.
+    lastLow = Number.parseInt(randomHex6(), 16) % 2 ** 47;
+  } else {
+    lastLow += 1;
+  }
+  const time = lastMs.toString(16).padStart(12, '0').slice(-12);
+  return `${prefix}_${time}${lastLow.toString(16).padStart(12, '0')}`;
 }
+
+let lastMs = 0;
+let lastLow = 0;
 
 // One call into the CSPRNG per 4 KiB instead of one per id: a call per id was ~3% of the API's CPU at a
 // thousand events a second. Bytes are taken once each and never reused.

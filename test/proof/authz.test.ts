@@ -368,7 +368,7 @@ describe('isolation between workspaces', () => {
       `/v1/tickets?cursor=${cursorAt([1_000_000])}`,
       '/v1/conversations',
       '/v1/conversations?mode=human',
-      `/v1/conversations?cursor=${cursorAt(['9999-12-31T00:00:00.000Z', 1_000_000])}`,
+      `/v1/conversations?cursor=${cursorAt(['9999-12-31T00:00:00.000Z', 'cnv_ffffffffffffffffffffffff'])}`,
       `/v1/contacts?email=${encodeURIComponent(a.email)}`,
       `/v1/contacts?email=${encodeURIComponent(a.email.toUpperCase())}`,
       `/v1/conversations?visitor_email=${encodeURIComponent(a.email)}`,

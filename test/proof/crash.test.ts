@@ -255,7 +255,7 @@ describe('SIGKILL while thousands of events are being delivered', () => {
         db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status <> 'succeeded'`).pluck().get() as number;
       await waitUntil(() => unfinished() === 0, 60_000, 'every delivery to succeed');
 
-      const events = db.prepare('SELECT id, type, assistant_id AS assistantId, payload FROM events').all() as {
+      const events = db.prepare('SELECT id, type, assistant_id AS "assistantId", payload FROM events').all() as {
         id: string;
         type: EventType;
         assistantId: string | null;

@@ -21,7 +21,7 @@ export function recordedEvents(
   const rows = server.ctx.db
     .prepare(
       `SELECT id, workspace_id, type, assistant_id, payload FROM events
-        WHERE (? IS NULL OR type = ?) AND (? IS NULL OR workspace_id = ?) ORDER BY seq`,
+        WHERE (CAST(? AS TEXT) IS NULL OR type = ?) AND (CAST(? AS TEXT) IS NULL OR workspace_id = ?) ORDER BY seq`,
     )
     .all(filter.type ?? null, filter.type ?? null, filter.workspaceId ?? null, filter.workspaceId ?? null) as {
     id: string;

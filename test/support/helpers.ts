@@ -61,6 +61,7 @@ export const TABLES = [
   'messages',
   'live_chat_sessions',
   'tickets',
+  'ticket_counters',
   'events',
   'subscriptions',
   'deliveries',

@@ -9,6 +9,16 @@ import type Database from 'better-sqlite3';
 
 import { TABLES } from '../../support/helpers';
 
+/** The primary key of the tables whose key is not `id`: an order both engines have (PostgreSQL has no rowid). */
+const KEY_OF: Partial<Record<(typeof TABLES)[number], string>> = {
+  ticket_counters: 'workspace_id',
+  idempotency_keys: 'workspace_id, key',
+  sign_in_links: 'token_hash',
+  sessions: 'id_hash',
+  record_tags: 'record_id, tag_key',
+  contact_attributes: 'workspace_id, key',
+};
+
 /**
  * One hash per table over every row and column. api_keys.last_used_at is left out: it records that a key
  * was used (at most once a minute), which an authenticated request does even when its input is refused.
@@ -16,7 +26,10 @@ import { TABLES } from '../../support/helpers';
 export function snapshot(db: Database.Database): Record<string, string> {
   const out: Record<string, string> = {};
   for (const table of TABLES) {
-    const rows = db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all() as Record<string, unknown>[];
+    const rows = db.prepare(`SELECT * FROM ${table} ORDER BY ${KEY_OF[table] ?? 'id'}`).all() as Record<
+      string,
+      unknown
+    >[];
     if (table === 'api_keys') for (const row of rows) delete row.last_used_at;
     out[table] =
       `${rows.length}:${crypto.createHash('sha256').update(JSON.stringify(rows)).digest('hex').slice(0, 16)}`;
