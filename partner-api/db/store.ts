@@ -23,6 +23,8 @@ export interface Queryable {
   one<Row>(text: string, ...params: unknown[]): Promise<Row | null>;
   /** The first column of the first row, or null when there is no row (a COUNT, a MAX, one id). */
   value<V>(text: string, ...params: unknown[]): Promise<V | null>;
+  /** The first column of every row `text` selects (ids, tags), in the order the SQL gives. */
+  values<V>(text: string, ...params: unknown[]): Promise<V[]>;
   /** Every row `text` selects, in the order the SQL gives. */
   all<Row>(text: string, ...params: unknown[]): Promise<Row[]>;
   /** Runs a statement that writes (use `all` for one with RETURNING); resolves to the rows it changed. */
@@ -43,6 +45,8 @@ export interface Tx extends Queryable {
 /** The database of one API process: what `createAppContext` is handed. */
 export interface Store extends Queryable {
   readonly inTransaction: false;
+  /** False once `close()` has begun: timers that outlive the server check it before they query. */
+  readonly open: boolean;
   /** Waits for writes in flight, then closes the database (or returns the pool's connections). */
   close(): Promise<void>;
 }
