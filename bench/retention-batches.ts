@@ -12,6 +12,7 @@ import { loadConfig } from '../partner-api/config';
 import { startCheckpointer } from '../partner-api/db/checkpointer';
 import { openDatabase } from '../partner-api/db/open';
 import { convertToIncrementalVacuum, newCursor, pruneBatch } from '../partner-api/db/retention';
+import { SqliteStore } from '../partner-api/db/sqlite-store';
 import { percentile } from './paced';
 
 async function main(): Promise<void> {
@@ -32,12 +33,13 @@ async function main(): Promise<void> {
   const keepMs = Number(hours ?? 12) * 3_600_000;
   const settings = { ...loadConfig({}).retention, eventsMs: keepMs, deliveriesMs: keepMs };
   const cursor = newCursor();
+  const store = new SqliteStore(db);
   const times: number[] = [];
   const deleted = { deliveries: 0, attempts: 0, events: 0, pagesFreed: 0 };
   started = Date.now();
   for (;;) {
     const t0 = performance.now();
-    const result = pruneBatch(db, Date.now(), settings, cursor);
+    const result = await pruneBatch(store, Date.now(), settings, cursor);
     times.push(performance.now() - t0);
     for (const k of Object.keys(deleted) as (keyof typeof deleted)[]) deleted[k] += result[k];
     // The server leaves the event loop free between batches; here the checkpoint thread gets its turn.

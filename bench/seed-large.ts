@@ -13,6 +13,7 @@ import { fixtureFor } from '../fixtures';
 import { loadConfig } from '../partner-api/config';
 import { createAppContext } from '../partner-api/context';
 import { openDatabase } from '../partner-api/db/open';
+import { SqliteStore } from '../partner-api/db/sqlite-store';
 import { createApiKey } from '../partner-api/domain/api-keys';
 import { SCOPES } from '../partner-api/domain/credentials';
 import { createAssistant, createWorkspace } from '../partner-api/domain/workspaces';
@@ -25,17 +26,15 @@ export interface SeededDatabase {
   key: string;
 }
 
-export function seedLargeDatabase(file: string, events: number, spacingMs = 100): SeededDatabase {
+export async function seedLargeDatabase(file: string, events: number, spacingMs = 100): Promise<SeededDatabase> {
   fs.rmSync(file, { force: true });
   const db = openDatabase(file);
-  const ctx = createAppContext({ db, config: loadConfig({}) });
-  const workspace = createWorkspace(ctx, { name: 'Large', plan: 'pro' });
-  const assistants = ['A', 'B', 'C'].map((name) => createAssistant(ctx, workspace.id, name).id) as [
-    string,
-    string,
-    string,
-  ];
-  const key = createApiKey(ctx, { workspaceId: workspace.id, name: 'bench', scopes: [...SCOPES] }).key;
+  const ctx = createAppContext({ store: new SqliteStore(db), config: loadConfig({}) });
+  const workspace = await createWorkspace(ctx, { name: 'Large', plan: 'pro' });
+  const assistants = (await Promise.all(
+    ['A', 'B', 'C'].map(async (name) => (await createAssistant(ctx, workspace.id, name)).id),
+  )) as [string, string, string];
+  const key = (await createApiKey(ctx, { workspaceId: workspace.id, name: 'bench', scopes: [...SCOPES] })).key;
   const subscriptionId = newId('sub');
   db.prepare(
     `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, active, created_at, deactivated_at, deactivated_reason)
@@ -72,8 +71,9 @@ if (require.main === module) {
   const [file, count, spacing] = process.argv.slice(2);
   if (!file) throw new Error('usage: ts-node bench/seed-large.ts FILE [EVENTS] [SPACING_MS]');
   const started = Date.now();
-  const seeded = seedLargeDatabase(file, Number(count ?? 1_000_000), Number(spacing ?? 100));
-  process.stdout.write(
-    `${JSON.stringify({ ...seeded, seconds: (Date.now() - started) / 1000, bytes: fs.statSync(file).size })}\n`,
+  void seedLargeDatabase(file, Number(count ?? 1_000_000), Number(spacing ?? 100)).then((seeded) =>
+    process.stdout.write(
+      `${JSON.stringify({ ...seeded, seconds: (Date.now() - started) / 1000, bytes: fs.statSync(file).size })}\n`,
+    ),
   );
 }

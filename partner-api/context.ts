@@ -4,13 +4,16 @@
  * servers can run in one process without sharing anything.
  */
 import type { Config } from './config';
-import type { Db } from './db/open';
+import type { Queryable, Store } from './db/store';
 import { DeliverySignal } from './delivery/signal';
 import { type Clock, systemClock } from './lib/clock';
 import { type Logger, silentLogger } from './lib/log';
 
 export interface AppContext {
-  db: Db;
+  /** Where statements go: the store, or inside `inTransaction` the transaction itself. */
+  db: Queryable;
+  /** The process's database, whichever engine (db/store.ts). */
+  store: Store;
   clock: Clock;
   config: Config;
   signal: DeliverySignal;
@@ -19,20 +22,31 @@ export interface AppContext {
 
 /**
  * The one way to build an AppContext: the server, the admin CLI, the benchmarks and every test helper call
- * this. Takes an open database (the caller decides how to open it and closes it) and the settings; the
- * clock defaults to the system clock, the log to silence. Each context gets its own delivery signal.
+ * this. Takes an open store (the caller decides how to open it and closes it) and the settings; the clock
+ * defaults to the system clock, the log to silence. Each context gets its own delivery signal.
  */
 export function createAppContext(parts: {
-  db: Db;
+  store: Store;
   config: Config;
   clock?: Clock | undefined;
   log?: Logger | undefined;
 }): AppContext {
   return {
-    db: parts.db,
+    db: parts.store,
+    store: parts.store,
     clock: parts.clock ?? systemClock,
     config: parts.config,
     signal: new DeliverySignal(),
     log: parts.log ?? silentLogger,
   };
+}
+
+/**
+ * Runs `fn` in one write transaction with a context whose `db` is that transaction, and resolves to what it
+ * returns after COMMIT (db/store.ts `write`). Already inside one, `fn` runs in it: a domain write called from
+ * another write (a ticket created while a conversation is handed over) is part of the same change.
+ */
+export function inTransaction<T>(ctx: AppContext, fn: (ctx: AppContext) => Promise<T>): Promise<T> {
+  if (ctx.db.inTransaction) return fn(ctx);
+  return ctx.db.write((tx) => fn({ ...ctx, db: tx }));
 }

@@ -14,6 +14,7 @@ import type { Config } from './config';
 import { type AppContext, createAppContext } from './context';
 import { startCheckpointer } from './db/checkpointer';
 import { convertToIncrementalVacuum, startRetention } from './db/retention';
+import { SqliteStore } from './db/sqlite-store';
 import { createDeliveryWorker } from './delivery/worker';
 import { answerClientErrorsAsJson } from './http/client-errors';
 import { jsonLogger, type Logger } from './lib/log';
@@ -34,13 +35,14 @@ export interface RunningServer {
 export async function startServer(
   config: Config,
   log: Logger,
-  opts: { beforeListen?: (ctx: AppContext) => void } = {},
+  opts: { beforeListen?: (ctx: AppContext) => Promise<void> | void } = {},
 ): Promise<RunningServer> {
-  const ctx = createAppContext({ db: openDatabaseOrExplain(config.dbPath), config, log });
+  const db = openDatabaseOrExplain(config.dbPath);
+  const ctx = createAppContext({ store: new SqliteStore(db), config, log });
   // Before the checkpoint thread opens its connection: VACUUM needs the file to itself.
-  if (config.dbPath !== ':memory:') convertToIncrementalVacuum(ctx.db, log, config.retention.vacuumAtStartMaxBytes);
-  const checkpointer = config.dbPath === ':memory:' ? null : await startCheckpointer(ctx.db, log);
-  opts.beforeListen?.(ctx);
+  if (config.dbPath !== ':memory:') convertToIncrementalVacuum(db, log, config.retention.vacuumAtStartMaxBytes);
+  const checkpointer = config.dbPath === ':memory:' ? null : await startCheckpointer(db, log);
+  await opts.beforeListen?.(ctx);
 
   const app = createApp(ctx);
   let server: Server;
@@ -50,7 +52,7 @@ export async function startServer(
     });
   } catch (error) {
     await checkpointer?.stop();
-    ctx.db.close();
+    await ctx.store.close();
     throw explainListenError(error, config.host, config.port);
   }
   answerClientErrorsAsJson(server);
@@ -72,7 +74,7 @@ export async function startServer(
       retention.stop();
       await worker.stop();
       await checkpointer?.stop();
-      ctx.db.close();
+      await ctx.store.close();
     },
   };
 }
@@ -82,8 +84,8 @@ export async function main(): Promise<void> {
   const log = jsonLogger(config.log);
   let seed: DemoSeed | null = null;
   const running = await startServer(config, log, {
-    beforeListen: (ctx) => {
-      if (config.seedDemo) seed = seedDemoIfEmpty(ctx);
+    beforeListen: async (ctx) => {
+      if (config.seedDemo) seed = await seedDemoIfEmpty(ctx);
     },
   });
   // Printed once listening, so the Settings sign-in link names the address really served.

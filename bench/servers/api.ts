@@ -57,14 +57,14 @@ async function main() {
   let stalledAssistant = '';
   const fanOutBySize: Record<string, string> = {};
   const running = await startServer(config, silentLogger, {
-    beforeListen: (ctx) => {
-      const workspace = createWorkspace(ctx, { name: 'Bench Workspace', plan: 'pro' });
-      const created = createApiKey(ctx, { workspaceId: workspace.id, name: 'bench', scopes: SCOPES });
+    beforeListen: async (ctx) => {
+      const workspace = await createWorkspace(ctx, { name: 'Bench Workspace', plan: 'pro' });
+      const created = await createApiKey(ctx, { workspaceId: workspace.id, name: 'bench', scopes: SCOPES });
       key = created.key;
       for (let i = 0; i < Number(process.env.BENCH_ASSISTANTS ?? 1); i++) {
-        const assistant = createAssistant(ctx, workspace.id, `Bench Bot ${i}`);
+        const assistant = await createAssistant(ctx, workspace.id, `Bench Bot ${i}`);
         assistants.push(assistant.id);
-        createSubscription(ctx, {
+        await createSubscription(ctx, {
           workspaceId: workspace.id,
           apiKeyId: created.id,
           eventType: 'widget.conversation_started',
@@ -72,11 +72,11 @@ async function main() {
           assistantId: assistant.id,
         });
       }
-      const fanOut = createWorkspace(ctx, { name: 'Bench Fan-out Workspace', plan: 'pro' });
-      const fanOutKey = createApiKey(ctx, { workspaceId: fanOut.id, name: 'bench', scopes: SCOPES });
-      fanOutAssistant = createAssistant(ctx, fanOut.id, 'Bench Fan-out Bot').id;
+      const fanOut = await createWorkspace(ctx, { name: 'Bench Fan-out Workspace', plan: 'pro' });
+      const fanOutKey = await createApiKey(ctx, { workspaceId: fanOut.id, name: 'bench', scopes: SCOPES });
+      fanOutAssistant = (await createAssistant(ctx, fanOut.id, 'Bench Fan-out Bot')).id;
       for (let i = 0; i < Number(process.env.BENCH_ASSISTANTS ?? 1); i++) {
-        createSubscription(ctx, {
+        await createSubscription(ctx, {
           workspaceId: fanOut.id,
           apiKeyId: fanOutKey.id,
           eventType: 'widget.conversation_started',
@@ -84,11 +84,11 @@ async function main() {
         });
       }
       for (const size of fanOutSizes) {
-        const workspace = createWorkspace(ctx, { name: `Bench ${size} Zaps`, plan: 'pro' });
-        const apiKey = createApiKey(ctx, { workspaceId: workspace.id, name: 'bench', scopes: SCOPES });
-        fanOutBySize[size] = createAssistant(ctx, workspace.id, `Bench ${size} Zaps Bot`).id;
+        const workspace = await createWorkspace(ctx, { name: `Bench ${size} Zaps`, plan: 'pro' });
+        const apiKey = await createApiKey(ctx, { workspaceId: workspace.id, name: 'bench', scopes: SCOPES });
+        fanOutBySize[size] = (await createAssistant(ctx, workspace.id, `Bench ${size} Zaps Bot`)).id;
         for (let i = 0; i < size; i++) {
-          createSubscription(ctx, {
+          await createSubscription(ctx, {
             workspaceId: workspace.id,
             apiKeyId: apiKey.id,
             eventType: 'widget.conversation_started',
@@ -96,11 +96,11 @@ async function main() {
           });
         }
       }
-      const stalled = createWorkspace(ctx, { name: 'Bench Stalled Workspace', plan: 'pro' });
-      const stalledKey = createApiKey(ctx, { workspaceId: stalled.id, name: 'bench', scopes: SCOPES });
-      stalledAssistant = createAssistant(ctx, stalled.id, 'Bench Stalled Bot').id;
+      const stalled = await createWorkspace(ctx, { name: 'Bench Stalled Workspace', plan: 'pro' });
+      const stalledKey = await createApiKey(ctx, { workspaceId: stalled.id, name: 'bench', scopes: SCOPES });
+      stalledAssistant = (await createAssistant(ctx, stalled.id, 'Bench Stalled Bot')).id;
       for (let i = 0; i < STALLED_SUBSCRIPTIONS; i++) {
-        createSubscription(ctx, {
+        await createSubscription(ctx, {
           workspaceId: stalled.id,
           apiKeyId: stalledKey.id,
           eventType: 'widget.conversation_started',

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 
 import { loadConfig } from '../config';
 import { type AppContext, createAppContext } from '../context';
+import { SqliteStore } from '../db/sqlite-store';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/api-keys';
 import { isScope, type Scope, SCOPES } from '../domain/credentials';
 import { ApiError } from '../domain/errors';
@@ -101,7 +102,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function runAdmin(argv: string[], io: Io): number {
+export async function runAdmin(argv: string[], io: Io): Promise<number> {
   let ctx: AppContext | undefined;
   try {
     let parsed;
@@ -119,12 +120,12 @@ export function runAdmin(argv: string[], io: Io): number {
     const command = positionals.slice(0, 2).join(' ');
     if (!COMMANDS.includes(command)) throw new UsageError(`Unknown command: ${command}`);
     ctx = openContext(io.env);
-    run(ctx, positionals, values, io);
+    await run(ctx, positionals, values, io);
     return EXIT.ok;
   } catch (error) {
     return reportCliError(error, io, USAGE);
   } finally {
-    ctx?.db.close();
+    await ctx?.store.close();
   }
 }
 
@@ -138,7 +139,7 @@ type Values = {
   'base-url'?: string;
 };
 
-function run(ctx: AppContext, positionals: string[], values: Values, io: Io): void {
+async function run(ctx: AppContext, positionals: string[], values: Values, io: Io): Promise<void> {
   const [noun, verb, target, ...extra] = positionals;
   const command = `${noun} ${verb ?? ''}`.trim();
   const expectTarget = (label: string) => {
@@ -153,26 +154,26 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
   switch (command) {
     case 'workspace create': {
       noTarget();
-      const workspace = createWorkspace(ctx, { name: required(values.name, '--name'), plan: plan(values.plan) });
+      const workspace = await createWorkspace(ctx, { name: required(values.name, '--name'), plan: plan(values.plan) });
       io.stderr(`Created workspace "${workspace.name}" on the ${workspace.plan} plan.`);
       io.stdout(workspace.id);
       return;
     }
     case 'workspace set-plan': {
       const id = target ? expectTarget('a workspace id') : required(values.workspace, 'a workspace id');
-      const workspace = setWorkspacePlan(ctx, id, plan(values.plan));
+      const workspace = await setWorkspacePlan(ctx, id, plan(values.plan));
       io.stderr(`Workspace ${workspace.id} ("${workspace.name}") is now on the ${workspace.plan} plan.`);
       return;
     }
     case 'workspace list': {
       noTarget();
-      const rows = listWorkspaces(ctx).map((w) => [w.id, w.plan, w.createdAt, w.name]);
+      const rows = (await listWorkspaces(ctx)).map((w) => [w.id, w.plan, w.createdAt, w.name]);
       printTable(io, ['ID', 'PLAN', 'CREATED', 'NAME'], rows);
       return;
     }
     case 'assistant create': {
       noTarget();
-      const assistant = createAssistant(ctx, workspaceId(ctx, values), required(values.name, '--name'));
+      const assistant = await createAssistant(ctx, await workspaceId(ctx, values), required(values.name, '--name'));
       io.stderr(`Created assistant "${assistant.name}".`);
       io.stdout(assistant.id);
       return;
@@ -182,13 +183,13 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
       printTable(
         io,
         ['ID', 'NAME'],
-        listAssistants(ctx, workspaceId(ctx, values)).map((a) => [a.id, a.name]),
+        (await listAssistants(ctx, await workspaceId(ctx, values))).map((a) => [a.id, a.name]),
       );
       return;
     }
     case 'agent list': {
       noTarget();
-      const rows = listAgents(ctx, workspaceId(ctx, values)).map((a) => [
+      const rows = (await listAgents(ctx, await workspaceId(ctx, values))).map((a) => [
         a.id,
         a.createdAt,
         a.role,
@@ -200,7 +201,7 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
       return;
     }
     case 'agent revoke': {
-      const result = revokeAgentToken(ctx, expectTarget('an agent id'));
+      const result = await revokeAgentToken(ctx, expectTarget('an agent id'));
       io.stderr(
         result.alreadyRevoked
           ? `Agent ${result.agent.id}'s console token was already revoked.`
@@ -209,7 +210,7 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
       return;
     }
     case 'agent rotate': {
-      const agent = rotateAgentToken(ctx, expectTarget('an agent id'));
+      const agent = await rotateAgentToken(ctx, expectTarget('an agent id'));
       io.stderr(
         `New console token for agent ${agent.id} (${agent.name}); the old one, its Settings sessions and unused sign-in links no longer work. It follows; it is shown only once.`,
       );
@@ -217,14 +218,14 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
       return;
     }
     case 'agent set-role': {
-      const agent = setAgentRole(ctx, expectTarget('an agent id'), role(values.role));
+      const agent = await setAgentRole(ctx, expectTarget('an agent id'), role(values.role));
       io.stderr(`Agent ${agent.id} (${agent.name}) is now ${agent.role}.`);
       return;
     }
     case 'agent sign-in-link': {
       const agentId = expectTarget('an agent id');
       const baseUrl = values['base-url'] === undefined ? undefined : linkBase(values['base-url']);
-      const link = createSignInLink(ctx, agentId);
+      const link = await createSignInLink(ctx, agentId);
       if (!mayManageSettings(link.agent.role)) {
         io.stderr(
           `Note: ${link.agent.name} is ${link.agent.role === 'agent' ? 'an agent' : link.agent.role}; only owners and admins may open Settings (agent set-role).`,
@@ -236,7 +237,7 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
     }
     case 'agent create': {
       noTarget();
-      const agent = createAgent(ctx, workspaceId(ctx, values), {
+      const agent = await createAgent(ctx, await workspaceId(ctx, values), {
         name: required(values.name, '--name'),
         email: email(values.email),
         role: values.role === undefined ? undefined : role(values.role),
@@ -249,8 +250,8 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
     }
     case 'key create': {
       noTarget();
-      const key = createApiKey(ctx, {
-        workspaceId: workspaceId(ctx, values),
+      const key = await createApiKey(ctx, {
+        workspaceId: await workspaceId(ctx, values),
         name: required(values.name, '--name'),
         scopes: scopes(values.scopes),
       });
@@ -262,7 +263,7 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
     }
     case 'key list': {
       noTarget();
-      const rows = listApiKeys(ctx, workspaceId(ctx, values)).map((k) => [
+      const rows = (await listApiKeys(ctx, await workspaceId(ctx, values))).map((k) => [
         k.id,
         `${k.prefix}…`,
         k.scopes.join(','),
@@ -275,7 +276,7 @@ function run(ctx: AppContext, positionals: string[], values: Values, io: Io): vo
       return;
     }
     case 'key revoke': {
-      const result = revokeApiKey(ctx, expectTarget('a key id'));
+      const result = await revokeApiKey(ctx, expectTarget('a key id'));
       io.stderr(
         result.alreadyRevoked
           ? `Key ${result.key.id} was already revoked at ${result.key.revokedAt}.`
@@ -344,9 +345,9 @@ function scopes(value: string | undefined): Scope[] {
   return given as Scope[];
 }
 
-function workspaceId(ctx: AppContext, values: Values): string {
+async function workspaceId(ctx: AppContext, values: Values): Promise<string> {
   const id = required(values.workspace, '--workspace');
-  if (!findWorkspace(ctx, id)) throw new ApiError(404, 'not_found', `No workspace ${id}.`);
+  if (!(await findWorkspace(ctx, id))) throw new ApiError(404, 'not_found', `No workspace ${id}.`);
   return id;
 }
 
@@ -371,16 +372,16 @@ function openContext(env: NodeJS.ProcessEnv): AppContext {
     throw new CliFailure((error as Error).message);
   }
   return createAppContext({
-    db,
+    store: new SqliteStore(db),
     config,
     log: { info: () => undefined, error: (message, fields) => console.error(message, fields ?? '') },
   });
 }
 
 if (require.main === module) {
-  process.exitCode = runAdmin(process.argv.slice(2), {
+  void runAdmin(process.argv.slice(2), {
     stdout: (line) => process.stdout.write(`${line}\n`),
     stderr: (line) => process.stderr.write(`${line}\n`),
     env: process.env,
-  });
+  }).then((code) => (process.exitCode = code));
 }

@@ -16,12 +16,14 @@
  * batch. A pass ends at the first row younger than the cut-off; the next starts after `idleMs`.
  */
 import type { AppContext } from '../context';
+import { inTransaction } from '../context';
 import { purgeExpiredIdempotencyKeys } from '../domain/idempotency';
 import { SAMPLES_LIMIT_MAX } from '../domain/samples';
 import { isoAt } from '../lib/clock';
 import type { Logger } from '../lib/log';
-import { sql, writeTransaction } from '../lib/statements';
 import type { Db } from './open';
+import { SqliteStore } from './sqlite-store';
+import type { Queryable } from './store';
 
 export interface RetentionSettings {
   /** Events are kept at least this long (ms) after they were created. */
@@ -74,14 +76,20 @@ export function newCursor(): RetentionCursor {
  * then up to vacuumPagesPerBatch free pages beyond freePagesKept given back. Mutates `cursor`; when a pass
  * is done the cursor is reset for the next one.
  */
-export function pruneBatch(db: Db, nowMs: number, settings: RetentionSettings, cursor: RetentionCursor): BatchResult {
+export async function pruneBatch(
+  db: Queryable,
+  nowMs: number,
+  settings: RetentionSettings,
+  cursor: RetentionCursor,
+): Promise<BatchResult> {
   const result: BatchResult = { deliveries: 0, attempts: 0, events: 0, pagesFreed: 0, passDone: false };
   const limits = { batchSize: settings.batchSize, deadline: performance.now() + settings.batchBudgetMs };
-  writeTransaction(db, () => {
-    if (!cursor.deliveriesDone) pruneDeliveries(db, isoAt(nowMs - settings.deliveriesMs), limits, cursor, result);
-    else if (!cursor.eventsDone) pruneEvents(db, isoAt(nowMs - settings.eventsMs), limits, cursor, result);
+  await db.write(async (db) => {
+    if (!cursor.deliveriesDone) await pruneDeliveries(db, isoAt(nowMs - settings.deliveriesMs), limits, cursor, result);
+    else if (!cursor.eventsDone) await pruneEvents(db, isoAt(nowMs - settings.eventsMs), limits, cursor, result);
   });
-  result.pagesFreed = giveBackFreePages(db, settings);
+  // SQLite gives free pages back here; PostgreSQL's autovacuum does its own.
+  if (db instanceof SqliteStore) result.pagesFreed = giveBackFreePages(db.handle, settings);
   if (cursor.deliveriesDone && cursor.eventsDone) {
     result.passDone = true;
     Object.assign(cursor, newCursor());
@@ -95,20 +103,21 @@ interface BatchLimits {
   deadline: number;
 }
 
-function pruneDeliveries(
-  db: Db,
+async function pruneDeliveries(
+  db: Queryable,
   cutoff: string,
   { batchSize, deadline }: BatchLimits,
   cursor: RetentionCursor,
   result: BatchResult,
-): void {
-  const rows = sql(
-    db,
+): Promise<void> {
+  const rows = await db.all<{ rowid: number; id: string; status: string; createdAt: string }>(
     `SELECT rowid, id, status, created_at AS "createdAt" FROM deliveries WHERE rowid > ? ORDER BY rowid LIMIT ?`,
-  ).all(cursor.deliveryRowid, batchSize) as { rowid: number; id: string; status: string; createdAt: string }[];
+    cursor.deliveryRowid,
+    batchSize,
+  );
   // The newest row is never deleted: deliveries has no AUTOINCREMENT, so deleting it would let the next
   // insert reuse its rowid, which the claimer (delivery/claimer.ts) has already seen and would skip.
-  const newest = sql(db, `SELECT max(rowid) FROM deliveries`).pluck().get() as number | null;
+  const newest = await db.value<number>(`SELECT max(rowid) FROM deliveries`);
   for (const row of rows) {
     if (row.createdAt >= cutoff) {
       cursor.deliveriesDone = true;
@@ -116,21 +125,21 @@ function pruneDeliveries(
     }
     cursor.deliveryRowid = row.rowid;
     if (!FINISHED.has(row.status) || row.rowid === newest) continue;
-    result.attempts += sql(db, `DELETE FROM delivery_attempts WHERE delivery_id = ?`).run(row.id).changes;
-    result.deliveries += sql(db, `DELETE FROM deliveries WHERE rowid = ?`).run(row.rowid).changes;
+    result.attempts += (await db.run(`DELETE FROM delivery_attempts WHERE delivery_id = ?`, row.id)).changes;
+    result.deliveries += (await db.run(`DELETE FROM deliveries WHERE rowid = ?`, row.rowid)).changes;
     if (performance.now() > deadline) return; // out of time: the next batch resumes after this row
   }
   if (rows.length < batchSize) cursor.deliveriesDone = true;
 }
 
-function pruneEvents(
-  db: Db,
+async function pruneEvents(
+  db: Queryable,
   cutoff: string,
   { batchSize, deadline }: BatchLimits,
   cursor: RetentionCursor,
   result: BatchResult,
-): void {
-  const rows = sql<{
+): Promise<void> {
+  const rows = await db.all<{
     seq: number;
     id: string;
     workspaceId: string;
@@ -139,11 +148,12 @@ function pruneEvents(
     createdAt: string;
     awaitingFanOut: number;
   }>(
-    db,
     `SELECT seq, id, workspace_id AS "workspaceId", type, assistant_id AS "assistantId", created_at AS "createdAt",
             CASE WHEN fanout_upto IS NOT NULL THEN 1 ELSE 0 END AS "awaitingFanOut"
        FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
-  ).all(cursor.eventSeq, batchSize);
+    cursor.eventSeq,
+    batchSize,
+  );
   const sampleFloor = new Map<string, number>();
   for (const row of rows) {
     if (row.createdAt >= cutoff) {
@@ -152,14 +162,14 @@ function pruneEvents(
     }
     cursor.eventSeq = row.seq;
     if (row.awaitingFanOut) continue; // its deliveries are still to be written (delivery/fanout.ts)
-    if (row.seq >= samplesFloor(db, sampleFloor, row.workspaceId, row.type, null)) continue;
+    if (row.seq >= (await samplesFloor(db, sampleFloor, row.workspaceId, row.type, null))) continue;
     if (
       row.assistantId !== null &&
-      row.seq >= samplesFloor(db, sampleFloor, row.workspaceId, row.type, row.assistantId)
+      row.seq >= (await samplesFloor(db, sampleFloor, row.workspaceId, row.type, row.assistantId))
     )
       continue;
-    if (sql(db, `SELECT 1 FROM deliveries WHERE event_id = ? LIMIT 1`).get(row.id)) continue;
-    result.events += sql(db, `DELETE FROM events WHERE seq = ?`).run(row.seq).changes;
+    if (await db.one(`SELECT 1 FROM deliveries WHERE event_id = ? LIMIT 1`, row.id)) continue;
+    result.events += (await db.run(`DELETE FROM events WHERE seq = ?`, row.seq)).changes;
     if (performance.now() > deadline) return; // out of time: the next batch resumes after this row
   }
   if (rows.length < batchSize) cursor.eventsDone = true;
@@ -169,27 +179,31 @@ function pruneEvents(
  * The seq of the oldest event GET /v1/samples can still show for this workspace, type and assistant filter
  * (null: unfiltered): the SAMPLES_LIMIT_MAX-th newest. Events at or above it are kept. Cached per batch.
  */
-function samplesFloor(
-  db: Db,
+async function samplesFloor(
+  db: Queryable,
   cache: Map<string, number>,
   workspaceId: string,
   type: string,
   assistantId: string | null,
-): number {
+): Promise<number> {
   const key = `${workspaceId}\n${type}\n${assistantId ?? ''}`;
   let floor = cache.get(key);
   if (floor === undefined) {
     const found =
       assistantId === null
-        ? sql(db, `SELECT seq FROM events WHERE workspace_id = ? AND type = ? ORDER BY seq DESC LIMIT 1 OFFSET ?`)
-            .pluck()
-            .get(workspaceId, type, SAMPLES_LIMIT_MAX - 1)
-        : sql(
-            db,
-            `SELECT seq FROM events WHERE workspace_id = ? AND type = ? AND assistant_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?`,
+        ? await db.value(
+            `SELECT seq FROM events WHERE workspace_id = ? AND type = ? ORDER BY seq DESC LIMIT 1 OFFSET ?`,
+            workspaceId,
+            type,
+            SAMPLES_LIMIT_MAX - 1,
           )
-            .pluck()
-            .get(workspaceId, type, assistantId, SAMPLES_LIMIT_MAX - 1);
+        : await db.value(
+            `SELECT seq FROM events WHERE workspace_id = ? AND type = ? AND assistant_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?`,
+            workspaceId,
+            type,
+            assistantId,
+            SAMPLES_LIMIT_MAX - 1,
+          );
     // Fewer than SAMPLES_LIMIT_MAX events: every one of them is a sample.
     floor = (found as number | undefined) ?? 0;
     cache.set(key, floor);
@@ -241,7 +255,7 @@ export function convertToIncrementalVacuum(
 }
 
 export interface RetentionRunner {
-  /** Stops the timer. A batch runs synchronously, in one transaction, so none is ever left half-done. */
+  /** Stops the timer. A batch runs in one transaction, so none is ever left half-done. */
   stop(): void;
 }
 
@@ -262,17 +276,20 @@ export function startRetention(ctx: AppContext, settings: RetentionSettings): Re
   const pass = emptyPass();
   const schedule = (ms: number) => {
     if (stopped) return;
-    timer = setTimeout(tick, ms);
+    timer = setTimeout(() => void tick(), ms);
     timer.unref();
   };
-  const tick = () => {
-    if (!ctx.db.open) return;
+  const tick = async () => {
+    if (!ctx.store.open) return;
     let result: BatchResult;
     const started = performance.now();
     try {
       const now = ctx.clock.now();
-      result = pruneBatch(ctx.db, now, settings, cursor);
-      pass.idempotencyKeys += writeTransaction(ctx.db, () => purgeExpiredIdempotencyKeys(ctx, now, settings.batchSize));
+      result = await pruneBatch(ctx.store, now, settings, cursor);
+      pass.idempotencyKeys += await inTransaction(
+        ctx,
+        async (ctx) => await purgeExpiredIdempotencyKeys(ctx, now, settings.batchSize),
+      );
     } catch (error) {
       ctx.log.error('retention batch failed', { error: error instanceof Error ? error.message : String(error) });
       Object.assign(cursor, newCursor());

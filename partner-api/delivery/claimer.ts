@@ -18,7 +18,7 @@
  */
 import crypto from 'node:crypto';
 
-import type { Db } from '../db/open';
+import type { Queryable } from '../db/store';
 import { isoAt } from '../lib/clock';
 import { hostKey, type SlotHolder, type Slots } from './slots';
 import type { ClaimedDelivery } from './store';
@@ -34,6 +34,8 @@ export interface ClaimRequest {
   slots: Slots;
   /** Deliveries this worker is sending right now: never claimed twice. */
   inFlight: ReadonlySet<string>;
+  /** The transaction to claim in, when the caller holds one; else the claim is its own. */
+  db?: Queryable | undefined;
 }
 
 export interface ClaimResult {
@@ -45,7 +47,7 @@ export interface ClaimResult {
 }
 
 export interface Claimer {
-  claim(request: ClaimRequest): ClaimResult;
+  claim(request: ClaimRequest): Promise<ClaimResult>;
   /** Forget what was seen; the next claim looks at every due row again. */
   rescan(): void;
 }
@@ -63,43 +65,35 @@ interface SeenRow {
   dueMs: number;
 }
 
-export function createClaimer(db: Db): Claimer {
-  const newRows = db.prepare<[number], SeenRow>(`
+const NEW_ROWS = `
     SELECT rowid, id, subscription_id AS "subscriptionId", status, next_attempt_ms AS "dueMs"
-      FROM deliveries WHERE rowid > ? ORDER BY rowid`);
-  const cameDue = db.prepare<[number, number, number], SeenRow>(`
+      FROM deliveries WHERE rowid > ? ORDER BY rowid`;
+const CAME_DUE = `
     SELECT rowid, id, subscription_id AS "subscriptionId", status, next_attempt_ms AS "dueMs"
       FROM deliveries
      WHERE status = 'pending' AND next_attempt_ms > ? AND next_attempt_ms <= ? AND rowid <= ?
-     ORDER BY next_attempt_ms, rowid`);
-  const allDue = db.prepare<[number, number], SeenRow>(`
+     ORDER BY next_attempt_ms, rowid`;
+const ALL_DUE = `
     SELECT rowid, id, subscription_id AS "subscriptionId", status, next_attempt_ms AS "dueMs"
       FROM deliveries
      WHERE status = 'pending' AND next_attempt_ms <= ? AND rowid <= ?
-     ORDER BY next_attempt_ms, rowid`);
-  const maxRowid = db.prepare<[], number>(`SELECT coalesce(max(rowid), 0) FROM deliveries`).pluck();
-  const take = db.prepare<
-    [string, number, number, string, number],
-    { attempts: number; eventId: string; subscriptionId: string }
-  >(`
+     ORDER BY next_attempt_ms, rowid`;
+const MAX_ROWID = `SELECT coalesce(max(rowid), 0) FROM deliveries`;
+const TAKE = `
     UPDATE deliveries SET claim_token = ?, claimed_at_ms = ?, next_attempt_ms = ?, attempts = attempts + 1
      WHERE id = ? AND status = 'pending' AND next_attempt_ms <= ?
-    RETURNING attempts, event_id AS "eventId", subscription_id AS "subscriptionId"`);
-  // Two primary-key lookups rather than a join, which cost several times as much per claim here.
-  const eventOf = db.prepare<[string], { eventType: string; payload: string }>(
-    `SELECT type AS "eventType", payload FROM events WHERE id = ?`,
-  );
-  const subscriptionOf = db.prepare<[string], { targetUrl: string; secret: string; active: number }>(
-    `SELECT target_url AS "targetUrl", secret, active FROM subscriptions WHERE id = ?`,
-  );
-  const holderRow = db.prepare<[string], { workspaceId: string; targetUrl: string }>(
-    `SELECT workspace_id AS "workspaceId", target_url AS "targetUrl" FROM subscriptions WHERE id = ?`,
-  );
-  const cancel = db.prepare(`
+    RETURNING attempts, event_id AS "eventId", subscription_id AS "subscriptionId"`;
+// Two primary-key lookups rather than a join, which cost several times as much per claim here.
+const EVENT_OF = `SELECT type AS "eventType", payload FROM events WHERE id = ?`;
+const SUBSCRIPTION_OF = `SELECT target_url AS "targetUrl", secret, active FROM subscriptions WHERE id = ?`;
+const HOLDER_ROW = `SELECT workspace_id AS "workspaceId", target_url AS "targetUrl" FROM subscriptions WHERE id = ?`;
+const CANCEL = `
     UPDATE deliveries SET status = 'cancelled', finished_at = ?, claim_token = NULL,
            last_error = 'subscription is no longer active'
-     WHERE id = ? AND status = 'pending'`);
+     WHERE id = ? AND status = 'pending'`;
 
+/** The claimer of the SQLite engine, on its store (one process writes: see the module comment). */
+export function createClaimer(store: Queryable): Claimer {
   /** Per workspace, per subscription, ids of due rows not yet claimed, oldest first. Map order is the
    * round-robin order, at both levels. */
   const parked = new Map<string, Map<string, string[]>>();
@@ -111,11 +105,11 @@ export function createClaimer(db: Db): Claimer {
   /** Subscriptions with due rows that did not fit in their park queue. */
   const overflowed = new Set<string>();
 
-  function holderOf(subscriptionId: string): SlotHolder {
+  async function holderOf(db: Queryable, subscriptionId: string): Promise<SlotHolder> {
     let holder = holders.get(subscriptionId);
     if (!holder) {
       if (holders.size >= 10_000) holders.clear(); // a cache, not a registry of every subscription ever seen
-      const row = holderRow.get(subscriptionId);
+      const row = await db.one<{ workspaceId: string; targetUrl: string }>(HOLDER_ROW, subscriptionId);
       // A row without its subscription is cancelled when taken; until then it counts on its own.
       holder = { subscriptionId, workspaceId: row?.workspaceId ?? '', host: row ? hostKey(row.targetUrl) : '' };
       holders.set(subscriptionId, holder);
@@ -123,9 +117,9 @@ export function createClaimer(db: Db): Claimer {
     return holder;
   }
 
-  function park(row: SeenRow, inFlight: ReadonlySet<string>): void {
+  async function park(db: Queryable, row: SeenRow, inFlight: ReadonlySet<string>): Promise<void> {
     if (inFlight.has(row.id)) return;
-    const { workspaceId } = holderOf(row.subscriptionId);
+    const { workspaceId } = await holderOf(db, row.subscriptionId);
     let subscriptions = parked.get(workspaceId);
     if (!subscriptions) parked.set(workspaceId, (subscriptions = new Map<string, string[]>()));
     let queue = subscriptions.get(row.subscriptionId);
@@ -134,20 +128,20 @@ export function createClaimer(db: Db): Claimer {
     else queue.push(row.id);
   }
 
-  function look(nowMs: number, inFlight: ReadonlySet<string>): void {
+  async function look(db: Queryable, nowMs: number, inFlight: ReadonlySet<string>): Promise<void> {
     if (needsRescan) {
       needsRescan = false;
       overflowed.clear();
       parked.clear();
-      seenRowid = maxRowid.get() ?? 0;
-      for (const row of allDue.all(nowMs, seenRowid)) park(row, inFlight);
+      seenRowid = (await db.value<number>(MAX_ROWID)) ?? 0;
+      for (const row of await db.all<SeenRow>(ALL_DUE, nowMs, seenRowid)) await park(db, row, inFlight);
     } else {
       // Rows that were already there and whose time came since the last look (retries, expired leases).
-      for (const row of cameDue.all(checkedUpToMs, nowMs, seenRowid)) park(row, inFlight);
+      for (const row of await db.all<SeenRow>(CAME_DUE, checkedUpToMs, nowMs, seenRowid)) await park(db, row, inFlight);
       // Rows appended since the last look: the outbox's fresh deliveries, due at once.
-      for (const row of newRows.all(seenRowid)) {
+      for (const row of await db.all<SeenRow>(NEW_ROWS, seenRowid)) {
         seenRowid = row.rowid;
-        if (row.status === 'pending' && row.dueMs <= nowMs) park(row, inFlight);
+        if (row.status === 'pending' && row.dueMs <= nowMs) await park(db, row, inFlight);
       }
     }
     checkedUpToMs = Math.max(checkedUpToMs, nowMs);
@@ -157,14 +151,14 @@ export function createClaimer(db: Db): Claimer {
    * Takes ids from the parked queues, round-robin across workspaces and, within each, across its
    * subscriptions, taking a slot for each (slots.ts says how many each may hold).
    */
-  function pick(slots: Slots): Picked[] {
+  async function pick(db: Queryable, slots: Slots): Promise<Picked[]> {
     const picked: Picked[] = [];
     const servedWorkspaces: string[] = [];
     for (const [workspaceId, subscriptions] of parked) {
       if (slots.free <= 0) break;
       const served: string[] = [];
       for (const [subscriptionId, queue] of subscriptions) {
-        const holder = holderOf(subscriptionId);
+        const holder = await holderOf(db, subscriptionId);
         const room = slots.room(holder);
         if (room <= 0) continue;
         for (const id of queue.splice(0, room)) {
@@ -193,48 +187,60 @@ export function createClaimer(db: Db): Claimer {
   }
 
   /** Claims the picked rows; `unused` are the slots of rows that turned out not to be claimable. */
-  const takeAll = db.transaction((picked: Picked[], nowMs: number, leaseMs: number) => {
-    const token = crypto.randomBytes(12).toString('base64url');
-    const result: ClaimResult = { claimed: [], cancelled: 0, dropped: 0 };
-    const unused: SlotHolder[] = [];
-    for (const { id, holder } of picked) {
-      const taken = take.get(token, nowMs, nowMs + leaseMs, id, nowMs);
-      if (!taken) {
-        result.dropped += 1;
-        unused.push(holder);
-        continue;
+  const takeAll = (db: Queryable, picked: Picked[], nowMs: number, leaseMs: number) =>
+    db.write(async (tx) => {
+      const token = crypto.randomBytes(12).toString('base64url');
+      const result: ClaimResult = { claimed: [], cancelled: 0, dropped: 0 };
+      const unused: SlotHolder[] = [];
+      for (const { id, holder } of picked) {
+        const taken = await tx.one<{ attempts: number; eventId: string; subscriptionId: string }>(
+          TAKE,
+          token,
+          nowMs,
+          nowMs + leaseMs,
+          id,
+          nowMs,
+        );
+        if (!taken) {
+          result.dropped += 1;
+          unused.push(holder);
+          continue;
+        }
+        const subscription = await tx.one<{ targetUrl: string; secret: string; active: number }>(
+          SUBSCRIPTION_OF,
+          taken.subscriptionId,
+        );
+        const event = await tx.one<{ eventType: string; payload: string }>(EVENT_OF, taken.eventId);
+        if (!subscription?.active || !event) {
+          result.cancelled += (await tx.run(CANCEL, isoAt(nowMs), id)).changes;
+          unused.push(holder);
+          continue;
+        }
+        result.claimed.push({
+          id,
+          subscriptionId: taken.subscriptionId,
+          eventId: taken.eventId,
+          eventType: event.eventType,
+          payload: event.payload,
+          targetUrl: subscription.targetUrl,
+          secret: subscription.secret,
+          attempt: taken.attempts,
+          claimToken: token,
+          holder,
+        });
       }
-      const subscription = subscriptionOf.get(taken.subscriptionId);
-      const event = eventOf.get(taken.eventId);
-      if (!subscription?.active || !event) {
-        result.cancelled += cancel.run(isoAt(nowMs), id).changes;
-        unused.push(holder);
-        continue;
-      }
-      result.claimed.push({
-        id,
-        subscriptionId: taken.subscriptionId,
-        eventId: taken.eventId,
-        eventType: event.eventType,
-        payload: event.payload,
-        targetUrl: subscription.targetUrl,
-        secret: subscription.secret,
-        attempt: taken.attempts,
-        claimToken: token,
-        holder,
-      });
-    }
-    return { result, unused };
-  });
+      return { result, unused };
+    });
 
   return {
-    claim(request) {
-      look(request.nowMs, request.inFlight);
-      const picked = pick(request.slots);
+    async claim(request) {
+      const db = request.db ?? store;
+      await look(db, request.nowMs, request.inFlight);
+      const picked = await pick(db, request.slots);
       if (picked.length === 0) return { claimed: [], cancelled: 0, dropped: 0 };
       let taken: { result: ClaimResult; unused: SlotHolder[] };
       try {
-        taken = takeAll.immediate(picked, request.nowMs, request.leaseMs);
+        taken = await takeAll(db, picked, request.nowMs, request.leaseMs);
       } catch (err) {
         // Rolled back: nothing was claimed, so no slot is held.
         for (const { holder } of picked) request.slots.release(holder);

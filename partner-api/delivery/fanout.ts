@@ -18,11 +18,10 @@
  * behind the API's back (its subscriptions still active) is the worker's send-time check's (authority.ts).
  */
 import type { AppContext } from '../context';
-import type { Db } from '../db/open';
+import type { Queryable, Store } from '../db/store';
 import { hasIntegration, type Plan } from '../domain/plans';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { selectOne, sql, writeTransaction } from '../lib/statements';
 
 /** Delivery rows written per transaction: small enough that requests interleave with a large fan-out. */
 export const FANOUT_ROWS_PER_TRANSACTION = 256;
@@ -46,27 +45,29 @@ const INSERT_DELIVERY = `INSERT INTO deliveries (id, event_id, subscription_id, 
  * commit instead. Either way a bounded number of index seeks and inserts, however many match. `nowMs` is
  * when the rows come due. Returns 'none' (nothing owed), 'written' or 'marked'.
  */
-export function enqueueDeliveries(
-  db: Db,
+export async function enqueueDeliveries(
+  db: Queryable,
   event: { id: string; workspaceId: string; type: string; assistantId: string | null; createdAt: string },
   nowMs: number,
-): 'none' | 'written' | 'marked' {
-  const matching = sql<{ id: string }>(
-    db,
+): Promise<'none' | 'written' | 'marked'> {
+  const matching = await db.all<{ id: string }>(
     `SELECT id FROM subscriptions
       WHERE workspace_id = ? AND event_type = ? AND active = 1
         AND (assistant_id IS NULL OR assistant_id = ?) LIMIT ?`,
-  ).all(event.workspaceId, event.type, event.assistantId, INLINE_FANOUT_LIMIT + 1);
+    event.workspaceId,
+    event.type,
+    event.assistantId,
+    INLINE_FANOUT_LIMIT + 1,
+  );
   if (matching.length === 0) return 'none';
-  const plan = sql(db, 'SELECT plan FROM workspaces WHERE id = ?').pluck().get(event.workspaceId) as Plan;
+  const plan = (await db.value<Plan>('SELECT plan FROM workspaces WHERE id = ?', event.workspaceId))!;
   if (!hasIntegration(plan)) return 'none';
   if (matching.length > INLINE_FANOUT_LIMIT) {
-    sql(db, `UPDATE events SET fanout_upto = (SELECT max(rowid) FROM subscriptions) WHERE id = ?`).run(event.id);
+    await db.run(`UPDATE events SET fanout_upto = (SELECT max(rowid) FROM subscriptions) WHERE id = ?`, event.id);
     return 'marked';
   }
-  const insert = sql(db, INSERT_DELIVERY);
   for (const s of matching)
-    insert.run(newId('dlv'), event.id, s.id, event.workspaceId, event.type, nowMs, event.createdAt);
+    await db.run(INSERT_DELIVERY, newId('dlv'), event.id, s.id, event.workspaceId, event.type, nowMs, event.createdAt);
   return 'written';
 }
 
@@ -81,21 +82,20 @@ interface AwaitingEvent {
 }
 
 /** Per database, the workspace the fan-out served last: the next transaction starts with the one after it. */
-const servedLast = new WeakMap<Db, string>();
+const servedLast = new WeakMap<Store, string>();
 
 /**
  * The oldest marked event of the first workspace (by id) after `afterWorkspace`, wrapping round to the
  * first workspace; null when no event is marked. One seek in the partial index of marked events.
  */
-function nextAwaiting(db: Db, afterWorkspace: string): AwaitingEvent | null {
-  const next = (after: string) =>
-    selectOne<AwaitingEvent>(
-      db,
+async function nextAwaiting(db: Queryable, afterWorkspace: string): Promise<AwaitingEvent | null> {
+  const next = async (after: string) =>
+    await db.one<AwaitingEvent>(
       `SELECT seq, id, workspace_id AS "workspaceId", type, assistant_id AS "assistantId", fanout_upto AS upto, fanout_after AS after
          FROM events WHERE fanout_upto IS NOT NULL AND workspace_id > ? ORDER BY workspace_id, seq LIMIT 1`,
       after,
     );
-  return next(afterWorkspace) ?? (afterWorkspace === '' ? null : next(''));
+  return (await next(afterWorkspace)) ?? (afterWorkspace === '' ? null : await next(''));
 }
 
 /**
@@ -105,56 +105,62 @@ function nextAwaiting(db: Db, afterWorkspace: string): AwaitingEvent | null {
  * of events with many Zaps does not hold back another's first delivery. Returns the rows written and
  * whether marked events remain.
  */
-export function expandFanOut(ctx: AppContext, maxRows = FANOUT_ROWS_PER_TRANSACTION): { rows: number; more: boolean } {
+export async function expandFanOut(
+  ctx: AppContext,
+  maxRows = FANOUT_ROWS_PER_TRANSACTION,
+): Promise<{ rows: number; more: boolean }> {
   const db = ctx.db;
   // Most signals follow events whose rows were written inline: a read through the partial index spares
   // them an empty write transaction.
-  if (!nextAwaiting(db, '')) return { rows: 0, more: false };
-  return writeTransaction(db, () => {
+  if (!(await nextAwaiting(db, ''))) return { rows: 0, more: false };
+  return await db.write(async (db) => {
     const now = ctx.clock.now();
     const createdAt = isoAt(now);
     let rows = 0;
     let budget = maxRows;
     while (budget > 0) {
-      const event = nextAwaiting(db, servedLast.get(db) ?? '');
+      const event = await nextAwaiting(db, servedLast.get(ctx.store) ?? '');
       if (!event) return { rows, more: false };
-      servedLast.set(db, event.workspaceId);
-      const plan = sql(db, 'SELECT plan FROM workspaces WHERE id = ?').pluck().get(event.workspaceId) as Plan;
+      servedLast.set(ctx.store, event.workspaceId);
+      const plan = (await db.value<Plan>('SELECT plan FROM workspaces WHERE id = ?', event.workspaceId))!;
       const subscriptions = hasIntegration(plan)
-        ? (sql(
-            db,
+        ? await db.all<{ rowid: number; id: string }>(
             `SELECT rowid, id FROM subscriptions
               WHERE workspace_id = ? AND event_type = ? AND active = 1
                 AND (assistant_id IS NULL OR assistant_id = ?)
                 AND rowid > ? AND rowid <= ?
               ORDER BY rowid LIMIT ?`,
-          ).all(event.workspaceId, event.type, event.assistantId, event.after, event.upto, budget + 1) as {
-            rowid: number;
-            id: string;
-          }[])
+            event.workspaceId,
+            event.type,
+            event.assistantId,
+            event.after,
+            event.upto,
+            budget + 1,
+          )
         : [];
       const chunk = subscriptions.slice(0, budget);
-      const insert = sql(db, INSERT_DELIVERY);
       for (const s of chunk)
-        rows += insert.run(newId('dlv'), event.id, s.id, event.workspaceId, event.type, now, createdAt).changes;
+        rows += (
+          await db.run(INSERT_DELIVERY, newId('dlv'), event.id, s.id, event.workspaceId, event.type, now, createdAt)
+        ).changes;
       budget -= chunk.length;
       if (subscriptions.length > chunk.length) {
         // More owed than this transaction's share: resume after the last one written.
-        sql(db, 'UPDATE events SET fanout_after = ? WHERE seq = ?').run(chunk.at(-1)!.rowid, event.seq);
+        await db.run('UPDATE events SET fanout_after = ? WHERE seq = ?', chunk.at(-1)!.rowid, event.seq);
         return { rows, more: true };
       }
-      sql(db, 'UPDATE events SET fanout_upto = NULL, fanout_after = 0 WHERE seq = ?').run(event.seq);
+      await db.run('UPDATE events SET fanout_upto = NULL, fanout_after = 0 WHERE seq = ?', event.seq);
       budget -= 1; // an event that owes nothing still costs its own look-ups
     }
     return { rows, more: true };
   });
 }
 
-/** Writes every owed delivery row now, synchronously, in transactions of up to `rowsPerTransaction`. Returns the rows written. */
-export function drainFanOut(ctx: AppContext, rowsPerTransaction = FANOUT_ROWS_PER_TRANSACTION): number {
+/** Writes every owed delivery row now, in transactions of up to `rowsPerTransaction`. Returns the rows written. */
+export async function drainFanOut(ctx: AppContext, rowsPerTransaction = FANOUT_ROWS_PER_TRANSACTION): Promise<number> {
   let rows = 0;
   for (;;) {
-    const result = expandFanOut(ctx, rowsPerTransaction);
+    const result = await expandFanOut(ctx, rowsPerTransaction);
     rows += result.rows;
     if (!result.more) return rows;
   }
@@ -164,8 +170,8 @@ export interface FanOutExpander {
   /** Resumes every marked event (also those a killed process left) and follows the signal. */
   start(): void;
   stop(): void;
-  /** Writes every owed row now, synchronously (tests, and the worker's runOnce). Returns the rows written. */
-  drain(): number;
+  /** Writes every owed row now (tests, and the worker's runOnce). Resolves to the rows written. */
+  drain(): Promise<number>;
 }
 
 /**
@@ -178,12 +184,12 @@ export function createFanOutExpander(ctx: AppContext, written: () => void): FanO
   let scheduled = false;
   let unsubscribe: (() => void) | undefined;
 
-  function step(): void {
+  async function step(): Promise<void> {
     scheduled = false;
-    if (!running || !ctx.db.open) return;
+    if (!running || !ctx.store.open) return;
     let result: { rows: number; more: boolean };
     try {
-      result = expandFanOut(ctx);
+      result = await expandFanOut(ctx);
     } catch (error) {
       // A storage fault (disk full, I/O): the marks stay, and the next signal or poll tries again.
       ctx.log.error('fan-out failed; will retry', { error: String(error) });
@@ -196,7 +202,7 @@ export function createFanOutExpander(ctx: AppContext, written: () => void): FanO
   function schedule(): void {
     if (scheduled || !running) return;
     scheduled = true;
-    setImmediate(step);
+    setImmediate(() => void step());
   }
 
   return {
@@ -211,6 +217,6 @@ export function createFanOutExpander(ctx: AppContext, written: () => void): FanO
       unsubscribe?.();
     },
     poll: schedule,
-    drain: () => drainFanOut(ctx),
+    drain: async () => await drainFanOut(ctx),
   };
 }

@@ -8,7 +8,6 @@ import type { z } from 'zod';
 
 import { type EventType, payloadSchema } from '../../catalog/events';
 import type { AppContext } from '../context';
-import { sql } from '../lib/statements';
 import { enqueueDeliveries } from './fanout';
 
 // Every event goes through here: each strict schema is built once per type (zod compiles a schema on
@@ -39,15 +38,20 @@ export interface NewEvent {
  * this costs about the same however many subscriptions match. The event itself is kept either way
  * (samples, history). Call inside a transaction. Returns whether deliveries are owed.
  */
-export function recordEvent(ctx: AppContext, event: NewEvent): { fanOut: boolean } {
+export async function recordEvent(ctx: AppContext, event: NewEvent): Promise<{ fanOut: boolean }> {
   if (!ctx.db.inTransaction) throw new Error('recordEvent must run inside the transaction of the change');
   // A payload that does not match the catalog is a bug in the API; failing here rolls the change back.
   strictSchema(event.type).parse(event.payload);
-  sql(
-    ctx.db,
+  await ctx.db.run(
     `INSERT INTO events (id, workspace_id, type, assistant_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-  ).run(event.id, event.workspaceId, event.type, event.assistantId, JSON.stringify(event.payload), event.createdAt);
-  const fanOut = enqueueDeliveries(ctx.db, event, ctx.clock.now()) !== 'none';
+    event.id,
+    event.workspaceId,
+    event.type,
+    event.assistantId,
+    JSON.stringify(event.payload),
+    event.createdAt,
+  );
+  const fanOut = (await enqueueDeliveries(ctx.db, event, ctx.clock.now())) !== 'none';
   if (fanOut) ctx.signal.notify(); // deferred: the worker and the fan-out look after this transaction has ended
   return { fanOut };
 }

@@ -13,16 +13,19 @@
  * transaction, with the caller's Idempotency-Key record).
  */
 import type { AppContext } from '../context';
+import { inTransaction } from '../context';
 import { type DeliveryRecord, findDelivery } from '../domain/deliveries';
 import { ApiError } from '../domain/errors';
 import { deactivateSubscriptions } from '../domain/subscriptions';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { createAuthorityCheck } from './authority';
 import { judge } from './policy';
 import { createSender, RESPONSE_BODY_LIMIT, type SendResult } from './send';
 import { signingKey } from './signing';
+
+/** What a replay leaves for the request's own transaction: reads what it answers, given that transaction's context. */
+export type Commit<T> = (ctx: AppContext) => Promise<T>;
 
 /** At most this many deliveries per bulk replay request (each may take up to the delivery timeout). */
 export const BULK_REPLAY_MAX = 25;
@@ -36,10 +39,11 @@ const BULK_REPLAY_CONCURRENCY = 5;
 export const MANUAL_ATTEMPTS_MAX = 20;
 
 /** The delivery's manual attempts: one seek, skipping only its automatic ones (a handful). */
-function manualAttemptsOf(ctx: AppContext, deliveryId: string): number {
-  return sql(ctx.db, 'SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id = ? AND manual = 1')
-    .pluck()
-    .get(deliveryId) as number;
+async function manualAttemptsOf(ctx: AppContext, deliveryId: string): Promise<number> {
+  return (await ctx.db.value<number>(
+    'SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id = ? AND manual = 1',
+    deliveryId,
+  ))!;
 }
 
 interface ReplayRow {
@@ -70,7 +74,7 @@ export async function replayDelivery(
   ctx: AppContext,
   workspaceId: string,
   deliveryId: string,
-): Promise<() => DeliveryRecord> {
+): Promise<Commit<DeliveryRecord>> {
   const commit = await replayUnlessBusy(ctx, workspaceId, deliveryId, 'finished');
   if (!commit) {
     throw refused(
@@ -90,9 +94,8 @@ async function replayUnlessBusy(
   workspaceId: string,
   deliveryId: string,
   when: 'finished' | 'failed',
-): Promise<(() => DeliveryRecord) | null> {
-  const row = selectOne<ReplayRow>(
-    ctx.db,
+): Promise<Commit<DeliveryRecord> | null> {
+  const row = await ctx.db.one<ReplayRow>(
     `SELECT d.id, d.status, d.next_attempt_ms, d.event_id, s.event_type, e.payload, d.subscription_id, s.target_url, s.secret
        FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id JOIN events e ON e.id = d.event_id
       WHERE d.id = ? AND s.workspace_id = ?`,
@@ -114,17 +117,17 @@ async function replayUnlessBusy(
   let result: SendResult | undefined;
   try {
     // Wrapped: a transaction function may not return a promise (the request starts inside it all the same).
-    const { sending } = writeTransaction(ctx.db, () => {
-      const refusal = createAuthorityCheck(ctx.db).refusal(row.subscription_id);
+    const { sending } = await inTransaction(ctx, async (ctx) => {
+      const refusal = await createAuthorityCheck(ctx.db).refusal(row.subscription_id);
       if (refusal) throw refused(`Not replayed: ${refusal.message.replace(/^not sent: /, '')}.`);
       // In the write transaction: a replay in flight holds the claim below until its attempt is recorded.
-      if (manualAttemptsOf(ctx, row.id) >= MANUAL_ATTEMPTS_MAX) {
+      if ((await manualAttemptsOf(ctx, row.id)) >= MANUAL_ATTEMPTS_MAX) {
         if (when === 'failed') return { sending: null };
         throw refused(
           `Not replayed: this delivery was already replayed ${MANUAL_ATTEMPTS_MAX} times, the most one delivery may be. Fix what the receiving Zap or endpoint answers (see its attempts), then replay a newer delivery or let new events through.`,
         );
       }
-      if (!claimForReplay(ctx, row.id, claim, startedAtMs, when)) return { sending: null };
+      if (!(await claimForReplay(ctx, row.id, claim, startedAtMs, when))) return { sending: null };
       const started = sender.send({
         url: row.target_url,
         eventId: row.event_id,
@@ -140,12 +143,12 @@ async function replayUnlessBusy(
   } finally {
     sender.close();
     // The sender answers every failure as a result; should it throw all the same, the claim is let go.
-    if (!result) releaseClaim(ctx, row.id, claim);
+    if (!result) await releaseClaim(ctx, row.id, claim);
   }
   // Recorded at once, in its own transaction: what was sent is in the log even if the caller's commit is then
   // refused (a key revoked while the request was in flight).
-  recordManualAttempt(ctx, row, startedAtMs, result, claim);
-  return () => findDelivery(ctx, workspaceId, row.id);
+  await recordManualAttempt(ctx, row, startedAtMs, result, claim);
+  return async (tx) => await findDelivery(tx, workspaceId, row.id);
 }
 
 /**
@@ -155,52 +158,55 @@ async function replayUnlessBusy(
  * process died is taken over after the delivery timeout and the worker's claim margin, as the worker's are.
  * Runs inside the caller's write transaction.
  */
-function claimForReplay(
+async function claimForReplay(
   ctx: AppContext,
   deliveryId: string,
   claim: string,
   nowMs: number,
   when: 'finished' | 'failed',
-): boolean {
+): Promise<boolean> {
   const { timeoutMs, claimMarginMs } = ctx.config.delivery;
   const status = when === 'failed' ? `status = 'failed'` : `status != 'pending'`;
   return (
-    sql(
-      ctx.db,
-      `UPDATE deliveries SET claim_token = ?, claimed_at_ms = ?
+    (
+      await ctx.db.run(
+        `UPDATE deliveries SET claim_token = ?, claimed_at_ms = ?
         WHERE id = ? AND ${status} AND (claim_token IS NULL OR claimed_at_ms < ?)`,
-    ).run(claim, nowMs, deliveryId, nowMs - timeoutMs - claimMarginMs).changes === 1
+        claim,
+        nowMs,
+        deliveryId,
+        nowMs - timeoutMs - claimMarginMs,
+      )
+    ).changes === 1
   );
 }
 
-function releaseClaim(ctx: AppContext, deliveryId: string, claim: string): void {
-  sql(ctx.db, 'UPDATE deliveries SET claim_token = NULL, claimed_at_ms = NULL WHERE id = ? AND claim_token = ?').run(
+async function releaseClaim(ctx: AppContext, deliveryId: string, claim: string): Promise<void> {
+  await ctx.db.run(
+    'UPDATE deliveries SET claim_token = NULL, claimed_at_ms = NULL WHERE id = ? AND claim_token = ?',
     deliveryId,
     claim,
   );
 }
 
-function recordManualAttempt(
+async function recordManualAttempt(
   ctx: AppContext,
   row: ReplayRow,
   startedAtMs: number,
   result: SendResult,
   claim: string,
-): void {
+): Promise<void> {
   const now = ctx.clock.now();
   const settings = ctx.config.delivery;
   // An attempt number past the retry schedule: the verdict is final (no retry is scheduled for a replay).
   const verdict = judge(result, settings.retryScheduleMs.length + 1, settings, now);
-  writeTransaction(ctx.db, () => {
-    releaseClaim(ctx, row.id, claim);
+  await inTransaction(ctx, async (ctx) => {
+    await releaseClaim(ctx, row.id, claim);
     const attempt =
-      (sql(ctx.db, 'SELECT MAX(attempt) FROM delivery_attempts WHERE delivery_id = ?').pluck().get(row.id) as
-        number | null) ?? 0;
-    sql(
-      ctx.db,
+      (await ctx.db.value<number>('SELECT MAX(attempt) FROM delivery_attempts WHERE delivery_id = ?', row.id)) ?? 0;
+    await ctx.db.run(
       `INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, status_code, outcome, error, response_body, manual)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
-    ).run(
       newId('att'),
       row.id,
       attempt + 1,
@@ -212,18 +218,23 @@ function recordManualAttempt(
       result.kind === 'response' ? result.body.slice(0, RESPONSE_BODY_LIMIT) : null,
     );
     if (verdict.outcome === 'succeeded') {
-      sql(
-        ctx.db,
+      await ctx.db.run(
         `UPDATE deliveries SET status = 'succeeded', finished_at = ?, last_error = NULL WHERE id = ? AND status != 'pending'`,
-      ).run(isoAt(now), row.id);
-      sql(
-        ctx.db,
+        isoAt(now),
+        row.id,
+      );
+      await ctx.db.run(
         'UPDATE subscriptions SET failing_since_ms = NULL, last_error = NULL WHERE id = ? AND failing_since_ms IS NOT NULL',
-      ).run(row.subscription_id);
+        row.subscription_id,
+      );
       return;
     }
-    sql(ctx.db, `UPDATE deliveries SET last_error = ? WHERE id = ? AND status != 'pending'`).run(verdict.error, row.id);
-    if (verdict.outcome === 'gone') deactivateSubscriptions(ctx, { subscriptionId: row.subscription_id }, 'gone');
+    await ctx.db.run(
+      `UPDATE deliveries SET last_error = ? WHERE id = ? AND status != 'pending'`,
+      verdict.error,
+      row.id,
+    );
+    if (verdict.outcome === 'gone') await deactivateSubscriptions(ctx, { subscriptionId: row.subscription_id }, 'gone');
   });
 }
 
@@ -247,30 +258,34 @@ export async function replayFailedSince(
   workspaceId: string,
   subscriptionId: string,
   since: string,
-): Promise<() => BulkReplay> {
-  const owned = sql(ctx.db, 'SELECT 1 FROM subscriptions WHERE id = ? AND workspace_id = ?').get(
+): Promise<Commit<BulkReplay>> {
+  const owned = await ctx.db.one(
+    'SELECT 1 FROM subscriptions WHERE id = ? AND workspace_id = ?',
     subscriptionId,
     workspaceId,
   );
   if (!owned) throw new ApiError(404, 'not_found', `No subscription ${subscriptionId} in this workspace.`);
-  const ids = sql(
-    ctx.db,
+  const rows = await ctx.db.all<{ id: string }>(
     `SELECT id FROM deliveries d WHERE subscription_id = ? AND status = 'failed' AND created_at >= ?
         AND (SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = d.id AND a.manual = 1) < ?
       ORDER BY created_at LIMIT ?`,
-  )
-    .pluck()
-    .all(subscriptionId, since, MANUAL_ATTEMPTS_MAX, BULK_REPLAY_MAX + 1) as string[];
+    subscriptionId,
+    since,
+    MANUAL_ATTEMPTS_MAX,
+    BULK_REPLAY_MAX + 1,
+  );
+  const ids = rows.map((r) => r.id);
   const chosen = ids.slice(0, BULK_REPLAY_MAX);
-  const commits: (() => DeliveryRecord)[] = [];
+  const commits: Commit<DeliveryRecord>[] = [];
   for (let i = 0; i < chosen.length; i += BULK_REPLAY_CONCURRENCY) {
     const batch = chosen.slice(i, i + BULK_REPLAY_CONCURRENCY);
     // One another replay is sending right now, or has got through since, is left: not sent twice, not counted.
     for (const commit of await Promise.all(batch.map((id) => replayUnlessBusy(ctx, workspaceId, id, 'failed'))))
       if (commit) commits.push(commit);
   }
-  return () => {
-    const records = commits.map((commit) => commit());
+  return async (tx) => {
+    const records: DeliveryRecord[] = [];
+    for (const commit of commits) records.push(await commit(tx));
     const succeeded = records.filter((r) => r.status === 'succeeded').length;
     return {
       subscriptionId,

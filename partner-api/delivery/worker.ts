@@ -13,7 +13,8 @@
  */
 import { performance } from 'node:perf_hooks';
 
-import type { AppContext } from '../context';
+import { type AppContext, inTransaction } from '../context';
+import type { Queryable } from '../db/store';
 import { deactivateSubscriptions } from '../domain/subscriptions';
 import type { Resolve } from '../net/target-policy';
 import { createAuthorityCheck, type Refusal } from './authority';
@@ -23,7 +24,7 @@ import { judge, type Verdict } from './policy';
 import { createSender, RESPONSE_BODY_LIMIT, type SendResult } from './send';
 import { signingKey } from './signing';
 import { createSlots } from './slots';
-import { type ClaimedDelivery, deliveryStore } from './store';
+import { type ClaimedDelivery, type DeliveryStore, deliveryStore } from './store';
 
 export interface DeliveryWorkerOptions {
   /** Name resolution for targets (tests make any hostname resolve anywhere). */
@@ -66,9 +67,7 @@ interface Refused {
 
 export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOptions = {}): DeliveryWorker {
   const settings = ctx.config.delivery;
-  const store = deliveryStore(ctx.db);
   const claimer = createClaimer(ctx.db);
-  const authority = createAuthorityCheck(ctx.db);
   const sender = createSender({
     timeoutMs: settings.timeoutMs,
     allowPrivate: ctx.config.allowPrivateTargets,
@@ -94,53 +93,54 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   let stopping = false;
   let stopped: Promise<void> | null = null;
   let unsubscribe: (() => void) | null = null;
-  const fanOut = createFanOutExpander(ctx, () => pump());
+  const fanOut = createFanOutExpander(ctx, () => void pump());
   let poll: NodeJS.Timeout | null = null;
 
   /** Claims as much due work as the free slots allow, into `claimed` (so a caller whose transaction fails
-   * later can give their slots back). Synchronous (better-sqlite3 is); may run inside the transaction that
-   * records finished attempts, so one commit both frees slots and fills them again. */
-  function claimDue(claimed: ClaimedDelivery[]): void {
+   * later can give their slots back). With `tx`, inside that transaction (the one that records finished
+   * attempts, so one commit both frees slots and fills them again). */
+  async function claimDue(claimed: ClaimedDelivery[], tx?: Queryable): Promise<void> {
     while (slots.free > 0) {
-      const result = claimer.claim({ nowMs: ctx.clock.now(), leaseMs, slots, inFlight: inFlightIds });
+      const result = await claimer.claim({ nowMs: ctx.clock.now(), leaseMs, slots, inFlight: inFlightIds, db: tx });
       claimed.push(...result.claimed);
       if (result.claimed.length + result.cancelled + result.dropped === 0) break;
     }
   }
 
   /** Claims and starts what is due. */
-  function pump(): number {
+  async function pump(): Promise<number> {
     if (stopping) return 0;
     const claimed: ClaimedDelivery[] = [];
     try {
-      claimDue(claimed);
+      await claimDue(claimed);
     } catch (err) {
       // Typically SQLITE_BUSY from another process holding the write lock past busy_timeout, or a full
       // disk: the poll retries. What was claimed before the failure is sent; the rest waits.
       ctx.log.error('delivery claim failed', { error: (err as Error).message });
       claimer.rescan();
     }
-    launchAll(claimed);
+    await launchAll(claimed);
     return claimed.length;
   }
 
   /**
    * Starts every claimed delivery the authority check allows. The check and the sends it allows run in one
-   * synchronous step under the database's write lock (an IMMEDIATE transaction that writes nothing): a
-   * revocation or plan change, from this process or another (the admin CLI), commits either before the
-   * check, which then sees it, or after these attempts have started.
+   * write transaction that writes nothing (on SQLite under the database's write lock): a revocation or plan
+   * change, from this process or another (the admin CLI), commits either before the check, which then sees
+   * it, or after these attempts have started.
    */
-  function launchAll(claimed: ClaimedDelivery[]): void {
+  async function launchAll(claimed: ClaimedDelivery[]): Promise<void> {
     if (claimed.length === 0) return;
     let next = 0;
     try {
-      store.transaction(() => {
+      await ctx.db.write(async (tx) => {
+        const authority = createAuthorityCheck(tx);
         const refusalOf = new Map<string, Refusal | null>();
         for (; next < claimed.length; next++) {
           const delivery = claimed[next]!; // next < claimed.length
           let refusal = refusalOf.get(delivery.subscriptionId);
           if (refusal === undefined)
-            refusalOf.set(delivery.subscriptionId, (refusal = authority.refusal(delivery.subscriptionId)));
+            refusalOf.set(delivery.subscriptionId, (refusal = await authority.refusal(delivery.subscriptionId)));
           if (refusal) refuse(delivery, refusal);
           else launch(delivery);
         }
@@ -161,7 +161,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   function scheduleFlush(): void {
     if (!flushScheduled) {
       flushScheduled = true;
-      setImmediate(flush);
+      setImmediate(() => void flush());
     }
   }
 
@@ -216,7 +216,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   }
 
   /** Records every finished attempt and refusal, and claims what the freed slots allow, in one transaction. */
-  function flush(): void {
+  async function flush(): Promise<void> {
     flushScheduled = false;
     const batch = completions;
     const refused = refusals;
@@ -229,10 +229,11 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     for (const { delivery } of refused) slots.release(delivery.holder);
     let claimed: ClaimedDelivery[] = [];
     try {
-      store.transaction(() => {
-        for (const completion of batch) record(completion);
-        recordRefusals(refused);
-        if (!stopping) claimDue(claimed);
+      await inTransaction(ctx, async (tx) => {
+        const store = deliveryStore(tx.db);
+        for (const completion of batch) await record(tx, store, completion);
+        await recordRefusals(tx, store, refused);
+        if (!stopping) await claimDue(claimed, tx.db);
       });
     } catch (err) {
       // The rows stay claimed; their lease runs out and they are sent again. At least once still holds.
@@ -241,7 +242,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       for (const delivery of claimed) slots.release(delivery.holder);
       claimed = [];
     }
-    launchAll(claimed);
+    await launchAll(claimed);
     if (isIdle()) {
       const waiters = idleWaiters;
       idleWaiters = [];
@@ -249,10 +250,14 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     }
   }
 
-  function record({ delivery, startedAtMs, result }: Completion): void {
+  async function record(
+    tx: AppContext,
+    store: DeliveryStore,
+    { delivery, startedAtMs, result }: Completion,
+  ): Promise<void> {
     const now = ctx.clock.now();
     const verdict = judge(result, delivery.attempt, settings, now, random);
-    store.recordAttempt({
+    await store.recordAttempt({
       delivery,
       startedAtMs,
       durationMs: result.durationMs,
@@ -261,7 +266,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       error: verdict.error,
       responseBody: result.kind === 'response' ? result.body.slice(0, RESPONSE_BODY_LIMIT) : null,
     });
-    apply(delivery, verdict, now);
+    await apply(tx, store, delivery, verdict, now);
     if (verdict.outcome !== 'succeeded') {
       ctx.log.info('webhook attempt failed', {
         deliveryId: delivery.id,
@@ -277,10 +282,10 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
 
   /** Deliveries the authority check stopped: final, each with its reason; then a revoked key's
    * subscriptions are turned off (which cancels what else they had pending). */
-  function recordRefusals(refused: Refused[]): void {
+  async function recordRefusals(tx: AppContext, store: DeliveryStore, refused: Refused[]): Promise<void> {
     const revoked = new Set<string>();
     for (const { delivery, refusal } of refused) {
-      store.cancel(delivery, ctx.clock.now(), refusal.message);
+      await store.cancel(delivery, ctx.clock.now(), refusal.message);
       if (refusal.kind === 'key_revoked') revoked.add(delivery.subscriptionId);
       ctx.log.info('webhook delivery not sent', {
         deliveryId: delivery.id,
@@ -288,33 +293,39 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
         reason: refusal.kind,
       });
     }
-    for (const subscriptionId of revoked) deactivateSubscriptions(ctx, { subscriptionId }, 'key_revoked');
+    for (const subscriptionId of revoked) await deactivateSubscriptions(tx, { subscriptionId }, 'key_revoked');
   }
 
-  function apply(delivery: ClaimedDelivery, verdict: Verdict, now: number): void {
+  async function apply(
+    tx: AppContext,
+    store: DeliveryStore,
+    delivery: ClaimedDelivery,
+    verdict: Verdict,
+    now: number,
+  ): Promise<void> {
     const next = verdict.next;
     switch (next.status) {
       case 'succeeded':
-        store.succeed(delivery, now);
-        store.noteSuccess(delivery.subscriptionId);
+        await store.succeed(delivery, now);
+        await store.noteSuccess(delivery.subscriptionId);
         return;
       case 'gone':
-        store.fail(delivery, now, verdict.error ?? 'gone');
-        store.noteFailure(delivery.subscriptionId, now, verdict.error); // so the workspace sees the 410
-        deactivateSubscriptions(ctx, { subscriptionId: delivery.subscriptionId }, 'gone');
+        await store.fail(delivery, now, verdict.error ?? 'gone');
+        await store.noteFailure(delivery.subscriptionId, now, verdict.error); // so the workspace sees the 410
+        await deactivateSubscriptions(tx, { subscriptionId: delivery.subscriptionId }, 'gone');
         ctx.log.info('webhook subscription deactivated', { subscriptionId: delivery.subscriptionId, reason: 'gone' });
         return;
       case 'failed':
-        store.fail(delivery, now, verdict.error ?? 'failed');
+        await store.fail(delivery, now, verdict.error ?? 'failed');
         break;
       case 'pending':
-        store.reschedule(delivery, next.atMs, verdict.error ?? '');
+        await store.reschedule(delivery, next.atMs, verdict.error ?? '');
         break;
     }
     if (!verdict.failure) return;
-    const failingSince = store.noteFailure(delivery.subscriptionId, now, verdict.error);
+    const failingSince = await store.noteFailure(delivery.subscriptionId, now, verdict.error);
     if (failingSince !== null && now - failingSince >= settings.disableAfterFailingMs) {
-      deactivateSubscriptions(ctx, { subscriptionId: delivery.subscriptionId }, 'failing');
+      await deactivateSubscriptions(tx, { subscriptionId: delivery.subscriptionId }, 'failing');
       ctx.log.info('webhook subscription deactivated', {
         subscriptionId: delivery.subscriptionId,
         reason: 'failing',
@@ -354,7 +365,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     start() {
       if (started || stopping) return;
       started = true;
-      unsubscribe = ctx.signal.subscribe(() => pump());
+      unsubscribe = ctx.signal.subscribe(() => void pump());
       fanOut.start(); // resumes events whose fan-out a stopped or killed process left unfinished
       let lastRescan = performance.now();
       poll = setInterval(() => {
@@ -364,19 +375,19 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
           lastRescan = performance.now();
         }
         fanOut.poll(); // events marked by another process on the same file
-        pump();
+        void pump();
       }, settings.pollIntervalMs);
       poll.unref();
-      pump();
+      void pump();
     },
     stop() {
       stopped ??= stopNow();
       return stopped;
     },
     async runOnce() {
-      fanOut.drain();
+      await fanOut.drain();
       claimer.rescan();
-      const launched = pump();
+      const launched = await pump();
       await idle();
       return launched;
     },

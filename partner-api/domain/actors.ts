@@ -5,7 +5,6 @@
  */
 import type { TaggerRecord } from '../../catalog/events';
 import type { AppContext } from '../context';
-import { sql } from '../lib/statements';
 import type { Agent } from './workspaces';
 
 export type Actor = TaggerRecord;
@@ -15,7 +14,7 @@ export function agentActor(agent: Agent): Actor {
 }
 
 /** The API key `keyId` as an actor; call inside the write's transaction (the key exists: it was just admitted). */
-export function keyActor(ctx: AppContext, keyId: string): Actor {
-  const name = sql(ctx.db, 'SELECT name FROM api_keys WHERE id = ?').pluck().get(keyId) as string | undefined;
+export async function keyActor(ctx: AppContext, keyId: string): Promise<Actor> {
+  const name = await ctx.db.value<string>('SELECT name FROM api_keys WHERE id = ?', keyId);
   return { type: 'api_key', id: keyId, name: name ?? keyId };
 }

@@ -6,8 +6,8 @@
 import type { AttributeValues } from '../../catalog/events';
 import type { AttributeDefinitionRecord, AttributeType } from '../../catalog/records';
 import type { AppContext } from '../context';
+import { inTransaction } from '../context';
 import { isoAt } from '../lib/clock';
-import { sql, writeTransaction } from '../lib/statements';
 import { ApiError, type ErrorDetail, invalidState, validationFailed } from './errors';
 import { lockWorkspace } from './locks';
 
@@ -33,13 +33,13 @@ const record = (r: AttributeRow): AttributeDefinitionRecord => ({
 });
 
 /** The workspace's attributes in key order (the primary key's order). */
-export function listAttributes(ctx: AppContext, workspaceId: string): AttributeDefinitionRecord[] {
-  return sql<AttributeRow>(
-    ctx.db,
-    'SELECT key, label, type, created_at FROM contact_attributes WHERE workspace_id = ? ORDER BY key',
-  )
-    .all(workspaceId)
-    .map(record);
+export async function listAttributes(ctx: AppContext, workspaceId: string): Promise<AttributeDefinitionRecord[]> {
+  return (
+    await ctx.db.all<AttributeRow>(
+      'SELECT key, label, type, created_at FROM contact_attributes WHERE workspace_id = ? ORDER BY key',
+      workspaceId,
+    )
+  ).map(record);
 }
 
 /**
@@ -47,34 +47,37 @@ export function listAttributes(ctx: AppContext, workspaceId: string): AttributeD
  * Throws 409 invalid_state for a key already defined with another type (stored values would no longer fit
  * it), 409 attribute_limit_reached beyond ATTRIBUTES_PER_WORKSPACE.
  */
-export function defineAttribute(
+export async function defineAttribute(
   ctx: AppContext,
   workspaceId: string,
   input: { key: string; label: string; type: AttributeType },
-): { attribute: AttributeDefinitionRecord; created: boolean } {
-  return writeTransaction(ctx.db, () => {
+): Promise<{ attribute: AttributeDefinitionRecord; created: boolean }> {
+  return await inTransaction(ctx, async (ctx) => {
     // The workspace's row lock makes the count against the limit exact with many writers (domain/locks.ts).
-    lockWorkspace(ctx, workspaceId);
-    const existing = sql<AttributeRow>(
-      ctx.db,
+    await lockWorkspace(ctx, workspaceId);
+    const existing = await ctx.db.one<AttributeRow>(
       'SELECT key, label, type, created_at FROM contact_attributes WHERE workspace_id = ? AND key = ?',
-    ).get(workspaceId, input.key);
+      workspaceId,
+      input.key,
+    );
     if (existing) {
       if (existing.type !== input.type) {
         throw invalidState(
           `The attribute ${input.key} is already defined as ${existing.type}; an attribute's type cannot change.`,
         );
       }
-      sql(ctx.db, 'UPDATE contact_attributes SET label = ? WHERE workspace_id = ? AND key = ?').run(
+      await ctx.db.run(
+        'UPDATE contact_attributes SET label = ? WHERE workspace_id = ? AND key = ?',
         input.label,
         workspaceId,
         input.key,
       );
       return { attribute: record({ ...existing, label: input.label }), created: false };
     }
-    const count = sql(ctx.db, 'SELECT COUNT(*) FROM contact_attributes WHERE workspace_id = ?')
-      .pluck()
-      .get(workspaceId) as number;
+    const count = (await ctx.db.value<number>(
+      'SELECT COUNT(*) FROM contact_attributes WHERE workspace_id = ?',
+      workspaceId,
+    ))!;
     if (count >= ATTRIBUTES_PER_WORKSPACE) {
       throw new ApiError(
         409,
@@ -84,10 +87,14 @@ export function defineAttribute(
       );
     }
     const row: AttributeRow = { ...input, created_at: isoAt(ctx.clock.now()) };
-    sql(
-      ctx.db,
+    await ctx.db.run(
       'INSERT INTO contact_attributes (workspace_id, key, label, type, created_at) VALUES (?, ?, ?, ?, ?)',
-    ).run(workspaceId, row.key, row.label, row.type, row.created_at);
+      workspaceId,
+      row.key,
+      row.label,
+      row.type,
+      row.created_at,
+    );
     return { attribute: record(row), created: true };
   });
 }
@@ -129,13 +136,13 @@ function typeProblem(type: AttributeType, value: unknown): string | null {
  * transaction. Throws 422 validation_failed naming `attributes.<key>` for each key the workspace has not
  * defined and each value not of its attribute's type.
  */
-export function applyAttributeValues(
+export async function applyAttributeValues(
   ctx: AppContext,
   workspaceId: string,
   current: AttributeValues,
   given: Record<string, unknown>,
-): AttributeValues {
-  const types = new Map(listAttributes(ctx, workspaceId).map((a) => [a.key, a.type]));
+): Promise<AttributeValues> {
+  const types = new Map((await listAttributes(ctx, workspaceId)).map((a) => [a.key, a.type]));
   const next: AttributeValues = { ...current };
   const details: ErrorDetail[] = [];
   for (const [key, raw] of Object.entries(given)) {

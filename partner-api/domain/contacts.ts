@@ -4,9 +4,9 @@
  * form, which always reports the capture (with isNew false when the email was already known).
  */
 import type { AppContext } from '../context';
+import { inTransaction } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { applyAttributeValues, parseAttributeValues } from './attributes';
 import { ApiError } from './errors';
 import { type AssistantRef, emitLeadCaptured } from './events';
@@ -29,29 +29,21 @@ export interface ContactFields {
 }
 
 /** The contact as the API answers it: the row with its tags and how many notes it has. */
-export function contactResource(ctx: AppContext, row: ContactRow): ContactRecord {
-  const notesCount = sql(ctx.db, 'SELECT COUNT(*) FROM contact_notes WHERE contact_id = ?')
-    .pluck()
-    .get(row.id) as number;
-  return contactRecord(row, { tags: tagsOf(ctx, row.id), notesCount });
+export async function contactResource(ctx: AppContext, row: ContactRow): Promise<ContactRecord> {
+  const notesCount = (await ctx.db.value<number>('SELECT COUNT(*) FROM contact_notes WHERE contact_id = ?', row.id))!;
+  return contactRecord(row, { tags: await tagsOf(ctx, row.id), notesCount });
 }
 
 /** The workspace's contact `id`; throws 404 not_found when there is none or it is another workspace's. */
-export function requireContact(ctx: AppContext, workspaceId: string, id: string): ContactRow {
-  const row = selectOne<ContactRow>(
-    ctx.db,
-    'SELECT * FROM contacts WHERE id = ? AND workspace_id = ?',
-    id,
-    workspaceId,
-  );
+export async function requireContact(ctx: AppContext, workspaceId: string, id: string): Promise<ContactRow> {
+  const row = await ctx.db.one<ContactRow>('SELECT * FROM contacts WHERE id = ? AND workspace_id = ?', id, workspaceId);
   if (!row) throw new ApiError(404, 'not_found', `No contact ${id} in this workspace.`);
   return row;
 }
 
 /** The workspace's contact with this email (case-insensitive), as stored; null when there is none. */
-export function findContactRow(ctx: AppContext, workspaceId: string, email: string): ContactRow | null {
-  return selectOne<ContactRow>(
-    ctx.db,
+export async function findContactRow(ctx: AppContext, workspaceId: string, email: string): Promise<ContactRow | null> {
+  return await ctx.db.one<ContactRow>(
     'SELECT * FROM contacts WHERE workspace_id = ? AND email_normalized = ?',
     workspaceId,
     normalizeEmail(email),
@@ -59,14 +51,14 @@ export function findContactRow(ctx: AppContext, workspaceId: string, email: stri
 }
 
 /** Find Contact: the workspace's contact with this email as a record, or null (the search answers []). */
-export function findContact(ctx: AppContext, workspaceId: string, email: string): ContactRecord | null {
-  const row = findContactRow(ctx, workspaceId, email);
-  return row ? contactResource(ctx, row) : null;
+export async function findContact(ctx: AppContext, workspaceId: string, email: string): Promise<ContactRecord | null> {
+  const row = await findContactRow(ctx, workspaceId, email);
+  return row ? await contactResource(ctx, row) : null;
 }
 
 /** The contact just written in this transaction (both callers insert or update it first): the row is there. */
-function contactById(ctx: AppContext, id: string): ContactRow {
-  return sql<ContactRow>(ctx.db, 'SELECT * FROM contacts WHERE id = ?').get(id)!;
+async function contactById(ctx: AppContext, id: string): Promise<ContactRow> {
+  return (await ctx.db.one<ContactRow>('SELECT * FROM contacts WHERE id = ?', id))!;
 }
 
 /**
@@ -75,23 +67,21 @@ function contactById(ctx: AppContext, id: string): ContactRow {
  * concurrent inserts creates the contact, and the other's DO UPDATE (which changes nothing) takes the row's
  * lock on PostgreSQL, so the caller's read-merge-update of an existing contact cannot lose a concurrent one.
  */
-function insertOrLockContact(
+async function insertOrLockContact(
   ctx: AppContext,
   workspaceId: string,
   email: string,
   fields: ContactFields,
   origin: { source: ContactRow['source']; assistant: AssistantRef | null },
-): { row: ContactRow; created: boolean } {
+): Promise<{ row: ContactRow; created: boolean }> {
   const now = isoAt(ctx.clock.now());
   const id = newId('con');
-  const attributes = fields.attributes ? applyAttributeValues(ctx, workspaceId, {}, fields.attributes) : {};
-  const stored = sql<{ id: string }>(
-    ctx.db,
+  const attributes = fields.attributes ? await applyAttributeValues(ctx, workspaceId, {}, fields.attributes) : {};
+  const stored = (await ctx.db.one<{ id: string }>(
     `INSERT INTO contacts (id, workspace_id, email, email_normalized, name, phone, company, notes, source, assistant_id, attributes, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (workspace_id, email_normalized) DO UPDATE SET email_normalized = excluded.email_normalized
      RETURNING id`,
-  ).get(
     id,
     workspaceId,
     email.trim(),
@@ -105,17 +95,17 @@ function insertOrLockContact(
     JSON.stringify(attributes),
     now,
     now,
-  )!;
-  return { row: contactById(ctx, stored.id), created: stored.id === id };
+  ))!;
+  return { row: await contactById(ctx, stored.id), created: stored.id === id };
 }
 
 /** Sets the given fields; `fillBlanksOnly` keeps what the CRM already has (a visitor's form must not overwrite it). */
-function updateContact(
+async function updateContact(
   ctx: AppContext,
   existing: ContactRow,
   fields: ContactFields,
   fillBlanksOnly: boolean,
-): ContactRow {
+): Promise<ContactRow> {
   const pick = (current: string | null, given: string | undefined) =>
     given === undefined || (fillBlanksOnly && current !== null) ? current : given;
   const next = {
@@ -125,12 +115,15 @@ function updateContact(
     notes: pick(existing.notes, fields.notes),
   };
   const attributes = fields.attributes
-    ? applyAttributeValues(ctx, existing.workspace_id, parseAttributeValues(existing.attributes), fields.attributes)
+    ? await applyAttributeValues(
+        ctx,
+        existing.workspace_id,
+        parseAttributeValues(existing.attributes),
+        fields.attributes,
+      )
     : parseAttributeValues(existing.attributes);
-  sql(
-    ctx.db,
+  await ctx.db.run(
     'UPDATE contacts SET name = ?, phone = ?, company = ?, notes = ?, attributes = ?, updated_at = ? WHERE id = ?',
-  ).run(
     next.name,
     next.phone,
     next.company,
@@ -139,7 +132,7 @@ function updateContact(
     isoAt(ctx.clock.now()),
     existing.id,
   );
-  return contactById(ctx, existing.id);
+  return await contactById(ctx, existing.id);
 }
 
 /**
@@ -149,19 +142,23 @@ function updateContact(
  * to answer 201 or 200. Throws 422 validation_failed for an attribute the workspace has not defined or a value
  * not of its type (domain/attributes.ts).
  */
-export function upsertContact(
+export async function upsertContact(
   ctx: AppContext,
   workspaceId: string,
   input: { email: string } & ContactFields,
   source: 'api' | 'crm',
-): { contact: ContactRecord; created: boolean } {
-  return writeTransaction(ctx.db, () => {
+): Promise<{ contact: ContactRecord; created: boolean }> {
+  return await inTransaction(ctx, async (ctx) => {
     const { email, ...fields } = input;
-    const { row: stored, created } = insertOrLockContact(ctx, workspaceId, email, fields, { source, assistant: null });
-    if (!created) return { contact: contactResource(ctx, updateContact(ctx, stored, fields, false)), created: false };
+    const { row: stored, created } = await insertOrLockContact(ctx, workspaceId, email, fields, {
+      source,
+      assistant: null,
+    });
+    if (!created)
+      return { contact: await contactResource(ctx, await updateContact(ctx, stored, fields, false)), created: false };
     const row = stored;
-    emitLeadCaptured(ctx, workspaceId, leadRecord(row, { source, isNew: true, assistant: null }));
-    return { contact: contactResource(ctx, row), created: true };
+    await emitLeadCaptured(ctx, workspaceId, leadRecord(row, { source, isNew: true, assistant: null }));
+    return { contact: await contactResource(ctx, row), created: true };
   });
 }
 
@@ -170,39 +167,44 @@ export function upsertContact(
  * contact (isNew false) and only gains the fields it lacked. The conversation is linked to the contact.
  * The caller has found the conversation (a public endpoint keys on its id); raises no ApiError of its own.
  */
-export function captureWidgetLead(
+export async function captureWidgetLead(
   ctx: AppContext,
   conversation: { id: string; workspaceId: string; assistant: AssistantRef },
   input: { email: string; name?: string | undefined; phone?: string | undefined },
-): { contact: ContactRecord; isNew: boolean } {
-  return writeTransaction(ctx.db, () => {
+): Promise<{ contact: ContactRecord; isNew: boolean }> {
+  return await inTransaction(ctx, async (ctx) => {
     const { email, ...fields } = input;
-    const { row: stored, created } = insertOrLockContact(ctx, conversation.workspaceId, email, fields, {
+    const { row: stored, created } = await insertOrLockContact(ctx, conversation.workspaceId, email, fields, {
       source: 'widget_form',
       assistant: conversation.assistant,
     });
-    const row = created ? stored : updateContact(ctx, stored, fields, true);
-    sql(
-      ctx.db,
+    const row = created ? stored : await updateContact(ctx, stored, fields, true);
+    await ctx.db.run(
       `UPDATE conversations
           SET contact_id = ?, visitor_email = COALESCE(visitor_email, ?),
               visitor_email_normalized = COALESCE(visitor_email_normalized, ?),
               visitor_name = COALESCE(visitor_name, ?), updated_at = ?
         WHERE id = ?`,
-    ).run(row.id, row.email, normalizeEmail(row.email), row.name, isoAt(ctx.clock.now()), conversation.id);
+      row.id,
+      row.email,
+      normalizeEmail(row.email),
+      row.name,
+      isoAt(ctx.clock.now()),
+      conversation.id,
+    );
     const isNew = created;
-    emitLeadCaptured(
+    await emitLeadCaptured(
       ctx,
       conversation.workspaceId,
       leadRecord(row, { source: 'widget_form', isNew, assistant: conversation.assistant }),
     );
-    return { contact: contactResource(ctx, row), isNew };
+    return { contact: await contactResource(ctx, row), isNew };
   });
 }
 
 /** The workspace's contact `id` as a tag's target; throws 404 not_found as requireContact does. */
-export function contactTagTarget(ctx: AppContext, workspaceId: string, id: string): TagTarget {
-  const row = requireContact(ctx, workspaceId, id);
+export async function contactTagTarget(ctx: AppContext, workspaceId: string, id: string): Promise<TagTarget> {
+  const row = await requireContact(ctx, workspaceId, id);
   return {
     workspaceId,
     recordType: 'contact',

@@ -8,9 +8,9 @@ import { z } from 'zod';
 import type { CloserRecord } from '../../catalog/events';
 import type { ConversationDetailRecord, MessageRecord } from '../../catalog/records';
 import type { AppContext } from '../context';
+import { inTransaction } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { normalizeEmail } from './contacts';
 import { ApiError, invalidState } from './errors';
 import { emitConversationEvent } from './events';
@@ -34,23 +34,21 @@ export interface StartInput {
  * Starts a conversation on `channel` with its first visitor message; fires {widget,chat}.conversation_started.
  * Throws 404 not_found for an unknown assistant.
  */
-export function startConversation(
+export async function startConversation(
   ctx: AppContext,
   assistantId: string,
   channel: 'widget' | 'in_app',
   input: StartInput,
-): ConversationResource {
-  return writeTransaction(ctx.db, () => {
-    const assistant = findAssistant(ctx, assistantId);
+): Promise<ConversationResource> {
+  return await inTransaction(ctx, async (ctx) => {
+    const assistant = await findAssistant(ctx, assistantId);
     if (!assistant) throw new ApiError(404, 'not_found', `No assistant ${assistantId}.`);
     const now = isoAt(ctx.clock.now());
     const id = newId('cnv');
-    sql(
-      ctx.db,
+    await ctx.db.run(
       `INSERT INTO conversations (id, workspace_id, assistant_id, channel, mode, status, visitor_id, visitor_name, visitor_email,
                                   visitor_email_normalized, page_url, contact_id, first_message, started_at, updated_at)
        VALUES (?, ?, ?, ?, 'assistant', 'open', ?, ?, ?, ?, ?, NULL, ?, ?, ?)`,
-    ).run(
       id,
       assistant.workspaceId,
       assistant.id,
@@ -64,15 +62,15 @@ export function startConversation(
       now,
       now,
     );
-    insertMessage(ctx, {
+    await insertMessage(ctx, {
       workspaceId: assistant.workspaceId,
       conversationId: id,
       senderType: 'visitor',
       senderId: input.visitorId ?? null,
       body: input.message,
     });
-    const row = conversationRow(ctx, id)!;
-    emitConversationEvent(ctx, {
+    const row = (await conversationRow(ctx, id))!;
+    await emitConversationEvent(ctx, {
       workspaceId: assistant.workspaceId,
       type: channel === 'widget' ? 'widget.conversation_started' : 'chat.conversation_started',
       assistant: { id: assistant.id, name: assistant.name },
@@ -83,16 +81,20 @@ export function startConversation(
 }
 
 /** Any conversation by id, whatever its workspace (the public widget endpoints key on it); null when none. */
-export function conversationRow(ctx: AppContext, id: string): ConversationRow | null {
-  return selectOne<ConversationRow>(ctx.db, `${CONVERSATION_SELECT} WHERE v.id = ?`, id);
+export async function conversationRow(ctx: AppContext, id: string): Promise<ConversationRow | null> {
+  return await ctx.db.one<ConversationRow>(`${CONVERSATION_SELECT} WHERE v.id = ?`, id);
 }
 
 /**
  * The conversation, checked to be `workspaceId`'s (null: any workspace, for the public endpoints). Throws 404
  * not_found when there is none, or it is another workspace's: the two are indistinguishable to the caller.
  */
-export function requireConversation(ctx: AppContext, workspaceId: string | null, id: string): ConversationRow {
-  const row = conversationRow(ctx, id);
+export async function requireConversation(
+  ctx: AppContext,
+  workspaceId: string | null,
+  id: string,
+): Promise<ConversationRow> {
+  const row = await conversationRow(ctx, id);
   if (!row || (workspaceId !== null && row.workspace_id !== workspaceId)) {
     throw new ApiError(404, 'not_found', `No conversation ${id}${workspaceId ? ' in this workspace' : ''}.`);
   }
@@ -114,11 +116,11 @@ type ConversationQuery = {
  * matched as contacts' emails are); `limit` records per page (the route bounds it, 1-100). Throws 422
  * validation_failed for a cursor this API did not return.
  */
-export function listConversations(
+export async function listConversations(
   ctx: AppContext,
   workspaceId: string,
   query: ConversationQuery,
-): Page<ConversationResource> {
+): Promise<Page<ConversationResource>> {
   const after = query.cursor ? decodeCursor(query.cursor, conversationCursor) : null;
   // Only the conditions that apply, so each statement seeks on its index (migration 005; by visitor email,
   // conversations_by_visitor_email of migration 008): `(? IS NULL OR …)` cannot, and made a filtered or later
@@ -138,17 +140,18 @@ export function listConversations(
     where += ' AND (v.started_at, v.id) < (?, ?)';
     params.push(after[0], after[1]);
   }
-  const rows = sql(
-    ctx.db,
+  const rows = await ctx.db.all<ConversationRow>(
     `SELECT v.*, (SELECT name FROM assistants WHERE id = v.assistant_id) AS assistant_name
        FROM conversations v WHERE ${where}
       ORDER BY v.started_at DESC, v.id DESC
       LIMIT ?`,
-  ).all(...params, query.limit + 1) as ConversationRow[];
+    ...params,
+    query.limit + 1,
+  );
   return toPage(rows, query.limit, conversationResource, (r) => [r.started_at, r.id]);
 }
 
-function insertMessage(
+async function insertMessage(
   ctx: AppContext,
   m: {
     workspaceId: string;
@@ -157,7 +160,7 @@ function insertMessage(
     senderId: string | null;
     body: string;
   },
-): MessageRecord {
+): Promise<MessageRecord> {
   const record: MessageRecord = {
     id: newId('msg'),
     conversationId: m.conversationId,
@@ -165,11 +168,17 @@ function insertMessage(
     senderType: m.senderType,
     createdAt: isoAt(ctx.clock.now()),
   };
-  sql(
-    ctx.db,
+  await ctx.db.run(
     `INSERT INTO messages (id, workspace_id, conversation_id, sender_type, sender_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  ).run(record.id, m.workspaceId, m.conversationId, m.senderType, m.senderId, m.body, record.createdAt);
-  sql(ctx.db, 'UPDATE conversations SET updated_at = ? WHERE id = ?').run(record.createdAt, m.conversationId);
+    record.id,
+    m.workspaceId,
+    m.conversationId,
+    m.senderType,
+    m.senderId,
+    m.body,
+    record.createdAt,
+  );
+  await ctx.db.run('UPDATE conversations SET updated_at = ? WHERE id = ?', record.createdAt, m.conversationId);
   return record;
 }
 
@@ -181,23 +190,28 @@ export const NOT_IN_TAKEOVER_MESSAGE =
  * integration's (sender the key `keyId`) and fires no event. Throws 404 not_found when the conversation is not
  * this workspace's, 409 conversation_not_in_takeover while the assistant still handles it.
  */
-export function postIntegrationMessage(
+export async function postIntegrationMessage(
   ctx: AppContext,
   workspaceId: string,
   conversationId: string,
   body: string,
   keyId: string,
-): MessageRecord {
-  return writeTransaction(ctx.db, () => {
-    const conversation = requireConversation(ctx, workspaceId, conversationId);
+): Promise<MessageRecord> {
+  return await inTransaction(ctx, async (ctx) => {
+    const conversation = await requireConversation(ctx, workspaceId, conversationId);
     if (conversation.mode !== 'human') throw new ApiError(409, 'conversation_not_in_takeover', NOT_IN_TAKEOVER_MESSAGE);
-    return insertMessage(ctx, { workspaceId, conversationId, senderType: 'integration', senderId: keyId, body });
+    return await insertMessage(ctx, { workspaceId, conversationId, senderType: 'integration', senderId: keyId, body });
   });
 }
 
 /** Sets the mode without checks or events: for live-chat steps, inside their transaction, which check and fire. */
-export function setConversationMode(ctx: AppContext, conversationId: string, mode: 'assistant' | 'human'): void {
-  sql(ctx.db, 'UPDATE conversations SET mode = ?, updated_at = ? WHERE id = ?').run(
+export async function setConversationMode(
+  ctx: AppContext,
+  conversationId: string,
+  mode: 'assistant' | 'human',
+): Promise<void> {
+  await ctx.db.run(
+    'UPDATE conversations SET mode = ?, updated_at = ? WHERE id = ?',
     mode,
     isoAt(ctx.clock.now()),
     conversationId,
@@ -212,24 +226,25 @@ export const RECENT_MESSAGES = 20;
  * when and by whom it was closed, its tags, its message count and its RECENT_MESSAGES latest messages, oldest
  * first.
  */
-export function conversationDetail(ctx: AppContext, row: ConversationRow): ConversationDetailRecord {
-  const messageCount = countMessages(ctx, row.id);
-  const recent = sql<{
+export async function conversationDetail(ctx: AppContext, row: ConversationRow): Promise<ConversationDetailRecord> {
+  const messageCount = await countMessages(ctx, row.id);
+  const recent = await ctx.db.all<{
     id: string;
     conversation_id: string;
     body: string;
     sender_type: MessageRecord['senderType'];
     created_at: string;
   }>(
-    ctx.db,
     `SELECT id, conversation_id, body, sender_type, created_at FROM messages
       WHERE conversation_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
-  ).all(row.id, RECENT_MESSAGES);
+    row.id,
+    RECENT_MESSAGES,
+  );
   return {
     ...conversationResource(row),
     closedAt: row.closed_at,
-    closedBy: closerOf(ctx, row),
-    tags: tagsOf(ctx, row.id),
+    closedBy: await closerOf(ctx, row),
+    tags: await tagsOf(ctx, row.id),
     messageCount,
     recentMessages: recent.reverse().map((m) => ({
       id: m.id,
@@ -241,15 +256,15 @@ export function conversationDetail(ctx: AppContext, row: ConversationRow): Conve
   };
 }
 
-function countMessages(ctx: AppContext, conversationId: string): number {
-  return sql(ctx.db, 'SELECT COUNT(*) FROM messages WHERE conversation_id = ?').pluck().get(conversationId) as number;
+async function countMessages(ctx: AppContext, conversationId: string): Promise<number> {
+  return (await ctx.db.value<number>('SELECT COUNT(*) FROM messages WHERE conversation_id = ?', conversationId))!;
 }
 
 /** Who closed it (agent or assistant, with the name they have now), or null while it is open. */
-function closerOf(ctx: AppContext, row: ConversationRow): CloserRecord | null {
+async function closerOf(ctx: AppContext, row: ConversationRow): Promise<CloserRecord | null> {
   if (!row.closed_by_type || !row.closed_by_id) return null;
   if (row.closed_by_type === 'assistant') return { type: 'assistant', id: row.assistant_id, name: row.assistant_name };
-  const name = sql(ctx.db, 'SELECT name FROM agents WHERE id = ?').pluck().get(row.closed_by_id) as string;
+  const name = (await ctx.db.value<string>('SELECT name FROM agents WHERE id = ?', row.closed_by_id))!;
   return { type: 'agent', id: row.closed_by_id, name };
 }
 
@@ -263,28 +278,36 @@ export type Closer = { type: 'agent'; agent: Agent } | { type: 'assistant' };
  * workspace's), 409 invalid_state when it is already closed or a live chat in it is queued or active (end
  * that first: the visitor is waiting for a person).
  */
-export function closeConversation(ctx: AppContext, conversationId: string, closer: Closer): ConversationDetailRecord {
-  return writeTransaction(ctx.db, () => {
+export async function closeConversation(
+  ctx: AppContext,
+  conversationId: string,
+  closer: Closer,
+): Promise<ConversationDetailRecord> {
+  return await inTransaction(ctx, async (ctx) => {
     const workspaceId = closer.type === 'agent' ? closer.agent.workspaceId : null;
-    const conversation = requireConversation(ctx, workspaceId, conversationId);
+    const conversation = await requireConversation(ctx, workspaceId, conversationId);
     // The conversation's row lock first (as a handoff takes it), then the check for a live chat.
-    if (conversation.status === 'closed' || !lockOpenConversation(ctx, conversationId))
+    if (conversation.status === 'closed' || !(await lockOpenConversation(ctx, conversationId)))
       throw invalidState('This conversation is already closed.');
-    const live = sql(
-      ctx.db,
+    const live = await ctx.db.one(
       `SELECT id FROM live_chat_sessions WHERE conversation_id = ? AND status IN ('queued', 'active')`,
-    ).get(conversationId);
+      conversationId,
+    );
     if (live) throw invalidState('This conversation has a live chat that has not ended. End the live chat first.');
     const now = ctx.clock.now();
     const closedAt = isoAt(now);
     const closedById = closer.type === 'agent' ? closer.agent.id : conversation.assistant_id;
-    sql(
-      ctx.db,
+    await ctx.db.run(
       `UPDATE conversations SET status = 'closed', closed_at = ?, closed_by_type = ?, closed_by_id = ?, updated_at = ? WHERE id = ?`,
-    ).run(closedAt, closer.type, closedById, closedAt, conversationId);
-    const row = conversationRow(ctx, conversationId)!;
-    const detail = conversationDetail(ctx, row);
-    emitConversationEvent(ctx, {
+      closedAt,
+      closer.type,
+      closedById,
+      closedAt,
+      conversationId,
+    );
+    const row = (await conversationRow(ctx, conversationId))!;
+    const detail = await conversationDetail(ctx, row);
+    await emitConversationEvent(ctx, {
       workspaceId: row.workspace_id,
       type: 'conversation.closed',
       assistant: { id: row.assistant_id, name: row.assistant_name },
@@ -301,11 +324,10 @@ export function closeConversation(ctx: AppContext, conversationId: string, close
 }
 
 /** The workspace's conversation `id` as a tag's target; throws 404 not_found as requireConversation does. */
-export function conversationTagTarget(ctx: AppContext, workspaceId: string, id: string): TagTarget {
-  const row = requireConversation(ctx, workspaceId, id);
+export async function conversationTagTarget(ctx: AppContext, workspaceId: string, id: string): Promise<TagTarget> {
+  const row = await requireConversation(ctx, workspaceId, id);
   const contact = row.contact_id
-    ? selectOne<{ id: string; email: string; name: string | null }>(
-        ctx.db,
+    ? await ctx.db.one<{ id: string; email: string; name: string | null }>(
         'SELECT id, email, name FROM contacts WHERE id = ?',
         row.contact_id,
       )

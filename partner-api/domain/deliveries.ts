@@ -15,7 +15,6 @@ import { z } from 'zod';
 import type { EventType } from '../../catalog/events';
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
-import { selectOne, sql } from '../lib/statements';
 import { ApiError } from './errors';
 import { decodeCursor, type Page, toPage } from './pagination';
 
@@ -98,7 +97,11 @@ const deliveryCursor = z.tuple([z.string(), z.string()]);
  * event type, also the type's rows of other statuses in between). Throws 422 validation_failed for a cursor
  * this API did not return. An unknown subscription id (or another workspace's) gives an empty page.
  */
-export function listDeliveries(ctx: AppContext, workspaceId: string, query: DeliveryQuery): Page<DeliveryRecord> {
+export async function listDeliveries(
+  ctx: AppContext,
+  workspaceId: string,
+  query: DeliveryQuery,
+): Promise<Page<DeliveryRecord>> {
   const after = query.cursor ? decodeCursor(query.cursor, deliveryCursor) : null;
   const where: string[] = [];
   const params: unknown[] = [];
@@ -110,9 +113,11 @@ export function listDeliveries(ctx: AppContext, workspaceId: string, query: Deli
   if (query.subscriptionId) {
     // One Zap's own index. Its workspace and event type are checked once here, not per row: a Zap has one
     // event type, and a filter that rejects it (or another workspace's Zap) would otherwise read all its rows.
-    const eventType = sql(ctx.db, 'SELECT event_type FROM subscriptions WHERE id = ? AND workspace_id = ?')
-      .pluck()
-      .get(query.subscriptionId, workspaceId) as EventType | undefined;
+    const eventType = await ctx.db.value<EventType>(
+      'SELECT event_type FROM subscriptions WHERE id = ? AND workspace_id = ?',
+      query.subscriptionId,
+      workspaceId,
+    );
     if (!eventType || (query.eventType && query.eventType !== eventType)) return { data: [], nextCursor: null };
     filter('subscription_id = ?', query.subscriptionId);
     if (query.status) filter('status = ?', query.status);
@@ -128,16 +133,18 @@ export function listDeliveries(ctx: AppContext, workspaceId: string, query: Deli
         : 'deliveries_by_workspace';
   }
   if (after) filter('(created_at, id) < (?, ?)', after[0], after[1]);
-  const rows = sql<DeliveryRow>(
-    ctx.db,
+  const rows = await ctx.db.all<DeliveryRow>(
     `SELECT ${DELIVERY_COLUMNS} FROM deliveries INDEXED BY ${index} WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`,
-  ).all(...params, query.limit + 1);
-  return toPage(
+    ...params,
+    query.limit + 1,
+  );
+  const page = toPage(
     rows,
     query.limit,
-    (row) => toRecord(ctx, row),
+    (row) => row,
     (row) => [row.created_at, row.id],
   );
+  return { ...page, data: await Promise.all(page.data.map((row) => toRecord(ctx, row))) };
 }
 
 function toAttempt(r: AttemptRow): AttemptRecord {
@@ -153,9 +160,8 @@ function toAttempt(r: AttemptRow): AttemptRecord {
   };
 }
 
-function toRecord(ctx: AppContext, r: DeliveryRow): DeliveryRecord {
-  const last = selectOne<AttemptRow>(
-    ctx.db,
+async function toRecord(ctx: AppContext, r: DeliveryRow): Promise<DeliveryRecord> {
+  const last = await ctx.db.one<AttemptRow>(
     `SELECT ${ATTEMPT_COLUMNS} FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt DESC LIMIT 1`,
     r.id,
   );
@@ -187,24 +193,28 @@ export const ATTEMPTS_SHOWN = 30;
  * attempt recorded (older ones are not paged: the latest say how the receiver answers now). Throws 404
  * not_found for any other id.
  */
-export function findDelivery(
+export async function findDelivery(
   ctx: AppContext,
   workspaceId: string,
   id: string,
-): DeliveryRecord & { attempts: AttemptRecord[]; attemptsTotal: number } {
-  const row = selectOne<DeliveryRow>(
-    ctx.db,
+): Promise<DeliveryRecord & { attempts: AttemptRecord[]; attemptsTotal: number }> {
+  const row = await ctx.db.one<DeliveryRow>(
     `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ? AND workspace_id = ?`,
     id,
     workspaceId,
   );
   if (!row) throw new ApiError(404, 'not_found', `No delivery ${id} in this workspace.`);
-  const latest = sql<AttemptRow>(
-    ctx.db,
+  const latest = await ctx.db.all<AttemptRow>(
     `SELECT ${ATTEMPT_COLUMNS} FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt DESC LIMIT ?`,
-  ).all(id, ATTEMPTS_SHOWN);
-  const attemptsTotal = sql(ctx.db, 'SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id = ?').pluck().get(id);
-  return { ...toRecord(ctx, row), attempts: latest.reverse().map(toAttempt), attemptsTotal: attemptsTotal as number };
+    id,
+    ATTEMPTS_SHOWN,
+  );
+  const attemptsTotal = await ctx.db.value('SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id = ?', id);
+  return {
+    ...(await toRecord(ctx, row)),
+    attempts: latest.reverse().map(toAttempt),
+    attemptsTotal: attemptsTotal as number,
+  };
 }
 
 export interface EventRecordView {
@@ -217,15 +227,14 @@ export interface EventRecordView {
 }
 
 /** One of the workspace's events, with the payload its deliveries carry. Throws 404 not_found for any other id. */
-export function findEvent(ctx: AppContext, workspaceId: string, id: string): EventRecordView {
-  const row = selectOne<{
+export async function findEvent(ctx: AppContext, workspaceId: string, id: string): Promise<EventRecordView> {
+  const row = await ctx.db.one<{
     id: string;
     type: EventType;
     assistant_id: string | null;
     payload: string;
     created_at: string;
   }>(
-    ctx.db,
     'SELECT id, type, assistant_id, payload, created_at FROM events WHERE id = ? AND workspace_id = ?',
     id,
     workspaceId,
@@ -241,11 +250,10 @@ export function findEvent(ctx: AppContext, workspaceId: string, id: string): Eve
 }
 
 /** The subscription's newest delivery with its latest attempt (Settings → Connected Zaps), or null. */
-export function lastDeliveryOf(ctx: AppContext, subscriptionId: string): DeliveryRecord | null {
-  const row = selectOne<DeliveryRow>(
-    ctx.db,
+export async function lastDeliveryOf(ctx: AppContext, subscriptionId: string): Promise<DeliveryRecord | null> {
+  const row = await ctx.db.one<DeliveryRow>(
     `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE subscription_id = ? ORDER BY created_at DESC, id DESC LIMIT 1`,
     subscriptionId,
   );
-  return row ? toRecord(ctx, row) : null;
+  return row ? await toRecord(ctx, row) : null;
 }

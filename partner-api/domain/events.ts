@@ -18,9 +18,9 @@ export interface AssistantRef {
  * change's transaction: throws Error outside one, and a zod error (a bug: the transaction rolls back, 500) when
  * the payload does not match the catalog.
  */
-export function emitLeadCaptured(ctx: AppContext, workspaceId: string, lead: LeadRecord): string {
+export async function emitLeadCaptured(ctx: AppContext, workspaceId: string, lead: LeadRecord): Promise<string> {
   const id = newId('evt');
-  recordEvent(ctx, {
+  await recordEvent(ctx, {
     id,
     workspaceId,
     type: 'lead.captured',
@@ -36,7 +36,7 @@ export function emitLeadCaptured(ctx: AppContext, workspaceId: string, lead: Lea
  * returns the event id. Throws as emitLeadCaptured does: outside a transaction, or on a payload the catalog
  * refuses.
  */
-export function emitConversationEvent(
+export async function emitConversationEvent(
   ctx: AppContext,
   event: {
     workspaceId: string;
@@ -44,10 +44,10 @@ export function emitConversationEvent(
     assistant: AssistantRef | null;
     data: Record<string, unknown>;
   },
-): string {
+): Promise<string> {
   const id = newId('evt');
   const createdAt = isoAt(ctx.clock.now());
-  recordEvent(ctx, {
+  await recordEvent(ctx, {
     id,
     workspaceId: event.workspaceId,
     type: event.type,
@@ -70,9 +70,9 @@ export function emitConversationEvent(
  * tag.added, in the conversation events' envelope (its own trigger, Tag Added, subscribes to it); returns the
  * event id. Throws as emitLeadCaptured does.
  */
-export function emitTagAdded(
+export async function emitTagAdded(
   ctx: AppContext,
   event: { workspaceId: string; assistant: AssistantRef | null; data: Record<string, unknown> },
-): string {
-  return emitConversationEvent(ctx, { ...event, type: TAG_ADDED });
+): Promise<string> {
+  return await emitConversationEvent(ctx, { ...event, type: TAG_ADDED });
 }

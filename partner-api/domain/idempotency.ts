@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 
 import type { AppContext } from '../context';
-import { selectOne, sql, writeTransaction } from '../lib/statements';
+import { inTransaction } from '../context';
 import { ApiError } from './errors';
 
 /** Kept at least this long; a key older than this is forgotten. */
@@ -65,22 +65,31 @@ const lastPurge = new WeakMap<AppContext, number>();
  * used for a different request, 409 idempotency_request_in_progress (Retry-After: 1 s) while another request
  * holds a claim younger than 30 s. Commits at once, outside any group.
  */
-export function claimIdempotencyKey(ctx: AppContext, workspaceId: string, key: string, hash: string): Claim {
+export async function claimIdempotencyKey(
+  ctx: AppContext,
+  workspaceId: string,
+  key: string,
+  hash: string,
+): Promise<Claim> {
   const now = ctx.clock.now();
-  maybePurge(ctx, now);
-  return writeTransaction(ctx.db, () => {
+  await maybePurge(ctx, now);
+  return await inTransaction(ctx, async (ctx) => {
     // Race-free with many writers on either engine: the primary key decides which insert claims a new key, and
     // a takeover is an UPDATE conditional on the created_at_ms that was read, so of two takeovers one changes
     // the row and the other, re-reading, finds a fresh claim. Each lost race re-reads; the loop is bounded.
     for (let round = 0; round < 3; round++) {
-      const inserted = sql(
-        ctx.db,
-        `INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, ?, 'running', ?)
+      const inserted = (
+        await ctx.db.run(
+          `INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, ?, 'running', ?)
          ON CONFLICT (workspace_id, key) DO NOTHING`,
-      ).run(workspaceId, key, hash, now).changes;
+          workspaceId,
+          key,
+          hash,
+          now,
+        )
+      ).changes;
       if (inserted === 1) return { kind: 'claimed', token: now };
-      const row = selectOne<KeyRow>(
-        ctx.db,
+      const row = await ctx.db.one<KeyRow>(
         'SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?',
         workspaceId,
         key,
@@ -88,12 +97,18 @@ export function claimIdempotencyKey(ctx: AppContext, workspaceId: string, key: s
       if (!row) continue; // purged between the insert and the read
       if (now - row.created_at_ms > IDEMPOTENCY_KEEP_MS) {
         // Forgotten after 24 h: the key starts over for this request.
-        const renewed = sql(
-          ctx.db,
-          `UPDATE idempotency_keys
+        const renewed = (
+          await ctx.db.run(
+            `UPDATE idempotency_keys
               SET request_hash = ?, state = 'running', response_status = NULL, response_body = NULL, created_at_ms = ?
             WHERE workspace_id = ? AND key = ? AND created_at_ms = ?`,
-        ).run(hash, now, workspaceId, key, row.created_at_ms).changes;
+            hash,
+            now,
+            workspaceId,
+            key,
+            row.created_at_ms,
+          )
+        ).changes;
         if (renewed === 1) return { kind: 'claimed', token: now };
         continue;
       }
@@ -112,11 +127,16 @@ export function claimIdempotencyKey(ctx: AppContext, workspaceId: string, key: s
       }
       if (now - row.created_at_ms < IDEMPOTENCY_STALE_RUNNING_MS) throw inProgress();
       // A stale claim (its request died): taken over, unless another request took it over first.
-      const taken = sql(
-        ctx.db,
-        `UPDATE idempotency_keys SET created_at_ms = ?
+      const taken = (
+        await ctx.db.run(
+          `UPDATE idempotency_keys SET created_at_ms = ?
           WHERE workspace_id = ? AND key = ? AND state = 'running' AND created_at_ms = ?`,
-      ).run(now, workspaceId, key, row.created_at_ms).changes;
+          now,
+          workspaceId,
+          key,
+          row.created_at_ms,
+        )
+      ).changes;
       if (taken === 1) return { kind: 'claimed', token: now };
     }
     throw inProgress();
@@ -137,44 +157,64 @@ function inProgress(): ApiError {
  * Error outside one). Throws 409 idempotency_request_in_progress when the claim `token` is no longer ours (it
  * went stale and another request took the key over), which rolls the change back.
  */
-export function completeIdempotencyKey(
+export async function completeIdempotencyKey(
   ctx: AppContext,
   workspaceId: string,
   key: string,
   token: number,
   response: StoredResponse,
-): void {
+): Promise<void> {
   if (!ctx.db.inTransaction) throw new Error('completeIdempotencyKey must run inside the transaction of the change');
-  const stored = sql(
-    ctx.db,
-    `UPDATE idempotency_keys SET state = 'done', response_status = ?, response_body = ?
+  const stored = (
+    await ctx.db.run(
+      `UPDATE idempotency_keys SET state = 'done', response_status = ?, response_body = ?
       WHERE workspace_id = ? AND key = ? AND state = 'running' AND created_at_ms = ?`,
-  ).run(response.status, JSON.stringify(response.body), workspaceId, key, token).changes;
+      response.status,
+      JSON.stringify(response.body),
+      workspaceId,
+      key,
+      token,
+    )
+  ).changes;
   // Our claim was taken over (we ran longer than the stale limit): the other request owns the key now.
   if (stored === 0) throw inProgress();
 }
 
 /** A request that failed changed nothing: free its key so a corrected retry can run. Deletes only this running
  * claim (`token`), never a stored response or another request's claim. */
-export function releaseIdempotencyKey(ctx: AppContext, workspaceId: string, key: string, token: number): void {
-  sql(
-    ctx.db,
+export async function releaseIdempotencyKey(
+  ctx: AppContext,
+  workspaceId: string,
+  key: string,
+  token: number,
+): Promise<void> {
+  await ctx.db.run(
     `DELETE FROM idempotency_keys WHERE workspace_id = ? AND key = ? AND state = 'running' AND created_at_ms = ?`,
-  ).run(workspaceId, key, token);
+    workspaceId,
+    key,
+    token,
+  );
 }
 
 /** Deletes up to `limit` records older than 24 h before `now` (ms), oldest first (by index: migration 005);
  * returns how many. */
-export function purgeExpiredIdempotencyKeys(ctx: AppContext, now = ctx.clock.now(), limit = PURGE_BATCH): number {
-  return sql(
-    ctx.db,
-    'DELETE FROM idempotency_keys WHERE (workspace_id, key) IN (SELECT workspace_id, key FROM idempotency_keys WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?)',
-  ).run(now - IDEMPOTENCY_KEEP_MS, limit).changes;
+export async function purgeExpiredIdempotencyKeys(
+  ctx: AppContext,
+  now = ctx.clock.now(),
+  limit = PURGE_BATCH,
+): Promise<number> {
+  return (
+    await ctx.db.run(
+      'DELETE FROM idempotency_keys WHERE (workspace_id, key) IN (SELECT workspace_id, key FROM idempotency_keys WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?)',
+      now - IDEMPOTENCY_KEEP_MS,
+      limit,
+    )
+  ).changes;
 }
 
-function maybePurge(ctx: AppContext, now: number): void {
+async function maybePurge(ctx: AppContext, now: number): Promise<void> {
   const last = lastPurge.get(ctx);
   if (last !== undefined && now - last < PURGE_EVERY_MS && now >= last) return;
   lastPurge.set(ctx, now);
-  purgeExpiredIdempotencyKeys(ctx, now);
+  await purgeExpiredIdempotencyKeys(ctx, now);
 }

@@ -8,34 +8,37 @@
  * already holds the one write lock; the update only rewrites the row in place.
  */
 import type { AppContext } from '../context';
-import { sql } from '../lib/statements';
 
 /** Serialises writers that count the workspace's rows against a plan limit (subscriptions, attributes). Call
  * inside a write transaction, before counting. Returns false when there is no such workspace. */
-export function lockWorkspace(ctx: AppContext, workspaceId: string): boolean {
-  return sql(ctx.db, 'UPDATE workspaces SET plan = plan WHERE id = ?').run(workspaceId).changes === 1;
+export async function lockWorkspace(ctx: AppContext, workspaceId: string): Promise<boolean> {
+  return (await ctx.db.run('UPDATE workspaces SET plan = plan WHERE id = ?', workspaceId)).changes === 1;
 }
 
 /** Locks the API key while it is live; false when it is revoked (or unknown). Revocation updates the same row,
  * so a subscription made under the lock is seen, and turned off, by a revocation that commits later. */
-export function lockLiveApiKey(ctx: AppContext, keyId: string): boolean {
+export async function lockLiveApiKey(ctx: AppContext, keyId: string): Promise<boolean> {
   return (
-    sql(ctx.db, 'UPDATE api_keys SET revoked_at = revoked_at WHERE id = ? AND revoked_at IS NULL').run(keyId)
+    (await ctx.db.run('UPDATE api_keys SET revoked_at = revoked_at WHERE id = ? AND revoked_at IS NULL', keyId))
       .changes === 1
   );
 }
 
 /** Locks the conversation while it is open; false when it is closed (or unknown). Closing and asking for a
  * human both take it first, so a close cannot miss a live chat queued at the same moment. */
-export function lockOpenConversation(ctx: AppContext, conversationId: string): boolean {
+export async function lockOpenConversation(ctx: AppContext, conversationId: string): Promise<boolean> {
   return (
-    sql(ctx.db, `UPDATE conversations SET status = status WHERE id = ? AND status = 'open'`).run(conversationId)
+    (await ctx.db.run(`UPDATE conversations SET status = status WHERE id = ? AND status = 'open'`, conversationId))
       .changes === 1
   );
 }
 
 /** Serialises tag writers of one record (the per-record limit is a count). `recordId` is a contact's or a
  * conversation's id, as `table` says. */
-export function lockTaggedRecord(ctx: AppContext, table: 'contacts' | 'conversations', recordId: string): void {
-  sql(ctx.db, `UPDATE ${table} SET updated_at = updated_at WHERE id = ?`).run(recordId);
+export async function lockTaggedRecord(
+  ctx: AppContext,
+  table: 'contacts' | 'conversations',
+  recordId: string,
+): Promise<void> {
+  await ctx.db.run(`UPDATE ${table} SET updated_at = updated_at WHERE id = ?`, recordId);
 }

@@ -5,9 +5,9 @@
  */
 import type { NoteRecord } from '../../catalog/records';
 import type { AppContext } from '../context';
+import { inTransaction } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { sql, writeTransaction } from '../lib/statements';
 import type { Actor } from './actors';
 import { requireContact } from './contacts';
 
@@ -18,22 +18,29 @@ export const NOTE_MAX_LENGTH = 10_000;
  * Adds the note (trimmed, non-blank, checked by the route) to the workspace's contact `contactId` by `author`.
  * Throws 404 not_found when the contact is not the workspace's.
  */
-export function addNote(
+export async function addNote(
   ctx: AppContext,
   workspaceId: string,
   contactId: string,
   body: string,
   author: Actor,
-): NoteRecord {
-  return writeTransaction(ctx.db, () => {
-    requireContact(ctx, workspaceId, contactId);
+): Promise<NoteRecord> {
+  return await inTransaction(ctx, async (ctx) => {
+    await requireContact(ctx, workspaceId, contactId);
     const note: NoteRecord = { id: newId('note'), contactId, body, author, createdAt: isoAt(ctx.clock.now()) };
-    sql(
-      ctx.db,
+    await ctx.db.run(
       `INSERT INTO contact_notes (id, workspace_id, contact_id, body, author_type, author_id, author_name, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(note.id, workspaceId, contactId, body, author.type, author.id, author.name, note.createdAt);
-    sql(ctx.db, 'UPDATE contacts SET updated_at = ? WHERE id = ?').run(note.createdAt, contactId);
+      note.id,
+      workspaceId,
+      contactId,
+      body,
+      author.type,
+      author.id,
+      author.name,
+      note.createdAt,
+    );
+    await ctx.db.run('UPDATE contacts SET updated_at = ? WHERE id = ?', note.createdAt, contactId);
     return note;
   });
 }

@@ -5,7 +5,6 @@
 import type { EventType } from '../../catalog/events';
 import { fixtureFor } from '../../fixtures';
 import type { AppContext } from '../context';
-import { sql } from '../lib/statements';
 
 /** The most GET /v1/samples returns; the retention keeps this many newest events per Test trigger. */
 export const SAMPLES_LIMIT_MAX = 10;
@@ -20,25 +19,29 @@ export interface Samples {
  * optionally only one assistant's; or the fixture alone when there are none. Raises no ApiError of its own:
  * an assistant id of another workspace simply finds nothing.
  */
-export function samplesFor(
+export async function samplesFor(
   ctx: AppContext,
   workspaceId: string,
   query: { eventType: EventType; assistantId?: string | undefined; limit: number },
-): Samples {
+): Promise<Samples> {
   // Two statements, not one with `(? IS NULL OR assistant_id = ?)`: that form cannot seek on assistant_id, so
   // a filtered call read every event of the type until it found enough of the assistant's (migration 005).
   const payloads = (
     query.assistantId === undefined
-      ? sql(ctx.db, `SELECT payload FROM events WHERE workspace_id = ? AND type = ? ORDER BY seq DESC LIMIT ?`)
-          .pluck()
-          .all(workspaceId, query.eventType, query.limit)
-      : sql(
-          ctx.db,
-          `SELECT payload FROM events WHERE workspace_id = ? AND type = ? AND assistant_id = ? ORDER BY seq DESC LIMIT ?`,
+      ? await ctx.db.all<{ payload: string }>(
+          `SELECT payload FROM events WHERE workspace_id = ? AND type = ? ORDER BY seq DESC LIMIT ?`,
+          workspaceId,
+          query.eventType,
+          query.limit,
         )
-          .pluck()
-          .all(workspaceId, query.eventType, query.assistantId, query.limit)
-  ) as string[];
+      : await ctx.db.all<{ payload: string }>(
+          `SELECT payload FROM events WHERE workspace_id = ? AND type = ? AND assistant_id = ? ORDER BY seq DESC LIMIT ?`,
+          workspaceId,
+          query.eventType,
+          query.assistantId,
+          query.limit,
+        )
+  ).map((r) => r.payload);
   if (payloads.length === 0) return { data: [fixtureFor(query.eventType)], source: 'fixture' };
   return { data: payloads.map((p) => JSON.parse(p) as Record<string, unknown>), source: 'live' };
 }

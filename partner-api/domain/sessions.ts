@@ -8,7 +8,6 @@ import crypto from 'node:crypto';
 
 import type { AppContext } from '../context';
 import { isoAt } from '../lib/clock';
-import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { hashSecret } from './credentials';
 import { ApiError, invalidState } from './errors';
 
@@ -25,6 +24,7 @@ export class SettingsAccessError extends Error {
     this.name = 'SettingsAccessError';
   }
 }
+import { inTransaction } from '../context';
 import {
   type Agent,
   type AgentRole,
@@ -54,18 +54,22 @@ function randomSecret(): string {
  * access: workspaces.ts revokeAgentToken; `agent rotate` restores it). Expired links of any agent are deleted
  * on the way.
  */
-export function createSignInLink(ctx: AppContext, agentId: string): { token: string; agent: Agent; expiresAt: string } {
+export async function createSignInLink(
+  ctx: AppContext,
+  agentId: string,
+): Promise<{ token: string; agent: Agent; expiresAt: string }> {
   const now = ctx.clock.now();
   const token = SIGN_IN_TOKEN_PREFIX + randomSecret();
-  return writeTransaction(ctx.db, () => {
-    const agent = findAgent(ctx, agentId);
+  return await inTransaction(ctx, async (ctx) => {
+    const agent = await findAgent(ctx, agentId);
     if (!agent) throw new ApiError(404, 'not_found', `No agent ${agentId}.`);
-    if (isAgentRevoked(ctx, agentId))
+    if (await isAgentRevoked(ctx, agentId))
       throw invalidState(
         `Agent ${agentId} (${agent.name}) is revoked: a revoked agent may not sign in to Settings. \`agent rotate\` gives it a new token and access back.`,
       );
-    sql(ctx.db, 'DELETE FROM sign_in_links WHERE expires_at_ms < ?').run(now);
-    sql(ctx.db, 'INSERT INTO sign_in_links (token_hash, agent_id, created_at, expires_at_ms) VALUES (?, ?, ?, ?)').run(
+    await ctx.db.run('DELETE FROM sign_in_links WHERE expires_at_ms < ?', now);
+    await ctx.db.run(
+      'INSERT INTO sign_in_links (token_hash, agent_id, created_at, expires_at_ms) VALUES (?, ?, ?, ?)',
       hashSecret(token),
       agentId,
       isoAt(now),
@@ -88,9 +92,8 @@ interface LinkRow {
 
 /** The link `token` opens if it is usable at `nowMs`; else SettingsAccessError 400 saying why, in words for
  * the person holding it (unknown, used or expired). */
-function usableLink(ctx: AppContext, token: string, nowMs: number): LinkRow {
-  const row = selectOne<LinkRow>(
-    ctx.db,
+async function usableLink(ctx: AppContext, token: string, nowMs: number): Promise<LinkRow> {
+  const row = await ctx.db.one<LinkRow>(
     'SELECT agent_id, expires_at_ms, used_at FROM sign_in_links WHERE token_hash = ?',
     hashSecret(token),
   );
@@ -106,9 +109,9 @@ function usableLink(ctx: AppContext, token: string, nowMs: number): LinkRow {
 }
 
 /** The agent a still-usable link signs in, without using it (the confirmation page). Throws SettingsAccessError 400. */
-export function peekSignInLink(ctx: AppContext, token: string): Agent {
-  const row = usableLink(ctx, token, ctx.clock.now());
-  return findAgent(ctx, row.agent_id)!; // a link's agent_id is a foreign key; agents are never deleted
+export async function peekSignInLink(ctx: AppContext, token: string): Promise<Agent> {
+  const row = await usableLink(ctx, token, ctx.clock.now());
+  return (await findAgent(ctx, row.agent_id))!; // a link's agent_id is a foreign key; agents are never deleted
 }
 
 export interface NewSession {
@@ -122,23 +125,28 @@ export interface NewSession {
  * Throws SettingsAccessError 400 for an unknown, used or expired link, and 403 when the agent is not an
  * owner or admin (then nothing is written: the link still works once the agent's role allows it).
  */
-export function signIn(ctx: AppContext, token: string): NewSession {
+export async function signIn(ctx: AppContext, token: string): Promise<NewSession> {
   const now = ctx.clock.now();
   const sessionId = randomSecret();
-  return writeTransaction(ctx.db, () => {
-    const row = usableLink(ctx, token, now);
-    sql(ctx.db, 'UPDATE sign_in_links SET used_at = ? WHERE token_hash = ?').run(isoAt(now), hashSecret(token));
-    const agent = findAgent(ctx, row.agent_id)!; // a link's agent_id is a foreign key; agents are never deleted
+  return await inTransaction(ctx, async (ctx) => {
+    const row = await usableLink(ctx, token, now);
+    await ctx.db.run('UPDATE sign_in_links SET used_at = ? WHERE token_hash = ?', isoAt(now), hashSecret(token));
+    const agent = (await findAgent(ctx, row.agent_id))!; // a link's agent_id is a foreign key; agents are never deleted
     requireSettingsRole(agent.role);
     // Revoking voids the agent's links in its own commit; this guards a link made by an older version.
-    if (isAgentRevoked(ctx, agent.id))
+    if (await isAgentRevoked(ctx, agent.id))
       throw new SettingsAccessError(403, 'Your access was revoked. Ask an administrator for a new sign-in link.');
-    sql(ctx.db, 'DELETE FROM sessions WHERE expires_at_ms < ?').run(now);
+    await ctx.db.run('DELETE FROM sessions WHERE expires_at_ms < ?', now);
     const expiresAtMs = now + SESSION_TTL_MS;
-    sql(
-      ctx.db,
+    await ctx.db.run(
       'INSERT INTO sessions (id_hash, agent_id, workspace_id, csrf_token, created_at, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?)',
-    ).run(hashSecret(sessionId), agent.id, agent.workspaceId, randomSecret(), isoAt(now), expiresAtMs);
+      hashSecret(sessionId),
+      agent.id,
+      agent.workspaceId,
+      randomSecret(),
+      isoAt(now),
+      expiresAtMs,
+    );
     return { sessionId, expiresAtMs };
   });
 }
@@ -164,23 +172,22 @@ export interface Session {
  * The live session with this cookie value, or null (unknown, expired or ended). Throws SettingsAccessError 403
  * when its agent is no longer an owner or admin: a role taken away ends access at once, not at expiry.
  */
-export function findSession(ctx: AppContext, sessionId: string): Session | null {
-  const row = selectOne<{ agent_id: string; workspace_id: string; csrf_token: string; expires_at_ms: number }>(
-    ctx.db,
+export async function findSession(ctx: AppContext, sessionId: string): Promise<Session | null> {
+  const row = await ctx.db.one<{ agent_id: string; workspace_id: string; csrf_token: string; expires_at_ms: number }>(
     'SELECT agent_id, workspace_id, csrf_token, expires_at_ms FROM sessions WHERE id_hash = ?',
     hashSecret(sessionId),
   );
   if (!row || row.expires_at_ms <= ctx.clock.now()) return null;
   // Foreign keys, and neither agents nor workspaces are ever deleted; an agent never changes workspace.
-  const agent = findAgent(ctx, row.agent_id)!;
-  const workspace = findWorkspace(ctx, row.workspace_id)!;
+  const agent = (await findAgent(ctx, row.agent_id))!;
+  const workspace = (await findWorkspace(ctx, row.workspace_id))!;
   requireSettingsRole(agent.role);
   return { agent, workspace, csrfToken: row.csrf_token, expiresAtMs: row.expires_at_ms };
 }
 
 /** Ends the session (sign-out); an unknown id changes nothing. */
-export function endSession(ctx: AppContext, sessionId: string): void {
-  sql(ctx.db, 'DELETE FROM sessions WHERE id_hash = ?').run(hashSecret(sessionId));
+export async function endSession(ctx: AppContext, sessionId: string): Promise<void> {
+  await ctx.db.run('DELETE FROM sessions WHERE id_hash = ?', hashSecret(sessionId));
 }
 
 /** True when `given` is the session's CSRF token (constant time). */

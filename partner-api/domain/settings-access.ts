@@ -5,15 +5,17 @@
  * session or a link that still works. Each is one seek: sessions_by_agent, sign_in_links_by_agent (migration 010).
  */
 import type { AppContext } from '../context';
-import { sql } from '../lib/statements';
 
 /**
  * Deletes the agent's sessions and voids (deletes) its unused sign-in links. Used links stay as
  * the record of the sign-in they started. Returns how many of each ended. Call inside a write transaction.
  */
-export function endSettingsAccess(ctx: AppContext, agentId: string): { sessions: number; links: number } {
+export async function endSettingsAccess(
+  ctx: AppContext,
+  agentId: string,
+): Promise<{ sessions: number; links: number }> {
   return {
-    sessions: sql(ctx.db, 'DELETE FROM sessions WHERE agent_id = ?').run(agentId).changes,
-    links: sql(ctx.db, 'DELETE FROM sign_in_links WHERE agent_id = ? AND used_at IS NULL').run(agentId).changes,
+    sessions: (await ctx.db.run('DELETE FROM sessions WHERE agent_id = ?', agentId)).changes,
+    links: (await ctx.db.run('DELETE FROM sign_in_links WHERE agent_id = ? AND used_at IS NULL', agentId)).changes,
   };
 }

@@ -9,10 +9,10 @@ import { z } from 'zod';
 import type { EventType } from '../../catalog/events';
 import type { DeactivationReason, SubscribedRecord, SubscriptionStatusRecord } from '../../catalog/records';
 import type { AppContext } from '../context';
+import { inTransaction } from '../context';
 import { generateWebhookSecret } from '../delivery/signing';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { ApiError, apiKeyRevoked, invalidState, validationFailed } from './errors';
 import { lockLiveApiKey, lockWorkspace } from './locks';
 import { decodeCursor, type Page, toPage } from './pagination';
@@ -40,13 +40,14 @@ export type SubscribeOutcome = 'created' | 'existing' | 'replaced';
  * signing secret, which is shown only here. One write transaction (a savepoint inside the caller's), so
  * concurrent subscribes see each other; the partial unique index of migration 003 backs the rule.
  */
-export function createSubscription(
+export async function createSubscription(
   ctx: AppContext,
   input: NewSubscription,
-): { subscription: SubscribedRecord; outcome: SubscribeOutcome } {
-  return writeTransaction(ctx.db, () => {
+): Promise<{ subscription: SubscribedRecord; outcome: SubscribeOutcome }> {
+  return await inTransaction(ctx, async (ctx) => {
     if (input.assistantId) {
-      const owned = sql(ctx.db, 'SELECT 1 FROM assistants WHERE id = ? AND workspace_id = ?').get(
+      const owned = await ctx.db.one(
+        'SELECT 1 FROM assistants WHERE id = ? AND workspace_id = ?',
         input.assistantId,
         input.workspaceId,
       );
@@ -57,13 +58,13 @@ export function createSubscription(
     // The key must still be live when this commits: its row lock orders this against a revocation (which
     // then turns this subscription off too). The workspace's row lock orders concurrent subscribes, so the
     // count below cannot be read alike by two of them on PostgreSQL.
-    if (!lockLiveApiKey(ctx, input.apiKeyId)) throw apiKeyRevoked();
-    lockWorkspace(ctx, input.workspaceId);
+    if (!(await lockLiveApiKey(ctx, input.apiKeyId))) throw apiKeyRevoked();
+    await lockWorkspace(ctx, input.workspaceId);
     // The partial unique index of migration 003 decides between two inserts at one URL: the one that finds
     // the URL taken reads the winner and answers as if it had come second. Bounded: each round either
     // answers or saw another writer commit.
     for (let round = 0; round < 3; round++) {
-      const current = activeAt(ctx, input.workspaceId, input.targetUrl);
+      const current = await activeAt(ctx, input.workspaceId, input.targetUrl);
       if (
         current &&
         current.event_type === input.eventType &&
@@ -85,11 +86,12 @@ export function createSubscription(
         };
       }
       if (current) {
-        deactivateSubscriptions(ctx, { subscriptionId: current.id }, 'replaced');
+        await deactivateSubscriptions(ctx, { subscriptionId: current.id }, 'replaced');
       } else {
-        const active = sql(ctx.db, 'SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ? AND active = 1')
-          .pluck()
-          .get(input.workspaceId) as number;
+        const active = (await ctx.db.value<number>(
+          'SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ? AND active = 1',
+          input.workspaceId,
+        ))!;
         const max = ctx.config.maxSubscriptionsPerWorkspace;
         if (active >= max) {
           throw new ApiError(
@@ -109,20 +111,20 @@ export function createSubscription(
         active: true,
         createdAt: isoAt(ctx.clock.now()),
       };
-      const inserted = sql(
-        ctx.db,
-        `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, assistant_id, secret, active, created_at)
+      const inserted = (
+        await ctx.db.run(
+          `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, assistant_id, secret, active, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)
          ON CONFLICT (workspace_id, target_url) WHERE active = 1 DO NOTHING`,
-      ).run(
-        record.id,
-        input.workspaceId,
-        input.apiKeyId,
-        record.eventType,
-        record.targetUrl,
-        record.assistantId,
-        record.secret,
-        record.createdAt,
+          record.id,
+          input.workspaceId,
+          input.apiKeyId,
+          record.eventType,
+          record.targetUrl,
+          record.assistantId,
+          record.secret,
+          record.createdAt,
+        )
       ).changes;
       if (inserted === 1) return { subscription: record, outcome: current ? 'replaced' : 'created' };
     }
@@ -136,43 +138,53 @@ export function createSubscription(
  * out for them. For a key, the pending deliveries of its subscriptions already inactive are cancelled too,
  * so a repeat revocation repairs whatever an earlier one left behind. Returns how many were active.
  */
-export function deactivateSubscriptions(
+export async function deactivateSubscriptions(
   ctx: AppContext,
   where: { subscriptionId: string } | { apiKeyId: string },
   reason: DeactivationReason,
-): number {
+): Promise<number> {
   const [column, value] = 'subscriptionId' in where ? ['id', where.subscriptionId] : ['api_key_id', where.apiKeyId];
   const at = isoAt(ctx.clock.now());
-  return writeTransaction(ctx.db, () => {
-    const deactivated = sql(
-      ctx.db,
-      `UPDATE subscriptions SET active = 0, deactivated_at = ?, deactivated_reason = ? WHERE ${column} = ? AND active = 1`,
-    ).run(at, reason, value).changes;
+  return await inTransaction(ctx, async (ctx) => {
+    const deactivated = (
+      await ctx.db.run(
+        `UPDATE subscriptions SET active = 0, deactivated_at = ?, deactivated_reason = ? WHERE ${column} = ? AND active = 1`,
+        at,
+        reason,
+        value,
+      )
+    ).changes;
     // Every inactive subscription matched, not only those just turned off: a repeat revoke repairs deliveries
     // left pending by an earlier one. One seek per subscription on the partial pending index.
-    const ended = sql(ctx.db, `SELECT id FROM subscriptions WHERE ${column} = ? AND active = 0`)
-      .pluck()
-      .all(value) as string[];
-    for (const id of ended) cancelPending(ctx, id, at, `subscription deactivated: ${reason}`);
+    const ended = await ctx.db.values<string>(`SELECT id FROM subscriptions WHERE ${column} = ? AND active = 0`, value);
+    for (const id of ended) await cancelPending(ctx, id, at, `subscription deactivated: ${reason}`);
     return deactivated;
   });
 }
 
-function cancelPending(ctx: AppContext, subscriptionId: string, at: string, why: string): number {
-  return sql(
-    ctx.db,
-    `UPDATE deliveries SET status = 'cancelled', finished_at = ?, last_error = ?, claim_token = NULL
+async function cancelPending(ctx: AppContext, subscriptionId: string, at: string, why: string): Promise<number> {
+  return (
+    await ctx.db.run(
+      `UPDATE deliveries SET status = 'cancelled', finished_at = ?, last_error = ?, claim_token = NULL
       WHERE subscription_id = ? AND status = 'pending'`,
-  ).run(at, why, subscriptionId).changes;
+      at,
+      why,
+      subscriptionId,
+    )
+  ).changes;
 }
 
 /** Cancels every delivery still pending for the workspace's subscriptions (its plan fell below Pro). */
-export function cancelPendingDeliveries(ctx: AppContext, where: { workspaceId: string }, why: string): number {
+export async function cancelPendingDeliveries(
+  ctx: AppContext,
+  where: { workspaceId: string },
+  why: string,
+): Promise<number> {
   const at = isoAt(ctx.clock.now());
-  const ids = sql(ctx.db, 'SELECT id FROM subscriptions WHERE workspace_id = ?')
-    .pluck()
-    .all(where.workspaceId) as string[];
-  return ids.reduce((cancelled, id) => cancelled + cancelPending(ctx, id, at, why), 0);
+  const ids = await ctx.db.values<string>('SELECT id FROM subscriptions WHERE workspace_id = ?', where.workspaceId);
+  let cancelled = 0;
+  for (const id of ids) cancelled += await cancelPending(ctx, id, at, why);
+  return cancelled;
 }
 
 interface ActiveSubscriptionRow {
@@ -185,9 +197,12 @@ interface ActiveSubscriptionRow {
   created_at: string;
 }
 
-function activeAt(ctx: AppContext, workspaceId: string, targetUrl: string): ActiveSubscriptionRow | null {
-  return selectOne<ActiveSubscriptionRow>(
-    ctx.db,
+async function activeAt(
+  ctx: AppContext,
+  workspaceId: string,
+  targetUrl: string,
+): Promise<ActiveSubscriptionRow | null> {
+  return await ctx.db.one<ActiveSubscriptionRow>(
     `SELECT id, api_key_id, event_type, target_url, assistant_id, secret, created_at
        FROM subscriptions WHERE workspace_id = ? AND target_url = ? AND active = 1`,
     workspaceId,
@@ -199,10 +214,14 @@ function activeAt(ctx: AppContext, workspaceId: string, targetUrl: string): Acti
  * Unsubscribe is idempotent: a repeat, an unknown id, or another workspace's id all answer the same and
  * change nothing that is not this workspace's own. Raises no ApiError.
  */
-export function unsubscribe(ctx: AppContext, workspaceId: string, id: string): { id: string; active: false } {
-  writeTransaction(ctx.db, () => {
-    const owned = sql(ctx.db, 'SELECT 1 FROM subscriptions WHERE id = ? AND workspace_id = ?').get(id, workspaceId);
-    if (owned) deactivateSubscriptions(ctx, { subscriptionId: id }, 'unsubscribed');
+export async function unsubscribe(
+  ctx: AppContext,
+  workspaceId: string,
+  id: string,
+): Promise<{ id: string; active: false }> {
+  await inTransaction(ctx, async (ctx) => {
+    const owned = await ctx.db.one('SELECT 1 FROM subscriptions WHERE id = ? AND workspace_id = ?', id, workspaceId);
+    if (owned) await deactivateSubscriptions(ctx, { subscriptionId: id }, 'unsubscribed');
   });
   return { id, active: false };
 }
@@ -212,15 +231,15 @@ export function unsubscribe(ctx: AppContext, workspaceId: string, id: string): {
  * hands over no subscription id) and answers as `unsubscribe` does. Throws 404 not_found when none is
  * active there (so a caller can tell "nothing was listening" from "stopped").
  */
-export function unsubscribeByTarget(
+export async function unsubscribeByTarget(
   ctx: AppContext,
   workspaceId: string,
   targetUrl: string,
-): { id: string; active: false } {
-  return writeTransaction(ctx.db, () => {
-    const current = activeAt(ctx, workspaceId, targetUrl);
+): Promise<{ id: string; active: false }> {
+  return await inTransaction(ctx, async (ctx) => {
+    const current = await activeAt(ctx, workspaceId, targetUrl);
     if (!current) throw new ApiError(404, 'not_found', 'No active subscription of this workspace has this target URL.');
-    deactivateSubscriptions(ctx, { subscriptionId: current.id }, 'unsubscribed');
+    await deactivateSubscriptions(ctx, { subscriptionId: current.id }, 'unsubscribed');
     return { id: current.id, active: false as const };
   });
 }
@@ -245,18 +264,17 @@ const subscriptionCursor = z.tuple([z.string(), z.string()]);
 
 /** Every subscription of the workspace, active or not, newest first, `limit` records per page: its state and
  * why, never its secret. Throws 422 validation_failed for a cursor this API did not return. */
-export function listSubscriptions(
+export async function listSubscriptions(
   ctx: AppContext,
   workspaceId: string,
   query: { limit: number; cursor?: string | undefined },
-): Page<SubscriptionStatusRecord> {
-  return pageOfSubscriptions(ctx, workspaceId, query, toStatus);
+): Promise<Page<SubscriptionStatusRecord>> {
+  return await pageOfSubscriptions(ctx, workspaceId, query, toStatus);
 }
 
 /** The workspace's subscription `id` as Connected Zaps shows it, or null (unknown, or another workspace's). */
-export function findConnectedZap(ctx: AppContext, workspaceId: string, id: string): ConnectedZap | null {
-  const row = selectOne<SubscriptionRow>(
-    ctx.db,
+export async function findConnectedZap(ctx: AppContext, workspaceId: string, id: string): Promise<ConnectedZap | null> {
+  const row = await ctx.db.one<SubscriptionRow>(
     `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ? AND workspace_id = ?`,
     id,
     workspaceId,
@@ -264,26 +282,30 @@ export function findConnectedZap(ctx: AppContext, workspaceId: string, id: strin
   return row ? { ...toStatus(row), apiKeyId: row.api_key_id } : null;
 }
 
-function pageOfSubscriptions<T>(
+async function pageOfSubscriptions<T>(
   ctx: AppContext,
   workspaceId: string,
   query: { limit: number; cursor?: string | undefined },
   map: (row: SubscriptionRow) => T,
-): Page<T> {
+): Promise<Page<T>> {
   const after = query.cursor ? decodeCursor(query.cursor, subscriptionCursor) : null;
   // Newest first by (created_at, id), on subscriptions_by_workspace (migration 011); a later page is its own
   // statement so that each seeks on the index.
   const rows = after
-    ? sql<SubscriptionRow>(
-        ctx.db,
+    ? await ctx.db.all<SubscriptionRow>(
         `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions
           WHERE workspace_id = ? AND (created_at, id) < (?, ?)
           ORDER BY created_at DESC, id DESC LIMIT ?`,
-      ).all(workspaceId, after[0], after[1], query.limit + 1)
-    : sql<SubscriptionRow>(
-        ctx.db,
+        workspaceId,
+        after[0],
+        after[1],
+        query.limit + 1,
+      )
+    : await ctx.db.all<SubscriptionRow>(
         `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE workspace_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
-      ).all(workspaceId, query.limit + 1);
+        workspaceId,
+        query.limit + 1,
+      );
   return toPage(rows, query.limit, map, (r) => [r.created_at, r.id]);
 }
 
@@ -308,10 +330,10 @@ export interface ConnectedZap extends SubscriptionStatusRecord {
 
 /** Every subscription of the workspace with the key that made it, newest first, `limit` per page (as
  * listSubscriptions). Throws 422 validation_failed for a cursor this API did not return. */
-export function listConnectedZaps(
+export async function listConnectedZaps(
   ctx: AppContext,
   workspaceId: string,
   query: { limit: number; cursor?: string | undefined },
-): Page<ConnectedZap> {
-  return pageOfSubscriptions(ctx, workspaceId, query, (r) => ({ ...toStatus(r), apiKeyId: r.api_key_id }));
+): Promise<Page<ConnectedZap>> {
+  return await pageOfSubscriptions(ctx, workspaceId, query, (r) => ({ ...toStatus(r), apiKeyId: r.api_key_id }));
 }

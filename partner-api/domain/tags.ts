@@ -8,8 +8,8 @@
 import type { TaggedRecordType } from '../../catalog/events';
 import { tagKey, type TagsResultRecord } from '../../catalog/records';
 import type { AppContext } from '../context';
+import { inTransaction } from '../context';
 import { isoAt } from '../lib/clock';
-import { sql, writeTransaction } from '../lib/statements';
 import type { Actor } from './actors';
 import { ApiError } from './errors';
 import { type AssistantRef, emitTagAdded } from './events';
@@ -32,10 +32,8 @@ export interface TagTarget {
 }
 
 /** The record's tags in the order of their matching form (the primary key's order: no sort). */
-export function tagsOf(ctx: AppContext, recordId: string): string[] {
-  return sql(ctx.db, 'SELECT tag FROM record_tags WHERE record_id = ? ORDER BY tag_key')
-    .pluck()
-    .all(recordId) as string[];
+export async function tagsOf(ctx: AppContext, recordId: string): Promise<string[]> {
+  return await ctx.db.values<string>('SELECT tag FROM record_tags WHERE record_id = ? ORDER BY tag_key', recordId);
 }
 
 /**
@@ -43,21 +41,24 @@ export function tagsOf(ctx: AppContext, recordId: string): string[] {
  * and otherwise answers with the spelling already stored.
  * Call inside the write's transaction. Throws 409 tag_limit_reached when the record already has TAGS_PER_RECORD.
  */
-export function addTag(ctx: AppContext, target: TagTarget, tag: string, by: Actor): TagsResultRecord {
-  return writeTransaction(ctx.db, () => {
+export async function addTag(ctx: AppContext, target: TagTarget, tag: string, by: Actor): Promise<TagsResultRecord> {
+  return await inTransaction(ctx, async (ctx) => {
     const key = tagKey(tag);
     // The record's row lock makes the count below exact with many writers; the primary key (record_id,
     // tag_key) decides between two adds of one tag.
-    lockTaggedRecord(ctx, target.recordType === 'contact' ? 'contacts' : 'conversations', target.recordId);
-    const storedSpelling = () =>
-      sql(ctx.db, 'SELECT tag FROM record_tags WHERE record_id = ? AND tag_key = ?')
-        .pluck()
-        .get(target.recordId, key) as string | undefined;
-    const stored = storedSpelling();
-    if (stored !== undefined) return result(ctx, target, stored, false);
-    const count = sql(ctx.db, 'SELECT COUNT(*) FROM record_tags WHERE record_id = ?')
-      .pluck()
-      .get(target.recordId) as number;
+    await lockTaggedRecord(ctx, target.recordType === 'contact' ? 'contacts' : 'conversations', target.recordId);
+    const storedSpelling = async () =>
+      await ctx.db.value<string>(
+        'SELECT tag FROM record_tags WHERE record_id = ? AND tag_key = ?',
+        target.recordId,
+        key,
+      );
+    const stored = await storedSpelling();
+    if (stored !== null) return await result(ctx, target, stored, false);
+    const count = (await ctx.db.value<number>(
+      'SELECT COUNT(*) FROM record_tags WHERE record_id = ?',
+      target.recordId,
+    ))!;
     if (count >= TAGS_PER_RECORD) {
       throw new ApiError(
         409,
@@ -66,23 +67,23 @@ export function addTag(ctx: AppContext, target: TagTarget, tag: string, by: Acto
         { fields: { limit: TAGS_PER_RECORD } },
       );
     }
-    const inserted = sql(
-      ctx.db,
-      `INSERT INTO record_tags (record_id, tag_key, workspace_id, record_type, tag, added_by_type, added_by_id, created_at)
+    const inserted = (
+      await ctx.db.run(
+        `INSERT INTO record_tags (record_id, tag_key, workspace_id, record_type, tag, added_by_type, added_by_id, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_id, tag_key) DO NOTHING`,
-    ).run(
-      target.recordId,
-      key,
-      target.workspaceId,
-      target.recordType,
-      tag,
-      by.type,
-      by.id,
-      isoAt(ctx.clock.now()),
+        target.recordId,
+        key,
+        target.workspaceId,
+        target.recordType,
+        tag,
+        by.type,
+        by.id,
+        isoAt(ctx.clock.now()),
+      )
     ).changes;
     // Another add of the same tag committed first (possible only without the lock above): its spelling stands.
-    if (inserted === 0) return result(ctx, target, storedSpelling()!, false);
-    emitTagAdded(ctx, {
+    if (inserted === 0) return await result(ctx, target, (await storedSpelling())!, false);
+    await emitTagAdded(ctx, {
       workspaceId: target.workspaceId,
       assistant: target.assistant,
       data: {
@@ -96,7 +97,7 @@ export function addTag(ctx: AppContext, target: TagTarget, tag: string, by: Acto
         addedBy: by,
       },
     });
-    return result(ctx, target, tag, true);
+    return await result(ctx, target, tag, true);
   });
 }
 
@@ -104,15 +105,23 @@ export function addTag(ctx: AppContext, target: TagTarget, tag: string, by: Acto
  * Removes the tag (matched case-insensitively) if the record has it; fires no event. Raises no ApiError. The
  * answer's `tag` is the spelling that was stored (as an add answers), or `tag` as given when there was none.
  */
-export function removeTag(ctx: AppContext, target: TagTarget, tag: string): TagsResultRecord {
-  return writeTransaction(ctx.db, () => {
-    const removed = sql(ctx.db, 'DELETE FROM record_tags WHERE record_id = ? AND tag_key = ? RETURNING tag')
-      .pluck()
-      .get(target.recordId, tagKey(tag)) as string | undefined;
-    return result(ctx, target, removed ?? tag, removed !== undefined);
+export async function removeTag(ctx: AppContext, target: TagTarget, tag: string): Promise<TagsResultRecord> {
+  return await inTransaction(ctx, async (ctx) => {
+    const removed = await ctx.db.value<string>(
+      'DELETE FROM record_tags WHERE record_id = ? AND tag_key = ? RETURNING tag',
+      target.recordId,
+      tagKey(tag),
+    );
+    return await result(ctx, target, removed ?? tag, removed !== null);
   });
 }
 
-function result(ctx: AppContext, target: TagTarget, tag: string, changed: boolean): TagsResultRecord {
-  return { recordType: target.recordType, recordId: target.recordId, tag, changed, tags: tagsOf(ctx, target.recordId) };
+async function result(ctx: AppContext, target: TagTarget, tag: string, changed: boolean): Promise<TagsResultRecord> {
+  return {
+    recordType: target.recordType,
+    recordId: target.recordId,
+    tag,
+    changed,
+    tags: await tagsOf(ctx, target.recordId),
+  };
 }

@@ -7,9 +7,9 @@ import { z } from 'zod';
 
 import type { TicketRecord } from '../../catalog/events';
 import type { AppContext } from '../context';
+import { inTransaction } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { findContactRow } from './contacts';
 import { requireConversation } from './conversations';
 import { ApiError } from './errors';
@@ -37,19 +37,22 @@ export function contactNotFound(email: string): ApiError {
   return new ApiError(422, 'contact_not_found', `No contact in this workspace has the email ${email}.`);
 }
 
-function ticketRow(ctx: AppContext, workspaceId: string, id: string): TicketRow | null {
-  return selectOne<TicketRow>(ctx.db, `${TICKET_SELECT} WHERE t.id = ? AND t.workspace_id = ?`, id, workspaceId);
+async function ticketRow(ctx: AppContext, workspaceId: string, id: string): Promise<TicketRow | null> {
+  return await ctx.db.one<TicketRow>(`${TICKET_SELECT} WHERE t.id = ? AND t.workspace_id = ?`, id, workspaceId);
 }
 
 /** Find Ticket by id (GET /v1/tickets/{id}); throws 404 not_found when it is not the workspace's. */
-export function getTicket(ctx: AppContext, workspaceId: string, id: string): TicketRecord {
-  return ticketRecord(requireTicket(ctx, workspaceId, id));
+export async function getTicket(ctx: AppContext, workspaceId: string, id: string): Promise<TicketRecord> {
+  return ticketRecord(await requireTicket(ctx, workspaceId, id));
 }
 
 /** Find Ticket by number (GET /v1/tickets?number=…): the workspace's ticket with it, or null. */
-export function ticketByNumber(ctx: AppContext, workspaceId: string, number: number): TicketRecord | null {
-  const row = selectOne<TicketRow>(
-    ctx.db,
+export async function ticketByNumber(
+  ctx: AppContext,
+  workspaceId: string,
+  number: number,
+): Promise<TicketRecord | null> {
+  const row = await ctx.db.one<TicketRow>(
     `${TICKET_SELECT} WHERE t.workspace_id = ? AND t.number = ?`,
     workspaceId,
     number,
@@ -57,32 +60,32 @@ export function ticketByNumber(ctx: AppContext, workspaceId: string, number: num
   return row ? ticketRecord(row) : null;
 }
 
-function requireTicket(ctx: AppContext, workspaceId: string, id: string): TicketRow {
-  const row = ticketRow(ctx, workspaceId, id);
+async function requireTicket(ctx: AppContext, workspaceId: string, id: string): Promise<TicketRow> {
+  const row = await ticketRow(ctx, workspaceId, id);
   if (!row) throw new ApiError(404, 'not_found', `No ticket ${id} in this workspace.`);
   return row;
 }
 
 /** The assistant of the ticket's conversation, which ticket events report (null for tickets outside chat). */
-function ticketAssistant(ctx: AppContext, ticket: TicketRow): AssistantRef | null {
+async function ticketAssistant(ctx: AppContext, ticket: TicketRow): Promise<AssistantRef | null> {
   if (!ticket.conversation_id) return null;
-  const row = sql(
-    ctx.db,
+  const row = await ctx.db.one(
     'SELECT a.id, a.name FROM conversations v JOIN assistants a ON a.id = v.assistant_id WHERE v.id = ?',
-  ).get(ticket.conversation_id);
+    ticket.conversation_id,
+  );
   return (row as AssistantRef | undefined) ?? null;
 }
 
-function emitTicketEvent(
+async function emitTicketEvent(
   ctx: AppContext,
   ticket: TicketRow,
   type: 'ticket.created' | 'ticket.assigned' | 'ticket.status_changed',
   extra = {},
-): void {
-  emitConversationEvent(ctx, {
+): Promise<void> {
+  await emitConversationEvent(ctx, {
     workspaceId: ticket.workspace_id,
     type,
-    assistant: ticketAssistant(ctx, ticket),
+    assistant: await ticketAssistant(ctx, ticket),
     data: { ticket: ticketRecord(ticket), ...extra },
   });
 }
@@ -92,33 +95,29 @@ function emitTicketEvent(
  * ticket.created. Throws 422 contact_not_found when contactEmail matches no contact of the workspace, 404
  * not_found when conversationId is not the workspace's.
  */
-export function createTicket(
+export async function createTicket(
   ctx: AppContext,
   workspaceId: string,
   input: NewTicket,
   source: 'api' | 'agent',
-): TicketRecord {
-  return writeTransaction(ctx.db, () => {
-    const contact = input.contactEmail ? findContactRow(ctx, workspaceId, input.contactEmail) : null;
+): Promise<TicketRecord> {
+  return await inTransaction(ctx, async (ctx) => {
+    const contact = input.contactEmail ? await findContactRow(ctx, workspaceId, input.contactEmail) : null;
     if (input.contactEmail && !contact) throw contactNotFound(input.contactEmail);
-    if (input.conversationId) requireConversation(ctx, workspaceId, input.conversationId);
+    if (input.conversationId) await requireConversation(ctx, workspaceId, input.conversationId);
     // The workspace's counter row (migration 011), taken and advanced in one statement: two writers on
     // PostgreSQL wait on the row and get distinct numbers, where MAX(number) + 1 gave both the same.
-    const number = sql(
-      ctx.db,
+    const number = (await ctx.db.value<number>(
       `INSERT INTO ticket_counters (workspace_id, last_number) VALUES (?, 1)
        ON CONFLICT (workspace_id) DO UPDATE SET last_number = ticket_counters.last_number + 1
        RETURNING last_number`,
-    )
-      .pluck()
-      .get(workspaceId) as number;
+      workspaceId,
+    ))!;
     const now = isoAt(ctx.clock.now());
     const id = newId('tkt');
-    sql(
-      ctx.db,
+    await ctx.db.run(
       `INSERT INTO tickets (id, workspace_id, number, subject, description, status, priority, source, contact_id, conversation_id, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)`,
-    ).run(
       id,
       workspaceId,
       number,
@@ -131,8 +130,8 @@ export function createTicket(
       now,
       now,
     );
-    const ticket = requireTicket(ctx, workspaceId, id);
-    emitTicketEvent(ctx, ticket, 'ticket.created');
+    const ticket = await requireTicket(ctx, workspaceId, id);
+    await emitTicketEvent(ctx, ticket, 'ticket.created');
     return ticketRecord(ticket);
   });
 }
@@ -146,16 +145,19 @@ export interface TicketChanges {
 
 /** Update Ticket: any of the four fields; ticket.status_changed fires only when the status really changes.
  * Throws 404 not_found when the ticket is not the workspace's. */
-export function updateTicket(ctx: AppContext, workspaceId: string, id: string, changes: TicketChanges): TicketRecord {
-  return writeTransaction(ctx.db, () => {
-    const before = requireTicket(ctx, workspaceId, id);
+export async function updateTicket(
+  ctx: AppContext,
+  workspaceId: string,
+  id: string,
+  changes: TicketChanges,
+): Promise<TicketRecord> {
+  return await inTransaction(ctx, async (ctx) => {
+    const before = await requireTicket(ctx, workspaceId, id);
     const status = changes.status ?? before.status;
     const now = isoAt(ctx.clock.now());
     const stamps = statusStamps(before, status, now);
-    sql(
-      ctx.db,
+    await ctx.db.run(
       `UPDATE tickets SET subject = ?, description = ?, priority = ?, status = ?, resolved_at = ?, closed_at = ?, updated_at = ? WHERE id = ?`,
-    ).run(
       changes.subject ?? before.subject,
       changes.description ?? before.description,
       changes.priority ?? before.priority,
@@ -165,9 +167,9 @@ export function updateTicket(ctx: AppContext, workspaceId: string, id: string, c
       now,
       id,
     );
-    const after = requireTicket(ctx, workspaceId, id);
+    const after = await requireTicket(ctx, workspaceId, id);
     if (status !== before.status)
-      emitTicketEvent(ctx, after, 'ticket.status_changed', { previousStatus: before.status });
+      await emitTicketEvent(ctx, after, 'ticket.status_changed', { previousStatus: before.status });
     return ticketRecord(after);
   });
 }
@@ -184,24 +186,35 @@ function statusStamps(
 }
 
 /** The agent console's status change: updateTicket with the status alone (404 not_found likewise). */
-export function setTicketStatus(ctx: AppContext, workspaceId: string, id: string, status: TicketStatus): TicketRecord {
-  return updateTicket(ctx, workspaceId, id, { status });
+export async function setTicketStatus(
+  ctx: AppContext,
+  workspaceId: string,
+  id: string,
+  status: TicketStatus,
+): Promise<TicketRecord> {
+  return await updateTicket(ctx, workspaceId, id, { status });
 }
 
 /** Assigns to an agent of the workspace; assigning the current assignee again changes nothing and fires nothing.
  * Throws 404 not_found when the ticket or the agent is not the workspace's. */
-export function assignTicket(ctx: AppContext, workspaceId: string, id: string, agentId: string): TicketRecord {
-  return writeTransaction(ctx.db, () => {
-    const before = requireTicket(ctx, workspaceId, id);
-    const agent = requireAgent(ctx, workspaceId, agentId);
+export async function assignTicket(
+  ctx: AppContext,
+  workspaceId: string,
+  id: string,
+  agentId: string,
+): Promise<TicketRecord> {
+  return await inTransaction(ctx, async (ctx) => {
+    const before = await requireTicket(ctx, workspaceId, id);
+    const agent = await requireAgent(ctx, workspaceId, agentId);
     if (before.assignee_id === agent.id) return ticketRecord(before);
-    sql(ctx.db, 'UPDATE tickets SET assignee_id = ?, updated_at = ? WHERE id = ?').run(
+    await ctx.db.run(
+      'UPDATE tickets SET assignee_id = ?, updated_at = ? WHERE id = ?',
       agent.id,
       isoAt(ctx.clock.now()),
       id,
     );
-    const after = requireTicket(ctx, workspaceId, id);
-    emitTicketEvent(ctx, after, 'ticket.assigned', { previousAssigneeId: before.assignee_id });
+    const after = await requireTicket(ctx, workspaceId, id);
+    await emitTicketEvent(ctx, after, 'ticket.assigned', { previousAssigneeId: before.assignee_id });
     return ticketRecord(after);
   });
 }
@@ -210,17 +223,17 @@ const ticketCursor = z.tuple([z.number().int().positive()]);
 
 /** Newest first: ticket numbers grow with every ticket, so they order exactly even within one millisecond.
  * `limit` records per page. Throws 422 validation_failed for a cursor this API did not return. */
-export function listTickets(
+export async function listTickets(
   ctx: AppContext,
   workspaceId: string,
   query: { limit: number; cursor?: string | undefined },
-): Page<TicketRecord> {
+): Promise<Page<TicketRecord>> {
   const before = query.cursor ? decodeCursor(query.cursor, ticketCursor)[0] : null;
-  const rows = sql<TicketRow>(
-    ctx.db,
-    // `t.number < ?` always, so it is a range on (workspace_id, number): `(? IS NULL OR …)` cannot seek, and
-    // made each page read every newer ticket (test/db/query-plans.test.ts).
+  const rows = await ctx.db.all<TicketRow>(
     `${TICKET_SELECT} WHERE t.workspace_id = ? AND t.number < ? ORDER BY t.number DESC LIMIT ?`,
-  ).all(workspaceId, before ?? Number.MAX_SAFE_INTEGER, query.limit + 1);
+    workspaceId,
+    before ?? Number.MAX_SAFE_INTEGER,
+    query.limit + 1,
+  );
   return toPage(rows, query.limit, ticketRecord, (r) => [r.number]);
 }

@@ -1,8 +1,8 @@
 /** Workspaces, their plans, and the assistants and agents in them. */
 import type { AppContext } from '../context';
+import { inTransaction } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { selectOne, sql, writeTransaction } from '../lib/statements';
 import { generateAgentToken, hashSecret } from './credentials';
 import { ApiError, invalidState } from './errors';
 import { hasIntegration, type Plan } from './plans';
@@ -28,9 +28,10 @@ interface WorkspaceRow {
 const toWorkspace = (r: WorkspaceRow): Workspace => ({ id: r.id, name: r.name, plan: r.plan, createdAt: r.created_at });
 
 /** Makes a workspace on `plan` (the admin CLI and the demo seed); raises no ApiError. */
-export function createWorkspace(ctx: AppContext, input: { name: string; plan: Plan }): Workspace {
+export async function createWorkspace(ctx: AppContext, input: { name: string; plan: Plan }): Promise<Workspace> {
   const workspace = { id: newId('ws'), name: input.name, plan: input.plan, createdAt: isoAt(ctx.clock.now()) };
-  sql(ctx.db, 'INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, ?, ?)').run(
+  await ctx.db.run(
+    'INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, ?, ?)',
     workspace.id,
     workspace.name,
     workspace.plan,
@@ -40,14 +41,14 @@ export function createWorkspace(ctx: AppContext, input: { name: string; plan: Pl
 }
 
 /** The workspace, or null. */
-export function findWorkspace(ctx: AppContext, id: string): Workspace | null {
-  const row = selectOne<WorkspaceRow>(ctx.db, 'SELECT * FROM workspaces WHERE id = ?', id);
+export async function findWorkspace(ctx: AppContext, id: string): Promise<Workspace | null> {
+  const row = await ctx.db.one<WorkspaceRow>('SELECT * FROM workspaces WHERE id = ?', id);
   return row ? toWorkspace(row) : null;
 }
 
 /** Every workspace, oldest first (the admin CLI). */
-export function listWorkspaces(ctx: AppContext): Workspace[] {
-  return sql<WorkspaceRow>(ctx.db, 'SELECT * FROM workspaces ORDER BY created_at, id').all().map(toWorkspace);
+export async function listWorkspaces(ctx: AppContext): Promise<Workspace[]> {
+  return (await ctx.db.all<WorkspaceRow>('SELECT * FROM workspaces ORDER BY created_at, id')).map(toWorkspace);
 }
 
 /**
@@ -56,18 +57,19 @@ export function listWorkspaces(ctx: AppContext): Workspace[] {
  * queue none (recordEvent). Subscriptions stay, so on an upgrade new events are delivered again; nothing
  * from the time below Pro is sent afterwards. Throws 404 not_found for an unknown workspace.
  */
-export function setWorkspacePlan(ctx: AppContext, id: string, plan: Plan): Workspace {
-  return writeTransaction(ctx.db, () => {
-    const changed = sql(ctx.db, 'UPDATE workspaces SET plan = ? WHERE id = ?').run(plan, id).changes;
+export async function setWorkspacePlan(ctx: AppContext, id: string, plan: Plan): Promise<Workspace> {
+  return await inTransaction(ctx, async (ctx) => {
+    const changed = (await ctx.db.run('UPDATE workspaces SET plan = ? WHERE id = ?', plan, id)).changes;
     if (changed === 0) throw new ApiError(404, 'not_found', `No workspace ${id}.`);
-    if (!hasIntegration(plan)) cancelPendingDeliveries(ctx, { workspaceId: id }, `workspace plan ${plan} is below Pro`);
-    return findWorkspace(ctx, id)!;
+    if (!hasIntegration(plan))
+      await cancelPendingDeliveries(ctx, { workspaceId: id }, `workspace plan ${plan} is below Pro`);
+    return (await findWorkspace(ctx, id))!;
   });
 }
 
 /** True before the first workspace exists: the server then makes the demo workspace. */
-export function isEmptyDatabase(ctx: AppContext): boolean {
-  return sql(ctx.db, 'SELECT COUNT(*) FROM workspaces').pluck().get() === 0;
+export async function isEmptyDatabase(ctx: AppContext): Promise<boolean> {
+  return (await ctx.db.value('SELECT COUNT(*) FROM workspaces')) === 0;
 }
 
 export interface Assistant {
@@ -76,10 +78,11 @@ export interface Assistant {
 }
 
 /** Adds an assistant to the workspace. Throws 404 not_found for an unknown workspace. */
-export function createAssistant(ctx: AppContext, workspaceId: string, name: string): Assistant {
-  requireWorkspace(ctx, workspaceId);
+export async function createAssistant(ctx: AppContext, workspaceId: string, name: string): Promise<Assistant> {
+  await requireWorkspace(ctx, workspaceId);
   const assistant = { id: newId('ast'), name };
-  sql(ctx.db, 'INSERT INTO assistants (id, workspace_id, name, created_at) VALUES (?, ?, ?, ?)').run(
+  await ctx.db.run(
+    'INSERT INTO assistants (id, workspace_id, name, created_at) VALUES (?, ?, ?, ?)',
     assistant.id,
     workspaceId,
     name,
@@ -89,15 +92,19 @@ export function createAssistant(ctx: AppContext, workspaceId: string, name: stri
 }
 
 /** The workspace's assistants by name (GET /v1/assistants, the admin CLI's `assistant list`). */
-export function listAssistants(ctx: AppContext, workspaceId: string): Assistant[] {
-  return sql<Assistant>(ctx.db, 'SELECT id, name FROM assistants WHERE workspace_id = ? ORDER BY name, id').all(
+export async function listAssistants(ctx: AppContext, workspaceId: string): Promise<Assistant[]> {
+  return await ctx.db.all<Assistant>(
+    'SELECT id, name FROM assistants WHERE workspace_id = ? ORDER BY name, id',
     workspaceId,
   );
 }
 
 /** The assistant and its workspace; null when there is no such assistant (public endpoints key on it). */
-export function findAssistant(ctx: AppContext, id: string): (Assistant & { workspaceId: string }) | null {
-  const row = sql(ctx.db, 'SELECT id, name, workspace_id AS "workspaceId" FROM assistants WHERE id = ?').get(id);
+export async function findAssistant(
+  ctx: AppContext,
+  id: string,
+): Promise<(Assistant & { workspaceId: string }) | null> {
+  const row = await ctx.db.one('SELECT id, name, workspace_id AS "workspaceId" FROM assistants WHERE id = ?', id);
   return (row as (Assistant & { workspaceId: string }) | undefined) ?? null;
 }
 
@@ -126,18 +133,24 @@ const AGENT_COLUMNS = 'id, workspace_id AS "workspaceId", name, email, role';
 
 /** Creates an agent (role `agent` unless given) and returns its console token: shown this once, only its hash
  * is kept. Throws 404 not_found for an unknown workspace. */
-export function createAgent(
+export async function createAgent(
   ctx: AppContext,
   workspaceId: string,
   input: { name: string; email: string; role?: AgentRole | undefined },
-): Agent & { token: string } {
-  requireWorkspace(ctx, workspaceId);
+): Promise<Agent & { token: string }> {
+  await requireWorkspace(ctx, workspaceId);
   const token = generateAgentToken();
   const agent = { id: newId('agt'), workspaceId, name: input.name, email: input.email, role: input.role ?? 'agent' };
-  sql(
-    ctx.db,
+  await ctx.db.run(
     'INSERT INTO agents (id, workspace_id, name, email, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  ).run(agent.id, workspaceId, agent.name, agent.email, agent.role, hashSecret(token), isoAt(ctx.clock.now()));
+    agent.id,
+    workspaceId,
+    agent.name,
+    agent.email,
+    agent.role,
+    hashSecret(token),
+    isoAt(ctx.clock.now()),
+  );
   return { ...agent, token };
 }
 
@@ -147,12 +160,12 @@ export function createAgent(
  * agent id, and 409 invalid_state when the agent is its workspace's last owner able to sign in and
  * `role` is not owner (requireOwnerLeft): every workspace keeps someone who can open Settings.
  */
-export function setAgentRole(ctx: AppContext, agentId: string, role: AgentRole): Agent {
-  return writeTransaction(ctx.db, () => {
-    const agent = findAgentWithToken(ctx, agentId);
+export async function setAgentRole(ctx: AppContext, agentId: string, role: AgentRole): Promise<Agent> {
+  return await inTransaction(ctx, async (ctx) => {
+    const agent = await findAgentWithToken(ctx, agentId);
     if (role !== 'owner')
-      requireOwnerLeft(ctx, agent, `make ${agent.id} ${role === 'admin' ? 'an admin' : 'an agent'}`);
-    sql(ctx.db, 'UPDATE agents SET role = ? WHERE id = ?').run(role, agentId);
+      await requireOwnerLeft(ctx, agent, `make ${agent.id} ${role === 'admin' ? 'an admin' : 'an agent'}`);
+    await ctx.db.run('UPDATE agents SET role = ? WHERE id = ?', role, agentId);
     return { ...withoutToken(agent), role };
   });
 }
@@ -161,9 +174,8 @@ interface AgentWithToken extends Agent {
   revokedAt: string | null;
 }
 
-function findAgentWithToken(ctx: AppContext, agentId: string): AgentWithToken {
-  const row = selectOne<AgentWithToken>(
-    ctx.db,
+async function findAgentWithToken(ctx: AppContext, agentId: string): Promise<AgentWithToken> {
+  const row = await ctx.db.one<AgentWithToken>(
     `SELECT ${AGENT_COLUMNS}, token_revoked_at AS "revokedAt" FROM agents WHERE id = ?`,
     agentId,
   );
@@ -180,12 +192,13 @@ function withoutToken({ revokedAt: _revokedAt, ...agent }: AgentWithToken): Agen
  * Settings, i.e. an owner whose console token is not revoked (a revoked agent gets no sign-in link:
  * sessions.ts). Passes when `agent` is not such an owner itself, or another one exists. `what` names the change.
  */
-function requireOwnerLeft(ctx: AppContext, agent: AgentWithToken, what: string): void {
+async function requireOwnerLeft(ctx: AppContext, agent: AgentWithToken, what: string): Promise<void> {
   if (agent.role !== 'owner' || agent.revokedAt !== null) return;
-  const another = sql(
-    ctx.db,
+  const another = await ctx.db.one(
     `SELECT 1 FROM agents WHERE workspace_id = ? AND role = 'owner' AND token_revoked_at IS NULL AND id != ? LIMIT 1`,
-  ).get(agent.workspaceId, agent.id);
+    agent.workspaceId,
+    agent.id,
+  );
   if (!another) {
     throw invalidState(
       `Refused to ${what}: ${agent.name} (${agent.id}) is the last owner of workspace ${agent.workspaceId} who can sign in to Settings. Make another agent owner first (agent set-role AGENT_ID --role owner).`,
@@ -194,23 +207,26 @@ function requireOwnerLeft(ctx: AppContext, agent: AgentWithToken, what: string):
 }
 
 /** True when the agent's console token is revoked (it may not sign in to Settings until rotated); false for an unknown id. */
-export function isAgentRevoked(ctx: AppContext, agentId: string): boolean {
+export async function isAgentRevoked(ctx: AppContext, agentId: string): Promise<boolean> {
   return (
-    sql(ctx.db, 'SELECT CASE WHEN token_revoked_at IS NOT NULL THEN 1 ELSE 0 END FROM agents WHERE id = ?')
-      .pluck()
-      .get(agentId) === 1
+    (await ctx.db.value(
+      'SELECT CASE WHEN token_revoked_at IS NOT NULL THEN 1 ELSE 0 END FROM agents WHERE id = ?',
+      agentId,
+    )) === 1
   );
 }
 
 /** The agent with this id, or null (any workspace: the admin CLI's sign-in link). */
-export function findAgent(ctx: AppContext, agentId: string): Agent | null {
-  return selectOne<Agent>(ctx.db, `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`, agentId);
+export async function findAgent(ctx: AppContext, agentId: string): Promise<Agent | null> {
+  return await ctx.db.one<Agent>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`, agentId);
 }
 
 /** The agent a console token belongs to and whether that token was revoked; null for an unknown token. */
-export function findAgentByToken(ctx: AppContext, token: string): { agent: Agent; revoked: boolean } | null {
-  const row = selectOne<Agent & { revokedAt: string | null }>(
-    ctx.db,
+export async function findAgentByToken(
+  ctx: AppContext,
+  token: string,
+): Promise<{ agent: Agent; revoked: boolean } | null> {
+  const row = await ctx.db.one<Agent & { revokedAt: string | null }>(
     `SELECT ${AGENT_COLUMNS}, token_revoked_at AS "revokedAt" FROM agents WHERE token_hash = ?`,
     hashSecret(token),
   );
@@ -226,12 +242,12 @@ export interface AgentSummary extends Agent {
 }
 
 /** The workspace's agents, oldest first, revoked ones included. Throws 404 not_found for an unknown workspace. */
-export function listAgents(ctx: AppContext, workspaceId: string): AgentSummary[] {
-  requireWorkspace(ctx, workspaceId);
-  return sql<AgentSummary>(
-    ctx.db,
+export async function listAgents(ctx: AppContext, workspaceId: string): Promise<AgentSummary[]> {
+  await requireWorkspace(ctx, workspaceId);
+  return await ctx.db.all<AgentSummary>(
     `SELECT ${AGENT_COLUMNS}, created_at AS "createdAt", token_revoked_at AS "tokenRevokedAt" FROM agents WHERE workspace_id = ? ORDER BY created_at, id`,
-  ).all(workspaceId);
+    workspaceId,
+  );
 }
 
 /**
@@ -241,15 +257,18 @@ export function listAgents(ctx: AppContext, workspaceId: string): AgentSummary[]
  * repeat changes nothing. Throws 404 not_found for an unknown agent id, and 409 invalid_state when it is its
  * workspace's last owner able to sign in (requireOwnerLeft).
  */
-export function revokeAgentToken(ctx: AppContext, agentId: string): { agent: Agent; alreadyRevoked: boolean } {
-  return writeTransaction(ctx.db, () => {
-    const row = findAgentWithToken(ctx, agentId);
+export async function revokeAgentToken(
+  ctx: AppContext,
+  agentId: string,
+): Promise<{ agent: Agent; alreadyRevoked: boolean }> {
+  return await inTransaction(ctx, async (ctx) => {
+    const row = await findAgentWithToken(ctx, agentId);
     if (row.revokedAt === null) {
-      requireOwnerLeft(ctx, row, `revoke ${row.id}`);
-      sql(ctx.db, 'UPDATE agents SET token_revoked_at = ? WHERE id = ?').run(isoAt(ctx.clock.now()), agentId);
+      await requireOwnerLeft(ctx, row, `revoke ${row.id}`);
+      await ctx.db.run('UPDATE agents SET token_revoked_at = ? WHERE id = ?', isoAt(ctx.clock.now()), agentId);
     }
     // Also on a repeat: access left by a revocation made before sessions were ended with it.
-    endSettingsAccess(ctx, agentId);
+    await endSettingsAccess(ctx, agentId);
     return { agent: withoutToken(row), alreadyRevoked: row.revokedAt !== null };
   });
 }
@@ -260,22 +279,24 @@ export function revokeAgentToken(ctx: AppContext, agentId: string): { agent: Age
  * credential that may have leaked, so it also ends the agent's Settings sessions and voids its unused sign-in
  * links in that commit: the agent signs in again with a new link. 404 for an unknown id.
  */
-export function rotateAgentToken(ctx: AppContext, agentId: string): Agent & { token: string } {
+export async function rotateAgentToken(ctx: AppContext, agentId: string): Promise<Agent & { token: string }> {
   const token = generateAgentToken();
-  return writeTransaction(ctx.db, () => {
-    const row = findAgentWithToken(ctx, agentId);
-    sql(ctx.db, 'UPDATE agents SET token_hash = ?, token_revoked_at = NULL WHERE id = ?').run(
+  return await inTransaction(ctx, async (ctx) => {
+    const row = await findAgentWithToken(ctx, agentId);
+    await ctx.db.run(
+      'UPDATE agents SET token_hash = ?, token_revoked_at = NULL WHERE id = ?',
       hashSecret(token),
       agentId,
     );
-    endSettingsAccess(ctx, agentId);
+    await endSettingsAccess(ctx, agentId);
     return { ...withoutToken(row), token };
   });
 }
 
 /** An agent of this workspace, or 404: another workspace's agent is as unknown as a made-up id. */
-export function requireAgent(ctx: AppContext, workspaceId: string, agentId: string): Agent {
-  const row = sql(ctx.db, `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ? AND workspace_id = ?`).get(
+export async function requireAgent(ctx: AppContext, workspaceId: string, agentId: string): Promise<Agent> {
+  const row = await ctx.db.one(
+    `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ? AND workspace_id = ?`,
     agentId,
     workspaceId,
   );
@@ -283,6 +304,6 @@ export function requireAgent(ctx: AppContext, workspaceId: string, agentId: stri
   return row as Agent;
 }
 
-function requireWorkspace(ctx: AppContext, id: string): void {
-  if (!findWorkspace(ctx, id)) throw new ApiError(404, 'not_found', `No workspace ${id}.`);
+async function requireWorkspace(ctx: AppContext, id: string): Promise<void> {
+  if (!(await findWorkspace(ctx, id))) throw new ApiError(404, 'not_found', `No workspace ${id}.`);
 }

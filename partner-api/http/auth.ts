@@ -24,7 +24,7 @@ declare module 'express-serve-static-core' {
      * a plan lowered or an agent token revoked or rotated while the request was in flight stops the write
      * (issue 8 §1: authority holds at commit, not only at arrival). Unset on public routes.
      */
-    reverifyCaller?: () => void;
+    reverifyCaller?: (ctx: AppContext) => Promise<void>;
   }
 }
 
@@ -47,7 +47,7 @@ export function presentedCredential(req: Request): string | undefined {
 }
 
 /** The key presented with `req`: throws 401 api_key_missing, api_key_malformed or api_key_invalid. */
-function presentedKey(ctx: AppContext, req: Request): KeyPrincipal {
+async function presentedKey(ctx: AppContext, req: Request): Promise<KeyPrincipal> {
   const key = presentedCredential(req);
   if (!key) {
     throw new ApiError(401, 'api_key_missing', 'Send your workspace API key as "Authorization: Bearer wsk_live_…".');
@@ -59,7 +59,7 @@ function presentedKey(ctx: AppContext, req: Request): KeyPrincipal {
       'This is not a valid IllumiChat API key: keys start with wsk_live_ and have 47 characters. Check it was copied whole.',
     );
   }
-  const principal = findKeyBySecret(ctx, key);
+  const principal = await findKeyBySecret(ctx, key);
   if (!principal) throw new ApiError(401, 'api_key_invalid', 'No such API key. Create one in Settings → API Keys.');
   return principal;
 }
@@ -90,18 +90,18 @@ function admit(principal: KeyPrincipal, scope: Scope, opts: KeyRouteOptions): vo
  * which runs `admit` again on the key as the database holds it then (found by id: no second hash).
  */
 export function requireScope(ctx: AppContext, scope: Scope, opts: KeyRouteOptions = {}): RequestHandler {
-  return (req, _res, next) => {
-    const principal = presentedKey(ctx, req);
+  return async (req, _res, next) => {
+    const principal = await presentedKey(ctx, req);
     admit(principal, scope, opts);
-    touchLastUsed(ctx, principal);
+    await touchLastUsed(ctx, principal);
     req.apiKey = principal;
-    req.reverifyCaller = () => admit(findKeyById(ctx, principal.keyId)!, scope, opts); // keys are revoked, never deleted
+    req.reverifyCaller = async (tx) => admit((await findKeyById(tx, principal.keyId))!, scope, opts); // keys are revoked, never deleted
     next();
   };
 }
 
 /** The agent whose console token `req` presents; throws 401 agent_token_missing, _invalid or _revoked. */
-function authenticateAgent(ctx: AppContext, req: Request): Agent {
+async function authenticateAgent(ctx: AppContext, req: Request): Promise<Agent> {
   const token = presentedCredential(req);
   if (!token)
     throw new ApiError(
@@ -109,7 +109,7 @@ function authenticateAgent(ctx: AppContext, req: Request): Agent {
       'agent_token_missing',
       'Send the agent console token as "Authorization: Bearer agt_tok_…".',
     );
-  const found = token.startsWith(AGENT_TOKEN_PREFIX) ? findAgentByToken(ctx, token) : null;
+  const found = token.startsWith(AGENT_TOKEN_PREFIX) ? await findAgentByToken(ctx, token) : null;
   if (!found) throw new ApiError(401, 'agent_token_invalid', 'No such agent token.');
   if (found.revoked)
     throw new ApiError(401, 'agent_token_revoked', 'This agent token was revoked. Ask an administrator for a new one.');
@@ -117,9 +117,9 @@ function authenticateAgent(ctx: AppContext, req: Request): Agent {
 }
 
 export function requireAgentToken(ctx: AppContext): RequestHandler {
-  return (req, _res, next) => {
-    req.agent = authenticateAgent(ctx, req);
-    req.reverifyCaller = () => void authenticateAgent(ctx, req);
+  return async (req, _res, next) => {
+    req.agent = await authenticateAgent(ctx, req);
+    req.reverifyCaller = async (tx) => void (await authenticateAgent(tx, req));
     next();
   };
 }

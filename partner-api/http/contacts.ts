@@ -37,22 +37,22 @@ export function registerContactRoutes({ app, ctx, keyed, agent, write }: RouteBu
     write((req) => {
       const input = parseWith(contactBody, req.body);
       const workspaceId = keyOf(req).workspace.id;
-      return () => {
-        const { contact, created: isNew } = upsertContact(ctx, workspaceId, input, 'api');
+      return async (ctx) => {
+        const { contact, created: isNew } = await upsertContact(ctx, workspaceId, input, 'api');
         return isNew ? created(contact) : ok(contact);
       };
     }),
   );
 
-  app.get('/v1/contacts', ...keyed('contacts:write'), (req, res) => {
+  app.get('/v1/contacts', ...keyed('contacts:write'), async (req, res) => {
     const { email } = parseWith(findQuery, req.query);
-    const contact = findContact(ctx, keyOf(req).workspace.id, email);
+    const contact = await findContact(ctx, keyOf(req).workspace.id, email);
     res.json({ data: contact ? [contact] : [] });
   });
 
-  app.get('/v1/contacts/:id', ...keyed('contacts:write'), (req, res) => {
+  app.get('/v1/contacts/:id', ...keyed('contacts:write'), async (req, res) => {
     const { id } = parseWith(z.object({ id: idField }), req.params);
-    res.json(contactResource(ctx, requireContact(ctx, keyOf(req).workspace.id, id)));
+    res.json(await contactResource(ctx, await requireContact(ctx, keyOf(req).workspace.id, id)));
   });
 
   app.post(
@@ -61,8 +61,8 @@ export function registerContactRoutes({ app, ctx, keyed, agent, write }: RouteBu
     write((req) => {
       const input = parseWith(agentContactBody, req.body);
       const workspaceId = agentOf(req).workspaceId;
-      return () => {
-        const { contact, created: isNew } = upsertContact(ctx, workspaceId, input, 'crm');
+      return async (ctx) => {
+        const { contact, created: isNew } = await upsertContact(ctx, workspaceId, input, 'crm');
         return isNew ? created(contact) : ok(contact);
       };
     }),

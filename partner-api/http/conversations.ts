@@ -59,14 +59,14 @@ const idParams = z.object({ id: idField });
 const assistantParams = z.object({ assistantId: idField });
 
 export function registerConversationRoutes({ app, ctx, keyed, agent, visitor, write }: RouteBuilders): void {
-  app.get('/v1/conversations', ...keyed('chat:write'), (req, res) => {
+  app.get('/v1/conversations', ...keyed('chat:write'), async (req, res) => {
     const { visitor_email, ...query } = parseWith(listQuery, req.query);
-    res.json(listConversations(ctx, keyOf(req).workspace.id, { ...query, visitorEmail: visitor_email }));
+    res.json(await listConversations(ctx, keyOf(req).workspace.id, { ...query, visitorEmail: visitor_email }));
   });
 
-  app.get('/v1/conversations/:id', ...keyed('chat:write'), (req, res) => {
+  app.get('/v1/conversations/:id', ...keyed('chat:write'), async (req, res) => {
     const { id } = parseWith(idParams, req.params);
-    res.json(conversationDetail(ctx, requireConversation(ctx, keyOf(req).workspace.id, id)));
+    res.json(await conversationDetail(ctx, await requireConversation(ctx, keyOf(req).workspace.id, id)));
   });
 
   app.post(
@@ -76,7 +76,7 @@ export function registerConversationRoutes({ app, ctx, keyed, agent, visitor, wr
       const { id } = parseWith(idParams, req.params);
       parseWith(z.strictObject({}), req.body);
       const by = agentOf(req);
-      return () => ok(closeConversation(ctx, id, { type: 'agent', agent: by }));
+      return async (ctx) => ok(await closeConversation(ctx, id, { type: 'agent', agent: by }));
     }),
   );
 
@@ -87,8 +87,8 @@ export function registerConversationRoutes({ app, ctx, keyed, agent, visitor, wr
     write((req) => {
       const { id } = parseWith(idParams, req.params);
       parseWith(z.strictObject({}), req.body);
-      return () => {
-        const closed = closeConversation(ctx, id, { type: 'assistant' });
+      return async (ctx) => {
+        const closed = await closeConversation(ctx, id, { type: 'assistant' });
         // The public caller learns only that it is closed, as the lead form's answer (nothing the CRM holds).
         return ok({ conversationId: closed.id, status: closed.status, closedAt: closed.closedAt });
       };
@@ -102,7 +102,7 @@ export function registerConversationRoutes({ app, ctx, keyed, agent, visitor, wr
       const { id } = parseWith(idParams, req.params);
       const { message } = parseWith(messageBody, req.body);
       const key = keyOf(req);
-      return () => created(postIntegrationMessage(ctx, key.workspace.id, id, message, key.keyId));
+      return async (ctx) => created(await postIntegrationMessage(ctx, key.workspace.id, id, message, key.keyId));
     }),
   );
 
@@ -119,7 +119,7 @@ export function registerConversationRoutes({ app, ctx, keyed, agent, visitor, wr
         visitorEmail: b.visitor_email,
         pageUrl: b.page_url,
       };
-      return () => created(startConversation(ctx, assistantId, 'widget', input));
+      return async (ctx) => created(await startConversation(ctx, assistantId, 'widget', input));
     }),
   );
 
@@ -130,7 +130,7 @@ export function registerConversationRoutes({ app, ctx, keyed, agent, visitor, wr
       const { assistantId } = parseWith(assistantParams, req.params);
       const b = parseWith(inAppStart, req.body);
       const input = { message: b.message, visitorId: b.user_id, visitorName: b.user_name, visitorEmail: b.user_email };
-      return () => created(startConversation(ctx, assistantId, 'in_app', input));
+      return async (ctx) => created(await startConversation(ctx, assistantId, 'in_app', input));
     }),
   );
 
@@ -140,10 +140,10 @@ export function registerConversationRoutes({ app, ctx, keyed, agent, visitor, wr
     write((req) => {
       const { id } = parseWith(idParams, req.params);
       const input = parseWith(leadBody, req.body);
-      return () => {
-        const conversation = requireConversation(ctx, null, id);
+      return async (ctx) => {
+        const conversation = await requireConversation(ctx, null, id);
         const assistant = { id: conversation.assistant_id, name: conversation.assistant_name };
-        captureWidgetLead(ctx, { id, workspaceId: conversation.workspace_id, assistant }, input);
+        await captureWidgetLead(ctx, { id, workspaceId: conversation.workspace_id, assistant }, input);
         // Only an acknowledgement: the caller is an anonymous visitor who may type anyone's email, so the
         // answer must not reveal what the CRM holds about it (its name, phone, company, notes) or whether
         // it is known at all. The workspace sees the lead through lead.captured.
@@ -158,7 +158,7 @@ export function registerConversationRoutes({ app, ctx, keyed, agent, visitor, wr
     write((req) => {
       const { id } = parseWith(idParams, req.params);
       const { reason } = parseWith(handoffBody, req.body);
-      return () => created(requestHandoff(ctx, id, reason ?? null));
+      return async (ctx) => created(await requestHandoff(ctx, id, reason ?? null));
     }),
   );
 }

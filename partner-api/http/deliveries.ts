@@ -28,10 +28,10 @@ const replaySinceBody = z.strictObject({ since: z.iso.datetime({ offset: true })
 const byId = z.object({ id: idField });
 
 export function registerDeliveryRoutes({ app, ctx, keyed, write }: RouteBuilders): void {
-  app.get('/v1/deliveries', ...keyed('events:read'), (req, res) => {
+  app.get('/v1/deliveries', ...keyed('events:read'), async (req, res) => {
     const query = parseWith(listQuery, req.query);
     res.json(
-      listDeliveries(ctx, keyOf(req).workspace.id, {
+      await listDeliveries(ctx, keyOf(req).workspace.id, {
         limit: query.limit,
         cursor: query.cursor,
         status: query.status,
@@ -41,9 +41,9 @@ export function registerDeliveryRoutes({ app, ctx, keyed, write }: RouteBuilders
     );
   });
 
-  app.get('/v1/deliveries/:id', ...keyed('events:read'), (req, res) => {
+  app.get('/v1/deliveries/:id', ...keyed('events:read'), async (req, res) => {
     const { id } = parseWith(byId, req.params);
-    res.json(findDelivery(ctx, keyOf(req).workspace.id, id));
+    res.json(await findDelivery(ctx, keyOf(req).workspace.id, id));
   });
 
   app.post(
@@ -53,7 +53,7 @@ export function registerDeliveryRoutes({ app, ctx, keyed, write }: RouteBuilders
       const { id } = parseWith(byId, req.params);
       parseWith(z.strictObject({}), req.body); // no fields: an unknown one is refused, not ignored
       const commit = await replayDelivery(ctx, keyOf(req).workspace.id, id);
-      return () => ok(commit());
+      return async (ctx) => ok(await commit(ctx));
     }),
   );
 
@@ -64,12 +64,12 @@ export function registerDeliveryRoutes({ app, ctx, keyed, write }: RouteBuilders
       const { id } = parseWith(byId, req.params);
       const { since } = parseWith(replaySinceBody, req.body);
       const commit = await replayFailedSince(ctx, keyOf(req).workspace.id, id, new Date(since).toISOString());
-      return () => ok(commit());
+      return async (ctx) => ok(await commit(ctx));
     }),
   );
 
-  app.get('/v1/events/:id', ...keyed('events:read'), (req, res) => {
+  app.get('/v1/events/:id', ...keyed('events:read'), async (req, res) => {
     const { id } = parseWith(byId, req.params);
-    res.json(findEvent(ctx, keyOf(req).workspace.id, id));
+    res.json(await findEvent(ctx, keyOf(req).workspace.id, id));
   });
 }

@@ -57,9 +57,9 @@ function fromRouter(err: unknown): ApiError | null {
  * Runs `fn`; an ApiError with `code` that it throws is thrown again with `advice` after its message. The
  * domain says what is wrong; the route says what its caller should do next, in the caller's terms.
  */
-export function withAdvice<T>(code: string, advice: string, fn: () => T): T {
+export async function withAdvice<T>(code: string, advice: string, fn: () => Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (error) {
     if (error instanceof ApiError && error.code === code) {
       throw new ApiError(error.status, error.code, `${error.message} ${advice}`, error.options);

@@ -10,7 +10,7 @@ const idParams = z.object({ id: idField });
 const transferBody = z.strictObject({ to_agent_id: idField, note: optionalText(1000) });
 const endBody = z.strictObject({ ended_by: optionalEnum(['agent', 'visitor', 'system']) });
 
-export function registerLiveChatRoutes({ app, ctx, agent, write }: RouteBuilders): void {
+export function registerLiveChatRoutes({ app, agent, write }: RouteBuilders): void {
   app.post(
     '/v1/agent/live-chat/sessions/:id/accept',
     agent,
@@ -18,7 +18,7 @@ export function registerLiveChatRoutes({ app, ctx, agent, write }: RouteBuilders
       const { id } = parseWith(idParams, req.params);
       parseWith(z.strictObject({}), req.body);
       const by = agentOf(req);
-      return () => ok(acceptSession(ctx, by, id));
+      return async (ctx) => ok(await acceptSession(ctx, by, id));
     }),
   );
 
@@ -29,7 +29,7 @@ export function registerLiveChatRoutes({ app, ctx, agent, write }: RouteBuilders
       const { id } = parseWith(idParams, req.params);
       const body = parseWith(transferBody, req.body);
       const by = agentOf(req);
-      return () => ok(transferSession(ctx, by, id, body.to_agent_id, body.note ?? null));
+      return async (ctx) => ok(await transferSession(ctx, by, id, body.to_agent_id, body.note ?? null));
     }),
   );
 
@@ -40,7 +40,7 @@ export function registerLiveChatRoutes({ app, ctx, agent, write }: RouteBuilders
       const { id } = parseWith(idParams, req.params);
       const body = parseWith(endBody, req.body);
       const by = agentOf(req);
-      return () => ok(endSession(ctx, by, id, body.ended_by ?? 'agent'));
+      return async (ctx) => ok(await endSession(ctx, by, id, body.ended_by ?? 'agent'));
     }),
   );
 }

@@ -31,7 +31,7 @@ export function registerMetaRoutes({ app, ctx, keyed }: RouteBuilders): void {
     });
   });
 
-  app.get('/v1/assistants', ...keyed('events:read'), (req, res) => {
-    res.json({ data: listAssistants(ctx, keyOf(req).workspace.id) });
+  app.get('/v1/assistants', ...keyed('events:read'), async (req, res) => {
+    res.json({ data: await listAssistants(ctx, keyOf(req).workspace.id) });
   });
 }

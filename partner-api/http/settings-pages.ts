@@ -226,9 +226,9 @@ export function settingsPages(ctx: AppContext): Router {
   };
 
   /** A signed-in owner or admin of the workspace; else the sign-in explanation (401) or 403. */
-  const requireSession = (req: Request, res: Response, next: NextFunction) => {
+  const requireSession = async (req: Request, res: Response, next: NextFunction) => {
     const id = sessionCookie(req);
-    const session = id ? findSession(ctx, id) : null;
+    const session = id ? await findSession(ctx, id) : null;
     if (!session) {
       render(res, 'signed-out', { title: 'Sign in to Settings' }, 401);
       return;
@@ -256,16 +256,16 @@ export function settingsPages(ctx: AppContext): Router {
 
   router.get('/', (_req, res) => render(res, 'landing', { title: 'IllumiChat for Zapier' }));
 
-  router.get('/sign-in', (req, res) => {
+  router.get('/sign-in', async (req, res) => {
     const token = typeof req.query.token === 'string' ? req.query.token : '';
-    const agent = peekSignInLink(ctx, token);
+    const agent = await peekSignInLink(ctx, token);
     render(res, 'sign-in', { title: 'Sign in', token, agent });
   });
 
-  router.post('/sign-in', formBody, (req, res) => {
+  router.post('/sign-in', formBody, async (req, res) => {
     const given = (req.body as Record<string, unknown>).token;
     const token = typeof given === 'string' ? given : '';
-    const { sessionId } = signIn(ctx, token);
+    const { sessionId } = await signIn(ctx, token);
     res.cookie(SESSION_COOKIE, sessionId, {
       httpOnly: true,
       sameSite: 'strict',
@@ -276,8 +276,8 @@ export function settingsPages(ctx: AppContext): Router {
     res.redirect(303, '/settings/keys');
   });
 
-  router.post('/sign-out', requireSession, formBody, requireCsrf, (req, res) => {
-    endSession(ctx, sessionCookie(req)!); // requireSession found it
+  router.post('/sign-out', requireSession, formBody, requireCsrf, async (req, res) => {
+    await endSession(ctx, sessionCookie(req)!); // requireSession found it
     res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
     res.redirect(303, '/');
   });
@@ -286,12 +286,15 @@ export function settingsPages(ctx: AppContext): Router {
 
   router.get('/settings', (_req, res) => res.redirect(303, '/settings/keys'));
 
-  function renderKeys(req: Request, res: Response, extra: Record<string, unknown>, status: number): void {
+  async function renderKeys(
+    req: Request,
+    res: Response,
+    extra: Record<string, unknown>,
+    status: number,
+  ): Promise<void> {
     const workspaceId = sessionOf(req).workspace.id;
-    const zaps = activeZapsByKey(ctx, workspaceId);
-    const keys = listApiKeys(ctx, workspaceId)
-      .reverse()
-      .map((k) => ({ ...k, zaps: zaps.get(k.id) ?? 0 }));
+    const zaps = await activeZapsByKey(ctx, workspaceId);
+    const keys = (await listApiKeys(ctx, workspaceId)).reverse().map((k) => ({ ...k, zaps: zaps.get(k.id) ?? 0 }));
     render(
       res,
       'keys',
@@ -309,22 +312,22 @@ export function settingsPages(ctx: AppContext): Router {
     );
   }
 
-  router.get('/settings/keys', (req, res) => {
-    const revoked = typeof req.query.revoked === 'string' ? findApiKey(ctx, req.query.revoked) : null;
+  router.get('/settings/keys', async (req, res) => {
+    const revoked = typeof req.query.revoked === 'string' ? await findApiKey(ctx, req.query.revoked) : null;
     const notice =
       revoked && revoked.workspaceId === sessionOf(req).workspace.id && revoked.revokedAt
         ? `Revoked “${revoked.name}”. Zaps that used it are disconnected.`
         : null;
-    renderKeys(req, res, { notice }, 200);
+    await renderKeys(req, res, { notice }, 200);
   });
 
-  router.post('/settings/keys', formBody, requireCsrf, (req, res) => {
+  router.post('/settings/keys', formBody, requireCsrf, async (req, res) => {
     const body = req.body as Record<string, unknown>;
     const parsed = createKeyForm.safeParse(body);
     if (!parsed.success) {
       const errors: Record<string, string> = {};
       for (const issue of parsed.error.issues) errors[String(issue.path[0])] ??= issue.message;
-      renderKeys(
+      await renderKeys(
         req,
         res,
         { form: { name: typeof body.name === 'string' ? body.name : '', scopes: [body.scopes].flat() }, errors },
@@ -332,7 +335,7 @@ export function settingsPages(ctx: AppContext): Router {
       );
       return;
     }
-    const created = createApiKey(ctx, {
+    const created = await createApiKey(ctx, {
       workspaceId: sessionOf(req).workspace.id,
       name: parsed.data.name,
       scopes: parsed.data.scopes,
@@ -341,37 +344,39 @@ export function settingsPages(ctx: AppContext): Router {
   });
 
   /** The workspace's key, or 404: another workspace's key is as unknown as a made-up id. */
-  function ownKey(req: Request) {
+  async function ownKey(req: Request) {
     const { id } = parseWith(z.object({ id: idField }), req.params);
-    const key = findApiKey(ctx, id);
+    const key = await findApiKey(ctx, id);
     if (!key || key.workspaceId !== sessionOf(req).workspace.id)
       throw new ApiError(404, 'not_found', 'No such API key.');
     return key;
   }
 
-  router.get('/settings/keys/:id/revoke', (req, res) => {
-    const key = ownKey(req);
-    const zaps = activeZapsByKey(ctx, key.workspaceId).get(key.id) ?? 0;
+  router.get('/settings/keys/:id/revoke', async (req, res) => {
+    const key = await ownKey(req);
+    const zaps = (await activeZapsByKey(ctx, key.workspaceId)).get(key.id) ?? 0;
     render(res, 'revoke', { title: 'Revoke API key', tab: 'keys', key, zaps });
   });
 
-  router.post('/settings/keys/:id/revoke', formBody, requireCsrf, (req, res) => {
-    const key = ownKey(req);
-    revokeApiKey(ctx, key.id);
+  router.post('/settings/keys/:id/revoke', formBody, requireCsrf, async (req, res) => {
+    const key = await ownKey(req);
+    await revokeApiKey(ctx, key.id);
     res.redirect(303, `/settings/keys?revoked=${encodeURIComponent(key.id)}`);
   });
 
-  router.get('/settings/zaps', (req, res) => {
+  router.get('/settings/zaps', async (req, res) => {
     const workspaceId = sessionOf(req).workspace.id;
     const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
-    const page = listConnectedZaps(ctx, workspaceId, { limit: 50, cursor });
-    const keys = new Map(listApiKeys(ctx, workspaceId).map((k) => [k.id, k]));
-    const zaps = page.data.map((zap) => ({
-      ...zap,
-      key: keys.get(zap.apiKeyId)!, // keys are revoked, never deleted
-      last: lastDeliveryOf(ctx, zap.id),
-      reason: zap.deactivatedReason ? DEACTIVATION_WORDS[zap.deactivatedReason] : null,
-    }));
+    const page = await listConnectedZaps(ctx, workspaceId, { limit: 50, cursor });
+    const keys = new Map((await listApiKeys(ctx, workspaceId)).map((k) => [k.id, k]));
+    const zaps = await Promise.all(
+      page.data.map(async (zap) => ({
+        ...zap,
+        key: keys.get(zap.apiKeyId)!, // keys are revoked, never deleted
+        last: await lastDeliveryOf(ctx, zap.id),
+        reason: zap.deactivatedReason ? DEACTIVATION_WORDS[zap.deactivatedReason] : null,
+      })),
+    );
     const dayAgo = new Date(ctx.clock.now() - 24 * 60 * 60_000).toISOString().slice(0, 16);
     const notice = bulkReplayWords(req.query);
     render(res, 'zaps', {
@@ -389,27 +394,27 @@ export function settingsPages(ctx: AppContext): Router {
     const { id } = parseWith(z.object({ id: idField }), req.params);
     const { since } = parseWith(replaySinceForm, req.body);
     const commit = await replayFailedSince(ctx, sessionOf(req).workspace.id, id, since.toISOString());
-    const { replayed, succeeded, failed, more } = commit();
+    const { replayed, succeeded, failed, more } = await commit(ctx);
     const summary = new URLSearchParams({ replayed: `${replayed}`, succeeded: `${succeeded}`, failed: `${failed}` });
     if (more) summary.set('more', '1');
     res.redirect(303, `/settings/zaps?${summary.toString()}`);
   });
 
-  router.get('/settings/deliveries', (req, res) => {
+  router.get('/settings/deliveries', async (req, res) => {
     const workspaceId = sessionOf(req).workspace.id;
     const filters = parseWith(logQuery, req.query);
-    const page = listDeliveries(ctx, workspaceId, {
+    const page = await listDeliveries(ctx, workspaceId, {
       limit: 25,
       cursor: filters.cursor,
       status: filters.status,
       subscriptionId: filters.subscription,
       eventType: filters.event_type,
     });
-    const subscriptions = listConnectedZaps(ctx, workspaceId, { limit: 100 }).data;
+    const subscriptions = (await listConnectedZaps(ctx, workspaceId, { limit: 100 })).data;
     // The Zap filter may be older than the 100 newest (a Connected Zaps link): the form shows what the list applies.
     const chosen = filters.subscription;
     if (chosen && !subscriptions.some((s) => s.id === chosen)) {
-      const zap = findConnectedZap(ctx, workspaceId, chosen);
+      const zap = await findConnectedZap(ctx, workspaceId, chosen);
       if (zap) subscriptions.push(zap);
     }
     const keep = new URLSearchParams();
@@ -429,12 +434,12 @@ export function settingsPages(ctx: AppContext): Router {
     });
   });
 
-  router.get('/settings/deliveries/:id', (req, res) => {
+  router.get('/settings/deliveries/:id', async (req, res) => {
     const { id } = parseWith(z.object({ id: idField }), req.params);
     const workspaceId = sessionOf(req).workspace.id;
-    const delivery = findDelivery(ctx, workspaceId, id);
+    const delivery = await findDelivery(ctx, workspaceId, id);
     // Retention keeps every event that still has deliveries (db/retention.ts), so the event is there.
-    const payload = JSON.stringify(findEvent(ctx, workspaceId, delivery.eventId).payload, null, 2);
+    const payload = JSON.stringify((await findEvent(ctx, workspaceId, delivery.eventId)).payload, null, 2);
     const notice =
       typeof req.query.replayed === 'string' ? 'Replayed: the newest attempt below is the manual one.' : null;
     render(res, 'delivery', { title: 'Delivery', tab: 'deliveries', delivery, payload, notice });
@@ -442,8 +447,7 @@ export function settingsPages(ctx: AppContext): Router {
 
   router.post('/settings/deliveries/:id/replay', formBody, requireCsrf, async (req, res) => {
     const { id } = parseWith(z.object({ id: idField }), req.params);
-    const commit = await replayDelivery(ctx, sessionOf(req).workspace.id, id);
-    commit();
+    await replayDelivery(ctx, sessionOf(req).workspace.id, id); // recorded already; the page reads it afresh
     res.redirect(303, `/settings/deliveries/${encodeURIComponent(id)}?replayed=1`);
   });
 

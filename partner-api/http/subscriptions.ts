@@ -57,16 +57,16 @@ export function registerSubscriptionRoutes({ app, ctx, keyed, write }: RouteBuil
         targetUrl: body.target_url,
         assistantId: body.assistant_id,
       };
-      return () => {
+      return async (ctx) => {
         // A repeat of the same subscribe (Zapier retrying a lost answer) gets the same subscription, 200.
-        const { subscription, outcome } = createSubscription(ctx, input);
+        const { subscription, outcome } = await createSubscription(ctx, input);
         return outcome === 'existing' ? ok(subscription) : created(subscription);
       };
     }),
   );
 
-  app.get('/v1/subscriptions', ...keyed('events:read'), (req, res) => {
-    res.json(listSubscriptions(ctx, keyOf(req).workspace.id, parseWith(listQuery, req.query)));
+  app.get('/v1/subscriptions', ...keyed('events:read'), async (req, res) => {
+    res.json(await listSubscriptions(ctx, keyOf(req).workspace.id, parseWith(listQuery, req.query)));
   });
 
   // Unsubscribing works on every plan, so a Zap can always be turned off (docs/api.md, "Plans below Pro").
@@ -76,7 +76,7 @@ export function registerSubscriptionRoutes({ app, ctx, keyed, write }: RouteBuil
     write((req) => {
       const { target_url } = parseWith(unsubscribeQuery, req.query);
       const workspaceId = keyOf(req).workspace.id;
-      return () => ok(unsubscribeByTarget(ctx, workspaceId, target_url));
+      return async (ctx) => ok(await unsubscribeByTarget(ctx, workspaceId, target_url));
     }),
   );
 
@@ -86,14 +86,14 @@ export function registerSubscriptionRoutes({ app, ctx, keyed, write }: RouteBuil
     write((req) => {
       const { id } = parseWith(z.object({ id: idField }), req.params);
       const workspaceId = keyOf(req).workspace.id;
-      return () => ok(unsubscribe(ctx, workspaceId, id));
+      return async (ctx) => ok(await unsubscribe(ctx, workspaceId, id));
     }),
   );
 
-  app.get('/v1/samples', ...keyed('events:read'), (req, res) => {
+  app.get('/v1/samples', ...keyed('events:read'), async (req, res) => {
     const query = parseWith(samplesQuery, req.query);
     res.json(
-      samplesFor(ctx, keyOf(req).workspace.id, {
+      await samplesFor(ctx, keyOf(req).workspace.id, {
         eventType: query.event_type,
         assistantId: query.assistant_id,
         limit: query.limit,

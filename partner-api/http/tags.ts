@@ -43,9 +43,9 @@ const idParams = z.object({ id: idField });
 /** Removing takes any tag a record may hold, a `.` stored before tagField refused it included. */
 const tagParams = z.object({ id: idField, tag: requiredLine(TAG_MAX_LENGTH) });
 
-type TargetOf = (ctx: AppContext, workspaceId: string, id: string) => TagTarget;
+type TargetOf = (ctx: AppContext, workspaceId: string, id: string) => Promise<TagTarget>;
 /** The caller's workspace, and the actor it is (read at commit: an API key's name comes from the database). */
-type Caller = (req: Request) => { workspaceId: string; actor: () => Actor };
+type Caller = (req: Request) => { workspaceId: string; actor: (ctx: AppContext) => Promise<Actor> };
 
 export function registerTagRoutes({ app, ctx, keyed, agent, write }: RouteBuilders): void {
   /** POST …/tags for a key or an agent: adds the body's tag; 201 when added, 200 when the record had it. */
@@ -54,8 +54,8 @@ export function registerTagRoutes({ app, ctx, keyed, agent, write }: RouteBuilde
       const { id } = parseWith(idParams, req.params);
       const { tag } = parseWith(tagBody, req.body);
       const caller = who(req);
-      return () => {
-        const result = addTag(ctx, targetOf(ctx, caller.workspaceId, id), tag, caller.actor());
+      return async (ctx) => {
+        const result = await addTag(ctx, await targetOf(ctx, caller.workspaceId, id), tag, await caller.actor(ctx));
         return result.changed ? created(result) : ok(result);
       };
     });
@@ -63,15 +63,15 @@ export function registerTagRoutes({ app, ctx, keyed, agent, write }: RouteBuilde
     write((req) => {
       const { id, tag } = parseWith(tagParams, req.params);
       const workspaceId = keyOf(req).workspace.id;
-      return () => ok(removeTag(ctx, targetOf(ctx, workspaceId, id), tag));
+      return async (ctx) => ok(await removeTag(ctx, await targetOf(ctx, workspaceId, id), tag));
     });
   const byKey: Caller = (req) => {
     const key = keyOf(req);
-    return { workspaceId: key.workspace.id, actor: () => keyActor(ctx, key.keyId) };
+    return { workspaceId: key.workspace.id, actor: (tx) => keyActor(tx, key.keyId) };
   };
   const byAgent: Caller = (req) => {
     const by = agentOf(req);
-    return { workspaceId: by.workspaceId, actor: () => agentActor(by) };
+    return { workspaceId: by.workspaceId, actor: () => Promise.resolve(agentActor(by)) };
   };
 
   app.post('/v1/contacts/:id/tags', ...keyed('contacts:write'), adding(contactTagTarget, byKey));
@@ -86,13 +86,13 @@ export function registerTagRoutes({ app, ctx, keyed, agent, write }: RouteBuilde
       const { id } = parseWith(idParams, req.params);
       const { body } = parseWith(noteBody, req.body);
       const caller = who(req);
-      return () => created(addNote(ctx, caller.workspaceId, id, body, caller.actor()));
+      return async (ctx) => created(await addNote(ctx, caller.workspaceId, id, body, await caller.actor(ctx)));
     });
   app.post('/v1/contacts/:id/notes', ...keyed('contacts:write'), noting(byKey));
   app.post('/v1/agent/contacts/:id/notes', agent, noting(byAgent));
 
-  app.get('/v1/contact-attributes', ...keyed('contacts:write'), (req, res) => {
-    res.json({ data: listAttributes(ctx, keyOf(req).workspace.id) });
+  app.get('/v1/contact-attributes', ...keyed('contacts:write'), async (req, res) => {
+    res.json({ data: await listAttributes(ctx, keyOf(req).workspace.id) });
   });
   app.post(
     '/v1/agent/contact-attributes',
@@ -100,8 +100,8 @@ export function registerTagRoutes({ app, ctx, keyed, agent, write }: RouteBuilde
     write((req) => {
       const input = parseWith(attributeBody, req.body);
       const workspaceId = agentOf(req).workspaceId;
-      return () => {
-        const { attribute, created: isNew } = defineAttribute(ctx, workspaceId, input);
+      return async (ctx) => {
+        const { attribute, created: isNew } = await defineAttribute(ctx, workspaceId, input);
         return isNew ? created(attribute) : ok(attribute);
       };
     }),

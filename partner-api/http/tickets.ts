@@ -54,20 +54,20 @@ const listQuery = z.strictObject({
 const idParams = z.object({ id: idField });
 
 export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteBuilders): void {
-  app.get('/v1/tickets', ...keyed('tickets:write'), (req, res) => {
+  app.get('/v1/tickets', ...keyed('tickets:write'), async (req, res) => {
     const { number, ...page } = parseWith(listQuery, req.query);
     const workspaceId = keyOf(req).workspace.id;
     if (number === undefined) {
-      res.json(listTickets(ctx, workspaceId, page));
+      res.json(await listTickets(ctx, workspaceId, page));
       return;
     }
-    const ticket = ticketByNumber(ctx, workspaceId, number);
+    const ticket = await ticketByNumber(ctx, workspaceId, number);
     res.json({ data: ticket ? [ticket] : [], nextCursor: null });
   });
 
-  app.get('/v1/tickets/:id', ...keyed('tickets:write'), (req, res) => {
+  app.get('/v1/tickets/:id', ...keyed('tickets:write'), async (req, res) => {
     const { id } = parseWith(idParams, req.params);
-    res.json(getTicket(ctx, keyOf(req).workspace.id, id));
+    res.json(await getTicket(ctx, keyOf(req).workspace.id, id));
   });
 
   app.post(
@@ -82,9 +82,13 @@ export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteBui
         priority: body.priority,
         contactEmail: body.contact_email,
       };
-      return () =>
+      return async (ctx) =>
         created(
-          withAdvice('contact_not_found', ZAP_CONTACT_ADVICE, () => createTicket(ctx, workspaceId, input, 'api')),
+          await withAdvice(
+            'contact_not_found',
+            ZAP_CONTACT_ADVICE,
+            async () => await createTicket(ctx, workspaceId, input, 'api'),
+          ),
         );
     }),
   );
@@ -96,7 +100,7 @@ export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteBui
       const { id } = parseWith(idParams, req.params);
       const changes = parseWith(ticketChanges, req.body);
       const workspaceId = keyOf(req).workspace.id;
-      return () => ok(updateTicket(ctx, workspaceId, id, changes));
+      return async (ctx) => ok(await updateTicket(ctx, workspaceId, id, changes));
     }),
   );
 
@@ -113,9 +117,13 @@ export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteBui
         contactEmail: body.contact_email,
         conversationId: body.conversation_id,
       };
-      return () =>
+      return async (ctx) =>
         created(
-          withAdvice('contact_not_found', AGENT_CONTACT_ADVICE, () => createTicket(ctx, workspaceId, input, 'agent')),
+          await withAdvice(
+            'contact_not_found',
+            AGENT_CONTACT_ADVICE,
+            async () => await createTicket(ctx, workspaceId, input, 'agent'),
+          ),
         );
     }),
   );
@@ -127,7 +135,7 @@ export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteBui
       const { id } = parseWith(idParams, req.params);
       const { agent_id } = parseWith(z.strictObject({ agent_id: idField }), req.body);
       const workspaceId = agentOf(req).workspaceId;
-      return () => ok(assignTicket(ctx, workspaceId, id, agent_id));
+      return async (ctx) => ok(await assignTicket(ctx, workspaceId, id, agent_id));
     }),
   );
 
@@ -138,7 +146,7 @@ export function registerTicketRoutes({ app, ctx, keyed, agent, write }: RouteBui
       const { id } = parseWith(idParams, req.params);
       const { status } = parseWith(z.strictObject({ status: z.enum(TICKET_STATUSES) }), req.body);
       const workspaceId = agentOf(req).workspaceId;
-      return () => ok(setTicketStatus(ctx, workspaceId, id, status));
+      return async (ctx) => ok(await setTicketStatus(ctx, workspaceId, id, status));
     }),
   );
 }

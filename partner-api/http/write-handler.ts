@@ -1,7 +1,8 @@
 /**
  * Every write endpoint goes through here. An action is split in two: `prepare` (async: validation, DNS
- * checks; it changes nothing) and the `commit` it returns (synchronous; it runs in its own savepoint of the
- * transaction shared by the writes of one event-loop turn, see lib/group-commit.ts). With an
+ * checks; it changes nothing) and the `commit` it returns (it runs in one write transaction, given that
+ * transaction's context; on SQLite a savepoint of the transaction shared by one event-loop turn's writes, see
+ * db/sqlite-store.ts). With an
  * Idempotency-Key, the stored response is written in that same transaction, so a retry either replays the
  * committed result or runs once; it never runs twice.
  *
@@ -14,7 +15,7 @@
  */
 import type { Request, RequestHandler, Response } from 'express';
 
-import type { AppContext } from '../context';
+import { type AppContext, inTransaction } from '../context';
 import { ApiError } from '../domain/errors';
 import {
   claimIdempotencyKey,
@@ -23,9 +24,10 @@ import {
   requestHash,
   type StoredResponse,
 } from '../domain/idempotency';
-import { commitWithGroup } from '../lib/group-commit';
 
-export type Commit = () => StoredResponse;
+/** The write itself, given the context of its transaction (`ctx.db` is the transaction): everything it reads
+ * and writes must go through that context, or it would run outside the transaction. */
+export type Commit = (ctx: AppContext) => Promise<StoredResponse>;
 export type Action = (req: Request) => Commit | Promise<Commit>;
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7E]{1,255}$/;
@@ -54,16 +56,16 @@ export function writeHandler(ctx: AppContext, action: Action): RequestHandler {
     const key = workspaceId ? idempotencyKeyOf(req) : undefined;
     const authorized =
       (commit: Commit): Commit =>
-      () => {
-        req.reverifyCaller?.();
-        return commit();
+      async (tx) => {
+        await req.reverifyCaller?.(tx);
+        return commit(tx);
       };
     if (!workspaceId || key === undefined) {
-      const commit = await action(req);
-      send(res, await commitWithGroup(ctx.db, authorized(commit)));
+      const commit = authorized(await action(req));
+      send(res, await inTransaction(ctx, commit));
       return;
     }
-    const claim = claimIdempotencyKey(ctx, workspaceId, key, requestHash(req.method, req.path, req.body));
+    const claim = await claimIdempotencyKey(ctx, workspaceId, key, requestHash(req.method, req.path, req.body));
     if (claim.kind === 'replay') {
       send(res, claim.response, true);
       return;
@@ -71,14 +73,14 @@ export function writeHandler(ctx: AppContext, action: Action): RequestHandler {
     let response: StoredResponse;
     try {
       const commit = authorized(await action(req));
-      response = await commitWithGroup(ctx.db, () => {
-        const result = commit();
-        completeIdempotencyKey(ctx, workspaceId, key, claim.token, result);
+      response = await inTransaction(ctx, async (tx) => {
+        const result = await commit(tx);
+        await completeIdempotencyKey(tx, workspaceId, key, claim.token, result);
         return result;
       });
     } catch (error) {
       try {
-        releaseIdempotencyKey(ctx, workspaceId, key, claim.token);
+        await releaseIdempotencyKey(ctx, workspaceId, key, claim.token);
       } catch {
         // The disk that failed the write fails this too: the claim goes stale in 30 s and a retry takes it over.
       }

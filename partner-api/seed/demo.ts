@@ -3,11 +3,11 @@
  * connect Zapier to at once. Its secrets are returned to be printed this once: only hashes are stored.
  */
 import type { AppContext } from '../context';
+import { inTransaction } from '../context';
 import { createApiKey } from '../domain/api-keys';
 import { SCOPES } from '../domain/credentials';
 import { createSignInLink, signInUrl } from '../domain/sessions';
 import { createAgent, createAssistant, createWorkspace, isEmptyDatabase } from '../domain/workspaces';
-import { writeTransaction } from '../lib/statements';
 
 export interface DemoSeed {
   workspace: { id: string; name: string; plan: string };
@@ -19,21 +19,21 @@ export interface DemoSeed {
 }
 
 /** Seeds only an empty database (no workspace at all); null otherwise. One transaction, so two starts cannot both seed. */
-export function seedDemoIfEmpty(ctx: AppContext): DemoSeed | null {
-  return writeTransaction(ctx.db, () => {
-    if (!isEmptyDatabase(ctx)) return null;
-    const workspace = createWorkspace(ctx, { name: 'Demo Workspace', plan: 'pro' });
+export async function seedDemoIfEmpty(ctx: AppContext): Promise<DemoSeed | null> {
+  return await inTransaction(ctx, async (ctx) => {
+    if (!(await isEmptyDatabase(ctx))) return null;
+    const workspace = await createWorkspace(ctx, { name: 'Demo Workspace', plan: 'pro' });
     const assistants = [
-      createAssistant(ctx, workspace.id, 'Website Assistant'),
-      createAssistant(ctx, workspace.id, 'In-App Assistant'),
+      await createAssistant(ctx, workspace.id, 'Website Assistant'),
+      await createAssistant(ctx, workspace.id, 'In-App Assistant'),
     ];
     const agents = [
-      createAgent(ctx, workspace.id, { name: 'Sam Rivera', email: 'sam@demo.illumichat.test', role: 'owner' }),
-      createAgent(ctx, workspace.id, { name: 'Kim Lee', email: 'kim@demo.illumichat.test' }),
+      await createAgent(ctx, workspace.id, { name: 'Sam Rivera', email: 'sam@demo.illumichat.test', role: 'owner' }),
+      await createAgent(ctx, workspace.id, { name: 'Kim Lee', email: 'kim@demo.illumichat.test' }),
     ].map(({ id, name, email, token }) => ({ id, name, email, token }));
-    const key = createApiKey(ctx, { workspaceId: workspace.id, name: 'Demo key (all scopes)', scopes: SCOPES });
+    const key = await createApiKey(ctx, { workspaceId: workspace.id, name: 'Demo key (all scopes)', scopes: SCOPES });
     const owner = agents[0]!; // made just above
-    const link = createSignInLink(ctx, owner.id);
+    const link = await createSignInLink(ctx, owner.id);
     return {
       workspace: { id: workspace.id, name: workspace.name, plan: workspace.plan },
       apiKey: { id: key.id, key: key.key, scopes: key.scopes },

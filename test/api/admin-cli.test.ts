@@ -28,10 +28,10 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function admin(...argv: string[]) {
+async function admin(...argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = runAdmin(argv, {
+  const code = await runAdmin(argv, {
     stdout: (l) => out.push(l),
     stderr: (l) => err.push(l),
     env: { ILLUMICHAT_DB_PATH: dbPath },
@@ -39,33 +39,36 @@ function admin(...argv: string[]) {
   return { code, stdout: out, stderr: err.join('\n') };
 }
 
-function workspace(plan = 'pro'): string {
-  const res = admin('workspace', 'create', '--name', 'Acme Support', '--plan', plan);
+async function workspace(plan = 'pro'): Promise<string> {
+  const res = await admin('workspace', 'create', '--name', 'Acme Support', '--plan', plan);
   expect(res.code).toBe(0);
   return at(res.stdout, 0);
 }
 
 describe('workspaces', () => {
   it('create prints the id alone; set-plan changes what the API allows', async () => {
-    const res = admin('workspace', 'create', '--name', 'Acme Support', '--plan', 'starter');
+    const res = await admin('workspace', 'create', '--name', 'Acme Support', '--plan', 'starter');
     expect(res.code).toBe(0);
     expect(res.stdout).toEqual([expect.stringMatching(/^ws_[0-9a-f]{24}$/)]);
     expect(res.stderr).toContain('Acme Support');
     const id = at(res.stdout, 0);
-    const key = at(admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier').stdout, 0);
+    const key = at(
+      (await admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier')).stdout,
+      0,
+    );
     expect((await api(server.url, key).get('/v1/me')).body.error.code).toBe('plan_upgrade_required');
-    expect(admin('workspace', 'set-plan', id, '--plan', 'business').code).toBe(0);
+    expect((await admin('workspace', 'set-plan', id, '--plan', 'business')).code).toBe(0);
     expect((await api(server.url, key).get('/v1/me')).body).toMatchObject({
       id,
       name: 'Acme Support',
       plan: 'business',
     });
-    expect(admin('workspace', 'set-plan', '--workspace', id, '--plan', 'pro').code).toBe(0);
+    expect((await admin('workspace', 'set-plan', '--workspace', id, '--plan', 'pro')).code).toBe(0);
   });
 
-  it('list shows them', () => {
-    const id = workspace();
-    const res = admin('workspace', 'list');
+  it('list shows them', async () => {
+    const id = await workspace();
+    const res = await admin('workspace', 'list');
     expect(res.stdout[0]).toMatch(/^ID\s+PLAN\s+CREATED\s+NAME$/);
     expect(res.stdout.some((l) => l.startsWith(id) && l.includes('pro'))).toBe(true);
   });
@@ -73,8 +76,17 @@ describe('workspaces', () => {
 
 describe('keys', () => {
   it('create prints the key alone on its own line, and it works with exactly those scopes', async () => {
-    const id = workspace();
-    const res = admin('key', 'create', '--workspace', id, '--scopes', 'events:read,tickets:write', '--name', 'Zapier');
+    const id = await workspace();
+    const res = await admin(
+      'key',
+      'create',
+      '--workspace',
+      id,
+      '--scopes',
+      'events:read,tickets:write',
+      '--name',
+      'Zapier',
+    );
     expect(res.code).toBe(0);
     expect(res.stdout).toHaveLength(1);
     expect(res.stdout[0]).toMatch(/^wsk_live_[0-9A-Za-z]{38}$/);
@@ -85,24 +97,25 @@ describe('keys', () => {
   });
 
   it('list shows prefix, scopes, last used and revoked, and never the key', async () => {
-    const id = workspace();
+    const id = await workspace();
     const key = at(
-      admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier prod').stdout,
+      (await admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier prod')).stdout,
       0,
     );
-    const before = admin('key', 'list', '--workspace', id);
+    const before = await admin('key', 'list', '--workspace', id);
     expect(before.stdout[0]).toMatch(/^ID\s+PREFIX\s+SCOPES\s+CREATED\s+LAST USED\s+REVOKED\s+NAME$/);
     expect(before.stdout[1]).toContain(`${key.slice(0, 13)}…`);
     expect(before.stdout[1]).toMatch(/events:read .* never .* - .*Zapier prod$/);
     await api(server.url, key).get('/v1/me');
-    const after = admin('key', 'list', '--workspace', id);
+    const after = await admin('key', 'list', '--workspace', id);
     expect(after.stdout[1]).not.toContain('never');
     expect(JSON.stringify(after)).not.toContain(key.slice(13));
   });
 
   it('revoke locks the key out and ends its subscriptions; a repeat says so', async () => {
-    const id = workspace();
-    const key = admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier').stdout[0];
+    const id = await workspace();
+    const key = (await admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier'))
+      .stdout[0];
     const keyId = (await api(server.url, key).get('/v1/me')).body.key.id;
     const sub = (
       await api(server.url, key).post('/v1/subscriptions', {
@@ -110,27 +123,27 @@ describe('keys', () => {
         target_url: 'http://127.0.0.1:9/x',
       })
     ).body;
-    const res = admin('key', 'revoke', keyId);
+    const res = await admin('key', 'revoke', keyId);
     expect(res).toMatchObject({ code: 0, stdout: [] });
     expect(res.stderr).toContain('1 subscription(s)');
     expect((await api(server.url, key).get('/v1/me')).body.error.code).toBe('api_key_revoked');
-    expect(server.ctx.db.prepare('SELECT deactivated_reason FROM subscriptions WHERE id = ?').pluck().get(sub.id)).toBe(
+    expect(await server.ctx.db.value('SELECT deactivated_reason FROM subscriptions WHERE id = ?', sub.id)).toBe(
       'key_revoked',
     );
-    expect(admin('key', 'revoke', keyId)).toMatchObject({
+    expect(await admin('key', 'revoke', keyId)).toMatchObject({
       code: 0,
       stderr: expect.stringContaining('already revoked'),
     });
-    expect(admin('key', 'list', '--workspace', id).stdout[1]).toMatch(/\d{4}-\d\d-\d\dT.*Zapier$/);
+    expect((await admin('key', 'list', '--workspace', id)).stdout[1]).toMatch(/\d{4}-\d\d-\d\dT.*Zapier$/);
   });
 });
 
 describe('assistants and agents', () => {
   it('create an assistant (id on stdout) and an agent (token on stdout) that the API accepts', async () => {
-    const id = workspace();
-    const assistant = admin('assistant', 'create', '--workspace', id, '--name', 'Sales Bot');
+    const id = await workspace();
+    const assistant = await admin('assistant', 'create', '--workspace', id, '--name', 'Sales Bot');
     expect(assistant.stdout).toEqual([expect.stringMatching(/^ast_/)]);
-    const agent = admin('agent', 'create', '--workspace', id, '--name', 'Sam', '--email', 'sam@acme.test');
+    const agent = await admin('agent', 'create', '--workspace', id, '--name', 'Sam', '--email', 'sam@acme.test');
     expect(agent.stdout).toEqual([expect.stringMatching(/^agt_tok_/)]);
     const res = await api(server.url, agent.stdout[0]).post('/v1/agent/tickets', { subject: 'From the CLI agent' });
     expect(res.status).toBe(201);
@@ -138,63 +151,65 @@ describe('assistants and agents', () => {
 });
 
 describe('agent emails', () => {
-  it('takes every address the API takes, and refuses what it refuses, naming --email (exit 2, nothing created)', () => {
-    const id = workspace();
+  it('takes every address the API takes, and refuses what it refuses, naming --email (exit 2, nothing created)', async () => {
+    const id = await workspace();
     for (const valid of ['o&leary@acme.test', 'a&b@example.com', 'x@münchen.de', '"sam doe"@acme.test']) {
-      const res = admin('agent', 'create', '--workspace', id, '--name', 'Sam', '--email', valid);
+      const res = await admin('agent', 'create', '--workspace', id, '--name', 'Sam', '--email', valid);
       expect({ valid, code: res.code }).toEqual({ valid, code: 0 });
     }
     for (const invalid of ['sam', 'sam@', 'Sam <sam@acme.test>', 'sam@localhost']) {
-      const res = admin('agent', 'create', '--workspace', id, '--name', 'Sam', '--email', invalid);
+      const res = await admin('agent', 'create', '--workspace', id, '--name', 'Sam', '--email', invalid);
       expect({ invalid, code: res.code, stdout: res.stdout }).toEqual({ invalid, code: 2, stdout: [] });
       expect(res.stderr).toMatch(/^error: --email .* is not an email address\./);
     }
-    expect(admin('agent', 'list', '--workspace', id).stdout).toHaveLength(1 + 4);
+    expect((await admin('agent', 'list', '--workspace', id)).stdout).toHaveLength(1 + 4);
   });
 });
 
 describe('listing assistants and agents, revoking and rotating an agent token', () => {
-  it('assistant list and agent list show the ids (for transfer and assistant_id), never a token', () => {
-    const id = workspace();
-    const assistant = admin('assistant', 'create', '--workspace', id, '--name', 'Sales Bot').stdout[0];
+  it('assistant list and agent list show the ids (for transfer and assistant_id), never a token', async () => {
+    const id = await workspace();
+    const assistant = (await admin('assistant', 'create', '--workspace', id, '--name', 'Sales Bot')).stdout[0];
     const token = at(
-      admin('agent', 'create', '--workspace', id, '--name', 'Sam Agent', '--email', 'sam@acme.test').stdout,
+      (await admin('agent', 'create', '--workspace', id, '--name', 'Sam Agent', '--email', 'sam@acme.test')).stdout,
       0,
     );
-    const assistants = admin('assistant', 'list', '--workspace', id);
+    const assistants = await admin('assistant', 'list', '--workspace', id);
     expect(assistants.code).toBe(0);
     expect(assistants.stdout[0]).toMatch(/^ID\s+NAME$/);
     expect(assistants.stdout[1]).toMatch(new RegExp(`^${assistant}\\s+Sales Bot$`));
-    const agents = admin('agent', 'list', '--workspace', id);
+    const agents = await admin('agent', 'list', '--workspace', id);
     expect(agents.stdout[0]).toMatch(/^ID\s+CREATED\s+ROLE\s+TOKEN REVOKED\s+EMAIL\s+NAME$/);
     expect(agents.stdout[1]).toMatch(/^agt_[0-9a-f]{24}\s+\d{4}-.*\s+agent\s+-\s+sam@acme\.test\s+Sam Agent$/);
     expect(JSON.stringify([assistants, agents])).not.toContain(token.slice(8));
-    expect(admin('assistant', 'list', '--workspace', workspace()).stderr).toBe('(none)');
+    expect((await admin('assistant', 'list', '--workspace', await workspace())).stderr).toBe('(none)');
   });
 
   it('agent revoke refuses the token at once (401 agent_token_revoked); rotate prints a new one once and the old one stops working', async () => {
-    const id = workspace();
+    const id = await workspace();
     const token = at(
-      admin('agent', 'create', '--workspace', id, '--name', 'Rita', '--email', 'rita@acme.test').stdout,
+      (await admin('agent', 'create', '--workspace', id, '--name', 'Rita', '--email', 'rita@acme.test')).stdout,
       0,
     );
-    const agentId = at(at(admin('agent', 'list', '--workspace', id).stdout, 1).split(/\s+/), 0);
+    const agentId = at(at((await admin('agent', 'list', '--workspace', id)).stdout, 1).split(/\s+/), 0);
     expect((await api(server.url, token).post('/v1/agent/tickets', { subject: 'before' })).status).toBe(201);
 
-    const revoked = admin('agent', 'revoke', agentId);
+    const revoked = await admin('agent', 'revoke', agentId);
     expect(revoked).toMatchObject({ code: 0, stdout: [] });
     const refused = await api(server.url, token).post('/v1/agent/tickets', { subject: 'after revoke' });
     expect({ status: refused.status, code: refused.body.error.code }).toEqual({
       status: 401,
       code: 'agent_token_revoked',
     });
-    expect(admin('agent', 'list', '--workspace', id).stdout[1]).toMatch(/\s\d{4}-\d\d-\d\dT\S+\s+rita@acme\.test/);
-    expect(admin('agent', 'revoke', agentId)).toMatchObject({
+    expect((await admin('agent', 'list', '--workspace', id)).stdout[1]).toMatch(
+      /\s\d{4}-\d\d-\d\dT\S+\s+rita@acme\.test/,
+    );
+    expect(await admin('agent', 'revoke', agentId)).toMatchObject({
       code: 0,
       stderr: expect.stringContaining('already revoked'),
     });
 
-    const rotated = admin('agent', 'rotate', agentId);
+    const rotated = await admin('agent', 'rotate', agentId);
     expect(rotated.code).toBe(0);
     expect(rotated.stdout).toEqual([expect.stringMatching(/^agt_tok_[0-9A-Za-z]{38}$/)]);
     expect(rotated.stderr).not.toContain(at(rotated.stdout, 0).slice(8));
@@ -204,7 +219,7 @@ describe('listing assistants and agents, revoking and rotating an agent token', 
     expect((await api(server.url, token).post('/v1/agent/tickets', { subject: 'old token' })).body.error.code).toBe(
       'agent_token_invalid',
     );
-    const again = at(admin('agent', 'rotate', agentId).stdout, 0);
+    const again = at((await admin('agent', 'rotate', agentId)).stdout, 0);
     expect(
       (await api(server.url, rotated.stdout[0]).post('/v1/agent/tickets', { subject: 'previous' })).body.error.code,
     ).toBe('agent_token_invalid');
@@ -212,35 +227,47 @@ describe('listing assistants and agents, revoking and rotating an agent token', 
   });
 
   it('a repeat key revoke repairs a subscription left active under the key', async () => {
-    const id = workspace();
-    const key = admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier').stdout[0];
+    const id = await workspace();
+    const key = (await admin('key', 'create', '--workspace', id, '--scopes', 'events:read', '--name', 'Zapier'))
+      .stdout[0];
     const keyId = (await api(server.url, key).get('/v1/me')).body.key.id;
-    expect(admin('key', 'revoke', keyId).code).toBe(0);
-    server.ctx.db
-      .prepare(
-        `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, created_at) VALUES (?, ?, ?, 'ticket.created', 'http://127.0.0.1:9/left', 'whsec_x', ?)`,
-      )
-      .run(`sub_left_${keyId}`, id, keyId, new Date().toISOString());
-    const again = admin('key', 'revoke', keyId);
+    expect((await admin('key', 'revoke', keyId)).code).toBe(0);
+    await server.ctx.db.run(
+      `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, created_at) VALUES (?, ?, ?, 'ticket.created', 'http://127.0.0.1:9/left', 'whsec_x', ?)`,
+      `sub_left_${keyId}`,
+      id,
+      keyId,
+      new Date().toISOString(),
+    );
+    const again = await admin('key', 'revoke', keyId);
     expect(again).toMatchObject({
       code: 0,
       stderr: expect.stringContaining('Ended 1 subscription(s) still active under it.'),
     });
-    expect(
-      server.ctx.db.prepare('SELECT active FROM subscriptions WHERE id = ?').pluck().get(`sub_left_${keyId}`),
-    ).toBe(0);
+    expect(await server.ctx.db.value('SELECT active FROM subscriptions WHERE id = ?', `sub_left_${keyId}`)).toBe(0);
   });
 });
 
 describe('roles and sign-in links to Settings', () => {
   it('sign-in-link prints a one-time link that opens Settings for an owner; set-role decides who may', async () => {
-    const id = workspace();
-    admin('agent', 'create', '--workspace', id, '--name', 'Olive', '--email', 'olive@acme.test', '--role', 'owner');
-    admin('agent', 'create', '--workspace', id, '--name', 'Ann', '--email', 'ann@acme.test');
-    const [owner, agent] = admin('agent', 'list', '--workspace', id)
-      .stdout.slice(1)
+    const id = await workspace();
+    await admin(
+      'agent',
+      'create',
+      '--workspace',
+      id,
+      '--name',
+      'Olive',
+      '--email',
+      'olive@acme.test',
+      '--role',
+      'owner',
+    );
+    await admin('agent', 'create', '--workspace', id, '--name', 'Ann', '--email', 'ann@acme.test');
+    const [owner, agent] = (await admin('agent', 'list', '--workspace', id)).stdout
+      .slice(1)
       .map((line) => at(line.split(/\s+/), 0));
-    const link = admin('agent', 'sign-in-link', owner!, '--base-url', `${server.url}/`);
+    const link = await admin('agent', 'sign-in-link', owner!, '--base-url', `${server.url}/`);
     expect(link.code).toBe(0);
     expect(link.stdout).toEqual([
       expect.stringMatching(new RegExp(`^${server.url}/sign-in\\?token=sgn_tok_[\\w-]{43}$`)),
@@ -255,29 +282,29 @@ describe('roles and sign-in links to Settings', () => {
     expect((await signIn(at(link.stdout, 0))).status).toBe(303);
     expect((await signIn(at(link.stdout, 0))).status).toBe(400); // once
 
-    const forAgent = admin('agent', 'sign-in-link', agent!);
+    const forAgent = await admin('agent', 'sign-in-link', agent!);
     expect(forAgent.stderr).toContain('only owners and admins may open Settings');
     expect(forAgent.stdout[0]).toMatch(/^http:\/\/127\.0\.0\.1:3000\/sign-in\?token=/); // the configured address
     expect((await signIn(at(forAgent.stdout, 0))).status).toBe(403);
-    expect(admin('agent', 'set-role', agent!, '--role', 'admin').stderr).toContain('is now admin');
+    expect((await admin('agent', 'set-role', agent!, '--role', 'admin')).stderr).toContain('is now admin');
     expect((await signIn(at(forAgent.stdout, 0))).status).toBe(303); // the refused link was not used up
 
-    expect(admin('agent', 'set-role', agent!, '--role', 'boss')).toMatchObject({ code: 2 });
-    expect(admin('agent', 'set-role', 'agt_nope', '--role', 'admin')).toMatchObject({ code: 1 });
-    expect(admin('agent', 'sign-in-link', 'agt_nope')).toMatchObject({ code: 1, stdout: [] });
+    expect(await admin('agent', 'set-role', agent!, '--role', 'boss')).toMatchObject({ code: 2 });
+    expect(await admin('agent', 'set-role', 'agt_nope', '--role', 'admin')).toMatchObject({ code: 1 });
+    expect(await admin('agent', 'sign-in-link', 'agt_nope')).toMatchObject({ code: 1, stdout: [] });
     expect(
-      admin('agent', 'create', '--workspace', id, '--name', 'X', '--email', 'x@acme.test', '--role', 'root'),
+      await admin('agent', 'create', '--workspace', id, '--name', 'X', '--email', 'x@acme.test', '--role', 'root'),
     ).toMatchObject({ code: 2 });
   });
 });
 
 describe('a sign-in link for another address', () => {
-  it('--base-url must be an http(s) origin, maybe with a path; anything else is wrong usage and makes no link', () => {
-    const id = workspace();
-    admin('agent', 'create', '--workspace', id, '--name', 'Bo', '--email', 'bo@acme.test', '--role', 'owner');
-    const owner = at(admin('agent', 'list', '--workspace', id).stdout[1]!.split(/\s+/), 0);
-    const links = () => server.ctx.db.prepare('SELECT COUNT(*) FROM sign_in_links').pluck().get();
-    const before = links();
+  it('--base-url must be an http(s) origin, maybe with a path; anything else is wrong usage and makes no link', async () => {
+    const id = await workspace();
+    await admin('agent', 'create', '--workspace', id, '--name', 'Bo', '--email', 'bo@acme.test', '--role', 'owner');
+    const owner = at((await admin('agent', 'list', '--workspace', id)).stdout[1]!.split(/\s+/), 0);
+    const links = async () => await server.ctx.db.value('SELECT COUNT(*) FROM sign_in_links');
+    const before = await links();
     // A link that is not a web address (a missing scheme, a typo), or whose token would land in a fragment or
     // after another query, is one nobody can open: said at once, not printed as if it worked.
     for (const baseUrl of [
@@ -291,17 +318,17 @@ describe('a sign-in link for another address', () => {
       'https://user:secret@api.illumichat.example',
       '',
     ]) {
-      const refused = admin('agent', 'sign-in-link', owner, '--base-url', baseUrl);
+      const refused = await admin('agent', 'sign-in-link', owner, '--base-url', baseUrl);
       expect({ baseUrl, code: refused.code, stdout: refused.stdout }).toEqual({ baseUrl, code: 2, stdout: [] });
       expect(refused.stderr).toContain('--base-url');
     }
-    expect(links()).toBe(before);
+    expect(await links()).toBe(before);
     for (const [baseUrl, printed] of [
       ['https://api.illumichat.example', 'https://api.illumichat.example/sign-in?token='],
       ['https://api.illumichat.example/partner/', 'https://api.illumichat.example/partner/sign-in?token='],
       ['http://[::1]:8080', 'http://[::1]:8080/sign-in?token='],
     ] as const) {
-      const ok = admin('agent', 'sign-in-link', owner, '--base-url', baseUrl);
+      const ok = await admin('agent', 'sign-in-link', owner, '--base-url', baseUrl);
       expect(ok.code).toBe(0);
       expect(at(ok.stdout, 0).startsWith(printed)).toBe(true);
     }
@@ -309,9 +336,9 @@ describe('a sign-in link for another address', () => {
 });
 
 describe('mistakes', () => {
-  it('wrong usage exits 2 with the usage text; nothing is created', () => {
-    const id = workspace();
-    const before = server.ctx.db.prepare('SELECT COUNT(*) FROM workspaces').pluck().get();
+  it('wrong usage exits 2 with the usage text; nothing is created', async () => {
+    const id = await workspace();
+    const before = await server.ctx.db.value('SELECT COUNT(*) FROM workspaces');
     for (const argv of [
       [],
       ['workspace'],
@@ -327,15 +354,15 @@ describe('mistakes', () => {
       ['agent', 'list'],
       ['assistant', 'list'],
     ]) {
-      const res = admin(...argv);
+      const res = await admin(...argv);
       expect({ argv, code: res.code }).toEqual({ argv, code: 2 });
       expect(res.stderr).toMatch(/^error: \S[^\n]*\n\nUsage: npm run admin/);
       expect(res.stdout).toEqual([]);
     }
-    expect(server.ctx.db.prepare('SELECT COUNT(*) FROM workspaces').pluck().get()).toBe(before);
+    expect(await server.ctx.db.value('SELECT COUNT(*) FROM workspaces')).toBe(before);
   });
 
-  it('an unknown workspace or key exits 1 with a clear message', () => {
+  it('an unknown workspace or key exits 1 with a clear message', async () => {
     for (const argv of [
       ['key', 'create', '--workspace', 'ws_nope', '--scopes', 'events:read', '--name', 'K'],
       ['key', 'list', '--workspace', 'ws_nope'],
@@ -347,7 +374,7 @@ describe('mistakes', () => {
       ['agent', 'revoke', 'agt_nope'],
       ['agent', 'rotate', 'agt_nope'],
     ]) {
-      const res = admin(...argv);
+      const res = await admin(...argv);
       expect(res.code).toBe(1);
       expect(res.stderr).toMatch(
         /^error: No (workspace|API key|agent) \w+_nope\. The ids are listed by `\.\/dev admin workspace list`[^\n]*$/,
@@ -355,7 +382,7 @@ describe('mistakes', () => {
     }
   });
 
-  it('a database that cannot be opened exits 3 with one line naming the setting to change', () => {
+  it('a database that cannot be opened exits 3 with one line naming the setting to change', async () => {
     fs.writeFileSync(path.join(dir, 'a-file'), '');
     const env = { ILLUMICHAT_DB_PATH: path.join(dir, 'a-file', 'admin.db') };
     for (const argv of [
@@ -364,14 +391,14 @@ describe('mistakes', () => {
     ]) {
       const out: string[] = [];
       const err: string[] = [];
-      const code = runAdmin(argv, { stdout: (l) => out.push(l), stderr: (l) => err.push(l), env });
+      const code = await runAdmin(argv, { stdout: (l) => out.push(l), stderr: (l) => err.push(l), env });
       expect({ code, out }).toEqual({ code: 3, out: [] });
       expect(err).toEqual([expect.stringMatching(/^error: Cannot open the database .*ILLUMICHAT_DB_PATH=\S+$/)]);
     }
   });
 
-  it('--help exits 0', () => {
-    expect(admin('--help')).toMatchObject({ code: 0, stderr: expect.stringContaining('key create') });
+  it('--help exits 0', async () => {
+    expect(await admin('--help')).toMatchObject({ code: 0, stderr: expect.stringContaining('key create') });
   });
 });
 
@@ -420,90 +447,100 @@ it('`./dev admin key create` prints only the key, so a script can capture it; er
 
 describe('revoking, rotating and demoting an agent end its Settings access; every workspace keeps an owner', () => {
   /** Creates agents with these roles (first listed first) and returns their ids. */
-  function agents(id: string, ...roles: string[]): string[] {
+  async function agents(id: string, ...roles: string[]): Promise<string[]> {
     for (const [i, role] of roles.entries())
-      admin('agent', 'create', '--workspace', id, '--name', `A${i}`, '--email', `a${i}@acme.test`, '--role', role);
-    return admin('agent', 'list', '--workspace', id)
-      .stdout.slice(1)
-      .map((line) => at(line.split(/\s+/), 0));
+      await admin(
+        'agent',
+        'create',
+        '--workspace',
+        id,
+        '--name',
+        `A${i}`,
+        '--email',
+        `a${i}@acme.test`,
+        '--role',
+        role,
+      );
+    return (await admin('agent', 'list', '--workspace', id)).stdout.slice(1).map((line) => at(line.split(/\s+/), 0));
   }
-  const link = (agentId: string) => new URL(at(admin('agent', 'sign-in-link', agentId).stdout, 0)).searchParams;
+  const link = async (agentId: string) =>
+    new URL(at((await admin('agent', 'sign-in-link', agentId)).stdout, 0)).searchParams;
   const signIn = (token: string) => fetchPage(`${server.url}/sign-in`, { method: 'POST', body: formBody({ token }) });
   const keysPage = (browser: SettingsBrowser) => browser.get('/settings/keys').then((p) => p.status);
-  const sessionsOf = (agentId: string) =>
-    server.ctx.db.prepare('SELECT COUNT(*) FROM sessions WHERE agent_id = ?').pluck().get(agentId);
+  const sessionsOf = async (agentId: string) =>
+    await server.ctx.db.value('SELECT COUNT(*) FROM sessions WHERE agent_id = ?', agentId);
 
   it.each(['revoke', 'rotate'])(
     '%s ends the agent’s open sessions and voids its unused links in the same commit',
     async (verb) => {
-      const id = workspace();
-      const [, adminId] = agents(id, 'owner', 'admin');
+      const id = await workspace();
+      const [, adminId] = await agents(id, 'owner', 'admin');
       const first = await signInAs(server, adminId!);
       const second = await signInAs(server, adminId!);
-      const unused = link(adminId!).get('token')!;
+      const unused = (await link(adminId!)).get('token')!;
       expect([await keysPage(first), await keysPage(second)]).toEqual([200, 200]);
 
-      expect(admin('agent', verb, adminId!).code).toBe(0);
+      expect((await admin('agent', verb, adminId!)).code).toBe(0);
       expect([await keysPage(first), await keysPage(second)]).toEqual([401, 401]);
-      expect(sessionsOf(adminId!)).toBe(0);
+      expect(await sessionsOf(adminId!)).toBe(0);
       expect((await signIn(unused)).status).toBe(400);
       if (verb === 'revoke') {
         // A revoked agent gets no new link until rotated; rotating gives access back.
-        expect(admin('agent', 'sign-in-link', adminId!)).toMatchObject({
+        expect(await admin('agent', 'sign-in-link', adminId!)).toMatchObject({
           code: 1,
           stdout: [],
           stderr: expect.stringMatching(/^error: .*revoked.*agent rotate/),
         });
-        expect(admin('agent', 'rotate', adminId!).code).toBe(0);
+        expect((await admin('agent', 'rotate', adminId!)).code).toBe(0);
       }
-      expect((await signIn(link(adminId!).get('token')!)).status).toBe(303);
+      expect((await signIn((await link(adminId!)).get('token')!)).status).toBe(303);
     },
   );
 
   it('a role without Settings access ends it at the next request, however the role was changed', async () => {
-    const id = workspace();
-    const [, adminId] = agents(id, 'owner', 'admin');
+    const id = await workspace();
+    const [, adminId] = await agents(id, 'owner', 'admin');
     const browser = await signInAs(server, adminId!);
     expect(await keysPage(browser)).toBe(200);
     // Changed behind the CLI's back: the role is re-checked on every request.
-    server.ctx.db.prepare(`UPDATE agents SET role = 'agent' WHERE id = ?`).run(adminId);
+    await server.ctx.db.run(`UPDATE agents SET role = 'agent' WHERE id = ?`, adminId);
     expect(await keysPage(browser)).toBe(403);
     expect((await browser.post('/settings/keys', { name: 'Sneaky', scopes: ['events:read'] })).status).toBe(403);
-    server.ctx.db.prepare(`UPDATE agents SET role = 'admin' WHERE id = ?`).run(adminId);
+    await server.ctx.db.run(`UPDATE agents SET role = 'admin' WHERE id = ?`, adminId);
     expect(await keysPage(browser)).toBe(200);
     // Through the CLI, the same.
-    expect(admin('agent', 'set-role', adminId!, '--role', 'agent').code).toBe(0);
+    expect((await admin('agent', 'set-role', adminId!, '--role', 'agent')).code).toBe(0);
     expect(await keysPage(browser)).toBe(403);
   });
 
-  it('refuses to demote or revoke the last owner who can sign in (exit 1, one error line, nothing changed)', () => {
-    const id = workspace();
-    const [olive, otto] = agents(id, 'owner', 'owner');
+  it('refuses to demote or revoke the last owner who can sign in (exit 1, one error line, nothing changed)', async () => {
+    const id = await workspace();
+    const [olive, otto] = await agents(id, 'owner', 'owner');
     const refusedLastOwner = { code: 1, stdout: [], stderr: expect.stringMatching(/^error: .*last owner/) };
-    const roles = () =>
-      admin('agent', 'list', '--workspace', id)
-        .stdout.slice(1)
+    const roles = async () =>
+      (await admin('agent', 'list', '--workspace', id)).stdout
+        .slice(1)
         .map((line) => line.split(/\s+/).slice(2, 4).join(' ')); // ROLE and TOKEN REVOKED
 
-    expect(admin('agent', 'set-role', olive!, '--role', 'admin').code).toBe(0); // Otto is still an owner
+    expect((await admin('agent', 'set-role', olive!, '--role', 'admin')).code).toBe(0); // Otto is still an owner
     for (const role of ['admin', 'agent'])
-      expect(admin('agent', 'set-role', otto!, '--role', role)).toMatchObject(refusedLastOwner);
-    expect(admin('agent', 'revoke', otto!)).toMatchObject(refusedLastOwner);
-    expect(admin('agent', 'set-role', otto!, '--role', 'owner').code).toBe(0); // no change: allowed
+      expect(await admin('agent', 'set-role', otto!, '--role', role)).toMatchObject(refusedLastOwner);
+    expect(await admin('agent', 'revoke', otto!)).toMatchObject(refusedLastOwner);
+    expect((await admin('agent', 'set-role', otto!, '--role', 'owner')).code).toBe(0); // no change: allowed
 
     // A revoked owner cannot sign in, so it does not count: Otto stays the last one able to.
-    expect(admin('agent', 'set-role', olive!, '--role', 'owner').code).toBe(0);
-    expect(admin('agent', 'revoke', olive!).code).toBe(0);
-    expect(admin('agent', 'set-role', otto!, '--role', 'agent')).toMatchObject(refusedLastOwner);
-    expect(admin('agent', 'revoke', otto!)).toMatchObject(refusedLastOwner);
-    expect(roles()).toEqual([expect.stringMatching(/^owner \d{4}-/), 'owner -']);
+    expect((await admin('agent', 'set-role', olive!, '--role', 'owner')).code).toBe(0);
+    expect((await admin('agent', 'revoke', olive!)).code).toBe(0);
+    expect(await admin('agent', 'set-role', otto!, '--role', 'agent')).toMatchObject(refusedLastOwner);
+    expect(await admin('agent', 'revoke', otto!)).toMatchObject(refusedLastOwner);
+    expect(await roles()).toEqual([expect.stringMatching(/^owner \d{4}-/), 'owner -']);
 
     // Rotating Olive makes her able to sign in again; then Otto may step down.
-    expect(admin('agent', 'rotate', olive!).code).toBe(0);
-    expect(admin('agent', 'set-role', otto!, '--role', 'agent').code).toBe(0);
+    expect((await admin('agent', 'rotate', olive!)).code).toBe(0);
+    expect((await admin('agent', 'set-role', otto!, '--role', 'agent')).code).toBe(0);
     // A revoked owner may be demoted: it leaves the number of owners able to sign in as it was.
-    const [, , spare] = agents(id, 'owner');
-    expect(admin('agent', 'revoke', spare!).code).toBe(0);
-    expect(admin('agent', 'set-role', spare!, '--role', 'agent').code).toBe(0);
+    const [, , spare] = await agents(id, 'owner');
+    expect((await admin('agent', 'revoke', spare!)).code).toBe(0);
+    expect((await admin('agent', 'set-role', spare!, '--role', 'agent')).code).toBe(0);
   });
 });

@@ -6,6 +6,7 @@
  */
 import type { Request, RequestHandler, Response } from 'express';
 
+import type { AppContext } from '../../partner-api/context';
 import { createApiKey, revokeApiKey } from '../../partner-api/domain/api-keys';
 import { generateApiKey, type Scope } from '../../partner-api/domain/credentials';
 import { ApiError } from '../../partner-api/domain/errors';
@@ -37,8 +38,8 @@ let ctx: TestContext;
 beforeAll(() => {
   ctx = makeContext();
 });
-afterAll(() => {
-  ctx.db.close();
+afterAll(async () => {
+  await ctx.store.close();
   removeTempDirs();
 });
 
@@ -49,10 +50,10 @@ function request(headers: Record<string, string> = {}): Request {
 }
 
 /** Runs a guard on `req`: the arguments `next` was called with, or the ApiError the guard threw, as the client would see it. */
-function guard(handler: RequestHandler, req: Request): { next: unknown[][] } | Refusal {
+async function guard(handler: RequestHandler, req: Request): Promise<{ next: unknown[][] } | Refusal> {
   const next: unknown[][] = [];
   try {
-    void handler(req, {} as Response, (...args: unknown[]) => void next.push(args));
+    await handler(req, {} as Response, (...args: unknown[]) => void next.push(args));
   } catch (error) {
     return refusalOf(error);
   }
@@ -77,24 +78,23 @@ function refusalOf(error: unknown): Refusal {
 }
 
 /** What `fn` throws, as a refusal; `null` when it returns. */
-function thrownBy(fn: () => void): Refusal | null {
+async function thrownBy(fn: (ctx: AppContext) => Promise<void>): Promise<Refusal | null> {
   try {
-    fn();
+    await fn(ctx);
   } catch (error) {
     return refusalOf(error);
   }
   return null;
 }
 
-function newKey(plan: Plan = 'pro', scopes: readonly Scope[] = ['events:read']) {
-  const workspace = createWorkspace(ctx, { name: 'Acme Support', plan });
-  const created = createApiKey(ctx, { workspaceId: workspace.id, name: 'Zapier', scopes });
+async function newKey(plan: Plan = 'pro', scopes: readonly Scope[] = ['events:read']) {
+  const workspace = await createWorkspace(ctx, { name: 'Acme Support', plan });
+  const created = await createApiKey(ctx, { workspaceId: workspace.id, name: 'Zapier', scopes });
   return { workspace, keyId: created.id, key: created.key };
 }
 
 const bearer = (credential: string) => ({ Authorization: `Bearer ${credential}` });
-const lastUsedAt = (keyId: string) =>
-  ctx.db.prepare('SELECT last_used_at FROM api_keys WHERE id = ?').pluck().get(keyId);
+const lastUsedAt = async (keyId: string) => await ctx.db.value('SELECT last_used_at FROM api_keys WHERE id = ?', keyId);
 
 describe('presentedCredential', () => {
   it.each([
@@ -133,19 +133,19 @@ describe('presentedCredential', () => {
 describe('requireScope: each refusal, in the documented order', () => {
   const guardFor = (opts?: { anyPlan?: boolean }) => requireScope(ctx, 'events:read', opts);
 
-  it('401 api_key_missing when no key is presented', () => {
-    expect(guard(guardFor(), request())).toEqual({
+  it('401 api_key_missing when no key is presented', async () => {
+    expect(await guard(guardFor(), request())).toEqual({
       status: 401,
       code: 'api_key_missing',
       message: MESSAGES.keyMissing,
     });
   });
 
-  it('401 api_key_malformed for a wrong prefix, a wrong length or a checksum that does not match', () => {
+  it('401 api_key_malformed for a wrong prefix, a wrong length or a checksum that does not match', async () => {
     const key = generateApiKey();
     const typo = key.slice(0, 20) + (key[20] === 'a' ? 'b' : 'a') + key.slice(21);
     for (const bad of ['hello', key.replace('wsk_live_', 'wsk_test_'), key.slice(0, -1), typo]) {
-      expect(guard(guardFor(), request(bearer(bad)))).toEqual({
+      expect(await guard(guardFor(), request(bearer(bad)))).toEqual({
         status: 401,
         code: 'api_key_malformed',
         message: MESSAGES.keyMalformed,
@@ -153,19 +153,19 @@ describe('requireScope: each refusal, in the documented order', () => {
     }
   });
 
-  it('401 api_key_invalid for a well-formed key that does not exist', () => {
-    expect(guard(guardFor(), request(bearer(generateApiKey())))).toEqual({
+  it('401 api_key_invalid for a well-formed key that does not exist', async () => {
+    expect(await guard(guardFor(), request(bearer(generateApiKey())))).toEqual({
       status: 401,
       code: 'api_key_invalid',
       message: MESSAGES.keyInvalid,
     });
   });
 
-  it('401 api_key_revoked for a revoked key, before the plan and the scope (even with anyPlan)', () => {
-    const { keyId, key } = newKey('free', ['chat:write']);
-    revokeApiKey(ctx, keyId);
+  it('401 api_key_revoked for a revoked key, before the plan and the scope (even with anyPlan)', async () => {
+    const { keyId, key } = await newKey('free', ['chat:write']);
+    await revokeApiKey(ctx, keyId);
     for (const opts of [{}, { anyPlan: true }]) {
-      expect(guard(guardFor(opts), request(bearer(key)))).toEqual({
+      expect(await guard(guardFor(opts), request(bearer(key)))).toEqual({
         status: 401,
         code: 'api_key_revoked',
         message: MESSAGES.keyRevoked,
@@ -173,28 +173,28 @@ describe('requireScope: each refusal, in the documented order', () => {
     }
   });
 
-  it.each(['free', 'starter'] as const)('403 plan_upgrade_required on %s, before the scope', (plan) => {
-    const { key } = newKey(plan, ['chat:write']);
-    expect(guard(guardFor(), request(bearer(key)))).toEqual({
+  it.each(['free', 'starter'] as const)('403 plan_upgrade_required on %s, before the scope', async (plan) => {
+    const { key } = await newKey(plan, ['chat:write']);
+    expect(await guard(guardFor(), request(bearer(key)))).toEqual({
       status: 403,
       code: 'plan_upgrade_required',
       message: MESSAGES.planUpgrade,
     });
   });
 
-  it('anyPlan admits a key below Pro, and still checks its scope', () => {
-    const { key } = newKey('free', ['events:read']);
-    expect(guard(guardFor({ anyPlan: true }), request(bearer(key)))).toEqual({ next: [[]] });
-    const { key: otherScope } = newKey('free', ['chat:write']);
-    expect(guard(guardFor({ anyPlan: true }), request(bearer(otherScope)))).toMatchObject({
+  it('anyPlan admits a key below Pro, and still checks its scope', async () => {
+    const { key } = await newKey('free', ['events:read']);
+    expect(await guard(guardFor({ anyPlan: true }), request(bearer(key)))).toEqual({ next: [[]] });
+    const { key: otherScope } = await newKey('free', ['chat:write']);
+    expect(await guard(guardFor({ anyPlan: true }), request(bearer(otherScope)))).toMatchObject({
       status: 403,
       code: 'insufficient_scope',
     });
   });
 
-  it('403 insufficient_scope names the scope the route needs, in the message and as requiredScope', () => {
-    const { key } = newKey('pro', ['events:read', 'contacts:write']);
-    expect(guard(requireScope(ctx, 'tickets:write'), request(bearer(key)))).toEqual({
+  it('403 insufficient_scope names the scope the route needs, in the message and as requiredScope', async () => {
+    const { key } = await newKey('pro', ['events:read', 'contacts:write']);
+    expect(await guard(requireScope(ctx, 'tickets:write'), request(bearer(key)))).toEqual({
       status: 403,
       code: 'insufficient_scope',
       message: 'This API key lacks the tickets:write scope. Create a key that has it and reconnect.',
@@ -204,10 +204,10 @@ describe('requireScope: each refusal, in the documented order', () => {
 });
 
 describe('requireScope: an admitted request', () => {
-  it('calls next once, without an error, and carries the key for keyOf', () => {
-    const { workspace, keyId, key } = newKey('business', ['events:read', 'chat:write']);
+  it('calls next once, without an error, and carries the key for keyOf', async () => {
+    const { workspace, keyId, key } = await newKey('business', ['events:read', 'chat:write']);
     const req = request(bearer(key));
-    expect(guard(requireScope(ctx, 'chat:write'), req)).toEqual({ next: [[]] });
+    expect(await guard(requireScope(ctx, 'chat:write'), req)).toEqual({ next: [[]] });
     expect(keyOf(req)).toMatchObject({
       keyId,
       scopes: ['events:read', 'chat:write'],
@@ -216,40 +216,40 @@ describe('requireScope: an admitted request', () => {
     });
   });
 
-  it('records the key as used when admitted, not when refused', () => {
-    const { keyId, key } = newKey('pro', ['events:read']);
-    guard(requireScope(ctx, 'chat:write'), request(bearer(key)));
-    expect(lastUsedAt(keyId)).toBeNull();
-    guard(requireScope(ctx, 'events:read'), request(bearer(key)));
-    expect(lastUsedAt(keyId)).toBe(new Date(ctx.clock.now()).toISOString());
+  it('records the key as used when admitted, not when refused', async () => {
+    const { keyId, key } = await newKey('pro', ['events:read']);
+    await guard(requireScope(ctx, 'chat:write'), request(bearer(key)));
+    expect(await lastUsedAt(keyId)).toBeNull();
+    await guard(requireScope(ctx, 'events:read'), request(bearer(key)));
+    expect(await lastUsedAt(keyId)).toBe(new Date(ctx.clock.now()).toISOString());
   });
 
-  it('reverifyCaller passes while nothing changed, and refuses once the key is revoked', () => {
-    const { keyId, key } = newKey();
+  it('reverifyCaller passes while nothing changed, and refuses once the key is revoked', async () => {
+    const { keyId, key } = await newKey();
     const req = request(bearer(key));
-    guard(requireScope(ctx, 'events:read'), req);
-    expect(thrownBy(req.reverifyCaller!)).toBeNull();
-    revokeApiKey(ctx, keyId);
-    expect(thrownBy(req.reverifyCaller!)).toEqual({
+    await guard(requireScope(ctx, 'events:read'), req);
+    expect(await thrownBy(req.reverifyCaller!)).toBeNull();
+    await revokeApiKey(ctx, keyId);
+    expect(await thrownBy(req.reverifyCaller!)).toEqual({
       status: 401,
       code: 'api_key_revoked',
       message: MESSAGES.keyRevoked,
     });
   });
 
-  it('reverifyCaller refuses once the plan is lowered, unless the route admits any plan', () => {
-    const { workspace, key } = newKey('pro');
+  it('reverifyCaller refuses once the plan is lowered, unless the route admits any plan', async () => {
+    const { workspace, key } = await newKey('pro');
     const gated = request(bearer(key));
     const anyPlan = request(bearer(key));
-    guard(requireScope(ctx, 'events:read'), gated);
-    guard(requireScope(ctx, 'events:read', { anyPlan: true }), anyPlan);
-    setWorkspacePlan(ctx, workspace.id, 'starter');
-    expect(thrownBy(gated.reverifyCaller!)).toEqual({
+    await guard(requireScope(ctx, 'events:read'), gated);
+    await guard(requireScope(ctx, 'events:read', { anyPlan: true }), anyPlan);
+    await setWorkspacePlan(ctx, workspace.id, 'starter');
+    expect(await thrownBy(gated.reverifyCaller!)).toEqual({
       status: 403,
       code: 'plan_upgrade_required',
       message: MESSAGES.planUpgrade,
     });
-    expect(thrownBy(anyPlan.reverifyCaller!)).toBeNull();
+    expect(await thrownBy(anyPlan.reverifyCaller!)).toBeNull();
   });
 
   it('keyOf refuses a route that has no requireScope', () => {
@@ -258,25 +258,25 @@ describe('requireScope: an admitted request', () => {
 });
 
 describe('requireAgentToken', () => {
-  function newAgent() {
-    const workspace = createWorkspace(ctx, { name: 'Acme Support', plan: 'pro' });
-    return createAgent(ctx, workspace.id, { name: 'Alex Agent', email: 'alex@example.com' });
+  async function newAgent() {
+    const workspace = await createWorkspace(ctx, { name: 'Acme Support', plan: 'pro' });
+    return await createAgent(ctx, workspace.id, { name: 'Alex Agent', email: 'alex@example.com' });
   }
 
-  it('401 agent_token_missing when no token is presented', () => {
-    expect(guard(requireAgentToken(ctx), request())).toEqual({
+  it('401 agent_token_missing when no token is presented', async () => {
+    expect(await guard(requireAgentToken(ctx), request())).toEqual({
       status: 401,
       code: 'agent_token_missing',
       message: MESSAGES.tokenMissing,
     });
   });
 
-  it('401 agent_token_invalid for an unknown token, a workspace API key, or a token rotated away', () => {
-    const { key: apiKey } = newKey();
-    const rotated = newAgent();
-    rotateAgentToken(ctx, rotated.id);
+  it('401 agent_token_invalid for an unknown token, a workspace API key, or a token rotated away', async () => {
+    const { key: apiKey } = await newKey();
+    const rotated = await newAgent();
+    await rotateAgentToken(ctx, rotated.id);
     for (const token of ['agt_tok_nope', apiKey, rotated.token]) {
-      expect(guard(requireAgentToken(ctx), request(bearer(token)))).toEqual({
+      expect(await guard(requireAgentToken(ctx), request(bearer(token)))).toEqual({
         status: 401,
         code: 'agent_token_invalid',
         message: MESSAGES.tokenInvalid,
@@ -284,42 +284,44 @@ describe('requireAgentToken', () => {
     }
   });
 
-  it('401 agent_token_revoked for a revoked token', () => {
-    const agent = newAgent();
-    revokeAgentToken(ctx, agent.id);
-    expect(guard(requireAgentToken(ctx), request(bearer(agent.token)))).toEqual({
+  it('401 agent_token_revoked for a revoked token', async () => {
+    const agent = await newAgent();
+    await revokeAgentToken(ctx, agent.id);
+    expect(await guard(requireAgentToken(ctx), request(bearer(agent.token)))).toEqual({
       status: 401,
       code: 'agent_token_revoked',
       message: MESSAGES.tokenRevoked,
     });
   });
 
-  it('admits a valid token (also from X-API-Key): calls next once and carries the agent for agentOf', () => {
-    const { token, ...agent } = newAgent();
+  it('admits a valid token (also from X-API-Key): calls next once and carries the agent for agentOf', async () => {
+    const { token, ...agent } = await newAgent();
     for (const headers of [bearer(token), { 'X-API-Key': token }]) {
       const req = request(headers);
-      expect(guard(requireAgentToken(ctx), req)).toEqual({ next: [[]] });
+      expect(await guard(requireAgentToken(ctx), req)).toEqual({ next: [[]] });
       expect(agentOf(req)).toEqual(agent);
     }
   });
 
-  it('reverifyCaller passes while the token holds, and refuses it once revoked or rotated', () => {
-    const revoked = newAgent();
-    const rotated = newAgent();
-    const requests = [revoked, rotated].map((agent) => {
-      const req = request(bearer(agent.token));
-      guard(requireAgentToken(ctx), req);
-      expect(thrownBy(req.reverifyCaller!)).toBeNull();
-      return req;
-    });
-    revokeAgentToken(ctx, revoked.id);
-    rotateAgentToken(ctx, rotated.id);
-    expect(thrownBy(requests[0]!.reverifyCaller!)).toEqual({
+  it('reverifyCaller passes while the token holds, and refuses it once revoked or rotated', async () => {
+    const revoked = await newAgent();
+    const rotated = await newAgent();
+    const requests = await Promise.all(
+      [revoked, rotated].map(async (agent) => {
+        const req = request(bearer(agent.token));
+        await guard(requireAgentToken(ctx), req);
+        expect(await thrownBy(req.reverifyCaller!)).toBeNull();
+        return req;
+      }),
+    );
+    await revokeAgentToken(ctx, revoked.id);
+    await rotateAgentToken(ctx, rotated.id);
+    expect(await thrownBy(requests[0]!.reverifyCaller!)).toEqual({
       status: 401,
       code: 'agent_token_revoked',
       message: MESSAGES.tokenRevoked,
     });
-    expect(thrownBy(requests[1]!.reverifyCaller!)).toEqual({
+    expect(await thrownBy(requests[1]!.reverifyCaller!)).toEqual({
       status: 401,
       code: 'agent_token_invalid',
       message: MESSAGES.tokenInvalid,

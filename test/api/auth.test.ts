@@ -14,7 +14,7 @@ let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer();
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 function call(endpoint: KeyedEndpoint, headers: Record<string, string>) {
   const body = endpoint.body === undefined ? undefined : JSON.stringify(endpoint.body);
@@ -59,9 +59,9 @@ describe('each failure has its own 401', () => {
   });
 
   it('api_key_revoked: a revoked key, checked before the plan and the scope', async () => {
-    const ws = server.createWorkspace({ plan: 'free' });
-    const { id, key } = server.createKeyRecord(ws.id, ['chat:write']);
-    server.revokeKey(id);
+    const ws = await server.createWorkspace({ plan: 'free' });
+    const { id, key } = await server.createKeyRecord(ws.id, ['chat:write']);
+    await server.revokeKey(id);
     const res = await api(server.url, key).get('/v1/me');
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('api_key_revoked');
@@ -70,8 +70,8 @@ describe('each failure has its own 401', () => {
 
 describe('the plan gate', () => {
   it.each(PLANS)('%s', async (plan) => {
-    const ws = server.createWorkspace({ plan });
-    const res = await api(server.url, server.createKey(ws.id)).get('/v1/me');
+    const ws = await server.createWorkspace({ plan });
+    const res = await api(server.url, await server.createKey(ws.id)).get('/v1/me');
     if (plan === 'free' || plan === 'starter') {
       expect(res.status).toBe(403);
       expect(res.body.error).toEqual({ code: 'plan_upgrade_required', message: PLAN_MESSAGE });
@@ -82,27 +82,27 @@ describe('the plan gate', () => {
   });
 
   it('comes before the scope check', async () => {
-    const ws = server.createWorkspace({ plan: 'starter' });
-    const res = await api(server.url, server.createKey(ws.id, ['chat:write'])).get('/v1/me');
+    const ws = await server.createWorkspace({ plan: 'starter' });
+    const res = await api(server.url, await server.createKey(ws.id, ['chat:write'])).get('/v1/me');
     expect(res.body.error.code).toBe('plan_upgrade_required');
   });
 
   it('follows the workspace: a downgrade locks the key out at once, an upgrade lets it back in', async () => {
-    const ws = server.createWorkspace({ plan: 'pro' });
-    const client = api(server.url, server.createKey(ws.id));
+    const ws = await server.createWorkspace({ plan: 'pro' });
+    const client = api(server.url, await server.createKey(ws.id));
     expect((await client.get('/v1/me')).status).toBe(200);
-    server.setPlan(ws.id, 'starter');
+    await server.setPlan(ws.id, 'starter');
     expect((await client.get('/v1/me')).body.error.code).toBe('plan_upgrade_required');
-    server.setPlan(ws.id, 'business');
+    await server.setPlan(ws.id, 'business');
     expect((await client.get('/v1/me')).status).toBe(200);
   });
 });
 
 describe('the scope matrix: every Zapier-facing endpoint × every single-scope key', () => {
   let keys: Record<string, string>;
-  beforeAll(() => {
-    const ws = server.createWorkspace({ plan: 'pro' });
-    keys = Object.fromEntries(SCOPES.map((s) => [s, server.createKey(ws.id, [s])]));
+  beforeAll(async () => {
+    const ws = await server.createWorkspace({ plan: 'pro' });
+    keys = Object.fromEntries(await Promise.all(SCOPES.map(async (s) => [s, await server.createKey(ws.id, [s])])));
   });
 
   for (const endpoint of KEYED_ENDPOINTS) {
@@ -125,35 +125,35 @@ describe('the scope matrix: every Zapier-facing endpoint × every single-scope k
   }
 
   it('every endpoint refuses a request without a key, and changes nothing', async () => {
-    const before = tableCounts(server);
+    const before = await tableCounts(server);
     for (const endpoint of KEYED_ENDPOINTS) {
       const res = await call(endpoint, {});
       expect(res.status).toBe(401);
     }
-    expect(tableCounts(server)).toEqual(before);
+    expect(await tableCounts(server)).toEqual(before);
   });
 });
 
 describe('where the key may be', () => {
   it('accepts X-API-Key, and prefers Authorization when both are sent', async () => {
-    const ws = server.createWorkspace();
-    const key = server.createKey(ws.id);
+    const ws = await server.createWorkspace();
+    const key = await server.createKey(ws.id);
     expect((await api(server.url).get('/v1/me', { 'x-api-key': key })).status).toBe(200);
     const both = await api(server.url).get('/v1/me', { authorization: `Bearer ${generateApiKey()}`, 'x-api-key': key });
     expect(both.body.error.code).toBe('api_key_invalid');
   });
 
   it('accepts the Bearer scheme in any case', async () => {
-    const ws = server.createWorkspace();
-    const res = await api(server.url).get('/v1/me', { authorization: `bearer ${server.createKey(ws.id)}` });
+    const ws = await server.createWorkspace();
+    const res = await api(server.url).get('/v1/me', { authorization: `bearer ${await server.createKey(ws.id)}` });
     expect(res.status).toBe(200);
   });
 });
 
 describe('GET /v1/me, the connection test', () => {
   it('returns the workspace and the key, never the secret', async () => {
-    const ws = server.createWorkspace({ name: 'Acme Support', plan: 'enterprise' });
-    const { id, key } = server.createKeyRecord(ws.id, ['events:read', 'tickets:write']);
+    const ws = await server.createWorkspace({ name: 'Acme Support', plan: 'enterprise' });
+    const { id, key } = await server.createKeyRecord(ws.id, ['events:read', 'tickets:write']);
     const res = await api(server.url, key).get('/v1/me');
     expect(res.body).toEqual({
       id: ws.id,
@@ -167,8 +167,8 @@ describe('GET /v1/me, the connection test', () => {
 
 describe('agent tokens', () => {
   it('guard every agent console endpoint: missing, invalid, and a workspace key are refused', async () => {
-    const ws = server.createWorkspace();
-    const apiKey = server.createKey(ws.id);
+    const ws = await server.createWorkspace();
+    const apiKey = await server.createKey(ws.id);
     for (const endpoint of AGENT_ENDPOINTS) {
       const body = endpoint.body === undefined ? undefined : JSON.stringify(endpoint.body);
       const headers: Record<string, string> = body ? { 'content-type': 'application/json' } : {};
@@ -186,12 +186,12 @@ describe('agent tokens', () => {
   });
 
   it('a revoked token is refused with agent_token_revoked, a rotated-away one with agent_token_invalid, on every endpoint', async () => {
-    const ws = server.createWorkspace();
-    const revoked = server.createAgent(ws.id);
-    revokeAgentToken(server.ctx, revoked.id);
-    const rotated = server.createAgent(ws.id, { email: 'rotated@example.com' });
-    rotateAgentToken(server.ctx, rotated.id);
-    const before = tableCounts(server);
+    const ws = await server.createWorkspace();
+    const revoked = await server.createAgent(ws.id);
+    await revokeAgentToken(server.ctx, revoked.id);
+    const rotated = await server.createAgent(ws.id, { email: 'rotated@example.com' });
+    await rotateAgentToken(server.ctx, rotated.id);
+    const before = await tableCounts(server);
     for (const endpoint of AGENT_ENDPOINTS) {
       const body = endpoint.body === undefined ? undefined : JSON.stringify(endpoint.body);
       const headers: Record<string, string> = body ? { 'content-type': 'application/json' } : {};
@@ -210,12 +210,12 @@ describe('agent tokens', () => {
         });
       }
     }
-    expect(tableCounts(server)).toEqual(before);
+    expect(await tableCounts(server)).toEqual(before);
   });
 
   it('a valid agent token passes', async () => {
-    const ws = server.createWorkspace();
-    const agent = server.createAgent(ws.id);
+    const ws = await server.createWorkspace();
+    const agent = await server.createAgent(ws.id);
     const res = await api(server.url, agent.token).post('/v1/agent/tickets', { subject: 'Printer on fire' });
     expect(res.status).toBe(201);
   });
@@ -226,21 +226,21 @@ describe('last used', () => {
     const clock = testClock();
     const s = await startApiServer({ clock });
     try {
-      const ws = s.createWorkspace();
-      const { id, key } = s.createKeyRecord(ws.id, ['events:read']);
-      const lastUsed = () => s.ctx.db.prepare('SELECT last_used_at FROM api_keys WHERE id = ?').pluck().get(id);
-      expect(lastUsed()).toBeNull();
+      const ws = await s.createWorkspace();
+      const { id, key } = await s.createKeyRecord(ws.id, ['events:read']);
+      const lastUsed = async () => await s.ctx.db.value('SELECT last_used_at FROM api_keys WHERE id = ?', id);
+      expect(await lastUsed()).toBeNull();
       await api(s.url, key).get('/v1/tickets'); // lacks tickets:write: refused
-      expect(lastUsed()).toBeNull();
+      expect(await lastUsed()).toBeNull();
       await api(s.url, key).get('/v1/me');
-      const first = lastUsed();
+      const first = await lastUsed();
       expect(first).toBe(new Date(clock.now()).toISOString());
       clock.advance(59_000);
       await api(s.url, key).get('/v1/me');
-      expect(lastUsed()).toBe(first);
+      expect(await lastUsed()).toBe(first);
       clock.advance(2_000);
       await api(s.url, key).get('/v1/me');
-      expect(lastUsed()).toBe(new Date(clock.now()).toISOString());
+      expect(await lastUsed()).toBe(new Date(clock.now()).toISOString());
     } finally {
       await s.close();
     }
@@ -251,8 +251,8 @@ describe('logs', () => {
   it('never hold a full key, even at debug level and for refused keys', async () => {
     const s = await startApiServer({ config: { log: 'debug' } });
     try {
-      const ws = s.createWorkspace();
-      const key = s.createKey(ws.id);
+      const ws = await s.createWorkspace();
+      const key = await s.createKey(ws.id);
       const unknown = generateApiKey();
       await api(s.url, key).get('/v1/me');
       await api(s.url, key).post('/v1/tickets', { subject: 'x', contact_email: 'nobody@example.com' });

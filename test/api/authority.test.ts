@@ -8,7 +8,6 @@ import dns from 'node:dns';
 
 import { createApiKey, revokeApiKey } from '../../partner-api/domain/api-keys';
 import { revokeAgentToken, rotateAgentToken } from '../../partner-api/domain/workspaces';
-import * as groupCommit from '../../partner-api/lib/group-commit';
 import * as targetPolicy from '../../partner-api/net/target-policy';
 import { snapshot } from '../proof/support/state';
 import { api, type ApiServer, startApiServer, waitUntil } from '../support/api-server';
@@ -18,14 +17,11 @@ let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer();
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 afterEach(() => jest.restoreAllMocks());
 
-const activeUnder = (s: ApiServer, keyId: string) =>
-  s.ctx.db
-    .prepare('SELECT COUNT(*) FROM subscriptions WHERE api_key_id = ? AND active = 1')
-    .pluck()
-    .get(keyId) as number;
+const activeUnder = async (s: ApiServer, keyId: string) =>
+  (await s.ctx.db.value<number>('SELECT COUNT(*) FROM subscriptions WHERE api_key_id = ? AND active = 1', keyId))!;
 
 describe('a subscribe whose key is revoked while its target is being checked (the deterministic form)', () => {
   const SLOW_HOST = 'hooks.slow-dns.example';
@@ -33,7 +29,7 @@ describe('a subscribe whose key is revoked while its target is being checked (th
   beforeAll(async () => {
     strict = await startApiServer({ allowPrivateTargets: false });
   });
-  afterAll(() => strict.close());
+  afterAll(async () => await strict.close());
 
   /**
    * Name resolution of SLOW_HOST takes 300 ms and answers a public address; other names resolve as usual.
@@ -68,11 +64,11 @@ describe('a subscribe whose key is revoked while its target is being checked (th
     );
     await dnsCheck.resolving;
     await new Promise((r) => setTimeout(r, 100));
-    strict.revokeKey(keyId);
+    await strict.revokeKey(keyId);
     expect(dnsCheck.resolved).toEqual([]); // still resolving: the revocation lands mid-flight
     const res = await pending;
     expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 401, code: 'api_key_revoked' });
-    expect(strict.ctx.db.prepare('SELECT COUNT(*) FROM subscriptions WHERE api_key_id = ?').pluck().get(keyId)).toBe(0);
+    expect(await strict.ctx.db.value('SELECT COUNT(*) FROM subscriptions WHERE api_key_id = ?', keyId)).toBe(0);
     // Nothing was stored under the Idempotency-Key either: a retry is refused the same way, not replayed.
     expect(
       (
@@ -94,20 +90,20 @@ describe('a subscribe whose key is revoked while its target is being checked (th
     });
     await dnsCheck.resolving;
     await new Promise((r) => setTimeout(r, 100));
-    strict.setPlan(workspace.id, 'starter');
+    await strict.setPlan(workspace.id, 'starter');
     const res = await pending;
     expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 403, code: 'plan_upgrade_required' });
-    expect(
-      strict.ctx.db.prepare('SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ?').pluck().get(workspace.id),
-    ).toBe(0);
+    expect(await strict.ctx.db.value('SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ?', workspace.id)).toBe(
+      0,
+    );
   });
 });
 
 /** A workspace with something for every write route to act on. */
 async function world() {
   const { workspace, assistant, key, keyId } = await server.setup();
-  const agent = server.createAgent(workspace.id, { name: 'First', email: 'first@example.com' });
-  const other = server.createAgent(workspace.id, { name: 'Second', email: 'second@example.com' });
+  const agent = await server.createAgent(workspace.id, { name: 'First', email: 'first@example.com' });
+  const other = await server.createAgent(workspace.id, { name: 'Second', email: 'second@example.com' });
   const zap = api(server.url, key);
   const visitor = api(server.url);
   const must = async (p: Promise<{ status: number; body: any }>) => {
@@ -280,14 +276,28 @@ function send(route: WriteRoute, w: World, credential: string) {
  * Sends the route's request and runs `change` after the request passed its arrival checks and before its
  * commit (the next group commit is held for it). Returns the answer and the database as `change` left it.
  */
-async function withChangeInFlight(route: WriteRoute, w: World, credential: string, change: (() => void) | null) {
+async function withChangeInFlight(
+  route: WriteRoute,
+  w: World,
+  credential: string,
+  change: (() => Promise<void> | void) | null,
+) {
   let afterChange: Record<string, string> | null = null;
   if (change) {
-    const commit = groupCommit.commitWithGroup;
-    jest.spyOn(groupCommit, 'commitWithGroup').mockImplementationOnce((db, write) => {
-      change();
-      afterChange = snapshot(server.ctx.db);
-      return commit(db, write);
+    const store = server.ctx.store;
+    const write = store.write.bind(store);
+    let landed = false;
+    // The change lands just before the route's commit: the write the write handler opens itself (not the
+    // key's last-used touch in auth, nor the Idempotency-Key claim, which are writes of their own).
+    const spy = jest.spyOn(store, 'write').mockImplementation(async (fn) => {
+      const stack = new Error().stack ?? '';
+      if (!landed && stack.includes('write-handler') && !stack.includes('idempotency')) {
+        landed = true;
+        spy.mockRestore();
+        await change();
+        afterChange = await snapshot(server.ctx.db);
+      }
+      return write(fn);
     });
   }
   const res = await send(route, w, credential);
@@ -296,12 +306,27 @@ async function withChangeInFlight(route: WriteRoute, w: World, credential: strin
 
 describe('every write route re-checks its caller in the transaction that writes', () => {
   const keyChanges: [string, (w: World) => void, number, string][] = [
-    ['the key revoked', (w) => void revokeApiKey(server.ctx, w.keyId), 401, 'api_key_revoked'],
-    ['the plan lowered to free', (w) => server.setPlan(w.workspace.id, 'free'), 403, 'plan_upgrade_required'],
+    ['the key revoked', async (w) => void (await revokeApiKey(server.ctx, w.keyId)), 401, 'api_key_revoked'],
+    [
+      'the plan lowered to free',
+      async (w) => await server.setPlan(w.workspace.id, 'free'),
+      403,
+      'plan_upgrade_required',
+    ],
   ];
   const agentChanges: [string, (w: World) => void, number, string][] = [
-    ['the token revoked', (w) => void revokeAgentToken(server.ctx, w.agent.id), 401, 'agent_token_revoked'],
-    ['the token rotated', (w) => void rotateAgentToken(server.ctx, w.agent.id), 401, 'agent_token_invalid'],
+    [
+      'the token revoked',
+      async (w) => void (await revokeAgentToken(server.ctx, w.agent.id)),
+      401,
+      'agent_token_revoked',
+    ],
+    [
+      'the token rotated',
+      async (w) => void (await rotateAgentToken(server.ctx, w.agent.id)),
+      401,
+      'agent_token_invalid',
+    ],
   ];
 
   for (const [routes, changes, credentialOf] of [
@@ -322,7 +347,7 @@ describe('every write route re-checks its caller in the transaction that writes'
           const w = await world();
           const { res, afterChange } = await withChangeInFlight(route, w, credentialOf(w), () => change(w));
           expect({ status: res.status, code: res.body.error?.code }).toEqual({ status, code });
-          expect(snapshot(server.ctx.db)).toEqual(afterChange);
+          expect(await snapshot(server.ctx.db)).toEqual(afterChange);
         },
       );
     });
@@ -354,7 +379,7 @@ describe('revoking a key while its Zaps subscribe and events flow (concurrent)',
     const revoked: { keyId: string; atMs: number; subscriptions: string[] }[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const { workspace, key, keyId } = await live.setup();
-      const agent = live.createAgent(workspace.id);
+      const agent = await live.createAgent(workspace.id);
       const zap = api(live.url, key);
       // Each client subscribes again and again (a new hook URL each time) until its key is refused.
       const client = async (c: number) => {
@@ -379,7 +404,7 @@ describe('revoking a key while its Zaps subscribe and events flow (concurrent)',
       })();
       const clients = Promise.all(Array.from({ length: CLIENTS }, (_, c) => client(c)));
       await waitUntil(() => rx.requests.length > round * 10 + 5, 10_000, 'deliveries before the revocation');
-      const result = revokeApiKey(live.ctx, keyId);
+      const result = await revokeApiKey(live.ctx, keyId);
       const revokedAtMs = Date.now();
       expect(result.alreadyRevoked).toBe(false);
       await clients;
@@ -388,30 +413,27 @@ describe('revoking a key while its Zaps subscribe and events flow (concurrent)',
       for (let i = 0; i < 5; i++) await console.post('/v1/agent/tickets', { subject: 'after' });
       stopEvents = true;
       await events;
-      const subscriptions = live.ctx.db
-        .prepare('SELECT id FROM subscriptions WHERE api_key_id = ?')
-        .pluck()
-        .all(keyId) as string[];
+      const subscriptions = await live.ctx.db.values<string>(
+        'SELECT id FROM subscriptions WHERE api_key_id = ?',
+        keyId,
+      );
       revoked.push({ keyId, atMs: revokedAtMs, subscriptions });
     }
     await live.worker!.runOnce();
     await live.worker!.idle();
     for (const { keyId, atMs, subscriptions } of revoked) {
-      expect({ keyId, active: activeUnder(live, keyId) }).toEqual({ keyId, active: 0 });
-      const late = live.ctx.db
-        .prepare(
-          `SELECT COUNT(*) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+      expect({ keyId, active: await activeUnder(live, keyId) }).toEqual({ keyId, active: 0 });
+      const late = await live.ctx.db.value(
+        `SELECT COUNT(*) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
             WHERE d.subscription_id IN (SELECT value FROM json_each(?)) AND a.started_at > ?`,
-        )
-        .pluck()
-        .get(JSON.stringify(subscriptions), new Date(atMs).toISOString());
+        JSON.stringify(subscriptions),
+        new Date(atMs).toISOString(),
+      );
       expect({ keyId, attemptsAfterRevocation: late }).toEqual({ keyId, attemptsAfterRevocation: 0 });
-      const owed = live.ctx.db
-        .prepare(
-          `SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND subscription_id IN (SELECT value FROM json_each(?))`,
-        )
-        .pluck()
-        .get(JSON.stringify(subscriptions));
+      const owed = await live.ctx.db.value(
+        `SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND subscription_id IN (SELECT value FROM json_each(?))`,
+        JSON.stringify(subscriptions),
+      );
       expect({ keyId, owed }).toEqual({ keyId, owed: 0 });
     }
   });
@@ -422,33 +444,34 @@ describe('a repeat revocation repairs', () => {
     const s = await startApiServer(); // no worker: deliveries stay pending until cancelled
     try {
       const { workspace, keyId } = await s.setup();
-      const agent = s.createAgent(workspace.id);
-      revokeApiKey(s.ctx, keyId);
+      const agent = await s.createAgent(workspace.id);
+      await revokeApiKey(s.ctx, keyId);
       // What a subscribe that committed after the revocation left behind before the fix.
-      s.ctx.db
-        .prepare(
-          `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, created_at)
+      await s.ctx.db.run(
+        `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, created_at)
            VALUES ('sub_leftover', ?, ?, 'ticket.created', 'http://127.0.0.1:9/left', 'whsec_x', ?)`,
-        )
-        .run(workspace.id, keyId, new Date().toISOString());
+        workspace.id,
+        keyId,
+        new Date().toISOString(),
+      );
       await api(s.url, agent.token).post('/v1/agent/tickets', { subject: 'owed' });
-      s.fanOut();
-      s.ctx.db.prepare(`UPDATE deliveries SET attempts = 2 WHERE subscription_id = 'sub_leftover'`).run(); // a retry
-      expect(
-        s.ctx.db.prepare(`SELECT status FROM deliveries WHERE subscription_id = 'sub_leftover'`).pluck().all(),
-      ).toEqual(['pending']);
+      await s.fanOut();
+      await s.ctx.db.run(`UPDATE deliveries SET attempts = 2 WHERE subscription_id = 'sub_leftover'`); // a retry
+      expect(await s.ctx.db.values(`SELECT status FROM deliveries WHERE subscription_id = 'sub_leftover'`)).toEqual([
+        'pending',
+      ]);
 
-      const again = revokeApiKey(s.ctx, keyId);
+      const again = await revokeApiKey(s.ctx, keyId);
       expect(again).toMatchObject({ alreadyRevoked: true, subscriptionsDeactivated: 1 });
       expect(
-        s.ctx.db.prepare(`SELECT active, deactivated_reason FROM subscriptions WHERE id = 'sub_leftover'`).get(),
+        await s.ctx.db.one(`SELECT active, deactivated_reason FROM subscriptions WHERE id = 'sub_leftover'`),
       ).toEqual({
         active: 0,
         deactivated_reason: 'key_revoked',
       });
-      expect(
-        s.ctx.db.prepare(`SELECT status FROM deliveries WHERE subscription_id = 'sub_leftover'`).pluck().all(),
-      ).toEqual(['cancelled']);
+      expect(await s.ctx.db.values(`SELECT status FROM deliveries WHERE subscription_id = 'sub_leftover'`)).toEqual([
+        'cancelled',
+      ]);
     } finally {
       await s.close();
     }
@@ -456,7 +479,7 @@ describe('a repeat revocation repairs', () => {
 
   it('a revoked key of another workspace is untouched by it', async () => {
     const { workspace } = await server.setup();
-    const other = createApiKey(server.ctx, { workspaceId: workspace.id, name: 'other', scopes: ['events:read'] });
+    const other = await createApiKey(server.ctx, { workspaceId: workspace.id, name: 'other', scopes: ['events:read'] });
     const sub = (
       await api(server.url, other.key).post('/v1/subscriptions', {
         event_type: 'lead.captured',
@@ -464,9 +487,9 @@ describe('a repeat revocation repairs', () => {
       })
     ).body;
     const { keyId } = await server.setup();
-    revokeApiKey(server.ctx, keyId);
-    revokeApiKey(server.ctx, keyId);
-    expect(server.ctx.db.prepare('SELECT active FROM subscriptions WHERE id = ?').pluck().get(sub.id)).toBe(1);
+    await revokeApiKey(server.ctx, keyId);
+    await revokeApiKey(server.ctx, keyId);
+    expect(await server.ctx.db.value('SELECT active FROM subscriptions WHERE id = ?', sub.id)).toBe(1);
   });
 });
 

@@ -13,11 +13,11 @@ let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer({ clock });
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 async function fresh() {
   const { workspace, assistant, key } = await server.setup();
-  const agent = server.createAgent(workspace.id, { name: 'Sam Rivera', email: 'sam@example.com' });
+  const agent = await server.createAgent(workspace.id, { name: 'Sam Rivera', email: 'sam@example.com' });
   const visitor = api(server.url);
   const start = async (body: Record<string, unknown> = {}) =>
     (await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'Hello', ...body })).body;
@@ -32,7 +32,8 @@ async function fresh() {
   };
 }
 
-const closedEvents = (workspaceId: string) => recordedEvents(server, { type: 'conversation.closed', workspaceId });
+const closedEvents = async (workspaceId: string) =>
+  await recordedEvents(server, { type: 'conversation.closed', workspaceId });
 
 describe('an agent closes a conversation', () => {
   it('fires conversation.closed with the agent, the closing time, every message counted and the duration', async () => {
@@ -53,7 +54,7 @@ describe('an agent closes a conversation', () => {
       closedBy: { type: 'agent', id: w.agent.id, name: 'Sam Rivera' },
       messageCount: 2,
     });
-    const event = at(closedEvents(w.workspace.id), 0);
+    const event = at(await closedEvents(w.workspace.id), 0);
     expect(event.assistantId).toBe(w.assistant.id);
     expect(event.payload).toMatchObject({
       type: 'conversation.closed',
@@ -84,13 +85,13 @@ describe('an agent closes a conversation', () => {
     const w = await fresh();
     const conversation = await w.start();
     await before(w, conversation.id);
-    const counts = tableCounts(server);
-    const events = closedEvents(w.workspace.id).length;
+    const counts = await tableCounts(server);
+    const events = (await closedEvents(w.workspace.id)).length;
     const res = await w.console.post(`/v1/agent/conversations/${conversation.id}/close`, {});
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('invalid_state');
-    expect(tableCounts(server)).toEqual(counts);
-    expect(closedEvents(w.workspace.id)).toHaveLength(events);
+    expect(await tableCounts(server)).toEqual(counts);
+    expect(await closedEvents(w.workspace.id)).toHaveLength(events);
   });
 
   it("is 404 for another workspace's conversation, which stays open", async () => {
@@ -103,14 +104,14 @@ describe('an agent closes a conversation', () => {
 
   it('closes once when two agents close it at the same time: one 200, one 409, one event', async () => {
     const w = await fresh();
-    const other = api(server.url, server.createAgent(w.workspace.id).token);
+    const other = api(server.url, (await server.createAgent(w.workspace.id)).token);
     const conversation = await w.start();
     const results = await Promise.all([
       w.console.post(`/v1/agent/conversations/${conversation.id}/close`, {}),
       other.post(`/v1/agent/conversations/${conversation.id}/close`, {}),
     ]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
-    expect(closedEvents(w.workspace.id)).toHaveLength(1);
+    expect(await closedEvents(w.workspace.id)).toHaveLength(1);
   });
 
   it('a closed conversation takes no handoff', async () => {
@@ -129,7 +130,7 @@ describe('the assistant closes a conversation from the widget', () => {
     const res = await w.visitor.post(`/v1/widget/conversations/${conversation.id}/close`, {});
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ conversationId: conversation.id, status: 'closed', closedAt: expect.any(String) });
-    expect(at(closedEvents(w.workspace.id), 0).payload.data).toMatchObject({
+    expect(at(await closedEvents(w.workspace.id), 0).payload.data).toMatchObject({
       closedBy: { type: 'assistant', id: w.assistant.id, name: w.assistant.name },
       messageCount: 1,
       durationSeconds: 0,

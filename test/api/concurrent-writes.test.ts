@@ -7,10 +7,10 @@
  * conditional UPDATEs, row locks; domain/locks.ts) keep them. The last block checks those mechanisms directly.
  */
 import { upsertContact } from '../../partner-api/domain/contacts';
-import { sql } from '../../partner-api/lib/statements';
 import { recordedEvents } from '../support/api-events';
 import { api, type ApiResponse, type ApiServer, startApiServer } from '../support/api-server';
 import { testClock } from '../support/helpers';
+import { times } from '../support/helpers';
 import { at } from '../support/items';
 
 const BURST = 24;
@@ -21,11 +21,11 @@ let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer({ clock, config: { maxSubscriptionsPerWorkspace: CAP } });
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 async function fresh() {
   const { workspace, assistant, key, keyId } = await server.setup();
-  const agent = server.createAgent(workspace.id, { name: 'Sam Rivera', email: 'sam@example.com' });
+  const agent = await server.createAgent(workspace.id, { name: 'Sam Rivera', email: 'sam@example.com' });
   return {
     workspace,
     assistant,
@@ -39,10 +39,7 @@ async function fresh() {
 const burst = (n: number, request: (i: number) => Promise<ApiResponse>) =>
   Promise.all(Array.from({ length: n }, (_, i) => request(i)));
 const statuses = (answers: ApiResponse[]) => answers.map((a) => a.status).sort();
-const count = (text: string, ...params: unknown[]) =>
-  sql(server.ctx.db, text)
-    .pluck()
-    .get(...params) as number;
+const count = async (text: string, ...params: unknown[]) => (await server.ctx.db.value<number>(text, ...params))!;
 
 describe('many concurrent requests', () => {
   it('one email gives one contact, however it is cased: one 201, the rest 200 with its id, one lead.captured', async () => {
@@ -52,8 +49,8 @@ describe('many concurrent requests', () => {
     );
     expect(statuses(answers)).toEqual([...Array<number>(BURST - 1).fill(200), 201]);
     expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
-    expect(count('SELECT COUNT(*) FROM contacts WHERE workspace_id = ?', w.workspace.id)).toBe(1);
-    expect(recordedEvents(server, { type: 'lead.captured', workspaceId: w.workspace.id })).toHaveLength(1);
+    expect(await count('SELECT COUNT(*) FROM contacts WHERE workspace_id = ?', w.workspace.id)).toBe(1);
+    expect(await recordedEvents(server, { type: 'lead.captured', workspaceId: w.workspace.id })).toHaveLength(1);
   });
 
   it('tickets created at once get distinct numbers 1..n', async () => {
@@ -69,14 +66,14 @@ describe('many concurrent requests', () => {
     const answers = await burst(BURST, () =>
       w.zap.post('/v1/tickets', { subject: 'Once' }, { 'Idempotency-Key': 'burst-key' }),
     );
-    expect(count('SELECT COUNT(*) FROM tickets WHERE workspace_id = ?', w.workspace.id)).toBe(1);
+    expect(await count('SELECT COUNT(*) FROM tickets WHERE workspace_id = ?', w.workspace.id)).toBe(1);
     const created = answers.filter((a) => a.status === 201);
     expect(created.length).toBeGreaterThanOrEqual(1);
     expect(new Set(created.map((a) => a.body.id)).size).toBe(1);
     for (const a of answers.filter((x) => x.status !== 201)) {
       expect([a.status, a.body.error.code]).toEqual([409, 'idempotency_request_in_progress']);
     }
-    expect(recordedEvents(server, { type: 'ticket.created', workspaceId: w.workspace.id })).toHaveLength(1);
+    expect(await recordedEvents(server, { type: 'ticket.created', workspaceId: w.workspace.id })).toHaveLength(1);
   });
 
   it('one hook URL subscribed many times at once keeps one active subscription, the id every answer gives', async () => {
@@ -86,7 +83,7 @@ describe('many concurrent requests', () => {
     );
     expect(statuses(answers)).toEqual([...Array<number>(BURST - 1).fill(200), 201]);
     expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
-    expect(count('SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ?', w.workspace.id)).toBe(1);
+    expect(await count('SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ?', w.workspace.id)).toBe(1);
   });
 
   it('subscribes to many URLs at once stop at the cap: CAP created, the rest subscription_limit_reached', async () => {
@@ -97,7 +94,9 @@ describe('many concurrent requests', () => {
     expect(answers.filter((a) => a.status === 201)).toHaveLength(CAP);
     for (const a of answers.filter((x) => x.status !== 201))
       expect(a.body.error.code).toBe('subscription_limit_reached');
-    expect(count('SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ? AND active = 1', w.workspace.id)).toBe(CAP);
+    expect(
+      await count('SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ? AND active = 1', w.workspace.id),
+    ).toBe(CAP);
   });
 
   it('many handoffs of one conversation at once queue one live chat; the rest are 409 invalid_state', async () => {
@@ -108,7 +107,7 @@ describe('many concurrent requests', () => {
     const answers = await burst(BURST, () => w.visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {}));
     expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
     for (const a of answers.filter((x) => x.status !== 201)) expect(a.body.error.code).toBe('invalid_state');
-    expect(count('SELECT COUNT(*) FROM live_chat_sessions WHERE conversation_id = ?', conversation.id)).toBe(1);
+    expect(await count('SELECT COUNT(*) FROM live_chat_sessions WHERE conversation_id = ?', conversation.id)).toBe(1);
   });
 
   it('a handoff and a close at once: exactly one succeeds, never a closed conversation with a live chat', async () => {
@@ -123,19 +122,25 @@ describe('many concurrent requests', () => {
         w.console.post(`/v1/agent/conversations/${conversation.id}/close`, {}),
       ]);
       expect([handoff.status === 201, close.status === 200].filter(Boolean)).toHaveLength(1);
-      const live = count(
+      const live = await count(
         `SELECT COUNT(*) FROM live_chat_sessions WHERE conversation_id = ? AND status IN ('queued', 'active')`,
         conversation.id,
       );
-      const closed = count(`SELECT COUNT(*) FROM conversations WHERE id = ? AND status = 'closed'`, conversation.id);
+      const closed = await count(
+        `SELECT COUNT(*) FROM conversations WHERE id = ? AND status = 'closed'`,
+        conversation.id,
+      );
       expect(live + closed).toBe(1);
     }
   });
 
   it('many agents accepting one session at once: one 200, the rest 409, one agent_assigned; many ends: one ended', async () => {
     const w = await fresh();
-    const agents = Array.from({ length: 6 }, (_, i) =>
-      api(server.url, server.createAgent(w.workspace.id, { name: `Agent ${i}`, email: `a${i}@example.com` }).token),
+    const agents = await times(6, async (i) =>
+      api(
+        server.url,
+        (await server.createAgent(w.workspace.id, { name: `Agent ${i}`, email: `a${i}@example.com` })).token,
+      ),
     );
     const conversation = (
       await w.visitor.post(`/v1/widget/assistants/${w.assistant.id}/conversations`, { message: 'Hello' })
@@ -147,14 +152,18 @@ describe('many concurrent requests', () => {
       accepts.filter((a) => a.status === 200),
       0,
     );
-    const assigned = recordedEvents(server, { type: 'live_chat.agent_assigned', workspaceId: w.workspace.id });
+    const assigned = await recordedEvents(server, { type: 'live_chat.agent_assigned', workspaceId: w.workspace.id });
     expect(assigned).toHaveLength(1);
-    expect(count('SELECT COUNT(*) FROM live_chat_sessions WHERE id = ? AND agent_id IS NOT NULL', session.id)).toBe(1);
+    expect(
+      await count('SELECT COUNT(*) FROM live_chat_sessions WHERE id = ? AND agent_id IS NOT NULL', session.id),
+    ).toBe(1);
     expect(winner.body.status).toBe('active');
 
     const ends = await Promise.all(agents.map((a) => a.post(`/v1/agent/live-chat/sessions/${session.id}/end`, {})));
     expect(statuses(ends)).toEqual([200, ...Array<number>(agents.length - 1).fill(409)]);
-    expect(recordedEvents(server, { type: 'live_chat.session_ended', workspaceId: w.workspace.id })).toHaveLength(1);
+    expect(await recordedEvents(server, { type: 'live_chat.session_ended', workspaceId: w.workspace.id })).toHaveLength(
+      1,
+    );
   });
 
   it('one tag added many times at once in different cases: one tag, one tag.added', async () => {
@@ -164,19 +173,24 @@ describe('many concurrent requests', () => {
       w.zap.post(`/v1/contacts/${contact.id}/tags`, { tag: i % 2 ? 'VIP' : 'vip' }),
     );
     expect(answers.every((a) => a.status < 300)).toBe(true);
-    expect(count('SELECT COUNT(*) FROM record_tags WHERE record_id = ?', contact.id)).toBe(1);
-    expect(recordedEvents(server, { type: 'tag.added', workspaceId: w.workspace.id })).toHaveLength(1);
+    expect(await count('SELECT COUNT(*) FROM record_tags WHERE record_id = ?', contact.id)).toBe(1);
+    expect(await recordedEvents(server, { type: 'tag.added', workspaceId: w.workspace.id })).toHaveLength(1);
   });
 });
 
 describe('the mechanisms, directly', () => {
   it('the contact upsert keeps one row per (workspace, normalized email), and the second call updates it', async () => {
     const w = await fresh();
-    const first = upsertContact(server.ctx, w.workspace.id, { email: 'Kim@Example.com', name: 'Kim' }, 'api');
-    const second = upsertContact(server.ctx, w.workspace.id, { email: 'kim@example.com', phone: '+1 555' }, 'api');
+    const first = await upsertContact(server.ctx, w.workspace.id, { email: 'Kim@Example.com', name: 'Kim' }, 'api');
+    const second = await upsertContact(
+      server.ctx,
+      w.workspace.id,
+      { email: 'kim@example.com', phone: '+1 555' },
+      'api',
+    );
     expect([first.created, second.created]).toEqual([true, false]);
     expect(second.contact).toMatchObject({ id: first.contact.id, name: 'Kim', phone: '+1 555' });
-    expect(count('SELECT COUNT(*) FROM contacts WHERE workspace_id = ?', w.workspace.id)).toBe(1);
+    expect(await count('SELECT COUNT(*) FROM contacts WHERE workspace_id = ?', w.workspace.id)).toBe(1);
   });
 
   it('the database refuses a second live chat in progress for one conversation (live_chat_sessions_one_live)', async () => {
@@ -185,18 +199,19 @@ describe('the mechanisms, directly', () => {
       await w.visitor.post(`/v1/widget/assistants/${w.assistant.id}/conversations`, { message: 'Hello' })
     ).body;
     await w.visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {});
-    expect(() =>
-      sql(
-        server.ctx.db,
+    await expect(
+      server.ctx.db.run(
         `INSERT INTO live_chat_sessions (id, workspace_id, conversation_id, status, queued_at) VALUES ('lcs_dup', ?, ?, 'queued', '2026-01-01T00:00:00.000Z')`,
-      ).run(w.workspace.id, conversation.id),
-    ).toThrow(/unique/i); // SQLite: "UNIQUE constraint failed"; PostgreSQL: "violates unique constraint"
+        w.workspace.id,
+        conversation.id,
+      ),
+    ).rejects.toThrow(/unique/i); // SQLite: "UNIQUE constraint failed"; PostgreSQL: "violates unique constraint"
   });
 
   it("ticket numbers continue from the workspace's counter row, which each ticket advances", async () => {
     const w = await fresh();
     await w.zap.post('/v1/tickets', { subject: 'One' });
     await w.zap.post('/v1/tickets', { subject: 'Two' });
-    expect(count('SELECT last_number FROM ticket_counters WHERE workspace_id = ?', w.workspace.id)).toBe(2);
+    expect(await count('SELECT last_number FROM ticket_counters WHERE workspace_id = ?', w.workspace.id)).toBe(2);
   });
 });

@@ -11,7 +11,7 @@ let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer();
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 const ATTRIBUTES = [
   { key: 'plan', label: 'Plan', type: 'text' },
@@ -22,7 +22,7 @@ const ATTRIBUTES = [
 
 async function fresh() {
   const { workspace, key, keyId } = await server.setup();
-  const agent = server.createAgent(workspace.id, { name: 'Sam Rivera', email: 'sam@example.com' });
+  const agent = await server.createAgent(workspace.id, { name: 'Sam Rivera', email: 'sam@example.com' });
   const console = api(server.url, agent.token);
   for (const a of ATTRIBUTES) expect((await console.post('/v1/agent/contact-attributes', a)).status).toBe(201);
   return { workspace, keyId, agent, console, zap: api(server.url, key) };
@@ -80,7 +80,7 @@ describe('attribute values on contacts', () => {
     const stored = { plan: 'Pro', seats: 25, trial: false, renewal_date: '2027-02-28' };
     expect(made.body.attributes).toEqual(stored);
     expect(
-      at(recordedEvents(server, { type: 'lead.captured', workspaceId: w.workspace.id }), 0).payload.attributes,
+      at(await recordedEvents(server, { type: 'lead.captured', workspaceId: w.workspace.id }), 0).payload.attributes,
     ).toEqual(stored);
     const updated = await w.zap.post('/v1/contacts', {
       email: 'AVA@example.com',
@@ -116,14 +116,14 @@ describe('attribute values on contacts', () => {
     'refuses %s with 422 naming attributes.<key>, and stores nothing (no contact, no event)',
     async (_what, attributes) => {
       const w = await fresh();
-      const before = tableCounts(server);
+      const before = await tableCounts(server);
       const res = await w.zap.post('/v1/contacts', { email: 'new@example.com', attributes });
       expect(res.status).toBe(422);
       expect(res.body.error.code).toBe('validation_failed');
       expect(res.body.error.details.map((d: { path: string }) => d.path)).toEqual([
         `attributes.${Object.keys(attributes)[0]}`,
       ]);
-      expect(tableCounts(server)).toEqual(before);
+      expect(await tableCounts(server)).toEqual(before);
     },
   );
 
@@ -163,7 +163,7 @@ describe('notes on contacts', () => {
   it('are added by a key or an agent with their author, counted on the contact, and fire nothing', async () => {
     const w = await fresh();
     const contact = (await w.zap.post('/v1/contacts', { email: 'ava@example.com' })).body;
-    const events = recordedEvents(server, { workspaceId: w.workspace.id }).length;
+    const events = (await recordedEvents(server, { workspaceId: w.workspace.id })).length;
     const byZap = await w.zap.post(`/v1/contacts/${contact.id}/notes`, { body: '  Asked about annual billing.  ' });
     expect(byZap.status).toBe(201);
     expect(byZap.body).toMatchObject({
@@ -176,7 +176,7 @@ describe('notes on contacts', () => {
     expect(byAgent.body.author).toEqual({ type: 'agent', id: w.agent.id, name: 'Sam Rivera' });
     const read = (await w.zap.get(`/v1/contacts/${contact.id}`)).body;
     expect(read).toMatchObject({ id: contact.id, notesCount: 2, notes: null });
-    expect(recordedEvents(server, { workspaceId: w.workspace.id })).toHaveLength(events);
+    expect(await recordedEvents(server, { workspaceId: w.workspace.id })).toHaveLength(events);
   });
 
   it('refuses a blank or too long note (422) and a contact of another workspace (404)', async () => {

@@ -8,7 +8,7 @@ let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer();
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 async function fresh() {
   const { workspace, key, assistant } = await server.setup();
@@ -41,7 +41,7 @@ describe('POST /v1/contacts', () => {
       attributes: {},
       notesCount: 0,
     });
-    const event = at(recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id }), 0);
+    const event = at(await recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id }), 0);
     expect(event.payload).toEqual({
       id: res.body.id,
       name: 'Jane',
@@ -73,7 +73,7 @@ describe('POST /v1/contacts', () => {
       phone: '+44 20',
       company: 'New Co',
     });
-    expect(recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id })).toHaveLength(1);
+    expect(await recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id })).toHaveLength(1);
   });
 
   it('treats blank and null optional fields as not given', async () => {
@@ -85,7 +85,7 @@ describe('POST /v1/contacts', () => {
 
   it('refuses a missing or invalid email with 422 and stores nothing', async () => {
     const { client } = await fresh();
-    const before = tableCounts(server);
+    const before = await tableCounts(server);
     for (const body of [
       {},
       { email: 'not-an-email' },
@@ -98,7 +98,7 @@ describe('POST /v1/contacts', () => {
       expect(res.body.error.code).toBe('validation_failed');
       expect(res.body.error.details.length).toBeGreaterThan(0);
     }
-    expect(tableCounts(server)).toEqual(before);
+    expect(await tableCounts(server)).toEqual(before);
   });
 });
 
@@ -124,14 +124,14 @@ describe('GET /v1/contacts?email=', () => {
 describe('POST /v1/agent/contacts', () => {
   it('creates with source crm and fires lead.captured (crm); an update fires nothing', async () => {
     const { workspace } = await fresh();
-    const agent = server.createAgent(workspace.id);
+    const agent = await server.createAgent(workspace.id);
     const agentConsole = api(server.url, agent.token);
     const created = await agentConsole.post('/v1/agent/contacts', { email: 'crm@example.com', name: 'From CRM' });
     expect(created.status).toBe(201);
     expect(created.body.source).toBe('crm');
     const again = await agentConsole.post('/v1/agent/contacts', { email: 'CRM@example.com', phone: '123' });
     expect(again.status).toBe(200);
-    const events = recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id });
+    const events = await recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id });
     expect(events.map((e) => e.payload)).toEqual([
       expect.objectContaining({ id: created.body.id, source: 'crm', isNew: true }),
     ]);

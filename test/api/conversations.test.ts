@@ -12,15 +12,15 @@ let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer({ clock });
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 const TAKEOVER_MESSAGE =
   'The conversation must be in live-chat takeover mode. The action cannot post into a conversation that the assistant is still handling automatically.';
 
 async function fresh() {
   const { workspace, key, assistant } = await server.setup();
-  const sam = server.createAgent(workspace.id, { name: 'Sam', email: 'sam@acme.test' });
-  const kim = server.createAgent(workspace.id, { name: 'Kim', email: 'kim@acme.test' });
+  const sam = await server.createAgent(workspace.id, { name: 'Sam', email: 'sam@acme.test' });
+  const kim = await server.createAgent(workspace.id, { name: 'Kim', email: 'kim@acme.test' });
   return {
     workspace,
     assistant,
@@ -58,7 +58,10 @@ describe('starting conversations', () => {
       firstMessage: 'Do you ship to Canada?',
       assistantId: assistant.id,
     });
-    const event = at(recordedEvents(server, { type: 'widget.conversation_started', workspaceId: workspace.id }), 0);
+    const event = at(
+      await recordedEvents(server, { type: 'widget.conversation_started', workspaceId: workspace.id }),
+      0,
+    );
     expect(event.payload).toMatchObject({
       assistantId: assistant.id,
       assistantName: 'Acme Bot',
@@ -67,7 +70,7 @@ describe('starting conversations', () => {
     const { assistantId, assistantName, updatedAt, ...conversation } = res.body;
     expect(event.payload.data).toEqual({ conversation });
     expect(
-      server.ctx.db.prepare('SELECT sender_type, body FROM messages WHERE conversation_id = ?').all(res.body.id),
+      await server.ctx.db.all('SELECT sender_type, body FROM messages WHERE conversation_id = ?', res.body.id),
     ).toEqual([{ sender_type: 'visitor', body: 'Do you ship to Canada?' }]);
   });
 
@@ -81,13 +84,13 @@ describe('starting conversations', () => {
     });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ channel: 'in_app', visitorId: 'u_42', visitorName: 'Lee', pageUrl: null });
-    const events = recordedEvents(server, { type: 'chat.conversation_started', workspaceId: workspace.id });
+    const events = await recordedEvents(server, { type: 'chat.conversation_started', workspaceId: workspace.id });
     expect(events.map((e) => e.payload.data.conversation.id)).toEqual([res.body.id]);
   });
 
   it('404s an unknown assistant and 422s a missing message, storing nothing', async () => {
     const { assistant, visitor } = await fresh();
-    const before = tableCounts(server);
+    const before = await tableCounts(server);
     const unknown = await visitor.post(widgetStart('ast_nope'), { message: 'hi' });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('not_found');
@@ -98,7 +101,7 @@ describe('starting conversations', () => {
       'message',
       'visitor_email',
     ]);
-    expect(tableCounts(server)).toEqual(before);
+    expect(await tableCounts(server)).toEqual(before);
   });
 });
 
@@ -113,9 +116,9 @@ describe('the widget lead form', () => {
     });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({ conversationId: conversation.id, received: true });
-    const contact = server.ctx.db.prepare('SELECT * FROM contacts WHERE workspace_id = ?').get(workspace.id) as any;
+    const contact = (await server.ctx.db.one<any>('SELECT * FROM contacts WHERE workspace_id = ?', workspace.id))!;
     expect(contact).toMatchObject({ email: 'New@Lead.com', source: 'widget_form', assistant_id: assistant.id });
-    const event = at(recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id }), 0);
+    const event = at(await recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id }), 0);
     expect(event.payload).toEqual({
       id: contact.id,
       name: 'New Lead',
@@ -129,9 +132,10 @@ describe('the widget lead form', () => {
       attributes: {},
     });
     expect(event.assistantId).toBe(assistant.id);
-    const linked = server.ctx.db
-      .prepare('SELECT contact_id, visitor_email FROM conversations WHERE id = ?')
-      .get(conversation.id);
+    const linked = await server.ctx.db.one(
+      'SELECT contact_id, visitor_email FROM conversations WHERE id = ?',
+      conversation.id,
+    );
     expect(linked).toEqual({ contact_id: contact.id, visitor_email: 'New@Lead.com' });
   });
 
@@ -145,9 +149,9 @@ describe('the widget lead form', () => {
       phone: '777',
     });
     expect(res.body).toEqual({ conversationId: conversation.id, received: true }); // nothing of the CRM's record
-    const contact = server.ctx.db.prepare('SELECT id, name, phone, source FROM contacts WHERE id = ?').get(known.id);
+    const contact = await server.ctx.db.one('SELECT id, name, phone, source FROM contacts WHERE id = ?', known.id);
     expect(contact).toEqual({ id: known.id, name: 'CRM Name', phone: '777', source: 'api' });
-    const events = recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id });
+    const events = await recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id });
     expect(events.map((e) => [e.payload.source, e.payload.isNew])).toEqual([
       ['api', true],
       ['widget_form', false],
@@ -166,8 +170,7 @@ describe('live chat, from handoff to end', () => {
   it('queues, takes over, transfers and ends, with the four events and the mode at each step', async () => {
     const { workspace, assistant, visitor, sam, kim, samConsole, kimConsole } = await fresh();
     const conversation = (await visitor.post(widgetStart(assistant.id), { message: 'I need a human' })).body;
-    const mode = () =>
-      server.ctx.db.prepare('SELECT mode FROM conversations WHERE id = ?').pluck().get(conversation.id);
+    const mode = async () => await server.ctx.db.value('SELECT mode FROM conversations WHERE id = ?', conversation.id);
 
     const queued = await visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {
       reason: 'Asked for a human',
@@ -179,7 +182,7 @@ describe('live chat, from handoff to end', () => {
       agentId: null,
       reason: 'Asked for a human',
     });
-    expect(mode()).toBe('assistant');
+    expect(await mode()).toBe('assistant');
 
     clock.advance(5_000);
     const accepted = await samConsole.post(`/v1/agent/live-chat/sessions/${queued.body.id}/accept`);
@@ -190,7 +193,7 @@ describe('live chat, from handoff to end', () => {
       agentName: 'Sam',
       agentEmail: 'sam@acme.test',
     });
-    expect(mode()).toBe('human');
+    expect(await mode()).toBe('human');
 
     clock.advance(30_000);
     const transferred = await samConsole.post(`/v1/agent/live-chat/sessions/${queued.body.id}/transfer`, {
@@ -198,14 +201,16 @@ describe('live chat, from handoff to end', () => {
       note: 'Billing',
     });
     expect(transferred.body).toMatchObject({ status: 'active', agentId: kim.id, assignedAt: accepted.body.assignedAt });
-    expect(mode()).toBe('human');
+    expect(await mode()).toBe('human');
 
     clock.advance(60_500);
     const ended = await kimConsole.post(`/v1/agent/live-chat/sessions/${queued.body.id}/end`, { ended_by: 'visitor' });
     expect(ended.body).toMatchObject({ status: 'ended', endedAt: new Date(clock.now()).toISOString() });
-    expect(mode()).toBe('assistant');
+    expect(await mode()).toBe('assistant');
 
-    const events = recordedEvents(server, { workspaceId: workspace.id }).filter((e) => e.type.startsWith('live_chat.'));
+    const events = (await recordedEvents(server, { workspaceId: workspace.id })).filter((e) =>
+      e.type.startsWith('live_chat.'),
+    );
     expect(events.map((e) => e.type)).toEqual([
       'live_chat.session_queued',
       'live_chat.agent_assigned',
@@ -244,11 +249,11 @@ describe('live chat, from handoff to end', () => {
     const conversation = (await visitor.post(widgetStart(assistant.id), { message: 'x' })).body;
     const session = (await visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {})).body;
     const expectState = async (p: Promise<{ status: number; body: any }>) => {
-      const before = tableCounts(server);
+      const before = await tableCounts(server);
       const res = await p;
       expect(res.status).toBe(409);
       expect(res.body.error.code).toBe('invalid_state');
-      expect(tableCounts(server)).toEqual(before);
+      expect(await tableCounts(server)).toEqual(before);
     };
     await expectState(visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {}));
     await expectState(samConsole.post(`/v1/agent/live-chat/sessions/${session.id}/transfer`, { to_agent_id: sam.id }));
@@ -268,9 +273,7 @@ describe('live chat, from handoff to end', () => {
     const session = (await a.visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {})).body;
     const res = await b.samConsole.post(`/v1/agent/live-chat/sessions/${session.id}/accept`);
     expect(res.status).toBe(404);
-    expect(server.ctx.db.prepare('SELECT status FROM live_chat_sessions WHERE id = ?').pluck().get(session.id)).toBe(
-      'queued',
-    );
+    expect(await server.ctx.db.value('SELECT status FROM live_chat_sessions WHERE id = ?', session.id)).toBe('queued');
   });
 });
 
@@ -295,7 +298,7 @@ describe('Send Message to Conversation', () => {
     const { assistant, visitor, samConsole, zap } = await fresh();
     const conversation = (await visitor.post(widgetStart(assistant.id), { message: 'x' })).body;
     const session = (await visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {})).body;
-    const before = tableCounts(server);
+    const before = await tableCounts(server);
     const queuedOnly = await zap.post(`/v1/conversations/${conversation.id}/messages`, { message: 'Hello?' });
     expect(queuedOnly.status).toBe(409);
     expect(queuedOnly.body.error).toEqual({ code: 'conversation_not_in_takeover', message: TAKEOVER_MESSAGE });
@@ -303,7 +306,7 @@ describe('Send Message to Conversation', () => {
     await samConsole.post(`/v1/agent/live-chat/sessions/${session.id}/end`);
     const afterEnd = await zap.post(`/v1/conversations/${conversation.id}/messages`, { message: 'Hello?' });
     expect(afterEnd.body.error.code).toBe('conversation_not_in_takeover');
-    expect(tableCounts(server).messages).toBe(before.messages);
+    expect((await tableCounts(server)).messages).toBe(before.messages);
   });
 
   it('404s an unknown conversation and 422s an empty message', async () => {

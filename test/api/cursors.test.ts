@@ -11,7 +11,7 @@ let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer({ clock });
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 const oldCursor = Buffer.from(JSON.stringify([new Date(clock.now()).toISOString(), 7])).toString('base64url');
 

@@ -181,9 +181,9 @@ describe('replay', () => {
     rx.setDefault(reply(200, { delayMs: 300 }));
     const replaying = zap.post(`/v1/deliveries/${failed!.id}/replay`, {});
     await waitUntil(() => rx.requests.length > sent, 5_000, 'the replay to arrive');
-    server.revokeKey(keyId);
+    await server.revokeKey(keyId);
     expect((await replaying).body.error.code).toBe('api_key_revoked');
-    const other = api(server.url, server.createKey(workspace.id));
+    const other = api(server.url, await server.createKey(workspace.id));
     const after = (await other.get(`/v1/deliveries/${failed!.id}`)).body;
     expect(after.attempts.at(-1)).toMatchObject({ manual: true, statusCode: 200, outcome: 'succeeded' });
   });
@@ -315,13 +315,18 @@ describe('replay', () => {
     await settled();
     const [delivery] = (await zap.get('/v1/deliveries')).body.data as Delivery[];
     const excerpt = 'x'.repeat(4096);
-    const insert = server.ctx.db.prepare(
-      `INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, status_code, outcome, response_body, manual)
-       VALUES (?, ?, ?, ?, 5, 500, 'failed', ?, 1)`,
-    );
-    server.ctx.db.transaction(() => {
-      for (let n = 2; n <= 2001; n++) insert.run(`att_many${n}`, delivery!.id, n, new Date().toISOString(), excerpt);
-    })();
+    await server.ctx.db.write(async (tx) => {
+      for (let n = 2; n <= 2001; n++)
+        await tx.run(
+          `INSERT INTO delivery_attempts (id, delivery_id, attempt, started_at, duration_ms, status_code, outcome, response_body, manual)
+           VALUES (?, ?, ?, ?, 5, 500, 'failed', ?, 1)`,
+          `att_many${n}`,
+          delivery!.id,
+          n,
+          new Date().toISOString(),
+          excerpt,
+        );
+    });
     const res = await zap.get(`/v1/deliveries/${delivery!.id}`);
     expect(res.status).toBe(200);
     expect(res.body.attemptsTotal).toBe(2001);
@@ -330,7 +335,11 @@ describe('replay', () => {
     );
     expect(JSON.stringify(res.body).length).toBeLessThan(31 * 4096 + 20_000);
 
-    const owner = createAgent(server.ctx, workspace.id, { name: 'Olive', email: 'olive@example.com', role: 'owner' });
+    const owner = await createAgent(server.ctx, workspace.id, {
+      name: 'Olive',
+      email: 'olive@example.com',
+      role: 'owner',
+    });
     const page = await (await signInAs(server, owner.id)).get(`/settings/deliveries/${delivery!.id}`);
     expect(page.status).toBe(200);
     expect(page.html).toContain('The latest 30 of 2001 attempts');
@@ -347,13 +356,15 @@ describe('replay', () => {
     const sent = () => rx.requests.filter((r) => r.path.endsWith('/refused')).length;
     const count = sent();
 
-    server.ctx.db
-      .prepare(`UPDATE deliveries SET status = 'pending', next_attempt_ms = ? WHERE id = ?`)
-      .run(Date.now() + 3_600_000, done!.id);
+    await server.ctx.db.run(
+      `UPDATE deliveries SET status = 'pending', next_attempt_ms = ? WHERE id = ?`,
+      Date.now() + 3_600_000,
+      done!.id,
+    );
     const pending = await zap.post(`/v1/deliveries/${done!.id}/replay`, {});
     expect(pending).toMatchObject({ status: 409, body: { error: { code: 'replay_refused' } } });
     expect(pending.body.error.message).toContain('still pending');
-    server.ctx.db.prepare(`UPDATE deliveries SET status = 'succeeded' WHERE id = ?`).run(done!.id);
+    await server.ctx.db.run(`UPDATE deliveries SET status = 'succeeded' WHERE id = ?`, done!.id);
 
     await zap.delete(`/v1/subscriptions/${sub.id}`);
     const off = await zap.post(`/v1/deliveries/${done!.id}/replay`, {});
@@ -361,13 +372,13 @@ describe('replay', () => {
     expect((await zap.post(`/v1/subscriptions/${sub.id}/replay`, { since: '2020-01-01T00:00:00Z' })).status).toBe(200);
 
     // A revoked key: the replay comes from another key of the workspace, the subscription is the revoked one's.
-    const other = server.createKey(workspace.id);
+    const other = await server.createKey(workspace.id);
     const sub2 = await subscribe(zap, 'lead.captured', 'refused');
     await zap.post('/v1/contacts', { email: 'refused2@example.com' });
     await settled();
     const [second] = (await zap.get(`/v1/deliveries?subscription_id=${sub2.id}`)).body.data as Delivery[];
     const countBeforeRevoke = sent();
-    server.revokeKey(keyId);
+    await server.revokeKey(keyId);
     const revoked = await api(server.url, other).post(`/v1/deliveries/${second!.id}/replay`, {});
     expect(revoked).toMatchObject({ status: 409, body: { error: { code: 'replay_refused' } } });
     expect(sent()).toBe(countBeforeRevoke);
@@ -381,15 +392,23 @@ describe('replay', () => {
       // As if made while the setting allowed it (or by DNS that later pointed inside): the row is there.
       const db = strict.ctx.db;
       const now = new Date().toISOString();
-      db.prepare(
+      await db.run(
         `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, active, created_at) VALUES ('sub_private', ?, ?, 'lead.captured', ?, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 1, ?)`,
-      ).run(workspace.id, keyId, `${rx.url}/private`, now);
-      db.prepare(
+        workspace.id,
+        keyId,
+        `${rx.url}/private`,
+        now,
+      );
+      await db.run(
         `INSERT INTO events (id, workspace_id, type, payload, created_at) VALUES ('evt_private', ?, 'lead.captured', '{}', ?)`,
-      ).run(workspace.id, now);
-      db.prepare(
+        workspace.id,
+        now,
+      );
+      await db.run(
         `INSERT INTO deliveries (id, event_id, subscription_id, workspace_id, event_type, status, next_attempt_ms, created_at) VALUES ('dlv_private', 'evt_private', 'sub_private', ?, 'lead.captured', 'failed', 0, ?)`,
-      ).run(workspace.id, now);
+        workspace.id,
+        now,
+      );
       const before = rx.requests.length;
       const res = await api(strict.url, key).post('/v1/deliveries/dlv_private/replay', {});
       expect(res.status).toBe(200);

@@ -1,6 +1,7 @@
 /** The one error shape, for everything that can go wrong before or after a handler runs. */
 import net from 'node:net';
 
+import { sqliteHandle } from '../../partner-api/db/sqlite-store';
 import { tableCounts } from '../support/api-events';
 import { api, type ApiServer, startApiServer } from '../support/api-server';
 
@@ -11,7 +12,7 @@ beforeAll(async () => {
   server = await startApiServer();
   ({ key } = await server.setup());
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 const authed = () => ({ authorization: `Bearer ${key}` });
 
@@ -21,18 +22,18 @@ function expectErrorShape(body: any, code: string): void {
   expect(body.error.message.length).toBeGreaterThan(10);
 }
 
-const counts = () => tableCounts(server);
+const counts = async () => await tableCounts(server);
 
 describe('request bodies', () => {
   it('answers 413 payload_too_large above 256 KiB and stores nothing', async () => {
-    const before = counts();
+    const before = await counts();
     const res = await api(server.url).raw('POST', '/v1/contacts', {
       body: JSON.stringify({ email: 'big@example.com', notes: 'x'.repeat(257 * 1024) }),
       headers: { ...authed(), 'content-type': 'application/json' },
     });
     expect(res.status).toBe(413);
     expectErrorShape(res.body, 'payload_too_large');
-    expect(counts()).toEqual(before);
+    expect(await counts()).toEqual(before);
   });
 
   it('accepts a body just under the limit (the limit is on bytes, not on a field)', async () => {
@@ -118,7 +119,7 @@ describe('unexpected failures', () => {
     try {
       const { key: k } = await s.setup();
       // A broken database is the realistic way for a correct handler to fail.
-      s.ctx.db.exec('DROP TABLE events');
+      sqliteHandle(s.ctx.store).exec('DROP TABLE events');
       const res = await api(s.url, k).post('/v1/contacts', { email: 'lost@example.com' });
       expect(res.status).toBe(500);
       expect(res.body).toEqual({ error: { code: 'internal_error', message: expect.any(String) } });
@@ -126,7 +127,7 @@ describe('unexpected failures', () => {
       const logged = s.logs.find((l) => l.level === 'error');
       expect(String(logged?.fields?.error)).toMatch(/^SqliteError: no such table: events/);
       // The contact insert ran before the event insert failed: the transaction took both back.
-      expect(s.ctx.db.prepare('SELECT COUNT(*) FROM contacts').pluck().get()).toBe(0);
+      expect(await s.ctx.db.value('SELECT COUNT(*) FROM contacts')).toBe(0);
     } finally {
       await s.close();
     }
@@ -139,7 +140,7 @@ describe('unexpected failures', () => {
       const client = api(s.url, key);
       const ticket = (await client.post('/v1/tickets', { subject: 'Corrupted' })).body;
       // Data no longer fits the catalog: the event check (recordEvent) refuses it, inside the transaction.
-      s.ctx.db.prepare('UPDATE tickets SET number = 0 WHERE id = ?').run(ticket.id);
+      await s.ctx.db.run('UPDATE tickets SET number = 0 WHERE id = ?', ticket.id);
       const res = await client.patch(`/v1/tickets/${ticket.id}`, { status: 'open' });
       expect(res.status).toBe(500);
       expect(res.body).toEqual({ error: { code: 'internal_error', message: expect.any(String) } });
@@ -149,10 +150,8 @@ describe('unexpected failures', () => {
         fields: { method: 'PATCH', path: `/v1/tickets/${ticket.id}` },
       });
       expect(String(logged!.fields!.error)).toMatch(/ZodError[\s\S]*\n\s+at .*outbox/);
-      expect(s.ctx.db.prepare('SELECT status FROM tickets WHERE id = ?').pluck().get(ticket.id)).toBe('new');
-      expect(s.ctx.db.prepare("SELECT COUNT(*) FROM events WHERE type = 'ticket.status_changed'").pluck().get()).toBe(
-        0,
-      );
+      expect(await s.ctx.db.value('SELECT status FROM tickets WHERE id = ?', ticket.id)).toBe('new');
+      expect(await s.ctx.db.value("SELECT COUNT(*) FROM events WHERE type = 'ticket.status_changed'")).toBe(0);
     } finally {
       await s.close();
     }

@@ -4,6 +4,7 @@
  */
 import crypto from 'node:crypto';
 
+import { inTransaction } from '../../partner-api/context';
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,
@@ -13,7 +14,6 @@ import {
   releaseIdempotencyKey,
   requestHash,
 } from '../../partner-api/domain/idempotency';
-import { writeTransaction } from '../../partner-api/lib/statements';
 import { recordedEvents, tableCounts } from '../support/api-events';
 import { api, type ApiServer, startApiServer } from '../support/api-server';
 import { testClock } from '../support/helpers';
@@ -23,15 +23,15 @@ let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer({ clock });
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 async function fresh() {
   const { workspace, key, assistant } = await server.setup();
   return { workspace, assistant, zap: api(server.url, key) };
 }
 
-const ticketCount = (workspaceId: string) =>
-  server.ctx.db.prepare('SELECT COUNT(*) FROM tickets WHERE workspace_id = ?').pluck().get(workspaceId);
+const ticketCount = async (workspaceId: string) =>
+  await server.ctx.db.value('SELECT COUNT(*) FROM tickets WHERE workspace_id = ?', workspaceId);
 
 describe('replay', () => {
   it('the same key and request replays the first response, and the change happens once', async () => {
@@ -51,8 +51,8 @@ describe('replay', () => {
     expect(again.status).toBe(201);
     expect(again.body).toEqual(first.body);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
-    expect(ticketCount(workspace.id)).toBe(1);
-    expect(recordedEvents(server, { type: 'ticket.created', workspaceId: workspace.id })).toHaveLength(1);
+    expect(await ticketCount(workspace.id)).toBe(1);
+    expect(await recordedEvents(server, { type: 'ticket.created', workspaceId: workspace.id })).toHaveLength(1);
   });
 
   it('accepts X-Idempotency-Key as well', async () => {
@@ -61,7 +61,7 @@ describe('replay', () => {
     const again = await zap.post('/v1/contacts', { email: 'x@example.com' }, { 'X-Idempotency-Key': 'alt' });
     expect(again.status).toBe(201);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
-    expect(recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id })).toHaveLength(1);
+    expect(await recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id })).toHaveLength(1);
   });
 
   it('replays the stored response even after the resource changed (PATCH)', async () => {
@@ -78,10 +78,10 @@ describe('replay', () => {
     const { zap } = await fresh();
     const body = { event_type: 'lead.captured', target_url: 'http://127.0.0.1:9/hook' };
     const first = await zap.post('/v1/subscriptions', body, { 'Idempotency-Key': 'sub-1' });
-    const before = tableCounts(server).subscriptions;
+    const before = (await tableCounts(server)).subscriptions;
     const again = await zap.post('/v1/subscriptions', body, { 'Idempotency-Key': 'sub-1' });
     expect(again.body).toEqual(first.body);
-    expect(tableCounts(server).subscriptions).toBe(before);
+    expect((await tableCounts(server)).subscriptions).toBe(before);
   });
 
   it('is scoped to the workspace: another workspace’s same key is its own request', async () => {
@@ -99,13 +99,13 @@ describe('conflict', () => {
   it('the same key with another body or path is 422 idempotency_key_conflict, and changes nothing', async () => {
     const { zap } = await fresh();
     await zap.post('/v1/tickets', { subject: 'First' }, { 'Idempotency-Key': 'k' });
-    const before = tableCounts(server);
+    const before = await tableCounts(server);
     const otherBody = await zap.post('/v1/tickets', { subject: 'Second' }, { 'Idempotency-Key': 'k' });
     expect(otherBody.status).toBe(422);
     expect(otherBody.body.error.code).toBe('idempotency_key_conflict');
     const otherPath = await zap.post('/v1/contacts', { email: 'k@example.com' }, { 'Idempotency-Key': 'k' });
     expect(otherPath.body.error.code).toBe('idempotency_key_conflict');
-    expect(tableCounts(server)).toEqual(before);
+    expect(await tableCounts(server)).toEqual(before);
   });
 
   it('refuses a key that is empty, too long or not printable ASCII', async () => {
@@ -126,7 +126,7 @@ describe('a failed request', () => {
     const failed = await zap.post('/v1/tickets', body, { 'Idempotency-Key': 'retry-me' });
     expect(failed.body.error.code).toBe('contact_not_found');
     expect(
-      server.ctx.db.prepare('SELECT COUNT(*) FROM idempotency_keys WHERE workspace_id = ?').pluck().get(workspace.id),
+      await server.ctx.db.value('SELECT COUNT(*) FROM idempotency_keys WHERE workspace_id = ?', workspace.id),
     ).toBe(0);
     await zap.post('/v1/contacts', { email: 'later@example.com' });
     const retried = await zap.post('/v1/tickets', body, { 'Idempotency-Key': 'retry-me' });
@@ -136,34 +136,34 @@ describe('a failed request', () => {
 });
 
 describe('a request still running, or whose process died', () => {
-  function leaveRunningClaim(workspaceId: string, key: string, path: string, body: unknown): void {
+  async function leaveRunningClaim(workspaceId: string, key: string, path: string, body: unknown): Promise<void> {
     // What a process that died mid-request leaves: the claim, and no change (they commit together).
-    claimIdempotencyKey(server.ctx, workspaceId, key, requestHash('POST', path, body));
+    await claimIdempotencyKey(server.ctx, workspaceId, key, requestHash('POST', path, body));
   }
 
   it('answers 409 idempotency_request_in_progress while the claim is fresh, then runs exactly once', async () => {
     const { workspace, zap } = await fresh();
     const body = { subject: 'Crashed once' };
-    leaveRunningClaim(workspace.id, 'crash-1', '/v1/tickets', body);
+    await leaveRunningClaim(workspace.id, 'crash-1', '/v1/tickets', body);
     const busy = await zap.post('/v1/tickets', body, { 'Idempotency-Key': 'crash-1' });
     expect(busy.status).toBe(409);
     expect(busy.body.error.code).toBe('idempotency_request_in_progress');
     expect(busy.headers.get('retry-after')).toBe('1');
     clock.advance(29_000);
     expect((await zap.post('/v1/tickets', body, { 'Idempotency-Key': 'crash-1' })).status).toBe(409);
-    expect(ticketCount(workspace.id)).toBe(0);
+    expect(await ticketCount(workspace.id)).toBe(0);
 
     clock.advance(1_500);
     const retried = await zap.post('/v1/tickets', body, { 'Idempotency-Key': 'crash-1' });
     expect(retried.status).toBe(201);
     const replayed = await zap.post('/v1/tickets', body, { 'Idempotency-Key': 'crash-1' });
     expect(replayed.body).toEqual(retried.body);
-    expect(ticketCount(workspace.id)).toBe(1);
+    expect(await ticketCount(workspace.id)).toBe(1);
   });
 
   it('a different request is a conflict even while the first is running', async () => {
     const { workspace, zap } = await fresh();
-    leaveRunningClaim(workspace.id, 'busy', '/v1/tickets', { subject: 'One' });
+    await leaveRunningClaim(workspace.id, 'busy', '/v1/tickets', { subject: 'One' });
     const res = await zap.post('/v1/tickets', { subject: 'Two' }, { 'Idempotency-Key': 'busy' });
     expect(res.body.error.code).toBe('idempotency_key_conflict');
   });
@@ -171,27 +171,28 @@ describe('a request still running, or whose process died', () => {
   it('a slow original whose stale claim was taken over cannot commit a second time', async () => {
     const { workspace } = await fresh();
     const hash = requestHash('POST', '/v1/tickets', { subject: 'slow' });
-    const original = claimIdempotencyKey(server.ctx, workspace.id, 'slow', hash);
+    const original = await claimIdempotencyKey(server.ctx, workspace.id, 'slow', hash);
     clock.advance(31_000);
-    const takeover = claimIdempotencyKey(server.ctx, workspace.id, 'slow', hash);
+    const takeover = await claimIdempotencyKey(server.ctx, workspace.id, 'slow', hash);
     expect(takeover.kind).toBe('claimed');
     if (original.kind !== 'claimed') throw new Error('expected a claim');
-    const lateCommit = () =>
-      writeTransaction(server.ctx.db, () => {
-        server.ctx.db
-          .prepare("INSERT INTO assistants (id, workspace_id, name, created_at) VALUES ('ast_late', ?, 'late', 'x')")
-          .run(workspace.id);
-        completeIdempotencyKey(server.ctx, workspace.id, 'slow', original.token, { status: 201, body: {} });
+    const lateCommit = async () =>
+      await inTransaction(server.ctx, async (ctx) => {
+        await ctx.db.run(
+          "INSERT INTO assistants (id, workspace_id, name, created_at) VALUES ('ast_late', ?, 'late', 'x')",
+          workspace.id,
+        );
+        await completeIdempotencyKey(ctx, workspace.id, 'slow', original.token, { status: 201, body: {} });
       });
     let thrown: unknown;
     try {
-      lateCommit();
+      await lateCommit();
     } catch (error) {
       thrown = error;
     }
     expect(thrown).toMatchObject({ status: 409, code: 'idempotency_request_in_progress' });
     // The late change was rolled back with it.
-    expect(server.ctx.db.prepare("SELECT COUNT(*) FROM assistants WHERE id = 'ast_late'").pluck().get()).toBe(0);
+    expect(await server.ctx.db.value("SELECT COUNT(*) FROM assistants WHERE id = 'ast_late'")).toBe(0);
   });
 });
 
@@ -211,10 +212,10 @@ describe('24 hours', () => {
     await zap.post('/v1/tickets', { subject: 'old' }, { 'Idempotency-Key': 'will-expire' });
     clock.advance(IDEMPOTENCY_KEEP_MS + 11 * 60_000);
     await zap.post('/v1/tickets', { subject: 'later' }, { 'Idempotency-Key': 'fresh' });
-    const keys = server.ctx.db
-      .prepare('SELECT key FROM idempotency_keys WHERE workspace_id = ? ORDER BY key')
-      .pluck()
-      .all(workspace.id);
+    const keys = await server.ctx.db.values(
+      'SELECT key FROM idempotency_keys WHERE workspace_id = ? ORDER BY key',
+      workspace.id,
+    );
     expect(keys).toEqual(['fresh']);
   });
 });
@@ -248,27 +249,31 @@ describe('claims, directly', () => {
     workspaceId = (await fresh()).workspace.id;
   });
   const hashOf = (subject: string) => requestHash('POST', '/v1/tickets', { subject });
-  const rowCount = (key: string) =>
-    server.ctx.db
-      .prepare('SELECT COUNT(*) FROM idempotency_keys WHERE workspace_id = ? AND key = ?')
-      .pluck()
-      .get(workspaceId, key);
-  const complete = (key: string, token: number, response: { status: number; body: unknown }) =>
-    writeTransaction(server.ctx.db, () => completeIdempotencyKey(server.ctx, workspaceId, key, token, response));
+  const rowCount = async (key: string) =>
+    await server.ctx.db.value(
+      'SELECT COUNT(*) FROM idempotency_keys WHERE workspace_id = ? AND key = ?',
+      workspaceId,
+      key,
+    );
+  const complete = async (key: string, token: number, response: { status: number; body: unknown }) =>
+    await inTransaction(
+      server.ctx,
+      async (ctx) => await completeIdempotencyKey(ctx, workspaceId, key, token, response),
+    );
 
-  it('replays the stored status and body, and claims with the current time as the token', () => {
-    const claim = claimIdempotencyKey(server.ctx, workspaceId, 'direct-1', hashOf('one'));
+  it('replays the stored status and body, and claims with the current time as the token', async () => {
+    const claim = await claimIdempotencyKey(server.ctx, workspaceId, 'direct-1', hashOf('one'));
     expect(claim).toEqual({ kind: 'claimed', token: clock.now() });
     if (claim.kind !== 'claimed') throw new Error('expected a claim');
-    complete('direct-1', claim.token, { status: 201, body: { id: 'tkt_1', tags: ['a'] } });
-    expect(claimIdempotencyKey(server.ctx, workspaceId, 'direct-1', hashOf('one'))).toEqual({
+    await complete('direct-1', claim.token, { status: 201, body: { id: 'tkt_1', tags: ['a'] } });
+    expect(await claimIdempotencyKey(server.ctx, workspaceId, 'direct-1', hashOf('one'))).toEqual({
       kind: 'replay',
       response: { status: 201, body: { id: 'tkt_1', tags: ['a'] } },
     });
   });
 
-  it('says what the conflict is', () => {
-    expect(() => claimIdempotencyKey(server.ctx, workspaceId, 'direct-1', hashOf('two'))).toThrow(
+  it('says what the conflict is', async () => {
+    await expect(claimIdempotencyKey(server.ctx, workspaceId, 'direct-1', hashOf('two'))).rejects.toThrow(
       expect.objectContaining({
         status: 422,
         code: 'idempotency_key_conflict',
@@ -277,10 +282,10 @@ describe('claims, directly', () => {
     );
   });
 
-  it('may take over a running claim exactly when it has been running for the stale limit', () => {
-    const first = claimIdempotencyKey(server.ctx, workspaceId, 'direct-stale', hashOf('stale'));
+  it('may take over a running claim exactly when it has been running for the stale limit', async () => {
+    const first = await claimIdempotencyKey(server.ctx, workspaceId, 'direct-stale', hashOf('stale'));
     clock.advance(IDEMPOTENCY_STALE_RUNNING_MS - 1);
-    expect(() => claimIdempotencyKey(server.ctx, workspaceId, 'direct-stale', hashOf('stale'))).toThrow(
+    await expect(claimIdempotencyKey(server.ctx, workspaceId, 'direct-stale', hashOf('stale'))).rejects.toThrow(
       expect.objectContaining({
         status: 409,
         code: 'idempotency_request_in_progress',
@@ -289,95 +294,100 @@ describe('claims, directly', () => {
       }),
     );
     clock.advance(1);
-    const takeover = claimIdempotencyKey(server.ctx, workspaceId, 'direct-stale', hashOf('stale'));
+    const takeover = await claimIdempotencyKey(server.ctx, workspaceId, 'direct-stale', hashOf('stale'));
     expect(takeover).toEqual({ kind: 'claimed', token: clock.now() });
     expect(takeover).not.toEqual(first);
   });
 
-  it('keeps a key exactly 24 hours, and forgets it one millisecond later', () => {
-    const claim = claimIdempotencyKey(server.ctx, workspaceId, 'direct-day', hashOf('day'));
+  it('keeps a key exactly 24 hours, and forgets it one millisecond later', async () => {
+    const claim = await claimIdempotencyKey(server.ctx, workspaceId, 'direct-day', hashOf('day'));
     if (claim.kind !== 'claimed') throw new Error('expected a claim');
-    complete('direct-day', claim.token, { status: 201, body: {} });
+    await complete('direct-day', claim.token, { status: 201, body: {} });
     clock.advance(IDEMPOTENCY_KEEP_MS);
-    expect(claimIdempotencyKey(server.ctx, workspaceId, 'direct-day', hashOf('day')).kind).toBe('replay');
+    expect((await claimIdempotencyKey(server.ctx, workspaceId, 'direct-day', hashOf('day'))).kind).toBe('replay');
     clock.advance(1);
-    expect(claimIdempotencyKey(server.ctx, workspaceId, 'direct-day', hashOf('another day'))).toEqual({
+    expect(await claimIdempotencyKey(server.ctx, workspaceId, 'direct-day', hashOf('another day'))).toEqual({
       kind: 'claimed',
       token: clock.now(),
     });
   });
 
-  it('completes only inside the transaction of the change', () => {
-    const claim = claimIdempotencyKey(server.ctx, workspaceId, 'direct-tx', hashOf('tx'));
+  it('completes only inside the transaction of the change', async () => {
+    const claim = await claimIdempotencyKey(server.ctx, workspaceId, 'direct-tx', hashOf('tx'));
     if (claim.kind !== 'claimed') throw new Error('expected a claim');
-    expect(() =>
+    await expect(
       completeIdempotencyKey(server.ctx, workspaceId, 'direct-tx', claim.token, { status: 201, body: {} }),
-    ).toThrow('completeIdempotencyKey must run inside the transaction of the change');
+    ).rejects.toThrow('completeIdempotencyKey must run inside the transaction of the change');
     expect(
-      server.ctx.db
-        .prepare("SELECT state FROM idempotency_keys WHERE workspace_id = ? AND key = 'direct-tx'")
-        .pluck()
-        .get(workspaceId),
+      await server.ctx.db.value(
+        "SELECT state FROM idempotency_keys WHERE workspace_id = ? AND key = 'direct-tx'",
+        workspaceId,
+      ),
     ).toBe('running');
   });
 
-  it('releases only the claim the caller holds, and never a stored response', () => {
-    const original = claimIdempotencyKey(server.ctx, workspaceId, 'direct-release', hashOf('r'));
+  it('releases only the claim the caller holds, and never a stored response', async () => {
+    const original = await claimIdempotencyKey(server.ctx, workspaceId, 'direct-release', hashOf('r'));
     if (original.kind !== 'claimed') throw new Error('expected a claim');
     clock.advance(IDEMPOTENCY_STALE_RUNNING_MS);
-    const takeover = claimIdempotencyKey(server.ctx, workspaceId, 'direct-release', hashOf('r'));
+    const takeover = await claimIdempotencyKey(server.ctx, workspaceId, 'direct-release', hashOf('r'));
     if (takeover.kind !== 'claimed') throw new Error('expected a claim');
-    releaseIdempotencyKey(server.ctx, workspaceId, 'direct-release', original.token);
-    expect(rowCount('direct-release')).toBe(1);
-    releaseIdempotencyKey(server.ctx, workspaceId, 'direct-release', takeover.token);
-    expect(rowCount('direct-release')).toBe(0);
+    await releaseIdempotencyKey(server.ctx, workspaceId, 'direct-release', original.token);
+    expect(await rowCount('direct-release')).toBe(1);
+    await releaseIdempotencyKey(server.ctx, workspaceId, 'direct-release', takeover.token);
+    expect(await rowCount('direct-release')).toBe(0);
 
-    const done = claimIdempotencyKey(server.ctx, workspaceId, 'direct-done', hashOf('d'));
+    const done = await claimIdempotencyKey(server.ctx, workspaceId, 'direct-done', hashOf('d'));
     if (done.kind !== 'claimed') throw new Error('expected a claim');
-    complete('direct-done', done.token, { status: 200, body: {} });
-    releaseIdempotencyKey(server.ctx, workspaceId, 'direct-done', done.token);
-    expect(rowCount('direct-done')).toBe(1);
+    await complete('direct-done', done.token, { status: 200, body: {} });
+    await releaseIdempotencyKey(server.ctx, workspaceId, 'direct-done', done.token);
+    expect(await rowCount('direct-done')).toBe(1);
   });
 
-  it('purges records older than 24 hours, keeping one exactly 24 hours old, and says how many', () => {
-    const insert = server.ctx.db.prepare(
-      "INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, 'h', 'done', ?)",
-    );
+  it('purges records older than 24 hours, keeping one exactly 24 hours old, and says how many', async () => {
+    const insert = (...params: unknown[]) =>
+      server.ctx.db.run(
+        "INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, 'h', 'done', ?)",
+        ...params,
+      );
     const now = clock.now();
-    purgeExpiredIdempotencyKeys(server.ctx, now); // what earlier tests left
-    insert.run(workspaceId, 'purge-old-1', now - IDEMPOTENCY_KEEP_MS - 1);
-    insert.run(workspaceId, 'purge-old-2', now - IDEMPOTENCY_KEEP_MS - 60_000);
-    insert.run(workspaceId, 'purge-edge', now - IDEMPOTENCY_KEEP_MS);
-    expect(purgeExpiredIdempotencyKeys(server.ctx, now)).toBe(2);
-    expect([rowCount('purge-old-1'), rowCount('purge-old-2'), rowCount('purge-edge')]).toEqual([0, 0, 1]);
-    expect(purgeExpiredIdempotencyKeys(server.ctx)).toBe(0); // the clock's own time by default
+    await purgeExpiredIdempotencyKeys(server.ctx, now); // what earlier tests left
+    await insert(workspaceId, 'purge-old-1', now - IDEMPOTENCY_KEEP_MS - 1);
+    await insert(workspaceId, 'purge-old-2', now - IDEMPOTENCY_KEEP_MS - 60_000);
+    await insert(workspaceId, 'purge-edge', now - IDEMPOTENCY_KEEP_MS);
+    expect(await purgeExpiredIdempotencyKeys(server.ctx, now)).toBe(2);
+    expect([await rowCount('purge-old-1'), await rowCount('purge-old-2'), await rowCount('purge-edge')]).toEqual([
+      0, 0, 1,
+    ]);
+    expect(await purgeExpiredIdempotencyKeys(server.ctx)).toBe(0); // the clock's own time by default
     clock.advance(1);
-    expect(purgeExpiredIdempotencyKeys(server.ctx)).toBe(1);
+    expect(await purgeExpiredIdempotencyKeys(server.ctx)).toBe(1);
   });
 
-  it('purges on a claim at most every 10 minutes, and again at once when the clock went back', () => {
-    const plant = (key: string, ageMs = IDEMPOTENCY_KEEP_MS + 1) =>
-      server.ctx.db
-        .prepare(
-          "INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, 'h', 'done', ?)",
-        )
-        .run(workspaceId, key, clock.now() - ageMs);
+  it('purges on a claim at most every 10 minutes, and again at once when the clock went back', async () => {
+    const plant = async (key: string, ageMs = IDEMPOTENCY_KEEP_MS + 1) =>
+      await server.ctx.db.run(
+        "INSERT INTO idempotency_keys (workspace_id, key, request_hash, state, created_at_ms) VALUES (?, ?, 'h', 'done', ?)",
+        workspaceId,
+        key,
+        clock.now() - ageMs,
+      );
     clock.advance(10 * 60_000);
-    claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-1', hashOf('t1')); // purges now
-    plant('purge-expired-a');
-    claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-same-ms', hashOf('t0'));
-    expect(rowCount('purge-expired-a')).toBe(1); // the same millisecond as the last purge
+    await claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-1', hashOf('t1')); // purges now
+    await plant('purge-expired-a');
+    await claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-same-ms', hashOf('t0'));
+    expect(await rowCount('purge-expired-a')).toBe(1); // the same millisecond as the last purge
     clock.advance(10 * 60_000 - 1);
-    claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-2', hashOf('t2'));
-    expect(rowCount('purge-expired-a')).toBe(1); // within 10 minutes of the last purge
+    await claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-2', hashOf('t2'));
+    expect(await rowCount('purge-expired-a')).toBe(1); // within 10 minutes of the last purge
     clock.advance(1);
-    claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-3', hashOf('t3'));
-    expect(rowCount('purge-expired-a')).toBe(0);
+    await claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-3', hashOf('t3'));
+    expect(await rowCount('purge-expired-a')).toBe(0);
 
-    plant('purge-expired-b', IDEMPOTENCY_KEEP_MS + 120_000); // expired also a minute earlier
+    await plant('purge-expired-b', IDEMPOTENCY_KEEP_MS + 120_000); // expired also a minute earlier
     clock.set(clock.now() - 60_000);
-    claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-4', hashOf('t4'));
-    expect(rowCount('purge-expired-b')).toBe(0);
+    await claimIdempotencyKey(server.ctx, workspaceId, 'purge-tick-4', hashOf('t4'));
+    expect(await rowCount('purge-expired-b')).toBe(0);
     clock.advance(60_000);
   });
 });

@@ -40,7 +40,7 @@ beforeAll(async () => {
   server = await startApiServer();
   const crm = await server.setup();
   const site = await server.setup(); // the widget's workspace: its leads start out unknown
-  const agent = server.createAgent(crm.workspace.id, { name: 'Corpus Agent', email: 'corpus-agent@example.com' });
+  const agent = await server.createAgent(crm.workspace.id, { name: 'Corpus Agent', email: 'corpus-agent@example.com' });
   const zap = api(server.url, crm.key);
   const console_ = api(server.url, agent.token);
   const visitor = api(server.url);
@@ -50,8 +50,8 @@ beforeAll(async () => {
   ).body.id;
   const lead = (v: unknown) => visitor.post(`/v1/widget/conversations/${conversationId}/lead`, v);
   /** The newest lead.captured payload for this address (matched as the API matches: case-insensitively). */
-  const leadEvent = (email: string) =>
-    recordedEvents(server, { type: 'lead.captured', workspaceId: site.workspace.id })
+  const leadEvent = async (email: string) =>
+    (await recordedEvents(server, { type: 'lead.captured', workspaceId: site.workspace.id }))
       .map((e) => e.payload.data ?? e.payload)
       .reverse()
       .find((p) => p.email.toLowerCase() === email.toLowerCase());
@@ -110,21 +110,21 @@ beforeAll(async () => {
       kind: 'email',
       field: 'email',
       send: (v) => lead({ email: v }),
-      stored: (_r, v) => leadEvent(v)?.email,
+      stored: async (_r, v) => (await leadEvent(v))?.email,
     },
     {
       name: 'POST /v1/widget/conversations/:id/lead',
       kind: 'name',
       field: 'name',
       send: (v, n) => lead({ email: fresh(n), name: v }),
-      stored: (_r, _v, n) => leadEvent(fresh(n))?.name,
+      stored: async (_r, _v, n) => (await leadEvent(fresh(n)))?.name,
     },
     {
       name: 'POST /v1/widget/conversations/:id/lead',
       kind: 'phone',
       field: 'phone',
       send: (v, n) => lead({ email: fresh(n), phone: v }),
-      stored: (_r, _v, n) => leadEvent(fresh(n))?.phone,
+      stored: async (_r, _v, n) => (await leadEvent(fresh(n)))?.phone,
     },
     {
       name: 'POST /v1/widget/assistants/:assistantId/conversations',
@@ -175,7 +175,7 @@ beforeAll(async () => {
     },
   ];
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 const corpus: Record<Kind, { valid: string[]; invalid: string[] }> = { email: emails, name: names, phone: phones };
 const sitesOf = (kind: Kind) => sites.filter((s) => s.kind === kind);
@@ -193,9 +193,9 @@ describe.each(['email', 'name', 'phone'] as const)('every valid %s', (kind) => {
           );
           continue;
         }
-        if (site.stored && site.stored(res, value, n) !== value) {
+        if (site.stored && (await site.stored(res, value, n)) !== value) {
           refused.push(
-            `${site.name} ${site.field}=${JSON.stringify(value)} stored as ${JSON.stringify(site.stored(res, value, n))}`,
+            `${site.name} ${site.field}=${JSON.stringify(value)} stored as ${JSON.stringify(await site.stored(res, value, n))}`,
           );
         }
       }
@@ -240,7 +240,7 @@ describe('a valid email', () => {
       ).body;
       const res = await visitor.post(`/v1/widget/conversations/${conversation.id}/lead`, { email, name: 'Visitor' });
       expect({ email, status: res.status }).toEqual({ email, status: 201 });
-      const captured = recordedEvents(server, { type: 'lead.captured', workspaceId: site.workspace.id }).map(
+      const captured = (await recordedEvents(server, { type: 'lead.captured', workspaceId: site.workspace.id })).map(
         (e) => e.payload.data ?? e.payload,
       );
       expect(captured.filter((p) => p.email === email)).toEqual([
@@ -254,7 +254,7 @@ describe.each(['email', 'name', 'phone'] as const)('every invalid %s', (kind) =>
   const nonStrings = [42, true, {}, ['x']];
 
   it('is refused with 422 validation_failed naming the field, at every route that takes one, storing nothing', async () => {
-    const before = tableCounts(server);
+    const before = await tableCounts(server);
     const wrong: string[] = [];
     for (const value of [...corpus[kind].invalid, ...nonStrings]) {
       for (const site of sitesOf(kind)) {
@@ -270,6 +270,6 @@ describe.each(['email', 'name', 'phone'] as const)('every invalid %s', (kind) =>
       }
     }
     expect(wrong).toEqual([]);
-    expect(tableCounts(server)).toEqual(before);
+    expect(await tableCounts(server)).toEqual(before);
   });
 });

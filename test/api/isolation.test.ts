@@ -24,7 +24,7 @@ beforeAll(async () => {
   server = await startApiServer();
   const v = await server.setup();
   const zap = api(server.url, v.key);
-  const agent = server.createAgent(v.workspace.id);
+  const agent = await server.createAgent(v.workspace.id);
   await zap.post('/v1/contacts', { email: 'secret.customer@victim.test', name: 'Secret' });
   const ticket = (
     await zap.post('/v1/tickets', { subject: 'Private matter', contact_email: 'secret.customer@victim.test' })
@@ -49,20 +49,20 @@ beforeAll(async () => {
   };
   const a = await server.setup();
   attacker = api(server.url, a.key);
-  attackerConsole = api(server.url, server.createAgent(a.workspace.id).token);
+  attackerConsole = api(server.url, (await server.createAgent(a.workspace.id)).token);
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 /** Everything of the victim's that a request could change, to compare before and after. */
-function victimState() {
+async function victimState() {
   const db = server.ctx.db;
   return {
-    tickets: db.prepare('SELECT * FROM tickets WHERE workspace_id = ?').all(victim.workspaceId),
-    contacts: db.prepare('SELECT * FROM contacts WHERE workspace_id = ?').all(victim.workspaceId),
-    messages: db.prepare('SELECT * FROM messages WHERE workspace_id = ?').all(victim.workspaceId),
-    sessions: db.prepare('SELECT * FROM live_chat_sessions WHERE workspace_id = ?').all(victim.workspaceId),
-    subscriptions: db.prepare('SELECT * FROM subscriptions WHERE workspace_id = ?').all(victim.workspaceId),
-    events: db.prepare('SELECT * FROM events WHERE workspace_id = ?').all(victim.workspaceId),
+    tickets: await db.all('SELECT * FROM tickets WHERE workspace_id = ?', victim.workspaceId),
+    contacts: await db.all('SELECT * FROM contacts WHERE workspace_id = ?', victim.workspaceId),
+    messages: await db.all('SELECT * FROM messages WHERE workspace_id = ?', victim.workspaceId),
+    sessions: await db.all('SELECT * FROM live_chat_sessions WHERE workspace_id = ?', victim.workspaceId),
+    subscriptions: await db.all('SELECT * FROM subscriptions WHERE workspace_id = ?', victim.workspaceId),
+    events: await db.all('SELECT * FROM events WHERE workspace_id = ?', victim.workspaceId),
   };
 }
 
@@ -83,7 +83,7 @@ it('lists show only the caller’s own records', async () => {
 });
 
 it('writes aimed at the other workspace’s ids are 404s or no-ops, and change none of its data', async () => {
-  const before = victimState();
+  const before = await victimState();
   const expect404 = async (p: Promise<{ status: number; body: any }>) => {
     const res = await p;
     expect(res.status).toBe(404);
@@ -113,14 +113,14 @@ it('writes aimed at the other workspace’s ids are 404s or no-ops, and change n
   const contact = await attacker.post('/v1/contacts', { email: victim.contactEmail, name: 'Mine' });
   expect(contact.status).toBe(201);
 
-  expect(victimState()).toEqual(before);
+  expect(await victimState()).toEqual(before);
 });
 
 it('a guessed id that does not exist and one that belongs elsewhere get the same answer', async () => {
-  const counts = tableCounts(server);
+  const counts = await tableCounts(server);
   const elsewhere = await attacker.patch(`/v1/tickets/${victim.ticketId}`, { status: 'open' });
   const nowhere = await attacker.patch('/v1/tickets/tkt_000000000000000000000000', { status: 'open' });
   expect(elsewhere.status).toBe(nowhere.status);
   expect(elsewhere.body.error.code).toBe(nowhere.body.error.code);
-  expect(tableCounts(server)).toEqual(counts);
+  expect(await tableCounts(server)).toEqual(counts);
 });

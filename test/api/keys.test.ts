@@ -84,9 +84,9 @@ describe('API key storage', () => {
   it('stores only the SHA-256 of the key, and the key works', async () => {
     const server = await startApiServer();
     try {
-      const ws = server.createWorkspace();
-      const { id, key } = server.createKeyRecord(ws.id);
-      const row = server.ctx.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as Record<string, unknown>;
+      const ws = await server.createWorkspace();
+      const { id, key } = await server.createKeyRecord(ws.id);
+      const row = (await server.ctx.db.one<Record<string, unknown>>('SELECT * FROM api_keys WHERE id = ?', id))!;
       expect(row.secret_hash).toBe(hashSecret(key));
       expect(row.secret_hash).toMatch(/^[0-9a-f]{64}$/);
       for (const value of Object.values(row)) expect(String(value)).not.toContain(key.slice(13));

@@ -17,7 +17,7 @@ let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer();
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 /** "GET /v1/tickets/{id}" for every route registered on the app. */
 function appRoutes(): string[] {
@@ -50,8 +50,8 @@ it('is OpenAPI 3.1 and documents exactly the routes the app registers', () => {
 });
 
 it('states for every operation the scope the API demands, its security, and its responses', async () => {
-  const ws = server.createWorkspace();
-  const scopeless = server.createKey(ws.id, []);
+  const ws = await server.createWorkspace();
+  const scopeless = await server.createKey(ws.id, []);
   for (const { key, path: p, method, op } of documentedOperations()) {
     expect({ key, responses: Object.keys(op.responses).length > 0 }).toEqual({ key, responses: true });
     const concrete = p.replace(/\{\w+\}/g, 'x_placeholder');

@@ -7,9 +7,9 @@ it('allows the burst, then answers 429 rate_limited with Retry-After, and refill
   const clock = testClock();
   const server = await startApiServer({ clock, rateLimit: { perMinute: 6, burst: 3 } });
   try {
-    const ws = server.createWorkspace();
-    const a = api(server.url, server.createKey(ws.id));
-    const b = api(server.url, server.createKey(ws.id));
+    const ws = await server.createWorkspace();
+    const a = api(server.url, await server.createKey(ws.id));
+    const b = api(server.url, await server.createKey(ws.id));
     for (let i = 0; i < 3; i++) expect((await a.get('/v1/me')).status).toBe(200);
     const limited = await a.get('/v1/me');
     expect(limited.status).toBe(429);
@@ -34,13 +34,13 @@ it('allows the burst, then answers 429 rate_limited with Retry-After, and refill
 it('limits writes too, and a limited write changes nothing', async () => {
   const server = await startApiServer({ clock: testClock(), rateLimit: { perMinute: 60, burst: 1 } });
   try {
-    const ws = server.createWorkspace();
-    const zap = api(server.url, server.createKey(ws.id));
+    const ws = await server.createWorkspace();
+    const zap = api(server.url, await server.createKey(ws.id));
     expect((await zap.post('/v1/tickets', { subject: 'one' })).status).toBe(201);
     const limited = await zap.post('/v1/tickets', { subject: 'two' });
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('1');
-    expect(server.ctx.db.prepare('SELECT COUNT(*) FROM tickets').pluck().get()).toBe(1);
+    expect(await server.ctx.db.value('SELECT COUNT(*) FROM tickets')).toBe(1);
   } finally {
     await server.close();
   }
@@ -56,10 +56,10 @@ describe('the public widget and in-app endpoints, per visitor address', () => {
       const start = () => visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'Hi' });
       expect((await start()).status).toBe(201);
       expect((await start()).status).toBe(201);
-      const events = () => server.ctx.db.prepare('SELECT COUNT(*) FROM events').pluck().get();
+      const events = async () => await server.ctx.db.value('SELECT COUNT(*) FROM events');
       const before = {
-        conversations: server.ctx.db.prepare('SELECT COUNT(*) FROM conversations').pluck().get(),
-        events: events(),
+        conversations: await server.ctx.db.value('SELECT COUNT(*) FROM conversations'),
+        events: await events(),
       };
 
       // The lead form and the in-app SDK share the address's bucket: one visitor, one allowance.
@@ -71,8 +71,8 @@ describe('the public widget and in-app endpoints, per visitor address', () => {
       });
       expect(limited.headers.get('retry-after')).toBe('10');
       expect({
-        conversations: server.ctx.db.prepare('SELECT COUNT(*) FROM conversations').pluck().get(),
-        events: events(),
+        conversations: await server.ctx.db.value('SELECT COUNT(*) FROM conversations'),
+        events: await events(),
       }).toEqual(before);
 
       // The Zapier-facing API is limited per key, not per address.

@@ -12,7 +12,7 @@ let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer();
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 const strictly = (schema: z.ZodObject, body: unknown) => schema.strict().safeParse(body).error?.issues ?? [];
 
@@ -34,7 +34,7 @@ it('a contact, created, updated and found, is the catalog’s contact record', a
 
 it('a message sent into a taken-over conversation is the catalog’s message record', async () => {
   const { workspace, key, assistant } = await server.setup();
-  const agent = server.createAgent(workspace.id, { name: 'Sam' });
+  const agent = await server.createAgent(workspace.id, { name: 'Sam' });
   const visitor = api(server.url);
   const conversation = (
     await visitor.post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'A human, please' })

@@ -176,7 +176,7 @@ describe('the debug request log, over HTTP', () => {
     server = await startApiServer({ config: { log: 'debug' } });
     key = (await server.setup()).key;
   });
-  afterAll(() => server.close());
+  afterAll(async () => await server.close());
 
   it('holds no percent-encoded credential sent in a path, on any route, whatever the answer', async () => {
     const [leaked, token, secret] = CREDENTIALS() as [string, string, string];

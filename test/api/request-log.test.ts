@@ -57,7 +57,7 @@ it('logs one info line per request: method, route pattern, status, ms, key id, Z
 
 it('logs a body the JSON parser refused, and a request from an agent token', async () => {
   const { s, workspace } = await server('info');
-  const agent = s.createAgent(workspace.id);
+  const agent = await s.createAgent(workspace.id);
   await api(s.url).raw('POST', '/v1/tickets', { body: '{"email":', headers: { 'content-type': 'application/json' } });
   await api(s.url, agent.token).post('/v1/agent/tickets', { subject: 'From the console' });
   const [refused, byAgent] = await requestLines(s, 2);

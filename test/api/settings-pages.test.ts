@@ -27,9 +27,9 @@ afterAll(async () => {
   await server.close();
 });
 
-function workspaceWithOwner(name = 'Acme Support') {
-  const workspace = server.createWorkspace({ plan: 'pro', name });
-  const owner = createAgent(server.ctx, workspace.id, {
+async function workspaceWithOwner(name = 'Acme Support') {
+  const workspace = await server.createWorkspace({ plan: 'pro', name });
+  const owner = await createAgent(server.ctx, workspace.id, {
     name: 'Olive Owner',
     email: 'olive@example.com',
     role: 'owner',
@@ -50,7 +50,7 @@ describe('the landing page and the security headers', () => {
   });
 
   it('every page refuses framing and inline script, and is not cached', async () => {
-    const { owner } = workspaceWithOwner();
+    const { owner } = await workspaceWithOwner();
     const browser = await signInAs(server, owner.id);
     for (const path of ['/', ...PAGES]) {
       const page = path === '/' ? await fetchPage(`${server.url}/`) : await browser.get(path);
@@ -71,8 +71,8 @@ describe('the landing page and the security headers', () => {
 
 describe('sign-in links and sessions', () => {
   it('a link signs in once; the cookie is HttpOnly, SameSite=Strict, expires, and sign-out ends it', async () => {
-    const { owner } = workspaceWithOwner();
-    const { token } = createSignInLink(server.ctx, owner.id);
+    const { owner } = await workspaceWithOwner();
+    const { token } = await createSignInLink(server.ctx, owner.id);
     const confirm = await fetchPage(`${server.url}/sign-in?token=${token}`);
     expect(confirm.status).toBe(200);
     expect(confirm.html).toContain('Olive Owner');
@@ -107,8 +107,8 @@ describe('sign-in links and sessions', () => {
   });
 
   it('a link used by many requests at once signs in exactly one of them', async () => {
-    const { owner } = workspaceWithOwner();
-    const { token } = createSignInLink(server.ctx, owner.id);
+    const { owner } = await workspaceWithOwner();
+    const { token } = await createSignInLink(server.ctx, owner.id);
     const answers = await Promise.all(
       Array.from({ length: 12 }, () =>
         fetchPage(`${server.url}/sign-in`, { method: 'POST', body: formBody({ token }) }),
@@ -119,8 +119,8 @@ describe('sign-in links and sessions', () => {
   });
 
   it('a form posted from another site is refused, sign-in included (Fetch Metadata)', async () => {
-    const { owner } = workspaceWithOwner();
-    const { token } = createSignInLink(server.ctx, owner.id);
+    const { owner } = await workspaceWithOwner();
+    const { token } = await createSignInLink(server.ctx, owner.id);
     const crossSite = await fetchPage(`${server.url}/sign-in`, {
       method: 'POST',
       headers: { 'sec-fetch-site': 'cross-site' },
@@ -136,8 +136,8 @@ describe('sign-in links and sessions', () => {
   });
 
   it('an expired link, an unknown one and a made-up one are refused; the session ends after its lifetime', async () => {
-    const { owner } = workspaceWithOwner();
-    const { token } = createSignInLink(server.ctx, owner.id);
+    const { owner } = await workspaceWithOwner();
+    const { token } = await createSignInLink(server.ctx, owner.id);
     clock.advance(SIGN_IN_LINK_TTL_MS + 1);
     const expired = await fetchPage(`${server.url}/sign-in`, { method: 'POST', body: formBody({ token }) });
     expect(expired.status).toBe(400);
@@ -166,9 +166,9 @@ describe('sign-in links and sessions', () => {
   it('is Secure when served over https (behind the trusted proxy)', async () => {
     const behindProxy = await startApiServer({ config: { trustProxyHops: 1 } });
     try {
-      const ws = behindProxy.createWorkspace();
-      const owner = createAgent(behindProxy.ctx, ws.id, { name: 'O', email: 'o@example.com', role: 'owner' });
-      const { token } = createSignInLink(behindProxy.ctx, owner.id);
+      const ws = await behindProxy.createWorkspace();
+      const owner = await createAgent(behindProxy.ctx, ws.id, { name: 'O', email: 'o@example.com', role: 'owner' });
+      const { token } = await createSignInLink(behindProxy.ctx, owner.id);
       const page = await fetchPage(`${behindProxy.url}/sign-in`, {
         method: 'POST',
         headers: { 'x-forwarded-proto': 'https' },
@@ -181,23 +181,23 @@ describe('sign-in links and sessions', () => {
   });
 
   it('only owners and admins get in; a role taken away ends access at once', async () => {
-    const { workspace } = workspaceWithOwner();
-    const agent = createAgent(server.ctx, workspace.id, { name: 'Ann Agent', email: 'ann@example.com' });
-    const { token } = createSignInLink(server.ctx, agent.id);
+    const { workspace } = await workspaceWithOwner();
+    const agent = await createAgent(server.ctx, workspace.id, { name: 'Ann Agent', email: 'ann@example.com' });
+    const { token } = await createSignInLink(server.ctx, agent.id);
     const refused = await fetchPage(`${server.url}/sign-in`, { method: 'POST', body: formBody({ token }) });
     expect(refused.status).toBe(403);
     expect(refused.headers.get('set-cookie')).toBeNull();
-    setAgentRole(server.ctx, agent.id, 'admin');
+    await setAgentRole(server.ctx, agent.id, 'admin');
     const browser = await signInAs(server, agent.id);
     expect((await browser.get('/settings/keys')).status).toBe(200);
-    setAgentRole(server.ctx, agent.id, 'agent');
+    await setAgentRole(server.ctx, agent.id, 'agent');
     expect((await browser.get('/settings/keys')).status).toBe(403);
   });
 
   it('API keys and agent tokens do not open the pages, and a session does not open the API', async () => {
-    const { workspace, owner } = workspaceWithOwner();
-    const key = server.createKey(workspace.id);
-    const agentToken = server.createAgent(workspace.id).token;
+    const { workspace, owner } = await workspaceWithOwner();
+    const key = await server.createKey(workspace.id);
+    const agentToken = (await server.createAgent(workspace.id)).token;
     for (const credential of [key, agentToken]) {
       for (const path of PAGES) {
         const page = await fetchPage(`${server.url}${path}`, { headers: { authorization: `Bearer ${credential}` } });
@@ -220,9 +220,9 @@ describe('sign-in links and sessions', () => {
   });
 
   it("a session reaches its own workspace only: another's key, delivery and subscription are unknown", async () => {
-    const mine = workspaceWithOwner('Mine');
-    const theirs = workspaceWithOwner('Theirs');
-    const theirKey = createApiKey(server.ctx, {
+    const mine = await workspaceWithOwner('Mine');
+    const theirs = await workspaceWithOwner('Theirs');
+    const theirKey = await createApiKey(server.ctx, {
       workspaceId: theirs.workspace.id,
       name: 'Their key',
       scopes: ['events:read'],
@@ -243,14 +243,14 @@ describe('sign-in links and sessions', () => {
 
 describe('forms', () => {
   it('every state-changing form refuses a missing or foreign CSRF token and changes nothing', async () => {
-    const { workspace, owner } = workspaceWithOwner();
-    const other = workspaceWithOwner('Other');
+    const { workspace, owner } = await workspaceWithOwner();
+    const other = await workspaceWithOwner('Other');
     const mine = await signInAs(server, owner.id);
     const foreign = await signInAs(server, other.owner.id);
-    const key = createApiKey(server.ctx, { workspaceId: workspace.id, name: 'Keep me', scopes: ['events:read'] });
-    const count = () =>
-      server.ctx.db.prepare('SELECT COUNT(*) FROM api_keys WHERE workspace_id = ?').pluck().get(workspace.id);
-    const before = count();
+    const key = await createApiKey(server.ctx, { workspaceId: workspace.id, name: 'Keep me', scopes: ['events:read'] });
+    const count = async () =>
+      await server.ctx.db.value('SELECT COUNT(*) FROM api_keys WHERE workspace_id = ?', workspace.id);
+    const before = await count();
     const forms: [string, Record<string, string | string[]>][] = [
       ['/settings/keys', { name: 'Sneaky', scopes: ['events:read'] }],
       [`/settings/keys/${key.id}/revoke`, {}],
@@ -264,8 +264,8 @@ describe('forms', () => {
         expect({ path, csrf, status: page.status }).toEqual({ path, csrf, status: 403 });
       }
     }
-    expect(count()).toBe(before);
-    expect(server.ctx.db.prepare('SELECT revoked_at FROM api_keys WHERE id = ?').pluck().get(key.id)).toBeNull();
+    expect(await count()).toBe(before);
+    expect(await server.ctx.db.value('SELECT revoked_at FROM api_keys WHERE id = ?', key.id)).toBeNull();
     expect((await mine.get('/settings/keys')).status).toBe(200); // still signed in
     // A form of another type is refused unread.
     const json = await fetchPage(`${server.url}/settings/keys`, {
@@ -274,11 +274,11 @@ describe('forms', () => {
       body: JSON.stringify({ _csrf: mine.csrf, name: 'x', scopes: ['events:read'] }),
     });
     expect(json.status).toBe(415);
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
   });
 
   it('creates a key with the chosen scopes and shows it once; names the problem when the form is incomplete', async () => {
-    const { workspace, owner } = workspaceWithOwner();
+    const { workspace, owner } = await workspaceWithOwner();
     const browser = await signInAs(server, owner.id);
     const keysPage = await browser.get('/settings/keys');
     // The same words the Zapier app's connection wizard shows (catalog/scopes.ts), each scope's own.
@@ -307,8 +307,8 @@ describe('forms', () => {
   });
 
   it('revoking says how many Zaps disconnect, then disconnects them', async () => {
-    const { workspace, owner } = workspaceWithOwner();
-    const key = createApiKey(server.ctx, { workspaceId: workspace.id, name: 'Busy', scopes: ['events:read'] });
+    const { workspace, owner } = await workspaceWithOwner();
+    const key = await createApiKey(server.ctx, { workspaceId: workspace.id, name: 'Busy', scopes: ['events:read'] });
     const zap = api(server.url, key.key);
     for (const n of [1, 2])
       await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: `${rx.url}/z${n}` });
@@ -316,14 +316,15 @@ describe('forms', () => {
     expect((await browser.get('/settings/keys')).html).toMatch(/<td>2<\/td>/);
     const confirm = await browser.get(`/settings/keys/${key.id}/revoke`);
     expect(confirm.html).toContain('2 Zaps will disconnect');
-    const idle = createApiKey(server.ctx, { workspaceId: workspace.id, name: 'Idle', scopes: ['events:read'] });
+    const idle = await createApiKey(server.ctx, { workspaceId: workspace.id, name: 'Idle', scopes: ['events:read'] });
     expect((await browser.get(`/settings/keys/${idle.id}/revoke`)).html).toContain('No Zap uses it now.');
     const done = await browser.post(`/settings/keys/${key.id}/revoke`);
     expect(done.status).toBe(303);
-    const active = server.ctx.db
-      .prepare('SELECT COUNT(*) FROM subscriptions WHERE api_key_id = ? AND active = 1')
-      .pluck();
-    expect(active.get(key.id)).toBe(0);
+    const active = await server.ctx.db.value(
+      'SELECT COUNT(*) FROM subscriptions WHERE api_key_id = ? AND active = 1',
+      key.id,
+    );
+    expect(active).toBe(0);
     expect((await zap.get('/v1/me')).body.error.code).toBe('api_key_revoked');
     const zaps = await browser.get('/settings/zaps');
     expect(zaps.html).toContain('Its API key was revoked');
@@ -332,16 +333,17 @@ describe('forms', () => {
 
 describe('the delivery log and replay from the pages', () => {
   it('filters and pages the log, and replays a Zap’s failed deliveries since a time', async () => {
-    const { workspace, owner } = workspaceWithOwner();
-    const key = server.createKey(workspace.id);
+    const { workspace, owner } = await workspaceWithOwner();
+    const key = await server.createKey(workspace.id);
     const zap = api(server.url, key);
     const sub = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${rx.url}/bulk` }))
       .body as { id: string };
     for (let i = 0; i < 26; i++) await zap.post('/v1/tickets', { subject: `Page ${i}` });
-    server.fanOut(); // no worker here: the deliveries are as a worker that failed them all would leave them
-    server.ctx.db
-      .prepare(`UPDATE deliveries SET status = 'failed', finished_at = created_at WHERE subscription_id = ?`)
-      .run(sub.id);
+    await server.fanOut(); // no worker here: the deliveries are as a worker that failed them all would leave them
+    await server.ctx.db.run(
+      `UPDATE deliveries SET status = 'failed', finished_at = created_at WHERE subscription_id = ?`,
+      sub.id,
+    );
     const browser = await signInAs(server, owner.id);
     const first = await browser.get(
       `/settings/deliveries?status=failed&subscription=${sub.id}&event_type=ticket.created`,
@@ -377,8 +379,8 @@ describe('the delivery log and replay from the pages', () => {
 
 describe('the delivery log filter', () => {
   it('keeps a Zap filter chosen from Connected Zaps even when the Zap is older than the 100 newest', async () => {
-    const { workspace, owner } = workspaceWithOwner();
-    const zap = api(server.url, server.createKey(workspace.id));
+    const { workspace, owner } = await workspaceWithOwner();
+    const zap = api(server.url, await server.createKey(workspace.id));
     const old = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${rx.url}/old` }))
       .body as { id: string };
     for (let i = 0; i < 100; i++) {
@@ -393,7 +395,7 @@ describe('the delivery log filter', () => {
     // The form shows the filter the list applies, so changing another filter keeps it.
     expect(page.html).toMatch(new RegExp(`<option value="${old.id}" selected>`));
     // Another workspace's subscription id is not offered, only filtered on (nothing matches).
-    const other = workspaceWithOwner('Other');
+    const other = await workspaceWithOwner('Other');
     const stranger = await (await signInAs(server, other.owner.id)).get(`/settings/deliveries?subscription=${old.id}`);
     expect(stranger.html).not.toContain(`value="${old.id}"`);
     expect(stranger.html).toContain('No deliveries match.');
@@ -402,8 +404,8 @@ describe('the delivery log filter', () => {
 
 describe('the bulk replay form and its notice', () => {
   it('refuses a day or time that is not in the calendar instead of rolling it over to another day', async () => {
-    const { workspace, owner } = workspaceWithOwner();
-    const zap = api(server.url, server.createKey(workspace.id));
+    const { workspace, owner } = await workspaceWithOwner();
+    const zap = api(server.url, await server.createKey(workspace.id));
     const sub = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: `${rx.url}/cal` }))
       .body as { id: string };
     const browser = await signInAs(server, owner.id);
@@ -429,7 +431,7 @@ describe('the bulk replay form and its notice', () => {
   });
 
   it('shows only a summary the server made: text from a link is not shown as a notice', async () => {
-    const { owner } = workspaceWithOwner();
+    const { owner } = await workspaceWithOwner();
     const browser = await signInAs(server, owner.id);
     const forged = 'Your session expired. Sign in again at https://illumichat-login.example';
     for (const query of [
@@ -450,7 +452,7 @@ describe('the bulk replay form and its notice', () => {
 
 describe('odd requests get pages, never a stack trace', () => {
   it('an unknown page or asset, a bad cursor, an oversized form', async () => {
-    const { owner } = workspaceWithOwner();
+    const { owner } = await workspaceWithOwner();
     const browser = await signInAs(server, owner.id);
     const script = await browser.get('/settings/assets/copy.js');
     expect(script.status).toBe(200);
@@ -466,7 +468,7 @@ describe('odd requests get pages, never a stack trace', () => {
   });
 
   it('a storage fault is a 503 page and a bug a bare 500 page, logged without a credential', async () => {
-    const { owner } = workspaceWithOwner();
+    const { owner } = await workspaceWithOwner();
     const browser = await signInAs(server, owner.id);
     const spy = jest.spyOn(apiKeys, 'listApiKeys');
     try {
@@ -508,12 +510,12 @@ describe('hostile text is shown, escaped, never run', () => {
     const hostile = await startReceiver();
     try {
       const { workspace, key } = await delivering.setup();
-      const owner = createAgent(delivering.ctx, workspace.id, {
+      const owner = await createAgent(delivering.ctx, workspace.id, {
         name: `Owner ${ATTRIBUTE}`,
         email: 'o@example.com',
         role: 'owner',
       });
-      createApiKey(delivering.ctx, {
+      await createApiKey(delivering.ctx, {
         workspaceId: workspace.id,
         name: `Key ${SCRIPT}${ATTRIBUTE}`,
         scopes: ['events:read'],
@@ -527,8 +529,7 @@ describe('hostile text is shown, escaped, never run', () => {
       await zap.post('/v1/contacts', { email: 'mallory@example.com', name: `Mallory ${SCRIPT}${ATTRIBUTE}` });
       await hostile.waitFor(1);
       const deliveryId = await waitUntil(
-        () =>
-          delivering.ctx.db.prepare('SELECT delivery_id FROM delivery_attempts').pluck().get() as string | undefined,
+        async () => await delivering.ctx.db.value<string>('SELECT delivery_id FROM delivery_attempts'),
         10_000,
         'the failed attempt',
       );

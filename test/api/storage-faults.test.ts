@@ -10,6 +10,7 @@ import path from 'node:path';
 
 import Database, { SqliteError } from 'better-sqlite3';
 
+import { sqliteHandle } from '../../partner-api/db/sqlite-store';
 import { tableCounts } from '../support/api-events';
 import { api, type ApiResponse, type ApiServer, startApiServer } from '../support/api-server';
 import { mountSmallDisk, type SmallDisk, smallDiskUnavailable } from '../support/small-disk';
@@ -31,8 +32,8 @@ function expectOneLinePerRefusal(server: ApiServer, refusals: number, code: RegE
   }
 }
 
-const count = (server: ApiServer, table: string) =>
-  server.ctx.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+const count = async (server: ApiServer, table: string) =>
+  (await server.ctx.db.value<number>(`SELECT count(*) FROM ${table}`))!;
 
 describe('injected storage faults', () => {
   let server: ApiServer;
@@ -44,7 +45,7 @@ describe('injected storage faults', () => {
     key = setup.key;
     assistantId = setup.assistant.id;
   });
-  afterEach(() => server.close());
+  afterEach(async () => await server.close());
 
   // Kinds of write: keyed, keyed with an Idempotency-Key, the public widget. Each row needs new pages.
   const writes: [string, (s: ApiServer) => Promise<ApiResponse>][] = [
@@ -72,17 +73,17 @@ describe('injected storage faults', () => {
     async (_name, write) => {
       const acknowledged = await api(server.url, key).post('/v1/contacts', { email: 'before@example.com' });
       expect(acknowledged.status).toBe(201);
-      const before = tableCounts(server);
-      const pages = server.ctx.db.pragma('page_count', { simple: true }) as number;
-      server.ctx.db.pragma(`max_page_count = ${pages}`); // the file may not grow: SQLite answers SQLITE_FULL
+      const before = await tableCounts(server);
+      const pages = sqliteHandle(server.ctx.store).pragma('page_count', { simple: true }) as number;
+      sqliteHandle(server.ctx.store).pragma(`max_page_count = ${pages}`); // the file may not grow: SQLite answers SQLITE_FULL
 
       expectStorageUnavailable(await write(server));
-      expect(tableCounts(server)).toEqual(before);
+      expect(await tableCounts(server)).toEqual(before);
       expectOneLinePerRefusal(server, 1, /^SQLITE_FULL$/);
       // Reads still work (the key's last-used bookkeeping is skipped, not turned into an error).
       expect((await api(server.url, key).get('/v1/contacts?email=before@example.com')).status).toBe(200);
 
-      server.ctx.db.pragma('max_page_count = 1073741823');
+      sqliteHandle(server.ctx.store).pragma('max_page_count = 1073741823');
       expect((await write(server)).status).toBe(201);
       expect(JSON.stringify((await api(server.url, key).get('/v1/contacts?email=before@example.com')).body)).toContain(
         '"before@example.com"',
@@ -91,11 +92,11 @@ describe('injected storage faults', () => {
   );
 
   it('answers 503 on a read-only database (SQLITE_READONLY) while reads keep working', async () => {
-    server.ctx.db.pragma('query_only = ON');
+    sqliteHandle(server.ctx.store).pragma('query_only = ON');
     expectStorageUnavailable(await api(server.url, key).post('/v1/contacts', { email: 'ro@example.com' }));
     expect((await api(server.url, key).get('/v1/me')).status).toBe(200);
     expectOneLinePerRefusal(server, 1, /^SQLITE_READONLY/);
-    server.ctx.db.pragma('query_only = OFF');
+    sqliteHandle(server.ctx.store).pragma('query_only = OFF');
     expect((await api(server.url, key).post('/v1/contacts', { email: 'ro@example.com' })).status).toBe(201);
   });
 
@@ -111,21 +112,21 @@ describe('injected storage faults', () => {
     'SQLITE_READONLY_DBMOVED',
     'SQLITE_CANTOPEN',
   ])('answers 503 for %s raised inside the write, and stores nothing', async (code) => {
-    const db = server.ctx.db;
+    const db = sqliteHandle(server.ctx.store);
     db.function('storage_fault', () => {
       throw new SqliteError('disk I/O error', code);
     });
     db.exec(`CREATE TEMP TRIGGER failing_disk BEFORE INSERT ON contacts BEGIN SELECT storage_fault(); END`);
-    const before = count(server, 'contacts');
+    const before = await count(server, 'contacts');
     expectStorageUnavailable(await api(server.url, key).post('/v1/contacts', { email: 'io@example.com' }));
-    expect(count(server, 'contacts')).toBe(before);
+    expect(await count(server, 'contacts')).toBe(before);
     expectOneLinePerRefusal(server, 1, new RegExp(`^${code}$`));
     db.exec('DROP TRIGGER failing_disk');
     expect((await api(server.url, key).post('/v1/contacts', { email: 'io@example.com' })).status).toBe(201);
   });
 
   it('still answers a bug 500 internal_error (only storage faults are 503)', async () => {
-    const db = server.ctx.db;
+    const db = sqliteHandle(server.ctx.store);
     db.function('storage_fault', () => {
       throw new SqliteError('no such column: x', 'SQLITE_ERROR');
     });

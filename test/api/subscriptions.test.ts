@@ -26,12 +26,12 @@ async function fresh() {
   return { workspace, key, keyId, assistant, zap: api(server.url, key) };
 }
 
-const subscription = (id: string) =>
-  server.ctx.db.prepare('SELECT active, deactivated_reason, api_key_id FROM subscriptions WHERE id = ?').get(id) as {
+const subscription = async (id: string) =>
+  (await server.ctx.db.one<{
     active: number;
     deactivated_reason: string | null;
     api_key_id: string;
-  };
+  }>('SELECT active, deactivated_reason, api_key_id FROM subscriptions WHERE id = ?', id))!;
 
 describe('POST /v1/subscriptions', () => {
   it('subscribes (201) with a Standard Webhooks secret, shown once, tied to the key that made it', async () => {
@@ -52,7 +52,7 @@ describe('POST /v1/subscriptions', () => {
       createdAt: expect.any(String),
     });
     expect(Buffer.from(res.body.secret.slice(6), 'base64')).toHaveLength(32);
-    expect(subscription(res.body.id)).toMatchObject({ active: 1, api_key_id: keyId });
+    expect(await subscription(res.body.id)).toMatchObject({ active: 1, api_key_id: keyId });
   });
 
   it.each(EVENT_TYPES)('accepts the catalog event type %s', async (type) => {
@@ -63,7 +63,7 @@ describe('POST /v1/subscriptions', () => {
   it('refuses an unknown event type, another workspace’s assistant, or bad fields with 422, storing nothing', async () => {
     const { zap } = await fresh();
     const other = await fresh();
-    const before = tableCounts(server);
+    const before = await tableCounts(server);
     const cases = [
       [{ event_type: 'ticket.deleted', target_url: receiver.url }, 'event_type'],
       [{ event_type: 'Lead Captured', target_url: receiver.url }, 'event_type'],
@@ -77,7 +77,7 @@ describe('POST /v1/subscriptions', () => {
       expect(res.body.error.code).toBe('validation_failed');
       expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain(path);
     }
-    expect(tableCounts(server)).toEqual(before);
+    expect(await tableCounts(server)).toEqual(before);
   });
 
   it('refuses targets that are not https or not public with 422 target_url_refused and the reason', async () => {
@@ -104,7 +104,7 @@ describe('POST /v1/subscriptions', () => {
         (await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: 'https://93.184.216.34/hook' }))
           .status,
       ).toBe(201);
-      expect(tableCounts(strict).subscriptions).toBe(1);
+      expect((await tableCounts(strict)).subscriptions).toBe(1);
       // What the development setting allows (http, loopback, private) names it; what it would not allow does not.
       const hint = 'ILLUMICHAT_ALLOW_PRIVATE_TARGETS=1';
       for (const target of [
@@ -136,7 +136,7 @@ describe('what a subscription receives', () => {
       const sub = (await zap.post('/v1/subscriptions', { event_type: 'lead.captured', target_url: rx.url })).body;
       await zap.post('/v1/contacts', { email: 'hooked@example.com', name: 'Hooked' });
       const delivered = at(await rx.waitFor(1), 0);
-      const event = at(recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id }), 0);
+      const event = at(await recordedEvents(server, { type: 'lead.captured', workspaceId: workspace.id }), 0);
       expect(delivered.json()).toEqual(event.payload);
       expect(delivered.headers['webhook-id']).toBe(event.id);
       const samples = await zap.get('/v1/samples?event_type=lead.captured');
@@ -149,7 +149,7 @@ describe('what a subscription receives', () => {
 
   it('filtered to an assistant, it gets only that assistant’s events', async () => {
     const { zap, workspace, assistant } = await fresh();
-    const otherAssistant = server.createAssistant(workspace.id, 'Other Bot');
+    const otherAssistant = await server.createAssistant(workspace.id, 'Other Bot');
     const sub = (
       await zap.post('/v1/subscriptions', {
         event_type: 'widget.conversation_started',
@@ -161,11 +161,11 @@ describe('what a subscription receives', () => {
     const mine = (
       await api(server.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'mine' })
     ).body;
-    server.fanOut();
-    const owed = server.ctx.db
-      .prepare('SELECT e.payload FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.subscription_id = ?')
-      .pluck()
-      .all(sub.id) as string[];
+    await server.fanOut();
+    const owed = await server.ctx.db.values<string>(
+      'SELECT e.payload FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.subscription_id = ?',
+      sub.id,
+    );
     expect(owed.map((p) => JSON.parse(p).data.conversation.id)).toEqual([mine.id]);
   });
 });
@@ -176,12 +176,10 @@ describe('DELETE /v1/subscriptions/:id', () => {
     const sub = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiver.url })).body;
     const res = await zap.delete(`/v1/subscriptions/${sub.id}`);
     expect(res).toMatchObject({ status: 200, body: { id: sub.id, active: false } });
-    expect(subscription(sub.id)).toMatchObject({ active: 0, deactivated_reason: 'unsubscribed' });
+    expect(await subscription(sub.id)).toMatchObject({ active: 0, deactivated_reason: 'unsubscribed' });
     await zap.post('/v1/tickets', { subject: 'after unsubscribe' });
-    server.fanOut();
-    expect(server.ctx.db.prepare('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?').pluck().get(sub.id)).toBe(
-      0,
-    );
+    await server.fanOut();
+    expect(await server.ctx.db.value('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?', sub.id)).toBe(0);
     expect((await zap.delete(`/v1/subscriptions/${sub.id}`)).body).toEqual({ id: sub.id, active: false });
     expect((await zap.delete('/v1/subscriptions/sub_neverexisted')).body).toEqual({
       id: 'sub_neverexisted',
@@ -196,7 +194,7 @@ describe('DELETE /v1/subscriptions/:id', () => {
       .body;
     const res = await a.zap.delete(`/v1/subscriptions/${sub.id}`);
     expect(res).toMatchObject({ status: 200, body: { id: sub.id, active: false } });
-    expect(subscription(sub.id).active).toBe(1);
+    expect((await subscription(sub.id)).active).toBe(1);
   });
 });
 
@@ -206,7 +204,7 @@ describe('revoking a key', () => {
     const s = await startApiServer();
     try {
       const { workspace, key, keyId } = await s.setup();
-      const other = s.createKeyRecord(workspace.id);
+      const other = await s.createKeyRecord(workspace.id);
       const zap = api(s.url, key);
       const mine = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiver.url }))
         .body;
@@ -217,17 +215,19 @@ describe('revoking a key', () => {
         })
       ).body;
       await zap.post('/v1/tickets', { subject: 'pending' });
-      s.fanOut();
-      const statuses = (subId: string) =>
-        s.ctx.db.prepare('SELECT status FROM deliveries WHERE subscription_id = ?').pluck().all(subId);
-      expect(statuses(mine.id)).toEqual(['pending']);
+      await s.fanOut();
+      const statuses = async (subId: string) =>
+        await s.ctx.db.values('SELECT status FROM deliveries WHERE subscription_id = ?', subId);
+      expect(await statuses(mine.id)).toEqual(['pending']);
 
-      s.revokeKey(keyId);
-      const row = s.ctx.db.prepare('SELECT active, deactivated_reason FROM subscriptions WHERE id = ?');
-      expect(row.get(mine.id)).toEqual({ active: 0, deactivated_reason: 'key_revoked' });
-      expect(statuses(mine.id)).toEqual(['cancelled']);
-      expect(row.get(theirs.id)).toEqual({ active: 1, deactivated_reason: null });
-      expect(statuses(theirs.id)).toEqual(['pending']);
+      await s.revokeKey(keyId);
+      const row = {
+        get: (id: string) => s.ctx.db.one('SELECT active, deactivated_reason FROM subscriptions WHERE id = ?', id),
+      };
+      expect(await row.get(mine.id)).toEqual({ active: 0, deactivated_reason: 'key_revoked' });
+      expect(await statuses(mine.id)).toEqual(['cancelled']);
+      expect(await row.get(theirs.id)).toEqual({ active: 1, deactivated_reason: null });
+      expect(await statuses(theirs.id)).toEqual(['pending']);
       expect((await zap.get('/v1/me')).body.error.code).toBe('api_key_revoked');
     } finally {
       await s.close();
@@ -241,8 +241,8 @@ describe('revoking a key', () => {
       await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: rx.url });
       await zap.post('/v1/tickets', { subject: 'before' });
       await rx.waitFor(1);
-      server.revokeKey(keyId);
-      const agent = server.createAgent(workspace.id);
+      await server.revokeKey(keyId);
+      const agent = await server.createAgent(workspace.id);
       await api(server.url, agent.token).post('/v1/agent/tickets', { subject: 'after' });
       await server.worker!.runOnce();
       await server.worker!.idle();
@@ -254,11 +254,12 @@ describe('revoking a key', () => {
 });
 
 describe('one active subscription per hook URL', () => {
-  const activeAt = (workspaceId: string, url: string) =>
-    server.ctx.db
-      .prepare('SELECT id FROM subscriptions WHERE workspace_id = ? AND target_url = ? AND active = 1')
-      .pluck()
-      .all(workspaceId, url) as string[];
+  const activeAt = async (workspaceId: string, url: string) =>
+    await server.ctx.db.values<string>(
+      'SELECT id FROM subscriptions WHERE workspace_id = ? AND target_url = ? AND active = 1',
+      workspaceId,
+      url,
+    );
 
   it('the same subscribe again (Zapier retrying a lost answer) answers 200 with the same id and secret, and one event makes one delivery', async () => {
     const { zap, workspace, assistant } = await fresh();
@@ -270,7 +271,7 @@ describe('one active subscription per hook URL', () => {
       expect(first.status).toBe(201);
       expect(again.status).toBe(200);
       expect(again.body).toEqual(first.body);
-      expect(activeAt(workspace.id, body.target_url)).toEqual([first.body.id]);
+      expect(await activeAt(workspace.id, body.target_url)).toEqual([first.body.id]);
       // Filtered to an assistant: the same filter again is the same subscription too.
       const filtered = { event_type: 'lead.captured', target_url: `${rx.url}/zap-2`, assistant_id: assistant.id };
       const one = (await zap.post('/v1/subscriptions', filtered)).body;
@@ -302,23 +303,25 @@ describe('one active subscription per hook URL', () => {
         const old = (await api(s.url, key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url }))
           .body;
         await api(s.url, key).post('/v1/tickets', { subject: 'owed to the old one' });
-        s.fanOut();
+        await s.fanOut();
         const body: Record<string, unknown> = { event_type: 'ticket.created', target_url: url };
         if ('event_type' in change) body.event_type = change.event_type;
         if ('assistant_id' in change) body.assistant_id = assistant.id;
-        const client = api(s.url, 'key' in change ? s.createKey(workspace.id) : key);
+        const client = api(s.url, 'key' in change ? await s.createKey(workspace.id) : key);
         const res = await client.post('/v1/subscriptions', body);
         expect(res.status).toBe(201);
         expect(res.body.id).not.toBe(old.id);
         expect(res.body.secret).not.toBe(old.secret);
-        const row = s.ctx.db.prepare('SELECT active, deactivated_reason FROM subscriptions WHERE id = ?');
-        expect(row.get(old.id)).toEqual({ active: 0, deactivated_reason: 'replaced' });
-        expect(s.ctx.db.prepare('SELECT status FROM deliveries WHERE subscription_id = ?').pluck().all(old.id)).toEqual(
-          ['cancelled'],
-        );
-        expect(
-          s.ctx.db.prepare('SELECT id FROM subscriptions WHERE target_url = ? AND active = 1').pluck().all(url),
-        ).toEqual([res.body.id]);
+        const row = {
+          get: (id: string) => s.ctx.db.one('SELECT active, deactivated_reason FROM subscriptions WHERE id = ?', id),
+        };
+        expect(await row.get(old.id)).toEqual({ active: 0, deactivated_reason: 'replaced' });
+        expect(await s.ctx.db.values('SELECT status FROM deliveries WHERE subscription_id = ?', old.id)).toEqual([
+          'cancelled',
+        ]);
+        expect(await s.ctx.db.values('SELECT id FROM subscriptions WHERE target_url = ? AND active = 1', url)).toEqual([
+          res.body.id,
+        ]);
         expect(
           (await client.get('/v1/subscriptions')).body.data.find((x: { id: string }) => x.id === old.id),
         ).toMatchObject({ deactivatedReason: 'replaced' });
@@ -334,8 +337,8 @@ describe('one active subscription per hook URL', () => {
     const url = `${receiver.url}/shared`;
     expect((await a.zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url })).status).toBe(201);
     expect((await b.zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url })).status).toBe(201);
-    expect(activeAt(a.workspace.id, url)).toHaveLength(1);
-    expect(activeAt(b.workspace.id, url)).toHaveLength(1);
+    expect(await activeAt(a.workspace.id, url)).toHaveLength(1);
+    expect(await activeAt(b.workspace.id, url)).toHaveLength(1);
   });
 
   it('concurrent subscribes to one URL leave exactly one active subscription, identical ones all get its id', async () => {
@@ -348,7 +351,7 @@ describe('one active subscription per hook URL', () => {
     );
     expect(same.filter((r) => r.status === 201)).toHaveLength(1);
     expect(same.filter((r) => r.status === 200)).toHaveLength(23);
-    expect(new Set(same.map((r) => r.body.id))).toEqual(new Set(activeAt(workspace.id, url)));
+    expect(new Set(same.map((r) => r.body.id))).toEqual(new Set(await activeAt(workspace.id, url)));
 
     const types = ['lead.captured', 'ticket.created', 'ticket.assigned', 'ticket.status_changed'] as const;
     const url2 = `${receiver.url}/concurrent-mixed`;
@@ -358,7 +361,7 @@ describe('one active subscription per hook URL', () => {
       ),
     );
     expect(mixed.every((r) => r.status === 200 || r.status === 201)).toBe(true);
-    expect(activeAt(workspace.id, url2)).toHaveLength(1);
+    expect(await activeAt(workspace.id, url2)).toHaveLength(1);
   });
 });
 
@@ -373,8 +376,8 @@ describe('DELETE /v1/subscriptions?target_url=… (unsubscribe by hook URL)', ()
     const res = await zap.delete(`/v1/subscriptions?target_url=${encodeURIComponent(url)}`);
     expect(res).toMatchObject({ status: 200, body: { id: sub.id, active: false } });
     expect(res.body).toEqual((await zap.delete(`/v1/subscriptions/${sub.id}`)).body);
-    expect(subscription(sub.id)).toMatchObject({ active: 0, deactivated_reason: 'unsubscribed' });
-    expect(subscription(near.id).active).toBe(1);
+    expect(await subscription(sub.id)).toMatchObject({ active: 0, deactivated_reason: 'unsubscribed' });
+    expect((await subscription(near.id)).active).toBe(1);
     const again = await zap.delete(`/v1/subscriptions?target_url=${encodeURIComponent(url)}`);
     expect(again).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
   });
@@ -385,7 +388,7 @@ describe('DELETE /v1/subscriptions?target_url=… (unsubscribe by hook URL)', ()
     const url = `${receiver.url}/theirs-by-url`;
     const sub = (await b.zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: url })).body;
     expect((await a.zap.delete(`/v1/subscriptions?target_url=${encodeURIComponent(url)}`)).status).toBe(404);
-    expect(subscription(sub.id).active).toBe(1);
+    expect((await subscription(sub.id)).active).toBe(1);
     for (const q of ['', '?target_url=', `?target_url=${encodeURIComponent(url)}&id=${sub.id}`]) {
       const res = await a.zap.delete(`/v1/subscriptions${q}`);
       expect({ q, status: res.status, code: res.body.error.code }).toEqual({
@@ -403,7 +406,7 @@ describe('the cap on active subscriptions per workspace', () => {
   beforeAll(async () => {
     capped = await startApiServer({ config: { maxSubscriptionsPerWorkspace: CAP } });
   });
-  afterAll(() => capped.close());
+  afterAll(async () => await capped.close());
 
   it(`one more than ${CAP} is 409 subscription_limit_reached; a repeat, a replacement and room made by unsubscribing still work`, async () => {
     const { key } = await capped.setup();
@@ -456,10 +459,10 @@ describe('the cap on active subscriptions per workspace', () => {
       40 - CAP,
     );
     expect(
-      capped.ctx.db
-        .prepare('SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ? AND active = 1')
-        .pluck()
-        .get(workspace.id),
+      await capped.ctx.db.value(
+        'SELECT COUNT(*) FROM subscriptions WHERE workspace_id = ? AND active = 1',
+        workspace.id,
+      ),
     ).toBe(CAP);
   });
 
@@ -475,13 +478,14 @@ describe('a workspace below Pro', () => {
     const s = await startApiServer(); // no worker: what is owed stays visible as pending rows
     try {
       const { workspace, key } = await s.setup();
-      const agent = s.createAgent(workspace.id);
+      const agent = await s.createAgent(workspace.id);
       const zap = api(s.url, key);
-      const owed = (subId: string, status = 'pending'): number =>
-        s.ctx.db
-          .prepare('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ? AND status = ?')
-          .pluck()
-          .get(subId, status) as number;
+      const owed = async (subId: string, status = 'pending'): Promise<number> =>
+        (await s.ctx.db.value<number>(
+          'SELECT COUNT(*) FROM deliveries WHERE subscription_id = ? AND status = ?',
+          subId,
+          status,
+        ))!;
       const a = (
         await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/a' })
       ).body;
@@ -492,16 +496,16 @@ describe('a workspace below Pro', () => {
         await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: 'http://127.0.0.1:9/c' })
       ).body;
       await zap.post('/v1/tickets', { subject: 'while pro' });
-      s.fanOut();
-      expect(owed(c.id)).toBe(1);
+      await s.fanOut();
+      expect(await owed(c.id)).toBe(1);
 
-      s.setPlan(workspace.id, 'free');
-      expect(owed(c.id)).toBe(0);
-      expect(owed(c.id, 'cancelled')).toBe(1);
+      await s.setPlan(workspace.id, 'free');
+      expect(await owed(c.id)).toBe(0);
+      expect(await owed(c.id, 'cancelled')).toBe(1);
       await api(s.url, agent.token).post('/v1/agent/tickets', { subject: 'while free' });
-      s.fanOut();
-      expect(s.ctx.db.prepare('SELECT COUNT(*) FROM events WHERE workspace_id = ?').pluck().get(workspace.id)).toBe(2);
-      expect(owed(c.id)).toBe(0);
+      await s.fanOut();
+      expect(await s.ctx.db.value('SELECT COUNT(*) FROM events WHERE workspace_id = ?', workspace.id)).toBe(2);
+      expect(await owed(c.id)).toBe(0);
 
       for (const path of ['/v1/me', '/v1/subscriptions', '/v1/samples?event_type=ticket.created']) {
         expect((await zap.get(path)).body.error.code).toBe('plan_upgrade_required');
@@ -519,12 +523,12 @@ describe('a workspace below Pro', () => {
         await zap.delete(`/v1/subscriptions?target_url=${encodeURIComponent('http://127.0.0.1:9/b')}`),
       ).toMatchObject({ status: 200, body: { id: b.id } });
 
-      s.setPlan(workspace.id, 'pro');
-      expect(owed(c.id)).toBe(0); // no backfill of what happened below Pro
+      await s.setPlan(workspace.id, 'pro');
+      expect(await owed(c.id)).toBe(0); // no backfill of what happened below Pro
       await zap.post('/v1/tickets', { subject: 'pro again' });
-      s.fanOut();
-      expect(owed(c.id)).toBe(1);
-      expect(owed(a.id) + owed(b.id)).toBe(0);
+      await s.fanOut();
+      expect(await owed(c.id)).toBe(1);
+      expect((await owed(a.id)) + (await owed(b.id))).toBe(0);
     } finally {
       await s.close();
     }
@@ -541,7 +545,7 @@ describe('GET /v1/samples', () => {
   it('shows the most recent real events, newest first, 3 by default and at most 10', async () => {
     const { zap, workspace } = await fresh();
     for (let i = 1; i <= 12; i++) await zap.post('/v1/tickets', { subject: `S${i}` });
-    const recorded = recordedEvents(server, { type: 'ticket.created', workspaceId: workspace.id })
+    const recorded = (await recordedEvents(server, { type: 'ticket.created', workspaceId: workspace.id }))
       .map((e) => e.payload)
       .reverse();
     expect((await zap.get('/v1/samples?event_type=ticket.created')).body).toEqual({
@@ -554,7 +558,7 @@ describe('GET /v1/samples', () => {
 
   it('filters by assistant: another assistant’s events are not samples of this one', async () => {
     const { zap, workspace, assistant } = await fresh();
-    const quiet = server.createAssistant(workspace.id, 'Quiet Bot');
+    const quiet = await server.createAssistant(workspace.id, 'Quiet Bot');
     const started = (
       await api(server.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'hi' })
     ).body;

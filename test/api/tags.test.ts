@@ -14,12 +14,12 @@ let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer();
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 async function fresh() {
   const { workspace, assistant, key, keyId } = await server.setup();
   const zap = api(server.url, key);
-  const agent = server.createAgent(workspace.id, { name: 'Sam Rivera', email: 'sam@example.com' });
+  const agent = await server.createAgent(workspace.id, { name: 'Sam Rivera', email: 'sam@example.com' });
   const contact = (await zap.post('/v1/contacts', { email: 'ava@example.com', name: 'Ava' })).body;
   const conversation = (
     await api(server.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'hi' })
@@ -27,7 +27,7 @@ async function fresh() {
   return { workspace, assistant, key, keyId, zap, agent, console: api(server.url, agent.token), contact, conversation };
 }
 
-const tagEvents = (workspaceId: string) => recordedEvents(server, { type: 'tag.added', workspaceId });
+const tagEvents = async (workspaceId: string) => await recordedEvents(server, { type: 'tag.added', workspaceId });
 
 describe('adding a tag to a contact', () => {
   it('answers 201 with the tags, and fires tag.added with the tag, the contact and the key that added it', async () => {
@@ -41,7 +41,7 @@ describe('adding a tag to a contact', () => {
       changed: true,
       tags: ['VIP'],
     });
-    const event = at(tagEvents(w.workspace.id), 0);
+    const event = at(await tagEvents(w.workspace.id), 0);
     expect(event.payload).toMatchObject({
       type: 'tag.added',
       workspaceId: w.workspace.id,
@@ -63,7 +63,7 @@ describe('adding a tag to a contact', () => {
   it('by an agent names the agent', async () => {
     const w = await fresh();
     expect((await w.console.post(`/v1/agent/contacts/${w.contact.id}/tags`, { tag: 'Renewal' })).status).toBe(201);
-    expect(at(tagEvents(w.workspace.id), 0).payload.data.addedBy).toEqual({
+    expect(at(await tagEvents(w.workspace.id), 0).payload.data.addedBy).toEqual({
       type: 'agent',
       id: w.agent.id,
       name: 'Sam Rivera',
@@ -82,7 +82,7 @@ describe('adding a tag to a contact', () => {
     const res = await w.console.post(`/v1/agent/contacts/${w.contact.id}/tags`, { tag: again });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ changed: false, tags: [first] });
-    expect(tagEvents(w.workspace.id)).toHaveLength(1);
+    expect(await tagEvents(w.workspace.id)).toHaveLength(1);
   });
 
   it('answers an add of a tag the record already has with the stored spelling, unchanged', async () => {
@@ -102,7 +102,7 @@ describe('adding a tag to a contact', () => {
       ),
     );
     expect(results.map((r) => r.status).sort((x, y) => y - x)).toEqual([201, ...new Array<number>(19).fill(200)]);
-    expect(tagEvents(w.workspace.id)).toHaveLength(1);
+    expect(await tagEvents(w.workspace.id)).toHaveLength(1);
     expect((await w.zap.get(`/v1/contacts/${w.contact.id}`)).body.tags).toHaveLength(1);
   });
 
@@ -134,11 +134,11 @@ describe('adding a tag to a contact', () => {
     ['two dots', ' .. '],
   ])('refuses %s with 422 validation_failed naming `tag`, storing nothing', async (_what, tag) => {
     const w = await fresh();
-    const before = tableCounts(server);
+    const before = await tableCounts(server);
     const res = await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag });
     expect(res.status).toBe(422);
     expect(res.body.error).toMatchObject({ code: 'validation_failed', details: [{ path: 'tag' }] });
-    expect(tableCounts(server)).toEqual(before);
+    expect(await tableCounts(server)).toEqual(before);
   });
 
   it.each([60, 201, 10_000])('refuses %i characters saying the limit is 50, once', async (length) => {
@@ -157,11 +157,11 @@ describe('adding a tag to a contact', () => {
     const w = await fresh();
     for (let i = 0; i < 100; i++)
       expect((await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag: `t${i}` })).status).toBe(201);
-    const before = tableCounts(server);
+    const before = await tableCounts(server);
     const res = await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag: 'one more' });
     expect(res.status).toBe(409);
     expect(res.body.error).toMatchObject({ code: 'tag_limit_reached', limit: 100 });
-    expect(tableCounts(server)).toEqual(before);
+    expect(await tableCounts(server)).toEqual(before);
     // A tag it already has is still a no-op, not a refusal.
     expect((await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag: 'T0' })).status).toBe(200);
   });
@@ -173,8 +173,8 @@ describe('adding a tag to a contact', () => {
     expect(res.status).toBe(404);
     expect((await b.console.post(`/v1/agent/contacts/${a.contact.id}/tags`, { tag: 'mine' })).status).toBe(404);
     expect((await a.zap.get(`/v1/contacts/${a.contact.id}`)).body.tags).toEqual([]);
-    expect(tagEvents(a.workspace.id)).toEqual([]);
-    expect(tagEvents(b.workspace.id)).toEqual([]);
+    expect(await tagEvents(a.workspace.id)).toEqual([]);
+    expect(await tagEvents(b.workspace.id)).toEqual([]);
   });
 });
 
@@ -182,13 +182,12 @@ describe('removing a tag from a contact', () => {
   it('still removes a `.` tag stored before such tags were refused, for a client that can send %2E', async () => {
     const w = await fresh();
     await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag: 'VIP' });
-    server.ctx.db
-      .prepare(
-        `INSERT INTO record_tags (record_id, tag_key, workspace_id, record_type, tag, added_by_type, added_by_id, created_at)
+    await server.ctx.db.run(
+      `INSERT INTO record_tags (record_id, tag_key, workspace_id, record_type, tag, added_by_type, added_by_id, created_at)
          SELECT record_id, '.', workspace_id, record_type, '.', added_by_type, added_by_id, created_at FROM record_tags
          WHERE record_id = ?`,
-      )
-      .run(w.contact.id);
+      w.contact.id,
+    );
     // node's http sends the path as written; fetch and Zapier's client would drop the dot segment.
     const body = await new Promise<string>((resolve, reject) => {
       const req = http.request(`${server.url}/v1/contacts/${w.contact.id}/tags/%2E`, {
@@ -228,10 +227,10 @@ describe('removing a tag from a contact', () => {
     expect(removed.body).toMatchObject({ tag: 'Sales / EMEA', changed: true, tags: ['Straße'] });
     expect((await w.zap.delete(path('STRASSE'))).body).toMatchObject({ tag: 'Straße', changed: true, tags: [] });
     expect((await w.zap.delete(path('STRASSE'))).body).toMatchObject({ tag: 'STRASSE', changed: false, tags: [] });
-    expect(tagEvents(w.workspace.id)).toHaveLength(2);
+    expect(await tagEvents(w.workspace.id)).toHaveLength(2);
     // Added again after removal, it fires again: it was really added.
     expect((await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag: 'straße' })).status).toBe(201);
-    expect(tagEvents(w.workspace.id)).toHaveLength(3);
+    expect(await tagEvents(w.workspace.id)).toHaveLength(3);
   });
 });
 
@@ -241,7 +240,7 @@ describe('tags on a conversation', () => {
     const res = await w.zap.post(`/v1/conversations/${w.conversation.id}/tags`, { tag: 'Billing' });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ recordType: 'conversation', recordId: w.conversation.id, tags: ['Billing'] });
-    expect(at(tagEvents(w.workspace.id), 0).payload).toMatchObject({
+    expect(at(await tagEvents(w.workspace.id), 0).payload).toMatchObject({
       assistantId: w.assistant.id,
       assistantName: w.assistant.name,
       data: {
@@ -253,7 +252,7 @@ describe('tags on a conversation', () => {
     });
     await api(server.url).post(`/v1/widget/conversations/${w.conversation.id}/lead`, { email: 'ava@example.com' });
     await w.console.post(`/v1/agent/conversations/${w.conversation.id}/tags`, { tag: 'Lead' });
-    expect(at(tagEvents(w.workspace.id), 1).payload.data).toMatchObject({
+    expect(at(await tagEvents(w.workspace.id), 1).payload.data).toMatchObject({
       contactId: w.contact.id,
       contactEmail: 'ava@example.com',
       addedBy: { type: 'agent', id: w.agent.id },
@@ -267,6 +266,9 @@ describe('tags on a conversation', () => {
     const w = await fresh();
     await w.zap.post(`/v1/contacts/${w.contact.id}/tags`, { tag: 'VIP' });
     expect((await w.zap.post(`/v1/conversations/${w.conversation.id}/tags`, { tag: 'vip' })).status).toBe(201);
-    expect(tagEvents(w.workspace.id).map((e) => e.payload.data.recordType)).toEqual(['contact', 'conversation']);
+    expect((await tagEvents(w.workspace.id)).map((e) => e.payload.data.recordType)).toEqual([
+      'contact',
+      'conversation',
+    ]);
   });
 });

@@ -9,7 +9,7 @@ let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer({ clock });
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 async function fresh() {
   const { workspace, key, assistant } = await server.setup();
@@ -37,7 +37,7 @@ describe('POST /v1/tickets', () => {
       resolvedAt: null,
       closedAt: null,
     });
-    const event = at(recordedEvents(server, { type: 'ticket.created', workspaceId: workspace.id }), 0);
+    const event = at(await recordedEvents(server, { type: 'ticket.created', workspaceId: workspace.id }), 0);
     expect(event.payload).toMatchObject({
       type: 'ticket.created',
       workspaceId: workspace.id,
@@ -68,7 +68,7 @@ describe('POST /v1/tickets', () => {
 
   it('fails with 422 contact_not_found and the spec’s advice when no contact matches; nothing is stored', async () => {
     const { client } = await fresh();
-    const before = tableCounts(server);
+    const before = await tableCounts(server);
     const res = await client.post('/v1/tickets', { subject: 'Hi', contact_email: 'ghost@example.com' });
     expect(res.status).toBe(422);
     expect(res.body.error).toEqual({
@@ -76,13 +76,13 @@ describe('POST /v1/tickets', () => {
       message:
         'No contact in this workspace has the email ghost@example.com. Add a Find or Create Contact step before Create Ticket, or leave Contact Email blank to create the ticket without a contact link.',
     });
-    expect(tableCounts(server)).toEqual(before);
+    expect(await tableCounts(server)).toEqual(before);
   });
 
   it('tells an agent in the console what to do in the console’s terms, with the same code', async () => {
     const { workspace } = await fresh();
-    const agentConsole = api(server.url, server.createAgent(workspace.id).token);
-    const before = tableCounts(server);
+    const agentConsole = api(server.url, (await server.createAgent(workspace.id)).token);
+    const before = await tableCounts(server);
     const res = await agentConsole.post('/v1/agent/tickets', { subject: 'Hi', contact_email: 'ghost@example.com' });
     expect(res.status).toBe(422);
     expect(res.body.error).toEqual({
@@ -90,7 +90,7 @@ describe('POST /v1/tickets', () => {
       message:
         'No contact in this workspace has the email ghost@example.com. Create the contact first, or leave the email out.',
     });
-    expect(tableCounts(server)).toEqual(before);
+    expect(await tableCounts(server)).toEqual(before);
   });
 
   it('treats a blank contact_email as no link', async () => {
@@ -121,7 +121,7 @@ describe('PATCH /v1/tickets/:id', () => {
       description: 'More',
     });
     expect(res.body.updatedAt > ticket.updatedAt).toBe(true);
-    const events = recordedEvents(server, { type: 'ticket.status_changed', workspaceId: workspace.id });
+    const events = await recordedEvents(server, { type: 'ticket.status_changed', workspaceId: workspace.id });
     expect(events).toHaveLength(1);
     expect(at(events, 0).payload.data).toEqual({ ticket: res.body, previousStatus: 'new' });
   });
@@ -130,7 +130,7 @@ describe('PATCH /v1/tickets/:id', () => {
     const { workspace, client } = await fresh();
     const ticket = (await client.post('/v1/tickets', { subject: 'Same' })).body;
     await client.patch(`/v1/tickets/${ticket.id}`, { subject: 'Renamed', status: 'new' });
-    expect(recordedEvents(server, { type: 'ticket.status_changed', workspaceId: workspace.id })).toHaveLength(0);
+    expect(await recordedEvents(server, { type: 'ticket.status_changed', workspaceId: workspace.id })).toHaveLength(0);
   });
 
   it('stamps resolvedAt and closedAt; reopening clears both', async () => {
@@ -197,8 +197,8 @@ describe('GET /v1/tickets', () => {
 describe('the agent console', () => {
   it('opens (source agent), assigns and changes status, each with its event', async () => {
     const { workspace, assistant } = await fresh();
-    const sam = server.createAgent(workspace.id, { name: 'Sam', email: 'sam@acme.test' });
-    const kim = server.createAgent(workspace.id, { name: 'Kim', email: 'kim@acme.test' });
+    const sam = await server.createAgent(workspace.id, { name: 'Sam', email: 'sam@acme.test' });
+    const kim = await server.createAgent(workspace.id, { name: 'Kim', email: 'kim@acme.test' });
     const agentConsole = api(server.url, sam.token);
     const conversation = (
       await api(server.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: 'Help' })
@@ -217,7 +217,9 @@ describe('the agent console', () => {
     const status = await agentConsole.post(`/v1/agent/tickets/${created.body.id}/status`, { status: 'pending' });
     expect(status.body.status).toBe('pending');
 
-    const events = recordedEvents(server, { workspaceId: workspace.id }).filter((e) => e.type.startsWith('ticket.'));
+    const events = (await recordedEvents(server, { workspaceId: workspace.id })).filter((e) =>
+      e.type.startsWith('ticket.'),
+    );
     expect(events.map((e) => e.type)).toEqual([
       'ticket.created',
       'ticket.assigned',
@@ -234,11 +236,11 @@ describe('the agent console', () => {
   it('404s another workspace’s agent or conversation', async () => {
     const { workspace } = await fresh();
     const other = await fresh();
-    const otherAgent = server.createAgent(other.workspace.id);
+    const otherAgent = await server.createAgent(other.workspace.id);
     const otherConversation = (
       await api(server.url).post(`/v1/widget/assistants/${other.assistant.id}/conversations`, { message: 'x' })
     ).body;
-    const agentConsole = api(server.url, server.createAgent(workspace.id).token);
+    const agentConsole = api(server.url, (await server.createAgent(workspace.id)).token);
     expect(
       (await agentConsole.post('/v1/agent/tickets', { subject: 'x', conversation_id: otherConversation.id })).status,
     ).toBe(404);

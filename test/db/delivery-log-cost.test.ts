@@ -8,10 +8,10 @@
  * with no sort. Counted, not timed.
  */
 import { fixtureFor } from '../../fixtures';
+import { inTransaction } from '../../partner-api/context';
 import { recordEvent } from '../../partner-api/delivery/outbox';
 import { type DeliveryQuery, listDeliveries } from '../../partner-api/domain/deliveries';
 import { newId } from '../../partner-api/lib/ids';
-import { writeTransaction } from '../../partner-api/lib/statements';
 import { type ApiServer, startApiServer } from '../support/api-server';
 
 const mockRun: string[] = [];
@@ -33,51 +33,63 @@ let server: ApiServer;
 beforeAll(async () => {
   server = await startApiServer();
 }, 60_000);
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 /** A workspace with `deactivated` Zaps that each received one ticket.created, then ended, and one live Zap. */
-function workspaceWithHistory(deactivated: number): { workspaceId: string; liveId: string } {
+async function workspaceWithHistory(deactivated: number): Promise<{ workspaceId: string; liveId: string }> {
   const ctx = server.ctx;
   const db = ctx.db;
-  const ws = server.createWorkspace({ plan: 'pro' });
-  const keyId = server.createKeyRecord(ws.id).id;
-  const subscribe = db.prepare(
-    `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, active, created_at)
-     VALUES (?, ?, ?, ?, ?, 'whsec_x', 1, '2026-01-01T00:00:00.000Z')`,
-  );
-  const event = (type: 'ticket.created' | 'lead.captured', at: string) =>
-    writeTransaction(db, () =>
-      recordEvent(ctx, {
-        id: newId('evt'),
-        workspaceId: ws.id,
-        type,
-        assistantId: null,
-        createdAt: at,
-        payload: fixtureFor(type),
-      }),
+  const ws = await server.createWorkspace({ plan: 'pro' });
+  const keyId = (await server.createKeyRecord(ws.id)).id;
+  const SUBSCRIBE = `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, active, created_at)
+     VALUES (?, ?, ?, ?, ?, 'whsec_x', 1, '2026-01-01T00:00:00.000Z')`;
+  const event = async (type: 'ticket.created' | 'lead.captured', at: string) =>
+    await inTransaction(
+      ctx,
+      async (ctx) =>
+        await recordEvent(ctx, {
+          id: newId('evt'),
+          workspaceId: ws.id,
+          type,
+          assistantId: null,
+          createdAt: at,
+          payload: fixtureFor(type),
+        }),
     );
-  db.transaction(() => {
+  await db.write(async (tx) => {
     for (let i = 0; i < deactivated; i++)
-      subscribe.run(`sub_old${ws.id}${i}`, ws.id, keyId, 'ticket.created', `https://hooks.example/${ws.id}/${i}`);
-  })();
-  event('ticket.created', '2026-01-02T00:00:00.000Z');
-  server.fanOut(); // one delivery to each of them: the real fan-out writes the rows
-  db.prepare(
+      await tx.run(
+        SUBSCRIBE,
+        `sub_old${ws.id}${i}`,
+        ws.id,
+        keyId,
+        'ticket.created',
+        `https://hooks.example/${ws.id}/${i}`,
+      );
+  });
+  await event('ticket.created', '2026-01-02T00:00:00.000Z');
+  await server.fanOut(); // one delivery to each of them: the real fan-out writes the rows
+  await db.run(
     `UPDATE subscriptions SET active = 0, deactivated_at = '2026-01-03T00:00:00.000Z', deactivated_reason = 'unsubscribed' WHERE workspace_id = ?`,
-  ).run(ws.id);
+    ws.id,
+  );
   const liveId = `sub_live${ws.id}`;
-  subscribe.run(liveId, ws.id, keyId, 'lead.captured', `https://hooks.example/${ws.id}/live`);
-  for (let i = 0; i < PAGE * 2 + 1; i++) event('lead.captured', `2026-02-01T00:00:${String(i).padStart(2, '0')}.000Z`);
-  server.fanOut();
-  db.prepare(`UPDATE deliveries SET status = 'failed' WHERE subscription_id = ? AND rowid % 2 = 0`).run(liveId);
+  await db.run(SUBSCRIBE, liveId, ws.id, keyId, 'lead.captured', `https://hooks.example/${ws.id}/live`);
+  for (let i = 0; i < PAGE * 2 + 1; i++)
+    await event('lead.captured', `2026-02-01T00:00:${String(i).padStart(2, '0')}.000Z`);
+  await server.fanOut();
+  await db.run(`UPDATE deliveries SET status = 'failed' WHERE subscription_id = ? AND rowid % 2 = 0`, liveId);
   return { workspaceId: ws.id, liveId };
 }
 
 /** Statements run to read the first page and the next with `query`. */
-function statementsFor(workspaceId: string, query: Omit<DeliveryQuery, 'limit'>): { count: number; texts: string[] } {
+async function statementsFor(
+  workspaceId: string,
+  query: Omit<DeliveryQuery, 'limit'>,
+): Promise<{ count: number; texts: string[] }> {
   mockRun.length = 0;
-  const first = listDeliveries(server.ctx, workspaceId, { ...query, limit: PAGE });
-  listDeliveries(server.ctx, workspaceId, { ...query, limit: PAGE, cursor: first.nextCursor ?? undefined });
+  const first = await listDeliveries(server.ctx, workspaceId, { ...query, limit: PAGE });
+  await listDeliveries(server.ctx, workspaceId, { ...query, limit: PAGE, cursor: first.nextCursor ?? undefined });
   return { count: mockRun.length, texts: [...new Set(mockRun)] };
 }
 
@@ -93,27 +105,30 @@ const filters = (liveId: string): Omit<DeliveryQuery, 'limit'>[] => [
   { subscriptionId: liveId, eventType: 'ticket.created' },
 ];
 
-it('runs a bounded number of statements with thousands of deactivated Zaps, for every filter', () => {
-  const { workspaceId, liveId } = workspaceWithHistory(DEACTIVATED);
+it('runs a bounded number of statements with thousands of deactivated Zaps, for every filter', async () => {
+  const { workspaceId, liveId } = await workspaceWithHistory(DEACTIVATED);
   // Per page at most: the subscription check, the range, and one latest attempt per delivery shown.
-  const counts = filters(liveId).map((query) => ({ query, statements: statementsFor(workspaceId, query).count }));
+  const counts: { query: Omit<DeliveryQuery, 'limit'>; statements: number }[] = [];
+  // One filter at a time: the statements are counted in one shared list.
+  for (const query of filters(liveId))
+    counts.push({ query, statements: (await statementsFor(workspaceId, query)).count });
   expect(counts.filter((c) => c.statements > 2 * (2 + PAGE))).toEqual([]);
   expect(counts.every((c) => c.statements >= 2)).toBe(true);
 });
 
-it('reads each page as one index range with no sort', () => {
-  const { workspaceId, liveId } = workspaceWithHistory(10);
+it('reads each page as one index range with no sort', async () => {
+  const { workspaceId, liveId } = await workspaceWithHistory(10);
   const db = server.ctx.db;
   for (const query of filters(liveId)) {
-    const { texts } = statementsFor(workspaceId, query);
+    const { texts } = await statementsFor(workspaceId, query);
     const page = texts.filter((t) => t.includes('FROM deliveries'));
     // A Zap with another event type than the filter's is answered from the subscription alone.
     if (!(query.subscriptionId && query.eventType)) expect(page.length).toBeGreaterThan(0);
     for (const text of page) {
       const plan = (
-        db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...Array(countParams(text)).fill(null)) as {
+        await db.all<{
           detail: string;
-        }[]
+        }>(`EXPLAIN QUERY PLAN ${text}`, ...Array(countParams(text)).fill(null))
       ).map((r) => r.detail);
       expect({ query, plan }).toEqual({
         query,
@@ -123,17 +138,17 @@ it('reads each page as one index range with no sort', () => {
   }
 });
 
-it('still pages the whole log in order across many Zaps, missing and repeating nothing', () => {
-  const { workspaceId } = workspaceWithHistory(40);
+it('still pages the whole log in order across many Zaps, missing and repeating nothing', async () => {
+  const { workspaceId } = await workspaceWithHistory(40);
   const db = server.ctx.db;
-  const expected = db
-    .prepare(`SELECT id FROM deliveries WHERE workspace_id = ? ORDER BY created_at DESC, rowid DESC`)
-    .pluck()
-    .all(workspaceId);
+  const expected = await db.values(
+    `SELECT id FROM deliveries WHERE workspace_id = ? ORDER BY created_at DESC, rowid DESC`,
+    workspaceId,
+  );
   const seen: string[] = [];
   let cursor: string | undefined;
   do {
-    const page = listDeliveries(server.ctx, workspaceId, { limit: 7, cursor });
+    const page = await listDeliveries(server.ctx, workspaceId, { limit: 7, cursor });
     seen.push(...page.data.map((d) => d.id));
     cursor = page.nextCursor ?? undefined;
   } while (cursor);

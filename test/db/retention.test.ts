@@ -18,6 +18,7 @@ import {
   type RetentionCursor,
   type RetentionSettings,
 } from '../../partner-api/db/retention';
+import { SqliteStore } from '../../partner-api/db/sqlite-store';
 import { SAMPLES_LIMIT_MAX, samplesFor } from '../../partner-api/domain/samples';
 import { isoAt } from '../../partner-api/lib/clock';
 import { startServer } from '../../partner-api/server';
@@ -94,10 +95,10 @@ function event(
 }
 
 /** Runs batches until a pass is done; returns the totals. */
-function prunePass(nowMs: number, settings = SETTINGS, cursor: RetentionCursor = newCursor()) {
+async function prunePass(nowMs: number, settings = SETTINGS, cursor: RetentionCursor = newCursor()) {
   const total = { deliveries: 0, attempts: 0, events: 0, pagesFreed: 0, batches: 0 };
   for (;;) {
-    const r = pruneBatch(db, nowMs, settings, cursor);
+    const r = await pruneBatch(ctxOf(db).store, nowMs, settings, cursor);
     total.deliveries += r.deliveries;
     total.attempts += r.attempts;
     total.events += r.events;
@@ -111,7 +112,7 @@ function prunePass(nowMs: number, settings = SETTINGS, cursor: RetentionCursor =
 const exists = (table: string, id: string) => db.prepare(`SELECT 1 FROM ${table} WHERE id = ?`).get(id) !== undefined;
 
 describe('retention', () => {
-  it('deletes finished deliveries and their attempts past their retention, and old events without deliveries', () => {
+  it('deletes finished deliveries and their attempts past their retention, and old events without deliveries', async () => {
     // Padding so that there are always more than SAMPLES_LIMIT_MAX newer events of the same kind.
     const old = ['succeeded', 'failed', 'cancelled'].map((status) => event(NOW - 40 * DAY, { status }));
     const oldBare = event(NOW - 40 * DAY);
@@ -120,7 +121,7 @@ describe('retention', () => {
     const young = event(NOW - 6 * DAY, { status: 'succeeded' });
     event(NOW, { status: 'succeeded' }); // the newest delivery row, never deleted (rowid reuse)
 
-    const pass = prunePass(NOW);
+    const pass = await prunePass(NOW);
 
     for (const made of [...old, weekOld]) {
       expect(exists('deliveries', made.deliveryId!)).toBe(false);
@@ -136,14 +137,14 @@ describe('retention', () => {
     expect(pass).toMatchObject({ deliveries: 4, attempts: 4, events: 4 });
   });
 
-  it('never deletes a pending or retrying delivery, nor its event, however old', () => {
+  it('never deletes a pending or retrying delivery, nor its event, however old', async () => {
     const pending = event(NOW - 90 * DAY, { status: 'pending' });
     db.prepare(`UPDATE deliveries SET attempts = 5, last_error = 'HTTP 500' WHERE id = ?`).run(pending.deliveryId);
     for (let i = 0; i < 3 * SAMPLES_LIMIT_MAX; i++) event(NOW - 60 * DAY + i, { status: 'succeeded' });
     event(NOW, { status: 'succeeded' });
 
-    prunePass(NOW);
-    prunePass(NOW); // a second pass meets it again and still keeps it
+    await prunePass(NOW);
+    await prunePass(NOW); // a second pass meets it again and still keeps it
 
     expect(exists('deliveries', pending.deliveryId!)).toBe(true);
     expect(
@@ -152,7 +153,7 @@ describe('retention', () => {
     expect(exists('events', pending.eventId)).toBe(true);
   });
 
-  it('keeps the newest events every Test trigger shows: per workspace and type, and per assistant filter', () => {
+  it('keeps the newest events every Test trigger shows: per workspace and type, and per assistant filter', async () => {
     // All old. ws_a ticket.created: 25 from ast_1, then 3 from ast_2, then 2 with no assistant; ws_b: 2.
     const fromOne = Array.from({ length: 25 }, (_, i) => event(NOW - 100 * DAY + i, { assistant: 'ast_1' }));
     const fromTwo = Array.from({ length: 3 }, (_, i) => event(NOW - 90 * DAY + i, { assistant: 'ast_2' }));
@@ -177,12 +178,12 @@ describe('retention', () => {
       { type: 'lead.captured' as const, assistant: 'ast_2' },
       { workspace: 'ws_b' },
     ];
-    const shown = filters.map((f) => before(f));
+    const shown = await Promise.all(filters.map((f) => before(f)));
 
-    prunePass(NOW);
+    await prunePass(NOW);
 
     // Every Test trigger shows exactly what it showed before.
-    expect(filters.map((f) => before(f))).toEqual(shown);
+    expect(await Promise.all(filters.map((f) => before(f)))).toEqual(shown);
     expect(shown.every((s) => s.source === 'live')).toBe(true);
     // The rest went: ast_1's 15 oldest (its newest 10 are ast_1's samples; none is among the unfiltered
     // newest 10, which are ast_2's 3, the 2 without assistant and ast_1's newest 5), and lead.captured's 2 oldest.
@@ -194,51 +195,51 @@ describe('retention', () => {
     expect(kept(otherWorkspace)).toBe(2);
   });
 
-  it('reads at most batchSize rows per batch, and finishes a pass over many rows', () => {
+  it('reads at most batchSize rows per batch, and finishes a pass over many rows', async () => {
     for (let i = 0; i < 500; i++) event(NOW - 50 * DAY + i, { status: 'succeeded' });
     event(NOW, { status: 'succeeded' });
     const cursor = newCursor();
-    const first = pruneBatch(db, NOW, SETTINGS, cursor);
+    const first = await pruneBatch(ctxOf(db).store, NOW, SETTINGS, cursor);
     expect(first.deliveries).toBe(SETTINGS.batchSize);
     expect(first.events).toBe(0); // deliveries first; events once their walk is done
-    const pass = prunePass(NOW, SETTINGS, cursor);
+    const pass = await prunePass(NOW, SETTINGS, cursor);
     expect(pass.deliveries + first.deliveries).toBe(500);
     expect(pass.events).toBe(501 - SAMPLES_LIMIT_MAX); // the newest 10 of all 501 stay, the young one among them
     expect(pass.batches).toBeGreaterThanOrEqual((2 * 500) / SETTINGS.batchSize - 1);
   });
 
-  it('stops a batch once its time budget is spent, after the row at hand, and the next batch resumes there', () => {
+  it('stops a batch once its time budget is spent, after the row at hand, and the next batch resumes there', async () => {
     for (let i = 0; i < 30; i++) event(NOW - 50 * DAY + i, { status: 'succeeded' });
     event(NOW, { status: 'succeeded' });
     // Spent before the first row: each batch deletes exactly one row and stops.
     const spent = { ...SETTINGS, batchBudgetMs: -1 };
     const cursor = newCursor();
-    const first = pruneBatch(db, NOW, spent, cursor);
+    const first = await pruneBatch(ctxOf(db).store, NOW, spent, cursor);
     expect([first.deliveries, first.attempts, first.passDone]).toEqual([1, 1, false]);
-    const pass = prunePass(NOW, spent, cursor);
+    const pass = await prunePass(NOW, spent, cursor);
     // Nothing skipped, nothing deleted twice: the same result as unbounded batches.
     expect(pass.deliveries + first.deliveries).toBe(30);
     expect(pass.events).toBe(31 - SAMPLES_LIMIT_MAX);
     expect(pass.batches).toBeGreaterThanOrEqual(30 + 31 - SAMPLES_LIMIT_MAX - 1);
   });
 
-  it('levels the file off under a steady insert-and-prune load, and gives pages back', () => {
+  it('levels the file off under a steady insert-and-prune load, and gives pages back', async () => {
     // Each simulated day: 300 events with a succeeded delivery and attempt (~1.5 KB each), then one pass.
     // Retention 3 days for everything: from day 4 on, as much is deleted as is added.
     const settings = { ...SETTINGS, eventsMs: 3 * DAY, deliveriesMs: 3 * DAY, batchSize: 200 };
     const pages: number[] = [];
     let day = 0;
-    const runDay = (prune: boolean) => {
+    const runDay = async (prune: boolean) => {
       day += 1;
       const start = NOW + day * DAY;
       db.transaction(() => {
         for (let i = 0; i < 300; i++) event(start + i * 1000, { status: 'succeeded', payloadBytes: 600 });
       })();
-      if (prune) prunePass(start + DAY - 1, settings);
+      if (prune) await prunePass(start + DAY - 1, settings);
       db.pragma('wal_checkpoint(TRUNCATE)');
       pages.push(db.pragma('page_count', { simple: true }) as number);
     };
-    for (let i = 0; i < 20; i++) runDay(true);
+    for (let i = 0; i < 20; i++) await runDay(true);
 
     const level = at(pages, 5); // day 6: three days of rows, the steady state
     const last = pages.slice(10);
@@ -251,7 +252,7 @@ describe('retention', () => {
     expect(fs.statSync(db.name).size).toBe(last.at(-1)! * 4096);
 
     // The same load without retention keeps growing: the assertion above is not one that cannot fail.
-    for (let i = 0; i < 10; i++) runDay(false);
+    for (let i = 0; i < 10; i++) await runDay(false);
     expect(at(pages, -1)).toBeGreaterThan(level * 2);
   });
 
@@ -303,7 +304,7 @@ describe('the server', () => {
       );
       // Events past a day: the old one and the 10 two days old; the newest 10 of all 12 are samples.
       expect(pass.fields).toMatchObject({ deliveries: 1, attempts: 1, events: 2 });
-      expect(running.ctx.db.prepare('SELECT count(*) FROM events WHERE id = ?').pluck().get(old.eventId)).toBe(0);
+      expect(await running.ctx.db.value('SELECT count(*) FROM events WHERE id = ?', old.eventId)).toBe(0);
     } finally {
       await running.stop();
       db = openDatabase(path.join(dir, 'r.db')); // for afterEach
@@ -311,6 +312,14 @@ describe('the server', () => {
   });
 });
 
+const contexts = new WeakMap<Db, AppContext>();
+
+/** One context per connection: a store owns its connection's transactions, so two on one would collide. */
 function ctxOf(database: Db): AppContext {
-  return createAppContext({ db: database, config: loadConfig({}), clock: testClock(NOW) });
+  let ctx = contexts.get(database);
+  if (!ctx) {
+    ctx = createAppContext({ store: new SqliteStore(database), config: loadConfig({}), clock: testClock(NOW) });
+    contexts.set(database, ctx);
+  }
+  return ctx;
 }

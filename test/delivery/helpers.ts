@@ -10,8 +10,9 @@ import type { EventType } from '../../catalog/events';
 import type { SubscribedRecord } from '../../catalog/records';
 import { fixtureFor } from '../../fixtures';
 import { type Config, loadConfig } from '../../partner-api/config';
-import { type AppContext, createAppContext } from '../../partner-api/context';
+import { type AppContext, createAppContext, inTransaction } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
+import { SqliteStore } from '../../partner-api/db/sqlite-store';
 import { drainFanOut } from '../../partner-api/delivery/fanout';
 import { recordEvent } from '../../partner-api/delivery/outbox';
 import { generateWebhookSecret } from '../../partner-api/delivery/signing';
@@ -53,7 +54,7 @@ export function makeContext(opts: ContextOptions = {}): TestContext {
   const { log, lines: logs } = capturingLogger();
   // Real time by default: receivers check the signature's timestamp against their own clock.
   const clock = opts.clock ?? testClock(Date.now());
-  return { ...createAppContext({ db: openDatabase(file), config, clock, log }), clock, logs, file };
+  return { ...createAppContext({ store: new SqliteStore(openDatabase(file)), config, clock, log }), clock, logs, file };
 }
 
 /** Removes every temporary database directory made by this test file. */
@@ -66,44 +67,53 @@ export interface Workspace {
   apiKeyId: string;
 }
 
-export function seedWorkspace(ctx: AppContext): Workspace {
+export async function seedWorkspace(ctx: AppContext): Promise<Workspace> {
   const workspaceId = newId('ws');
   const apiKeyId = newId('key');
   const at = isoAt(ctx.clock.now());
-  ctx.db
-    .prepare(`INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, 'Acme Support', 'pro', ?)`)
-    .run(workspaceId, at);
-  ctx.db
-    .prepare(
-      `INSERT INTO api_keys (id, workspace_id, name, prefix, secret_hash, scopes, created_at)
+  await ctx.db.run(
+    `INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, 'Acme Support', 'pro', ?)`,
+    workspaceId,
+    at,
+  );
+  await ctx.db.run(
+    `INSERT INTO api_keys (id, workspace_id, name, prefix, secret_hash, scopes, created_at)
        VALUES (?, ?, 'Zapier', 'wsk_live_test', ?, 'events:read', ?)`,
-    )
-    .run(apiKeyId, workspaceId, newId('hash'), at);
+    apiKeyId,
+    workspaceId,
+    newId('hash'),
+    at,
+  );
   return { workspaceId, apiKeyId };
 }
 
 /** The parts of the catalog's subscription a delivery test needs. */
 export type Subscription = Pick<SubscribedRecord, 'id' | 'secret' | 'targetUrl' | 'eventType'>;
 
-export function subscribe(
+export async function subscribe(
   ctx: AppContext,
   ws: Workspace,
   targetUrl: string,
   eventType: EventType = 'ticket.created',
-): Subscription {
+): Promise<Subscription> {
   const id = newId('sub');
   const secret = generateWebhookSecret();
-  ctx.db
-    .prepare(
-      `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, created_at)
+  await ctx.db.run(
+    `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .run(id, ws.workspaceId, ws.apiKeyId, eventType, targetUrl, secret, isoAt(ctx.clock.now()));
+    id,
+    ws.workspaceId,
+    ws.apiKeyId,
+    eventType,
+    targetUrl,
+    secret,
+    isoAt(ctx.clock.now()),
+  );
   return { id, secret, targetUrl, eventType };
 }
 
 /** Records one event of `type` (a fixture with fresh ids) in a transaction, as a domain change would, then runs its fan-out. */
-export function emit(ctx: AppContext, ws: Workspace, type: EventType = 'ticket.created'): string {
+export async function emit(ctx: AppContext, ws: Workspace, type: EventType = 'ticket.created'): Promise<string> {
   const eventId = newId('evt');
   const createdAt = isoAt(ctx.clock.now());
   const payload = fixtureFor(type);
@@ -118,10 +128,12 @@ export function emit(ctx: AppContext, ws: Workspace, type: EventType = 'ticket.c
       assistantName: null,
     });
   }
-  ctx.db.transaction(() =>
-    recordEvent(ctx, { id: eventId, workspaceId: ws.workspaceId, type, assistantId: null, createdAt, payload }),
-  )();
-  drainFanOut(ctx);
+  await inTransaction(
+    ctx,
+    async (ctx) =>
+      await recordEvent(ctx, { id: eventId, workspaceId: ws.workspaceId, type, assistantId: null, createdAt, payload }),
+  );
+  await drainFanOut(ctx);
   return eventId;
 }
 
@@ -147,31 +159,34 @@ export interface AttemptRow {
   response_body: string | null;
 }
 
-export function deliveriesOf(ctx: AppContext, subscriptionId: string): DeliveryRow[] {
-  return ctx.db
-    .prepare(`SELECT * FROM deliveries WHERE subscription_id = ? ORDER BY rowid`)
-    .all(subscriptionId) as DeliveryRow[];
+export async function deliveriesOf(ctx: AppContext, subscriptionId: string): Promise<DeliveryRow[]> {
+  return await ctx.db.all<DeliveryRow>(
+    `SELECT * FROM deliveries WHERE subscription_id = ? ORDER BY rowid`,
+    subscriptionId,
+  );
 }
 
-export function attemptsOf(ctx: AppContext, deliveryId: string): AttemptRow[] {
-  return ctx.db
-    .prepare(`SELECT * FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt, started_at`)
-    .all(deliveryId) as AttemptRow[];
+export async function attemptsOf(ctx: AppContext, deliveryId: string): Promise<AttemptRow[]> {
+  return await ctx.db.all<AttemptRow>(
+    `SELECT * FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt, started_at`,
+    deliveryId,
+  );
 }
 
-export function subscriptionRow(
+export async function subscriptionRow(
   ctx: AppContext,
   id: string,
-): {
+): Promise<{
   active: number;
   deactivated_reason: string | null;
   failing_since_ms: number | null;
-} {
-  return ctx.db
-    .prepare(`SELECT active, deactivated_reason, failing_since_ms FROM subscriptions WHERE id = ?`)
-    .get(id) as never;
+}> {
+  return (await ctx.db.one<never>(
+    `SELECT active, deactivated_reason, failing_since_ms FROM subscriptions WHERE id = ?`,
+    id,
+  ))!;
 }
 
-export function payloadOf(ctx: AppContext, eventId: string): string {
-  return ctx.db.prepare(`SELECT payload FROM events WHERE id = ?`).pluck().get(eventId) as string;
+export async function payloadOf(ctx: AppContext, eventId: string): Promise<string> {
+  return (await ctx.db.value<string>(`SELECT payload FROM events WHERE id = ?`, eventId))!;
 }

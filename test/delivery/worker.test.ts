@@ -10,6 +10,7 @@ import {
   type DeliveryWorkerOptions,
 } from '../../partner-api/delivery/worker';
 import { deactivateSubscriptions } from '../../partner-api/domain/subscriptions';
+import { times } from '../support/helpers';
 import { at } from '../support/items';
 import {
   hang,
@@ -43,7 +44,7 @@ const contexts: TestContext[] = [];
 afterEach(async () => {
   for (const rx of receivers.splice(0)) await rx.close();
   for (const worker of workers.splice(0)) await worker.stop();
-  for (const ctx of contexts.splice(0)) if (ctx.db.open) ctx.db.close();
+  for (const ctx of contexts.splice(0)) if (ctx.store.open) await ctx.store.close();
 });
 afterAll(removeTempDirs);
 
@@ -69,14 +70,14 @@ describe('a delivery', () => {
   it('arrives signed, with the Standard Webhooks headers and the stored payload byte for byte, woken by the commit', async () => {
     const rx = await receiver();
     const { ctx, worker } = harness(); // the poll is 60 s here: only the signal can start this delivery
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
     worker.start();
 
-    const eventId = emit(ctx, ws, 'ticket.created');
+    const eventId = await emit(ctx, ws, 'ticket.created');
     const request = at(await rx.waitFor(1), 0);
 
-    expect(request?.text).toBe(payloadOf(ctx, eventId));
+    expect(request?.text).toBe(await payloadOf(ctx, eventId));
     expect(request?.headers).toMatchObject({
       'content-type': 'application/json',
       'user-agent': USER_AGENT,
@@ -87,15 +88,15 @@ describe('a delivery', () => {
     expect(request?.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
     expect(verifySignature(sub.secret, request.headers, request.body, { nowMs: ctx.clock.now() })).toBe(true);
     expect(
-      verifySignature(subscribe(ctx, ws, `${rx.url}/other`).secret, request.headers, request.body, {
+      verifySignature((await subscribe(ctx, ws, `${rx.url}/other`)).secret, request.headers, request.body, {
         nowMs: ctx.clock.now(),
       }),
     ).toBe(false);
 
     await worker.idle();
-    const delivery = at(deliveriesOf(ctx, sub.id), 0);
+    const delivery = at(await deliveriesOf(ctx, sub.id), 0);
     expect(delivery).toMatchObject({ status: 'succeeded', attempts: 1, claim_token: null, last_error: null });
-    expect(attemptsOf(ctx, delivery.id)).toEqual([
+    expect(await attemptsOf(ctx, delivery.id)).toEqual([
       expect.objectContaining({ attempt: 1, status_code: 200, outcome: 'succeeded', error: null, response_body: 'ok' }),
     ]);
   });
@@ -103,13 +104,13 @@ describe('a delivery', () => {
   it('goes to every matching subscription and not to others', async () => {
     const [a, b, other] = [await receiver(), await receiver(), await receiver()];
     const { ctx, worker } = harness();
-    const ws = seedWorkspace(ctx);
-    subscribe(ctx, ws, a.url, 'lead.captured');
-    subscribe(ctx, ws, b.url, 'lead.captured');
-    subscribe(ctx, ws, other.url, 'ticket.created');
-    subscribe(ctx, seedWorkspace(ctx), other.url, 'lead.captured');
+    const ws = await seedWorkspace(ctx);
+    await subscribe(ctx, ws, a.url, 'lead.captured');
+    await subscribe(ctx, ws, b.url, 'lead.captured');
+    await subscribe(ctx, ws, other.url, 'ticket.created');
+    await subscribe(ctx, await seedWorkspace(ctx), other.url, 'lead.captured');
     worker.start();
-    emit(ctx, ws, 'lead.captured');
+    await emit(ctx, ws, 'lead.captured');
     await a.waitFor(1);
     await b.waitFor(1);
     await worker.idle();
@@ -122,16 +123,16 @@ describe('retries', () => {
     const rx = await receiver();
     rx.script(reply(500, { body: 'database on fire' }));
     const { ctx, worker } = harness();
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    const eventId = emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    const eventId = await emit(ctx, ws);
 
     expect(await worker.runOnce()).toBe(1);
     const failedAt = ctx.clock.now();
-    let delivery = at(deliveriesOf(ctx, sub.id), 0);
+    let delivery = at(await deliveriesOf(ctx, sub.id), 0);
     expect(delivery).toMatchObject({ status: 'pending', attempts: 1, claim_token: null, last_error: '500 response' });
     expect(delivery.next_attempt_ms).toBe(failedAt + 5_000); // random 0.5: no jitter
-    expect(subscriptionRow(ctx, sub.id).failing_since_ms).toBe(failedAt);
+    expect((await subscriptionRow(ctx, sub.id)).failing_since_ms).toBe(failedAt);
 
     ctx.clock.advance(4_999);
     expect(await worker.runOnce()).toBe(0);
@@ -141,66 +142,68 @@ describe('retries', () => {
     const requests = await rx.waitFor(2);
     expect(requests.map((r) => r.headers['webhook-id'])).toEqual([eventId, eventId]);
     expect(requests[1]?.text).toBe(requests[0]?.text);
-    delivery = at(deliveriesOf(ctx, sub.id), 0);
+    delivery = at(await deliveriesOf(ctx, sub.id), 0);
     expect(delivery).toMatchObject({ status: 'succeeded', attempts: 2 });
-    expect(attemptsOf(ctx, delivery.id).map((a) => [a.attempt, a.status_code, a.outcome, a.response_body])).toEqual([
+    expect(
+      (await attemptsOf(ctx, delivery.id)).map((a) => [a.attempt, a.status_code, a.outcome, a.response_body]),
+    ).toEqual([
       [1, 500, 'retry', 'database on fire'],
       [2, 200, 'succeeded', 'ok'],
     ]);
-    expect(subscriptionRow(ctx, sub.id).failing_since_ms).toBeNull();
+    expect((await subscriptionRow(ctx, sub.id)).failing_since_ms).toBeNull();
   });
 
   it('treats a timeout as a failure to retry, including a 200 whose body trickles past the deadline', async () => {
     const rx = await receiver();
     rx.script(hang(), trickle(200, { chunks: 50, intervalMs: 40 }));
     const { ctx, worker } = harness({ delivery: { timeoutMs: 300 } });
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    emit(ctx, ws);
-    emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    await emit(ctx, ws);
+    await emit(ctx, ws);
 
     await worker.runOnce();
-    const deliveries = deliveriesOf(ctx, sub.id);
+    const deliveries = await deliveriesOf(ctx, sub.id);
     for (const delivery of deliveries) {
       expect(delivery).toMatchObject({
         status: 'pending',
         attempts: 1,
         last_error: 'timeout: no complete answer within 300 ms',
       });
-      const attempt = at(attemptsOf(ctx, delivery.id), 0);
+      const attempt = at(await attemptsOf(ctx, delivery.id), 0);
       expect(attempt).toMatchObject({ outcome: 'retry', error: 'timeout: no complete answer within 300 ms' });
       expect(attempt.duration_ms).toBeGreaterThanOrEqual(290);
     }
-    expect(attemptsOf(ctx, at(deliveries, 1).id)[0]?.status_code).toBeNull();
+    expect((await attemptsOf(ctx, at(deliveries, 1).id))[0]?.status_code).toBeNull();
   });
 
   it('retries a reset connection', async () => {
     const rx = await receiver();
     rx.script(reset());
     const { ctx, worker } = harness();
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    await emit(ctx, ws);
     await worker.runOnce();
-    const [delivery] = deliveriesOf(ctx, sub.id);
+    const [delivery] = await deliveriesOf(ctx, sub.id);
     expect(delivery).toMatchObject({ status: 'pending', last_error: 'connection reset by the receiver' });
     ctx.clock.advance(6_000);
     await worker.runOnce();
-    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect((await deliveriesOf(ctx, sub.id))[0]).toMatchObject({ status: 'succeeded', attempts: 2 });
   });
 
   it('records a reset on a kept-alive connection as the failure it is, without resending at once', async () => {
     const rx = await receiver();
     rx.script(reply(200), reset());
     const { ctx, worker } = harness();
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    await emit(ctx, ws);
     await worker.runOnce();
-    emit(ctx, ws); // goes out on the connection the first one left open
+    await emit(ctx, ws); // goes out on the connection the first one left open
     await worker.runOnce();
     expect(rx.requests).toHaveLength(2);
-    expect(deliveriesOf(ctx, sub.id).map((d) => [d.status, d.last_error])).toEqual([
+    expect((await deliveriesOf(ctx, sub.id)).map((d) => [d.status, d.last_error])).toEqual([
       ['succeeded', null],
       ['pending', 'connection reset by the receiver'],
     ]);
@@ -209,13 +212,13 @@ describe('retries', () => {
   it('records a request node:http refuses to make as a failed attempt, and keeps the slot free', async () => {
     const rx = await receiver();
     const { ctx, worker } = harness({ delivery: { concurrency: 1 } });
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    const eventId = emit(ctx, ws);
-    ctx.db.prepare(`UPDATE events SET type = 'ticket.created\r\nx-injected: 1' WHERE id = ?`).run(eventId);
-    const good = emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    const eventId = await emit(ctx, ws);
+    await ctx.db.run(`UPDATE events SET type = 'ticket.created\r\nx-injected: 1' WHERE id = ?`, eventId);
+    const good = await emit(ctx, ws);
     await worker.runOnce();
-    const [bad, fine] = deliveriesOf(ctx, sub.id);
+    const [bad, fine] = await deliveriesOf(ctx, sub.id);
     expect(bad).toMatchObject({
       status: 'pending',
       attempts: 1,
@@ -229,16 +232,16 @@ describe('retries', () => {
     const [rx, elsewhere] = [await receiver(), await receiver()];
     rx.setDefault(redirect(elsewhere.url));
     const { ctx, worker } = harness();
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    await emit(ctx, ws);
     await worker.runOnce();
-    const delivery = at(deliveriesOf(ctx, sub.id), 0);
+    const delivery = at(await deliveriesOf(ctx, sub.id), 0);
     expect(delivery).toMatchObject({
       status: 'pending',
       last_error: `301 redirect to ${elsewhere.url} (redirects are not followed)`,
     });
-    expect(attemptsOf(ctx, delivery.id)[0]).toMatchObject({ status_code: 301, outcome: 'retry' });
+    expect((await attemptsOf(ctx, delivery.id))[0]).toMatchObject({ status_code: 301, outcome: 'retry' });
     expect(rx.requests).toHaveLength(1);
     expect(elsewhere.requests).toHaveLength(0);
   });
@@ -252,11 +255,11 @@ describe('retries', () => {
     const rx = await receiver();
     rx.script(retryAfter(429, value));
     const { ctx, worker } = harness();
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    await emit(ctx, ws);
     await worker.runOnce();
-    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({
+    expect((await deliveriesOf(ctx, sub.id))[0]).toMatchObject({
       status: 'pending',
       next_attempt_ms: ctx.clock.now() + expectedDelay,
     });
@@ -267,11 +270,11 @@ describe('retries', () => {
     const { ctx, worker } = harness();
     const at = Math.floor(ctx.clock.now() / 1000) * 1000 + 600_000;
     rx.script(retryAfter(503, new Date(at).toUTCString()));
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    await emit(ctx, ws);
     await worker.runOnce();
-    expect(deliveriesOf(ctx, sub.id)[0]?.next_attempt_ms).toBe(at);
+    expect((await deliveriesOf(ctx, sub.id))[0]?.next_attempt_ms).toBe(at);
   });
 
   it('follows the whole schedule within its jitter, then gives up and keeps the subscription', async () => {
@@ -279,26 +282,29 @@ describe('retries', () => {
     rx.setDefault(reply(404));
     const { ctx, worker } = harness({}, { random: Math.random });
     const schedule = ctx.config.delivery.retryScheduleMs;
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    await emit(ctx, ws);
 
     await worker.runOnce();
     for (const planned of schedule) {
-      const delivery = at(deliveriesOf(ctx, sub.id), 0);
+      const delivery = at(await deliveriesOf(ctx, sub.id), 0);
       const delay = delivery.next_attempt_ms - ctx.clock.now();
       expect(delay).toBeGreaterThanOrEqual(planned * 0.8);
       expect(delay).toBeLessThanOrEqual(planned * 1.2);
       ctx.clock.advance(delay);
       expect(await worker.runOnce()).toBe(1);
     }
-    const delivery = at(deliveriesOf(ctx, sub.id), 0);
+    const delivery = at(await deliveriesOf(ctx, sub.id), 0);
     expect(delivery).toMatchObject({ status: 'failed', attempts: schedule.length + 1, last_error: '404 response' });
-    expect(attemptsOf(ctx, delivery.id).map((a) => a.outcome)).toEqual([...schedule.map(() => 'retry'), 'failed']);
+    expect((await attemptsOf(ctx, delivery.id)).map((a) => a.outcome)).toEqual([
+      ...schedule.map(() => 'retry'),
+      'failed',
+    ]);
     ctx.clock.advance(schedule.at(-1)! * 2);
     expect(await worker.runOnce()).toBe(0);
     expect(rx.requests).toHaveLength(schedule.length + 1);
-    expect(subscriptionRow(ctx, sub.id).active).toBe(1); // under five days of failing
+    expect((await subscriptionRow(ctx, sub.id)).active).toBe(1); // under five days of failing
   });
 });
 
@@ -307,41 +313,41 @@ describe('turning subscriptions off', () => {
     const rx = await receiver();
     rx.script(reply(410));
     const { ctx, worker } = harness({ delivery: { perSubscriptionConcurrency: 1 } });
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    emit(ctx, ws);
-    emit(ctx, ws);
-    emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    await emit(ctx, ws);
+    await emit(ctx, ws);
+    await emit(ctx, ws);
 
     await worker.runOnce();
-    expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'gone' });
-    expect(deliveriesOf(ctx, sub.id).map((d) => d.status)).toEqual(['failed', 'cancelled', 'cancelled']);
-    expect(attemptsOf(ctx, at(deliveriesOf(ctx, sub.id), 0).id)[0]).toMatchObject({
+    expect(await subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'gone' });
+    expect((await deliveriesOf(ctx, sub.id)).map((d) => d.status)).toEqual(['failed', 'cancelled', 'cancelled']);
+    expect((await attemptsOf(ctx, at(await deliveriesOf(ctx, sub.id), 0).id))[0]).toMatchObject({
       status_code: 410,
       outcome: 'gone',
     });
 
-    emit(ctx, ws);
+    await emit(ctx, ws);
     ctx.clock.advance(3_600_000);
     expect(await worker.runOnce()).toBe(0);
     expect(rx.requests).toHaveLength(1);
-    expect(deliveriesOf(ctx, sub.id)).toHaveLength(3);
+    expect(await deliveriesOf(ctx, sub.id)).toHaveLength(3);
   });
 
   it('cancels pending retries when a subscription is deactivated (unsubscribe, key revoked)', async () => {
     const rx = await receiver();
     rx.setDefault(reply(500));
     const { ctx, worker } = harness();
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    await emit(ctx, ws);
     await worker.runOnce();
-    expect(deliveriesOf(ctx, sub.id)[0]?.status).toBe('pending');
+    expect((await deliveriesOf(ctx, sub.id))[0]?.status).toBe('pending');
 
-    deactivateSubscriptions(ctx, { subscriptionId: sub.id }, 'unsubscribed');
+    await deactivateSubscriptions(ctx, { subscriptionId: sub.id }, 'unsubscribed');
     ctx.clock.advance(60_000);
     expect(await worker.runOnce()).toBe(0);
-    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({
+    expect((await deliveriesOf(ctx, sub.id))[0]).toMatchObject({
       status: 'cancelled',
       last_error: 'subscription deactivated: unsubscribed',
     });
@@ -351,13 +357,13 @@ describe('turning subscriptions off', () => {
   it('re-checks at claim time that the subscription is still active', async () => {
     const rx = await receiver();
     const { ctx, worker } = harness();
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    await emit(ctx, ws);
     // Turned off behind the outbox's back: no cancel of its pending rows.
-    ctx.db.prepare(`UPDATE subscriptions SET active = 0 WHERE id = ?`).run(sub.id);
+    await ctx.db.run(`UPDATE subscriptions SET active = 0 WHERE id = ?`, sub.id);
     expect(await worker.runOnce()).toBe(0);
-    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({
+    expect((await deliveriesOf(ctx, sub.id))[0]).toMatchObject({
       status: 'cancelled',
       last_error: 'subscription is no longer active',
     });
@@ -370,24 +376,24 @@ describe('turning subscriptions off', () => {
     const { ctx, worker } = harness({
       delivery: { retryScheduleMs: Array(20).fill(10_000), disableAfterFailingMs: 60_000 },
     });
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    await emit(ctx, ws);
     const firstFailure = ctx.clock.now();
     await worker.runOnce();
     for (let i = 0; i < 5; i++) {
       ctx.clock.advance(10_000);
-      emit(ctx, ws); // fresh events keep being owed while it fails
+      await emit(ctx, ws); // fresh events keep being owed while it fails
       await worker.runOnce();
     }
-    expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 1, failing_since_ms: firstFailure });
+    expect(await subscriptionRow(ctx, sub.id)).toMatchObject({ active: 1, failing_since_ms: firstFailure });
     ctx.clock.advance(10_000);
     await worker.runOnce();
 
-    expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'failing' });
-    const statuses = deliveriesOf(ctx, sub.id).map((d) => d.status);
+    expect(await subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'failing' });
+    const statuses = (await deliveriesOf(ctx, sub.id)).map((d) => d.status);
     expect(statuses).not.toContain('pending');
-    expect(deliveriesOf(ctx, sub.id).find((d) => d.status === 'cancelled')?.last_error).toBe(
+    expect((await deliveriesOf(ctx, sub.id)).find((d) => d.status === 'cancelled')?.last_error).toBe(
       'subscription deactivated: failing',
     );
     expect(ctx.logs).toContainEqual(
@@ -407,45 +413,47 @@ describe('turning subscriptions off', () => {
     rx.script(reply(500), reply(200));
     rx.setDefault(reply(500));
     const { ctx, worker } = harness({ delivery: { disableAfterFailingMs: 60_000 } });
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    await emit(ctx, ws);
     await worker.runOnce();
     ctx.clock.advance(50_000);
     await worker.runOnce(); // the retry succeeds
-    expect(subscriptionRow(ctx, sub.id).failing_since_ms).toBeNull();
+    expect((await subscriptionRow(ctx, sub.id)).failing_since_ms).toBeNull();
 
     ctx.clock.advance(20_000); // 70 s after the first failure, but only the first of a new run
-    emit(ctx, ws);
+    await emit(ctx, ws);
     await worker.runOnce();
-    expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 1, failing_since_ms: ctx.clock.now() });
+    expect(await subscriptionRow(ctx, sub.id)).toMatchObject({ active: 1, failing_since_ms: ctx.clock.now() });
   });
 });
 
 describe('authority at send time (defence in depth)', () => {
   // Rows the API should never leave behind (a subscription active under a revoked key, or in a workspace
   // below Pro) are made here directly: the worker must not send for them however they came to be.
-  const revokeBehindTheApiBack = (ctx: TestContext, apiKeyId: string) =>
-    ctx.db
-      .prepare(`UPDATE api_keys SET revoked_at = ? WHERE id = ?`)
-      .run(new Date(ctx.clock.now()).toISOString(), apiKeyId);
+  const revokeBehindTheApiBack = async (ctx: TestContext, apiKeyId: string) =>
+    await ctx.db.run(
+      `UPDATE api_keys SET revoked_at = ? WHERE id = ?`,
+      new Date(ctx.clock.now()).toISOString(),
+      apiKeyId,
+    );
 
   it('sends nothing for a subscription whose key is revoked, cancels with the reason, and turns it off', async () => {
     const rx = await receiver();
     const { ctx, worker } = harness();
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    emit(ctx, ws);
-    emit(ctx, ws);
-    revokeBehindTheApiBack(ctx, ws.apiKeyId);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    await emit(ctx, ws);
+    await emit(ctx, ws);
+    await revokeBehindTheApiBack(ctx, ws.apiKeyId);
     await worker.runOnce();
     expect(rx.requests).toHaveLength(0);
-    expect(deliveriesOf(ctx, sub.id).map((d) => [d.status, d.attempts, d.last_error, d.claim_token])).toEqual([
+    expect((await deliveriesOf(ctx, sub.id)).map((d) => [d.status, d.attempts, d.last_error, d.claim_token])).toEqual([
       ['cancelled', 0, 'not sent: the API key that made this subscription was revoked', null],
       ['cancelled', 0, 'not sent: the API key that made this subscription was revoked', null],
     ]);
-    expect(attemptsOf(ctx, at(deliveriesOf(ctx, sub.id), 0).id)).toEqual([]);
-    expect(subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'key_revoked' });
+    expect(await attemptsOf(ctx, at(await deliveriesOf(ctx, sub.id), 0).id)).toEqual([]);
+    expect(await subscriptionRow(ctx, sub.id)).toMatchObject({ active: 0, deactivated_reason: 'key_revoked' });
   });
 
   it.each(['free', 'starter'])(
@@ -453,25 +461,25 @@ describe('authority at send time (defence in depth)', () => {
     async (plan) => {
       const rx = await receiver();
       const { ctx, worker } = harness();
-      const ws = seedWorkspace(ctx);
-      const sub = subscribe(ctx, ws, rx.url);
-      const setPlan = (p: string) =>
-        ctx.db.prepare(`UPDATE workspaces SET plan = ? WHERE id = ?`).run(p, ws.workspaceId);
+      const ws = await seedWorkspace(ctx);
+      const sub = await subscribe(ctx, ws, rx.url);
+      const setPlan = async (p: string) =>
+        await ctx.db.run(`UPDATE workspaces SET plan = ? WHERE id = ?`, p, ws.workspaceId);
       // Enqueued while on Pro, then the plan drops behind the domain's back (no cancel in the same transaction,
       // as setWorkspacePlan does): only the worker's own check stands between the row and a send.
-      emit(ctx, ws);
-      setPlan(plan);
+      await emit(ctx, ws);
+      await setPlan(plan);
       await worker.runOnce();
       expect(rx.requests).toHaveLength(0);
-      expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({
+      expect((await deliveriesOf(ctx, sub.id))[0]).toMatchObject({
         status: 'cancelled',
         attempts: 0,
         last_error: `not sent: the workspace's plan (${plan}) is below Pro, which the integration needs`,
       });
-      expect(subscriptionRow(ctx, sub.id).active).toBe(1); // the Zap is still there for when the plan is back
+      expect((await subscriptionRow(ctx, sub.id)).active).toBe(1); // the Zap is still there for when the plan is back
 
-      setPlan('business');
-      const eventId = emit(ctx, ws);
+      await setPlan('business');
+      const eventId = await emit(ctx, ws);
       await worker.runOnce();
       expect(rx.requests.map((r) => r.headers['webhook-id'])).toEqual([eventId]);
     },
@@ -480,18 +488,18 @@ describe('authority at send time (defence in depth)', () => {
   it('starts no attempt after a revocation commits, even for rows already claimed or retried', async () => {
     const rx = await receiver();
     const { ctx, worker } = harness({ delivery: { perSubscriptionConcurrency: 1 } });
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
     // The key is revoked (committed) while the first delivery is at the receiver; the next ones are claimed
     // by the same worker as soon as it records the first.
-    rx.setDefault(() => {
-      revokeBehindTheApiBack(ctx, ws.apiKeyId);
+    rx.setDefault(async () => {
+      await revokeBehindTheApiBack(ctx, ws.apiKeyId);
       return reply(200);
     });
-    for (let i = 0; i < 10; i++) emit(ctx, ws);
+    for (let i = 0; i < 10; i++) await emit(ctx, ws);
     await worker.runOnce();
     expect(rx.requests).toHaveLength(1);
-    const statuses = deliveriesOf(ctx, sub.id).map((d) => d.status);
+    const statuses = (await deliveriesOf(ctx, sub.id)).map((d) => d.status);
     expect(statuses).toEqual(['succeeded', ...Array(9).fill('cancelled')]);
   });
 });
@@ -502,8 +510,8 @@ describe('authority at send time, against another process', () => {
     rx.setDefault(reply(200, { delayMs: 2 }));
     const clock = { now: () => Date.now(), advance() {}, set() {} }; // attempts stamped on the real clock
     const { ctx, worker } = harness({ clock });
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
     worker.start();
     // Another process waits a moment of its own choosing, revokes the key, and says when its commit returned.
     const revoker = spawn(process.execPath, [
@@ -526,24 +534,24 @@ describe('authority at send time, against another process', () => {
     // Events keep coming before, during and after the revocation: until the revoker has exited, however long
     // its start takes on a loaded host (a fixed count of events could all be delivered before it revoked).
     for (const until = Date.now() + 20_000; !done && Date.now() < until;) {
-      emit(ctx, ws);
+      await emit(ctx, ws);
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
-    for (let i = 0; i < 20; i++) emit(ctx, ws);
+    for (let i = 0; i < 20; i++) await emit(ctx, ws);
     expect(await exited).toBe(0);
     const revokedBy = Number(out);
-    await waitUntil(() => deliveriesOf(ctx, sub.id).every((d) => d.status !== 'pending'), { timeoutMs: 10_000 });
+    await waitUntil(async () => (await deliveriesOf(ctx, sub.id)).every((d) => d.status !== 'pending'), {
+      timeoutMs: 10_000,
+    });
     await worker.idle();
 
-    const started = ctx.db
-      .prepare(
-        `SELECT a.started_at FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = ?`,
-      )
-      .pluck()
-      .all(sub.id) as string[];
+    const started = await ctx.db.values<string>(
+      `SELECT a.started_at FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = ?`,
+      sub.id,
+    );
     expect(started.length).toBeGreaterThan(0); // deliveries did flow before the revocation
     for (const at of started) expect(Date.parse(at)).toBeLessThanOrEqual(revokedBy);
-    const statuses = deliveriesOf(ctx, sub.id).map((d) => d.status);
+    const statuses = (await deliveriesOf(ctx, sub.id)).map((d) => d.status);
     expect(statuses).toContain('cancelled');
     expect(new Set(statuses)).toEqual(new Set(['succeeded', 'cancelled']));
     // Every POST that arrived is a recorded attempt (all started before the revocation, checked above). Not
@@ -558,39 +566,37 @@ describe('fairness and limits', () => {
     const [slow, healthy] = [await receiver(), await receiver()];
     slow.setDefault(hang());
     const { ctx, worker } = harness({ delivery: { concurrency: 4, perSubscriptionConcurrency: 2, timeoutMs: 5_000 } });
-    const ws = seedWorkspace(ctx);
-    const slowSub = subscribe(ctx, ws, slow.url, 'ticket.created');
-    subscribe(ctx, ws, healthy.url, 'ticket.assigned');
+    const ws = await seedWorkspace(ctx);
+    const slowSub = await subscribe(ctx, ws, slow.url, 'ticket.created');
+    await subscribe(ctx, ws, healthy.url, 'ticket.assigned');
     worker.start();
     for (let i = 0; i < 10; i++) {
-      emit(ctx, ws, 'ticket.created');
-      emit(ctx, ws, 'ticket.assigned');
+      await emit(ctx, ws, 'ticket.created');
+      await emit(ctx, ws, 'ticket.assigned');
     }
     await healthy.waitFor(10);
     // All ten healthy deliveries went through while the slow endpoint's first two still hang.
     expect(slow.requests.length).toBeLessThanOrEqual(2);
     expect(
-      ctx.db
-        .prepare(
-          `SELECT count(*) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = ?`,
-        )
-        .pluck()
-        .get(slowSub.id),
+      await ctx.db.value(
+        `SELECT count(*) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = ?`,
+        slowSub.id,
+      ),
     ).toBe(0);
-    expect(deliveriesOf(ctx, slowSub.id).filter((d) => d.claim_token !== null)).toHaveLength(2);
+    expect((await deliveriesOf(ctx, slowSub.id)).filter((d) => d.claim_token !== null)).toHaveLength(2);
   });
 
   it('never has more in flight than the overall limit', async () => {
     const receivers = [await receiver(), await receiver(), await receiver()];
     for (const rx of receivers) rx.setDefault(hang());
     const { ctx, worker } = harness({ delivery: { concurrency: 5, perSubscriptionConcurrency: 4 } });
-    const ws = seedWorkspace(ctx);
-    for (const rx of receivers) subscribe(ctx, ws, rx.url);
-    for (let i = 0; i < 6; i++) emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    for (const rx of receivers) await subscribe(ctx, ws, rx.url);
+    for (let i = 0; i < 6; i++) await emit(ctx, ws);
     worker.start();
     await waitUntil(() => receivers.reduce((n, rx) => n + rx.requests.length, 0) === 5);
     expect(worker.inFlight).toBe(5);
-    expect(ctx.db.prepare(`SELECT count(*) FROM deliveries WHERE claim_token IS NOT NULL`).pluck().get()).toBe(5);
+    expect(await ctx.db.value(`SELECT count(*) FROM deliveries WHERE claim_token IS NOT NULL`)).toBe(5);
   });
 });
 
@@ -598,42 +604,42 @@ describe('restarts', () => {
   it('delivers what was pending when the process stopped, after the database is reopened', async () => {
     const rx = await receiver();
     const first = makeContext();
-    const ws = seedWorkspace(first);
-    const sub = subscribe(first, ws, rx.url);
-    const ids = [emit(first, ws), emit(first, ws), emit(first, ws)];
-    first.db.close();
+    const ws = await seedWorkspace(first);
+    const sub = await subscribe(first, ws, rx.url);
+    const ids = [await emit(first, ws), await emit(first, ws), await emit(first, ws)];
+    await first.store.close();
 
     const { ctx, worker } = harness({ file: first.file, clock: first.clock });
     worker.start();
     const requests = await rx.waitFor(3);
     expect(requests.map((r) => r.headers['webhook-id']).sort()).toEqual([...ids].sort());
     await worker.idle();
-    expect(deliveriesOf(ctx, sub.id).map((d) => d.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect((await deliveriesOf(ctx, sub.id)).map((d) => d.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
   });
 
   it('hands back attempts cut off by stop(), and a new worker sends them again with the same webhook-id', async () => {
     const rx = await receiver();
     rx.script(hang());
     const first = makeContext();
-    const ws = seedWorkspace(first);
-    const sub = subscribe(first, ws, rx.url);
-    const eventId = emit(first, ws);
+    const ws = await seedWorkspace(first);
+    const sub = await subscribe(first, ws, rx.url);
+    const eventId = await emit(first, ws);
     const stopping = createDeliveryWorker(first, { stopTimeoutMs: 50 });
     stopping.start();
     await rx.waitFor(1);
     await stopping.stop();
-    expect(deliveriesOf(first, sub.id)[0]).toMatchObject({ status: 'pending', attempts: 1, claim_token: null });
-    expect(subscriptionRow(first, sub.id).failing_since_ms).toBeNull(); // not the receiver's fault
-    first.db.close();
+    expect((await deliveriesOf(first, sub.id))[0]).toMatchObject({ status: 'pending', attempts: 1, claim_token: null });
+    expect((await subscriptionRow(first, sub.id)).failing_since_ms).toBeNull(); // not the receiver's fault
+    await first.store.close();
 
     const { ctx, worker } = harness({ file: first.file, clock: first.clock });
     worker.start();
     const requests = await rx.waitFor(2);
     expect(requests[1]?.headers['webhook-id']).toBe(eventId);
     await worker.idle();
-    const delivery = at(deliveriesOf(ctx, sub.id), 0);
+    const delivery = at(await deliveriesOf(ctx, sub.id), 0);
     expect(delivery).toMatchObject({ status: 'succeeded', attempts: 2 });
-    expect(attemptsOf(ctx, delivery.id).map((a) => [a.outcome, a.error])).toEqual([
+    expect((await attemptsOf(ctx, delivery.id)).map((a) => [a.outcome, a.error])).toEqual([
       ['retry', 'the worker stopped before the attempt finished'],
       ['succeeded', null],
     ]);
@@ -642,23 +648,23 @@ describe('restarts', () => {
   it('reclaims a claim left by a worker that died, once its lease (timeout + margin) is over', async () => {
     const rx = await receiver();
     const { ctx, worker } = harness({ delivery: { timeoutMs: 1_000, claimMarginMs: 2_000 } });
-    const ws = seedWorkspace(ctx);
-    const sub = subscribe(ctx, ws, rx.url);
-    const eventId = emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const sub = await subscribe(ctx, ws, rx.url);
+    const eventId = await emit(ctx, ws);
     const claimedAt = ctx.clock.now();
     // What a worker that was killed mid-send leaves behind.
-    ctx.db
-      .prepare(
-        `UPDATE deliveries SET claim_token = 'dead-worker', claimed_at_ms = ?, next_attempt_ms = ?, attempts = 1`,
-      )
-      .run(claimedAt, claimedAt + 3_000);
+    await ctx.db.run(
+      `UPDATE deliveries SET claim_token = 'dead-worker', claimed_at_ms = ?, next_attempt_ms = ?, attempts = 1`,
+      claimedAt,
+      claimedAt + 3_000,
+    );
 
     ctx.clock.advance(2_999);
     expect(await worker.runOnce()).toBe(0);
     ctx.clock.advance(1);
     expect(await worker.runOnce()).toBe(1);
     expect((await rx.waitFor(1))[0]?.headers['webhook-id']).toBe(eventId);
-    expect(deliveriesOf(ctx, sub.id)[0]).toMatchObject({ status: 'succeeded', attempts: 2, claim_token: null });
+    expect((await deliveriesOf(ctx, sub.id))[0]).toMatchObject({ status: 'succeeded', attempts: 2, claim_token: null });
   });
 });
 
@@ -666,22 +672,24 @@ describe('the connect-time SSRF check', () => {
   it('refuses a target that resolves to loopback when private targets are not allowed, and sends nothing', async () => {
     const rx = await receiver();
     const { ctx, worker } = harness({ allowPrivateTargets: false });
-    const ws = seedWorkspace(ctx);
-    const byName = subscribe(ctx, ws, `https://localhost:${rx.port}/hook`);
-    const literal = subscribe(ctx, ws, `https://127.0.0.1:${rx.port}/hook`);
-    const plain = subscribe(ctx, ws, rx.url);
-    emit(ctx, ws);
+    const ws = await seedWorkspace(ctx);
+    const byName = await subscribe(ctx, ws, `https://localhost:${rx.port}/hook`);
+    const literal = await subscribe(ctx, ws, `https://127.0.0.1:${rx.port}/hook`);
+    const plain = await subscribe(ctx, ws, rx.url);
+    await emit(ctx, ws);
     await worker.runOnce();
 
-    expect(deliveriesOf(ctx, byName.id)[0]?.last_error).toBe(
+    expect((await deliveriesOf(ctx, byName.id))[0]?.last_error).toBe(
       'target_url host localhost resolves to 127.0.0.1, a loopback address',
     );
-    expect(attemptsOf(ctx, at(deliveriesOf(ctx, byName.id), 0).id)[0]).toMatchObject({
+    expect((await attemptsOf(ctx, at(await deliveriesOf(ctx, byName.id), 0).id))[0]).toMatchObject({
       outcome: 'refused',
       status_code: null,
     });
-    expect(deliveriesOf(ctx, literal.id)[0]?.last_error).toBe('target_url points at 127.0.0.1, a loopback address');
-    expect(deliveriesOf(ctx, plain.id)[0]?.last_error).toBe('target_url must use https');
+    expect((await deliveriesOf(ctx, literal.id))[0]?.last_error).toBe(
+      'target_url points at 127.0.0.1, a loopback address',
+    );
+    expect((await deliveriesOf(ctx, plain.id))[0]?.last_error).toBe('target_url must use https');
     expect(rx.requests).toHaveLength(0);
   });
 
@@ -689,21 +697,21 @@ describe('the connect-time SSRF check', () => {
     const rx = await receiver();
     const resolve = () => Promise.resolve([{ address: '127.0.0.1', family: 4 }]);
     const strict = harness({ allowPrivateTargets: false }, { resolve });
-    const ws = seedWorkspace(strict.ctx);
-    const sub = subscribe(strict.ctx, ws, `https://hooks.example.test:${rx.port}/hook`);
-    emit(strict.ctx, ws);
+    const ws = await seedWorkspace(strict.ctx);
+    const sub = await subscribe(strict.ctx, ws, `https://hooks.example.test:${rx.port}/hook`);
+    await emit(strict.ctx, ws);
     await strict.worker.runOnce();
-    expect(deliveriesOf(strict.ctx, sub.id)[0]?.last_error).toBe(
+    expect((await deliveriesOf(strict.ctx, sub.id))[0]?.last_error).toBe(
       'target_url host hooks.example.test resolves to 127.0.0.1, a loopback address',
     );
     expect(rx.requests).toHaveLength(0);
 
     const open = harness({ allowPrivateTargets: true }, { resolve });
-    const ws2 = seedWorkspace(open.ctx);
-    const sub2 = subscribe(open.ctx, ws2, `http://hooks.example.test:${rx.port}/hook`);
-    emit(open.ctx, ws2);
+    const ws2 = await seedWorkspace(open.ctx);
+    const sub2 = await subscribe(open.ctx, ws2, `http://hooks.example.test:${rx.port}/hook`);
+    await emit(open.ctx, ws2);
     await open.worker.runOnce();
-    expect(deliveriesOf(open.ctx, sub2.id)[0]?.status).toBe('succeeded');
+    expect((await deliveriesOf(open.ctx, sub2.id))[0]?.status).toBe('succeeded');
     expect(rx.requests).toHaveLength(1);
     expect(rx.requests[0]?.headers.host).toBe(`hooks.example.test:${rx.port}`);
   });
@@ -717,19 +725,19 @@ describe('fairness between workspaces', () => {
     const [hanging, healthy] = [await receiver(), await receiver()];
     hanging.setDefault(hang());
     const { ctx, worker } = harness({ delivery: { timeoutMs: 5_000 } }); // the default slots
-    const b = seedWorkspace(ctx);
-    for (let i = 0; i < 16; i++) subscribe(ctx, b, `${hanging.url}/${i}`);
-    const a = seedWorkspace(ctx);
-    subscribe(ctx, a, healthy.url, 'ticket.assigned');
+    const b = await seedWorkspace(ctx);
+    for (let i = 0; i < 16; i++) await subscribe(ctx, b, `${hanging.url}/${i}`);
+    const a = await seedWorkspace(ctx);
+    await subscribe(ctx, a, healthy.url, 'ticket.assigned');
     worker.start();
-    for (let i = 0; i < 100; i++) emit(ctx, b);
+    for (let i = 0; i < 100; i++) await emit(ctx, b);
     // B takes every slot it is going to take, and each of those attempts reaches the receiver and hangs.
     const share = ctx.config.delivery.perWorkspaceConcurrency;
     await waitUntil(() => worker.inFlight >= share && hanging.requests.length === worker.inFlight);
 
     const emittedAt = new Map<string, number>();
     for (let i = 0; i < 40; i++) {
-      emittedAt.set(emit(ctx, a, 'ticket.assigned'), performance.now());
+      emittedAt.set(await emit(ctx, a, 'ticket.assigned'), performance.now());
       await new Promise((resolve) => setTimeout(resolve, 5)); // 200 events/s
     }
     const arrivals = await healthy.waitFor(40, 4_000);
@@ -758,21 +766,19 @@ describe('shares of the delivery slots', () => {
       },
     });
     // Four workspaces, each with two subscriptions at the same hanging host, each owing five events.
-    const tenants = Array.from({ length: 4 }, () => seedWorkspace(ctx));
+    const tenants = await times(4, async (_i) => await seedWorkspace(ctx));
     for (const ws of tenants) {
-      subscribe(ctx, ws, `${hanging.url}/a`);
-      subscribe(ctx, ws, `${hanging.url}/b`);
+      await subscribe(ctx, ws, `${hanging.url}/a`);
+      await subscribe(ctx, ws, `${hanging.url}/b`);
     }
     worker.start();
-    for (const ws of tenants) for (let i = 0; i < 5; i++) emit(ctx, ws);
+    for (const ws of tenants) for (let i = 0; i < 5; i++) await emit(ctx, ws);
     await waitUntil(() => hanging.requests.length === 6 && worker.inFlight === 6);
 
     // The host's share is full (6 of 12), and no workspace holds more than its 3, no subscription its 2.
-    const held = ctx.db
-      .prepare(
-        `SELECT s.workspace_id AS ws, s.id AS sub FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id WHERE d.claim_token IS NOT NULL`,
-      )
-      .all() as { ws: string; sub: string }[];
+    const held = await ctx.db.all<{ ws: string; sub: string }>(
+      `SELECT s.workspace_id AS ws, s.id AS sub FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id WHERE d.claim_token IS NOT NULL`,
+    );
     expect(held).toHaveLength(6);
     const most = (key: 'ws' | 'sub') => {
       const counts = new Map<string, number>();
@@ -783,9 +789,9 @@ describe('shares of the delivery slots', () => {
     expect(most('sub')).toBeLessThanOrEqual(2);
 
     // A fifth workspace, at another host, gets its deliveries at once in the slots left.
-    const other = seedWorkspace(ctx);
-    subscribe(ctx, other, healthy.url, 'ticket.assigned');
-    for (let i = 0; i < 5; i++) emit(ctx, other, 'ticket.assigned');
+    const other = await seedWorkspace(ctx);
+    await subscribe(ctx, other, healthy.url, 'ticket.assigned');
+    for (let i = 0; i < 5; i++) await emit(ctx, other, 'ticket.assigned');
     await healthy.waitFor(5, 2_000);
     expect(hanging.requests).toHaveLength(6);
   });
@@ -794,13 +800,13 @@ describe('shares of the delivery slots', () => {
     const rx = await receiver();
     // One slot in all: the order of arrival is the order of service.
     const { ctx, worker } = harness({ delivery: { concurrency: 1 } });
-    const many = seedWorkspace(ctx);
-    for (let i = 0; i < 8; i++) subscribe(ctx, many, `${rx.url}/many/${i}`);
-    const one = seedWorkspace(ctx);
-    subscribe(ctx, one, `${rx.url}/one`);
+    const many = await seedWorkspace(ctx);
+    for (let i = 0; i < 8; i++) await subscribe(ctx, many, `${rx.url}/many/${i}`);
+    const one = await seedWorkspace(ctx);
+    await subscribe(ctx, one, `${rx.url}/one`);
     for (let i = 0; i < 4; i++) {
-      emit(ctx, many);
-      emit(ctx, one);
+      await emit(ctx, many);
+      await emit(ctx, one);
     }
     await worker.runOnce();
     expect(rx.requests).toHaveLength(36);

@@ -5,6 +5,7 @@
  * Unique Run ID mapped) creating nothing twice.
  */
 import { createTicket as createTicketInDb } from '../../partner-api/domain/tickets';
+import { times } from '../support/helpers';
 import { at } from '../support/items';
 import {
   type CreateKey,
@@ -35,11 +36,8 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const outputKeysOf = (operation: { outputFields?: unknown[] }) =>
   (operation.outputFields as { key: string }[]).map((f) => f.key).sort();
 
-const count = (sql: string, ...params: unknown[]) =>
-  live.stack.server.ctx.db
-    .prepare(sql)
-    .pluck()
-    .get(...params) as number;
+const count = async (sql: string, ...params: unknown[]) =>
+  (await live.stack.server.ctx.db.value<number>(sql, ...params))!;
 
 describe('Create or Update Contact', () => {
   it('creates a contact, then updates the same one when the email differs only in letter case', async () => {
@@ -77,7 +75,7 @@ describe('Create or Update Contact', () => {
       phone: '',
     });
     expect(updated).toMatchObject({ id: created.id, name: 'Ava B. Brooks', phone: '+1 555 0101', company: 'Acme' });
-    expect(count('SELECT COUNT(*) FROM contacts WHERE workspace_id = ?', w.workspace.id)).toBe(1);
+    expect(await count('SELECT COUNT(*) FROM contacts WHERE workspace_id = ?', w.workspace.id)).toBe(1);
 
     // Lead Captured fires for the new contact only: the next one created arrives right after the first.
     const next = await w.zap.create('create_or_update_contact', { email: 'next@example.com' });
@@ -131,7 +129,7 @@ describe('Create Ticket', () => {
     expect(error.name).toBe('AppError');
     expect(error.message).toContain('Add a Find or Create Contact step before this one, or leave Contact Email blank');
     expect(error.message).toContain('contact_not_found');
-    expect(count('SELECT COUNT(*) FROM tickets WHERE workspace_id = ?', w.workspace.id)).toBe(0);
+    expect(await count('SELECT COUNT(*) FROM tickets WHERE workspace_id = ?', w.workspace.id)).toBe(0);
   });
 });
 
@@ -177,9 +175,7 @@ describe('Update Ticket', () => {
     const again = await w.zap.create('update_ticket', { ticket_id: ticket.id, status: 'resolved' });
     expect(again).toMatchObject({ id: ticket.id, status: 'resolved' });
     // What IllumiChat holds, not only what the action answered: a replayed answer would say resolved too.
-    expect(live.stack.server.ctx.db.prepare('SELECT status FROM tickets WHERE id = ?').pluck().get(ticket.id)).toBe(
-      'resolved',
-    );
+    expect(await live.stack.server.ctx.db.value('SELECT status FROM tickets WHERE id = ?', ticket.id)).toBe('resolved');
   });
 
   it('changing only the subject fires no status event', async () => {
@@ -189,7 +185,7 @@ describe('Update Ticket', () => {
     const renamed = await w.zap.create('update_ticket', { ticket_id: ticket.id, subject: 'Typo in subject' });
     expect(renamed).toMatchObject({ subject: 'Typo in subject', status: 'new' });
     // Outbox rows are written with the change: none means no delivery can ever follow.
-    expect(count('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?', changes.subscribeData.id)).toBe(0);
+    expect(await count('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?', changes.subscribeData.id)).toBe(0);
   });
 });
 
@@ -263,7 +259,7 @@ describe('separate runs with the same input each act', () => {
     const second = await w.zap.create('create_ticket', inputData);
 
     expect(second.id).not.toBe(first.id);
-    expect(count('SELECT COUNT(*) FROM tickets WHERE workspace_id = ?', w.workspace.id)).toBe(2);
+    expect(await count('SELECT COUNT(*) FROM tickets WHERE workspace_id = ?', w.workspace.id)).toBe(2);
     await waitForDeliveries(live.rx, created, 2);
   });
 
@@ -275,7 +271,10 @@ describe('separate runs with the same input each act', () => {
     const second = await w.zap.create('send_message', inputData);
     expect(second.id).not.toBe(first.id);
     expect(
-      count(`SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND sender_type = 'integration'`, conversation.id),
+      await count(
+        `SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND sender_type = 'integration'`,
+        conversation.id,
+      ),
     ).toBe(2);
   });
 
@@ -306,9 +305,9 @@ describe('a replayed run, with the trigger’s ID mapped into Unique Run ID, act
     const replay = await w.zap.create('create_ticket', inputData);
 
     expect(replay).toEqual(first);
-    expect(count('SELECT COUNT(*) FROM tickets WHERE workspace_id = ?', w.workspace.id)).toBe(1);
+    expect(await count('SELECT COUNT(*) FROM tickets WHERE workspace_id = ?', w.workspace.id)).toBe(1);
     await waitForDeliveries(live.rx, created, 1);
-    expect(count('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?', created.subscribeData.id)).toBe(1);
+    expect(await count('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?', created.subscribeData.id)).toBe(1);
 
     // The next trigger record is another run: another ticket, though every other value is the same.
     const next = await w.zap.create('create_ticket', { ...inputData, idempotency_key: 'con_trigger_record_2' });
@@ -326,7 +325,10 @@ describe('a replayed run, with the trigger’s ID mapped into Unique Run ID, act
     const first = await w.zap.create('send_message', inputData);
     expect(await w.zap.create('send_message', inputData)).toEqual(first);
     expect(
-      count(`SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND sender_type = 'integration'`, conversation.id),
+      await count(
+        `SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND sender_type = 'integration'`,
+        conversation.id,
+      ),
     ).toBe(1);
   });
 
@@ -365,9 +367,9 @@ describe('the dropdowns', () => {
   it('page through every ticket with Load more, beyond the newest 100', async () => {
     const w = await newWorkspace(live.stack);
     const ctx = live.stack.server.ctx;
-    const made = Array.from(
-      { length: 130 },
-      (_, i) => createTicketInDb(ctx, w.workspace.id, { subject: `Ticket ${i + 1}` }, 'api').id,
+    const made = await times(
+      130,
+      async (i) => (await createTicketInDb(ctx, w.workspace.id, { subject: `Ticket ${i + 1}` }, 'api')).id,
     );
 
     const first = await w.zap.dropdown('ticket_list', 0);
@@ -383,7 +385,7 @@ describe('the dropdowns', () => {
 
   it('list the workspace’s assistants by name for the triggers’ Assistant field', async () => {
     const w = await newWorkspace(live.stack);
-    const other = live.stack.server.createAssistant(w.workspace.id, 'Sales Bot');
+    const other = await live.stack.server.createAssistant(w.workspace.id, 'Sales Bot');
     const choices = await w.zap.dropdown('assistant_list');
     expect(choices.map((c) => [c.id, c.label])).toEqual([
       [w.assistant.id, 'Acme Bot'],

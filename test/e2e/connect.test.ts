@@ -14,8 +14,8 @@ describe('the connection test', () => {
   it('returns the workspace and labels the account with its name, telling two workspaces apart', async () => {
     const { server } = live.stack;
     const acme = await server.setup();
-    const globex = server.createWorkspace({ name: 'Globex Helpdesk', plan: 'business' });
-    const globexKey = server.createKey(globex.id, ['events:read']);
+    const globex = await server.createWorkspace({ name: 'Globex Helpdesk', plan: 'business' });
+    const globexKey = await server.createKey(globex.id, ['events:read']);
     const before = requestsSeen();
 
     const result = await live.stack.connect(acme.key).test();
@@ -62,14 +62,14 @@ describe('the connection test', () => {
     );
     expect(error.code).toBe('plan_upgrade_required');
 
-    server.setPlan(workspace.id, 'pro');
+    await server.setPlan(workspace.id, 'pro');
     await expect(zap.test()).resolves.toMatchObject({ id: workspace.id, plan: 'pro' });
   });
 
   it('fails for a key without events:read, naming the scope', async () => {
     const { server } = live.stack;
     const { workspace } = await server.setup();
-    const key = server.createKey(workspace.id, ['contacts:write', 'tickets:write', 'chat:write']);
+    const key = await server.createKey(workspace.id, ['contacts:write', 'tickets:write', 'chat:write']);
 
     const error = await zapierError(live.stack.connect(key).test());
 

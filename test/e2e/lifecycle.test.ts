@@ -37,9 +37,9 @@ async function newLead(w: LiveWorkspace, email: string): Promise<string> {
 const leadIds = (hook: LiveHook) => deliveriesTo(live.rx, hook).map((d) => (d.json() as { id: string }).id);
 
 /** Revokes the key the operator's way, from the admin command line, on the running API's database. */
-function revokeWithAdminCli(keyId: string): string {
+async function revokeWithAdminCli(keyId: string): Promise<string> {
   const said: string[] = [];
-  const code = runAdmin(['key', 'revoke', keyId], {
+  const code = await runAdmin(['key', 'revoke', keyId], {
     env: { ILLUMICHAT_DB_PATH: live.stack.server.dbPath, ILLUMICHAT_LOG: 'silent' },
     stdout: (line) => said.push(line),
     stderr: (line) => said.push(line),
@@ -114,7 +114,7 @@ describe('revoking the key a Zap is connected with', () => {
     const leads = await w.zap.turnOn('lead_captured', {}, url('revoked-leads'));
     const tickets = await w.zap.turnOn('conversation_event', { event_type: 'ticket.created' }, url('revoked-tickets'));
     // The control is the same workspace's other connection, made with a second key.
-    const otherKey = live.stack.server.createKey(w.workspace.id, ['events:read']);
+    const otherKey = await live.stack.server.createKey(w.workspace.id, ['events:read']);
     const control = await live.stack.connect(otherKey).turnOn('lead_captured', {}, url('other-key'));
 
     const first = await newLead(w, 'before-revoke@example.com');
@@ -123,7 +123,7 @@ describe('revoking the key a Zap is connected with', () => {
     await waitForDeliveries(live.rx, tickets, 1);
     await waitForDeliveries(live.rx, control, 1);
 
-    expect(revokeWithAdminCli(w.keyId)).toContain('2 subscription(s) made with it were ended');
+    expect(await revokeWithAdminCli(w.keyId)).toContain('2 subscription(s) made with it were ended');
 
     const test = await zapierError(w.zap.test());
     expect(test.name).toBe('ExpiredAuthError');
@@ -144,7 +144,7 @@ describe('revoking the key a Zap is connected with', () => {
 
     // The user can still turn the Zaps off, and reconnecting with a new key works.
     await expect(w.zap.turnOff(leads)).resolves.toMatchObject({ active: false });
-    const newKey = live.stack.server.createKey(w.workspace.id);
+    const newKey = await live.stack.server.createKey(w.workspace.id);
     await expect(live.stack.connect(newKey).test()).resolves.toMatchObject({ id: w.workspace.id });
   });
 
@@ -155,18 +155,19 @@ describe('revoking the key a Zap is connected with', () => {
       const zap = await w.zap.turnOn('lead_captured', {}, hookUrl(failing, 'retrying'));
       await newLead(w, 'retry@example.com');
       await failing.waitFor(1);
-      const delivery = () =>
-        live.stack.server.ctx.db
-          .prepare('SELECT status, attempts FROM deliveries WHERE subscription_id = ?')
-          .get(zap.subscribeData.id) as { status: string; attempts: number };
+      const delivery = async () =>
+        (await live.stack.server.ctx.db.one<{ status: string; attempts: number }>(
+          'SELECT status, attempts FROM deliveries WHERE subscription_id = ?',
+          zap.subscribeData.id,
+        ))!;
       // The first attempt failed and is recorded; the retry is scheduled seconds away.
-      await waitUntil(() => delivery().attempts === 1, 5000, 'the failed attempt to be recorded');
-      expect(delivery().status).toBe('pending');
+      await waitUntil(async () => (await delivery()).attempts === 1, 5000, 'the failed attempt to be recorded');
+      expect((await delivery()).status).toBe('pending');
 
-      revokeWithAdminCli(w.keyId);
+      await revokeWithAdminCli(w.keyId);
 
       // Cancelled in the revoke's own transaction; the worker sends only pending rows.
-      expect(delivery()).toEqual({ status: 'cancelled', attempts: 1 });
+      expect(await delivery()).toEqual({ status: 'cancelled', attempts: 1 });
     } finally {
       await failing.close();
     }

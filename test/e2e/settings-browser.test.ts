@@ -98,7 +98,7 @@ const text = (selector: string) => page.locator(selector).innerText();
 
 it('an owner signs in, makes a key, sees its Zap, its failing delivery, replays it and revokes the key', async () => {
   const { workspace } = await server.setup();
-  const owner = createAgent(server.ctx, workspace.id, {
+  const owner = await createAgent(server.ctx, workspace.id, {
     name: 'Olive Owner',
     email: 'olive@example.com',
     role: 'owner',
@@ -108,7 +108,7 @@ it('an owner signs in, makes a key, sees its Zap, its failing delivery, replays 
   await expectAccessible('landing');
 
   // Sign in with a one-time link.
-  const link = signInUrl(server.url, createSignInLink(server.ctx, owner.id).token);
+  const link = signInUrl(server.url, (await createSignInLink(server.ctx, owner.id)).token);
   await page.goto(link);
   await expectAccessible('sign-in');
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -189,8 +189,8 @@ it('an owner signs in, makes a key, sees its Zap, its failing delivery, replays 
   // The link used above is refused now, as is an expired one.
   await page.goto(link);
   expect(await text('main')).toContain('already used');
-  const expired = createSignInLink(server.ctx, owner.id).token;
-  server.ctx.db.prepare('UPDATE sign_in_links SET expires_at_ms = 0 WHERE token_hash = ?').run(hashSecret(expired));
+  const expired = (await createSignInLink(server.ctx, owner.id)).token;
+  await server.ctx.db.run('UPDATE sign_in_links SET expires_at_ms = 0 WHERE token_hash = ?', hashSecret(expired));
   await page.goto(signInUrl(server.url, expired));
   expect(await text('main')).toContain('expired');
   await expectAccessible('sign-in-refused');

@@ -31,11 +31,11 @@ import { useLiveStack } from './live';
 const live = useLiveStack();
 let zaps = 0;
 
-const deliveryRows = (hook: LiveHook) =>
-  live.stack.server.ctx.db
-    .prepare('SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?')
-    .pluck()
-    .get(hook.subscribeData.id);
+const deliveryRows = async (hook: LiveHook) =>
+  await live.stack.server.ctx.db.value(
+    'SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?',
+    hook.subscribeData.id,
+  );
 
 /** Turns a Zap on, checking what subscribing returned: the subscription, with a secret to verify deliveries. */
 async function turnOn(
@@ -107,7 +107,7 @@ describe('Conversation Event', () => {
       expect(webhookId).toBe(record.id); // the receiver's de-duplication key is the event's id
       expect(flatKeys(record)).toEqual(outputKeys);
       // Only the chosen type reaches this Zap, though the steps before it fired other events.
-      expect(deliveryRows(hook)).toBe(1);
+      expect(await deliveryRows(hook)).toBe(1);
 
       const listed = await w.zap.testTrigger('conversation_event', inputData);
       expect(listed[0]).toEqual(record);
@@ -124,7 +124,7 @@ describe('Conversation Event', () => {
 
   it('with an Assistant chosen, delivers only that assistant’s events', async () => {
     const w = await newWorkspace(live.stack);
-    const other = live.stack.server.createAssistant(w.workspace.id, 'Sales Bot');
+    const other = await live.stack.server.createAssistant(w.workspace.id, 'Sales Bot');
     const inputData = { event_type: 'widget.conversation_started', assistant_id: w.assistant.id };
     const filtered = await turnOn(w, 'conversation_event', inputData);
     const everyAssistant = await turnOn(w, 'conversation_event', { event_type: 'widget.conversation_started' });
@@ -141,7 +141,7 @@ describe('Conversation Event', () => {
     expect(record).toMatchObject({ assistantId: w.assistant.id, data: { conversation: { id: fromOurs.id } } });
     await live.stack.server.worker!.idle();
     expect(deliveriesTo(live.rx, filtered)).toHaveLength(1);
-    expect(deliveryRows(filtered)).toBe(1);
+    expect(await deliveryRows(filtered)).toBe(1);
 
     // Test trigger follows the same filter.
     const listed = await w.zap.testTrigger('conversation_event', inputData);
@@ -247,7 +247,7 @@ describe('Lead Captured', () => {
 
   it('with an Assistant chosen, a lead from another assistant is not delivered', async () => {
     const w = await newWorkspace(live.stack);
-    const other = live.stack.server.createAssistant(w.workspace.id, 'Sales Bot');
+    const other = await live.stack.server.createAssistant(w.workspace.id, 'Sales Bot');
     const filtered = await turnOn(w, 'lead_captured', { assistant_id: w.assistant.id });
     const everyAssistant = await turnOn(w, 'lead_captured');
 
@@ -262,7 +262,7 @@ describe('Lead Captured', () => {
     expect(record).toMatchObject({ id: supportLead.id, assistantId: w.assistant.id, assistantName: 'Acme Bot' });
     await live.stack.server.worker!.idle();
     expect(deliveriesTo(live.rx, filtered)).toHaveLength(1);
-    expect(deliveryRows(filtered)).toBe(1);
+    expect(await deliveryRows(filtered)).toBe(1);
 
     expect((await w.zap.testTrigger('lead_captured', { assistant_id: other.id })).map((r) => r.id)).toEqual([
       salesLead.id,

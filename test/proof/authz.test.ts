@@ -56,24 +56,29 @@ describe('every Zapier-facing endpoint × every refused credential', () => {
   });
 
   it('answers the exact status and code, and changes nothing', async () => {
-    const ws = server.createWorkspace({ plan: 'pro' });
-    const revoked = server.createKeyRecord(ws.id);
-    server.revokeKey(revoked.id);
-    const free = server.createKey(server.createWorkspace({ plan: 'free' }).id);
-    const starter = server.createKey(server.createWorkspace({ plan: 'starter' }).id);
+    const ws = await server.createWorkspace({ plan: 'pro' });
+    const revoked = await server.createKeyRecord(ws.id);
+    await server.revokeKey(revoked.id);
+    const free = await server.createKey((await server.createWorkspace({ plan: 'free' })).id);
+    const starter = await server.createKey((await server.createWorkspace({ plan: 'starter' })).id);
     const key = generateApiKey();
     const typo = key.slice(0, -1) + (key.endsWith('x') ? 'y' : 'x'); // a checksum that no longer matches
     const credentials: [string, Record<string, string>, number, string][] = [
       ['no key', {}, 401, 'api_key_missing'],
       ['malformed', { authorization: `Bearer ${typo}` }, 401, 'api_key_malformed'],
       ['malformed (X-API-Key)', { 'x-api-key': 'wsk_live_short' }, 401, 'api_key_malformed'],
-      ['an agent token', { authorization: `Bearer ${server.createAgent(ws.id).token}` }, 401, 'api_key_malformed'],
+      [
+        'an agent token',
+        { authorization: `Bearer ${(await server.createAgent(ws.id)).token}` },
+        401,
+        'api_key_malformed',
+      ],
       ['unknown', { authorization: `Bearer ${key}` }, 401, 'api_key_invalid'],
       ['revoked', { authorization: `Bearer ${revoked.key}` }, 401, 'api_key_revoked'],
       ['free plan', { authorization: `Bearer ${free}` }, 403, 'plan_upgrade_required'],
       ['starter plan', { authorization: `Bearer ${starter}` }, 403, 'plan_upgrade_required'],
     ];
-    const before = snapshot(server.ctx.db);
+    const before = await snapshot(server.ctx.db);
     for (const endpoint of KEYED_ENDPOINTS) {
       for (const [name, headers, status, code] of credentials) {
         const res = await call(api(server.url), endpoint, headers);
@@ -91,7 +96,7 @@ describe('every Zapier-facing endpoint × every refused credential', () => {
         });
       }
     }
-    expect(snapshot(server.ctx.db)).toEqual(before);
+    expect(await snapshot(server.ctx.db)).toEqual(before);
   });
 });
 
@@ -100,8 +105,8 @@ const settled = () => deliveriesSettled(server, 15_000);
 /** A workspace with one of everything, made through the API as its Zaps, agents and visitors would. */
 async function populate(label: string) {
   const { workspace, assistant, key } = await server.setup();
-  const agent = server.createAgent(workspace.id, { name: `${label} Agent`, email: `agent@${label}.example` });
-  const agent2 = server.createAgent(workspace.id, { name: `${label} Second`, email: `second@${label}.example` });
+  const agent = await server.createAgent(workspace.id, { name: `${label} Agent`, email: `agent@${label}.example` });
+  const agent2 = await server.createAgent(workspace.id, { name: `${label} Second`, email: `second@${label}.example` });
   const zap = api(server.url, key);
   const console = api(server.url, agent.token);
   const visitor = api(server.url);
@@ -237,7 +242,7 @@ describe('isolation between workspaces', () => {
     code: string,
   ) {
     await settled();
-    const before = snapshot(server.ctx.db);
+    const before = await snapshot(server.ctx.db);
     const res = await api(server.url).raw(method, path, {
       body: body === undefined ? undefined : JSON.stringify(body),
       headers: {
@@ -247,7 +252,7 @@ describe('isolation between workspaces', () => {
     });
     expect({ path, status: res.status, code: res.body?.error?.code }).toEqual({ path, status, code });
     expectNothingOfA(res, path + JSON.stringify(body ?? null));
-    expect(snapshot(server.ctx.db)).toEqual(before);
+    expect(await snapshot(server.ctx.db)).toEqual(before);
   }
 
   it("B's key cannot change or act on A's tickets, conversations, contacts or assistants", async () => {
@@ -350,10 +355,10 @@ describe('isolation between workspaces', () => {
   it("B unsubscribing A's subscription answers as for any unknown id, and A keeps getting its deliveries", async () => {
     const sub = at(a.subscriptions, 0);
     await settled();
-    const before = snapshot(server.ctx.db);
+    const before = await snapshot(server.ctx.db);
     const res = await b.zap.delete(`/v1/subscriptions/${sub.id}`);
     expect(res).toMatchObject({ status: 200, body: { id: sub.id, active: false } });
-    expect(snapshot(server.ctx.db)).toEqual(before);
+    expect(await snapshot(server.ctx.db)).toEqual(before);
     const made = await a.zap.post('/v1/contacts', { email: 'after-unsubscribe@alpha.example' });
     await waitUntil(() => a.rx.requests.some((r) => r.text.includes(made.body.id)), 15_000, "A's delivery");
   });
@@ -404,8 +409,8 @@ describe('isolation between workspaces', () => {
   });
 
   it("the same email or Idempotency-Key in B makes B's own records and never returns or changes A's", async () => {
-    const contactA = () => server.ctx.db.prepare('SELECT * FROM contacts WHERE id = ?').get(a.contact.id);
-    const before = contactA();
+    const contactA = async () => await server.ctx.db.one('SELECT * FROM contacts WHERE id = ?', a.contact.id);
+    const before = await contactA();
     // The first creates B's own contact with that email; the second finds B's, not A's.
     for (const [client, path, status] of [
       [b.zap, '/v1/contacts', 201],
@@ -415,7 +420,7 @@ describe('isolation between workspaces', () => {
       expect(res.status).toBe(status);
       expectNothingOfA(res, a.email.toUpperCase());
     }
-    expect(contactA()).toEqual(before);
+    expect(await contactA()).toEqual(before);
     // Both populate() calls created their ticket with Idempotency-Key "shared-key" and different bodies, and
     // both got a fresh 201: keys are per workspace. Here B sends A's key with A's very body: a fresh run.
     const fromA = await a.zap.post('/v1/tickets', { subject: 'same body' }, { 'Idempotency-Key': 'key-a-used' });
@@ -424,7 +429,7 @@ describe('isolation between workspaces', () => {
     expect(fromB.headers.get('idempotent-replayed')).toBeNull();
     expect(fromB.body.id).not.toBe(fromA.body.id);
     expectNothingOfA(fromB, '');
-    expect(server.ctx.db.prepare('SELECT workspace_id FROM tickets WHERE id = ?').pluck().get(fromB.body.id)).toBe(
+    expect(await server.ctx.db.value('SELECT workspace_id FROM tickets WHERE id = ?', fromB.body.id)).toBe(
       b.workspace.id,
     );
   });
@@ -432,19 +437,21 @@ describe('isolation between workspaces', () => {
   it("A's events are delivered only to A's subscriptions, and B's only to B's", async () => {
     await a.zap.post('/v1/tickets', { subject: 'alpha late' });
     await b.zap.post('/v1/tickets', { subject: 'bravo late' });
-    const eventsOf = (workspaceId: string) =>
-      new Set(
-        server.ctx.db.prepare('SELECT id FROM events WHERE workspace_id = ?').pluck().all(workspaceId) as string[],
-      );
-    const owed = (workspaceId: string) =>
-      server.ctx.db
-        .prepare(`SELECT COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.workspace_id = ?`)
-        .pluck()
-        .get(workspaceId) as number;
+    const eventsOf = async (workspaceId: string) =>
+      new Set(await server.ctx.db.values<string>('SELECT id FROM events WHERE workspace_id = ?', workspaceId));
+    const owed = async (workspaceId: string) =>
+      (await server.ctx.db.value<number>(
+        `SELECT COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.workspace_id = ?`,
+        workspaceId,
+      ))!;
     for (const ws of [a, b]) {
-      await waitUntil(() => ws.rx.requests.length >= owed(ws.workspace.id), 15_000, `${ws.label}'s deliveries`);
+      await waitUntil(
+        async () => ws.rx.requests.length >= (await owed(ws.workspace.id)),
+        15_000,
+        `${ws.label}'s deliveries`,
+      );
     }
-    const [mineA, mineB] = [eventsOf(a.workspace.id), eventsOf(b.workspace.id)];
+    const [mineA, mineB] = [await eventsOf(a.workspace.id), await eventsOf(b.workspace.id)];
     expect(a.rx.requests.length).toBeGreaterThan(5);
     for (const r of a.rx.requests) expect(mineA.has(String(r.headers['webhook-id']))).toBe(true);
     for (const r of b.rx.requests) expect(mineB.has(String(r.headers['webhook-id']))).toBe(true);
@@ -501,13 +508,13 @@ describe('the public widget endpoints', () => {
     const guesses = ['ast_000000000000000000000000', neighbour, a.workspace.id, a.agent.id];
     for (const id of guesses) {
       await settled();
-      const before = snapshot(server.ctx.db);
+      const before = await snapshot(server.ctx.db);
       const res = await a.visitor.post(`/v1/widget/assistants/${id}/conversations`, { message: 'x' });
       const lead = await a.visitor.post(`/v1/widget/conversations/${id}/lead`, { email: 'x@y.example' });
       const handoff = await a.visitor.post(`/v1/widget/conversations/${id}/handoff`, {});
       for (const r of [res, lead, handoff])
         expect({ id, status: r.status, code: r.body.error.code }).toEqual({ id, status: 404, code: 'not_found' });
-      expect(snapshot(server.ctx.db)).toEqual(before);
+      expect(await snapshot(server.ctx.db)).toEqual(before);
     }
   });
 });

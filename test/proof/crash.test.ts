@@ -17,12 +17,14 @@ import type { EventType } from '../../catalog/events';
 import { loadConfig } from '../../partner-api/config';
 import { type AppContext, createAppContext } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
+import { SqliteStore } from '../../partner-api/db/sqlite-store';
 import { verifySignature } from '../../partner-api/delivery/signing';
 import { createApiKey } from '../../partner-api/domain/api-keys';
 import { SCOPES } from '../../partner-api/domain/credentials';
 import { createSubscription } from '../../partner-api/domain/subscriptions';
 import { createAssistant, createWorkspace } from '../../partner-api/domain/workspaces';
 import { waitUntil } from '../support/api-server';
+import { times } from '../support/helpers';
 import { at } from '../support/items';
 import { type Receiver, reply, startReceiver } from '../support/receiver';
 import { type ApiProcess, killAll, spawnApi } from './support/api-process';
@@ -62,13 +64,17 @@ function tempDb(): string {
 }
 
 /** Opens the file the way the API does (creating and migrating it), runs `fn`, and closes it again. */
-function withContext<T>(dbPath: string, fn: (ctx: AppContext) => T, env: Record<string, string> = {}): T {
+async function withContext<T>(
+  dbPath: string,
+  fn: (ctx: AppContext) => T | Promise<T>,
+  env: Record<string, string> = {},
+): Promise<T> {
   const config = loadConfig({ ILLUMICHAT_NO_DEMO: '1', ...env });
-  const ctx = createAppContext({ db: openDatabase(dbPath), config });
+  const ctx = createAppContext({ store: new SqliteStore(openDatabase(dbPath)), config });
   try {
-    return fn(ctx);
+    return await fn(ctx);
   } finally {
-    ctx.db.close();
+    await ctx.store.close();
   }
 }
 
@@ -162,19 +168,30 @@ describe('SIGKILL while thousands of events are being delivered', () => {
       receivers.push(r);
       r.setDefault(reply(200, { delayMs: 5 })); // a little latency, so deliveries are in flight when the kill lands
     }
-    const setup = withContext(dbPath, (ctx) => {
-      const workspace = createWorkspace(ctx, { name: 'Crash Test', plan: 'pro' });
-      const sales = createAssistant(ctx, workspace.id, 'Sales Bot');
-      const support = createAssistant(ctx, workspace.id, 'Support Bot');
-      const { id: apiKeyId, key } = createApiKey(ctx, { workspaceId: workspace.id, name: 'Zapier', scopes: SCOPES });
-      const sub = (eventType: EventType, r: Receiver, assistantId?: string) =>
-        createSubscription(ctx, { workspaceId: workspace.id, apiKeyId, eventType, targetUrl: r.url, assistantId })
-          .subscription;
+    const setup = await withContext(dbPath, async (ctx) => {
+      const workspace = await createWorkspace(ctx, { name: 'Crash Test', plan: 'pro' });
+      const sales = await createAssistant(ctx, workspace.id, 'Sales Bot');
+      const support = await createAssistant(ctx, workspace.id, 'Support Bot');
+      const { id: apiKeyId, key } = await createApiKey(ctx, {
+        workspaceId: workspace.id,
+        name: 'Zapier',
+        scopes: SCOPES,
+      });
+      const sub = async (eventType: EventType, r: Receiver, assistantId?: string) =>
+        (
+          await createSubscription(ctx, {
+            workspaceId: workspace.id,
+            apiKeyId,
+            eventType,
+            targetUrl: r.url,
+            assistantId,
+          })
+        ).subscription;
       const subs = {
-        widgetAll: sub('widget.conversation_started', rx.widgetAll),
-        widgetOne: sub('widget.conversation_started', rx.widgetOne, sales.id),
-        leads: sub('lead.captured', rx.leads),
-        tickets: sub('ticket.created', rx.tickets),
+        widgetAll: await sub('widget.conversation_started', rx.widgetAll),
+        widgetOne: await sub('widget.conversation_started', rx.widgetOne, sales.id),
+        leads: await sub('lead.captured', rx.leads),
+        tickets: await sub('ticket.created', rx.tickets),
       };
       return { key, sales, support, subs };
     });
@@ -235,7 +252,7 @@ describe('SIGKILL while thousands of events are being delivered', () => {
     // The file as the crash left it: consistent, with deliveries cut off mid-flight.
     expect(checkIntegrity(dbPath)).toEqual({ integrity: 'ok', foreignKeys: [] });
     expect(claimedAtCrash).toBeGreaterThan(0);
-    const atCrash = withContext(dbPath, (ctx) => ctx.db.prepare(DELIVERIES_IN_FLIGHT).pluck().get()) as number;
+    const atCrash = (await withContext(dbPath, async (ctx) => await ctx.db.value(DELIVERIES_IN_FLIGHT))) as number;
     expect(atCrash).toBe(claimedAtCrash); // what the frozen process had claimed is what the file holds
     const receivedAtCrash = received();
 
@@ -317,9 +334,9 @@ describe('SIGKILL while thousands of events are being delivered', () => {
 describe('SIGKILL in the middle of idempotent creates', () => {
   it('a retry with the same Idempotency-Key replays the committed result or runs once; never twice', async () => {
     const dbPath = tempDb();
-    const { key } = withContext(dbPath, (ctx) => {
-      const workspace = createWorkspace(ctx, { name: 'Idempotent', plan: 'pro' });
-      return createApiKey(ctx, { workspaceId: workspace.id, name: 'Zapier', scopes: SCOPES });
+    const { key } = await withContext(dbPath, async (ctx) => {
+      const workspace = await createWorkspace(ctx, { name: 'Idempotent', plan: 'pro' });
+      return await createApiKey(ctx, { workspaceId: workspace.id, name: 'Zapier', scopes: SCOPES });
     });
     const request = (i: number) => ({
       body: { subject: `idem ${i}`, priority: 'high' },
@@ -482,20 +499,26 @@ describe('SIGKILL while events wait for their fan-out (delivery/fanout.ts)', () 
     const rx = await startReceiver();
     receivers.push(rx);
     const env = { ...ENV, ILLUMICHAT_MAX_SUBSCRIPTIONS_PER_WORKSPACE: String(SUBSCRIBERS + 1) };
-    const setup = withContext(
+    const setup = await withContext(
       dbPath,
-      (ctx) => {
-        const workspace = createWorkspace(ctx, { name: 'Fan-out Crash', plan: 'pro' });
-        const { id: apiKeyId, key } = createApiKey(ctx, { workspaceId: workspace.id, name: 'Zapier', scopes: SCOPES });
-        const subs = Array.from(
-          { length: SUBSCRIBERS },
-          (_, i) =>
-            createSubscription(ctx, {
-              workspaceId: workspace.id,
-              apiKeyId,
-              eventType: 'ticket.created',
-              targetUrl: `${rx.url}/zap/${i}`,
-            }).subscription,
+      async (ctx) => {
+        const workspace = await createWorkspace(ctx, { name: 'Fan-out Crash', plan: 'pro' });
+        const { id: apiKeyId, key } = await createApiKey(ctx, {
+          workspaceId: workspace.id,
+          name: 'Zapier',
+          scopes: SCOPES,
+        });
+        const subs = await times(
+          SUBSCRIBERS,
+          async (i) =>
+            (
+              await createSubscription(ctx, {
+                workspaceId: workspace.id,
+                apiKeyId,
+                eventType: 'ticket.created',
+                targetUrl: `${rx.url}/zap/${i}`,
+              })
+            ).subscription,
         );
         return { key, workspaceId: workspace.id, apiKeyId, subs };
       },
@@ -521,22 +544,24 @@ describe('SIGKILL while events wait for their fan-out (delivery/fanout.ts)', () 
     expect(api.child.signalCode).toBe('SIGKILL');
     expect(markedAtKill).toBeGreaterThanOrEqual(1); // the kill did land with fan-outs owed and not written
     expect(checkIntegrity(dbPath)).toEqual({ integrity: 'ok', foreignKeys: [] });
-    const atKill = withContext(dbPath, (ctx) => ({
-      events: ctx.db.prepare('SELECT COUNT(*) FROM events').pluck().get() as number,
-      rows: ctx.db.prepare('SELECT COUNT(*) FROM deliveries').pluck().get() as number,
+    const atKill = await withContext(dbPath, async (ctx) => ({
+      events: (await ctx.db.value<number>('SELECT COUNT(*) FROM events'))!,
+      rows: (await ctx.db.value<number>('SELECT COUNT(*) FROM deliveries'))!,
     }));
     expect(atKill.rows).toBeLessThan(atKill.events * SUBSCRIBERS);
 
     // A subscription made while the process is down did not exist when those events committed.
-    const late = withContext(
+    const late = await withContext(
       dbPath,
-      (ctx) =>
-        createSubscription(ctx, {
-          workspaceId: setup.workspaceId,
-          apiKeyId: setup.apiKeyId,
-          eventType: 'ticket.created',
-          targetUrl: `${rx.url}/late`,
-        }).subscription,
+      async (ctx) =>
+        (
+          await createSubscription(ctx, {
+            workspaceId: setup.workspaceId,
+            apiKeyId: setup.apiKeyId,
+            eventType: 'ticket.created',
+            targetUrl: `${rx.url}/late`,
+          })
+        ).subscription,
       env,
     );
 

@@ -52,14 +52,13 @@ interface Attempt {
 }
 
 /** The attempts at one subscription's first delivery, in order. */
-function firstDeliveryAttempts(server: ApiServer, subscriptionId: string): Attempt[] {
-  const rows = server.ctx.db
-    .prepare(
-      `SELECT a.attempt, a.started_at, a.duration_ms, a.status_code, a.outcome, a.error FROM delivery_attempts a
+async function firstDeliveryAttempts(server: ApiServer, subscriptionId: string): Promise<Attempt[]> {
+  const rows = await server.ctx.db.all<Omit<Attempt, 'started_ms'> & { started_at: string }>(
+    `SELECT a.attempt, a.started_at, a.duration_ms, a.status_code, a.outcome, a.error FROM delivery_attempts a
         WHERE a.delivery_id = (SELECT id FROM deliveries WHERE subscription_id = ? ORDER BY rowid LIMIT 1)
         ORDER BY a.attempt`,
-    )
-    .all(subscriptionId) as (Omit<Attempt, 'started_ms'> & { started_at: string })[];
+    subscriptionId,
+  );
   return rows.map(({ started_at, ...r }) => ({ ...r, started_ms: Date.parse(started_at) }));
 }
 
@@ -105,14 +104,11 @@ describe('misbehaving receivers beside healthy ones', () => {
     // subscriptions never waited behind them.
     expect(rx.hang.requests.length).toBeGreaterThan(0);
     expect(rx.trickle.requests.length).toBeGreaterThan(0);
-    expect(firstDeliveryAttempts(server, subs.hang.id)).toEqual([]);
-    expect(firstDeliveryAttempts(server, subs.trickle.id)).toEqual([]);
+    expect(await firstDeliveryAttempts(server, subs.hang.id)).toEqual([]);
+    expect(await firstDeliveryAttempts(server, subs.trickle.id)).toEqual([]);
 
     // Every healthy delivery: each event once, signed, the webhook-id its event id.
-    const eventIds = server.ctx.db
-      .prepare(`SELECT id FROM events WHERE type = 'ticket.created'`)
-      .pluck()
-      .all() as string[];
+    const eventIds = await server.ctx.db.values<string>(`SELECT id FROM events WHERE type = 'ticket.created'`);
     for (const name of ['healthy1', 'healthy2'] as const) {
       const got = rx[name].requests;
       expect(got.map((r) => r.headers['webhook-id']).sort()).toEqual([...eventIds].sort());
@@ -122,27 +118,30 @@ describe('misbehaving receivers beside healthy ones', () => {
     // Each misbehaving first delivery reaches its second attempt (the hung one after its timeout + 1 s).
     const faulty = ['hang', 'reset', 'error500', 'error503', 'throttled', 'moved', 'trickle'] as const;
     await waitUntil(
-      () => faulty.every((name) => firstDeliveryAttempts(server, subs[name].id).length >= 2),
+      async () =>
+        (await Promise.all(faulty.map((name) => firstDeliveryAttempts(server, subs[name].id)))).every(
+          (attempts) => attempts.length >= 2,
+        ),
       15_000,
       'a second attempt at every misbehaving endpoint',
     );
-    const first = (name: keyof typeof rx) => at(firstDeliveryAttempts(server, subs[name].id), 0);
-    expect(first('hang')).toMatchObject({
+    const first = async (name: keyof typeof rx) => at(await firstDeliveryAttempts(server, subs[name].id), 0);
+    expect(await first('hang')).toMatchObject({
       outcome: 'retry',
       status_code: null,
       error: expect.stringMatching(/^timeout/),
     });
-    expect(first('hang').duration_ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
-    expect(first('trickle')).toMatchObject({ outcome: 'retry', error: expect.stringMatching(/^timeout/) });
-    expect(first('reset')).toMatchObject({
+    expect((await first('hang')).duration_ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(await first('trickle')).toMatchObject({ outcome: 'retry', error: expect.stringMatching(/^timeout/) });
+    expect(await first('reset')).toMatchObject({
       outcome: 'retry',
       status_code: null,
       error: 'connection reset by the receiver',
     });
-    expect(first('error500')).toMatchObject({ outcome: 'retry', status_code: 500, error: '500 response' });
-    expect(first('error503')).toMatchObject({ outcome: 'retry', status_code: 503 });
-    expect(first('throttled')).toMatchObject({ outcome: 'retry', status_code: 429 });
-    expect(first('moved')).toMatchObject({
+    expect(await first('error500')).toMatchObject({ outcome: 'retry', status_code: 500, error: '500 response' });
+    expect(await first('error503')).toMatchObject({ outcome: 'retry', status_code: 503 });
+    expect(await first('throttled')).toMatchObject({ outcome: 'retry', status_code: 429 });
+    expect(await first('moved')).toMatchObject({
       outcome: 'retry',
       status_code: 301,
       error: `301 redirect to ${canary.url} (redirects are not followed)`,
@@ -151,7 +150,7 @@ describe('misbehaving receivers beside healthy ones', () => {
 
     // Backoff: the second attempt waits the schedule's 1 s after the first one ended; the 429 its Retry-After's 3 s.
     for (const name of faulty) {
-      const [a1, a2] = firstItems(firstDeliveryAttempts(server, subs[name].id), 2);
+      const [a1, a2] = firstItems(await firstDeliveryAttempts(server, subs[name].id), 2);
       const wait = name === 'throttled' ? 3000 : 1000;
       expect({ name, waited: a2.started_ms - a1.started_ms - a1.duration_ms >= wait - 5 }).toEqual({
         name,
@@ -173,16 +172,14 @@ describe('misbehaving receivers beside healthy ones', () => {
     const late = await zap.post('/v1/tickets', { subject: 'After the 410' });
     await rx.healthy1.waitFor(EVENTS + 1);
     expect(
-      server.ctx.db
-        .prepare('SELECT COUNT(*) FROM deliveries WHERE event_id = ? AND subscription_id = ?')
-        .pluck()
-        .get(
-          server.ctx.db
-            .prepare(`SELECT id FROM events WHERE json_extract(payload, '$.data.ticket.id') = ?`)
-            .pluck()
-            .get(late.body.id),
-          subs.gone.id,
+      await server.ctx.db.value(
+        'SELECT COUNT(*) FROM deliveries WHERE event_id = ? AND subscription_id = ?',
+        await server.ctx.db.value(
+          `SELECT id FROM events WHERE json_extract(payload, '$.data.ticket.id') = ?`,
+          late.body.id,
         ),
+        subs.gone.id,
+      ),
     ).toBe(0);
     expect(rx.gone.requests).toHaveLength(goneRequests);
 
@@ -209,17 +206,15 @@ describe('backoff', () => {
     await zap.post('/v1/tickets', { subject: 'Backoff' });
 
     await waitUntil(
-      () =>
-        server.ctx.db
-          .prepare(`SELECT status FROM deliveries WHERE subscription_id = ?`)
-          .pluck()
-          .get(subs.failing.id) === 'failed',
+      async () =>
+        (await server.ctx.db.value(`SELECT status FROM deliveries WHERE subscription_id = ?`, subs.failing.id)) ===
+        'failed',
       10_000,
       'the schedule to run out',
     );
     const arrivals = failing.requests.map((r) => r.receivedAt);
     expect(arrivals).toHaveLength(schedule.length + 1);
-    const attempts = firstDeliveryAttempts(server, subs.failing.id);
+    const attempts = await firstDeliveryAttempts(server, subs.failing.id);
     expect(attempts.map((a) => a.outcome)).toEqual(['retry', 'retry', 'retry', 'failed']);
     for (let i = 0; i < schedule.length; i++) {
       const gap = at(arrivals, i + 1) - at(arrivals, i);
@@ -276,20 +271,20 @@ describe('disabling a subscription that keeps failing', () => {
     expect(Date.parse(listed[subs.broken.id].deactivatedAt) - firstAt).toBeGreaterThanOrEqual(1500);
     expect(listed[subs.flaky.id]).toMatchObject({ active: true, deactivatedReason: null });
     // Its pending deliveries were cancelled with the reason, and new events owe it nothing.
-    const statuses = server.ctx.db
-      .prepare(`SELECT DISTINCT status FROM deliveries WHERE subscription_id = ?`)
-      .pluck()
-      .all(subs.broken.id);
+    const statuses = await server.ctx.db.values(
+      `SELECT DISTINCT status FROM deliveries WHERE subscription_id = ?`,
+      subs.broken.id,
+    );
     expect(statuses).not.toContain('pending');
-    const owedBefore = server.ctx.db
-      .prepare(`SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?`)
-      .pluck()
-      .get(subs.broken.id);
+    const owedBefore = await server.ctx.db.value(
+      `SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?`,
+      subs.broken.id,
+    );
     await zap.post('/v1/tickets', { subject: 'After disabling' });
     await flaky.waitFor(flaky.requests.length + 1);
-    expect(
-      server.ctx.db.prepare(`SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?`).pluck().get(subs.broken.id),
-    ).toBe(owedBefore);
+    expect(await server.ctx.db.value(`SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?`, subs.broken.id)).toBe(
+      owedBefore,
+    );
   });
 });
 
@@ -304,12 +299,12 @@ describe('GET /v1/subscriptions', () => {
     ];
     await zap.delete(`/v1/subscriptions/${at(made, 0).id}`);
     // A key revoked ends the subscriptions made with it; another key of the workspace still sees them.
-    const other = server.createKeyRecord(workspace.id, ['events:read']);
+    const other = await server.createKeyRecord(workspace.id, ['events:read']);
     const viaOther = await api(server.url, other.key).post('/v1/subscriptions', {
       event_type: 'lead.captured',
       target_url: rx.url,
     });
-    server.revokeKey(other.id);
+    await server.revokeKey(other.id);
     const elsewhere = await start({});
     await elsewhere.subscribe(rx);
 

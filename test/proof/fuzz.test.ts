@@ -58,8 +58,8 @@ beforeAll(async () => {
   server = await startApiServer({ config: { log: 'debug' } });
   const setup = await server.setup();
   key = setup.key;
-  const agent = server.createAgent(setup.workspace.id, { name: 'Fuzz Agent', email: 'fuzz-agent@example.com' });
-  const other = server.createAgent(setup.workspace.id, { name: 'Other Agent', email: 'other-agent@example.com' });
+  const agent = await server.createAgent(setup.workspace.id, { name: 'Fuzz Agent', email: 'fuzz-agent@example.com' });
+  const other = await server.createAgent(setup.workspace.id, { name: 'Other Agent', email: 'other-agent@example.com' });
   agentToken = agent.token;
   const zap = api(server.url, key);
   const visitor = api(server.url);
@@ -80,12 +80,11 @@ beforeAll(async () => {
     .body;
   // A delivery the worker (not running here) would have failed: its replay goes to the receiver URL again.
   await zap.post('/v1/tickets', { subject: 'Delivered' });
-  server.fanOut();
-  const delivery = server.ctx.db
-    .prepare(
-      `UPDATE deliveries SET status = 'failed', finished_at = created_at WHERE subscription_id = ? RETURNING id, event_id`,
-    )
-    .get(subscription.id) as { id: string; event_id: string };
+  await server.fanOut();
+  const delivery = (await server.ctx.db.one<{ id: string; event_id: string }>(
+    `UPDATE deliveries SET status = 'failed', finished_at = created_at WHERE subscription_id = ? RETURNING id, event_id`,
+    subscription.id,
+  ))!;
   world = {
     assistantId: setup.assistant.id,
     agentId: agent.id,
@@ -107,7 +106,7 @@ beforeAll(async () => {
   secrets = [key, agentToken, other.token, subscription.secret];
   if (!ticket.id || !active.id || !queued.id || !subscription.secret) throw new Error('fuzz set-up failed');
 });
-afterAll(() => server.close());
+afterAll(async () => await server.close());
 
 // ---------------------------------------------------------------------------------------------------------
 // Requests
@@ -152,7 +151,7 @@ function credentialFor(spec: RouteSpec): Record<string, string> {
 
 /** Sends it and checks every invariant; returns the response for property-specific checks. */
 async function send(req: Request) {
-  const before = snapshot(server.ctx.db);
+  const before = await snapshot(server.ctx.db);
   const res = await api(server.url).raw(req.method, req.path, { body: req.body, headers: req.headers });
   const what = `${req.method} ${req.path.slice(0, 200)} → ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`;
   if (res.status >= 500) throw new Error(`5xx: ${what}`);
@@ -165,7 +164,7 @@ async function send(req: Request) {
     // An unknown route is a 404 wherever it is; anything else the operation must list.
     if (res.body.error.code !== 'not_found' && !(String(res.status) in responses))
       throw new Error(`status not in the operation: ${what}`);
-    const after = snapshot(server.ctx.db);
+    const after = await snapshot(server.ctx.db);
     if (JSON.stringify(after) !== JSON.stringify(before))
       throw new Error(`a refused request changed ${diff(before, after)}: ${what}`);
   } else {

@@ -89,7 +89,7 @@ describe('POST /v1/subscriptions with private targets not allowed', () => {
   });
 
   it.each(REFUSED)('refuses %s with 422 target_url_refused and stores nothing', async (url, reason) => {
-    const before = snapshot(server.ctx.db);
+    const before = await snapshot(server.ctx.db);
     const res = await api(server.url, key).post(
       '/v1/subscriptions',
       { event_type: 'lead.captured', target_url: url },
@@ -100,7 +100,7 @@ describe('POST /v1/subscriptions with private targets not allowed', () => {
     expect(res.body.error.code).toBe('target_url_refused');
     expect(res.body.error.details).toEqual([{ path: 'target_url', message: expect.stringMatching(reason) }]);
     // Nothing stored, and the Idempotency-Key was released (a corrected retry may use it).
-    expect(snapshot(server.ctx.db)).toEqual(before);
+    expect(await snapshot(server.ctx.db)).toEqual(before);
   });
 
   it.each(PUBLIC)('accepts the public target %s', async (url) => {
@@ -172,16 +172,16 @@ describe('the connect-time re-check', () => {
     const strict = await start({ allowPrivateTargets: false, dbPath, delivery: true, config: { delivery } });
     const created = await api(strict.url, key).post('/v1/tickets', { subject: 'Delivered nowhere private' });
     expect(created.status).toBe(201);
-    const attempts = (server: ApiServer, subscriptionId: string) =>
-      server.ctx.db
-        .prepare(
-          `SELECT a.outcome, a.status_code, a.error FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+    const attempts = async (server: ApiServer, subscriptionId: string) =>
+      await server.ctx.db.all<{ outcome: string; status_code: number | null; error: string }>(
+        `SELECT a.outcome, a.status_code, a.error FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
             WHERE d.subscription_id = ? ORDER BY a.started_at, a.attempt`,
-        )
-        .all(subscriptionId) as { outcome: string; status_code: number | null; error: string }[];
+        subscriptionId,
+      );
     // Two attempts each: the first, and a retry that is refused again.
     await waitUntil(
-      () => Object.values(subs).every((id) => attempts(strict, id).length >= 2),
+      async () =>
+        (await Promise.all(Object.values(subs).map((id) => attempts(strict, id)))).every((a) => a.length >= 2),
       10_000,
       'two attempts per subscription',
     );
@@ -194,7 +194,7 @@ describe('the connect-time re-check', () => {
       plainHttpByName: /^target_url must use https$/,
     };
     for (const [name, id] of Object.entries(subs)) {
-      for (const attempt of attempts(strict, id)) {
+      for (const attempt of await attempts(strict, id)) {
         expect({ name, ...attempt }).toEqual({
           name,
           outcome: 'refused',
@@ -210,12 +210,13 @@ describe('the connect-time re-check', () => {
     // Allowed again: the plain-http targets get the same event on their next retry. The https ones now
     // connect (and fail the TLS handshake with a plain-http receiver): the refusal was the policy's alone.
     const reopened = await start({ allowPrivateTargets: true, dbPath, delivery: true, config: { delivery } });
-    const eventId = reopened.ctx.db.prepare(`SELECT id FROM events WHERE type = 'ticket.created'`).pluck().get();
-    const status = (id: string) =>
-      reopened.ctx.db.prepare('SELECT status FROM deliveries WHERE subscription_id = ?').pluck().get(id);
+    const eventId = await reopened.ctx.db.value(`SELECT id FROM events WHERE type = 'ticket.created'`);
+    const status = async (id: string) =>
+      await reopened.ctx.db.value('SELECT status FROM deliveries WHERE subscription_id = ?', id);
     await waitUntil(
-      () =>
-        status(valueAt(subs, 'plainHttp')) === 'succeeded' && status(valueAt(subs, 'plainHttpByName')) === 'succeeded',
+      async () =>
+        (await status(valueAt(subs, 'plainHttp'))) === 'succeeded' &&
+        (await status(valueAt(subs, 'plainHttpByName'))) === 'succeeded',
       10_000,
       'http deliveries',
     );

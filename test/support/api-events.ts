@@ -14,22 +14,24 @@ export interface RecordedEvent {
   payload: any;
 }
 
-export function recordedEvents(
+export async function recordedEvents(
   server: ApiServer,
   filter: { type?: EventType; workspaceId?: string } = {},
-): RecordedEvent[] {
-  const rows = server.ctx.db
-    .prepare(
-      `SELECT id, workspace_id, type, assistant_id, payload FROM events
-        WHERE (CAST(? AS TEXT) IS NULL OR type = ?) AND (CAST(? AS TEXT) IS NULL OR workspace_id = ?) ORDER BY seq`,
-    )
-    .all(filter.type ?? null, filter.type ?? null, filter.workspaceId ?? null, filter.workspaceId ?? null) as {
+): Promise<RecordedEvent[]> {
+  const rows = await server.ctx.db.all<{
     id: string;
     workspace_id: string;
     type: EventType;
     assistant_id: string | null;
     payload: string;
-  }[];
+  }>(
+    `SELECT id, workspace_id, type, assistant_id, payload FROM events
+        WHERE (CAST(? AS TEXT) IS NULL OR type = ?) AND (CAST(? AS TEXT) IS NULL OR workspace_id = ?) ORDER BY seq`,
+    filter.type ?? null,
+    filter.type ?? null,
+    filter.workspaceId ?? null,
+    filter.workspaceId ?? null,
+  );
   return rows.map((r) => {
     const payload = JSON.parse(r.payload);
     const check = payloadSchema(r.type).strict().safeParse(payload);
@@ -42,9 +44,9 @@ export function recordedEvents(
  * The table counts a rejected request must leave as they were: every table but delivery_attempts, which a
  * running delivery worker adds to on its own schedule, whatever the request did.
  */
-export function tableCounts(server: ApiServer): Record<string, number> {
+export async function tableCounts(server: ApiServer): Promise<Record<string, number>> {
   const tables = TABLES.filter((table) => table !== 'delivery_attempts');
   return Object.fromEntries(
-    tables.map((t) => [t, server.ctx.db.prepare(`SELECT COUNT(*) FROM ${t}`).pluck().get() as number]),
+    await Promise.all(tables.map(async (t) => [t, (await server.ctx.db.value<number>(`SELECT COUNT(*) FROM ${t}`))!])),
   );
 }

@@ -42,6 +42,7 @@ import { createApp } from '../../partner-api/app';
 import { type Config, loadConfig } from '../../partner-api/config';
 import { type AppContext, createAppContext } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
+import { SqliteStore } from '../../partner-api/db/sqlite-store';
 import { drainFanOut } from '../../partner-api/delivery/fanout';
 import type * as deliveryWorker from '../../partner-api/delivery/worker';
 import type { DeliveryWorker, DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
@@ -78,18 +79,18 @@ export interface ApiServer {
   logs: LogLine[];
   worker: DeliveryWorker | null;
   /** Writes the delivery rows every event so far owes (delivery/fanout.ts), as the worker does after commit. Returns how many. */
-  fanOut(): number;
+  fanOut(): Promise<number>;
   close(): Promise<void>;
-  createWorkspace(opts?: { plan?: Plan; name?: string }): Workspace;
-  setPlan(workspaceId: string, plan: Plan): void;
-  createKey(workspaceId: string, scopes?: readonly Scope[]): string;
-  createKeyRecord(workspaceId: string, scopes?: readonly Scope[]): { id: string; key: string };
-  revokeKey(keyId: string): void;
-  createAssistant(workspaceId: string, name?: string): Assistant;
+  createWorkspace(opts?: { plan?: Plan; name?: string }): Promise<Workspace>;
+  setPlan(workspaceId: string, plan: Plan): Promise<void>;
+  createKey(workspaceId: string, scopes?: readonly Scope[]): Promise<string>;
+  createKeyRecord(workspaceId: string, scopes?: readonly Scope[]): Promise<{ id: string; key: string }>;
+  revokeKey(keyId: string): Promise<void>;
+  createAssistant(workspaceId: string, name?: string): Promise<Assistant>;
   createAgent(
     workspaceId: string,
     opts?: { name?: string; email?: string },
-  ): { id: string; name: string; email: string; token: string };
+  ): Promise<{ id: string; name: string; email: string; token: string }>;
   setup(opts?: {
     plan?: Plan;
     scopes?: readonly Scope[];
@@ -116,7 +117,7 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
     },
   );
   const { log, lines: logs } = capturingLogger();
-  const ctx = createAppContext({ db: openDatabase(dbPath), config, clock: opts.clock, log });
+  const ctx = createAppContext({ store: new SqliteStore(openDatabase(dbPath)), config, clock: opts.clock, log });
   const app = createApp(ctx);
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
@@ -141,7 +142,7 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
     dbPath,
     logs,
     worker,
-    fanOut: () => drainFanOut(ctx),
+    fanOut: async () => await drainFanOut(ctx),
     async close() {
       if (closed) return;
       closed = true;
@@ -150,27 +151,29 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
         server.closeAllConnections();
       });
       await worker?.stop();
-      ctx.db.close();
+      await ctx.store.close();
       if (ownDir) fs.rmSync(ownDir, { recursive: true, force: true });
     },
-    createWorkspace: ({ plan = 'pro', name = 'Test Workspace' } = {}) => createWorkspace(ctx, { name, plan }),
-    setPlan: (workspaceId, plan) => void setWorkspacePlan(ctx, workspaceId, plan),
-    createKey: (workspaceId, scopes = SCOPES) => createApiKey(ctx, { workspaceId, name: 'Test key', scopes }).key,
-    createKeyRecord: (workspaceId, scopes = SCOPES) => {
-      const created = createApiKey(ctx, { workspaceId, name: 'Test key', scopes });
+    createWorkspace: async ({ plan = 'pro', name = 'Test Workspace' } = {}) =>
+      await createWorkspace(ctx, { name, plan }),
+    setPlan: async (workspaceId, plan) => void (await setWorkspacePlan(ctx, workspaceId, plan)),
+    createKey: async (workspaceId, scopes = SCOPES) =>
+      (await createApiKey(ctx, { workspaceId, name: 'Test key', scopes })).key,
+    createKeyRecord: async (workspaceId, scopes = SCOPES) => {
+      const created = await createApiKey(ctx, { workspaceId, name: 'Test key', scopes });
       return { id: created.id, key: created.key };
     },
-    revokeKey: (keyId) => void revokeApiKey(ctx, keyId),
-    createAssistant: (workspaceId, name = 'Support Bot') => createAssistant(ctx, workspaceId, name),
-    createAgent: (workspaceId, { name = 'Alex Agent', email = 'alex@example.com' } = {}) => {
-      const agent = createAgent(ctx, workspaceId, { name, email });
+    revokeKey: async (keyId) => void (await revokeApiKey(ctx, keyId)),
+    createAssistant: async (workspaceId, name = 'Support Bot') => await createAssistant(ctx, workspaceId, name),
+    createAgent: async (workspaceId, { name = 'Alex Agent', email = 'alex@example.com' } = {}) => {
+      const agent = await createAgent(ctx, workspaceId, { name, email });
       return { id: agent.id, name: agent.name, email: agent.email, token: agent.token };
     },
-    setup({ plan = 'pro', scopes = SCOPES } = {}) {
-      const workspace = handle.createWorkspace({ plan, name: 'Acme Support' });
-      const assistant = handle.createAssistant(workspace.id, 'Acme Bot');
-      const { id, key } = handle.createKeyRecord(workspace.id, scopes);
-      return Promise.resolve({ workspace, assistant, key, keyId: id });
+    async setup({ plan = 'pro', scopes = SCOPES } = {}) {
+      const workspace = await handle.createWorkspace({ plan, name: 'Acme Support' });
+      const assistant = await handle.createAssistant(workspace.id, 'Acme Bot');
+      const { id, key } = await handle.createKeyRecord(workspace.id, scopes);
+      return { workspace, assistant, key, keyId: id };
     },
   };
   return handle;
@@ -244,10 +247,9 @@ export async function waitUntil<T>(
  * fan-out (delivery/fanout.ts), so the worker changes nothing while a test compares what it sees.
  */
 export function deliveriesSettled(server: ApiServer, timeoutMs = 10_000): Promise<true> {
-  const owed = server.ctx.db
-    .prepare(
+  const owed = () =>
+    server.ctx.db.value<number>(
       `SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') + (SELECT COUNT(*) FROM events WHERE fanout_upto IS NOT NULL)`,
-    )
-    .pluck();
-  return waitUntil(() => owed.get() === 0, timeoutMs, 'every owed delivery to be made');
+    );
+  return waitUntil(async () => (await owed()) === 0, timeoutMs, 'every owed delivery to be made');
 }

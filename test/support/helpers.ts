@@ -75,3 +75,10 @@ export const TABLES = [
 ] as const;
 
 export type Table = (typeof TABLES)[number];
+
+/** Runs `make(i)` for i = 0…n-1 one after another (each may write), and resolves to the results in order. */
+export async function times<T>(n: number, make: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(await make(i));
+  return out;
+}

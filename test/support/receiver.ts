@@ -44,7 +44,9 @@ export type Behaviour =
   | { kind: 'hang' }
   | { kind: 'reset' }
   | { kind: 'trickle'; status: number; chunks: number; intervalMs: number }
-  | ((req: ReceivedRequest) => Behaviour);
+  | ((req: ReceivedRequest) => Behaviour | Promise<Behaviour>);
+
+type Settled = Exclude<Behaviour, (r: ReceivedRequest) => unknown>;
 
 export const reply = (
   status: number,
@@ -109,17 +111,17 @@ export async function startReceiver(opts: { default?: Behaviour } = {}): Promise
         monotonicMs,
       };
       requests.push(recorded);
-      let behaviour = queue.shift() ?? fallback;
-      while (typeof behaviour === 'function') behaviour = behaviour(recorded);
-      answer(behaviour, req, res);
+      void decide(queue.shift() ?? fallback, recorded).then((b) => answer(b, req, res));
     });
   });
 
-  function answer(
-    b: Exclude<Behaviour, (r: ReceivedRequest) => Behaviour>,
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-  ) {
+  /** A behaviour that is a function (possibly async: it may write to the API's database) decides per request. */
+  async function decide(behaviour: Behaviour, recorded: ReceivedRequest): Promise<Settled> {
+    while (typeof behaviour === 'function') behaviour = await behaviour(recorded);
+    return behaviour;
+  }
+
+  function answer(b: Settled, req: http.IncomingMessage, res: http.ServerResponse) {
     switch (b.kind) {
       case 'reply': {
         const send = () => {

@@ -42,7 +42,7 @@ export function sessionCookieOf(page: Page): string {
 
 /** Opens a fresh sign-in link for the agent, confirms it, and returns a client holding the session. */
 export async function signInAs(server: ApiServer, agentId: string): Promise<SettingsBrowser> {
-  const { token } = createSignInLink(server.ctx, agentId);
+  const { token } = await createSignInLink(server.ctx, agentId);
   const confirmed = await fetchPage(`${server.url}/sign-in`, { method: 'POST', body: formBody({ token }) });
   const cookie = sessionCookieOf(confirmed);
   if (confirmed.status !== 303 || !cookie) throw new Error(`sign-in failed: ${confirmed.status} ${confirmed.html}`);

@@ -36,8 +36,8 @@ export interface LiveWorkspace {
 export async function newWorkspace(stack: LiveStack, opts: { scopes?: readonly Scope[] } = {}): Promise<LiveWorkspace> {
   const { server } = stack;
   const { workspace, assistant, key, keyId } = await server.setup(opts);
-  const agent = (name: string, email: string): Agent => {
-    const made = server.createAgent(workspace.id, { name, email });
+  const agent = async (name: string, email: string): Promise<Agent> => {
+    const made = await server.createAgent(workspace.id, { name, email });
     return { id: made.id, name: made.name, email: made.email, console: api(server.url, made.token) };
   };
   return {
@@ -49,8 +49,8 @@ export async function newWorkspace(stack: LiveStack, opts: { scopes?: readonly S
     zap: stack.connect(key),
     visitor: api(server.url),
     partner: api(server.url, key),
-    sam: agent('Sam Rivera', 'sam@acme.test'),
-    kim: agent('Kim Osei', 'kim@acme.test'),
+    sam: await agent('Sam Rivera', 'sam@acme.test'),
+    kim: await agent('Kim Osei', 'kim@acme.test'),
   };
 }
 
@@ -95,7 +95,7 @@ export async function submitLeadForm(
   lead: { email: string; name?: string; phone?: string },
 ) {
   await ok(w.visitor.post(`/v1/widget/conversations/${conversationId}/lead`, lead));
-  const contact = findContact(w.stack.server.ctx, w.workspace.id, lead.email);
+  const contact = await findContact(w.stack.server.ctx, w.workspace.id, lead.email);
   if (!contact) throw new Error(`no contact ${lead.email} after the lead form`);
   return { contact };
 }

@@ -5,34 +5,21 @@
  */
 import crypto from 'node:crypto';
 
-import type Database from 'better-sqlite3';
-
+import type { Queryable } from '../../../partner-api/db/store';
 import { TABLES } from '../../support/helpers';
-
-/** The primary key of the tables whose key is not `id`: an order both engines have (PostgreSQL has no rowid). */
-const KEY_OF: Partial<Record<(typeof TABLES)[number], string>> = {
-  ticket_counters: 'workspace_id',
-  idempotency_keys: 'workspace_id, key',
-  sign_in_links: 'token_hash',
-  sessions: 'id_hash',
-  record_tags: 'record_id, tag_key',
-  contact_attributes: 'workspace_id, key',
-};
 
 /**
  * One hash per table over every row and column. api_keys.last_used_at is left out: it records that a key
  * was used (at most once a minute), which an authenticated request does even when its input is refused.
  */
-export function snapshot(db: Database.Database): Record<string, string> {
+export async function snapshot(db: Queryable): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const table of TABLES) {
-    const rows = db.prepare(`SELECT * FROM ${table} ORDER BY ${KEY_OF[table] ?? 'id'}`).all() as Record<
-      string,
-      unknown
-    >[];
+    const rows = await db.all<Record<string, unknown>>(`SELECT * FROM ${table}`);
     if (table === 'api_keys') for (const row of rows) delete row.last_used_at;
-    out[table] =
-      `${rows.length}:${crypto.createHash('sha256').update(JSON.stringify(rows)).digest('hex').slice(0, 16)}`;
+    // Sorted here, not by the engine: every table's rows in one order on both engines, whatever their keys.
+    const lines = rows.map((row) => JSON.stringify(row)).sort();
+    out[table] = `${rows.length}:${crypto.createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 16)}`;
   }
   return out;
 }
