@@ -24,11 +24,7 @@ export interface RouteBuilders {
   write: (action: Action) => RequestHandler;
 }
 
-export function createRouteBuilders(
-  app: Express,
-  ctx: AppContext,
-  limiters: RateLimiters,
-): RouteBuilders {
+export function createRouteBuilders(app: Express, ctx: AppContext, limiters: RateLimiters): RouteBuilders {
   const limit = rateLimitByKey(limiters.perKey);
   return {
     app,
