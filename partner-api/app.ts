@@ -13,7 +13,7 @@ import { registerDeliveryRoutes } from './http/deliveries';
 import { errorHandler, notFoundRoute } from './http/errors';
 import { registerLiveChatRoutes } from './http/live-chat';
 import { registerMetaRoutes } from './http/meta';
-import { TokenBucketLimiter } from './http/rate-limit';
+import { createRateLimiters, type RateLimiters } from './http/rate-limit';
 import { requestLog } from './http/request-log';
 import { createRouteBuilders } from './http/route-builders';
 import { settingsPages } from './http/settings-pages';
@@ -21,7 +21,12 @@ import { registerSubscriptionRoutes } from './http/subscriptions';
 import { registerTagRoutes } from './http/tags';
 import { registerTicketRoutes } from './http/tickets';
 
-export function createApp(ctx: AppContext): express.Express {
+/**
+ * `limiters`: the rate limiters (http/rate-limit.ts); by default in this process's memory, as SQLite runs one
+ * process. On PostgreSQL pass `createRateLimiters(ctx.config, { engine: 'postgres', pool })`, so that every
+ * instance counts against one limit.
+ */
+export function createApp(ctx: AppContext, limiters: RateLimiters = createRateLimiters(ctx.config)): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -34,11 +39,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(settingsPages(ctx));
   app.use(jsonBody);
 
-  const { rateLimit, publicRateLimit } = ctx.config;
-  const routes = createRouteBuilders(app, ctx, {
-    perKey: new TokenBucketLimiter(ctx.clock, rateLimit.perMinute, rateLimit.burst),
-    perAddress: new TokenBucketLimiter(ctx.clock, publicRateLimit.perMinute, publicRateLimit.burst),
-  });
+  const routes = createRouteBuilders(app, ctx, limiters);
   registerMetaRoutes(routes);
   registerContactRoutes(routes);
   registerTicketRoutes(routes);

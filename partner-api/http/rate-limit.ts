@@ -1,97 +1,101 @@
 /**
- * Token buckets: `burst` requests at once, refilled at `perMinute`, per API key (the Zapier-facing API) or
- * per visitor address (the public widget and in-app endpoints; IPv6 per /64, see addressBucket). In memory, per API process: the limit
- * protects this process, and a restart forgiving a burst is harmless.
+ * Rate limits per API key (the Zapier-facing API) and per visitor address (the public widget and in-app
+ * endpoints; IPv6 per /64, see addressBucket), counted by rate-limiter-flexible. On SQLite (one process) the
+ * counts live in the process's memory; on PostgreSQL they live in the `rate_limits` table (migration 012), so
+ * every instance behind the load balancer draws on one allowance instead of each granting the whole limit.
+ *
+ * The library counts in fixed windows, not a token bucket: `burst` requests per window of
+ * `burst / perMinute` minutes (defaults: 120 per 12 s per key, 20 per 20 s per address). That is the same
+ * burst at once and the same average of `perMinute` a minute; a refused client is told to come back when its
+ * window ends (Retry-After), when the whole burst is back. Across a window's end a client can fit two bursts
+ * in quick succession, the price of a counter that one atomic upsert keeps correct across instances.
  */
+import { createHash } from 'node:crypto';
+
 import type { Request, RequestHandler } from 'express';
 import ipaddr from 'ipaddr.js';
+import type { Pool } from 'pg';
+import {
+  type RateLimiterAbstract,
+  RateLimiterMemory,
+  RateLimiterPostgres,
+  RateLimiterRes,
+} from 'rate-limiter-flexible';
 
+import type { Config } from '../config';
 import { ApiError } from '../domain/errors';
-import type { Clock } from '../lib/clock';
 
-interface Bucket {
-  tokens: number;
-  updatedMs: number;
+/** Where the counts live: this process's memory (SQLite, one process), or PostgreSQL's `rate_limits` table. */
+export type RateLimitStore = { engine: 'sqlite' } | { engine: 'postgres'; pool: Pool };
+
+/** The limiters the routes use (http/route-builders.ts). */
+export interface RateLimiters {
+  perKey: RateLimiterAbstract;
+  perAddress: RateLimiterAbstract;
 }
 
-const PRUNE_ABOVE = 10_000;
+/** The table migration 012_rate_limits.pg.sql creates, in the columns RateLimiterPostgres reads and writes. */
+export const RATE_LIMIT_TABLE = 'rate_limits';
 
-export class TokenBucketLimiter {
-  private readonly buckets = new Map<string, Bucket>();
-  private readonly perMs: number;
-
-  constructor(
-    private readonly clock: Clock,
-    perMinute: number,
-    private readonly burst: number,
-  ) {
-    this.perMs = perMinute / 60_000;
-  }
-
-  /** Takes one token; when none is left, says how many seconds until one is. */
-  take(id: string): { ok: true } | { ok: false; retryAfterSeconds: number } {
-    const now = this.clock.now();
-    const bucket = this.refill(id, now);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return { ok: true };
-    }
-    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000)) };
-  }
-
-  private refill(id: string, now: number): Bucket {
-    let bucket = this.buckets.get(id);
-    if (!bucket) {
-      if (this.buckets.size >= PRUNE_ABOVE) this.pruneFull(now);
-      bucket = { tokens: this.burst, updatedMs: now };
-      this.buckets.set(id, bucket);
-    }
-    const elapsed = Math.max(0, now - bucket.updatedMs);
-    bucket.tokens = Math.min(this.burst, bucket.tokens + elapsed * this.perMs);
-    bucket.updatedMs = now;
-    return bucket;
-  }
-
-  /**
-   * A bucket that has refilled completely is the same as no bucket. If that is not enough (many addresses
-   * at once), the longest-known buckets go: forgetting one forgives its client, which is the safe side of a
-   * memory bound.
-   */
-  private pruneFull(now: number): void {
-    for (const [id, bucket] of this.buckets) {
-      if (bucket.tokens + (now - bucket.updatedMs) * this.perMs >= this.burst) this.buckets.delete(id);
-    }
-    for (const id of this.buckets.keys()) {
-      if (this.buckets.size < PRUNE_ABOVE / 2) break;
-      this.buckets.delete(id);
-    }
-  }
-
-  /** How many clients it remembers (tests hold the memory bound). */
-  get size(): number {
-    return this.buckets.size;
-  }
+/**
+ * The per-key and per-address limiters for `config.rateLimit` and `config.publicRateLimit` ({ perMinute,
+ * burst }), on `store` (default: memory, for SQLite). On PostgreSQL the table must exist (migrations create
+ * it; the library is told not to, as two instances starting together would race on CREATE TABLE); if a
+ * query fails (the database unreachable), this process's memory counts instead until it answers again, so
+ * an outage neither lifts the limit nor turns every request into a 500.
+ */
+export function createRateLimiters(
+  config: Pick<Config, 'rateLimit' | 'publicRateLimit'>,
+  store: RateLimitStore = { engine: 'sqlite' },
+): RateLimiters {
+  return {
+    perKey: limiter(store, 'key', config.rateLimit),
+    perAddress: limiter(store, 'address', config.publicRateLimit),
+  };
 }
 
-/** One token per request from the client `clientOf` names (none named: not limited), else 429 with Retry-After. */
+function limiter(
+  store: RateLimitStore,
+  keyPrefix: string,
+  { perMinute, burst }: { perMinute: number; burst: number },
+): RateLimiterAbstract {
+  const window = { keyPrefix, points: burst, duration: (burst * 60) / perMinute };
+  const memory = new RateLimiterMemory(window);
+  if (store.engine === 'sqlite') return memory;
+  return new RateLimiterPostgres({
+    ...window,
+    storeClient: store.pool,
+    tableName: RATE_LIMIT_TABLE,
+    tableCreated: true,
+    // A client over its limit stays refused until its window ends: this instance remembers that, so a flood
+    // from one client costs the database nothing.
+    inMemoryBlockOnConsumed: burst + 1,
+    insuranceLimiter: memory,
+  });
+}
+
+/** The store's key column is varchar(255): a longer client name (only an unparseable address) counts by its digest. */
+function storeKey(client: string): string {
+  return client.length <= 200 ? client : `sha256:${createHash('sha256').update(client).digest('hex')}`;
+}
+
+/** One request from the client `clientOf` names (none named: not limited), else 429 with Retry-After. */
 function rateLimitBy(
-  limiter: TokenBucketLimiter,
+  limiter: RateLimiterAbstract,
   clientOf: (req: Request) => string | undefined,
   whose: string,
 ): RequestHandler {
-  return (req, _res, next) => {
+  return async (req, _res, next) => {
     const client = clientOf(req);
     if (client !== undefined) {
-      const verdict = limiter.take(client);
-      if (!verdict.ok) {
-        throw new ApiError(
-          429,
-          'rate_limited',
-          `Too many requests ${whose}. Retry in ${verdict.retryAfterSeconds} s.`,
-          {
-            headers: { 'Retry-After': String(verdict.retryAfterSeconds) },
-          },
-        );
+      try {
+        await limiter.consume(storeKey(client));
+      } catch (refusal) {
+        if (!(refusal instanceof RateLimiterRes)) throw refusal;
+        const retryAfterSeconds = Math.max(1, Math.ceil(refusal.msBeforeNext / 1000));
+        throw new ApiError(429, 'rate_limited', `Too many requests ${whose}. Retry in ${retryAfterSeconds} s.`, {
+          headers: { 'Retry-After': String(retryAfterSeconds) },
+        });
       }
     }
     next();
@@ -99,7 +103,7 @@ function rateLimitBy(
 }
 
 /** After authentication: limits by API key. */
-export const rateLimitByKey = (limiter: TokenBucketLimiter): RequestHandler =>
+export const rateLimitByKey = (limiter: RateLimiterAbstract): RequestHandler =>
   rateLimitBy(limiter, (req) => req.apiKey?.keyId, 'with this API key');
 
 /**
@@ -118,5 +122,5 @@ export function addressBucket(address: string): string {
 }
 
 /** Public endpoints: limits by the visitor's address (req.ip, which honours the configured trusted proxies), per addressBucket. */
-export const rateLimitByAddress = (limiter: TokenBucketLimiter): RequestHandler =>
+export const rateLimitByAddress = (limiter: RateLimiterAbstract): RequestHandler =>
   rateLimitBy(limiter, (req) => addressBucket(req.ip ?? req.socket.remoteAddress ?? 'unknown'), 'from this address');

@@ -8,7 +8,7 @@ import type { AppContext } from '../context';
 import type { Scope } from '../domain/credentials';
 import type { StoredResponse } from '../domain/idempotency';
 import { type KeyRouteOptions, requireAgentToken, requireScope } from './auth';
-import { rateLimitByAddress, rateLimitByKey, type TokenBucketLimiter } from './rate-limit';
+import { rateLimitByAddress, rateLimitByKey, type RateLimiters } from './rate-limit';
 import { type Action, writeHandler } from './write-handler';
 
 export interface RouteBuilders {
@@ -24,11 +24,7 @@ export interface RouteBuilders {
   write: (action: Action) => RequestHandler;
 }
 
-export function createRouteBuilders(
-  app: Express,
-  ctx: AppContext,
-  limiters: { perKey: TokenBucketLimiter; perAddress: TokenBucketLimiter },
-): RouteBuilders {
+export function createRouteBuilders(app: Express, ctx: AppContext, limiters: RateLimiters): RouteBuilders {
   const limit = rateLimitByKey(limiters.perKey);
   return {
     app,

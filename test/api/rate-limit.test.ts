@@ -1,11 +1,47 @@
-/** The per-key token bucket: a burst, then 429 with Retry-After, refilled at the configured rate. */
-import { addressBucket, TokenBucketLimiter } from '../../partner-api/http/rate-limit';
-import { api, startApiServer } from '../support/api-server';
-import { testClock } from '../support/helpers';
+/**
+ * The rate limits (http/rate-limit.ts): a burst, then 429 rate_limited with Retry-After until the window ends,
+ * per API key and per visitor address. rate-limiter-flexible reads the time from Date.now(), so these tests
+ * set that clock (jest's fake Date; timers stay real) rather than the app's: every window is a minute or more
+ * of that clock, so no real time passes inside one. The store shared by instances: rate-limit-postgres.test.ts.
+ */
+import net from 'node:net';
 
-it('allows the burst, then answers 429 rate_limited with Retry-After, and refills with time, per key', async () => {
-  const clock = testClock();
-  const server = await startApiServer({ clock, rateLimit: { perMinute: 6, burst: 3 } });
+import { Pool } from 'pg';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+
+import { addressBucket, createRateLimiters } from '../../partner-api/http/rate-limit';
+import { api, startApiServer, waitUntil } from '../support/api-server';
+import { TEST_EPOCH_MS } from '../support/helpers';
+
+/** Everything but Date stays real: the HTTP server, fetch and the library's own expiry timers. */
+beforeEach(() => {
+  jest.useFakeTimers({
+    now: TEST_EPOCH_MS,
+    doNotFake: [
+      'hrtime',
+      'nextTick',
+      'performance',
+      'queueMicrotask',
+      'requestAnimationFrame',
+      'cancelAnimationFrame',
+      'requestIdleCallback',
+      'cancelIdleCallback',
+      'setImmediate',
+      'clearImmediate',
+      'setInterval',
+      'clearInterval',
+      'setTimeout',
+      'clearTimeout',
+    ],
+  });
+});
+afterEach(() => jest.useRealTimers());
+
+const advance = (ms: number) => jest.setSystemTime(Date.now() + ms);
+
+it('allows the burst, then answers 429 rate_limited with Retry-After until the window ends, per key', async () => {
+  // 3 a minute in bursts of 3: one window of 60 s.
+  const server = await startApiServer({ rateLimit: { perMinute: 3, burst: 3 } });
   try {
     const ws = await server.createWorkspace();
     const a = api(server.url, await server.createKey(ws.id));
@@ -13,17 +49,20 @@ it('allows the burst, then answers 429 rate_limited with Retry-After, and refill
     for (let i = 0; i < 3; i++) expect((await a.get('/v1/me')).status).toBe(200);
     const limited = await a.get('/v1/me');
     expect(limited.status).toBe(429);
-    expect(limited.body.error).toEqual({ code: 'rate_limited', message: expect.stringContaining('10 s') });
-    // 6 a minute is one token every 10 s.
-    expect(limited.headers.get('retry-after')).toBe('10');
+    expect(limited.body.error).toEqual({
+      code: 'rate_limited',
+      message: 'Too many requests with this API key. Retry in 60 s.',
+    });
+    expect(limited.headers.get('retry-after')).toBe('60');
     expect((await b.get('/v1/me')).status).toBe(200);
 
-    clock.advance(4_000);
-    expect((await a.get('/v1/me')).headers.get('retry-after')).toBe('6');
-    clock.advance(6_000);
-    expect((await a.get('/v1/me')).status).toBe(200);
-    expect((await a.get('/v1/me')).status).toBe(429);
-    clock.advance(60_000);
+    advance(4_000);
+    expect((await a.get('/v1/me')).headers.get('retry-after')).toBe('56');
+    advance(55_999);
+    const lastMoment = await a.get('/v1/me');
+    expect([lastMoment.status, lastMoment.headers.get('retry-after')]).toEqual([429, '1']);
+    // The window ends when Retry-After said: the whole burst is back, and no more.
+    advance(1);
     for (let i = 0; i < 3; i++) expect((await a.get('/v1/me')).status).toBe(200);
     expect((await a.get('/v1/me')).status).toBe(429);
   } finally {
@@ -32,15 +71,32 @@ it('allows the burst, then answers 429 rate_limited with Retry-After, and refill
 });
 
 it('limits writes too, and a limited write changes nothing', async () => {
-  const server = await startApiServer({ clock: testClock(), rateLimit: { perMinute: 60, burst: 1 } });
+  const server = await startApiServer({ rateLimit: { perMinute: 1, burst: 1 } });
   try {
     const ws = await server.createWorkspace();
     const zap = api(server.url, await server.createKey(ws.id));
     expect((await zap.post('/v1/tickets', { subject: 'one' })).status).toBe(201);
     const limited = await zap.post('/v1/tickets', { subject: 'two' });
     expect(limited.status).toBe(429);
-    expect(limited.headers.get('retry-after')).toBe('1');
+    expect(limited.headers.get('retry-after')).toBe('60');
     expect(await server.ctx.db.value('SELECT COUNT(*) FROM tickets')).toBe(1);
+  } finally {
+    await server.close();
+  }
+});
+
+it('keeps the configured average: perMinute a minute at most, whatever the burst', async () => {
+  // 6 a minute in bursts of 2: windows of 20 s. A client that asks every second gets 6 in each minute.
+  const server = await startApiServer({ rateLimit: { perMinute: 6, burst: 2 } });
+  try {
+    const ws = server.createWorkspace();
+    const zap = api(server.url, server.createKey(ws.id));
+    const allowed: number[] = [];
+    for (let second = 0; second < 120; second++) {
+      if ((await zap.get('/v1/me')).status === 200) allowed.push(second);
+      advance(1_000);
+    }
+    expect(allowed).toEqual([0, 1, 20, 21, 40, 41, 60, 61, 80, 81, 100, 101]);
   } finally {
     await server.close();
   }
@@ -48,8 +104,7 @@ it('limits writes too, and a limited write changes nothing', async () => {
 
 describe('the public widget and in-app endpoints, per visitor address', () => {
   it('allow a burst from one address, then 429 rate_limited with Retry-After, and a limited start fires nothing', async () => {
-    const clock = testClock();
-    const server = await startApiServer({ clock, publicRateLimit: { perMinute: 6, burst: 2 } });
+    const server = await startApiServer({ publicRateLimit: { perMinute: 2, burst: 2 } });
     try {
       const { assistant, key } = await server.setup();
       const visitor = api(server.url);
@@ -62,14 +117,14 @@ describe('the public widget and in-app endpoints, per visitor address', () => {
         events: await events(),
       };
 
-      // The lead form and the in-app SDK share the address's bucket: one visitor, one allowance.
+      // The lead form and the in-app SDK share the address's allowance: one visitor, one allowance.
       const limited = await visitor.post(`/v1/in-app/assistants/${assistant.id}/conversations`, { message: 'Hi' });
       expect(limited.status).toBe(429);
       expect(limited.body.error).toEqual({
         code: 'rate_limited',
-        message: 'Too many requests from this address. Retry in 10 s.',
+        message: 'Too many requests from this address. Retry in 60 s.',
       });
-      expect(limited.headers.get('retry-after')).toBe('10');
+      expect(limited.headers.get('retry-after')).toBe('60');
       expect({
         conversations: await server.ctx.db.value('SELECT COUNT(*) FROM conversations'),
         events: await events(),
@@ -78,7 +133,8 @@ describe('the public widget and in-app endpoints, per visitor address', () => {
       // The Zapier-facing API is limited per key, not per address.
       expect((await api(server.url, key).get('/v1/me')).status).toBe(200);
 
-      clock.advance(10_000);
+      advance(60_000);
+      expect((await start()).status).toBe(201);
       expect((await start()).status).toBe(201);
       expect((await start()).status).toBe(429);
     } finally {
@@ -87,9 +143,9 @@ describe('the public widget and in-app endpoints, per visitor address', () => {
   });
 
   it('tell visitors apart by X-Forwarded-For only behind trusted proxies', async () => {
-    const limits = { publicRateLimit: { perMinute: 60, burst: 1 } };
-    const direct = await startApiServer({ clock: testClock(), ...limits });
-    const proxied = await startApiServer({ clock: testClock(), ...limits, config: { trustProxyHops: 1 } });
+    const limits = { publicRateLimit: { perMinute: 1, burst: 1 } };
+    const direct = await startApiServer({ ...limits });
+    const proxied = await startApiServer({ ...limits, config: { trustProxyHops: 1 } });
     try {
       const startFrom = async (server: typeof direct, address: string) => {
         const { assistant } = await server.setup();
@@ -105,6 +161,11 @@ describe('the public widget and in-app endpoints, per visitor address', () => {
       expect((await startFrom(proxied, '203.0.113.1')).status).toBe(201);
       expect((await startFrom(proxied, '203.0.113.2')).status).toBe(201);
       expect((await startFrom(proxied, '203.0.113.1')).status).toBe(429);
+      // A name longer than the store's key column (varchar(255)) still counts, as its digest.
+      const long = `not-an-address-${'x'.repeat(300)}`;
+      expect((await startFrom(proxied, long)).status).toBe(201);
+      expect((await startFrom(proxied, long)).status).toBe(429);
+      expect((await startFrom(proxied, `${long}y`)).status).toBe(201);
     } finally {
       await direct.close();
       await proxied.close();
@@ -112,11 +173,10 @@ describe('the public widget and in-app endpoints, per visitor address', () => {
   });
 });
 
-describe('visitor buckets: IPv4 per address, IPv6 per /64, IPv4-mapped IPv6 as its IPv4', () => {
+describe('visitor allowances: IPv4 per address, IPv6 per /64, IPv4-mapped IPv6 as its IPv4', () => {
   it('counts every address of one /64 as one visitor, over HTTP behind a trusted proxy', async () => {
     const server = await startApiServer({
-      clock: testClock(),
-      publicRateLimit: { perMinute: 60, burst: 2 },
+      publicRateLimit: { perMinute: 2, burst: 2 },
       config: { trustProxyHops: 1 },
     });
     try {
@@ -158,11 +218,37 @@ describe('visitor buckets: IPv4 per address, IPv6 per /64, IPv4-mapped IPv6 as i
   });
 });
 
-it('remembers a bounded number of clients, forgetting the longest-known first', () => {
-  const limiter = new TokenBucketLimiter(testClock(), 60, 5);
-  for (let i = 0; i < 50_000; i++) limiter.take(`203.0.${i >> 8}.${i & 255}`);
-  expect(limiter.size).toBeLessThanOrEqual(10_000);
-  // The most recent client is still remembered: one of its burst of 5 is spent, 4 are left.
-  for (let i = 0; i < 4; i++) expect(limiter.take('203.0.195.79').ok).toBe(true);
-  expect(limiter.take('203.0.195.79').ok).toBe(false);
+it('remembers a client in memory only until its window ends', async () => {
+  jest.useRealTimers(); // the library forgets on its own timers, in real time
+  // Bursts of 5 at 6,000 a minute: windows of 50 ms.
+  const { perAddress } = createRateLimiters({
+    rateLimit: { perMinute: 1, burst: 1 },
+    publicRateLimit: { perMinute: 6_000, burst: 5 },
+  });
+  const memory = perAddress as unknown as { dump(): { storage: unknown[] } };
+  await Promise.all(Array.from({ length: 20_000 }, (_, i) => perAddress.consume(`203.0.${i >> 8}.${i & 255}`)));
+  expect(memory.dump().storage.length).toBeGreaterThan(0);
+  await waitUntil(() => memory.dump().storage.length === 0, 5_000, 'every window to end');
+});
+
+it('on PostgreSQL, counts in this process while the database does not answer: limited, not failing', async () => {
+  const closedPort = await new Promise<number>((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+  const pool = new Pool({ host: '127.0.0.1', port: closedPort, connectionTimeoutMillis: 2_000 });
+  try {
+    const { perKey } = createRateLimiters(
+      { rateLimit: { perMinute: 3, burst: 3 }, publicRateLimit: { perMinute: 1, burst: 1 } },
+      { engine: 'postgres', pool },
+    );
+    for (let i = 0; i < 3; i++) await expect(perKey.consume('k1')).resolves.toBeInstanceOf(RateLimiterRes);
+    const refused = await perKey.consume('k1').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RateLimiterRes);
+    expect((refused as RateLimiterRes).msBeforeNext).toBe(60_000);
+  } finally {
+    await pool.end();
+  }
 });

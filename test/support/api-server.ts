@@ -14,6 +14,8 @@
  *   allowPrivateTargets true unless told otherwise, so subscriptions can target local receivers
  *   rateLimit           { perMinute, burst } per API key; by default so high that no test meets it
  *   publicRateLimit     { perMinute, burst } per visitor address on the widget/in-app endpoints; the same
+ *   rateLimitStore      where the limits count (http/rate-limit.ts): this process's memory unless given
+ *                       `{ engine: 'postgres', pool }`, which servers sharing one pool count together
  *   delivery            true (or the worker's options) starts the delivery worker with the server;
  *                       `server.worker` then offers runOnce() and idle() from partner-api/delivery/worker
  *   config              any other Config override
@@ -58,6 +60,7 @@ import {
   type Workspace,
 } from '../../partner-api/domain/workspaces';
 import { answerClientErrorsAsJson } from '../../partner-api/http/client-errors';
+import { createRateLimiters, type RateLimitStore } from '../../partner-api/http/rate-limit';
 import type { Clock } from '../../partner-api/lib/clock';
 import { capturingLogger, type LogLine } from './helpers';
 
@@ -66,6 +69,7 @@ export interface StartOptions {
   allowPrivateTargets?: boolean;
   rateLimit?: { perMinute: number; burst: number };
   publicRateLimit?: { perMinute: number; burst: number };
+  rateLimitStore?: RateLimitStore;
   delivery?: boolean | DeliveryWorkerOptions;
   config?: Partial<Config>;
   dbPath?: string;
@@ -118,7 +122,7 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
   );
   const { log, lines: logs } = capturingLogger();
   const ctx = createAppContext({ store: new SqliteStore(openDatabase(dbPath)), config, clock: opts.clock, log });
-  const app = createApp(ctx);
+  const app = createApp(ctx, createRateLimiters(config, opts.rateLimitStore));
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
   });

@@ -1,0 +1,3 @@
+-- 012 (issue 13): on PostgreSQL this creates the `rate_limits` table where every instance counts the rate
+-- limits (012_rate_limits.pg.sql). SQLite needs no table: it runs one process, which counts in its own
+-- memory (http/rate-limit.ts, rate-limiter-flexible's memory store).
