@@ -16,10 +16,11 @@ const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
 /** WAL pages at which a commit runs the checkpoint itself, when no checkpoint thread does. */
 export const INLINE_CHECKPOINT_PAGES = 10_000;
 
+/** SQLite's migrations, in order: `NNN_name.sql`; a `NNN_name.pg.sql` beside one is its PostgreSQL twin. */
 export function listMigrations(): { version: number; file: string }[] {
   return fs
     .readdirSync(MIGRATIONS_DIR)
-    .filter((f) => /^\d{3}_.+\.sql$/.test(f))
+    .filter((f) => /^\d{3}_.+\.sql$/.test(f) && !f.endsWith('.pg.sql'))
     .sort()
     .map((file) => ({ version: Number(file.slice(0, 3)), file: path.join(MIGRATIONS_DIR, file) }));
 }
