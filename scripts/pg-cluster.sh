@@ -150,8 +150,14 @@ cmd="${1:-}"
 shift || true
 case "$cmd" in
   start) start ;;
-  env) cat "$(cluster_dir "${1:-}")/$MARKER" ;;
-  stop) stop_dir "$(cluster_dir "${1:-}")" ;;
+  env)
+    target="$(cluster_dir "${1:-}")" || exit 1
+    cat "$target/$MARKER"
+    ;;
+  stop)
+    target="$(cluster_dir "${1:-}")" || exit 1
+    stop_dir "$target"
+    ;;
   run)
     [ "${1:-}" = "--" ] && shift
     [ "$#" -gt 0 ] || { log "usage: $0 run -- COMMAND [ARG…]"; exit 2; }
