@@ -7,6 +7,10 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   testTimeout: 30000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+  // PostgreSQL (ILLUMICHAT_TEST_ENGINE=postgres, or a cluster in ILLUMICHAT_TEST_DATABASE_URL): one migrated
+  // template database for the run, cloned per test file (test/support/pg.ts). Nothing on a plain SQLite run.
+  globalSetup: '<rootDir>/test/support/pg-global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/pg-global-teardown.ts',
   // Type errors are caught once by `tsc --noEmit` in the test command, not per file by ts-jest.
   modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/build/', '<rootDir>/.tools/'],
   // Coverage of the product code, whether a test loads a file or not (npm test runs jest --coverage).
