@@ -190,6 +190,11 @@ abstract class PgQueryable {
     return row === undefined ? null : ((row[0] as V | undefined) ?? null);
   }
 
+  async values<V>(text: string, ...params: unknown[]): Promise<V[]> {
+    const result = await query(this.runner(), text, params, 'array');
+    return (result.rows as unknown as unknown[][]).map((row) => row[0] as V);
+  }
+
   async all<Row>(text: string, ...params: unknown[]): Promise<Row[]> {
     return (await query(this.runner(), text, params)).rows as Row[];
   }
@@ -288,6 +293,10 @@ class PgStoreImpl extends PgQueryable implements PgStore {
   }
 
   private closing: Promise<void> | undefined;
+
+  get open(): boolean {
+    return this.closing === undefined;
+  }
 
   /** Stops listening, then ends the pool once every connection is back (writes in flight finish first). */
   close(): Promise<void> {
