@@ -426,6 +426,30 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
   const revoked = await s.createKeyRecord(setup.workspace.id);
   await api(s.url, revoked.key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: rx.url });
   await revokeApiKey(s.ctx, revoked.id);
+  // The worker's own refusals: a key revoked behind the API's back (delivery/authority.ts, its subscription
+  // still active), and a pending delivery whose subscription was turned off (the claim cancels it).
+  const behind = await s.createKeyRecord(setup.workspace.id);
+  await api(s.url, behind.key).post('/v1/subscriptions', {
+    event_type: 'ticket.created',
+    target_url: `${rx.url}?behind`,
+  });
+  await s.ctx.db.run('UPDATE api_keys SET revoked_at = ? WHERE id = ?', new Date().toISOString(), behind.id);
+  await zap.post('/v1/tickets', { subject: 'Refused' });
+  await s.ctx.db.run(
+    `INSERT INTO deliveries (id, event_id, subscription_id, workspace_id, event_type, status, next_attempt_ms, created_at)
+     VALUES ('dlv_orphan', ?, ?, ?, 'ticket.assigned', 'pending', 0, ?)`,
+    eventId,
+    hook.id,
+    setup.workspace.id,
+    new Date().toISOString(),
+  );
+  await s.worker!.runOnce();
+  // Later pages of the key's subscriptions; a tag on a conversation that has a contact (its lead form ran).
+  const subscriptions = (await zap.get('/v1/subscriptions?limit=1')).body as { nextCursor: string | null };
+  if (!subscriptions.nextCursor) throw new Error('the workload needs a second page of subscriptions');
+  await zap.get(`/v1/subscriptions?limit=1&cursor=${encodeURIComponent(subscriptions.nextCursor)}`);
+  await visitor.post(`/v1/widget/conversations/${world.idleConversationId}/lead`, { email: 'tagged@example.com' });
+  await zap.post(`/v1/conversations/${world.idleConversationId}/tags`, { tag: 'Lead' });
   const cursor = newCursor();
   const settings = { ...s.ctx.config.retention, eventsMs: 0, deliveriesMs: 0, batchSize: 100 };
   for (let i = 0; i < 1000 && !(await pruneBatch(s.ctx.db, s.ctx.clock.now(), settings, cursor)).passDone; i++);
@@ -455,6 +479,7 @@ async function settingsPagesWorkload(s: ApiServer, rx: Receiver, workspaceId: st
     '/settings/deliveries?status=succeeded',
     `/settings/deliveries/${world.deliveryId}`,
     '/settings/workspace',
+    '/settings/deliveries?subscription=sub_not_listed', // a Zap filter outside the newest 100: looked up
   ])
     await page(path, { headers: { cookie } });
   const created = await (await form('/settings/keys', { name: 'Pages', scopes: 'events:read' })).text();
