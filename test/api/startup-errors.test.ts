@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
+import { redactDatabaseUrl } from '../../partner-api/config';
 import { loadConfigOrExplain, openDatabaseOrExplain, StartupError } from '../../partner-api/startup-errors';
 import { at } from '../support/items';
 import { freshPgDatabaseUrl, PG_SETUP_TIMEOUT_MS } from '../support/pg';
@@ -133,6 +134,16 @@ describe('ILLUMICHAT_DATABASE_URL (PostgreSQL)', () => {
     expect(loadConfigOrExplain({ ILLUMICHAT_DATABASE_URL: 'postgresql://db/x' }).databaseUrl).toBe('postgresql://db/x');
     expect(loadConfigOrExplain({}).databaseUrl).toBeUndefined();
     expect(loadConfigOrExplain({ ILLUMICHAT_DATABASE_URL: ' ' }).databaseUrl).toBeUndefined();
+  });
+
+  it('a valid URL is logged with its password hidden (the "listening" line)', () => {
+    expect(redactDatabaseUrl(`postgres://app:${PASSWORD}@db.internal:5432/illumichat?sslmode=require`)).toBe(
+      'postgres://app:***@db.internal:5432/illumichat?sslmode=require',
+    );
+    expect(redactDatabaseUrl(`postgresql://db/illumichat?user=app&password=${PASSWORD}`)).toBe(
+      'postgresql://db/illumichat?user=app&password=***',
+    );
+    expect(redactDatabaseUrl('postgres://app@db/illumichat')).toBe('postgres://app@db/illumichat');
   });
 
   it.each([
