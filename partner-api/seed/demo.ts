@@ -4,6 +4,7 @@
  */
 import type { AppContext } from '../context';
 import { inTransaction } from '../context';
+import { lockUntilCommit } from '../db/pg-locks';
 import { createApiKey } from '../domain/api-keys';
 import { SCOPES } from '../domain/credentials';
 import { createSignInLink, signInUrl } from '../domain/sessions';
@@ -29,7 +30,7 @@ const SEED_LOCK_KEY = 0x1_11c4a7_5eed;
  */
 export async function seedDemoIfEmpty(ctx: AppContext): Promise<DemoSeed | null> {
   return await inTransaction(ctx, async (ctx) => {
-    if (ctx.db.engine === 'postgres') await ctx.db.value('SELECT pg_advisory_xact_lock(?)', SEED_LOCK_KEY);
+    await lockUntilCommit(ctx.db, SEED_LOCK_KEY);
     if (!(await isEmptyDatabase(ctx))) return null;
     const workspace = await createWorkspace(ctx, { name: 'Demo Workspace', plan: 'pro' });
     const assistants = [
