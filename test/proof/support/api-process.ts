@@ -1,6 +1,7 @@
 /**
  * The partner API as a real child process (partner-api/server.ts under ts-node, as `npm start` runs it), so
- * a test can SIGKILL it mid-work and start it again on the same SQLite file. Its JSON log lines are kept.
+ * a test can SIGKILL it mid-work and start it again on the same SQLite file, or run several on one
+ * PostgreSQL database (`databaseUrl`). Its JSON log lines are kept.
  * Every child started here is killed by killAll(), which a test file calls in afterAll.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -27,7 +28,10 @@ export interface ApiProcess {
 const children = new Set<ChildProcess>();
 
 export interface SpawnOptions {
-  dbPath: string;
+  /** SQLite's file; ignored when databaseUrl is given. */
+  dbPath?: string;
+  /** PostgreSQL's URL (ILLUMICHAT_DATABASE_URL): the process runs on it instead of a SQLite file. */
+  databaseUrl?: string;
   env?: Record<string, string>;
   /** Runs the process's clock this far ahead (Date.now), as if it were started that much later. */
   clockOffsetMs?: number;
@@ -41,7 +45,7 @@ export async function spawnApi(opts: SpawnOptions): Promise<ApiProcess> {
       PATH: process.env.PATH ?? '',
       PORT: '0',
       HOST: '127.0.0.1',
-      ILLUMICHAT_DB_PATH: opts.dbPath,
+      ...(opts.databaseUrl ? { ILLUMICHAT_DATABASE_URL: opts.databaseUrl } : { ILLUMICHAT_DB_PATH: opts.dbPath ?? '' }),
       ILLUMICHAT_ALLOW_PRIVATE_TARGETS: '1',
       ILLUMICHAT_NO_DEMO: '1',
       ILLUMICHAT_LOG: 'info',
