@@ -7,14 +7,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 
+import { fixtureFor } from '../../fixtures';
 import { type Config, loadConfig } from '../../partner-api/config';
-import { type AppContext, createAppContext } from '../../partner-api/context';
+import { type AppContext, createAppContext, inTransaction } from '../../partner-api/context';
 import { openPgStore, type PgStore } from '../../partner-api/db/pg-store';
+import { recordEvent } from '../../partner-api/delivery/outbox';
 import { createPgClaimer } from '../../partner-api/delivery/pg-claimer';
 import { createSlots } from '../../partner-api/delivery/slots';
 import { DELIVERY_CHANNEL } from '../../partner-api/delivery/wake-ups';
 import { createDeliveryWorker, type DeliveryWorker } from '../../partner-api/delivery/worker';
-import { type Clock, systemClock } from '../../partner-api/lib/clock';
+import { type Clock, isoAt, systemClock } from '../../partner-api/lib/clock';
+import { newId } from '../../partner-api/lib/ids';
 import { capturingLogger, times } from '../support/helpers';
 import { closeAfterFile, freshPgDatabaseUrl, PG_SETUP_TIMEOUT_MS } from '../support/pg';
 import { hang, type Receiver, reply, startReceiver, waitUntil } from '../support/receiver';
@@ -152,6 +155,72 @@ describe('claims across instances', () => {
     for (const n of perPath.values()) expect(n).toBeLessThanOrEqual(4);
     expect(await claimedNow(a.store)).toBe(10);
   }, 60_000);
+});
+
+describe('a large backlog', () => {
+  it("reaches work behind one blocked subscription's backlog longer than a claim reads at once", async () => {
+    const rx = await receiver(hang());
+    const a = await instance({ delivery: { perSubscriptionConcurrency: 4, pollIntervalMs: 50 } });
+    const ws = await seedWorkspace(a.ctx);
+    const [slow] = await subscriptions(a.ctx, ws, rx, 1, 'slow');
+    await emit(a.ctx, ws);
+    // 2,000 more rows for the hanging subscription, all due long before anything else: a head of the due
+    // order that its share (4) blocks, several times longer than one window of the claim.
+    await a.store.run(
+      `INSERT INTO events (id, workspace_id, type, payload, created_at)
+       SELECT 'evt_bulk' || g, workspace_id, type, payload, created_at FROM events, generate_series(1, 2000) g`,
+    );
+    await a.store.run(
+      `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at, workspace_id, event_type)
+       SELECT 'dlv_bulk' || g, 'evt_bulk' || g, ?, 'pending', g, '2026-01-01T00:00:00.000Z', ?, 'ticket.created'
+         FROM generate_series(1, 2000) g`,
+      slow!.id,
+      ws.workspaceId,
+    );
+    const [other] = await subscriptions(a.ctx, ws, rx, 1, 'other');
+    await emit(a.ctx, ws); // due now: behind all of them
+
+    a.worker.start();
+    await waitUntil(() => rx.requests.some((r) => r.path.endsWith('/other0')), {
+      timeoutMs: 10_000,
+      message: 'the other subscription served',
+    });
+    expect(rx.requests.filter((r) => r.path.endsWith('/slow0')).length).toBe(4);
+    expect(other).toBeDefined();
+  });
+});
+
+describe("the committing instance's own worker", () => {
+  it('is woken once the write has committed, without waiting for a poll', async () => {
+    const rx = await receiver();
+    const a = await instance(); // polls once a minute
+    const b = await instance(); // polls once a minute
+    const ws = await seedWorkspace(a.ctx);
+    await subscriptions(a.ctx, ws, rx, 1, 's');
+    a.worker.start();
+    b.worker.start();
+    await listeners(a.store, 2);
+    await a.worker.runOnce();
+    await b.worker.runOnce();
+
+    // The event is recorded first and the transaction commits 300 ms later: a worker (this instance's or,
+    // told by NOTIFY, another's) that looked when the event was recorded would find nothing and sleep a minute.
+    const createdAt = isoAt(Date.now());
+    const eventId = newId('evt');
+    const payload = { ...fixtureFor('ticket.created'), id: eventId, createdAt, workspaceId: ws.workspaceId };
+    await inTransaction(a.ctx, async (tx) => {
+      await recordEvent(tx, {
+        id: eventId,
+        workspaceId: ws.workspaceId,
+        type: 'ticket.created',
+        assistantId: null,
+        createdAt,
+        payload,
+      });
+      await tx.db.value(`SELECT pg_sleep(0.3)`);
+    });
+    await rx.waitFor(1, 10_000);
+  });
 });
 
 /** A worker in a process of its own on the database, on the system clock (leases on the database's clock). */
