@@ -4,8 +4,9 @@
  * Fresh events wake it through ctx.signal (the outbox notifies after commit): its fan-out (fanout.ts) writes
  * their delivery rows, and it claims them as they are written, so a delivery starts within milliseconds; a
  * slower poll picks up retries as they come due and rows left by a worker that stopped or
- * died. Claims come in batches inside one write transaction (claimer.ts); results are written in batches
- * too, one transaction per turn of the event loop, which keeps SQLite's per-commit cost off the hot path.
+ * died. Claims come in batches inside one write transaction (claimer.ts; on PostgreSQL pg-claimer.ts, with
+ * wake-ups from other instances by LISTEN/NOTIFY, wake-ups.ts); results are written in batches too, one
+ * transaction per turn of the event loop, which keeps SQLite's per-commit cost off the hot path.
  * Concurrency is bounded overall and per workspace, target host and subscription (slots.ts), so one
  * tenant's slow or failing endpoints only ever hold its own share while the others keep flowing. Right
  * before each send, in the same synchronous step, the worker checks that the subscription may still
