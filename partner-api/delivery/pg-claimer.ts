@@ -24,6 +24,8 @@
  *   on (due time, id)), up to WINDOWS_PER_CLAIM per claim; reaching the end of the due rows starts over
  *   from the oldest. So a backlog behind a blocked head is reached in a few claims, each reading a bounded
  *   number of rows, and a row committed late with an earlier due time is found at the next start-over.
+ *   Every claim also reads the NEWEST_ROWS rows that came due last, so a fresh event is sent at once even
+ *   while the cursor is still walking a long blocked backlog (the older rows behind it wait for the walk).
  */
 import crypto from 'node:crypto';
 
@@ -34,6 +36,8 @@ import type { ClaimedDelivery } from './store';
 
 /** Due rows read per statement. */
 const WINDOW_ROWS = 512;
+/** The newest due rows read by every claim besides the window (fresh events, due just now). */
+const NEWEST_ROWS = 128;
 /** Windows read per claim at most, when rows are blocked by full shares. */
 const WINDOWS_PER_CLAIM = 4;
 /** The key of the advisory lock that makes claims take turns (any constant no other lock of this database uses). */
@@ -49,7 +53,8 @@ WITH clock AS (
   -- The caller's time (tests with a clock they move), else the database's own: one clock for every instance.
   SELECT COALESCE(CAST(? AS BIGINT), CAST(floor(extract(epoch FROM clock_timestamp()) * 1000) AS BIGINT)) AS now_ms
 ),
-win AS MATERIALIZED (
+oldest AS MATERIALIZED (
+  -- The cursor's window: the next due rows after the last window looked at.
   SELECT d.id, d.subscription_id, d.next_attempt_ms
     FROM deliveries d, clock
    WHERE d.status = 'pending' AND d.next_attempt_ms <= clock.now_ms
@@ -58,6 +63,16 @@ win AS MATERIALIZED (
    ORDER BY d.next_attempt_ms, d.id
    LIMIT ?
 ),
+newest AS (
+  -- The rows that came due last (fresh events): seen at once, however long a blocked backlog before them.
+  SELECT d.id, d.subscription_id, d.next_attempt_ms
+    FROM deliveries d, clock
+   WHERE d.status = 'pending' AND d.next_attempt_ms <= clock.now_ms
+     AND NOT (d.id = ANY (CAST(? AS TEXT[])))
+   ORDER BY d.next_attempt_ms DESC, d.id DESC
+   LIMIT ?
+),
+win AS MATERIALIZED (SELECT * FROM oldest UNION SELECT * FROM newest),
 cand AS (
   SELECT w.id, w.subscription_id, w.next_attempt_ms, s.workspace_id, s.active, ${HOST_OF('s.target_url')} AS host
     FROM win w JOIN subscriptions s ON s.id = w.subscription_id
@@ -117,9 +132,9 @@ gone AS (
                      FOR UPDATE OF x SKIP LOCKED)
   RETURNING d.id
 )
-SELECT (SELECT count(*) FROM win) AS "windowRows",
-       (SELECT next_attempt_ms FROM win ORDER BY next_attempt_ms DESC, id DESC LIMIT 1) AS "lastDueMs",
-       (SELECT id FROM win ORDER BY next_attempt_ms DESC, id DESC LIMIT 1) AS "lastId",
+SELECT (SELECT count(*) FROM oldest) AS "windowRows",
+       (SELECT next_attempt_ms FROM oldest ORDER BY next_attempt_ms DESC, id DESC LIMIT 1) AS "lastDueMs",
+       (SELECT id FROM oldest ORDER BY next_attempt_ms DESC, id DESC LIMIT 1) AS "lastId",
        (SELECT count(*) FROM gone) AS cancelled,
        (SELECT COALESCE(json_agg(claimed), '[]'::json) FROM claimed) AS claimed`;
 
@@ -166,13 +181,16 @@ export function createPgClaimer(store: Queryable, opts: PgClaimerOptions): Claim
   let cursor = START;
 
   async function claimWindow(tx: Tx, request: ClaimRequest, token: string, room: number): Promise<WindowResult> {
+    const inFlight = [...request.inFlight];
     const row = await tx.one<WindowResult>(
       CLAIM,
       opts.databaseClock ? null : request.nowMs,
       cursor.dueMs,
       cursor.id,
-      [...request.inFlight],
+      inFlight,
       WINDOW_ROWS,
+      inFlight,
+      NEWEST_ROWS,
       request.leaseMs,
       limits.perSubscription,
       limits.perWorkspace,

@@ -178,7 +178,10 @@ describe('a large backlog', () => {
       ws.workspaceId,
     );
     const [other] = await subscriptions(a.ctx, ws, rx, 1, 'other');
-    await emit(a.ctx, ws); // due now: behind all of them
+    await emit(a.ctx, ws);
+    // Another subscription's retry, due in the middle of that backlog: neither at its head nor among the
+    // newest due rows, so only the claim's walk through the due order reaches it.
+    await a.store.run(`UPDATE deliveries SET next_attempt_ms = 1000 WHERE subscription_id = ?`, other!.id);
 
     a.worker.start();
     await waitUntil(() => rx.requests.some((r) => r.path.endsWith('/other0')), {
@@ -186,7 +189,6 @@ describe('a large backlog', () => {
       message: 'the other subscription served',
     });
     expect(rx.requests.filter((r) => r.path.endsWith('/slow0')).length).toBe(4);
-    expect(other).toBeDefined();
   });
 });
 
