@@ -63,7 +63,12 @@ export function createWakeUps(store: PgStore, log: Logger, onWake: (missedSome: 
       stopped = true;
       const unlisten = await listening;
       await sending;
-      if (unlisten && store.open) await unlisten().catch(() => undefined);
+      if (!unlisten || !store.open) return;
+      try {
+        await unlisten();
+      } catch {
+        // The listening connection is gone already: nothing is listening any more.
+      }
     },
   };
 }
