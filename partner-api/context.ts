@@ -46,7 +46,12 @@ export function createAppContext(parts: {
  * returns after COMMIT (db/store.ts `write`). Already inside one, `fn` runs in it: a domain write called from
  * another write (a ticket created while a conversation is handed over) is part of the same change.
  */
-export function inTransaction<T>(ctx: AppContext, fn: (ctx: AppContext) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(ctx: AppContext, fn: (ctx: AppContext) => Promise<T>): Promise<T> {
   if (ctx.db.inTransaction) return fn(ctx);
-  return ctx.db.write((tx) => fn({ ...ctx, db: tx }));
+  if (ctx.store.engine === 'sqlite') return ctx.db.write((tx) => fn({ ...ctx, db: tx }));
+  // PostgreSQL commits later than the next turn of the event loop: the signal waits for COMMIT (signal.ts).
+  const signal = ctx.signal.held();
+  const result = await ctx.db.write((tx) => fn({ ...ctx, db: tx, signal }));
+  signal.release();
+  return result;
 }

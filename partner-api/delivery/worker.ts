@@ -4,8 +4,9 @@
  * Fresh events wake it through ctx.signal (the outbox notifies after commit): its fan-out (fanout.ts) writes
  * their delivery rows, and it claims them as they are written, so a delivery starts within milliseconds; a
  * slower poll picks up retries as they come due and rows left by a worker that stopped or
- * died. Claims come in batches inside one write transaction (claimer.ts); results are written in batches
- * too, one transaction per turn of the event loop, which keeps SQLite's per-commit cost off the hot path.
+ * died. Claims come in batches inside one write transaction (claimer.ts; on PostgreSQL pg-claimer.ts, with
+ * wake-ups from other instances by LISTEN/NOTIFY, wake-ups.ts); results are written in batches too, one
+ * transaction per turn of the event loop, which keeps SQLite's per-commit cost off the hot path.
  * Concurrency is bounded overall and per workspace, target host and subscription (slots.ts), so one
  * tenant's slow or failing endpoints only ever hold its own share while the others keep flowing. Right
  * before each send, in the same synchronous step, the worker checks that the subscription may still
@@ -14,17 +15,21 @@
 import { performance } from 'node:perf_hooks';
 
 import { type AppContext, inTransaction } from '../context';
+import type { PgStore } from '../db/pg-store';
 import type { Queryable } from '../db/store';
 import { deactivateSubscriptions } from '../domain/subscriptions';
+import { systemClock } from '../lib/clock';
 import type { Resolve } from '../net/target-policy';
 import { createAuthorityCheck, type Refusal } from './authority';
-import { createClaimer } from './claimer';
+import { type Claimer, createClaimer } from './claimer';
 import { createFanOutExpander } from './fanout';
+import { createPgClaimer } from './pg-claimer';
 import { judge, type Verdict } from './policy';
 import { createSender, RESPONSE_BODY_LIMIT, type SendResult } from './send';
 import { signingKey } from './signing';
-import { createSlots } from './slots';
+import { createSlots, type SlotLimits } from './slots';
 import { type ClaimedDelivery, type DeliveryStore, deliveryStore } from './store';
+import { createWakeUps } from './wake-ups';
 
 export interface DeliveryWorkerOptions {
   /** Name resolution for targets (tests make any hostname resolve anywhere). */
@@ -67,7 +72,19 @@ interface Refused {
 
 export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOptions = {}): DeliveryWorker {
   const settings = ctx.config.delivery;
-  const claimer = createClaimer(ctx.db);
+  const limits: SlotLimits = {
+    overall: settings.concurrency,
+    perWorkspace: settings.perWorkspaceConcurrency,
+    perHost: settings.perHostConcurrency,
+    perSubscription: settings.perSubscriptionConcurrency,
+  };
+  const claimer = claimerFor(ctx, limits);
+  /**
+   * On PostgreSQL each claim is a transaction of its own, after the one that records finished attempts: a
+   * claim holds the lock that makes instances' claims take turns (pg-claimer.ts) until its transaction ends,
+   * so it must not ride in a longer one (nor wait there behind this instance's other claims: a deadlock).
+   */
+  const claimsApart = ctx.store.engine === 'postgres';
   const sender = createSender({
     timeoutMs: settings.timeoutMs,
     allowPrivate: ctx.config.allowPrivateTargets,
@@ -77,12 +94,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   const leaseMs = settings.timeoutMs + settings.claimMarginMs;
   const keys = new Map<string, Buffer>();
 
-  const slots = createSlots({
-    overall: settings.concurrency,
-    perWorkspace: settings.perWorkspaceConcurrency,
-    perHost: settings.perHostConcurrency,
-    perSubscription: settings.perSubscriptionConcurrency,
-  });
+  const slots = createSlots(limits);
   const inFlightIds = new Set<string>();
   const aborts = new Set<AbortController>();
   let completions: Completion[] = [];
@@ -95,6 +107,24 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   let unsubscribe: (() => void) | null = null;
   const fanOut = createFanOutExpander(ctx, () => void pump());
   let poll: NodeJS.Timeout | null = null;
+  let stopWakeUps: (() => Promise<void>) | null = null;
+  let pumping: Promise<number> | null = null;
+  let pumpAgain = false;
+
+  /** A pump now, or right after the one running: wake-ups from many instances coalesce into few claims. */
+  function wakeSoon(): void {
+    if (pumping) {
+      pumpAgain = true;
+      return;
+    }
+    pumping = pump().finally(() => {
+      pumping = null;
+      if (pumpAgain) {
+        pumpAgain = false;
+        wakeSoon();
+      }
+    });
+  }
 
   /** Claims as much due work as the free slots allow, into `claimed` (so a caller whose transaction fails
    * later can give their slots back). With `tx`, inside that transaction (the one that records finished
@@ -233,7 +263,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
         const store = deliveryStore(tx.db);
         for (const completion of batch) await record(tx, store, completion);
         await recordRefusals(tx, store, refused);
-        if (!stopping) await claimDue(claimed, tx.db);
+        if (!stopping && !claimsApart) await claimDue(claimed, tx.db);
       });
     } catch (err) {
       // The rows stay claimed; their lease runs out and they are sent again. At least once still holds.
@@ -241,6 +271,13 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       claimer.rescan(); // what it had taken off its queues was rolled back
       for (const delivery of claimed) slots.release(delivery.holder);
       claimed = [];
+    }
+    if (claimsApart && !stopping) {
+      try {
+        await claimDue(claimed);
+      } catch (err) {
+        ctx.log.error('delivery claim failed', { error: (err as Error).message });
+      }
     }
     await launchAll(claimed);
     if (isIdle()) {
@@ -347,6 +384,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   async function stopNow(): Promise<void> {
     stopping = true;
     unsubscribe?.();
+    const wakeUpsStopped = stopWakeUps?.();
     fanOut.stop();
     if (poll) clearInterval(poll);
     const bound = opts.stopTimeoutMs ?? settings.timeoutMs + 1000;
@@ -359,13 +397,29 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     }
     clearTimeout(timer);
     sender.close();
+    await wakeUpsStopped;
   }
 
   return {
     start() {
       if (started || stopping) return;
       started = true;
-      unsubscribe = ctx.signal.subscribe(() => void pump());
+      if (ctx.store.engine === 'postgres') {
+        // Other instances: a notification after each local commit, and theirs wake this one (wake-ups.ts).
+        const wakeUps = createWakeUps(ctx.store as PgStore, ctx.log, (missedSome) => {
+          if (missedSome) claimer.rescan();
+          fanOut.poll(); // events another instance marked
+          wakeSoon();
+        });
+        stopWakeUps = () => wakeUps.stop();
+        // The signal fires after the commit (context.ts holds it until then on PostgreSQL).
+        unsubscribe = ctx.signal.subscribe(() => {
+          wakeUps.announce();
+          wakeSoon();
+        });
+      } else {
+        unsubscribe = ctx.signal.subscribe(() => void pump());
+      }
       fanOut.start(); // resumes events whose fan-out a stopped or killed process left unfinished
       let lastRescan = performance.now();
       poll = setInterval(() => {
@@ -374,8 +428,9 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
           claimer.rescan();
           lastRescan = performance.now();
         }
-        fanOut.poll(); // events marked by another process on the same file
-        void pump();
+        fanOut.poll(); // events marked by another process on the same file (or instance on the same database)
+        if (ctx.store.engine === 'postgres') wakeSoon();
+        else void pump();
       }, settings.pollIntervalMs);
       poll.unref();
       void pump();
@@ -396,6 +451,16 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       return slots.inUse;
     },
   };
+}
+
+/**
+ * The claimer of ctx's engine. On PostgreSQL leases and due times follow the database's clock, one clock for
+ * every instance; except when ctx.clock is not the system clock (a test that moves its own clock), where they
+ * follow that clock instead, so that moving it still means something.
+ */
+function claimerFor(ctx: AppContext, limits: SlotLimits): Claimer {
+  if (ctx.store.engine !== 'postgres') return createClaimer(ctx.db);
+  return createPgClaimer(ctx.db, { limits, databaseClock: ctx.clock === systemClock });
 }
 
 function originOf(url: string): string {

@@ -1,0 +1,394 @@
+/**
+ * Delivery across instances on PostgreSQL (issue 13 §3, partner-api/delivery/pg-claimer.ts, wake-ups.ts):
+ * several workers, each with its own store (its own pool, as separate instances have), on one database.
+ * Runs on every engine's run: it needs a PostgreSQL, not the run's engine (test/support/pg.ts starts a
+ * private cluster when the run has none).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+
+import { fixtureFor } from '../../fixtures';
+import { type Config, loadConfig } from '../../partner-api/config';
+import { type AppContext, createAppContext, inTransaction } from '../../partner-api/context';
+import { openPgStore, type PgStore } from '../../partner-api/db/pg-store';
+import { recordEvent } from '../../partner-api/delivery/outbox';
+import { createPgClaimer } from '../../partner-api/delivery/pg-claimer';
+import { createSlots } from '../../partner-api/delivery/slots';
+import { DELIVERY_CHANNEL } from '../../partner-api/delivery/wake-ups';
+import { createDeliveryWorker, type DeliveryWorker } from '../../partner-api/delivery/worker';
+import { type Clock, isoAt, systemClock } from '../../partner-api/lib/clock';
+import { newId } from '../../partner-api/lib/ids';
+import { capturingLogger, times } from '../support/helpers';
+import { closeAfterFile, freshPgDatabaseUrl, PG_SETUP_TIMEOUT_MS } from '../support/pg';
+import { hang, type Receiver, reply, startReceiver, waitUntil } from '../support/receiver';
+import { emit, seedWorkspace, subscribe, type Workspace } from './helpers';
+
+let url: string;
+beforeAll(async () => {
+  url = await freshPgDatabaseUrl();
+}, PG_SETUP_TIMEOUT_MS);
+
+// Torn down in this order: receivers (cutting off hanging requests), children, workers, stores.
+const receivers: Receiver[] = [];
+const children: ChildProcess[] = [];
+const workers: DeliveryWorker[] = [];
+const stores: PgStore[] = [];
+afterEach(async () => {
+  for (const rx of receivers.splice(0)) await rx.close();
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const worker of workers.splice(0)) await worker.stop();
+  // Each test starts from an empty delivery table, so one test's rows never count against another's shares.
+  if (stores[0]?.open) await stores[0].run('TRUNCATE deliveries, delivery_attempts, events, subscriptions CASCADE');
+  for (const store of stores.splice(0)) await store.close();
+});
+
+async function receiver(behaviour = reply(200, { delayMs: 2 })): Promise<Receiver> {
+  const rx = await startReceiver({ default: behaviour });
+  receivers.push(rx);
+  return rx;
+}
+
+interface Instance {
+  ctx: AppContext;
+  store: PgStore;
+  worker: DeliveryWorker;
+}
+
+/** One API instance's delivery side: its own pool on the shared database, its context and worker (not started). */
+async function instance(opts: { delivery?: Partial<Config['delivery']>; clock?: Clock } = {}): Promise<Instance> {
+  const store = closeAfterFile(await openPgStore(url, { migrate: false, max: 4 }));
+  stores.push(store);
+  const base = loadConfig({ ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'silent' });
+  const config = loadConfig(
+    { ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'silent' },
+    { allowPrivateTargets: true, delivery: { ...base.delivery, pollIntervalMs: 60_000, ...opts.delivery } },
+  );
+  const ctx = createAppContext({ store, config, clock: opts.clock ?? systemClock, log: capturingLogger().log });
+  const worker = createDeliveryWorker(ctx, { random: () => 0.5, stopTimeoutMs: 2000 });
+  workers.push(worker);
+  return { ctx, store, worker };
+}
+
+const databaseNowMs = async (store: PgStore) =>
+  (await store.value<number>(`SELECT CAST(floor(extract(epoch FROM clock_timestamp()) * 1000) AS BIGINT)`))!;
+
+/** Delivery rows claimed and not finished, as every instance sees them. */
+const claimedNow = async (store: PgStore) =>
+  (await store.value<number>(`SELECT count(*) FROM deliveries WHERE status = 'pending' AND claim_token IS NOT NULL`))!;
+
+/** Resolves once `n` listeners of this database have issued their LISTEN (so a NOTIFY reaches them). */
+async function listeners(store: PgStore, n: number): Promise<void> {
+  await waitUntil(
+    async () =>
+      ((await store.value<number>(
+        `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`,
+      )) ?? 0) >= n,
+    { timeoutMs: 10_000, message: `${n} listeners` },
+  );
+}
+
+async function subscriptions(ctx: AppContext, ws: Workspace, rx: Receiver, n: number, tag: string) {
+  return await times(n, (i) => subscribe(ctx, ws, `${rx.url}/${tag}${i}`));
+}
+
+describe('claims across instances', () => {
+  it('three workers draining one backlog concurrently send each delivery exactly once', async () => {
+    const rx = await receiver();
+    const a = await instance({ delivery: { concurrency: 16 } });
+    const b = await instance({ delivery: { concurrency: 16 } });
+    const c = await instance({ delivery: { concurrency: 16 } });
+    const ws = await seedWorkspace(a.ctx);
+    await subscriptions(a.ctx, ws, rx, 6, 's');
+    for (let i = 0; i < 50; i++) await emit(a.ctx, ws); // 300 deliveries, written before any worker runs
+
+    for (const { worker } of [a, b, c]) worker.start();
+    await rx.waitFor(300, 30_000);
+    await waitUntil(
+      async () => (await a.store.value<number>(`SELECT count(*) FROM deliveries WHERE status = 'succeeded'`)) === 300,
+      {
+        timeoutMs: 10_000,
+        message: 'every delivery recorded',
+      },
+    );
+
+    const sent = rx.requests.map((r) => `${r.path} ${String(r.headers['webhook-id'])}`);
+    expect(new Set(sent).size).toBe(300);
+    expect(sent).toHaveLength(300);
+    const attempts = await a.store.all<{ n: number }>(
+      `SELECT count(a.id) AS n FROM deliveries d LEFT JOIN delivery_attempts a ON a.delivery_id = d.id GROUP BY d.id`,
+    );
+    expect(attempts.every(({ n }) => n === 1)).toBe(true);
+    expect(await a.store.value(`SELECT max(attempts) FROM deliveries`)).toBe(1);
+  }, 60_000);
+
+  it('holds the per-subscription and per-workspace shares across workers, not per worker', async () => {
+    const rx = await receiver(hang()); // every attempt holds its slot until the test ends
+    const limits = { perSubscriptionConcurrency: 4, perWorkspaceConcurrency: 6, concurrency: 100, pollIntervalMs: 50 };
+    const fleet = await Promise.all([
+      instance({ delivery: limits }),
+      instance({ delivery: limits }),
+      instance({ delivery: limits }),
+    ]);
+    const [a] = fleet;
+    const busy = await seedWorkspace(a.ctx); // three Zaps: the workspace share (6) binds first
+    const quiet = await seedWorkspace(a.ctx); // one Zap: its subscription share (4) binds
+    await subscriptions(a.ctx, busy, rx, 3, 'busy');
+    await subscriptions(a.ctx, quiet, rx, 1, 'quiet');
+    for (let i = 0; i < 10; i++) {
+      await emit(a.ctx, busy);
+      await emit(a.ctx, quiet);
+    }
+
+    for (const { worker } of fleet) worker.start();
+    await rx.waitFor(10, 10_000);
+    // Every worker polls every 50 ms and is woken by the others' notifications: give them many looks, in
+    // which nothing more may start while the ten hang.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+
+    expect(rx.requests).toHaveLength(10);
+    const perPath = new Map<string, number>();
+    for (const r of rx.requests) perPath.set(r.path, (perPath.get(r.path) ?? 0) + 1);
+    const sum = (prefix: string) =>
+      [...perPath].filter(([p]) => p.includes(prefix)).reduce((total, [, n]) => total + n, 0);
+    expect(sum('/busy')).toBe(6); // the workspace share, across the three workers
+    expect(sum('/quiet')).toBe(4); // the subscription share
+    for (const n of perPath.values()) expect(n).toBeLessThanOrEqual(4);
+    expect(await claimedNow(a.store)).toBe(10);
+  }, 60_000);
+});
+
+describe('a large backlog', () => {
+  it("reaches work behind one blocked subscription's backlog longer than a claim reads at once", async () => {
+    const rx = await receiver(hang());
+    const a = await instance({ delivery: { perSubscriptionConcurrency: 4, pollIntervalMs: 50 } });
+    const ws = await seedWorkspace(a.ctx);
+    const [slow] = await subscriptions(a.ctx, ws, rx, 1, 'slow');
+    await emit(a.ctx, ws);
+    // 2,000 more rows for the hanging subscription, all due long before anything else: a head of the due
+    // order that its share (4) blocks, several times longer than one window of the claim.
+    await a.store.run(
+      `INSERT INTO events (id, workspace_id, type, payload, created_at)
+       SELECT 'evt_bulk' || g, workspace_id, type, payload, created_at FROM events, generate_series(1, 2000) g`,
+    );
+    await a.store.run(
+      `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at, workspace_id, event_type)
+       SELECT 'dlv_bulk' || g, 'evt_bulk' || g, ?, 'pending', g, '2026-01-01T00:00:00.000Z', ?, 'ticket.created'
+         FROM generate_series(1, 2000) g`,
+      slow!.id,
+      ws.workspaceId,
+    );
+    const [other] = await subscriptions(a.ctx, ws, rx, 1, 'other');
+    await emit(a.ctx, ws);
+    // Another subscription's retry, due in the middle of that backlog: neither at its head nor among the
+    // newest due rows, so only the claim's walk through the due order reaches it.
+    await a.store.run(`UPDATE deliveries SET next_attempt_ms = 1000 WHERE subscription_id = ?`, other!.id);
+
+    a.worker.start();
+    await waitUntil(() => rx.requests.some((r) => r.path.endsWith('/other0')), {
+      timeoutMs: 10_000,
+      message: 'the other subscription served',
+    });
+    expect(rx.requests.filter((r) => r.path.endsWith('/slow0')).length).toBe(4);
+  });
+});
+
+describe("the committing instance's own worker", () => {
+  it('is woken once the write has committed, without waiting for a poll', async () => {
+    const rx = await receiver();
+    const a = await instance(); // polls once a minute
+    const b = await instance(); // polls once a minute
+    const ws = await seedWorkspace(a.ctx);
+    await subscriptions(a.ctx, ws, rx, 1, 's');
+    a.worker.start();
+    b.worker.start();
+    await listeners(a.store, 2);
+    await a.worker.runOnce();
+    await b.worker.runOnce();
+
+    // The event is recorded first and the transaction commits 300 ms later: a worker (this instance's or,
+    // told by NOTIFY, another's) that looked when the event was recorded would find nothing and sleep a minute.
+    const createdAt = isoAt(Date.now());
+    const eventId = newId('evt');
+    const payload = { ...fixtureFor('ticket.created'), id: eventId, createdAt, workspaceId: ws.workspaceId };
+    await inTransaction(a.ctx, async (tx) => {
+      await recordEvent(tx, {
+        id: eventId,
+        workspaceId: ws.workspaceId,
+        type: 'ticket.created',
+        assistantId: null,
+        createdAt,
+        payload,
+      });
+      await tx.db.value(`SELECT pg_sleep(0.3)`);
+    });
+    await rx.waitFor(1, 10_000);
+  });
+});
+
+/** A worker in a process of its own on the database, on the system clock (leases on the database's clock). */
+function childWorker(timeoutMs: number, claimMarginMs: number): ChildProcess {
+  const root = path.join(__dirname, '..', '..');
+  const script = `
+    const { openPgStore } = require('./partner-api/db/pg-store');
+    const { loadConfig } = require('./partner-api/config');
+    const { createAppContext } = require('./partner-api/context');
+    const { createDeliveryWorker } = require('./partner-api/delivery/worker');
+    (async () => {
+      const store = await openPgStore(${JSON.stringify(url)}, { migrate: false, max: 2 });
+      const base = loadConfig({ ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'silent' });
+      const config = loadConfig({ ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'silent' }, {
+        allowPrivateTargets: true,
+        delivery: { ...base.delivery, timeoutMs: ${timeoutMs}, claimMarginMs: ${claimMarginMs}, pollIntervalMs: 50 },
+      });
+      createDeliveryWorker(createAppContext({ store, config })).start();
+    })();`;
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
+    cwd: root,
+    stdio: 'ignore',
+  });
+  children.push(child);
+  return child;
+}
+
+describe('a dead instance', () => {
+  it("has its claims taken over by another after the lease, by the database's clock", async () => {
+    // The receiver hangs for the first instance's attempts, then answers.
+    let answering = false;
+    const rx = await receiver(() => (answering ? reply(200) : hang()));
+    const a = await instance();
+    const ws = await seedWorkspace(a.ctx);
+    await subscriptions(a.ctx, ws, rx, 2, 's');
+    for (let i = 0; i < 3; i++) await emit(a.ctx, ws); // 6 deliveries
+
+    const child = childWorker(3_000, 500); // a lease of 3.5 s
+    await rx.waitFor(6, 30_000); // the child process claimed all six and is sending them
+    const leases = await a.store.all<{ id: string; leaseEndMs: number; attempts: number }>(
+      `SELECT id, next_attempt_ms AS "leaseEndMs", attempts FROM deliveries`,
+    );
+    expect(leases.every((l) => l.attempts === 1)).toBe(true);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+
+    answering = true;
+    const b = await instance({ delivery: { pollIntervalMs: 50 } });
+    b.worker.start();
+    await rx.waitFor(12, 20_000);
+    const latest = Math.max(...leases.map((l) => l.leaseEndMs));
+    const retaken = rx.requests.slice(6);
+    // Not one before its lease ended (the receiver's clock is this machine's, as the database's is here)…
+    for (const r of retaken)
+      expect(r.receivedAt).toBeGreaterThanOrEqual(Math.min(...leases.map((l) => l.leaseEndMs)) - 5);
+    // …each sent again with the same webhook-id, and recorded as the second attempt.
+    expect(new Set(retaken.map((r) => `${r.path} ${String(r.headers['webhook-id'])}`))).toEqual(
+      new Set(rx.requests.slice(0, 6).map((r) => `${r.path} ${String(r.headers['webhook-id'])}`)),
+    );
+    await waitUntil(
+      async () => (await a.store.value<number>(`SELECT count(*) FROM deliveries WHERE status = 'succeeded'`)) === 6,
+    );
+    expect(await a.store.value(`SELECT min(attempts) FROM deliveries`)).toBe(2);
+    expect(latest).toBeGreaterThan(0);
+  }, 90_000);
+
+  it("sets the lease by the database's clock even when the process's clock is an hour off", async () => {
+    const rx = await receiver(hang());
+    const a = await instance();
+    const ws = await seedWorkspace(a.ctx);
+    await subscriptions(a.ctx, ws, rx, 1, 's');
+    await emit(a.ctx, ws);
+
+    const claimer = createPgClaimer(a.store, {
+      limits: { overall: 10, perWorkspace: 10, perHost: 10, perSubscription: 10 },
+      databaseClock: true,
+    });
+    const skewedNowMs = Date.now() + 3_600_000;
+    const before = await databaseNowMs(a.store);
+    const { claimed } = await claimer.claim({
+      nowMs: skewedNowMs,
+      leaseMs: 5_000,
+      slots: createSlots({ overall: 10, perWorkspace: 10, perHost: 10, perSubscription: 10 }),
+      inFlight: new Set(),
+    });
+    const after = await databaseNowMs(a.store);
+    expect(claimed).toHaveLength(1);
+    const row = (await a.store.one<{ leaseEndMs: number; claimedAtMs: number }>(
+      `SELECT next_attempt_ms AS "leaseEndMs", claimed_at_ms AS "claimedAtMs" FROM deliveries`,
+    ))!;
+    expect(row.claimedAtMs).toBeGreaterThanOrEqual(before);
+    expect(row.claimedAtMs).toBeLessThanOrEqual(after);
+    expect(row.leaseEndMs).toBe(row.claimedAtMs + 5_000);
+  });
+});
+
+describe('wake-ups between instances', () => {
+  it("an event committed on one instance wakes another's worker through NOTIFY", async () => {
+    const rx = await receiver();
+    // `a` commits the event and announces it, but has no slot to send it itself; `b` polls once a minute.
+    const a = await instance({ delivery: { concurrency: 0 } });
+    const b = await instance();
+    const ws = await seedWorkspace(a.ctx);
+    await subscriptions(a.ctx, ws, rx, 1, 's');
+    a.worker.start();
+    b.worker.start();
+    await listeners(a.store, 2);
+    await b.worker.runOnce(); // b's first look is over: from here only a wake-up brings it back before a minute
+
+    await emit(a.ctx, ws);
+    await rx.waitFor(1, 10_000); // well inside b's poll; the bound, not a timing
+    await waitUntil(
+      async () => (await a.store.value(`SELECT count(*) FROM deliveries WHERE status = 'succeeded'`)) === 1,
+    );
+  });
+
+  it('the poll finds work whose notification never came', async () => {
+    const rx = await receiver();
+    const a = await instance(); // no worker running: nothing announces the event
+    const b = await instance({ delivery: { pollIntervalMs: 100 } });
+    const ws = await seedWorkspace(a.ctx);
+    await subscriptions(a.ctx, ws, rx, 1, 's');
+    b.worker.start();
+    await listeners(a.store, 1);
+    await b.worker.runOnce(); // b's first look is over: the poll brings it back
+
+    await emit(a.ctx, ws);
+    await rx.waitFor(1, 10_000);
+  });
+
+  it('looks for work again when its listening connection was lost and made again', async () => {
+    const rx = await receiver();
+    const a = await instance(); // no worker: no notification
+    const b = await instance(); // polls once a minute
+    const ws = await seedWorkspace(a.ctx);
+    await subscriptions(a.ctx, ws, rx, 1, 's');
+    b.worker.start();
+    await listeners(a.store, 1);
+    await b.worker.runOnce(); // b's first look is over
+    await emit(a.ctx, ws);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(rx.requests).toHaveLength(0); // nothing told b
+
+    await a.store.run(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`,
+    );
+    await rx.waitFor(1, 10_000); // b's listener came back, and b looked
+  });
+
+  it('sends its NOTIFY on the delivery channel after the commit, never inside the write', async () => {
+    const a = await instance();
+    const b = await instance();
+    const rx = await receiver();
+    const ws = await seedWorkspace(a.ctx);
+    await subscriptions(a.ctx, ws, rx, 1, 's');
+    const heard: { payload: string | null; committed: number }[] = [];
+    const unlisten = await b.store.listen(DELIVERY_CHANNEL, (payload) => {
+      // When the notification arrives, the event it announces is already visible to another connection.
+      void b.store
+        .value<number>(`SELECT count(*) FROM events`)
+        .then((committed) => heard.push({ payload, committed: committed ?? 0 }));
+    });
+    a.worker.start();
+    await emit(a.ctx, ws);
+    await waitUntil(() => heard.length > 0, { timeoutMs: 5000, message: 'a notification' });
+    expect(heard[0]).toEqual({ payload: '', committed: 1 });
+    await unlisten();
+  });
+});
