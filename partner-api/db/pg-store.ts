@@ -256,6 +256,11 @@ class PgStoreImpl extends PgQueryable implements PgStore {
     const begin = options.isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN';
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // The pool listens for errors of idle connections only: one lost while this write holds it (terminated,
+    // the server gone) between two statements would be an unhandled 'error' event, ending the process. The
+    // next statement fails instead (a storage fault, db/faults.ts), and the connection is not pooled again.
+    const lost = (error: Error) => (broken ??= error);
+    client.on('error', lost);
     try {
       for (let attempt = 1; ; attempt++) {
         const tx = new PgTx(client);
@@ -280,6 +285,7 @@ class PgStoreImpl extends PgQueryable implements PgStore {
         }
       }
     } finally {
+      client.removeListener('error', lost);
       client.release(broken);
     }
   }
