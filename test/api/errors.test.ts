@@ -1,7 +1,6 @@
 /** The one error shape, for everything that can go wrong before or after a handler runs. */
 import net from 'node:net';
 
-import { sqliteHandle } from '../../partner-api/db/sqlite-store';
 import { tableCounts } from '../support/api-events';
 import { api, type ApiServer, startApiServer } from '../support/api-server';
 
@@ -119,13 +118,16 @@ describe('unexpected failures', () => {
     try {
       const { key: k } = await s.setup();
       // A broken database is the realistic way for a correct handler to fail.
-      sqliteHandle(s.ctx.store).exec('DROP TABLE events');
+      const postgres = s.ctx.store.engine === 'postgres';
+      await s.ctx.db.run(postgres ? 'DROP TABLE events CASCADE' : 'DROP TABLE events');
       const res = await api(s.url, k).post('/v1/contacts', { email: 'lost@example.com' });
       expect(res.status).toBe(500);
       expect(res.body).toEqual({ error: { code: 'internal_error', message: expect.any(String) } });
       expect(JSON.stringify(res.body)).not.toMatch(/events|SQLITE|at .*\.ts/);
       const logged = s.logs.find((l) => l.level === 'error');
-      expect(String(logged?.fields?.error)).toMatch(/^SqliteError: no such table: events/);
+      expect(String(logged?.fields?.error)).toMatch(
+        postgres ? /^error: relation "events" does not exist/ : /^SqliteError: no such table: events/,
+      );
       // The contact insert ran before the event insert failed: the transaction took both back.
       expect(await s.ctx.db.value('SELECT COUNT(*) FROM contacts')).toBe(0);
     } finally {
