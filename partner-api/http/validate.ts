@@ -83,7 +83,15 @@ export const emailField = z
 export const optionalEmail = z.preprocess(blankToUndefined, emailField.optional());
 
 /** A prefixed id in a path or a field; anything else can only be unknown, so it stays a plain string. */
-export const idField = z.string().min(1).max(100);
+/**
+ * A path id. No id holds a NUL (ids are `prefix_hex`), and PostgreSQL's text cannot hold one at all (its
+ * query fails, a 500): a NUL is read as U+FFFD, which no id holds either, so the answer is the 404 SQLite gives.
+ */
+export const idField = z
+  .string()
+  .min(1)
+  .max(100)
+  .transform((id) => id.replaceAll('\0', '\uFFFD'));
 
 export const limitQuery = (fallback: number, max: number) =>
   z.preprocess(

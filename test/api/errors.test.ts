@@ -1,6 +1,7 @@
 /** The one error shape, for everything that can go wrong before or after a handler runs. */
 import net from 'node:net';
 
+import { KEYED_ENDPOINTS } from '../support/api-endpoints';
 import { tableCounts } from '../support/api-events';
 import { api, type ApiServer, startApiServer } from '../support/api-server';
 
@@ -187,4 +188,21 @@ describe('requests the HTTP parser refuses before routing', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     expectErrorShape(bodyOf(answer), 'bad_request');
   });
+});
+
+describe('a NUL in a path id (PostgreSQL text cannot hold one)', () => {
+  it.each(KEYED_ENDPOINTS.filter((e) => /\/[a-z]{3}_0{24}/.test(e.path)))(
+    '$method $path with %00 for the id: answered as any unknown id, never a 500',
+    async ({ method, path, body }) => {
+      const send = (p: string) =>
+        api(server.url, key).raw(method, p, {
+          body: body === undefined ? undefined : JSON.stringify(body),
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        });
+      const unknown = await send(path);
+      const nul = await send(path.replace(/[a-z]{3}_0{24}/, '%00'));
+      expect([nul.status, nul.body.error?.code]).toEqual([unknown.status, unknown.body.error?.code]);
+      expect(nul.status).toBeLessThan(500);
+    },
+  );
 });
