@@ -11,13 +11,19 @@ function blankToUndefined(value: unknown): unknown {
   return value;
 }
 
+/**
+ * Free text (a subject, a description, a message) may span lines, but holds no NUL (U+0000): no one types
+ * one, and PostgreSQL's text cannot store it (its query would fail, a 500), so both engines refuse it.
+ */
+const NO_NUL: [(v: string) => boolean, string] = [(v) => !v.includes('\0'), 'Must not contain a NUL character.'];
+
 /** An optional trimmed string of at most `max` characters; blank counts as absent. */
 export function optionalText(max: number) {
-  return z.preprocess(blankToUndefined, z.string().trim().max(max).optional());
+  return z.preprocess(blankToUndefined, z.string().trim().max(max).refine(...NO_NUL).optional());
 }
 
 export function requiredText(max: number) {
-  return z.string().trim().min(1, 'Must not be blank.').max(max);
+  return z.string().trim().min(1, 'Must not be blank.').max(max).refine(...NO_NUL);
 }
 
 export function optionalEnum<const T extends readonly [string, ...string[]]>(values: T) {

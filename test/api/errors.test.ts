@@ -206,3 +206,39 @@ describe('a NUL in a path id (PostgreSQL text cannot hold one)', () => {
     },
   );
 });
+
+describe('a NUL in free text or a cursor (PostgreSQL text cannot hold one): refused on both engines', () => {
+  const NUL = 'before\u0000after';
+  it.each([
+    ['POST /v1/tickets', 'subject', { subject: NUL }],
+    ['POST /v1/tickets', 'description', { subject: 'Hi', description: NUL }],
+    ['POST /v1/contacts', 'notes', { email: 'nul@example.com', notes: NUL }],
+    ['POST /v1/contacts', 'company', { email: 'nul@example.com', company: NUL }],
+  ])('%s with a NUL in %s: 422 naming the field, nothing stored', async (route, field, body) => {
+    const before = await counts();
+    const res = await api(server.url, key).post(route.split(' ')[1]!, body);
+    expect([res.status, res.body.error.code, res.body.error.details?.[0]?.path]).toEqual([
+      422,
+      'validation_failed',
+      field,
+    ]);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('a visitor message with a NUL: 422 naming the message', async () => {
+    const { assistant } = await server.setup();
+    const res = await api(server.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: NUL });
+    expect([res.status, res.body.error.details?.[0]?.path]).toEqual([422, 'message']);
+  });
+
+  it.each(['/v1/conversations', '/v1/subscriptions', '/v1/deliveries', '/v1/tickets'])(
+    '%s with a cursor holding a NUL: 422 cursor',
+    async (path) => {
+      const cursor = (position: unknown[]) => Buffer.from(JSON.stringify(position)).toString('base64url');
+      for (const position of [['2026-01-01T00:00:00.000Z', NUL], [NUL, 'x'], [NUL]]) {
+        const res = await api(server.url, key).get(`${path}?cursor=${cursor(position)}`);
+        expect([res.status, res.body.error?.details?.[0]?.path]).toEqual([422, 'cursor']);
+      }
+    },
+  );
+});
