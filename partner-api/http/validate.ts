@@ -19,11 +19,24 @@ const NO_NUL: [(v: string) => boolean, string] = [(v) => !v.includes('\0'), 'Mus
 
 /** An optional trimmed string of at most `max` characters; blank counts as absent. */
 export function optionalText(max: number) {
-  return z.preprocess(blankToUndefined, z.string().trim().max(max).refine(...NO_NUL).optional());
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .trim()
+      .max(max)
+      .refine(...NO_NUL)
+      .optional(),
+  );
 }
 
 export function requiredText(max: number) {
-  return z.string().trim().min(1, 'Must not be blank.').max(max).refine(...NO_NUL);
+  return z
+    .string()
+    .trim()
+    .min(1, 'Must not be blank.')
+    .max(max)
+    .refine(...NO_NUL);
 }
 
 export function optionalEnum<const T extends readonly [string, ...string[]]>(values: T) {

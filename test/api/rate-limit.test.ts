@@ -89,8 +89,8 @@ it('keeps the configured average: perMinute a minute at most, whatever the burst
   // 6 a minute in bursts of 2: windows of 20 s. A client that asks every second gets 6 in each minute.
   const server = await startApiServer({ rateLimit: { perMinute: 6, burst: 2 } });
   try {
-    const ws = (await server.createWorkspace());
-    const zap = api(server.url, (await server.createKey(ws.id)));
+    const ws = await server.createWorkspace();
+    const zap = api(server.url, await server.createKey(ws.id));
     const allowed: number[] = [];
     for (let second = 0; second < 120; second++) {
       if ((await zap.get('/v1/me')).status === 200) allowed.push(second);
