@@ -20,7 +20,10 @@ export function encodeCursor(position: (string | number)[]): string {
  * return, or a cursor of another list (its shape fails `schema`). */
 export function decodeCursor<S extends z.ZodType>(cursor: string, schema: S): z.output<S> {
   try {
-    return schema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    const text = Buffer.from(cursor, 'base64url').toString('utf8');
+    // No cursor this API returns holds a NUL, which PostgreSQL's text could not even be compared with.
+    if (text.includes('\\u0000') || text.includes('\0')) throw new Error('NUL in a cursor');
+    return schema.parse(JSON.parse(text));
   } catch {
     throw validationFailed([{ path: 'cursor', message: 'Not a cursor this API returned.' }]);
   }

@@ -90,6 +90,8 @@ interface LinkRow {
   used_at: string | null;
 }
 
+const LINK_USED = 'This sign-in link was already used: each link signs in once. Ask for a new one.';
+
 /** The link `token` opens if it is usable at `nowMs`; else SettingsAccessError 400 saying why, in words for
  * the person holding it (unknown, used or expired). */
 async function usableLink(ctx: AppContext, token: string, nowMs: number): Promise<LinkRow> {
@@ -98,11 +100,7 @@ async function usableLink(ctx: AppContext, token: string, nowMs: number): Promis
     hashSecret(token),
   );
   if (!row) throw new SettingsAccessError(400, 'This sign-in link is not valid. Ask an administrator for a new one.');
-  if (row.used_at !== null)
-    throw new SettingsAccessError(
-      400,
-      'This sign-in link was already used: each link signs in once. Ask for a new one.',
-    );
+  if (row.used_at !== null) throw new SettingsAccessError(400, LINK_USED);
   if (row.expires_at_ms <= nowMs)
     throw new SettingsAccessError(400, 'This sign-in link has expired. Ask an administrator for a new one.');
   return row;
@@ -121,7 +119,7 @@ export interface NewSession {
 }
 
 /**
- * Uses the link (once: the check and the mark are one write transaction) and starts a session for its agent.
+ * Uses the link (once: the mark only takes an unused link, in the write transaction that checks it) and starts a session for its agent.
  * Throws SettingsAccessError 400 for an unknown, used or expired link, and 403 when the agent is not an
  * owner or admin (then nothing is written: the link still works once the agent's role allows it).
  */
@@ -130,7 +128,14 @@ export async function signIn(ctx: AppContext, token: string): Promise<NewSession
   const sessionId = randomSecret();
   return await inTransaction(ctx, async (ctx) => {
     const row = await usableLink(ctx, token, now);
-    await ctx.db.run('UPDATE sign_in_links SET used_at = ? WHERE token_hash = ?', isoAt(now), hashSecret(token));
+    // The mark is conditional: on PostgreSQL two requests can both have read the link unused; the second's
+    // UPDATE waits for the first's commit, then finds it used and changes nothing.
+    const marked = await ctx.db.run(
+      'UPDATE sign_in_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL',
+      isoAt(now),
+      hashSecret(token),
+    );
+    if (marked.changes === 0) throw new SettingsAccessError(400, LINK_USED);
     const agent = (await findAgent(ctx, row.agent_id))!; // a link's agent_id is a foreign key; agents are never deleted
     requireSettingsRole(agent.role);
     // Revoking voids the agent's links in its own commit; this guards a link made by an older version.

@@ -53,7 +53,7 @@ export async function ticketByNumber(
   number: number,
 ): Promise<TicketRecord | null> {
   const row = await ctx.db.one<TicketRow>(
-    `${TICKET_SELECT} WHERE t.workspace_id = ? AND t.number = ?`,
+    `${TICKET_SELECT} WHERE t.workspace_id = ? AND t.number = CAST(? AS BIGINT)`,
     workspaceId,
     number,
   );
@@ -222,7 +222,9 @@ export async function assignTicket(
 const ticketCursor = z.tuple([z.number().int().positive()]);
 
 /** Newest first: ticket numbers grow with every ticket, so they order exactly even within one millisecond.
- * `limit` records per page. Throws 422 validation_failed for a cursor this API did not return. */
+ * `limit` records per page. Throws 422 validation_failed for a cursor this API did not return.
+ * Numbers are bound as BIGINT: PostgreSQL's `number` is INTEGER, and a 32-bit parameter would overflow on the
+ * first page's bound (MAX_SAFE_INTEGER) or a large `?number=` (a 500 instead of SQLite's answer). */
 export async function listTickets(
   ctx: AppContext,
   workspaceId: string,
@@ -230,7 +232,7 @@ export async function listTickets(
 ): Promise<Page<TicketRecord>> {
   const before = query.cursor ? decodeCursor(query.cursor, ticketCursor)[0] : null;
   const rows = await ctx.db.all<TicketRow>(
-    `${TICKET_SELECT} WHERE t.workspace_id = ? AND t.number < ? ORDER BY t.number DESC LIMIT ?`,
+    `${TICKET_SELECT} WHERE t.workspace_id = ? AND t.number < CAST(? AS BIGINT) ORDER BY t.number DESC LIMIT ?`,
     workspaceId,
     before ?? Number.MAX_SAFE_INTEGER,
     query.limit + 1,

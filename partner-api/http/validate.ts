@@ -11,13 +11,32 @@ function blankToUndefined(value: unknown): unknown {
   return value;
 }
 
+/**
+ * Free text (a subject, a description, a message) may span lines, but holds no NUL (U+0000): no one types
+ * one, and PostgreSQL's text cannot store it (its query would fail, a 500), so both engines refuse it.
+ */
+const NO_NUL: [(v: string) => boolean, string] = [(v) => !v.includes('\0'), 'Must not contain a NUL character.'];
+
 /** An optional trimmed string of at most `max` characters; blank counts as absent. */
 export function optionalText(max: number) {
-  return z.preprocess(blankToUndefined, z.string().trim().max(max).optional());
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .trim()
+      .max(max)
+      .refine(...NO_NUL)
+      .optional(),
+  );
 }
 
 export function requiredText(max: number) {
-  return z.string().trim().min(1, 'Must not be blank.').max(max);
+  return z
+    .string()
+    .trim()
+    .min(1, 'Must not be blank.')
+    .max(max)
+    .refine(...NO_NUL);
 }
 
 export function optionalEnum<const T extends readonly [string, ...string[]]>(values: T) {
@@ -83,7 +102,15 @@ export const emailField = z
 export const optionalEmail = z.preprocess(blankToUndefined, emailField.optional());
 
 /** A prefixed id in a path or a field; anything else can only be unknown, so it stays a plain string. */
-export const idField = z.string().min(1).max(100);
+/**
+ * A path id. No id holds a NUL (ids are `prefix_hex`), and PostgreSQL's text cannot hold one at all (its
+ * query fails, a 500): a NUL is read as U+FFFD, which no id holds either, so the answer is the 404 SQLite gives.
+ */
+export const idField = z
+  .string()
+  .min(1)
+  .max(100)
+  .transform((id) => id.replaceAll('\0', '\uFFFD'));
 
 export const limitQuery = (fallback: number, max: number) =>
   z.preprocess(

@@ -1,6 +1,6 @@
 /**
- * The admin command line, run in-process against a real database file that a real API server reads at
- * the same time (WAL allows both), and through `./dev admin` and `npm run admin` as an operator would.
+ * The admin command line, run in-process against a real database (the run's engine: test-store.ts) that a
+ * real API server reads at the same time (SQLite's WAL allows both), and through `./dev admin` and `npm run admin` as an operator would.
  * Every error has one format (cli/errors.ts): a first line `error: …` on stderr, nothing on stdout, and
  * exit 1 refused, 2 wrong usage, 3 could not run.
  */
@@ -12,7 +12,9 @@ import path from 'node:path';
 import { runAdmin } from '../../partner-api/cli/admin';
 import { api, type ApiServer, startApiServer } from '../support/api-server';
 import { at } from '../support/items';
+import { PG_SETUP_TIMEOUT_MS } from '../support/pg';
 import { fetchPage, formBody, type SettingsBrowser, signInAs } from '../support/settings-session';
+import { databaseEnv, newTestDatabase } from '../support/test-store';
 
 let dir: string;
 let dbPath: string;
@@ -20,9 +22,9 @@ let server: ApiServer;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'illumichat-admin-'));
-  dbPath = path.join(dir, 'admin.db');
+  dbPath = await newTestDatabase();
   server = await startApiServer({ dbPath });
-});
+}, PG_SETUP_TIMEOUT_MS);
 afterAll(async () => {
   await server.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -34,7 +36,7 @@ async function admin(...argv: string[]) {
   const code = await runAdmin(argv, {
     stdout: (l) => out.push(l),
     stderr: (l) => err.push(l),
-    env: { ILLUMICHAT_DB_PATH: dbPath },
+    env: databaseEnv(dbPath),
   });
   return { code, stdout: out, stderr: err.join('\n') };
 }
@@ -402,8 +404,8 @@ describe('mistakes', () => {
   });
 });
 
-it('runs as `npm run admin` on the database in ILLUMICHAT_DB_PATH', () => {
-  const env = { ...process.env, ILLUMICHAT_DB_PATH: dbPath };
+it('runs as `npm run admin` on the database in ILLUMICHAT_DB_PATH or ILLUMICHAT_DATABASE_URL', () => {
+  const env = { ...process.env, ...databaseEnv(dbPath) };
   const npm = (...args: string[]) =>
     spawnSync('npm', ['run', '--silent', 'admin', '--', ...args], {
       cwd: path.join(__dirname, '..', '..'),
@@ -420,7 +422,7 @@ it('runs as `npm run admin` on the database in ILLUMICHAT_DB_PATH', () => {
 });
 
 it('`./dev admin key create` prints only the key, so a script can capture it; errors leave stdout empty', () => {
-  const env = { ...process.env, ILLUMICHAT_DB_PATH: dbPath };
+  const env = { ...process.env, ...databaseEnv(dbPath) };
   const sh = (script: string) =>
     spawnSync('bash', ['-c', script], {
       cwd: path.join(__dirname, '..', '..'),

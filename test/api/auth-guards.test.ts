@@ -19,7 +19,7 @@ import {
   setWorkspacePlan,
 } from '../../partner-api/domain/workspaces';
 import { agentOf, keyOf, presentedCredential, requireAgentToken, requireScope } from '../../partner-api/http/auth';
-import { makeContext, removeTempDirs, type TestContext } from '../delivery/helpers';
+import { makeContext, type TestContext } from '../delivery/helpers';
 
 const MESSAGES = {
   keyMissing: 'Send your workspace API key as "Authorization: Bearer wsk_live_…".',
@@ -35,12 +35,11 @@ const MESSAGES = {
 };
 
 let ctx: TestContext;
-beforeAll(() => {
-  ctx = makeContext();
+beforeAll(async () => {
+  ctx = await makeContext();
 });
 afterAll(async () => {
   await ctx.store.close();
-  removeTempDirs();
 });
 
 /** A request carrying `headers` (names in any case), as Express's `req.get` reads them. */

@@ -69,3 +69,38 @@ it('subscriptions made in one millisecond page newest first in the order they we
   expect([...first.body.data, ...rest.body.data].map((s: { id: string }) => s.id)).toEqual([...made].reverse());
   expect(rest.body.nextCursor).toBeNull();
 });
+
+describe('ticket numbers beyond 32 bits (PostgreSQL stores them as INTEGER; a bound parameter must not overflow)', () => {
+  const cursorOf = (n: number) => Buffer.from(JSON.stringify([n])).toString('base64url');
+
+  it('lists the first page, and pages with a cursor past 2^31, as on SQLite', async () => {
+    const { key } = await server.setup();
+    const zap = api(server.url, key);
+    const made = (await zap.post('/v1/tickets', { subject: 'One' })).body.id;
+    expect((await zap.get('/v1/tickets')).body).toEqual({
+      data: [expect.objectContaining({ id: made })],
+      nextCursor: null,
+    });
+    for (const n of [2 ** 31, 2 ** 32 + 1, Number.MAX_SAFE_INTEGER]) {
+      const res = await zap.get(`/v1/tickets?cursor=${cursorOf(n)}`);
+      expect([n, res.status, res.body.data?.map((t: { id: string }) => t.id)]).toEqual([n, 200, [made]]);
+    }
+  });
+
+  it('refuses a cursor past the safe integers with 422, never a 500', async () => {
+    const { key } = await server.setup();
+    for (const n of [Number.MAX_SAFE_INTEGER + 1, 1e300]) {
+      const res = await api(server.url, key).get(`/v1/tickets?cursor=${cursorOf(n)}`);
+      expect([n, res.status, res.body.error?.code]).toEqual([n, 422, 'validation_failed']);
+    }
+  });
+
+  it.each(['2147483648', '4294967297', String(Number.MAX_SAFE_INTEGER)])(
+    'finds no ticket numbered %s (Find Ticket), as on SQLite',
+    async (number) => {
+      const { key } = await server.setup();
+      const res = await api(server.url, key).get(`/v1/tickets?number=${number}`);
+      expect([res.status, res.body]).toEqual([200, { data: [], nextCursor: null }]);
+    },
+  );
+});

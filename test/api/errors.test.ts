@@ -1,7 +1,7 @@
 /** The one error shape, for everything that can go wrong before or after a handler runs. */
 import net from 'node:net';
 
-import { sqliteHandle } from '../../partner-api/db/sqlite-store';
+import { KEYED_ENDPOINTS } from '../support/api-endpoints';
 import { tableCounts } from '../support/api-events';
 import { api, type ApiServer, startApiServer } from '../support/api-server';
 
@@ -119,13 +119,16 @@ describe('unexpected failures', () => {
     try {
       const { key: k } = await s.setup();
       // A broken database is the realistic way for a correct handler to fail.
-      sqliteHandle(s.ctx.store).exec('DROP TABLE events');
+      const postgres = s.ctx.store.engine === 'postgres';
+      await s.ctx.db.run(postgres ? 'DROP TABLE events CASCADE' : 'DROP TABLE events');
       const res = await api(s.url, k).post('/v1/contacts', { email: 'lost@example.com' });
       expect(res.status).toBe(500);
       expect(res.body).toEqual({ error: { code: 'internal_error', message: expect.any(String) } });
       expect(JSON.stringify(res.body)).not.toMatch(/events|SQLITE|at .*\.ts/);
       const logged = s.logs.find((l) => l.level === 'error');
-      expect(String(logged?.fields?.error)).toMatch(/^SqliteError: no such table: events/);
+      expect(String(logged?.fields?.error)).toMatch(
+        postgres ? /^error: relation "events" does not exist/ : /^SqliteError: no such table: events/,
+      );
       // The contact insert ran before the event insert failed: the transaction took both back.
       expect(await s.ctx.db.value('SELECT COUNT(*) FROM contacts')).toBe(0);
     } finally {
@@ -185,4 +188,57 @@ describe('requests the HTTP parser refuses before routing', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     expectErrorShape(bodyOf(answer), 'bad_request');
   });
+});
+
+describe('a NUL in a path id (PostgreSQL text cannot hold one)', () => {
+  it.each(KEYED_ENDPOINTS.filter((e) => /\/[a-z]{3}_0{24}/.test(e.path)))(
+    '$method $path with %00 for the id: answered as any unknown id, never a 500',
+    async ({ method, path, body }) => {
+      const send = (p: string) =>
+        api(server.url, key).raw(method, p, {
+          body: body === undefined ? undefined : JSON.stringify(body),
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        });
+      const unknown = await send(path);
+      const nul = await send(path.replace(/[a-z]{3}_0{24}/, '%00'));
+      expect([nul.status, nul.body.error?.code]).toEqual([unknown.status, unknown.body.error?.code]);
+      expect(nul.status).toBeLessThan(500);
+    },
+  );
+});
+
+describe('a NUL in free text or a cursor (PostgreSQL text cannot hold one): refused on both engines', () => {
+  const NUL = 'before\u0000after';
+  it.each([
+    ['POST /v1/tickets', 'subject', { subject: NUL }],
+    ['POST /v1/tickets', 'description', { subject: 'Hi', description: NUL }],
+    ['POST /v1/contacts', 'notes', { email: 'nul@example.com', notes: NUL }],
+    ['POST /v1/contacts', 'company', { email: 'nul@example.com', company: NUL }],
+  ])('%s with a NUL in %s: 422 naming the field, nothing stored', async (route, field, body) => {
+    const before = await counts();
+    const res = await api(server.url, key).post(route.split(' ')[1]!, body);
+    expect([res.status, res.body.error.code, res.body.error.details?.[0]?.path]).toEqual([
+      422,
+      'validation_failed',
+      field,
+    ]);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('a visitor message with a NUL: 422 naming the message', async () => {
+    const { assistant } = await server.setup();
+    const res = await api(server.url).post(`/v1/widget/assistants/${assistant.id}/conversations`, { message: NUL });
+    expect([res.status, res.body.error.details?.[0]?.path]).toEqual([422, 'message']);
+  });
+
+  it.each(['/v1/conversations', '/v1/subscriptions', '/v1/deliveries', '/v1/tickets'])(
+    '%s with a cursor holding a NUL: 422 cursor',
+    async (path) => {
+      const cursor = (position: unknown[]) => Buffer.from(JSON.stringify(position)).toString('base64url');
+      for (const position of [['2026-01-01T00:00:00.000Z', NUL], [NUL, 'x'], [NUL]]) {
+        const res = await api(server.url, key).get(`${path}?cursor=${cursor(position)}`);
+        expect([res.status, res.body.error?.details?.[0]?.path]).toEqual([422, 'cursor']);
+      }
+    },
+  );
 });

@@ -183,24 +183,30 @@ const sitesOf = (kind: Kind) => sites.filter((s) => s.kind === kind);
 describe.each(['email', 'name', 'phone'] as const)('every valid %s', (kind) => {
   it('is accepted at every route that takes one, and stored and returned exactly as sent', async () => {
     const refused: string[] = [];
-    for (const value of corpus[kind].valid) {
-      for (const site of sitesOf(kind)) {
-        const n = ++counter;
-        const res = await site.send(value, n);
-        if (res.status >= 300) {
-          refused.push(
-            `${site.name} ${site.field}=${JSON.stringify(value)} → ${res.status} ${JSON.stringify(res.body.error)}`,
-          );
-          continue;
-        }
-        if (site.stored && (await site.stored(res, value, n)) !== value) {
-          refused.push(
-            `${site.name} ${site.field}=${JSON.stringify(value)} stored as ${JSON.stringify(await site.stored(res, value, n))}`,
-          );
+    // Each value goes through its sites in order (a ticket's contact must exist first); several values at once,
+    // so hundreds of writes fit the test's time on PostgreSQL too, where each is a round trip to the server.
+    const values = [...corpus[kind].valid];
+    const sendAll = async () => {
+      for (let value = values.shift(); value !== undefined; value = values.shift()) {
+        for (const site of sitesOf(kind)) {
+          const n = ++counter;
+          const res = await site.send(value, n);
+          if (res.status >= 300) {
+            refused.push(
+              `${site.name} ${site.field}=${JSON.stringify(value)} → ${res.status} ${JSON.stringify(res.body.error)}`,
+            );
+            continue;
+          }
+          if (site.stored && (await site.stored(res, value, n)) !== value) {
+            refused.push(
+              `${site.name} ${site.field}=${JSON.stringify(value)} stored as ${JSON.stringify(await site.stored(res, value, n))}`,
+            );
+          }
         }
       }
-    }
-    expect(refused).toEqual([]);
+    };
+    await Promise.all(Array.from({ length: 6 }, sendAll));
+    expect(refused.sort()).toEqual([]);
   });
 });
 

@@ -1,15 +1,15 @@
 /**
  * `npm start` as a process: the demo workspace and its key printed once on an empty database and never
- * again, the delivery worker running in it, and a graceful stop on SIGTERM.
+ * again, the delivery worker running in it, and a graceful stop on SIGTERM. On the run's engine: a SQLite
+ * file, or a PostgreSQL database given in ILLUMICHAT_DATABASE_URL (test/support/test-store.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 import { api, waitUntil } from '../support/api-server';
 import { at } from '../support/items';
 import { startReceiver } from '../support/receiver';
+import { databaseEnv, newTestDatabase } from '../support/test-store';
 
 const ROOT = path.join(__dirname, '..', '..');
 const TS_NODE = require.resolve('ts-node/dist/bin.js');
@@ -22,13 +22,8 @@ interface Running {
 }
 
 const children: ChildProcess[] = [];
-let dir: string;
-beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'illumichat-server-'));
-});
 afterAll(() => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 async function start(env: Record<string, string>): Promise<Running> {
@@ -65,8 +60,8 @@ async function stop(running: Running): Promise<number | null> {
 const keysIn = (text: string) => text.match(/^wsk_live_[0-9A-Za-z]{38}$/gm) ?? [];
 
 it('seeds the demo workspace once, prints its key once, delivers, and stops cleanly', async () => {
-  const dbPath = path.join(dir, 'demo.db');
-  const first = await start({ ILLUMICHAT_DB_PATH: dbPath });
+  const dbPath = await newTestDatabase();
+  const first = await start(databaseEnv(dbPath));
   const [key] = keysIn(first.stdout());
   expect(keysIn(first.stdout())).toHaveLength(1);
   expect(first.stdout()).toMatch(/shown ONCE/);
@@ -113,7 +108,7 @@ it('seeds the demo workspace once, prints its key once, delivers, and stops clea
   expect(await stop(first)).toBe(0);
   expect(first.stdout()).toMatch(/"message":"stopped"/);
 
-  const second = await start({ ILLUMICHAT_DB_PATH: dbPath });
+  const second = await start(databaseEnv(dbPath));
   try {
     expect(keysIn(second.stdout())).toEqual([]);
     expect(second.stdout()).not.toMatch(/agt_tok_/);
@@ -145,7 +140,7 @@ it('seeds the demo workspace once, prints its key once, delivers, and stops clea
 }, 60_000);
 
 it('seeds nothing with ILLUMICHAT_NO_DEMO=1', async () => {
-  const running = await start({ ILLUMICHAT_DB_PATH: path.join(dir, 'empty.db'), ILLUMICHAT_NO_DEMO: '1' });
+  const running = await start({ ...databaseEnv(await newTestDatabase()), ILLUMICHAT_NO_DEMO: '1' });
   try {
     expect(keysIn(running.stdout())).toEqual([]);
     expect((await api(running.url).get('/healthz')).body).toEqual({ ok: true });

@@ -12,6 +12,7 @@ import { redactDatabaseUrl } from '../../partner-api/config';
 import { loadConfigOrExplain, openDatabaseOrExplain, StartupError } from '../../partner-api/startup-errors';
 import { at } from '../support/items';
 import { freshPgDatabaseUrl, PG_SETUP_TIMEOUT_MS } from '../support/pg';
+import { describeEngine } from '../support/test-store';
 
 const ROOT = path.join(__dirname, '..', '..');
 const TS_NODE = require.resolve('ts-node/dist/bin.js');
@@ -90,32 +91,39 @@ const UNWRITABLE: [string, () => string][] = [
 ];
 const SAYS_DB = /^Cannot open the database .+ for writing \(.+\)\. .*ILLUMICHAT_DB_PATH=\S+$/m;
 
-it.each(UNWRITABLE)(
-  'an unwritable database path (%s): a StartupError that says so and which setting to change',
-  (_case, makePath) => {
-    const dbPath = makePath();
-    let thrown: unknown;
-    try {
-      openDatabaseOrExplain(dbPath).close();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(StartupError);
-    expect((thrown as Error).message).toMatch(SAYS_DB);
-    expect((thrown as Error).message).toContain(path.resolve(dbPath));
+describeEngine(
+  'sqlite',
+  'a SQLite file that cannot be opened, or was made by a newer build',
+  'the database file',
+  () => {
+    it.each(UNWRITABLE)(
+      'an unwritable database path (%s): a StartupError that says so and which setting to change',
+      (_case, makePath) => {
+        const dbPath = makePath();
+        let thrown: unknown;
+        try {
+          openDatabaseOrExplain(dbPath).close();
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toBeInstanceOf(StartupError);
+        expect((thrown as Error).message).toMatch(SAYS_DB);
+        expect((thrown as Error).message).toContain(path.resolve(dbPath));
+      },
+    );
+
+    it('npm start prints that line alone for an unwritable database path', async () => {
+      expectOneLine(await start({ ILLUMICHAT_DB_PATH: at(UNWRITABLE, 0)[1]() }), SAYS_DB);
+    });
+
+    it('a schema newer than this build is not dressed up as a path problem', () => {
+      const dbPath = path.join(dir, 'newer.db');
+      openDatabaseOrExplain(dbPath).pragma('user_version = 9999');
+      expect(() => openDatabaseOrExplain(dbPath)).toThrow(/newer than this build/);
+      expect(() => openDatabaseOrExplain(dbPath)).not.toThrow(StartupError);
+    });
   },
 );
-
-it('npm start prints that line alone for an unwritable database path', async () => {
-  expectOneLine(await start({ ILLUMICHAT_DB_PATH: at(UNWRITABLE, 0)[1]() }), SAYS_DB);
-});
-
-it('a schema newer than this build is not dressed up as a path problem', () => {
-  const dbPath = path.join(dir, 'newer.db');
-  openDatabaseOrExplain(dbPath).pragma('user_version = 9999');
-  expect(() => openDatabaseOrExplain(dbPath)).toThrow(/newer than this build/);
-  expect(() => openDatabaseOrExplain(dbPath)).not.toThrow(StartupError);
-});
 
 it('a setting of the wrong kind is named in one line', () => {
   expect(() => loadConfigOrExplain({ PORT: 'eighty' })).toThrow(StartupError);

@@ -13,10 +13,10 @@ import { closeAfterFile, freshPgDatabaseUrl, PG_SETUP_TIMEOUT_MS } from '../supp
 
 /** Tables only PostgreSQL has, and why. */
 const ONLY_ON_POSTGRES: Record<string, string> = {
-  rate_limits:
-    'the rate limits every instance shares (migration 012, http/rate-limit.ts); SQLite, one process, counts in memory',
   schema_migrations:
     "the applied migrations' versions (db/pg-migrate.ts); SQLite keeps its version in PRAGMA user_version",
+  rate_limits:
+    "the rate limits' counts shared by every instance (migration 012, http/rate-limit.ts); SQLite's one process counts in memory",
 };
 /** Tables only SQLite has, and why. */
 const ONLY_ON_SQLITE: Record<string, string> = {};

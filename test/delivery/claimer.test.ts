@@ -3,16 +3,15 @@ import { inTransaction } from '../../partner-api/context';
 import { type ClaimRequest, createClaimer } from '../../partner-api/delivery/claimer';
 import { createSlots, hostKey, type SlotLimits } from '../../partner-api/delivery/slots';
 import { at } from '../support/items';
-import { emit, makeContext, removeTempDirs, seedWorkspace, subscribe, type TestContext } from './helpers';
+import { emit, makeContext, seedWorkspace, subscribe, type TestContext } from './helpers';
 
 const contexts: TestContext[] = [];
 afterEach(async () => {
   for (const ctx of contexts.splice(0)) await ctx.store.close();
 });
-afterAll(removeTempDirs);
 
 async function setup() {
-  const ctx = makeContext();
+  const ctx = await makeContext();
   contexts.push(ctx);
   const ws = await seedWorkspace(ctx);
   const slow = await subscribe(ctx, ws, 'http://127.0.0.1:9/slow', 'ticket.created');

@@ -25,7 +25,7 @@ import { newId } from '../../partner-api/lib/ids';
 import { api, startApiServer, waitUntil } from '../support/api-server';
 import { times } from '../support/helpers';
 import { type Receiver, startReceiver } from '../support/receiver';
-import { makeContext, removeTempDirs, seedWorkspace, subscribe, type TestContext, type Workspace } from './helpers';
+import { makeContext, seedWorkspace, subscribe, type TestContext, type Workspace } from './helpers';
 
 const contexts: TestContext[] = [];
 const workers: DeliveryWorker[] = [];
@@ -34,11 +34,10 @@ afterEach(async () => {
   for (const rx of receivers.splice(0)) await rx.close();
   for (const w of workers.splice(0)) await w.stop();
   for (const ctx of contexts.splice(0)) if (ctx.store.open) await ctx.store.close();
-  removeTempDirs();
 });
 
-function context(file?: string): TestContext {
-  const ctx = makeContext({ file });
+async function context(location?: string): Promise<TestContext> {
+  const ctx = await makeContext({ location });
   contexts.push(ctx);
   return ctx;
 }
@@ -127,7 +126,7 @@ describe('the creating request', () => {
 
 describe('the fan-out', () => {
   it('writes at most its share per transaction, and a fan-out cut off between transactions resumes after a restart with no row twice', async () => {
-    const ctx = context();
+    const ctx = await context();
     const ws = await seedWorkspace(ctx);
     const subs = await times(
       2 * FANOUT_ROWS_PER_TRANSACTION + 50,
@@ -139,7 +138,7 @@ describe('the fan-out', () => {
     expect(await mark(ctx, eventId)).not.toBeNull();
     await ctx.store.close(); // the process stops here
 
-    const again = context(ctx.file);
+    const again = await context(ctx.location);
     const sizes: number[] = [];
     for (let r = await expandFanOut(again); ; r = await expandFanOut(again)) {
       sizes.push(r.rows);
@@ -151,7 +150,7 @@ describe('the fan-out', () => {
   });
 
   it('skips a subscription made after the event committed, one deactivated before the fan-out ran, and every one once the plan is below Pro', async () => {
-    const ctx = context();
+    const ctx = await context();
     const ws = await seedWorkspace(ctx);
     // Enough that the event is marked rather than written inline.
     const kept = await times(
@@ -174,7 +173,7 @@ describe('the fan-out', () => {
   });
 
   it('queues nothing below Pro or with no subscriber', async () => {
-    const ctx = context();
+    const ctx = await context();
     const ws = await seedWorkspace(ctx);
     const none = await record(ctx, ws); // no subscriber yet
     expect([await mark(ctx, none), await rowsOf(ctx, none)]).toEqual([null, []]);
@@ -187,7 +186,7 @@ describe('the fan-out', () => {
   });
 
   it('up to INLINE_FANOUT_LIMIT matching subscriptions, the change writes the rows itself: they commit or roll back with it, no mark, no fan-out transaction', async () => {
-    const ctx = context();
+    const ctx = await context();
     const ws = await seedWorkspace(ctx);
     const matching = await times(
       INLINE_FANOUT_LIMIT,
@@ -221,7 +220,7 @@ describe('the fan-out', () => {
   });
 
   it("takes marked events round-robin across workspaces: one workspace's burst does not hold back another's first rows", async () => {
-    const ctx = context();
+    const ctx = await context();
     const busy = await seedWorkspace(ctx);
     const quiet = await seedWorkspace(ctx);
     const zaps = INLINE_FANOUT_LIMIT + 2;
@@ -246,7 +245,7 @@ describe('the fan-out', () => {
   });
 
   it('keeps an event still owed deliveries from retention, however old', async () => {
-    const ctx = context();
+    const ctx = await context();
     const ws = await seedWorkspace(ctx);
     await subscribe(ctx, ws, 'http://127.0.0.1:9/a');
     const events = await times(15, async (_i) => await record(ctx, ws)); // more than the samples any Test trigger keeps
@@ -258,16 +257,39 @@ describe('the fan-out', () => {
   });
 });
 
+/**
+ * Makes every write fail as a failing disk would, until the returned function is called: on SQLite
+ * `query_only` (SQLITE_READONLY), on PostgreSQL a trigger that refuses each new delivery row with SQLSTATE
+ * 53100 disk_full (the fan-out's writes; its transaction, with the mark, rolls back).
+ */
+async function refuseWrites(ctx: TestContext): Promise<() => Promise<void>> {
+  if (ctx.store.engine === 'sqlite') {
+    sqliteHandle(ctx.store).pragma('query_only = ON');
+    return () => Promise.resolve(void sqliteHandle(ctx.store).pragma('query_only = OFF'));
+  }
+  await ctx.store.run(
+    `CREATE FUNCTION test_disk_full() RETURNS trigger LANGUAGE plpgsql AS
+       $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$`,
+  );
+  await ctx.store.run(
+    'CREATE TRIGGER test_disk_full BEFORE INSERT ON deliveries FOR EACH ROW EXECUTE FUNCTION test_disk_full()',
+  );
+  return async () => {
+    await ctx.store.run('DROP TRIGGER test_disk_full ON deliveries');
+    await ctx.store.run('DROP FUNCTION test_disk_full()');
+  };
+}
+
 describe('the worker runs the fan-out', () => {
   it('keeps the mark through a storage fault (one log line, no row written) and writes every row once the disk takes writes again', async () => {
-    const ctx = context();
+    const ctx = await context();
     const ws = await seedWorkspace(ctx);
     const subs = await times(
       INLINE_FANOUT_LIMIT + 1,
       async (i) => (await subscribe(ctx, ws, `http://127.0.0.1:9/${i}`)).id,
     );
     const eventId = await record(ctx, ws);
-    sqliteHandle(ctx.store).pragma('query_only = ON'); // every write now fails with SQLITE_READONLY, as a failing disk would
+    const restoreWrites = await refuseWrites(ctx); // every write now fails, as a failing disk would
     let written = 0;
     const expander = createFanOutExpander(ctx, () => (written += 1));
     try {
@@ -277,7 +299,7 @@ describe('the worker runs the fan-out', () => {
       expect(await mark(ctx, eventId)).not.toBeNull();
       expect(written).toBe(0);
 
-      sqliteHandle(ctx.store).pragma('query_only = OFF');
+      await restoreWrites();
       expander.poll();
       await waitUntil(async () => (await mark(ctx, eventId)) === null);
       expect(await rowsOf(ctx, eventId)).toEqual([...subs].sort());
@@ -290,7 +312,7 @@ describe('the worker runs the fan-out', () => {
   it('on the signal after commit, and at start for events left marked; every delivery carries webhook-id = the event id', async () => {
     const rx = await startReceiver();
     receivers.push(rx);
-    const ctx = context(); // its poll is 60 s: only the signal and the start can run the fan-out here
+    const ctx = await context(); // its poll is 60 s: only the signal and the start can run the fan-out here
     const ws = await seedWorkspace(ctx);
     const subs = await times(40, async (i) => (await subscribe(ctx, ws, `${rx.url}/${i}`)).id);
     const leftOver = await record(ctx, ws); // as a process that stopped before its fan-out ran would leave it

@@ -1,11 +1,7 @@
 /**
- * Test set-up for the delivery worker: a real SQLite file, a clock the test moves, and rows inserted
- * directly (workspace, key, subscription), with events recorded through the real outbox.
+ * Test set-up for the delivery worker: a real database on the run's engine (test/support/test-store.ts), a
+ * clock the test moves, and rows inserted directly (workspace, key, subscription), with events recorded through the real outbox.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-
 import type { EventType } from '../../catalog/events';
 import type { SubscribedRecord } from '../../catalog/records';
 import { fixtureFor } from '../../fixtures';
@@ -19,30 +15,26 @@ import { generateWebhookSecret } from '../../partner-api/delivery/signing';
 import { isoAt } from '../../partner-api/lib/clock';
 import { newId } from '../../partner-api/lib/ids';
 import { capturingLogger, type LogLine, type TestClock, testClock } from '../support/helpers';
+import { newTestDatabase, openTestStore } from '../support/test-store';
 
 export interface TestContext extends AppContext {
   clock: TestClock;
   logs: LogLine[];
-  file: string;
+  /** Where the database is, to open it again (`makeContext({ location })`): a SQLite file or a postgres:// URL. */
+  location: string;
 }
 
 export interface ContextOptions {
   delivery?: Partial<Config['delivery']>;
   allowPrivateTargets?: boolean;
   clock?: TestClock;
-  /** Reopen an existing database file (a restart). */
-  file?: string | undefined;
+  /** Reopen an existing database (a restart): a `TestContext.location`. */
+  location?: string | undefined;
 }
 
-const dirs: string[] = [];
-
-export function makeContext(opts: ContextOptions = {}): TestContext {
-  let file = opts.file;
-  if (!file) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'illumichat-delivery-'));
-    dirs.push(dir);
-    file = path.join(dir, 'test.db');
-  }
+/** A context on a new database of the run's engine, or on `opts.location`; the test closes its store. */
+export async function makeContext(opts: ContextOptions = {}): Promise<TestContext> {
+  const location = opts.location ?? (await newTestDatabase());
   const base = loadConfig({ ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'silent' });
   const config = loadConfig(
     { ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'silent' },
@@ -54,12 +46,8 @@ export function makeContext(opts: ContextOptions = {}): TestContext {
   const { log, lines: logs } = capturingLogger();
   // Real time by default: receivers check the signature's timestamp against their own clock.
   const clock = opts.clock ?? testClock(Date.now());
-  return { ...createAppContext({ store: new SqliteStore(openDatabase(file)), config, clock, log }), clock, logs, file };
-}
-
-/** Removes every temporary database directory made by this test file. */
-export function removeTempDirs(): void {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  const store = await openTestStore({ at: location, openSqlite: (file) => new SqliteStore(openDatabase(file)) });
+  return { ...createAppContext({ store, config, clock, log }), clock, logs, location };
 }
 
 export interface Workspace {

@@ -1,4 +1,4 @@
-/** The delivery worker end to end: real SQLite, real HTTP to in-process receivers, a clock the test moves. */
+/** The delivery worker end to end: a real database on the run's engine, real HTTP to in-process receivers, a clock the test moves. */
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 
@@ -23,6 +23,7 @@ import {
   trickle,
   waitUntil,
 } from '../support/receiver';
+import { isPgLocation } from '../support/test-store';
 import {
   attemptsOf,
   type ContextOptions,
@@ -30,7 +31,6 @@ import {
   emit,
   makeContext,
   payloadOf,
-  removeTempDirs,
   seedWorkspace,
   subscribe,
   subscriptionRow,
@@ -46,7 +46,6 @@ afterEach(async () => {
   for (const worker of workers.splice(0)) await worker.stop();
   for (const ctx of contexts.splice(0)) if (ctx.store.open) await ctx.store.close();
 });
-afterAll(removeTempDirs);
 
 async function receiver(): Promise<Receiver> {
   const rx = await startReceiver();
@@ -55,11 +54,11 @@ async function receiver(): Promise<Receiver> {
 }
 
 /** A context and a worker, torn down after the test: receivers close first, then the worker, then the db. */
-function harness(
+async function harness(
   opts: ContextOptions = {},
   workerOpts: DeliveryWorkerOptions = {},
-): { ctx: TestContext; worker: DeliveryWorker } {
-  const ctx = makeContext(opts);
+): Promise<{ ctx: TestContext; worker: DeliveryWorker }> {
+  const ctx = await makeContext(opts);
   const worker = createDeliveryWorker(ctx, { random: () => 0.5, ...workerOpts });
   contexts.push(ctx);
   workers.push(worker);
@@ -69,7 +68,7 @@ function harness(
 describe('a delivery', () => {
   it('arrives signed, with the Standard Webhooks headers and the stored payload byte for byte, woken by the commit', async () => {
     const rx = await receiver();
-    const { ctx, worker } = harness(); // the poll is 60 s here: only the signal can start this delivery
+    const { ctx, worker } = await harness(); // the poll is 60 s here: only the signal can start this delivery
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     worker.start();
@@ -103,7 +102,7 @@ describe('a delivery', () => {
 
   it('goes to every matching subscription and not to others', async () => {
     const [a, b, other] = [await receiver(), await receiver(), await receiver()];
-    const { ctx, worker } = harness();
+    const { ctx, worker } = await harness();
     const ws = await seedWorkspace(ctx);
     await subscribe(ctx, ws, a.url, 'lead.captured');
     await subscribe(ctx, ws, b.url, 'lead.captured');
@@ -122,7 +121,7 @@ describe('retries', () => {
   it('retries a 500 after the first scheduled delay, with the same webhook-id', async () => {
     const rx = await receiver();
     rx.script(reply(500, { body: 'database on fire' }));
-    const { ctx, worker } = harness();
+    const { ctx, worker } = await harness();
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     const eventId = await emit(ctx, ws);
@@ -156,7 +155,7 @@ describe('retries', () => {
   it('treats a timeout as a failure to retry, including a 200 whose body trickles past the deadline', async () => {
     const rx = await receiver();
     rx.script(hang(), trickle(200, { chunks: 50, intervalMs: 40 }));
-    const { ctx, worker } = harness({ delivery: { timeoutMs: 300 } });
+    const { ctx, worker } = await harness({ delivery: { timeoutMs: 300 } });
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     await emit(ctx, ws);
@@ -180,7 +179,7 @@ describe('retries', () => {
   it('retries a reset connection', async () => {
     const rx = await receiver();
     rx.script(reset());
-    const { ctx, worker } = harness();
+    const { ctx, worker } = await harness();
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     await emit(ctx, ws);
@@ -195,7 +194,7 @@ describe('retries', () => {
   it('records a reset on a kept-alive connection as the failure it is, without resending at once', async () => {
     const rx = await receiver();
     rx.script(reply(200), reset());
-    const { ctx, worker } = harness();
+    const { ctx, worker } = await harness();
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     await emit(ctx, ws);
@@ -211,7 +210,7 @@ describe('retries', () => {
 
   it('records a request node:http refuses to make as a failed attempt, and keeps the slot free', async () => {
     const rx = await receiver();
-    const { ctx, worker } = harness({ delivery: { concurrency: 1 } });
+    const { ctx, worker } = await harness({ delivery: { concurrency: 1 } });
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     const eventId = await emit(ctx, ws);
@@ -231,7 +230,7 @@ describe('retries', () => {
   it('never follows a redirect: a failure, and the redirect target receives nothing', async () => {
     const [rx, elsewhere] = [await receiver(), await receiver()];
     rx.setDefault(redirect(elsewhere.url));
-    const { ctx, worker } = harness();
+    const { ctx, worker } = await harness();
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     await emit(ctx, ws);
@@ -254,7 +253,7 @@ describe('retries', () => {
   ])('honours 429 with %s', async (_name, value, expectedDelay) => {
     const rx = await receiver();
     rx.script(retryAfter(429, value));
-    const { ctx, worker } = harness();
+    const { ctx, worker } = await harness();
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     await emit(ctx, ws);
@@ -267,7 +266,7 @@ describe('retries', () => {
 
   it('honours a Retry-After given as an HTTP date on a 503', async () => {
     const rx = await receiver();
-    const { ctx, worker } = harness();
+    const { ctx, worker } = await harness();
     const at = Math.floor(ctx.clock.now() / 1000) * 1000 + 600_000;
     rx.script(retryAfter(503, new Date(at).toUTCString()));
     const ws = await seedWorkspace(ctx);
@@ -280,7 +279,7 @@ describe('retries', () => {
   it('follows the whole schedule within its jitter, then gives up and keeps the subscription', async () => {
     const rx = await receiver();
     rx.setDefault(reply(404));
-    const { ctx, worker } = harness({}, { random: Math.random });
+    const { ctx, worker } = await harness({}, { random: Math.random });
     const schedule = ctx.config.delivery.retryScheduleMs;
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
@@ -312,7 +311,7 @@ describe('turning subscriptions off', () => {
   it('deactivates on 410 at once, cancels what was pending, and sends nothing more', async () => {
     const rx = await receiver();
     rx.script(reply(410));
-    const { ctx, worker } = harness({ delivery: { perSubscriptionConcurrency: 1 } });
+    const { ctx, worker } = await harness({ delivery: { perSubscriptionConcurrency: 1 } });
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     await emit(ctx, ws);
@@ -337,7 +336,7 @@ describe('turning subscriptions off', () => {
   it('cancels pending retries when a subscription is deactivated (unsubscribe, key revoked)', async () => {
     const rx = await receiver();
     rx.setDefault(reply(500));
-    const { ctx, worker } = harness();
+    const { ctx, worker } = await harness();
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     await emit(ctx, ws);
@@ -356,7 +355,7 @@ describe('turning subscriptions off', () => {
 
   it('re-checks at claim time that the subscription is still active', async () => {
     const rx = await receiver();
-    const { ctx, worker } = harness();
+    const { ctx, worker } = await harness();
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     await emit(ctx, ws);
@@ -373,7 +372,7 @@ describe('turning subscriptions off', () => {
   it('disables a subscription that has failed without a success for the whole failing period, and says why', async () => {
     const rx = await receiver();
     rx.setDefault(reply(503));
-    const { ctx, worker } = harness({
+    const { ctx, worker } = await harness({
       delivery: { retryScheduleMs: Array(20).fill(10_000), disableAfterFailingMs: 60_000 },
     });
     const ws = await seedWorkspace(ctx);
@@ -412,7 +411,7 @@ describe('turning subscriptions off', () => {
     const rx = await receiver();
     rx.script(reply(500), reply(200));
     rx.setDefault(reply(500));
-    const { ctx, worker } = harness({ delivery: { disableAfterFailingMs: 60_000 } });
+    const { ctx, worker } = await harness({ delivery: { disableAfterFailingMs: 60_000 } });
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     await emit(ctx, ws);
@@ -440,7 +439,7 @@ describe('authority at send time (defence in depth)', () => {
 
   it('sends nothing for a subscription whose key is revoked, cancels with the reason, and turns it off', async () => {
     const rx = await receiver();
-    const { ctx, worker } = harness();
+    const { ctx, worker } = await harness();
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     await emit(ctx, ws);
@@ -460,7 +459,7 @@ describe('authority at send time (defence in depth)', () => {
     'sends nothing while the workspace is on the %s plan, and delivers again once it is on Pro',
     async (plan) => {
       const rx = await receiver();
-      const { ctx, worker } = harness();
+      const { ctx, worker } = await harness();
       const ws = await seedWorkspace(ctx);
       const sub = await subscribe(ctx, ws, rx.url);
       const setPlan = async (p: string) =>
@@ -487,7 +486,7 @@ describe('authority at send time (defence in depth)', () => {
 
   it('starts no attempt after a revocation commits, even for rows already claimed or retried', async () => {
     const rx = await receiver();
-    const { ctx, worker } = harness({ delivery: { perSubscriptionConcurrency: 1 } });
+    const { ctx, worker } = await harness({ delivery: { perSubscriptionConcurrency: 1 } });
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     // The key is revoked (committed) while the first delivery is at the receiver; the next ones are claimed
@@ -504,28 +503,47 @@ describe('authority at send time (defence in depth)', () => {
   });
 });
 
+/**
+ * A script for `node -e` that waits 150-300 ms, revokes `keyId` on the database at `location` with its own
+ * connection (better-sqlite3 on a SQLite file, node-postgres on a postgres:// URL), then prints when its
+ * commit returned (ms since the epoch).
+ */
+function revokeFromAnotherProcess(location: string, keyId: string): string {
+  const revoke = isPgLocation(location)
+    ? `
+      const pg = require(${JSON.stringify(require.resolve('pg'))});
+      const db = new pg.Client({ connectionString: ${JSON.stringify(location)} });
+      const connected = db.connect();
+      const revoke = async () => {
+        await connected;
+        await db.query('UPDATE api_keys SET revoked_at = $1 WHERE id = $2', [new Date().toISOString(), ${JSON.stringify(keyId)}]);
+        process.stdout.write(String(Date.now()));
+        await db.end();
+      };`
+    : `
+      const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+      const db = new Database(${JSON.stringify(location)});
+      db.pragma('busy_timeout = 5000');
+      const revoke = async () => {
+        db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(new Date().toISOString(), ${JSON.stringify(keyId)});
+        process.stdout.write(String(Date.now()));
+        db.close();
+      };`;
+  return `${revoke}
+      setTimeout(() => revoke().catch((error) => { console.error(error); process.exit(1); }), 150 + Math.floor(Math.random() * 150));`;
+}
+
 describe('authority at send time, against another process', () => {
   it('starts no attempt after another process (as the admin CLI does) commits a revocation', async () => {
     const rx = await receiver();
     rx.setDefault(reply(200, { delayMs: 2 }));
     const clock = { now: () => Date.now(), advance() {}, set() {} }; // attempts stamped on the real clock
-    const { ctx, worker } = harness({ clock });
+    const { ctx, worker } = await harness({ clock });
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     worker.start();
     // Another process waits a moment of its own choosing, revokes the key, and says when its commit returned.
-    const revoker = spawn(process.execPath, [
-      '-e',
-      `
-      const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
-      const db = new Database(${JSON.stringify(ctx.file)});
-      db.pragma('busy_timeout = 5000');
-      setTimeout(() => {
-        db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(new Date().toISOString(), ${JSON.stringify(ws.apiKeyId)});
-        process.stdout.write(String(Date.now()));
-        db.close();
-      }, 150 + Math.floor(Math.random() * 150));`,
-    ]);
+    const revoker = spawn(process.execPath, ['-e', revokeFromAnotherProcess(ctx.location, ws.apiKeyId)]);
     let out = '';
     revoker.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => revoker.once('exit', resolve));
@@ -565,7 +583,9 @@ describe('fairness and limits', () => {
   it('keeps one hanging endpoint to its per-subscription share while a healthy one gets everything', async () => {
     const [slow, healthy] = [await receiver(), await receiver()];
     slow.setDefault(hang());
-    const { ctx, worker } = harness({ delivery: { concurrency: 4, perSubscriptionConcurrency: 2, timeoutMs: 5_000 } });
+    const { ctx, worker } = await harness({
+      delivery: { concurrency: 4, perSubscriptionConcurrency: 2, timeoutMs: 5_000 },
+    });
     const ws = await seedWorkspace(ctx);
     const slowSub = await subscribe(ctx, ws, slow.url, 'ticket.created');
     await subscribe(ctx, ws, healthy.url, 'ticket.assigned');
@@ -589,7 +609,7 @@ describe('fairness and limits', () => {
   it('never has more in flight than the overall limit', async () => {
     const receivers = [await receiver(), await receiver(), await receiver()];
     for (const rx of receivers) rx.setDefault(hang());
-    const { ctx, worker } = harness({ delivery: { concurrency: 5, perSubscriptionConcurrency: 4 } });
+    const { ctx, worker } = await harness({ delivery: { concurrency: 5, perSubscriptionConcurrency: 4 } });
     const ws = await seedWorkspace(ctx);
     for (const rx of receivers) await subscribe(ctx, ws, rx.url);
     for (let i = 0; i < 6; i++) await emit(ctx, ws);
@@ -603,13 +623,13 @@ describe('fairness and limits', () => {
 describe('restarts', () => {
   it('delivers what was pending when the process stopped, after the database is reopened', async () => {
     const rx = await receiver();
-    const first = makeContext();
+    const first = await makeContext();
     const ws = await seedWorkspace(first);
     const sub = await subscribe(first, ws, rx.url);
     const ids = [await emit(first, ws), await emit(first, ws), await emit(first, ws)];
     await first.store.close();
 
-    const { ctx, worker } = harness({ file: first.file, clock: first.clock });
+    const { ctx, worker } = await harness({ location: first.location, clock: first.clock });
     worker.start();
     const requests = await rx.waitFor(3);
     expect(requests.map((r) => r.headers['webhook-id']).sort()).toEqual([...ids].sort());
@@ -620,7 +640,7 @@ describe('restarts', () => {
   it('hands back attempts cut off by stop(), and a new worker sends them again with the same webhook-id', async () => {
     const rx = await receiver();
     rx.script(hang());
-    const first = makeContext();
+    const first = await makeContext();
     const ws = await seedWorkspace(first);
     const sub = await subscribe(first, ws, rx.url);
     const eventId = await emit(first, ws);
@@ -632,7 +652,7 @@ describe('restarts', () => {
     expect((await subscriptionRow(first, sub.id)).failing_since_ms).toBeNull(); // not the receiver's fault
     await first.store.close();
 
-    const { ctx, worker } = harness({ file: first.file, clock: first.clock });
+    const { ctx, worker } = await harness({ location: first.location, clock: first.clock });
     worker.start();
     const requests = await rx.waitFor(2);
     expect(requests[1]?.headers['webhook-id']).toBe(eventId);
@@ -647,7 +667,7 @@ describe('restarts', () => {
 
   it('reclaims a claim left by a worker that died, once its lease (timeout + margin) is over', async () => {
     const rx = await receiver();
-    const { ctx, worker } = harness({ delivery: { timeoutMs: 1_000, claimMarginMs: 2_000 } });
+    const { ctx, worker } = await harness({ delivery: { timeoutMs: 1_000, claimMarginMs: 2_000 } });
     const ws = await seedWorkspace(ctx);
     const sub = await subscribe(ctx, ws, rx.url);
     const eventId = await emit(ctx, ws);
@@ -671,7 +691,7 @@ describe('restarts', () => {
 describe('the connect-time SSRF check', () => {
   it('refuses a target that resolves to loopback when private targets are not allowed, and sends nothing', async () => {
     const rx = await receiver();
-    const { ctx, worker } = harness({ allowPrivateTargets: false });
+    const { ctx, worker } = await harness({ allowPrivateTargets: false });
     const ws = await seedWorkspace(ctx);
     const byName = await subscribe(ctx, ws, `https://localhost:${rx.port}/hook`);
     const literal = await subscribe(ctx, ws, `https://127.0.0.1:${rx.port}/hook`);
@@ -696,7 +716,7 @@ describe('the connect-time SSRF check', () => {
   it('checks the address a name resolves to at send time (DNS rebinding), and connects when private targets are allowed', async () => {
     const rx = await receiver();
     const resolve = () => Promise.resolve([{ address: '127.0.0.1', family: 4 }]);
-    const strict = harness({ allowPrivateTargets: false }, { resolve });
+    const strict = await harness({ allowPrivateTargets: false }, { resolve });
     const ws = await seedWorkspace(strict.ctx);
     const sub = await subscribe(strict.ctx, ws, `https://hooks.example.test:${rx.port}/hook`);
     await emit(strict.ctx, ws);
@@ -706,7 +726,7 @@ describe('the connect-time SSRF check', () => {
     );
     expect(rx.requests).toHaveLength(0);
 
-    const open = harness({ allowPrivateTargets: true }, { resolve });
+    const open = await harness({ allowPrivateTargets: true }, { resolve });
     const ws2 = await seedWorkspace(open.ctx);
     const sub2 = await subscribe(open.ctx, ws2, `http://hooks.example.test:${rx.port}/hook`);
     await emit(open.ctx, ws2);
@@ -724,7 +744,7 @@ describe('fairness between workspaces', () => {
   it("keeps another workspace's deliveries prompt while one workspace's endpoints hang (16 × 100)", async () => {
     const [hanging, healthy] = [await receiver(), await receiver()];
     hanging.setDefault(hang());
-    const { ctx, worker } = harness({ delivery: { timeoutMs: 5_000 } }); // the default slots
+    const { ctx, worker } = await harness({ delivery: { timeoutMs: 5_000 } }); // the default slots
     const b = await seedWorkspace(ctx);
     for (let i = 0; i < 16; i++) await subscribe(ctx, b, `${hanging.url}/${i}`);
     const a = await seedWorkspace(ctx);
@@ -756,7 +776,7 @@ describe('shares of the delivery slots', () => {
   it('holds every hanging workspace to its share, and a host that hangs for all of them to the host share', async () => {
     const [hanging, healthy] = [await receiver(), await receiver()];
     hanging.setDefault(hang());
-    const { ctx, worker } = harness({
+    const { ctx, worker } = await harness({
       delivery: {
         concurrency: 12,
         perWorkspaceConcurrency: 3,
@@ -799,7 +819,7 @@ describe('shares of the delivery slots', () => {
   it('serves workspaces in turn, so one with many subscriptions gets no more turns than one with a single Zap', async () => {
     const rx = await receiver();
     // One slot in all: the order of arrival is the order of service.
-    const { ctx, worker } = harness({ delivery: { concurrency: 1 } });
+    const { ctx, worker } = await harness({ delivery: { concurrency: 1 } });
     const many = await seedWorkspace(ctx);
     for (let i = 0; i < 8; i++) await subscribe(ctx, many, `${rx.url}/many/${i}`);
     const one = await seedWorkspace(ctx);

@@ -8,6 +8,7 @@ import { runAdmin } from '../../partner-api/cli/admin';
 import { waitUntil } from '../support/api-server';
 import { at } from '../support/items';
 import { reply, startReceiver } from '../support/receiver';
+import { databaseEnv } from '../support/test-store';
 import {
   deliveriesTo,
   hookUrl,
@@ -40,7 +41,7 @@ const leadIds = (hook: LiveHook) => deliveriesTo(live.rx, hook).map((d) => (d.js
 async function revokeWithAdminCli(keyId: string): Promise<string> {
   const said: string[] = [];
   const code = await runAdmin(['key', 'revoke', keyId], {
-    env: { ILLUMICHAT_DB_PATH: live.stack.server.dbPath, ILLUMICHAT_LOG: 'silent' },
+    env: { ...databaseEnv(live.stack.server.dbPath), ILLUMICHAT_LOG: 'silent' },
     stdout: (line) => said.push(line),
     stderr: (line) => said.push(line),
   });

@@ -227,7 +227,7 @@ it('three instances on one PostgreSQL: a burst with one SIGKILLed mid-delivery, 
   const owner = await createAgent(ctx, workspace.id, { name: 'Owner', email: 'owner@example.com', role: 'owner' });
 
   const instances: (ApiProcess | null)[] = await Promise.all(
-    Array.from({ length: INSTANCES }, () => spawnApi({ databaseUrl, env: ENV })),
+    Array.from({ length: INSTANCES }, () => spawnApi({ dbPath: databaseUrl, env: ENV })),
   );
   /** Instance `i`, or the next one running while it is down. */
   const pick = (i: number): ApiProcess => {
@@ -270,7 +270,7 @@ it('three instances on one PostgreSQL: a burst with one SIGKILLed mid-delivery, 
         kill = { killedAt: Date.now(), ports, openAtKill: open };
         instances[VICTIM] = null;
         await victim.crash();
-        restart.done = spawnApi({ databaseUrl, env: ENV }).then((again) => void (instances[VICTIM] = again));
+        restart.done = spawnApi({ dbPath: databaseUrl, env: ENV }).then((again) => void (instances[VICTIM] = again));
         return;
       }
       victim.child.kill('SIGCONT');

@@ -1,25 +1,28 @@
 /**
  * The partner API on a real HTTP server, for tests: `createApp` on 127.0.0.1 with an ephemeral port and a
- * fresh SQLite file in a temp dir, plus helpers to make the data a test needs without going through HTTP.
+ * new database of the run's engine (test/support/test-store.ts: a SQLite file in a temp dir, or a PostgreSQL
+ * database of its own), plus helpers to make the data a test needs without going through HTTP.
  *
  *   const server = await startApiServer();                  // options below; all optional
  *   const ws = server.createWorkspace({ plan: 'pro' });      // { id, name, plan, createdAt }
  *   const key = server.createKey(ws.id, ['events:read']);  // the plaintext wsk_live_… key (all scopes if omitted)
  *   const res = await api(server.url, key).post('/v1/tickets', { subject: 'Hi' }, { 'Idempotency-Key': 'k1' });
  *   res.status; res.body; res.headers.get('retry-after');
- *   await server.close();                                   // server, worker, database, temp dir
+ *   await server.close();                                   // server, worker, its SQLite file (also after the file)
  *
  * Options (StartOptions):
  *   clock               a Clock; `testClock()` (test/support/helpers.ts) gives one tests can move
  *   allowPrivateTargets true unless told otherwise, so subscriptions can target local receivers
  *   rateLimit           { perMinute, burst } per API key; by default so high that no test meets it
  *   publicRateLimit     { perMinute, burst } per visitor address on the widget/in-app endpoints; the same
- *   rateLimitStore      where the limits count (http/rate-limit.ts): this process's memory unless given
- *                       `{ engine: 'postgres', pool }`, which servers sharing one pool count together
+ *   rateLimitStore      where the limits count (http/rate-limit.ts): `{ engine: 'postgres', pool }` counts in
+ *                       that pool's database, shared by servers on it; by default the server's own database
+ *                       on PostgreSQL when a limit above is set, else this process's memory
  *   delivery            true (or the worker's options) starts the delivery worker with the server;
  *                       `server.worker` then offers runOnce() and idle() from partner-api/delivery/worker
  *   config              any other Config override
- *   dbPath              reuse this database file (a restart); it is then left in place on close
+ *   dbPath              reuse this database (a restart, or two servers on one database): a `server.dbPath`
+ *                       or `newTestDatabase()` location, a SQLite file or a postgres:// URL
  *
  * Everything the API logs is kept in `server.logs` (nothing is printed), so tests can assert on it.
  * Other helpers: createAssistant(wsId, name?), createAgent(wsId, {name?, email?}) → { id, name, email, token },
@@ -32,11 +35,8 @@
  * test/support/api-events.ts reads the events table (payloads checked against the catalog) and counts
  * tables; test/support/api-endpoints.ts lists every endpoint with its scope.
  */
-import fs from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 
 import type { Express } from 'express';
 
@@ -44,7 +44,9 @@ import { createApp } from '../../partner-api/app';
 import { type Config, loadConfig } from '../../partner-api/config';
 import { type AppContext, createAppContext } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
+import type { PgStore } from '../../partner-api/db/pg-store';
 import { SqliteStore } from '../../partner-api/db/sqlite-store';
+import type { Store } from '../../partner-api/db/store';
 import { drainFanOut } from '../../partner-api/delivery/fanout';
 import type * as deliveryWorker from '../../partner-api/delivery/worker';
 import type { DeliveryWorker, DeliveryWorkerOptions } from '../../partner-api/delivery/worker';
@@ -63,6 +65,8 @@ import { answerClientErrorsAsJson } from '../../partner-api/http/client-errors';
 import { createRateLimiters, type RateLimitStore } from '../../partner-api/http/rate-limit';
 import type { Clock } from '../../partner-api/lib/clock';
 import { capturingLogger, type LogLine } from './helpers';
+import { closeAfterFile } from './pg';
+import { databaseEnv, newTestDatabase, openTestStore, removeTestDatabase } from './test-store';
 
 export interface StartOptions {
   clock?: Clock;
@@ -79,6 +83,7 @@ export interface ApiServer {
   url: string;
   ctx: AppContext;
   app: Express;
+  /** Where its database is, to open it again: a SQLite file path or a postgres:// URL (test-store.ts). */
   dbPath: string;
   logs: LogLine[];
   worker: DeliveryWorker | null;
@@ -104,10 +109,10 @@ export interface ApiServer {
 const UNLIMITED = { perMinute: 1_000_000_000, burst: 1_000_000_000 };
 
 export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer> {
-  const ownDir = opts.dbPath ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'illumichat-api-'));
-  const dbPath = opts.dbPath ?? path.join(ownDir!, 'api.db');
+  const ownDatabase = opts.dbPath === undefined;
+  const dbPath = opts.dbPath ?? (await newTestDatabase());
   const config = loadConfig(
-    {},
+    { ILLUMICHAT_DATABASE_URL: databaseEnv(dbPath).ILLUMICHAT_DATABASE_URL },
     {
       port: 0,
       host: '127.0.0.1',
@@ -121,8 +126,9 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
     },
   );
   const { log, lines: logs } = capturingLogger();
-  const ctx = createAppContext({ store: new SqliteStore(openDatabase(dbPath)), config, clock: opts.clock, log });
-  const app = createApp(ctx, createRateLimiters(config, opts.rateLimitStore));
+  const store = await openTestStore({ at: dbPath, openSqlite: (file) => new SqliteStore(openDatabase(file)) });
+  const ctx = createAppContext({ store, config, clock: opts.clock, log });
+  const app = createApp(ctx, createRateLimiters(config, opts.rateLimitStore ?? rateLimitStoreFor(store, opts)));
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
   });
@@ -156,7 +162,7 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
       });
       await worker?.stop();
       await ctx.store.close();
-      if (ownDir) fs.rmSync(ownDir, { recursive: true, force: true });
+      if (ownDatabase) removeTestDatabase(dbPath);
     },
     createWorkspace: async ({ plan = 'pro', name = 'Test Workspace' } = {}) =>
       await createWorkspace(ctx, { name, plan }),
@@ -180,7 +186,18 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
       return { workspace, assistant, key, keyId: id };
     },
   };
-  return handle;
+  // A server the test leaves open is closed after the file, before its database is dropped (test/support/pg.ts).
+  return closeAfterFile(handle);
+}
+
+/**
+ * Where a server counts its rate limits unless told: on PostgreSQL, when the test sets a limit, the shared
+ * `rate_limits` table as in production (http/rate-limit.ts); otherwise this process's memory (the default
+ * limits are never met, and counting them in the database would add a write to every request).
+ */
+function rateLimitStoreFor(store: Store, opts: StartOptions): RateLimitStore | undefined {
+  const limited = opts.rateLimit !== undefined || opts.publicRateLimit !== undefined;
+  return limited && store.engine === 'postgres' ? { engine: 'postgres', pool: (store as PgStore).pool } : undefined;
 }
 
 export interface ApiResponse<T = any> {
@@ -231,8 +248,10 @@ export function api(baseUrl: string, credential?: string): ApiClient {
   };
 }
 
-/** Polls `check` until it returns a value other than undefined, null or false (a store's "no row" is null),
- * or fails after `timeoutMs`. */
+/**
+ * Polls `check` until it returns a value other than undefined, null or false (a store's `value()` and `one()`
+ * answer null while there is no row yet), or fails after `timeoutMs`.
+ */
 export async function waitUntil<T>(
   check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   timeoutMs = 5000,

@@ -139,9 +139,13 @@ export function closeAfterFile<C extends { close(): Promise<void> }>(closable: C
   return closable;
 }
 
-/** Closes what was handed to closeAfterFile, drops this file's databases, stops the cluster it started. */
+/** Closes what was handed to closeAfterFile (newest first), drops this file's databases, stops the cluster it started. */
 export async function cleanUpPg(): Promise<void> {
-  const closing = await Promise.allSettled([...closers].map((c) => c.close()));
+  // Newest first, one at a time: a server handed over after its store closes (stopping its worker) before it.
+  const closing: PromiseSettledResult<void>[] = [];
+  for (const closable of [...closers].reverse()) {
+    closing.push(...(await Promise.allSettled([closable.close()])));
+  }
   closers.clear();
   const ownCluster = own ? await own.catch(() => undefined) : undefined;
   own = undefined;

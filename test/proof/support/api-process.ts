@@ -1,7 +1,6 @@
 /**
  * The partner API as a real child process (partner-api/server.ts under ts-node, as `npm start` runs it), so
- * a test can SIGKILL it mid-work and start it again on the same SQLite file, or run several on one
- * PostgreSQL database (`databaseUrl`). Its JSON log lines are kept.
+ * a test can SIGKILL it mid-work and start it again on the same database. Its JSON log lines are kept.
  * Every child started here is killed by killAll(), which a test file calls in afterAll.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -9,6 +8,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 
 import { at } from '../../support/items';
+import { databaseEnv } from '../../support/test-store';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const TS_NODE = require.resolve('ts-node/dist/bin.js');
@@ -28,10 +28,8 @@ export interface ApiProcess {
 const children = new Set<ChildProcess>();
 
 export interface SpawnOptions {
-  /** SQLite's file; ignored when databaseUrl is given. */
-  dbPath?: string;
-  /** PostgreSQL's URL (ILLUMICHAT_DATABASE_URL): the process runs on it instead of a SQLite file. */
-  databaseUrl?: string;
+  /** Its database: a SQLite file or a postgres:// URL (test/support/test-store.ts `newTestDatabase`). */
+  dbPath: string;
   env?: Record<string, string>;
   /** Runs the process's clock this far ahead (Date.now), as if it were started that much later. */
   clockOffsetMs?: number;
@@ -45,7 +43,7 @@ export async function spawnApi(opts: SpawnOptions): Promise<ApiProcess> {
       PATH: process.env.PATH ?? '',
       PORT: '0',
       HOST: '127.0.0.1',
-      ...(opts.databaseUrl ? { ILLUMICHAT_DATABASE_URL: opts.databaseUrl } : { ILLUMICHAT_DB_PATH: opts.dbPath ?? '' }),
+      ...databaseEnv(opts.dbPath),
       ILLUMICHAT_ALLOW_PRIVATE_TARGETS: '1',
       ILLUMICHAT_NO_DEMO: '1',
       ILLUMICHAT_LOG: 'info',
