@@ -9,6 +9,14 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('127.0.0.1'),
   ILLUMICHAT_DB_PATH: z.string().default('data/illumichat.db'),
+  /** PostgreSQL instead of SQLite (README, "PostgreSQL"): postgres://user:password@host:port/database. */
+  ILLUMICHAT_DATABASE_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
+    .refine((v) => v === undefined || isPostgresUrl(v), {
+      message: 'Must be a PostgreSQL URL, postgres://user:password@host:port/database (or unset for SQLite)',
+    }),
   /** For local development and tests only: allows http:// targets and loopback/private addresses. */
   ILLUMICHAT_ALLOW_PRIVATE_TARGETS: flag.default(false),
   ILLUMICHAT_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
@@ -49,7 +57,14 @@ const envSchema = z.object({
 export interface Config {
   port: number;
   host: string;
+  /** SQLite's file (':memory:' for a throwaway one); unused when databaseUrl is set. */
   dbPath: string;
+  /**
+   * PostgreSQL's URL (libpq's form, query parameters such as sslmode included) when the API runs on
+   * PostgreSQL, for several instances on one database; undefined: SQLite at dbPath. It may hold a password:
+   * log it only through redactDatabaseUrl.
+   */
+  databaseUrl?: string | undefined;
   allowPrivateTargets: boolean;
   /** Per API key. */
   rateLimit: { perMinute: number; burst: number };
@@ -93,6 +108,36 @@ export interface Config {
 
 const DAY_MS = 24 * 3_600_000;
 
+/** Whether `text` is a URL node-postgres connects to: postgres:// or postgresql://, with a host. */
+function isPostgresUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `text` (a database URL, valid or not) with its password replaced by `***`, for logs and error messages:
+ * `postgres://app:***@db:5432/illumichat`. Text that is not a URL loses everything before its last `@`
+ * (where user and password go) and any `password=` value.
+ */
+export function redactDatabaseUrl(text: string): string {
+  // Without `//`, "user:password@host" parses as a URL of scheme "user:" with no password: not trusted.
+  if (URL.canParse(text) && text.includes('://')) {
+    const url = new URL(text);
+    if (url.password !== '') url.password = '***';
+    // A password given as a query parameter (libpq allows ?password=…).
+    if (url.searchParams.has('password')) url.searchParams.set('password', '***');
+    return url.toString();
+  }
+  const at = text.lastIndexOf('@');
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? '';
+  const rest = at < 0 ? text : `${scheme}***@${text.slice(at + 1)}`;
+  return rest.replace(/(password=)[^&\s]*/gi, '$1***');
+}
+
 export const RETRY_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -101,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port: e.PORT,
     host: e.HOST,
     dbPath: e.ILLUMICHAT_DB_PATH,
+    databaseUrl: e.ILLUMICHAT_DATABASE_URL,
     allowPrivateTargets: e.ILLUMICHAT_ALLOW_PRIVATE_TARGETS,
     rateLimit: { perMinute: e.ILLUMICHAT_RATE_LIMIT_PER_MINUTE, burst: e.ILLUMICHAT_RATE_LIMIT_BURST },
     publicRateLimit: {

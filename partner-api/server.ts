@@ -1,7 +1,9 @@
 /**
- * `npm start`: the partner API on its SQLite file, with the delivery worker in the same process and WAL
- * checkpoints on a thread of their own (db/checkpointer.ts), and retention pruning old rows in small batches
- * on a timer (db/retention.ts). On an empty database it first creates the
+ * `npm start`: the partner API on its database (db/open-store.ts: SQLite at ILLUMICHAT_DB_PATH, or PostgreSQL
+ * at ILLUMICHAT_DATABASE_URL, where several instances share one database), with the delivery worker in the
+ * same process, and retention pruning old rows in small batches on a timer (db/retention.ts). On SQLite, WAL
+ * checkpoints run on a thread of their own (db/checkpointer.ts); on PostgreSQL the rate limits are counted in
+ * the database, so every instance draws on one allowance. On an empty database it first creates the
  * demo workspace and prints its key once. SIGTERM or SIGINT stops accepting requests, lets the ones in
  * flight finish, stops the pruner, the worker (which records what it had in flight) and the checkpoint thread, and
  * closes the database.
@@ -10,16 +12,19 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { createApp } from './app';
-import type { Config } from './config';
+import { type Config, redactDatabaseUrl } from './config';
 import { type AppContext, createAppContext } from './context';
-import { startCheckpointer } from './db/checkpointer';
+import { type Checkpointer, startCheckpointer } from './db/checkpointer';
+import { openStore } from './db/open-store';
+import type { PgStore } from './db/pg-store';
 import { convertToIncrementalVacuum, startRetention } from './db/retention';
-import { SqliteStore } from './db/sqlite-store';
+import { sqliteHandle } from './db/sqlite-store';
 import { createDeliveryWorker } from './delivery/worker';
 import { answerClientErrorsAsJson } from './http/client-errors';
+import { createRateLimiters } from './http/rate-limit';
 import { jsonLogger, type Logger } from './lib/log';
 import { type DemoSeed, describeDemoSeed, seedDemoIfEmpty } from './seed/demo';
-import { explainListenError, loadConfigOrExplain, openDatabaseOrExplain, StartupError } from './startup-errors';
+import { explainListenError, loadConfigOrExplain, StartupError } from './startup-errors';
 
 /** How long shutdown waits for requests in flight before closing their connections. */
 const DRAIN_MS = 5_000;
@@ -31,20 +36,41 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** The API as it runs in production: the app, the delivery worker and the checkpoint thread on one database. */
+/**
+ * The API as it runs in production: the app and the delivery worker on the database `config` names (and, on a
+ * SQLite file, the checkpoint thread). Rejects with a StartupError when a setting is the cause (the database
+ * cannot be opened or reached, the port is taken).
+ */
 export async function startServer(
   config: Config,
   log: Logger,
   opts: { beforeListen?: (ctx: AppContext) => Promise<void> | void } = {},
 ): Promise<RunningServer> {
-  const db = openDatabaseOrExplain(config.dbPath);
-  const ctx = createAppContext({ store: new SqliteStore(db), config, log });
-  // Before the checkpoint thread opens its connection: VACUUM needs the file to itself.
-  if (config.dbPath !== ':memory:') convertToIncrementalVacuum(db, log, config.retention.vacuumAtStartMaxBytes);
-  const checkpointer = config.dbPath === ':memory:' ? null : await startCheckpointer(db, log);
-  await opts.beforeListen?.(ctx);
+  const store = await openStore(config, {
+    onError: (error) => log.error('database connection lost; the pool replaces it', { error: error.message }),
+  });
+  const ctx = createAppContext({ store, config, log });
+  let checkpointer: Checkpointer | null = null;
+  if (store.engine === 'sqlite' && config.dbPath !== ':memory:') {
+    const db = sqliteHandle(store);
+    // Before the checkpoint thread opens its connection: VACUUM needs the file to itself.
+    convertToIncrementalVacuum(db, log, config.retention.vacuumAtStartMaxBytes);
+    checkpointer = await startCheckpointer(db, log);
+  }
+  try {
+    await opts.beforeListen?.(ctx);
+  } catch (error) {
+    await checkpointer?.stop();
+    await store.close();
+    throw error;
+  }
 
-  const app = createApp(ctx);
+  // On PostgreSQL every instance counts in the same table, sharing the pool's connections.
+  const limiters = createRateLimiters(
+    config,
+    store.engine === 'postgres' ? { engine: 'postgres', pool: (store as PgStore).pool } : { engine: 'sqlite' },
+  );
+  const app = createApp(ctx, limiters);
   let server: Server;
   try {
     server = await new Promise((resolve, reject) => {
@@ -90,7 +116,10 @@ export async function main(): Promise<void> {
   });
   // Printed once listening, so the Settings sign-in link names the address really served.
   if (seed) process.stdout.write(describeDemoSeed(seed, running.url));
-  log.info('listening', { url: running.url, db: config.dbPath });
+  log.info('listening', {
+    url: running.url,
+    db: config.databaseUrl === undefined ? config.dbPath : redactDatabaseUrl(config.databaseUrl),
+  });
   if (config.log === 'silent') process.stdout.write(`Listening on ${running.url}\n`);
 
   let stopping = false;

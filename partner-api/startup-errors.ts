@@ -7,7 +7,7 @@ import path from 'node:path';
 
 import { z } from 'zod';
 
-import { type Config, loadConfig } from './config';
+import { type Config, loadConfig, redactDatabaseUrl } from './config';
 import { type Db, openDatabase } from './db/open';
 
 /** A start-up failure whose message is the whole story, one line. */
@@ -60,6 +60,46 @@ function databaseProblem(error: unknown): string | null {
   }
 }
 
+/**
+ * A failure to connect to PostgreSQL at start (db/open-store.ts) as a StartupError naming the URL, its
+ * password hidden, and what to check, when the cause is one a setting or the server's state explains: no
+ * server there (refused, unknown host, no answer), a login refused (SQLSTATE class 28), no such database
+ * (3D000), a server starting, stopping or full (57P03, 53300). Anything else is returned as it is.
+ */
+export function explainPgOpenError(error: unknown, url: string): unknown {
+  const { code } = error as { code?: string };
+  const where = redactDatabaseUrl(url);
+  const fix = 'Check ILLUMICHAT_DATABASE_URL (postgres://user:password@host:port/database) and the server.';
+  let why: string | undefined;
+  switch (code) {
+    case 'ECONNREFUSED':
+      why = 'nothing accepts connections at that host and port';
+      break;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      why = 'the host name does not resolve';
+      break;
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      why = 'the server did not answer';
+      break;
+    case '3D000':
+      why = 'the server has no such database (create it first: createdb NAME)';
+      break;
+    case '57P03':
+      why = 'the server is starting up or shutting down';
+      break;
+    case '53300':
+      why = 'the server has no connection slot left (max_connections)';
+      break;
+    default:
+      if (code?.startsWith('28')) why = 'the server refused the login (user, password or pg_hba.conf)';
+  }
+  if (why === undefined) return error;
+  return new StartupError(`Cannot connect to PostgreSQL at ${where}: ${why}. ${fix}`, { cause: error });
+}
+
 /** A listen() failure as a StartupError when a setting fixes it (PORT, HOST); anything else as it is. */
 export function explainListenError(error: unknown, host: string, port: number): unknown {
   const { code } = error as { code?: string };
@@ -92,9 +132,12 @@ export function loadConfigOrExplain(env: NodeJS.ProcessEnv = process.env): Confi
     return loadConfig(env);
   } catch (error) {
     if (!(error instanceof z.ZodError)) throw error;
-    const problems = error.issues.map(
-      (issue) => `${issue.path.join('.')}=${JSON.stringify(env[String(issue.path[0])] ?? '')}: ${issue.message}`,
-    );
+    const problems = error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      // The database URL may hold a password: never printed.
+      const value = name === 'ILLUMICHAT_DATABASE_URL' ? redactDatabaseUrl(env[name] ?? '') : (env[name] ?? '');
+      return `${issue.path.join('.')}=${JSON.stringify(value)}: ${issue.message}`;
+    });
     throw new StartupError(
       `Invalid setting ${problems.join('; ')}. The README's configuration table lists what each accepts.`,
       { cause: error },

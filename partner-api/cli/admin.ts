@@ -9,9 +9,8 @@
  */
 import { parseArgs } from 'node:util';
 
-import { loadConfig } from '../config';
 import { type AppContext, createAppContext } from '../context';
-import { SqliteStore } from '../db/sqlite-store';
+import { openStore } from '../db/open-store';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/api-keys';
 import { isScope, type Scope, SCOPES } from '../domain/credentials';
 import { ApiError } from '../domain/errors';
@@ -37,7 +36,7 @@ import {
   setWorkspacePlan,
 } from '../domain/workspaces';
 import { emailField } from '../http/validate';
-import { openDatabaseOrExplain } from '../startup-errors';
+import { loadConfigOrExplain } from '../startup-errors';
 import { CliFailure, EXIT, reportCliError, UsageError } from './errors';
 
 export const USAGE = `Usage: npm run admin -- <command> [options]
@@ -119,7 +118,7 @@ export async function runAdmin(argv: string[], io: Io): Promise<number> {
     if (positionals.length === 0) throw new UsageError('Give a command.');
     const command = positionals.slice(0, 2).join(' ');
     if (!COMMANDS.includes(command)) throw new UsageError(`Unknown command: ${command}`);
-    ctx = openContext(io.env);
+    ctx = await openContext(io.env);
     await run(ctx, positionals, values, io);
     return EXIT.ok;
   } catch (error) {
@@ -363,19 +362,22 @@ function printTable(io: Io, header: string[], rows: string[][]): void {
   for (const row of rows) io.stdout(line(row));
 }
 
-function openContext(env: NodeJS.ProcessEnv): AppContext {
-  const config = loadConfig(env);
-  let db;
+/** The database ILLUMICHAT_DATABASE_URL or ILLUMICHAT_DB_PATH names, opened as the API opens it (db/open-store.ts).
+ * A wrong setting, or a database that cannot be opened, reached or migrated, is a CliFailure (exit 3) saying so. */
+async function openContext(env: NodeJS.ProcessEnv): Promise<AppContext> {
+  const log = {
+    info: () => undefined,
+    error: (message: string, fields?: object) => console.error(message, fields ?? ''),
+  };
+  let config;
+  let store;
   try {
-    db = openDatabaseOrExplain(config.dbPath);
+    config = loadConfigOrExplain(env);
+    store = await openStore(config, { onError: (error) => log.error(error.message) });
   } catch (error) {
     throw new CliFailure((error as Error).message);
   }
-  return createAppContext({
-    store: new SqliteStore(db),
-    config,
-    log: { info: () => undefined, error: (message, fields) => console.error(message, fields ?? '') },
-  });
+  return createAppContext({ store, config, log });
 }
 
 if (require.main === module) {

@@ -133,8 +133,11 @@ export async function listDeliveries(
         : 'deliveries_by_workspace';
   }
   if (after) filter('(created_at, id) < (?, ?)', after[0], after[1]);
+  // SQLite is told the index (its planner could pick one that reads the whole workspace to sort); PostgreSQL
+  // has no such clause, and its planner, which keeps statistics, picks the same index itself.
+  const indexedBy = ctx.db.engine === 'sqlite' ? `INDEXED BY ${index}` : '';
   const rows = await ctx.db.all<DeliveryRow>(
-    `SELECT ${DELIVERY_COLUMNS} FROM deliveries INDEXED BY ${index} WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`,
+    `SELECT ${DELIVERY_COLUMNS} FROM deliveries ${indexedBy} WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`,
     ...params,
     query.limit + 1,
   );

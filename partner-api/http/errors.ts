@@ -73,7 +73,7 @@ export function storageUnavailable(): ApiError {
   return new ApiError(
     503,
     'storage_unavailable',
-    'The API cannot store anything right now (its disk is full or failing). Nothing of this request was saved; retry later.',
+    'The API cannot store anything right now (its disk is full or failing, or its database cannot be reached). Nothing of this request was saved; retry later.',
     { headers: { 'Retry-After': String(STORAGE_RETRY_AFTER_SECONDS) } },
   );
 }

@@ -18,9 +18,18 @@ export interface DemoSeed {
   ownerSignIn: { agentId: string; token: string; expiresAt: string };
 }
 
-/** Seeds only an empty database (no workspace at all); null otherwise. One transaction, so two starts cannot both seed. */
+/** The transaction-scoped advisory lock two PostgreSQL instances seeding at once take turns on (any bigint
+ * no other lock uses; db/pg-migrate.ts's is another). */
+const SEED_LOCK_KEY = 0x1_11c4a7_5eed;
+
+/**
+ * Seeds only an empty database (no workspace at all); null otherwise. One transaction, so two starts cannot
+ * both seed: SQLite's single writer orders them; on PostgreSQL, where two instances started together would
+ * both see an empty table under READ COMMITTED, the second waits on an advisory lock until the first commits.
+ */
 export async function seedDemoIfEmpty(ctx: AppContext): Promise<DemoSeed | null> {
   return await inTransaction(ctx, async (ctx) => {
+    if (ctx.db.engine === 'postgres') await ctx.db.value('SELECT pg_advisory_xact_lock(?)', SEED_LOCK_KEY);
     if (!(await isEmptyDatabase(ctx))) return null;
     const workspace = await createWorkspace(ctx, { name: 'Demo Workspace', plan: 'pro' });
     const assistants = [

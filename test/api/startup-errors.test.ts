@@ -10,6 +10,7 @@ import path from 'node:path';
 
 import { loadConfigOrExplain, openDatabaseOrExplain, StartupError } from '../../partner-api/startup-errors';
 import { at } from '../support/items';
+import { freshPgDatabaseUrl, PG_SETUP_TIMEOUT_MS } from '../support/pg';
 
 const ROOT = path.join(__dirname, '..', '..');
 const TS_NODE = require.resolve('ts-node/dist/bin.js');
@@ -121,4 +122,66 @@ it('a setting of the wrong kind is named in one line', () => {
     /^Invalid setting PORT="eighty": .+; ILLUMICHAT_LOG="loud": .+\. The README's configuration table/,
   );
   expect(loadConfigOrExplain({ PORT: '8080' }).port).toBe(8080);
+});
+
+describe('ILLUMICHAT_DATABASE_URL (PostgreSQL)', () => {
+  const PASSWORD = 's3cret-Pa55word';
+
+  it('selects PostgreSQL when set, SQLite at ILLUMICHAT_DB_PATH when unset or empty', () => {
+    const url = `postgres://app:${PASSWORD}@db.internal:5432/illumichat?sslmode=require`;
+    expect(loadConfigOrExplain({ ILLUMICHAT_DATABASE_URL: url }).databaseUrl).toBe(url);
+    expect(loadConfigOrExplain({ ILLUMICHAT_DATABASE_URL: 'postgresql://db/x' }).databaseUrl).toBe('postgresql://db/x');
+    expect(loadConfigOrExplain({}).databaseUrl).toBeUndefined();
+    expect(loadConfigOrExplain({ ILLUMICHAT_DATABASE_URL: ' ' }).databaseUrl).toBeUndefined();
+  });
+
+  it.each([
+    [`mysql://app:${PASSWORD}@db/illumichat`, 'mysql://app:***@db/illumichat'],
+    [`postgres://app:${PASSWORD}@/illumichat`, 'postgres://***@/illumichat'],
+    [`app:${PASSWORD}@db:5432/illumichat`, '***@db:5432/illumichat'],
+    [`db.internal/illumichat?password=${PASSWORD}`, 'db.internal/illumichat?password=***'],
+  ])('a URL that is not PostgreSQL is refused in one line, its password hidden: %s', (value, shown) => {
+    let error: unknown;
+    try {
+      loadConfigOrExplain({ ILLUMICHAT_DATABASE_URL: value });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(StartupError);
+    const message = (error as Error).message;
+    expect(message).toContain(`ILLUMICHAT_DATABASE_URL="${shown}"`);
+    expect(message).toMatch(/Must be a PostgreSQL URL/);
+    expect(message).not.toContain(PASSWORD);
+  });
+
+  it('npm start where no server listens: one line naming the URL without its password, exit 1', async () => {
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const result = await start({ ILLUMICHAT_DATABASE_URL: `postgres://app:${PASSWORD}@127.0.0.1:${port}/illumichat` });
+    expectOneLine(
+      result,
+      new RegExp(
+        `^Cannot connect to PostgreSQL at postgres://app:\\*\\*\\*@127\\.0\\.0\\.1:${port}/illumichat: nothing accepts connections.+ILLUMICHAT_DATABASE_URL`,
+      ),
+    );
+    expect(result.stderr).not.toContain(PASSWORD);
+  });
+
+  it(
+    'npm start on a database the server does not have: one line saying so, exit 1',
+    async () => {
+      const url = new URL(await freshPgDatabaseUrl());
+      url.pathname = '/no_such_database';
+      url.password = PASSWORD; // trust auth ignores it; it must not be printed
+      const result = await start({ ILLUMICHAT_DATABASE_URL: url.toString() });
+      expectOneLine(
+        result,
+        /^Cannot connect to PostgreSQL at postgres:\/\/postgres:\*\*\*@.+\/no_such_database: the server has no such database/,
+      );
+      expect(result.stderr).not.toContain(PASSWORD);
+    },
+    PG_SETUP_TIMEOUT_MS,
+  );
 });

@@ -1,0 +1,3 @@
+-- 013 (issue 13): nothing to do on SQLite. Its twin, 013_explicit_rowid.pg.sql, gives PostgreSQL's
+-- `subscriptions` and `deliveries` the `rowid` column SQLite's tables have implicitly, so the statements that
+-- read it (delivery/fanout.ts, delivery/claimer.ts, db/retention.ts) are the same text on both engines.
