@@ -95,6 +95,9 @@ interface Sustained {
   fanOut: number;
   deliveries: number;
   lost: number;
+  /** Requests that failed (no 201), and the first failure's message; their events are not owed. */
+  failed: number;
+  firstFailure?: string;
   seconds: number;
   deliveriesPerSecond: number;
   load: number;
@@ -522,14 +525,20 @@ async function sustainedDeliveries(
   const before = await receiver.count();
   const began = performance.now();
   let next = 0;
+  let failed = 0;
+  let firstFailure: string | undefined;
   const senders = Array.from({ length: 16 }, async () => {
     while (next < events) {
       const i = next++;
-      await startConversation(url(i), i);
+      // A failed request is counted and shown, not fatal: the paced phases count theirs the same way.
+      await startConversation(url(i), i).catch((error: unknown) => {
+        failed += 1;
+        firstFailure ??= error instanceof Error ? error.message : String(error);
+      });
     }
   });
   await Promise.all(senders);
-  const expected = events * fanOut;
+  const expected = (events - failed) * fanOut;
   const arrived = (await receiver.waitFor(before + expected, 60_000)) - before;
   const seconds = (performance.now() - began) / 1000;
   await receiver.take();
@@ -537,7 +546,10 @@ async function sustainedDeliveries(
     events,
     fanOut,
     deliveries: arrived,
-    lost: expected - arrived,
+    // A failed request may still have committed its event (a reset after the commit): more arrived than owed.
+    lost: Math.max(0, expected - arrived),
+    failed,
+    ...(firstFailure === undefined ? {} : { firstFailure }),
     seconds,
     deliveriesPerSecond: arrived / seconds,
     load: loadAverage(),
@@ -604,7 +616,7 @@ function render(f: Figures): string {
   const lat = (c: ColumnFigures, d: DeliveryLatency) =>
     `| ${api(c)}${fmt(d.eventsPerSecond)} events/s over ${SUBSCRIPTIONS} subscriptions | ${fmt(d.deliveries)} | ${d.lost} | ${fmt(d.sendToArrival.p50)} | ${fmt(d.sendToArrival.p95)} | **${fmt(d.sendToArrival.p99)}** | ${fmt(d.commitToArrival.p50)} | ${fmt(d.commitToArrival.p99)} | ${fmt(d.load, 1)} |`;
   const sus = (c: ColumnFigures, r: Sustained) =>
-    `| ${api(c)}${r.fanOut === 1 ? '1 subscription' : `${r.fanOut} subscriptions`} | ${fmt(r.events)} | ${fmt(r.deliveries)} | ${r.lost} | ${fmt(r.seconds, 1)} s | **${fmt(r.deliveriesPerSecond)}** | ${fmt(r.load, 1)} |`;
+    `| ${api(c)}${r.fanOut === 1 ? '1 subscription' : `${r.fanOut} subscriptions`} | ${fmt(r.events)}${r.failed ? ` (${r.failed} failed: ${r.firstFailure})` : ''} | ${fmt(r.deliveries)} | ${r.lost} | ${fmt(r.seconds, 1)} s | **${fmt(r.deliveriesPerSecond)}** | ${fmt(r.load, 1)} |`;
   const cost = (c: ColumnFigures, k: FanOutCost) =>
     `| ${api(c)}${fmt(k.subscriptions)} | ${k.events} at ${k.eventsPerSecond}/s | ${fmt(k.request.p50, 1)} | **${fmt(k.request.p99, 1)}** | ${fmt(k.deliveries)} | ${k.lost} | ${fmt(k.load, 1)} |`;
   const costOf = (c: ColumnFigures, n: number) => c.fanOutCosts.find((k) => k.subscriptions === n)!;
@@ -646,7 +658,7 @@ function render(f: Figures): string {
       name: '≥ 1,500 deliveries/s with one subscription per event, none lost',
       cell: (c) => [
         `${fmt(c.sustained.deliveriesPerSecond)}/s, ${c.sustained.lost} lost (load ${fmt(c.sustained.load, 1)}); fan-out shape ${fmt(c.sustainedFanOut.deliveriesPerSecond)}/s`,
-        c.sustained.deliveriesPerSecond >= 1500 && c.sustained.lost === 0,
+        c.sustained.deliveriesPerSecond >= 1500 && c.sustained.lost === 0 && c.sustained.failed === 0,
       ],
     },
     {

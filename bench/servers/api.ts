@@ -44,8 +44,7 @@ async function main() {
     {
       port: 0,
       dbPath: process.env.BENCH_DB_PATH ?? path.join(dir, 'bench.db'),
-      // A spread, not a property: the key is checked against Config once engine-wiring's `databaseUrl` is in.
-      ...(databaseUrl ? { databaseUrl } : {}),
+      databaseUrl,
       maxSubscriptionsPerWorkspace: Math.max(base.maxSubscriptionsPerWorkspace, ...fanOutSizes),
       retention:
         retentionMs === undefined
