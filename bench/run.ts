@@ -4,6 +4,9 @@
  * published figures, so a run for a look leaves the tracked tree clean). Every server, the webhook receiver
  * included, is its own child process on loopback; every load is bounded in time and count. Delivery
  * latency runs from an open-loop paced sender's scheduled send to the receiver's arrival (paced.ts).
+ * Every API phase runs on SQLite, then on PostgreSQL with one instance and with three on one database (a
+ * private cluster the bench starts, bench/pg.ts), the PostgreSQL figures as ratios against SQLite's; without
+ * PostgreSQL the SQLite figures still print and the report says why the others are missing.
  * `--soak` runs the long phase on a pre-filled million-event database instead (soak.ts). Not part of the
  * test command: figures are published, not asserted. Method: docs/performance.md, "How the bench measures".
  */
