@@ -150,6 +150,18 @@ async function main() {
   const columns: ApiColumn[] = [];
   let cluster: BenchCluster | null = null;
   const pg: PgColumns = { description: '', columns: [] };
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      agent.destroy();
+      await Promise.all([nodeHttpChild.stop(), expressChild.stop(), ...columns.map(stopColumn)]);
+      await receiverChild.stop();
+      await cluster?.stop();
+      fs.rmSync(compiled, { recursive: true, force: true });
+    })());
+  // pg_ctl detaches the server from the terminal, so a Ctrl-C that skipped the clean-up would leave it running.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
   try {
     columns.push(await startColumn(compiled, receiver, { label: 'SQLite', instances: 1 }));
     console.error('PostgreSQL: starting a private cluster (scripts/pg-cluster.sh)…');
@@ -216,11 +228,7 @@ async function main() {
     });
     writeReport(outputs, report);
   } finally {
-    agent.destroy();
-    await Promise.all([nodeHttpChild.stop(), expressChild.stop(), ...columns.map(stopColumn)]);
-    await receiverChild.stop();
-    await cluster?.stop();
-    fs.rmSync(compiled, { recursive: true, force: true });
+    await cleanUp();
   }
 }
 
