@@ -10,7 +10,8 @@ export interface LoadResult {
 }
 
 export interface LoadOptions {
-  url: string;
+  /** One URL, or several (instances of one API): autocannon gives connection i to url[i % n]. */
+  url: string | string[];
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
   /** A fresh body per request (e.g. a new email each time); called by autocannon for every request. */
@@ -21,7 +22,8 @@ export interface LoadOptions {
 
 export async function measure(opts: LoadOptions): Promise<LoadResult> {
   const result = await autocannon({
-    url: opts.url,
+    // autocannon 9 takes an array of URLs at run time (its README, `url`); its typings name only a string.
+    url: opts.url as string,
     method: opts.method ?? 'GET',
     ...(opts.headers && { headers: opts.headers }),
     connections: opts.connections ?? 10,

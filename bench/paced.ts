@@ -111,6 +111,8 @@ export interface ReceiverClient {
   take(): Promise<ArrivalRow[]>;
   /** Distinct (path, webhook-id) pairs arrived since the receiver started. */
   count(): Promise<number>;
+  /** Arrivals since the receiver started that repeated a (path, webhook-id) pair already seen. */
+  duplicates(): Promise<number>;
   /** Waits until count() reaches `target` or `timeoutMs` passes; returns the count. */
   waitFor(target: number, timeoutMs: number): Promise<number>;
 }
@@ -121,6 +123,7 @@ export function receiverClient(url: string): ReceiverClient {
     url,
     take: async () => JSON.parse(await get('/_arrivals')) as ArrivalRow[],
     count: async () => Number(await get('/_count')),
+    duplicates: async () => Number(await get('/_duplicates')),
     async waitFor(target, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       let n = await client.count();

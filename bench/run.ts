@@ -4,6 +4,9 @@
  * published figures, so a run for a look leaves the tracked tree clean). Every server, the webhook receiver
  * included, is its own child process on loopback; every load is bounded in time and count. Delivery
  * latency runs from an open-loop paced sender's scheduled send to the receiver's arrival (paced.ts).
+ * Every API phase runs on SQLite, then on PostgreSQL with one instance and with three on one database (a
+ * private cluster the bench starts, bench/pg.ts), the PostgreSQL figures as ratios against SQLite's; without
+ * PostgreSQL the SQLite figures still print and the report says why the others are missing.
  * `--soak` runs the long phase on a pre-filled million-event database instead (soak.ts). Not part of the
  * test command: figures are published, not asserted. Method: docs/performance.md, "How the bench measures".
  */
@@ -12,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { startChild } from './child';
+import { type BenchChild, startChild } from './child';
 import { type LoadOptions, type LoadResult, measure } from './load';
 import {
   agent,
@@ -28,7 +31,8 @@ import {
   type Summary,
   verdict,
 } from './paced';
-import { startHangingReceiver } from './receiver';
+import { type BenchCluster, startBenchCluster } from './pg';
+import { type HangingReceiver, startHangingReceiver } from './receiver';
 import { runSoak } from './soak';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -47,6 +51,8 @@ interface ApiInfo {
   /** By subscription count (FANOUT_SIZES): an assistant whose every event goes to that many subscriptions. */
   fanOutBySize: Record<string, string>;
   pid: number;
+  /** The store the API really opened: 'sqlite' or 'postgres'. */
+  engine: string;
 }
 
 /** Issue 12 §3: the creating request's cost with this many subscriptions matching its event. */
@@ -92,6 +98,9 @@ interface Sustained {
   fanOut: number;
   deliveries: number;
   lost: number;
+  /** Requests that failed (no 201), and the first failure's message; their events are not owed. */
+  failed: number;
+  firstFailure?: string;
   seconds: number;
   deliveriesPerSecond: number;
   load: number;
@@ -138,90 +147,210 @@ async function main() {
   const expressChild = await startChild<{ port: number }>(compiled, 'servers/express-hello.ts');
   const receiverChild = await startChild<{ url: string }>(compiled, 'servers/receiver.ts');
   const receiver = receiverClient(receiverChild.info.url);
-  const hanging = await startHangingReceiver();
-  const api = await startChild<ApiInfo>(compiled, 'servers/api.ts', {
-    BENCH_RECEIVER_URL: receiver.url,
-    BENCH_HANGING_URL: hanging.url,
-    BENCH_ASSISTANTS: String(SUBSCRIPTIONS),
-    BENCH_FANOUT_SIZES: FANOUT_SIZES.join(','),
-    // With the V8 flag `npm start` gives the API (package.json): a 8 MB young generation per semi-space
-    // instead of 16 took 16 MB off its peak RSS here at the same CPU per event.
-    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=8`,
-  });
-  const base = api.info.url;
-  const auth = { authorization: `Bearer ${api.info.key}`, 'content-type': 'application/json' };
+  const columns: ApiColumn[] = [];
+  let cluster: BenchCluster | null = null;
+  const pg: PgColumns = { description: '', columns: [] };
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      agent.destroy();
+      await Promise.all([nodeHttpChild.stop(), expressChild.stop(), ...columns.map(stopColumn)]);
+      await receiverChild.stop();
+      await cluster?.stop();
+      fs.rmSync(compiled, { recursive: true, force: true });
+    })());
+  // pg_ctl detaches the server from the terminal, so a Ctrl-C that skipped the clean-up would leave it running.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
   try {
-    console.error('HTTP throughput: node:http, Express, GET /v1/me, POST /v1/contacts, interleaved…');
-    let n = 0;
-    const [nodeHttp, expressHello, authCheck, contactUpsert] = await measureInterleaved([
+    columns.push(await startColumn(compiled, receiver, { label: 'SQLite', instances: 1 }));
+    console.error('PostgreSQL: starting a private cluster (scripts/pg-cluster.sh)…');
+    try {
+      cluster = await startBenchCluster();
+      pg.description = cluster.description;
+    } catch (error) {
+      pg.missing = `the cluster did not start: ${errorText(error)}`;
+    }
+    for (const instances of cluster ? PG_INSTANCES : []) {
+      const label = `PostgreSQL, ${instances} instance${instances === 1 ? '' : 's'}`;
+      try {
+        const databaseUrl = await cluster!.createDatabase(`bench_${instances}_instances`);
+        columns.push(await startColumn(compiled, receiver, { label, instances, databaseUrl }));
+      } catch (error) {
+        pg.columns.push({ label, missing: errorText(error) });
+      }
+    }
+
+    console.error(`HTTP throughput: node:http, Express, then ${columns.map((c) => c.label).join(', ')}, interleaved…`);
+    const httpTargets = columns.flatMap((column) => {
+      const auth = { authorization: `Bearer ${column.info.key}`, 'content-type': 'application/json' };
+      let n = 0;
+      return [
+        { url: column.urls.map((u) => `${u}/v1/me`), headers: auth },
+        {
+          url: column.urls.map((u) => `${u}/v1/contacts`),
+          method: 'POST' as const,
+          headers: auth,
+          // Half new contacts, half updates of ones already made: both paths of create-or-update.
+          body: () => JSON.stringify({ email: `lead${n++ % 2 === 0 ? n : n - 1}@bench.example`, name: 'Bench Lead' }),
+        },
+      ];
+    });
+    const [nodeHttp, expressHello, ...apiHttp] = await measureInterleaved([
       { url: `http://127.0.0.1:${nodeHttpChild.info.port}/` },
       { url: `http://127.0.0.1:${expressChild.info.port}/` },
-      { url: `${base}/v1/me`, headers: auth },
-      {
-        url: `${base}/v1/contacts`,
-        method: 'POST',
-        headers: auth,
-        // Half new contacts, half updates of ones already made: both paths of create-or-update.
-        body: () => JSON.stringify({ email: `lead${n++ % 2 === 0 ? n : n - 1}@bench.example`, name: 'Bench Lead' }),
-      },
+      ...httpTargets,
     ]);
     await Promise.all([nodeHttpChild.stop(), expressChild.stop()]);
 
-    // Round-robin over the assistants: every subscription gets its share of the events.
-    const eventsUrl = (i: number) =>
-      `${base}/v1/widget/assistants/${api.info.assistants[i % SUBSCRIPTIONS]}/conversations`;
-    console.error('delivery latency at 200 events/s…');
-    const at200 = await deliveryLatency(receiver, eventsUrl, 200, Math.max(5, SECONDS * 2));
-    console.error('delivery latency at 1,000 events/s…');
-    const at1000 = await deliveryLatency(receiver, eventsUrl, 1000, SECONDS);
-    console.error('sustained deliveries, one per event…');
-    const sustained = await sustainedDeliveries(receiver, eventsUrl, 8000, 1);
-    console.error(`sustained deliveries, ${SUBSCRIPTIONS} per event…`);
-    const fanOutUrl = () => `${base}/v1/widget/assistants/${api.info.fanOutAssistant}/conversations`;
-    const sustainedFanOut = await sustainedDeliveries(receiver, fanOutUrl, 8000 / SUBSCRIPTIONS, SUBSCRIPTIONS);
-    const zapsUrl = (size: number) => `${base}/v1/widget/assistants/${api.info.fanOutBySize[size]}/conversations`;
-    console.error(`the creating request with ${COMPARED_SIZES.join(' and ')} matching subscriptions, interleaved…`);
-    const fanOutCosts = await fanOutCost(
-      receiver,
-      COMPARED_SIZES.map((size) => ({ size, url: zapsUrl(size) })),
-      10,
-      30,
-    );
-    for (const size of FANOUT_SIZES.filter((n) => !COMPARED_SIZES.includes(n))) {
-      console.error(`the creating request with ${size} matching subscriptions…`);
-      fanOutCosts.push(...(await fanOutCost(receiver, [{ size, url: zapsUrl(size) }], 1, 10)));
+    const figures: ColumnFigures[] = [];
+    for (const [k, column] of columns.entries()) {
+      const http = { authCheck: apiHttp[2 * k]!, contactUpsert: apiHttp[2 * k + 1]! };
+      try {
+        figures.push({ ...http, ...(await deliveryPhases(column, receiver)) });
+      } catch (error) {
+        if (k === 0) throw error; // SQLite's figures are the bench's; without them there is no report
+        pg.columns.push({ label: column.label, missing: `its run failed: ${errorText(error)}` });
+      } finally {
+        await stopColumn(column); // its stalled retries must not load the next column's phases
+      }
     }
-    // Last: the stalled workspace's attempts and retries go on for minutes after.
-    console.error(
-      `delivery latency at 200 events/s while another workspace's ${STALLED_SUBSCRIPTIONS} endpoints hang…`,
-    );
-    const stalledUrl = () => `${base}/v1/widget/assistants/${api.info.stalledAssistant}/conversations`;
-    const fairness = await underStall(receiver, hanging, stalledUrl, eventsUrl);
-    const peakRssMb = api.peakRssBytes() / 1024 / 1024;
+    const [sqlite, ...pgFigures] = figures;
+    pg.columns.push(...pgFigures);
+    pg.columns.sort((a, b) => a.label.localeCompare(b.label));
 
     const report = render({
       nodeHttp,
       expressHello,
-      authCheck,
-      contactUpsert,
-      at200,
-      at1000,
-      sustained,
-      sustainedFanOut,
-      fanOutCosts,
-      fairness,
-      peakRssMb,
+      ...sqlite!,
+      pg,
       seconds: (Date.now() - started) / 1000,
     });
     writeReport(outputs, report);
   } finally {
-    agent.destroy();
-    await Promise.all([nodeHttpChild.stop(), expressChild.stop()]);
-    await hanging.close(); // ends the stalled attempts, so the API stops without waiting out their timeout
-    await api.stop();
-    await receiverChild.stop();
-    fs.rmSync(compiled, { recursive: true, force: true });
+    await cleanUp();
   }
+}
+
+/** The PostgreSQL columns: one instance, then three on one database. */
+const PG_INSTANCES = [1, 3];
+
+/** One column of the report: an API (one or several instances on one database) and its own hanging receiver. */
+interface ApiColumn {
+  label: string;
+  /** The seeding instance's workspaces, key and assistants (every instance serves them). */
+  info: ApiInfo;
+  /** Each instance's base URL; the clients go round-robin over them. */
+  urls: string[];
+  instances: BenchChild<{ url: string; engine: string; pid: number }>[];
+  /** The fairness phase's receiver that never answers, this column's alone (another column's retries would count). */
+  hanging: HangingReceiver;
+  stopped?: Promise<void>;
+}
+
+/**
+ * Starts `instances` API processes on one database (PostgreSQL at `databaseUrl`, else a fresh SQLite file):
+ * the first seeds it, the others join. Each has its own delivery worker. Rejects when an instance opened
+ * another engine than the one asked for (a build whose server ignores the URL).
+ */
+async function startColumn(
+  compiled: string,
+  receiver: ReceiverClient,
+  opts: { label: string; instances: number; databaseUrl?: string },
+): Promise<ApiColumn> {
+  console.error(`starting the API: ${opts.label}…`);
+  const hanging = await startHangingReceiver();
+  const env = {
+    BENCH_RECEIVER_URL: receiver.url,
+    BENCH_HANGING_URL: hanging.url,
+    BENCH_ASSISTANTS: String(SUBSCRIPTIONS),
+    BENCH_FANOUT_SIZES: FANOUT_SIZES.join(','),
+    ...(opts.databaseUrl ? { BENCH_DATABASE_URL: opts.databaseUrl } : {}),
+    // With the V8 flag `npm start` gives the API (package.json): a 8 MB young generation per semi-space
+    // instead of 16 took 16 MB off its peak RSS here at the same CPU per event.
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=8`,
+  };
+  const column: ApiColumn = { label: opts.label, info: undefined!, urls: [], instances: [], hanging };
+  try {
+    const first = await startChild<ApiInfo>(compiled, 'servers/api.ts', env);
+    column.instances.push(first);
+    column.info = first.info;
+    for (let i = 1; i < opts.instances; i++)
+      column.instances.push(await startChild(compiled, 'servers/api.ts', { ...env, BENCH_JOIN: '1' }));
+    const wanted = opts.databaseUrl ? 'postgres' : 'sqlite';
+    const engines = column.instances.map((c) => c.info.engine);
+    if (engines.some((e) => e !== wanted))
+      throw new Error(`asked for ${wanted}, the API opened ${engines.join(', ')} (is ILLUMICHAT_DATABASE_URL wired?)`);
+    column.urls = column.instances.map((c) => c.info.url);
+    return column;
+  } catch (error) {
+    await stopColumn(column);
+    throw error;
+  }
+}
+
+/** Ends the column's hanging attempts (so its instances stop without waiting out their timeout), then stops them. */
+function stopColumn(column: ApiColumn): Promise<void> {
+  column.stopped ??= (async () => {
+    await column.hanging.close();
+    await Promise.all(column.instances.map((c) => c.stop()));
+  })();
+  return column.stopped;
+}
+
+/** Every delivery phase on one column, the load round-robin over its instances. */
+async function deliveryPhases(
+  column: ApiColumn,
+  receiver: ReceiverClient,
+): Promise<Omit<ColumnFigures, 'authCheck' | 'contactUpsert'>> {
+  const { info, urls } = column;
+  const duplicatesBefore = await receiver.duplicates();
+  const on = (i: number) => urls[i % urls.length]!;
+  const say = (what: string) => console.error(`${column.label}: ${what}…`);
+  // Round-robin over the assistants: every subscription gets its share of the events.
+  const eventsUrl = (i: number) => `${on(i)}/v1/widget/assistants/${info.assistants[i % SUBSCRIPTIONS]}/conversations`;
+  say('delivery latency at 200 events/s');
+  const at200 = await deliveryLatency(receiver, eventsUrl, 200, Math.max(5, SECONDS * 2));
+  say('delivery latency at 1,000 events/s');
+  const at1000 = await deliveryLatency(receiver, eventsUrl, 1000, SECONDS);
+  say('sustained deliveries, one per event');
+  const sustained = await sustainedDeliveries(receiver, eventsUrl, 8000, 1);
+  say(`sustained deliveries, ${SUBSCRIPTIONS} per event`);
+  const fanOutUrl = (i: number) => `${on(i)}/v1/widget/assistants/${info.fanOutAssistant}/conversations`;
+  const sustainedFanOut = await sustainedDeliveries(receiver, fanOutUrl, 8000 / SUBSCRIPTIONS, SUBSCRIPTIONS);
+  const zapsUrl = (size: number) => (i: number) =>
+    `${on(i)}/v1/widget/assistants/${info.fanOutBySize[size]}/conversations`;
+  say(`the creating request with ${COMPARED_SIZES.join(' and ')} matching subscriptions, interleaved`);
+  const fanOutCosts = await fanOutCost(
+    receiver,
+    COMPARED_SIZES.map((size) => ({ size, url: zapsUrl(size) })),
+    10,
+    30,
+  );
+  for (const size of FANOUT_SIZES.filter((n) => !COMPARED_SIZES.includes(n))) {
+    say(`the creating request with ${size} matching subscriptions`);
+    fanOutCosts.push(...(await fanOutCost(receiver, [{ size, url: zapsUrl(size) }], 1, 10)));
+  }
+  // Last: the stalled workspace's attempts and retries go on for minutes after.
+  say(`delivery latency at 200 events/s while another workspace's ${STALLED_SUBSCRIPTIONS} endpoints hang`);
+  const stalledUrl = (i: number) => `${on(i)}/v1/widget/assistants/${info.stalledAssistant}/conversations`;
+  const fairness = await underStall(receiver, column.hanging, stalledUrl, eventsUrl);
+  return {
+    label: column.label,
+    instances: column.instances.length,
+    at200,
+    at1000,
+    sustained,
+    sustainedFanOut,
+    fanOutCosts,
+    fairness,
+    peakRssMb: Math.max(...column.instances.map((c) => c.peakRssBytes())) / 1024 / 1024,
+    duplicates: (await receiver.duplicates()) - duplicatesBefore,
+  };
+}
+
+function errorText(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').slice(0, 300);
 }
 
 /**
@@ -331,7 +460,7 @@ async function deliveryLatency(
  */
 async function fanOutCost(
   receiver: ReceiverClient,
-  targets: { size: number; url: string }[],
+  targets: { size: number; url: (i: number) => string }[],
   eventsPerSecond: number,
   seconds: number,
 ): Promise<FanOutCost[]> {
@@ -340,7 +469,7 @@ async function fanOutCost(
   const urlOf = (i: number) => {
     const target = targets[i % targets.length];
     if (!target) throw new Error('fanOutCost needs at least one target');
-    return target.url;
+    return target.url(i);
   };
   const run = await pacedConversations(urlOf, eventsPerSecond, seconds);
   const load = loadAverage();
@@ -407,14 +536,20 @@ async function sustainedDeliveries(
   const before = await receiver.count();
   const began = performance.now();
   let next = 0;
+  let failed = 0;
+  let firstFailure: string | undefined;
   const senders = Array.from({ length: 16 }, async () => {
     while (next < events) {
       const i = next++;
-      await startConversation(url(i), i);
+      // A failed request is counted and shown, not fatal: the paced phases count theirs the same way.
+      await startConversation(url(i), i).catch((error: unknown) => {
+        failed += 1;
+        firstFailure ??= error instanceof Error ? error.message : String(error);
+      });
     }
   });
   await Promise.all(senders);
-  const expected = events * fanOut;
+  const expected = (events - failed) * fanOut;
   const arrived = (await receiver.waitFor(before + expected, 60_000)) - before;
   const seconds = (performance.now() - began) / 1000;
   await receiver.take();
@@ -422,16 +557,20 @@ async function sustainedDeliveries(
     events,
     fanOut,
     deliveries: arrived,
-    lost: expected - arrived,
+    // A failed request may still have committed its event (a reset after the commit): more arrived than owed.
+    lost: Math.max(0, expected - arrived),
+    failed,
+    ...(firstFailure === undefined ? {} : { firstFailure }),
     seconds,
     deliveriesPerSecond: arrived / seconds,
     load: loadAverage(),
   };
 }
 
-interface Figures {
-  nodeHttp: LoadResult;
-  expressHello: LoadResult;
+/** One column's figures: every phase but the bare baselines, on one API (one or several instances). */
+interface ColumnFigures {
+  label: string;
+  instances: number;
   authCheck: LoadResult;
   contactUpsert: LoadResult;
   at200: DeliveryLatency;
@@ -440,24 +579,127 @@ interface Figures {
   sustainedFanOut: Sustained;
   fanOutCosts: FanOutCost[];
   fairness: Fairness;
+  /** The largest peak RSS of the column's instances. */
   peakRssMb: number;
+  /** Arrivals over the column's phases that repeated a (path, webhook-id) already seen: a delivery sent twice. */
+  duplicates: number;
+}
+
+/** A PostgreSQL column that did not run, and why. */
+interface MissingColumn {
+  label: string;
+  missing: string;
+}
+
+interface PgColumns {
+  /** Version and durability settings of the bench's cluster. */
+  description: string;
+  /** Why there are no PostgreSQL columns at all (the cluster did not start). */
+  missing?: string;
+  columns: (ColumnFigures | MissingColumn)[];
+}
+
+interface Figures extends ColumnFigures {
+  nodeHttp: LoadResult;
+  expressHello: LoadResult;
+  pg: PgColumns;
   seconds: number;
 }
 
 function render(f: Figures): string {
+  const pgRan = f.pg.columns.filter((c): c is ColumnFigures => !('missing' in c));
+  const all: ColumnFigures[] = [f, ...pgRan];
+  const several = all.length > 1;
+  /** The API column of a detail table, only when PostgreSQL ran beside SQLite. */
+  const api = (c: ColumnFigures) => (several ? `${c.label} | ` : '');
+  const apiHead = several ? 'API | ' : '';
+  const apiRule = several ? '---|' : '';
   const ratio = (r: LoadResult) =>
     `${fmt((r.requestsPerSecond / f.expressHello.requestsPerSecond) * 100)}% of Express, ${fmt((r.requestsPerSecond / f.nodeHttp.requestsPerSecond) * 100)}% of node:http`;
   const http = (name: string, r: LoadResult, vs: string) =>
     `| ${name} | ${fmt(r.requestsPerSecond)} | ${fmt(r.p50Ms, 1)} | ${fmt(r.p99Ms, 1)} | ${r.non2xx + r.errors} | ${vs} |`;
-  const lat = (d: DeliveryLatency) =>
-    `| ${fmt(d.eventsPerSecond)} events/s over ${SUBSCRIPTIONS} subscriptions | ${fmt(d.deliveries)} | ${d.lost} | ${fmt(d.sendToArrival.p50)} | ${fmt(d.sendToArrival.p95)} | **${fmt(d.sendToArrival.p99)}** | ${fmt(d.commitToArrival.p50)} | ${fmt(d.commitToArrival.p99)} | ${fmt(d.load, 1)} |`;
-  const sus = (r: Sustained) =>
-    `| ${r.fanOut === 1 ? '1 subscription' : `${r.fanOut} subscriptions`} | ${fmt(r.events)} | ${fmt(r.deliveries)} | ${r.lost} | ${fmt(r.seconds, 1)} s | **${fmt(r.deliveriesPerSecond)}** | ${fmt(r.load, 1)} |`;
-  const cost = (c: FanOutCost) =>
-    `| ${fmt(c.subscriptions)} | ${c.events} at ${c.eventsPerSecond}/s | ${fmt(c.request.p50, 1)} | **${fmt(c.request.p99, 1)}** | ${fmt(c.deliveries)} | ${c.lost} | ${fmt(c.load, 1)} |`;
-  const costOf = (n: number) => f.fanOutCosts.find((c) => c.subscriptions === n)!;
-  const fanOutRatio = costOf(100).request.p99 / costOf(1).request.p99;
-  const authShare = f.authCheck.requestsPerSecond / f.expressHello.requestsPerSecond;
+  const pgHttp = (c: ColumnFigures, name: string, r: LoadResult, sqlite: LoadResult) =>
+    http(
+      `${name}, ${c.label}`,
+      r,
+      `${ratio(r)}, ${fmt((r.requestsPerSecond / sqlite.requestsPerSecond) * 100)}% of SQLite's`,
+    );
+  const lat = (c: ColumnFigures, d: DeliveryLatency) =>
+    `| ${api(c)}${fmt(d.eventsPerSecond)} events/s over ${SUBSCRIPTIONS} subscriptions | ${fmt(d.deliveries)} | ${d.lost} | ${fmt(d.sendToArrival.p50)} | ${fmt(d.sendToArrival.p95)} | **${fmt(d.sendToArrival.p99)}** | ${fmt(d.commitToArrival.p50)} | ${fmt(d.commitToArrival.p99)} | ${fmt(d.load, 1)} |`;
+  const sus = (c: ColumnFigures, r: Sustained) =>
+    `| ${api(c)}${r.fanOut === 1 ? '1 subscription' : `${r.fanOut} subscriptions`} | ${fmt(r.events)}${r.failed ? ` (${r.failed} failed: ${r.firstFailure})` : ''} | ${fmt(r.deliveries)} | ${r.lost} | ${fmt(r.seconds, 1)} s | **${fmt(r.deliveriesPerSecond)}** | ${fmt(r.load, 1)} |`;
+  const cost = (c: ColumnFigures, k: FanOutCost) =>
+    `| ${api(c)}${fmt(k.subscriptions)} | ${k.events} at ${k.eventsPerSecond}/s | ${fmt(k.request.p50, 1)} | **${fmt(k.request.p99, 1)}** | ${fmt(k.deliveries)} | ${k.lost} | ${fmt(k.load, 1)} |`;
+  const costOf = (c: ColumnFigures, n: number) => c.fanOutCosts.find((k) => k.subscriptions === n)!;
+  const fanOutRatio = (c: ColumnFigures) => costOf(c, 100).request.p99 / costOf(c, 1).request.p99;
+  const authShare = (c: ColumnFigures) => c.authCheck.requestsPerSecond / f.expressHello.requestsPerSecond;
+
+  // The targets, one cell per column: SQLite's are the issue's; PostgreSQL's are read against the same bars.
+  const targets: { name: string; cell: (c: ColumnFigures) => [string, boolean] }[] = [
+    {
+      name: "auth check ≥ 60% of bare Express's requests/s",
+      cell: (c) => [`${fmt(authShare(c) * 100)}%`, authShare(c) >= 0.6],
+    },
+    {
+      name: 'contact create-or-update ≥ 2,000 requests/s',
+      cell: (c) => [fmt(c.contactUpsert.requestsPerSecond), c.contactUpsert.requestsPerSecond >= 2000],
+    },
+    {
+      name: 'send→arrival p99 ≤ 20 ms at 200 events/s',
+      cell: (c) => [
+        `${fmt(c.at200.sendToArrival.p99)} ms (load ${fmt(c.at200.load, 1)})`,
+        c.at200.sendToArrival.p99 <= 20 && c.at200.lost === 0,
+      ],
+    },
+    {
+      name: 'send→arrival p99 ≤ 60 ms at 1,000 events/s',
+      cell: (c) => [
+        `${fmt(c.at1000.sendToArrival.p99)} ms (load ${fmt(c.at1000.load, 1)})`,
+        c.at1000.sendToArrival.p99 <= 60 && c.at1000.lost === 0,
+      ],
+    },
+    {
+      name: `send→arrival p99 < 100 ms at 200 events/s while another workspace's ${STALLED_SUBSCRIPTIONS} endpoints hang`,
+      cell: (c) => [
+        `${fmt(c.fairness.latency.sendToArrival.p99)} ms`,
+        c.fairness.latency.sendToArrival.p99 < 100 && c.fairness.latency.lost === 0,
+      ],
+    },
+    {
+      name: '≥ 1,500 deliveries/s with one subscription per event, none lost',
+      cell: (c) => [
+        `${fmt(c.sustained.deliveriesPerSecond)}/s, ${c.sustained.lost} lost (load ${fmt(c.sustained.load, 1)}); fan-out shape ${fmt(c.sustainedFanOut.deliveriesPerSecond)}/s`,
+        c.sustained.deliveriesPerSecond >= 1500 && c.sustained.lost === 0 && c.sustained.failed === 0,
+      ],
+    },
+    {
+      name: 'creating request p99 with 100 matching subscriptions ≤ 2 × with one',
+      cell: (c) => [
+        `${fmt(costOf(c, 100).request.p99, 1)} ms against ${fmt(costOf(c, 1).request.p99, 1)} ms: ${fmt(fanOutRatio(c), 2)}×`,
+        fanOutRatio(c) <= 2,
+      ],
+    },
+    { name: 'API RSS ≤ 200 MB (per instance)', cell: (c) => [`${fmt(c.peakRssMb)} MB`, c.peakRssMb <= 200] },
+  ];
+  const pgCells = f.pg.missing
+    ? PG_INSTANCES.map(() => 'not measured')
+    : f.pg.columns.map((c) => ('missing' in c ? 'not measured' : null));
+  const targetHead = [
+    'SQLite',
+    ...(f.pg.missing
+      ? PG_INSTANCES.map((n) => `PostgreSQL, ${n} instance${n === 1 ? '' : 's'}`)
+      : f.pg.columns.map((c) => c.label)),
+  ];
+  const targetRows = targets.map((t) => {
+    const cells = [f, ...f.pg.columns].map((c, k) => {
+      if (k > 0 && pgCells[k - 1]) return pgCells[k - 1];
+      const [figure, ok] = t.cell(c as ColumnFigures);
+      return `${figure}: ${verdict(ok)}`;
+    });
+    if (f.pg.missing) cells.push(...pgCells);
+    return `| ${t.name} | ${cells.join(' | ')} |`;
+  });
+
   return `# Benchmarks
 
 <!-- Written by \`npm run bench -- --write-docs\` (\`./dev bench --write-docs\`); rerun it to refresh. -->
@@ -467,18 +709,19 @@ Node ${process.versions.node}, ${os.platform()} ${os.release()}. Load generator 
 and servers share the same cores, on loopback; each server is its own process. The run took ${fmt(f.seconds)} s.
 Figures move by 10-20% between runs on a shared machine: compare ratios, not absolutes.
 
+${renderPgSetup(f)}
 ## HTTP throughput
 
 Each endpoint gets ${SECONDS} s in all, in one-second slices taken in turn with the baselines', so that an
-endpoint and the baseline it is compared with share the same moments of the machine.
+endpoint and the baseline it is compared with share the same moments of the machine.${several ? ' The PostgreSQL APIs take their slices in the same rounds; with three instances the connections go round-robin over them.' : ''}
 
 | endpoint | requests/s | p50 ms | p99 ms (worst slice) | errors | against the baselines |
 |---|---|---|---|---|---|
 ${http('node:http hello-world (baseline)', f.nodeHttp, '100% of node:http')}
 ${http('Express 5 hello-world (baseline)', f.expressHello, ratio(f.expressHello))}
-${http('GET /v1/me: the authenticated auth check', f.authCheck, ratio(f.authCheck))}
-${http('POST /v1/contacts: create or update', f.contactUpsert, ratio(f.contactUpsert))}
-
+${http(`GET /v1/me: the authenticated auth check${several ? ', SQLite' : ''}`, f.authCheck, ratio(f.authCheck))}
+${http(`POST /v1/contacts: create or update${several ? ', SQLite' : ''}`, f.contactUpsert, ratio(f.contactUpsert))}
+${pgRan.flatMap((c) => [pgHttp(c, 'GET /v1/me', c.authCheck, f.authCheck), pgHttp(c, 'POST /v1/contacts', c.contactUpsert, f.contactUpsert)].map((row) => `${row}\n`)).join('')}
 ## Delivery: from the client's send to the receiver's arrival
 
 Widget conversations are started through the API by an open-loop paced sender: send *n* is scheduled at
@@ -490,21 +733,20 @@ event makes one delivery. Beside it, the figure published before: from the event
 in the transaction that commits it) to arrival. Host load is the 1-minute load average at the end of the
 phase (${os.cpus().length} cores, shared with other work).
 
-| load | deliveries | lost | send→arrival p50 ms | p95 ms | p99 ms | commit→arrival p50 ms | p99 ms | host load |
-|---|---|---|---|---|---|---|---|---|
-${lat(f.at200)}
-${lat(f.at1000)}
+| ${apiHead}load | deliveries | lost | send→arrival p50 ms | p95 ms | p99 ms | commit→arrival p50 ms | p99 ms | host load |
+|${apiRule}---|---|---|---|---|---|---|---|---|
+${all.flatMap((c) => [lat(c, c.at200), lat(c, c.at1000)]).join('\n')}
 
 ### Fairness: another workspace's endpoints hang
 
 Issue 8's fault: a second workspace has ${STALLED_SUBSCRIPTIONS} subscriptions to a receiver that reads each request and never
 answers, and makes ${STALLED_EVENTS} events: ${fmt(f.fairness.stalledAttempts)} attempts, each holding its slot for the 10 s timeout. Once its
-attempts are hanging (${f.fairness.stalledHangingAtStart} of them at the start, ${f.fairness.stalledHangingAtEnd} by the end: its share of the slots, then its
+attempts are hanging (${all.map((c) => `${several ? `${c.label}: ` : ''}${c.fairness.stalledHangingAtStart} of them at the start, ${c.fairness.stalledHangingAtEnd} by the end`).join('; ')}: its share of the slots, then its
 retries), the first workspace makes events at 200/s as above.
 
-| load | deliveries | lost | send→arrival p50 ms | p95 ms | p99 ms | commit→arrival p50 ms | p99 ms | host load |
-|---|---|---|---|---|---|---|---|---|
-${lat(f.fairness.latency)}
+| ${apiHead}load | deliveries | lost | send→arrival p50 ms | p95 ms | p99 ms | commit→arrival p50 ms | p99 ms | host load |
+|${apiRule}---|---|---|---|---|---|---|---|---|
+${all.map((c) => lat(c, c.fairness.latency)).join('\n')}
 
 ### Sustained deliveries
 
@@ -514,10 +756,9 @@ subscription per event (the Zaps above, each filtered to its assistant), where e
 event made through HTTP as well. Beside it, the fan-out shape: ${SUBSCRIPTIONS} Zaps on the same trigger, so each event
 owes ${SUBSCRIPTIONS} deliveries and event-making is a quarter of the work.
 
-| each event goes to | events | deliveries | lost | all arrived in | deliveries/s | host load |
-|---|---|---|---|---|---|---|
-${sus(f.sustained)}
-${sus(f.sustainedFanOut)}
+| ${apiHead}each event goes to | events | deliveries | lost | all arrived in | deliveries/s | host load |
+|${apiRule}---|---|---|---|---|---|---|
+${all.flatMap((c) => [sus(c, c.sustained), sus(c, c.sustainedFanOut)]).join('\n')}
 
 ### The creating request against its fan-out
 
@@ -529,32 +770,82 @@ scheduled send to its answer: past 8 matching subscriptions the fan-out runs aft
 (delivery/fanout.ts; up to 8 the request writes the rows), so it should not grow with the subscriptions (issue 12 §3: 57 ms p50 at 100 and 228 ms at 1,000 when the fan-out was inside
 the request). With 1,000 the cap on active subscriptions per workspace is raised for the bench.
 
-| matching subscriptions | events | request p50 ms | p99 ms | deliveries | lost | host load |
-|---|---|---|---|---|---|---|
-${f.fanOutCosts.map(cost).join('\n')}
+| ${apiHead}matching subscriptions | events | request p50 ms | p99 ms | deliveries | lost | host load |
+|${apiRule}---|---|---|---|---|---|---|
+${all.flatMap((c) => c.fanOutCosts.map((k) => cost(c, k))).join('\n')}
 
-Peak memory (RSS) of the API process over the whole run: **${fmt(f.peakRssMb)} MB**.
-
+Peak memory (RSS) of the API process over the whole run: ${all.map((c) => `${several ? `${c.label}${c.instances > 1 ? ' (the largest instance)' : ''} ` : ''}**${fmt(c.peakRssMb)} MB**`).join(', ')}.
+${several ? `\nDeliveries that reached the receiver twice (the same subscription and \`webhook-id\`) over each column's phases: ${all.map((c) => `${c.label} ${c.duplicates}`).join(', ')}.\n` : ''}
 The soak (3 minutes at 1,000 events/s on a million-event database, per 30 s window, and \`GET /v1/samples\`
 there) is \`npm run bench -- --soak\`; its latest published run is in \`docs/benchmarks-soak.md\`.
 ${soakTargets()}
 
 ## Against the targets
 
-Where a target is missed, \`docs/performance.md\` says what profiling found, what was changed for it, and
-what is left to do.
+The targets are SQLite's (issue 12); the PostgreSQL columns are read against the same bars, where the
+network store's cost per event shows (\`docs/performance.md\`, "PostgreSQL: what two cores can show").
+Where a SQLite target is missed, \`docs/performance.md\` says what profiling found, what was changed for it,
+and what is left to do.
 
-| target | figure | |
-|---|---|---|
-| auth check ≥ 60% of bare Express's requests/s | ${fmt(authShare * 100)}% | ${verdict(authShare >= 0.6)} |
-| contact create-or-update ≥ 2,000 requests/s | ${fmt(f.contactUpsert.requestsPerSecond)} | ${verdict(f.contactUpsert.requestsPerSecond >= 2000)} |
-| send→arrival p99 ≤ 20 ms at 200 events/s | ${fmt(f.at200.sendToArrival.p99)} ms (load ${fmt(f.at200.load, 1)}) | ${verdict(f.at200.sendToArrival.p99 <= 20 && f.at200.lost === 0)} |
-| send→arrival p99 ≤ 60 ms at 1,000 events/s | ${fmt(f.at1000.sendToArrival.p99)} ms (load ${fmt(f.at1000.load, 1)}) | ${verdict(f.at1000.sendToArrival.p99 <= 60 && f.at1000.lost === 0)} |
-| send→arrival p99 < 100 ms at 200 events/s while another workspace's ${STALLED_SUBSCRIPTIONS} endpoints hang | ${fmt(f.fairness.latency.sendToArrival.p99)} ms | ${verdict(f.fairness.latency.sendToArrival.p99 < 100 && f.fairness.latency.lost === 0)} |
-| ≥ 1,500 deliveries/s with one subscription per event, none lost | ${fmt(f.sustained.deliveriesPerSecond)}/s, ${f.sustained.lost} lost (load ${fmt(f.sustained.load, 1)}); fan-out shape ${fmt(f.sustainedFanOut.deliveriesPerSecond)}/s | ${verdict(f.sustained.deliveriesPerSecond >= 1500 && f.sustained.lost === 0)} |
-| creating request p99 with 100 matching subscriptions ≤ 2 × with one | ${fmt(costOf(100).request.p99, 1)} ms against ${fmt(costOf(1).request.p99, 1)} ms: ${fmt(fanOutRatio, 2)}× | ${verdict(fanOutRatio <= 2)} |
-| API RSS ≤ 200 MB | ${fmt(f.peakRssMb)} MB | ${verdict(f.peakRssMb <= 200)} |
+| target | ${targetHead.join(' | ')} |
+|---|${targetHead.map(() => '---|').join('')}
+${targetRows.join('\n')}
 `;
+}
+
+/**
+ * The PostgreSQL section's head: how the columns were run, their figures as ratios against SQLite's in the
+ * same run, and why a column is missing.
+ */
+function renderPgSetup(f: Figures): string {
+  if (f.pg.missing) return `**PostgreSQL: not measured in this run**: ${f.pg.missing}.\n`;
+  const ran = f.pg.columns.filter((c): c is ColumnFigures => !('missing' in c));
+  const missing = f.pg.columns.filter((c): c is MissingColumn => 'missing' in c);
+  const vs = (value: number, sqlite: number, digits = 0, unit = '') =>
+    `${fmt(value, digits)}${unit} (${fmt(value / sqlite, 2)}×)`;
+  const row = (name: string, get: (c: ColumnFigures) => number, digits = 0, unit = '') =>
+    `| ${name} | ${fmt(get(f), digits)}${unit} | ${ran.map((c) => vs(get(c), get(f), digits, unit)).join(' | ')} |`;
+  const table = ran.length
+    ? `| figure | SQLite | ${ran.map((c) => c.label).join(' | ')} |
+|---|---|${ran.map(() => '---|').join('')}
+${row('GET /v1/me, requests/s', (c) => c.authCheck.requestsPerSecond)}
+${row('POST /v1/contacts, requests/s', (c) => c.contactUpsert.requestsPerSecond)}
+${row('send→arrival p50 at 200 events/s', (c) => c.at200.sendToArrival.p50, 0, ' ms')}
+${row('send→arrival p99 at 200 events/s', (c) => c.at200.sendToArrival.p99, 0, ' ms')}
+${row('send→arrival p99 at 1,000 events/s', (c) => c.at1000.sendToArrival.p99, 0, ' ms')}
+${row('send→arrival p99 at 200 events/s, another workspace hanging', (c) => c.fairness.latency.sendToArrival.p99, 0, ' ms')}
+${row('sustained deliveries/s, one subscription per event', (c) => c.sustained.deliveriesPerSecond)}
+${row('sustained deliveries/s, 4 per event', (c) => c.sustainedFanOut.deliveriesPerSecond)}
+${row('creating request p99, 100 matching subscriptions', (c) => c.fanOutCosts.find((k) => k.subscriptions === 100)!.request.p99, 1, ' ms')}
+${row('peak RSS per instance', (c) => c.peakRssMb, 0, ' MB')}
+| deliveries lost, all phases | ${lost(f)} | ${ran.map(lost).join(' | ')} |
+| deliveries that arrived twice | ${f.duplicates} | ${ran.map((c) => c.duplicates).join(' | ')} |
+`
+    : '';
+  return `## PostgreSQL beside SQLite
+
+The same phases on the same receiver, measured the same way (from the client's send to the receiver's
+arrival), on a private cluster the bench starts itself (\`scripts/pg-cluster.sh\`; ${f.pg.description}:
+PostgreSQL's defaults, stricter than SQLite's \`synchronous = NORMAL\`, so the comparison does not flatter it).
+Each column has a database of its own. "3 instances": three API processes on one database, each with its
+own delivery worker; the clients go round-robin over the three, request by request. All of it shares ${os.cpus().length}
+cores with the load generator, the receiver and PostgreSQL itself: these columns show correctness and the
+cost per event of a network store, not how throughput scales with instances (\`docs/performance.md\`).
+In brackets: the figure against SQLite's in this run (for latencies, above 1× is slower).
+
+${table}${missing.map((c) => `**${c.label}: not measured in this run**: ${c.missing}.\n`).join('')}`;
+}
+
+/** Deliveries owed and not arrived, over every phase of a column. */
+function lost(c: ColumnFigures): number {
+  return (
+    c.at200.lost +
+    c.at1000.lost +
+    c.sustained.lost +
+    c.sustainedFanOut.lost +
+    c.fanOutCosts.reduce((sum, k) => sum + k.lost, 0) +
+    c.fairness.latency.lost
+  );
 }
 
 if (require.main === module) {

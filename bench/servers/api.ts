@@ -11,7 +11,11 @@
  * BENCH_RECEIVER_URL (the cap on active subscriptions per workspace is raised for it). BENCH_DB_PATH runs
  * the API on an existing file instead of a fresh one (the soak's pre-filled copy); BENCH_RETENTION_MS sets
  * how long events and deliveries are kept (the soak's short retention).
- * Prints what the bench needs.
+ * BENCH_DATABASE_URL runs it on PostgreSQL instead (the config's `databaseUrl`, ILLUMICHAT_DATABASE_URL in
+ * production), for the bench's PostgreSQL columns; BENCH_JOIN=1 makes another instance on the same database:
+ * it seeds nothing (the first instance did), runs its own delivery worker, and prints only its url, pid and
+ * engine. Prints what the bench needs, with `engine` (the store it really opened, so a build that ignored the
+ * URL cannot pass SQLite figures off as PostgreSQL's).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -33,11 +37,14 @@ async function main() {
   const base = loadConfig({});
   const retentionMs = process.env.BENCH_RETENTION_MS ? Number(process.env.BENCH_RETENTION_MS) : undefined;
   const fanOutSizes = (process.env.BENCH_FANOUT_SIZES ?? '').split(',').filter(Boolean).map(Number);
+  const databaseUrl = process.env.BENCH_DATABASE_URL;
+  const joining = process.env.BENCH_JOIN === '1';
   const config = loadConfig(
     {},
     {
       port: 0,
       dbPath: process.env.BENCH_DB_PATH ?? path.join(dir, 'bench.db'),
+      databaseUrl,
       maxSubscriptionsPerWorkspace: Math.max(base.maxSubscriptionsPerWorkspace, ...fanOutSizes),
       retention:
         retentionMs === undefined
@@ -58,6 +65,7 @@ async function main() {
   const fanOutBySize: Record<string, string> = {};
   const running = await startServer(config, silentLogger, {
     beforeListen: async (ctx) => {
+      if (joining) return;
       const workspace = await createWorkspace(ctx, { name: 'Bench Workspace', plan: 'pro' });
       const created = await createApiKey(ctx, { workspaceId: workspace.id, name: 'bench', scopes: SCOPES });
       key = created.key;
@@ -109,8 +117,22 @@ async function main() {
       }
     },
   });
+  const engine = running.ctx.store.engine;
   process.stdout.write(
-    `${JSON.stringify({ url: running.url, key, assistants, fanOutAssistant, stalledAssistant, fanOutBySize, pid: process.pid })}\n`,
+    `${JSON.stringify(
+      joining
+        ? { url: running.url, pid: process.pid, engine }
+        : {
+            url: running.url,
+            key,
+            assistants,
+            fanOutAssistant,
+            stalledAssistant,
+            fanOutBySize,
+            pid: process.pid,
+            engine,
+          },
+    )}\n`,
   );
   process.on('SIGTERM', () => {
     void running.stop().then(() => {

@@ -5,7 +5,9 @@
  * send times on this machine), the event's createdAt (stamped in the API's commit), its webhook-id and
  * path, and the sender's send number, which the bench puts in the widget conversation's visitor id
  * (`bench-<n>`). `GET /_arrivals` hands over and forgets what arrived since the last call;
- * `GET /_count` says how many distinct (path, webhook-id) pairs arrived in all. Prints `{"url": …}`.
+ * `GET /_count` says how many distinct (path, webhook-id) pairs arrived in all, `GET /_duplicates` how many
+ * arrivals repeated a pair already seen (the same delivery sent twice: across several API instances, two
+ * workers claiming one delivery). Prints `{"url": …}`.
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -15,6 +17,7 @@ export type ArrivalRow = [number, number, number, string, string];
 
 let arrivals: ArrivalRow[] = [];
 const seen = new Set<string>();
+let duplicates = 0;
 
 const server = http.createServer((req, res) => {
   if (req.url === '/_arrivals') {
@@ -23,6 +26,7 @@ const server = http.createServer((req, res) => {
     return void res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   }
   if (req.url === '/_count') return void res.writeHead(200).end(String(seen.size));
+  if (req.url === '/_duplicates') return void res.writeHead(200).end(String(duplicates));
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
@@ -40,7 +44,9 @@ const server = http.createServer((req, res) => {
       webhookId,
       path,
     ]);
-    seen.add(`${path} ${webhookId}`);
+    const pair = `${path} ${webhookId}`;
+    if (seen.has(pair)) duplicates += 1;
+    seen.add(pair);
   });
 });
 server.keepAliveTimeout = 30_000;
