@@ -33,6 +33,7 @@ import { waitUntil } from '../support/api-server';
 import { at } from '../support/items';
 import { closeAfterFile, freshPgDatabaseUrl, PG_SETUP_TIMEOUT_MS } from '../support/pg';
 import { fetchPage, formBody, sessionCookieOf } from '../support/settings-session';
+import { describeEngine } from '../support/test-store';
 import { type ApiProcess, killAll, spawnApi } from './support/api-process';
 
 // Three processes, thousands of events, a kill and a restart: about a minute on two loaded cores.
@@ -183,252 +184,255 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const receivers: SlowReceiver[] = [];
 let ctx: AppContext;
 let databaseUrl: string;
-afterAll(async () => {
-  await killAll();
-  for (const rx of receivers) await rx.close();
-});
+// Its own PostgreSQL database either way; run once, in the PostgreSQL run, not again in the SQLite one.
+describeEngine('postgres', 'three API processes on one PostgreSQL database', 'many instances', () => {
+  afterAll(async () => {
+    await killAll();
+    for (const rx of receivers) await rx.close();
+  });
 
-beforeAll(async () => {
-  databaseUrl = await freshPgDatabaseUrl();
-  ctx = createAppContext({ store: closeAfterFile(await openPgStore(databaseUrl)), config: loadConfig({}) });
-}, PG_SETUP_TIMEOUT_MS);
+  beforeAll(async () => {
+    databaseUrl = await freshPgDatabaseUrl();
+    ctx = createAppContext({ store: closeAfterFile(await openPgStore(databaseUrl)), config: loadConfig({}) });
+  }, PG_SETUP_TIMEOUT_MS);
 
-it('three instances on one PostgreSQL: a burst with one SIGKILLed mid-delivery, idempotency across instances, a revocation seen by all', async () => {
-  const rx = {
-    tickets: await startSlowReceiver('tickets'),
-    leads: await startSlowReceiver('leads'),
-    revoked: await startSlowReceiver('revoked'),
-  };
-  receivers.push(...Object.values(rx));
-  // Three workspaces (tenants), so the burst is not one workspace's ticket counter taken in turn.
-  const tenants: { workspace: { id: string }; auth: Record<string, string> }[] = [];
-  /** Which receiver a subscription delivers to. */
-  const receiverOfSubscription = new Map<string, string>();
-  const subscribe = async (
-    workspaceId: string,
-    apiKeyId: string,
-    eventType: 'ticket.created' | 'lead.captured',
-    target: SlowReceiver,
-  ) => {
-    const { id } = (await createSubscription(ctx, { workspaceId, apiKeyId, eventType, targetUrl: target.url }))
-      .subscription;
-    receiverOfSubscription.set(id, target.name);
-    return id;
-  };
-  for (let t = 0; t < 3; t++) {
-    const workspace = await createWorkspace(ctx, { name: `Scale-out ${t}`, plan: 'pro' });
-    const key = await createApiKey(ctx, { workspaceId: workspace.id, name: 'Zapier', scopes: SCOPES });
-    await subscribe(workspace.id, key.id, 'ticket.created', rx.tickets);
-    await subscribe(workspace.id, key.id, 'lead.captured', rx.leads);
-    tenants.push({ workspace, auth: { authorization: `Bearer ${key.key}` } });
-  }
-  const { workspace, auth } = at(tenants, 0);
-  const doomed = await createApiKey(ctx, { workspaceId: workspace.id, name: 'Old Zapier', scopes: SCOPES });
-  const owner = await createAgent(ctx, workspace.id, { name: 'Owner', email: 'owner@example.com', role: 'owner' });
-
-  const instances: (ApiProcess | null)[] = await Promise.all(
-    Array.from({ length: INSTANCES }, () => spawnApi({ dbPath: databaseUrl, env: ENV })),
-  );
-  /** Instance `i`, or the next one running while it is down. */
-  const pick = (i: number): ApiProcess => {
-    for (let k = 0; k < INSTANCES; k++) {
-      const instance = instances[(i + k) % INSTANCES];
-      if (instance) return instance;
+  it('three instances on one PostgreSQL: a burst with one SIGKILLed mid-delivery, idempotency across instances, a revocation seen by all', async () => {
+    const rx = {
+      tickets: await startSlowReceiver('tickets'),
+      leads: await startSlowReceiver('leads'),
+      revoked: await startSlowReceiver('revoked'),
+    };
+    receivers.push(...Object.values(rx));
+    // Three workspaces (tenants), so the burst is not one workspace's ticket counter taken in turn.
+    const tenants: { workspace: { id: string }; auth: Record<string, string> }[] = [];
+    /** Which receiver a subscription delivers to. */
+    const receiverOfSubscription = new Map<string, string>();
+    const subscribe = async (
+      workspaceId: string,
+      apiKeyId: string,
+      eventType: 'ticket.created' | 'lead.captured',
+      target: SlowReceiver,
+    ) => {
+      const { id } = (await createSubscription(ctx, { workspaceId, apiKeyId, eventType, targetUrl: target.url }))
+        .subscription;
+      receiverOfSubscription.set(id, target.name);
+      return id;
+    };
+    for (let t = 0; t < 3; t++) {
+      const workspace = await createWorkspace(ctx, { name: `Scale-out ${t}`, plan: 'pro' });
+      const key = await createApiKey(ctx, { workspaceId: workspace.id, name: 'Zapier', scopes: SCOPES });
+      await subscribe(workspace.id, key.id, 'ticket.created', rx.tickets);
+      await subscribe(workspace.id, key.id, 'lead.captured', rx.leads);
+      tenants.push({ workspace, auth: { authorization: `Bearer ${key.key}` } });
     }
-    throw new Error('no instance running');
-  };
-  const arrivals = () => Object.values(rx).flatMap((r) => r.arrivals);
-  /** Resolves once no delivery is pending, looking every 100 ms (a lighter load than waitUntil's 10 ms). */
-  const drained = async (timeoutMs: number, what: string) => {
-    const deadline = Date.now() + timeoutMs;
-    while ((await ctx.db.value<number>(`SELECT COUNT(*) FROM deliveries WHERE status = 'pending'`)) !== 0) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await sleep(100);
-    }
-  };
+    const { workspace, auth } = at(tenants, 0);
+    const doomed = await createApiKey(ctx, { workspaceId: workspace.id, name: 'Old Zapier', scopes: SCOPES });
+    const owner = await createAgent(ctx, workspace.id, { name: 'Owner', email: 'owner@example.com', role: 'owner' });
 
-  // 1. The burst, spread over the three; one is killed mid-delivery and started again.
-  type Job = { i: number; kind: 'ticket' | 'lead'; path: string; body: object };
-  const jobs: Job[] = Array.from({ length: EVENTS }, (_, i) =>
-    i % 2 === 0
-      ? { i, kind: 'ticket', path: '/v1/tickets', body: { subject: `burst ${i}` } }
-      : { i, kind: 'lead', path: '/v1/contacts', body: { email: `lead${i}@example.com`, name: `Lead ${i}` } },
-  );
-  const outcomes = new Map<number, Outcome>();
-  let kill: { killedAt: number; ports: Set<number>; openAtKill: Arrival[] } | null = null;
-  let killing = false;
-  const restart: { done?: Promise<void> } = {};
-
-  /** Freezes the victim at successive instants until it has a request open at a receiver, and kills it there. */
-  const killMidDelivery = async () => {
-    const victim = instances[VICTIM]!;
-    for (let tries = 0; tries < 3000 && !kill; tries++) {
-      victim.child.kill('SIGSTOP');
-      const ports = localPortsOf(victim.child.pid!);
-      const open = arrivals().filter((a) => a.answeredAt === null && !a.aborted && ports.has(a.remotePort));
-      if (open.length > 0) {
-        kill = { killedAt: Date.now(), ports, openAtKill: open };
-        instances[VICTIM] = null;
-        await victim.crash();
-        restart.done = spawnApi({ dbPath: databaseUrl, env: ENV }).then((again) => void (instances[VICTIM] = again));
-        return;
+    const instances: (ApiProcess | null)[] = await Promise.all(
+      Array.from({ length: INSTANCES }, () => spawnApi({ dbPath: databaseUrl, env: ENV })),
+    );
+    /** Instance `i`, or the next one running while it is down. */
+    const pick = (i: number): ApiProcess => {
+      for (let k = 0; k < INSTANCES; k++) {
+        const instance = instances[(i + k) % INSTANCES];
+        if (instance) return instance;
       }
-      victim.child.kill('SIGCONT');
-      await sleep(2);
-    }
-  };
+      throw new Error('no instance running');
+    };
+    const arrivals = () => Object.values(rx).flatMap((r) => r.arrivals);
+    /** Resolves once no delivery is pending, looking every 100 ms (a lighter load than waitUntil's 10 ms). */
+    const drained = async (timeoutMs: number, what: string) => {
+      const deadline = Date.now() + timeoutMs;
+      while ((await ctx.db.value<number>(`SELECT COUNT(*) FROM deliveries WHERE status = 'pending'`)) !== 0) {
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+        await sleep(100);
+      }
+    };
 
-  await drive(jobs, CLIENTS, async (job) => {
-    outcomes.set(job.i, await post(pick(job.i).url, job.path, job.body, at(tenants, job.i % tenants.length).auth));
-    if (!killing && outcomes.size >= KILL_AFTER_ANSWERS) {
-      killing = true;
-      await killMidDelivery();
-    }
-  });
-  expect(kill).not.toBeNull(); // the victim did have a delivery in flight when it died
-  const { killedAt, ports: victimPorts, openAtKill } = kill!;
-  await restart.done;
-  await drained(90_000, 'every delivery of the burst to finish');
-  const revokedSubscription = await subscribe(workspace.id, doomed.id, 'ticket.created', rx.revoked);
-  // 2. One Idempotency-Key, two instances at once: one ticket, one answer.
-  const idempotent = await Promise.all(
-    Array.from({ length: IDEMPOTENT_KEYS }, async (_, i) => {
-      const headers = { ...auth, 'idempotency-key': `multi-instance-${i}` };
-      const send = async (instance: number): Promise<Outcome> => {
-        for (let tries = 0; ; tries++) {
-          const answer = await post(pick(instance).url, '/v1/tickets', { subject: `idempotent ${i}` }, headers);
-          // The other instance's request still runs: Zapier retries later, as does this.
-          if (answer.status !== 409 || answer.body?.error?.code !== 'idempotency_request_in_progress' || tries > 100)
-            return answer;
-          await sleep(100);
+    // 1. The burst, spread over the three; one is killed mid-delivery and started again.
+    type Job = { i: number; kind: 'ticket' | 'lead'; path: string; body: object };
+    const jobs: Job[] = Array.from({ length: EVENTS }, (_, i) =>
+      i % 2 === 0
+        ? { i, kind: 'ticket', path: '/v1/tickets', body: { subject: `burst ${i}` } }
+        : { i, kind: 'lead', path: '/v1/contacts', body: { email: `lead${i}@example.com`, name: `Lead ${i}` } },
+    );
+    const outcomes = new Map<number, Outcome>();
+    let kill: { killedAt: number; ports: Set<number>; openAtKill: Arrival[] } | null = null;
+    let killing = false;
+    const restart: { done?: Promise<void> } = {};
+
+    /** Freezes the victim at successive instants until it has a request open at a receiver, and kills it there. */
+    const killMidDelivery = async () => {
+      const victim = instances[VICTIM]!;
+      for (let tries = 0; tries < 3000 && !kill; tries++) {
+        victim.child.kill('SIGSTOP');
+        const ports = localPortsOf(victim.child.pid!);
+        const open = arrivals().filter((a) => a.answeredAt === null && !a.aborted && ports.has(a.remotePort));
+        if (open.length > 0) {
+          kill = { killedAt: Date.now(), ports, openAtKill: open };
+          instances[VICTIM] = null;
+          await victim.crash();
+          restart.done = spawnApi({ dbPath: databaseUrl, env: ENV }).then((again) => void (instances[VICTIM] = again));
+          return;
         }
-      };
-      return await Promise.all([send(i), send(i + 1)]);
-    }),
-  );
-  idempotent.forEach(([a, b], i) => {
-    expect({ i, a: a.status, b: b.status }).toEqual({ i, a: 201, b: 201 });
-    expect({ i, same: b.body }).toEqual({ i, same: a.body });
-    expect([a.replayed, b.replayed].filter(Boolean)).toHaveLength(1);
-  });
-  const perKey = await ctx.db.all<{ subject: string; n: number }>(
-    `SELECT subject, COUNT(*) AS n FROM tickets WHERE subject LIKE 'idempotent %' GROUP BY subject`,
-  );
-  expect(perKey).toHaveLength(IDEMPOTENT_KEYS);
-  expect(perKey.filter((r) => r.n !== 1)).toEqual([]);
-  await drained(60_000, 'the idempotent tickets to be delivered');
-  // 3. The old key revoked through the third instance's Settings; then tickets created through all three.
-  const { token } = await createSignInLink(ctx, owner.id);
-  const third = pick(2).url;
-  const signedIn = await fetchPage(`${third}/sign-in`, { method: 'POST', body: formBody({ token }) });
-  const cookie = sessionCookieOf(signedIn);
-  const keysPage = await fetchPage(`${third}/settings/keys`, { headers: { cookie } });
-  const csrf = at(/name="_csrf" value="([^"]+)"/.exec(keysPage.html) ?? [], 1);
-  const revokedBefore = rx.revoked.arrivals.length;
-  expect(revokedBefore).toBeGreaterThan(0); // its Zap did receive, before
-  const revocation = await fetchPage(`${third}/settings/keys/${doomed.id}/revoke`, {
-    method: 'POST',
-    headers: { cookie },
-    body: formBody({ _csrf: csrf }),
-  });
-  expect(revocation.status).toBe(303); // committed
-  const afterRevoke = await Promise.all(
-    Array.from({ length: AFTER_REVOKE }, (_, i) =>
-      post(pick(i).url, '/v1/tickets', { subject: `after revoke ${i}` }, auth),
-    ),
-  );
-  expect(afterRevoke.filter((o) => o.status !== 201)).toEqual([]);
-  await drained(60_000, 'the tickets after the revocation');
-  await waitUntil(
-    () => rx.tickets.arrivals.filter((a) => a.answeredAt !== null).length >= EVENTS / 2,
-    10_000,
-    'the answers to the last deliveries',
-  );
-  for (const instance of instances) await instance?.stop();
+        victim.child.kill('SIGCONT');
+        await sleep(2);
+      }
+    };
 
-  // What the database holds, read once everything stopped.
-  const events = await ctx.db.all<{ id: string; type: string; payload: string }>(
-    `SELECT id, type, payload FROM events`,
-  );
-  const payloadOf = new Map(events.map((e) => [e.id, e.payload]));
-  const eventOfRecord = new Map<string, string>();
-  for (const e of events) {
-    const p = JSON.parse(e.payload);
-    eventOfRecord.set(e.type === 'lead.captured' ? p.id : p.data.ticket.id, e.id);
-  }
+    await drive(jobs, CLIENTS, async (job) => {
+      outcomes.set(job.i, await post(pick(job.i).url, job.path, job.body, at(tenants, job.i % tenants.length).auth));
+      if (!killing && outcomes.size >= KILL_AFTER_ANSWERS) {
+        killing = true;
+        await killMidDelivery();
+      }
+    });
+    expect(kill).not.toBeNull(); // the victim did have a delivery in flight when it died
+    const { killedAt, ports: victimPorts, openAtKill } = kill!;
+    await restart.done;
+    await drained(90_000, 'every delivery of the burst to finish');
+    const revokedSubscription = await subscribe(workspace.id, doomed.id, 'ticket.created', rx.revoked);
+    // 2. One Idempotency-Key, two instances at once: one ticket, one answer.
+    const idempotent = await Promise.all(
+      Array.from({ length: IDEMPOTENT_KEYS }, async (_, i) => {
+        const headers = { ...auth, 'idempotency-key': `multi-instance-${i}` };
+        const send = async (instance: number): Promise<Outcome> => {
+          for (let tries = 0; ; tries++) {
+            const answer = await post(pick(instance).url, '/v1/tickets', { subject: `idempotent ${i}` }, headers);
+            // The other instance's request still runs: Zapier retries later, as does this.
+            if (answer.status !== 409 || answer.body?.error?.code !== 'idempotency_request_in_progress' || tries > 100)
+              return answer;
+            await sleep(100);
+          }
+        };
+        return await Promise.all([send(i), send(i + 1)]);
+      }),
+    );
+    idempotent.forEach(([a, b], i) => {
+      expect({ i, a: a.status, b: b.status }).toEqual({ i, a: 201, b: 201 });
+      expect({ i, same: b.body }).toEqual({ i, same: a.body });
+      expect([a.replayed, b.replayed].filter(Boolean)).toHaveLength(1);
+    });
+    const perKey = await ctx.db.all<{ subject: string; n: number }>(
+      `SELECT subject, COUNT(*) AS n FROM tickets WHERE subject LIKE 'idempotent %' GROUP BY subject`,
+    );
+    expect(perKey).toHaveLength(IDEMPOTENT_KEYS);
+    expect(perKey.filter((r) => r.n !== 1)).toEqual([]);
+    await drained(60_000, 'the idempotent tickets to be delivered');
+    // 3. The old key revoked through the third instance's Settings; then tickets created through all three.
+    const { token } = await createSignInLink(ctx, owner.id);
+    const third = pick(2).url;
+    const signedIn = await fetchPage(`${third}/sign-in`, { method: 'POST', body: formBody({ token }) });
+    const cookie = sessionCookieOf(signedIn);
+    const keysPage = await fetchPage(`${third}/settings/keys`, { headers: { cookie } });
+    const csrf = at(/name="_csrf" value="([^"]+)"/.exec(keysPage.html) ?? [], 1);
+    const revokedBefore = rx.revoked.arrivals.length;
+    expect(revokedBefore).toBeGreaterThan(0); // its Zap did receive, before
+    const revocation = await fetchPage(`${third}/settings/keys/${doomed.id}/revoke`, {
+      method: 'POST',
+      headers: { cookie },
+      body: formBody({ _csrf: csrf }),
+    });
+    expect(revocation.status).toBe(303); // committed
+    const afterRevoke = await Promise.all(
+      Array.from({ length: AFTER_REVOKE }, (_, i) =>
+        post(pick(i).url, '/v1/tickets', { subject: `after revoke ${i}` }, auth),
+      ),
+    );
+    expect(afterRevoke.filter((o) => o.status !== 201)).toEqual([]);
+    await drained(60_000, 'the tickets after the revocation');
+    await waitUntil(
+      () => rx.tickets.arrivals.filter((a) => a.answeredAt !== null).length >= EVENTS / 2,
+      10_000,
+      'the answers to the last deliveries',
+    );
+    for (const instance of instances) await instance?.stop();
 
-  // Every write answered 201 is stored, with its event; nothing was answered but 201 or a cut connection.
-  const acknowledged = jobs.filter((j) => outcomes.get(j.i)?.status === 201);
-  expect(acknowledged.length).toBeGreaterThan(EVENTS * 0.9);
-  expect([...outcomes.values()].filter((o) => o.status !== 201 && o.status !== 'no answer')).toEqual([]);
-  const storedTickets = new Set(await ctx.db.values<string>('SELECT id FROM tickets'));
-  const storedContacts = new Set(await ctx.db.values<string>('SELECT id FROM contacts'));
-  for (const j of acknowledged) {
-    const id = outcomes.get(j.i)!.body.id as string;
-    expect({
-      i: j.i,
-      stored: (j.kind === 'ticket' ? storedTickets : storedContacts).has(id),
-      event: eventOfRecord.has(id),
-    }).toEqual({ i: j.i, stored: true, event: true });
-  }
+    // What the database holds, read once everything stopped.
+    const events = await ctx.db.all<{ id: string; type: string; payload: string }>(
+      `SELECT id, type, payload FROM events`,
+    );
+    const payloadOf = new Map(events.map((e) => [e.id, e.payload]));
+    const eventOfRecord = new Map<string, string>();
+    for (const e of events) {
+      const p = JSON.parse(e.payload);
+      eventOfRecord.set(e.type === 'lead.captured' ? p.id : p.data.ticket.id, e.id);
+    }
 
-  // Nothing pending; every delivery succeeded, but the revoked Zap's, which may have been cancelled.
-  const statuses = await ctx.db.all<{ sub: string; status: string; n: number }>(
-    `SELECT subscription_id AS sub, status, COUNT(*) AS n FROM deliveries GROUP BY subscription_id, status`,
-  );
-  expect(
-    statuses.filter((s) => s.status !== 'succeeded' && !(s.sub === revokedSubscription && s.status === 'cancelled')),
-  ).toEqual([]);
+    // Every write answered 201 is stored, with its event; nothing was answered but 201 or a cut connection.
+    const acknowledged = jobs.filter((j) => outcomes.get(j.i)?.status === 201);
+    expect(acknowledged.length).toBeGreaterThan(EVENTS * 0.9);
+    expect([...outcomes.values()].filter((o) => o.status !== 201 && o.status !== 'no answer')).toEqual([]);
+    const storedTickets = new Set(await ctx.db.values<string>('SELECT id FROM tickets'));
+    const storedContacts = new Set(await ctx.db.values<string>('SELECT id FROM contacts'));
+    for (const j of acknowledged) {
+      const id = outcomes.get(j.i)!.body.id as string;
+      expect({
+        i: j.i,
+        stored: (j.kind === 'ticket' ? storedTickets : storedContacts).has(id),
+        event: eventOfRecord.has(id),
+      }).toEqual({ i: j.i, stored: true, event: true });
+    }
 
-  // Owed: every ticket event to both ticket Zaps (the revoked one: those made before the revocation), every
-  // lead event to the lead Zap. Each arrives at least once, with its event's id and stored body.
-  const afterRevokeEvents = new Set(afterRevoke.map((o) => eventOfRecord.get(o.body.id as string)!));
-  const owed = new Map<string, Set<string>>([
-    ['tickets', new Set(events.filter((e) => e.type === 'ticket.created').map((e) => e.id))],
-    ['leads', new Set(events.filter((e) => e.type === 'lead.captured').map((e) => e.id))],
-    // Subscribed after the burst: the idempotent tickets.
-    ['revoked', new Set(idempotent.map(([a]) => eventOfRecord.get(a.body.id as string)!))],
-  ]);
-  const arrivalsOf = new Map<string, Arrival[]>();
-  for (const a of arrivals()) {
-    expect({ id: a.webhookId, body: a.body === payloadOf.get(a.webhookId) }).toEqual({ id: a.webhookId, body: true });
-    const k = `${a.receiver} ${a.webhookId}`;
-    arrivalsOf.set(k, [...(arrivalsOf.get(k) ?? []), a]);
-  }
-  for (const [receiver, ids] of owed) {
-    const missing = [...ids].filter((id) => !arrivalsOf.has(`${receiver} ${id}`));
-    expect({ receiver, missing }).toEqual({ receiver, missing: [] });
-  }
-  // No event made after the revocation committed reached the revoked key's Zap, from any instance.
-  expect(rx.revoked.arrivals.filter((a) => afterRevokeEvents.has(a.webhookId))).toEqual([]);
-  expect(rx.tickets.arrivals.filter((a) => afterRevokeEvents.has(a.webhookId)).length).toBeGreaterThanOrEqual(
-    AFTER_REVOKE,
-  );
+    // Nothing pending; every delivery succeeded, but the revoked Zap's, which may have been cancelled.
+    const statuses = await ctx.db.all<{ sub: string; status: string; n: number }>(
+      `SELECT subscription_id AS sub, status, COUNT(*) AS n FROM deliveries GROUP BY subscription_id, status`,
+    );
+    expect(
+      statuses.filter((s) => s.status !== 'succeeded' && !(s.sub === revokedSubscription && s.status === 'cancelled')),
+    ).toEqual([]);
 
-  // Duplicates: arrivals beyond the attempts the database recorded. Only where the killed instance had sent
-  // the request when it died (on one of its sockets, in the seconds before the kill), at most one per delivery.
-  const recorded = await ctx.db.all<{ subscriptionId: string; eventId: string; attempts: number }>(
-    `SELECT d.subscription_id AS "subscriptionId", d.event_id AS "eventId", COUNT(a.id) AS attempts
+    // Owed: every ticket event to both ticket Zaps (the revoked one: those made before the revocation), every
+    // lead event to the lead Zap. Each arrives at least once, with its event's id and stored body.
+    const afterRevokeEvents = new Set(afterRevoke.map((o) => eventOfRecord.get(o.body.id as string)!));
+    const owed = new Map<string, Set<string>>([
+      ['tickets', new Set(events.filter((e) => e.type === 'ticket.created').map((e) => e.id))],
+      ['leads', new Set(events.filter((e) => e.type === 'lead.captured').map((e) => e.id))],
+      // Subscribed after the burst: the idempotent tickets.
+      ['revoked', new Set(idempotent.map(([a]) => eventOfRecord.get(a.body.id as string)!))],
+    ]);
+    const arrivalsOf = new Map<string, Arrival[]>();
+    for (const a of arrivals()) {
+      expect({ id: a.webhookId, body: a.body === payloadOf.get(a.webhookId) }).toEqual({ id: a.webhookId, body: true });
+      const k = `${a.receiver} ${a.webhookId}`;
+      arrivalsOf.set(k, [...(arrivalsOf.get(k) ?? []), a]);
+    }
+    for (const [receiver, ids] of owed) {
+      const missing = [...ids].filter((id) => !arrivalsOf.has(`${receiver} ${id}`));
+      expect({ receiver, missing }).toEqual({ receiver, missing: [] });
+    }
+    // No event made after the revocation committed reached the revoked key's Zap, from any instance.
+    expect(rx.revoked.arrivals.filter((a) => afterRevokeEvents.has(a.webhookId))).toEqual([]);
+    expect(rx.tickets.arrivals.filter((a) => afterRevokeEvents.has(a.webhookId)).length).toBeGreaterThanOrEqual(
+      AFTER_REVOKE,
+    );
+
+    // Duplicates: arrivals beyond the attempts the database recorded. Only where the killed instance had sent
+    // the request when it died (on one of its sockets, in the seconds before the kill), at most one per delivery.
+    const recorded = await ctx.db.all<{ subscriptionId: string; eventId: string; attempts: number }>(
+      `SELECT d.subscription_id AS "subscriptionId", d.event_id AS "eventId", COUNT(a.id) AS attempts
        FROM deliveries d LEFT JOIN delivery_attempts a ON a.delivery_id = d.id
       GROUP BY d.subscription_id, d.event_id`,
-  );
-  const attemptsOf = new Map(
-    recorded.map((r) => [`${receiverOfSubscription.get(r.subscriptionId)} ${r.eventId}`, r.attempts]),
-  );
-  const inFlightOnVictim = (a: Arrival) =>
-    victimPorts.has(a.remotePort) && a.receivedAt <= killedAt && a.receivedAt > killedAt - 10_000;
-  let duplicates = 0;
-  for (const [k, list] of arrivalsOf) {
-    const unrecorded = list.length - (attemptsOf.get(k) ?? 0);
-    if (unrecorded <= 0) continue;
-    duplicates += unrecorded;
-    expect({ k, unrecorded, victimsRequest: list.some(inFlightOnVictim) }).toEqual({
-      k,
-      unrecorded: 1,
-      victimsRequest: true,
-    });
-  }
-  expect(duplicates).toBeLessThanOrEqual(arrivals().filter(inFlightOnVictim).length);
-  // The victim's cut-off requests did come again (after its lease), so these are at least once, not lost.
-  for (const a of openAtKill) expect(arrivalsOf.get(`${a.receiver} ${a.webhookId}`)!.length).toBeGreaterThan(1);
+    );
+    const attemptsOf = new Map(
+      recorded.map((r) => [`${receiverOfSubscription.get(r.subscriptionId)} ${r.eventId}`, r.attempts]),
+    );
+    const inFlightOnVictim = (a: Arrival) =>
+      victimPorts.has(a.remotePort) && a.receivedAt <= killedAt && a.receivedAt > killedAt - 10_000;
+    let duplicates = 0;
+    for (const [k, list] of arrivalsOf) {
+      const unrecorded = list.length - (attemptsOf.get(k) ?? 0);
+      if (unrecorded <= 0) continue;
+      duplicates += unrecorded;
+      expect({ k, unrecorded, victimsRequest: list.some(inFlightOnVictim) }).toEqual({
+        k,
+        unrecorded: 1,
+        victimsRequest: true,
+      });
+    }
+    expect(duplicates).toBeLessThanOrEqual(arrivals().filter(inFlightOnVictim).length);
+    // The victim's cut-off requests did come again (after its lease), so these are at least once, not lost.
+    for (const a of openAtKill) expect(arrivalsOf.get(`${a.receiver} ${a.webhookId}`)!.length).toBeGreaterThan(1);
+  });
 });
