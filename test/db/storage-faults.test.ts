@@ -102,7 +102,11 @@ describe('PostgreSQL out of connection slots, and its connections cut (the real 
 
   afterAll(async () => {
     await running?.stop();
-    // The database (and its grants) is dropped by test/support/pg.ts first; the role is the cluster's.
+    // The role's grants live in the test's database, which may still exist here (hooks do not promise an
+    // order): drop them there first, then the role, which is the cluster's.
+    await adminQuery(adminUrl, `DROP OWNED BY ${role}`).catch((error: { code?: string }) => {
+      if (error.code !== '3D000') throw error; // the database is gone already, and its grants with it
+    });
     const cluster = testClusterUrl();
     if (cluster) await adminQuery(cluster, `DROP ROLE IF EXISTS ${role}`);
   });
