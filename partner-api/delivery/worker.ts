@@ -101,6 +101,8 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   let refusals: Refused[] = [];
   let flushScheduled = false;
   let idleWaiters: (() => void)[] = [];
+  /** Flushes between taking their batch and their transaction's end. */
+  let flushing = 0;
   let started = false;
   let stopping = false;
   let stopped: Promise<void> | null = null;
@@ -248,6 +250,20 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   /** Records every finished attempt and refusal, and claims what the freed slots allow, in one transaction. */
   async function flush(): Promise<void> {
     flushScheduled = false;
+    flushing += 1;
+    try {
+      await flushBatch();
+    } finally {
+      flushing -= 1;
+    }
+    if (isIdle()) {
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  async function flushBatch(): Promise<void> {
     const batch = completions;
     const refused = refusals;
     completions = [];
@@ -280,11 +296,6 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       }
     }
     await launchAll(claimed);
-    if (isIdle()) {
-      const waiters = idleWaiters;
-      idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
   }
 
   async function record(
@@ -372,8 +383,10 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     }
   }
 
+  /** Nothing in flight, nothing waiting to be recorded, and no recording still on its way to COMMIT (a flush
+   * frees its slots before its transaction commits, and on PostgreSQL the commit is a network round trip). */
   function isIdle(): boolean {
-    return slots.inUse === 0 && completions.length === 0 && refusals.length === 0;
+    return slots.inUse === 0 && completions.length === 0 && refusals.length === 0 && flushing === 0;
   }
 
   function idle(): Promise<void> {
