@@ -258,7 +258,11 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     completions = [];
     refusals = [];
     for (const { delivery } of batch) {
-      inFlightIds.delete(delivery.id);
+      // On PostgreSQL an attempt stays in flight for this worker's claims until its record has committed:
+      // should its lease run out first (a slow commit), this instance does not send it again before its own
+      // attempt is on record (another instance may, and records its own). SQLite's claim rides in this very
+      // transaction and sees the recorded rows, and its claimer would not look at a skipped row again soon.
+      if (!claimsApart) inFlightIds.delete(delivery.id);
       slots.release(delivery.holder);
     }
     for (const { delivery } of refused) slots.release(delivery.holder);
@@ -274,6 +278,8 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       claimer.rescan(); // what it had taken off its queues was rolled back
       for (const delivery of claimed) slots.release(delivery.holder);
       claimed = [];
+    } finally {
+      if (claimsApart) for (const { delivery } of batch) inFlightIds.delete(delivery.id);
     }
     if (claimsApart && !stopping) {
       try {

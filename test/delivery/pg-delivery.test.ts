@@ -18,7 +18,7 @@ import { DELIVERY_CHANNEL } from '../../partner-api/delivery/wake-ups';
 import { createDeliveryWorker, type DeliveryWorker } from '../../partner-api/delivery/worker';
 import { type Clock, isoAt, systemClock } from '../../partner-api/lib/clock';
 import { newId } from '../../partner-api/lib/ids';
-import { capturingLogger, type LogLine, times } from '../support/helpers';
+import { capturingLogger, type LogLine, testClock, times } from '../support/helpers';
 import { closeAfterFile, freshPgDatabaseUrl, PG_SETUP_TIMEOUT_MS } from '../support/pg';
 import { hang, type Receiver, reply, startReceiver, waitUntil } from '../support/receiver';
 import { emit, seedWorkspace, subscribe, type Workspace } from './helpers';
@@ -230,6 +230,54 @@ describe('recording attempts from several instances at once', () => {
     );
     expect((await deadlocks()) - deadlocksBefore).toBe(0);
   }, 120_000);
+});
+
+describe('an attempt whose record is slow to commit', () => {
+  it('is not sent again by its own instance when its lease runs out before the record has committed', async () => {
+    const clock = testClock(Date.now()); // its leases follow this clock (pg-claimer.ts, databaseClock)
+    const settings = { timeoutMs: 1000, claimMarginMs: 1000, retryScheduleMs: [3_600_000], pollIntervalMs: 60_000 };
+    const a = await instance({ clock, delivery: settings });
+    const rx = await receiver(reply(500)); // a failure: its record writes the subscription's run of failures
+    const ws = await seedWorkspace(a.ctx);
+    const sub = await subscribe(a.ctx, ws, `${rx.url}/slow`);
+    await emit(a.ctx, ws);
+
+    // Another session holds the subscription's row: the record (subscription rows first, recording.ts) waits.
+    const blocker = await a.store.pool.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('UPDATE subscriptions SET active = active WHERE id = $1', [sub.id]);
+      a.worker.start();
+      await rx.waitFor(1, 10_000);
+      await waitUntil(
+        async () =>
+          ((await a.store.value<number>(
+            `SELECT count(*) FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid
+              WHERE NOT l.granted AND s.datname = current_database()`,
+          )) ?? 0) > 0,
+        { timeoutMs: 10_000, message: 'the record waiting for the row' },
+      );
+      // The lease runs out while the record waits; the instance is woken again and again.
+      clock.advance(settings.timeoutMs + settings.claimMarginMs + 1000);
+      for (let i = 0; i < 5; i++) {
+        a.ctx.signal.notify();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(rx.requests.length).toBe(1);
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+    }
+
+    // The record commits: one attempt, on record, its retry an hour away; nothing else was sent.
+    await a.worker.idle();
+    const [delivery] = await a.store.all<{ status: string; attempts: number; recorded: number }>(
+      `SELECT d.status, d.attempts, (SELECT count(*) FROM delivery_attempts t WHERE t.delivery_id = d.id) AS recorded
+         FROM deliveries d`,
+    );
+    expect(delivery).toEqual({ status: 'pending', attempts: 1, recorded: 1 });
+    expect(rx.requests.length).toBe(1);
+  }, 60_000);
 });
 
 describe('a large backlog', () => {
