@@ -6,7 +6,8 @@
  * slower poll picks up retries as they come due and rows left by a worker that stopped or
  * died. Claims come in batches inside one write transaction (claimer.ts; on PostgreSQL pg-claimer.ts, with
  * wake-ups from other instances by LISTEN/NOTIFY, wake-ups.ts); results are written in batches too, one
- * transaction per turn of the event loop, which keeps SQLite's per-commit cost off the hot path.
+ * transaction per turn of the event loop, which keeps SQLite's per-commit cost off the hot path (recording.ts,
+ * which takes its row locks in one order so that instances recording at once never deadlock).
  * Concurrency is bounded overall and per workspace, target host and subscription (slots.ts), so one
  * tenant's slow or failing endpoints only ever hold its own share while the others keep flowing. Right
  * before each send, in the same synchronous step, the worker checks that the subscription may still
@@ -17,18 +18,17 @@ import { performance } from 'node:perf_hooks';
 import { type AppContext, inTransaction } from '../context';
 import type { PgStore } from '../db/pg-store';
 import type { Queryable } from '../db/store';
-import { deactivateSubscriptions } from '../domain/subscriptions';
 import { systemClock } from '../lib/clock';
 import type { Resolve } from '../net/target-policy';
 import { createAuthorityCheck, type Refusal } from './authority';
 import { type Claimer, createClaimer } from './claimer';
 import { createFanOutExpander } from './fanout';
 import { createPgClaimer } from './pg-claimer';
-import { judge, type Verdict } from './policy';
-import { createSender, RESPONSE_BODY_LIMIT, type SendResult } from './send';
+import { type Completion, recordBatch, type Refused } from './recording';
+import { createSender, type SendResult } from './send';
 import { signingKey } from './signing';
 import { createSlots, type SlotLimits } from './slots';
-import { type ClaimedDelivery, type DeliveryStore, deliveryStore } from './store';
+import { type ClaimedDelivery, deliveryStore } from './store';
 import { createWakeUps } from './wake-ups';
 
 export interface DeliveryWorkerOptions {
@@ -58,17 +58,6 @@ export interface DeliveryWorker {
 
 /** How often the poll looks at every due row again rather than only at what is new or came due. */
 const FULL_RESCAN_INTERVAL_MS = 30_000;
-
-interface Completion {
-  delivery: ClaimedDelivery;
-  startedAtMs: number;
-  result: SendResult;
-}
-
-interface Refused {
-  delivery: ClaimedDelivery;
-  refusal: Refusal;
-}
 
 export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOptions = {}): DeliveryWorker {
   const settings = ctx.config.delivery;
@@ -269,16 +258,18 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     completions = [];
     refusals = [];
     for (const { delivery } of batch) {
-      inFlightIds.delete(delivery.id);
+      // On PostgreSQL an attempt stays in flight for this worker's claims until its record has committed:
+      // should its lease run out first (a slow commit), this instance does not send it again before its own
+      // attempt is on record (another instance may, and records its own). SQLite's claim rides in this very
+      // transaction and sees the recorded rows, and its claimer would not look at a skipped row again soon.
+      if (!claimsApart) inFlightIds.delete(delivery.id);
       slots.release(delivery.holder);
     }
     for (const { delivery } of refused) slots.release(delivery.holder);
     let claimed: ClaimedDelivery[] = [];
     try {
       await inTransaction(ctx, async (tx) => {
-        const store = deliveryStore(tx.db);
-        for (const completion of batch) await record(tx, store, completion);
-        await recordRefusals(tx, store, refused);
+        await recordBatch(tx, deliveryStore(tx.db), batch, refused, { settings, random, now: ctx.clock.now() });
         if (!stopping && !claimsApart) await claimDue(claimed, tx.db);
       });
     } catch (err) {
@@ -287,6 +278,8 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       claimer.rescan(); // what it had taken off its queues was rolled back
       for (const delivery of claimed) slots.release(delivery.holder);
       claimed = [];
+    } finally {
+      if (claimsApart) for (const { delivery } of batch) inFlightIds.delete(delivery.id);
     }
     if (claimsApart && !stopping) {
       try {
@@ -296,91 +289,6 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       }
     }
     await launchAll(claimed);
-  }
-
-  async function record(
-    tx: AppContext,
-    store: DeliveryStore,
-    { delivery, startedAtMs, result }: Completion,
-  ): Promise<void> {
-    const now = ctx.clock.now();
-    const verdict = judge(result, delivery.attempt, settings, now, random);
-    await store.recordAttempt({
-      delivery,
-      startedAtMs,
-      durationMs: result.durationMs,
-      statusCode: result.kind === 'response' ? result.status : null,
-      outcome: verdict.outcome,
-      error: verdict.error,
-      responseBody: result.kind === 'response' ? result.body.slice(0, RESPONSE_BODY_LIMIT) : null,
-    });
-    await apply(tx, store, delivery, verdict, now);
-    if (verdict.outcome !== 'succeeded') {
-      ctx.log.info('webhook attempt failed', {
-        deliveryId: delivery.id,
-        subscriptionId: delivery.subscriptionId,
-        attempt: delivery.attempt,
-        outcome: verdict.outcome,
-        error: verdict.error,
-        // The path of a Zapier hook URL works as a credential: log only where it went.
-        origin: originOf(delivery.targetUrl),
-      });
-    }
-  }
-
-  /** Deliveries the authority check stopped: final, each with its reason; then a revoked key's
-   * subscriptions are turned off (which cancels what else they had pending). */
-  async function recordRefusals(tx: AppContext, store: DeliveryStore, refused: Refused[]): Promise<void> {
-    const revoked = new Set<string>();
-    for (const { delivery, refusal } of refused) {
-      await store.cancel(delivery, ctx.clock.now(), refusal.message);
-      if (refusal.kind === 'key_revoked') revoked.add(delivery.subscriptionId);
-      ctx.log.info('webhook delivery not sent', {
-        deliveryId: delivery.id,
-        subscriptionId: delivery.subscriptionId,
-        reason: refusal.kind,
-      });
-    }
-    for (const subscriptionId of revoked) await deactivateSubscriptions(tx, { subscriptionId }, 'key_revoked');
-  }
-
-  async function apply(
-    tx: AppContext,
-    store: DeliveryStore,
-    delivery: ClaimedDelivery,
-    verdict: Verdict,
-    now: number,
-  ): Promise<void> {
-    const next = verdict.next;
-    switch (next.status) {
-      case 'succeeded':
-        await store.succeed(delivery, now);
-        await store.noteSuccess(delivery.subscriptionId);
-        return;
-      case 'gone':
-        await store.fail(delivery, now, verdict.error ?? 'gone');
-        await store.noteFailure(delivery.subscriptionId, now, verdict.error); // so the workspace sees the 410
-        await deactivateSubscriptions(tx, { subscriptionId: delivery.subscriptionId }, 'gone');
-        ctx.log.info('webhook subscription deactivated', { subscriptionId: delivery.subscriptionId, reason: 'gone' });
-        return;
-      case 'failed':
-        await store.fail(delivery, now, verdict.error ?? 'failed');
-        break;
-      case 'pending':
-        await store.reschedule(delivery, next.atMs, verdict.error ?? '');
-        break;
-    }
-    if (!verdict.failure) return;
-    const failingSince = await store.noteFailure(delivery.subscriptionId, now, verdict.error);
-    if (failingSince !== null && now - failingSince >= settings.disableAfterFailingMs) {
-      await deactivateSubscriptions(tx, { subscriptionId: delivery.subscriptionId }, 'failing');
-      ctx.log.info('webhook subscription deactivated', {
-        subscriptionId: delivery.subscriptionId,
-        reason: 'failing',
-        failingSinceMs: failingSince,
-        lastError: verdict.error,
-      });
-    }
   }
 
   /** Nothing in flight, nothing waiting to be recorded, and no recording still on its way to COMMIT (a flush
@@ -474,12 +382,4 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
 function claimerFor(ctx: AppContext, limits: SlotLimits): Claimer {
   if (ctx.store.engine !== 'postgres') return createClaimer(ctx.db);
   return createPgClaimer(ctx.db, { limits, databaseClock: ctx.clock === systemClock });
-}
-
-function originOf(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return 'invalid URL';
-  }
 }

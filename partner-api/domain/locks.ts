@@ -42,3 +42,9 @@ export async function lockTaggedRecord(
 ): Promise<void> {
   await ctx.db.run(`UPDATE ${table} SET updated_at = updated_at WHERE id = ?`, recordId);
 }
+
+/** Locks the subscription's row (the delivery worker's recording takes subscription rows first, in ascending
+ * id order, so that instances recording at once never deadlock: delivery/recording.ts). */
+export async function lockSubscription(ctx: AppContext, subscriptionId: string): Promise<void> {
+  await ctx.db.run('UPDATE subscriptions SET active = active WHERE id = ?', subscriptionId);
+}

@@ -77,4 +77,15 @@ describe('on a fresh database', () => {
     },
     PG_SETUP_TIMEOUT_MS,
   );
+
+  it(
+    "keeps the rate limits' counts in an unlogged table (017): counting a request waits for no WAL flush",
+    async () => {
+      const store = closeAfterFile(await openPgStore(await freshPgDatabaseUrl({ migrated: false })));
+      const persistence = `SELECT relpersistence FROM pg_class WHERE oid = to_regclass(?)`;
+      expect(await store.value(persistence, 'rate_limits')).toBe('u');
+      expect(await store.value(persistence, 'deliveries')).toBe('p'); // everything else is WAL-logged, as ever
+    },
+    PG_SETUP_TIMEOUT_MS,
+  );
 });

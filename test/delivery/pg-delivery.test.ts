@@ -18,7 +18,7 @@ import { DELIVERY_CHANNEL } from '../../partner-api/delivery/wake-ups';
 import { createDeliveryWorker, type DeliveryWorker } from '../../partner-api/delivery/worker';
 import { type Clock, isoAt, systemClock } from '../../partner-api/lib/clock';
 import { newId } from '../../partner-api/lib/ids';
-import { capturingLogger, times } from '../support/helpers';
+import { capturingLogger, type LogLine, testClock, times } from '../support/helpers';
 import { closeAfterFile, freshPgDatabaseUrl, PG_SETUP_TIMEOUT_MS } from '../support/pg';
 import { hang, type Receiver, reply, startReceiver, waitUntil } from '../support/receiver';
 import { emit, seedWorkspace, subscribe, type Workspace } from './helpers';
@@ -52,6 +52,8 @@ interface Instance {
   ctx: AppContext;
   store: PgStore;
   worker: DeliveryWorker;
+  /** What it logged. */
+  logs: LogLine[];
 }
 
 /** One API instance's delivery side: its own pool on the shared database, its context and worker (not started). */
@@ -63,10 +65,11 @@ async function instance(opts: { delivery?: Partial<Config['delivery']>; clock?: 
     { ILLUMICHAT_NO_DEMO: '1', ILLUMICHAT_LOG: 'silent' },
     { allowPrivateTargets: true, delivery: { ...base.delivery, pollIntervalMs: 60_000, ...opts.delivery } },
   );
-  const ctx = createAppContext({ store, config, clock: opts.clock ?? systemClock, log: capturingLogger().log });
+  const logger = capturingLogger();
+  const ctx = createAppContext({ store, config, clock: opts.clock ?? systemClock, log: logger.log });
   const worker = createDeliveryWorker(ctx, { random: () => 0.5, stopTimeoutMs: 2000 });
   workers.push(worker);
-  return { ctx, store, worker };
+  return { ctx, store, worker, logs: logger.lines };
 }
 
 const databaseNowMs = async (store: PgStore) =>
@@ -154,6 +157,126 @@ describe('claims across instances', () => {
     expect(sum('/quiet')).toBe(4); // the subscription share
     for (const n of perPath.values()) expect(n).toBeLessThanOrEqual(4);
     expect(await claimedNow(a.store)).toBe(10);
+  }, 60_000);
+});
+
+describe('recording attempts from several instances at once', () => {
+  it('never deadlocks, however the batches interleave on shared subscriptions, and records every attempt', async () => {
+    // The reader outlives the instances: stores[0], so afterEach still empties the tables.
+    const reader = closeAfterFile(await openPgStore(url, { migrate: false, max: 1 }));
+    stores.push(reader);
+    const deadlocks = async () => {
+      await reader.run('SELECT pg_stat_clear_snapshot()');
+      return (await reader.value<number>(`SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`))!;
+    };
+    const deadlocksBefore = await deadlocks();
+    // Every delivery's first attempt fails (500) and its second succeeds: each subscription's run of failures
+    // starts and ends over and over, so every batch writes the subscription rows it touches.
+    const seen = new Set<string>();
+    const rx = await receiver((req) => {
+      const key = `${req.path} ${String(req.headers['webhook-id'])}`;
+      if (seen.has(key)) return reply(200);
+      seen.add(key);
+      return reply(500);
+    });
+    const limits = {
+      concurrency: 16,
+      perWorkspaceConcurrency: 48,
+      perHostConcurrency: 48,
+      perSubscriptionConcurrency: 8,
+      retryScheduleMs: [20, 20, 20],
+      pollIntervalMs: 50,
+    };
+    const fleet = await Promise.all([
+      instance({ delivery: limits }),
+      instance({ delivery: limits }),
+      instance({ delivery: limits }),
+    ]);
+    const [a] = fleet;
+    const ws = await seedWorkspace(a.ctx);
+    await subscriptions(a.ctx, ws, rx, 8, 's');
+    for (let i = 0; i < 60; i++) await emit(a.ctx, ws); // 480 deliveries, 960 attempts
+
+    for (const { worker } of fleet) worker.start();
+    await waitUntil(
+      async () => (await a.store.value<number>(`SELECT count(*) FROM deliveries WHERE status = 'succeeded'`)) === 480,
+      { timeoutMs: 60_000, message: 'every delivery succeeded' },
+    );
+    for (const { worker } of fleet) await worker.stop();
+
+    expect(fleet.flatMap((i) => i.logs.filter((l) => l.level === 'error'))).toEqual([]);
+    // Every request the receiver saw is an attempt on record: none was sent again for want of its record.
+    const arrivals = new Map<string, number>();
+    for (const r of rx.requests) {
+      const key = `${r.path} ${String(r.headers['webhook-id'])}`;
+      arrivals.set(key, (arrivals.get(key) ?? 0) + 1);
+    }
+    const recorded = await a.store.all<{ key: string; n: number }>(
+      `SELECT substring(s.target_url from '/hook.*$') || ' ' || d.event_id AS key, count(t.id) AS n
+         FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+         LEFT JOIN delivery_attempts t ON t.delivery_id = d.id GROUP BY 1`,
+    );
+    expect(new Map(recorded.map((r) => [r.key, r.n]))).toEqual(arrivals);
+    expect([...arrivals.values()].every((n) => n === 2)).toBe(true);
+
+    // And PostgreSQL broke no deadlock between them (its count is flushed when a connection ends).
+    for (const { store } of fleet) await store.close();
+    await waitUntil(
+      async () =>
+        (await reader.value<number>(
+          `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+        )) === 0,
+      { timeoutMs: 10_000, message: "the instances' connections ended" },
+    );
+    expect((await deadlocks()) - deadlocksBefore).toBe(0);
+  }, 120_000);
+});
+
+describe('an attempt whose record is slow to commit', () => {
+  it('is not sent again by its own instance when its lease runs out before the record has committed', async () => {
+    const clock = testClock(Date.now()); // its leases follow this clock (pg-claimer.ts, databaseClock)
+    const settings = { timeoutMs: 1000, claimMarginMs: 1000, retryScheduleMs: [3_600_000], pollIntervalMs: 60_000 };
+    const a = await instance({ clock, delivery: settings });
+    const rx = await receiver(reply(500)); // a failure: its record writes the subscription's run of failures
+    const ws = await seedWorkspace(a.ctx);
+    const sub = await subscribe(a.ctx, ws, `${rx.url}/slow`);
+    await emit(a.ctx, ws);
+
+    // Another session holds the subscription's row: the record (subscription rows first, recording.ts) waits.
+    const blocker = await a.store.pool.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('UPDATE subscriptions SET active = active WHERE id = $1', [sub.id]);
+      a.worker.start();
+      await rx.waitFor(1, 10_000);
+      await waitUntil(
+        async () =>
+          ((await a.store.value<number>(
+            `SELECT count(*) FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid
+              WHERE NOT l.granted AND s.datname = current_database()`,
+          )) ?? 0) > 0,
+        { timeoutMs: 10_000, message: 'the record waiting for the row' },
+      );
+      // The lease runs out while the record waits; the instance is woken again and again.
+      clock.advance(settings.timeoutMs + settings.claimMarginMs + 1000);
+      for (let i = 0; i < 5; i++) {
+        a.ctx.signal.notify();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(rx.requests.length).toBe(1);
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+    }
+
+    // The record commits: one attempt, on record, its retry an hour away; nothing else was sent.
+    await a.worker.idle();
+    const [delivery] = await a.store.all<{ status: string; attempts: number; recorded: number }>(
+      `SELECT d.status, d.attempts, (SELECT count(*) FROM delivery_attempts t WHERE t.delivery_id = d.id) AS recorded
+         FROM deliveries d`,
+    );
+    expect(delivery).toEqual({ status: 'pending', attempts: 1, recorded: 1 });
+    expect(rx.requests.length).toBe(1);
   }, 60_000);
 });
 

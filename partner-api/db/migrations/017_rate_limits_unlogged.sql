@@ -1,0 +1,2 @@
+-- 017 (issue 13): nothing to do on SQLite, which counts the rate limits in its process's memory. Its twin,
+-- 017_rate_limits_unlogged.pg.sql, makes PostgreSQL's `rate_limits` table UNLOGGED.
