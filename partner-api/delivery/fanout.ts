@@ -95,9 +95,11 @@ const AWAITING = `SELECT seq, id, workspace_id AS "workspaceId", type, assistant
  * after that transaction commits. Without it every instance's expander took the same oldest event, each
  * waited on the others' uncommitted rows, crossed waits ended in deadlocks (ten in one run of four
  * instances), and a late one wrote back a `fanout_after` that another had already moved on or cleared.
- * SQLite does not parse it and needs none: its one writer already holds the database.
+ * NO KEY: the fan-out changes no key of the row, so inserts that reference the event (a delivery's foreign
+ * key check) are not made to wait. SQLite does not parse it and needs none: its one writer already holds
+ * the database.
  */
-const CLAIM = ' FOR UPDATE SKIP LOCKED';
+const CLAIM = ' FOR NO KEY UPDATE SKIP LOCKED';
 
 /**
  * The oldest marked event of the first workspace (by id) after `afterWorkspace`, wrapping round to the
