@@ -8,7 +8,8 @@
  * The outbox guarantee holds: the mark commits with the change, and it is cleared only in the transaction
  * that writes the last of the event's delivery rows. A process killed in between leaves the mark, and the
  * next start (or any other process's expander) resumes from `fanout_after`; `ON CONFLICT DO NOTHING` on
- * UNIQUE(event_id, subscription_id) makes a repeated chunk harmless.
+ * UNIQUE(event_id, subscription_id) makes a repeated chunk harmless. Expanders of several instances on one
+ * PostgreSQL database each claim the events they expand (CLAIM), so no two write one event's rows at once.
  *
  * Who receives: the subscriptions that matched when the event committed, i.e. active, same workspace and
  * event type, assistant filter empty or equal to the event's, and rowid at most the event's `fanout_upto`
@@ -84,17 +85,31 @@ interface AwaitingEvent {
 /** Per database, the workspace the fan-out served last: the next transaction starts with the one after it. */
 const servedLast = new WeakMap<Store, string>();
 
+const AWAITING = `SELECT seq, id, workspace_id AS "workspaceId", type, assistant_id AS "assistantId", fanout_upto AS upto, fanout_after AS after
+  FROM events WHERE fanout_upto IS NOT NULL AND workspace_id > ? ORDER BY workspace_id, seq LIMIT 1`;
+
+/**
+ * The claim of a marked event on PostgreSQL (issue 13 §3): its row, locked until the fan-out's transaction
+ * ends, and read as last committed (READ COMMITTED re-reads a row it locks). An event another expander holds
+ * is skipped: that one writes its rows, and this one takes the next event, or the same event's next rows
+ * after that transaction commits. Without it every instance's expander took the same oldest event, each
+ * waited on the others' uncommitted rows, crossed waits ended in deadlocks (ten in one run of four
+ * instances), and a late one wrote back a `fanout_after` that another had already moved on or cleared.
+ * NO KEY: the fan-out changes no key of the row, so inserts that reference the event (a delivery's foreign
+ * key check) are not made to wait. SQLite does not parse it and needs none: its one writer already holds
+ * the database.
+ */
+const CLAIM = ' FOR NO KEY UPDATE SKIP LOCKED';
+
 /**
  * The oldest marked event of the first workspace (by id) after `afterWorkspace`, wrapping round to the
- * first workspace; null when no event is marked. One seek in the partial index of marked events.
+ * first workspace; null when no event is marked. One seek in the partial index of marked events. With
+ * `claim` (inside the fan-out's transaction), the event is locked for it and events other expanders hold
+ * are passed over; null then also when every marked event is held.
  */
-async function nextAwaiting(db: Queryable, afterWorkspace: string): Promise<AwaitingEvent | null> {
-  const next = async (after: string) =>
-    await db.one<AwaitingEvent>(
-      `SELECT seq, id, workspace_id AS "workspaceId", type, assistant_id AS "assistantId", fanout_upto AS upto, fanout_after AS after
-         FROM events WHERE fanout_upto IS NOT NULL AND workspace_id > ? ORDER BY workspace_id, seq LIMIT 1`,
-      after,
-    );
+async function nextAwaiting(db: Queryable, afterWorkspace: string, claim = false): Promise<AwaitingEvent | null> {
+  const sql = claim && db.engine === 'postgres' ? AWAITING + CLAIM : AWAITING;
+  const next = async (after: string) => await db.one<AwaitingEvent>(sql, after);
   return (await next(afterWorkspace)) ?? (afterWorkspace === '' ? null : await next(''));
 }
 
@@ -102,8 +117,9 @@ async function nextAwaiting(db: Queryable, afterWorkspace: string): Promise<Awai
  * Writes up to `maxRows` owed delivery rows in one transaction, and clears each event's mark with its last
  * rows. Events are taken round-robin across workspaces, oldest first within each (one event per workspace
  * per round; a long fan-out yields to the next workspace after each transaction), so a workspace's burst
- * of events with many Zaps does not hold back another's first delivery. Returns the rows written and
- * whether marked events remain.
+ * of events with many Zaps does not hold back another's first delivery. On PostgreSQL each event is claimed
+ * (CLAIM) and those other expanders hold are left to them. Returns the rows written and whether marked
+ * events this expander may take remain (`more: false` while another expander still holds one).
  */
 export async function expandFanOut(
   ctx: AppContext,
@@ -119,7 +135,7 @@ export async function expandFanOut(
     let rows = 0;
     let budget = maxRows;
     while (budget > 0) {
-      const event = await nextAwaiting(db, servedLast.get(ctx.store) ?? '');
+      const event = await nextAwaiting(db, servedLast.get(ctx.store) ?? '', true);
       if (!event) return { rows, more: false };
       servedLast.set(ctx.store, event.workspaceId);
       const plan = (await db.value<Plan>('SELECT plan FROM workspaces WHERE id = ?', event.workspaceId))!;
@@ -156,13 +172,23 @@ export async function expandFanOut(
   });
 }
 
-/** Writes every owed delivery row now, in transactions of up to `rowsPerTransaction`. Returns the rows written. */
+/** How long a drain waits before looking again at events another expander holds, ms. */
+const HELD_EVENT_RECHECK_MS = 5;
+
+/**
+ * Writes every owed delivery row now, in transactions of up to `rowsPerTransaction`, and resolves once no
+ * event is marked: also those another instance's expander was writing, which it waits for (their
+ * transactions are short; one whose process died is rolled back, and this drain takes the event over).
+ * Resolves to the rows this drain wrote.
+ */
 export async function drainFanOut(ctx: AppContext, rowsPerTransaction = FANOUT_ROWS_PER_TRANSACTION): Promise<number> {
   let rows = 0;
   for (;;) {
     const result = await expandFanOut(ctx, rowsPerTransaction);
     rows += result.rows;
-    if (!result.more) return rows;
+    if (result.more) continue;
+    if (!(await nextAwaiting(ctx.db, ''))) return rows;
+    await new Promise((resolve) => setTimeout(resolve, HELD_EVENT_RECHECK_MS));
   }
 }
 
