@@ -105,13 +105,20 @@ function callSite(storeFiles: ReadonlySet<string>): string {
   return '(outside partner-api)';
 }
 
-/** The data statements (SELECT, INSERT, UPDATE, DELETE, WITH) run from partner-api/: whitespace-collapsed text → what ran it. */
-export function statements(ran: Ran[]): Map<string, { sites: Set<string>; params: unknown[] }> {
-  const bySql = new Map<string, { sites: Set<string>; params: unknown[] }>();
+/** A statement that ran: its text as written, its first parameters, and the lines that ran it. */
+export interface Statement {
+  original: string;
+  params: unknown[];
+  sites: Set<string>;
+}
+
+/** The data statements (SELECT, INSERT, UPDATE, DELETE, WITH) run from partner-api/, by whitespace-collapsed text. */
+export function statements(ran: Ran[]): Map<string, Statement> {
+  const bySql = new Map<string, Statement>();
   for (const { text, params, site } of ran) {
     const normalized = text.replace(/\s+/g, ' ').trim();
     if (!/^(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(normalized) || site === '(outside partner-api)') continue;
-    if (!bySql.has(normalized)) bySql.set(normalized, { sites: new Set(), params });
+    if (!bySql.has(normalized)) bySql.set(normalized, { original: text, params, sites: new Set() });
     bySql.get(normalized)!.sites.add(site);
   }
   return bySql;
@@ -166,6 +173,31 @@ async function seedLargeTables(s: ApiServer): Promise<void> {
     keyId,
     at,
   );
+  // Other customers' Zaps: on PostgreSQL, after ANALYZE, the fan-out's look-up by workspace and event type
+  // then costs less through its index than a walk of every subscription in rowid order.
+  await db.write(async (db) => {
+    for (let w = 0; w < 100; w++) {
+      const other = `ws_seed${w}`;
+      await db.run(`INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, 'Other', 'pro', ?)`, other, at);
+      await db.run(
+        `INSERT INTO api_keys (id, workspace_id, name, prefix, secret_hash, scopes, created_at) VALUES (?, ?, 'k', 'p', ?, 'events:read', ?)`,
+        `key_seed${w}`,
+        other,
+        `hash_seed${w}`,
+        at,
+      );
+      for (let i = 0; i < 20; i++)
+        await db.run(
+          `INSERT INTO subscriptions (id, workspace_id, api_key_id, event_type, target_url, secret, created_at) VALUES (?, ?, ?, ?, ?, 'whsec_x', ?)`,
+          `sub_seed${w}_${i}`,
+          other,
+          `key_seed${w}`,
+          i % 2 === 0 ? 'ticket.created' : 'ticket.assigned',
+          `https://hooks.example.com/${w}/${i}`,
+          at,
+        );
+    }
+  });
   await db.write(async (db) => {
     for (let i = 0; i < 5_000; i++) {
       await db.run(
