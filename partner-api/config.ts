@@ -107,6 +107,8 @@ export interface Config {
 }
 
 const DAY_MS = 24 * 3_600_000;
+/** A claim older than the delivery timeout + this belongs to a process that died (the worker's, a replay's). */
+const CLAIM_MARGIN_MS = 2_000;
 
 /** Whether `text` is a URL node-postgres connects to: postgres:// or postgresql://, with a host. */
 function isPostgresUrl(text: string): boolean {
@@ -169,7 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       // workspace's share, so one hanging Zap leaves its workspace's other Zaps room.
       perSubscriptionConcurrency: 32,
       pollIntervalMs: 500,
-      claimMarginMs: 2_000,
+      claimMarginMs: CLAIM_MARGIN_MS,
       retryScheduleMs: e.ILLUMICHAT_RETRY_SCHEDULE_MS ?? RETRY_SCHEDULE_MS,
       jitter: 0.2,
       retryAfterMaxMs: 3_600_000,
@@ -188,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       // 4 MB of free pages stay for the next inserts, so a steady load does not shrink and regrow the file.
       freePagesKept: 1_024,
       vacuumPagesPerBatch: 128,
+      claimHeldMs: e.ILLUMICHAT_DELIVERY_TIMEOUT_MS + CLAIM_MARGIN_MS,
       vacuumAtStartMaxBytes: e.ILLUMICHAT_VACUUM_AT_START_MAX_MB * 1024 * 1024,
     },
     seedDemo: !e.ILLUMICHAT_NO_DEMO,

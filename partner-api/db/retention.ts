@@ -5,6 +5,7 @@
  *
  * Never deleted, whatever their age:
  *   - a delivery still pending or retrying (status 'pending'), and the event it carries;
+ *   - a finished delivery a replay holds (delivery/replay.ts), until its claim is older than `claimHeldMs`;
  *   - any event that still has a delivery row (its deliveries go first, after their own retention);
  *   - the SAMPLES_LIMIT_MAX newest events of each (workspace, event type) and of each (workspace, event
  *     type, assistant): what GET /v1/samples shows a Test trigger, unfiltered or filtered to an assistant.
@@ -45,6 +46,11 @@ export interface RetentionSettings {
   freePagesKept: number;
   /** Pages given back per batch at most (PRAGMA incremental_vacuum(N)). */
   vacuumPagesPerBatch: number;
+  /**
+   * How long (ms) a replay's claim on a finished delivery (delivery/replay.ts) keeps retention off it: the
+   * delivery timeout and the claim margin, past which the claim belongs to a process that died.
+   */
+  claimHeldMs: number;
 }
 
 export interface BatchResult {
@@ -58,6 +64,16 @@ export interface BatchResult {
 }
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
+
+/**
+ * Locks a delivery's row (the no-op UPDATE of domain/locks.ts) while it is still finished and no live replay
+ * claim holds it (delivery/replay.ts claims a finished delivery before sending it again, then records the
+ * attempt). On PostgreSQL a replay on another connection may claim it between the batch's read and its
+ * deletes; from this lock to COMMIT a replay's claim waits, and then finds no row.
+ */
+const LOCK_FINISHED_UNCLAIMED = `UPDATE deliveries SET status = status
+  WHERE rowid = ? AND status IN (${[...FINISHED].map((s) => `'${s}'`).join(', ')})
+    AND (claim_token IS NULL OR claimed_at_ms < ?)`;
 
 /** Where each walk stands; kept between batches, lost on restart (a restart walks from the start once). */
 export interface RetentionCursor {
@@ -85,8 +101,13 @@ export async function pruneBatch(
   const result: BatchResult = { deliveries: 0, attempts: 0, events: 0, pagesFreed: 0, passDone: false };
   const limits = { batchSize: settings.batchSize, deadline: performance.now() + settings.batchBudgetMs };
   await db.write(async (db) => {
-    if (!cursor.deliveriesDone) await pruneDeliveries(db, isoAt(nowMs - settings.deliveriesMs), limits, cursor, result);
-    else if (!cursor.eventsDone) await pruneEvents(db, isoAt(nowMs - settings.eventsMs), limits, cursor, result);
+    if (!cursor.deliveriesDone) {
+      const cutoffs = {
+        createdBefore: isoAt(nowMs - settings.deliveriesMs),
+        claimedBeforeMs: nowMs - settings.claimHeldMs,
+      };
+      await pruneDeliveries(db, cutoffs, limits, cursor, result);
+    } else if (!cursor.eventsDone) await pruneEvents(db, isoAt(nowMs - settings.eventsMs), limits, cursor, result);
   });
   // SQLite gives free pages back here; PostgreSQL's autovacuum does its own.
   if (db instanceof SqliteStore) result.pagesFreed = giveBackFreePages(db.handle, settings);
@@ -103,9 +124,15 @@ interface BatchLimits {
   deadline: number;
 }
 
+/** A delivery created before `createdBefore` (ISO time) goes, unless a replay claimed it at `claimedBeforeMs` or later. */
+interface DeliveryCutoffs {
+  createdBefore: string;
+  claimedBeforeMs: number;
+}
+
 async function pruneDeliveries(
   db: Queryable,
-  cutoff: string,
+  { createdBefore, claimedBeforeMs }: DeliveryCutoffs,
   { batchSize, deadline }: BatchLimits,
   cursor: RetentionCursor,
   result: BatchResult,
@@ -119,12 +146,13 @@ async function pruneDeliveries(
   // insert reuse its rowid, which the claimer (delivery/claimer.ts) has already seen and would skip.
   const newest = await db.value<number>(`SELECT max(rowid) FROM deliveries`);
   for (const row of rows) {
-    if (row.createdAt >= cutoff) {
+    if (row.createdAt >= createdBefore) {
       cursor.deliveriesDone = true;
       return;
     }
     cursor.deliveryRowid = row.rowid;
     if (!FINISHED.has(row.status) || row.rowid === newest) continue;
+    if ((await db.run(LOCK_FINISHED_UNCLAIMED, row.rowid, claimedBeforeMs)).changes === 0) continue;
     result.attempts += (await db.run(`DELETE FROM delivery_attempts WHERE delivery_id = ?`, row.id)).changes;
     result.deliveries += (await db.run(`DELETE FROM deliveries WHERE rowid = ?`, row.rowid)).changes;
     if (performance.now() > deadline) return; // out of time: the next batch resumes after this row

@@ -41,6 +41,11 @@ async function admin(...argv: string[]) {
   return { code, stdout: out, stderr: err.join('\n') };
 }
 
+/** The arguments of `admin agent create`: in workspace `id`, named `name`, with `email`, and `role` when given. */
+function agentCreate(id: string, name: string, email: string, role?: string): string[] {
+  return ['agent', 'create', '--workspace', id, '--name', name, '--email', email, ...(role ? ['--role', role] : [])];
+}
+
 async function workspace(plan = 'pro'): Promise<string> {
   const res = await admin('workspace', 'create', '--name', 'Acme Support', '--plan', plan);
   expect(res.code).toBe(0);
@@ -145,7 +150,7 @@ describe('assistants and agents', () => {
     const id = await workspace();
     const assistant = await admin('assistant', 'create', '--workspace', id, '--name', 'Sales Bot');
     expect(assistant.stdout).toEqual([expect.stringMatching(/^ast_/)]);
-    const agent = await admin('agent', 'create', '--workspace', id, '--name', 'Sam', '--email', 'sam@acme.test');
+    const agent = await admin(...agentCreate(id, 'Sam', 'sam@acme.test'));
     expect(agent.stdout).toEqual([expect.stringMatching(/^agt_tok_/)]);
     const res = await api(server.url, agent.stdout[0]).post('/v1/agent/tickets', { subject: 'From the CLI agent' });
     expect(res.status).toBe(201);
@@ -156,11 +161,11 @@ describe('agent emails', () => {
   it('takes every address the API takes, and refuses what it refuses, naming --email (exit 2, nothing created)', async () => {
     const id = await workspace();
     for (const valid of ['o&leary@acme.test', 'a&b@example.com', 'x@münchen.de', '"sam doe"@acme.test']) {
-      const res = await admin('agent', 'create', '--workspace', id, '--name', 'Sam', '--email', valid);
+      const res = await admin(...agentCreate(id, 'Sam', valid));
       expect({ valid, code: res.code }).toEqual({ valid, code: 0 });
     }
     for (const invalid of ['sam', 'sam@', 'Sam <sam@acme.test>', 'sam@localhost']) {
-      const res = await admin('agent', 'create', '--workspace', id, '--name', 'Sam', '--email', invalid);
+      const res = await admin(...agentCreate(id, 'Sam', invalid));
       expect({ invalid, code: res.code, stdout: res.stdout }).toEqual({ invalid, code: 2, stdout: [] });
       expect(res.stderr).toMatch(/^error: --email .* is not an email address\./);
     }
@@ -172,10 +177,7 @@ describe('listing assistants and agents, revoking and rotating an agent token', 
   it('assistant list and agent list show the ids (for transfer and assistant_id), never a token', async () => {
     const id = await workspace();
     const assistant = (await admin('assistant', 'create', '--workspace', id, '--name', 'Sales Bot')).stdout[0];
-    const token = at(
-      (await admin('agent', 'create', '--workspace', id, '--name', 'Sam Agent', '--email', 'sam@acme.test')).stdout,
-      0,
-    );
+    const token = at((await admin(...agentCreate(id, 'Sam Agent', 'sam@acme.test'))).stdout, 0);
     const assistants = await admin('assistant', 'list', '--workspace', id);
     expect(assistants.code).toBe(0);
     expect(assistants.stdout[0]).toMatch(/^ID\s+NAME$/);
@@ -189,10 +191,7 @@ describe('listing assistants and agents, revoking and rotating an agent token', 
 
   it('agent revoke refuses the token at once (401 agent_token_revoked); rotate prints a new one once and the old one stops working', async () => {
     const id = await workspace();
-    const token = at(
-      (await admin('agent', 'create', '--workspace', id, '--name', 'Rita', '--email', 'rita@acme.test')).stdout,
-      0,
-    );
+    const token = at((await admin(...agentCreate(id, 'Rita', 'rita@acme.test'))).stdout, 0);
     const agentId = at(at((await admin('agent', 'list', '--workspace', id)).stdout, 1).split(/\s+/), 0);
     expect((await api(server.url, token).post('/v1/agent/tickets', { subject: 'before' })).status).toBe(201);
 
@@ -253,19 +252,8 @@ describe('listing assistants and agents, revoking and rotating an agent token', 
 describe('roles and sign-in links to Settings', () => {
   it('sign-in-link prints a one-time link that opens Settings for an owner; set-role decides who may', async () => {
     const id = await workspace();
-    await admin(
-      'agent',
-      'create',
-      '--workspace',
-      id,
-      '--name',
-      'Olive',
-      '--email',
-      'olive@acme.test',
-      '--role',
-      'owner',
-    );
-    await admin('agent', 'create', '--workspace', id, '--name', 'Ann', '--email', 'ann@acme.test');
+    await admin(...agentCreate(id, 'Olive', 'olive@acme.test', 'owner'));
+    await admin(...agentCreate(id, 'Ann', 'ann@acme.test'));
     const [owner, agent] = (await admin('agent', 'list', '--workspace', id)).stdout
       .slice(1)
       .map((line) => at(line.split(/\s+/), 0));
@@ -294,16 +282,14 @@ describe('roles and sign-in links to Settings', () => {
     expect(await admin('agent', 'set-role', agent!, '--role', 'boss')).toMatchObject({ code: 2 });
     expect(await admin('agent', 'set-role', 'agt_nope', '--role', 'admin')).toMatchObject({ code: 1 });
     expect(await admin('agent', 'sign-in-link', 'agt_nope')).toMatchObject({ code: 1, stdout: [] });
-    expect(
-      await admin('agent', 'create', '--workspace', id, '--name', 'X', '--email', 'x@acme.test', '--role', 'root'),
-    ).toMatchObject({ code: 2 });
+    expect(await admin(...agentCreate(id, 'X', 'x@acme.test', 'root'))).toMatchObject({ code: 2 });
   });
 });
 
 describe('a sign-in link for another address', () => {
   it('--base-url must be an http(s) origin, maybe with a path; anything else is wrong usage and makes no link', async () => {
     const id = await workspace();
-    await admin('agent', 'create', '--workspace', id, '--name', 'Bo', '--email', 'bo@acme.test', '--role', 'owner');
+    await admin(...agentCreate(id, 'Bo', 'bo@acme.test', 'owner'));
     const owner = at((await admin('agent', 'list', '--workspace', id)).stdout[1]!.split(/\s+/), 0);
     const links = async () => await server.ctx.db.value('SELECT COUNT(*) FROM sign_in_links');
     const before = await links();
@@ -370,7 +356,7 @@ describe('mistakes', () => {
       ['key', 'list', '--workspace', 'ws_nope'],
       ['key', 'revoke', 'key_nope'],
       ['workspace', 'set-plan', 'ws_nope', '--plan', 'pro'],
-      ['agent', 'create', '--workspace', 'ws_nope', '--name', 'A', '--email', 'a@b.co'],
+      agentCreate('ws_nope', 'A', 'a@b.co'),
       ['agent', 'list', '--workspace', 'ws_nope'],
       ['assistant', 'list', '--workspace', 'ws_nope'],
       ['agent', 'revoke', 'agt_nope'],
@@ -450,19 +436,7 @@ it('`./dev admin key create` prints only the key, so a script can capture it; er
 describe('revoking, rotating and demoting an agent end its Settings access; every workspace keeps an owner', () => {
   /** Creates agents with these roles (first listed first) and returns their ids. */
   async function agents(id: string, ...roles: string[]): Promise<string[]> {
-    for (const [i, role] of roles.entries())
-      await admin(
-        'agent',
-        'create',
-        '--workspace',
-        id,
-        '--name',
-        `A${i}`,
-        '--email',
-        `a${i}@acme.test`,
-        '--role',
-        role,
-      );
+    for (const [i, role] of roles.entries()) await admin(...agentCreate(id, `A${i}`, `a${i}@acme.test`, role));
     return (await admin('agent', 'list', '--workspace', id)).stdout.slice(1).map((line) => at(line.split(/\s+/), 0));
   }
   const link = async (agentId: string) =>

@@ -32,6 +32,8 @@ const COLUMNS_ONLY_ON_POSTGRES: Record<string, string> = {
 const INDEXES_ONLY_ON_POSTGRES: Record<string, string> = {
   subscriptions_rowid: `${EXPLICIT_ROWID}; SQLite's table b-tree is keyed by it already`,
   deliveries_rowid: `${EXPLICIT_ROWID}; SQLite's table b-tree is keyed by it already`,
+  subscriptions_matching_by_rowid:
+    "the fan-out's look-up in rowid order (migration 016); SQLite's subscriptions_matching ends in the rowid already",
 };
 
 interface Column {

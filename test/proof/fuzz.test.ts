@@ -20,6 +20,7 @@ import { api, type ApiServer, startApiServer } from '../support/api-server';
 import { at, valueAt } from '../support/items';
 import { methodOf, pathOf, ROUTES, routesOf, type RouteSpec, type World } from './support/routes';
 import { isErrorShape, snapshot } from './support/state';
+import { buildWorld, type FinishedDelivery } from './support/world';
 
 /**
  * One seed for the whole file, printed by a failing check: fast-check prints its own seed when a property
@@ -56,55 +57,21 @@ const DOCUMENTED = new Set(
 
 beforeAll(async () => {
   server = await startApiServer({ config: { log: 'debug' } });
-  const setup = await server.setup();
-  key = setup.key;
-  const agent = await server.createAgent(setup.workspace.id, { name: 'Fuzz Agent', email: 'fuzz-agent@example.com' });
-  const other = await server.createAgent(setup.workspace.id, { name: 'Other Agent', email: 'other-agent@example.com' });
-  agentToken = agent.token;
-  const zap = api(server.url, key);
-  const visitor = api(server.url);
-  const contactEmail = 'known@example.com';
-  const contact = (await zap.post('/v1/contacts', { email: contactEmail, name: 'Known' })).body;
-  const ticket = (await zap.post('/v1/tickets', { subject: 'Seed' })).body;
-  const start = () => visitor.post(`/v1/widget/assistants/${setup.assistant.id}/conversations`, { message: 'hi' });
-  const conversation = (await start()).body;
-  const active = (await visitor.post(`/v1/widget/conversations/${conversation.id}/handoff`, {})).body;
-  await api(server.url, agentToken).post(`/v1/agent/live-chat/sessions/${active.id}/accept`);
-  const waiting = (await start()).body;
-  const idle = (await start()).body;
-  const agentClosable = (await start()).body;
-  const widgetClosable = (await start()).body;
-  const queued = (await visitor.post(`/v1/widget/conversations/${waiting.id}/handoff`, {})).body;
-  const receiverUrl = 'http://127.0.0.1:9/hook';
-  const subscription = (await zap.post('/v1/subscriptions', { event_type: 'ticket.created', target_url: receiverUrl }))
-    .body;
-  // A delivery the worker (not running here) would have failed: its replay goes to the receiver URL again.
-  await zap.post('/v1/tickets', { subject: 'Delivered' });
-  await server.fanOut();
-  const delivery = (await server.ctx.db.one<{ id: string; event_id: string }>(
-    `UPDATE deliveries SET status = 'failed', finished_at = created_at WHERE subscription_id = ? RETURNING id, event_id`,
-    subscription.id,
-  ))!;
-  world = {
-    assistantId: setup.assistant.id,
-    agentId: agent.id,
-    otherAgentId: other.id,
-    ticketId: ticket.id,
-    conversationId: conversation.id,
-    idleConversationId: idle.id,
-    queuedSessionId: queued.id,
-    activeSessionId: active.id,
-    subscriptionId: subscription.id,
-    deliveryId: delivery.id,
-    eventId: delivery.event_id,
-    contactEmail,
-    contactId: contact.id,
-    agentClosableConversationId: agentClosable.id,
-    widgetClosableConversationId: widgetClosable.id,
-    receiverUrl,
-  };
-  secrets = [key, agentToken, other.token, subscription.secret];
-  if (!ticket.id || !active.id || !queued.id || !subscription.secret) throw new Error('fuzz set-up failed');
+  const built = await buildWorld(server, {
+    receiverUrl: 'http://127.0.0.1:9/hook',
+    // A delivery the worker (not running here) would have failed: its replay goes to the receiver URL again.
+    finishDelivery: async (hookId) => {
+      await server.fanOut();
+      return (await server.ctx.db.one<FinishedDelivery>(
+        `UPDATE deliveries SET status = 'failed', finished_at = created_at WHERE subscription_id = ? RETURNING id, event_id`,
+        hookId,
+      ))!;
+    },
+  });
+  world = built.world;
+  key = built.key;
+  agentToken = built.agent.token;
+  secrets = [key, agentToken, built.otherAgent.token, built.hook.secret, built.zap.secret];
 });
 afterAll(async () => await server.close());
 

@@ -1,0 +1,3 @@
+-- 016 (issue 13): nothing to do on SQLite, where subscriptions_matching already ends in the rowid, as every
+-- index does. Its twin, 016_subscriptions_matching_by_rowid.pg.sql, gives PostgreSQL an index in that order
+-- for the fan-out's look-up of an event's subscriptions (delivery/fanout.ts).
