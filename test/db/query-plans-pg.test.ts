@@ -94,8 +94,13 @@ describeEngine(
       },
       { what: 'the claim (delivery/pg-claimer.ts)', text: /FOR UPDATE OF d SKIP LOCKED/, indexes: ['deliveries_due'] },
       {
-        what: 'the fan-out: the next event awaiting it',
-        text: /FROM events WHERE fanout_upto IS NOT NULL AND workspace_id > \?/,
+        what: 'the fan-out: whether an event awaits it',
+        text: /FROM events WHERE fanout_upto IS NOT NULL AND workspace_id > \? ORDER BY workspace_id, seq LIMIT 1$/,
+        indexes: ['events_awaiting_fanout_by_workspace'],
+      },
+      {
+        what: 'the fan-out: the next event awaiting it, claimed',
+        text: /FROM events WHERE fanout_upto IS NOT NULL AND workspace_id > \? .*FOR NO KEY UPDATE SKIP LOCKED$/,
         indexes: ['events_awaiting_fanout_by_workspace'],
       },
       {

@@ -403,19 +403,19 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
     assistantId: null,
     assistantName: null,
   };
-  await inTransaction(
-    s.ctx,
-    async (ctx) =>
-      await recordEvent(ctx, {
-        id: eventId,
-        workspaceId: setup.workspace.id,
-        type: 'ticket.assigned',
-        assistantId: null,
-        createdAt: payload.createdAt,
-        payload,
-      }),
-  );
-  await expandFanOut(s.ctx, 1);
+  await inTransaction(s.ctx, async (ctx) => {
+    await recordEvent(ctx, {
+      id: eventId,
+      workspaceId: setup.workspace.id,
+      type: 'ticket.assigned',
+      assistantId: null,
+      createdAt: payload.createdAt,
+      payload,
+    });
+    // One row's share, in the event's own transaction: no other expander (the worker's, woken by the
+    // commit) can take the event first, so this one stops after a row and the rest resumes after it.
+    await expandFanOut(ctx, 1);
+  });
   // A revoked key turns its subscriptions off; a retention pass over the seeded rows.
   const revoked = await s.createKeyRecord(setup.workspace.id);
   await api(s.url, revoked.key).post('/v1/subscriptions', { event_type: 'ticket.created', target_url: rx.url });
