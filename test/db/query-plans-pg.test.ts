@@ -194,6 +194,8 @@ describeEngine(
     interface PlanOptions {
       /** Also price sorts out (enable_sort = off): a Sort left then is one no index can spare. */
       noSort?: boolean;
+      /** Also price incremental sorts out (enable_incremental_sort = off). */
+      noIncrementalSort?: boolean;
       /** A DDL statement run first, rolled back with the transaction (an index dropped). */
       before?: string;
     }
@@ -208,6 +210,7 @@ describeEngine(
         .write(async (tx: Tx) => {
           await tx.run('SET LOCAL enable_seqscan = off');
           if (options.noSort) await tx.run('SET LOCAL enable_sort = off');
+          if (options.noIncrementalSort) await tx.run('SET LOCAL enable_incremental_sort = off');
           if (options.before) await tx.run(options.before);
           const explained = await tx.value<[{ Plan: PlanNode }]>(`EXPLAIN (FORMAT JSON) ${text}`, ...params);
           found = explained![0].Plan;
@@ -300,9 +303,12 @@ describeEngine(
         expect(sorting).toEqual([]);
       });
 
+      // Sorts and incremental sorts priced out too: on tables this small the planner may otherwise pick another
+      // index of the same leading column and sort what it reads (deliveries_by_workspace_type and an incremental
+      // sort for a first page, in one run of five), which reads a whole workspace's rows once it is large.
       it.each(HOT.map((hot) => [hot.what, hot] as const))('%s uses its index', async (_what, hot) => {
         const { text, params } = hotStatement(hot);
-        expect(problems(hot, await plan(text, params))).toEqual([]);
+        expect(problems(hot, await plan(text, params, { noSort: true, noIncrementalSort: true }))).toEqual([]);
       });
 
       it.each(HOT.flatMap((hot) => hot.indexes.map((index) => [hot.what, index, hot] as const)))(
