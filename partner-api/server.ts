@@ -24,7 +24,7 @@ import { answerClientErrorsAsJson } from './http/client-errors';
 import { createRateLimiters } from './http/rate-limit';
 import { jsonLogger, type Logger } from './lib/log';
 import { type DemoSeed, describeDemoSeed, seedDemoIfEmpty } from './seed/demo';
-import { explainListenError, loadConfigOrExplain, StartupError } from './startup-errors';
+import { explainListenError, explainPgOpenError, loadConfigOrExplain, StartupError } from './startup-errors';
 
 /** How long shutdown waits for requests in flight before closing their connections. */
 const DRAIN_MS = 5_000;
@@ -61,8 +61,9 @@ export async function startServer(
     await opts.beforeListen?.(ctx);
   } catch (error) {
     await checkpointer?.stop();
-    await store.close();
-    throw error;
+    await store.close().catch(() => undefined);
+    // The server stopping while the demo is seeded is the same one line as one stopping during migrations.
+    throw config.databaseUrl === undefined ? error : explainPgOpenError(error, config.databaseUrl);
   }
 
   // On PostgreSQL every instance counts in the same table, sharing the pool's connections.
