@@ -17,6 +17,10 @@ const envSchema = z.object({
     .refine((v) => v === undefined || isPostgresUrl(v), {
       message: 'Must be a PostgreSQL URL, postgres://user:password@host:port/database (or unset for SQLite)',
     }),
+  /** Connections each instance keeps to PostgreSQL at most (db/pg-store.ts), besides its one listener. */
+  ILLUMICHAT_DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(20),
+  /** How long a request waits for a free connection before it is answered 503 storage_unavailable. */
+  ILLUMICHAT_DATABASE_POOL_WAIT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   /** For local development and tests only: allows http:// targets and loopback/private addresses. */
   ILLUMICHAT_ALLOW_PRIVATE_TARGETS: flag.default(false),
   ILLUMICHAT_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
@@ -65,6 +69,13 @@ export interface Config {
    * log it only through redactDatabaseUrl.
    */
   databaseUrl?: string | undefined;
+  /**
+   * PostgreSQL's connection pool, per instance: at most `size` connections (every instance's pool plus one
+   * listener each must fit the server's max_connections); a statement or transaction that finds all of them
+   * taken waits up to `waitMs` for one, then fails as a storage fault (503 storage_unavailable, Retry-After).
+   * Unused on SQLite.
+   */
+  databasePool: { size: number; waitMs: number };
   allowPrivateTargets: boolean;
   /** Per API key. */
   rateLimit: { perMinute: number; burst: number };
@@ -147,6 +158,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     host: e.HOST,
     dbPath: e.ILLUMICHAT_DB_PATH,
     databaseUrl: e.ILLUMICHAT_DATABASE_URL,
+    // node-postgres's default, 10, let 64 concurrent writes under one API key (each waiting on the key's row
+    // lock while holding a connection) queue the delivery worker's statements behind ~57 others (issue 13).
+    // 20 leaves room for the worker under such a burst, and 4 instances with their listeners within
+    // PostgreSQL's default max_connections of 100.
+    databasePool: { size: e.ILLUMICHAT_DATABASE_POOL_SIZE, waitMs: e.ILLUMICHAT_DATABASE_POOL_WAIT_MS },
     allowPrivateTargets: e.ILLUMICHAT_ALLOW_PRIVATE_TARGETS,
     rateLimit: { perMinute: e.ILLUMICHAT_RATE_LIMIT_PER_MINUTE, burst: e.ILLUMICHAT_RATE_LIMIT_BURST },
     publicRateLimit: {

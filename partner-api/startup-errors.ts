@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { type Config, loadConfig, redactDatabaseUrl } from './config';
+import { isConnectionWaitTimeout } from './db/faults';
 import { type Db, openDatabase } from './db/open';
 
 /** A start-up failure whose message is the whole story, one line. */
@@ -65,9 +66,6 @@ const CLOSED = 'the server closed the connection (is it stopping, or restarting?
 /** node-postgres's errors, without a code, for a connection that ended under it (as in db/faults.ts). */
 const PG_CLOSED_MESSAGE = /^(Connection terminated|Client has encountered a connection error)/;
 
-/** pg-pool's error when no connection came within `connectionTimeoutMillis` (the pool's bounded wait). */
-const PG_POOL_WAIT_MESSAGE = 'timeout exceeded when trying to connect';
-
 /**
  * A failure to connect to PostgreSQL at start (db/open-store.ts, server.ts) as a StartupError naming the URL,
  * its password hidden, and what to check, when the cause is one a setting or the server's state explains: no
@@ -112,8 +110,9 @@ export function explainPgOpenError(error: unknown, url: string): unknown {
     default:
       if (code?.startsWith('28')) why = 'the server refused the login (user, password or pg_hba.conf)';
       else if (code?.startsWith('08')) why = CLOSED;
+      else if (isConnectionWaitTimeout(error) || message === 'Connection terminated due to connection timeout')
+        why = 'the server did not answer';
       else if (code === undefined && typeof message === 'string' && PG_CLOSED_MESSAGE.test(message)) why = CLOSED;
-      else if (code === undefined && message === PG_POOL_WAIT_MESSAGE) why = 'the server did not answer';
   }
   if (why === undefined) return error;
   return new StartupError(`Cannot connect to PostgreSQL at ${where}: ${why}. ${fix}`, { cause: error });

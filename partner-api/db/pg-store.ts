@@ -56,8 +56,14 @@ export interface PgStore extends Store {
 }
 
 export interface PgStoreOptions {
-  /** Connections in the pool (node-postgres's default: 10). */
+  /** Connections in the pool (node-postgres's default: 10; the API's, config.ts `databasePool.size`). */
   max?: number;
+  /**
+   * Longest wait, in ms, for a pooled connection (a free one, or a new one to be made); past it the statement
+   * or write fails with pg-pool's "timeout exceeded when trying to connect", a storage fault (db/faults.ts).
+   * Default: no bound (node-postgres's).
+   */
+  connectionWaitMs?: number;
   /** Apply the migrations (db/pg-migrate.ts) before resolving; true by default, as db/open.ts does. */
   migrate?: boolean;
   /** Times a write is run in all before a serialization failure or deadlock is given up on (default 5). */
@@ -81,6 +87,7 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
     types: { getTypeParser: typeParser as pg.CustomTypesConfig['getTypeParser'] },
   };
   if (opts.max !== undefined) config.max = opts.max;
+  if (opts.connectionWaitMs !== undefined) config.connectionTimeoutMillis = opts.connectionWaitMs;
   const pool = new pg.Pool(config);
   // An idle connection that breaks (a server restart) emits 'error'; unhandled, it would end the process.
   pool.on('error', onError);

@@ -7,7 +7,12 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 
 import type { AppContext } from '../context';
-import { isStorageFault, STORAGE_RETRY_AFTER_SECONDS } from '../db/faults';
+import {
+  CONNECTION_WAIT_RETRY_AFTER_SECONDS,
+  isConnectionWaitTimeout,
+  isStorageFault,
+  STORAGE_RETRY_AFTER_SECONDS,
+} from '../db/faults';
 import { ApiError } from '../domain/errors';
 import { redactFields } from './redact';
 
@@ -78,6 +83,19 @@ export function storageUnavailable(): ApiError {
   );
 }
 
+/**
+ * 503 `storage_unavailable` for want of a free database connection within the pool's bounded wait
+ * (config.ts `databasePool.waitMs`): the statement never ran, so nothing was stored and a retry is safe.
+ */
+export function databaseBusy(): ApiError {
+  return new ApiError(
+    503,
+    'storage_unavailable',
+    'The API has no free database connection right now (all are busy). Nothing of this request was saved; retry shortly.',
+    { headers: { 'Retry-After': String(CONNECTION_WAIT_RETRY_AFTER_SECONDS) } },
+  );
+}
+
 export function errorHandler(ctx: AppContext): ErrorRequestHandler {
   // Express tells an error handler by its four parameters, so `_next` stays though it is not called.
   return (err: unknown, req, res, _next) => {
@@ -100,7 +118,7 @@ export function errorHandler(ctx: AppContext): ErrorRequestHandler {
         'storage unavailable: request refused',
         redactFields({ method: req.method, path: req.path, code: err.code, error: err.message }),
       );
-      sendError(res, storageUnavailable());
+      sendError(res, isConnectionWaitTimeout(err) ? databaseBusy() : storageUnavailable());
       return;
     }
     ctx.log.error('unhandled error', redactFields({ method: req.method, path: req.path, error: describe(err) }));

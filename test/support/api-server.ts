@@ -126,7 +126,12 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
     },
   );
   const { log, lines: logs } = capturingLogger();
-  const store = await openTestStore({ at: dbPath, openSqlite: (file) => new SqliteStore(openDatabase(file)) });
+  const store = await openTestStore({
+    at: dbPath,
+    openSqlite: (file) => new SqliteStore(openDatabase(file)),
+    // The pool as server.ts opens it (db/open-store.ts): its size and bounded wait from the config.
+    pg: { max: config.databasePool.size, connectionWaitMs: config.databasePool.waitMs },
+  });
   const ctx = createAppContext({ store, config, clock: opts.clock, log });
   const app = createApp(ctx, createRateLimiters(config, opts.rateLimitStore ?? rateLimitStoreFor(store, opts)));
   const server: Server = await new Promise((resolve, reject) => {
