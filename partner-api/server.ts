@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 
 import { createApp } from './app';
 import { type Config, redactDatabaseUrl } from './config';
-import { type AppContext, createAppContext } from './context';
+import { type AppContext, backgroundContext, createAppContext } from './context';
 import { type Checkpointer, startCheckpointer } from './db/checkpointer';
 import { openStore } from './db/open-store';
 import type { PgStore } from './db/pg-store';
@@ -83,7 +83,7 @@ export async function startServer(
     throw explainListenError(error, config.host, config.port);
   }
   answerClientErrorsAsJson(server);
-  const worker = createDeliveryWorker(ctx);
+  const worker = createDeliveryWorker(backgroundContext(ctx));
   worker.start();
   const retention = startRetention(ctx, config.retention);
 

@@ -35,6 +35,7 @@ export async function openStore(config: Config, options: OpenStoreOptions = {}):
     migrate: false,
     ...(options.onError ? { onError: options.onError } : {}),
     max: config.databasePool.size,
+    backgroundMax: config.databasePool.workerSize,
     connectionWaitMs: config.databasePool.waitMs,
   });
   try {

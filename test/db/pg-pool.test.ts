@@ -7,7 +7,7 @@
 import { tableCounts } from '../support/api-events';
 import { api, type ApiResponse, type ApiServer, startApiServer, waitUntil } from '../support/api-server';
 import { PG_SETUP_TIMEOUT_MS } from '../support/pg';
-import { type Receiver,startReceiver } from '../support/receiver';
+import { type Receiver, startReceiver } from '../support/receiver';
 import { describeEngine } from '../support/test-store';
 
 describeEngine('postgres', 'the connection pool is the PostgreSQL engine’s', 'the connection pool', () => {
@@ -23,7 +23,7 @@ describeEngine('postgres', 'the connection pool is the PostgreSQL engine’s', '
     const WAIT_MS = 300;
     let server: ApiServer;
     beforeAll(async () => {
-      server = await startApiServer({ config: { databasePool: { size: 2, waitMs: WAIT_MS } } });
+      server = await startApiServer({ config: { databasePool: { size: 2, workerSize: 1, waitMs: WAIT_MS } } });
     }, PG_SETUP_TIMEOUT_MS);
     afterAll(async () => await server.close());
 
@@ -96,7 +96,10 @@ describeEngine('postgres', 'the connection pool is the PostgreSQL engine’s', '
     let server: ApiServer;
     let rx: Receiver;
     beforeAll(async () => {
-      server = await startApiServer({ delivery: true, config: { databasePool: { size: 1, waitMs: 3_000 } } });
+      server = await startApiServer({
+        delivery: true,
+        config: { databasePool: { size: 1, workerSize: 1, waitMs: 3_000 } },
+      });
       rx = await startReceiver();
     }, PG_SETUP_TIMEOUT_MS);
     afterAll(async () => {
