@@ -73,26 +73,25 @@ export async function withAdvice<T>(code: string, advice: string, fn: () => Prom
   }
 }
 
-/** 503 `storage_unavailable`: nothing of the request was stored (its transaction rolled back), so a retry is safe. */
-export function storageUnavailable(): ApiError {
-  return new ApiError(
-    503,
-    'storage_unavailable',
-    'The API cannot store anything right now (its disk is full or failing, or its database cannot be reached). Nothing of this request was saved; retry later.',
-    { headers: { 'Retry-After': String(STORAGE_RETRY_AFTER_SECONDS) } },
-  );
-}
-
 /**
- * 503 `storage_unavailable` for want of a free database connection within the pool's bounded wait
- * (config.ts `databasePool.waitMs`): the statement never ran, so nothing was stored and a retry is safe.
+ * 503 `storage_unavailable`: nothing of the request was stored (its transaction rolled back, or its statement
+ * never ran), so a retry is safe. `fault` is the storage fault (db/faults.ts): PostgreSQL's pool giving up
+ * its bounded wait for a connection (config.ts `databasePool.waitMs`) is said as such, with a shorter
+ * Retry-After, since a burst soon passes.
  */
-export function databaseBusy(): ApiError {
+export function storageUnavailable(fault?: unknown): ApiError {
+  const busy = isConnectionWaitTimeout(fault);
   return new ApiError(
     503,
     'storage_unavailable',
-    'The API has no free database connection right now (all are busy). Nothing of this request was saved; retry shortly.',
-    { headers: { 'Retry-After': String(CONNECTION_WAIT_RETRY_AFTER_SECONDS) } },
+    busy
+      ? 'The API has no free database connection right now (all are busy). Nothing of this request was saved; retry shortly.'
+      : 'The API cannot store anything right now (its disk is full or failing, or its database cannot be reached). Nothing of this request was saved; retry later.',
+    {
+      headers: {
+        'Retry-After': String(busy ? CONNECTION_WAIT_RETRY_AFTER_SECONDS : STORAGE_RETRY_AFTER_SECONDS),
+      },
+    },
   );
 }
 
@@ -118,7 +117,7 @@ export function errorHandler(ctx: AppContext): ErrorRequestHandler {
         'storage unavailable: request refused',
         redactFields({ method: req.method, path: req.path, code: err.code, error: err.message }),
       );
-      sendError(res, isConnectionWaitTimeout(err) ? databaseBusy() : storageUnavailable());
+      sendError(res, storageUnavailable(err));
       return;
     }
     ctx.log.error('unhandled error', redactFields({ method: req.method, path: req.path, error: describe(err) }));
