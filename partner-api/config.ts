@@ -17,6 +17,10 @@ const envSchema = z.object({
     .refine((v) => v === undefined || isPostgresUrl(v), {
       message: 'Must be a PostgreSQL URL, postgres://user:password@host:port/database (or unset for SQLite)',
     }),
+  /** Connections each instance's requests share on PostgreSQL (db/pg-store.ts), besides the worker's and the listener. */
+  ILLUMICHAT_DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(16),
+  /** How long a request waits for a free connection before it is answered 503 storage_unavailable. */
+  ILLUMICHAT_DATABASE_POOL_WAIT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   /** For local development and tests only: allows http:// targets and loopback/private addresses. */
   ILLUMICHAT_ALLOW_PRIVATE_TARGETS: flag.default(false),
   ILLUMICHAT_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
@@ -65,6 +69,13 @@ export interface Config {
    * log it only through redactDatabaseUrl.
    */
   databaseUrl?: string | undefined;
+  /**
+   * PostgreSQL's connections, per instance: at most `size` for requests, `workerSize` more for the delivery
+   * worker (a pool of its own, so neither can starve the other) and one listener; every instance's must fit
+   * the server's max_connections. A statement or transaction that finds all of its pool's taken waits up to
+   * `waitMs` for one, then fails as a storage fault (503 storage_unavailable, Retry-After). Unused on SQLite.
+   */
+  databasePool: { size: number; workerSize: number; waitMs: number };
   allowPrivateTargets: boolean;
   /** Per API key. */
   rateLimit: { perMinute: number; burst: number };
@@ -149,6 +160,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     host: e.HOST,
     dbPath: e.ILLUMICHAT_DB_PATH,
     databaseUrl: e.ILLUMICHAT_DATABASE_URL,
+    // One pool of node-postgres's default 10 let 64 concurrent writes under one API key (each waiting on the
+    // key's row lock while holding a connection) queue the delivery worker's statements behind ~57 others
+    // (issue 13). 16 for requests and 4 for the worker (its flush, claim, launch and fan-out run at once) make
+    // 21 with the listener: 4 instances fit PostgreSQL's default max_connections of 100.
+    databasePool: {
+      size: e.ILLUMICHAT_DATABASE_POOL_SIZE,
+      workerSize: 4,
+      waitMs: e.ILLUMICHAT_DATABASE_POOL_WAIT_MS,
+    },
     allowPrivateTargets: e.ILLUMICHAT_ALLOW_PRIVATE_TARGETS,
     rateLimit: { perMinute: e.ILLUMICHAT_RATE_LIMIT_PER_MINUTE, burst: e.ILLUMICHAT_RATE_LIMIT_BURST },
     publicRateLimit: {

@@ -4,6 +4,7 @@
  * servers can run in one process without sharing anything.
  */
 import type { Config } from './config';
+import type { PgStore } from './db/pg-store';
 import type { Queryable, Store } from './db/store';
 import { DeliverySignal } from './delivery/signal';
 import { type Clock, systemClock } from './lib/clock';
@@ -54,4 +55,15 @@ export async function inTransaction<T>(ctx: AppContext, fn: (ctx: AppContext) =>
   const result = await ctx.db.write((tx) => fn({ ...ctx, db: tx, signal }));
   signal.release();
   return result;
+}
+
+/**
+ * `ctx` for the delivery worker: on PostgreSQL its statements go through the store's background pool
+ * (db/pg-store.ts `background`), so requests that hold every request connection cannot hold deliveries back;
+ * the signal, clock, settings and log stay `ctx`'s. On SQLite (one connection) `ctx` itself.
+ */
+export function backgroundContext(ctx: AppContext): AppContext {
+  if (ctx.store.engine !== 'postgres') return ctx;
+  const background = (ctx.store as PgStore).background;
+  return { ...ctx, db: background, store: background };
 }

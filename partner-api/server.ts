@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 
 import { createApp } from './app';
 import { type Config, redactDatabaseUrl } from './config';
-import { type AppContext, createAppContext } from './context';
+import { type AppContext, backgroundContext, createAppContext } from './context';
 import { type Checkpointer, startCheckpointer } from './db/checkpointer';
 import { openStore } from './db/open-store';
 import type { PgStore } from './db/pg-store';
@@ -24,7 +24,7 @@ import { answerClientErrorsAsJson } from './http/client-errors';
 import { createRateLimiters } from './http/rate-limit';
 import { jsonLogger, type Logger } from './lib/log';
 import { type DemoSeed, describeDemoSeed, seedDemoIfEmpty } from './seed/demo';
-import { explainListenError, loadConfigOrExplain, StartupError } from './startup-errors';
+import { explainListenError, explainPgOpenError, loadConfigOrExplain, StartupError } from './startup-errors';
 
 /** How long shutdown waits for requests in flight before closing their connections. */
 const DRAIN_MS = 5_000;
@@ -61,8 +61,9 @@ export async function startServer(
     await opts.beforeListen?.(ctx);
   } catch (error) {
     await checkpointer?.stop();
-    await store.close();
-    throw error;
+    await store.close().catch(() => undefined);
+    // The server stopping while the demo is seeded is the same one line as one stopping during migrations.
+    throw config.databaseUrl === undefined ? error : explainPgOpenError(error, config.databaseUrl);
   }
 
   // On PostgreSQL every instance counts in the same table, sharing the pool's connections.
@@ -82,7 +83,7 @@ export async function startServer(
     throw explainListenError(error, config.host, config.port);
   }
   answerClientErrorsAsJson(server);
-  const worker = createDeliveryWorker(ctx);
+  const worker = createDeliveryWorker(backgroundContext(ctx));
   worker.start();
   const retention = startRetention(ctx, config.retention);
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { type Config, loadConfig, redactDatabaseUrl } from './config';
+import { isConnectionWaitTimeout } from './db/faults';
 import { type Db, openDatabase } from './db/open';
 
 /** A start-up failure whose message is the whole story, one line. */
@@ -60,14 +61,21 @@ function databaseProblem(error: unknown): string | null {
   }
 }
 
+const CLOSED = 'the server closed the connection (is it stopping, or restarting?)';
+
+/** node-postgres's errors, without a code, for a connection that ended under it (as in db/faults.ts). */
+const PG_CLOSED_MESSAGE = /^(Connection terminated|Client has encountered a connection error)/;
+
 /**
- * A failure to connect to PostgreSQL at start (db/open-store.ts) as a StartupError naming the URL, its
- * password hidden, and what to check, when the cause is one a setting or the server's state explains: no
+ * A failure to connect to PostgreSQL at start (db/open-store.ts, server.ts) as a StartupError naming the URL,
+ * its password hidden, and what to check, when the cause is one a setting or the server's state explains: no
  * server there (refused, unknown host, no answer), a login refused (SQLSTATE class 28), no such database
- * (3D000), a server starting, stopping or full (57P03, 53300). Anything else is returned as it is.
+ * (3D000), a server starting, stopping or full (57P03, 53300), a connection the server closed or lost at any
+ * point of the start (class 08, 57P01/57P02, a reset, node-postgres's "Connection terminated…"). Anything
+ * else (a migration's SQL error, a bug) is returned as it is.
  */
 export function explainPgOpenError(error: unknown, url: string): unknown {
-  const { code } = error as { code?: string };
+  const { code, message } = error as { code?: string; message?: unknown };
   const where = redactDatabaseUrl(url);
   const fix = 'Check ILLUMICHAT_DATABASE_URL (postgres://user:password@host:port/database) and the server.';
   let why: string | undefined;
@@ -93,8 +101,18 @@ export function explainPgOpenError(error: unknown, url: string): unknown {
     case '53300':
       why = 'the server has no connection slot left (max_connections)';
       break;
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case '57P01': // admin_shutdown: the server is stopping, or the connection was terminated
+    case '57P02': // crash_shutdown
+      why = CLOSED;
+      break;
     default:
       if (code?.startsWith('28')) why = 'the server refused the login (user, password or pg_hba.conf)';
+      else if (code?.startsWith('08')) why = CLOSED;
+      else if (isConnectionWaitTimeout(error) || message === 'Connection terminated due to connection timeout')
+        why = 'the server did not answer';
+      else if (code === undefined && typeof message === 'string' && PG_CLOSED_MESSAGE.test(message)) why = CLOSED;
   }
   if (why === undefined) return error;
   return new StartupError(`Cannot connect to PostgreSQL at ${where}: ${why}. ${fix}`, { cause: error });

@@ -52,3 +52,17 @@ export function isStorageFault(error: unknown): error is Error & { code?: string
 
 /** Seconds a client is asked to wait before retrying a write refused for a storage fault. */
 export const STORAGE_RETRY_AFTER_SECONDS = 30;
+
+/** pg-pool's error when no connection came within its `connectionTimeoutMillis` (config.ts `databasePool`). */
+export const PG_POOL_WAIT_MESSAGE = 'timeout exceeded when trying to connect';
+
+/**
+ * Whether `error` is PostgreSQL's pool giving up its bounded wait for a connection: every connection was
+ * taken (or a new one was slow to open) for the whole wait. A storage fault; its statement never ran.
+ */
+export function isConnectionWaitTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === PG_POOL_WAIT_MESSAGE && !('code' in error);
+}
+
+/** Seconds a client is asked to wait after a refusal for want of a free database connection: a burst, soon past. */
+export const CONNECTION_WAIT_RETRY_AFTER_SECONDS = 5;

@@ -6,7 +6,7 @@
  * starting together take turns.
  */
 import type { Config } from '../config';
-import { explainPgOpenError, openDatabaseOrExplain, StartupError } from '../startup-errors';
+import { explainPgOpenError, openDatabaseOrExplain } from '../startup-errors';
 import { migratePg } from './pg-migrate';
 import { openPgStore, type PgStore } from './pg-store';
 import { SqliteStore } from './sqlite-store';
@@ -18,16 +18,15 @@ export const PG_CONNECT_TIMEOUT_MS = 30_000;
 export interface OpenStoreOptions {
   /** Errors of PostgreSQL's idle and listening connections, which the pool replaces by itself (the log's). */
   onError?: (error: Error) => void;
-  /** PostgreSQL's pool size (node-postgres's default, 10). */
-  maxConnections?: number;
 }
 
 /**
  * The store for `config`: a PgStore (db/pg-store.ts) when `config.databaseUrl` is set, else a SqliteStore
  * on `config.dbPath` (created when missing). Rejects with a one-line StartupError (startup-errors.ts) when a
  * setting can fix what went wrong: a SQLite location that cannot be written; a PostgreSQL server that cannot
- * be reached within PG_CONNECT_TIMEOUT_MS, refuses the login or has no such database (the message names the
- * URL with its password hidden). A failed migration or a schema newer than this build is rethrown as it is.
+ * be reached within PG_CONNECT_TIMEOUT_MS, refuses the login, has no such database, or closes the connection
+ * before the migrations are done (the message names the URL with its password hidden). A failed migration or
+ * a schema newer than this build is rethrown as it is.
  */
 export async function openStore(config: Config, options: OpenStoreOptions = {}): Promise<Store> {
   if (config.databaseUrl === undefined) return new SqliteStore(openDatabaseOrExplain(config.dbPath));
@@ -35,7 +34,9 @@ export async function openStore(config: Config, options: OpenStoreOptions = {}):
   const store = await openPgStore(url, {
     migrate: false,
     ...(options.onError ? { onError: options.onError } : {}),
-    ...(options.maxConnections ? { max: options.maxConnections } : {}),
+    max: config.databasePool.size,
+    backgroundMax: config.databasePool.workerSize,
+    connectionWaitMs: config.databasePool.waitMs,
   });
   try {
     await connectWithin(store, url, PG_CONNECT_TIMEOUT_MS);
@@ -43,7 +44,8 @@ export async function openStore(config: Config, options: OpenStoreOptions = {}):
   } catch (error) {
     // The pool may still wait on a server that never answers: do not wait for it to end.
     void store.close().catch(() => undefined);
-    throw error;
+    // A connection lost during the migrations (the server stopping) is said as one line too.
+    throw explainPgOpenError(error, url);
   }
   return store;
 }
@@ -56,9 +58,6 @@ async function connectWithin(store: PgStore, url: string, timeoutMs: number): Pr
   });
   try {
     await Promise.race([store.pool.query('SELECT 1'), timeout]);
-  } catch (error) {
-    const explained = explainPgOpenError(error, url);
-    throw explained instanceof StartupError ? explained : error;
   } finally {
     clearTimeout(timer);
   }

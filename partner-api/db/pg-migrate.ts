@@ -44,6 +44,11 @@ export function listPgMigrations(): { version: number; name: string; file: strin
 export async function migratePg(pool: Pool): Promise<number[]> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // The pool listens for errors of idle connections only: this one, lost while held (the server stopping
+  // during a start), would otherwise emit an unhandled 'error' and end the process. The query under way
+  // fails instead, and that failure is what migratePg rejects with.
+  const lost = (error: Error) => (broken ??= error);
+  client.on('error', lost);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [PG_MIGRATION_LOCK_KEY]);
     try {
@@ -53,9 +58,10 @@ export async function migratePg(pool: Pool): Promise<number[]> {
     }
   } catch (error) {
     // The connection may be unusable (and may still hold the lock): end it rather than pool it.
-    broken = error as Error;
+    broken ??= error as Error;
     throw error;
   } finally {
+    client.removeListener('error', lost);
     client.release(broken);
   }
 }

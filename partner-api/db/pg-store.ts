@@ -53,11 +53,26 @@ export interface PgStore extends Store {
    * (scale-out-notes.md).
    */
   notify(channel: string, payload?: string): Promise<void>;
+  /**
+   * The same database through a pool of its own (PgStoreOptions.backgroundMax connections) for the delivery
+   * worker, so that requests holding every connection of `pool` (a burst of writes queued on one key's row
+   * lock) cannot hold deliveries back, nor the worker's bursts requests. It shares the listener, and closes
+   * with this store (its own `close()` closes this one). This store itself when no such pool was asked for.
+   */
+  readonly background: PgStore;
 }
 
 export interface PgStoreOptions {
-  /** Connections in the pool (node-postgres's default: 10). */
+  /** Connections in the pool (node-postgres's default: 10; the API's, config.ts `databasePool.size`). */
   max?: number;
+  /**
+   * Longest wait, in ms, for a pooled connection (a free one, or a new one to be made); past it the statement
+   * or write fails with pg-pool's "timeout exceeded when trying to connect", a storage fault (db/faults.ts).
+   * Default: no bound (node-postgres's).
+   */
+  connectionWaitMs?: number;
+  /** Connections of the `background` pool, beside the `max` of the main one; none (0) by default. */
+  backgroundMax?: number;
   /** Apply the migrations (db/pg-migrate.ts) before resolving; true by default, as db/open.ts does. */
   migrate?: boolean;
   /** Times a write is run in all before a serialization failure or deadlock is given up on (default 5). */
@@ -81,6 +96,7 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
     types: { getTypeParser: typeParser as pg.CustomTypesConfig['getTypeParser'] },
   };
   if (opts.max !== undefined) config.max = opts.max;
+  if (opts.connectionWaitMs !== undefined) config.connectionTimeoutMillis = opts.connectionWaitMs;
   const pool = new pg.Pool(config);
   // An idle connection that breaks (a server restart) emits 'error'; unhandled, it would end the process.
   pool.on('error', onError);
@@ -92,7 +108,19 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
       throw error;
     }
   }
-  return new PgStoreImpl(pool, new Listener(config, onError), opts.writeAttempts ?? 5);
+  const listener = new Listener(config, onError);
+  const writeAttempts = opts.writeAttempts ?? 5;
+  const store = new PgStoreImpl(pool, listener, writeAttempts);
+  if (opts.backgroundMax) {
+    const background = new pg.Pool({
+      ...config,
+      max: opts.backgroundMax,
+      application_name: `${config.application_name}-background`,
+    });
+    background.on('error', onError);
+    store.setBackground(new PgStoreImpl(background, listener, writeAttempts, store));
+  }
+  return store;
 }
 
 function typeParser(oid: number, format?: string): (value: string) => unknown {
@@ -244,8 +272,21 @@ class PgStoreImpl extends PgQueryable implements PgStore {
     readonly pool: pg.Pool,
     private readonly listener: Listener,
     private readonly writeAttempts: number,
+    /** The store whose `background` this is: it closes both. */
+    private readonly owner?: PgStoreImpl,
   ) {
     super();
+  }
+
+  private backgroundStore: PgStoreImpl | undefined;
+
+  get background(): PgStore {
+    return this.backgroundStore ?? this;
+  }
+
+  /** Called once by openPgStore, before the store is handed out. */
+  setBackground(store: PgStoreImpl): void {
+    this.backgroundStore = store;
   }
 
   protected runner(): Runner {
@@ -301,12 +342,19 @@ class PgStoreImpl extends PgQueryable implements PgStore {
   private closing: Promise<void> | undefined;
 
   get open(): boolean {
-    return this.closing === undefined;
+    return this.owner ? this.owner.open : this.closing === undefined;
   }
 
-  /** Stops listening, then ends the pool once every connection is back (writes in flight finish first). */
+  /**
+   * Stops listening, then ends the pools (this one and the background one) once every connection is back
+   * (writes in flight finish first).
+   */
   close(): Promise<void> {
-    this.closing ??= this.listener.close().then(() => this.pool.end());
+    if (this.owner) return this.owner.close();
+    this.closing ??= this.listener
+      .close()
+      .then(() => Promise.all([this.pool.end(), this.backgroundStore?.pool.end()]))
+      .then(() => undefined);
     return this.closing;
   }
 }

@@ -7,7 +7,12 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 
 import type { AppContext } from '../context';
-import { isStorageFault, STORAGE_RETRY_AFTER_SECONDS } from '../db/faults';
+import {
+  CONNECTION_WAIT_RETRY_AFTER_SECONDS,
+  isConnectionWaitTimeout,
+  isStorageFault,
+  STORAGE_RETRY_AFTER_SECONDS,
+} from '../db/faults';
 import { ApiError } from '../domain/errors';
 import { redactFields } from './redact';
 
@@ -68,13 +73,25 @@ export async function withAdvice<T>(code: string, advice: string, fn: () => Prom
   }
 }
 
-/** 503 `storage_unavailable`: nothing of the request was stored (its transaction rolled back), so a retry is safe. */
-export function storageUnavailable(): ApiError {
+/**
+ * 503 `storage_unavailable`: nothing of the request was stored (its transaction rolled back, or its statement
+ * never ran), so a retry is safe. `fault` is the storage fault (db/faults.ts): PostgreSQL's pool giving up
+ * its bounded wait for a connection (config.ts `databasePool.waitMs`) is said as such, with a shorter
+ * Retry-After, since a burst soon passes.
+ */
+export function storageUnavailable(fault?: unknown): ApiError {
+  const busy = isConnectionWaitTimeout(fault);
   return new ApiError(
     503,
     'storage_unavailable',
-    'The API cannot store anything right now (its disk is full or failing, or its database cannot be reached). Nothing of this request was saved; retry later.',
-    { headers: { 'Retry-After': String(STORAGE_RETRY_AFTER_SECONDS) } },
+    busy
+      ? 'The API has no free database connection right now (all are busy). Nothing of this request was saved; retry shortly.'
+      : 'The API cannot store anything right now (its disk is full or failing, or its database cannot be reached). Nothing of this request was saved; retry later.',
+    {
+      headers: {
+        'Retry-After': String(busy ? CONNECTION_WAIT_RETRY_AFTER_SECONDS : STORAGE_RETRY_AFTER_SECONDS),
+      },
+    },
   );
 }
 
@@ -100,7 +117,7 @@ export function errorHandler(ctx: AppContext): ErrorRequestHandler {
         'storage unavailable: request refused',
         redactFields({ method: req.method, path: req.path, code: err.code, error: err.message }),
       );
-      sendError(res, storageUnavailable());
+      sendError(res, storageUnavailable(err));
       return;
     }
     ctx.log.error('unhandled error', redactFields({ method: req.method, path: req.path, error: describe(err) }));

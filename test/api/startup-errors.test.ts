@@ -8,7 +8,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
+import pg from 'pg';
+
 import { redactDatabaseUrl } from '../../partner-api/config';
+import { PG_MIGRATION_LOCK_KEY } from '../../partner-api/db/pg-migrate';
 import { loadConfigOrExplain, openDatabaseOrExplain, StartupError } from '../../partner-api/startup-errors';
 import { at } from '../support/items';
 import { freshPgDatabaseUrl, PG_SETUP_TIMEOUT_MS } from '../support/pg';
@@ -200,6 +203,60 @@ describe('ILLUMICHAT_DATABASE_URL (PostgreSQL)', () => {
         /^Cannot connect to PostgreSQL at postgres:\/\/postgres:\*\*\*@.+\/no_such_database: the server has no such database/,
       );
       expect(result.stderr).not.toContain(PASSWORD);
+    },
+    PG_SETUP_TIMEOUT_MS,
+  );
+
+  // A server that accepts the connection and drops it before answering (a proxy whose backend is down, a
+  // server stopping): node-postgres's "Connection terminated unexpectedly", which has no code.
+  it('npm start where the server accepts and drops each connection: one line, exit 1', async () => {
+    const dropping = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => dropping.listen(0, '127.0.0.1', resolve));
+    const port = (dropping.address() as net.AddressInfo).port;
+    try {
+      const result = await start({
+        ILLUMICHAT_DATABASE_URL: `postgres://app:${PASSWORD}@127.0.0.1:${port}/illumichat`,
+      });
+      expectOneLine(
+        result,
+        new RegExp(
+          `^Cannot connect to PostgreSQL at postgres://app:\\*\\*\\*@127\\.0\\.0\\.1:${port}/illumichat: the server closed the connection.+ILLUMICHAT_DATABASE_URL`,
+        ),
+      );
+    } finally {
+      await new Promise<void>((resolve) => dropping.close(() => resolve()));
+    }
+  });
+
+  // The bench stopped the cluster while an instance was migrating: the connection the migrations held emitted
+  // 'error' with no listener, and the process died of an unhandled 'error' event with a stack trace.
+  it(
+    'npm start whose connection is ended during its migrations: one line, exit 1, no unhandled error',
+    async () => {
+      const url = await freshPgDatabaseUrl();
+      // Holding the migrations' lock keeps the starting server waiting in them, where its connection is ended.
+      const holder = new pg.Client({ connectionString: url });
+      await holder.connect();
+      try {
+        await holder.query('SELECT pg_advisory_lock($1)', [PG_MIGRATION_LOCK_KEY]);
+        const starting = start({ ILLUMICHAT_DATABASE_URL: url });
+        let terminated = 0;
+        for (let waited = 0; terminated === 0 && waited < 20_000; waited += 50) {
+          const { rows } = await holder.query<{ ended: boolean }>(
+            `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+              WHERE datname = current_database() AND application_name = 'illumichat' AND wait_event = 'advisory'`,
+          );
+          terminated = rows.filter((r) => r.ended).length;
+          if (terminated === 0) await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(terminated).toBe(1);
+        expectOneLine(
+          await starting,
+          /^Cannot connect to PostgreSQL at postgres:\/\/.+: the server closed the connection/,
+        );
+      } finally {
+        await holder.end();
+      }
     },
     PG_SETUP_TIMEOUT_MS,
   );

@@ -42,7 +42,7 @@ import type { Express } from 'express';
 
 import { createApp } from '../../partner-api/app';
 import { type Config, loadConfig } from '../../partner-api/config';
-import { type AppContext, createAppContext } from '../../partner-api/context';
+import { type AppContext, backgroundContext, createAppContext } from '../../partner-api/context';
 import { openDatabase } from '../../partner-api/db/open';
 import type { PgStore } from '../../partner-api/db/pg-store';
 import { SqliteStore } from '../../partner-api/db/sqlite-store';
@@ -126,7 +126,16 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
     },
   );
   const { log, lines: logs } = capturingLogger();
-  const store = await openTestStore({ at: dbPath, openSqlite: (file) => new SqliteStore(openDatabase(file)) });
+  const store = await openTestStore({
+    at: dbPath,
+    openSqlite: (file) => new SqliteStore(openDatabase(file)),
+    // The pool as server.ts opens it (db/open-store.ts): its size and bounded wait from the config.
+    pg: {
+      max: config.databasePool.size,
+      backgroundMax: config.databasePool.workerSize,
+      connectionWaitMs: config.databasePool.waitMs,
+    },
+  });
   const ctx = createAppContext({ store, config, clock: opts.clock, log });
   const app = createApp(ctx, createRateLimiters(config, opts.rateLimitStore ?? rateLimitStoreFor(store, opts)));
   const server: Server = await new Promise((resolve, reject) => {
@@ -140,7 +149,8 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
     // Loaded only when asked for, so API-only tests do not load the delivery module.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const delivery = require('../../partner-api/delivery/worker') as typeof deliveryWorker;
-    worker = delivery.createDeliveryWorker(ctx, opts.delivery === true ? {} : opts.delivery);
+    // On its own connections, as server.ts runs it.
+    worker = delivery.createDeliveryWorker(backgroundContext(ctx), opts.delivery === true ? {} : opts.delivery);
     worker.start();
   }
 
