@@ -14,10 +14,11 @@
  *   disagree still agree on when a lease ends (unless the worker is handed a clock of its own: tests).
  * - **Picking.** The due rows read are ordered by due time (never by id or rowid: ids and sequences do not
  *   commit in order), rows of a subscription or workspace whose share is full are left out in the read.
- *   Then workspaces take turns, one row each per round, and within a workspace its subscriptions; the turns
- *   go on across claims (who was served last goes to the back of the line, as in claimer.ts), so a
- *   workspace with many Zaps gets no more turns than one with a single Zap, and one with a backlog no more
- *   than one with a fresh event. The line is this instance's: each instance serves workspaces in turn.
+ *   Then workspaces take turns, one row each per round, and within a workspace its subscriptions (each
+ *   taking what its share allows before the next); the turns go on across claims (who was served last goes
+ *   to the back of the line, as in claimer.ts), so a workspace with many Zaps gets no more turns than one
+ *   with a single Zap, and one with a backlog no more than one with a fresh event. The line is this
+ *   instance's: each instance serves workspaces in turn.
  * - **Bounded cost.** A claim reads at most SCAN_ROWS due rows after a cursor (due time, id), plus the
  *   NEWEST_ROWS that came due last (a fresh event is sent at once, however long a blocked backlog before
  *   it). When the read rows yield less than the room, the next claim reads on after them; at the end of the
@@ -192,7 +193,7 @@ export function createPgClaimer(store: Queryable, opts: PgClaimerOptions): Claim
 
   /**
    * The rows to claim, in order: rounds in which each workspace in line, least recently served first, takes
-   * one row of its least recently served subscription with room; `shares` are the slots held across instances.
+   * one row of its least recently served subscription with room; `held` are the slots held across instances.
    */
   function pick(candidates: Candidate[], held: Held[], room: number): string[] {
     const shares = createSlots({ ...limits, overall: Number.MAX_SAFE_INTEGER });
@@ -227,15 +228,14 @@ export function createPgClaimer(store: Queryable, opts: PgClaimerOptions): Claim
       const next: typeof line = [];
       for (const ws of line) {
         if (ids.length >= room) break;
-        // Its first subscription in line that still has a row and room; served ones go to the back.
-        const at = ws.subscriptions.findIndex((q) => q.rows.length > 0 && shares.room(q.holder) > 0);
-        if (at < 0) continue; // nothing more this workspace may take now: out of the line
-        const [queue] = ws.subscriptions.splice(at, 1) as [SubscriptionQueue];
+        // Its least recently served subscription that still has a row and room, until that one has taken
+        // what its share allows (as claimer.ts does); the next claim puts it at the back of the line.
+        const queue = ws.subscriptions.find((q) => q.rows.length > 0 && shares.room(q.holder) > 0);
+        if (!queue) continue; // nothing more this workspace may take now: out of the line
         ids.push(queue.rows.shift() as string);
         shares.take(queue.holder);
         served(`w:${ws.workspaceId}`);
         served(`s:${queue.holder.subscriptionId}`);
-        if (queue.rows.length > 0) ws.subscriptions.push(queue);
         next.push(ws);
       }
       line = next;
