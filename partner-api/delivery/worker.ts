@@ -279,10 +279,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     const refused = refusals;
     completions = [];
     refusals = [];
-    for (const { delivery } of batch) {
-      inFlightIds.delete(delivery.id);
-      slots.release(delivery.holder);
-    }
+    for (const { delivery } of batch) slots.release(delivery.holder);
     for (const { delivery } of refused) slots.release(delivery.holder);
     let claimed: ClaimedDelivery[] = [];
     try {
@@ -290,11 +287,16 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
         const store = deliveryStore(tx.db);
         for (const completion of batch) await record(tx, store, completion);
         await recordRefusals(tx, store, refused);
+        // Only now may a claim take these rows again: until they were recorded they were still this worker's
+        // (a lease that ran out meanwhile, a slow flush under load, would have had them sent twice). From here
+        // to COMMIT this transaction's row locks keep other claims (SKIP LOCKED) off them.
+        forget(batch);
         if (!stopping && !claimsApart) await claimDue(claimed, tx.db);
       });
     } catch (err) {
       // The rows stay claimed; their lease runs out and they are sent again. At least once still holds.
       ctx.log.error('recording delivery attempts failed', { error: (err as Error).message, attempts: batch.length });
+      forget(batch); // their leases run out and they are claimed again
       claimer.rescan(); // what it had taken off its queues was rolled back
       for (const delivery of claimed) slots.release(delivery.holder);
       claimed = [];
@@ -307,6 +309,10 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       }
     }
     await launchAll(claimed);
+  }
+
+  function forget(batch: Completion[]): void {
+    for (const { delivery } of batch) inFlightIds.delete(delivery.id);
   }
 
   async function record(
