@@ -262,8 +262,12 @@ export function createPgClaimer(store: Queryable, opts: PgClaimerOptions): Claim
       limits.perSubscription,
     )) as ReadResult; // one row, always: FROM clock
     const room = request.slots.free;
-    const active = read.candidates.filter((c) => c.active === 1);
-    const inactive = read.candidates.filter((c) => c.active !== 1).map((c) => c.id);
+    const active: Candidate[] = [];
+    const inactive: string[] = [];
+    for (const c of read.candidates) {
+      if (c.active === 1) active.push(c);
+      else inactive.push(c.id);
+    }
     const ids = pick(active, read.held, room);
     // Read on after these rows next time unless they may hold more than this claim had room for.
     if (read.scannedRows < SCAN_ROWS || read.lastScanned === null) cursor = START;

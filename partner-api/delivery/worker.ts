@@ -110,7 +110,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
    * attempts stay unrecorded and are sent again when their lease ends (measured: healthy deliveries stalled
    * for seconds, some twice). On SQLite write transactions take turns anyway.
    */
-  let flushTurn: Promise<void> = Promise.resolve();
+  let flushTurn: Promise<unknown> = Promise.resolve();
   let started = false;
   let stopping = false;
   let stopped: Promise<void> | null = null;
@@ -260,7 +260,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     flushScheduled = false;
     flushing += 1;
     const mine = flushTurn.then(flushBatch);
-    flushTurn = mine.catch(() => undefined);
+    flushTurn = Promise.allSettled([mine]); // the next one waits for this one, however it ended
     try {
       await mine;
     } finally {

@@ -23,7 +23,7 @@ import {
   trickle,
   waitUntil,
 } from '../support/receiver';
-import { isPgLocation } from '../support/test-store';
+import { describeEngine, isPgLocation } from '../support/test-store';
 import {
   attemptsOf,
   type ContextOptions,
@@ -578,6 +578,38 @@ describe('authority at send time, against another process', () => {
     expect(rx.requests).toHaveLength(started.length);
   });
 });
+
+describeEngine(
+  'postgres',
+  "PostgreSQL's row locks: two recording transactions at once deadlocked there; SQLite's write transactions take turns (and on SQLite twenty events emitted at once through the test helper are not all delivered within 20 s, with or without this change: not yet looked into)",
+  'recording attempts',
+  () => {
+    it('records attempts that finish together in any order: none is left unrecorded or sent twice', async () => {
+      // Sixteen subscriptions whose attempts fail (500) at staggered moments: each result is noted on its
+      // subscription's row (failing since), by recordings that follow each other closely. On PostgreSQL two
+      // recordings at once locked those rows in the order their attempts finished and deadlocked: a batch left
+      // unrecorded and sent again when its lease ended.
+      const rx = await receiver();
+      let n = 0;
+      rx.setDefault(() => reply(500, { delayMs: (n++ * 7) % 53 }));
+      const { ctx, worker } = await harness({ delivery: { retryScheduleMs: [600_000] } });
+      const ws = await seedWorkspace(ctx);
+      const subs = await times(16, (i) => subscribe(ctx, ws, `${rx.url}/${i}`));
+      worker.start();
+      await Promise.all(Array.from({ length: 20 }, () => emit(ctx, ws)));
+      const total = subs.length * 20;
+      await waitUntil(async () => (await ctx.db.value<number>(`SELECT count(*) FROM delivery_attempts`)) === total, {
+        timeoutMs: 20_000,
+      });
+      await worker.idle();
+
+      expect(ctx.logs.filter((line) => line.level === 'error')).toEqual([]);
+      expect(rx.requests).toHaveLength(total);
+      expect(await ctx.db.value(`SELECT count(*) FROM delivery_attempts`)).toBe(total);
+      expect(await ctx.db.values(`SELECT DISTINCT attempts FROM deliveries`)).toEqual([1]);
+    });
+  },
+);
 
 describe('fairness and limits', () => {
   it('keeps one hanging endpoint to its per-subscription share while a healthy one gets everything', async () => {
