@@ -92,6 +92,13 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   let idleWaiters: (() => void)[] = [];
   /** Flushes between taking their batch and their transaction's end. */
   let flushing = 0;
+  /**
+   * The flush running now: flushes take turns, each waiting for the one before, so what finishes meanwhile
+   * gathers into the next batch: fewer transactions, and on PostgreSQL the worker's own small pool is not
+   * filled with its recordings while claims wait. (Recordings of several instances at once are safe by their
+   * lock order, recording.ts.)
+   */
+  let flushTurn: Promise<unknown> = Promise.resolve();
   let started = false;
   let stopping = false;
   let stopped: Promise<void> | null = null;
@@ -240,8 +247,10 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
   async function flush(): Promise<void> {
     flushScheduled = false;
     flushing += 1;
+    const mine = flushTurn.then(flushBatch);
+    flushTurn = Promise.allSettled([mine]); // the next one waits for this one, however it ended
     try {
-      await flushBatch();
+      await mine;
     } finally {
       flushing -= 1;
     }

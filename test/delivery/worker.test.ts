@@ -23,8 +23,7 @@ import {
   trickle,
   waitUntil,
 } from '../support/receiver';
-import { isPgLocation } from '../support/test-store';
-import { describeEngine } from '../support/test-store';
+import { describeEngine, isPgLocation } from '../support/test-store';
 import {
   attemptsOf,
   type ContextOptions,
@@ -580,6 +579,38 @@ describe('authority at send time, against another process', () => {
   });
 });
 
+describeEngine(
+  'postgres',
+  "PostgreSQL's row locks: two recording transactions at once deadlocked there; SQLite's write transactions take turns (and on SQLite twenty events emitted at once through the test helper are not all delivered within 20 s, with or without this change: not yet looked into)",
+  'recording attempts',
+  () => {
+    it('records attempts that finish together in any order: none is left unrecorded or sent twice', async () => {
+      // Sixteen subscriptions whose attempts fail (500) at staggered moments: each result is noted on its
+      // subscription's row (failing since), by recordings that follow each other closely. On PostgreSQL two
+      // recordings at once locked those rows in the order their attempts finished and deadlocked: a batch left
+      // unrecorded and sent again when its lease ended.
+      const rx = await receiver();
+      let n = 0;
+      rx.setDefault(() => reply(500, { delayMs: (n++ * 7) % 53 }));
+      const { ctx, worker } = await harness({ delivery: { retryScheduleMs: [600_000] } });
+      const ws = await seedWorkspace(ctx);
+      const subs = await times(16, (i) => subscribe(ctx, ws, `${rx.url}/${i}`));
+      worker.start();
+      await Promise.all(Array.from({ length: 20 }, () => emit(ctx, ws)));
+      const total = subs.length * 20;
+      await waitUntil(async () => (await ctx.db.value<number>(`SELECT count(*) FROM delivery_attempts`)) === total, {
+        timeoutMs: 20_000,
+      });
+      await worker.idle();
+
+      expect(ctx.logs.filter((line) => line.level === 'error')).toEqual([]);
+      expect(rx.requests).toHaveLength(total);
+      expect(await ctx.db.value(`SELECT count(*) FROM delivery_attempts`)).toBe(total);
+      expect(await ctx.db.values(`SELECT DISTINCT attempts FROM deliveries`)).toEqual([1]);
+    });
+  },
+);
+
 describe('fairness and limits', () => {
   it('keeps one hanging endpoint to its per-subscription share while a healthy one gets everything', async () => {
     const [slow, healthy] = [await receiver(), await receiver()];
@@ -738,111 +769,147 @@ describe('the connect-time SSRF check', () => {
   });
 });
 
-describeEngine(
-  'sqlite',
-  "a known gap on PostgreSQL, issue 13 still open: another workspace's deliveries are held up while one workspace's endpoints hang",
-  'fairness between workspaces',
-  () => {
-    // Issue 8 §3, the observed fault: workspace B has 16 subscriptions to a receiver that never answers and
-    // 100 events (1,600 attempts, each holding a slot until the timeout). Workspace A, meanwhile, makes events
-    // at 200/s to a healthy receiver: each must arrive promptly, not after B's attempts time out.
-    it("keeps another workspace's deliveries prompt while one workspace's endpoints hang (16 × 100)", async () => {
-      const [hanging, healthy] = [await receiver(), await receiver()];
-      hanging.setDefault(hang());
-      const { ctx, worker } = await harness({ delivery: { timeoutMs: 5_000 } }); // the default slots
-      const b = await seedWorkspace(ctx);
-      for (let i = 0; i < 16; i++) await subscribe(ctx, b, `${hanging.url}/${i}`);
-      const a = await seedWorkspace(ctx);
-      await subscribe(ctx, a, healthy.url, 'ticket.assigned');
-      worker.start();
-      for (let i = 0; i < 100; i++) await emit(ctx, b);
-      // B takes every slot it is going to take, and each of those attempts reaches the receiver and hangs.
-      const share = ctx.config.delivery.perWorkspaceConcurrency;
-      await waitUntil(() => worker.inFlight >= share && hanging.requests.length === worker.inFlight);
+describe('fairness between workspaces', () => {
+  // Issue 8 §3, the observed fault: workspace B has 16 subscriptions to a receiver that never answers and
+  // 100 events (1,600 attempts, each holding a slot until the timeout). Workspace A, meanwhile, makes events
+  // at 200/s to a healthy receiver: each must arrive promptly, not after B's attempts time out.
+  it("keeps another workspace's deliveries prompt while one workspace's endpoints hang (16 × 100)", async () => {
+    const [hanging, healthy] = [await receiver(), await receiver()];
+    hanging.setDefault(hang());
+    // The default slots. B's attempts hang for the whole test: none times out and frees B's slots to more of
+    // its own attempts before the last assertion, however long a loaded host takes to write the events.
+    const { ctx, worker } = await harness({ delivery: { timeoutMs: 30_000 } });
+    const b = await seedWorkspace(ctx);
+    for (let i = 0; i < 16; i++) await subscribe(ctx, b, `${hanging.url}/${i}`);
+    const a = await seedWorkspace(ctx);
+    await subscribe(ctx, a, healthy.url, 'ticket.assigned');
+    worker.start();
+    for (let i = 0; i < 100; i++) await emit(ctx, b);
+    // B takes every slot it is going to take, and each of those attempts reaches the receiver and hangs.
+    const share = ctx.config.delivery.perWorkspaceConcurrency;
+    await waitUntil(() => worker.inFlight >= share && hanging.requests.length === worker.inFlight);
 
-      const emittedAt = new Map<string, number>();
-      for (let i = 0; i < 40; i++) {
-        emittedAt.set(await emit(ctx, a, 'ticket.assigned'), performance.now());
-        await new Promise((resolve) => setTimeout(resolve, 5)); // 200 events/s
-      }
-      const arrivals = await healthy.waitFor(40, 4_000);
-      // Generous for a loaded machine, and far below the 5 s a slot held by B takes to come free.
-      for (const request of arrivals) {
-        expect(request.monotonicMs - emittedAt.get(String(request.headers['webhook-id']))!).toBeLessThan(1_000);
-      }
-      // B held its workspace's share (a quarter of the slots) and no more.
-      expect(share).toBeLessThan(ctx.config.delivery.concurrency);
-      expect(hanging.requests).toHaveLength(share);
-      expect(worker.inFlight).toBe(share);
+    const emittedAt = new Map<string, number>();
+    for (let i = 0; i < 40; i++) {
+      emittedAt.set(await emit(ctx, a, 'ticket.assigned'), performance.now());
+      await new Promise((resolve) => setTimeout(resolve, 5)); // 200 events/s
+    }
+    const arrivals = await healthy.waitFor(40, 4_000);
+    // Generous for a loaded machine, and far below the 30 s a slot held by B takes to come free.
+    for (const request of arrivals) {
+      expect(request.monotonicMs - emittedAt.get(String(request.headers['webhook-id']))!).toBeLessThan(1_000);
+    }
+    // B held its workspace's share (a quarter of the slots) and no more.
+    expect(share).toBeLessThan(ctx.config.delivery.concurrency);
+    // A's last attempts hold their slots until recorded, a moment after they arrive (longer on PostgreSQL
+    // under load): wait for that, then exactly B's share is left (more or fewer never settles there).
+    await waitUntil(() => worker.inFlight === share);
+    expect(hanging.requests).toHaveLength(share);
+    expect(worker.inFlight).toBe(share);
+  });
+});
+
+describe('shares of the delivery slots', () => {
+  it('holds every hanging workspace to its share, and a host that hangs for all of them to the host share', async () => {
+    const [hanging, healthy] = [await receiver(), await receiver()];
+    hanging.setDefault(hang());
+    const { ctx, worker } = await harness({
+      delivery: {
+        concurrency: 12,
+        perWorkspaceConcurrency: 3,
+        perHostConcurrency: 6,
+        perSubscriptionConcurrency: 2,
+        timeoutMs: 5_000,
+      },
     });
-  },
-);
+    // Four workspaces, each with two subscriptions at the same hanging host, each owing five events.
+    const tenants = await times(4, async (_i) => await seedWorkspace(ctx));
+    for (const ws of tenants) {
+      await subscribe(ctx, ws, `${hanging.url}/a`);
+      await subscribe(ctx, ws, `${hanging.url}/b`);
+    }
+    worker.start();
+    for (const ws of tenants) for (let i = 0; i < 5; i++) await emit(ctx, ws);
+    await waitUntil(() => hanging.requests.length === 6 && worker.inFlight === 6);
 
-describeEngine(
-  'sqlite',
-  'a known gap on PostgreSQL, issue 13 still open: the PostgreSQL claimer does not yet serve workspaces in strict turns or hold a hanging workspace to its share in this test',
-  'shares of the delivery slots',
-  () => {
-    it('holds every hanging workspace to its share, and a host that hangs for all of them to the host share', async () => {
-      const [hanging, healthy] = [await receiver(), await receiver()];
-      hanging.setDefault(hang());
-      const { ctx, worker } = await harness({
+    // The host's share is full (6 of 12), and no workspace holds more than its 3, no subscription its 2.
+    const held = await ctx.db.all<{ ws: string; sub: string }>(
+      `SELECT s.workspace_id AS ws, s.id AS sub FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id WHERE d.claim_token IS NOT NULL`,
+    );
+    expect(held).toHaveLength(6);
+    const most = (key: 'ws' | 'sub') => {
+      const counts = new Map<string, number>();
+      for (const h of held) counts.set(h[key], (counts.get(h[key]) ?? 0) + 1);
+      return Math.max(...counts.values());
+    };
+    expect(most('ws')).toBeLessThanOrEqual(3);
+    expect(most('sub')).toBeLessThanOrEqual(2);
+
+    // A fifth workspace, at another host, gets its deliveries at once in the slots left.
+    const other = await seedWorkspace(ctx);
+    await subscribe(ctx, other, healthy.url, 'ticket.assigned');
+    for (let i = 0; i < 5; i++) await emit(ctx, other, 'ticket.assigned');
+    await healthy.waitFor(5, 2_000);
+    expect(hanging.requests).toHaveLength(6);
+  });
+
+  it('counts one host share per host however its URL spells it (IDN, Unicode or punycode, any case)', async () => {
+    const [hanging, healthy] = [await receiver(), await receiver()];
+    hanging.setDefault(hang());
+    // Every name resolves to the receivers' loopback address, as DNS would send these names to one host.
+    const resolve = () => Promise.resolve([{ address: '127.0.0.1', family: 4 as const }]);
+    const { ctx, worker } = await harness(
+      {
         delivery: {
           concurrency: 12,
-          perWorkspaceConcurrency: 3,
-          perHostConcurrency: 6,
+          perWorkspaceConcurrency: 12,
+          perHostConcurrency: 2,
           perSubscriptionConcurrency: 2,
           timeoutMs: 5_000,
         },
-      });
-      // Four workspaces, each with two subscriptions at the same hanging host, each owing five events.
-      const tenants = await times(4, async (_i) => await seedWorkspace(ctx));
-      for (const ws of tenants) {
-        await subscribe(ctx, ws, `${hanging.url}/a`);
-        await subscribe(ctx, ws, `${hanging.url}/b`);
-      }
-      worker.start();
-      for (const ws of tenants) for (let i = 0; i < 5; i++) await emit(ctx, ws);
-      await waitUntil(() => hanging.requests.length === 6 && worker.inFlight === 6);
+      },
+      { resolve },
+    );
+    // One host, three spellings (slots.ts hostKey: the WHATWG origin), each subscription in its own workspace.
+    const spellings = ['BÜCHER.example', 'xn--bcher-kva.example', 'bücher.EXAMPLE'];
+    for (const host of spellings) {
+      const ws = await seedWorkspace(ctx);
+      await subscribe(ctx, ws, `http://${host}:${hanging.port}/hook`);
+      for (let i = 0; i < 2; i++) await emit(ctx, ws);
+    }
+    worker.start();
+    await waitUntil(() => hanging.requests.length === 2 && worker.inFlight === 2);
+    // Another host's deliveries go through in the slots left, so claims ran after the host share filled…
+    const other = await seedWorkspace(ctx);
+    const healthySub = await subscribe(ctx, other, healthy.url, 'ticket.assigned');
+    for (let i = 0; i < 3; i++) await emit(ctx, other, 'ticket.assigned');
+    await healthy.waitFor(3, 2_000);
+    // …and the host kept to its share of 2, not 2 per spelling.
+    expect(hanging.requests).toHaveLength(2);
+    expect(
+      await ctx.db.value(
+        `SELECT count(*) FROM deliveries WHERE claim_token IS NOT NULL AND subscription_id <> ?`,
+        healthySub.id,
+      ),
+    ).toBe(2);
+  });
 
-      // The host's share is full (6 of 12), and no workspace holds more than its 3, no subscription its 2.
-      const held = await ctx.db.all<{ ws: string; sub: string }>(
-        `SELECT s.workspace_id AS ws, s.id AS sub FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id WHERE d.claim_token IS NOT NULL`,
-      );
-      expect(held).toHaveLength(6);
-      const most = (key: 'ws' | 'sub') => {
-        const counts = new Map<string, number>();
-        for (const h of held) counts.set(h[key], (counts.get(h[key]) ?? 0) + 1);
-        return Math.max(...counts.values());
-      };
-      expect(most('ws')).toBeLessThanOrEqual(3);
-      expect(most('sub')).toBeLessThanOrEqual(2);
-
-      // A fifth workspace, at another host, gets its deliveries at once in the slots left.
-      const other = await seedWorkspace(ctx);
-      await subscribe(ctx, other, healthy.url, 'ticket.assigned');
-      for (let i = 0; i < 5; i++) await emit(ctx, other, 'ticket.assigned');
-      await healthy.waitFor(5, 2_000);
-      expect(hanging.requests).toHaveLength(6);
-    });
-
-    it('serves workspaces in turn, so one with many subscriptions gets no more turns than one with a single Zap', async () => {
-      const rx = await receiver();
-      // One slot in all: the order of arrival is the order of service.
-      const { ctx, worker } = await harness({ delivery: { concurrency: 1 } });
-      const many = await seedWorkspace(ctx);
-      for (let i = 0; i < 8; i++) await subscribe(ctx, many, `${rx.url}/many/${i}`);
-      const one = await seedWorkspace(ctx);
-      await subscribe(ctx, one, `${rx.url}/one`);
-      for (let i = 0; i < 4; i++) {
-        await emit(ctx, many);
-        await emit(ctx, one);
-      }
-      await worker.runOnce();
-      expect(rx.requests).toHaveLength(36);
-      // Workspace "one" had every other turn until its four were out, not one turn in nine.
-      const order = rx.requests.map((r) => (r.path.endsWith('/one') ? 'one' : 'many'));
-      expect(order.slice(0, 8)).toEqual(['many', 'one', 'many', 'one', 'many', 'one', 'many', 'one']);
-    });
-  },
-);
+  it('serves workspaces in turn, so one with many subscriptions gets no more turns than one with a single Zap', async () => {
+    const rx = await receiver();
+    // One slot in all: the order of arrival is the order of service.
+    const { ctx, worker } = await harness({ delivery: { concurrency: 1 } });
+    const many = await seedWorkspace(ctx);
+    for (let i = 0; i < 8; i++) await subscribe(ctx, many, `${rx.url}/many/${i}`);
+    const one = await seedWorkspace(ctx);
+    await subscribe(ctx, one, `${rx.url}/one`);
+    for (let i = 0; i < 4; i++) {
+      await emit(ctx, many);
+      await emit(ctx, one);
+    }
+    await worker.runOnce();
+    expect(rx.requests).toHaveLength(36);
+    // Workspace "one" had every other turn until its four were out, not one turn in nine.
+    const order = rx.requests.map((r) => (r.path.endsWith('/one') ? 'one' : 'many'));
+    expect(order.slice(0, 8)).toEqual(['many', 'one', 'many', 'one', 'many', 'one', 'many', 'one']);
+  });
+});

@@ -71,7 +71,7 @@ async function listSubscriptions(zap: ApiClient): Promise<Record<string, any>> {
 
 describeEngine(
   'sqlite',
-  'a known gap on PostgreSQL, issue 13 still open: healthy deliveries are not all in before a hung attempt times out',
+  'a known gap on PostgreSQL, issue 13 still open: on a loaded host the 30 sequential POSTs alone take longer than the 2 s hung-attempt timeout (measured 2.4-4.8 s, each healthy delivery still ~0.2-0.7 s after its POST), and a 410 is recorded late enough that 10 requests reach the gone receiver (this test allows 8)',
   'misbehaving receivers beside healthy ones',
   () => {
     const TIMEOUT_MS = 2000;
@@ -176,13 +176,16 @@ describeEngine(
       expect(goneRequests).toBeLessThanOrEqual(8); // at most the first batch in flight together
       const late = await zap.post('/v1/tickets', { subject: 'After the 410' });
       await rx.healthy1.waitFor(EVENTS + 1);
+      // The late event, by the webhook-id (its event id) of the delivery that carried its ticket: the same
+      // query on both engines (no JSON functions in SQL).
+      const lateEventId = rx.healthy1.requests.find(
+        (r) => (r.json() as { data: { ticket: { id: string } } }).data.ticket.id === late.body.id,
+      )?.headers['webhook-id'];
+      expect(lateEventId).toEqual(expect.any(String));
       expect(
         await server.ctx.db.value(
           'SELECT COUNT(*) FROM deliveries WHERE event_id = ? AND subscription_id = ?',
-          await server.ctx.db.value(
-            `SELECT id FROM events WHERE json_extract(payload, '$.data.ticket.id') = ?`,
-            late.body.id,
-          ),
+          lateEventId,
           subs.gone.id,
         ),
       ).toBe(0);
@@ -244,7 +247,7 @@ describe('backoff', () => {
 
 describeEngine(
   'sqlite',
-  'a known gap on PostgreSQL, issue 13 still open: the failing period is not yet judged the same way',
+  "a known gap on PostgreSQL, issue 13 still open: an event committed while the worker deactivates the subscription can fan out a delivery the deactivation's cancel does not see (READ COMMITTED), left pending until the next claim cancels it",
   'disabling a subscription that keeps failing',
   () => {
     it('turns it off after the failing period with its reason visible, while one that sometimes succeeds stays on', async () => {
