@@ -202,11 +202,22 @@ async function main() {
       ...httpTargets,
     ]);
     await Promise.all([nodeHttpChild.stop(), expressChild.stop()]);
+    // The delivery phases run one column at a time with nothing else alive: the PostgreSQL columns' idle
+    // instances (each polls every 500 ms) and their cluster must not load SQLite's phases, nor one another's.
+    // Each PostgreSQL column is started again for them, on a database of its own.
+    const pgStarted = columns.slice(1);
+    await Promise.all(pgStarted.map(stopColumn));
 
     const figures: ColumnFigures[] = [];
-    for (const [k, column] of columns.entries()) {
+    for (const [k, started] of columns.entries()) {
       const http = { authCheck: apiHttp[2 * k]!, contactUpsert: apiHttp[2 * k + 1]! };
+      let column = started;
       try {
+        if (k > 0) {
+          const instances = column.instances.length;
+          const databaseUrl = await cluster!.createDatabase(`bench_${instances}_instances_delivery`);
+          column = await startColumn(compiled, receiver, { label: column.label, instances, databaseUrl });
+        }
         figures.push({ ...http, ...(await deliveryPhases(column, receiver)) });
       } catch (error) {
         if (k === 0) throw error; // SQLite's figures are the bench's; without them there is no report
