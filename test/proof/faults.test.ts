@@ -71,7 +71,7 @@ async function listSubscriptions(zap: ApiClient): Promise<Record<string, any>> {
 
 describeEngine(
   'sqlite',
-  'a known gap on PostgreSQL, issue 13 still open: on a loaded host the 30 sequential POSTs alone take longer than the 2 s hung-attempt timeout (measured 2.4-4.8 s, each healthy delivery still ~0.2-0.7 s after its POST), and a 410 is recorded late enough that 10 requests reach the gone receiver (this test allows 8)',
+  'a known gap on PostgreSQL, issue 13 still open: it passed 3 of 3 on a quiet host (load under 1), but at load 12-14 the 30 sequential POSTs alone took longer than the 2 s hung-attempt timeout (2.4-4.8 s, each healthy delivery still ~0.2-0.7 s after its POST), and a 410 was recorded late enough that 10 requests reached the gone receiver (this test allows 8)',
   'misbehaving receivers beside healthy ones',
   () => {
     const TIMEOUT_MS = 2000;
@@ -245,66 +245,67 @@ describe('backoff', () => {
   });
 });
 
-describeEngine(
-  'sqlite',
-  "a known gap on PostgreSQL, issue 13 still open: an event committed while the worker deactivates the subscription can fan out a delivery the deactivation's cancel does not see (READ COMMITTED), left pending until the next claim cancels it",
-  'disabling a subscription that keeps failing',
-  () => {
-    it('turns it off after the failing period with its reason visible, while one that sometimes succeeds stays on', async () => {
-      const { server, subscribe, zap } = await start({
-        retryScheduleMs: Array(100).fill(100),
-        disableAfterFailingMs: 1500,
-      });
-      const broken = await receiver(reset());
-      let n = 0;
-      const flaky = await receiver(() => (n++ % 2 === 0 ? reply(500) : reply(200)));
-      const subs = { broken: await subscribe(broken), flaky: await subscribe(flaky) };
-      const firstAt = Date.now();
-      await zap.post('/v1/tickets', { subject: 'Keeps failing' });
-
-      let listed: Record<string, any> = {};
-      await waitUntil(
-        async () => {
-          listed = await listSubscriptions(zap);
-          if (listed[subs.broken.id].active === false) return true;
-          await zap.post('/v1/tickets', { subject: 'More' }); // fresh events keep being owed while it fails
-          return false;
-        },
-        10_000,
-        'the failing subscription to be disabled',
-      );
-
-      expect(listed[subs.broken.id]).toEqual({
-        id: subs.broken.id,
-        eventType: 'ticket.created',
-        targetUrl: broken.url,
-        assistantId: null,
-        active: false,
-        deactivatedReason: 'failing',
-        deactivatedAt: expect.any(String),
-        lastDeliveryError: 'connection reset by the receiver',
-        createdAt: expect.any(String),
-      });
-      expect(Date.parse(listed[subs.broken.id].deactivatedAt) - firstAt).toBeGreaterThanOrEqual(1500);
-      expect(listed[subs.flaky.id]).toMatchObject({ active: true, deactivatedReason: null });
-      // Its pending deliveries were cancelled with the reason, and new events owe it nothing.
-      const statuses = await server.ctx.db.values(
-        `SELECT DISTINCT status FROM deliveries WHERE subscription_id = ?`,
-        subs.broken.id,
-      );
-      expect(statuses).not.toContain('pending');
-      const owedBefore = await server.ctx.db.value(
-        `SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?`,
-        subs.broken.id,
-      );
-      await zap.post('/v1/tickets', { subject: 'After disabling' });
-      await flaky.waitFor(flaky.requests.length + 1);
-      expect(
-        await server.ctx.db.value(`SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?`, subs.broken.id),
-      ).toBe(owedBefore);
+describe('disabling a subscription that keeps failing', () => {
+  it('turns it off after the failing period with its reason visible, while one that sometimes succeeds stays on', async () => {
+    const { server, subscribe, zap } = await start({
+      retryScheduleMs: Array(100).fill(100),
+      disableAfterFailingMs: 1500,
     });
-  },
-);
+    const broken = await receiver(reset());
+    let n = 0;
+    const flaky = await receiver(() => (n++ % 2 === 0 ? reply(500) : reply(200)));
+    const subs = { broken: await subscribe(broken), flaky: await subscribe(flaky) };
+    const firstAt = Date.now();
+    await zap.post('/v1/tickets', { subject: 'Keeps failing' });
+
+    let listed: Record<string, any> = {};
+    await waitUntil(
+      async () => {
+        listed = await listSubscriptions(zap);
+        if (listed[subs.broken.id].active === false) return true;
+        await zap.post('/v1/tickets', { subject: 'More' }); // fresh events keep being owed while it fails
+        return false;
+      },
+      10_000,
+      'the failing subscription to be disabled',
+    );
+
+    expect(listed[subs.broken.id]).toEqual({
+      id: subs.broken.id,
+      eventType: 'ticket.created',
+      targetUrl: broken.url,
+      assistantId: null,
+      active: false,
+      deactivatedReason: 'failing',
+      deactivatedAt: expect.any(String),
+      lastDeliveryError: 'connection reset by the receiver',
+      createdAt: expect.any(String),
+    });
+    expect(Date.parse(listed[subs.broken.id].deactivatedAt) - firstAt).toBeGreaterThanOrEqual(1500);
+    expect(listed[subs.flaky.id]).toMatchObject({ active: true, deactivatedReason: null });
+    // Its pending deliveries are cancelled, and new events owe it nothing. On PostgreSQL an event committing
+    // while the worker turns it off may still have written a row for it (under READ COMMITTED its transaction
+    // read the subscription as active); the worker's next claim cancels such a row instead of sending it
+    // (delivery/pg-claimer.ts), so none is left once the worker has looked again (a poll: 500 ms).
+    await waitUntil(
+      async () =>
+        !(
+          await server.ctx.db.values(`SELECT DISTINCT status FROM deliveries WHERE subscription_id = ?`, subs.broken.id)
+        ).includes('pending'),
+      5_000,
+      "the disabled subscription's deliveries to be cancelled",
+    );
+    const owedBefore = await server.ctx.db.value(
+      `SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?`,
+      subs.broken.id,
+    );
+    await zap.post('/v1/tickets', { subject: 'After disabling' });
+    await flaky.waitFor(flaky.requests.length + 1);
+    expect(await server.ctx.db.value(`SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?`, subs.broken.id)).toBe(
+      owedBefore,
+    );
+  });
+});
 
 describe('GET /v1/subscriptions', () => {
   it("lists the workspace's own subscriptions newest first, paged, with why each stopped, and never a secret", async () => {
