@@ -46,8 +46,6 @@ export interface DeliveryStore {
    * started (unix ms), or null if the subscription is off. */
   noteFailure(subscriptionId: string, atMs: number, error: string | null): Promise<number | null>;
   noteSuccess(subscriptionId: string): Promise<void>;
-  /** Runs `fn` in one write transaction, with the store's writes bound to it. */
-  transaction<T>(fn: (store: DeliveryStore) => Promise<T>): Promise<T>;
 }
 
 const INSERT_ATTEMPT = `
@@ -95,6 +93,5 @@ export function deliveryStore(db: Queryable): DeliveryStore {
     noteFailure: async (subscriptionId, atMs, error) =>
       (await db.one<{ since: number }>(NOTE_FAILURE, atMs, error, subscriptionId))?.since ?? null,
     noteSuccess: async (subscriptionId) => void (await db.run(NOTE_SUCCESS, subscriptionId)),
-    transaction: (fn) => db.write((tx) => fn(deliveryStore(tx))),
   };
 }
