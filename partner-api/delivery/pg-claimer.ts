@@ -28,8 +28,9 @@
 import crypto from 'node:crypto';
 
 import type { Queryable, Tx } from '../db/store';
+import { compareIds } from '../lib/ids';
 import type { Claimer, ClaimRequest, ClaimResult } from './claimer';
-import { createSlots, hostKey, type SlotHolder, type SlotLimits } from './slots';
+import { createSlots, type SlotHolder, slotHolder, type SlotLimits } from './slots';
 import type { ClaimedDelivery } from './store';
 
 /** Due rows read per claim after the cursor, at most. */
@@ -198,17 +199,17 @@ export function createPgClaimer(store: Queryable, opts: PgClaimerOptions): Claim
   function pick(candidates: Candidate[], held: Held[], room: number): string[] {
     const shares = createSlots({ ...limits, overall: Number.MAX_SAFE_INTEGER });
     for (const h of held) {
-      const holder = { subscriptionId: h.subscriptionId, workspaceId: h.workspaceId, host: hostKey(h.targetUrl) };
+      const holder = slotHolder(h);
       for (let i = 0; i < h.n; i++) shares.take(holder);
     }
     const byWorkspace = new Map<string, Map<string, SubscriptionQueue>>();
-    const sorted = [...candidates].sort((a, b) => a.dueMs - b.dueMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const sorted = [...candidates].sort((a, b) => a.dueMs - b.dueMs || compareIds(a.id, b.id));
     for (const c of sorted) {
       let subscriptions = byWorkspace.get(c.workspaceId);
       if (!subscriptions) byWorkspace.set(c.workspaceId, (subscriptions = new Map<string, SubscriptionQueue>()));
       let queue = subscriptions.get(c.subscriptionId);
       if (!queue) {
-        const holder = { subscriptionId: c.subscriptionId, workspaceId: c.workspaceId, host: hostKey(c.targetUrl) };
+        const holder = slotHolder(c);
         subscriptions.set(c.subscriptionId, (queue = { holder, rows: [] }));
       }
       queue.rows.push(c.id);
@@ -297,7 +298,7 @@ export function createPgClaimer(store: Queryable, opts: PgClaimerOptions): Claim
     }
     const result: ClaimResult = { claimed: [], cancelled: taken.cancelled, dropped: 0 };
     for (const row of taken.rows) {
-      const holder = { subscriptionId: row.subscriptionId, workspaceId: row.workspaceId, host: hostKey(row.targetUrl) };
+      const holder = slotHolder(row);
       request.slots.take(holder);
       const delivery: ClaimedDelivery = {
         id: row.id,

@@ -20,6 +20,7 @@ import type { Config } from '../config';
 import type { AppContext } from '../context';
 import { lockSubscription } from '../domain/locks';
 import { deactivateSubscriptions } from '../domain/subscriptions';
+import { compareIds } from '../lib/ids';
 import type { Refusal } from './authority';
 import { judge, type Verdict } from './policy';
 import { RESPONSE_BODY_LIMIT, type SendResult } from './send';
@@ -100,10 +101,10 @@ export async function recordBatch(
   }
 
   // 2. Delivery rows, ascending id: each attempt and where its delivery stands now.
-  for (const completion of [...judged].sort((a, b) => compare(a.delivery.id, b.delivery.id))) {
+  for (const completion of [...judged].sort((a, b) => compareIds(a.delivery.id, b.delivery.id))) {
     await writeAttempt(store, completion, now);
   }
-  for (const { delivery, refusal } of [...refused].sort((a, b) => compare(a.delivery.id, b.delivery.id))) {
+  for (const { delivery, refusal } of [...refused].sort((a, b) => compareIds(a.delivery.id, b.delivery.id))) {
     await store.cancel(delivery, now, refusal.message);
   }
 
@@ -127,7 +128,7 @@ function sharesBySubscription(judged: Judged[], refused: Refused[]): Map<string,
   };
   for (const j of judged) shareOf(j.delivery.subscriptionId).judged.push(j);
   for (const r of refused) shareOf(r.delivery.subscriptionId).refused.push(r);
-  return new Map([...unsorted].sort(([a], [b]) => compare(a, b)));
+  return new Map([...unsorted].sort(([a], [b]) => compareIds(a, b)));
 }
 
 /** The attempt's row, and its delivery's new state: done, failed for good, or due again. */
@@ -187,8 +188,6 @@ function logBatch(ctx: AppContext, judged: Judged[], refused: Refused[], shares:
     }
   }
 }
-
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function originOf(url: string): string {
   try {

@@ -45,6 +45,11 @@ export function hostKey(targetUrl: string): string {
   }
 }
 
+/** The holder of a delivery to `targetUrl` for the subscription and workspace named. */
+export function slotHolder(of: { subscriptionId: string; workspaceId: string; targetUrl: string }): SlotHolder {
+  return { subscriptionId: of.subscriptionId, workspaceId: of.workspaceId, host: hostKey(of.targetUrl) };
+}
+
 export function createSlots(limits: SlotLimits): Slots {
   let inUse = 0;
   const bySubscription = new Map<string, number>();

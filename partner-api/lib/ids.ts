@@ -42,3 +42,6 @@ function randomHex6(): string {
   offset += ID_RANDOM_BYTES;
   return hex;
 }
+
+/** Orders ids (or any strings) by UTF-16 code units, as `<` does: the same order on every machine (not localeCompare). */
+export const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
