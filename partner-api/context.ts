@@ -5,7 +5,7 @@
  */
 import type { Config } from './config';
 import type { PgStore } from './db/pg-store';
-import type { Queryable, Store } from './db/store';
+import type { Queryable, Store, WriteOptions } from './db/store';
 import { DeliverySignal } from './delivery/signal';
 import { type Clock, systemClock } from './lib/clock';
 import { type Logger, silentLogger } from './lib/log';
@@ -46,13 +46,18 @@ export function createAppContext(parts: {
  * Runs `fn` in one write transaction with a context whose `db` is that transaction, and resolves to what it
  * returns after COMMIT (db/store.ts `write`). Already inside one, `fn` runs in it: a domain write called from
  * another write (a ticket created while a conversation is handed over) is part of the same change.
+ * `options` as db/store.ts's `write` (`urgent`: commit now rather than with this turn's group, on SQLite).
  */
-export async function inTransaction<T>(ctx: AppContext, fn: (ctx: AppContext) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  ctx: AppContext,
+  fn: (ctx: AppContext) => Promise<T>,
+  options?: WriteOptions,
+): Promise<T> {
   if (ctx.db.inTransaction) return fn(ctx);
-  if (ctx.store.engine === 'sqlite') return ctx.db.write((tx) => fn({ ...ctx, db: tx }));
+  if (ctx.store.engine === 'sqlite') return ctx.db.write((tx) => fn({ ...ctx, db: tx }), options);
   // PostgreSQL commits later than the next turn of the event loop: the signal waits for COMMIT (signal.ts).
   const signal = ctx.signal.held();
-  const result = await ctx.db.write((tx) => fn({ ...ctx, db: tx, signal }));
+  const result = await ctx.db.write((tx) => fn({ ...ctx, db: tx, signal }), options);
   signal.release();
   return result;
 }

@@ -17,7 +17,7 @@
 import pg from 'pg';
 
 import { migratePg } from './pg-migrate';
-import type { RunResult, Store, Tx } from './store';
+import type { RunResult, Store, Tx, WriteOptions } from './store';
 
 /** PostgreSQL type OIDs parsed to numbers here (pg_type.oid). */
 const INT8_OID = 20;
@@ -31,6 +31,11 @@ const STATEMENT_CACHE_LIMIT = 2000;
 
 export type Isolation = 'read committed' | 'serializable';
 
+/** db/store.ts's write options (`urgent` changes nothing here: every write commits at once), and isolation. */
+export interface PgWriteOptions extends WriteOptions {
+  isolation?: Isolation;
+}
+
 /** What the PostgreSQL store adds to the interface: the pool (shared with the rate limiter) and wake-ups. */
 export interface PgStore extends Store {
   readonly engine: 'postgres';
@@ -40,7 +45,7 @@ export interface PgStore extends Store {
    * As db/store.ts's `write`; `options.isolation: 'serializable'` runs it SERIALIZABLE (retried like a
    * deadlock when PostgreSQL aborts it). PostgreSQL only: SQLite's single writer is serializable already.
    */
-  write<T>(fn: (tx: Tx) => Promise<T>, options?: { isolation?: Isolation }): Promise<T>;
+  write<T>(fn: (tx: Tx) => Promise<T>, options?: PgWriteOptions): Promise<T>;
   /**
    * Calls `onNotify(payload)` for each NOTIFY on `channel`, from any instance, and `onNotify(null)` after the
    * listening connection was lost and made again (notifications sent meanwhile are lost: look for work).
@@ -293,7 +298,7 @@ class PgStoreImpl extends PgQueryable implements PgStore {
     return this.pool;
   }
 
-  async write<T>(fn: (tx: Tx) => Promise<T>, options: { isolation?: Isolation } = {}): Promise<T> {
+  async write<T>(fn: (tx: Tx) => Promise<T>, options: PgWriteOptions = {}): Promise<T> {
     const begin = options.isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN';
     const client = await this.pool.connect();
     let broken: Error | undefined;

@@ -18,7 +18,7 @@
  */
 import { sql } from '../lib/statements';
 import type { Db } from './open';
-import type { Queryable, RunResult, Store, Tx } from './store';
+import type { Queryable, RunResult, Store, Tx, WriteOptions } from './store';
 
 interface Pending {
   fn: (tx: Tx) => Promise<unknown>;
@@ -122,14 +122,18 @@ export class SqliteStore implements Store {
     return this.write((tx) => tx.run(text, ...params));
   }
 
-  /** Joins the next group commit (see the module comment); resolves after its COMMIT. */
-  write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+  /**
+   * Joins the next group commit (see the module comment); resolves after its COMMIT. `urgent` commits that
+   * group now, with the writes already waiting in it, rather than at the end of the turn.
+   */
+  write<T>(fn: (tx: Tx) => Promise<T>, options: WriteOptions = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (!this.group) {
         this.group = [];
-        setImmediate(() => void this.commitGroup());
+        if (!options.urgent) setImmediate(() => void this.commitGroup());
       }
       this.group.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (options.urgent) void this.commitGroup();
     });
   }
 
@@ -145,9 +149,12 @@ export class SqliteStore implements Store {
   }
 
   private async commitGroup(): Promise<void> {
-    // A closure that awaited something other than its tx keeps the previous group open: wait for it.
-    await this.idle();
-    const group = this.group ?? [];
+    // A closure that awaited something other than its tx keeps the previous group open: wait for it. Checked
+    // again after each wait, in the step that opens this group: an urgent write's commit may open one first.
+    do await this.idle();
+    while (this.openGroup);
+    const group = this.group;
+    if (!group) return; // an urgent write committed it before its turn ended
     this.group = null;
     if (!this.handle.open) {
       for (const pending of group) pending.reject(new Error('the database is closed'));

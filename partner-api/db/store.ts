@@ -34,7 +34,18 @@ export interface Queryable {
    * threw, after rolling its writes back. On a `Tx` it runs `fn` inside that same transaction. `fn` may await
    * only `tx`'s methods (and pure computation), never the network: the transaction is held meanwhile.
    */
-  write<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  write<T>(fn: (tx: Tx) => Promise<T>, options?: WriteOptions): Promise<T>;
+}
+
+/** How a write is committed. */
+export interface WriteOptions {
+  /**
+   * Commit at once rather than with the writes of this turn of the event loop (SQLite's group commit,
+   * db/sqlite-store.ts): for the delivery worker's claims, launches and records, each a step on every
+   * delivery's way to its receiver, which would otherwise wait a whole turn per step. PostgreSQL commits
+   * every write at once anyway; on a `Tx` it changes nothing.
+   */
+  urgent?: boolean;
 }
 
 /** A write transaction in progress; its statements see its own writes. */

@@ -186,51 +186,61 @@ export function createClaimer(store: Queryable): Claimer {
     return picked;
   }
 
-  /** Claims the picked rows; `unused` are the slots of rows that turned out not to be claimable. */
+  /**
+   * Claims the picked rows, in a write of its own (committed at once: worker.ts URGENT) or the caller's;
+   * `unused` are the slots of rows that turned out not to be claimable.
+   */
   const takeAll = (db: Queryable, picked: Picked[], nowMs: number, leaseMs: number) =>
-    db.write(async (tx) => {
-      const token = crypto.randomBytes(12).toString('base64url');
-      const result: ClaimResult = { claimed: [], cancelled: 0, dropped: 0 };
-      const unused: SlotHolder[] = [];
-      for (const { id, holder } of picked) {
-        const taken = await tx.one<{ attempts: number; eventId: string; subscriptionId: string }>(
-          TAKE,
-          token,
-          nowMs,
-          nowMs + leaseMs,
-          id,
-          nowMs,
-        );
-        if (!taken) {
-          result.dropped += 1;
-          unused.push(holder);
-          continue;
-        }
-        const subscription = await tx.one<{ targetUrl: string; secret: string; active: number }>(
-          SUBSCRIPTION_OF,
-          taken.subscriptionId,
-        );
-        const event = await tx.one<{ eventType: string; payload: string }>(EVENT_OF, taken.eventId);
-        if (!subscription?.active || !event) {
-          result.cancelled += (await tx.run(CANCEL, isoAt(nowMs), id)).changes;
-          unused.push(holder);
-          continue;
-        }
-        result.claimed.push({
-          id,
-          subscriptionId: taken.subscriptionId,
-          eventId: taken.eventId,
-          eventType: event.eventType,
-          payload: event.payload,
-          targetUrl: subscription.targetUrl,
-          secret: subscription.secret,
-          attempt: taken.attempts,
-          claimToken: token,
-          holder,
-        });
+    db.write((tx) => takeIn(tx, picked, nowMs, leaseMs), { urgent: true });
+
+  async function takeIn(
+    tx: Queryable,
+    picked: Picked[],
+    nowMs: number,
+    leaseMs: number,
+  ): Promise<{ result: ClaimResult; unused: SlotHolder[] }> {
+    const token = crypto.randomBytes(12).toString('base64url');
+    const result: ClaimResult = { claimed: [], cancelled: 0, dropped: 0 };
+    const unused: SlotHolder[] = [];
+    for (const { id, holder } of picked) {
+      const taken = await tx.one<{ attempts: number; eventId: string; subscriptionId: string }>(
+        TAKE,
+        token,
+        nowMs,
+        nowMs + leaseMs,
+        id,
+        nowMs,
+      );
+      if (!taken) {
+        result.dropped += 1;
+        unused.push(holder);
+        continue;
       }
-      return { result, unused };
-    });
+      const subscription = await tx.one<{ targetUrl: string; secret: string; active: number }>(
+        SUBSCRIPTION_OF,
+        taken.subscriptionId,
+      );
+      const event = await tx.one<{ eventType: string; payload: string }>(EVENT_OF, taken.eventId);
+      if (!subscription?.active || !event) {
+        result.cancelled += (await tx.run(CANCEL, isoAt(nowMs), id)).changes;
+        unused.push(holder);
+        continue;
+      }
+      result.claimed.push({
+        id,
+        subscriptionId: taken.subscriptionId,
+        eventId: taken.eventId,
+        eventType: event.eventType,
+        payload: event.payload,
+        targetUrl: subscription.targetUrl,
+        secret: subscription.secret,
+        attempt: taken.attempts,
+        claimToken: token,
+        holder,
+      });
+    }
+    return { result, unused };
+  }
 
   return {
     async claim(request) {

@@ -34,6 +34,11 @@ export async function contactResource(ctx: AppContext, row: ContactRow): Promise
   return contactRecord(row, { tags: await tagsOf(ctx, row.id), notesCount });
 }
 
+/** The record of a contact created in this very transaction: it has no tags or notes yet, so nothing to read. */
+function createdContactResource(row: ContactRow): ContactRecord {
+  return contactRecord(row, { tags: [], notesCount: 0 });
+}
+
 /** The workspace's contact `id`; throws 404 not_found when there is none or it is another workspace's. */
 export async function requireContact(ctx: AppContext, workspaceId: string, id: string): Promise<ContactRow> {
   const row = await ctx.db.one<ContactRow>('SELECT * FROM contacts WHERE id = ? AND workspace_id = ?', id, workspaceId);
@@ -56,11 +61,6 @@ export async function findContact(ctx: AppContext, workspaceId: string, email: s
   return row ? await contactResource(ctx, row) : null;
 }
 
-/** The contact just written in this transaction (both callers insert or update it first): the row is there. */
-async function contactById(ctx: AppContext, id: string): Promise<ContactRow> {
-  return (await ctx.db.one<ContactRow>('SELECT * FROM contacts WHERE id = ?', id))!;
-}
-
 /**
  * The workspace's contact with this email, inserted with `fields` when there is none (`created` true). Safe
  * with many writers on either engine: the unique (workspace_id, email_normalized) decides which of two
@@ -77,11 +77,12 @@ async function insertOrLockContact(
   const now = isoAt(ctx.clock.now());
   const id = newId('con');
   const attributes = fields.attributes ? await applyAttributeValues(ctx, workspaceId, {}, fields.attributes) : {};
-  const stored = (await ctx.db.one<{ id: string }>(
+  // RETURNING *: the row as stored (the new one, or the one already there), with no read after the write.
+  const row = (await ctx.db.one<ContactRow>(
     `INSERT INTO contacts (id, workspace_id, email, email_normalized, name, phone, company, notes, source, assistant_id, attributes, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (workspace_id, email_normalized) DO UPDATE SET email_normalized = excluded.email_normalized
-     RETURNING id`,
+     RETURNING *`,
     id,
     workspaceId,
     email.trim(),
@@ -96,7 +97,7 @@ async function insertOrLockContact(
     now,
     now,
   ))!;
-  return { row: await contactById(ctx, stored.id), created: stored.id === id };
+  return { row, created: row.id === id };
 }
 
 /** Sets the given fields; `fillBlanksOnly` keeps what the CRM already has (a visitor's form must not overwrite it). */
@@ -122,8 +123,8 @@ async function updateContact(
         fields.attributes,
       )
     : parseAttributeValues(existing.attributes);
-  await ctx.db.run(
-    'UPDATE contacts SET name = ?, phone = ?, company = ?, notes = ?, attributes = ?, updated_at = ? WHERE id = ?',
+  return (await ctx.db.one<ContactRow>(
+    'UPDATE contacts SET name = ?, phone = ?, company = ?, notes = ?, attributes = ?, updated_at = ? WHERE id = ? RETURNING *',
     next.name,
     next.phone,
     next.company,
@@ -131,8 +132,7 @@ async function updateContact(
     JSON.stringify(attributes),
     isoAt(ctx.clock.now()),
     existing.id,
-  );
-  return await contactById(ctx, existing.id);
+  ))!; // the row is there: the caller inserted or locked it in this transaction
 }
 
 /**
@@ -158,7 +158,7 @@ export async function upsertContact(
       return { contact: await contactResource(ctx, await updateContact(ctx, stored, fields, false)), created: false };
     const row = stored;
     await emitLeadCaptured(ctx, workspaceId, leadRecord(row, { source, isNew: true, assistant: null }));
-    return { contact: await contactResource(ctx, row), created: true };
+    return { contact: createdContactResource(row), created: true };
   });
 }
 
@@ -198,7 +198,7 @@ export async function captureWidgetLead(
       conversation.workspaceId,
       leadRecord(row, { source: 'widget_form', isNew, assistant: conversation.assistant }),
     );
-    return { contact: await contactResource(ctx, row), isNew };
+    return { contact: isNew ? createdContactResource(row) : await contactResource(ctx, row), isNew };
   });
 }
 

@@ -123,6 +123,39 @@ describeEngine('sqlite', "SqliteStore's group commit on better-sqlite3", 'Sqlite
       await expect(readDuringGroup!).resolves.toEqual(['ws_kept']);
     });
 
+    // The delivery worker's claims, launches and records (delivery/worker.ts URGENT): each would otherwise wait
+    // a whole turn of the event loop, several per delivery.
+    it('commits an urgent write before the turn ends, with the writes already waiting in its group', async () => {
+      const order: string[] = [];
+      setImmediate(() => order.push('end of turn'));
+      const waiting = store.write(insert('ws_a')).then((id) => order.push(id));
+      const urgent = store.write(insert('ws_b'), { urgent: true }).then((id) => order.push(id));
+      await Promise.all([waiting, urgent]);
+      expect(order).toEqual(['ws_a', 'ws_b']); // both committed, and the turn not over yet
+      expect(committed()).toEqual(['ws_a', 'ws_b']);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(order).toEqual(['ws_a', 'ws_b', 'end of turn']); // the group's own turn found nothing left to commit
+      expect(db.inTransaction).toBe(false);
+    });
+
+    it('opens one group at a time when urgent writes arrive while a group is open and after it', async () => {
+      const writes: Promise<string>[] = [];
+      writes.push(
+        store.write(async (tx) => {
+          const id = await insert('ws_a')(tx);
+          // Arriving mid-group (another continuation in the same chain of microtasks): it must wait for COMMIT.
+          writes.push(store.write(insert('ws_b'), { urgent: true }), store.write(insert('ws_c'), { urgent: true }));
+          expect(committed()).toEqual([]);
+          return id;
+        }),
+      );
+      writes.push(store.write(insert('ws_d')));
+      await new Promise((resolve) => setImmediate(resolve));
+      await expect(Promise.all(writes)).resolves.toEqual(['ws_a', 'ws_d', 'ws_b', 'ws_c']);
+      expect(committed()).toEqual(['ws_a', 'ws_b', 'ws_c', 'ws_d']);
+      expect(db.inTransaction).toBe(false);
+    });
+
     it('runs a write nested in a transaction inside it: one commit, and rolled back with it', async () => {
       await expect(
         store.write(async (tx) => {
