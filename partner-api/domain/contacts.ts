@@ -62,26 +62,39 @@ export async function findContact(ctx: AppContext, workspaceId: string, email: s
 }
 
 /**
- * The workspace's contact with this email, inserted with `fields` when there is none (`created` true). Safe
- * with many writers on either engine: the unique (workspace_id, email_normalized) decides which of two
- * concurrent inserts creates the contact, and the other's DO UPDATE (which changes nothing) takes the row's
- * lock on PostgreSQL, so the caller's read-merge-update of an existing contact cannot lose a concurrent one.
+ * The workspace's contact with this email: inserted with `fields` when there is none (`created` true), else
+ * updated with them in the same statement: a given field replaces the stored one, or with `fillBlanksOnly`
+ * only fills a blank one (a visitor's form must not overwrite what the CRM has). Given attribute values are
+ * merged into the stored ones. One write for the common case (no attributes): the pre-async build's read
+ * then write, where an insert-or-lock and a second UPDATE had cost an update 0.86× its requests/s.
+ *
+ * Safe with many writers on either engine: the unique (workspace_id, email_normalized) decides which of two
+ * concurrent inserts creates the contact, and the other's DO UPDATE merges into the row as committed (on
+ * PostgreSQL it waits for that row's lock, and then holds it), so neither update is lost; the attribute
+ * merge reads the row the DO UPDATE returned, under that lock.
  */
-async function insertOrLockContact(
+async function insertOrUpdateContact(
   ctx: AppContext,
   workspaceId: string,
   email: string,
   fields: ContactFields,
-  origin: { source: ContactRow['source']; assistant: AssistantRef | null },
+  origin: { source: ContactRow['source']; assistant: AssistantRef | null; fillBlanksOnly: boolean },
 ): Promise<{ row: ContactRow; created: boolean }> {
   const now = isoAt(ctx.clock.now());
   const id = newId('con');
+  // Checked before anything is written (422 for an attribute the workspace has not defined).
   const attributes = fields.attributes ? await applyAttributeValues(ctx, workspaceId, {}, fields.attributes) : {};
-  // RETURNING *: the row as stored (the new one, or the one already there), with no read after the write.
+  // `excluded` is the row proposed (the given fields, NULL where absent); `contacts` the one stored.
+  const merged = (column: string) =>
+    origin.fillBlanksOnly
+      ? `${column} = COALESCE(contacts.${column}, excluded.${column})`
+      : `${column} = COALESCE(excluded.${column}, contacts.${column})`;
+  // RETURNING *: the row as stored now (the new one, or the one updated), with no read after the write.
   const row = (await ctx.db.one<ContactRow>(
     `INSERT INTO contacts (id, workspace_id, email, email_normalized, name, phone, company, notes, source, assistant_id, attributes, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (workspace_id, email_normalized) DO UPDATE SET email_normalized = excluded.email_normalized
+     ON CONFLICT (workspace_id, email_normalized) DO UPDATE
+       SET ${['name', 'phone', 'company', 'notes'].map(merged).join(', ')}, updated_at = excluded.updated_at
      RETURNING *`,
     id,
     workspaceId,
@@ -97,42 +110,15 @@ async function insertOrLockContact(
     now,
     now,
   ))!;
-  return { row, created: row.id === id };
-}
-
-/** Sets the given fields; `fillBlanksOnly` keeps what the CRM already has (a visitor's form must not overwrite it). */
-async function updateContact(
-  ctx: AppContext,
-  existing: ContactRow,
-  fields: ContactFields,
-  fillBlanksOnly: boolean,
-): Promise<ContactRow> {
-  const pick = (current: string | null, given: string | undefined) =>
-    given === undefined || (fillBlanksOnly && current !== null) ? current : given;
-  const next = {
-    name: pick(existing.name, fields.name),
-    phone: pick(existing.phone, fields.phone),
-    company: pick(existing.company, fields.company),
-    notes: pick(existing.notes, fields.notes),
-  };
-  const attributes = fields.attributes
-    ? await applyAttributeValues(
-        ctx,
-        existing.workspace_id,
-        parseAttributeValues(existing.attributes),
-        fields.attributes,
-      )
-    : parseAttributeValues(existing.attributes);
-  return (await ctx.db.one<ContactRow>(
-    'UPDATE contacts SET name = ?, phone = ?, company = ?, notes = ?, attributes = ?, updated_at = ? WHERE id = ? RETURNING *',
-    next.name,
-    next.phone,
-    next.company,
-    next.notes,
-    JSON.stringify(attributes),
-    isoAt(ctx.clock.now()),
-    existing.id,
-  ))!; // the row is there: the caller inserted or locked it in this transaction
+  const created = row.id === id;
+  if (created || !fields.attributes) return { row, created };
+  const values = await applyAttributeValues(ctx, workspaceId, parseAttributeValues(row.attributes), fields.attributes);
+  const updated = (await ctx.db.one<ContactRow>(
+    'UPDATE contacts SET attributes = ? WHERE id = ? RETURNING *',
+    JSON.stringify(values),
+    row.id,
+  ))!; // the row is there: the statement above wrote it in this transaction
+  return { row: updated, created };
 }
 
 /**
@@ -150,13 +136,12 @@ export async function upsertContact(
 ): Promise<{ contact: ContactRecord; created: boolean }> {
   return await inTransaction(ctx, async (ctx) => {
     const { email, ...fields } = input;
-    const { row: stored, created } = await insertOrLockContact(ctx, workspaceId, email, fields, {
+    const { row, created } = await insertOrUpdateContact(ctx, workspaceId, email, fields, {
       source,
       assistant: null,
+      fillBlanksOnly: false,
     });
-    if (!created)
-      return { contact: await contactResource(ctx, await updateContact(ctx, stored, fields, false)), created: false };
-    const row = stored;
+    if (!created) return { contact: await contactResource(ctx, row), created: false };
     await emitLeadCaptured(ctx, workspaceId, leadRecord(row, { source, isNew: true, assistant: null }));
     return { contact: createdContactResource(row), created: true };
   });
@@ -174,11 +159,11 @@ export async function captureWidgetLead(
 ): Promise<{ contact: ContactRecord; isNew: boolean }> {
   return await inTransaction(ctx, async (ctx) => {
     const { email, ...fields } = input;
-    const { row: stored, created } = await insertOrLockContact(ctx, conversation.workspaceId, email, fields, {
+    const { row, created } = await insertOrUpdateContact(ctx, conversation.workspaceId, email, fields, {
       source: 'widget_form',
       assistant: conversation.assistant,
+      fillBlanksOnly: true,
     });
-    const row = created ? stored : await updateContact(ctx, stored, fields, true);
     await ctx.db.run(
       `UPDATE conversations
           SET contact_id = ?, visitor_email = COALESCE(visitor_email, ?),
