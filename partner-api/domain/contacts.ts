@@ -61,28 +61,49 @@ export async function findContact(ctx: AppContext, workspaceId: string, email: s
   return row ? await contactResource(ctx, row) : null;
 }
 
+const UPSERT = `INSERT INTO contacts (id, workspace_id, email, email_normalized, name, phone, company, notes, source, assistant_id, attributes, created_at, updated_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (workspace_id, email_normalized) DO UPDATE`;
+// `excluded` is the row proposed (the given fields, NULL where absent), `contacts` the one stored. RETURNING *:
+// the row as stored now (the new one, or the one updated), with no read after the write.
+/** An upsert whose given fields replace the stored ones. */
+const UPSERT_REPLACING = `${UPSERT}
+  SET name = COALESCE(excluded.name, contacts.name), phone = COALESCE(excluded.phone, contacts.phone),
+      company = COALESCE(excluded.company, contacts.company), notes = COALESCE(excluded.notes, contacts.notes),
+      updated_at = excluded.updated_at
+  RETURNING *`;
+/** An upsert whose given fields only fill the stored ones that are blank. */
+const UPSERT_FILLING_BLANKS = `${UPSERT}
+  SET name = COALESCE(contacts.name, excluded.name), phone = COALESCE(contacts.phone, excluded.phone),
+      company = COALESCE(contacts.company, excluded.company), notes = COALESCE(contacts.notes, excluded.notes),
+      updated_at = excluded.updated_at
+  RETURNING *`;
+
 /**
- * The workspace's contact with this email, inserted with `fields` when there is none (`created` true). Safe
- * with many writers on either engine: the unique (workspace_id, email_normalized) decides which of two
- * concurrent inserts creates the contact, and the other's DO UPDATE (which changes nothing) takes the row's
- * lock on PostgreSQL, so the caller's read-merge-update of an existing contact cannot lose a concurrent one.
+ * The workspace's contact with this email: inserted with `fields` when there is none (`created` true), else
+ * updated with them in the same statement: a given field replaces the stored one, or with `fillBlanksOnly`
+ * only fills a blank one (a visitor's form must not overwrite what the CRM has). Given attribute values are
+ * merged into the stored ones. One write in the common case (no attributes): an insert-or-lock followed by
+ * an UPDATE wrote the row twice and ran updates at 0.86× the pre-async build's requests/s.
+ *
+ * Safe with many writers on either engine: the unique (workspace_id, email_normalized) decides which of two
+ * concurrent inserts creates the contact, and the other's DO UPDATE merges into the row as committed (on
+ * PostgreSQL it waits for that row's lock, and then holds it), so neither update is lost; the attribute
+ * merge reads the row the DO UPDATE returned, under that lock.
  */
-async function insertOrLockContact(
+async function insertOrUpdateContact(
   ctx: AppContext,
   workspaceId: string,
   email: string,
   fields: ContactFields,
-  origin: { source: ContactRow['source']; assistant: AssistantRef | null },
+  origin: { source: ContactRow['source']; assistant: AssistantRef | null; fillBlanksOnly: boolean },
 ): Promise<{ row: ContactRow; created: boolean }> {
   const now = isoAt(ctx.clock.now());
   const id = newId('con');
+  // Checked before anything is written (422 for an attribute the workspace has not defined).
   const attributes = fields.attributes ? await applyAttributeValues(ctx, workspaceId, {}, fields.attributes) : {};
-  // RETURNING *: the row as stored (the new one, or the one already there), with no read after the write.
   const row = (await ctx.db.one<ContactRow>(
-    `INSERT INTO contacts (id, workspace_id, email, email_normalized, name, phone, company, notes, source, assistant_id, attributes, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (workspace_id, email_normalized) DO UPDATE SET email_normalized = excluded.email_normalized
-     RETURNING *`,
+    origin.fillBlanksOnly ? UPSERT_FILLING_BLANKS : UPSERT_REPLACING,
     id,
     workspaceId,
     email.trim(),
@@ -97,42 +118,15 @@ async function insertOrLockContact(
     now,
     now,
   ))!;
-  return { row, created: row.id === id };
-}
-
-/** Sets the given fields; `fillBlanksOnly` keeps what the CRM already has (a visitor's form must not overwrite it). */
-async function updateContact(
-  ctx: AppContext,
-  existing: ContactRow,
-  fields: ContactFields,
-  fillBlanksOnly: boolean,
-): Promise<ContactRow> {
-  const pick = (current: string | null, given: string | undefined) =>
-    given === undefined || (fillBlanksOnly && current !== null) ? current : given;
-  const next = {
-    name: pick(existing.name, fields.name),
-    phone: pick(existing.phone, fields.phone),
-    company: pick(existing.company, fields.company),
-    notes: pick(existing.notes, fields.notes),
-  };
-  const attributes = fields.attributes
-    ? await applyAttributeValues(
-        ctx,
-        existing.workspace_id,
-        parseAttributeValues(existing.attributes),
-        fields.attributes,
-      )
-    : parseAttributeValues(existing.attributes);
-  return (await ctx.db.one<ContactRow>(
-    'UPDATE contacts SET name = ?, phone = ?, company = ?, notes = ?, attributes = ?, updated_at = ? WHERE id = ? RETURNING *',
-    next.name,
-    next.phone,
-    next.company,
-    next.notes,
-    JSON.stringify(attributes),
-    isoAt(ctx.clock.now()),
-    existing.id,
-  ))!; // the row is there: the caller inserted or locked it in this transaction
+  const created = row.id === id;
+  if (created || !fields.attributes) return { row, created };
+  const values = await applyAttributeValues(ctx, workspaceId, parseAttributeValues(row.attributes), fields.attributes);
+  const updated = (await ctx.db.one<ContactRow>(
+    'UPDATE contacts SET attributes = ? WHERE id = ? RETURNING *',
+    JSON.stringify(values),
+    row.id,
+  ))!; // the row is there: the statement above wrote it in this transaction
+  return { row: updated, created };
 }
 
 /**
@@ -150,13 +144,12 @@ export async function upsertContact(
 ): Promise<{ contact: ContactRecord; created: boolean }> {
   return await inTransaction(ctx, async (ctx) => {
     const { email, ...fields } = input;
-    const { row: stored, created } = await insertOrLockContact(ctx, workspaceId, email, fields, {
+    const { row, created } = await insertOrUpdateContact(ctx, workspaceId, email, fields, {
       source,
       assistant: null,
+      fillBlanksOnly: false,
     });
-    if (!created)
-      return { contact: await contactResource(ctx, await updateContact(ctx, stored, fields, false)), created: false };
-    const row = stored;
+    if (!created) return { contact: await contactResource(ctx, row), created: false };
     await emitLeadCaptured(ctx, workspaceId, leadRecord(row, { source, isNew: true, assistant: null }));
     return { contact: createdContactResource(row), created: true };
   });
@@ -174,11 +167,11 @@ export async function captureWidgetLead(
 ): Promise<{ contact: ContactRecord; isNew: boolean }> {
   return await inTransaction(ctx, async (ctx) => {
     const { email, ...fields } = input;
-    const { row: stored, created } = await insertOrLockContact(ctx, conversation.workspaceId, email, fields, {
+    const { row, created } = await insertOrUpdateContact(ctx, conversation.workspaceId, email, fields, {
       source: 'widget_form',
       assistant: conversation.assistant,
+      fillBlanksOnly: true,
     });
-    const row = created ? stored : await updateContact(ctx, stored, fields, true);
     await ctx.db.run(
       `UPDATE conversations
           SET contact_id = ?, visitor_email = COALESCE(visitor_email, ?),

@@ -53,6 +53,31 @@ describe('many concurrent requests', () => {
     expect(await recordedEvents(server, { type: 'lead.captured', workspaceId: w.workspace.id })).toHaveLength(1);
   });
 
+  // The update merges in the statement that locks the row (domain/contacts.ts insertOrUpdateContact): each
+  // request's field and attribute must survive the others', none lost to a merge from a stale read.
+  it('updates of one contact at once each keep what the others set: fields and attribute values', async () => {
+    const w = await fresh();
+    const keys = Array.from({ length: 8 }, (_, i) => `k${i}`);
+    for (const key of keys)
+      expect((await w.console.post('/v1/agent/contact-attributes', { key, label: key, type: 'text' })).status).toBe(
+        201,
+      );
+    const email = 'Mo@Example.com';
+    expect((await w.zap.post('/v1/contacts', { email })).status).toBe(201);
+    const fields = ['name', 'phone', 'company', 'notes'] as const;
+    const answers = await burst(BURST, (i) =>
+      w.zap.post('/v1/contacts', {
+        email,
+        [fields[i % fields.length]!]: `${fields[i % fields.length]} ${i}`,
+        attributes: { [keys[i % keys.length]!]: `value ${i}` },
+      }),
+    );
+    expect(statuses(answers)).toEqual(Array<number>(BURST).fill(200));
+    const stored = (await w.zap.get(`/v1/contacts?email=${encodeURIComponent(email)}`)).body.data[0];
+    for (const field of fields) expect(stored[field]).toMatch(new RegExp(`^${field} \\d+$`));
+    expect(Object.keys(stored.attributes).sort()).toEqual(keys);
+  });
+
   it('tickets created at once get distinct numbers 1..n', async () => {
     const w = await fresh();
     const answers = await burst(BURST, (i) => w.zap.post('/v1/tickets', { subject: `Ticket ${i}` }));
