@@ -7,8 +7,7 @@
  * died. Claims come in batches inside one write transaction (claimer.ts; on PostgreSQL pg-claimer.ts, with
  * wake-ups from other instances by LISTEN/NOTIFY, wake-ups.ts); results are written in batches too, one
  * transaction per turn of the event loop, which keeps SQLite's per-commit cost off the hot path (recording.ts,
- * which takes its row locks in one order so that instances recording at once never deadlock; on PostgreSQL
- * a batch of successes in a few set-based statements, pg-recording.ts).
+ * which takes its row locks in one order so that instances recording at once never deadlock).
  * Concurrency is bounded overall and per workspace, target host and subscription (slots.ts), so one
  * tenant's slow or failing endpoints only ever hold its own share while the others keep flowing. Right
  * before each send, in the same synchronous step, the worker checks that the subscription may still
@@ -25,7 +24,6 @@ import { createAuthorityCheck, type Refusal } from './authority';
 import { type Claimer, createClaimer } from './claimer';
 import { createFanOutExpander } from './fanout';
 import { createPgClaimer } from './pg-claimer';
-import { createPgBatchStore } from './pg-recording';
 import { type Completion, recordBatch, type Refused } from './recording';
 import { createSender, type SendResult } from './send';
 import { signingKey } from './signing';
@@ -289,15 +287,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       await inTransaction(
         ctx,
         async (tx) => {
-          const recording = { settings, random, now: ctx.clock.now() };
-          if (claimsApart && refused.length === 0) {
-            // PostgreSQL: the batch's writes in a few statements, not three round trips an attempt (pg-recording.ts).
-            const store = createPgBatchStore(tx.db);
-            await recordBatch(tx, store, batch, refused, recording);
-            await store.flush();
-          } else {
-            await recordBatch(tx, deliveryStore(tx.db), batch, refused, recording);
-          }
+          await recordBatch(tx, deliveryStore(tx.db), batch, refused, { settings, random, now: ctx.clock.now() });
           if (!stopping && !claimsApart) await claimDue(claimed, tx.db);
         },
         URGENT,
