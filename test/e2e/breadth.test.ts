@@ -96,8 +96,9 @@ describe('Tag Added', () => {
     const delivered = await waitForDeliveries(live.rx, hook, 3);
     const runs = [];
     for (const delivery of delivered) runs.push(await w.zap.receive(hook, delivery));
-    expect(runs.map((r) => r.length)).toEqual([0, 0, 1]);
-    expect(at(at(runs, 2), 0)).toMatchObject({ data: { tag: 'VIP', recordType: 'contact' } });
+    // Deliveries of three events made in a row may arrive in any order (several are sent at once): one run.
+    expect(runs.map((r) => r.length).sort()).toEqual([0, 0, 1]);
+    expect(at(runs.flat(), 0)).toMatchObject({ data: { tag: 'VIP', recordType: 'contact' } });
     const listed = await w.zap.testTrigger('tag_added', { tag: 'VIP', record_type: 'contact' });
     expect(listed.map((r) => r.data.recordId)).toEqual([contact.id]);
   });
