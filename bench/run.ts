@@ -5,7 +5,8 @@
  * included, is its own child process on loopback; every load is bounded in time and count. Delivery
  * latency runs from an open-loop paced sender's scheduled send to the receiver's arrival (paced.ts).
  * Every API phase runs on SQLite, then on PostgreSQL with one instance and with three on one database (a
- * private cluster the bench starts, bench/pg.ts), the PostgreSQL figures as ratios against SQLite's; without
+ * private cluster the bench starts, bench/pg.ts, once SQLite's are measured, so that nothing of PostgreSQL
+ * runs during them), the PostgreSQL figures as ratios against SQLite's; without
  * PostgreSQL the SQLite figures still print and the report says why the others are missing.
  * `--soak` runs the long phase on a pre-filled million-event database instead (soak.ts). Not part of the
  * test command: figures are published, not asserted. Method: docs/performance.md, "How the bench measures".
@@ -162,8 +163,45 @@ async function main() {
   // pg_ctl detaches the server from the terminal, so a Ctrl-C that skipped the clean-up would leave it running.
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
+  /**
+   * One column's HTTP slices, interleaved with the two baselines' so that its ratios compare moments of the
+   * host it shared with them.
+   */
+  const httpOf = async (column: ApiColumn) => {
+    console.error(`${column.label}: HTTP throughput, interleaved with node:http and Express…`);
+    const auth = { authorization: `Bearer ${column.info.key}`, 'content-type': 'application/json' };
+    let n = 0;
+    const [nodeHttp, expressHello, authCheck, contactUpsert] = await measureInterleaved([
+      { url: `http://127.0.0.1:${nodeHttpChild.info.port}/` },
+      { url: `http://127.0.0.1:${expressChild.info.port}/` },
+      { url: column.urls.map((u) => `${u}/v1/me`), headers: auth },
+      {
+        url: column.urls.map((u) => `${u}/v1/contacts`),
+        method: 'POST' as const,
+        headers: auth,
+        // Half new contacts, half updates of ones already made: both paths of create-or-update.
+        body: () => JSON.stringify({ email: `lead${n++ % 2 === 0 ? n : n - 1}@bench.example`, name: 'Bench Lead' }),
+      },
+    ]);
+    return { nodeHttp, expressHello, authCheck, contactUpsert };
+  };
+  /** Starts a column, measures it and stops it (its stalled retries must not load the next column's phases). */
+  const measured = async <R>(opts: Parameters<typeof startColumn>[2], measure: (c: ApiColumn) => Promise<R>) => {
+    const column = await startColumn(compiled, receiver, opts);
+    columns.push(column);
+    try {
+      return await measure(column);
+    } finally {
+      await stopColumn(column);
+    }
+  };
   try {
-    columns.push(await startColumn(compiled, receiver, { label: 'SQLite', instances: 1 }));
+    // SQLite first and alone: its figures are the targets', and nothing of PostgreSQL (a cluster busy
+    // checkpointing and vacuuming after its own phases, idle instances polling) may load them.
+    const sqlite: ColumnFigures = await measured({ label: 'SQLite', instances: 1 }, async (column) => ({
+      ...(await httpOf(column)),
+      ...(await deliveryPhases(column, receiver)),
+    }));
     console.error('PostgreSQL: starting a private cluster (scripts/pg-cluster.sh)…');
     try {
       cluster = await startBenchCluster();
@@ -174,66 +212,23 @@ async function main() {
     for (const instances of cluster ? PG_INSTANCES : []) {
       const label = `PostgreSQL, ${instances} instance${instances === 1 ? '' : 's'}`;
       try {
-        const databaseUrl = await cluster!.createDatabase(`bench_${instances}_instances`);
-        columns.push(await startColumn(compiled, receiver, { label, instances, databaseUrl }));
+        const http = await measured(
+          { label, instances, databaseUrl: await cluster!.createDatabase(`bench_${instances}_instances`) },
+          httpOf,
+        );
+        // The delivery phases on a database of their own, as SQLite's start on a file of their own.
+        const delivery = await measured(
+          { label, instances, databaseUrl: await cluster!.createDatabase(`bench_${instances}_instances_delivery`) },
+          (column) => deliveryPhases(column, receiver),
+        );
+        pg.columns.push({ ...http, ...delivery });
       } catch (error) {
-        pg.columns.push({ label, missing: errorText(error) });
+        pg.columns.push({ label, missing: `its run failed: ${errorText(error)}` });
       }
     }
-
-    console.error(`HTTP throughput: node:http, Express, then ${columns.map((c) => c.label).join(', ')}, interleaved…`);
-    const httpTargets = columns.flatMap((column) => {
-      const auth = { authorization: `Bearer ${column.info.key}`, 'content-type': 'application/json' };
-      let n = 0;
-      return [
-        { url: column.urls.map((u) => `${u}/v1/me`), headers: auth },
-        {
-          url: column.urls.map((u) => `${u}/v1/contacts`),
-          method: 'POST' as const,
-          headers: auth,
-          // Half new contacts, half updates of ones already made: both paths of create-or-update.
-          body: () => JSON.stringify({ email: `lead${n++ % 2 === 0 ? n : n - 1}@bench.example`, name: 'Bench Lead' }),
-        },
-      ];
-    });
-    const [nodeHttp, expressHello, ...apiHttp] = await measureInterleaved([
-      { url: `http://127.0.0.1:${nodeHttpChild.info.port}/` },
-      { url: `http://127.0.0.1:${expressChild.info.port}/` },
-      ...httpTargets,
-    ]);
-    await Promise.all([nodeHttpChild.stop(), expressChild.stop()]);
-    // The delivery phases run one column at a time with nothing else alive: the PostgreSQL columns' idle
-    // instances (each polls every 500 ms) and their cluster must not load SQLite's phases, nor one another's.
-    // Each PostgreSQL column is started again for them, on a database of its own.
-    const pgStarted = columns.slice(1);
-    await Promise.all(pgStarted.map(stopColumn));
-
-    const figures: ColumnFigures[] = [];
-    for (const [k, started] of columns.entries()) {
-      const http = { authCheck: apiHttp[2 * k]!, contactUpsert: apiHttp[2 * k + 1]! };
-      let column = started;
-      try {
-        if (k > 0) {
-          const instances = column.instances.length;
-          const databaseUrl = await cluster!.createDatabase(`bench_${instances}_instances_delivery`);
-          column = await startColumn(compiled, receiver, { label: column.label, instances, databaseUrl });
-        }
-        figures.push({ ...http, ...(await deliveryPhases(column, receiver)) });
-      } catch (error) {
-        if (k === 0) throw error; // SQLite's figures are the bench's; without them there is no report
-        pg.columns.push({ label: column.label, missing: `its run failed: ${errorText(error)}` });
-      } finally {
-        await stopColumn(column); // its stalled retries must not load the next column's phases
-      }
-    }
-    const [sqlite, ...pgFigures] = figures;
-    pg.columns.push(...pgFigures);
-    pg.columns.sort((a, b) => a.label.localeCompare(b.label));
 
     const report = render({
-      nodeHttp,
-      expressHello,
-      ...sqlite!,
+      ...sqlite,
       pg,
       seconds: (Date.now() - started) / 1000,
     });
@@ -313,7 +308,7 @@ function stopColumn(column: ApiColumn): Promise<void> {
 async function deliveryPhases(
   column: ApiColumn,
   receiver: ReceiverClient,
-): Promise<Omit<ColumnFigures, 'authCheck' | 'contactUpsert'>> {
+): Promise<Omit<ColumnFigures, 'authCheck' | 'contactUpsert' | 'nodeHttp' | 'expressHello'>> {
   const { info, urls } = column;
   const duplicatesBefore = await receiver.duplicates();
   const on = (i: number) => urls[i % urls.length]!;
@@ -582,6 +577,9 @@ async function sustainedDeliveries(
 interface ColumnFigures {
   label: string;
   instances: number;
+  /** The baselines, measured in the same rounds of slices as this column's HTTP endpoints. */
+  nodeHttp: LoadResult;
+  expressHello: LoadResult;
   authCheck: LoadResult;
   contactUpsert: LoadResult;
   at200: DeliveryLatency;
@@ -611,8 +609,6 @@ interface PgColumns {
 }
 
 interface Figures extends ColumnFigures {
-  nodeHttp: LoadResult;
-  expressHello: LoadResult;
   pg: PgColumns;
   seconds: number;
 }
@@ -625,16 +621,12 @@ function render(f: Figures): string {
   const api = (c: ColumnFigures) => (several ? `${c.label} | ` : '');
   const apiHead = several ? 'API | ' : '';
   const apiRule = several ? '---|' : '';
-  const ratio = (r: LoadResult) =>
-    `${fmt((r.requestsPerSecond / f.expressHello.requestsPerSecond) * 100)}% of Express, ${fmt((r.requestsPerSecond / f.nodeHttp.requestsPerSecond) * 100)}% of node:http`;
+  const ratio = (r: LoadResult, c: ColumnFigures = f) =>
+    `${fmt((r.requestsPerSecond / c.expressHello.requestsPerSecond) * 100)}% of Express, ${fmt((r.requestsPerSecond / c.nodeHttp.requestsPerSecond) * 100)}% of node:http`;
   const http = (name: string, r: LoadResult, vs: string) =>
     `| ${name} | ${fmt(r.requestsPerSecond)} | ${fmt(r.p50Ms, 1)} | ${fmt(r.p99Ms, 1)} | ${r.non2xx + r.errors} | ${vs} |`;
-  const pgHttp = (c: ColumnFigures, name: string, r: LoadResult, sqlite: LoadResult) =>
-    http(
-      `${name}, ${c.label}`,
-      r,
-      `${ratio(r)}, ${fmt((r.requestsPerSecond / sqlite.requestsPerSecond) * 100)}% of SQLite's`,
-    );
+  const pgHttp = (c: ColumnFigures, name: string, r: LoadResult) =>
+    http(`${name}, ${c.label}`, r, `${ratio(r, c)} (its own rounds)`);
   const lat = (c: ColumnFigures, d: DeliveryLatency) =>
     `| ${api(c)}${fmt(d.eventsPerSecond)} events/s over ${SUBSCRIPTIONS} subscriptions | ${fmt(d.deliveries)} | ${d.lost} | ${fmt(d.sendToArrival.p50)} | ${fmt(d.sendToArrival.p95)} | **${fmt(d.sendToArrival.p99)}** | ${fmt(d.commitToArrival.p50)} | ${fmt(d.commitToArrival.p99)} | ${fmt(d.load, 1)} |`;
   const sus = (c: ColumnFigures, r: Sustained) =>
@@ -643,7 +635,7 @@ function render(f: Figures): string {
     `| ${api(c)}${fmt(k.subscriptions)} | ${k.events} at ${k.eventsPerSecond}/s | ${fmt(k.request.p50, 1)} | **${fmt(k.request.p99, 1)}** | ${fmt(k.deliveries)} | ${k.lost} | ${fmt(k.load, 1)} |`;
   const costOf = (c: ColumnFigures, n: number) => c.fanOutCosts.find((k) => k.subscriptions === n)!;
   const fanOutRatio = (c: ColumnFigures) => costOf(c, 100).request.p99 / costOf(c, 1).request.p99;
-  const authShare = (c: ColumnFigures) => c.authCheck.requestsPerSecond / f.expressHello.requestsPerSecond;
+  const authShare = (c: ColumnFigures) => c.authCheck.requestsPerSecond / c.expressHello.requestsPerSecond;
 
   // The targets, one cell per column: SQLite's are the issue's; PostgreSQL's are read against the same bars.
   const targets: { name: string; cell: (c: ColumnFigures) => [string, boolean] }[] = [
@@ -724,7 +716,7 @@ ${renderPgSetup(f)}
 ## HTTP throughput
 
 Each endpoint gets ${SECONDS} s in all, in one-second slices taken in turn with the baselines', so that an
-endpoint and the baseline it is compared with share the same moments of the machine.${several ? ' The PostgreSQL APIs take their slices in the same rounds; with three instances the connections go round-robin over them.' : ''}
+endpoint and the baseline it is compared with share the same moments of the machine.${several ? ' SQLite is measured first and alone (no PostgreSQL process running); each PostgreSQL column then takes its own rounds with the baselines (their figures in those rounds are not shown), and with three instances the connections go round-robin over them.' : ''}
 
 | endpoint | requests/s | p50 ms | p99 ms (worst slice) | errors | against the baselines |
 |---|---|---|---|---|---|
@@ -732,7 +724,7 @@ ${http('node:http hello-world (baseline)', f.nodeHttp, '100% of node:http')}
 ${http('Express 5 hello-world (baseline)', f.expressHello, ratio(f.expressHello))}
 ${http(`GET /v1/me: the authenticated auth check${several ? ', SQLite' : ''}`, f.authCheck, ratio(f.authCheck))}
 ${http(`POST /v1/contacts: create or update${several ? ', SQLite' : ''}`, f.contactUpsert, ratio(f.contactUpsert))}
-${pgRan.flatMap((c) => [pgHttp(c, 'GET /v1/me', c.authCheck, f.authCheck), pgHttp(c, 'POST /v1/contacts', c.contactUpsert, f.contactUpsert)].map((row) => `${row}\n`)).join('')}
+${pgRan.flatMap((c) => [pgHttp(c, 'GET /v1/me', c.authCheck), pgHttp(c, 'POST /v1/contacts', c.contactUpsert)].map((row) => `${row}\n`)).join('')}
 ## Delivery: from the client's send to the receiver's arrival
 
 Widget conversations are started through the API by an open-loop paced sender: send *n* is scheduled at
@@ -838,11 +830,13 @@ ${row('peak RSS per instance', (c) => c.peakRssMb, 0, ' MB')}
 The same phases on the same receiver, measured the same way (from the client's send to the receiver's
 arrival), on a private cluster the bench starts itself (\`scripts/pg-cluster.sh\`; ${f.pg.description}:
 PostgreSQL's defaults, stricter than SQLite's \`synchronous = NORMAL\`, so the comparison does not flatter it).
-Each column has a database of its own. "3 instances": three API processes on one database, each with its
+SQLite's column runs first, before the cluster starts; then each PostgreSQL column, one at a time, its HTTP
+endpoints on one database and its delivery phases on another. "3 instances": three API processes on one database, each with its
 own delivery worker; the clients go round-robin over the three, request by request. All of it shares ${os.cpus().length}
 cores with the load generator, the receiver and PostgreSQL itself: these columns show correctness and the
 cost per event of a network store, not how throughput scales with instances (\`docs/performance.md\`).
-In brackets: the figure against SQLite's in this run (for latencies, above 1× is slower).
+In brackets: the figure against SQLite's in this run, measured minutes apart (for latencies, above 1× is
+slower).
 
 ${table}${missing.map((c) => `**${c.label}: not measured in this run**: ${c.missing}.\n`).join('')}`;
 }
