@@ -22,9 +22,10 @@ import { lockSubscription } from '../domain/locks';
 import { deactivateSubscriptions } from '../domain/subscriptions';
 import { compareIds } from '../lib/ids';
 import type { Refusal } from './authority';
+import { createPgBatchStore } from './pg-recording';
 import { judge, type Verdict } from './policy';
 import { RESPONSE_BODY_LIMIT, type SendResult } from './send';
-import type { ClaimedDelivery, DeliveryStore } from './store';
+import { type ClaimedDelivery, type DeliveryStore, deliveryStore } from './store';
 
 /** An attempt that has finished: what was sent, when it started (unix ms) and what came back. */
 export interface Completion {
@@ -115,6 +116,25 @@ export async function recordBatch(
   }
 
   logBatch(tx, judged, refused, shares);
+}
+
+/**
+ * Records `batch` and `refused` in `tx` as the worker does on tx's engine: on PostgreSQL a batch without
+ * refusals goes through the set-based store (pg-recording.ts: a few statements, not three round trips an
+ * attempt); otherwise row by row (store.ts). Throws as recordBatch.
+ */
+export async function recordWorkerBatch(
+  tx: AppContext,
+  batch: Completion[],
+  refused: Refused[],
+  opts: RecordingOptions,
+): Promise<void> {
+  if (tx.store.engine !== 'postgres' || refused.length > 0) {
+    return await recordBatch(tx, deliveryStore(tx.db), batch, refused, opts);
+  }
+  const store = createPgBatchStore(tx.db);
+  await recordBatch(tx, store, batch, refused, opts);
+  await store.flush();
 }
 
 /** The batch per subscription, ascending subscription id (the lock order). */

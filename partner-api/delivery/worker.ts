@@ -7,7 +7,8 @@
  * died. Claims come in batches inside one write transaction (claimer.ts; on PostgreSQL pg-claimer.ts, with
  * wake-ups from other instances by LISTEN/NOTIFY, wake-ups.ts); results are written in batches too, one
  * transaction per turn of the event loop, which keeps SQLite's per-commit cost off the hot path (recording.ts,
- * which takes its row locks in one order so that instances recording at once never deadlock).
+ * which takes its row locks in one order so that instances recording at once never deadlock; on PostgreSQL
+ * a batch of successes in a few set-based statements, pg-recording.ts).
  * Concurrency is bounded overall and per workspace, target host and subscription (slots.ts), so one
  * tenant's slow or failing endpoints only ever hold its own share while the others keep flowing. Right
  * before each send, in the same synchronous step, the worker checks that the subscription may still
@@ -24,11 +25,11 @@ import { createAuthorityCheck, type Refusal } from './authority';
 import { type Claimer, createClaimer } from './claimer';
 import { createFanOutExpander } from './fanout';
 import { createPgClaimer } from './pg-claimer';
-import { type Completion, recordBatch, type Refused } from './recording';
+import { type Completion, recordWorkerBatch, type Refused } from './recording';
 import { createSender, type SendResult } from './send';
 import { signingKey } from './signing';
 import { createSlots, type SlotLimits } from './slots';
-import { type ClaimedDelivery, deliveryStore } from './store';
+import type { ClaimedDelivery } from './store';
 import { createWakeUps } from './wake-ups';
 
 export interface DeliveryWorkerOptions {
@@ -287,7 +288,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
       await inTransaction(
         ctx,
         async (tx) => {
-          await recordBatch(tx, deliveryStore(tx.db), batch, refused, { settings, random, now: ctx.clock.now() });
+          await recordWorkerBatch(tx, batch, refused, { settings, random, now: ctx.clock.now() });
           if (!stopping && !claimsApart) await claimDue(claimed, tx.db);
         },
         URGENT,

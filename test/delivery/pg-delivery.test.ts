@@ -11,9 +11,14 @@ import { fixtureFor } from '../../fixtures';
 import { type Config, loadConfig } from '../../partner-api/config';
 import { type AppContext, createAppContext, inTransaction } from '../../partner-api/context';
 import { openPgStore, type PgStore } from '../../partner-api/db/pg-store';
+import type { Queryable } from '../../partner-api/db/store';
 import { recordEvent } from '../../partner-api/delivery/outbox';
 import { createPgClaimer } from '../../partner-api/delivery/pg-claimer';
+import { createPgBatchStore } from '../../partner-api/delivery/pg-recording';
+import { type Completion, recordBatch } from '../../partner-api/delivery/recording';
+import type { SendResult } from '../../partner-api/delivery/send';
 import { createSlots } from '../../partner-api/delivery/slots';
+import { type DeliveryStore, deliveryStore } from '../../partner-api/delivery/store';
 import { DELIVERY_CHANNEL } from '../../partner-api/delivery/wake-ups';
 import { createDeliveryWorker, type DeliveryWorker } from '../../partner-api/delivery/worker';
 import { type Clock, isoAt, systemClock } from '../../partner-api/lib/clock';
@@ -230,6 +235,100 @@ describe('recording attempts from several instances at once', () => {
     );
     expect((await deadlocks()) - deadlocksBefore).toBe(0);
   }, 120_000);
+});
+
+describe('recording a batch in a few statements (pg-recording.ts)', () => {
+  /** Claims every due row on `store`, recordBatch'es them with `result(i)` through `makeStore`, and returns
+   * what that left in the tables, ids left out (so two runs on like rows compare equal). */
+  async function recordAll(
+    inst: Instance,
+    makeStore: (db: Queryable) => DeliveryStore & { flush?: () => Promise<void> },
+    result: (i: number) => SendResult,
+    staleToken: boolean,
+  ) {
+    const { ctx, store } = inst;
+    const limits = { overall: 100, perWorkspace: 100, perHost: 100, perSubscription: 100 };
+    const slots = createSlots(limits);
+    const claimer = createPgClaimer(store, { limits, databaseClock: true });
+    const { claimed } = await claimer.claim({ nowMs: Date.now(), leaseMs: 60_000, slots, inFlight: new Set() });
+    claimed.sort((x, y) => x.subscriptionId.localeCompare(y.subscriptionId) || x.eventId.localeCompare(y.eventId));
+    // One attempt whose lease ran out and whose row another instance claimed since: its writes change nothing.
+    if (staleToken) await store.run(`UPDATE deliveries SET claim_token = 'taken-over' WHERE id = ?`, claimed[0]!.id);
+    const batch: Completion[] = claimed.map((delivery, i) => ({
+      delivery,
+      startedAtMs: 1_700_000_000_000 + i,
+      result: result(i),
+    }));
+    const settings = { ...ctx.config.delivery, retryScheduleMs: [5_000] };
+    await inTransaction(ctx, async (tx) => {
+      const deliveries = makeStore(tx.db);
+      await recordBatch(tx, deliveries, batch, [], { settings, random: () => 0.5, now: 1_700_000_001_000 });
+      await deliveries.flush?.();
+    });
+    const rank = new Map(claimed.map((d, i) => [d.id, i]));
+    const rows = await store.all<Record<string, unknown>>(
+      `SELECT d.id, d.status, d.attempts, d.next_attempt_ms, d.claim_token, d.finished_at, d.last_error,
+              a.attempt, a.started_at, a.duration_ms, a.status_code, a.outcome, a.error, a.response_body
+         FROM deliveries d LEFT JOIN delivery_attempts a ON a.delivery_id = d.id WHERE d.id = ANY (CAST(? AS TEXT[]))`,
+      claimed.map((d) => d.id),
+    );
+    const subscriptions = await store.all<Record<string, unknown>>(
+      `SELECT failing_since_ms, last_error, active FROM subscriptions WHERE id = ANY (CAST(? AS TEXT[])) ORDER BY id`,
+      [...new Set(claimed.map((d) => d.subscriptionId))],
+    );
+    return {
+      deliveries: rows
+        .sort((x, y) => rank.get(x.id as string)! - rank.get(y.id as string)!)
+        // The claim set it to the lease's end, on the database's clock: compared only where a retry set it.
+        .map(({ id: _id, claim_token, next_attempt_ms, ...rest }) => ({
+          ...rest,
+          next_attempt_ms: rest.status === 'pending' && claim_token === null ? next_attempt_ms : 'leased',
+          stale: claim_token === 'taken-over',
+        })),
+      subscriptions,
+    };
+  }
+
+  const ok = (i: number): SendResult => ({
+    kind: 'response',
+    status: 200,
+    retryAfter: undefined,
+    location: undefined,
+    body: `ok ${i}`,
+    durationMs: 3 + i,
+  });
+  const someFail = (i: number): SendResult =>
+    i % 3 === 1
+      ? { kind: 'response', status: 500, retryAfter: undefined, location: undefined, body: 'no', durationMs: 7 }
+      : ok(i);
+
+  it.each([
+    ['every attempt succeeded', ok],
+    ['some attempts failed (the batch is then written row by row)', someFail],
+  ])(
+    'leaves the same rows as the row-by-row store when %s',
+    async (_name, result) => {
+      const inst = await instance();
+      const rows = [];
+      for (const makeStore of [deliveryStore, createPgBatchStore]) {
+        const ws = await seedWorkspace(inst.ctx);
+        const subs = await times(2, (i) => subscribe(inst.ctx, ws, `https://hooks.example.com/${i}`));
+        // Both were failing: a success in the batch ends their run.
+        await inst.store.run(
+          `UPDATE subscriptions SET failing_since_ms = 1700000000500, last_error = 'was down' WHERE workspace_id = ?`,
+          ws.workspaceId,
+        );
+        for (let i = 0; i < 4; i++) await emit(inst.ctx, ws);
+        expect(subs).toHaveLength(2);
+        rows.push(await recordAll(inst, makeStore, result, true));
+        await inst.store.run(`UPDATE deliveries SET status = 'cancelled' WHERE status = 'pending'`); // out of the next claim
+      }
+      const [rowByRow, batched] = rows;
+      expect(batched!.deliveries).toHaveLength(8);
+      expect(batched).toEqual(rowByRow);
+    },
+    30_000,
+  );
 });
 
 describe('an attempt whose record is slow to commit', () => {

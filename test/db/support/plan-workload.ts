@@ -13,6 +13,9 @@ import { inTransaction } from '../../../partner-api/context';
 import { newCursor, pruneBatch } from '../../../partner-api/db/retention';
 import { expandFanOut, INLINE_FANOUT_LIMIT } from '../../../partner-api/delivery/fanout';
 import { recordEvent } from '../../../partner-api/delivery/outbox';
+import { type Completion, recordWorkerBatch } from '../../../partner-api/delivery/recording';
+import type { SendResult } from '../../../partner-api/delivery/send';
+import type { ClaimedDelivery } from '../../../partner-api/delivery/store';
 import { listApiKeys, revokeApiKey } from '../../../partner-api/domain/api-keys';
 import {
   IDEMPOTENCY_KEEP_MS,
@@ -438,6 +441,7 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
     new Date().toISOString(),
   );
   await s.worker!.runOnce();
+  await recordMixedBatch(s, hook.id, [world.deliveryId, 'dlv_orphan']);
   // Later pages of the key's subscriptions; a tag on a conversation that has a contact (its lead form ran).
   const subscriptions = (await zap.get('/v1/subscriptions?limit=1')).body as { nextCursor: string | null };
   if (!subscriptions.nextCursor) throw new Error('the workload needs a second page of subscriptions');
@@ -455,6 +459,48 @@ async function runWorkload(s: ApiServer, rx: Receiver): Promise<void> {
   };
   for (let i = 0; i < 1000 && !(await pruneBatch(s.ctx.db, s.ctx.clock.now(), settings, cursor)).passDone; i++);
   await s.worker!.idle();
+}
+
+/**
+ * Records, as the worker does on this engine (delivery/recording.ts recordWorkerBatch), a batch in which a
+ * failure finished before a success: on PostgreSQL only such a batch writes its successes row by row (a
+ * batch of successes alone is written set-based), and which batches the worker happens to form depends on
+ * timing. Two of `subscriptionId`'s delivery rows stand in for claimed ones, at an attempt number no real
+ * attempt has; the transaction is rolled back, so the workload's rows stay as they were.
+ */
+async function recordMixedBatch(s: ApiServer, subscriptionId: string, [failedId, succeededId]: string[]) {
+  const claimed = (id: string): ClaimedDelivery => ({
+    id,
+    subscriptionId,
+    eventId: 'evt_stand_in',
+    eventType: 'ticket.created',
+    payload: '{}',
+    targetUrl: 'https://hooks.example.com/stand-in',
+    secret: 'whsec_stand_in',
+    attempt: 1000,
+    claimToken: 'stand-in',
+    holder: { workspaceId: 'ws_stand_in', host: 'hooks.example.com', subscriptionId },
+  });
+  const response = (status: number): SendResult => ({
+    kind: 'response',
+    status,
+    retryAfter: undefined,
+    location: undefined,
+    body: '',
+    durationMs: 1,
+  });
+  const batch: Completion[] = [
+    { delivery: claimed(failedId!), startedAtMs: 1, result: response(500) },
+    { delivery: claimed(succeededId!), startedAtMs: 2, result: response(200) },
+  ];
+  const rolledBack = new Error('rolled back on purpose');
+  const opts = { settings: s.ctx.config.delivery, random: () => 0.5, now: s.ctx.clock.now() };
+  await inTransaction(s.ctx, async (tx) => {
+    await recordWorkerBatch(tx, batch, [], opts);
+    throw rolledBack;
+  }).catch((err: unknown) => {
+    if (err !== rolledBack) throw err;
+  });
 }
 
 /** Every settings page and form (http/settings-pages.ts), as an owner signed in with a link would use them. */
