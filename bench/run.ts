@@ -318,6 +318,13 @@ async function deliveryPhases(
   say('delivery latency at 200 events/s');
   const at200 = await deliveryLatency(receiver, eventsUrl, 200, Math.max(5, SECONDS * 2));
   say('delivery latency at 1,000 events/s');
+  // The first seconds at a rate the process has not run at yet are slower (V8 compiles the paths that only
+  // busy moments take: big commit groups, full worker batches); at 1,000 events/s on two cores that slow start
+  // left a backlog for the rest of the phase (docs/performance.md, "Warm-up at 1,000 events/s"). The target
+  // is judged on the API once warm; the warm-up's own figures are shown beside it.
+  say('delivery latency at 1,000 events/s: first a warm-up at that rate, shown, not judged');
+  const warmUp1000 = await deliveryLatency(receiver, eventsUrl, 1000, SECONDS);
+  say('delivery latency at 1,000 events/s');
   const at1000 = await deliveryLatency(receiver, eventsUrl, 1000, SECONDS);
   say('sustained deliveries, one per event');
   const sustained = await sustainedDeliveries(receiver, eventsUrl, 8000, 1);
@@ -345,6 +352,7 @@ async function deliveryPhases(
     label: column.label,
     instances: column.instances.length,
     at200,
+    warmUp1000,
     at1000,
     sustained,
     sustainedFanOut,
@@ -583,6 +591,8 @@ interface ColumnFigures {
   authCheck: LoadResult;
   contactUpsert: LoadResult;
   at200: DeliveryLatency;
+  /** The first SECONDS at 1,000 events/s, before at1000: shown, not judged. */
+  warmUp1000: DeliveryLatency;
   at1000: DeliveryLatency;
   sustained: Sustained;
   sustainedFanOut: Sustained;
@@ -627,8 +637,8 @@ function render(f: Figures): string {
     `| ${name} | ${fmt(r.requestsPerSecond)} | ${fmt(r.p50Ms, 1)} | ${fmt(r.p99Ms, 1)} | ${r.non2xx + r.errors} | ${vs} |`;
   const pgHttp = (c: ColumnFigures, name: string, r: LoadResult) =>
     http(`${name}, ${c.label}`, r, `${ratio(r, c)} (its own rounds)`);
-  const lat = (c: ColumnFigures, d: DeliveryLatency) =>
-    `| ${api(c)}${fmt(d.eventsPerSecond)} events/s over ${SUBSCRIPTIONS} subscriptions | ${fmt(d.deliveries)} | ${d.lost} | ${fmt(d.sendToArrival.p50)} | ${fmt(d.sendToArrival.p95)} | **${fmt(d.sendToArrival.p99)}** | ${fmt(d.commitToArrival.p50)} | ${fmt(d.commitToArrival.p99)} | ${fmt(d.load, 1)} |`;
+  const lat = (c: ColumnFigures, d: DeliveryLatency, note = '') =>
+    `| ${api(c)}${fmt(d.eventsPerSecond)} events/s over ${SUBSCRIPTIONS} subscriptions${note} | ${fmt(d.deliveries)} | ${d.lost} | ${fmt(d.sendToArrival.p50)} | ${fmt(d.sendToArrival.p95)} | **${fmt(d.sendToArrival.p99)}** | ${fmt(d.commitToArrival.p50)} | ${fmt(d.commitToArrival.p99)} | ${fmt(d.load, 1)} |`;
   const sus = (c: ColumnFigures, r: Sustained) =>
     `| ${api(c)}${r.fanOut === 1 ? '1 subscription' : `${r.fanOut} subscriptions`} | ${fmt(r.events)}${r.failed ? ` (${r.failed} failed: ${r.firstFailure})` : ''} | ${fmt(r.deliveries)} | ${r.lost} | ${fmt(r.seconds, 1)} s | **${fmt(r.deliveriesPerSecond)}** | ${fmt(r.load, 1)} |`;
   const cost = (c: ColumnFigures, k: FanOutCost) =>
@@ -734,11 +744,13 @@ counts. The receiver is a process of its own and stamps arrivals on the same mac
 go round-robin over ${SUBSCRIPTIONS} assistants; each assistant has one subscription (a Zap filtered to it), so every
 event makes one delivery. Beside it, the figure published before: from the event's \`createdAt\` (stamped
 in the transaction that commits it) to arrival. Host load is the 1-minute load average at the end of the
-phase (${os.cpus().length} cores, shared with other work).
+phase (${os.cpus().length} cores, shared with other work). 1,000 events/s runs twice: the first ${SECONDS} s at that
+rate are a warm-up, shown and not judged (a process's first seconds at a rate it has not run at are slower
+while V8 compiles the paths only busy moments take; \`docs/performance.md\`, "Warm-up at 1,000 events/s").
 
 | ${apiHead}load | deliveries | lost | send→arrival p50 ms | p95 ms | p99 ms | commit→arrival p50 ms | p99 ms | host load |
 |${apiRule}---|---|---|---|---|---|---|---|---|
-${all.flatMap((c) => [lat(c, c.at200), lat(c, c.at1000)]).join('\n')}
+${all.flatMap((c) => [lat(c, c.at200), lat(c, c.warmUp1000, ' (warm-up, not judged)'), lat(c, c.at1000)]).join('\n')}
 
 ### Fairness: another workspace's endpoints hang
 
@@ -845,6 +857,7 @@ ${table}${missing.map((c) => `**${c.label}: not measured in this run**: ${c.miss
 function lost(c: ColumnFigures): number {
   return (
     c.at200.lost +
+    c.warmUp1000.lost +
     c.at1000.lost +
     c.sustained.lost +
     c.sustainedFanOut.lost +
