@@ -130,20 +130,22 @@ function typeProblem(type: AttributeType, value: unknown): string | null {
   }
 }
 
+/** What given attribute values change: a key set to a value, or to null (removed). */
+export type AttributeChanges = ReadonlyMap<string, string | number | boolean | null>;
+
 /**
- * The contact's values after applying `given` to `current`: a value sets the attribute, null removes it, and
- * text is trimmed (blank text counts as not given, as every optional field does). Call inside the write's
- * transaction. Throws 422 validation_failed naming `attributes.<key>` for each key the workspace has not
- * defined and each value not of its attribute's type.
+ * Given attribute values, checked against the workspace's definitions: what each key changes (a value sets
+ * it, null removes it). Text is trimmed, and blank text counts as not given, as every optional field does.
+ * Throws 422 validation_failed naming `attributes.<key>` for each key the workspace has not defined and each
+ * value not of its attribute's type. Reads the definitions once; mergeAttributeValues applies the result.
  */
-export async function applyAttributeValues(
+export async function checkAttributeValues(
   ctx: AppContext,
   workspaceId: string,
-  current: AttributeValues,
   given: Record<string, unknown>,
-): Promise<AttributeValues> {
+): Promise<AttributeChanges> {
   const types = new Map((await listAttributes(ctx, workspaceId)).map((a) => [a.key, a.type]));
-  const next: AttributeValues = { ...current };
+  const changes = new Map<string, string | number | boolean | null>();
   const details: ErrorDetail[] = [];
   for (const [key, raw] of Object.entries(given)) {
     const type = types.get(key);
@@ -153,20 +155,30 @@ export async function applyAttributeValues(
       continue;
     }
     if (raw === null) {
-      delete next[key];
+      changes.set(key, null);
       continue;
     }
     const value = typeof raw === 'string' ? raw.trim() : raw;
     if (value === '') continue;
     const problem = typeProblem(type, value);
     if (problem) details.push({ path, message: problem });
-    else next[key] = value as string | number | boolean;
+    else changes.set(key, value as string | number | boolean);
   }
   if (details.length > 0) throw validationFailed(details);
+  return changes;
+}
+
+/** A contact's values after `changes` (checkAttributeValues) are applied to `current`; `current` is left as it was. */
+export function mergeAttributeValues(current: AttributeValues, changes: AttributeChanges): AttributeValues {
+  const next: AttributeValues = { ...current };
+  for (const [key, value] of changes) {
+    if (value === null) delete next[key];
+    else next[key] = value;
+  }
   return next;
 }
 
-/** Parses a stored attributes column (written only by applyAttributeValues). */
+/** Parses a stored attributes column (written only with mergeAttributeValues' values). */
 export function parseAttributeValues(json: string): AttributeValues {
   return JSON.parse(json) as AttributeValues;
 }

@@ -7,7 +7,7 @@ import type { AppContext } from '../context';
 import { inTransaction } from '../context';
 import { isoAt } from '../lib/clock';
 import { newId } from '../lib/ids';
-import { applyAttributeValues, parseAttributeValues } from './attributes';
+import { checkAttributeValues, mergeAttributeValues, parseAttributeValues } from './attributes';
 import { ApiError } from './errors';
 import { type AssistantRef, emitLeadCaptured } from './events';
 import { type ContactRecord, contactRecord, type ContactRow, leadRecord } from './records';
@@ -101,7 +101,8 @@ async function insertOrUpdateContact(
   const now = isoAt(ctx.clock.now());
   const id = newId('con');
   // Checked before anything is written (422 for an attribute the workspace has not defined).
-  const attributes = fields.attributes ? await applyAttributeValues(ctx, workspaceId, {}, fields.attributes) : {};
+  const changes = fields.attributes ? await checkAttributeValues(ctx, workspaceId, fields.attributes) : new Map();
+  const attributes = mergeAttributeValues({}, changes);
   const row = (await ctx.db.one<ContactRow>(
     origin.fillBlanksOnly ? UPSERT_FILLING_BLANKS : UPSERT_REPLACING,
     id,
@@ -119,8 +120,8 @@ async function insertOrUpdateContact(
     now,
   ))!;
   const created = row.id === id;
-  if (created || !fields.attributes) return { row, created };
-  const values = await applyAttributeValues(ctx, workspaceId, parseAttributeValues(row.attributes), fields.attributes);
+  if (created || changes.size === 0) return { row, created };
+  const values = mergeAttributeValues(parseAttributeValues(row.attributes), changes);
   const updated = (await ctx.db.one<ContactRow>(
     'UPDATE contacts SET attributes = ? WHERE id = ? RETURNING *',
     JSON.stringify(values),
