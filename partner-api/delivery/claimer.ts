@@ -44,6 +44,12 @@ export interface ClaimResult {
   cancelled: number;
   /** Parked rows that were no longer claimable (done, cancelled, or taken by another worker). */
   dropped: number;
+  /**
+   * Whether another claim now may find more. False when this one looked at every claimable row, so the
+   * worker's loop (worker.ts claimDue) stops without a last claim that finds nothing, which on PostgreSQL is
+   * a transaction and a read of up to SCAN_ROWS + NEWEST_ROWS rows (pg-claimer.ts).
+   */
+  more: boolean;
 }
 
 export interface Claimer {
@@ -200,7 +206,8 @@ export function createClaimer(store: Queryable): Claimer {
     leaseMs: number,
   ): Promise<{ result: ClaimResult; unused: SlotHolder[] }> {
     const token = crypto.randomBytes(12).toString('base64url');
-    const result: ClaimResult = { claimed: [], cancelled: 0, dropped: 0 };
+    // What the next claim may find is what look() has not seen yet: cheap to ask on SQLite, so always asked.
+    const result: ClaimResult = { claimed: [], cancelled: 0, dropped: 0, more: true };
     const unused: SlotHolder[] = [];
     for (const { id, holder } of picked) {
       const taken = await tx.one<{ attempts: number; eventId: string; subscriptionId: string }>(
@@ -247,7 +254,7 @@ export function createClaimer(store: Queryable): Claimer {
       const db = request.db ?? store;
       await look(db, request.nowMs, request.inFlight);
       const picked = await pick(db, request.slots);
-      if (picked.length === 0) return { claimed: [], cancelled: 0, dropped: 0 };
+      if (picked.length === 0) return { claimed: [], cancelled: 0, dropped: 0, more: false };
       let taken: { result: ClaimResult; unused: SlotHolder[] };
       try {
         taken = await takeAll(db, picked, request.nowMs, request.leaseMs);

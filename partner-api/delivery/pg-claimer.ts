@@ -247,7 +247,7 @@ export function createPgClaimer(store: Queryable, opts: PgClaimerOptions): Claim
   async function claimIn(
     tx: Tx,
     request: ClaimRequest,
-  ): Promise<{ rows: ClaimedRow[]; cancelled: number; token: string }> {
+  ): Promise<{ rows: ClaimedRow[]; cancelled: number; token: string; more: boolean }> {
     // Claims take turns across instances, so the shares read below are not handed out twice.
     await tx.run(`SELECT pg_advisory_xact_lock(${CLAIM_LOCK_KEY})`);
     const read = (await tx.one<ReadResult>(
@@ -270,9 +270,14 @@ export function createPgClaimer(store: Queryable, opts: PgClaimerOptions): Claim
       else inactive.push(c.id);
     }
     const ids = pick(active, read.held, room);
-    // Read on after these rows next time unless they may hold more than this claim had room for.
+    // Read on after these rows next time unless they may hold more than this claim had room for. Only then
+    // may a claim now find more: every other row read was taken, or is held back by a full share.
+    let more = false;
     if (read.scannedRows < SCAN_ROWS || read.lastScanned === null) cursor = START;
-    else if (ids.length < room) cursor = read.lastScanned;
+    else if (ids.length < room) {
+      cursor = read.lastScanned;
+      more = true;
+    }
     const token = crypto.randomBytes(12).toString('base64url');
     const rows =
       ids.length === 0
@@ -282,21 +287,21 @@ export function createPgClaimer(store: Queryable, opts: PgClaimerOptions): Claim
     // In the order picked: the order they are sent in.
     const order = new Map(ids.map((id, i) => [id, i]));
     rows.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
-    return { rows, cancelled, token };
+    return { rows, cancelled, token, more };
   }
 
   async function claimNow(request: ClaimRequest): Promise<ClaimResult> {
-    if (request.slots.free <= 0) return { claimed: [], cancelled: 0, dropped: 0 };
+    if (request.slots.free <= 0) return { claimed: [], cancelled: 0, dropped: 0, more: false };
     const db = request.db ?? store;
     const startCursor = cursor;
-    let taken: { rows: ClaimedRow[]; cancelled: number; token: string };
+    let taken: { rows: ClaimedRow[]; cancelled: number; token: string; more: boolean };
     try {
       taken = await db.write((tx) => claimIn(tx, request));
     } catch (err) {
       cursor = startCursor; // rolled back: nothing was claimed
       throw err;
     }
-    const result: ClaimResult = { claimed: [], cancelled: taken.cancelled, dropped: 0 };
+    const result: ClaimResult = { claimed: [], cancelled: taken.cancelled, dropped: 0, more: taken.more };
     for (const row of taken.rows) {
       const holder = slotHolder(row);
       request.slots.take(holder);

@@ -139,7 +139,7 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     while (slots.free > 0) {
       const result = await claimer.claim({ nowMs: ctx.clock.now(), leaseMs, slots, inFlight: inFlightIds, db: tx });
       claimed.push(...result.claimed);
-      if (result.claimed.length + result.cancelled + result.dropped === 0) break;
+      if (!result.more || result.claimed.length + result.cancelled + result.dropped === 0) break;
     }
   }
 

@@ -104,7 +104,7 @@ describe('the claimer', () => {
     await emit(ctx, ws, 'ticket.created');
     expect((await claimer.claim(request({ slots: slots({ overall: 0 }) }))).claimed).toHaveLength(0); // queued, not taken
     await ctx.db.run(`UPDATE deliveries SET claim_token = 'other', next_attempt_ms = ?`, ctx.clock.now() + 12_000);
-    expect(await claimer.claim(request())).toEqual({ claimed: [], cancelled: 0, dropped: 1 });
+    expect(await claimer.claim(request())).toEqual({ claimed: [], cancelled: 0, dropped: 1, more: true });
 
     // Our own attempt outlives its lease (the event loop stalled): the row is due again but ours.
     const mine = await emit(ctx, ws, 'ticket.created');

@@ -414,6 +414,59 @@ describe('a large backlog', () => {
   });
 });
 
+describe('whether a claim may find more (ClaimResult.more)', () => {
+  const limits = { overall: 10, perWorkspace: 100, perHost: 100, perSubscription: 4 };
+  /** The file's tests share one database: what earlier ones left pending must not be claimed here. */
+  const nothingPending = (store: PgStore) =>
+    store.run(`UPDATE deliveries SET status = 'cancelled' WHERE status = 'pending'`);
+  const claimWith = (store: PgStore) => {
+    const claimer = createPgClaimer(store, { limits, databaseClock: true });
+    return () => claimer.claim({ nowMs: Date.now(), leaseMs: 60_000, slots: createSlots(limits), inFlight: new Set() });
+  };
+
+  it('is no when the claim read every due row, so the worker ends its pump without a claim that finds nothing', async () => {
+    const rx = await receiver();
+    const a = await instance();
+    await nothingPending(a.store);
+    const ws = await seedWorkspace(a.ctx);
+    await subscriptions(a.ctx, ws, rx, 3, 's');
+    await emit(a.ctx, ws); // 3 deliveries, one per subscription
+    const result = await claimWith(a.store)();
+    expect(result.claimed).toHaveLength(3);
+    expect(result.more).toBe(false);
+  });
+
+  it('is yes while the claim stopped reading short of the due rows, and no once it has read them all', async () => {
+    const rx = await receiver();
+    const a = await instance();
+    await nothingPending(a.store);
+    const ws = await seedWorkspace(a.ctx);
+    const [one] = await subscriptions(a.ctx, ws, rx, 1, 'one');
+    await emit(a.ctx, ws);
+    // 2,100 due rows for the one subscription: more than a claim reads at once (SCAN_ROWS, 2,048).
+    await a.store.run(
+      `INSERT INTO events (id, workspace_id, type, payload, created_at)
+       SELECT 'evt_more' || g, workspace_id, type, payload, created_at
+         FROM events, generate_series(1, 2100) g WHERE workspace_id = ?`,
+      ws.workspaceId,
+    );
+    await a.store.run(
+      `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at, workspace_id, event_type)
+       SELECT 'dlv_more' || g, 'evt_more' || g, ?, 'pending', g, '2026-01-01T00:00:00.000Z', ?, 'ticket.created'
+         FROM generate_series(1, 2100) g`,
+      one!.id,
+      ws.workspaceId,
+    );
+    const claim = claimWith(a.store);
+    const first = await claim();
+    expect(first.claimed).toHaveLength(4); // the subscription's share, less than the room (10)
+    expect(first.more).toBe(true);
+    const second = await claim(); // reads on after the first's window: the share is full, nothing to take
+    expect(second.claimed).toHaveLength(0);
+    expect(second.more).toBe(false);
+  });
+});
+
 describe("the committing instance's own worker", () => {
   it('is woken once the write has committed, without waiting for a poll', async () => {
     const rx = await receiver();

@@ -85,6 +85,6 @@ describe('a PostgreSQL claim that fails', () => {
     await expect(claimer.claim(request)).rejects.toThrow();
     expect(slots.inUse).toBe(0);
     const working = createPgClaimer(store, { limits, databaseClock: true });
-    await expect(working.claim(request)).resolves.toEqual({ claimed: [], cancelled: 0, dropped: 0 });
+    await expect(working.claim(request)).resolves.toEqual({ claimed: [], cancelled: 0, dropped: 0, more: false });
   });
 });
