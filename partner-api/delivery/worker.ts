@@ -24,6 +24,7 @@ import type { Resolve } from '../net/target-policy';
 import { createAuthorityCheck, type Refusal } from './authority';
 import { type Claimer, createClaimer } from './claimer';
 import { createFanOutExpander } from './fanout';
+import { pgRefusals } from './pg-authority';
 import { createPgClaimer } from './pg-claimer';
 import { type Completion, recordWorkerBatch, type Refused } from './recording';
 import { createSender, type SendResult } from './send';
@@ -170,8 +171,12 @@ export function createDeliveryWorker(ctx: AppContext, opts: DeliveryWorkerOption
     let next = 0;
     try {
       await ctx.db.write(async (tx) => {
+        // On PostgreSQL the whole batch's subscriptions in one statement; on SQLite each as its first
+        // delivery comes up (a function call each, not a round trip).
+        const refusalOf = claimsApart
+          ? await pgRefusals(tx, [...new Set(claimed.map((d) => d.subscriptionId))])
+          : new Map<string, Refusal | null>();
         const authority = createAuthorityCheck(tx);
-        const refusalOf = new Map<string, Refusal | null>();
         for (; next < claimed.length; next++) {
           const delivery = claimed[next]!; // next < claimed.length
           let refusal = refusalOf.get(delivery.subscriptionId);

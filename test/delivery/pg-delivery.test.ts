@@ -12,7 +12,9 @@ import { type Config, loadConfig } from '../../partner-api/config';
 import { type AppContext, createAppContext, inTransaction } from '../../partner-api/context';
 import { openPgStore, type PgStore } from '../../partner-api/db/pg-store';
 import type { Queryable } from '../../partner-api/db/store';
+import { createAuthorityCheck } from '../../partner-api/delivery/authority';
 import { recordEvent } from '../../partner-api/delivery/outbox';
+import { pgRefusals } from '../../partner-api/delivery/pg-authority';
 import { createPgClaimer } from '../../partner-api/delivery/pg-claimer';
 import { createPgBatchStore } from '../../partner-api/delivery/pg-recording';
 import { type Completion, recordBatch } from '../../partner-api/delivery/recording';
@@ -464,6 +466,34 @@ describe('whether a claim may find more (ClaimResult.more)', () => {
     const second = await claim(); // reads on after the first's window: the share is full, nothing to take
     expect(second.claimed).toHaveLength(0);
     expect(second.more).toBe(false);
+  });
+});
+
+describe("a batch's authority check in one statement (pg-authority.ts)", () => {
+  it('refuses exactly as the per-subscription check does: a revoked key, a plan below Pro, an inactive or missing subscription', async () => {
+    const rx = await receiver();
+    const a = await instance();
+    const ok = await seedWorkspace(a.ctx);
+    const free = await seedWorkspace(a.ctx);
+    await a.store.run(`UPDATE workspaces SET plan = 'free' WHERE id = ?`, free.workspaceId);
+    const revoked = await seedWorkspace(a.ctx);
+    await a.store.run(`UPDATE api_keys SET revoked_at = ? WHERE id = ?`, isoAt(Date.now()), revoked.apiKeyId);
+    const [allowed, inactive] = await subscriptions(a.ctx, ok, rx, 2, 'ok');
+    await a.store.run(`UPDATE subscriptions SET active = 0 WHERE id = ?`, inactive!.id);
+    const [onFree] = await subscriptions(a.ctx, free, rx, 1, 'free');
+    const [onRevoked] = await subscriptions(a.ctx, revoked, rx, 1, 'revoked');
+    const ids = [allowed!.id, inactive!.id, onFree!.id, onRevoked!.id, 'sub_missing'];
+
+    const batch = await pgRefusals(a.store, ids);
+    const oneByOne = createAuthorityCheck(a.store);
+    for (const id of ids) expect(batch.get(id)).toEqual(await oneByOne.refusal(id));
+    expect(ids.map((id) => batch.get(id)?.kind ?? 'allowed')).toEqual([
+      'allowed',
+      'inactive',
+      'plan',
+      'key_revoked',
+      'inactive',
+    ]);
   });
 });
 
