@@ -13,6 +13,8 @@ export type Db = Database.Database;
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
 
+/** The page cache's bound, KiB (`PRAGMA cache_size` takes it negated). */
+export const PAGE_CACHE_KIB = 8_000;
 /** WAL pages at which a commit runs the checkpoint itself, when no checkpoint thread does. */
 export const INLINE_CHECKPOINT_PAGES = 10_000;
 
@@ -41,6 +43,11 @@ export function openDatabase(filename: string): Db {
   db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
   // After a checkpoint restarts the WAL, the file is cut back to this size instead of staying at its peak.
   db.pragma('journal_size_limit = 67108864');
+  // The page cache, at most 8 MiB (better-sqlite3 builds SQLite with 16): over the bench's phases the full
+  // 16 MiB took the API's peak RSS to 195-201 MB against the 200 MB target; with 8, 182-183 MB at the same CPU
+  // per event and deliveries/s (docs/performance.md). The hot pages (the B-trees' upper levels, the newest
+  // leaves) fit many times over; older pages come back from the OS's file cache when asked for.
+  db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);

@@ -5,6 +5,14 @@ import path from 'node:path';
 import { openDatabase } from '../../partner-api/db/open';
 import { describeEngine } from '../support/test-store';
 
+describeEngine('sqlite', "the page cache is SQLite's", 'the page cache', () => {
+  it('is bounded at 8 MiB rather than the 16 this SQLite build gives: its share of the API RSS target (docs/performance.md)', () => {
+    const db = openDatabase(':memory:');
+    expect(db.pragma('cache_size', { simple: true })).toBe(-8_000); // KiB, negated: a bound in memory, not pages
+    db.close();
+  });
+});
+
 describeEngine('sqlite', "the write-ahead log is SQLite's", 'the WAL', () => {
   describe('the write-ahead log', () => {
     it('stays bounded under steady writes, one commit each, with no pause for a checkpoint to catch up', () => {
