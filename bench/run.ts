@@ -326,8 +326,14 @@ async function deliveryPhases(
   const warmUp1000 = await deliveryLatency(receiver, eventsUrl, 1000, SECONDS);
   say('delivery latency at 1,000 events/s');
   const at1000 = await deliveryLatency(receiver, eventsUrl, 1000, SECONDS);
-  say('sustained deliveries, one per event');
-  const sustained = await sustainedDeliveries(receiver, eventsUrl, 8000, 1);
+  // Three runs of the judged shape, the median judged: on this shared host one run has measured anywhere
+  // from 1,120 to 1,830 deliveries/s on the same build within an hour (docs/performance.md).
+  const sustainedRuns: Sustained[] = [];
+  for (let run = 1; run <= SUSTAINED_RUNS; run++) {
+    say(`sustained deliveries, one per event (run ${run} of ${SUSTAINED_RUNS})`);
+    sustainedRuns.push(await sustainedDeliveries(receiver, eventsUrl, 8000, 1));
+  }
+  const sustained = medianRun(sustainedRuns);
   say(`sustained deliveries, ${SUBSCRIPTIONS} per event`);
   const fanOutUrl = (i: number) => `${on(i)}/v1/widget/assistants/${info.fanOutAssistant}/conversations`;
   const sustainedFanOut = await sustainedDeliveries(receiver, fanOutUrl, 8000 / SUBSCRIPTIONS, SUBSCRIPTIONS);
@@ -355,6 +361,7 @@ async function deliveryPhases(
     warmUp1000,
     at1000,
     sustained,
+    sustainedRuns,
     sustainedFanOut,
     fanOutCosts,
     fairness,
@@ -537,6 +544,19 @@ async function underStall(
   };
 }
 
+/** Runs of the judged sustained shape per column. */
+const SUSTAINED_RUNS = 3;
+
+/** The run with the median deliveries/s (of an odd number of runs). */
+function medianRun(runs: Sustained[]): Sustained {
+  const sorted = [...runs].sort((a, b) => a.deliveriesPerSecond - b.deliveriesPerSecond);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  if (!median) throw new Error('medianRun needs at least one run');
+  return median;
+}
+
+const sumOf = (runs: Sustained[], field: 'lost' | 'failed') => runs.reduce((sum, r) => sum + r[field], 0);
+
 /**
  * Makes `events` events as fast as the API takes them (16 senders, each waiting for its answer), each
  * owing `fanOut` deliveries, and times how quickly every delivery arrives.
@@ -594,7 +614,10 @@ interface ColumnFigures {
   /** The first SECONDS at 1,000 events/s, before at1000: shown, not judged. */
   warmUp1000: DeliveryLatency;
   at1000: DeliveryLatency;
+  /** The median of sustainedRuns by deliveries/s: what the target is judged on. */
   sustained: Sustained;
+  /** The judged shape's runs, in the order run. */
+  sustainedRuns: Sustained[];
   sustainedFanOut: Sustained;
   fanOutCosts: FanOutCost[];
   fairness: Fairness;
@@ -681,8 +704,10 @@ function render(f: Figures): string {
     {
       name: '≥ 1,500 deliveries/s with one subscription per event, none lost',
       cell: (c) => [
-        `${fmt(c.sustained.deliveriesPerSecond)}/s, ${c.sustained.lost} lost (load ${fmt(c.sustained.load, 1)}); fan-out shape ${fmt(c.sustainedFanOut.deliveriesPerSecond)}/s`,
-        c.sustained.deliveriesPerSecond >= 1500 && c.sustained.lost === 0 && c.sustained.failed === 0,
+        `${fmt(c.sustained.deliveriesPerSecond)}/s, the median of ${c.sustainedRuns.map((r) => fmt(r.deliveriesPerSecond)).join(', ')}; ${sumOf(c.sustainedRuns, 'lost')} lost (load ${fmt(c.sustained.load, 1)}); fan-out shape ${fmt(c.sustainedFanOut.deliveriesPerSecond)}/s`,
+        c.sustained.deliveriesPerSecond >= 1500 &&
+          sumOf(c.sustainedRuns, 'lost') === 0 &&
+          sumOf(c.sustainedRuns, 'failed') === 0,
       ],
     },
     {
@@ -768,12 +793,12 @@ ${all.map((c) => lat(c, c.fairness.latency)).join('\n')}
 Events made as fast as the API takes them (16 senders, each waiting for its answer), every delivery
 counted at the receiver by subscription and \`webhook-id\`. The target is judged on the first shape, one
 subscription per event (the Zaps above, each filtered to its assistant), where every delivery costs an
-event made through HTTP as well. Beside it, the fan-out shape: ${SUBSCRIPTIONS} Zaps on the same trigger, so each event
+event made through HTTP as well; it runs ${SUSTAINED_RUNS} times, and the median run is judged. Beside it, the fan-out shape: ${SUBSCRIPTIONS} Zaps on the same trigger, so each event
 owes ${SUBSCRIPTIONS} deliveries and event-making is a quarter of the work.
 
 | ${apiHead}each event goes to | events | deliveries | lost | all arrived in | deliveries/s | host load |
 |${apiRule}---|---|---|---|---|---|---|
-${all.flatMap((c) => [sus(c, c.sustained), sus(c, c.sustainedFanOut)]).join('\n')}
+${all.flatMap((c) => [...c.sustainedRuns.map((r) => sus(c, r)), sus(c, c.sustainedFanOut)]).join('\n')}
 
 ### The creating request against its fan-out
 
@@ -859,7 +884,7 @@ function lost(c: ColumnFigures): number {
     c.at200.lost +
     c.warmUp1000.lost +
     c.at1000.lost +
-    c.sustained.lost +
+    sumOf(c.sustainedRuns, 'lost') +
     c.sustainedFanOut.lost +
     c.fanOutCosts.reduce((sum, k) => sum + k.lost, 0) +
     c.fairness.latency.lost
