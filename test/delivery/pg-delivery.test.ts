@@ -101,6 +101,28 @@ async function subscriptions(ctx: AppContext, ws: Workspace, rx: Receiver, n: nu
   return await times(n, (i) => subscribe(ctx, ws, `${rx.url}/${tag}${i}`));
 }
 
+/**
+ * `n` events copied from `ws`'s one event (ids `evt_<tag>1`…) and a pending delivery of each to
+ * `subscriptionId`, due at 1…n ms: a backlog due long before anything a test emits.
+ */
+async function dueBacklog(store: PgStore, ws: Workspace, subscriptionId: string, n: number, tag: string) {
+  await store.run(
+    `INSERT INTO events (id, workspace_id, type, payload, created_at)
+     SELECT 'evt_${tag}' || g, workspace_id, type, payload, created_at
+       FROM events, generate_series(1, CAST(? AS INTEGER)) g WHERE workspace_id = ?`,
+    n,
+    ws.workspaceId,
+  );
+  await store.run(
+    `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at, workspace_id, event_type)
+     SELECT 'dlv_${tag}' || g, 'evt_${tag}' || g, ?, 'pending', g, '2026-01-01T00:00:00.000Z', ?, 'ticket.created'
+       FROM generate_series(1, CAST(? AS INTEGER)) g`,
+    subscriptionId,
+    ws.workspaceId,
+    n,
+  );
+}
+
 describe('claims across instances', () => {
   it('three workers draining one backlog concurrently send each delivery exactly once', async () => {
     const rx = await receiver();
@@ -390,17 +412,7 @@ describe('a large backlog', () => {
     await emit(a.ctx, ws);
     // 2,000 more rows for the hanging subscription, all due long before anything else: a head of the due
     // order that its share (4) blocks, several times longer than one window of the claim.
-    await a.store.run(
-      `INSERT INTO events (id, workspace_id, type, payload, created_at)
-       SELECT 'evt_bulk' || g, workspace_id, type, payload, created_at FROM events, generate_series(1, 2000) g`,
-    );
-    await a.store.run(
-      `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at, workspace_id, event_type)
-       SELECT 'dlv_bulk' || g, 'evt_bulk' || g, ?, 'pending', g, '2026-01-01T00:00:00.000Z', ?, 'ticket.created'
-         FROM generate_series(1, 2000) g`,
-      slow!.id,
-      ws.workspaceId,
-    );
+    await dueBacklog(a.store, ws, slow!.id, 2000, 'bulk');
     const [other] = await subscriptions(a.ctx, ws, rx, 1, 'other');
     await emit(a.ctx, ws);
     // Another subscription's retry, due in the middle of that backlog: neither at its head nor among the
@@ -446,19 +458,7 @@ describe('whether a claim may find more (ClaimResult.more)', () => {
     const [one] = await subscriptions(a.ctx, ws, rx, 1, 'one');
     await emit(a.ctx, ws);
     // 2,100 due rows for the one subscription: more than a claim reads at once (SCAN_ROWS, 2,048).
-    await a.store.run(
-      `INSERT INTO events (id, workspace_id, type, payload, created_at)
-       SELECT 'evt_more' || g, workspace_id, type, payload, created_at
-         FROM events, generate_series(1, 2100) g WHERE workspace_id = ?`,
-      ws.workspaceId,
-    );
-    await a.store.run(
-      `INSERT INTO deliveries (id, event_id, subscription_id, status, next_attempt_ms, created_at, workspace_id, event_type)
-       SELECT 'dlv_more' || g, 'evt_more' || g, ?, 'pending', g, '2026-01-01T00:00:00.000Z', ?, 'ticket.created'
-         FROM generate_series(1, 2100) g`,
-      one!.id,
-      ws.workspaceId,
-    );
+    await dueBacklog(a.store, ws, one!.id, 2100, 'more');
     const claim = claimWith(a.store);
     const first = await claim();
     expect(first.claimed).toHaveLength(4); // the subscription's share, less than the room (10)
