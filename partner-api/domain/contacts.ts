@@ -64,20 +64,21 @@ export async function findContact(ctx: AppContext, workspaceId: string, email: s
 const UPSERT = `INSERT INTO contacts (id, workspace_id, email, email_normalized, name, phone, company, notes, source, assistant_id, attributes, created_at, updated_at)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT (workspace_id, email_normalized) DO UPDATE`;
-// `excluded` is the row proposed (the given fields, NULL where absent), `contacts` the one stored. RETURNING *:
-// the row as stored now (the new one, or the one updated), with no read after the write.
+/** The fields a create-or-update merges; one absent from the request is NULL in `excluded`. */
+const MERGED_FIELDS = ['name', 'phone', 'company', 'notes'] as const;
+/**
+ * The upsert whose DO UPDATE takes each merged field from `first` when it is not NULL, else from `second`:
+ * `excluded` is the row proposed (the given fields), `contacts` the one stored. RETURNING *: the row as
+ * stored now (the new one, or the one updated), with no read after the write.
+ */
+const upsertPreferring = (first: 'excluded' | 'contacts', second: 'excluded' | 'contacts') => `${UPSERT}
+  SET ${MERGED_FIELDS.map((field) => `${field} = COALESCE(${first}.${field}, ${second}.${field})`).join(', ')},
+      updated_at = excluded.updated_at
+  RETURNING *`;
 /** An upsert whose given fields replace the stored ones. */
-const UPSERT_REPLACING = `${UPSERT}
-  SET name = COALESCE(excluded.name, contacts.name), phone = COALESCE(excluded.phone, contacts.phone),
-      company = COALESCE(excluded.company, contacts.company), notes = COALESCE(excluded.notes, contacts.notes),
-      updated_at = excluded.updated_at
-  RETURNING *`;
+const UPSERT_REPLACING = upsertPreferring('excluded', 'contacts');
 /** An upsert whose given fields only fill the stored ones that are blank. */
-const UPSERT_FILLING_BLANKS = `${UPSERT}
-  SET name = COALESCE(contacts.name, excluded.name), phone = COALESCE(contacts.phone, excluded.phone),
-      company = COALESCE(contacts.company, excluded.company), notes = COALESCE(contacts.notes, excluded.notes),
-      updated_at = excluded.updated_at
-  RETURNING *`;
+const UPSERT_FILLING_BLANKS = upsertPreferring('contacts', 'excluded');
 
 /**
  * The workspace's contact with this email: inserted with `fields` when there is none (`created` true), else
